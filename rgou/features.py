@@ -1,0 +1,206 @@
+"""The 150-feature extractor of the existing engine (FEATURES.md), single and batched.
+
+"Present" below means 0 <= square <= 20: it INCLUDES finished pieces, a quirk
+of the contract. "In track" means the square lies on the player's own track
+(finished pieces are not). Pairs of features list P1 first, then P2. Values
+are float32, clamped to [-10, 10]; indices 78..149 are always 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from rgou._numba import njit
+from rgou.game import DICE, P1_OFFSET, P2_OFFSET, STATE_SIZE, TO_MOVE, count_legal_moves
+from rgou.rules import (
+    CENTER_FIRST,
+    CENTER_LAST,
+    FINISHED,
+    IS_ROSETTE,
+    MAX_ROLL,
+    NUM_PIECES,
+    NUM_SQUARES,
+    P1,
+    TRACK_LENGTH,
+    TRACK_POSITION,
+)
+
+NUM_FEATURES = 150
+FEATURE_CLAMP = 10.0
+COORDINATION_DISTANCE = 3  # pieces at most this many squares apart are "coordinated"
+PRESSURE_DISTANCE = 4  # opponents at most this far apart exert pressure
+ROSETTE_WEIGHT = 2.0
+PLAIN_WEIGHT = 0.5
+ON_BOARD_CREDIT = 0.5
+
+# Named blocks: name -> slice (pairs are P1 then P2).
+FEATURE_BLOCKS = {
+    "p1_pieces": slice(0, 7),
+    "p2_pieces": slice(7, 14),
+    "board": slice(14, 35),
+    "rosette_occupancy": slice(35, 36),
+    "on_board": slice(36, 38),
+    "finished": slice(38, 40),
+    "mean_track_position": slice(40, 42),
+    "on_rosette": slice(42, 44),
+    "in_center": slice(44, 46),
+    "to_move": slice(46, 47),
+    "dice": slice(47, 48),
+    "legal_moves": slice(48, 49),
+    "present_off_rosette": slice(49, 51),
+    "present_off_rosette_2": slice(51, 53),
+    "mean_progress": slice(53, 55),
+    "distance_to_go": slice(55, 57),
+    "present_fraction": slice(57, 59),
+    "present_off_rosette_3": slice(59, 61),
+    "on_rosette_fraction": slice(61, 63),
+    "in_center_fraction": slice(63, 65),
+    "coordination": slice(65, 67),
+    "pressure": slice(67, 69),
+    "safety_weight": slice(69, 71),
+    "finished_fraction": slice(71, 73),
+    "credit": slice(73, 75),
+    "finished_difference": slice(75, 76),
+    "progress_sum": slice(76, 78),
+    "unused": slice(78, 150),
+}
+
+
+def feature_names() -> list[str]:
+    """One name per feature index, e.g. ``board[3]`` or ``coordination[p2]``."""
+    names: list[str] = []
+    for block, sl in FEATURE_BLOCKS.items():
+        width = sl.stop - sl.start
+        if width == 1:
+            names.append(block)
+        elif width == 2:
+            names += [f"{block}[p1]", f"{block}[p2]"]
+        else:
+            names += [f"{block}[{i}]" for i in range(width)]
+    return names
+
+
+@njit
+def features_into(state, out):
+    """Write the 150 features of `state` (int8[16]) into `out` (float32[150])."""
+    f32 = np.float32
+    seven = f32(NUM_PIECES)
+    for k in range(out.shape[0]):
+        out[k] = 0.0
+    for player in range(2):
+        base = P1_OFFSET if player == 0 else P2_OFFSET
+        sign = f32(1.0) if player == 0 else f32(-1.0)
+        present = 0
+        on_board = 0
+        finished = 0
+        on_rosette = 0
+        in_center = 0
+        in_track = 0
+        pos_sum = 0
+        progress = f32(0.0)  # sum of p / 14 over in-track pieces
+        credit = f32(0.0)
+        weight = f32(0.0)
+        for i in range(NUM_PIECES):
+            sq = state[base + i]
+            out[7 * player + i] = f32(sq) / f32(20.0) if sq >= 0 else f32(-1.0)
+            if sq < 0:
+                continue
+            present += 1
+            if sq < NUM_SQUARES:  # board cell 20 stays empty: finished pieces leave the board
+                out[14 + sq] = sign
+            if sq == FINISHED:
+                finished += 1
+                credit += f32(1.0)
+            else:
+                on_board += 1
+                credit += f32(ON_BOARD_CREDIT)
+                p = TRACK_POSITION[player, sq + 1]
+                in_track += 1
+                pos_sum += p
+                progress += f32(p) / f32(TRACK_LENGTH)
+            if IS_ROSETTE[sq]:
+                on_rosette += 1
+                weight += f32(ROSETTE_WEIGHT)
+                out[35] += sign
+            else:
+                weight += f32(PLAIN_WEIGHT)
+            if CENTER_FIRST <= sq <= CENTER_LAST:
+                in_center += 1
+        off_rosette = f32(present - on_rosette)
+        out[36 + player] = on_board
+        out[38 + player] = finished
+        out[40 + player] = f32(pos_sum) / f32(in_track) if in_track > 0 else f32(0.0)
+        out[42 + player] = on_rosette
+        out[44 + player] = in_center
+        out[49 + player] = off_rosette
+        out[51 + player] = off_rosette
+        n_progress = finished + in_track
+        out[53 + player] = (f32(finished) + progress) / f32(n_progress) if n_progress > 0 else f32(0.0)
+        out[55 + player] = f32(in_track * TRACK_LENGTH - pos_sum) / seven
+        out[57 + player] = f32(present) / seven
+        out[59 + player] = off_rosette
+        out[61 + player] = f32(on_rosette) / seven
+        out[63 + player] = f32(in_center) / seven
+        out[69 + player] = weight / seven
+        out[71 + player] = f32(finished) / seven
+        out[73 + player] = credit / seven
+        out[76 + player] = progress / seven
+        # coordination and pressure over present pieces
+        pairs = 0
+        close = 0
+        pressure = f32(0.0)
+        other = P2_OFFSET if player == 0 else P1_OFFSET
+        for i in range(NUM_PIECES):
+            a = state[base + i]
+            if a < 0:
+                continue
+            for j in range(i + 1, NUM_PIECES):
+                b = state[base + j]
+                if b >= 0:
+                    pairs += 1
+                    if abs(a - b) <= COORDINATION_DISTANCE:
+                        close += 1
+            for j in range(NUM_PIECES):
+                b = state[other + j]
+                if b >= 0:
+                    d = abs(a - b)
+                    if d <= PRESSURE_DISTANCE:
+                        pressure += f32(1.0) / f32(d + 1)
+        out[65 + player] = f32(close) / f32(pairs) if pairs > 0 else f32(0.0)
+        out[67 + player] = pressure / f32(present) if present > 0 else f32(0.0)
+    out[46] = 1.0 if state[TO_MOVE] == P1 else -1.0
+    out[47] = f32(state[DICE]) / f32(MAX_ROLL)
+    out[48] = f32(count_legal_moves(state)) / seven
+    out[75] = (out[38] - out[39]) / seven
+    for k in range(78):
+        if out[k] > FEATURE_CLAMP:
+            out[k] = FEATURE_CLAMP
+        elif out[k] < -FEATURE_CLAMP:
+            out[k] = -FEATURE_CLAMP
+
+
+@njit
+def extract_features(state):
+    """The 150 features of one state, float32[150]."""
+    out = np.empty(NUM_FEATURES, dtype=np.float32)
+    features_into(state, out)
+    return out
+
+
+@njit(parallel=True)
+def features_batch_into(states, out):
+    """Features of states (int8[N, 16]) into out (float32[N, 150]), in parallel."""
+    for n in prange(states.shape[0]):
+        features_into(states[n], out[n])
+
+
+def extract_features_batch(states: np.ndarray) -> np.ndarray:
+    """Features of a batch of kernel states int8[N, 16] -> float32[N, 150]."""
+    states = np.ascontiguousarray(states, dtype=np.int8)
+    if states.ndim != 2 or states.shape[1] != STATE_SIZE:
+        raise ValueError(f"expected states of shape (N, {STATE_SIZE}), got {states.shape}")
+    out = np.empty((states.shape[0], NUM_FEATURES), dtype=np.float32)
+    if states.shape[0]:
+        features_batch_into(states, out)
+    return out

@@ -1,0 +1,354 @@
+"""Game state and rules as pure Numba kernels, plus a small validating `Position`.
+
+The state is one ``int8[16]`` array (`STATE_SIZE`)::
+
+    state[0:7]   P1 piece squares, slot order   (-1 off board, 0..19, 20 finished)
+    state[7:14]  P2 piece squares, slot order
+    state[14]    player to move (1 or 2)
+    state[15]    dice roll of the player to move (0..4; 0 before rolling)
+
+Orientation is absolute (P1/P2), as the feature and value contracts are. A move
+is a piece slot 0..6 of the player to move. Kernels neither allocate in loops
+nor raise; `Position` is the validating edge for users.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rgou._numba import njit
+from rgou.rules import (
+    FINISHED,
+    IS_ROSETTE,
+    MAX_ROLL,
+    NUM_PIECES,
+    NUM_SQUARES,
+    OFF_BOARD,
+    P1,
+    P1_TRACK,
+    P2,
+    P2_TRACK,
+    TRACK_LENGTH,
+    TRACK_POSITION,
+    TRACKS,
+)
+
+STATE_SIZE = 16
+P1_OFFSET = 0
+P2_OFFSET = NUM_PIECES
+TO_MOVE = 2 * NUM_PIECES
+DICE = TO_MOVE + 1
+NO_WINNER = 0
+
+
+@njit
+def new_state() -> np.ndarray:
+    """The opening position: all pieces off the board, P1 to move, not rolled."""
+    state = np.full(STATE_SIZE, OFF_BOARD, dtype=np.int8)
+    state[TO_MOVE] = P1
+    state[DICE] = 0
+    return state
+
+
+@njit
+def piece_offset(player):
+    """Index of `player`'s slot 0 in the state array."""
+    return P1_OFFSET if player == P1 else P2_OFFSET
+
+
+@njit
+def winner(state):
+    """1 or 2 if that player has borne off all seven pieces, else 0."""
+    for player in (P1, P2):
+        base = piece_offset(player)
+        done = True
+        for i in range(NUM_PIECES):
+            if state[base + i] != FINISHED:
+                done = False
+                break
+        if done:
+            return player
+    return NO_WINNER
+
+
+@njit
+def is_over(state):
+    """True once a player has borne off all pieces."""
+    return winner(state) != NO_WINNER
+
+
+@njit
+def _target_square(player, square, roll):
+    """Square reached by moving a piece on `square` by `roll`, FINISHED, or -2 if past the end."""
+    pos = TRACK_POSITION[player - 1, square + 1] + roll
+    if pos == TRACK_LENGTH:
+        return FINISHED
+    if pos > TRACK_LENGTH:
+        return -2
+    return TRACKS[player - 1, pos]
+
+
+@njit
+def _is_legal(state, player, slot, roll):
+    """Whether `player` may move piece `slot` by `roll` (roll >= 1)."""
+    mine = piece_offset(player)
+    theirs = piece_offset(3 - player)
+    square = state[mine + slot]
+    if square == FINISHED:
+        return False
+    target = _target_square(player, square, roll)
+    if target == FINISHED:
+        return True
+    if target < 0:
+        return False
+    for i in range(NUM_PIECES):
+        if state[mine + i] == target:
+            return False
+    if IS_ROSETTE[target]:
+        for i in range(NUM_PIECES):
+            if state[theirs + i] == target:
+                return False
+    return True
+
+
+@njit
+def legal_moves(state, out):
+    """Write the legal slots (ascending) of the player to move into `out` (int8[7]); return their count.
+
+    A roll of 0 has no moves. Finished positions still list what the movement
+    rules allow (the features count them); playing on is the caller's choice.
+    """
+    roll = state[DICE]
+    if roll == 0:
+        return 0
+    player = state[TO_MOVE]
+    n = 0
+    for slot in range(NUM_PIECES):
+        if _is_legal(state, player, slot, roll):
+            out[n] = slot
+            n += 1
+    return n
+
+
+@njit
+def count_legal_moves(state):
+    """Length of the legal-move list."""
+    roll = state[DICE]
+    if roll == 0:
+        return 0
+    player = state[TO_MOVE]
+    n = 0
+    for slot in range(NUM_PIECES):
+        if _is_legal(state, player, slot, roll):
+            n += 1
+    return n
+
+
+@njit
+def legal_mask(state, out):
+    """Write a bool[7] mask of the legal slots into `out`; return the count."""
+    roll = state[DICE]
+    player = state[TO_MOVE]
+    n = 0
+    for slot in range(NUM_PIECES):
+        ok = roll > 0 and _is_legal(state, player, slot, roll)
+        out[slot] = ok
+        n += ok
+    return n
+
+
+@njit
+def apply_move_inplace(state, slot):
+    """Play legal move `slot` on `state` in place; return True if the mover rolls again.
+
+    Captures send the opponent's piece back to -1; landing on a rosette keeps
+    the turn, otherwise it passes. The dice entry is reset to 0 (not rolled).
+    """
+    player = state[TO_MOVE]
+    mine = piece_offset(player)
+    theirs = piece_offset(3 - player)
+    target = _target_square(player, state[mine + slot], state[DICE])
+    state[mine + slot] = target
+    again = False
+    if target != FINISHED:
+        for i in range(NUM_PIECES):
+            if state[theirs + i] == target:
+                state[theirs + i] = OFF_BOARD
+        again = IS_ROSETTE[target]
+    if not again:
+        state[TO_MOVE] = 3 - player
+    state[DICE] = 0
+    return again
+
+
+@njit
+def pass_turn_inplace(state):
+    """The player to move cannot move (roll 0 or no legal move): the opponent is to move."""
+    state[TO_MOVE] = 3 - state[TO_MOVE]
+    state[DICE] = 0
+
+
+@njit
+def apply_move(state, slot):
+    """Copy of `state` after legal move `slot`."""
+    child = state.copy()
+    apply_move_inplace(child, slot)
+    return child
+
+
+# Seeded dice: splitmix64 over a one-element uint64 state array, so that every
+# game owns its generator and results do not depend on the thread layout.
+
+_GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+@njit
+def next_u64(rng):
+    """Next 64 random bits from the splitmix64 state `rng` (uint64[1]), advancing it."""
+    rng[0] += _GOLDEN_GAMMA
+    z = rng[0]
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+@njit
+def next_float(rng):
+    """Uniform float64 in [0, 1) from 53 random bits."""
+    return (next_u64(rng) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@njit
+def roll_dice(rng):
+    """Sum of four fair binary dice (0..4 with weights 1, 4, 6, 4, 1)."""
+    bits = next_u64(rng) >> np.uint64(60)
+    total = 0
+    for _ in range(MAX_ROLL):
+        total += bits & np.uint64(1)
+        bits >>= np.uint64(1)
+    return np.int8(total)
+
+
+@njit
+def seed_rng(seed, stream):
+    """Generator for stream `stream` (e.g. game index) of `seed`: independent of thread count."""
+    rng = np.empty(1, dtype=np.uint64)
+    rng[0] = np.uint64(seed) * _MIX1 + np.uint64(stream) * _GOLDEN_GAMMA
+    next_u64(rng)
+    return rng
+
+
+# The validating edge.
+
+_PRIVATE = {P1: set(P1_TRACK) - set(P2_TRACK), P2: set(P2_TRACK) - set(P1_TRACK)}
+
+
+def _check_pieces(name: str, squares, player: int) -> tuple[int, ...]:
+    squares = tuple(squares)
+    if len(squares) != NUM_PIECES:
+        raise ValueError(f"{name} must list {NUM_PIECES} piece squares, got {len(squares)}")
+    opponent_private = _PRIVATE[3 - player]
+    for slot, sq in enumerate(squares):
+        if isinstance(sq, bool) or not isinstance(sq, (int, np.integer)):
+            raise ValueError(f"{name}[{slot}] must be an integer square, got {sq!r}")
+        if not OFF_BOARD <= sq <= FINISHED:
+            raise ValueError(f"{name}[{slot}] = {sq} is out of range {OFF_BOARD}..{FINISHED}")
+        if sq in opponent_private:
+            raise ValueError(f"{name}[{slot}] = {sq} is not on player {player}'s track")
+    return tuple(int(s) for s in squares)
+
+
+@dataclass(frozen=True)
+class Position:
+    """A validated game position (absolute orientation), convertible to the kernel state.
+
+    `p1`, `p2`: seven squares each (-1 off board, 0..19, 20 finished);
+    `to_move`: 1 or 2; `dice`: roll of the player to move, 0..4 (0 also
+    means "not rolled yet").
+    """
+
+    p1: tuple[int, ...]
+    p2: tuple[int, ...]
+    to_move: int = P1
+    dice: int = 0
+
+    def __post_init__(self) -> None:
+        p1 = _check_pieces("p1", self.p1, P1)
+        p2 = _check_pieces("p2", self.p2, P2)
+        object.__setattr__(self, "p1", p1)
+        object.__setattr__(self, "p2", p2)
+        seen: dict[int, str] = {}
+        for name, squares in (("p1", p1), ("p2", p2)):
+            for slot, sq in enumerate(squares):
+                if 0 <= sq < NUM_SQUARES:
+                    if sq in seen:
+                        raise ValueError(f"two pieces on square {sq}: {seen[sq]} and {name}[{slot}]")
+                    seen[sq] = f"{name}[{slot}]"
+        if all(sq == FINISHED for sq in p1) and all(sq == FINISHED for sq in p2):
+            raise ValueError("both players cannot have finished all pieces")
+        if self.to_move not in (P1, P2) or isinstance(self.to_move, bool):
+            raise ValueError(f"to_move must be 1 or 2, got {self.to_move!r}")
+        if isinstance(self.dice, bool) or not isinstance(self.dice, (int, np.integer)) or not 0 <= self.dice <= MAX_ROLL:
+            raise ValueError(f"dice must be an integer 0..{MAX_ROLL}, got {self.dice!r}")
+        object.__setattr__(self, "to_move", int(self.to_move))
+        object.__setattr__(self, "dice", int(self.dice))
+
+    @classmethod
+    def initial(cls, dice: int = 0) -> Position:
+        """The opening position, P1 to move."""
+        return cls((OFF_BOARD,) * NUM_PIECES, (OFF_BOARD,) * NUM_PIECES, P1, dice)
+
+    @classmethod
+    def from_array(cls, state: np.ndarray) -> Position:
+        """Validate and wrap a kernel state (int8[16])."""
+        state = np.asarray(state)
+        if state.shape != (STATE_SIZE,):
+            raise ValueError(f"expected a state of shape ({STATE_SIZE},), got {state.shape}")
+        s = [int(v) for v in state]
+        return cls(tuple(s[:NUM_PIECES]), tuple(s[NUM_PIECES : 2 * NUM_PIECES]), s[TO_MOVE], s[DICE])
+
+    def to_array(self) -> np.ndarray:
+        """The kernel state, int8[16]."""
+        return np.array(self.p1 + self.p2 + (self.to_move, self.dice), dtype=np.int8)
+
+    def with_dice(self, dice: int) -> Position:
+        """The same position with roll `dice` for the player to move."""
+        return Position(self.p1, self.p2, self.to_move, dice)
+
+    @property
+    def winner(self) -> int:
+        """0 while the game goes on, else the winning player."""
+        return int(winner(self.to_array()))
+
+    @property
+    def is_over(self) -> bool:
+        return self.winner != NO_WINNER
+
+    def legal_moves(self) -> list[int]:
+        """Slots the player to move may move with the current roll, ascending."""
+        out = np.empty(NUM_PIECES, dtype=np.int8)
+        n = legal_moves(self.to_array(), out)
+        return [int(m) for m in out[:n]]
+
+    def play(self, slot: int) -> Position:
+        """The position after moving piece `slot` (dice reset to 0)."""
+        if self.is_over:
+            raise ValueError(f"the game is over (player {self.winner} won); no move can be played")
+        legal = self.legal_moves()
+        if slot not in legal:
+            raise ValueError(
+                f"illegal move: slot {slot!r} with roll {self.dice} for player {self.to_move}; legal moves are {legal}"
+            )
+        return Position.from_array(apply_move(self.to_array(), np.int64(slot)))
+
+    def pass_turn(self) -> Position:
+        """The position after a roll with no legal move (or a 0): the opponent is to move."""
+        if self.legal_moves():
+            raise ValueError(f"cannot pass: legal moves {self.legal_moves()} exist")
+        state = self.to_array()
+        pass_turn_inplace(state)
+        return Position.from_array(state)

@@ -1,0 +1,152 @@
+"""The heuristic evaluation `evaluate()` (integer, positive favours P2) and its parameters.
+
+Parameters travel to the kernels as one int64 array in `PARAM_NAMES` order;
+`HeuristicParams` is the user-facing, validated form, read from JSON files
+shaped like ``ml/data/genetic_params/default.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from rgou._numba import njit
+from rgou.game import P1_OFFSET, P2_OFFSET, winner
+from rgou.rules import (
+    CENTER_FIRST,
+    CENTER_LAST,
+    FINISHED,
+    HOME_STRETCH_START,
+    IS_ROSETTE,
+    NUM_PIECES,
+    NUM_SQUARES,
+    P1,
+    P2,
+    TRACK_POSITION,
+)
+
+DEFAULT_PARAMS_PATH = Path(__file__).resolve().parent.parent / "ml" / "data" / "genetic_params" / "default.json"
+
+PARAM_NAMES = (
+    "win_score",
+    "finished_piece_value",
+    "position_weight",
+    "safety_bonus",
+    "rosette_control_bonus",
+    "advancement_bonus",
+    "capture_bonus",
+    "center_lane_bonus",
+)
+(WIN_SCORE, FINISHED_PIECE_VALUE, POSITION_WEIGHT, SAFETY_BONUS, ROSETTE_CONTROL_BONUS,
+ ADVANCEMENT_BONUS, CAPTURE_BONUS, CENTER_LANE_BONUS) = range(len(PARAM_NAMES))
+POSITION_WEIGHT_DIVISOR = 10
+
+
+@dataclass(frozen=True)
+class HeuristicParams:
+    """Weights of the heuristic; the defaults are the existing engine's."""
+
+    win_score: int = 10000
+    finished_piece_value: int = 1000
+    position_weight: int = 15
+    safety_bonus: int = 25
+    rosette_control_bonus: int = 40
+    advancement_bonus: int = 5
+    capture_bonus: int = 35
+    center_lane_bonus: int = 2
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise ValueError(f"heuristic parameter {f.name} must be an integer, got {v!r}")
+        if self.win_score <= 0:
+            raise ValueError(f"win_score must be positive, got {self.win_score}")
+
+    def to_array(self) -> np.ndarray:
+        """int64[8] in PARAM_NAMES order, for the kernels."""
+        return np.array([getattr(self, n) for n in PARAM_NAMES], dtype=np.int64)
+
+    def to_dict(self) -> dict[str, int]:
+        return {k: int(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> HeuristicParams:
+        if not isinstance(data, dict):
+            raise ValueError(f"heuristic parameters must be a JSON object, got {type(data).__name__}")
+        unknown = sorted(set(data) - set(PARAM_NAMES))
+        if unknown:
+            raise ValueError(f"unknown heuristic parameters: {', '.join(unknown)}")
+        return cls(**data)
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_PARAMS_PATH) -> HeuristicParams:
+        """Read a parameter file; missing keys take their defaults."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: not valid JSON ({e})") from e
+        return cls.from_dict(data)
+
+
+DEFAULT_PARAMS = HeuristicParams()
+
+
+@njit
+def _trunc_div(a, b):
+    """Integer division truncated toward zero (Python's // floors)."""
+    q = abs(a) // b
+    return q if a >= 0 else -q
+
+
+@njit
+def evaluate(state, params):
+    """Heuristic value of `state` (int8[16]) under `params` (int64[8]); positive favours P2."""
+    w = winner(state)
+    if w == P1:
+        return -params[WIN_SCORE]
+    if w == P2:
+        return params[WIN_SCORE]
+    adv = params[ADVANCEMENT_BONUS]
+    center = adv + params[CENTER_LANE_BONUS]
+    home = 2 * adv
+    score = 0
+    position = 0
+    rosettes = 0
+    for player in (P1, P2):
+        base = P1_OFFSET if player == P1 else P2_OFFSET
+        sign = 1 if player == P2 else -1
+        finished = 0
+        on_board = 0
+        pos_sum = 0
+        strategic = 0
+        for i in range(NUM_PIECES):
+            sq = state[base + i]
+            if sq == FINISHED:
+                finished += 1
+            elif 0 <= sq < NUM_SQUARES:
+                on_board += 1
+                p = TRACK_POSITION[player - 1, sq + 1]
+                pos_sum += p + 1
+                if IS_ROSETTE[sq]:
+                    strategic += params[SAFETY_BONUS]
+                    rosettes += sign
+                if CENTER_FIRST <= p <= CENTER_LAST:
+                    strategic += center
+                elif p >= HOME_STRETCH_START:
+                    strategic += home
+        score += sign * (finished * params[FINISHED_PIECE_VALUE] + on_board * params[CAPTURE_BONUS] + strategic)
+        position += sign * pos_sum
+    score += _trunc_div(position * params[POSITION_WEIGHT], POSITION_WEIGHT_DIVISOR)
+    score += rosettes * params[ROSETTE_CONTROL_BONUS]
+    return score
+
+
+def evaluate_position(position, params: HeuristicParams = DEFAULT_PARAMS) -> int:
+    """`evaluate()` of a `Position` (or int8[16] state)."""
+    state = position.to_array() if hasattr(position, "to_array") else np.ascontiguousarray(position, dtype=np.int8)
+    return int(evaluate(state, params.to_array()))
