@@ -99,6 +99,7 @@ def features_into(state, out):
         in_track = 0
         pos_sum = 0
         progress = f32(0.0)  # sum of p / 14 over in-track pieces
+        mean_progress = f32(0.0)  # the same plus 1.0 per finished piece, in slot order
         credit = f32(0.0)
         weight = f32(0.0)
         for i in range(NUM_PIECES):
@@ -112,6 +113,7 @@ def features_into(state, out):
             if sq == FINISHED:
                 finished += 1
                 credit += f32(1.0)
+                mean_progress += f32(1.0)
             else:
                 on_board += 1
                 credit += f32(ON_BOARD_CREDIT)
@@ -119,6 +121,7 @@ def features_into(state, out):
                 in_track += 1
                 pos_sum += p
                 progress += f32(p) / f32(TRACK_LENGTH)
+                mean_progress += f32(p) / f32(TRACK_LENGTH)
             if IS_ROSETTE[sq]:
                 on_rosette += 1
                 weight += f32(ROSETTE_WEIGHT)
@@ -136,7 +139,7 @@ def features_into(state, out):
         out[49 + player] = off_rosette
         out[51 + player] = off_rosette
         n_progress = finished + in_track
-        out[53 + player] = (f32(finished) + progress) / f32(n_progress) if n_progress > 0 else f32(0.0)
+        out[53 + player] = mean_progress / f32(n_progress) if n_progress > 0 else f32(0.0)
         out[55 + player] = f32(in_track * TRACK_LENGTH - pos_sum) / seven
         out[57 + player] = f32(present) / seven
         out[59 + player] = off_rosette

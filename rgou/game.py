@@ -91,25 +91,30 @@ def _target_square(player, square, roll):
 
 
 @njit
-def _is_legal(state, player, slot, roll):
-    """Whether `player` may move piece `slot` by `roll` (roll >= 1)."""
-    mine = piece_offset(player)
-    theirs = piece_offset(3 - player)
-    square = state[mine + slot]
+def _occupancy(state, base):
+    """Bitmask of the board squares 0..19 occupied by the pieces at state[base:base+7]."""
+    mask = 0
+    for i in range(NUM_PIECES):
+        sq = state[base + i]
+        if 0 <= sq < NUM_SQUARES:
+            mask |= 1 << sq
+    return mask
+
+
+@njit
+def _is_legal_fast(state, player, slot, roll, own, opp):
+    """Legality of moving `slot` by `roll` >= 1, given both occupancy masks."""
+    square = state[piece_offset(player) + slot]
     if square == FINISHED:
         return False
-    target = _target_square(player, square, roll)
-    if target == FINISHED:
-        return True
-    if target < 0:
+    pos = TRACK_POSITION[player - 1, square + 1] + roll
+    if pos >= TRACK_LENGTH:
+        return pos == TRACK_LENGTH
+    target = TRACKS[player - 1, pos]
+    if (own >> target) & 1:
         return False
-    for i in range(NUM_PIECES):
-        if state[mine + i] == target:
-            return False
-    if IS_ROSETTE[target]:
-        for i in range(NUM_PIECES):
-            if state[theirs + i] == target:
-                return False
+    if IS_ROSETTE[target] and (opp >> target) & 1:
+        return False
     return True
 
 
@@ -124,9 +129,11 @@ def legal_moves(state, out):
     if roll == 0:
         return 0
     player = state[TO_MOVE]
+    own = _occupancy(state, piece_offset(player))
+    opp = _occupancy(state, piece_offset(3 - player))
     n = 0
     for slot in range(NUM_PIECES):
-        if _is_legal(state, player, slot, roll):
+        if _is_legal_fast(state, player, slot, roll, own, opp):
             out[n] = slot
             n += 1
     return n
@@ -139,23 +146,23 @@ def count_legal_moves(state):
     if roll == 0:
         return 0
     player = state[TO_MOVE]
+    own = _occupancy(state, piece_offset(player))
+    opp = _occupancy(state, piece_offset(3 - player))
     n = 0
     for slot in range(NUM_PIECES):
-        if _is_legal(state, player, slot, roll):
-            n += 1
+        n += _is_legal_fast(state, player, slot, roll, own, opp)
     return n
 
 
 @njit
 def legal_mask(state, out):
     """Write a bool[7] mask of the legal slots into `out`; return the count."""
-    roll = state[DICE]
-    player = state[TO_MOVE]
-    n = 0
     for slot in range(NUM_PIECES):
-        ok = roll > 0 and _is_legal(state, player, slot, roll)
-        out[slot] = ok
-        n += ok
+        out[slot] = False
+    moves = np.empty(NUM_PIECES, dtype=np.int8)
+    n = legal_moves(state, moves)
+    for k in range(n):
+        out[moves[k]] = True
     return n
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from rgou._numba import njit
-from rgou.game import P1_OFFSET, P2_OFFSET, winner
+from rgou.game import P1_OFFSET, P2_OFFSET
 from rgou.rules import (
     CENTER_FIRST,
     CENTER_LAST,
@@ -106,11 +106,6 @@ def _trunc_div(a, b):
 @njit
 def evaluate(state, params):
     """Heuristic value of `state` (int8[16]) under `params` (int64[8]); positive favours P2."""
-    w = winner(state)
-    if w == P1:
-        return -params[WIN_SCORE]
-    if w == P2:
-        return params[WIN_SCORE]
     adv = params[ADVANCEMENT_BONUS]
     center = adv + params[CENTER_LANE_BONUS]
     home = 2 * adv
@@ -139,6 +134,8 @@ def evaluate(state, params):
                     strategic += center
                 elif p >= HOME_STRETCH_START:
                     strategic += home
+        if finished == NUM_PIECES:
+            return sign * params[WIN_SCORE]
         score += sign * (finished * params[FINISHED_PIECE_VALUE] + on_board * params[CAPTURE_BONUS] + strategic)
         position += sign * pos_sum
     score += _trunc_div(position * params[POSITION_WEIGHT], POSITION_WEIGHT_DIVISOR)

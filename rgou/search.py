@@ -1,0 +1,201 @@
+"""Expectiminimax over the dice, as DESIGN.md defines it.
+
+Depth counts move plies (not chance nodes). The value of a *rolled* position
+(dice known) at depth d is:
+
+* the heuristic, if the game is over or d == 0;
+* if the roll is 0 or allows no move, the turn passes (one ply): the value is
+  the opponent's chance node at depth d - 1;
+* otherwise the best over the legal moves of the value after the move — P2
+  maximises, P1 minimises (values favour P2). The value after a move is the
+  heuristic if the game is over, else the chance node at depth d - 1 of the
+  player to move next (the same player after a rosette).
+
+A chance node at depth d averages the rolled positions of its five rolls with
+probabilities 1, 4, 6, 4, 1 / 16; at d == 0 it is the heuristic. The search is
+exact: no pruning, no cache. Its one shortcut is that all passing rolls of a
+chance node share one subtree, computed once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rgou._numba import njit
+from rgou.game import DICE, STATE_SIZE, TO_MOVE, apply_move_inplace, is_over, legal_moves, pass_turn_inplace
+from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, evaluate
+from rgou.rules import NUM_PIECES, NUM_ROLLS, P2, ROLL_PROBS
+
+MAX_DEPTH = 8
+DEFAULT_DEPTH = 3
+NO_MOVE = -1
+
+
+# Per-level frame fields of the explicit search stack (no recursion: Numba's
+# cache cannot relink recursive functions into new callers, e.g. prange loops).
+_ROLL, _K, _N, _PASSING, _HAVE_PASS = range(5)  # int64 fields
+_BEST, _TOTAL, _PASS_VALUE = range(3)  # float64 fields
+
+
+@njit
+def _open_frame(fi, ff, level):
+    fi[level, _ROLL] = -1
+    fi[level, _K] = 0
+    fi[level, _N] = 0
+    fi[level, _PASSING] = 0
+    fi[level, _HAVE_PASS] = 0
+    ff[level, _TOTAL] = 0.0
+
+
+@njit
+def _improves(v, best, maximise):
+    return v > best if maximise else v < best
+
+
+@njit
+def _chance(stack, moves, fi, ff, level0, depth0, params):
+    """Value of the chance node stack[level0] (player to move set) at depth0 plies.
+
+    Depth-first over an explicit stack: level L > level0 holds a chance node
+    at depth depth0 - (L - level0); stack[L + 1] is its current child. Each
+    frame walks its rolls, and for each roll its legal moves (or its one
+    shared pass subtree).
+    """
+    if depth0 == 0 or is_over(stack[level0]):
+        return np.float64(evaluate(stack[level0], params))
+    level = level0
+    _open_frame(fi, ff, level)
+    ret = 0.0
+    returning = False
+    while True:
+        node = stack[level]
+        child = stack[level + 1]
+        depth = depth0 - (level - level0)
+        maximise = node[TO_MOVE] == P2
+        if returning:
+            returning = False
+            if fi[level, _PASSING]:
+                fi[level, _PASSING] = 0
+                fi[level, _HAVE_PASS] = 1
+                ff[level, _PASS_VALUE] = ret
+                ff[level, _TOTAL] += ROLL_PROBS[fi[level, _ROLL]] * ret
+            else:
+                if _improves(ret, ff[level, _BEST], maximise):
+                    ff[level, _BEST] = ret
+                fi[level, _K] += 1
+        while True:
+            k = fi[level, _K]
+            n = fi[level, _N]
+            if k < n:
+                child[:] = node
+                apply_move_inplace(child, moves[level, k])
+                if depth == 1 or is_over(child):
+                    v = np.float64(evaluate(child, params))
+                    if _improves(v, ff[level, _BEST], maximise):
+                        ff[level, _BEST] = v
+                    fi[level, _K] = k + 1
+                    continue
+                level += 1
+                _open_frame(fi, ff, level)
+                break
+            if n > 0:  # all moves of this roll done
+                ff[level, _TOTAL] += ROLL_PROBS[fi[level, _ROLL]] * ff[level, _BEST]
+                fi[level, _N] = 0
+                fi[level, _K] = 0
+            roll = fi[level, _ROLL] + 1
+            if roll == NUM_ROLLS:
+                node[DICE] = 0
+                ret = ff[level, _TOTAL]
+                if level == level0:
+                    return ret
+                level -= 1
+                returning = True
+                break
+            fi[level, _ROLL] = roll
+            node[DICE] = roll
+            n = legal_moves(node, moves[level])
+            if n > 0:
+                fi[level, _N] = n
+                ff[level, _BEST] = -np.inf if maximise else np.inf
+                continue
+            if fi[level, _HAVE_PASS]:
+                ff[level, _TOTAL] += ROLL_PROBS[roll] * ff[level, _PASS_VALUE]
+                continue
+            child[:] = node
+            pass_turn_inplace(child)
+            if depth == 1:
+                v = np.float64(evaluate(child, params))
+                fi[level, _HAVE_PASS] = 1
+                ff[level, _PASS_VALUE] = v
+                ff[level, _TOTAL] += ROLL_PROBS[roll] * v
+                continue
+            fi[level, _PASSING] = 1
+            level += 1
+            _open_frame(fi, ff, level)
+            break
+
+
+@njit
+def search_into(state, depth, params, scores):
+    """Expectiminimax of the rolled position `state` (int8[16]) to `depth` plies.
+
+    Writes each legal move's value into `scores` (float64[7], NaN for illegal
+    slots) and returns (value, best_move); best_move is -1 when the position
+    passes or the game is over. Ties go to the lowest slot.
+    """
+    stack = np.empty((depth + 2, STATE_SIZE), dtype=np.int8)
+    moves = np.empty((depth + 2, NUM_PIECES), dtype=np.int8)
+    fi = np.empty((depth + 2, 5), dtype=np.int64)
+    ff = np.empty((depth + 2, 3), dtype=np.float64)
+    stack[0] = state
+    for slot in range(NUM_PIECES):
+        scores[slot] = np.nan
+    if depth == 0 or is_over(state):
+        return np.float64(evaluate(state, params)), NO_MOVE
+    n = legal_moves(state, moves[0])
+    child = stack[1]
+    if n == 0:
+        child[:] = state
+        pass_turn_inplace(child)
+        return _chance(stack, moves, fi, ff, 1, depth - 1, params), NO_MOVE
+    maximise = state[TO_MOVE] == P2
+    best = 0.0
+    best_move = NO_MOVE
+    for k in range(n):
+        slot = moves[0, k]
+        child[:] = state
+        apply_move_inplace(child, slot)
+        v = _chance(stack, moves, fi, ff, 1, depth - 1, params)
+        scores[slot] = v
+        if best_move == NO_MOVE or ((v > best) if maximise else (v < best)):
+            best = v
+            best_move = slot
+    return best, best_move
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Outcome of a search: value (P2's point of view), best move (-1: none) and per-move scores."""
+
+    value: float
+    best_move: int
+    legal_moves: list[int]
+    scores: list[float]  # one per legal move, in legal_moves order
+
+
+def check_depth(depth: int) -> int:
+    """Validate a search depth (1..MAX_DEPTH)."""
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or not 1 <= depth <= MAX_DEPTH:
+        raise ValueError(f"depth must be an integer 1..{MAX_DEPTH}, got {depth!r}")
+    return int(depth)
+
+
+def expectiminimax(position, depth: int = DEFAULT_DEPTH, params: HeuristicParams = DEFAULT_PARAMS) -> SearchResult:
+    """Search a `Position` (dice rolled) to `depth` move plies (1..MAX_DEPTH)."""
+    depth = check_depth(depth)
+    scores = np.empty(NUM_PIECES, dtype=np.float64)
+    value, best = search_into(position.to_array(), np.int64(depth), params.to_array(), scores)
+    moves = [int(m) for m in np.flatnonzero(~np.isnan(scores))]
+    return SearchResult(float(value), int(best), moves, [float(scores[m]) for m in moves])
