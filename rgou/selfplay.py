@@ -148,17 +148,15 @@ class Dataset:
         path = Path(path)
         try:
             with np.load(path, allow_pickle=False) as data:
-                missing = [name for name, _, _ in cls.ARRAYS if name not in data] + (["meta"] if "meta" not in data else [])
-                if missing:
-                    raise ValueError(f"{path}: not an rgou dataset, missing {', '.join(missing)}")
-                arrays = {name: data[name] for name, _, _ in cls.ARRAYS}
-                meta = json.loads(str(data["meta"]))
-        except (OSError, EOFError, json.JSONDecodeError) as e:  # zipfile errors are OSError/ValueError
+                names = [name for name, _, _ in cls.ARRAYS] + ["meta"]
+                missing = [name for name in names if name not in data]
+                if not missing:
+                    arrays = {name: data[name] for name, _, _ in cls.ARRAYS}
+                    meta = json.loads(str(data["meta"]))
+        except Exception as e:  # numpy raises OSError, ValueError, zipfile and pickle errors
             raise ValueError(f"{path}: cannot read dataset ({e})") from e
-        except Exception as e:
-            if isinstance(e, ValueError):
-                raise
-            raise ValueError(f"{path}: cannot read dataset ({e})") from e
+        if missing:
+            raise ValueError(f"{path}: not an rgou dataset, missing {', '.join(missing)}")
         try:
             return cls(**arrays, meta=meta)
         except ValueError as e:

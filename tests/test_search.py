@@ -1,0 +1,73 @@
+"""The Numba expectiminimax equals a plain unpruned search (the oracle, in exact fractions)."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import oracle
+from reference import load_positions
+from rgou.game import Position
+from rgou.heuristic import HeuristicParams
+from rgou.search import MAX_DEPTH, expectiminimax
+from rgou.testing import random_states
+
+
+def check_against_oracle(pos: Position, depth: int, params=None):
+    params = params or HeuristicParams()
+    result = expectiminimax(pos, depth, params)
+    value, scores = oracle.expectiminimax((pos.p1, pos.p2, pos.to_move, pos.dice), depth, params.to_dict())
+    assert math.isclose(result.value, value, rel_tol=1e-12, abs_tol=1e-9)
+    if pos.is_over:
+        assert result.best_move == -1 and result.scores == []
+        return
+    assert result.legal_moves == pos.legal_moves()
+    assert len(result.scores) == len(scores)
+    for a, b in zip(result.scores, scores):
+        assert math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-9)
+    if scores:
+        pick = max if pos.to_move == 2 else min
+        best = pick(range(len(scores)), key=lambda k: (scores[k], -k) if pos.to_move == 2 else (scores[k], k))
+        assert result.best_move == result.legal_moves[best]
+        assert result.value == result.scores[best]
+    else:
+        assert result.best_move == -1
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_golden_positions_match_plain_search(depth):
+    for r in load_positions()[::3]:
+        check_against_oracle(Position(r["p1"], r["p2"], r["to_move"], r["dice"]), depth)
+
+
+@settings(max_examples=25)
+@given(st.integers(0, 2**62), st.data(), st.integers(1, 3))
+def test_random_positions_match_plain_search(seed, data, depth):
+    states, _ = random_states(seed)
+    state = states[data.draw(st.integers(0, len(states) - 1))]
+    check_against_oracle(Position.from_array(state), depth)
+
+
+def test_custom_parameters_match_plain_search():
+    params = HeuristicParams(win_score=3000, position_weight=7, capture_bonus=90, safety_bonus=-5)
+    states, _ = random_states(7)
+    for state in states[::40]:
+        check_against_oracle(Position.from_array(state), 2, params)
+
+
+def test_depths_up_to_five_run_and_pass_positions():
+    pos = Position([4, 8, -1, -1, -1, -1, -1], [9, 17, -1, -1, -1, -1, -1], 2, 3)
+    values = [expectiminimax(pos, d).value for d in range(1, 6)]
+    assert all(np.isfinite(values))
+    passing = Position.initial(dice=0)
+    result = expectiminimax(passing, 2)
+    assert result.best_move == -1 and result.legal_moves == []
+    assert math.isclose(result.value, oracle.chance_value(passing.p1, passing.p2, 2, 1), rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("depth", [0, MAX_DEPTH + 1, 2.5, True])
+def test_bad_depth_raises(depth):
+    with pytest.raises(ValueError, match="depth"):
+        expectiminimax(Position.initial(dice=1), depth)

@@ -1,0 +1,99 @@
+"""Self-play data: reproducible whatever the thread count, targets as DESIGN.md defines them."""
+
+import json
+
+import numba
+import numpy as np
+import pytest
+
+from rgou.features import extract_features_batch
+from rgou.game import Position, is_over
+from rgou.heuristic import DEFAULT_PARAMS
+from rgou.search import expectiminimax
+from rgou.selfplay import MAX_PLIES, Dataset, generate
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return generate(12, depth=2, seed=5)
+
+
+def assert_same(a: Dataset, b: Dataset):
+    for name, _, _ in Dataset.ARRAYS:
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two Numba threads")
+def test_same_seed_same_dataset_with_one_and_two_threads():
+    one = generate(10, depth=2, seed=11, threads=1, chunk_games=3)
+    two = generate(10, depth=2, seed=11, threads=2)
+    assert_same(one, two)
+    other = generate(10, depth=2, seed=12, threads=2)
+    assert not np.array_equal(one.state[: len(other)], other.state[: len(one)])
+
+
+def test_epsilon_is_reproducible_and_changes_play():
+    a = generate(6, depth=1, seed=3, epsilon=0.3)
+    b = generate(6, depth=1, seed=3, epsilon=0.3)
+    plain = generate(6, depth=1, seed=3)
+    assert_same(a, b)
+    assert len(a) != len(plain) or not np.array_equal(a.state, plain.state)
+
+
+def test_samples_have_the_expert_targets(dataset):
+    ds = dataset
+    assert len(ds) > 100 and ds.num_games == 12
+    np.testing.assert_array_equal(ds.features, extract_features_batch(ds.state))
+    assert np.all(ds.policy_target.sum(1) == 1.0)
+    moves = ds.policy_target.argmax(1)
+    assert np.all(ds.legal_mask[np.arange(len(ds)), moves])
+    assert np.all(ds.legal_mask.any(1)), "a sample without a legal move"
+    for i in range(0, len(ds), 37):
+        result = expectiminimax(Position.from_array(ds.state[i]), 2)
+        assert result.best_move == moves[i]
+        expected = np.float32(np.clip(result.value / DEFAULT_PARAMS.win_score, -1, 1))
+        assert ds.value_target[i] == expected
+
+
+def test_games_and_outcomes_are_consistent(dataset):
+    ds = dataset
+    for g in np.unique(ds.game_id):
+        rows = np.flatnonzero(ds.game_id == g)
+        assert np.all(np.diff(rows) == 1) and len(rows) <= MAX_PLIES
+        assert len(set(ds.outcome[rows])) == 1
+        assert not any(is_over(s) for s in ds.state[rows])
+    assert set(np.unique(ds.outcome)) <= {-1, 0, 1}
+    assert np.any(ds.outcome != 0)
+
+
+def test_save_load_roundtrip_and_json_export(dataset, tmp_path):
+    path = dataset.save(tmp_path / "d.npz")
+    back = Dataset.load(path)
+    assert_same(dataset, back)
+    assert back.meta == dataset.meta and back.meta["depth"] == 2 and back.meta["seed"] == 5
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    js = dataset.to_json(tmp_path / "d.json")
+    items = json.loads(js.read_text())
+    assert len(items) == len(dataset) and set(items[0]) == {"features", "value_target", "policy_target"}
+    np.testing.assert_array_equal(np.array([it["features"] for it in items], dtype=np.float32), dataset.features)
+
+
+def test_bad_dataset_files_raise(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="cannot read dataset"):
+        Dataset.load(bad)
+    partial = tmp_path / "partial.npz"
+    np.savez(partial, features=np.zeros((1, 150), np.float32))
+    with pytest.raises(ValueError, match="missing"):
+        Dataset.load(partial)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"games": 0}, "games"), ({"games": 2, "depth": 0}, "depth"), ({"games": 2, "epsilon": 1.5}, "epsilon"),
+     ({"games": 2, "seed": -1}, "seed"), ({"games": 2, "threads": 99}, "threads")],
+)
+def test_bad_arguments_raise(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        generate(**kwargs)
