@@ -1,0 +1,62 @@
+"""The command line: generate, analyze (incl. bad lines), python -m rgou."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import oracle
+from reference import load_positions
+from rgou.cli import main
+from rgou.selfplay import Dataset
+
+
+def test_generate_writes_dataset_and_json(tmp_path, capsys):
+    out, js = tmp_path / "d.npz", tmp_path / "d.json"
+    assert main(["generate", "--games", "3", "--depth", "1", "--seed", "4", "--out", str(out), "--json", str(js), "--quiet"]) == 0
+    ds = Dataset.load(out)
+    assert ds.num_games == 3 and ds.meta["seed"] == 4 and ds.meta["depth"] == 1
+    assert len(json.loads(js.read_text())) == len(ds)
+    assert "samples from 3 games" in capsys.readouterr().out
+
+
+def test_generate_rejects_bad_arguments(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["generate", "--games", "0", "--out", str(tmp_path / "x.npz")])
+    assert main(["generate", "--games", "2", "--epsilon", "2", "--out", str(tmp_path / "x.npz")]) == 2
+    assert "epsilon" in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_analyze_matches_golden_and_reports_bad_lines(tmp_path, capsys):
+    records = load_positions()[:40]
+    lines = [json.dumps({k: r[k] for k in ("p1", "p2", "to_move", "dice")}) for r in records]
+    lines.insert(3, "not json")
+    lines.insert(5, json.dumps({"p1": [4, 4, -1, -1, -1, -1, -1], "p2": [-1] * 7, "to_move": 1, "dice": 2}))
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    assert main(["analyze", str(src), "--depth", "2"]) == 1
+    captured = capsys.readouterr()
+    outputs = [json.loads(line) for line in captured.out.splitlines()]
+    assert len(outputs) == len(lines)
+    assert "line 4" in captured.err and "line 6" in captured.err and "two pieces on square 4" in captured.err
+    assert outputs[3] == {"error": outputs[3]["error"]} and "line 4" in outputs[3]["error"]
+    good = [o for o in outputs if "error" not in o]
+    for r, o in zip(records, good):
+        assert o["legal_moves"] == r["legal_moves"] and o["winner"] == r["winner"]
+        assert o["heuristic"] == r["heuristic"]
+        np.testing.assert_allclose(o["features"], r["features"], atol=1e-6)
+        if r.get("successors"):
+            assert o["successors"] == r["successors"]
+        value, scores = oracle.expectiminimax((r["p1"], r["p2"], r["to_move"], r["dice"]), 2)
+        np.testing.assert_allclose(o["scores"], scores, rtol=1e-12)
+        assert o["best_move"] is None or o["best_move"] in o["legal_moves"]
+
+
+def test_python_dash_m_works_like_rgou():
+    line = json.dumps({"p1": [-1] * 7, "p2": [-1] * 7, "to_move": 1, "dice": 2}) + "\n"
+    run = subprocess.run([sys.executable, "-m", "rgou", "analyze"], input=line, capture_output=True, text=True, check=True)
+    out = json.loads(run.stdout)
+    assert out["legal_moves"] == list(range(7)) and len(out["features"]) == 150
