@@ -60,3 +60,25 @@ def test_python_dash_m_works_like_rgou():
     run = subprocess.run([sys.executable, "-m", "rgou", "analyze"], input=line, capture_output=True, text=True, check=True)
     out = json.loads(run.stdout)
     assert out["legal_moves"] == list(range(7)) and len(out["features"]) == 150
+
+
+def test_analyze_with_weights_reproduces_the_existing_engine(tmp_path, capsys):
+    from reference import REFERENCE_DIR, load_ml_outputs
+
+    by_id = {r["id"]: r for r in load_positions()}
+    expected = load_ml_outputs()["outputs"]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({k: by_id[e["id"]][k] for k in ("p1", "p2", "to_move", "dice")}) + "\n" for e in expected))
+    assert main(["analyze", str(src), "--weights", str(REFERENCE_DIR / "ml-weights.json.gz")]) == 0
+    outputs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(outputs) == len(expected)
+    for e, o in zip(expected, outputs):
+        assert abs(o["value"] - e["value"]) <= 1e-5
+        np.testing.assert_allclose(o["policy"], e["policy"], atol=1e-4)
+        playable = o["legal_moves"] and not o["winner"]
+        assert len(o["ml_scores"]) == (len(o["legal_moves"]) if playable else 0)
+        if playable:
+            best = max(range(len(o["ml_scores"])), key=lambda k: (o["ml_scores"][k], -k))
+            assert o["ml_move"] == o["legal_moves"][best]
+        else:
+            assert o["ml_move"] is None

@@ -1,0 +1,114 @@
+"""Agents: each picks what its definition says, checked against independent computations."""
+
+import numpy as np
+import pytest
+
+import oracle
+from rgou.agents import ExpectiminimaxAgent, HeuristicAgent, MLAgent, RandomAgent, make_agent
+from rgou.features import extract_features
+from rgou.game import DICE, Position, apply_move, winner
+from rgou.nn.layout import POLICY_CONFIG, VALUE_CONFIG, NetConfig, init_params, unflatten
+from rgou.rules import ROLL_PROBS
+from rgou.search import expectiminimax
+from rgou.selfplay import generate
+from rgou.weights import Weights
+
+
+@pytest.fixture(scope="module")
+def states():
+    return generate(3, depth=1, seed=9).state[::5]
+
+
+@pytest.fixture(scope="module")
+def weights():
+    return Weights(init_params(VALUE_CONFIG, 1), init_params(POLICY_CONFIG, 2), VALUE_CONFIG, POLICY_CONFIG, {})
+
+
+def numpy_forward(flat, cfg: NetConfig, x):
+    h = x.astype(np.float64)
+    layers = unflatten(flat, cfg)
+    for k, (w, b) in enumerate(layers):
+        h = h @ w.astype(np.float64) + b
+        if k < len(layers) - 1:
+            h = np.maximum(h, 0.0)
+    return h
+
+
+def reference_scores(weights, state, value_weight, policy_weight):
+    sign = 1.0 if state[14] == 2 else -1.0
+    logits = numpy_forward(weights.policy, POLICY_CONFIG, extract_features(state))
+    policy = np.exp(logits - logits.max())
+    policy /= policy.sum()
+    scores = {}
+    for m in Position.from_array(state).legal_moves():
+        child = apply_move(state, m)
+        if winner(child):
+            expected = 1.0 if winner(child) == 2 else -1.0
+        else:
+            expected = 0.0
+            for roll in range(5):
+                child[DICE] = roll
+                expected += ROLL_PROBS[roll] * np.tanh(numpy_forward(weights.value, VALUE_CONFIG, extract_features(child))[0])
+        scores[m] = value_weight * sign * expected + policy_weight * policy[m]
+    return scores, policy
+
+
+def test_ml_agent_matches_numpy_reference(states, weights):
+    for mode, vw, pw in (("combined", 1.0, 0.5), ("value", 1.0, 0.0), ("policy", 0.0, 0.5)):
+        agent = MLAgent(weights, mode=mode)
+        for state in states:
+            expected, policy = reference_scores(weights, state, vw, pw)
+            decision = agent.decide(state)
+            np.testing.assert_allclose(decision.policy, policy, atol=1e-6)
+            for slot in range(7):
+                if slot in expected:
+                    assert decision.scores[slot] == pytest.approx(expected[slot], abs=1e-5)
+                else:
+                    assert decision.scores[slot] is None
+            best = max(expected.values())
+            assert expected[decision.move] == pytest.approx(best, abs=1e-5)
+            assert agent.choose_move(state) == decision.move
+
+
+def test_heuristic_agent_is_greedy_on_evaluate(states):
+    agent = HeuristicAgent()
+    for state in states:
+        pos = (list(state[:7]), list(state[7:14]), int(state[14]), int(state[15]))
+        sign = 1 if state[14] == 2 else -1
+        values = {m: sign * oracle.evaluate(oracle.apply_move(pos, m)) for m in oracle.legal_moves(pos)}
+        best = max(values.values())
+        assert agent.choose_move(state) == min(m for m, v in values.items() if v == best)
+
+
+def test_expectiminimax_and_random_agents(states):
+    emm = make_agent("expectiminimax-2")
+    a, b = RandomAgent(seed=3), RandomAgent(seed=3)
+    picks = []
+    for state in states:
+        assert emm.choose_move(state) == expectiminimax(Position.from_array(state), 2).best_move
+        m = a.choose_move(state)
+        assert m == b.choose_move(state) and m in Position.from_array(state).legal_moves()
+        picks.append(m)
+    assert isinstance(emm, ExpectiminimaxAgent) and len(set(picks)) > 1
+
+
+def test_agents_reject_positions_without_moves_and_bad_specs(weights):
+    passing = Position.initial(dice=0).to_array()
+    for agent in (RandomAgent(), HeuristicAgent(), ExpectiminimaxAgent(1), MLAgent(weights)):
+        with pytest.raises(ValueError, match="no legal move"):
+            agent.choose_move(passing)
+    for spec in ("minimax", "expectiminimax-x", "emm-0"):
+        with pytest.raises(ValueError):
+            make_agent(spec)
+    with pytest.raises(ValueError, match="mode"):
+        MLAgent(weights, mode="greedy")
+
+
+def test_make_agent_loads_ml_weights(tmp_path, weights, states):
+    from rgou.weights import save_weights
+
+    path = tmp_path / "w.json.gz"
+    save_weights(path, weights)
+    agent = make_agent(f"ml:{path}:value")
+    assert agent.name == "ml-value"
+    assert agent.choose_move(states[0]) == MLAgent(weights, mode="value").choose_move(states[0])
