@@ -1,0 +1,378 @@
+"""Weight files: read, write, validate and convert (DESIGN.md contract 4).
+
+A weight file is JSON (gzip-compressed when the name ends in ``.gz``)::
+
+    {"value_weights": [...81921 floats], "policy_weights": [...82119 floats],
+     "network_config": {"input_size": 150, "hidden_sizes": [256, 128, 64, 32],
+                        "value_output_size": 1, "policy_output_size": 7},
+     "metadata": {"layout": "in_out_row_major", "format_version": 1, ...}}
+
+Vectors are in the layout of ``rgou.nn.layout`` ("in_out_row_major"); files
+trained by PyTorch store each weight matrix ``[out][in]`` ("out_in_row_major").
+Every float is written as the shortest decimal of its exact float64 value, so
+reading it back as float32 gives the same bits. The loader also accepts the
+older ``value_network_config``/``policy_network_config`` keys and a
+``network_config`` with nested ``value_network``/``policy_network`` objects; a
+file without ``metadata.layout`` is read as in_out_row_major, as the existing
+engine does. Problems raise ``WeightsFormatError`` (a ``ValueError``); nothing
+is ever overwritten or deleted by a failed load or save.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rgou.nn.layout import (
+    LAYOUT_IN_OUT,
+    LAYOUT_OUT_IN,
+    POLICY_CONFIG,
+    VALUE_CONFIG,
+    NetConfig,
+    layer_offsets,
+    layer_sizes,
+    num_params,
+)
+
+FORMAT_VERSION = 1
+LAYOUTS = (LAYOUT_IN_OUT, LAYOUT_OUT_IN)
+LAYOUT_ALIASES = {"rgou": LAYOUT_IN_OUT, "torch": LAYOUT_OUT_IN}
+METADATA_FIELDS = (
+    "training_date",
+    "version",
+    "backend",
+    "num_games",
+    "num_training_samples",
+    "epochs",
+    "learning_rate",
+    "batch_size",
+    "validation_split",
+    "seed",
+    "depth",
+    "training_time_seconds",
+    "best_validation_loss",
+    "layout",
+    "format_version",
+)
+GZIP_SUFFIX = ".gz"
+
+
+class WeightsFormatError(ValueError):
+    """A weight file that cannot be read as rgou weights; the message says why."""
+
+
+@dataclass
+class Weights:
+    """Both networks of a model: flat float32 vectors, their configs and metadata."""
+
+    value: np.ndarray  # f32 [num_params(value_config)]
+    policy: np.ndarray  # f32 [num_params(policy_config)]
+    value_config: NetConfig = VALUE_CONFIG
+    policy_config: NetConfig = POLICY_CONFIG
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.value = np.ascontiguousarray(self.value, dtype=np.float32)
+        self.policy = np.ascontiguousarray(self.policy, dtype=np.float32)
+        for name, vec, cfg in (("value", self.value, self.value_config), ("policy", self.policy, self.policy_config)):
+            if vec.ndim != 1 or vec.shape[0] != num_params(cfg):
+                raise ValueError(f"expected {name} vector of {num_params(cfg)} floats for {cfg}, got shape {vec.shape}")
+
+    @property
+    def layout(self) -> str:
+        """Layout of the vectors: metadata['layout'], in_out_row_major when absent."""
+        return str(self.metadata.get("layout", LAYOUT_IN_OUT))
+
+
+# ---------------------------------------------------------------- layout conversion
+
+
+def _transpose_layers(flat: np.ndarray, cfg: NetConfig, to_torch: bool) -> np.ndarray:
+    flat = np.asarray(flat)
+    if flat.ndim != 1 or flat.shape[0] != num_params(cfg):
+        raise ValueError(f"expected a flat vector of {num_params(cfg)} parameters for {cfg}, got shape {flat.shape}")
+    out = flat.copy()
+    sizes = layer_sizes(cfg)
+    for k, (w_off, b_off) in enumerate(layer_offsets(cfg).tolist()):
+        n_in, n_out = int(sizes[k]), int(sizes[k + 1])
+        src_shape = (n_in, n_out) if to_torch else (n_out, n_in)
+        out[w_off:b_off] = flat[w_off:b_off].reshape(src_shape).T.ravel()
+    return out
+
+
+def rgou_to_torch(flat: np.ndarray, cfg: NetConfig) -> np.ndarray:
+    """Copy of flat [P] with each weight matrix [in][out] stored [out][in] (biases unchanged)."""
+    return _transpose_layers(flat, cfg, to_torch=True)
+
+
+def torch_to_rgou(flat: np.ndarray, cfg: NetConfig) -> np.ndarray:
+    """Copy of flat [P] with each weight matrix [out][in] stored [in][out] (biases unchanged)."""
+    return _transpose_layers(flat, cfg, to_torch=False)
+
+
+def _layout_name(layout: str) -> str:
+    name = LAYOUT_ALIASES.get(layout, layout)
+    if name not in LAYOUTS:
+        raise ValueError(f"expected layout in {sorted(LAYOUT_ALIASES)} or {LAYOUTS}, got {layout!r}")
+    return name
+
+
+def convert_weights(weights: Weights, from_layout: str, to_layout: str) -> Weights:
+    """The same model with its vectors re-stored from one layout ("rgou"/"torch" or full name) to another."""
+    src, dst = _layout_name(from_layout), _layout_name(to_layout)
+    value, policy = weights.value.copy(), weights.policy.copy()
+    if src != dst:
+        convert = rgou_to_torch if dst == LAYOUT_OUT_IN else torch_to_rgou
+        value = convert(value, weights.value_config)
+        policy = convert(policy, weights.policy_config)
+    metadata = {**weights.metadata, "layout": dst}
+    return Weights(value, policy, weights.value_config, weights.policy_config, metadata)
+
+
+# ---------------------------------------------------------------- save
+
+
+def _float_list(vec: np.ndarray, name: str) -> list[float]:
+    if not np.all(np.isfinite(vec)):
+        bad = int(np.flatnonzero(~np.isfinite(vec))[0])
+        raise WeightsFormatError(f"{name}[{bad}] is {vec[bad]}: weight files hold finite numbers only")
+    # float32 -> float64 is exact, and repr(float) round-trips float64 (and -0.0)
+    return vec.astype(np.float64).tolist()
+
+
+def _network_config_dict(weights: Weights) -> dict[str, Any]:
+    v, p = weights.value_config, weights.policy_config
+    if v.input_size != p.input_size or v.hidden_sizes != p.hidden_sizes:
+        # the compact form cannot describe two different bodies: use the nested variant
+        return {"value_network": v.to_dict(), "policy_network": p.to_dict()}
+    return {
+        "input_size": v.input_size,
+        "hidden_sizes": list(v.hidden_sizes),
+        "value_output_size": v.output_size,
+        "policy_output_size": p.output_size,
+    }
+
+
+def save_weights(path: str | os.PathLike[str], weights: Weights) -> None:
+    """Write weights as JSON (.gz: gzip) atomically: temp file in the same folder, then os.replace.
+
+    Raises WeightsFormatError for non-finite values (the target is left untouched).
+    """
+    path = Path(path)
+    metadata = {**weights.metadata}
+    metadata["layout"] = _layout_name(str(metadata.get("layout", LAYOUT_IN_OUT)))
+    metadata.setdefault("format_version", FORMAT_VERSION)
+    document = {
+        "value_weights": _float_list(weights.value, "value_weights"),
+        "policy_weights": _float_list(weights.policy, "policy_weights"),
+        "network_config": _network_config_dict(weights),
+        "metadata": metadata,
+    }
+    try:
+        text = json.dumps(document, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise WeightsFormatError(f"metadata cannot be written as JSON: {exc}") from exc
+    data = text.encode("utf-8")
+    if path.name.endswith(GZIP_SUFFIX):
+        data = gzip.compress(data, mtime=0)  # mtime 0: same weights, same bytes
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+# ---------------------------------------------------------------- load
+
+
+def _reject_constant(name: str) -> float:
+    raise WeightsFormatError(f"non-finite value {name} in weight file")
+
+
+def _read_document(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise WeightsFormatError(f"cannot read weight file {path}: {exc}") from exc
+    if path.name.endswith(GZIP_SUFFIX):
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise WeightsFormatError(f"{path}: not a valid gzip file ({exc})") from exc
+    try:
+        document = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        raise WeightsFormatError(f"{path}: not UTF-8 JSON ({exc})") from exc
+    except json.JSONDecodeError as exc:
+        raise WeightsFormatError(f"{path}: not valid JSON (truncated?): {exc}") from exc
+    if not isinstance(document, dict):
+        raise WeightsFormatError(f"{path}: expected a JSON object, got {type(document).__name__}")
+    return document
+
+
+def _int_field(obj: dict[str, Any], key: str, where: str) -> int:
+    if key not in obj:
+        raise WeightsFormatError(f"missing key {where}.{key}")
+    value = obj[key]
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise WeightsFormatError(f"{where}.{key} must be a positive integer, got {value!r}")
+    return value
+
+
+def _hidden_field(obj: dict[str, Any], where: str) -> tuple[int, ...]:
+    if "hidden_sizes" not in obj:
+        raise WeightsFormatError(f"missing key {where}.hidden_sizes")
+    value = obj["hidden_sizes"]
+    if not isinstance(value, list) or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in value):
+        raise WeightsFormatError(f"{where}.hidden_sizes must be a list of positive integers, got {value!r}")
+    return tuple(value)
+
+
+def _net_config(obj: Any, where: str) -> NetConfig:
+    if not isinstance(obj, dict):
+        raise WeightsFormatError(f"{where} must be an object, got {type(obj).__name__}")
+    return NetConfig(
+        _int_field(obj, "input_size", where), _hidden_field(obj, where), _int_field(obj, "output_size", where)
+    )
+
+
+def _configs(document: dict[str, Any]) -> tuple[NetConfig, NetConfig]:
+    """(value, policy) configs from any of the three network-config variants."""
+    if "network_config" in document:
+        cfg = document["network_config"]
+        if not isinstance(cfg, dict):
+            raise WeightsFormatError(f"network_config must be an object, got {type(cfg).__name__}")
+        if "value_network" in cfg or "policy_network" in cfg:
+            for key in ("value_network", "policy_network"):
+                if key not in cfg:
+                    raise WeightsFormatError(f"missing key network_config.{key}")
+            return (
+                _net_config(cfg["value_network"], "network_config.value_network"),
+                _net_config(cfg["policy_network"], "network_config.policy_network"),
+            )
+        input_size = _int_field(cfg, "input_size", "network_config")
+        hidden = _hidden_field(cfg, "network_config")
+        return (
+            NetConfig(input_size, hidden, _int_field(cfg, "value_output_size", "network_config")),
+            NetConfig(input_size, hidden, _int_field(cfg, "policy_output_size", "network_config")),
+        )
+    if "value_network_config" in document or "policy_network_config" in document:
+        for key in ("value_network_config", "policy_network_config"):
+            if key not in document:
+                raise WeightsFormatError(f"missing key {key}")
+        return (
+            _net_config(document["value_network_config"], "value_network_config"),
+            _net_config(document["policy_network_config"], "policy_network_config"),
+        )
+    raise WeightsFormatError("missing key network_config (nor value_network_config/policy_network_config)")
+
+
+def _vector(document: dict[str, Any], key: str, cfg: NetConfig) -> np.ndarray:
+    if key not in document:
+        raise WeightsFormatError(f"missing key {key}")
+    values = document[key]
+    if not isinstance(values, list):
+        raise WeightsFormatError(f"{key} must be a list of numbers, got {type(values).__name__}")
+    expected = num_params(cfg)
+    if len(values) != expected:
+        raise WeightsFormatError(f"{key} has {len(values)} values, expected {expected} for {cfg}")
+    for i, v in enumerate(values):
+        if type(v) is not float and type(v) is not int:
+            raise WeightsFormatError(f"{key}[{i}] is {v!r}, expected a number")
+    vec64 = np.array(values, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        vec = vec64.astype(np.float32)
+    if not np.all(np.isfinite(vec)):
+        bad = int(np.flatnonzero(~np.isfinite(vec))[0])
+        raise WeightsFormatError(f"{key}[{bad}] = {values[bad]!r} is not a finite float32")
+    return vec
+
+
+def _parse(document: dict[str, Any]) -> tuple[Weights, str | None]:
+    """Validated Weights as stored, and the layout the file declares (None when absent)."""
+    metadata = document.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise WeightsFormatError(f"metadata must be an object, got {type(metadata).__name__}")
+    declared = metadata.get("layout")
+    if declared is not None and declared not in LAYOUTS:
+        raise WeightsFormatError(f"unknown metadata.layout {declared!r}: expected one of {LAYOUTS}")
+    value_cfg, policy_cfg = _configs(document)
+    if value_cfg.input_size != policy_cfg.input_size:
+        raise WeightsFormatError(f"value and policy input sizes differ: {value_cfg.input_size} vs {policy_cfg.input_size}")
+    weights = Weights(
+        _vector(document, "value_weights", value_cfg),
+        _vector(document, "policy_weights", policy_cfg),
+        value_cfg,
+        policy_cfg,
+        {**metadata, "layout": declared or LAYOUT_IN_OUT},
+    )
+    return weights, declared
+
+
+def load_weights(path: str | os.PathLike[str], *, as_layout: str | None = LAYOUT_IN_OUT) -> Weights:
+    """Read a weight file (.json or .json.gz) and validate it.
+
+    as_layout: the layout of the returned vectors ("in_out_row_major"/"rgou",
+    the default, or "out_in_row_major"/"torch"); a file declaring the other
+    layout is converted (a file without metadata.layout counts as
+    in_out_row_major). None returns the vectors as stored.
+    Raises WeightsFormatError naming the problem.
+    """
+    weights, _ = _parse(_read_document(Path(path)))
+    if as_layout is None:
+        return weights
+    return convert_weights(weights, weights.layout, as_layout)
+
+
+def convert_file(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], from_layout: str, to_layout: str
+) -> Weights:
+    """Read src as stored in from_layout ("torch"/"rgou"), write dst in to_layout; returns what was written.
+
+    A file without metadata.layout is taken to be in from_layout; one that
+    declares a different layout raises WeightsFormatError. dst is written
+    atomically and may not be src.
+    """
+    src_name, dst_name = _layout_name(from_layout), _layout_name(to_layout)
+    if Path(src).resolve() == Path(dst).resolve():
+        raise ValueError(f"convert_file writes a new file: source and destination are both {src}")
+    stored, declared = _parse(_read_document(Path(src)))
+    if declared is not None and declared != src_name:
+        raise WeightsFormatError(f"{src} declares layout {declared!r}, not {src_name!r}")
+    stored.metadata["layout"] = src_name
+    converted = convert_weights(stored, src_name, dst_name)
+    if src_name != dst_name:
+        converted.metadata["converted_from"] = src_name
+    save_weights(dst, converted)
+    return converted
+
+
+__all__ = [
+    "FORMAT_VERSION",
+    "LAYOUTS",
+    "METADATA_FIELDS",
+    "Weights",
+    "WeightsFormatError",
+    "convert_file",
+    "convert_weights",
+    "load_weights",
+    "rgou_to_torch",
+    "save_weights",
+    "torch_to_rgou",
+]
