@@ -238,7 +238,7 @@ def generate(
     n_threads = numba.config.NUMBA_NUM_THREADS if threads is None else int(threads)
     if not 1 <= n_threads <= numba.config.NUMBA_NUM_THREADS:
         raise ValueError(f"threads must be 1..{numba.config.NUMBA_NUM_THREADS}, got {threads!r}")
-    chunk = chunk_games or max(32, 32 * n_threads)
+    chunk = chunk_games or 64 * n_threads
     params_array = params.to_array()
     previous_threads = numba.get_num_threads()
     numba.set_num_threads(n_threads)
@@ -253,8 +253,9 @@ def generate(
             values = np.zeros((n, max_plies), dtype=np.float32)
             counts = np.zeros(n, dtype=np.int32)
             outcomes = np.zeros(n, dtype=np.int8)
-            _play_games(np.uint64(seed), np.uint64(first_game + done), np.int64(depth), params_array,
-                        float(epsilon), np.int64(max_plies), states, best, values, counts, outcomes)
+            with numba.parallel_chunksize(1):  # games differ in length: hand them out one by one
+                _play_games(np.uint64(seed), np.uint64(first_game + done), np.int64(depth), params_array,
+                            float(epsilon), np.int64(max_plies), states, best, values, counts, outcomes)
             keep = np.arange(max_plies)[None, :] < counts[:, None]
             ids = np.repeat(np.arange(first_game + done, first_game + done + n, dtype=np.int32), counts)
             parts.append((states[keep], best[keep], values[keep], np.repeat(outcomes, counts), ids))

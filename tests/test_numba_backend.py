@@ -250,3 +250,24 @@ def test_value_policy_one_matches_the_wrappers():
     np.testing.assert_allclose(policies.sum(axis=1), 1.0, rtol=1e-6)
     np.testing.assert_allclose(values, np.tanh(numpy_logits(v, VALUE_CONFIG, X)[:, 0]), atol=1e-6)
     assert nb.predict_value(v, X).shape == (20,) and nb.predict_policy(p, X).shape == (20, 7)
+
+
+@pytest.mark.parametrize("zero_tail", [1, 5, 11])
+def test_train_step_skips_all_zero_trailing_inputs_exactly(zero_tail):
+    # Real features end in 72 zero columns; the trainer multiplies only the nonzero prefix.
+    X, vt, pt = _small_batch(n=13)
+    X[:, X.shape[1] - zero_tail :] = 0.0
+    trainer = _small_trainer(dropout_rate=0.0, learning_rate=0.003)
+    v0, p0 = trainer.value_params.copy(), trainer.policy_params.copy()
+    vloss, ploss = nb.train_step(trainer, X, vt, pt)
+    for flat0, trained, cfg, T, head, got in (
+        (v0, trainer.value_params, trainer.value_cfg, vt, "tanh_mse", vloss),
+        (p0, trainer.policy_params, trainer.policy_cfg, pt, "softmax_ce", ploss),
+    ):
+        loss, grad = nb.loss_and_grad(flat0.astype(np.float64), cfg, X, T, head)
+        assert got == pytest.approx(loss, rel=1e-5)
+        w0 = unflatten(grad, cfg)[0][0]
+        assert np.all(w0[X.shape[1] - zero_tail :] == 0.0)
+        expected, state = flat0.astype(np.float64), nb.adam_init(flat0.astype(np.float64))
+        nb.adam_update(expected, grad, state, 0.003)
+        np.testing.assert_allclose(trained, expected, rtol=1e-5, atol=1e-7)

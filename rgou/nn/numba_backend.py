@@ -46,10 +46,14 @@ njit, multithreaded); the input gradient of the first layer is never computed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from numba import prange
 
 from rgou._numba import njit
 from rgou.nn.layout import (
@@ -333,11 +337,11 @@ def _loss_and_grad_kernel(flat, sizes, X, T, head, rate, seed, acts, delta, grad
         n_in = sizes[k]
         n_out = sizes[k + 1]
         w_off = weight_offset(sizes, k)
-        W = flat[w_off : w_off + n_in * n_out].reshape((n_in, n_out))
         Z = acts[a_off : a_off + n * n_out].reshape((n, n_out))
-        if k == 0:
-            np.dot(X, W, Z)
+        if k == 0:  # X may hold only a prefix of the inputs (the rest are zero)
+            np.dot(X, flat[w_off : w_off + X.shape[1] * n_out].reshape((X.shape[1], n_out)), Z)
         else:
+            W = flat[w_off : w_off + n_in * n_out].reshape((n_in, n_out))
             np.dot(acts[p_off : p_off + n * n_in].reshape((n, n_in)), W, Z)
         _bias_activate(Z, flat, w_off + n_in * n_out, k < n_layers - 1, rate, seed, k)
         p_off = a_off
@@ -365,7 +369,10 @@ def _loss_and_grad_kernel(flat, sizes, X, T, head, rate, seed, acts, delta, grad
             for j in range(n_out):
                 grad[b_off + j] += D[r, j]
         if k == 0:
-            np.dot(X.T, D, gW)
+            n_x = X.shape[1]
+            np.dot(X.T, D, gW[:n_x])
+            for i in range(n_x * n_out, n_in * n_out):
+                grad[w_off + i] = 0.0
             break
         p_off = a_off - n * n_in
         P = acts[p_off:a_off].reshape((n, n_in))
@@ -525,8 +532,11 @@ class Trainer:
     policy_sizes: np.ndarray
     value_grad: np.ndarray  # [P_value] scratch
     policy_grad: np.ndarray
-    acts: np.ndarray  # scratch activations
+    acts: np.ndarray  # scratch activations (value net; also evaluate_losses)
     delta: np.ndarray  # [2, max_batch * max width] scratch deltas
+    policy_acts: np.ndarray  # the policy net's own scratch: the nets train on two threads
+    policy_delta: np.ndarray
+    xbuf: np.ndarray  # [max_batch * input_size] the batch without its all-zero trailing columns
 
 
 OPTIMIZERS = ("adam", "sgd")
@@ -580,6 +590,9 @@ def make_trainer(
         policy_grad=np.empty_like(policy),
         acts=np.empty(acts_len, dtype=dtype),
         delta=np.empty((2, max_batch * width), dtype=dtype),
+        policy_acts=np.empty(acts_len, dtype=dtype),
+        policy_delta=np.empty((2, max_batch * width), dtype=dtype),
+        xbuf=np.empty(max_batch * value_cfg.input_size, dtype=dtype),
     )
 
 
@@ -596,23 +609,79 @@ def _coerce_batch(trainer: Trainer, X: Any, value_target: Any, policy_target: An
 
 
 @njit
+def _active_prefix(X, xbuf):
+    """X without its trailing all-zero columns: X itself, or a C-contiguous copy in xbuf.
+
+    Features 78..149 are always zero, so the first layer's products shrink by
+    half; zero inputs add exact zeros, so nothing but the summation length changes.
+    """
+    n, n_in = X.shape
+    n_active = 1
+    for r in range(n):
+        for i in range(n_in - 1, n_active - 1, -1):
+            if X[r, i] != 0.0:
+                n_active = i + 1
+                break
+    if n_active == n_in:
+        return X
+    Xa = xbuf[: n * n_active].reshape((n, n_active))
+    for r in range(n):
+        for i in range(n_active):
+            Xa[r, i] = X[r, i]
+    return Xa
+
+
+@njit(parallel=True)
 def _train_both_kernel(
-    vflat, vsizes, vgrad, vm, vv, vstep,
-    pflat, psizes, pgrad, pm, pv, pstep,
-    X, vt, pt, rate, seed, step, acts, delta, lr, use_adam,
+    vflat, vsizes, vgrad, vm, vv, vstep, vacts, vdelta,
+    pflat, psizes, pgrad, pm, pv, pstep, pacts, pdelta,
+    X, xbuf, vt, pt, rate, seed, step, lr, use_adam,
 ):  # fmt: skip
-    """One step of both nets on the same minibatch; returns (value_loss, policy_loss)."""
-    vseed = _mix_seed(seed, step, STREAM_VALUE)
-    pseed = _mix_seed(seed, step, STREAM_POLICY)
-    vloss = _loss_and_grad_kernel(vflat, vsizes, X, vt, HEAD_TANH_MSE, rate, vseed, acts, delta, vgrad, True)
-    ploss = _loss_and_grad_kernel(pflat, psizes, X, pt, HEAD_SOFTMAX_CE, rate, pseed, acts, delta, pgrad, True)
-    if use_adam:
-        _adam_kernel(vflat, vgrad, vm, vv, vstep, lr, ADAM_BETA1, ADAM_BETA2, ADAM_EPS)
-        _adam_kernel(pflat, pgrad, pm, pv, pstep, lr, ADAM_BETA1, ADAM_BETA2, ADAM_EPS)
-    else:
-        _sgd_kernel(vflat, vgrad, vstep, lr)
-        _sgd_kernel(pflat, pgrad, pstep, lr)
-    return vloss, ploss
+    """One step of both nets on the same minibatch, one net per thread; returns (value_loss, policy_loss)."""
+    Xa = _active_prefix(X, xbuf)
+    losses = np.empty(2)
+    for net in prange(2):
+        if net == 0:
+            vseed = _mix_seed(seed, step, STREAM_VALUE)
+            losses[0] = _loss_and_grad_kernel(vflat, vsizes, Xa, vt, HEAD_TANH_MSE, rate, vseed, vacts, vdelta, vgrad, True)
+            if use_adam:
+                _adam_kernel(vflat, vgrad, vm, vv, vstep, lr, ADAM_BETA1, ADAM_BETA2, ADAM_EPS)
+            else:
+                _sgd_kernel(vflat, vgrad, vstep, lr)
+        else:
+            pseed = _mix_seed(seed, step, STREAM_POLICY)
+            losses[1] = _loss_and_grad_kernel(pflat, psizes, Xa, pt, HEAD_SOFTMAX_CE, rate, pseed, pacts, pdelta, pgrad, True)
+            if use_adam:
+                _adam_kernel(pflat, pgrad, pm, pv, pstep, lr, ADAM_BETA1, ADAM_BETA2, ADAM_EPS)
+            else:
+                _sgd_kernel(pflat, pgrad, pstep, lr)
+    return losses[0], losses[1]
+
+
+_BLAS_CONTROLLER = None
+_BLAS_LIMIT_DEPTH = 0
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Run BLAS on one thread while both nets train side by side on two threads.
+
+    Two threads calling a multithreaded OpenBLAS at once oversubscribe the
+    cores (measured 30x slower); one-threaded BLAS per net is fastest at every
+    batch size. `train_step` enters this by itself; a training loop enters it
+    once around all its steps, which saves switching BLAS threads every step.
+    """
+    global _BLAS_CONTROLLER, _BLAS_LIMIT_DEPTH
+    if _BLAS_CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS_CONTROLLER = ThreadpoolController()
+    with _BLAS_CONTROLLER.limit(limits=1, user_api="blas"):
+        _BLAS_LIMIT_DEPTH += 1
+        try:
+            yield
+        finally:
+            _BLAS_LIMIT_DEPTH -= 1
 
 
 def train_step(trainer: Trainer, X: np.ndarray, value_target: np.ndarray, policy_target: np.ndarray) -> tuple[float, float]:
@@ -628,12 +697,14 @@ def train_step(trainer: Trainer, X: np.ndarray, value_target: np.ndarray, policy
     vo, po = trainer.value_opt, trainer.policy_opt
     vm, vv = (vo.m, vo.v) if use_adam else (trainer.value_grad, trainer.value_grad)
     pm, pv = (po.m, po.v) if use_adam else (trainer.policy_grad, trainer.policy_grad)
-    vloss, ploss = _train_both_kernel(
-        trainer.value_params, trainer.value_sizes, trainer.value_grad, vm, vv, vo.step,
-        trainer.policy_params, trainer.policy_sizes, trainer.policy_grad, pm, pv, po.step,
-        X, vt, pt, trainer.dropout_rate, _seed64(trainer.seed), trainer.step,
-        trainer.acts, trainer.delta, trainer.learning_rate, use_adam,
-    )  # fmt: skip
+    with single_threaded_blas() if _BLAS_LIMIT_DEPTH == 0 else nullcontext():
+        vloss, ploss = _train_both_kernel(
+            trainer.value_params, trainer.value_sizes, trainer.value_grad, vm, vv, vo.step, trainer.acts, trainer.delta,
+            trainer.policy_params, trainer.policy_sizes, trainer.policy_grad, pm, pv, po.step,
+            trainer.policy_acts, trainer.policy_delta,
+            X, trainer.xbuf, vt, pt, trainer.dropout_rate, _seed64(trainer.seed), trainer.step,
+            trainer.learning_rate, use_adam,
+        )  # fmt: skip
     trainer.step += 1
     return float(vloss), float(ploss)
 
@@ -679,6 +750,7 @@ __all__ = [
     "predict_value",
     "sgd_init",
     "sgd_update",
+    "single_threaded_blas",
     "softmax_into",
     "train_step",
     "value_policy_one",
