@@ -97,50 +97,72 @@ DEFAULT_PARAMS = HeuristicParams()
 
 
 @njit
-def _trunc_div(a, b):
+def trunc_div(a, b):
     """Integer division truncated toward zero (Python's // floors)."""
     q = abs(a) // b
     return q if a >= 0 else -q
 
 
+# The heuristic is a sum of per-piece terms plus one truncated position term,
+# so it is evaluated from a table built once per parameter set (search builds
+# it once per call): TABLE[SCORE_TERMS | POSITION_TERMS, player - 1, square + 1],
+# signed for the player (P2 positive).
+SCORE_TERMS = 0
+POSITION_TERMS = 1
+
+
+@njit
+def heuristic_table(params):
+    """Per-piece terms of `evaluate` for every (player, square), int64[2, 2, 22]."""
+    table = np.zeros((2, 2, FINISHED + 2), dtype=np.int64)
+    center = params[ADVANCEMENT_BONUS] + params[CENTER_LANE_BONUS]
+    home = 2 * params[ADVANCEMENT_BONUS]
+    for player in (P1, P2):
+        sign = 1 if player == P2 else -1
+        table[SCORE_TERMS, player - 1, FINISHED + 1] = sign * params[FINISHED_PIECE_VALUE]
+        for sq in range(NUM_SQUARES):
+            p = TRACK_POSITION[player - 1, sq + 1]
+            if p < 0:
+                continue
+            v = params[CAPTURE_BONUS]
+            if IS_ROSETTE[sq]:
+                v += params[SAFETY_BONUS] + params[ROSETTE_CONTROL_BONUS]
+            if CENTER_FIRST <= p <= CENTER_LAST:
+                v += center
+            elif p >= HOME_STRETCH_START:
+                v += home
+            table[SCORE_TERMS, player - 1, sq + 1] = sign * v
+            table[POSITION_TERMS, player - 1, sq + 1] = sign * (p + 1)
+    return table
+
+
+@njit
+def evaluate_table(state, table, params):
+    """`evaluate` from a `heuristic_table(params)`: branch-free sums over the 14 pieces."""
+    score = 0
+    position = 0
+    p1_finished = 0
+    p2_finished = 0
+    for i in range(NUM_PIECES):
+        cell = state[P1_OFFSET + i] + 1
+        score += table[SCORE_TERMS, 0, cell]
+        position += table[POSITION_TERMS, 0, cell]
+        p1_finished += cell == FINISHED + 1
+        cell = state[P2_OFFSET + i] + 1
+        score += table[SCORE_TERMS, 1, cell]
+        position += table[POSITION_TERMS, 1, cell]
+        p2_finished += cell == FINISHED + 1
+    if p1_finished == NUM_PIECES:
+        return -params[WIN_SCORE]
+    if p2_finished == NUM_PIECES:
+        return params[WIN_SCORE]
+    return score + trunc_div(position * params[POSITION_WEIGHT], POSITION_WEIGHT_DIVISOR)
+
+
 @njit
 def evaluate(state, params):
     """Heuristic value of `state` (int8[16]) under `params` (int64[8]); positive favours P2."""
-    adv = params[ADVANCEMENT_BONUS]
-    center = adv + params[CENTER_LANE_BONUS]
-    home = 2 * adv
-    score = 0
-    position = 0
-    rosettes = 0
-    for player in (P1, P2):
-        base = P1_OFFSET if player == P1 else P2_OFFSET
-        sign = 1 if player == P2 else -1
-        finished = 0
-        on_board = 0
-        pos_sum = 0
-        strategic = 0
-        for i in range(NUM_PIECES):
-            sq = state[base + i]
-            if sq == FINISHED:
-                finished += 1
-            elif 0 <= sq < NUM_SQUARES:
-                on_board += 1
-                p = TRACK_POSITION[player - 1, sq + 1]
-                pos_sum += p + 1
-                if IS_ROSETTE[sq]:
-                    strategic += params[SAFETY_BONUS]
-                    rosettes += sign
-                if CENTER_FIRST <= p <= CENTER_LAST:
-                    strategic += center
-                elif p >= HOME_STRETCH_START:
-                    strategic += home
-        if finished == NUM_PIECES:
-            return sign * params[WIN_SCORE]
-        score += sign * (finished * params[FINISHED_PIECE_VALUE] + on_board * params[CAPTURE_BONUS] + strategic)
-        position += sign * pos_sum
-    score += _trunc_div(position * params[POSITION_WEIGHT], POSITION_WEIGHT_DIVISOR)
-    score += rosettes * params[ROSETTE_CONTROL_BONUS]
-    return score
+    return evaluate_table(state, heuristic_table(params), params)
 
 
 def evaluate_position(position, params: HeuristicParams = DEFAULT_PARAMS) -> int:

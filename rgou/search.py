@@ -13,8 +13,10 @@ Depth counts move plies (not chance nodes). The value of a *rolled* position
 
 A chance node at depth d averages the rolled positions of its five rolls with
 probabilities 1, 4, 6, 4, 1 / 16; at d == 0 it is the heuristic. The search is
-exact: no pruning, no cache. Its one shortcut is that all passing rolls of a
-chance node share one subtree, computed once.
+exact: no pruning, no cache. Its shortcuts change no value: all passing rolls
+of a chance node share one subtree, computed once, and the leaves below a
+depth-1 chance node are evaluated incrementally from their parent's sums
+(integer arithmetic, so identical to `evaluate`).
 """
 
 from __future__ import annotations
@@ -24,9 +26,31 @@ from dataclasses import dataclass
 import numpy as np
 
 from rgou._numba import njit
-from rgou.game import DICE, STATE_SIZE, TO_MOVE, apply_move_inplace, is_over, legal_moves, pass_turn_inplace
-from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, evaluate
-from rgou.rules import NUM_PIECES, NUM_ROLLS, P2, ROLL_PROBS
+from rgou.game import (
+    DICE,
+    STATE_SIZE,
+    TO_MOVE,
+    _target_square,
+    apply_move_inplace,
+    is_over,
+    legal_moves,
+    pass_turn_inplace,
+    piece_offset,
+)
+from rgou.heuristic import (
+    DEFAULT_PARAMS,
+    POSITION_TERMS,
+    POSITION_WEIGHT,
+    POSITION_WEIGHT_DIVISOR,
+    SCORE_TERMS,
+    WIN_SCORE,
+    HeuristicParams,
+    trunc_div,
+    evaluate,
+    evaluate_table,
+    heuristic_table,
+)
+from rgou.rules import FINISHED, NUM_PIECES, NUM_ROLLS, P2, ROLL_PROBS
 
 MAX_DEPTH = 8
 DEFAULT_DEPTH = 3
@@ -55,7 +79,65 @@ def _improves(v, best, maximise):
 
 
 @njit
-def _chance(stack, moves, fi, ff, level0, depth0, params):
+def _chance_leaf(node, table, params, moves):
+    """Chance node at depth 1 (node not over): its leaves are evaluated incrementally.
+
+    A move changes the heuristic's sums by the moved piece's terms and, on a
+    capture, the captured piece's; the integer arithmetic is that of
+    `evaluate_table`, so values are identical, without copying a child.
+    """
+    player = node[TO_MOVE]
+    me = player - 1
+    them = 2 - player
+    mine = piece_offset(player)
+    theirs = piece_offset(3 - player)
+    score = 0
+    position = 0
+    my_finished = 0
+    their_squares = 0  # bitmask of the opponent's board squares
+    for i in range(NUM_PIECES):
+        cell = node[mine + i] + 1
+        score += table[SCORE_TERMS, me, cell]
+        position += table[POSITION_TERMS, me, cell]
+        my_finished += cell == FINISHED + 1
+        sq = node[theirs + i]
+        score += table[SCORE_TERMS, them, sq + 1]
+        position += table[POSITION_TERMS, them, sq + 1]
+        if 0 <= sq < FINISHED:
+            their_squares |= 1 << sq
+    win = params[WIN_SCORE] if player == P2 else -params[WIN_SCORE]
+    weight = params[POSITION_WEIGHT]
+    here = np.float64(score + trunc_div(position * weight, POSITION_WEIGHT_DIVISOR))
+    maximise = player == P2
+    total = 0.0
+    for roll in range(NUM_ROLLS):
+        node[DICE] = roll
+        n = legal_moves(node, moves)
+        if n == 0:  # the turn passes: the pieces, hence the heuristic, stay
+            total += ROLL_PROBS[roll] * here
+            continue
+        best = -np.inf if maximise else np.inf
+        for k in range(n):
+            sq = node[mine + moves[k]]
+            target = _target_square(player, sq, roll)
+            if target == FINISHED and my_finished + 1 == NUM_PIECES:
+                v = np.float64(win)
+            else:
+                sc = score - table[SCORE_TERMS, me, sq + 1] + table[SCORE_TERMS, me, target + 1]
+                pos = position - table[POSITION_TERMS, me, sq + 1] + table[POSITION_TERMS, me, target + 1]
+                if target != FINISHED and (their_squares >> target) & 1:
+                    sc -= table[SCORE_TERMS, them, target + 1]
+                    pos -= table[POSITION_TERMS, them, target + 1]
+                v = np.float64(sc + trunc_div(pos * weight, POSITION_WEIGHT_DIVISOR))
+            if _improves(v, best, maximise):
+                best = v
+        total += ROLL_PROBS[roll] * best
+    node[DICE] = 0
+    return total
+
+
+@njit
+def _chance(stack, moves, fi, ff, level0, depth0, table, params):
     """Value of the chance node stack[level0] (player to move set) at depth0 plies.
 
     Depth-first over an explicit stack: level L > level0 holds a chance node
@@ -64,7 +146,9 @@ def _chance(stack, moves, fi, ff, level0, depth0, params):
     shared pass subtree).
     """
     if depth0 == 0 or is_over(stack[level0]):
-        return np.float64(evaluate(stack[level0], params))
+        return np.float64(evaluate_table(stack[level0], table, params))
+    if depth0 == 1:
+        return _chance_leaf(stack[level0], table, params, moves[level0])
     level = level0
     _open_frame(fi, ff, level)
     ret = 0.0
@@ -91,8 +175,12 @@ def _chance(stack, moves, fi, ff, level0, depth0, params):
             if k < n:
                 child[:] = node
                 apply_move_inplace(child, moves[level, k])
-                if depth == 1 or is_over(child):
-                    v = np.float64(evaluate(child, params))
+                over = is_over(child)
+                if over or depth == 2:
+                    if over:
+                        v = np.float64(evaluate_table(child, table, params))
+                    else:
+                        v = _chance_leaf(child, table, params, moves[level + 1])
                     if _improves(v, ff[level, _BEST], maximise):
                         ff[level, _BEST] = v
                     fi[level, _K] = k + 1
@@ -125,8 +213,8 @@ def _chance(stack, moves, fi, ff, level0, depth0, params):
                 continue
             child[:] = node
             pass_turn_inplace(child)
-            if depth == 1:
-                v = np.float64(evaluate(child, params))
+            if depth == 2:
+                v = _chance_leaf(child, table, params, moves[level + 1])
                 fi[level, _HAVE_PASS] = 1
                 ff[level, _PASS_VALUE] = v
                 ff[level, _TOTAL] += ROLL_PROBS[roll] * v
@@ -149,6 +237,7 @@ def search_into(state, depth, params, scores):
     moves = np.empty((depth + 2, NUM_PIECES), dtype=np.int8)
     fi = np.empty((depth + 2, 5), dtype=np.int64)
     ff = np.empty((depth + 2, 3), dtype=np.float64)
+    table = heuristic_table(params)
     stack[0] = state
     for slot in range(NUM_PIECES):
         scores[slot] = np.nan
@@ -159,7 +248,7 @@ def search_into(state, depth, params, scores):
     if n == 0:
         child[:] = state
         pass_turn_inplace(child)
-        return _chance(stack, moves, fi, ff, 1, depth - 1, params), NO_MOVE
+        return _chance(stack, moves, fi, ff, 1, depth - 1, table, params), NO_MOVE
     maximise = state[TO_MOVE] == P2
     best = 0.0
     best_move = NO_MOVE
@@ -167,7 +256,7 @@ def search_into(state, depth, params, scores):
         slot = moves[0, k]
         child[:] = state
         apply_move_inplace(child, slot)
-        v = _chance(stack, moves, fi, ff, 1, depth - 1, params)
+        v = _chance(stack, moves, fi, ff, 1, depth - 1, table, params)
         scores[slot] = v
         if best_move == NO_MOVE or ((v > best) if maximise else (v < best)):
             best = v

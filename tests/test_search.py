@@ -71,3 +71,19 @@ def test_depths_up_to_five_run_and_pass_positions():
 def test_bad_depth_raises(depth):
     with pytest.raises(ValueError, match="depth"):
         expectiminimax(Position.initial(dice=1), depth)
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_endgames_with_bear_offs_and_captures_match_plain_search(depth):
+    # Last pieces about to bear off (wins at the leaves) and pieces in capture range.
+    positions = [
+        Position([13, 20, 20, 20, 20, 20, 20], [12, 20, 20, 20, 20, 20, 11], 1, 1),
+        Position([12, 20, 20, 20, 20, 20, 20], [15, 14, 20, 20, 20, 20, 20], 2, 2),
+        Position([11, 13, 20, 20, 20, 20, 20], [10, 9, 15, 20, 20, 20, 20], 1, 3),
+        Position([5, 6, 8, -1, -1, 20, 20], [4, 9, 10, 7, -1, -1, 20], 2, 2),
+        Position([4, 5, 6, 8, 9, 10, 11], [16, 17, 18, 19, -1, -1, -1], 2, 4),
+    ]
+    for pos in positions:
+        check_against_oracle(pos, depth)
+        for dice in range(5):
+            check_against_oracle(pos.with_dice(dice), depth)
