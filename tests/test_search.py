@@ -77,7 +77,7 @@ def test_bad_depth_raises(depth):
 def test_endgames_with_bear_offs_and_captures_match_plain_search(depth):
     # Last pieces about to bear off (wins at the leaves) and pieces in capture range.
     positions = [
-        Position([13, 20, 20, 20, 20, 20, 20], [12, 20, 20, 20, 20, 20, 11], 1, 1),
+        Position([13, 20, 20, 20, 20, 20, 20], [14, 20, 20, 20, 20, 20, 11], 1, 1),
         Position([12, 20, 20, 20, 20, 20, 20], [15, 14, 20, 20, 20, 20, 20], 2, 2),
         Position([11, 13, 20, 20, 20, 20, 20], [10, 9, 15, 20, 20, 20, 20], 1, 3),
         Position([5, 6, 8, -1, -1, 20, 20], [4, 9, 10, 7, -1, -1, 20], 2, 2),
