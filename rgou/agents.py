@@ -22,12 +22,18 @@ from typing import Protocol
 import numpy as np
 
 from rgou._numba import njit
-from rgou.features import NUM_FEATURES, features_into
-from rgou.game import DICE, TO_MOVE, apply_move_inplace, legal_moves, next_u64, seed_rng, winner
+from rgou.features import FEATURE_BLOCKS, NUM_FEATURES, features_into
+from rgou.game import DICE, TO_MOVE, apply_move_inplace, count_legal_moves, legal_moves, next_u64, seed_rng, winner
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, evaluate
-from rgou.nn.layout import POLICY_CONFIG, VALUE_CONFIG, layer_sizes
-from rgou.nn.numba_backend import forward_one_into, make_inference_work, softmax_into
-from rgou.rules import NUM_PIECES, NUM_ROLLS, P2, ROLL_PROBS
+from rgou.nn.layout import layer_sizes, weight_offset
+from rgou.nn.numba_backend import (
+    dense_into,
+    forward_one_from_into,
+    forward_one_into,
+    make_inference_work,
+    softmax_into,
+)
+from rgou.rules import MAX_ROLL, NUM_PIECES, NUM_ROLLS, P2, ROLL_PROBS
 from rgou.search import DEFAULT_DEPTH, check_depth, search_into
 
 ML_MODES = ("combined", "value", "policy")
@@ -109,15 +115,49 @@ class ExpectiminimaxAgent:
         return int(search_into(state, np.int64(self.depth), self._params, self._scores)[1])
 
 
+# dice / 4 and the legal-move count / 7: the only features that differ
+# between the five rolls of one successor
+DICE_FEATURE = FEATURE_BLOCKS["dice"].start
+LEGAL_FEATURE = FEATURE_BLOCKS["legal_moves"].start
+
+
+@njit
+def _expected_value(child, flat, sizes, x, pre, hidden, out, work):
+    """Mean value-net output over the five rolls of the unrolled position `child`.
+
+    The rolls differ only in two features, so the first layer is computed once
+    without them (pre) and each roll adds its two weight rows.
+    """
+    child[DICE] = 0
+    features_into(child, x)
+    x[DICE_FEATURE] = 0.0
+    x[LEGAL_FEATURE] = 0.0
+    dense_into(flat, sizes, 0, x, pre, False)
+    width = sizes[1]
+    dice_row = weight_offset(sizes, 0) + DICE_FEATURE * width
+    legal_row = weight_offset(sizes, 0) + LEGAL_FEATURE * width
+    expected = 0.0
+    for roll in range(NUM_ROLLS):
+        child[DICE] = roll
+        dice = np.float32(roll) / np.float32(MAX_ROLL)
+        legal = np.float32(count_legal_moves(child)) / np.float32(NUM_PIECES)
+        for j in range(width):
+            h = pre[j] + dice * flat[dice_row + j] + legal * flat[legal_row + j]
+            hidden[j] = h if h > 0.0 else 0.0
+        forward_one_from_into(flat, sizes, 1, hidden, out, work)
+        expected += ROLL_PROBS[roll] * np.tanh(out[0])
+    child[DICE] = 0
+    return expected
+
+
 @njit
 def ml_scores_into(state, value_flat, value_sizes, policy_flat, policy_sizes, value_weight, policy_weight,
-                   rows, policy, work, scores):
+                   x, pre, hidden, value_out, policy, work, scores):
     """Score every legal slot of the rolled `state`; return the best slot (-1 if none).
 
     scores f64[7] (ILLEGAL_SCORE for illegal slots); policy f32[7] receives the
-    softmax policy of `state`; rows f32[7 * 5, 150] and work are scratch.
-    value_weight/policy_weight blend the mover's expected value in [-1, 1]
-    and the policy probability.
+    softmax policy of `state`; x f32[150], pre and hidden f32[first hidden
+    width], value_out f32[1] and work (make_inference_work) are scratch.
     """
     moves = np.empty(NUM_PIECES, dtype=np.int8)
     n = legal_moves(state, moves)
@@ -125,14 +165,12 @@ def ml_scores_into(state, value_flat, value_sizes, policy_flat, policy_sizes, va
     for slot in range(NUM_PIECES):
         scores[slot] = ILLEGAL_SCORE
     if policy_weight != 0.0:
-        x = rows[0]
         features_into(state, x)
         forward_one_into(policy_flat, policy_sizes, x, policy, work)
         softmax_into(policy, policy)
     else:
         policy[:] = 0.0
     child = np.empty_like(state)
-    value_out = work[2, :1]
     best_move = -1
     for k in range(n):
         slot = moves[k]
@@ -144,12 +182,7 @@ def ml_scores_into(state, value_flat, value_sizes, policy_flat, policy_sizes, va
             if w != 0:
                 expected = 1.0 if w == P2 else -1.0
             else:
-                for roll in range(NUM_ROLLS):
-                    child[DICE] = roll
-                    x = rows[k * NUM_ROLLS + roll]
-                    features_into(child, x)
-                    forward_one_into(value_flat, value_sizes, x, value_out, work)
-                    expected += ROLL_PROBS[roll] * np.tanh(value_out[0])
+                expected = _expected_value(child, value_flat, value_sizes, x, pre, hidden, value_out, work)
         score = value_weight * sign * expected + policy_weight * policy[slot]
         scores[slot] = score
         if best_move < 0 or score > scores[best_move]:
@@ -182,6 +215,8 @@ class MLAgent:
             raise ValueError(f"ML agent needs networks with {NUM_FEATURES} inputs")
         if weights.policy_config.output_size != NUM_PIECES or weights.value_config.output_size != 1:
             raise ValueError(f"ML agent needs a value net with 1 output and a policy net with {NUM_PIECES}")
+        if not weights.value_config.hidden_sizes:
+            raise ValueError("ML agent needs a value net with at least one hidden layer")
         self.name = f"ml-{mode}"
         self.weights = weights
         self.value_weight = 0.0 if mode == "policy" else float(value_weight)
@@ -190,15 +225,19 @@ class MLAgent:
         self._policy = np.ascontiguousarray(weights.policy, dtype=np.float32)
         self._value_sizes = layer_sizes(weights.value_config)
         self._policy_sizes = layer_sizes(weights.policy_config)
-        self._rows = np.zeros((NUM_PIECES * NUM_ROLLS, NUM_FEATURES), dtype=np.float32)
+        first_width = int(self._value_sizes[1])
+        self._x = np.zeros(NUM_FEATURES, dtype=np.float32)
+        self._pre = np.zeros(first_width, dtype=np.float32)
+        self._hidden = np.zeros(first_width, dtype=np.float32)
+        self._value_out = np.zeros(1, dtype=np.float32)
         self._policy_out = np.zeros(NUM_PIECES, dtype=np.float32)
         self._work = make_inference_work(weights.value_config, weights.policy_config)
         self._scores = np.empty(NUM_PIECES, dtype=np.float64)
 
     def _run(self, state: np.ndarray) -> int:
         return int(ml_scores_into(state, self._value, self._value_sizes, self._policy, self._policy_sizes,
-                                  self.value_weight, self.policy_weight, self._rows, self._policy_out,
-                                  self._work, self._scores))
+                                  self.value_weight, self.policy_weight, self._x, self._pre, self._hidden,
+                                  self._value_out, self._policy_out, self._work, self._scores))
 
     def choose_move(self, state: np.ndarray) -> int:
         _legal(state)

@@ -111,18 +111,32 @@ def forward_one_into(flat, sizes, x, out, work):
     flat f32/f64 [P]; sizes int64 [L+1]; x [sizes[0]]; out [sizes[L]] (written);
     work [>=2, >= max hidden width] scratch. Allocates nothing.
     """
+    forward_one_from_into(flat, sizes, 0, x, out, work)
+
+
+@njit
+def forward_one_from_into(flat, sizes, first, x, out, work):
+    """Like forward_one_into, from layer `first` on: x is that layer's input.
+
+    With first = 1, x holds the first hidden layer's activations, so callers
+    that share most of the first layer between inputs compute it once.
+    """
     n_layers = sizes.shape[0] - 1
-    if n_layers == 1:
-        _dense_one(flat, 0, sizes[0], sizes[1], x, out, False)
-        return
-    _dense_one(flat, 0, sizes[0], sizes[1], x, work[0], True)
-    for k in range(1, n_layers):
+    src = x
+    for k in range(first, n_layers):
         w_off = weight_offset(sizes, k)
-        src = work[(k - 1) % 2]
         if k == n_layers - 1:
             _dense_one(flat, w_off, sizes[k], sizes[k + 1], src, out, False)
         else:
-            _dense_one(flat, w_off, sizes[k], sizes[k + 1], src, work[k % 2], True)
+            dst = work[k % 2]
+            _dense_one(flat, w_off, sizes[k], sizes[k + 1], src, dst, True)
+            src = dst
+
+
+@njit
+def dense_into(flat, sizes, layer, x, out, relu):
+    """out[:n_out] = x @ W + b for layer `layer` alone (ReLU if relu), skipping zero inputs."""
+    _dense_one(flat, weight_offset(sizes, layer), sizes[layer], sizes[layer + 1], x, out, relu)
 
 
 @njit
@@ -741,6 +755,8 @@ __all__ = [
     "dropout_scale",
     "evaluate_losses",
     "forward_logits_into",
+    "dense_into",
+    "forward_one_from_into",
     "forward_one_into",
     "loss_and_grad",
     "make_inference_work",
