@@ -38,7 +38,8 @@ from rgou.search import DEFAULT_DEPTH, check_depth, search_into
 
 ML_MODES = ("combined", "value", "policy")
 DEFAULT_VALUE_WEIGHT = 1.0
-DEFAULT_POLICY_WEIGHT = 0.5
+DEFAULT_POLICY_WEIGHT = 0.1
+DEFAULT_ML_MODE = "value"  # measured strongest with the shipped model (docs/overview.md)
 ILLEGAL_SCORE = -np.inf
 
 
@@ -203,11 +204,11 @@ class MLDecision:
 class MLAgent:
     """Neural agent over a `Weights` object (value and policy nets).
 
-    mode: "combined" (value_weight * value + policy_weight * policy),
-    "value" (value only) or "policy" (policy only).
+    mode: "value" (the default: the expected value only), "combined"
+    (value_weight * value + policy_weight * policy) or "policy" (policy only).
     """
 
-    def __init__(self, weights, mode: str = "combined", value_weight: float = DEFAULT_VALUE_WEIGHT,
+    def __init__(self, weights, mode: str = DEFAULT_ML_MODE, value_weight: float = DEFAULT_VALUE_WEIGHT,
                  policy_weight: float = DEFAULT_POLICY_WEIGHT):
         if mode not in ML_MODES:
             raise ValueError(f"unknown ML agent mode {mode!r}; expected one of {', '.join(ML_MODES)}")
@@ -272,5 +273,5 @@ def make_agent(spec: str, seed: int = 0, params: HeuristicParams = DEFAULT_PARAM
         from rgou.weights import load_weights
 
         path, _, mode = spec[3:].partition(":")
-        return MLAgent(load_weights(Path(path)), mode or "combined")
+        return MLAgent(load_weights(Path(path)), mode or DEFAULT_ML_MODE)
     raise ValueError(f"unknown agent {spec!r}; expected random, heuristic, expectiminimax-N or ml:FILE[:MODE]")

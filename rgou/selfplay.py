@@ -12,8 +12,6 @@ in one batched pass.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ import numpy as np
 from numba import prange
 
 from rgou import __version__
+from rgou._io import atomic_write
 from rgou._numba import njit
 from rgou.features import NUM_FEATURES, extract_features_batch
 from rgou.game import (
@@ -137,9 +136,8 @@ class Dataset:
         path = Path(path)
         arrays = {name: getattr(self, name) for name, _, _ in self.ARRAYS}
         arrays["meta"] = np.array(json.dumps(self.meta, sort_keys=True))
-        with _atomic_path(path) as tmp:
-            with open(tmp, "wb") as fh:
-                np.savez_compressed(fh, **arrays)
+        with atomic_write(path) as fh:
+            np.savez_compressed(fh, **arrays)
         return path
 
     @classmethod
@@ -165,39 +163,19 @@ class Dataset:
     def to_json(self, path: str | Path) -> Path:
         """Export as a JSON list of {"features", "value_target", "policy_target"} objects (atomic)."""
         path = Path(path)
-        with _atomic_path(path) as tmp:
-            with open(tmp, "w") as fh:
-                fh.write("[")
-                for i in range(len(self)):
-                    if i:
-                        fh.write(",\n")
-                    item = {
-                        "features": [float(x) for x in self.features[i]],
-                        "value_target": float(self.value_target[i]),
-                        "policy_target": [float(x) for x in self.policy_target[i]],
-                    }
-                    fh.write(json.dumps(item))
-                fh.write("]\n")
+        with atomic_write(path, "w") as fh:
+            fh.write("[")
+            for i in range(len(self)):
+                if i:
+                    fh.write(",\n")
+                item = {
+                    "features": [float(x) for x in self.features[i]],
+                    "value_target": float(self.value_target[i]),
+                    "policy_target": [float(x) for x in self.policy_target[i]],
+                }
+                fh.write(json.dumps(item))
+            fh.write("]\n")
         return path
-
-
-class _atomic_path:
-    """Context manager yielding a temporary path in the target's folder; renamed over it on success."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def __enter__(self) -> str:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        os.close(fd)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        elif os.path.exists(self.tmp):
-            os.unlink(self.tmp)
 
 
 ProgressFn = Callable[[int, int], None]

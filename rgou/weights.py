@@ -23,13 +23,14 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from rgou._io import atomic_write
 
 from rgou.nn.layout import (
     LAYOUT_IN_OUT,
@@ -183,19 +184,8 @@ def save_weights(path: str | os.PathLike[str], weights: Weights) -> None:
     data = text.encode("utf-8")
     if path.name.endswith(GZIP_SUFFIX):
         data = gzip.compress(data, mtime=0)  # mtime 0: same weights, same bytes
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_write(path) as handle:
+        handle.write(data)
 
 
 # ---------------------------------------------------------------- load

@@ -55,7 +55,7 @@ def reference_scores(weights, state, value_weight, policy_weight):
 
 def test_ml_agent_matches_numpy_reference(states, weights):
     for mode, vw, pw in (("combined", 1.0, 0.5), ("value", 1.0, 0.0), ("policy", 0.0, 0.5)):
-        agent = MLAgent(weights, mode=mode)
+        agent = MLAgent(weights, mode=mode, value_weight=1.0, policy_weight=0.5)
         for state in states:
             expected, policy = reference_scores(weights, state, vw, pw)
             decision = agent.decide(state)
