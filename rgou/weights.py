@@ -315,6 +315,15 @@ def _parse(document: dict[str, Any]) -> tuple[Weights, str | None]:
     return weights, declared
 
 
+def _parse_file(path: Path) -> tuple[Weights, str | None]:
+    """_parse of a file, with the file named in any error."""
+    document = _read_document(path)
+    try:
+        return _parse(document)
+    except WeightsFormatError as exc:
+        raise WeightsFormatError(f"{path}: {exc}") from None
+
+
 def load_weights(path: str | os.PathLike[str], *, as_layout: str | None = LAYOUT_IN_OUT) -> Weights:
     """Read a weight file (.json or .json.gz) and validate it.
 
@@ -324,7 +333,7 @@ def load_weights(path: str | os.PathLike[str], *, as_layout: str | None = LAYOUT
     in_out_row_major). None returns the vectors as stored.
     Raises WeightsFormatError naming the problem.
     """
-    weights, _ = _parse(_read_document(Path(path)))
+    weights, _ = _parse_file(Path(path))
     if as_layout is None:
         return weights
     return convert_weights(weights, weights.layout, as_layout)
@@ -342,7 +351,7 @@ def convert_file(
     src_name, dst_name = _layout_name(from_layout), _layout_name(to_layout)
     if Path(src).resolve() == Path(dst).resolve():
         raise ValueError(f"convert_file writes a new file: source and destination are both {src}")
-    stored, declared = _parse(_read_document(Path(src)))
+    stored, declared = _parse_file(Path(src))
     if declared is not None and declared != src_name:
         raise WeightsFormatError(f"{src} declares layout {declared!r}, not {src_name!r}")
     stored.metadata["layout"] = src_name

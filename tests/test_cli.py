@@ -82,3 +82,26 @@ def test_analyze_with_weights_reproduces_the_existing_engine(tmp_path, capsys):
             assert o["ml_move"] == o["legal_moves"][best]
         else:
             assert o["ml_move"] is None
+
+
+def test_convert_round_trip_and_bad_weight_file(tmp_path, capsys):
+    from reference import REFERENCE_DIR
+    from rgou.weights import load_weights
+
+    src = REFERENCE_DIR / "ml-weights.json.gz"
+    rgou_file, torch_file = tmp_path / "rgou.json.gz", tmp_path / "torch.json"
+    assert main(["convert", str(src), str(rgou_file), "--from", "torch", "--to", "rgou"]) == 0
+    assert main(["convert", str(rgou_file), str(torch_file), "--from", "rgou", "--to", "torch"]) == 0
+    original = load_weights(src, as_layout=None)
+    back = load_weights(torch_file, as_layout=None)
+    assert np.array_equal(original.value.view(np.uint32), back.value.view(np.uint32))
+    assert np.array_equal(original.policy.view(np.uint32), back.policy.view(np.uint32))
+    capsys.readouterr()
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"value_weights": [1.0]}')
+    line = tmp_path / "in.jsonl"
+    line.write_text(json.dumps({"p1": [-1] * 7, "p2": [-1] * 7, "to_move": 1, "dice": 1}) + "\n")
+    assert main(["analyze", str(line), "--weights", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "rgou analyze: error:" in err and str(bad) in err and "missing key network_config" in err
+    assert bad.read_text() == '{"value_weights": [1.0]}'
