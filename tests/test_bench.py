@@ -26,3 +26,27 @@ def test_quick_engine_features_json(tmp_path, capsys):
 def test_unknown_section_is_rejected():
     with pytest.raises(SystemExit):
         bench.main(["--quick", "--only", "nope"])
+
+
+def test_quick_nn_json(tmp_path, capsys):
+    """The nn section runs (Numba trainer always; PyTorch and JAX when installed) and reports its targets."""
+    out = tmp_path / "nn.json"
+    bench.main(["--quick", "--quiet", "--only", "nn", "--json", str(out)])
+    report = json.loads(out.read_text())
+    assert set(report["sections"]) == {"nn"}
+    metrics = report["sections"]["nn"]["metrics"]
+    for key in ("gemm_gflops", "numba_b32_samples_per_s", "numba_b1024_samples_per_s", "numba_b1024_gemm_pct",
+                "value_policy_one_us", "ml_agent_decision_us"):
+        assert key in metrics, key
+    for key, m in metrics.items():
+        if not key.endswith("_other_load"):
+            assert m["value"] > 0, f"nn.{key} = {m['value']}"
+    targets = {t["metric"] for t in report["targets"]}
+    assert {"numba_gemm_pct_min_ge256", "value_policy_one_us", "ml_agent_decision_us"} <= targets
+    for optional, key in (("torch", "numba_vs_torch_b32"), ("jax", "jax_b32_samples_per_s")):
+        try:
+            __import__(optional)
+        except ImportError:
+            continue
+        assert key in metrics, key
+    assert "[nn]" in capsys.readouterr().out
