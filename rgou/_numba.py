@@ -4,11 +4,50 @@ Every kernel in rgou is compiled with these options: `cache=True` so that the
 second run (and CI after the first test) skips compilation, and
 `error_model="numpy"` so that loops that divide can be vectorised. fastmath is
 off: the features, search and trainers must be bit-reproducible.
+
+Numba's cache checks only the source file of the cached function itself, so a
+kernel that inlines a kernel from another module would keep the old callee
+after an edit or a `git pull`. `_drop_stale_cache` therefore empties rgou's
+cache whenever any of rgou's source files changed since it was written.
 """
+
+import hashlib
+import os
+from pathlib import Path
 
 import numba
 
 JIT_OPTIONS = dict(nogil=True, cache=True, error_model="numpy")
+_PACKAGE = Path(__file__).resolve().parent
+_STAMP_NAME = "rgou-sources.stamp"
+
+
+def _sources_fingerprint() -> str:
+    digest = hashlib.sha1()
+    for path in sorted(_PACKAGE.rglob("*.py")):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(_PACKAGE)}:{stat.st_mtime_ns}:{stat.st_size};".encode())
+    return digest.hexdigest()
+
+
+def _drop_stale_cache() -> None:
+    """Delete rgou's cached kernels if any rgou source changed since they were cached."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return  # a private cache folder (e.g. the boundscheck test) manages itself
+    try:
+        stamp = _PACKAGE / "__pycache__" / _STAMP_NAME
+        current = _sources_fingerprint()
+        if stamp.exists() and stamp.read_text() == current:
+            return
+        for cached in _PACKAGE.rglob("*.nb[ic]"):
+            cached.unlink(missing_ok=True)
+        stamp.parent.mkdir(exist_ok=True)
+        stamp.write_text(current)
+    except OSError:
+        pass  # a read-only install: Numba falls back to compiling in memory
+
+
+_drop_stale_cache()
 
 
 def njit(*args, **kwargs):
