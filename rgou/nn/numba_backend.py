@@ -409,15 +409,24 @@ def _loss_and_grad_kernel(flat, sizes, X, T, head, rate, seed, acts, delta, grad
 
 @njit
 def _adam_kernel(params, grad, m, v, step, lr, b1, b2, eps):
+    """Bias-corrected Adam in the parameters' precision (float32 runs twice as wide)."""
     t = step[0] + 1
     step[0] = t
-    bc1 = 1.0 - b1**t
-    bc2 = 1.0 - b2**t
+    c = np.empty(8, dtype=params.dtype)  # the scalars, in the parameters' dtype
+    c[0] = b1
+    c[1] = 1.0 - b1
+    c[2] = b2
+    c[3] = 1.0 - b2
+    c[4] = 1.0 - b1**t
+    c[5] = 1.0 - b2**t
+    c[6] = lr
+    c[7] = eps
+    b1_, one_b1, b2_, one_b2, bc1, bc2, lr_, eps_ = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]
     for i in range(params.shape[0]):
         g = grad[i]
-        m[i] = b1 * m[i] + (1.0 - b1) * g
-        v[i] = b2 * v[i] + (1.0 - b2) * g * g
-        params[i] -= lr * (m[i] / bc1) / (np.sqrt(v[i] / bc2) + eps)
+        m[i] = b1_ * m[i] + one_b1 * g
+        v[i] = b2_ * v[i] + one_b2 * g * g
+        params[i] -= lr_ * (m[i] / bc1) / (np.sqrt(v[i] / bc2) + eps_)
 
 
 @njit
