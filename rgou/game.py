@@ -119,6 +119,22 @@ def _is_legal_fast(state, player, slot, roll, own, opp):
 
 
 @njit
+def legal_slots(state):
+    """Bitmask of the slots the player to move may move (bit i: slot i); 0 for a roll of 0."""
+    roll = state[DICE]
+    if roll == 0:
+        return 0
+    player = state[TO_MOVE]
+    own = _occupancy(state, piece_offset(player))
+    opp = _occupancy(state, piece_offset(3 - player))
+    bits = 0
+    for slot in range(NUM_PIECES):
+        if _is_legal_fast(state, player, slot, roll, own, opp):
+            bits |= 1 << slot
+    return bits
+
+
+@njit
 def legal_moves(state, out):
     """Write the legal slots (ascending) of the player to move into `out` (int8[7]); return their count.
 
@@ -133,7 +149,7 @@ def legal_moves(state, out):
     opp = _occupancy(state, piece_offset(3 - player))
     n = 0
     for slot in range(NUM_PIECES):
-        if _is_legal_fast(state, player, slot, roll, own, opp):
+        if _is_legal_fast(state, player, slot, roll, own, opp):  # the search's hot loop: no bitmask detour
             out[n] = slot
             n += 1
     return n
@@ -142,27 +158,22 @@ def legal_moves(state, out):
 @njit
 def count_legal_moves(state):
     """Length of the legal-move list."""
-    roll = state[DICE]
-    if roll == 0:
-        return 0
-    player = state[TO_MOVE]
-    own = _occupancy(state, piece_offset(player))
-    opp = _occupancy(state, piece_offset(3 - player))
+    bits = legal_slots(state)
     n = 0
-    for slot in range(NUM_PIECES):
-        n += _is_legal_fast(state, player, slot, roll, own, opp)
+    while bits:
+        bits &= bits - 1
+        n += 1
     return n
 
 
 @njit
 def legal_mask(state, out):
     """Write a bool[7] mask of the legal slots into `out`; return the count."""
+    bits = legal_slots(state)
+    n = 0
     for slot in range(NUM_PIECES):
-        out[slot] = False
-    moves = np.empty(NUM_PIECES, dtype=np.int8)
-    n = legal_moves(state, moves)
-    for k in range(n):
-        out[moves[k]] = True
+        out[slot] = (bits >> slot) & 1
+        n += out[slot]
     return n
 
 

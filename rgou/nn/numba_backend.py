@@ -654,6 +654,17 @@ def _active_prefix(X, xbuf):
     return Xa
 
 
+@njit
+def _train_net(flat, sizes, grad, m, v, step_count, acts, delta, X, T, head, rate, seed, lr, use_adam):
+    """Loss, gradient and one optimizer update of one net; returns the loss."""
+    loss = _loss_and_grad_kernel(flat, sizes, X, T, head, rate, seed, acts, delta, grad, True)
+    if use_adam:
+        _adam_kernel(flat, grad, m, v, step_count, lr, ADAM_BETA1, ADAM_BETA2, ADAM_EPS)
+    else:
+        _sgd_kernel(flat, grad, step_count, lr)
+    return loss
+
+
 @njit(parallel=True)
 def _train_both_kernel(
     vflat, vsizes, vgrad, vm, vv, vstep, vacts, vdelta,
@@ -665,19 +676,11 @@ def _train_both_kernel(
     losses = np.empty(2)
     for net in prange(2):
         if net == 0:
-            vseed = _mix_seed(seed, step, STREAM_VALUE)
-            losses[0] = _loss_and_grad_kernel(vflat, vsizes, Xa, vt, HEAD_TANH_MSE, rate, vseed, vacts, vdelta, vgrad, True)
-            if use_adam:
-                _adam_kernel(vflat, vgrad, vm, vv, vstep, lr, ADAM_BETA1, ADAM_BETA2, ADAM_EPS)
-            else:
-                _sgd_kernel(vflat, vgrad, vstep, lr)
+            losses[0] = _train_net(vflat, vsizes, vgrad, vm, vv, vstep, vacts, vdelta, Xa, vt, HEAD_TANH_MSE,
+                                   rate, _mix_seed(seed, step, STREAM_VALUE), lr, use_adam)
         else:
-            pseed = _mix_seed(seed, step, STREAM_POLICY)
-            losses[1] = _loss_and_grad_kernel(pflat, psizes, Xa, pt, HEAD_SOFTMAX_CE, rate, pseed, pacts, pdelta, pgrad, True)
-            if use_adam:
-                _adam_kernel(pflat, pgrad, pm, pv, pstep, lr, ADAM_BETA1, ADAM_BETA2, ADAM_EPS)
-            else:
-                _sgd_kernel(pflat, pgrad, pstep, lr)
+            losses[1] = _train_net(pflat, psizes, pgrad, pm, pv, pstep, pacts, pdelta, Xa, pt, HEAD_SOFTMAX_CE,
+                                   rate, _mix_seed(seed, step, STREAM_POLICY), lr, use_adam)
     return losses[0], losses[1]
 
 
