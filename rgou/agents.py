@@ -23,7 +23,8 @@ import numpy as np
 
 from rgou._numba import njit
 from rgou.features import FEATURE_BLOCKS, NUM_FEATURES, features_into
-from rgou.game import DICE, TO_MOVE, apply_move_inplace, count_legal_moves, legal_moves, next_u64, seed_rng, winner
+from rgou._random import next_u64, seed_rng
+from rgou.game import DICE, TO_MOVE, apply_move_inplace, count_legal_moves, legal_moves, winner
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, evaluate
 from rgou.nn.layout import layer_sizes, weight_offset
 from rgou.nn.numba_backend import (

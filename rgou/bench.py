@@ -55,8 +55,8 @@ from rgou.game import (
     new_state,
     pass_turn_inplace,
     roll_dice,
-    seed_rng,
 )
+from rgou._random import seed_rng
 from rgou.features import NUM_FEATURES, extract_features, extract_features_batch, features_batch_into, features_into
 from rgou.heuristic import DEFAULT_PARAMS, evaluate
 from rgou.rules import NUM_PIECES, NUM_ROLLS, P2, ROLL_PROBS

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rgou._numba import njit
+from rgou._random import next_u64
 from rgou.rules import (
     FINISHED,
     IS_ROSETTE,
@@ -216,28 +217,8 @@ def apply_move(state, slot):
     return child
 
 
-# Seeded dice: splitmix64 over a one-element uint64 state array, so that every
-# game owns its generator and results do not depend on the thread layout.
-
-_GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-
-
-@njit
-def next_u64(rng):
-    """Next 64 random bits from the splitmix64 state `rng` (uint64[1]), advancing it."""
-    rng[0] += _GOLDEN_GAMMA
-    z = rng[0]
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    return z ^ (z >> np.uint64(31))
-
-
-@njit
-def next_float(rng):
-    """Uniform float64 in [0, 1) from 53 random bits."""
-    return (next_u64(rng) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+# Seeded dice: every game owns a generator (rgou._random), so results do not
+# depend on the thread layout.
 
 
 @njit
@@ -249,15 +230,6 @@ def roll_dice(rng):
         total += bits & np.uint64(1)
         bits >>= np.uint64(1)
     return np.int8(total)
-
-
-@njit
-def seed_rng(seed, stream):
-    """Generator for stream `stream` (e.g. game index) of `seed`: independent of thread count."""
-    rng = np.empty(1, dtype=np.uint64)
-    rng[0] = np.uint64(seed) * _MIX1 + np.uint64(stream) * _GOLDEN_GAMMA
-    next_u64(rng)
-    return rng
 
 
 # The validating edge.

@@ -24,6 +24,7 @@ from numba import prange
 from rgou import __version__
 from rgou._io import atomic_write
 from rgou._numba import njit
+from rgou._random import next_float, seed_rng
 from rgou.features import NUM_FEATURES, extract_features_batch
 from rgou.game import (
     DICE,
@@ -33,10 +34,8 @@ from rgou.game import (
     legal_mask,
     legal_moves,
     new_state,
-    next_float,
     pass_turn_inplace,
     roll_dice,
-    seed_rng,
     winner,
 )
 from rgou.heuristic import DEFAULT_PARAMS, WIN_SCORE, HeuristicParams

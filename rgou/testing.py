@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from rgou._numba import njit
+from rgou._random import next_float, seed_rng
 from rgou.game import (
     DICE,
     P1_OFFSET,
@@ -20,10 +21,8 @@ from rgou.game import (
     is_over,
     legal_moves,
     new_state,
-    next_float,
     pass_turn_inplace,
     roll_dice,
-    seed_rng,
 )
 from rgou.rules import FINISHED, NUM_PIECES, NUM_SQUARES, OFF_BOARD, P1_TRACK, P2_TRACK
 

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 import oracle
 from reference import load_positions
 from rgou.features import NUM_FEATURES, extract_features, extract_features_batch, feature_names
-from rgou.game import Position, apply_move, legal_mask, legal_moves, new_state, roll_dice, seed_rng
+from rgou._random import seed_rng
+from rgou.game import Position, apply_move, legal_mask, legal_moves, new_state, roll_dice
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, evaluate, evaluate_position
 from rgou.rules import FINISHED, NUM_PIECES
 from rgou.testing import check_state_invariants, random_states
@@ -188,3 +189,13 @@ def test_engine_agrees_with_oracle(seed, data):
             p1, p2, to_move = oracle.apply_move(pos, int(m))
             assert list(after[:7]) == list(p1) and list(after[7:14]) == list(p2) and after[14] == to_move
             check_state_invariants(after)
+
+
+def test_dice_streams_are_independent():
+    # Each game owns a stream; no stream may replay another's rolls at an offset.
+    draws = 2000
+    streams = [[roll_dice(rng) for _ in range(draws)] for rng in (seed_rng(7, k) for k in range(8))]
+    for k, other in enumerate(streams[1:], start=1):
+        assert bytes(other[:64]) not in bytes(streams[0]), f"stream 0 replays stream {k}'s rolls"
+        assert bytes(streams[0][:64]) not in bytes(other), f"stream {k} replays stream 0's rolls"
+    assert streams[0] != [roll_dice(seed_rng(8, 0)) for _ in range(draws)]

@@ -97,3 +97,12 @@ def test_bad_dataset_files_raise(tmp_path):
 def test_bad_arguments_raise(kwargs, message):
     with pytest.raises(ValueError, match=message):
         generate(**kwargs)
+
+
+def test_games_of_one_run_are_all_different():
+    ds = generate(300, depth=1, seed=0)
+    games = {}
+    for g in np.unique(ds.game_id):
+        games.setdefault(ds.state[ds.game_id == g].tobytes(), []).append(int(g))
+    duplicates = [ids for ids in games.values() if len(ids) > 1]
+    assert not duplicates, f"identical games {duplicates}"

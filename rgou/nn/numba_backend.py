@@ -56,6 +56,7 @@ import numpy as np
 from numba import prange
 
 from rgou._numba import njit
+from rgou._random import splitmix64
 from rgou.nn.layout import (
     POLICY_CONFIG,
     VALUE_CONFIG,
@@ -75,9 +76,6 @@ ADAM_EPS = 1e-8
 INFERENCE_WORK_ROWS = 3  # two ping-pong rows for hidden layers, one for a net's output
 STREAM_VALUE = 0  # dropout seed streams of the two nets
 STREAM_POLICY = 1
-_GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
 _U53 = 1.0 / 9007199254740992.0  # 2**-53
 
 
@@ -220,28 +218,20 @@ def predict_policy(flat: np.ndarray, X: np.ndarray, cfg: NetConfig = POLICY_CONF
 
 
 @njit
-def _splitmix64(x):
-    z = x + _GOLDEN_GAMMA
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    return z ^ (z >> np.uint64(31))
-
-
-@njit
 def _layer_stream(seed, layer):
-    return _splitmix64(seed ^ _splitmix64(np.uint64(layer + 1)))
+    return splitmix64(seed ^ splitmix64(np.uint64(layer + 1)))
 
 
 @njit
 def _keep_unit(stream, index, rate):
     """True when unit ``index`` of a layer's stream survives dropout at ``rate``."""
-    u = (_splitmix64(stream ^ np.uint64(index)) >> np.uint64(11)) * _U53
+    u = (splitmix64(stream ^ np.uint64(index)) >> np.uint64(11)) * _U53
     return u >= rate
 
 
 @njit
 def _mix_seed(seed, step, stream):
-    return _splitmix64(_splitmix64(seed ^ _splitmix64(np.uint64(step))) ^ np.uint64(stream))
+    return splitmix64(splitmix64(seed ^ splitmix64(np.uint64(step))) ^ np.uint64(stream))
 
 
 @njit
