@@ -24,9 +24,10 @@ import numpy as np
 from rgou._numba import njit
 from rgou.features import FEATURE_BLOCKS, NUM_FEATURES, features_into
 from rgou._random import next_u64, seed_rng
+from rgou._validate import check_int
 from rgou.game import DICE, TO_MOVE, apply_move_inplace, count_legal_moves, legal_moves, winner
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, evaluate
-from rgou.nn.layout import layer_sizes, weight_offset
+from rgou.nn.layout import LAYOUT_IN_OUT, layer_sizes, weight_row_offset
 from rgou.nn.numba_backend import (
     dense_into,
     forward_one_from_into,
@@ -65,7 +66,7 @@ class RandomAgent:
 
     def __init__(self, seed: int = 0):
         self.name = "random"
-        self._rng = seed_rng(np.uint64(seed), np.uint64(0))
+        self._rng = seed_rng(np.uint64(check_int("seed", seed, 0, 2**64 - 1)), np.uint64(0))
 
     def choose_move(self, state: np.ndarray) -> int:
         moves = _legal(state)
@@ -136,8 +137,8 @@ def _expected_value(child, flat, sizes, x, pre, hidden, out, work):
     x[LEGAL_FEATURE] = 0.0
     dense_into(flat, sizes, 0, x, pre, False)
     width = sizes[1]
-    dice_row = weight_offset(sizes, 0) + DICE_FEATURE * width
-    legal_row = weight_offset(sizes, 0) + LEGAL_FEATURE * width
+    dice_row = weight_row_offset(sizes, 0, DICE_FEATURE)
+    legal_row = weight_row_offset(sizes, 0, LEGAL_FEATURE)
     expected = 0.0
     for roll in range(NUM_ROLLS):
         child[DICE] = roll
@@ -217,6 +218,9 @@ class MLAgent:
             raise ValueError(f"ML agent needs networks with {NUM_FEATURES} inputs")
         if weights.policy_config.output_size != NUM_PIECES or weights.value_config.output_size != 1:
             raise ValueError(f"ML agent needs a value net with 1 output and a policy net with {NUM_PIECES}")
+        if weights.layout != LAYOUT_IN_OUT:
+            raise ValueError(f"ML agent needs weights in the {LAYOUT_IN_OUT} layout, got {weights.layout} "
+                             f"(convert them: rgou.weights.convert_weights or rgou convert)")
         if not weights.value_config.hidden_sizes:
             raise ValueError("ML agent needs a value net with at least one hidden layer")
         self.name = f"ml-{mode}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 from rgou import __version__
 from rgou.heuristic import DEFAULT_PARAMS_PATH, HeuristicParams
 from rgou.search import DEFAULT_DEPTH, MAX_DEPTH
+from rgou.selfplay import MAX_PLIES
 
 
 class ProgressBar:
@@ -64,20 +66,35 @@ def _params(path: str | None) -> HeuristicParams:
     return HeuristicParams.load(path) if path else HeuristicParams.load(DEFAULT_PARAMS_PATH)
 
 
+def _check_output(path: str) -> None:
+    """Fail before a long run, not after it, if `path` cannot be written."""
+    target = Path(path)
+    if target.is_dir() or path.endswith(("/", "\\")):
+        raise ValueError(f"output {path} is a directory; give a file name")
+    parent = target.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise ValueError(f"cannot write {path}: {parent} is not a writable directory")
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from rgou.selfplay import generate
 
     params = _params(args.params)
+    for path in filter(None, (args.out, args.json)):
+        _check_output(path)
     bar = ProgressBar(args.games, "games", enabled=not args.quiet)
     dataset = generate(args.games, depth=args.depth, seed=args.seed, epsilon=args.epsilon, params=params,
-                       threads=args.threads, progress=bar)
+                       threads=args.threads, progress=bar, max_plies=args.max_plies, first_game=args.first_game)
     dataset.save(args.out)
     if args.json:
         dataset.to_json(args.json)
     seconds = dataset.meta["seconds"]
     print(f"wrote {args.out}: {len(dataset)} samples from {args.games} games "
           f"(depth {args.depth}, seed {args.seed}) in {seconds:.2f}s, "
-          f"{args.games / max(seconds, 1e-9):,.1f} games/s, {len(dataset) / max(seconds, 1e-9):,.0f} samples/s")
+          f"{args.games / max(seconds, 1e-9):,.1f} games/s, {len(dataset) / max(seconds, 1e-9):,.0f} samples/s; "
+          f"{dataset.meta['unfinished_games']} games cut at {args.max_plies} turns")
     if args.json:
         print(f"wrote {args.json}")
     return 0
@@ -198,6 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--json", help="also export the samples as JSON")
     gen.add_argument("--epsilon", type=float, default=0.0, help="probability of a random exploration move")
     gen.add_argument("--threads", type=_positive_int, help="Numba threads (default: all cores)")
+    gen.add_argument("--max-plies", type=_positive_int, default=MAX_PLIES,
+                     help=f"cut a game after this many turns, passes included (default {MAX_PLIES})")
+    gen.add_argument("--first-game", type=int, default=0,
+                     help="index of the first game: shard a run as --games N --first-game i*N on worker i")
     gen.add_argument("--params", help="heuristic parameter JSON (default ml/data/genetic_params/default.json)")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(func=cmd_generate)
@@ -223,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, OSError) as e:
+    except (ValueError, OSError, OverflowError) as e:
         print(f"rgou {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

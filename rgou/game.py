@@ -257,8 +257,9 @@ class Position:
     """A validated game position (absolute orientation), convertible to the kernel state.
 
     `p1`, `p2`: seven squares each (-1 off board, 0..19, 20 finished);
-    `to_move`: 1 or 2; `dice`: roll of the player to move, 0..4 (0 also
-    means "not rolled yet").
+    `to_move`: 1 or 2; `dice`: the roll of the player to move, 0..4. A 0 is
+    a rolled zero, which passes the turn; `play()` returns positions with
+    dice 0 until the next roll is set with `with_dice()`.
     """
 
     p1: tuple[int, ...]
@@ -280,7 +281,7 @@ class Position:
                     seen[sq] = f"{name}[{slot}]"
         if all(sq == FINISHED for sq in p1) and all(sq == FINISHED for sq in p2):
             raise ValueError("both players cannot have finished all pieces")
-        if self.to_move not in (P1, P2) or isinstance(self.to_move, bool):
+        if isinstance(self.to_move, bool) or not isinstance(self.to_move, (int, np.integer)) or self.to_move not in (P1, P2):
             raise ValueError(f"to_move must be 1 or 2, got {self.to_move!r}")
         if isinstance(self.dice, bool) or not isinstance(self.dice, (int, np.integer)) or not 0 <= self.dice <= MAX_ROLL:
             raise ValueError(f"dice must be an integer 0..{MAX_ROLL}, got {self.dice!r}")
@@ -298,6 +299,8 @@ class Position:
         state = np.asarray(state)
         if state.shape != (STATE_SIZE,):
             raise ValueError(f"expected a state of shape ({STATE_SIZE},), got {state.shape}")
+        if not np.issubdtype(state.dtype, np.integer):
+            raise ValueError(f"expected an integer state array, got dtype {state.dtype}")
         s = [int(v) for v in state]
         return cls(tuple(s[:NUM_PIECES]), tuple(s[NUM_PIECES : 2 * NUM_PIECES]), s[TO_MOVE], s[DICE])
 
@@ -329,7 +332,7 @@ class Position:
         if self.is_over:
             raise ValueError(f"the game is over (player {self.winner} won); no move can be played")
         legal = self.legal_moves()
-        if slot not in legal:
+        if isinstance(slot, bool) or not isinstance(slot, (int, np.integer)) or slot not in legal:
             raise ValueError(
                 f"illegal move: slot {slot!r} with roll {self.dice} for player {self.to_move}; legal moves are {legal}"
             )

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rgou._numba import njit
+from rgou._validate import check_int
 from rgou.game import (
     DICE,
     STATE_SIZE,
@@ -52,7 +53,7 @@ from rgou.heuristic import (
 )
 from rgou.rules import FINISHED, NUM_PIECES, NUM_ROLLS, P2, ROLL_PROBS
 
-MAX_DEPTH = 8
+MAX_DEPTH = 6  # about 0.25 s per decision; each ply costs ~25x more
 DEFAULT_DEPTH = 3
 NO_MOVE = -1
 
@@ -226,6 +227,17 @@ def _chance(stack, moves, fi, ff, level0, depth0, table, params):
 
 
 @njit
+def chance_value(state, depth, params):
+    """Value of `state` before its player rolls (its dice entry is ignored): the chance node at `depth`."""
+    stack = np.empty((depth + 2, STATE_SIZE), dtype=np.int8)
+    moves = np.empty((depth + 2, NUM_PIECES), dtype=np.int8)
+    fi = np.empty((depth + 2, 5), dtype=np.int64)
+    ff = np.empty((depth + 2, 3), dtype=np.float64)
+    stack[0] = state
+    return _chance(stack, moves, fi, ff, 0, depth, heuristic_table(params), params)
+
+
+@njit
 def search_into(state, depth, params, scores):
     """Expectiminimax of the rolled position `state` (int8[16]) to `depth` plies.
 
@@ -276,13 +288,20 @@ class SearchResult:
 
 def check_depth(depth: int) -> int:
     """Validate a search depth (1..MAX_DEPTH)."""
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or not 1 <= depth <= MAX_DEPTH:
-        raise ValueError(f"depth must be an integer 1..{MAX_DEPTH}, got {depth!r}")
-    return int(depth)
+    return check_int("depth", depth, 1, MAX_DEPTH)
+
+
+def expected_value(position, depth: int = DEFAULT_DEPTH, params: HeuristicParams = DEFAULT_PARAMS) -> float:
+    """Value of a `Position` before its player rolls (P2's point of view): the mean over the five rolls."""
+    return float(chance_value(position.to_array(), np.int64(check_depth(depth)), params.to_array()))
 
 
 def expectiminimax(position, depth: int = DEFAULT_DEPTH, params: HeuristicParams = DEFAULT_PARAMS) -> SearchResult:
-    """Search a `Position` (dice rolled) to `depth` move plies (1..MAX_DEPTH)."""
+    """Search a rolled `Position` to `depth` move plies (1..MAX_DEPTH).
+
+    The position's dice are its roll: a 0 is a rolled zero, which passes the
+    turn (best_move -1). For the value before rolling, use `expected_value`.
+    """
     depth = check_depth(depth)
     scores = np.empty(NUM_PIECES, dtype=np.float64)
     value, best = search_into(position.to_array(), np.int64(depth), params.to_array(), scores)

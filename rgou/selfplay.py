@@ -25,6 +25,7 @@ from rgou import __version__
 from rgou._io import atomic_write
 from rgou._numba import njit
 from rgou._random import next_float, seed_rng
+from rgou._validate import check_int
 from rgou.features import NUM_FEATURES, extract_features_batch
 from rgou.game import (
     DICE,
@@ -42,7 +43,9 @@ from rgou.heuristic import DEFAULT_PARAMS, WIN_SCORE, HeuristicParams
 from rgou.rules import NUM_PIECES, P1, P2
 from rgou.search import check_depth, search_into
 
-MAX_PLIES = 200  # a game is cut after this many turns (passes included)
+MAX_PLIES = 200  # a game is cut after this many turns, passes included (the issue's cap)
+MAX_SEED = 2**64 - 1  # seeds are uint64
+MAX_GAME_ID = 2**31 - 1  # game ids are int32 in the dataset
 DATASET_FORMAT = 1
 
 
@@ -51,7 +54,7 @@ def _play_games(seed, first_game, depth, params, epsilon, max_plies, states, bes
     """Play games first_game.. first_game + len(counts) - 1; fill the per-game sample buffers."""
     win_score = np.float64(params[WIN_SCORE])
     for g in prange(counts.shape[0]):
-        rng = seed_rng(seed, first_game + g)
+        rng = seed_rng(seed, first_game + np.uint64(g))
         state = new_state()
         moves = np.empty(NUM_PIECES, dtype=np.int8)
         scores = np.empty(NUM_PIECES, dtype=np.float64)
@@ -196,25 +199,28 @@ def generate(
 
     Arguments:
       games: number of games (>= 1).
-      depth: expectiminimax depth of the expert (1..8; 3 is the default expert).
-      seed: dice seed; game k uses stream first_game + k, so a seed range can be sharded.
+      depth: expectiminimax depth of the expert (1..MAX_DEPTH; 3 is the default expert).
+      seed: dice seed; game k uses stream first_game + k, so a run can be
+        sharded by game range: generate(n, seed=s, first_game=i * n) on worker i.
       epsilon: probability that a move actually played is uniformly random
         (the sample's targets remain the expert's).
       threads: Numba threads (default: all cores); results do not depend on it.
       progress: called as progress(games_done, games_total) after each chunk.
+      max_plies: turns (passes included) after which a game is cut; meta
+        records how many games were cut ("unfinished_games").
     """
-    if isinstance(games, bool) or not isinstance(games, (int, np.integer)) or games < 1:
-        raise ValueError(f"games must be a positive integer, got {games!r}")
+    games = check_int("games", games, 1)
     depth = check_depth(depth)
-    if not 0.0 <= float(epsilon) <= 1.0:
+    if not isinstance(epsilon, (int, float)) or not 0.0 <= float(epsilon) <= 1.0:
         raise ValueError(f"epsilon must be in [0, 1], got {epsilon!r}")
-    if not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if max_plies < 1:
-        raise ValueError(f"max_plies must be positive, got {max_plies}")
-    n_threads = numba.config.NUMBA_NUM_THREADS if threads is None else int(threads)
+    seed = check_int("seed", seed, 0, MAX_SEED)
+    first_game = check_int("first_game", first_game, 0, MAX_GAME_ID + 1 - games)
+    max_plies = check_int("max_plies", max_plies, 1)
+    n_threads = numba.config.NUMBA_NUM_THREADS if threads is None else check_int("threads", threads)
     if not 1 <= n_threads <= numba.config.NUMBA_NUM_THREADS:
         raise ValueError(f"threads must be 1..{numba.config.NUMBA_NUM_THREADS}, got {threads!r}")
+    if chunk_games is not None:
+        check_int("chunk_games", chunk_games, 1)
     chunk = chunk_games or 64 * n_threads
     params_array = params.to_array()
     previous_threads = numba.get_num_threads()
@@ -235,7 +241,7 @@ def generate(
                             float(epsilon), np.int64(max_plies), states, best, values, counts, outcomes)
             keep = np.arange(max_plies)[None, :] < counts[:, None]
             ids = np.repeat(np.arange(first_game + done, first_game + done + n, dtype=np.int32), counts)
-            parts.append((states[keep], best[keep], values[keep], np.repeat(outcomes, counts), ids))
+            parts.append((states[keep], best[keep], values[keep], np.repeat(outcomes, counts), ids, outcomes))
             done += n
             if progress is not None:
                 progress(done, games)
@@ -258,6 +264,7 @@ def generate(
         "seed": int(seed),
         "epsilon": float(epsilon),
         "max_plies": int(max_plies),
+        "unfinished_games": int(sum(int(np.count_nonzero(p[5] == 0)) for p in parts)),
         "value_target": "search_score / win_score, clipped to [-1, 1], P2's point of view",
         "heuristic_params": params.to_dict(),
         "seconds": round(time.perf_counter() - start, 3),

@@ -162,6 +162,13 @@ def _network_config_dict(weights: Weights) -> dict[str, Any]:
     }
 
 
+def _json_scalar(value: Any) -> Any:
+    """NumPy scalars and arrays in metadata (losses, seeds) as plain JSON values."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def save_weights(path: str | os.PathLike[str], weights: Weights) -> None:
     """Write weights as JSON (.gz: gzip) atomically: temp file in the same folder, then os.replace.
 
@@ -178,7 +185,7 @@ def save_weights(path: str | os.PathLike[str], weights: Weights) -> None:
         "metadata": metadata,
     }
     try:
-        text = json.dumps(document, allow_nan=False)
+        text = json.dumps(document, allow_nan=False, default=_json_scalar)
     except (TypeError, ValueError) as exc:
         raise WeightsFormatError(f"metadata cannot be written as JSON: {exc}") from exc
     data = text.encode("utf-8")
@@ -285,7 +292,10 @@ def _vector(document: dict[str, Any], key: str, cfg: NetConfig) -> np.ndarray:
     for i, v in enumerate(values):
         if type(v) is not float and type(v) is not int:
             raise WeightsFormatError(f"{key}[{i}] is {v!r}, expected a number")
-    vec64 = np.array(values, dtype=np.float64)
+    try:
+        vec64 = np.array(values, dtype=np.float64)
+    except OverflowError:  # an integer beyond float64, e.g. 10**400
+        raise WeightsFormatError(f"{key} holds an integer too large for a float") from None
     with np.errstate(over="ignore"):
         vec = vec64.astype(np.float32)
     if not np.all(np.isfinite(vec)):

@@ -112,3 +112,10 @@ def test_make_agent_loads_ml_weights(tmp_path, weights, states):
     agent = make_agent(f"ml:{path}:value")
     assert agent.name == "ml-value"
     assert agent.choose_move(states[0]) == MLAgent(weights, mode="value").choose_move(states[0])
+
+
+def test_ml_agent_rejects_torch_layout(weights):
+    from rgou.weights import convert_weights
+
+    with pytest.raises(ValueError, match="layout"):
+        MLAgent(convert_weights(weights, "rgou", "torch"))

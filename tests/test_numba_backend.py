@@ -233,7 +233,7 @@ def test_inference_matches_numpy(problem, sparsity):
     np.testing.assert_allclose(nb.predict_logits(flat, X, cfg), numpy_logits(flat, cfg, X), rtol=1e-12, atol=1e-12)
 
 
-@njit
+@njit(cache=False)  # test kernels inline rgou kernels: never cache them
 def _value_policy_rows(vflat, vsizes, pflat, psizes, X, values, policies, work):
     for r in range(X.shape[0]):
         values[r] = nb.value_policy_one(vflat, vsizes, pflat, psizes, X[r], policies[r], work)

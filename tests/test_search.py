@@ -87,3 +87,34 @@ def test_endgames_with_bear_offs_and_captures_match_plain_search(depth):
         check_against_oracle(pos, depth)
         for dice in range(5):
             check_against_oracle(pos.with_dice(dice), depth)
+
+
+def test_expected_value_is_the_chance_node():
+    from rgou.search import expected_value
+
+    states, _ = random_states(11)
+    for state in states[::60]:
+        pos = Position.from_array(state)
+        for depth in (1, 2):
+            expected = oracle.chance_value(pos.p1, pos.p2, pos.to_move, depth)
+            assert math.isclose(expected_value(pos, depth), expected, rel_tol=1e-12, abs_tol=1e-9)
+        by_roll = sum(p * expectiminimax(pos.with_dice(r), 2).value for r, p in enumerate([1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16]))
+        assert math.isclose(expected_value(pos, 2), by_roll, rel_tol=1e-12, abs_tol=1e-9) or pos.is_over
+
+
+@pytest.mark.parametrize("depth", [4, 5])
+def test_deep_search_matches_memoised_plain_search(depth, monkeypatch):
+    # Depths >= 4 exercise the explicit stack (frames pushed and popped); the
+    # oracle stays plain but memoises its chance nodes so this runs in seconds.
+    plain, cache = oracle._chance, {}
+
+    def memoised(p1, p2, player, depth, params):  # default parameters throughout this test
+        key = (tuple(p1), tuple(p2), player, depth)
+        if key not in cache:
+            cache[key] = plain(p1, p2, player, depth, params)
+        return cache[key]
+
+    monkeypatch.setattr(oracle, "_chance", memoised)
+    states, _ = random_states(5)
+    for state in states[:: max(1, len(states) // (6 if depth == 4 else 3))]:
+        check_against_oracle(Position.from_array(state), depth)

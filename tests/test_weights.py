@@ -293,3 +293,16 @@ def test_failed_save_leaves_target_untouched(tmp_path, bad):
         save_weights(target, _small_weights(v, p, note=object()))
     assert target.read_bytes() == before
     assert [x.name for x in tmp_path.iterdir()] == ["model.json.gz"]
+
+
+def test_huge_integer_and_numpy_metadata(tmp_path):
+    vc, pc = NetConfig(2, (3,), 1), NetConfig(2, (3,), 7)
+    w = Weights(init_params(vc, 0), init_params(pc, 1), vc, pc, {"best_validation_loss": np.float32(0.25), "seed": np.int64(3)})
+    path = tmp_path / "w.json"
+    save_weights(path, w)
+    assert load_weights(path).metadata["best_validation_loss"] == 0.25
+    doc = json.loads(path.read_text())
+    doc["value_weights"][0] = 10**400
+    path.write_text(json.dumps(doc))
+    with pytest.raises(WeightsFormatError, match="too large"):
+        load_weights(path)

@@ -89,6 +89,12 @@ def weight_offset(sizes: np.ndarray, layer: int) -> int:
 
 
 @njit
+def weight_row_offset(sizes: np.ndarray, layer: int, row: int) -> int:
+    """Offset of row ``row`` of layer ``layer``'s weights: the n_out weights leaving input ``row``."""
+    return weight_offset(sizes, layer) + row * sizes[layer + 1]
+
+
+@njit
 def bias_offset(sizes: np.ndarray, layer: int) -> int:
     """Offset of layer ``layer``'s ``n_out`` biases in the flat vector."""
     return weight_offset(sizes, layer) + sizes[layer] * sizes[layer + 1]

@@ -61,6 +61,7 @@ from rgou.nn.layout import (
     POLICY_CONFIG,
     VALUE_CONFIG,
     NetConfig,
+    bias_offset,
     check_flat,
     layer_sizes,
     weight_offset,
@@ -347,7 +348,7 @@ def _loss_and_grad_kernel(flat, sizes, X, T, head, rate, seed, acts, delta, grad
         else:
             W = flat[w_off : w_off + n_in * n_out].reshape((n_in, n_out))
             np.dot(acts[p_off : p_off + n * n_in].reshape((n, n_in)), W, Z)
-        _bias_activate(Z, flat, w_off + n_in * n_out, k < n_layers - 1, rate, seed, k)
+        _bias_activate(Z, flat, bias_offset(sizes, k), k < n_layers - 1, rate, seed, k)
         p_off = a_off
         a_off += n * n_out
 
@@ -365,7 +366,7 @@ def _loss_and_grad_kernel(flat, sizes, X, T, head, rate, seed, acts, delta, grad
         n_in = sizes[k]
         n_out = sizes[k + 1]
         w_off = weight_offset(sizes, k)
-        b_off = w_off + n_in * n_out
+        b_off = bias_offset(sizes, k)
         gW = grad[w_off:b_off].reshape((n_in, n_out))
         for j in range(n_out):
             grad[b_off + j] = 0.0
