@@ -1,3 +1,38 @@
-"""rgou: the Royal Game of Ur engine, expert, and neural-network trainers."""
+"""rgou: the Royal Game of Ur engine, expert, and neural-network trainers.
+
+The curated API; the modules hold the rest (kernels, layouts, backends).
+JAX is never imported here: `rgou.nn.jax_backend` is the only module that does.
+"""
 
 __version__ = "0.1.0"
+
+from rgou.agents import MLAgent, make_agent
+from rgou.features import NUM_FEATURES, extract_features, extract_features_batch, feature_names
+from rgou.game import Position
+from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, evaluate_position
+from rgou.search import SearchResult, expected_value, expectiminimax
+from rgou.selfplay import Dataset, generate
+from rgou.weights import Weights, WeightsFormatError, convert_file, load_weights, save_weights
+
+__all__ = [
+    "DEFAULT_PARAMS",
+    "NUM_FEATURES",
+    "Dataset",
+    "HeuristicParams",
+    "MLAgent",
+    "Position",
+    "SearchResult",
+    "Weights",
+    "WeightsFormatError",
+    "convert_file",
+    "evaluate_position",
+    "expected_value",
+    "expectiminimax",
+    "extract_features",
+    "extract_features_batch",
+    "feature_names",
+    "generate",
+    "load_weights",
+    "make_agent",
+    "save_weights",
+]
