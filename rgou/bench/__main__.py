@@ -1,0 +1,5 @@
+"""`python -m rgou.bench`."""
+
+from rgou.bench import main
+
+main()

@@ -1,0 +1,108 @@
+"""`python -m rgou.bench`: throughput and latency of the engine, features, search, self-play and the nets.
+
+Sections are plain functions in the `SECTIONS` registry (name -> function);
+each takes the shared `BenchContext` and returns a `SectionResult`. `run`
+returns the report dict (what --json writes); `main` is the one place that
+prints and writes files.
+
+Usage::
+
+    python -m rgou.bench                       # all sections
+    python -m rgou.bench --quick               # short smoke run
+    python -m rgou.bench --only search,selfplay --json out.json --markdown out.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rgou.bench.engine import bench_engine, bench_features, bench_search, bench_selfplay
+from rgou.bench.nn import bench_nn
+from rgou.bench.report import SectionResult, evaluate_targets, machine_info, render_markdown, render_text
+from rgou.bench.timing import BENCH_SEED, CONTENDED_CORES, BenchContext, LoadMeter
+
+SECTIONS: dict[str, Callable[[BenchContext], SectionResult]] = {
+    "engine": bench_engine,
+    "features": bench_features,
+    "search": bench_search,
+    "selfplay": bench_selfplay,
+    "nn": bench_nn,
+}
+
+
+def run(names: list[str], ctx: BenchContext) -> dict:
+    """Run the named sections; return the report dict (what --json writes)."""
+    start = time.perf_counter()
+    results: dict[str, SectionResult] = {}
+    seconds: dict[str, float] = {}
+    other: dict[str, float | None] = {}
+    for name in names:
+        ctx.log(f"running {name} ...")
+        with LoadMeter() as meter:
+            results[name] = SECTIONS[name](ctx)
+        seconds[name] = meter.seconds
+        other[name] = meter.other_cores
+        if meter.other_cores is not None and meter.other_cores > CONTENDED_CORES:
+            results[name].notes.append(f"CONTENDED: other processes used {meter.other_cores:.2f} cores during "
+                                       "this section; multi-thread numbers and ratios are unreliable")
+    return {
+        "schema": 1,
+        "date": _dt.datetime.now().isoformat(timespec="seconds"),
+        "argv": [],
+        "quick": ctx.quick,
+        "seed": ctx.seed,
+        "machine": machine_info(),
+        "positions": {"count": 0 if ctx._pool is None else len(ctx._pool), "games": ctx._games,
+                      "seconds": ctx.pool_seconds, "source": "rgou.selfplay.generate(depth=1, seed)"},
+        "sections": {
+            name: {"warmup_s": r.warmup_s, "seconds": seconds[name], "other_load_cores": other[name],
+                   "metrics": {k: {"value": m.value, "unit": m.unit, "label": m.label} for k, m in r.metrics.items()},
+                   "notes": r.notes}
+            for name, r in results.items()
+        },
+        "targets": [t | {"other_load_cores": other[t["section"]]} for t in evaluate_targets(results)],
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def _parse_only(text: str | None) -> list[str]:
+    if not text:
+        return list(SECTIONS)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in SECTIONS]
+    if unknown:
+        raise SystemExit(f"rgou.bench: unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    return names
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m rgou.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", metavar="NAME[,NAME]", help=f"sections to run (default all: {', '.join(SECTIONS)})")
+    parser.add_argument("--quick", action="store_true", help="short smoke run (small sizes, one repeat)")
+    parser.add_argument("--repeats", type=int, default=None, help="override the number of timed repeats")
+    parser.add_argument("--seed", type=int, default=BENCH_SEED, help="seed of the self-play positions and games")
+    parser.add_argument("--json", metavar="FILE", help="write the full report as JSON")
+    parser.add_argument("--markdown", metavar="FILE", help="write the report as a Markdown table")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    args = parser.parse_args(argv)
+    if args.repeats is not None and args.repeats < 1:
+        parser.error("--repeats must be >= 1")
+    names = _parse_only(args.only)
+    log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    ctx = BenchContext(quick=args.quick, seed=args.seed, repeats=args.repeats, log=log)
+    report = run(names, ctx)
+    report["argv"] = list(sys.argv[1:] if argv is None else argv)
+    sys.stdout.write(render_text(report))
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    if args.markdown:
+        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.markdown).write_text(render_markdown(report))
+    return report

@@ -1,0 +1,162 @@
+"""Timing for the bench: the shared `BenchContext`, contention metering, clocks and repeat helpers.
+
+Every timing is a median over repeats unless a section says otherwise.
+`LoadMeter` reports how many cores other processes used during a block;
+above `CONTENDED_CORES` a section's numbers are flagged. `now_ns` and
+`clock_overhead` read clock_gettime inside njit loops, so per-call times
+carry no Python dispatch (`HAS_CLOCK` is False where libc has no clock).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from rgou.selfplay import generate
+
+BENCH_SEED = 20240601
+CONTENDED_CORES = 0.25  # other processes' CPU use above which a section is flagged
+
+
+@dataclass
+class BenchContext:
+    """Shared settings and a lazily built pool of self-play positions."""
+
+    quick: bool = False
+    seed: int = BENCH_SEED
+    repeats: int | None = None
+    log: Callable[[str], None] = lambda msg: None
+    _pool: np.ndarray | None = None
+    _games: int = 0
+    pool_seconds: float = 0.0  # building the pool (includes the first generate() compile or cache load)
+
+    def reps(self, full: int, quick: int = 1) -> int:
+        return self.repeats if self.repeats is not None else (quick if self.quick else full)
+
+    def positions(self, n: int) -> np.ndarray:
+        """At least the first n self-play positions (int8[n, 16]), rolled, each with a legal move."""
+        have = 0 if self._pool is None else len(self._pool)
+        if have < n:
+            start = time.perf_counter()
+            games = max(8, int((n - have) / 170 * 1.15) + 1)  # ~180 samples per depth-1 game
+            parts = [] if self._pool is None else [self._pool]
+            first = 0 if self._pool is None else self._games
+            while have < n:
+                ds = generate(games, depth=1, seed=self.seed, first_game=first)
+                parts.append(ds.state)
+                have += len(ds.state)
+                first += games
+            self._games = first
+            self._pool = np.ascontiguousarray(np.concatenate(parts))
+            self.pool_seconds += time.perf_counter() - start
+        return self._pool[:n]
+
+    def spread(self, n: int, pool_size: int) -> np.ndarray:
+        """n positions spread evenly over the first pool_size of the pool (all game phases)."""
+        pool = self.positions(pool_size)
+        idx = np.linspace(0, len(pool) - 1, n).astype(np.int64)
+        return np.ascontiguousarray(pool[idx])
+
+
+def _cpu_busy_s() -> float | None:
+    """Seconds of CPU time all processes have used (busy jiffies of /proc/stat), or None."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    ticks = [int(v) for v in fields]
+    busy = sum(ticks[:8]) - ticks[3] - ticks[4]  # minus idle and iowait; guest time is inside user
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+class LoadMeter:
+    """CPU used by OTHER processes during a block, in cores (0 = quiet machine): contention shows up here."""
+
+    def __enter__(self) -> LoadMeter:
+        self.wall, self.own, self.busy = time.perf_counter(), time.process_time(), _cpu_busy_s()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.seconds = time.perf_counter() - self.wall
+        self.own_cores = (time.process_time() - self.own) / self.seconds
+        busy = _cpu_busy_s()
+        self.other_cores = (None if busy is None or self.busy is None
+                            else max(0.0, (busy - self.busy) / self.seconds - self.own_cores))
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> tuple[float, list[float]]:
+    """fn() timed `repeats` times: (median seconds, every time)."""
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), times
+
+
+def timed(fn: Callable[[], object]) -> float:
+    """Seconds of one fn() call."""
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def steps_for(fn: Callable[[int], object], chunk_s: float, max_steps: int = 20_000) -> int:
+    """Steps of fn(k) (k steps per call) that take about chunk_s, from 3 timed single steps."""
+    per = statistics.median(timed(lambda: fn(1)) for _ in range(3))
+    return int(min(max_steps, max(2, chunk_s / max(per, 1e-9))))
+
+
+def per_call_us(fn: Callable[[int], object], n: int, repeats: int) -> np.ndarray:
+    """fn(i) timed per call with perf_counter_ns; median over repeats of each call, in us [n]."""
+    times = np.empty((repeats, n), dtype=np.int64)
+    clock = time.perf_counter_ns
+    for r in range(repeats):
+        row = times[r]
+        for i in range(n):
+            t0 = clock()
+            fn(i)
+            row[i] = clock() - t0
+    return np.median(times, axis=0) / 1e3
+
+
+_clock_gettime = None
+try:  # in-kernel monotonic clock: per-decision times without Python call overhead
+    _libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
+    _clock_gettime = _libc.clock_gettime
+    _clock_gettime.argtypes = (ctypes.c_int, ctypes.c_void_p)
+    _clock_gettime.restype = ctypes.c_int
+except (OSError, AttributeError):  # pragma: no cover - non-glibc platforms
+    _clock_gettime = None
+_CLOCK_MONOTONIC = 1
+HAS_CLOCK = _clock_gettime is not None
+
+
+# Per-call times inside one njit loop (no Python call overhead), read from
+# clock_gettime through ctypes. Not cached: the function pointer is baked in.
+TIMED_JIT = dict(nogil=True, error_model="numpy")
+
+
+@numba.njit(**TIMED_JIT)
+def now_ns(buf):
+    """Monotonic clock in ns; buf is an int64[2] scratch (seconds, nanoseconds)."""
+    _clock_gettime(_CLOCK_MONOTONIC, buf.ctypes)
+    return buf[0] * 1_000_000_000 + buf[1]
+
+
+@numba.njit(**TIMED_JIT)
+def clock_overhead(out):
+    """Back-to-back clock readings (ns): the overhead subtracted from each timed call."""
+    buf = np.zeros(2, dtype=np.int64)
+    for i in range(out.shape[0]):
+        t0 = now_ns(buf)
+        out[i] = now_ns(buf) - t0
