@@ -3,30 +3,14 @@
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
 
+from nn_problems import problems  # noqa: E402
 from rgou.nn import jax_backend as jb  # noqa: E402
 from rgou.nn import numba_backend as nb  # noqa: E402
-from rgou.nn.layout import POLICY_CONFIG, VALUE_CONFIG, NetConfig, init_params, num_params, unflatten  # noqa: E402
-
-
-@st.composite
-def problems(draw):
-    n_in = draw(st.integers(3, 12))
-    hidden = tuple(draw(st.lists(st.integers(2, 16), min_size=1, max_size=3)))
-    head = draw(st.sampled_from(["tanh_mse", "softmax_ce"]))
-    n_out = 1 if head == "tanh_mse" and draw(st.booleans()) else draw(st.integers(2, 7))
-    n = draw(st.integers(1, 9))
-    seed = draw(st.integers(0, 2**31))
-    rng = np.random.default_rng(seed)
-    cfg = NetConfig(n_in, hidden, n_out)
-    flat = init_params(cfg, seed).astype(np.float64) + rng.normal(0, 0.05, num_params(cfg))
-    X = rng.normal(size=(n, n_in))
-    T = rng.uniform(-1, 1, (n, n_out)) if head == "tanh_mse" else rng.dirichlet(np.ones(n_out), size=n)
-    return cfg, flat, X, T, head
+from rgou.nn.layout import POLICY_CONFIG, VALUE_CONFIG, NetConfig, init_params, unflatten  # noqa: E402
 
 
 @settings(max_examples=20, deadline=None)

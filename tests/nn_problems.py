@@ -1,0 +1,26 @@
+"""Hypothesis strategy shared by the trainer tests: small random networks, batches and targets."""
+
+import numpy as np
+from hypothesis import strategies as st
+
+from rgou.nn.layout import NetConfig, init_params, num_params
+
+
+@st.composite
+def problems(draw, max_out=7):
+    """A small architecture, float64 parameters, a batch and targets for one head."""
+    n_in = draw(st.integers(3, 12))
+    hidden = tuple(draw(st.lists(st.integers(2, 16), min_size=1, max_size=3)))
+    head = draw(st.sampled_from(["tanh_mse", "softmax_ce"]))
+    n_out = 1 if head == "tanh_mse" and draw(st.booleans()) else draw(st.integers(2, max_out))
+    n = draw(st.integers(1, 9))
+    seed = draw(st.integers(0, 2**31))
+    rng = np.random.default_rng(seed)
+    cfg = NetConfig(n_in, hidden, n_out)
+    flat = init_params(cfg, seed).astype(np.float64) + rng.normal(0, 0.05, num_params(cfg))
+    X = rng.normal(size=(n, n_in))
+    if head == "tanh_mse":
+        T = rng.uniform(-1, 1, size=(n, n_out))
+    else:
+        T = rng.dirichlet(np.ones(n_out), size=n)
+    return cfg, flat, X, T, head
