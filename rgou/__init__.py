@@ -1,7 +1,7 @@
 """rgou: the Royal Game of Ur engine, expert, and neural-network trainers.
 
 The curated API; the modules hold the rest (kernels, layouts, backends).
-JAX is never imported here: `rgou.nn.jax_backend` is the only module that does.
+JAX is never imported here: `rgou.nn.jax_trainer` is the only module that does.
 """
 
 __version__ = "0.1.0"
@@ -11,7 +11,8 @@ from rgou.features import NUM_FEATURES, extract_features, extract_features_batch
 from rgou.game import Position
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, evaluate_position
 from rgou.search import SearchResult, expected_value, expectiminimax
-from rgou.selfplay import Dataset, generate
+from rgou.dataset import Dataset, load_dataset
+from rgou.selfplay import generate
 from rgou.weights import Weights, WeightsFormatError, convert_file, load_weights, save_weights
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "extract_features_batch",
     "feature_names",
     "generate",
+    "load_dataset",
     "load_weights",
     "make_agent",
     "save_weights",

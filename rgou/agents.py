@@ -1,56 +1,148 @@
-"""Agents behind one interface: `agent.choose_move(state) -> slot`.
+"""Agents as data (for the one game loop) behind thin Python wrappers; `make_agent` owns the spec names.
 
-`state` is a rolled kernel state (int8[16]) whose mover has at least one legal
-move. Agents: random, heuristic (greedy on `evaluate` of the position after
-the move), expectiminimax-N and ML (value and policy nets). `make_agent`
-builds one from a short spec such as ``"expectiminimax-3"`` or ``"ml:FILE"``.
+An agent is an `AgentData`: a kind plus the arrays it plays with. The game
+loop (`rgou.playout`) and the wrappers call the same kernel, `decide_into`:
 
-The ML agent scores each legal move by the value of the position after it —
-a chance node: the probability-weighted mean of the value net over the five
-rolls of the next player, since the net is trained on rolled positions — from
-the mover's point of view (P2 maximises, P1 minimises), combined with the
-policy's probability for that slot. A move that ends the game gets the exact
-value +-1 instead of the net's estimate.
+* random: a uniformly random legal move;
+* search: expectiminimax to `depth` plies over a leaf evaluator
+  (`rgou.search.Leaf`), optionally mixed with a policy net: a move's score
+  is value_weight * (its search score from the mover's point of view) +
+  policy_weight * (its policy probability); value_weight 0 plays the
+  policy alone.
+
+The heuristic agent is the depth-1 search on the heuristic (the greedy move);
+expectiminimax-N the depth-N search; the ML agent at search depth D the
+depth-(D+1) search on the value net, so depth 0 values each move by the
+chance node after it (the net over the next player's rolls). Specs::
+
+    random | heuristic | expectiminimax-N | emm-N | ml[-D][:MODEL][:MODE]
+
+MODEL is a weight file or a packaged model name (`default`, the model `ml`
+uses when none is given, or `upstream`); MODE is value (default), combined
+or policy. An optional `epsilon` makes an agent play a uniformly random move
+with that probability (self-play exploration).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple
 
 import numpy as np
 
 from rgou._numba import njit
-from rgou.features import FEATURE_BLOCKS, NUM_FEATURES, features_into
 from rgou._random import next_u64, seed_rng
 from rgou._validate import check_int
-from rgou.game import DICE, TO_MOVE, apply_move_inplace, count_legal_moves, legal_moves, winner
-from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, evaluate
-from rgou.nn.layout import LAYOUT_IN_OUT, layer_sizes, weight_row_offset
-from rgou.nn.numba_backend import (
-    dense_into,
-    forward_one_from_into,
-    forward_one_into,
-    make_inference_work,
-    softmax_into,
+from rgou.features import NUM_FEATURES, features_into
+from rgou.game import TO_MOVE, legal_moves
+from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
+from rgou.nn.inference import forward_one_into, softmax_into
+from rgou.nn.layout import LAYOUT_IN_OUT, layer_sizes
+from rgou.rules import NUM_PIECES, P2
+from rgou.search import (
+    DEFAULT_DEPTH,
+    MAX_DEPTH,
+    NO_MOVE,
+    Leaf,
+    Work,
+    check_depth,
+    heuristic_leaf,
+    make_work,
+    net_leaf,
+    net_value,
+    search_into,
 )
-from rgou.rules import MAX_ROLL, NUM_PIECES, NUM_ROLLS, P2, ROLL_PROBS
-from rgou.search import DEFAULT_DEPTH, check_depth, search_into
 
-ML_MODES = ("combined", "value", "policy")
-DEFAULT_VALUE_WEIGHT = 1.0
+AGENT_RANDOM = 0
+AGENT_SEARCH = 1
+ML_MODES = ("value", "combined", "policy")
+DEFAULT_ML_MODE = "value"  # measured strongest with the packaged models (docs/agents.md)
 DEFAULT_POLICY_WEIGHT = 0.1
-DEFAULT_ML_MODE = "value"  # measured strongest with the shipped model (docs/overview.md)
-ILLEGAL_SCORE = -np.inf
+MAX_ML_DEPTH = MAX_DEPTH - 1
+NO_POLICY = np.zeros(0, dtype=np.float32)
+_NO_SIZES = np.array([NUM_FEATURES, 1], dtype=np.int64)  # the layer widths of "no net"
 
 
-class Agent(Protocol):
-    """Anything that picks a legal slot for a rolled position."""
+class AgentData(NamedTuple):
+    """What the game loop needs to play an agent."""
 
-    name: str
+    kind: int  # AGENT_RANDOM | AGENT_SEARCH
+    depth: int  # search plies (>= 1 for search agents)
+    leaf: Leaf  # the search's leaf evaluator
+    epsilon: float  # probability of playing a uniformly random legal move instead
+    value_weight: float  # weight of the search score (0: policy only)
+    policy_weight: float  # weight of the policy probability (0: no policy net)
+    policy: np.ndarray  # float32 [P] policy net (size 0 unless policy_weight != 0)
+    policy_sizes: np.ndarray  # int64 [L+1] its layer widths
 
-    def choose_move(self, state: np.ndarray) -> int: ...
+
+class Scratch(NamedTuple):
+    """Per-thread buffers of one agent."""
+
+    work: Work
+    scores: np.ndarray  # float64 [7] search scores (P2's point of view), NaN for illegal slots
+    policy: np.ndarray  # float32 [7] policy probabilities
+
+
+@njit
+def agent_scratch(data):
+    """Scratch for playing `data` (one per thread)."""
+    work = make_work(max(data.depth, 1), data.leaf, data.policy_sizes)
+    return Scratch(work, np.empty(NUM_PIECES, np.float64), np.zeros(NUM_PIECES, np.float32))
+
+
+@njit
+def policy_into(policy_net, policy_sizes, state, work, out):
+    """Softmax policy (float32 [7]) of the rolled `state` into out."""
+    features_into(state, work.x)
+    forward_one_into(policy_net, policy_sizes, work.x, out, work.buf)
+    softmax_into(out, out)
+
+
+@njit
+def decide_into(data, state, rng, scratch):
+    """The agent's move for the rolled `state` (at least one legal move) and its value.
+
+    Returns (slot, value): the value is the search's (P2's point of view, in
+    the leaf's units), NaN for agents without a search. Draws from `rng`
+    (uint64[1]) only for random agents. scratch.scores holds the search
+    scores, scratch.policy the policy when one is used.
+    """
+    moves = scratch.work.moves[0]
+    if data.kind == AGENT_RANDOM:
+        n = legal_moves(state, moves)
+        return moves[np.int64(next_u64(rng) % np.uint64(n))], np.nan
+    value = np.nan
+    best = NO_MOVE
+    if data.value_weight != 0.0:
+        value, best = search_into(state, data.depth, data.leaf, scratch.work, scratch.scores, None)
+    if data.policy_weight != 0.0:
+        policy_into(data.policy, data.policy_sizes, state, scratch.work, scratch.policy)
+        sign = 1.0 if state[TO_MOVE] == P2 else -1.0
+        n = legal_moves(state, moves)
+        best = NO_MOVE
+        best_score = 0.0
+        for k in range(n):
+            slot = moves[k]
+            score = data.policy_weight * scratch.policy[slot]
+            if data.value_weight != 0.0:
+                score += data.value_weight * sign * scratch.scores[slot]
+            if best == NO_MOVE or score > best_score:
+                best = slot
+                best_score = score
+    return best, value
+
+
+@dataclass(frozen=True)
+class Decision:
+    """An agent's move and what it saw: per-slot scores from the mover's point of view (None if
+    illegal), the agent's value of the position (P2's point of view) and the policy, if it has one."""
+
+    move: int
+    scores: list[float | None]
+    value: float
+    policy: list[float] | None
 
 
 def _legal(state: np.ndarray) -> np.ndarray:
@@ -61,222 +153,171 @@ def _legal(state: np.ndarray) -> np.ndarray:
     return moves[:n]
 
 
-class RandomAgent:
-    """Uniformly random legal move, from its own seeded generator."""
+class Agent:
+    """An agent: its `AgentData` and its own scratch and random generator.
 
-    def __init__(self, seed: int = 0):
-        self.name = "random"
+    `choose_move(state)` returns a legal slot of the rolled kernel state
+    (int8[16]); `decide(state)` also returns the scores behind it.
+    """
+
+    def __init__(self, name: str, data: AgentData, seed: int = 0):
+        self.name = name
+        self.data = data
+        self._scratch = agent_scratch(data)
         self._rng = seed_rng(np.uint64(check_int("seed", seed, 0, 2**64 - 1)), np.uint64(0))
 
     def choose_move(self, state: np.ndarray) -> int:
-        moves = _legal(state)
-        return int(moves[int(next_u64(self._rng) % np.uint64(len(moves)))])
+        _legal(state)
+        return int(decide_into(self.data, state, self._rng, self._scratch)[0])
+
+    def decide(self, state: np.ndarray) -> Decision:
+        """The move with its per-slot scores (the agent's own mix of search and policy)."""
+        legal = _legal(state)
+        move, value = decide_into(self.data, state, self._rng, self._scratch)
+        d = self.data
+        sign = 1.0 if state[TO_MOVE] == P2 else -1.0
+        has_policy = d.kind == AGENT_SEARCH and d.policy_weight != 0.0
+        scores: list[float | None] = [None] * NUM_PIECES
+        for slot in legal:
+            if d.kind == AGENT_RANDOM:
+                scores[slot] = 1.0 / len(legal)
+                continue
+            score = 0.0
+            if d.value_weight != 0.0:
+                score += d.value_weight * sign * float(self._scratch.scores[slot])
+            if has_policy:
+                score += d.policy_weight * float(self._scratch.policy[slot])
+            scores[slot] = score
+        policy = [float(p) for p in self._scratch.policy] if has_policy else None
+        return Decision(int(move), scores, float(value), policy)
 
 
-@njit
-def greedy_move(state, params):
-    """Legal slot whose successor has the best heuristic for the mover (-1 if none)."""
-    moves = np.empty(NUM_PIECES, dtype=np.int8)
-    n = legal_moves(state, moves)
-    child = np.empty_like(state)
-    sign = 1 if state[TO_MOVE] == P2 else -1
-    best_move = -1
-    best = 0
-    for k in range(n):
-        child[:] = state
-        apply_move_inplace(child, moves[k])
-        v = sign * evaluate(child, params)
-        if best_move < 0 or v > best:
-            best = v
-            best_move = moves[k]
-    return best_move
+class RandomAgent(Agent):
+    """Uniformly random legal move, from its own seeded generator."""
+
+    def __init__(self, seed: int = 0):
+        leaf = heuristic_leaf()
+        super().__init__("random", AgentData(AGENT_RANDOM, 0, leaf, 0.0, 0.0, 0.0, NO_POLICY, _NO_SIZES), seed)
 
 
-class HeuristicAgent:
-    """Greedy one-ply on the heuristic `evaluate()` of the position after the move."""
+
+def search_agent_data(depth: int, leaf: Leaf, epsilon: float = 0.0) -> AgentData:
+    """AgentData of a plain expectiminimax agent."""
+    return AgentData(AGENT_SEARCH, depth, leaf, float(epsilon), 1.0, 0.0, NO_POLICY, _NO_SIZES)
+
+
+class HeuristicAgent(Agent):
+    """Greedy one-ply on the heuristic: the depth-1 search (the best heuristic value after the move)."""
 
     def __init__(self, params: HeuristicParams = DEFAULT_PARAMS):
-        self.name = "heuristic"
-        self._params = params.to_array()
-
-    def choose_move(self, state: np.ndarray) -> int:
-        _legal(state)
-        return int(greedy_move(state, self._params))
+        super().__init__("heuristic", search_agent_data(1, heuristic_leaf(params)))
 
 
-class ExpectiminimaxAgent:
-    """The expert: expectiminimax to `depth` move plies."""
+class ExpectiminimaxAgent(Agent):
+    """The expert: expectiminimax to `depth` move plies on the heuristic."""
 
     def __init__(self, depth: int = DEFAULT_DEPTH, params: HeuristicParams = DEFAULT_PARAMS):
         self.depth = check_depth(depth)
-        self.name = f"expectiminimax-{self.depth}"
-        self._params = params.to_array()
-        self._scores = np.empty(NUM_PIECES, dtype=np.float64)
-
-    def choose_move(self, state: np.ndarray) -> int:
-        _legal(state)
-        return int(search_into(state, np.int64(self.depth), self._params, self._scores)[1])
+        super().__init__(f"expectiminimax-{self.depth}", search_agent_data(self.depth, heuristic_leaf(params)))
 
 
-# dice / 4 and the legal-move count / 7: the only features that differ
-# between the five rolls of one successor
-DICE_FEATURE = FEATURE_BLOCKS["dice"].start
-LEGAL_FEATURE = FEATURE_BLOCKS["legal_moves"].start
+def _check_weights(weights) -> None:
+    if weights.value_config.input_size != NUM_FEATURES or weights.policy_config.input_size != NUM_FEATURES:
+        raise ValueError(f"ML agent needs networks with {NUM_FEATURES} inputs")
+    if weights.policy_config.output_size != NUM_PIECES or weights.value_config.output_size != 1:
+        raise ValueError(f"ML agent needs a value net with 1 output and a policy net with {NUM_PIECES}")
+    if weights.layout != LAYOUT_IN_OUT:
+        raise ValueError(f"ML agent needs weights in the {LAYOUT_IN_OUT} layout, got {weights.layout} "
+                         f"(convert them: rgou.weights.convert_weights or rgou convert)")  # fmt: skip
+    if not weights.value_config.hidden_sizes:
+        raise ValueError("ML agent needs a value net with at least one hidden layer")
 
 
-@njit
-def _expected_value(child, flat, sizes, x, pre, hidden, out, work):
-    """Mean value-net output over the five rolls of the unrolled position `child`.
-
-    The rolls differ only in two features, so the first layer is computed once
-    without them (pre) and each roll adds its two weight rows.
-    """
-    child[DICE] = 0
-    features_into(child, x)
-    x[DICE_FEATURE] = 0.0
-    x[LEGAL_FEATURE] = 0.0
-    dense_into(flat, sizes, 0, x, pre, False)
-    width = sizes[1]
-    dice_row = weight_row_offset(sizes, 0, DICE_FEATURE)
-    legal_row = weight_row_offset(sizes, 0, LEGAL_FEATURE)
-    expected = 0.0
-    for roll in range(NUM_ROLLS):
-        child[DICE] = roll
-        dice = np.float32(roll) / np.float32(MAX_ROLL)
-        legal = np.float32(count_legal_moves(child)) / np.float32(NUM_PIECES)
-        for j in range(width):
-            h = pre[j] + dice * flat[dice_row + j] + legal * flat[legal_row + j]
-            hidden[j] = h if h > 0.0 else 0.0
-        forward_one_from_into(flat, sizes, 1, hidden, out, work)
-        expected += ROLL_PROBS[roll] * np.tanh(out[0])
-    child[DICE] = 0
-    return expected
-
-
-@njit
-def ml_scores_into(state, value_flat, value_sizes, policy_flat, policy_sizes, value_weight, policy_weight,
-                   x, pre, hidden, value_out, policy, work, scores):
-    """Score every legal slot of the rolled `state`; return the best slot (-1 if none).
-
-    scores f64[7] (ILLEGAL_SCORE for illegal slots); policy f32[7] receives the
-    softmax policy of `state`; x f32[150], pre and hidden f32[first hidden
-    width], value_out f32[1] and work (make_inference_work) are scratch.
-    """
-    moves = np.empty(NUM_PIECES, dtype=np.int8)
-    n = legal_moves(state, moves)
-    sign = 1.0 if state[TO_MOVE] == P2 else -1.0
-    for slot in range(NUM_PIECES):
-        scores[slot] = ILLEGAL_SCORE
-    if policy_weight != 0.0:
-        features_into(state, x)
-        forward_one_into(policy_flat, policy_sizes, x, policy, work)
-        softmax_into(policy, policy)
-    else:
-        policy[:] = 0.0
-    child = np.empty_like(state)
-    best_move = -1
-    for k in range(n):
-        slot = moves[k]
-        expected = 0.0
-        if value_weight != 0.0:
-            child[:] = state
-            apply_move_inplace(child, slot)
-            w = winner(child)
-            if w != 0:
-                expected = 1.0 if w == P2 else -1.0
-            else:
-                expected = _expected_value(child, value_flat, value_sizes, x, pre, hidden, value_out, work)
-        score = value_weight * sign * expected + policy_weight * policy[slot]
-        scores[slot] = score
-        if best_move < 0 or score > scores[best_move]:
-            best_move = slot
-    return best_move
-
-
-@dataclass(frozen=True)
-class MLDecision:
-    """What the ML agent saw: its move, per-slot scores (None when illegal), the policy and the value."""
-
-    move: int
-    scores: list[float | None]
-    policy: list[float]
-    value: float
-
-
-class MLAgent:
+class MLAgent(Agent):
     """Neural agent over a `Weights` object (value and policy nets).
 
-    mode: "value" (the default: the expected value only), "combined"
+    mode: "value" (the default: search on the value net), "combined"
     (value_weight * value + policy_weight * policy) or "policy" (policy only).
+    depth: extra search plies on the value net (0: each move's value is the
+    chance node after it).
     """
 
-    def __init__(self, weights, mode: str = DEFAULT_ML_MODE, value_weight: float = DEFAULT_VALUE_WEIGHT,
-                 policy_weight: float = DEFAULT_POLICY_WEIGHT):
+    def __init__(self, weights, mode: str = DEFAULT_ML_MODE, depth: int = 0, value_weight: float = 1.0,
+                 policy_weight: float = DEFAULT_POLICY_WEIGHT, exact_passes: bool = False, name: str | None = None):  # fmt: skip
         if mode not in ML_MODES:
             raise ValueError(f"unknown ML agent mode {mode!r}; expected one of {', '.join(ML_MODES)}")
-        if weights.value_config.input_size != NUM_FEATURES or weights.policy_config.input_size != NUM_FEATURES:
-            raise ValueError(f"ML agent needs networks with {NUM_FEATURES} inputs")
-        if weights.policy_config.output_size != NUM_PIECES or weights.value_config.output_size != 1:
-            raise ValueError(f"ML agent needs a value net with 1 output and a policy net with {NUM_PIECES}")
-        if weights.layout != LAYOUT_IN_OUT:
-            raise ValueError(f"ML agent needs weights in the {LAYOUT_IN_OUT} layout, got {weights.layout} "
-                             f"(convert them: rgou.weights.convert_weights or rgou convert)")
-        if not weights.value_config.hidden_sizes:
-            raise ValueError("ML agent needs a value net with at least one hidden layer")
-        self.name = f"ml-{mode}"
+        _check_weights(weights)
+        self.depth = check_int("ML search depth", depth, 0, MAX_ML_DEPTH)
         self.weights = weights
-        self.value_weight = 0.0 if mode == "policy" else float(value_weight)
-        self.policy_weight = 0.0 if mode == "value" else float(policy_weight)
-        self._value = np.ascontiguousarray(weights.value, dtype=np.float32)
-        self._policy = np.ascontiguousarray(weights.policy, dtype=np.float32)
-        self._value_sizes = layer_sizes(weights.value_config)
+        self.mode = mode
+        value_sizes = layer_sizes(weights.value_config)
+        leaf = net_leaf(weights.value, value_sizes, exact_passes=exact_passes)
+        vw = 0.0 if mode == "policy" else float(value_weight)
+        pw = 0.0 if mode == "value" else float(policy_weight)
+        policy = np.ascontiguousarray(weights.policy, np.float32) if pw else NO_POLICY
+        policy_sizes = layer_sizes(weights.policy_config) if pw else _NO_SIZES
+        data = AgentData(AGENT_SEARCH, self.depth + 1, leaf, 0.0, vw, pw, policy, policy_sizes)
+        super().__init__(name or (f"ml-{mode}" if self.depth == 0 else f"ml-{self.depth}-{mode}"), data)
+        self._policy_net = np.ascontiguousarray(weights.policy, np.float32)
         self._policy_sizes = layer_sizes(weights.policy_config)
-        first_width = int(self._value_sizes[1])
-        self._x = np.zeros(NUM_FEATURES, dtype=np.float32)
-        self._pre = np.zeros(first_width, dtype=np.float32)
-        self._hidden = np.zeros(first_width, dtype=np.float32)
-        self._value_out = np.zeros(1, dtype=np.float32)
-        self._policy_out = np.zeros(NUM_PIECES, dtype=np.float32)
-        self._work = make_inference_work(weights.value_config, weights.policy_config)
-        self._scores = np.empty(NUM_PIECES, dtype=np.float64)
 
-    def _run(self, state: np.ndarray) -> int:
-        return int(ml_scores_into(state, self._value, self._value_sizes, self._policy, self._policy_sizes,
-                                  self.value_weight, self.policy_weight, self._x, self._pre, self._hidden,
-                                  self._value_out, self._policy_out, self._work, self._scores))
+    def evaluate(self, state: np.ndarray) -> tuple[float, list[float]]:
+        """The value net's value of the rolled `state` (P2's point of view) and its policy (7 probabilities)."""
+        work = self._scratch.work
+        value = float(net_value(state, self.data.leaf, work))
+        policy = np.zeros(NUM_PIECES, np.float32)
+        policy_into(self._policy_net, self._policy_sizes, state, work, policy)
+        return value, [float(p) for p in policy]
 
-    def choose_move(self, state: np.ndarray) -> int:
-        _legal(state)
-        return self._run(state)
+    def decide(self, state: np.ndarray) -> Decision:
+        """The move and its scores, with the value net's value and the policy of `state` itself."""
+        decision = super().decide(state)
+        value, policy = self.evaluate(state)
+        return Decision(decision.move, decision.scores, value, policy)
 
-    def decide(self, state: np.ndarray) -> MLDecision:
-        """The move with its per-slot scores, the policy and the value net's output for `state`."""
-        move = self._run(state)
-        x = np.empty(NUM_FEATURES, dtype=np.float32)
-        features_into(state, x)
-        forward_one_into(self._policy, self._policy_sizes, x, self._policy_out, self._work)
-        softmax_into(self._policy_out, self._policy_out)
-        value_out = np.empty(1, dtype=np.float32)
-        forward_one_into(self._value, self._value_sizes, x, value_out, self._work)
-        scores = [None if np.isinf(s) else float(s) for s in self._scores]
-        return MLDecision(move, scores, [float(p) for p in self._policy_out], float(np.tanh(value_out[0])))
+
+def _parse_ml(spec: str) -> tuple[int, str, str]:
+    """(depth, model, mode) of ml[-D][:MODEL][:MODE]."""
+    head, _, rest = spec.partition(":")
+    depth = 0
+    if head != "ml":
+        digits = head[len("ml-"):]
+        if not head.startswith("ml-") or not digits.isdigit():
+            raise ValueError(f"bad agent spec {spec!r}: expected ml[-D][:MODEL][:MODE], e.g. ml-2:model.json.gz")
+        depth = int(digits)
+    mode = DEFAULT_ML_MODE
+    model, _, last = rest.rpartition(":")
+    if last in ML_MODES:
+        mode = last
+    else:
+        model = rest
+    return depth, model or "default", mode
+
+
+AGENT_SPECS = "random, heuristic, expectiminimax-N (emm-N), ml[-D][:MODEL][:MODE]"
 
 
 def make_agent(spec: str, seed: int = 0, params: HeuristicParams = DEFAULT_PARAMS) -> Agent:
-    """Build an agent from a spec: random, heuristic, expectiminimax-N (or emm-N), ml:FILE[:MODE]."""
+    """Build an agent from a spec (see the module docstring); its name is the spec as given."""
+    if not isinstance(spec, str):
+        raise ValueError(f"agent spec must be a string, got {spec!r}")
     if spec == "random":
-        return RandomAgent(seed)
-    if spec == "heuristic":
-        return HeuristicAgent(params)
-    for prefix in ("expectiminimax-", "emm-"):
-        if spec.startswith(prefix):
-            depth = spec[len(prefix):]
-            if not depth.isdigit():
-                raise ValueError(f"bad agent spec {spec!r}: expected {prefix}N with a depth N")
-            return ExpectiminimaxAgent(int(depth), params)
-    if spec.startswith("ml:"):
-        from rgou.weights import load_weights
+        agent: Agent = RandomAgent(seed)
+    elif spec == "heuristic":
+        agent = HeuristicAgent(params)
+    elif spec.startswith(("expectiminimax-", "emm-")):
+        depth = spec.split("-", 1)[1]
+        if not depth.isdigit():
+            raise ValueError(f"bad agent spec {spec!r}: expected expectiminimax-N or emm-N with a depth N")
+        agent = ExpectiminimaxAgent(int(depth), params)
+    elif spec == "ml" or spec.startswith(("ml:", "ml-")):
+        from rgou.models import load_model
 
-        path, _, mode = spec[3:].partition(":")
-        return MLAgent(load_weights(Path(path)), mode or DEFAULT_ML_MODE)
-    raise ValueError(f"unknown agent {spec!r}; expected random, heuristic, expectiminimax-N or ml:FILE[:MODE]")
+        depth, model, mode = _parse_ml(spec)
+        if depth > MAX_ML_DEPTH:
+            raise ValueError(f"bad agent spec {spec!r}: ML search depth must be 0..{MAX_ML_DEPTH}")
+        agent = MLAgent(load_model(Path(model) if Path(model).exists() else model), mode, depth)
+    else:
+        raise ValueError(f"unknown agent {spec!r}; expected one of: {AGENT_SPECS}")
+    agent.name = spec
+    return agent

@@ -1,193 +1,179 @@
-"""Command line: `rgou generate | analyze | convert` (also `python -m rgou ...`).
+"""Command line: `rgou generate | analyze | convert | ...` (also `python -m rgou ...`).
 
 The one place that prints and exits; library code returns values and raises.
+Errors name the option or the file; exit status 2 for bad input, 130 for Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
-
-import numpy as np
+from typing import Any
 
 from rgou import __version__
-from rgou.heuristic import DEFAULT_PARAMS_PATH, HeuristicParams
 from rgou.search import DEFAULT_DEPTH, MAX_DEPTH
-from rgou.selfplay import MAX_PLIES
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+SLOW_WARMUP_S = 2.0  # a warm-up slower than this compiled the kernels
 
 
-class ProgressBar:
-    """Progress of a long job on stderr: done/total, rate, ETA (redrawn in place on a terminal)."""
-
-    def __init__(self, total: int, unit: str, stream: TextIO = sys.stderr, enabled: bool = True):
-        self.total, self.unit, self.stream, self.enabled = total, unit, stream, enabled
-        self.start = time.perf_counter()
-        self.tty = stream.isatty()
-        self._last_report = -1.0
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        elapsed = max(time.perf_counter() - self.start, 1e-9)
-        rate = done / elapsed
-        eta = (total - done) / rate if rate > 0 else float("inf")
-        width = 30
-        filled = int(width * done / total)
-        line = (f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {self.unit}  "
-                f"{rate:,.1f} {self.unit}/s  ETA {eta:,.0f}s")
-        if self.tty:
-            self.stream.write("\r" + line + ("\n" if done >= total else ""))
-        elif done >= total or elapsed - self._last_report >= 5.0:  # logs: a line every 5 s
-            self.stream.write(line + "\n")
-            self._last_report = elapsed
-        self.stream.flush()
+# ---------------------------------------------------------------- argument types (errors name the option)
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
+def _int_type(low: int | None = None, high: int | None = None, what: str = "an integer") -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
+        return value
+
+    parse.__name__ = what  # argparse names the type in some messages
+    return parse
 
 
-def _depth(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= MAX_DEPTH:
-        raise argparse.ArgumentTypeError(f"depth must be 1..{MAX_DEPTH}, got {text}")
-    return value
+def _float_type(low: float, high: float, what: str) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
+        return value
+
+    parse.__name__ = what
+    return parse
 
 
-def _params(path: str | None) -> HeuristicParams:
-    return HeuristicParams.load(path) if path else HeuristicParams.load(DEFAULT_PARAMS_PATH)
+POSITIVE_INT = _int_type(1, what="a positive integer")
+SEED = _int_type(0, 2**64 - 1, what="a seed in 0..2**64-1")
+DEPTH = _int_type(1, MAX_DEPTH, what=f"a depth in 1..{MAX_DEPTH}")
+PROBABILITY = _float_type(0.0, 1.0, "a probability in [0, 1]")
 
 
-def _check_output(path: str) -> None:
+# ---------------------------------------------------------------- output helpers
+
+
+def _check_output(path: str | os.PathLike[str], option: str) -> None:
     """Fail before a long run, not after it, if `path` cannot be written."""
     target = Path(path)
-    if target.is_dir() or path.endswith(("/", "\\")):
-        raise ValueError(f"output {path} is a directory; give a file name")
+    if target.is_dir() or str(path).endswith(("/", "\\")):
+        raise ValueError(f"{option} {path} is a directory; give a file name")
     parent = target.parent
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise ValueError(f"cannot write {path}: {parent} is not a writable directory")
+        raise ValueError(f"{option} {path}: {parent} is not a writable directory")
+
+
+def _progress_enabled(args: argparse.Namespace) -> bool:
+    if getattr(args, "quiet", False):
+        return False
+    return bool(getattr(args, "progress", False)) or sys.stderr.isatty()
+
+
+class Progress:
+    """A tqdm bar on stderr (games/s, ETA), or nothing when disabled."""
+
+    def __init__(self, total: int, unit: str, enabled: bool, desc: str | None = None):
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit=unit, desc=desc, file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is not None:
+            self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def warm_up(fn: Callable[[], Any], enabled: bool) -> float:
+    """Run fn() (loads or compiles the kernels a command needs) and say so when it compiled."""
+    if enabled:
+        print("compiling kernels if needed (first run only) ...", file=sys.stderr, flush=True)
+    start = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - start
+    if enabled and seconds > SLOW_WARMUP_S:
+        print(f"compiled kernels in {seconds:.1f} s (first run only; later runs load them from the cache)",
+              file=sys.stderr)  # fmt: skip
+    return seconds
+
+
+def _params(path: str | None):
+    from rgou.heuristic import HeuristicParams
+
+    return HeuristicParams.load(path) if path else HeuristicParams.load()
+
+
+# ---------------------------------------------------------------- commands
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from rgou._io import atomic_write_many
+    from rgou.dataset import write_json
     from rgou.selfplay import generate
 
     params = _params(args.params)
-    for path in filter(None, (args.out, args.json)):
-        _check_output(path)
-    bar = ProgressBar(args.games, "games", enabled=not args.quiet)
-    dataset = generate(args.games, depth=args.depth, seed=args.seed, epsilon=args.epsilon, params=params,
-                       threads=args.threads, progress=bar, max_plies=args.max_plies, first_game=args.first_game)
-    dataset.save(args.out)
+    _check_output(args.out, "--out")
     if args.json:
-        dataset.to_json(args.json)
+        _check_output(args.json, "--json")
+    show = _progress_enabled(args)
+    warm_up(lambda: generate(1, depth=1, seed=0, max_plies=8, include_passes=args.include_passes), show)
+    bar = Progress(args.games, "games", show, desc="generate")
+    try:
+        dataset = generate(args.games, depth=args.depth, seed=args.seed, epsilon=args.epsilon, params=params,
+                           threads=args.threads, progress=bar, max_plies=args.max_plies, first_game=args.first_game,
+                           include_passes=args.include_passes)  # fmt: skip
+    finally:
+        bar.close()
+    paths, modes = [args.out], ["wb"]
+    if args.json:
+        paths.append(args.json)
+        modes.append("w")
+    start = time.perf_counter()
+    with atomic_write_many(paths, modes) as handles:
+        dataset.write_npz(handles[0])
+        if args.json:
+            write_json(dataset, handles[1])
+    write_s = time.perf_counter() - start
     seconds = dataset.meta["seconds"]
     print(f"wrote {args.out}: {len(dataset)} samples from {args.games} games "
           f"(depth {args.depth}, seed {args.seed}) in {seconds:.2f}s, "
           f"{args.games / max(seconds, 1e-9):,.1f} games/s, {len(dataset) / max(seconds, 1e-9):,.0f} samples/s; "
-          f"{dataset.meta['unfinished_games']} games cut at {args.max_plies} turns")
+          f"{dataset.meta['unfinished_games']} games cut at {args.max_plies} turns; written in {write_s:.2f}s")  # fmt: skip
     if args.json:
         print(f"wrote {args.json}")
     return 0
 
 
-def _parse_position(line: str):
-    from rgou.game import Position
-
-    try:
-        data = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"not valid JSON ({e.msg} at column {e.colno})") from None
-    if not isinstance(data, dict):
-        raise ValueError("expected a JSON object with p1, p2, to_move, dice")
-    missing = [k for k in ("p1", "p2", "to_move", "dice") if k not in data]
-    if missing:
-        raise ValueError(f"missing {', '.join(missing)}")
-    for key in ("p1", "p2"):
-        if not isinstance(data[key], list):
-            raise ValueError(f"{key} must be a list of 7 squares")
-    return Position(data["p1"], data["p2"], data["to_move"], data["dice"])
-
-
-class Analyzer:
-    """Everything `rgou analyze` reports about one position."""
-
-    def __init__(self, depth: int | None, params: HeuristicParams, weights_path: str | None):
-        from rgou.features import NUM_FEATURES
-
-        self.depth = depth
-        self.params = params
-        self.params_array = params.to_array()
-        self.features = np.empty(NUM_FEATURES, dtype=np.float32)
-        self.scores = np.empty(7, dtype=np.float64)
-        self.agent = None
-        if weights_path:
-            from rgou.agents import MLAgent
-            from rgou.weights import load_weights
-
-            self.agent = MLAgent(load_weights(Path(weights_path)))
-
-    def __call__(self, pos) -> dict:
-        from rgou.features import features_into
-        from rgou.game import apply_move, winner
-        from rgou.heuristic import evaluate
-        from rgou.search import search_into
-
-        state = pos.to_array()
-        moves = pos.legal_moves()
-        over = winner(state)
-        successors = []
-        for m in moves:
-            after = apply_move(state, m)
-            successors.append({"move": m, "p1": after[:7].tolist(), "p2": after[7:14].tolist(), "to_move": int(after[14])})
-        features_into(state, self.features)
-        out = {
-            "legal_moves": moves,
-            "successors": successors,
-            "winner": int(over),
-            "heuristic": int(evaluate(state, self.params_array)),
-            "features": self.features.tolist(),
-        }
-        if self.depth is not None:
-            value, best = search_into(state, np.int64(self.depth), self.params_array, self.scores)
-            out["search_value"] = float(value)
-            out["best_move"] = None if best < 0 or over else int(best)
-            out["scores"] = [] if over else [float(self.scores[m]) for m in moves]
-        if self.agent is not None:
-            decision = self.agent.decide(state)
-            playable = moves and not over
-            out["value"] = decision.value
-            out["policy"] = decision.policy
-            out["ml_scores"] = [decision.scores[m] for m in moves] if playable else []
-            out["ml_move"] = decision.move if playable and decision.move >= 0 else None
-        return out
-
-
 def cmd_analyze(args: argparse.Namespace) -> int:
-    analyze = Analyzer(args.depth, _params(args.params), args.weights)
+    import json
+
+    from rgou.analysis import Analyzer, analyze_lines
+
+    analyzer = Analyzer(args.depth, _params(args.params), args.model, features=not args.no_features,
+                        ml_depth=args.ml_depth)  # fmt: skip
     source = sys.stdin if args.input in (None, "-") else open(args.input)
     errors = 0
-    out = sys.stdout
     try:
-        for number, line in enumerate(source, start=1):
-            if not line.strip():
-                continue
-            try:
-                result = analyze(_parse_position(line))
-            except ValueError as e:
+        for result, error in analyze_lines(source, analyzer):
+            if error is not None:
                 errors += 1
-                print(f"rgou analyze: line {number}: {e}", file=sys.stderr)
-                result = {"error": f"line {number}: {e}"}
-            out.write(json.dumps(result) + "\n")
+                print(f"rgou analyze: {error}", file=sys.stderr)
+            sys.stdout.write(json.dumps(result) + "\n")
     finally:
         if source is not sys.stdin:
             source.close()
@@ -202,31 +188,47 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- parser
+
+
+def _add_progress(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--progress", action="store_true", help="show progress even when stderr is not a terminal")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from rgou.selfplay import MAX_PLIES
+
     parser = argparse.ArgumentParser(prog="rgou", description="Royal Game of Ur engine, expert and trainers.")
     parser.add_argument("--version", action="version", version=f"rgou {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     gen = sub.add_parser("generate", help="self-play training data from the expectiminimax expert")
-    gen.add_argument("--games", type=_positive_int, required=True, help="number of games")
-    gen.add_argument("--depth", type=_depth, default=DEFAULT_DEPTH, help="expert search depth (default 3)")
-    gen.add_argument("--seed", type=int, default=0, help="dice seed (default 0)")
+    gen.add_argument("--games", type=POSITIVE_INT, required=True, help="number of games")
+    gen.add_argument("--depth", type=DEPTH, default=DEFAULT_DEPTH, help=f"expert search depth (default {DEFAULT_DEPTH})")
+    gen.add_argument("--seed", type=SEED, default=0, help="dice seed (default 0)")
     gen.add_argument("--out", required=True, help="output .npz dataset")
-    gen.add_argument("--json", help="also export the samples as JSON")
-    gen.add_argument("--epsilon", type=float, default=0.0, help="probability of a random exploration move")
-    gen.add_argument("--threads", type=_positive_int, help="Numba threads (default: all cores)")
-    gen.add_argument("--max-plies", type=_positive_int, default=MAX_PLIES,
-                     help=f"cut a game after this many turns, passes included (default {MAX_PLIES})")
-    gen.add_argument("--first-game", type=int, default=0,
-                     help="index of the first game: shard a run as --games N --first-game i*N on worker i")
-    gen.add_argument("--params", help="heuristic parameter JSON (default ml/data/genetic_params/default.json)")
-    gen.add_argument("--quiet", action="store_true", help="no progress bar")
+    gen.add_argument("--json", help="also export the samples as JSON (written together with --out)")
+    gen.add_argument("--epsilon", type=PROBABILITY, default=0.0, help="probability of a random exploration move")
+    gen.add_argument("--threads", type=POSITIVE_INT, help="threads (default: all cores)")
+    gen.add_argument("--max-plies", type=POSITIVE_INT, default=MAX_PLIES,
+                     help=f"cut a game after this many turns, passes included (default {MAX_PLIES})")  # fmt: skip
+    gen.add_argument("--first-game", type=_int_type(0, what="a game index >= 0"), default=0,
+                     help="index of the first game: shard a run as --games N --first-game i*N on worker i")  # fmt: skip
+    gen.add_argument("--include-passes", action="store_true",
+                     help="also record passing positions as value-only samples")  # fmt: skip
+    gen.add_argument("--params", help="heuristic parameter JSON (default: the packaged defaults)")
+    _add_progress(gen)
     gen.set_defaults(func=cmd_generate)
 
     ana = sub.add_parser("analyze", help="analyse positions given as JSON lines")
     ana.add_argument("input", nargs="?", help="file of JSON lines (default: stdin)")
-    ana.add_argument("--depth", type=_depth, help="also search to this depth: best_move and scores")
-    ana.add_argument("--weights", help="weight file: also value, policy, ml_scores and ml_move")
+    ana.add_argument("--depth", type=DEPTH, help="also search the heuristic to this depth: best_move and scores")
+    ana.add_argument("--model", "--weights", dest="model",
+                     help="weight file or packaged model name (default, upstream): value, policy, ml_scores, ml_move")  # fmt: skip
+    ana.add_argument("--ml-depth", type=_int_type(0, MAX_DEPTH - 1, what=f"a depth in 0..{MAX_DEPTH - 1}"), default=0,
+                     help="search depth of the ML agent's scores (default 0)")  # fmt: skip
+    ana.add_argument("--no-features", action="store_true", help="leave out the 150 features")
     ana.add_argument("--params", help="heuristic parameter JSON")
     ana.set_defaults(func=cmd_analyze)
 
@@ -246,10 +248,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (ValueError, OSError, OverflowError) as e:
         print(f"rgou {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"rgou {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ from rgou.rules import (
     TRACK_POSITION,
 )
 
-NUM_FEATURES = 150
 FEATURE_CLAMP = 10.0
 COORDINATION_DISTANCE = 3  # pieces at most this many squares apart are "coordinated"
 PRESSURE_DISTANCE = 4  # opponents at most this far apart exert pressure
@@ -65,6 +64,36 @@ FEATURE_BLOCKS = {
     "progress_sum": slice(76, 78),
     "unused": slice(78, 150),
 }
+NUM_FEATURES = FEATURE_BLOCKS["unused"].stop
+NUM_USED_FEATURES = FEATURE_BLOCKS["unused"].start  # features from here on are always 0.0
+
+# Start offsets for the kernel; a pair's P2 entry is start + 1.
+_PIECES = FEATURE_BLOCKS["p1_pieces"].start  # P2's slots follow P1's
+_BOARD = FEATURE_BLOCKS["board"].start
+_ROSETTE_OCCUPANCY = FEATURE_BLOCKS["rosette_occupancy"].start
+_ON_BOARD = FEATURE_BLOCKS["on_board"].start
+_FINISHED = FEATURE_BLOCKS["finished"].start
+_MEAN_TRACK_POSITION = FEATURE_BLOCKS["mean_track_position"].start
+_ON_ROSETTE = FEATURE_BLOCKS["on_rosette"].start
+_IN_CENTER = FEATURE_BLOCKS["in_center"].start
+_TO_MOVE = FEATURE_BLOCKS["to_move"].start
+_DICE = FEATURE_BLOCKS["dice"].start
+_LEGAL_MOVES = FEATURE_BLOCKS["legal_moves"].start
+_PRESENT_OFF_ROSETTE = FEATURE_BLOCKS["present_off_rosette"].start
+_PRESENT_OFF_ROSETTE_2 = FEATURE_BLOCKS["present_off_rosette_2"].start
+_MEAN_PROGRESS = FEATURE_BLOCKS["mean_progress"].start
+_DISTANCE_TO_GO = FEATURE_BLOCKS["distance_to_go"].start
+_PRESENT_FRACTION = FEATURE_BLOCKS["present_fraction"].start
+_PRESENT_OFF_ROSETTE_3 = FEATURE_BLOCKS["present_off_rosette_3"].start
+_ON_ROSETTE_FRACTION = FEATURE_BLOCKS["on_rosette_fraction"].start
+_IN_CENTER_FRACTION = FEATURE_BLOCKS["in_center_fraction"].start
+_COORDINATION = FEATURE_BLOCKS["coordination"].start
+_PRESSURE = FEATURE_BLOCKS["pressure"].start
+_SAFETY_WEIGHT = FEATURE_BLOCKS["safety_weight"].start
+_FINISHED_FRACTION = FEATURE_BLOCKS["finished_fraction"].start
+_CREDIT = FEATURE_BLOCKS["credit"].start
+_FINISHED_DIFFERENCE = FEATURE_BLOCKS["finished_difference"].start
+_PROGRESS_SUM = FEATURE_BLOCKS["progress_sum"].start
 
 
 def feature_names() -> list[str]:
@@ -104,12 +133,12 @@ def features_into(state, out):
         weight = f32(0.0)
         for i in range(NUM_PIECES):
             sq = state[base + i]
-            out[7 * player + i] = f32(sq) / f32(20.0) if sq >= 0 else f32(-1.0)
+            out[_PIECES + NUM_PIECES * player + i] = f32(sq) / f32(20.0) if sq >= 0 else f32(-1.0)
             if sq < 0:
                 continue
             present += 1
             if sq < NUM_SQUARES:  # board cell 20 stays empty: finished pieces leave the board
-                out[14 + sq] = sign
+                out[_BOARD + sq] = sign
             if sq == FINISHED:
                 finished += 1
                 credit += f32(1.0)
@@ -125,30 +154,30 @@ def features_into(state, out):
             if IS_ROSETTE[sq]:
                 on_rosette += 1
                 weight += f32(ROSETTE_WEIGHT)
-                out[35] += sign
+                out[_ROSETTE_OCCUPANCY] += sign
             else:
                 weight += f32(PLAIN_WEIGHT)
             if CENTER_FIRST <= sq <= CENTER_LAST:
                 in_center += 1
         off_rosette = f32(present - on_rosette)
-        out[36 + player] = on_board
-        out[38 + player] = finished
-        out[40 + player] = f32(pos_sum) / f32(in_track) if in_track > 0 else f32(0.0)
-        out[42 + player] = on_rosette
-        out[44 + player] = in_center
-        out[49 + player] = off_rosette
-        out[51 + player] = off_rosette
+        out[_ON_BOARD + player] = on_board
+        out[_FINISHED + player] = finished
+        out[_MEAN_TRACK_POSITION + player] = f32(pos_sum) / f32(in_track) if in_track > 0 else f32(0.0)
+        out[_ON_ROSETTE + player] = on_rosette
+        out[_IN_CENTER + player] = in_center
+        out[_PRESENT_OFF_ROSETTE + player] = off_rosette
+        out[_PRESENT_OFF_ROSETTE_2 + player] = off_rosette
         n_progress = finished + in_track
-        out[53 + player] = mean_progress / f32(n_progress) if n_progress > 0 else f32(0.0)
-        out[55 + player] = f32(in_track * TRACK_LENGTH - pos_sum) / seven
-        out[57 + player] = f32(present) / seven
-        out[59 + player] = off_rosette
-        out[61 + player] = f32(on_rosette) / seven
-        out[63 + player] = f32(in_center) / seven
-        out[69 + player] = weight / seven
-        out[71 + player] = f32(finished) / seven
-        out[73 + player] = credit / seven
-        out[76 + player] = progress / seven
+        out[_MEAN_PROGRESS + player] = mean_progress / f32(n_progress) if n_progress > 0 else f32(0.0)
+        out[_DISTANCE_TO_GO + player] = f32(in_track * TRACK_LENGTH - pos_sum) / seven
+        out[_PRESENT_FRACTION + player] = f32(present) / seven
+        out[_PRESENT_OFF_ROSETTE_3 + player] = off_rosette
+        out[_ON_ROSETTE_FRACTION + player] = f32(on_rosette) / seven
+        out[_IN_CENTER_FRACTION + player] = f32(in_center) / seven
+        out[_SAFETY_WEIGHT + player] = weight / seven
+        out[_FINISHED_FRACTION + player] = f32(finished) / seven
+        out[_CREDIT + player] = credit / seven
+        out[_PROGRESS_SUM + player] = progress / seven
         # coordination and pressure over present pieces
         pairs = 0
         close = 0
@@ -170,13 +199,13 @@ def features_into(state, out):
                     d = abs(a - b)
                     if d <= PRESSURE_DISTANCE:
                         pressure += f32(1.0) / f32(d + 1)
-        out[65 + player] = f32(close) / f32(pairs) if pairs > 0 else f32(0.0)
-        out[67 + player] = pressure / f32(present) if present > 0 else f32(0.0)
-    out[46] = 1.0 if state[TO_MOVE] == P1 else -1.0
-    out[47] = f32(state[DICE]) / f32(MAX_ROLL)
-    out[48] = f32(count_legal_moves(state)) / seven
-    out[75] = (out[38] - out[39]) / seven
-    for k in range(78):
+        out[_COORDINATION + player] = f32(close) / f32(pairs) if pairs > 0 else f32(0.0)
+        out[_PRESSURE + player] = pressure / f32(present) if present > 0 else f32(0.0)
+    out[_TO_MOVE] = 1.0 if state[TO_MOVE] == P1 else -1.0
+    out[_DICE] = f32(state[DICE]) / f32(MAX_ROLL)
+    out[_LEGAL_MOVES] = f32(count_legal_moves(state)) / seven
+    out[_FINISHED_DIFFERENCE] = (out[_FINISHED] - out[_FINISHED + 1]) / seven
+    for k in range(NUM_USED_FEATURES):
         if out[k] > FEATURE_CLAMP:
             out[k] = FEATURE_CLAMP
         elif out[k] < -FEATURE_CLAMP:

@@ -2,7 +2,7 @@
 
 Parameters travel to the kernels as one int64 array in `PARAM_NAMES` order;
 `HeuristicParams` is the user-facing, validated form, read from JSON files
-shaped like ``ml/data/genetic_params/default.json``.
+shaped like the packaged defaults (``rgou/data/heuristic_params.json``).
 """
 
 from __future__ import annotations
@@ -27,8 +27,6 @@ from rgou.rules import (
     P2,
     TRACK_POSITION,
 )
-
-DEFAULT_PARAMS_PATH = Path(__file__).resolve().parent.parent / "ml" / "data" / "genetic_params" / "default.json"
 
 PARAM_NAMES = (
     "win_score",
@@ -83,14 +81,25 @@ class HeuristicParams:
         return cls(**data)
 
     @classmethod
-    def load(cls, path: str | Path = DEFAULT_PARAMS_PATH) -> HeuristicParams:
-        """Read a parameter file; missing keys take their defaults."""
-        path = Path(path)
+    def load(cls, path: str | Path | None = None) -> HeuristicParams:
+        """Read a parameter file (default: the packaged defaults); missing keys take their defaults."""
+        if path is None:
+            from rgou.models import HEURISTIC_PARAMS_FILE, data_file
+
+            text, name = data_file(HEURISTIC_PARAMS_FILE).read_text(), HEURISTIC_PARAMS_FILE
+        else:
+            try:
+                text, name = Path(path).read_text(), str(path)
+            except (OSError, UnicodeDecodeError) as e:
+                raise ValueError(f"{path}: cannot read heuristic parameters ({e})") from e
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(text)
         except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: not valid JSON ({e})") from e
-        return cls.from_dict(data)
+            raise ValueError(f"{name}: not valid JSON ({e})") from e
+        try:
+            return cls.from_dict(data)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{name}: {e}") from e
 
 
 DEFAULT_PARAMS = HeuristicParams()

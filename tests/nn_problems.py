@@ -1,14 +1,33 @@
 """Hypothesis strategy shared by the trainer tests: small random networks, batches and targets."""
 
 import numpy as np
+from hypothesis import assume
 from hypothesis import strategies as st
 
-from rgou.nn.layout import NetConfig, init_params, num_params
+from rgou.nn.layout import NetConfig, init_params, num_params, unflatten
+
+KINK_MARGIN = 1e-4  # finite differences (step 1e-6) must not straddle a ReLU kink
+
+
+def min_abs_preactivation(flat, cfg, X) -> float:
+    """Smallest |pre-activation| of any hidden unit over the batch (float64 forward)."""
+    h = np.asarray(X, dtype=np.float64)
+    layers = unflatten(np.asarray(flat, dtype=np.float64), cfg)
+    smallest = np.inf
+    for k, (W, b) in enumerate(layers[:-1]):
+        h = h @ W + b
+        smallest = min(smallest, float(np.abs(h).min()))
+        h = np.maximum(h, 0.0)
+    return smallest
 
 
 @st.composite
-def problems(draw, max_out=7):
-    """A small architecture, float64 parameters, a batch and targets for one head."""
+def problems(draw, max_out=7, smooth=False):
+    """A small architecture, float64 parameters, a batch and targets for one head.
+
+    smooth: reject problems with a hidden pre-activation near 0, where the
+    loss has a kink and central differences are not a derivative.
+    """
     n_in = draw(st.integers(3, 12))
     hidden = tuple(draw(st.lists(st.integers(2, 16), min_size=1, max_size=3)))
     head = draw(st.sampled_from(["tanh_mse", "softmax_ce"]))
@@ -23,4 +42,6 @@ def problems(draw, max_out=7):
         T = rng.uniform(-1, 1, size=(n, n_out))
     else:
         T = rng.dirichlet(np.ones(n_out), size=n)
+    if smooth:
+        assume(min_abs_preactivation(flat, cfg, X) > KINK_MARGIN)
     return cfg, flat, X, T, head

@@ -1,8 +1,5 @@
-"""Location of and loaders for the golden vectors in ``shared/reference/``.
+"""The golden vectors of the existing engine, kept in ``tests/data/`` (see tests/data/README.md).
 
-``REFERENCE_DIR`` is ``<repo>/../shared/reference`` (i.e.
-``Path(__file__).resolve().parents[2] / "shared" / "reference"``) unless the
-environment variable ``RGOU_REFERENCE_DIR`` names another directory.
 Test files import this module as ``from reference import ...`` (pytest puts
 ``tests/`` on ``sys.path``).
 """
@@ -11,23 +8,14 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from pathlib import Path
 
-REFERENCE_DIR = Path(
-    os.environ.get("RGOU_REFERENCE_DIR")
-    or Path(__file__).resolve().parents[2] / "shared" / "reference"
-)
+REFERENCE_DIR = Path(__file__).resolve().parent / "data"
+REFERENCE_WEIGHTS = REFERENCE_DIR / "ml-weights.json.gz"
 
 
 def _load_json(name: str):
-    path = REFERENCE_DIR / name
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"golden vector file {path} not found; set RGOU_REFERENCE_DIR to the "
-            "directory holding the reference files"
-        )
-    with open(path, encoding="utf-8") as fh:
+    with open(REFERENCE_DIR / name, encoding="utf-8") as fh:
         return json.load(fh)
 
 

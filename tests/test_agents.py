@@ -110,7 +110,7 @@ def test_make_agent_loads_ml_weights(tmp_path, weights, states):
     path = tmp_path / "w.json.gz"
     save_weights(path, weights)
     agent = make_agent(f"ml:{path}:value")
-    assert agent.name == "ml-value"
+    assert agent.name == f"ml:{path}:value"  # agents are named by their spec
     assert agent.choose_move(states[0]) == MLAgent(weights, mode="value").choose_move(states[0])
 
 

@@ -22,11 +22,21 @@ def test_generate_writes_dataset_and_json(tmp_path, capsys):
     assert "samples from 3 games" in capsys.readouterr().out
 
 
-def test_generate_rejects_bad_arguments(tmp_path, capsys):
-    with pytest.raises(SystemExit):
-        main(["generate", "--games", "0", "--out", str(tmp_path / "x.npz")])
-    assert main(["generate", "--games", "2", "--epsilon", "2", "--out", str(tmp_path / "x.npz")]) == 2
-    assert "epsilon" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    "argv, message",
+    [(["--games", "0"], "argument --games: expected a positive integer, got 0"),
+     (["--games", "abc"], "argument --games: expected a positive integer, got 'abc'"),
+     (["--games", "2", "--depth", "abc"], "argument --depth: expected a depth in 1..6, got 'abc'"),
+     (["--games", "2", "--depth", "9"], "argument --depth: expected a depth in 1..6, got 9"),
+     (["--games", "2", "--epsilon", "2"], "argument --epsilon: expected a probability in [0, 1], got 2"),
+     (["--games", "2", "--seed", "-1"], "argument --seed: expected a seed in 0..2**64-1, got -1")],
+)
+def test_generate_rejects_bad_arguments_naming_the_option(tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["generate", *argv, "--out", str(tmp_path / "x.npz")])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "_positive_int" not in err and "_depth" not in err
     assert not (tmp_path / "x.npz").exists()
 
 

@@ -11,7 +11,8 @@ import oracle
 from reference import load_positions
 from rgou.game import Position
 from rgou.heuristic import HeuristicParams
-from rgou.search import MAX_DEPTH, expectiminimax
+from rgou.nn.layout import NetConfig, init_params, layer_sizes, num_params, unflatten
+from rgou.search import MAX_DEPTH, count_nodes, expected_value, expectiminimax, net_leaf
 from rgou.testing import random_states
 
 
@@ -90,8 +91,6 @@ def test_endgames_with_bear_offs_and_captures_match_plain_search(depth):
 
 
 def test_expected_value_is_the_chance_node():
-    from rgou.search import expected_value
-
     states, _ = random_states(11)
     for state in states[::60]:
         pos = Position.from_array(state)
@@ -118,3 +117,162 @@ def test_deep_search_matches_memoised_plain_search(depth, monkeypatch):
     states, _ = random_states(5)
     for state in states[:: max(1, len(states) // (6 if depth == 4 else 3))]:
         check_against_oracle(Position.from_array(state), depth)
+
+
+# ---------------------------------------------------------------- the value-net leaf
+
+TINY = NetConfig(150, (8, 4), 1)  # a tiny random value net over the real 150 features
+ROLL_P = [1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16]
+
+
+def _tiny_net(seed):
+    rng = np.random.default_rng(seed)
+    return (init_params(TINY, seed) + rng.normal(0, 0.3, num_params(TINY))).astype(np.float32)
+
+
+def _net(flat, pos):
+    """tanh of the tiny net on the oracle's features of a rolled oracle position (float64 forward)."""
+    h = np.asarray(oracle.features(pos), dtype=np.float64)
+    layers = unflatten(flat.astype(np.float64), TINY)
+    for k, (W, b) in enumerate(layers):
+        h = h @ W + b
+        h = np.maximum(h, 0.0) if k < len(layers) - 1 else h
+    return float(np.tanh(h[0]))
+
+
+def _leaf(flat, p1, p2, player, exact_passes):
+    """Plain reference of the net leaf of an unrolled position (see rgou.search.net_chance_value)."""
+
+    def rolls(who):
+        total, passing = 0.0, 0.0
+        for r, p in enumerate(ROLL_P):
+            pos = (p1, p2, who, r)
+            if exact_passes and not oracle.legal_moves(pos):
+                passing += p
+            else:
+                total += p * _net(flat, pos)
+        return total, passing
+
+    a_x, q_x = rolls(player)
+    if not exact_passes or q_x == 0.0:
+        return a_x
+    a_y, q_y = rolls(3 - player)
+    return (a_x + q_x * a_y) / (1 - q_x * q_y)
+
+
+def _won(p1, p2):
+    return 1.0 if oracle.winner((p1, p2, 1, 0)) == 2 else -1.0
+
+
+def _chance_ref(flat, p1, p2, player, depth, exact_passes):
+    if oracle.winner((p1, p2, player, 0)):
+        return _won(p1, p2)
+    if depth == 0:
+        return _leaf(flat, p1, p2, player, exact_passes)
+    return sum(p * _value_ref(flat, (p1, p2, player, r), depth, exact_passes)[0] for r, p in enumerate(ROLL_P))
+
+
+def _value_ref(flat, pos, depth, exact_passes):
+    """(value, scores) of a rolled position: a plain recursive expectiminimax on the tiny net."""
+    p1, p2, player, _ = pos
+    if oracle.winner(pos):
+        return _won(p1, p2), []
+    moves = oracle.legal_moves(pos)
+    if not moves:
+        return _chance_ref(flat, p1, p2, 3 - player, depth - 1, exact_passes), []
+    scores = []
+    for m in moves:
+        q1, q2, nxt = oracle.apply_move(pos, m)
+        scores.append(_won(q1, q2) if oracle.winner((q1, q2, nxt, 0)) else
+                      _chance_ref(flat, q1, q2, nxt, depth - 1, exact_passes))  # fmt: skip
+    return (max(scores) if player == 2 else min(scores)), scores
+
+
+@pytest.mark.parametrize("exact_passes", [False, True])
+@pytest.mark.parametrize("depth", [1, 2])
+def test_value_net_leaf_matches_a_plain_recursive_search(depth, exact_passes):
+    flat = _tiny_net(depth + 10 * exact_passes)
+    leaf = net_leaf(flat, layer_sizes(TINY), exact_passes=exact_passes)
+    states, _ = random_states(21)
+    picks = list(states[:: max(1, len(states) // (12 if depth == 1 else 5))])
+    picks.append(Position([12, 13, 20, 20, 20, 20, 20], [-1] * 7, 1, 3).to_array())  # passes for both rolls
+    picks.append(Position([13, 20, 20, 20, 20, 20, 20], [15, 20, 20, 20, 20, 20, 20], 1, 1).to_array())  # wins
+    checked_pass = False
+    for state in picks:
+        pos = Position.from_array(state)
+        result = expectiminimax(pos, depth, leaf=leaf)
+        value, scores = _value_ref(flat, (pos.p1, pos.p2, pos.to_move, pos.dice), depth, exact_passes)
+        assert math.isclose(result.value, value, rel_tol=1e-5, abs_tol=1e-6)
+        np.testing.assert_allclose(result.scores, scores, rtol=1e-5, atol=1e-6)
+        checked_pass |= not pos.legal_moves()
+    assert checked_pass
+
+
+def test_exact_passes_solve_the_mutual_pass_equation():
+    """V_X = A_X + q_X V_Y and V_Y = A_Y + q_Y V_X hold for the closed form."""
+    flat = _tiny_net(3)
+    p1, p2 = (12, 13, 20, 20, 20, 20, 20), (14, 15, 20, 20, 20, 20, -1)
+    v_x = _leaf(flat, p1, p2, 1, True)
+    v_y = _leaf(flat, p1, p2, 2, True)
+    def parts(who):
+        a = sum(p * _net(flat, (p1, p2, who, r)) for r, p in enumerate(ROLL_P) if oracle.legal_moves((p1, p2, who, r)))
+        q = sum(p for r, p in enumerate(ROLL_P) if not oracle.legal_moves((p1, p2, who, r)))
+        return a, q
+    (a_x, q_x), (a_y, q_y) = parts(1), parts(2)
+    assert q_x > 1 / 16 and q_y > 0
+    assert math.isclose(v_x, a_x + q_x * v_y, rel_tol=1e-12)
+    assert math.isclose(v_y, a_y + q_y * v_x, rel_tol=1e-12)
+    leaf = net_leaf(flat, layer_sizes(TINY), exact_passes=True)
+    assert math.isclose(expected_value(Position(p1, p2, 1, 0), 1, leaf=leaf), _chance_ref(flat, p1, p2, 1, 1, True),
+                        rel_tol=1e-5)  # fmt: skip
+
+
+# ---------------------------------------------------------------- counting mode
+
+
+def _count_ref(pos, depth):
+    """What the search generates, counted by a plain recursion (root, then every move and pass)."""
+    counts = [1, 0, 0]  # generated, leaves, chance nodes
+
+    def chance(p1, p2, player, d):
+        if oracle.winner((p1, p2, player, 0)) or d == 0:
+            counts[1] += 1
+            return
+        counts[2] += 1
+        passed = False
+        for r in range(5):
+            rolled = (p1, p2, player, r)
+            moves = oracle.legal_moves(rolled)
+            if not moves:
+                if not passed:
+                    counts[0] += 1
+                    chance(p1, p2, 3 - player, d - 1)
+                passed = True
+                continue
+            for m in moves:
+                counts[0] += 1
+                q1, q2, nxt = oracle.apply_move(rolled, m)
+                chance(q1, q2, nxt, d - 1)
+
+    if oracle.winner(pos):
+        counts[1] += 1
+        return counts
+    moves = oracle.legal_moves(pos)
+    if not moves:
+        counts[0] += 1
+        chance(pos[0], pos[1], 3 - pos[2], depth - 1)
+    for m in moves:
+        counts[0] += 1
+        q1, q2, nxt = oracle.apply_move(pos, m)
+        chance(q1, q2, nxt, depth - 1)
+    return counts
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_counting_mode_counts_what_a_plain_search_visits(depth):
+    states, _ = random_states(8)
+    for state in states[:: max(1, len(states) // 8)]:
+        pos = Position.from_array(state)
+        value, counts = count_nodes(state, depth)
+        assert value == expectiminimax(pos, depth).value
+        assert counts.tolist() == _count_ref((pos.p1, pos.p2, pos.to_move, pos.dice), depth)

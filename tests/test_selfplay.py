@@ -10,7 +10,8 @@ from rgou.features import extract_features_batch
 from rgou.game import Position, is_over
 from rgou.heuristic import DEFAULT_PARAMS
 from rgou.search import expectiminimax
-from rgou.selfplay import MAX_PLIES, Dataset, generate
+from rgou.dataset import Dataset, load_dataset
+from rgou.selfplay import MAX_PLIES, generate
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +75,12 @@ def test_save_load_roundtrip_and_json_export(dataset, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     js = dataset.to_json(tmp_path / "d.json")
     items = json.loads(js.read_text())
-    assert len(items) == len(dataset) and set(items[0]) == {"features", "value_target", "policy_target"}
+    assert len(items) == len(dataset)
+    assert set(items[0]) == {"features", "value_target", "policy_target", "outcome", "game_id"}
     np.testing.assert_array_equal(np.array([it["features"] for it in items], dtype=np.float32), dataset.features)
+    back = load_dataset(js)
+    for name in ("features", "value_target", "policy_target", "outcome", "game_id"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(dataset, name), err_msg=name)
 
 
 def test_bad_dataset_files_raise(tmp_path):
@@ -85,7 +90,13 @@ def test_bad_dataset_files_raise(tmp_path):
         Dataset.load(bad)
     partial = tmp_path / "partial.npz"
     np.savez(partial, features=np.zeros((1, 150), np.float32))
-    with pytest.raises(ValueError, match="missing"):
+    with pytest.raises(ValueError, match="no meta"):
+        Dataset.load(partial)
+    np.savez(partial, state=np.zeros((1, 16), np.int8), meta=np.array('{"format": 2}'))
+    with pytest.raises(ValueError, match="missing move, value_target, outcome, game_id"):
+        Dataset.load(partial)
+    np.savez(partial, meta=np.array('{"format": 9}'))
+    with pytest.raises(ValueError, match="format 9"):
         Dataset.load(partial)
 
 

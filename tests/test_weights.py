@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rgou.nn import numba_backend as nb
+from rgou.nn import inference as nb
 from rgou.nn.layout import (
     LAYOUT_IN_OUT,
     LAYOUT_OUT_IN,

@@ -59,7 +59,7 @@ def run(names: list[str], ctx: BenchContext) -> dict:
         "seed": ctx.seed,
         "machine": machine_info(),
         "positions": {"count": 0 if ctx._pool is None else len(ctx._pool), "games": ctx._games,
-                      "seconds": ctx.pool_seconds, "source": "rgou.selfplay.generate(depth=1, seed)"},
+                      "seconds": ctx.pool_seconds, "source": "rgou.selfplay.generate(depth=1, seed, max_plies=200)"},
         "sections": {
             name: {"warmup_s": r.warmup_s, "seconds": seconds[name], "other_load_cores": other[name],
                    "metrics": {k: {"value": m.value, "unit": m.unit, "label": m.label} for k, m in r.metrics.items()},

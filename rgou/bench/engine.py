@@ -1,9 +1,8 @@
 """Bench sections of the engine, the features, the expectiminimax search and self-play.
 
 Each `bench_*` takes the shared `BenchContext` and returns a `SectionResult`.
-The search section counts the positions a search generates with a recursive
-replica of `rgou.search` (same visiting order and float operations), and
-checks that the replica returns the same values.
+The search section counts the positions a search generates with the
+search's own counting mode and checks that it returns the plain search's values.
 """
 
 from __future__ import annotations
@@ -14,34 +13,16 @@ import time
 import numba
 import numpy as np
 
+from rgou._clock import clock_ns
 from rgou._numba import njit
-from rgou._random import seed_rng
+from rgou.agents import RandomAgent
 from rgou.bench.report import RUST_DEPTH3_DECISION_US, RUST_DEPTH3_GAMES_PER_S, SectionResult
-from rgou.bench.timing import (
-    HAS_CLOCK,
-    TIMED_JIT,
-    BenchContext,
-    LoadMeter,
-    clock_overhead,
-    median_time,
-    now_ns,
-    timed,
-)
+from rgou.bench.timing import BENCH_MAX_PLIES, BenchContext, LoadMeter, clock_overhead, median_time, timed
 from rgou.features import NUM_FEATURES, extract_features, extract_features_batch, features_batch_into, features_into
-from rgou.game import (
-    DICE,
-    STATE_SIZE,
-    TO_MOVE,
-    apply_move_inplace,
-    is_over,
-    legal_moves,
-    new_state,
-    pass_turn_inplace,
-    roll_dice,
-)
-from rgou.heuristic import DEFAULT_PARAMS, evaluate
-from rgou.rules import NUM_PIECES, NUM_ROLLS, P2, ROLL_PROBS
-from rgou.search import search_into
+from rgou.game import STATE_SIZE, TO_MOVE, apply_move_inplace, legal_moves
+from rgou.playout import play_games
+from rgou.rules import NUM_PIECES
+from rgou.search import MAX_DEPTH, heuristic_leaf, leaf_work, search_into
 from rgou.selfplay import generate
 
 
@@ -75,25 +56,10 @@ def _legal_apply_sweep(states, reps):
     return applied, check
 
 
-@njit
-def _random_playouts(seed, games, max_plies):
-    """Uniformly random games (roll, legal moves, apply or pass); returns the number of plies played."""
-    moves = np.empty(NUM_PIECES, dtype=np.int8)
-    plies = 0
-    for g in range(games):
-        rng = seed_rng(seed, g)
-        state = new_state()
-        for _ in range(max_plies):
-            if is_over(state):
-                break
-            state[DICE] = roll_dice(rng)
-            n = legal_moves(state, moves)
-            plies += 1
-            if n == 0:
-                pass_turn_inplace(state)
-            else:
-                apply_move_inplace(state, moves[roll_dice(rng) % n])
-    return plies
+def _random_playouts(seed: int, games: int, max_plies: int) -> int:
+    """Uniformly random games on the one game loop, on one thread; returns the number of plies played."""
+    agent = RandomAgent().data
+    return int(play_games(agent, agent, games, seed, max_plies=max_plies, threads=1).plies.sum())
 
 
 def bench_engine(ctx: BenchContext) -> SectionResult:
@@ -104,19 +70,20 @@ def bench_engine(ctx: BenchContext) -> SectionResult:
     reps = ctx.reps(5, 2)
     inner = 1 if ctx.quick else 3
     res.warmup_s = timed(lambda: (_legal_sweep(states[:10], 1), _legal_apply_sweep(states[:10], 1),
-                                   _random_playouts(np.uint64(1), 2, 200)))
+                                   _random_playouts(1, 2, 200)))
     t_legal, _ = median_time(lambda: _legal_sweep(states, inner), reps)
     t_apply, _ = median_time(lambda: _legal_apply_sweep(states, inner), reps)
     applied, _ = _legal_apply_sweep(states, 1)
     games = 200 if ctx.quick else 2000
-    plies = _random_playouts(np.uint64(ctx.seed), games, 1000)
-    t_play, _ = median_time(lambda: _random_playouts(np.uint64(ctx.seed), games, 1000), reps)
+    plies = _random_playouts(ctx.seed, games, 1000)
+    t_play, _ = median_time(lambda: _random_playouts(ctx.seed, games, 1000), reps)
     res.add("legal_positions_per_s", inner * n / t_legal, "pos/s", "legal_moves only, positions/s (1 thread)")
     res.add("legal_apply_positions_per_s", inner * n / t_apply, "pos/s",
             "legal_moves + copy/apply every legal move, positions/s (1 thread)")
     res.add("apply_moves_per_s", inner * applied / t_apply, "moves/s", "  same run, moves applied/s")
     res.add("legal_apply_ns_per_position", 1e9 * t_apply / (inner * n), "ns", "  same run, ns per position")
-    res.add("random_playout_plies_per_s", plies / t_play, "plies/s", "random playouts (roll+legal+apply/pass), plies/s")
+    res.add("random_playout_plies_per_s", plies / t_play, "plies/s",
+            "random playouts on the game loop (roll, legal, decide, apply or pass), plies/s, 1 thread")
     res.notes.append(f"{n} self-play positions, {applied / n:.2f} legal moves each on average; "
                      f"{games} random playouts, {plies / games:.1f} plies each")
     return res
@@ -168,144 +135,47 @@ def bench_features(ctx: BenchContext) -> SectionResult:
     return res
 
 
-@numba.njit(**TIMED_JIT)
-def _timed_search(states, depth, params, times):
+@njit
+def _timed_search(states, depth, leaf, work, times):
     """search_into for each state; its wall time in ns into times[i]; returns the values."""
-    buf = np.zeros(2, dtype=np.int64)
     scores = np.empty(NUM_PIECES, dtype=np.float64)
     values = np.empty(states.shape[0], dtype=np.float64)
     for i in range(states.shape[0]):
-        t0 = now_ns(buf)
-        v, _ = search_into(states[i], depth, params, scores)
-        t1 = now_ns(buf)
+        t0 = clock_ns()
+        v, _ = search_into(states[i], depth, leaf, work, scores, None)
+        t1 = clock_ns()
         values[i] = v
         times[i] = t1 - t0
     return values
 
 
-def _python_timed_search(states, depth, params, times):
-    """_timed_search without an in-kernel clock: perf_counter_ns around each call from Python."""
+@njit
+def _count_all(states, depth, leaf, work, counts, values):
+    """search_into in its counting mode over every state; values[i] must equal the timed search's."""
     scores = np.empty(NUM_PIECES, dtype=np.float64)
-    values = np.empty(len(states))
-    for i, s in enumerate(states):
-        t0 = time.perf_counter_ns()
-        values[i], _ = search_into(s, depth, params, scores)
-        times[i] = time.perf_counter_ns() - t0
-    return values
-
-
-# A plain recursive replica of rgou.search (same visiting order, same float operations),
-# counting what the search does. Not cached: Numba cannot cache-relink recursion.
-_COUNT_JIT = dict(nogil=True, error_model="numpy")
-_GENERATED, _EVALS, _CHANCE = 0, 1, 2  # counts[] slots
-
-
-@numba.njit(**_COUNT_JIT)
-def _count_chance(node, depth, params, counts):
-    """Value of a chance node at `depth`, as rgou.search._chance; adds to counts."""
-    if depth == 0 or is_over(node):
-        counts[_EVALS] += 1
-        return np.float64(evaluate(node, params))
-    counts[_CHANCE] += 1
-    maximise = node[TO_MOVE] == P2
-    moves = np.empty(NUM_PIECES, dtype=np.int8)
-    child = np.empty(STATE_SIZE, dtype=np.int8)
-    total = 0.0
-    have_pass = False
-    pass_value = 0.0
-    for roll in range(NUM_ROLLS):
-        node[DICE] = roll
-        n = legal_moves(node, moves)
-        if n > 0:
-            best = -np.inf if maximise else np.inf
-            for k in range(n):
-                child[:] = node
-                apply_move_inplace(child, moves[k])
-                counts[_GENERATED] += 1
-                if depth == 1 or is_over(child):
-                    counts[_EVALS] += 1
-                    v = np.float64(evaluate(child, params))
-                else:
-                    v = _count_chance(child.copy(), depth - 1, params, counts)
-                if (v > best) if maximise else (v < best):
-                    best = v
-            total += ROLL_PROBS[roll] * best
-        elif have_pass:
-            total += ROLL_PROBS[roll] * pass_value
-        else:
-            child[:] = node
-            pass_turn_inplace(child)
-            counts[_GENERATED] += 1
-            if depth == 1:
-                counts[_EVALS] += 1
-                pass_value = np.float64(evaluate(child, params))
-            else:
-                pass_value = _count_chance(child.copy(), depth - 1, params, counts)
-            have_pass = True
-            total += ROLL_PROBS[roll] * pass_value
-    node[DICE] = 0
-    return total
-
-
-@numba.njit(**_COUNT_JIT)
-def _count_root(state, depth, params, counts):
-    """Best value at a rolled root (as search_into); counts the root as generated."""
-    counts[_GENERATED] += 1
-    if is_over(state):
-        counts[_EVALS] += 1
-        return np.float64(evaluate(state, params))
-    moves = np.empty(NUM_PIECES, dtype=np.int8)
-    n = legal_moves(state, moves)
-    child = np.empty(STATE_SIZE, dtype=np.int8)
-    if n == 0:
-        child[:] = state
-        pass_turn_inplace(child)
-        counts[_GENERATED] += 1
-        return _count_chance(child, depth - 1, params, counts)
-    maximise = state[TO_MOVE] == P2
-    best = 0.0
-    first = True
-    for k in range(n):
-        child[:] = state
-        apply_move_inplace(child, moves[k])
-        counts[_GENERATED] += 1
-        v = _count_chance(child.copy(), depth - 1, params, counts)
-        if first or ((v > best) if maximise else (v < best)):
-            best = v
-            first = False
-    return best
-
-
-@numba.njit(**_COUNT_JIT)
-def _count_all(states, depth, params, counts, values):
-    """_count_root over every state; values[i] must equal search_into's value."""
     for i in range(states.shape[0]):
-        values[i] = _count_root(states[i].copy(), depth, params, counts)
+        values[i], _ = search_into(states[i], depth, leaf, work, scores, counts)
 
 
 def bench_search(ctx: BenchContext) -> SectionResult:
     """search_into at depths 1..4: per-decision times (median, mean, p90) and nodes/s."""
     res = SectionResult()
-    params = DEFAULT_PARAMS.to_array()
+    leaf = heuristic_leaf()
+    work = leaf_work(MAX_DEPTH, leaf)
     n_by_depth = {1: 100, 2: 100, 3: 60, 4: 12} if ctx.quick else {1: 400, 2: 400, 3: 300, 4: 60}
     pool_size = 20_000 if ctx.quick else 200_000
     warm = ctx.spread(2, pool_size)
-    res.warmup_s = timed(lambda: search_into(warm[0], np.int64(1), params, np.empty(NUM_PIECES)))
+    res.warmup_s = timed(lambda: search_into(warm[0], np.int64(1), leaf, work, np.empty(NUM_PIECES), None))
     t0 = time.perf_counter()
-    if HAS_CLOCK:
-        timed_search = _timed_search
-        timed_search(warm, np.int64(1), params, np.empty(2, dtype=np.int64))
-        ov = np.empty(10_000, dtype=np.int64)
-        clock_overhead(ov)
-        overhead_ns = float(np.median(ov))
-        res.notes.append(f"per-decision times from clock_gettime inside an njit loop; "
-                         f"clock overhead {overhead_ns:.0f} ns subtracted")
-    else:  # pragma: no cover
-        timed_search, overhead_ns = _python_timed_search, 0.0
-        res.notes.append("per-decision times from Python perf_counter_ns (includes ~1 us dispatch)")
-    _count_all(warm, np.int64(1), params, np.zeros(3, dtype=np.int64), np.empty(2))
-    res.notes.append(f"warm-up is search_into alone; the bench's own timing and counting kernels "
-                     f"(not cached) took {time.perf_counter() - t0:.2f} s more to compile")
+    _timed_search(warm, np.int64(1), leaf, work, np.empty(2, dtype=np.int64))
+    ov = np.empty(10_000, dtype=np.int64)
+    clock_overhead(ov)
+    overhead_ns = float(np.median(ov))
+    res.notes.append(f"per-decision times from clock_gettime inside an njit loop; clock overhead {overhead_ns:.0f} ns "
+                     "subtracted")
+    _count_all(warm, np.int64(1), leaf, work, np.zeros(3, dtype=np.int64), np.empty(2))
+    res.notes.append(f"warm-up is search_into alone; the bench's timing and counting loops took "
+                     f"{time.perf_counter() - t0:.2f} s more to load or compile")
     reps = ctx.reps(3, 1)
     mismatches = 0
     for depth, n in n_by_depth.items():
@@ -314,11 +184,11 @@ def bench_search(ctx: BenchContext) -> SectionResult:
         per_rep = np.empty((reps, n), dtype=np.int64)
         values = None
         for r in range(reps):
-            values = timed_search(states, d, params, per_rep[r])
+            values = _timed_search(states, d, leaf, work, per_rep[r])
         times_us = np.maximum(np.median(per_rep, axis=0) - overhead_ns, 0.0) / 1e3
         counts = np.zeros(3, dtype=np.int64)
         counted = np.empty(n)
-        _count_all(states, d, params, counts, counted)
+        _count_all(states, d, leaf, work, counts, counted)
         mismatches += int(np.sum(counted != values))
         total_s = times_us.sum() / 1e6
         res.add(f"depth{depth}_median_us", np.median(times_us), "us", f"depth {depth}: median per decision ({n} positions)")
@@ -327,10 +197,10 @@ def bench_search(ctx: BenchContext) -> SectionResult:
         res.add(f"depth{depth}_nodes_per_decision", counts[0] / n, "nodes", f"depth {depth}: positions generated per decision")
         res.add(f"depth{depth}_nodes_per_s", counts[0] / total_s, "nodes/s", f"depth {depth}: positions generated/s")
         res.add(f"depth{depth}_evals_per_s", counts[1] / total_s, "evals/s", f"depth {depth}: heuristic evaluations/s")
-    res.notes.append("nodes = positions the search generates (root + every apply_move / pass), counted by a "
-                     "recursive replica of the search (rgou.bench) that returns the same values; evals = "
-                     "heuristic calls (leaves and finished games)")
-    res.notes.append(f"counting replica vs search_into values: {mismatches} mismatches")
+    res.notes.append("nodes = positions the search generates (root + every apply_move / pass), counted by the "
+                     "search's own counting mode (rgou.search, counts array); evals = leaf evaluations (leaves "
+                     "and finished games)")
+    res.notes.append(f"counting mode vs plain search values: {mismatches} mismatches")
     if "depth3_median_us" in res.metrics:
         res.add("depth3_speedup_vs_rust", RUST_DEPTH3_DECISION_US / res.metrics["depth3_median_us"].value, "x",
                 f"depth 3 median vs Rust engine (~{RUST_DEPTH3_DECISION_US:.0f} us)")
@@ -342,20 +212,21 @@ def bench_selfplay(ctx: BenchContext) -> SectionResult:
     res = SectionResult()
     threads = numba.config.NUMBA_NUM_THREADS
     games_by_depth = {1: 256, 2: 128, 3: 64} if ctx.quick else {1: 2000, 2: 1200, 3: 600}
-    res.warmup_s = timed(lambda: (generate(4, depth=1, seed=ctx.seed), generate(4, depth=1, seed=ctx.seed, threads=1)))
+    res.warmup_s = timed(lambda: (generate(4, depth=1, seed=ctx.seed, max_plies=BENCH_MAX_PLIES),
+                                   generate(4, depth=1, seed=ctx.seed, threads=1, max_plies=BENCH_MAX_PLIES)))
     reps = ctx.reps(3, 1)
     for depth, games in games_by_depth.items():
         all_t, one_t, busy, other = [], [], [], []
         samples = 0
         for _ in range(reps):
             with LoadMeter() as m:
-                ds = generate(games, depth=depth, seed=ctx.seed)
+                ds = generate(games, depth=depth, seed=ctx.seed, max_plies=BENCH_MAX_PLIES)
             all_t.append(m.seconds)
             busy.append(m.own_cores)
             other.append(m.other_cores or 0.0)
             samples = len(ds)
             with LoadMeter() as m:
-                generate(games, depth=depth, seed=ctx.seed, threads=1)
+                generate(games, depth=depth, seed=ctx.seed, threads=1, max_plies=BENCH_MAX_PLIES)
             one_t.append(m.seconds)
             other.append(m.other_cores or 0.0)
         t_all, t_one = statistics.median(all_t), statistics.median(one_t)
@@ -371,5 +242,5 @@ def bench_selfplay(ctx: BenchContext) -> SectionResult:
         res.add("depth3_speedup_vs_rust", res.metrics["depth3_games_per_s"].value / RUST_DEPTH3_GAMES_PER_S, "x",
                 f"depth 3 games/s vs Rust engine (~{RUST_DEPTH3_GAMES_PER_S:.0f} games/s)")
     res.notes.append("end to end: generate() wall time (games, then batched features and legal masks); "
-                     "generate()'s default chunking")
+                     f"generate()'s default chunking; games cut at {BENCH_MAX_PLIES} turns")
     return res

@@ -12,29 +12,31 @@ import os
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numba
 import numpy as np
 
 from rgou.agents import MLAgent
 from rgou.bench.report import SectionResult
+from rgou._clock import clock_ns
+from rgou._numba import njit
 from rgou.bench.timing import (
+    BENCH_MAX_PLIES,
     CONTENDED_CORES,
     HAS_CLOCK,
-    TIMED_JIT,
     BenchContext,
     LoadMeter,
     clock_overhead,
     median_time,
-    now_ns,
     per_call_us,
     steps_for,
     timed,
 )
 from rgou.features import extract_features_batch
 from rgou.game import legal_moves
-from rgou.nn import numba_backend as nb
+from rgou.nn import inference as nb
+from rgou.nn.contract import DEFAULT_DROPOUT_RATE, TrainConfig, make_batch
+from rgou.nn.numba_trainer import NumbaTrainer, single_threaded_blas
 from rgou.nn.layout import (
     DEFAULT_HIDDEN_SIZES,
     NUM_FEATURES,
@@ -44,18 +46,15 @@ from rgou.nn.layout import (
     init_params,
     layer_sizes,
 )
-from rgou.nn.numba_backend import value_policy_one
+from rgou.nn.inference import value_policy_one
 from rgou.rules import NUM_PIECES, NUM_ROLLS
 from rgou.selfplay import generate
-from rgou.weights import Weights, load_weights
+from rgou.models import load_model
+from rgou.weights import Weights
 
 NN_BATCHES = (1, 32, 64, 256, 1024, 4096)
 NN_BATCHES_QUICK = (32, 64, 1024)
 TORCH_REFERENCE_INFERENCE_US = 85.0  # issue, this machine
-NN_WEIGHTS = (  # first that exists: the shipped default model, then the reference file it was converted from
-    Path(__file__).resolve().parents[2] / "ml" / "weights" / "default.json.gz",
-    Path("/work/shared/reference/ml-weights.json.gz"),
-)
 
 
 def _train_flops_per_sample(cfg, first_inputs: int | None = None) -> int:
@@ -104,15 +103,14 @@ def _numpy_blas() -> str:
             f"{p.get('num_threads')} threads ({os.path.basename(p.get('filepath', ''))})")
 
 
-@numba.njit(**TIMED_JIT)
+@njit
 def _timed_value_policy(vflat, vsizes, pflat, psizes, X, policy, work, times):
     """value_policy_one for each row of X; its wall time in ns into times[i]; returns the summed values."""
-    buf = np.zeros(2, dtype=np.int64)
     acc = 0.0
     for i in range(X.shape[0]):
-        t0 = now_ns(buf)
+        t0 = clock_ns()
         acc += value_policy_one(vflat, vsizes, pflat, psizes, X[i], policy, work)
-        t1 = now_ns(buf)
+        t1 = clock_ns()
         times[i] = t1 - t0
     return acc
 
@@ -179,7 +177,7 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
     jax_batches = batches[:1] if quick else batches  # a JAX compile is ~1-2 s per batch size
     reps = ctx.reps(7, 2)
     chunk_s = 0.02 if quick else 0.08
-    lr, dropout = 1e-3, nb.DEFAULT_DROPOUT_RATE
+    lr, dropout = 1e-3, DEFAULT_DROPOUT_RATE
     warmup = 0.0
 
     # ---- 1. machine GEMM rate
@@ -191,7 +189,7 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
     # ---- training data: real self-play samples (features 78..149 are zero)
     t0 = time.perf_counter()
     games = 64 if quick else 256
-    ds = generate(games, depth=1, seed=ctx.seed)
+    ds = generate(games, depth=1, seed=ctx.seed, max_plies=BENCH_MAX_PLIES)
     warmup += time.perf_counter() - t0
     X, VT, PT = ds.features, ds.value_target, ds.policy_target
     n_samples = len(ds)
@@ -228,17 +226,18 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
         jax = None
     else:
         try:
-            from rgou.nn import jax_backend as jb
+            from rgou.nn import jax_trainer as jb
         except Exception as exc:  # pragma: no cover - broken install
-            res.notes.append(f"JAX columns skipped: rgou.nn.jax_backend failed ({type(exc).__name__}: {exc})")
+            res.notes.append(f"JAX columns skipped: rgou.nn.jax_trainer failed ({type(exc).__name__}: {exc})")
             jax = None
     if jb is not None:
-        res.notes.append(f"JAX {jax.__version__} on {jb.jax_device_description()}: jax_backend.make_train_step "
-                         "(jitted, both nets, dropout 0.1, Adam); a chunk of steps ends with block_until_ready; "
+        res.notes.append(f"JAX {jax.__version__} on {jb.jax_device_description()}: JaxTrainer.step "
+                         "(jitted, both nets, dropout 0.1, Adam, one dispatch per step) and JaxTrainer.run "
+                         "(a lax.scan over the minibatches of a device-resident block, one dispatch per chunk); "
+                         "a chunk of steps ends with block_until_ready; "
                          + ("quick run: JAX at the first batch size only" if quick else "compile time not timed"))
-        jstep = jb.make_train_step(learning_rate=lr, dropout_rate=dropout)
-        jstate = jb.init_train_state(v0, p0)
-        jkeys = [jax.random.fold_in(jax.random.PRNGKey(ctx.seed), i) for i in range(64)]
+        jtrainer = jb.JaxTrainer(TrainConfig(learning_rate=lr, dropout_rate=dropout, seed=ctx.seed))
+        jstate = jtrainer.init(v0, p0)
     torch_nets = _TorchNets(torch, ctx.seed, dropout, lr) if torch is not None else None
 
     # ---- 2-5. trainers, side by side at each batch size
@@ -252,16 +251,20 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
         count = max(1, min(64, n_samples // B))
         slices = [(np.ascontiguousarray(X[i * B:(i + 1) * B]), np.ascontiguousarray(VT[i * B:(i + 1) * B]),
                    np.ascontiguousarray(PT[i * B:(i + 1) * B])) for i in range(count)]
-        trainer = nb.make_trainer(v0, p0, max_batch=B, learning_rate=lr, dropout_rate=dropout, seed=ctx.seed)
+        batches_b = [make_batch(*s) for s in slices]
+        trainer = NumbaTrainer(TrainConfig(max_batch=B, learning_rate=lr, dropout_rate=dropout, seed=ctx.seed))
+        nstate = trainer.init(v0, p0)
 
-        def numba_ctx(k, trainer=trainer, slices=slices, count=count):
-            with nb.single_threaded_blas():
+        def numba_ctx(k, trainer=trainer, batches_b=batches_b, count=count):
+            nonlocal nstate
+            with single_threaded_blas():
                 for i in range(k):
-                    nb.train_step(trainer, *slices[i % count])
+                    nstate, _ = trainer.step(nstate, batches_b[i % count])
 
-        def numba_self(k, trainer=trainer, slices=slices, count=count):
+        def numba_self(k, trainer=trainer, batches_b=batches_b, count=count):
+            nonlocal nstate
             for i in range(k):
-                nb.train_step(trainer, *slices[i % count])
+                nstate, _ = trainer.step(nstate, batches_b[i % count])
 
         runners: dict[str, Callable[[int], object]] = {"numba": numba_ctx, "numba_self": numba_self}
         t0 = time.perf_counter()
@@ -276,16 +279,29 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
             torch_run(2)
             runners["torch"] = torch_run
         if jb is not None and B in jax_batches:
-            jslices = [tuple(jax.device_put(a) for a in s) for s in slices]
+            jslices = [jtrainer.device_batch(b) for b in batches_b]
+            block = jtrainer.device_batch(make_batch(X[: count * B], VT[: count * B], PT[: count * B]))
+            order = jax.numpy.arange(count * B, dtype=jax.numpy.int32)
 
             def jax_run(k, jslices=jslices, count=count):
                 nonlocal jstate
                 for i in range(k):
-                    jstate, _ = jstep(jstate, *jslices[i % count], jkeys[i % len(jkeys)])
+                    jstate, _ = jtrainer.step(jstate, jslices[i % count])
+                jax.block_until_ready(jstate)
+
+            def jax_scan(k, block=block, order=order, count=count, B=B):
+                nonlocal jstate
+                done = 0
+                while done < k:
+                    steps = min(count, k - done)
+                    jstate, _ = jtrainer.run(jstate, block, order[: steps * B], B)
+                    done += steps
                 jax.block_until_ready(jstate)
 
             jax_run(2)
+            jax_scan(count)
             runners["jax"] = jax_run
+            runners["jax_scan"] = jax_scan
         warmup += time.perf_counter() - t0
         steps = {name: steps_for(fn, chunk_s) for name, fn in runners.items()}
         rates: dict[str, list[float]] = {name: [] for name in runners}
@@ -334,6 +350,9 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
             res.add(f"jax_b{B}_gemm_pct", 100.0 * med["jax"] * flops / 1e9 / gemm, "%",
                     f"batch {B}: JAX % of GEMM rate ({med['jax'] * flops / 1e9:.1f} GFLOP/s)")
             res.add(f"numba_vs_jax_b{B}", med["numba"] / med["jax"], "x", f"batch {B}: Numba / JAX samples/s")
+        if "jax_scan" in med:
+            res.add(f"jax_scan_b{B}_samples_per_s", med["jax_scan"], "samples/s",
+                    f"batch {B}: JAX, many steps per dispatch (lax.scan), samples/s")
     big = [B for B in batches if B >= 256]
     if big:
         res.add("numba_gemm_pct_min_ge256", min(numba_frac[B] for B in big), "%",
@@ -351,13 +370,8 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
     pool_size = 20_000 if quick else 200_000
     states = ctx.spread(n_pos, pool_size)
     feats = extract_features_batch(states)
-    found = [path for path in NN_WEIGHTS if path.exists()]
-    if found:
-        weights = load_weights(found[0])
-        wname = f"{found[0].name} (shipped size, trained)"
-    else:  # pragma: no cover - no model file
-        weights = Weights(init_params(VALUE_CONFIG, 1), init_params(POLICY_CONFIG, 2))
-        wname = "init_params weights (no model file found)"
+    weights = load_model("default")
+    wname = "the packaged default model"
     fresh = Weights(v0, p0)
     vs, ps = layer_sizes(weights.value_config), layer_sizes(weights.policy_config)
     work = nb.make_inference_work(weights.value_config, weights.policy_config)

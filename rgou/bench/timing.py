@@ -2,15 +2,13 @@
 
 Every timing is a median over repeats unless a section says otherwise.
 `LoadMeter` reports how many cores other processes used during a block;
-above `CONTENDED_CORES` a section's numbers are flagged. `now_ns` and
-`clock_overhead` read clock_gettime inside njit loops, so per-call times
-carry no Python dispatch (`HAS_CLOCK` is False where libc has no clock).
+above `CONTENDED_CORES` a section's numbers are flagged. Kernels time
+single calls with `rgou._clock.clock_ns` inside njit loops, so per-call
+times carry no Python dispatch; `clock_overhead` measures the clock itself.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import statistics
 import time
@@ -18,12 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numba
 import numpy as np
 
+from rgou._clock import clock_ns
+from rgou._numba import njit
 from rgou.selfplay import generate
 
 BENCH_SEED = 20240601
+BENCH_MAX_PLIES = 200  # the turn cap of the bench's games: the workload of every recorded run
 CONTENDED_CORES = 0.25  # other processes' CPU use above which a section is flagged
 
 
@@ -51,7 +51,7 @@ class BenchContext:
             parts = [] if self._pool is None else [self._pool]
             first = 0 if self._pool is None else self._games
             while have < n:
-                ds = generate(games, depth=1, seed=self.seed, first_game=first)
+                ds = generate(games, depth=1, seed=self.seed, first_game=first, max_plies=BENCH_MAX_PLIES)
                 parts.append(ds.state)
                 have += len(ds.state)
                 first += games
@@ -129,34 +129,12 @@ def per_call_us(fn: Callable[[int], object], n: int, repeats: int) -> np.ndarray
     return np.median(times, axis=0) / 1e3
 
 
-_clock_gettime = None
-try:  # in-kernel monotonic clock: per-decision times without Python call overhead
-    _libc = ctypes.CDLL(ctypes.util.find_library("c") or None)
-    _clock_gettime = _libc.clock_gettime
-    _clock_gettime.argtypes = (ctypes.c_int, ctypes.c_void_p)
-    _clock_gettime.restype = ctypes.c_int
-except (OSError, AttributeError):  # pragma: no cover - non-glibc platforms
-    _clock_gettime = None
-_CLOCK_MONOTONIC = 1
-HAS_CLOCK = _clock_gettime is not None
+HAS_CLOCK = clock_ns() > 0  # False where the C library has no clock_gettime
 
 
-# Per-call times inside one njit loop (no Python call overhead), read from
-# clock_gettime through ctypes. Not cached: the function pointer is baked in.
-TIMED_JIT = dict(nogil=True, error_model="numpy")
-
-
-@numba.njit(**TIMED_JIT)
-def now_ns(buf):
-    """Monotonic clock in ns; buf is an int64[2] scratch (seconds, nanoseconds)."""
-    _clock_gettime(_CLOCK_MONOTONIC, buf.ctypes)
-    return buf[0] * 1_000_000_000 + buf[1]
-
-
-@numba.njit(**TIMED_JIT)
+@njit
 def clock_overhead(out):
     """Back-to-back clock readings (ns): the overhead subtracted from each timed call."""
-    buf = np.zeros(2, dtype=np.int64)
     for i in range(out.shape[0]):
-        t0 = now_ns(buf)
-        out[i] = now_ns(buf) - t0
+        t0 = clock_ns()
+        out[i] = clock_ns() - t0

@@ -1,8 +1,10 @@
-"""Neural networks: the flat parameter layout and the trainers over it.
+"""Neural networks: the flat parameter layout, inference, and the two trainers over it.
 
-``rgou.nn.layout`` owns the layout; ``rgou.nn.numba_backend`` holds the CPU
-trainer and the inference kernels; ``rgou.nn.jax_backend`` (optional, imports
-jax) is the accelerated trainer. Importing this package never imports jax.
+``rgou.nn.layout`` owns the layout; ``rgou.nn.inference`` the forward passes
+(what agents need); ``rgou.nn.contract`` the step contract both trainers
+implement; ``rgou.nn.numba_trainer`` the CPU trainer; ``rgou.nn.jax_trainer``
+(optional, imports jax) the accelerated one. Importing this package never
+imports jax.
 """
 
 from rgou.nn.layout import (

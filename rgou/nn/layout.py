@@ -24,8 +24,7 @@ from typing import Any
 import numpy as np
 
 from rgou._numba import njit
-
-NUM_FEATURES = 150
+from rgou.features import NUM_FEATURES
 NUM_POLICY_OUTPUTS = 7
 DEFAULT_HIDDEN_SIZES = (256, 128, 64, 32)
 LAYOUT_IN_OUT = "in_out_row_major"

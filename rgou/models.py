@@ -1,0 +1,43 @@
+"""The models and defaults shipped inside the package (found through importlib.resources).
+
+``default`` is the model `ml` agents use when no file is named; ``upstream``
+is the existing engine's published model, converted to rgou's layout, kept for
+comparison. A model name is accepted wherever a weight file is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+PACKAGED_MODELS = {
+    "default": "models/upstream.json.gz",
+    "upstream": "models/upstream.json.gz",
+}
+HEURISTIC_PARAMS_FILE = "heuristic_params.json"
+
+
+def data_file(name: str) -> resources.abc.Traversable:
+    """A file of the package's data folder (rgou/data/NAME)."""
+    return resources.files("rgou").joinpath("data", *name.split("/"))
+
+
+@contextmanager
+def model_file(name_or_path: str | Path) -> Iterator[Path]:
+    """A readable path for a packaged model name (`PACKAGED_MODELS`) or a weight file's path."""
+    text = str(name_or_path)
+    if text in PACKAGED_MODELS and not Path(text).exists():
+        with resources.as_file(data_file(PACKAGED_MODELS[text])) as path:
+            yield path
+        return
+    yield Path(name_or_path)
+
+
+def load_model(name_or_path: str | Path):
+    """`Weights` of a packaged model name or a weight file (see `rgou.weights.load_weights`)."""
+    from rgou.weights import load_weights
+
+    with model_file(name_or_path) as path:
+        return load_weights(path)

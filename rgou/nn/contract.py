@@ -1,0 +1,179 @@
+"""The step contract both trainers implement, and what they share.
+
+A trainer is built from a `TrainConfig` and offers three pure-looking
+functions over a `TrainState` (exactly what a checkpoint saves)::
+
+    state = trainer.init(value_params, policy_params)        # fresh moments, step 0
+    state, (value_loss, policy_loss) = trainer.step(state, batch)
+    value_loss, policy_loss = trainer.evaluate(state, batch)  # no dropout, no update
+
+`rgou.nn.numba_trainer.NumbaTrainer` updates the state's arrays in place and
+returns the state with its step advanced (the argument must not be used
+again); `rgou.nn.jax_trainer.JaxTrainer` returns new arrays. Both draw their
+dropout masks from (seed, step) alone, so the state's step count is the whole
+random-number position: resuming from a saved state repeats a run bit for bit.
+
+Losses, over the rows of a `Batch` with weights w (0 drops a row):
+value = sum_i w_i * mean_j (tanh(z_ij) - t_ij)^2 / sum_i w_i; policy =
+sum_i w_i * (-sum_j t_ij log softmax(z_i)_j) / sum_i w_i, where with
+``policy_loss="legal"`` the softmax runs over the legal slots only (the
+logits of illegal slots get no gradient). A batch whose weights are all zero
+has loss 0 and gradient 0.
+
+Adam (beta1 0.9, beta2 0.999, eps 1e-8) computes its bias corrections
+1 - beta^t in float64 and rounds them to the parameters' dtype
+(`bias_corrections`), so the two trainers' updates agree bit for bit on equal
+gradients. `shuffle_order(n, seed, epoch)` is the minibatch order both use: a
+stable sort of 32-bit hashes, computable on a GPU as on the CPU.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from rgou.nn.layout import POLICY_CONFIG, VALUE_CONFIG, NetConfig
+
+ADAM_BETA1 = 0.9
+ADAM_BETA2 = 0.999
+ADAM_EPS = 1e-8
+DEFAULT_DROPOUT_RATE = 0.1
+DEFAULT_LEARNING_RATE = 1e-3
+OPTIMIZERS = ("adam", "sgd")
+POLICY_LOSSES = ("full", "legal")
+STREAM_VALUE = 0  # dropout seed streams of the two nets
+STREAM_POLICY = 1
+
+# 32-bit mixing constants of the shuffle hash (lowbias32 by C. Wellons)
+_HASH_M1 = 0x7FEB352D
+_HASH_M2 = 0x846CA68B
+_SEED_SALT = 0x9E3779B9
+_MASK32 = 0xFFFFFFFF
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a trainer needs besides the data: nets, optimizer, dropout, seed, loss options."""
+
+    value_cfg: NetConfig = VALUE_CONFIG
+    policy_cfg: NetConfig = POLICY_CONFIG
+    learning_rate: float = DEFAULT_LEARNING_RATE
+    optimizer: str = "adam"
+    dropout_rate: float = DEFAULT_DROPOUT_RATE
+    seed: int = 0
+    max_batch: int = 1024  # the Numba trainer preallocates its scratch for this many rows
+    policy_loss: str = "full"
+
+    def __post_init__(self) -> None:
+        if self.value_cfg.input_size != self.policy_cfg.input_size:
+            raise ValueError(
+                f"nets must share the input size, got {self.value_cfg.input_size} and {self.policy_cfg.input_size}"
+            )
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.policy_loss not in POLICY_LOSSES:
+            raise ValueError(f"policy_loss must be one of {', '.join(POLICY_LOSSES)}, got {self.policy_loss!r}")
+        if not 0.0 <= float(self.dropout_rate) < 1.0:
+            raise ValueError(f"dropout rate must be in [0, 1), got {self.dropout_rate!r}")
+        if not float(self.learning_rate) > 0.0:
+            raise ValueError(f"learning rate must be positive, got {self.learning_rate!r}")
+        if isinstance(self.max_batch, bool) or not isinstance(self.max_batch, (int, np.integer)) or self.max_batch < 1:
+            raise ValueError(f"max_batch must be a positive integer, got {self.max_batch!r}")
+
+
+class TrainState(NamedTuple):
+    """Parameters, optimizer moments and step count of both nets: what a checkpoint holds.
+
+    Arrays are NumPy (Numba trainer) or JAX (JAX trainer); the moments are
+    empty for SGD. `step` is the number of updates done (int, or a JAX scalar).
+    """
+
+    value: Any  # f32 [P_value]
+    policy: Any  # f32 [P_policy]
+    value_m: Any  # f32 [P_value] Adam first moment ([0] for SGD)
+    value_v: Any  # f32 [P_value] Adam second moment
+    policy_m: Any  # f32 [P_policy]
+    policy_v: Any  # f32 [P_policy]
+    step: Any  # updates done
+
+
+STATE_ARRAYS = ("value", "policy", "value_m", "value_v", "policy_m", "policy_v")
+
+
+class Batch(NamedTuple):
+    """One minibatch (rows share the first axis B)."""
+
+    x: np.ndarray  # f32 [B, 150]
+    value_target: np.ndarray  # f32 [B], P2's point of view
+    policy_target: np.ndarray  # f32 [B, 7], one-hot of the expert's move (zeros: no policy target)
+    value_weight: np.ndarray  # f32 [B], 0 drops the row from the value loss
+    policy_weight: np.ndarray  # f32 [B], 0 drops the row from the policy loss
+    legal_mask: np.ndarray  # f32 [B, 7], 1 on legal slots (read with policy_loss="legal")
+
+
+def make_batch(
+    x: Any,
+    value_target: Any,
+    policy_target: Any,
+    value_weight: Any = None,
+    policy_weight: Any = None,
+    legal_mask: Any = None,
+) -> Batch:
+    """A float32 C-contiguous `Batch`; weights default to ones and the legal mask to all slots."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if x.ndim != 2:
+        raise ValueError(f"expected features of shape (B, F), got {x.shape}")
+    n = x.shape[0]
+    vt = np.ascontiguousarray(value_target, dtype=np.float32).reshape(-1)
+    pt = np.ascontiguousarray(policy_target, dtype=np.float32)
+    vw = np.ones(n, np.float32) if value_weight is None else np.ascontiguousarray(value_weight, dtype=np.float32)
+    pw = np.ones(n, np.float32) if policy_weight is None else np.ascontiguousarray(policy_weight, dtype=np.float32)
+    if legal_mask is None:
+        mask = np.ones(pt.shape, np.float32)
+    else:
+        mask = np.ascontiguousarray(legal_mask, dtype=np.float32)
+    for name, arr, shape in (
+        ("value_target", vt, (n,)),
+        ("value_weight", vw, (n,)),
+        ("policy_weight", pw, (n,)),
+        ("legal_mask", mask, pt.shape),
+    ):
+        if arr.shape != shape:
+            raise ValueError(f"{name}: expected shape {shape}, got {arr.shape}")
+    if pt.ndim != 2 or pt.shape[0] != n:
+        raise ValueError(f"policy_target: expected shape ({n}, outputs), got {pt.shape}")
+    return Batch(x, vt, pt, vw, pw, mask)
+
+
+def bias_corrections(step: int, dtype: Any = np.float32) -> tuple[Any, Any]:
+    """Adam's (1 - beta1^t, 1 - beta2^t) for update number t = step + 1, in float64 rounded to dtype."""
+    t = int(step) + 1
+    return dtype(1.0 - ADAM_BETA1**t), dtype(1.0 - ADAM_BETA2**t)
+
+
+def hash32(x: np.ndarray) -> np.ndarray:
+    """lowbias32 of uint32 values (wrapping arithmetic), uint32 of the same shape."""
+    x = np.array(x, dtype=np.uint32, ndmin=1)  # arrays wrap silently; NumPy scalars would warn
+    x = x ^ (x >> np.uint32(16))
+    x = x * np.uint32(_HASH_M1)
+    x = x ^ (x >> np.uint32(15))
+    x = x * np.uint32(_HASH_M2)
+    return x ^ (x >> np.uint32(16))
+
+
+def shuffle_key(seed: int, epoch: int) -> int:
+    """The 32-bit key of an epoch's order: a hash of (seed, epoch)."""
+    s = int(hash32((int(seed) ^ _SEED_SALT) & _MASK32)[0])
+    return int(hash32((s + int(epoch)) & _MASK32)[0])
+
+
+def shuffle_order(n: int, seed: int, epoch: int) -> np.ndarray:
+    """Row order of an epoch, int64 [n]: the stable argsort of hash32(key ^ hash32(i)).
+
+    The JAX trainer computes the same order on its device (`jax_trainer.shuffle_order_on_device`).
+    """
+    key = np.uint32(shuffle_key(seed, epoch))
+    keys = hash32(hash32(np.arange(n, dtype=np.uint32)) ^ key)
+    return np.argsort(keys, kind="stable")

@@ -1,0 +1,279 @@
+"""The JAX trainer: the step contract of `rgou.nn.contract`, jitted, over the same flat vectors.
+
+::
+
+    trainer = JaxTrainer(TrainConfig(...))
+    state = trainer.init(value_params, policy_params)     # TrainState of device arrays
+    state, (value_loss, policy_loss) = trainer.step(state, batch)
+    state, losses = trainer.run(state, data, order, batch_size)   # many steps in one dispatch
+    value_loss, policy_loss = trainer.evaluate(state, batch)
+
+The network is read from one flat vector through ``layout.unflatten`` (static
+slices), so ``jax.grad`` of the loss is a flat vector and Adam's moments are
+flat too. `run` keeps a whole block of data on the device and scans over its
+minibatches (``lax.scan``), gathering each one by index: one dispatch for
+hundreds of steps, the same arithmetic as calling `step` for each. Losses,
+Adam (bias corrections computed in float64 on the host, as the Numba trainer
+does) and the dropout placement match ``rgou.nn.numba_trainer``; dropout
+masks come from ``jax.random`` keyed by (seed, step), so they differ from the
+Numba ones but repeat exactly.
+
+JAX places arrays on its default device: a GPU when jax sees one, else the
+CPU. Float64 needs ``jax.enable_x64`` (tests only); this module never turns it on.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rgou.nn.contract import (
+    ADAM_BETA1,
+    ADAM_BETA2,
+    ADAM_EPS,
+    Batch,
+    TrainConfig,
+    TrainState,
+    bias_corrections,
+    shuffle_key,
+)
+from rgou.nn.layout import NetConfig, check_flat, unflatten
+
+Array = Any
+HEADS = ("tanh_mse", "softmax_ce")
+
+
+def jax_device_description() -> str:
+    """Which device JAX trains on, e.g. 'gpu: NVIDIA H100 (1 device)' or 'cpu: cpu (1 device)'."""
+    devices = jax.devices()
+    first = devices[0]
+    kind = getattr(first, "device_kind", str(first))
+    return f"{jax.default_backend()}: {kind} ({len(devices)} device{'s' if len(devices) != 1 else ''})"
+
+
+def forward(flat: Array, cfg: NetConfig, X: Array, dropout_rate: float = 0.0, key: Array | None = None) -> Array:
+    """Raw outputs [N, out] for X [N, in]; ReLU hidden layers with inverted dropout when key is given."""
+    layers = unflatten(flat, cfg)
+    h = X
+    for k, (W, b) in enumerate(layers):
+        h = h @ W + b
+        if k < len(layers) - 1:
+            h = jax.nn.relu(h)
+            if dropout_rate > 0.0 and key is not None:
+                keep = jax.random.bernoulli(jax.random.fold_in(key, k), 1.0 - dropout_rate, h.shape)
+                h = jnp.where(keep, h / (1.0 - dropout_rate), 0.0)
+    return h
+
+
+def _weighted_mean(per_row: Array, weights: Array) -> Array:
+    total = jnp.sum(weights)
+    return jnp.where(total > 0, jnp.sum(weights * per_row) / jnp.where(total > 0, total, 1.0), 0.0)
+
+
+def _head_loss(logits: Array, targets: Array, head: str, weights: Array, legal_mask: Array | None) -> Array:
+    if head == "tanh_mse":
+        return _weighted_mean(jnp.mean((jnp.tanh(logits) - targets) ** 2, axis=1), weights)
+    if head != "softmax_ce":
+        raise ValueError(f"expected head in {HEADS}, got {head!r}")
+    if legal_mask is not None:
+        legal = legal_mask > 0
+        legal = jnp.where(jnp.any(legal, axis=1, keepdims=True), legal, True)  # rows without a legal slot
+        logits = jnp.where(legal, logits, -jnp.inf)
+        targets = jnp.where(legal, targets, 0.0)
+    log_probs = logits - jax.scipy.special.logsumexp(logits, axis=1, keepdims=True)
+    if legal_mask is not None:
+        log_probs = jnp.where(legal, log_probs, 0.0)
+    return _weighted_mean(-jnp.sum(targets * log_probs, axis=1), weights)
+
+
+def loss(
+    flat: Array,
+    cfg: NetConfig,
+    X: Array,
+    targets: Array,
+    head: str,
+    dropout_rate: float = 0.0,
+    key: Array | None = None,
+    weights: Array | None = None,
+    legal_mask: Array | None = None,
+) -> Array:
+    """Weighted loss: "tanh_mse" (value) or "softmax_ce" (policy, from logits); targets [N, out]."""
+    if targets.ndim == 1:
+        targets = targets[:, None]
+    if weights is None:
+        weights = jnp.ones(X.shape[0], dtype=X.dtype)
+    return _head_loss(forward(flat, cfg, X, dropout_rate, key), targets, head, weights, legal_mask)
+
+
+def loss_and_grad(
+    flat: Array,
+    cfg: NetConfig,
+    X: Array,
+    targets: Array,
+    head: str,
+    weights: Array | None = None,
+    legal_mask: Array | None = None,
+) -> tuple[Array, Array]:
+    """(loss, d loss / d flat [P]) without dropout, by jax.value_and_grad."""
+    check_flat(flat, cfg)
+    arrays = [None if a is None else jnp.asarray(a) for a in (weights, legal_mask)]
+    return _jit_loss_and_grad(jnp.asarray(flat), cfg, jnp.asarray(X), jnp.asarray(targets), head, *arrays)
+
+
+@partial(jax.jit, static_argnums=(1, 4))
+def _jit_loss_and_grad(flat, cfg, X, targets, head, weights, legal_mask):
+    return jax.value_and_grad(loss)(flat, cfg, X, targets, head, 0.0, None, weights, legal_mask)
+
+
+def _adam(params: Array, grad: Array, m: Array, v: Array, lr: float, bc1: Array, bc2: Array):
+    """One Adam update with precomputed bias corrections, in the Numba trainer's order of operations."""
+    m = ADAM_BETA1 * m + (1.0 - ADAM_BETA1) * grad
+    v = ADAM_BETA2 * v + (1.0 - ADAM_BETA2) * grad * grad
+    return params - lr * (m / bc1) / (jnp.sqrt(v / bc2) + ADAM_EPS), m, v
+
+
+def shuffle_order_on_device(n: int, seed: int, epoch: int) -> Array:
+    """`rgou.nn.contract.shuffle_order` computed by JAX (uint32 arithmetic wraps), int32 [n]."""
+    key = jnp.uint32(shuffle_key(seed, epoch))
+    return jnp.argsort(_hash32(_hash32(jnp.arange(n, dtype=jnp.uint32)) ^ key), stable=True).astype(jnp.int32)
+
+
+def _hash32(x: Array) -> Array:
+    x = x ^ (x >> 16)
+    x = x * jnp.uint32(0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = x * jnp.uint32(0x846CA68B)
+    return x ^ (x >> 16)
+
+
+class JaxTrainer:
+    """The JAX trainer: `init`, `step`, `run` and `evaluate` of `rgou.nn.contract` over device arrays."""
+
+    name = "jax"
+
+    def __init__(self, config: TrainConfig = TrainConfig(), dtype: Any = jnp.float32):
+        self.config = config
+        self.dtype = dtype
+        self._legal = config.policy_loss == "legal"
+        self._use_adam = config.optimizer == "adam"
+        self._base_key = jax.random.key(int(config.seed) & 0xFFFFFFFF)
+        self._step = jax.jit(self._step_impl)
+        self._run = jax.jit(self._run_impl, static_argnames=("batch_size",))
+        self._evaluate = jax.jit(self._evaluate_impl)
+
+    def init(self, value_params: np.ndarray, policy_params: np.ndarray) -> TrainState:
+        """Device copies of the two flat vectors, zero moments, step 0."""
+        check_flat(value_params, self.config.value_cfg)
+        check_flat(policy_params, self.config.policy_cfg)
+        value = jnp.asarray(value_params, dtype=self.dtype)
+        policy = jnp.asarray(policy_params, dtype=self.dtype)
+        if self._use_adam:
+            moments = [jnp.zeros_like(value), jnp.zeros_like(value), jnp.zeros_like(policy), jnp.zeros_like(policy)]
+        else:
+            moments = [jnp.zeros(0, self.dtype) for _ in range(4)]
+        return TrainState(value, policy, *moments, jnp.asarray(0, jnp.int32))
+
+    def from_numpy(self, state: TrainState) -> TrainState:
+        """A state of NumPy arrays (a checkpoint, or the Numba trainer's) on the device."""
+        arrays = [jnp.asarray(a, dtype=self.dtype) for a in state[:6]]
+        return TrainState(*arrays, jnp.asarray(int(state.step), jnp.int32))
+
+    def to_numpy(self, state: TrainState) -> TrainState:
+        """The state as NumPy arrays and an int step (for checkpoints and weight files)."""
+        arrays = [np.asarray(jax.device_get(a)) for a in state[:6]]
+        return TrainState(*arrays, int(state.step))
+
+    def _losses_and_grads(self, state: TrainState, b: Batch, key: Array):
+        cfg = self.config
+        value_key, policy_key = jax.random.split(key)
+        mask = b.legal_mask if self._legal else None
+        vloss, vgrad = jax.value_and_grad(loss)(
+            state.value, cfg.value_cfg, b.x, b.value_target, "tanh_mse", cfg.dropout_rate, value_key, b.value_weight
+        )
+        ploss, pgrad = jax.value_and_grad(loss)(
+            state.policy, cfg.policy_cfg, b.x, b.policy_target, "softmax_ce", cfg.dropout_rate, policy_key,
+            b.policy_weight, mask,
+        )  # fmt: skip
+        return (vloss, ploss), (vgrad, pgrad)
+
+    def _apply(self, state: TrainState, grads, bc1: Array, bc2: Array) -> TrainState:
+        lr = self.config.learning_rate
+        vgrad, pgrad = grads
+        if self._use_adam:
+            value, vm, vv = _adam(state.value, vgrad, state.value_m, state.value_v, lr, bc1, bc2)
+            policy, pm, pv = _adam(state.policy, pgrad, state.policy_m, state.policy_v, lr, bc1, bc2)
+        else:
+            value, vm, vv = state.value - lr * vgrad, state.value_m, state.value_v
+            policy, pm, pv = state.policy - lr * pgrad, state.policy_m, state.policy_v
+        return TrainState(value, policy, vm, vv, pm, pv, state.step + 1)
+
+    def _step_impl(self, state: TrainState, b: Batch, bc: Array):
+        key = jax.random.fold_in(self._base_key, state.step)
+        losses, grads = self._losses_and_grads(state, b, key)
+        return self._apply(state, grads, bc[0], bc[1]), losses
+
+    def _run_impl(self, state: TrainState, data: Batch, order: Array, bc: Array, batch_size: int):
+        def body(st, inputs):
+            start, bc_row = inputs
+            rows = jax.lax.dynamic_slice(order, (start,), (batch_size,))
+            batch = Batch(*(jnp.take(a, rows, axis=0) for a in data))
+            st, (vloss, ploss) = self._step_impl(st, batch, bc_row)
+            return st, jnp.stack([vloss, ploss])
+
+        starts = jnp.arange(bc.shape[0], dtype=jnp.int32) * batch_size
+        return jax.lax.scan(body, state, (starts, bc))
+
+    def _bias_table(self, first_step: int, count: int) -> Array:
+        rows = [bias_corrections(first_step + k, np.float32) for k in range(count)]
+        return jnp.asarray(np.array(rows, dtype=np.float32).reshape(count, 2), dtype=self.dtype)
+
+    def device_batch(self, batch: Batch) -> Batch:
+        """A batch as device arrays of the trainer's dtype."""
+        return Batch(*(jnp.asarray(a, dtype=self.dtype) for a in batch))
+
+    def step(self, state: TrainState, batch: Batch) -> tuple[TrainState, tuple[Array, Array]]:
+        """One optimizer step of both nets on one minibatch; returns (new state, (value_loss, policy_loss))."""
+        bc = self._bias_table(int(state.step), 1)[0]
+        return self._step(state, self.device_batch(batch), bc)
+
+    def run(self, state: TrainState, data: Batch, order: Array, batch_size: int) -> tuple[TrainState, Array]:
+        """len(order) // batch_size steps over minibatches data[order[k*B:(k+1)*B]], in one dispatch.
+
+        data: a Batch of device arrays (`device_batch`) holding the block; order:
+        int32 row indices into it. Returns the new state and the losses f32 [steps, 2].
+        """
+        steps = int(order.shape[0]) // int(batch_size)
+        if steps == 0:
+            return state, jnp.zeros((0, 2), self.dtype)
+        bc = self._bias_table(int(state.step), steps)
+        return self._run(state, data, jnp.asarray(order, jnp.int32), bc, batch_size=int(batch_size))
+
+    def _evaluate_impl(self, state: TrainState, b: Batch):
+        cfg = self.config
+        mask = b.legal_mask if self._legal else None
+        vsum = jnp.sum(b.value_weight)
+        psum = jnp.sum(b.policy_weight)
+        vloss = loss(state.value, cfg.value_cfg, b.x, b.value_target, "tanh_mse", weights=b.value_weight)
+        ploss = loss(state.policy, cfg.policy_cfg, b.x, b.policy_target, "softmax_ce", weights=b.policy_weight,
+                     legal_mask=mask)  # fmt: skip
+        return jnp.stack([vloss * vsum, ploss * psum, vsum, psum])
+
+    def evaluate(self, state: TrainState, batch: Batch, chunk: int = 65536) -> tuple[float, float]:
+        """Weighted (value_loss, policy_loss) over any number of rows, without dropout or updates."""
+        n = int(batch.x.shape[0])
+        sums = np.zeros(4)
+        for start in range(0, n, chunk):
+            part = Batch(*(a[start : start + chunk] for a in batch))
+            sums += np.asarray(self._evaluate(state, self.device_batch(part)), dtype=np.float64)
+        v = sums[0] / sums[2] if sums[2] > 0 else 0.0
+        p = sums[1] / sums[3] if sums[3] > 0 else 0.0
+        return float(v), float(p)
+
+
+def to_numpy(params: Array) -> np.ndarray:
+    """A flat device vector back as a float32 NumPy vector (for weight files)."""
+    return np.asarray(jax.device_get(params), dtype=np.float32)

@@ -1,0 +1,62 @@
+"""`rgou analyze` and rgou.analysis: one output line per input line, fields and their units."""
+
+import json
+
+import numpy as np
+import pytest
+
+from rgou.analysis import Analyzer, analyze_lines, parse_position
+from rgou.cli import main
+from rgou.game import Position
+
+START = json.dumps({"p1": [4, -1, -1, -1, -1, -1, -1], "p2": [9, -1, -1, -1, -1, -1, -1], "to_move": 2, "dice": 2})
+
+
+def test_every_input_line_gets_one_output_line(tmp_path, capsys):
+    lines = [START, "", "   ", "not json", START, json.dumps({"p1": [-1] * 7})]
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    assert main(["analyze", str(src), "--no-features"]) == 1
+    captured = capsys.readouterr()
+    out = [json.loads(line) for line in captured.out.splitlines()]
+    assert len(out) == len(lines)
+    assert [("error" in o) for o in out] == [False, True, True, True, False, True]
+    assert "line 2: empty line" in out[1]["error"] and "line 2: empty line" in captured.err
+    assert "missing p2, to_move, dice" in out[5]["error"]
+    assert "features" not in out[0] and out[0]["legal_moves"] == list(range(7))
+
+
+def test_fields_and_units():
+    analyzer = Analyzer(depth=2, model="default")
+    out = analyzer.analyze(parse_position(START))
+    assert len(out["features"]) == 150 and isinstance(out["heuristic"], int)
+    assert abs(out["search_value"]) < 10000 and len(out["scores"]) == 7  # heuristic points
+    assert -1.0 <= out["value"] <= 1.0 and abs(sum(out["policy"]) - 1.0) < 1e-5
+    assert all(-1.0 <= s <= 1.0 for s in out["ml_scores"])  # value mode: the mover's expected value
+    assert out["ml_move"] == int(np.argmax(out["ml_scores"]))
+    # a position without a legal move still gets the net's value and policy
+    passing = analyzer.analyze(Position.initial(dice=0))
+    assert passing["ml_move"] is None and passing["ml_scores"] == [] and passing["best_move"] is None
+    assert -1.0 <= passing["value"] <= 1.0
+
+
+def test_ml_depth_searches_the_value_net():
+    shallow = Analyzer(model="default").analyze(parse_position(START))
+    deeper = Analyzer(model="default", ml_depth=1).analyze(parse_position(START))
+    assert len(deeper["ml_scores"]) == len(shallow["ml_scores"]) and deeper["ml_scores"] != shallow["ml_scores"]
+    assert deeper["value"] == shallow["value"] and deeper["policy"] == shallow["policy"]
+
+
+def test_bad_lines_name_the_problem():
+    results = list(analyze_lines(['{"p1": [1,2,3,4,5,6,7], "p2": [-1,-1,-1,-1,-1,-1,-1], "to_move": 1, "dice": 1}',
+                                  '[1, 2]', '{"p1": 3, "p2": [], "to_move": 1, "dice": 1}'], Analyzer()))  # fmt: skip
+    assert [r[1] is not None for r in results] == [False, True, True]
+    assert "expected a JSON object" in results[1][1] and "p1 must be a list" in results[2][1]
+
+
+@pytest.mark.parametrize("model", ["no-such-file.json.gz"])
+def test_a_missing_model_is_a_clear_error(model, capsys, tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text(START + "\n")
+    assert main(["analyze", str(src), "--model", model]) == 2
+    assert "no-such-file.json.gz" in capsys.readouterr().err

@@ -1,0 +1,49 @@
+"""Inference kernels (what agents and search use) against a plain NumPy forward pass."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nn_problems import problems
+from rgou._numba import njit
+from rgou.nn import inference as inf
+from rgou.nn.layout import POLICY_CONFIG, VALUE_CONFIG, init_params, layer_sizes
+from test_numba_trainer import numpy_logits
+
+
+@settings(max_examples=25, deadline=None)
+@given(problems(), st.floats(0.0, 0.9))
+def test_inference_matches_numpy(problem, sparsity):
+    cfg, flat, X, _, _ = problem
+    X = np.where(np.random.default_rng(0).uniform(size=X.shape) < sparsity, 0.0, X)  # zero inputs are skipped
+    np.testing.assert_allclose(inf.predict_logits(flat, X, cfg), numpy_logits(flat, cfg, X), rtol=1e-12, atol=1e-12)
+
+
+@njit(cache=False)  # test kernels inline rgou kernels: never cache them
+def _value_policy_rows(vflat, vsizes, pflat, psizes, X, values, policies, work):
+    for r in range(X.shape[0]):
+        values[r] = inf.value_policy_one(vflat, vsizes, pflat, psizes, X[r], policies[r], work)
+
+
+def test_value_policy_one_matches_the_wrappers():
+    rng = np.random.default_rng(4)
+    v, p = init_params(VALUE_CONFIG, 1), init_params(POLICY_CONFIG, 2)
+    X = np.where(rng.uniform(size=(20, 150)) < 0.6, 0.0, rng.normal(size=(20, 150))).astype(np.float32)
+    values, policies = np.empty(20, np.float32), np.empty((20, 7), np.float32)
+    _value_policy_rows(v, layer_sizes(VALUE_CONFIG), p, layer_sizes(POLICY_CONFIG), X, values, policies,
+                       inf.make_inference_work())  # fmt: skip
+    np.testing.assert_allclose(values, inf.predict_value(v, X), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(policies, inf.predict_policy(p, X), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(policies.sum(axis=1), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(values, np.tanh(numpy_logits(v, VALUE_CONFIG, X)[:, 0]), atol=1e-6)
+    assert inf.predict_value(v, X).shape == (20,) and inf.predict_policy(p, X).shape == (20, 7)
+
+
+def test_inference_modules_never_import_a_trainer():
+    import subprocess
+    import sys
+
+    code = ("import sys, rgou, rgou.agents, rgou.analysis, rgou.playout; "
+            "print(sorted(m for m in sys.modules if 'trainer' in m or m.startswith('jax')))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

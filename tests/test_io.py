@@ -1,0 +1,89 @@
+"""Atomic writes: one file, and several files that change together or not at all."""
+
+import os
+import signal
+
+import pytest
+
+from rgou import _io
+from rgou._io import atomic_write, atomic_write_many
+
+
+def _leftovers(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_atomic_write_replaces_or_keeps(tmp_path):
+    target = tmp_path / "a.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_write(target, "w") as fh:
+            fh.write("half")
+            raise RuntimeError("boom")
+    assert target.read_text() == "old" and not _leftovers(tmp_path)
+    with atomic_write(target, "w") as fh:
+        fh.write("new")
+    assert target.read_text() == "new" and not _leftovers(tmp_path)
+
+
+def test_pair_is_new_or_old_when_writing_fails(tmp_path):
+    a, b = tmp_path / "d.npz", tmp_path / "d.json"
+    a.write_text("old a")
+    b.write_text("old b")
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_write_many([a, b], ["w", "w"]) as (fa, fb):
+            fa.write("new a")
+            raise KeyboardInterrupt  # Ctrl-C between the two writes
+    assert (a.read_text(), b.read_text()) == ("old a", "old b") and not _leftovers(tmp_path)
+    with atomic_write_many([a, b], ["w", "w"]) as (fa, fb):
+        fa.write("new a")
+        fb.write("new b")
+    assert (a.read_text(), b.read_text()) == ("new a", "new b") and not _leftovers(tmp_path)
+
+
+def test_pair_is_restored_when_a_rename_fails(tmp_path, monkeypatch):
+    a, b = tmp_path / "d.npz", tmp_path / "d.json"
+    a.write_text("old a")
+    real_replace = os.replace
+    calls = []
+
+    def flaky(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:  # the second target's rename fails
+            raise OSError("disk full")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(_io.os, "replace", flaky)
+    with pytest.raises(OSError, match="disk full"):
+        with atomic_write_many([a, b], ["w", "w"]) as (fa, fb):
+            fa.write("new a")
+            fb.write("new b")
+    monkeypatch.setattr(_io.os, "replace", real_replace)
+    assert a.read_text() == "old a" and not b.exists() and not _leftovers(tmp_path)
+
+
+def test_ctrl_c_during_the_renames_is_held_until_both_are_done(tmp_path, monkeypatch):
+    a, b = tmp_path / "d.npz", tmp_path / "d.json"
+    a.write_text("old a")
+    b.write_text("old b")
+    real_replace = os.replace
+    sent = []
+
+    def interrupted(src, dst):
+        if not sent:
+            sent.append(dst)
+            os.kill(os.getpid(), signal.SIGINT)  # arrives between the two renames
+        real_replace(src, dst)
+
+    monkeypatch.setattr(_io.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_write_many([a, b], ["w", "w"]) as (fa, fb):
+            fa.write("new a")
+            fb.write("new b")
+    assert (a.read_text(), b.read_text()) == ("new a", "new b") and not _leftovers(tmp_path)
+
+
+def test_the_same_file_twice_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="must differ"):
+        with atomic_write_many([tmp_path / "x", tmp_path / "x"], ["w", "w"]):
+            pass

@@ -1,0 +1,193 @@
+"""The JAX trainer against the Numba trainer: gradients, Adam steps, the scan path, real data."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+jax = pytest.importorskip("jax")
+import jax.numpy as jnp  # noqa: E402
+
+from nn_problems import problems  # noqa: E402
+from rgou.nn import jax_trainer as jt  # noqa: E402
+from rgou.nn import numba_trainer as nt  # noqa: E402
+from rgou.nn.contract import TrainConfig, make_batch, shuffle_order  # noqa: E402
+from rgou.nn.layout import POLICY_CONFIG, VALUE_CONFIG, NetConfig, init_params, unflatten  # noqa: E402
+
+
+@settings(max_examples=20, deadline=None)
+@given(problems())
+def test_gradient_parity_float64(problem):
+    cfg, flat, X, T, head = problem
+    loss, grad = nt.loss_and_grad(flat, cfg, X, T, head)
+    with jax.enable_x64(True):
+        jloss, jgrad = jt.loss_and_grad(flat, cfg, X, T, head)
+        assert jgrad.dtype == jnp.float64
+        np.testing.assert_allclose(grad, np.asarray(jgrad), rtol=1e-9, atol=1e-12)
+        assert loss == pytest.approx(float(jloss), rel=1e-9, abs=1e-15)
+
+
+@settings(max_examples=15, deadline=None)
+@given(problems())
+def test_weighted_legal_gradient_parity_float64(problem):
+    cfg, flat, X, T, head = problem
+    rng = np.random.default_rng(X.shape[0])
+    weights = rng.choice([0.0, 0.5, 1.0], size=len(X))
+    legal = (rng.uniform(size=T.shape) < 0.6).astype(np.float64) if head == "softmax_ce" else None
+    if legal is not None:
+        T = np.where(legal > 0, T, 0.0)
+    loss, grad = nt.loss_and_grad(flat, cfg, X, T, head, weights=weights, legal_mask=legal)
+    with jax.enable_x64(True):
+        jloss, jgrad = jt.loss_and_grad(flat, cfg, X, T, head, weights=weights, legal_mask=legal)
+        np.testing.assert_allclose(grad, np.asarray(jgrad), rtol=1e-9, atol=1e-12)
+        assert loss == pytest.approx(float(jloss), rel=1e-9, abs=1e-15)
+
+
+@settings(max_examples=20, deadline=None)
+@given(problems())
+def test_gradient_parity_float32(problem):
+    cfg, flat, X, T, head = problem
+    flat32, X32, T32 = flat.astype(np.float32), X.astype(np.float32), T.astype(np.float32)
+    loss, grad = nt.loss_and_grad(flat32, cfg, X32, T32, head)
+    jloss, jgrad = jt.loss_and_grad(flat32, cfg, X32, T32, head)
+    assert grad.dtype == np.float32 and jgrad.dtype == jnp.float32
+    np.testing.assert_allclose(grad, np.asarray(jgrad), rtol=1e-4, atol=1e-6)
+    assert loss == pytest.approx(float(jloss), rel=1e-4, abs=1e-7)
+
+
+VC, PC = NetConfig(9, (12, 6), 1), NetConfig(9, (12, 6), 7)
+
+
+def _batches(count, n=16, seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        X = rng.normal(size=(n, 9)).astype(np.float32)
+        out.append(make_batch(X, rng.uniform(-1, 1, n), np.eye(7, dtype=np.float32)[rng.integers(0, 7, n)],
+                              value_weight=(rng.uniform(size=n) < 0.8)))  # fmt: skip
+    return out
+
+
+def test_adam_updates_agree_to_float32_rounding_on_equal_gradients():
+    """The JAX Adam computes in the Numba trainer's order and precision (bias corrections from float64).
+
+    Not bit for bit: XLA fuses b * m + c * g into fused multiply-adds, Numba does not.
+    """
+    rng = np.random.default_rng(1)
+    p = rng.normal(size=1000).astype(np.float32)
+    m, v = np.zeros_like(p), np.zeros_like(p)
+    jp, jm, jv = jnp.asarray(p), jnp.asarray(m), jnp.asarray(v)
+    for step in range(200):
+        g = (rng.normal(size=1000) * 10.0 ** rng.uniform(-9, 0, 1000)).astype(np.float32)
+        bc1, bc2 = np.float32(1 - 0.9 ** (step + 1)), np.float32(1 - 0.999 ** (step + 1))
+        nt._adam_kernel(p, g, m, v, 1e-3, bc1, bc2)
+        jp, jm, jv = jax.jit(jt._adam, static_argnums=4)(jp, jnp.asarray(g), jm, jv, 1e-3, bc1, bc2)
+    np.testing.assert_allclose(np.asarray(jp), p, rtol=1e-6, atol=1e-8)  # 1e-5 of the step size
+    np.testing.assert_allclose(np.asarray(jm), m, rtol=1e-5, atol=1e-8)  # m crosses zero: cancellation
+    np.testing.assert_allclose(np.asarray(jv), v, rtol=1e-5, atol=1e-20)
+
+
+def test_ten_adam_steps_match_numba():
+    config = TrainConfig(value_cfg=VC, policy_cfg=PC, max_batch=16, dropout_rate=0.0, learning_rate=0.01)
+    v, p = init_params(VC, 1), init_params(PC, 2)
+    ntr, jtr = nt.NumbaTrainer(config), jt.JaxTrainer(config)
+    ns, js = ntr.init(v, p), jtr.init(v, p)
+    for b in _batches(10):
+        ns, losses = ntr.step(ns, b)
+        js, jlosses = jtr.step(js, b)
+        np.testing.assert_allclose(losses, np.asarray(jlosses), rtol=1e-5)
+    assert int(js.step) == ns.step == 10
+    for ours, theirs in ((ns.value, js.value), (ns.policy, js.policy)):
+        theirs = jt.to_numpy(theirs)
+        assert np.linalg.norm(ours - theirs) <= 1e-5 * np.linalg.norm(theirs)
+
+
+def test_run_scans_like_single_steps():
+    config = TrainConfig(value_cfg=VC, policy_cfg=PC, dropout_rate=0.1, learning_rate=0.01, seed=5, policy_loss="legal")
+    trainer = jt.JaxTrainer(config)
+    batches = _batches(6)
+    data = trainer.device_batch(make_batch(*(np.concatenate([getattr(b, f) for b in batches]) for f in batches[0]._fields)))
+    order = shuffle_order(96, seed=5, epoch=0)
+    np.testing.assert_array_equal(np.asarray(jt.shuffle_order_on_device(96, 5, 0)), order)
+    start = trainer.init(init_params(VC, 1), init_params(PC, 2))
+    scanned, losses = trainer.run(start, data, jnp.asarray(order, jnp.int32), batch_size=16)
+    stepped = start
+    for k in range(6):
+        rows = order[k * 16 : (k + 1) * 16]
+        stepped, step_losses = trainer.step(stepped, make_batch(*(np.asarray(a)[rows] for a in data)))
+        np.testing.assert_allclose(np.asarray(losses[k]), np.asarray(step_losses), rtol=1e-6)
+    assert int(scanned.step) == int(stepped.step) == 6
+    for name in ("value", "policy", "value_v", "policy_m"):
+        np.testing.assert_allclose(np.asarray(getattr(scanned, name)), np.asarray(getattr(stepped, name)),
+                                   rtol=1e-6, atol=1e-9)  # fmt: skip
+
+
+def test_full_size_float32_trainers_agree_on_real_self_play_data():
+    """100 Adam steps of the full-size nets, no dropout, same start and batches: within 1e-4 relative."""
+    from rgou.selfplay import generate
+
+    ds = generate(40, depth=2, seed=3)
+    config = TrainConfig(dropout_rate=0.0, max_batch=64, seed=1)
+    v0, p0 = init_params(VALUE_CONFIG, 1), init_params(POLICY_CONFIG, 2)
+    ntr, jtr = nt.NumbaTrainer(config), jt.JaxTrainer(config)
+    ns, js = ntr.init(v0, p0), jtr.init(v0, p0)
+    order = shuffle_order(len(ds), seed=1, epoch=0)
+    for k in range(100):
+        rows = order[(k * 64) % (len(ds) - 64) :][:64]
+        b = make_batch(ds.features[rows], ds.value_target[rows], ds.policy_target[rows])
+        ns, _ = ntr.step(ns, b)
+        js, _ = jtr.step(js, b)
+    for ours, theirs, start in ((ns.value, js.value, v0), (ns.policy, js.policy, p0)):
+        theirs = jt.to_numpy(theirs)
+        diff = np.linalg.norm(ours - theirs)
+        assert diff <= 1e-4 * np.linalg.norm(theirs)
+        assert diff <= 1e-4 * np.linalg.norm(theirs - start)  # also small against what training changed
+
+
+def test_forward_parity_numba_jax_numpy():
+    from rgou.nn.inference import predict_logits
+
+    rng = np.random.default_rng(9)
+    X = np.where(rng.uniform(size=(64, 150)) < 0.6, 0.0, rng.normal(size=(64, 150))).astype(np.float32)
+    for cfg, seed in ((VALUE_CONFIG, 1), (POLICY_CONFIG, 2)):
+        flat = init_params(cfg, seed)
+        h = X.astype(np.float64)
+        layers = unflatten(flat.astype(np.float64), cfg)
+        for k, (W, b) in enumerate(layers):
+            h = h @ W + b
+            h = np.maximum(h, 0.0) if k < len(layers) - 1 else h
+        numba_out = predict_logits(flat, X, cfg)
+        jax_out = np.asarray(jax.jit(jt.forward, static_argnums=1)(jnp.asarray(flat), cfg, jnp.asarray(X)))
+        scale = max(1.0, np.abs(h).max())
+        np.testing.assert_allclose(numba_out, h, rtol=1e-6, atol=1e-6 * scale)
+        np.testing.assert_allclose(jax_out, h, rtol=1e-6, atol=1e-6 * scale)
+
+
+def test_dropout_step_seeded_and_learning():
+    vc, pc = NetConfig(6, (16, 8), 1), NetConfig(6, (16, 8), 7)
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(32, 6)).astype(np.float32)
+    b = make_batch(X, np.tanh(X[:, 0]), np.eye(7, dtype=np.float32)[np.argmax(X, axis=1)])
+    results = []
+    for seed in (3, 3, 4):
+        trainer = jt.JaxTrainer(TrainConfig(value_cfg=vc, policy_cfg=pc, learning_rate=0.01, dropout_rate=0.2, seed=seed))
+        state = trainer.init(init_params(vc, 0), init_params(pc, 1))
+        results.append(np.asarray(trainer.step(state, b)[0].value))
+    assert np.array_equal(results[0], results[1]) and not np.array_equal(results[0], results[2])
+    trainer = jt.JaxTrainer(TrainConfig(value_cfg=vc, policy_cfg=pc, learning_rate=0.01, dropout_rate=0.2))
+    start = state = trainer.init(init_params(vc, 0), init_params(pc, 1))
+    for _ in range(200):
+        state, _ = trainer.step(state, b)
+    before, after = trainer.evaluate(start, b), trainer.evaluate(state, b)
+    assert after[0] < 0.5 * before[0] and after[1] < 0.5 * before[1]
+
+
+def test_sgd_step_and_device_description():
+    vc, pc = NetConfig(4, (5,), 1), NetConfig(4, (5,), 7)
+    v, p = init_params(vc, 0), init_params(pc, 1)
+    b = make_batch(np.ones((3, 4), np.float32), np.zeros(3, np.float32), np.eye(7, dtype=np.float32)[[0, 1, 2]])
+    trainer = jt.JaxTrainer(TrainConfig(value_cfg=vc, policy_cfg=pc, learning_rate=0.1, dropout_rate=0.0, optimizer="sgd"))
+    state, _ = trainer.step(trainer.init(v, p), b)
+    _, grad = nt.loss_and_grad(v, vc, b.x, b.value_target, "tanh_mse")
+    np.testing.assert_allclose(jt.to_numpy(state.value), v - 0.1 * grad, rtol=1e-5, atol=1e-7)
+    description = jt.jax_device_description()
+    assert description.split(":")[0] == jax.default_backend()

@@ -1,0 +1,311 @@
+"""The Numba trainer against a plain NumPy oracle, finite differences and float64 Adam."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nn_problems import problems
+from rgou.nn import numba_trainer as nt
+from rgou.nn.contract import TrainConfig, bias_corrections, make_batch, shuffle_order
+from rgou.nn.layout import NetConfig, init_params, layer_sizes, unflatten
+
+
+def numpy_logits(flat, cfg, X, masks=None):
+    """Plain NumPy forward; masks[k] multiplies hidden layer k after ReLU."""
+    layers = unflatten(np.asarray(flat, dtype=np.float64), cfg)
+    h = np.asarray(X, dtype=np.float64)
+    for k, (W, b) in enumerate(layers):
+        h = h @ W + b
+        if k < len(layers) - 1:
+            h = np.maximum(h, 0.0)
+            if masks is not None:
+                h = h * masks[k]
+    return h
+
+
+def numpy_loss(flat, cfg, X, T, head, masks=None, weights=None, legal=None):
+    """The weighted losses of rgou.nn.contract, written out in NumPy."""
+    z = numpy_logits(flat, cfg, X, masks)
+    w = np.ones(len(X)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.sum() == 0:
+        return 0.0
+    if head == "tanh_mse":
+        per_row = np.mean((np.tanh(z) - T) ** 2, axis=1)
+    else:
+        if legal is not None:
+            legal = np.where((legal > 0).any(axis=1, keepdims=True), legal, 1.0)  # a row without legal slots
+            z = np.where(legal > 0, z, -np.inf)
+        top = z.max(axis=1, keepdims=True)
+        lse = top + np.log(np.exp(z - top).sum(axis=1, keepdims=True))
+        log_p = np.where(np.isfinite(z), z - lse, 0.0)
+        per_row = -np.sum(T * log_p, axis=1)
+    return float(np.sum(w * per_row) / w.sum())
+
+
+def central_differences(fun, flat, eps=1e-6):
+    grad = np.empty_like(flat)
+    for i in range(flat.shape[0]):
+        up, down = flat.copy(), flat.copy()
+        up[i] += eps
+        down[i] -= eps
+        grad[i] = (fun(up) - fun(down)) / (2 * eps)
+    return grad
+
+
+@settings(max_examples=25, deadline=None)
+@given(problems(smooth=True))
+def test_loss_and_grad_match_numpy_and_finite_differences(problem):
+    cfg, flat, X, T, head = problem
+    loss, grad = nt.loss_and_grad(flat, cfg, X, T, head)
+    assert grad.dtype == np.float64 and grad.shape == flat.shape
+    assert loss == pytest.approx(numpy_loss(flat, cfg, X, T, head), rel=1e-12, abs=1e-14)
+    fd = central_differences(lambda f: numpy_loss(f, cfg, X, T, head), flat)
+    np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-7)
+
+
+@settings(max_examples=20, deadline=None)
+@given(problems(smooth=True), st.data())
+def test_weighted_and_legal_losses_match_numpy_and_finite_differences(problem, data):
+    cfg, flat, X, T, head = problem
+    n, n_out = T.shape
+    weights = np.array(data.draw(st.lists(st.sampled_from([0.0, 1.0, 0.5]), min_size=n, max_size=n)))
+    legal = None
+    if head == "softmax_ce":
+        legal = np.array(data.draw(st.lists(st.lists(st.booleans(), min_size=n_out, max_size=n_out), min_size=n,
+                                            max_size=n)), dtype=np.float64)  # fmt: skip
+        T = np.where(legal > 0, T, 0.0)  # targets live on legal slots
+    loss, grad = nt.loss_and_grad(flat, cfg, X, T, head, weights=weights, legal_mask=legal)
+    expected = numpy_loss(flat, cfg, X, T, head, weights=weights, legal=legal)
+    assert loss == pytest.approx(expected, rel=1e-12, abs=1e-14)
+    fd = central_differences(lambda f: numpy_loss(f, cfg, X, T, head, weights=weights, legal=legal), flat)
+    np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-7)
+    if weights.sum() == 0:
+        assert loss == 0.0 and not grad.any()
+
+
+def test_legal_softmax_gives_no_gradient_to_illegal_logits():
+    cfg = NetConfig(4, (5,), 7)
+    rng = np.random.default_rng(8)
+    flat, X = init_params(cfg, 8).astype(np.float64), rng.normal(size=(3, 4))
+    legal = np.zeros((3, 7))
+    legal[:, [1, 4]] = 1.0
+    T = np.zeros((3, 7))
+    T[:, 4] = 1.0
+    _, grad = nt.loss_and_grad(flat, cfg, X, T, "softmax_ce", legal_mask=legal)
+    W1, b1 = unflatten(grad, cfg)[1]
+    illegal = [0, 2, 3, 5, 6]
+    assert not W1[:, illegal].any() and not b1[illegal].any()
+    assert W1[:, [1, 4]].any()
+
+
+def test_softmax_gradient_for_unnormalised_targets():
+    # grad = softmax * sum(t) - t, which is softmax - t for a one-hot target
+    cfg = NetConfig(4, (5,), 3)
+    rng = np.random.default_rng(3)
+    flat, X, T = init_params(cfg, 3).astype(np.float64), rng.normal(size=(4, 4)), rng.uniform(0, 2, (4, 3))
+    _, grad = nt.loss_and_grad(flat, cfg, X, T, "softmax_ce")
+    fd = central_differences(lambda f: numpy_loss(f, cfg, X, T, "softmax_ce"), flat)
+    np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-8)
+
+
+def test_large_logits_are_stable():
+    cfg = NetConfig(3, (4,), 7)
+    flat = init_params(cfg, 0).astype(np.float64) * 300.0  # logits in the hundreds
+    X = np.random.default_rng(0).normal(size=(5, 3))
+    T = np.eye(7)[[0, 1, 2, 3, 4]]
+    loss, grad = nt.loss_and_grad(flat, cfg, X, T, "softmax_ce")
+    assert np.isfinite(loss) and np.isfinite(grad).all()
+    assert loss == pytest.approx(numpy_loss(flat, cfg, X, T, "softmax_ce"), rel=1e-12)
+
+
+def test_dropout_masks_seeded_and_inverted():
+    rate = 0.25
+    a = nt.dropout_scale((64, 32), rate, seed=11, layer=1)
+    np.testing.assert_array_equal(a, nt.dropout_scale((64, 32), rate, seed=11, layer=1))
+    assert not np.array_equal(a, nt.dropout_scale((64, 32), rate, seed=12, layer=1))
+    assert not np.array_equal(a, nt.dropout_scale((64, 32), rate, seed=11, layer=2))
+    assert set(np.unique(a).tolist()) == {0.0, 1.0 / (1.0 - rate)}  # inverted: kept units scaled up
+    assert abs((a == 0).mean() - rate) < 0.04
+    assert (nt.dropout_scale((8, 8), 0.0, seed=1, layer=0) == 1.0).all()
+
+
+@settings(max_examples=15, deadline=None)
+@given(problems(smooth=True), st.sampled_from([0.1, 0.5]), st.integers(0, 2**40))
+def test_dropout_forward_and_gradient_use_the_seeded_mask(problem, rate, seed):
+    cfg, flat, X, T, head = problem
+    sizes = layer_sizes(cfg)
+    masks = [nt.dropout_scale((X.shape[0], int(sizes[k + 1])), rate, seed, k) for k in range(len(sizes) - 2)]
+    loss, grad = nt.loss_and_grad(flat, cfg, X, T, head, dropout_rate=rate, seed=seed)
+    assert loss == pytest.approx(numpy_loss(flat, cfg, X, T, head, masks), rel=1e-12, abs=1e-14)
+    fd = central_differences(lambda f: numpy_loss(f, cfg, X, T, head, masks), flat)
+    np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-7)
+    again = nt.loss_and_grad(flat, cfg, X, T, head, dropout_rate=rate, seed=seed)
+    assert again[0] == loss and np.array_equal(again[1], grad)
+
+
+def test_float32_kernels():
+    cfg = NetConfig(6, (8, 5), 7)
+    rng = np.random.default_rng(1)
+    flat = init_params(cfg, 1)
+    X, T = rng.normal(size=(10, 6)).astype(np.float32), np.eye(7, dtype=np.float32)[rng.integers(0, 7, 10)]
+    loss32, grad32 = nt.loss_and_grad(flat, cfg, X, T, "softmax_ce")
+    loss64, grad64 = nt.loss_and_grad(flat.astype(np.float64), cfg, X, T, "softmax_ce")
+    assert grad32.dtype == np.float32
+    np.testing.assert_allclose(grad32, grad64, rtol=1e-4, atol=1e-6)
+    assert loss32 == pytest.approx(loss64, rel=1e-5)
+
+
+VC, PC = NetConfig(6, (12, 8), 1), NetConfig(6, (12, 8), 7)
+
+
+def _trainer(dtype=np.float32, **kwargs):
+    config = TrainConfig(value_cfg=VC, policy_cfg=PC, max_batch=16, **kwargs)
+    trainer = nt.NumbaTrainer(config, dtype=dtype)
+    return trainer, trainer.init(init_params(VC, 1), init_params(PC, 2))
+
+
+def _small_batch(n=16, seed=5):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 6)).astype(np.float32)
+    return make_batch(X, np.tanh(X[:, 0] - X[:, 1]), np.eye(7, dtype=np.float32)[np.argmax(X, axis=1)])
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_float64_steps_equal_loss_and_grad_plus_the_optimizer_formula(optimizer):
+    """Three steps of the trainer (float64, no dropout) against an independent float64 Adam / SGD."""
+    lr = 0.01
+    trainer, state = _trainer(np.float64, optimizer=optimizer, learning_rate=lr, dropout_rate=0.0)
+    batches = [_small_batch(seed=s) for s in (1, 2, 3)]
+    refs = []
+    for flat, cfg, head in ((state.value.copy(), VC, "tanh_mse"), (state.policy.copy(), PC, "softmax_ce")):
+        m, v = np.zeros_like(flat), np.zeros_like(flat)
+        for t, b in enumerate(batches, start=1):
+            target = b.value_target if head == "tanh_mse" else b.policy_target
+            _, g = nt.loss_and_grad(flat, cfg, b.x, target, head)
+            if optimizer == "sgd":
+                flat = flat - lr * g
+                continue
+            m = 0.9 * m + 0.1 * g
+            v = 0.999 * v + 0.001 * g * g
+            flat = flat - lr * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+        refs.append(flat)
+    for b in batches:
+        state, _ = trainer.step(state, b)
+    assert state.step == 3
+    np.testing.assert_allclose(state.value, refs[0], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(state.policy, refs[1], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_trainer_learns_and_is_reproducible(optimizer):
+    batch = _small_batch()
+    lr = 0.01 if optimizer == "adam" else 0.1
+    runs = []
+    for _ in range(2):
+        trainer, state = _trainer(learning_rate=lr, optimizer=optimizer, dropout_rate=0.1)
+        before = trainer.evaluate(state, batch)
+        for _ in range(150):
+            state, _ = trainer.step(state, batch)
+        after = trainer.evaluate(state, batch)
+        assert after[0] < 0.5 * before[0] and after[1] < 0.5 * before[1]
+        runs.append((state.value.copy(), state.policy.copy()))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    results = []
+    for seed in (0, 1):  # the seed drives dropout
+        trainer, state = _trainer(seed=seed, learning_rate=lr, optimizer=optimizer, dropout_rate=0.1)
+        for _ in range(3):
+            state, _ = trainer.step(state, batch)
+        results.append(state.value)
+    assert not np.array_equal(*results)
+
+
+def test_resumed_state_continues_bit_for_bit():
+    trainer, state = _trainer(dropout_rate=0.2)
+    batches = [_small_batch(seed=s) for s in range(6)]
+    for b in batches[:3]:
+        state, _ = trainer.step(state, b)
+    saved = state._replace(**{name: getattr(state, name).copy() for name in ("value", "policy", "value_m",
+                                                                              "value_v", "policy_m", "policy_v")})
+    for b in batches[3:]:
+        state, _ = trainer.step(state, b)
+    fresh, _ = _trainer(dropout_rate=0.2)  # a new trainer (new scratch) resumes the copy
+    for b in batches[3:]:
+        saved, _ = fresh.step(saved, b)
+    assert saved.step == state.step == 6
+    np.testing.assert_array_equal(saved.value, state.value)
+    np.testing.assert_array_equal(saved.policy_v, state.policy_v)
+
+
+def test_evaluate_chunks_like_one_batch_and_weights_rows():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 6)).astype(np.float32)
+    vt, pt = np.tanh(X[:, 0]), np.eye(7, dtype=np.float32)[rng.integers(0, 7, 40)]
+    vw = (rng.uniform(size=40) < 0.7).astype(np.float32)
+    trainer, state = _trainer()
+    vloss, ploss = trainer.evaluate(state, make_batch(X, vt, pt, value_weight=vw))  # 40 rows, max_batch 16
+    v64, p64 = state.value.astype(np.float64), state.policy.astype(np.float64)
+    assert vloss == pytest.approx(numpy_loss(v64, VC, X, vt[:, None], "tanh_mse", weights=vw), rel=1e-5)
+    assert ploss == pytest.approx(numpy_loss(p64, PC, X, pt, "softmax_ce"), rel=1e-5)
+
+
+def test_bad_inputs_raise():
+    trainer, state = _trainer()
+    b = _small_batch()
+    with pytest.raises(ValueError, match="shape"):
+        trainer.step(state, make_batch(b.x[:, :5], b.value_target, b.policy_target))
+    big = make_batch(np.vstack([b.x, b.x]), np.concatenate([b.value_target] * 2), np.vstack([b.policy_target] * 2))
+    with pytest.raises(ValueError, match="max_batch"):
+        trainer.step(state, big)
+    with pytest.raises(ValueError, match="head"):
+        nt.loss_and_grad(state.value, VC, b.x, b.value_target, "mse")
+    with pytest.raises(ValueError, match="dropout"):
+        nt.loss_and_grad(state.value, VC, b.x, b.value_target, "tanh_mse", dropout_rate=1.0)
+    for kwargs, message in (({"optimizer": "rmsprop"}, "optimizer"), ({"policy_loss": "top1"}, "policy_loss"),
+                            ({"dropout_rate": 1.5}, "dropout"), ({"learning_rate": 0.0}, "learning rate")):  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            TrainConfig(**kwargs)
+    with pytest.raises(ValueError, match="value_weight"):
+        make_batch(b.x, b.value_target, b.policy_target, value_weight=np.ones(3))
+
+
+@pytest.mark.parametrize("zero_tail", [0, 1, 5])
+def test_step_equals_loss_and_grad_plus_adam_in_float32(zero_tail):
+    # With no zero tail the float32 step is bit-identical to loss_and_grad + Adam in float32. Real features end
+    # in 72 zero columns, and the trainer multiplies only the nonzero prefix: then the same step up to the float32
+    # summation order.
+    b = _small_batch(n=11 if zero_tail == 0 else 13)
+    if zero_tail:
+        b.x[:, b.x.shape[1] - zero_tail :] = 0.0
+    trainer, state = _trainer(dropout_rate=0.0, learning_rate=0.003)
+    v0, p0 = state.value.copy(), state.policy.copy()
+    state, (vloss, ploss) = trainer.step(state, b)
+    bc1, bc2 = bias_corrections(0)
+    for flat0, trained, cfg, T, head, got in (
+        (v0, state.value, VC, b.value_target, "tanh_mse", vloss),
+        (p0, state.policy, PC, b.policy_target, "softmax_ce", ploss),
+    ):
+        dtype = np.float32 if zero_tail == 0 else np.float64
+        loss, g = nt.loss_and_grad(flat0.astype(dtype), cfg, b.x, T, head)
+        f = np.float32
+        m = f(0.1) * g.astype(f)
+        v = f(1.0 - 0.999) * g.astype(f) * g.astype(f)
+        expected = flat0 - f(0.003) * (m / bc1) / (np.sqrt(v / bc2) + f(1e-8))
+        if zero_tail == 0:
+            assert got == loss
+            np.testing.assert_array_equal(trained, expected)
+        else:
+            assert got == pytest.approx(loss, rel=1e-5)
+            w0 = unflatten(g, cfg)[0][0]
+            assert np.all(w0[b.x.shape[1] - zero_tail :] == 0.0)
+            np.testing.assert_allclose(trained, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_shuffle_order_is_a_seeded_permutation():
+    a = shuffle_order(1000, seed=3, epoch=0)
+    assert sorted(a.tolist()) == list(range(1000))
+    np.testing.assert_array_equal(a, shuffle_order(1000, seed=3, epoch=0))
+    assert not np.array_equal(a, shuffle_order(1000, seed=3, epoch=1))
+    assert not np.array_equal(a, shuffle_order(1000, seed=4, epoch=0))
+    assert not np.array_equal(a, np.arange(1000))
