@@ -4,14 +4,14 @@ The curated API; the modules hold the rest (kernels, layouts, backends).
 JAX is never imported here: `rgou.nn.jax_trainer` is the only module that does.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from rgou.agents import MLAgent, make_agent
+from rgou.dataset import Dataset, load_dataset
 from rgou.features import NUM_FEATURES, extract_features, extract_features_batch, feature_names
 from rgou.game import Position
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, evaluate_position
 from rgou.search import SearchResult, expected_value, expectiminimax
-from rgou.dataset import Dataset, load_dataset
 from rgou.selfplay import generate
 from rgou.weights import Weights, WeightsFormatError, convert_file, load_weights, save_weights
 

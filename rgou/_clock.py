@@ -26,8 +26,9 @@ def _clock_gettime_ns(typingctx):
         if _CLOCK_MONOTONIC is None:
             return ir.Constant(i64, 0)
         timespec = ir.ArrayType(i64, 2)  # struct timespec {time_t tv_sec; long tv_nsec} on 64-bit Linux
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(i32, [i32, timespec.as_pointer()]),
-                                            "clock_gettime")  # fmt: skip
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(i32, [i32, timespec.as_pointer()]), "clock_gettime"
+        )
         ts = cgutils.alloca_once(builder, timespec)
         builder.call(fn, [ir.Constant(i32, _CLOCK_MONOTONIC), ts])
         zero = ir.Constant(i32, 0)

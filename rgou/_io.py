@@ -1,8 +1,9 @@
 """Atomic file writes: a temporary file in the target's folder, renamed over it.
 
 A failed or interrupted write leaves the target as it was and removes the
-temporary file; `atomic_write_many` replaces several files together. Files get the usual permissions (0666 less the umask), not
-mkstemp's private 0600; a symlinked target is written through the link.
+temporary file; `atomic_write_many` replaces several files together. Files
+get the usual permissions (0666 less the umask), not mkstemp's private 0600;
+a symlinked target is written through the link.
 """
 
 from __future__ import annotations

@@ -200,7 +200,6 @@ class RandomAgent(Agent):
         super().__init__("random", AgentData(AGENT_RANDOM, 0, leaf, 0.0, 0.0, 0.0, NO_POLICY, _NO_SIZES), seed)
 
 
-
 def search_agent_data(depth: int, leaf: Leaf, epsilon: float = 0.0) -> AgentData:
     """AgentData of a plain expectiminimax agent."""
     return AgentData(AGENT_SEARCH, depth, leaf, float(epsilon), 1.0, 0.0, NO_POLICY, _NO_SIZES)
@@ -227,8 +226,10 @@ def _check_weights(weights) -> None:
     if weights.policy_config.output_size != NUM_PIECES or weights.value_config.output_size != 1:
         raise ValueError(f"ML agent needs a value net with 1 output and a policy net with {NUM_PIECES}")
     if weights.layout != LAYOUT_IN_OUT:
-        raise ValueError(f"ML agent needs weights in the {LAYOUT_IN_OUT} layout, got {weights.layout} "
-                         f"(convert them: rgou.weights.convert_weights or rgou convert)")  # fmt: skip
+        raise ValueError(
+            f"ML agent needs weights in the {LAYOUT_IN_OUT} layout, got {weights.layout} "
+            f"(convert them: rgou.weights.convert_weights or rgou convert)"
+        )
     if not weights.value_config.hidden_sizes:
         raise ValueError("ML agent needs a value net with at least one hidden layer")
 
@@ -242,8 +243,16 @@ class MLAgent(Agent):
     chance node after it).
     """
 
-    def __init__(self, weights, mode: str = DEFAULT_ML_MODE, depth: int = 0, value_weight: float = 1.0,
-                 policy_weight: float = DEFAULT_POLICY_WEIGHT, exact_passes: bool = False, name: str | None = None):  # fmt: skip
+    def __init__(
+        self,
+        weights,
+        mode: str = DEFAULT_ML_MODE,
+        depth: int = 0,
+        value_weight: float = 1.0,
+        policy_weight: float = DEFAULT_POLICY_WEIGHT,
+        exact_passes: bool = False,
+        name: str | None = None,
+    ):
         if mode not in ML_MODES:
             raise ValueError(f"unknown ML agent mode {mode!r}; expected one of {', '.join(ML_MODES)}")
         _check_weights(weights)
@@ -281,7 +290,7 @@ def _parse_ml(spec: str) -> tuple[int, str, str]:
     head, _, rest = spec.partition(":")
     depth = 0
     if head != "ml":
-        digits = head[len("ml-"):]
+        digits = head[len("ml-") :]
         if not head.startswith("ml-") or not digits.isdigit():
             raise ValueError(f"bad agent spec {spec!r}: expected ml[-D][:MODEL][:MODE], e.g. ml-2:model.json.gz")
         depth = int(digits)

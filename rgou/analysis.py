@@ -64,8 +64,14 @@ class Analyzer:
     ml_depth: the ML agent's search depth; features: include the 150 features.
     """
 
-    def __init__(self, depth: int | None = None, params: HeuristicParams = DEFAULT_PARAMS,
-                 model: str | Path | None = None, features: bool = True, ml_depth: int = 0):  # fmt: skip
+    def __init__(
+        self,
+        depth: int | None = None,
+        params: HeuristicParams = DEFAULT_PARAMS,
+        model: str | Path | None = None,
+        features: bool = True,
+        ml_depth: int = 0,
+    ):
         from rgou.models import load_model
 
         self.depth = None if depth is None else check_depth(depth)
@@ -85,10 +91,15 @@ class Analyzer:
         successors = []
         for m in moves:
             after = apply_move(state, m)
-            successors.append({"move": m, "p1": after[:7].tolist(), "p2": after[7:14].tolist(),
-                               "to_move": int(after[14])})  # fmt: skip
-        out: dict = {"legal_moves": moves, "successors": successors, "winner": over,
-                     "heuristic": int(evaluate(state, self._params))}  # fmt: skip
+            successors.append(
+                {"move": m, "p1": after[:7].tolist(), "p2": after[7:14].tolist(), "to_move": int(after[14])}
+            )
+        out: dict = {
+            "legal_moves": moves,
+            "successors": successors,
+            "winner": over,
+            "heuristic": int(evaluate(state, self._params)),
+        }
         if self.with_features:
             features_into(state, self._features)
             out["features"] = self._features.tolist()

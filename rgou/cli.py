@@ -107,8 +107,10 @@ def warm_up(fn: Callable[[], Any], enabled: bool) -> float:
     fn()
     seconds = time.perf_counter() - start
     if enabled and seconds > SLOW_WARMUP_S:
-        print(f"compiled kernels in {seconds:.1f} s (first run only; later runs load them from the cache)",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"compiled kernels in {seconds:.1f} s (first run only; later runs load them from the cache)",
+            file=sys.stderr,
+        )
     return seconds
 
 
@@ -134,9 +136,18 @@ def cmd_generate(args: argparse.Namespace) -> int:
     warm_up(lambda: generate(1, depth=1, seed=0, max_plies=8, include_passes=args.include_passes), show)
     bar = Progress(args.games, "games", show, desc="generate")
     try:
-        dataset = generate(args.games, depth=args.depth, seed=args.seed, epsilon=args.epsilon, params=params,
-                           threads=args.threads, progress=bar, max_plies=args.max_plies, first_game=args.first_game,
-                           include_passes=args.include_passes)  # fmt: skip
+        dataset = generate(
+            args.games,
+            depth=args.depth,
+            seed=args.seed,
+            epsilon=args.epsilon,
+            params=params,
+            threads=args.threads,
+            progress=bar,
+            max_plies=args.max_plies,
+            first_game=args.first_game,
+            include_passes=args.include_passes,
+        )
     finally:
         bar.close()
     paths, modes = [args.out], ["wb"]
@@ -150,10 +161,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
             write_json(dataset, handles[1])
     write_s = time.perf_counter() - start
     seconds = dataset.meta["seconds"]
-    print(f"wrote {args.out}: {len(dataset)} samples from {args.games} games "
-          f"(depth {args.depth}, seed {args.seed}) in {seconds:.2f}s, "
-          f"{args.games / max(seconds, 1e-9):,.1f} games/s, {len(dataset) / max(seconds, 1e-9):,.0f} samples/s; "
-          f"{dataset.meta['unfinished_games']} games cut at {args.max_plies} turns; written in {write_s:.2f}s")  # fmt: skip
+    print(
+        f"wrote {args.out}: {len(dataset)} samples from {args.games} games "
+        f"(depth {args.depth}, seed {args.seed}) in {seconds:.2f}s, "
+        f"{args.games / max(seconds, 1e-9):,.1f} games/s, {len(dataset) / max(seconds, 1e-9):,.0f} samples/s; "
+        f"{dataset.meta['unfinished_games']} games cut at {args.max_plies} turns; written in {write_s:.2f}s"
+    )
     if args.json:
         print(f"wrote {args.json}")
     return 0
@@ -164,8 +177,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     from rgou.analysis import Analyzer, analyze_lines
 
-    analyzer = Analyzer(args.depth, _params(args.params), args.model, features=not args.no_features,
-                        ml_depth=args.ml_depth)  # fmt: skip
+    analyzer = Analyzer(
+        args.depth, _params(args.params), args.model, features=not args.no_features, ml_depth=args.ml_depth
+    )
     source = sys.stdin if args.input in (None, "-") else open(args.input)
     errors = 0
     try:
@@ -188,6 +202,303 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_output(path: str, force: bool, resume: bool, option: str = "--out") -> Path:
+    """Check an output weight file before any work: writable, and not there unless --force or --resume."""
+    _check_output(path, option)
+    target = Path(path)
+    if target.exists() and not (force or resume):
+        raise ValueError(f"{option} {path} exists; pass --force to overwrite it (or --resume to continue its run)")
+    return target
+
+
+STRENGTH_OPPONENTS = ("heuristic", "emm-1", "emm-2", "emm-3")
+
+
+def _strength(weights, games: int, seed: int, threads: int | None, show: bool) -> list:
+    from rgou.agents import MLAgent, make_agent
+    from rgou.arena import match
+
+    agent = MLAgent(weights, name="new model")
+    results = []
+    for spec in STRENGTH_OPPONENTS:
+        bar = Progress(games, "games", show, desc=f"vs {spec}")
+        try:
+            results.append(match(agent, make_agent(spec), games, seed, threads=threads, progress=bar))
+        finally:
+            bar.close()
+    return results
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x != x else f"{100 * x:.1f}%"
+
+
+def _epoch_line(record: dict, epochs: int, started: float) -> str:
+    done = record["epoch"]
+    elapsed = time.perf_counter() - started
+    eta = elapsed / done * (epochs - done)
+    val = ""
+    if "val_value_loss" in record:
+        val = (
+            f"  val {record['val_value_loss']:.4f} / {record['val_policy_loss']:.4f}"
+            f"  top-1 {_pct(record['val_policy_accuracy'])}"
+        )
+    return (
+        f"epoch {done:>3}/{epochs}  train {record['train_value_loss']:.4f} / {record['train_policy_loss']:.4f}"
+        f"{val}  {record['seconds']:.1f} s  ETA {eta:.0f} s{'  *' if record['best'] else ''}"
+    )
+
+
+def _plot(history: list[dict], path: str) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        raise ValueError(f"--plot needs matplotlib: pip install 'rgou[plot]' ({e})") from None
+    from rgou._io import atomic_write
+
+    epochs = [h["epoch"] for h in history]
+    fig, (losses, accuracy) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, label in (
+        ("train_value_loss", "train value"),
+        ("val_value_loss", "validation value"),
+        ("train_policy_loss", "train policy"),
+        ("val_policy_loss", "validation policy"),
+    ):
+        if all(key in h for h in history):
+            losses.plot(epochs, [h[key] for h in history], label=label)
+    losses.set_xlabel("epoch")
+    losses.set_ylabel("loss")
+    losses.legend()
+    if all("val_policy_accuracy" in h for h in history):
+        accuracy.plot(epochs, [100 * h["val_policy_accuracy"] for h in history])
+    accuracy.set_xlabel("epoch")
+    accuracy.set_ylabel("policy top-1 agreement, held-out games (%)")
+    fig.tight_layout()
+    with atomic_write(path) as fh:
+        fig.savefig(fh, format="png", dpi=100)
+    plt.close(fig)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import json
+
+    from rgou.train import checkpoint_path, load_config, read_data, resolve_options, train
+    from rgou.weights import save_weights
+
+    config = load_config(args.config)
+    overrides = {name: getattr(args, name) for name in TRAIN_OVERRIDES}
+    options = resolve_options(args.preset, overrides, config)
+    if args.no_eval:
+        options = options.__class__(**{**options.to_json(), "eval_games": 0})
+    name = args.preset or "model"
+    out = _open_output(args.out or f"ml/weights/{name}-{options.backend}.json.gz", args.force, args.resume)
+    if args.plot:
+        _check_output(args.plot, "--plot")
+    if args.json:
+        _check_output(args.json, "--json")
+    show = _progress_enabled(args)
+    phases: dict[str, float] = {}
+    if args.data:
+        start = time.perf_counter()
+        data = read_data(args.data)
+        phases["load"] = time.perf_counter() - start
+        phases["compile"] = warm_up(lambda: _warm_train(options), show)
+    else:
+        from rgou.selfplay import generate
+
+        phases["compile"] = warm_up(lambda: _warm_train(options), show)
+        bar = Progress(options.games, "games", show, desc="generate")
+        start = time.perf_counter()
+        try:
+            data = generate(
+                options.games,
+                depth=options.depth,
+                seed=options.seed,
+                epsilon=options.epsilon,
+                max_plies=options.max_plies,
+                include_passes=options.include_passes,
+                threads=args.threads,
+                progress=bar,
+            )
+        finally:
+            bar.close()
+        phases["generate"] = time.perf_counter() - start
+    ckpt = checkpoint_path(out)
+    started = time.perf_counter()
+
+    def on_epoch(record: dict) -> None:
+        if show:
+            print(_epoch_line(record, options.epochs, started), file=sys.stderr, flush=True)
+
+    if show:
+        print(
+            f"training {len(data):,} samples of {data.num_games:,} games with the {options.backend} trainer",
+            file=sys.stderr,
+        )
+    result = train(data, options, checkpoint=ckpt, resume=args.resume, on_epoch=on_epoch)
+    phases["train"] = result.seconds
+    save_weights(out, result.weights)
+    if result.interrupted:
+        print(
+            f"rgou train: interrupted after {result.epochs_run} epoch(s); the best weights so far "
+            f"(epoch {result.best_epoch}) are in {out}; the checkpoint {ckpt} resumes the run: "
+            "rerun the same command with --resume",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    strength = []
+    if options.eval_games:
+        start = time.perf_counter()
+        strength = _strength(result.weights, options.eval_games, options.seed, args.threads, show)
+        phases["evaluate"] = time.perf_counter() - start
+    if args.plot:
+        _plot(result.history, args.plot)
+    ckpt.unlink(missing_ok=True)
+    summary = {
+        "output": str(out),
+        "preset": args.preset,
+        "options": options.to_json(),
+        "games": data.num_games,
+        "samples": len(data),
+        "train_games": result.train_games,
+        "validation_games": result.validation_games,
+        "train_samples": result.train_samples,
+        "validation_samples": result.validation_samples,
+        "epochs_run": result.epochs_run,
+        "best_epoch": result.best_epoch,
+        "best_validation_value_loss": result.best_value_loss,
+        "best_validation_policy_loss": result.best_policy_loss,
+        "policy_top1_agreement": result.policy_accuracy,
+        "seconds": {k: round(v, 3) for k, v in phases.items()},
+        "strength": [r.to_json() for r in strength],
+    }
+    print(render_train_summary(summary))
+    if args.json:
+        from rgou._io import atomic_write
+
+        with atomic_write(args.json, "w") as fh:
+            json.dump(summary, fh, indent=2, allow_nan=True)
+            fh.write("\n")
+    return 0
+
+
+def _warm_train(options) -> None:
+    """Load or compile every kernel a training run uses, on a tiny problem (kept out of the timings)."""
+    from dataclasses import replace
+
+    from rgou.selfplay import generate
+    from rgou.train import train
+
+    data = generate(2, depth=1, max_plies=40, include_passes=options.include_passes)
+    tiny = replace(options, epochs=1, batch_size=2, validation_split=0.5, init=None, eval_games=0)
+    result = train(data, tiny)
+    if options.eval_games:
+        from rgou.agents import MLAgent, make_agent
+        from rgou.arena import match
+
+        match(MLAgent(result.weights), make_agent("heuristic"), 2, threads=1)
+
+
+def render_train_summary(s: dict) -> str:
+    """The summary `rgou train` prints."""
+    o = s["options"]
+    lines = [
+        f"rgou train: {s['preset'] or 'custom'} options, {o['backend']} trainer, seed {o['seed']}",
+        f"  data       {s['games']:,} games ({s['train_games']:,} train / {s['validation_games']:,} validation), "
+        f"{s['samples']:,} samples ({s['train_samples']:,} / {s['validation_samples']:,}), expert depth {o['depth']}",
+        f"  training   {s['epochs_run']} epochs (best: epoch {s['best_epoch']}), batch {o['batch_size']}, "
+        f"learning rate {o['learning_rate']}, value target {o['value_target']}, policy loss {o['policy_loss']}",
+        f"  validation value loss {s['best_validation_value_loss']:.4f}, policy loss "
+        f"{s['best_validation_policy_loss']:.4f}, policy top-1 agreement with the expert "
+        f"{_pct(s['policy_top1_agreement'])} (held-out games, legal moves)",
+        "  time       " + ", ".join(f"{k} {v:.1f} s" for k, v in s["seconds"].items()),
+    ]
+    if s["strength"]:
+        games = s["strength"][0]["games"] + s["strength"][0]["unfinished"]
+        lines.append(f"  strength   new model (ML agent, search depth 0) over {games} games each, paired dice:")
+        for r in s["strength"]:
+            lo, hi = r["ci95"]
+            lines.append(
+                f"    vs {r['b']:<10} wins {_pct(r['a_win_rate']):>6}  95% CI [{100 * lo:.1f}, {100 * hi:.1f}]"
+                f"  ({r['ms_per_move']['new model']:.3f} ms per move)"
+            )
+    lines.append(f"  wrote {s['output']}")
+    return "\n".join(lines)
+
+
+TRAIN_OVERRIDES = (
+    "games",
+    "epochs",
+    "learning_rate",
+    "batch_size",
+    "depth",
+    "seed",
+    "validation_split",
+    "patience",
+    "dropout",
+    "value_target",
+    "policy_loss",
+    "backend",
+    "epsilon",
+    "max_plies",
+    "include_passes",
+    "init",
+    "eval_games",
+)
+
+
+def cmd_arena(args: argparse.Namespace) -> int:
+    import json
+
+    from rgou.arena import tournament, win_matrix
+
+    if args.json:
+        _check_output(args.json, "--json")
+    show = _progress_enabled(args)
+    bars: dict = {}
+
+    def progress(a: str, b: str, done: int, total: int) -> None:
+        if (a, b) not in bars:
+            for bar in bars.values():
+                bar.close()
+            bars[(a, b)] = Progress(total, "games", show, desc=f"{a} vs {b}")
+        bars[(a, b)](done, total)
+
+    try:
+        results = tournament(args.agents, args.games, args.seed, threads=args.threads, progress=progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    for r in results:
+        lo, hi = r.ci95
+        print(
+            f"{r.a} vs {r.b}: {r.a} wins {r.a_wins}/{r.games} = {_pct(r.a_win_rate)} "
+            f"[95% CI {100 * lo:.1f}, {100 * hi:.1f}]; as P1 {_pct(r.a_win_rate_as_p1)}, "
+            f"as P2 {_pct(r.a_win_rate_as_p2)}; {r.mean_plies:.1f} plies a game; ms per move: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in r.ms_per_move.items())
+            + (f"; {r.unfinished} unfinished" if r.unfinished else "")
+        )
+    if len(args.agents) > 2:
+        matrix = win_matrix(args.agents, results)
+        width = max(len(s) for s in args.agents)
+        print("\nwin rate of the row against the column:")
+        print(" " * (width + 2) + "  ".join(f"{s:>{max(width, 6)}}" for s in args.agents))
+        for spec, row in zip(args.agents, matrix):
+            cells = ["-" if v is None else _pct(v) for v in row]
+            print(f"{spec:<{width}}  " + "  ".join(f"{c:>{max(width, 6)}}" for c in cells))
+    if args.json:
+        from rgou._io import atomic_write
+
+        doc = {"games_per_pair": args.games, "seed": args.seed, "pairs": [r.to_json() for r in results]}
+        with atomic_write(args.json, "w") as fh:
+            json.dump(doc, fh, indent=2)
+            fh.write("\n")
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -205,18 +516,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     gen = sub.add_parser("generate", help="self-play training data from the expectiminimax expert")
     gen.add_argument("--games", type=POSITIVE_INT, required=True, help="number of games")
-    gen.add_argument("--depth", type=DEPTH, default=DEFAULT_DEPTH, help=f"expert search depth (default {DEFAULT_DEPTH})")
+    gen.add_argument(
+        "--depth", type=DEPTH, default=DEFAULT_DEPTH, help=f"expert search depth (default {DEFAULT_DEPTH})"
+    )
     gen.add_argument("--seed", type=SEED, default=0, help="dice seed (default 0)")
     gen.add_argument("--out", required=True, help="output .npz dataset")
     gen.add_argument("--json", help="also export the samples as JSON (written together with --out)")
     gen.add_argument("--epsilon", type=PROBABILITY, default=0.0, help="probability of a random exploration move")
     gen.add_argument("--threads", type=POSITIVE_INT, help="threads (default: all cores)")
-    gen.add_argument("--max-plies", type=POSITIVE_INT, default=MAX_PLIES,
-                     help=f"cut a game after this many turns, passes included (default {MAX_PLIES})")  # fmt: skip
-    gen.add_argument("--first-game", type=_int_type(0, what="a game index >= 0"), default=0,
-                     help="index of the first game: shard a run as --games N --first-game i*N on worker i")  # fmt: skip
-    gen.add_argument("--include-passes", action="store_true",
-                     help="also record passing positions as value-only samples")  # fmt: skip
+    gen.add_argument(
+        "--max-plies",
+        type=POSITIVE_INT,
+        default=MAX_PLIES,
+        help=f"cut a game after this many turns, passes included (default {MAX_PLIES})",
+    )
+    gen.add_argument(
+        "--first-game",
+        type=_int_type(0, what="a game index >= 0"),
+        default=0,
+        help="index of the first game: shard a run as --games N --first-game i*N on worker i",
+    )
+    gen.add_argument(
+        "--include-passes", action="store_true", help="also record passing positions as value-only samples"
+    )
     gen.add_argument("--params", help="heuristic parameter JSON (default: the packaged defaults)")
     _add_progress(gen)
     gen.set_defaults(func=cmd_generate)
@@ -224,10 +546,18 @@ def build_parser() -> argparse.ArgumentParser:
     ana = sub.add_parser("analyze", help="analyse positions given as JSON lines")
     ana.add_argument("input", nargs="?", help="file of JSON lines (default: stdin)")
     ana.add_argument("--depth", type=DEPTH, help="also search the heuristic to this depth: best_move and scores")
-    ana.add_argument("--model", "--weights", dest="model",
-                     help="weight file or packaged model name (default, upstream): value, policy, ml_scores, ml_move")  # fmt: skip
-    ana.add_argument("--ml-depth", type=_int_type(0, MAX_DEPTH - 1, what=f"a depth in 0..{MAX_DEPTH - 1}"), default=0,
-                     help="search depth of the ML agent's scores (default 0)")  # fmt: skip
+    ana.add_argument(
+        "--model",
+        "--weights",
+        dest="model",
+        help="weight file or packaged model name (default, upstream): value, policy, ml_scores, ml_move",
+    )
+    ana.add_argument(
+        "--ml-depth",
+        type=_int_type(0, MAX_DEPTH - 1, what=f"a depth in 0..{MAX_DEPTH - 1}"),
+        default=0,
+        help="search depth of the ML agent's scores (default 0)",
+    )
     ana.add_argument("--no-features", action="store_true", help="leave out the 150 features")
     ana.add_argument("--params", help="heuristic parameter JSON")
     ana.set_defaults(func=cmd_analyze)
@@ -238,6 +568,74 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--from", dest="from_layout", choices=("torch", "rgou"), required=True)
     conv.add_argument("--to", dest="to_layout", choices=("torch", "rgou"), required=True)
     conv.set_defaults(func=cmd_convert)
+
+    tr = sub.add_parser("train", help="generate data (or read it), train both networks, check their strength")
+    tr.add_argument("--preset", help="a preset of the training config (quick, standard, production, strong)")
+    tr.add_argument("--config", help="training config JSON (default: the packaged one)")
+    tr.add_argument(
+        "--data",
+        nargs="+",
+        metavar="FILE",
+        help="train on these .npz datasets or shards (globs allowed) or a JSON export instead of generating data",
+    )
+    tr.add_argument("--backend", choices=("numba", "jax"), help="trainer (default numba)")
+    tr.add_argument("--games", type=POSITIVE_INT, help="self-play games to generate")
+    tr.add_argument("--depth", type=DEPTH, help="expert search depth of the generated games")
+    tr.add_argument("--epsilon", type=PROBABILITY, help="exploration of the generated games")
+    tr.add_argument("--max-plies", type=POSITIVE_INT, help="turn cap of the generated games")
+    tr.add_argument(
+        "--include-passes", action="store_const", const=True, help="also train the value net on passing positions"
+    )
+    tr.add_argument("--epochs", type=POSITIVE_INT, help="maximum epochs")
+    tr.add_argument(
+        "--learning-rate",
+        "--lr",
+        dest="learning_rate",
+        type=_float_type(1e-9, 0.999, "a learning rate in (0, 1)"),
+        help="Adam learning rate",
+    )
+    tr.add_argument("--batch-size", type=POSITIVE_INT, help="minibatch size")
+    tr.add_argument(
+        "--validation-split",
+        type=_float_type(0.0, 0.9, "a fraction in [0, 0.9]"),
+        help="share of the games held out for validation",
+    )
+    tr.add_argument(
+        "--patience", type=POSITIVE_INT, help="stop after this many epochs without a better validation loss"
+    )
+    tr.add_argument("--dropout", type=_float_type(0.0, 0.95, "a dropout rate in [0, 0.95]"), help="dropout rate")
+    tr.add_argument("--value-target", help="outcome | search | blend:A | td:L")
+    tr.add_argument("--policy-loss", choices=("full", "legal"), help="softmax over all slots or the legal ones")
+    tr.add_argument("--seed", type=_int_type(0, 2**32 - 1, what="a seed in 0..2**32-1"), help="seed of everything")
+    tr.add_argument("--init", metavar="MODEL", help="start from this model (file or packaged name)")
+    tr.add_argument("--out", help="output weight file (default ml/weights/PRESET-BACKEND.json.gz)")
+    tr.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    tr.add_argument("--resume", action="store_true", help="continue from the checkpoint beside the output")
+    tr.add_argument(
+        "--eval-games",
+        type=_int_type(0, what="a number of games >= 0"),
+        help="games per opponent in the strength check",
+    )
+    tr.add_argument("--no-eval", action="store_true", help="skip the strength check")
+    tr.add_argument("--threads", type=POSITIVE_INT, help="threads for generation and the strength check")
+    tr.add_argument("--plot", metavar="FILE.png", help="save loss and accuracy curves (needs matplotlib)")
+    tr.add_argument("--json", metavar="FILE", help="also write the summary as JSON")
+    _add_progress(tr)
+    tr.set_defaults(func=cmd_train)
+
+    ar = sub.add_parser("arena", help="play agents against each other: win rates with 95% intervals")
+    ar.add_argument(
+        "agents",
+        nargs="+",
+        metavar="AGENT",
+        help="agent specs: random, heuristic, emm-N, ml, ml-D, ml[-D]:MODEL[:MODE]",
+    )
+    ar.add_argument("--games", type=POSITIVE_INT, default=1000, help="games per pair (default 1000)")
+    ar.add_argument("--seed", type=SEED, default=0, help="dice seed (default 0)")
+    ar.add_argument("--threads", type=POSITIVE_INT, help="threads (default: all cores)")
+    ar.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    _add_progress(ar)
+    ar.set_defaults(func=cmd_arena)
     return parser
 
 

@@ -112,8 +112,15 @@ class Dataset:
             raise ValueError("dataset array 'outcome' must hold -1, 0 or 1")
 
     @classmethod
-    def from_samples(cls, state: np.ndarray, move: np.ndarray, value_target: np.ndarray, outcome: np.ndarray,
-                     game_id: np.ndarray, meta: dict | None = None) -> Dataset:  # fmt: skip
+    def from_samples(
+        cls,
+        state: np.ndarray,
+        move: np.ndarray,
+        value_target: np.ndarray,
+        outcome: np.ndarray,
+        game_id: np.ndarray,
+        meta: dict | None = None,
+    ) -> Dataset:
         """A dataset from its stored arrays (format 2): features, policy targets and masks are computed."""
         state = np.ascontiguousarray(state, dtype=np.int8)
         move = np.asarray(move)
@@ -246,8 +253,16 @@ class Dataset:
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{path}: malformed sample ({type(e).__name__}: {e})") from e
         try:
-            return cls(features, value, policy, np.ones((n, NUM_PIECES), np.bool_), np.zeros((n, STATE_SIZE), np.int8),
-                       outcome, game_id, {"source": str(path), "format": "json"})  # fmt: skip
+            return cls(
+                features,
+                value,
+                policy,
+                np.ones((n, NUM_PIECES), np.bool_),
+                np.zeros((n, STATE_SIZE), np.int8),
+                outcome,
+                game_id,
+                {"source": str(path), "format": "json"},
+            )
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from e
 

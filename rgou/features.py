@@ -1,4 +1,4 @@
-"""The 150-feature extractor of the existing engine (FEATURES.md), single and batched.
+"""The 150 network inputs of the upstream engine (docs/features.md), single and batched.
 
 "Present" below means 0 <= square <= 20: it INCLUDES finished pieces, a quirk
 of the contract. "In track" means the square lies on the player's own track

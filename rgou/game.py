@@ -281,9 +281,17 @@ class Position:
                     seen[sq] = f"{name}[{slot}]"
         if all(sq == FINISHED for sq in p1) and all(sq == FINISHED for sq in p2):
             raise ValueError("both players cannot have finished all pieces")
-        if isinstance(self.to_move, bool) or not isinstance(self.to_move, (int, np.integer)) or self.to_move not in (P1, P2):
+        if (
+            isinstance(self.to_move, bool)
+            or not isinstance(self.to_move, (int, np.integer))
+            or self.to_move not in (P1, P2)
+        ):
             raise ValueError(f"to_move must be 1 or 2, got {self.to_move!r}")
-        if isinstance(self.dice, bool) or not isinstance(self.dice, (int, np.integer)) or not 0 <= self.dice <= MAX_ROLL:
+        if (
+            isinstance(self.dice, bool)
+            or not isinstance(self.dice, (int, np.integer))
+            or not 0 <= self.dice <= MAX_ROLL
+        ):
             raise ValueError(f"dice must be an integer 0..{MAX_ROLL}, got {self.dice!r}")
         object.__setattr__(self, "to_move", int(self.to_move))
         object.__setattr__(self, "dice", int(self.dice))

@@ -38,14 +38,22 @@ PARAM_NAMES = (
     "capture_bonus",
     "center_lane_bonus",
 )
-(WIN_SCORE, FINISHED_PIECE_VALUE, POSITION_WEIGHT, SAFETY_BONUS, ROSETTE_CONTROL_BONUS,
- ADVANCEMENT_BONUS, CAPTURE_BONUS, CENTER_LANE_BONUS) = range(len(PARAM_NAMES))
+(
+    WIN_SCORE,
+    FINISHED_PIECE_VALUE,
+    POSITION_WEIGHT,
+    SAFETY_BONUS,
+    ROSETTE_CONTROL_BONUS,
+    ADVANCEMENT_BONUS,
+    CAPTURE_BONUS,
+    CENTER_LANE_BONUS,
+) = range(len(PARAM_NAMES))
 POSITION_WEIGHT_DIVISOR = 10
 
 
 @dataclass(frozen=True)
 class HeuristicParams:
-    """Weights of the heuristic; the defaults are the existing engine's."""
+    """Weights of the heuristic; the defaults are the upstream engine's (docs/rules.md)."""
 
     win_score: int = 10000
     finished_piece_value: int = 1000

@@ -1,7 +1,7 @@
 """The models and defaults shipped inside the package (found through importlib.resources).
 
 ``default`` is the model `ml` agents use when no file is named; ``upstream``
-is the existing engine's published model, converted to rgou's layout, kept for
+is the upstream engine's published model, converted to rgou's layout, kept for
 comparison. A model name is accepted wherever a weight file is.
 """
 

@@ -62,8 +62,25 @@ def _target(value, win):
 
 
 @njit
-def play_games_kernel(agents, seed, first_game, paired, split_streams, max_plies, record_passes, begin, end, winners, plies, time_ns, decisions, states, moves, values,
-                      counts):  # fmt: skip
+def play_games_kernel(
+    agents,
+    seed,
+    first_game,
+    paired,
+    split_streams,
+    max_plies,
+    record_passes,
+    begin,
+    end,
+    winners,
+    plies,
+    time_ns,
+    decisions,
+    states,
+    moves,
+    values,
+    counts,
+):
     """Play games begin..end-1 between agents[0] and agents[1] (a 2-tuple of AgentData).
 
     Outputs per game g: winners int8[G] (0 if cut), plies int32[G] (turns,
@@ -191,8 +208,15 @@ def play_games(
         values=np.zeros((games, record_samples), np.float32),
         counts=np.zeros(games, np.int32),
     )
-    fixed = ((agent0, agent1), np.uint64(seed), np.uint64(first_game),
-             bool(paired), bool(split_streams), np.int64(max_plies), bool(record_passes))  # fmt: skip
+    fixed = (
+        (agent0, agent1),
+        np.uint64(seed),
+        np.uint64(first_game),
+        bool(paired),
+        bool(split_streams),
+        np.int64(max_plies),
+        bool(record_passes),
+    )
     outputs = (rec.winners, rec.plies, rec.time_ns, rec.decisions, rec.states, rec.moves, rec.values, rec.counts)
 
     def task(begin: int) -> int:

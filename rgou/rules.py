@@ -1,6 +1,6 @@
 """Board geometry, tracks, rosettes and dice of the Royal Game of Ur.
 
-The board as the existing engine numbers it (``*`` marks a rosette)::
+The board as rgou (and the upstream engine) numbers it (``*`` marks a rosette)::
 
           col  0      1      2      3      4      5      6      7
     P1 row   [ 0*] [  1] [  2] [  3]               [13*] [ 12]

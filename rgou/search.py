@@ -35,6 +35,7 @@ without a counts array that code is compiled out.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 from numba import types
 from numba.experimental import structref
@@ -128,19 +129,27 @@ _NO_NET_SIZES = np.array([NUM_FEATURES, 1], np.int64)
 def heuristic_leaf(params: HeuristicParams = DEFAULT_PARAMS) -> Leaf:
     """The heuristic evaluator (values in points, P2's point of view)."""
     p = params.to_array()
-    return _new_leaf(LEAF_HEURISTIC, p, heuristic_table(p), float(p[WIN_SCORE]), _NO_NET, _NO_NET_SIZES, _NO_NET,
-                     False)  # fmt: skip
+    return _new_leaf(LEAF_HEURISTIC, p, heuristic_table(p), float(p[WIN_SCORE]), _NO_NET, _NO_NET_SIZES, _NO_NET, False)
 
 
-def net_leaf(value: np.ndarray, sizes: np.ndarray, exact_passes: bool = False,
-             params: HeuristicParams = DEFAULT_PARAMS) -> Leaf:  # fmt: skip
+def net_leaf(
+    value: np.ndarray, sizes: np.ndarray, exact_passes: bool = False, params: HeuristicParams = DEFAULT_PARAMS
+) -> Leaf:
     """The value-net evaluator over a flat float32 vector `value` with layer widths `sizes` (int64 [L+1])."""
     p = params.to_array()
     sizes = np.ascontiguousarray(sizes, dtype=np.int64)
     if len(sizes) < 3 or sizes[0] != NUM_FEATURES or sizes[-1] != 1:
         raise ValueError(f"a value-net leaf needs widths [{NUM_FEATURES}, hidden..., 1], got {sizes.tolist()}")
-    return _new_leaf(LEAF_NET, p, heuristic_table(p), NET_WIN, np.ascontiguousarray(value, dtype=np.float32), sizes,
-                     _NO_NET, bool(exact_passes))  # fmt: skip
+    return _new_leaf(
+        LEAF_NET,
+        p,
+        heuristic_table(p),
+        NET_WIN,
+        np.ascontiguousarray(value, dtype=np.float32),
+        sizes,
+        _NO_NET,
+        bool(exact_passes),
+    )
 
 
 @structref.register
@@ -633,8 +642,9 @@ def check_depth(depth: int, low: int = 1) -> int:
     return check_int("depth", depth, low, MAX_DEPTH)
 
 
-def expected_value(position, depth: int = DEFAULT_DEPTH, params: HeuristicParams = DEFAULT_PARAMS,
-                   leaf: Leaf | None = None) -> float:  # fmt: skip
+def expected_value(
+    position, depth: int = DEFAULT_DEPTH, params: HeuristicParams = DEFAULT_PARAMS, leaf: Leaf | None = None
+) -> float:
     """Value of a `Position` before its player rolls (P2's point of view): the mean over the five rolls."""
     depth = check_depth(depth)
     leaf = heuristic_leaf(params) if leaf is None else leaf
@@ -642,8 +652,9 @@ def expected_value(position, depth: int = DEFAULT_DEPTH, params: HeuristicParams
     return float(chance_value_into(position.to_array(), np.int64(depth), leaf, work, None))
 
 
-def expectiminimax(position, depth: int = DEFAULT_DEPTH, params: HeuristicParams = DEFAULT_PARAMS,
-                   leaf: Leaf | None = None) -> SearchResult:  # fmt: skip
+def expectiminimax(
+    position, depth: int = DEFAULT_DEPTH, params: HeuristicParams = DEFAULT_PARAMS, leaf: Leaf | None = None
+) -> SearchResult:
     """Search a rolled `Position` to `depth` move plies (1..MAX_DEPTH).
 
     The position's dice are its roll: a 0 is a rolled zero, which passes the
@@ -664,6 +675,7 @@ def count_nodes(state: np.ndarray, depth: int, leaf: Leaf | None = None) -> tupl
     leaf = heuristic_leaf() if leaf is None else leaf
     counts = np.zeros(3, dtype=np.int64)
     work = leaf_work(depth, leaf)
-    value, _ = search_into(np.ascontiguousarray(state, np.int8), np.int64(depth), leaf, work,
-                           np.empty(NUM_PIECES), counts)  # fmt: skip
+    value, _ = search_into(
+        np.ascontiguousarray(state, np.int8), np.int64(depth), leaf, work, np.empty(NUM_PIECES), counts
+    )
     return float(value), counts

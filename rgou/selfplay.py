@@ -89,14 +89,31 @@ def generate(
     done = 0
     while done < games:
         n = min(chunk, games - done)
-        rec = play_games(expert, expert, n, seed, first_game=first_game + done, split_streams=False,
-                         max_plies=max_plies, record_samples=max_plies, record_passes=include_passes,
-                         threads=n_threads)  # fmt: skip
+        rec = play_games(
+            expert,
+            expert,
+            n,
+            seed,
+            first_game=first_game + done,
+            split_streams=False,
+            max_plies=max_plies,
+            record_samples=max_plies,
+            record_passes=include_passes,
+            threads=n_threads,
+        )
         keep = np.arange(max_plies)[None, :] < rec.counts[:, None]
         outcomes = np.where(rec.winners == P2, 1, np.where(rec.winners == P1, -1, 0)).astype(np.int8)
         ids = np.arange(first_game + done, first_game + done + n, dtype=np.int32)
-        parts.append((rec.states[keep], rec.moves[keep], rec.values[keep], np.repeat(outcomes, rec.counts),
-                      np.repeat(ids, rec.counts), outcomes))  # fmt: skip
+        parts.append(
+            (
+                rec.states[keep],
+                rec.moves[keep],
+                rec.values[keep],
+                np.repeat(outcomes, rec.counts),
+                np.repeat(ids, rec.counts),
+                outcomes,
+            )
+        )
         done += n
         if progress is not None:
             progress(done, games)

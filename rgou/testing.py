@@ -22,8 +22,9 @@ def random_states(seed: int, max_plies: int = 10_000) -> tuple[np.ndarray, bool]
     from rgou.playout import play_games
 
     agent = RandomAgent().data
-    rec = play_games(agent, agent, 1, seed, max_plies=max_plies, record_samples=max_plies, record_passes=True,
-                     threads=1)  # fmt: skip
+    rec = play_games(
+        agent, agent, 1, seed, max_plies=max_plies, record_samples=max_plies, record_passes=True, threads=1
+    )
     return rec.states[0, : rec.counts[0]].copy(), bool(rec.winners[0] != 0)
 
 

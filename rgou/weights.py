@@ -1,4 +1,4 @@
-"""Weight files: read, write, validate and convert (DESIGN.md contract 4).
+"""Weight files: read, write, validate and convert (docs/weight-format.md).
 
 A weight file is JSON (gzip-compressed when the name ends in ``.gz``)::
 
@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 
 from rgou._io import atomic_write
-
 from rgou.nn.layout import (
     LAYOUT_IN_OUT,
     LAYOUT_OUT_IN,
@@ -314,7 +313,9 @@ def _parse(document: dict[str, Any]) -> tuple[Weights, str | None]:
         raise WeightsFormatError(f"unknown metadata.layout {declared!r}: expected one of {LAYOUTS}")
     value_cfg, policy_cfg = _configs(document)
     if value_cfg.input_size != policy_cfg.input_size:
-        raise WeightsFormatError(f"value and policy input sizes differ: {value_cfg.input_size} vs {policy_cfg.input_size}")
+        raise WeightsFormatError(
+            f"value and policy input sizes differ: {value_cfg.input_size} vs {policy_cfg.input_size}"
+        )
     weights = Weights(
         _vector(document, "value_weights", value_cfg),
         _vector(document, "policy_weights", policy_cfg),
@@ -349,9 +350,7 @@ def load_weights(path: str | os.PathLike[str], *, as_layout: str | None = LAYOUT
     return convert_weights(weights, weights.layout, as_layout)
 
 
-def convert_file(
-    src: str | os.PathLike[str], dst: str | os.PathLike[str], from_layout: str, to_layout: str
-) -> Weights:
+def convert_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], from_layout: str, to_layout: str) -> Weights:
     """Read src as stored in from_layout ("torch"/"rgou"), write dst in to_layout; returns what was written.
 
     A file without metadata.layout is taken to be in from_layout; one that

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
-
 from reference import REFERENCE_DIR
 
 # CI derandomizes hypothesis so a red build can be replayed; locally it explores.
@@ -16,5 +15,5 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    """tests/data: the golden vectors of the existing engine."""
+    """tests/data: the golden vectors of the upstream engine."""
     return REFERENCE_DIR

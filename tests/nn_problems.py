@@ -14,7 +14,7 @@ def min_abs_preactivation(flat, cfg, X) -> float:
     h = np.asarray(X, dtype=np.float64)
     layers = unflatten(np.asarray(flat, dtype=np.float64), cfg)
     smallest = np.inf
-    for k, (W, b) in enumerate(layers[:-1]):
+    for W, b in layers[:-1]:
         h = h @ W + b
         smallest = min(smallest, float(np.abs(h).min()))
         h = np.maximum(h, 0.0)

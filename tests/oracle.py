@@ -2,8 +2,8 @@
 
 This module deliberately shares no code with the ``rgou`` package: it is the
 reference the fast Numba engine is tested against.  It follows
-``/work/shared/FEATURES.md`` (the compatibility contract) and the
-"Expert and targets" section of ``DESIGN.md`` literally, favouring
+docs/rules.md and docs/features.md (the compatibility contract) and the
+expectiminimax of docs/search.md literally, favouring
 readability over speed.
 
 Positions
@@ -81,6 +81,7 @@ DEFAULT_PARAMS = {
 
 # ---------------------------------------------------------------- helpers
 
+
 def track_position(player: int, square: int) -> int:
     """Index of ``square`` in ``player``'s track; -1 for an unentered piece.
 
@@ -104,9 +105,10 @@ def _trunc_div(a: int, b: int) -> int:
 
 # ---------------------------------------------------------------- rules
 
+
 def legal_moves(pos) -> list[int]:
     """Slots of the player to move that may move with ``pos``'s dice, ascending."""
-    p1, p2, to_move, dice = pos
+    _, _, to_move, dice = pos
     if dice == 0:
         return []
     mine = _pieces(pos, to_move)
@@ -134,7 +136,7 @@ def legal_moves(pos) -> list[int]:
 def apply_move(pos, slot: int):
     """Play ``slot`` in ``pos``; returns ``(p1, p2, to_move)`` of the successor."""
     assert slot in legal_moves(pos), (pos, slot)
-    p1, p2, to_move, dice = pos
+    _, _, to_move, dice = pos
     mine = list(_pieces(pos, to_move))
     theirs = list(_pieces(pos, 3 - to_move))
     target_pos = track_position(to_move, mine[slot]) + dice
@@ -164,8 +166,9 @@ def winner(pos) -> int:
 
 # ---------------------------------------------------------------- heuristic
 
+
 def evaluate(pos, params=None) -> int:
-    """Integer heuristic, positive = good for P2 (FEATURES.md, 'Heuristic').
+    """Integer heuristic, positive = good for P2 (docs/rules.md, 'Heuristic').
 
     Only the pieces matter; ``to_move``/``dice`` are ignored (``pos`` may also
     be just ``(p1, p2, ...)``).
@@ -253,11 +256,11 @@ def _advancement_f32(track_ps):
 
 
 def features(pos) -> list[float]:
-    """The 150 float32 network inputs of FEATURES.md, as Python floats.
+    """The 150 float32 network inputs of docs/features.md, as Python floats.
 
     Most values are computed exactly (Fraction) and then rounded once to
     float32; three families (53/54, 67/68, 76/77) are accumulated step by
-    step in float32 in slot order, as the existing engine does, which makes
+    step in float32 in slot order, as the upstream engine does, which makes
     the result bit-identical to the golden vectors.  Finally every value is
     clamped to [-10, 10].
     """
@@ -281,8 +284,7 @@ def features(pos) -> list[float]:
     for sq in players[2]:
         if 0 <= sq <= 19:
             out[14 + sq] = F(-1)
-    out[35] = F(sum(1 for r in ROSETTES if r in players[1])
-                - sum(1 for r in ROSETTES if r in players[2]))
+    out[35] = F(sum(1 for r in ROSETTES if r in players[1]) - sum(1 for r in ROSETTES if r in players[2]))
     out[46] = F(1) if to_move == 1 else F(-1)
     out[47] = F(dice, 4)
     out[48] = F(len(legal_moves(pos)), 7)
@@ -311,8 +313,7 @@ def features(pos) -> list[float]:
         out[63 + k] = F(centre, 7)
         n = len(board)
         if n >= 2:
-            close = sum(1 for i in range(n) for j in range(i + 1, n)
-                        if abs(board[i] - board[j]) <= 3)
+            close = sum(1 for i in range(n) for j in range(i + 1, n) if abs(board[i] - board[j]) <= 3)
             out[65 + k] = F(close, n * (n - 1) // 2)
         out[67 + k] = _pressure_f32(board, on_board(theirs))
         out[69 + k] = sum((F(2) if sq in ROSETTES else F(1, 2) for sq in board), F(0)) / 7
@@ -330,17 +331,17 @@ def features(pos) -> list[float]:
 
 # ---------------------------------------------------------------- search
 
+
 def _chance(p1, p2, player, depth, params) -> Fraction:
     """Chance node: mean over ``player``'s five rolls of the rolled value."""
     if depth == 0:
         return Fraction(evaluate((p1, p2), params))
-    return sum((prob * _value((p1, p2, player, r), depth, params)[0]
-                for r, prob in enumerate(DICE_PROBS)), Fraction(0))
+    return sum((prob * _value((p1, p2, player, r), depth, params)[0] for r, prob in enumerate(DICE_PROBS)), Fraction(0))
 
 
 def _value(pos, depth, params):
     """Exact (value, scores) of a rolled position; see the module docstring."""
-    p1, p2, to_move, dice = pos
+    p1, p2, to_move, _ = pos
     if winner(pos) != 0 or depth == 0:
         return Fraction(evaluate(pos, params)), []
     moves = legal_moves(pos)

@@ -1,4 +1,4 @@
-"""The golden vectors of the existing engine, kept in ``tests/data/`` (see tests/data/README.md).
+"""The golden vectors of the upstream engine, kept in ``tests/data/`` (see tests/data/README.md).
 
 Test files import this module as ``from reference import ...`` (pytest puts
 ``tests/`` on ``sys.path``).
@@ -19,13 +19,13 @@ def _load_json(name: str):
         return json.load(fh)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_positions() -> tuple[dict, ...]:
     """All records of ``positions.json`` (a cached tuple of dicts; do not mutate)."""
     return tuple(_load_json("positions.json")["positions"])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_ml_outputs():
     """The parsed ``ml_outputs.json`` (cached; do not mutate)."""
     return _load_json("ml_outputs.json")

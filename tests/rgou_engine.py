@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from rgou.game import Position, apply_move as _apply_move, legal_moves as _legal_moves, winner as _winner
-from rgou.heuristic import HeuristicParams, evaluate as _evaluate
-from rgou.search import heuristic_leaf, leaf_work, search_into, chance_value_into
+from rgou.game import Position
+from rgou.game import apply_move as _apply_move
+from rgou.game import legal_moves as _legal_moves
+from rgou.game import winner as _winner
+from rgou.heuristic import HeuristicParams
+from rgou.heuristic import evaluate as _evaluate
+from rgou.search import chance_value_into, heuristic_leaf, leaf_work, search_into
 
 NAME = "rgou"
 

@@ -1,9 +1,9 @@
 """Agents: each picks what its definition says, checked against independent computations."""
 
 import numpy as np
+import oracle
 import pytest
 
-import oracle
 from rgou.agents import ExpectiminimaxAgent, HeuristicAgent, MLAgent, RandomAgent, make_agent
 from rgou.features import extract_features
 from rgou.game import DICE, Position, apply_move, winner
@@ -48,7 +48,9 @@ def reference_scores(weights, state, value_weight, policy_weight):
             expected = 0.0
             for roll in range(5):
                 child[DICE] = roll
-                expected += ROLL_PROBS[roll] * np.tanh(numpy_forward(weights.value, VALUE_CONFIG, extract_features(child))[0])
+                expected += ROLL_PROBS[roll] * np.tanh(
+                    numpy_forward(weights.value, VALUE_CONFIG, extract_features(child))[0]
+                )
         scores[m] = value_weight * sign * expected + policy_weight * policy[m]
     return scores, policy
 

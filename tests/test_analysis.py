@@ -48,8 +48,16 @@ def test_ml_depth_searches_the_value_net():
 
 
 def test_bad_lines_name_the_problem():
-    results = list(analyze_lines(['{"p1": [1,2,3,4,5,6,7], "p2": [-1,-1,-1,-1,-1,-1,-1], "to_move": 1, "dice": 1}',
-                                  '[1, 2]', '{"p1": 3, "p2": [], "to_move": 1, "dice": 1}'], Analyzer()))  # fmt: skip
+    results = list(
+        analyze_lines(
+            [
+                '{"p1": [1,2,3,4,5,6,7], "p2": [-1,-1,-1,-1,-1,-1,-1], "to_move": 1, "dice": 1}',
+                "[1, 2]",
+                '{"p1": 3, "p2": [], "to_move": 1, "dice": 1}',
+            ],
+            Analyzer(),
+        )
+    )
     assert [r[1] is not None for r in results] == [False, True, True]
     assert "expected a JSON object" in results[1][1] and "p1 must be a list" in results[2][1]
 

@@ -35,8 +35,14 @@ def test_quick_nn_json(tmp_path, capsys):
     report = json.loads(out.read_text())
     assert set(report["sections"]) == {"nn"}
     metrics = report["sections"]["nn"]["metrics"]
-    for key in ("gemm_gflops", "numba_b32_samples_per_s", "numba_b1024_samples_per_s", "numba_b1024_gemm_pct",
-                "value_policy_one_us", "ml_agent_decision_us"):
+    for key in (
+        "gemm_gflops",
+        "numba_b32_samples_per_s",
+        "numba_b1024_samples_per_s",
+        "numba_b1024_gemm_pct",
+        "value_policy_one_us",
+        "ml_agent_decision_us",
+    ):
         assert key in metrics, key
     for key, m in metrics.items():
         if not key.endswith("_other_load"):

@@ -5,17 +5,22 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
-
 import oracle
+import pytest
 from reference import load_positions
+
 from rgou.cli import main
 from rgou.selfplay import Dataset
 
 
 def test_generate_writes_dataset_and_json(tmp_path, capsys):
     out, js = tmp_path / "d.npz", tmp_path / "d.json"
-    assert main(["generate", "--games", "3", "--depth", "1", "--seed", "4", "--out", str(out), "--json", str(js), "--quiet"]) == 0
+    assert (
+        main(
+            ["generate", "--games", "3", "--depth", "1", "--seed", "4", "--out", str(out), "--json", str(js), "--quiet"]
+        )
+        == 0
+    )
     ds = Dataset.load(out)
     assert ds.num_games == 3 and ds.meta["seed"] == 4 and ds.meta["depth"] == 1
     assert len(json.loads(js.read_text())) == len(ds)
@@ -24,12 +29,14 @@ def test_generate_writes_dataset_and_json(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "argv, message",
-    [(["--games", "0"], "argument --games: expected a positive integer, got 0"),
-     (["--games", "abc"], "argument --games: expected a positive integer, got 'abc'"),
-     (["--games", "2", "--depth", "abc"], "argument --depth: expected a depth in 1..6, got 'abc'"),
-     (["--games", "2", "--depth", "9"], "argument --depth: expected a depth in 1..6, got 9"),
-     (["--games", "2", "--epsilon", "2"], "argument --epsilon: expected a probability in [0, 1], got 2"),
-     (["--games", "2", "--seed", "-1"], "argument --seed: expected a seed in 0..2**64-1, got -1")],
+    [
+        (["--games", "0"], "argument --games: expected a positive integer, got 0"),
+        (["--games", "abc"], "argument --games: expected a positive integer, got 'abc'"),
+        (["--games", "2", "--depth", "abc"], "argument --depth: expected a depth in 1..6, got 'abc'"),
+        (["--games", "2", "--depth", "9"], "argument --depth: expected a depth in 1..6, got 9"),
+        (["--games", "2", "--epsilon", "2"], "argument --epsilon: expected a probability in [0, 1], got 2"),
+        (["--games", "2", "--seed", "-1"], "argument --seed: expected a seed in 0..2**64-1, got -1"),
+    ],
 )
 def test_generate_rejects_bad_arguments_naming_the_option(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as exit_info:
@@ -60,14 +67,16 @@ def test_analyze_matches_golden_and_reports_bad_lines(tmp_path, capsys):
         np.testing.assert_allclose(o["features"], r["features"], atol=1e-6)
         if r.get("successors"):
             assert o["successors"] == r["successors"]
-        value, scores = oracle.expectiminimax((r["p1"], r["p2"], r["to_move"], r["dice"]), 2)
+        _, scores = oracle.expectiminimax((r["p1"], r["p2"], r["to_move"], r["dice"]), 2)
         np.testing.assert_allclose(o["scores"], scores, rtol=1e-12)
         assert o["best_move"] is None or o["best_move"] in o["legal_moves"]
 
 
 def test_python_dash_m_works_like_rgou():
     line = json.dumps({"p1": [-1] * 7, "p2": [-1] * 7, "to_move": 1, "dice": 2}) + "\n"
-    run = subprocess.run([sys.executable, "-m", "rgou", "analyze"], input=line, capture_output=True, text=True, check=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "rgou", "analyze"], input=line, capture_output=True, text=True, check=True
+    )
     out = json.loads(run.stdout)
     assert out["legal_moves"] == list(range(7)) and len(out["features"]) == 150
 
@@ -78,7 +87,9 @@ def test_analyze_with_weights_reproduces_the_existing_engine(tmp_path, capsys):
     by_id = {r["id"]: r for r in load_positions()}
     expected = load_ml_outputs()["outputs"]
     src = tmp_path / "in.jsonl"
-    src.write_text("".join(json.dumps({k: by_id[e["id"]][k] for k in ("p1", "p2", "to_move", "dice")}) + "\n" for e in expected))
+    src.write_text(
+        "".join(json.dumps({k: by_id[e["id"]][k] for k in ("p1", "p2", "to_move", "dice")}) + "\n" for e in expected)
+    )
     assert main(["analyze", str(src), "--weights", str(REFERENCE_DIR / "ml-weights.json.gz")]) == 0
     outputs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(outputs) == len(expected)
@@ -96,6 +107,7 @@ def test_analyze_with_weights_reproduces_the_existing_engine(tmp_path, capsys):
 
 def test_convert_round_trip_and_bad_weight_file(tmp_path, capsys):
     from reference import REFERENCE_DIR
+
     from rgou.weights import load_weights
 
     src = REFERENCE_DIR / "ml-weights.json.gz"

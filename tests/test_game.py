@@ -1,14 +1,14 @@
 """The Numba engine against the golden vectors, the pure-Python oracle, and its invariants."""
 
 import numpy as np
+import oracle
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import oracle
 from reference import load_positions
-from rgou.features import NUM_FEATURES, extract_features, extract_features_batch, feature_names
+
 from rgou._random import seed_rng
+from rgou.features import NUM_FEATURES, extract_features, extract_features_batch, feature_names
 from rgou.game import Position, apply_move, legal_mask, legal_moves, new_state, roll_dice
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, evaluate, evaluate_position
 from rgou.rules import FINISHED, NUM_PIECES

@@ -3,12 +3,12 @@
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from nn_problems import problems
+from test_numba_trainer import numpy_logits
+
 from rgou._numba import njit
 from rgou.nn import inference as inf
 from rgou.nn.layout import POLICY_CONFIG, VALUE_CONFIG, init_params, layer_sizes
-from test_numba_trainer import numpy_logits
 
 
 @settings(max_examples=25, deadline=None)
@@ -30,8 +30,9 @@ def test_value_policy_one_matches_the_wrappers():
     v, p = init_params(VALUE_CONFIG, 1), init_params(POLICY_CONFIG, 2)
     X = np.where(rng.uniform(size=(20, 150)) < 0.6, 0.0, rng.normal(size=(20, 150))).astype(np.float32)
     values, policies = np.empty(20, np.float32), np.empty((20, 7), np.float32)
-    _value_policy_rows(v, layer_sizes(VALUE_CONFIG), p, layer_sizes(POLICY_CONFIG), X, values, policies,
-                       inf.make_inference_work())  # fmt: skip
+    _value_policy_rows(
+        v, layer_sizes(VALUE_CONFIG), p, layer_sizes(POLICY_CONFIG), X, values, policies, inf.make_inference_work()
+    )
     np.testing.assert_allclose(values, inf.predict_value(v, X), rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(policies, inf.predict_policy(p, X), rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(policies.sum(axis=1), 1.0, rtol=1e-6)
@@ -43,7 +44,9 @@ def test_inference_modules_never_import_a_trainer():
     import subprocess
     import sys
 
-    code = ("import sys, rgou, rgou.agents, rgou.analysis, rgou.playout; "
-            "print(sorted(m for m in sys.modules if 'trainer' in m or m.startswith('jax')))")  # fmt: skip
+    code = (
+        "import sys, rgou, rgou.agents, rgou.analysis, rgou.playout; "
+        "print(sorted(m for m in sys.modules if 'trainer' in m or m.startswith('jax')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

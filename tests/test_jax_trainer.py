@@ -6,8 +6,8 @@ from hypothesis import given, settings
 
 jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
-
 from nn_problems import problems  # noqa: E402
+
 from rgou.nn import jax_trainer as jt  # noqa: E402
 from rgou.nn import numba_trainer as nt  # noqa: E402
 from rgou.nn.contract import TrainConfig, make_batch, shuffle_order  # noqa: E402
@@ -62,8 +62,14 @@ def _batches(count, n=16, seed=0):
     out = []
     for _ in range(count):
         X = rng.normal(size=(n, 9)).astype(np.float32)
-        out.append(make_batch(X, rng.uniform(-1, 1, n), np.eye(7, dtype=np.float32)[rng.integers(0, 7, n)],
-                              value_weight=(rng.uniform(size=n) < 0.8)))  # fmt: skip
+        out.append(
+            make_batch(
+                X,
+                rng.uniform(-1, 1, n),
+                np.eye(7, dtype=np.float32)[rng.integers(0, 7, n)],
+                value_weight=(rng.uniform(size=n) < 0.8),
+            )
+        )
     return out
 
 
@@ -79,7 +85,7 @@ def test_adam_updates_agree_to_float32_rounding_on_equal_gradients():
     for step in range(200):
         g = (rng.normal(size=1000) * 10.0 ** rng.uniform(-9, 0, 1000)).astype(np.float32)
         bc1, bc2 = np.float32(1 - 0.9 ** (step + 1)), np.float32(1 - 0.999 ** (step + 1))
-        nt._adam_kernel(p, g, m, v, 1e-3, bc1, bc2)
+        nt._adam_kernel(p, g, m, v, 1e-3, bc1, bc2, np.finfo(np.float32).tiny)
         jp, jm, jv = jax.jit(jt._adam, static_argnums=4)(jp, jnp.asarray(g), jm, jv, 1e-3, bc1, bc2)
     np.testing.assert_allclose(np.asarray(jp), p, rtol=1e-6, atol=1e-8)  # 1e-5 of the step size
     np.testing.assert_allclose(np.asarray(jm), m, rtol=1e-5, atol=1e-8)  # m crosses zero: cancellation
@@ -105,7 +111,9 @@ def test_run_scans_like_single_steps():
     config = TrainConfig(value_cfg=VC, policy_cfg=PC, dropout_rate=0.1, learning_rate=0.01, seed=5, policy_loss="legal")
     trainer = jt.JaxTrainer(config)
     batches = _batches(6)
-    data = trainer.device_batch(make_batch(*(np.concatenate([getattr(b, f) for b in batches]) for f in batches[0]._fields)))
+    data = trainer.device_batch(
+        make_batch(*(np.concatenate([getattr(b, f) for b in batches]) for f in batches[0]._fields))
+    )
     order = shuffle_order(96, seed=5, epoch=0)
     np.testing.assert_array_equal(np.asarray(jt.shuffle_order_on_device(96, 5, 0)), order)
     start = trainer.init(init_params(VC, 1), init_params(PC, 2))
@@ -117,8 +125,9 @@ def test_run_scans_like_single_steps():
         np.testing.assert_allclose(np.asarray(losses[k]), np.asarray(step_losses), rtol=1e-6)
     assert int(scanned.step) == int(stepped.step) == 6
     for name in ("value", "policy", "value_v", "policy_m"):
-        np.testing.assert_allclose(np.asarray(getattr(scanned, name)), np.asarray(getattr(stepped, name)),
-                                   rtol=1e-6, atol=1e-9)  # fmt: skip
+        np.testing.assert_allclose(
+            np.asarray(getattr(scanned, name)), np.asarray(getattr(stepped, name)), rtol=1e-6, atol=1e-9
+        )
 
 
 def test_full_size_float32_trainers_agree_on_real_self_play_data():
@@ -169,7 +178,9 @@ def test_dropout_step_seeded_and_learning():
     b = make_batch(X, np.tanh(X[:, 0]), np.eye(7, dtype=np.float32)[np.argmax(X, axis=1)])
     results = []
     for seed in (3, 3, 4):
-        trainer = jt.JaxTrainer(TrainConfig(value_cfg=vc, policy_cfg=pc, learning_rate=0.01, dropout_rate=0.2, seed=seed))
+        trainer = jt.JaxTrainer(
+            TrainConfig(value_cfg=vc, policy_cfg=pc, learning_rate=0.01, dropout_rate=0.2, seed=seed)
+        )
         state = trainer.init(init_params(vc, 0), init_params(pc, 1))
         results.append(np.asarray(trainer.step(state, b)[0].value))
     assert np.array_equal(results[0], results[1]) and not np.array_equal(results[0], results[2])
@@ -185,7 +196,9 @@ def test_sgd_step_and_device_description():
     vc, pc = NetConfig(4, (5,), 1), NetConfig(4, (5,), 7)
     v, p = init_params(vc, 0), init_params(pc, 1)
     b = make_batch(np.ones((3, 4), np.float32), np.zeros(3, np.float32), np.eye(7, dtype=np.float32)[[0, 1, 2]])
-    trainer = jt.JaxTrainer(TrainConfig(value_cfg=vc, policy_cfg=pc, learning_rate=0.1, dropout_rate=0.0, optimizer="sgd"))
+    trainer = jt.JaxTrainer(
+        TrainConfig(value_cfg=vc, policy_cfg=pc, learning_rate=0.1, dropout_rate=0.0, optimizer="sgd")
+    )
     state, _ = trainer.step(trainer.init(v, p), b)
     _, grad = nt.loss_and_grad(v, vc, b.x, b.value_target, "tanh_mse")
     np.testing.assert_allclose(jt.to_numpy(state.value), v - 0.1 * grad, rtol=1e-5, atol=1e-7)

@@ -91,7 +91,8 @@ def test_init_params_seeded_he_uniform():
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"input_size": 0}, {"output_size": -1}, {"hidden_sizes": (3, 0)}, {"input_size": 2.5}, {"output_size": True}]
+    "kwargs",
+    [{"input_size": 0}, {"output_size": -1}, {"hidden_sizes": (3, 0)}, {"input_size": 2.5}, {"output_size": True}],
 )
 def test_bad_config_rejected(kwargs):
     with pytest.raises(ValueError):

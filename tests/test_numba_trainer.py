@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from nn_problems import problems
+
 from rgou.nn import numba_trainer as nt
 from rgou.nn.contract import TrainConfig, bias_corrections, make_batch, shuffle_order
 from rgou.nn.layout import NetConfig, init_params, layer_sizes, unflatten
@@ -72,8 +72,10 @@ def test_weighted_and_legal_losses_match_numpy_and_finite_differences(problem, d
     weights = np.array(data.draw(st.lists(st.sampled_from([0.0, 1.0, 0.5]), min_size=n, max_size=n)))
     legal = None
     if head == "softmax_ce":
-        legal = np.array(data.draw(st.lists(st.lists(st.booleans(), min_size=n_out, max_size=n_out), min_size=n,
-                                            max_size=n)), dtype=np.float64)  # fmt: skip
+        legal = np.array(
+            data.draw(st.lists(st.lists(st.booleans(), min_size=n_out, max_size=n_out), min_size=n, max_size=n)),
+            dtype=np.float64,
+        )
         T = np.where(legal > 0, T, 0.0)  # targets live on legal slots
     loss, grad = nt.loss_and_grad(flat, cfg, X, T, head, weights=weights, legal_mask=legal)
     expected = numpy_loss(flat, cfg, X, T, head, weights=weights, legal=legal)
@@ -226,8 +228,12 @@ def test_resumed_state_continues_bit_for_bit():
     batches = [_small_batch(seed=s) for s in range(6)]
     for b in batches[:3]:
         state, _ = trainer.step(state, b)
-    saved = state._replace(**{name: getattr(state, name).copy() for name in ("value", "policy", "value_m",
-                                                                              "value_v", "policy_m", "policy_v")})
+    saved = state._replace(
+        **{
+            name: getattr(state, name).copy()
+            for name in ("value", "policy", "value_m", "value_v", "policy_m", "policy_v")
+        }
+    )
     for b in batches[3:]:
         state, _ = trainer.step(state, b)
     fresh, _ = _trainer(dropout_rate=0.2)  # a new trainer (new scratch) resumes the copy
@@ -262,8 +268,12 @@ def test_bad_inputs_raise():
         nt.loss_and_grad(state.value, VC, b.x, b.value_target, "mse")
     with pytest.raises(ValueError, match="dropout"):
         nt.loss_and_grad(state.value, VC, b.x, b.value_target, "tanh_mse", dropout_rate=1.0)
-    for kwargs, message in (({"optimizer": "rmsprop"}, "optimizer"), ({"policy_loss": "top1"}, "policy_loss"),
-                            ({"dropout_rate": 1.5}, "dropout"), ({"learning_rate": 0.0}, "learning rate")):  # fmt: skip
+    for kwargs, message in (
+        ({"optimizer": "rmsprop"}, "optimizer"),
+        ({"policy_loss": "top1"}, "policy_loss"),
+        ({"dropout_rate": 1.5}, "dropout"),
+        ({"learning_rate": 0.0}, "learning rate"),
+    ):
         with pytest.raises(ValueError, match=message):
             TrainConfig(**kwargs)
     with pytest.raises(ValueError, match="value_weight"):
@@ -309,3 +319,15 @@ def test_shuffle_order_is_a_seeded_permutation():
     assert not np.array_equal(a, shuffle_order(1000, seed=3, epoch=1))
     assert not np.array_equal(a, shuffle_order(1000, seed=4, epoch=0))
     assert not np.array_equal(a, np.arange(1000))
+
+
+def test_adam_flushes_moments_that_would_turn_subnormal():
+    """A moment decaying below the smallest normal float32 becomes 0 (subnormals are ~100x slower)."""
+    tiny = np.finfo(np.float32).tiny
+    params = np.ones(3, np.float32)
+    m = np.array([1.05 * tiny, 0.5, -1.05 * tiny], np.float32)
+    v = np.array([1.0005 * tiny, 0.25, 2.0], np.float32)
+    nt._adam_kernel(params, np.zeros(3, np.float32), m, v, 1e-3, np.float32(0.1), np.float32(0.001), tiny)
+    assert m[0] == 0.0 and m[2] == 0.0 and m[1] == np.float32(0.9) * np.float32(0.5)
+    assert v[0] == 0.0 and v[1] > 0 and v[2] > 0
+    assert not ((m != 0) & (np.abs(m) < tiny)).any() and not ((v != 0) & (v < tiny)).any()

@@ -17,9 +17,8 @@ Board diagrams below use the physical layout (X = P1 piece, O = P2 piece,
 
 from __future__ import annotations
 
-import pytest
-
 import oracle
+import pytest
 import rgou_engine
 from reference import load_positions, record_position
 
@@ -35,6 +34,7 @@ def test_reference_has_records():
 
 
 # ---------------------------------------------------------------- golden vectors
+
 
 @pytest.mark.parametrize("record", RECORDS, ids=RECORD_IDS)
 def test_legal_moves_match_reference(record):
@@ -86,6 +86,7 @@ def test_features_bit_identical_to_reference():
 
 ENGINES = pytest.mark.parametrize("engine", [oracle, rgou_engine], ids=["oracle", "rgou"])
 
+
 @ENGINES
 def test_capture_sends_piece_home_and_heuristic_truncates_toward_zero(engine):
     # P1 to move, dice 3.  P1 slot 0 on square 5 (track pos 5), six P1 finished.
@@ -111,10 +112,8 @@ def test_capture_in_the_middle_of_a_list_of_moves(engine):
     #    P2 row [  *][   ][   ][   ]           [  *][   ]
     pos = ((5, FIN, FIN, FIN, FIN, FIN, FIN), (FIN, FIN, OFF, 4, FIN, OFF, FIN), 2, 1)
     assert engine.legal_moves(pos) == [2, 3, 5]  # every unentered piece listed
-    assert engine.apply_move(pos, 3) == (
-        (OFF, FIN, FIN, FIN, FIN, FIN, FIN), (FIN, FIN, OFF, 5, FIN, OFF, FIN), 1)
-    assert engine.apply_move(pos, 5) == (
-        (5, FIN, FIN, FIN, FIN, FIN, FIN), (FIN, FIN, OFF, 4, FIN, 19, FIN), 1)
+    assert engine.apply_move(pos, 3) == ((OFF, FIN, FIN, FIN, FIN, FIN, FIN), (FIN, FIN, OFF, 5, FIN, OFF, FIN), 1)
+    assert engine.apply_move(pos, 5) == ((5, FIN, FIN, FIN, FIN, FIN, FIN), (FIN, FIN, OFF, 4, FIN, 19, FIN), 1)
 
 
 @ENGINES
@@ -215,6 +214,7 @@ def test_no_legal_move_passes(engine):
 
 # ---------------------------------------------------------------- expectiminimax
 
+
 def _playable(record):
     pos = record_position(record)
     return oracle.winner(pos) == 0 and oracle.legal_moves(pos)
@@ -226,8 +226,9 @@ def test_depth_zero_is_the_heuristic():
         assert oracle.expectiminimax(pos, 0) == (float(record["heuristic"]), [])
 
 
-@pytest.mark.parametrize("record", [r for r in RECORDS if _playable(r)],
-                         ids=[f"id{r['id']}" for r in RECORDS if _playable(r)])
+@pytest.mark.parametrize(
+    "record", [r for r in RECORDS if _playable(r)], ids=[f"id{r['id']}" for r in RECORDS if _playable(r)]
+)
 def test_depth_one_is_best_heuristic_of_successors(record):
     pos = record_position(record)
     succ_evals = [float(oracle.evaluate(oracle.apply_move(pos, m))) for m in oracle.legal_moves(pos)]
@@ -254,8 +255,7 @@ def test_depth_two_composes_chance_nodes():
             expected_scores.append(float(oracle.evaluate((q1, q2))))
             continue
         weights = (1, 4, 6, 4, 1)
-        expected = sum(w * oracle.expectiminimax((q1, q2, nxt, r), 1)[0]
-                       for r, w in enumerate(weights)) / 16
+        expected = sum(w * oracle.expectiminimax((q1, q2, nxt, r), 1)[0] for r, w in enumerate(weights)) / 16
         expected_scores.append(expected)
     value, scores = oracle.expectiminimax(pos, 2)
     assert scores == pytest.approx(expected_scores, rel=1e-12, abs=1e-9)

@@ -5,13 +5,13 @@ import json
 import numba
 import numpy as np
 import pytest
+from reference import REFERENCE_DIR
 
 from rgou.agents import ExpectiminimaxAgent, HeuristicAgent, RandomAgent, search_agent_data
 from rgou.game import DICE, TO_MOVE, Position, is_over
 from rgou.playout import NO_SAMPLE_MOVE, play_games
 from rgou.search import expectiminimax, heuristic_leaf
 from rgou.selfplay import generate
-from reference import REFERENCE_DIR
 
 
 def test_self_play_samples_are_bit_identical_to_rgou_0_1():
@@ -113,7 +113,11 @@ def test_cut_games_have_no_winner():
 
 def test_bad_arguments_raise():
     a = RandomAgent().data
-    for kwargs, message in (({"games": 0}, "games"), ({"games": 2, "seed": -1}, "seed"),
-                            ({"games": 2, "threads": 999}, "threads"), ({"games": 2, "max_plies": 0}, "max_plies")):  # fmt: skip
+    for kwargs, message in (
+        ({"games": 0}, "games"),
+        ({"games": 2, "seed": -1}, "seed"),
+        ({"games": 2, "threads": 999}, "threads"),
+        ({"games": 2, "max_plies": 0}, "max_plies"),
+    ):
         with pytest.raises(ValueError, match=message):
             play_games(a, a, **{"seed": 0, **kwargs})

@@ -3,12 +3,12 @@
 import math
 
 import numpy as np
+import oracle
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import oracle
 from reference import load_positions
+
 from rgou.game import Position
 from rgou.heuristic import HeuristicParams
 from rgou.nn.layout import NetConfig, init_params, layer_sizes, num_params, unflatten
@@ -97,7 +97,10 @@ def test_expected_value_is_the_chance_node():
         for depth in (1, 2):
             expected = oracle.chance_value(pos.p1, pos.p2, pos.to_move, depth)
             assert math.isclose(expected_value(pos, depth), expected, rel_tol=1e-12, abs_tol=1e-9)
-        by_roll = sum(p * expectiminimax(pos.with_dice(r), 2).value for r, p in enumerate([1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16]))
+        by_roll = sum(
+            p * expectiminimax(pos.with_dice(r), 2).value
+            for r, p in enumerate([1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16])
+        )
         assert math.isclose(expected_value(pos, 2), by_roll, rel_tol=1e-12, abs_tol=1e-9) or pos.is_over
 
 
@@ -183,8 +186,9 @@ def _value_ref(flat, pos, depth, exact_passes):
     scores = []
     for m in moves:
         q1, q2, nxt = oracle.apply_move(pos, m)
-        scores.append(_won(q1, q2) if oracle.winner((q1, q2, nxt, 0)) else
-                      _chance_ref(flat, q1, q2, nxt, depth - 1, exact_passes))  # fmt: skip
+        scores.append(
+            _won(q1, q2) if oracle.winner((q1, q2, nxt, 0)) else _chance_ref(flat, q1, q2, nxt, depth - 1, exact_passes)
+        )
     return (max(scores) if player == 2 else min(scores)), scores
 
 
@@ -214,17 +218,20 @@ def test_exact_passes_solve_the_mutual_pass_equation():
     p1, p2 = (12, 13, 20, 20, 20, 20, 20), (14, 15, 20, 20, 20, 20, -1)
     v_x = _leaf(flat, p1, p2, 1, True)
     v_y = _leaf(flat, p1, p2, 2, True)
+
     def parts(who):
         a = sum(p * _net(flat, (p1, p2, who, r)) for r, p in enumerate(ROLL_P) if oracle.legal_moves((p1, p2, who, r)))
         q = sum(p for r, p in enumerate(ROLL_P) if not oracle.legal_moves((p1, p2, who, r)))
         return a, q
+
     (a_x, q_x), (a_y, q_y) = parts(1), parts(2)
     assert q_x > 1 / 16 and q_y > 0
     assert math.isclose(v_x, a_x + q_x * v_y, rel_tol=1e-12)
     assert math.isclose(v_y, a_y + q_y * v_x, rel_tol=1e-12)
     leaf = net_leaf(flat, layer_sizes(TINY), exact_passes=True)
-    assert math.isclose(expected_value(Position(p1, p2, 1, 0), 1, leaf=leaf), _chance_ref(flat, p1, p2, 1, 1, True),
-                        rel_tol=1e-5)  # fmt: skip
+    assert math.isclose(
+        expected_value(Position(p1, p2, 1, 0), 1, leaf=leaf), _chance_ref(flat, p1, p2, 1, 1, True), rel_tol=1e-5
+    )
 
 
 # ---------------------------------------------------------------- counting mode

@@ -1,4 +1,4 @@
-"""Self-play data: reproducible whatever the thread count, targets as DESIGN.md defines them."""
+"""Self-play data: reproducible whatever the thread count, targets as docs/training.md defines them."""
 
 import json
 
@@ -6,11 +6,11 @@ import numba
 import numpy as np
 import pytest
 
+from rgou.dataset import Dataset, load_dataset
 from rgou.features import extract_features_batch
 from rgou.game import Position, is_over
 from rgou.heuristic import DEFAULT_PARAMS
 from rgou.search import expectiminimax
-from rgou.dataset import Dataset, load_dataset
 from rgou.selfplay import MAX_PLIES, generate
 
 
@@ -102,8 +102,13 @@ def test_bad_dataset_files_raise(tmp_path):
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"games": 0}, "games"), ({"games": 2, "depth": 0}, "depth"), ({"games": 2, "epsilon": 1.5}, "epsilon"),
-     ({"games": 2, "seed": -1}, "seed"), ({"games": 2, "threads": 99}, "threads")],
+    [
+        ({"games": 0}, "games"),
+        ({"games": 2, "depth": 0}, "depth"),
+        ({"games": 2, "epsilon": 1.5}, "epsilon"),
+        ({"games": 2, "seed": -1}, "seed"),
+        ({"games": 2, "threads": 99}, "threads"),
+    ],
 )
 def test_bad_arguments_raise(kwargs, message):
     with pytest.raises(ValueError, match=message):

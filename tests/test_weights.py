@@ -32,10 +32,24 @@ from rgou.weights import (
 SMALL_V, SMALL_P = NetConfig(5, (4, 3), 1), NetConfig(5, (4, 3), 7)
 F32 = np.finfo(np.float32)
 SPECIALS = np.array(
-    [0.0, -0.0, F32.max, -F32.max, F32.tiny, -F32.tiny, F32.smallest_subnormal, -F32.smallest_subnormal,
-     np.float32(1e-40), np.float32(0.1), np.float32(1 / 3), F32.eps, 1.0, -1.0],
+    [
+        0.0,
+        -0.0,
+        F32.max,
+        -F32.max,
+        F32.tiny,
+        -F32.tiny,
+        F32.smallest_subnormal,
+        -F32.smallest_subnormal,
+        np.float32(1e-40),
+        np.float32(0.1),
+        np.float32(1 / 3),
+        F32.eps,
+        1.0,
+        -1.0,
+    ],
     dtype=np.float32,
-)  # fmt: skip
+)
 
 
 def _bits(a):
@@ -50,8 +64,14 @@ finite_f32 = st.integers(0, 2**32 - 1).map(lambda b: np.array([b], np.uint32).vi
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(finite_f32, min_size=num_params(SMALL_V) + num_params(SMALL_P), max_size=num_params(SMALL_V) + num_params(SMALL_P)),
-       st.sampled_from(["w.json", "w.json.gz"]))  # fmt: skip
+@given(
+    st.lists(
+        finite_f32,
+        min_size=num_params(SMALL_V) + num_params(SMALL_P),
+        max_size=num_params(SMALL_V) + num_params(SMALL_P),
+    ),
+    st.sampled_from(["w.json", "w.json.gz"]),
+)
 def test_save_load_bit_exact(tmp_path_factory, values, name):
     flat = np.array(values, dtype=np.float32)
     flat[: len(SPECIALS)] = SPECIALS
@@ -73,8 +93,11 @@ def test_file_keys_and_gzip_determinism(tmp_path):
     assert (tmp_path / "a.json.gz").read_bytes() == (tmp_path / "b.json.gz").read_bytes()
     document = json.loads(gzip.decompress((tmp_path / "a.json.gz").read_bytes()))
     assert document["network_config"] == {
-        "input_size": 150, "hidden_sizes": [256, 128, 64, 32], "value_output_size": 1, "policy_output_size": 7,
-    }  # fmt: skip
+        "input_size": 150,
+        "hidden_sizes": [256, 128, 64, 32],
+        "value_output_size": 1,
+        "policy_output_size": 7,
+    }
     assert len(document["value_weights"]) == 81_921 and len(document["policy_weights"]) == 82_119
     assert document["metadata"]["layout"] == "in_out_row_major" and document["metadata"]["backend"] == "numba"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json.gz", "b.json.gz"]  # no temp files left
@@ -146,7 +169,9 @@ def test_torch_converted_network_matches_torch_style_forward(reference_dir, tmp_
     logits = _torch_style_forward(raw["policy_weights"], sizes + [7], X)
     # float64 forward of the converted float32 numbers: only the layout can differ
     np.testing.assert_allclose(nb.predict_value(reloaded.value.astype(np.float64), X), expected_value, atol=1e-12)
-    np.testing.assert_allclose(nb.predict_logits(reloaded.policy.astype(np.float64), X, POLICY_CONFIG), logits, rtol=1e-12)
+    np.testing.assert_allclose(
+        nb.predict_logits(reloaded.policy.astype(np.float64), X, POLICY_CONFIG), logits, rtol=1e-12
+    )
     # and back: torch layout written, marked, and bit-identical to the original file's numbers
     convert_file(tmp_path / "rgou.json", tmp_path / "torch.json.gz", "rgou", "torch")
     back = load_weights(tmp_path / "torch.json.gz", as_layout=None)
@@ -218,7 +243,10 @@ def test_older_config_variants(tmp_path):
 
 def test_torch_marked_file_is_converted_on_load(tmp_path):
     v, p = init_params(SMALL_V, 1), init_params(SMALL_P, 2)
-    save_weights(tmp_path / "t.json", _small_weights(rgou_to_torch(v, SMALL_V), rgou_to_torch(p, SMALL_P), layout="out_in_row_major"))
+    save_weights(
+        tmp_path / "t.json",
+        _small_weights(rgou_to_torch(v, SMALL_V), rgou_to_torch(p, SMALL_P), layout="out_in_row_major"),
+    )
     assert json.loads((tmp_path / "t.json").read_text())["metadata"]["layout"] == LAYOUT_OUT_IN
     loaded = load_weights(tmp_path / "t.json")
     np.testing.assert_array_equal(loaded.value, v)
@@ -240,10 +268,23 @@ BAD_FILES = {
         lambda: _text(_document(network_config={"input_size": 5, "value_output_size": 1, "policy_output_size": 7})),
         "hidden_sizes",
     ),
-    "short value": ("w.json", lambda: _text(_document(value_weights=[0.5] * 10)), "value_weights has 10 values, expected 43"),
+    "short value": (
+        "w.json",
+        lambda: _text(_document(value_weights=[0.5] * 10)),
+        "value_weights has 10 values, expected 43",
+    ),
     "wrong architecture": (
         "w.json",
-        lambda: _text(_document(network_config={"input_size": 5, "hidden_sizes": [4, 4], "value_output_size": 1, "policy_output_size": 7})),
+        lambda: _text(
+            _document(
+                network_config={
+                    "input_size": 5,
+                    "hidden_sizes": [4, 4],
+                    "value_output_size": 1,
+                    "policy_output_size": 7,
+                }
+            )
+        ),
         "expected",
     ),
     "nan": ("w.json", lambda: _text(_document()).replace("[", "[NaN, ", 1), "NaN"),
@@ -251,7 +292,11 @@ BAD_FILES = {
     "float32 overflow": ("w.json", lambda: _text(_document(value_weights=[1e39] + [0.0] * 42)), "finite float32"),
     "string entry": ("w.json", lambda: _text(_document(value_weights=["0.5"] + [0.0] * 42)), "expected a number"),
     "bool entry": ("w.json", lambda: _text(_document(value_weights=[True] + [0.0] * 42)), "expected a number"),
-    "unknown layout": ("w.json", lambda: _text(_document(metadata={"layout": "column_major"})), "unknown metadata.layout"),
+    "unknown layout": (
+        "w.json",
+        lambda: _text(_document(metadata={"layout": "column_major"})),
+        "unknown metadata.layout",
+    ),
     "truncated json": ("w.json", lambda: _text(_document())[:-100], "not valid JSON"),
     "not json": ("w.json", lambda: "value_weights = [1, 2]", "not valid JSON"),
     "not an object": ("w.json", lambda: "[1, 2, 3]", "expected a JSON object"),
@@ -297,7 +342,9 @@ def test_failed_save_leaves_target_untouched(tmp_path, bad):
 
 def test_huge_integer_and_numpy_metadata(tmp_path):
     vc, pc = NetConfig(2, (3,), 1), NetConfig(2, (3,), 7)
-    w = Weights(init_params(vc, 0), init_params(pc, 1), vc, pc, {"best_validation_loss": np.float32(0.25), "seed": np.int64(3)})
+    w = Weights(
+        init_params(vc, 0), init_params(pc, 1), vc, pc, {"best_validation_loss": np.float32(0.25), "seed": np.int64(3)}
+    )
     path = tmp_path / "w.json"
     save_weights(path, w)
     assert load_weights(path).metadata["best_validation_loss"] == 0.25

@@ -1,7 +1,7 @@
 """The benchmark runner behind `python -m rgou.bench`.
 
 `cli` holds the section registry (`SECTIONS`), `run` and `main`; `report`
-the result types, the issue's `TARGETS` and the text, Markdown and machine
+the result types, the performance `TARGETS` and the text, Markdown and machine
 report; `timing` the shared `BenchContext`, contention metering and clocks;
 `engine` the engine, features, search and self-play sections; `nn` the
 trainers, inference and ML agent section.

@@ -49,8 +49,10 @@ def run(names: list[str], ctx: BenchContext) -> dict:
         seconds[name] = meter.seconds
         other[name] = meter.other_cores
         if meter.other_cores is not None and meter.other_cores > CONTENDED_CORES:
-            results[name].notes.append(f"CONTENDED: other processes used {meter.other_cores:.2f} cores during "
-                                       "this section; multi-thread numbers and ratios are unreliable")
+            results[name].notes.append(
+                f"CONTENDED: other processes used {meter.other_cores:.2f} cores during "
+                "this section; multi-thread numbers and ratios are unreliable"
+            )
     return {
         "schema": 1,
         "date": _dt.datetime.now().isoformat(timespec="seconds"),
@@ -58,12 +60,20 @@ def run(names: list[str], ctx: BenchContext) -> dict:
         "quick": ctx.quick,
         "seed": ctx.seed,
         "machine": machine_info(),
-        "positions": {"count": 0 if ctx._pool is None else len(ctx._pool), "games": ctx._games,
-                      "seconds": ctx.pool_seconds, "source": "rgou.selfplay.generate(depth=1, seed, max_plies=200)"},
+        "positions": {
+            "count": 0 if ctx._pool is None else len(ctx._pool),
+            "games": ctx._games,
+            "seconds": ctx.pool_seconds,
+            "source": "rgou.selfplay.generate(depth=1, seed, max_plies=200)",
+        },
         "sections": {
-            name: {"warmup_s": r.warmup_s, "seconds": seconds[name], "other_load_cores": other[name],
-                   "metrics": {k: {"value": m.value, "unit": m.unit, "label": m.label} for k, m in r.metrics.items()},
-                   "notes": r.notes}
+            name: {
+                "warmup_s": r.warmup_s,
+                "seconds": seconds[name],
+                "other_load_cores": other[name],
+                "metrics": {k: {"value": m.value, "unit": m.unit, "label": m.label} for k, m in r.metrics.items()},
+                "notes": r.notes,
+            }
             for name, r in results.items()
         },
         "targets": [t | {"other_load_cores": other[t["section"]]} for t in evaluate_targets(results)],

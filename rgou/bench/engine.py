@@ -69,8 +69,9 @@ def bench_engine(ctx: BenchContext) -> SectionResult:
     states = ctx.positions(n)
     reps = ctx.reps(5, 2)
     inner = 1 if ctx.quick else 3
-    res.warmup_s = timed(lambda: (_legal_sweep(states[:10], 1), _legal_apply_sweep(states[:10], 1),
-                                   _random_playouts(1, 2, 200)))
+    res.warmup_s = timed(
+        lambda: (_legal_sweep(states[:10], 1), _legal_apply_sweep(states[:10], 1), _random_playouts(1, 2, 200))
+    )
     t_legal, _ = median_time(lambda: _legal_sweep(states, inner), reps)
     t_apply, _ = median_time(lambda: _legal_apply_sweep(states, inner), reps)
     applied, _ = _legal_apply_sweep(states, 1)
@@ -78,14 +79,24 @@ def bench_engine(ctx: BenchContext) -> SectionResult:
     plies = _random_playouts(ctx.seed, games, 1000)
     t_play, _ = median_time(lambda: _random_playouts(ctx.seed, games, 1000), reps)
     res.add("legal_positions_per_s", inner * n / t_legal, "pos/s", "legal_moves only, positions/s (1 thread)")
-    res.add("legal_apply_positions_per_s", inner * n / t_apply, "pos/s",
-            "legal_moves + copy/apply every legal move, positions/s (1 thread)")
+    res.add(
+        "legal_apply_positions_per_s",
+        inner * n / t_apply,
+        "pos/s",
+        "legal_moves + copy/apply every legal move, positions/s (1 thread)",
+    )
     res.add("apply_moves_per_s", inner * applied / t_apply, "moves/s", "  same run, moves applied/s")
     res.add("legal_apply_ns_per_position", 1e9 * t_apply / (inner * n), "ns", "  same run, ns per position")
-    res.add("random_playout_plies_per_s", plies / t_play, "plies/s",
-            "random playouts on the game loop (roll, legal, decide, apply or pass), plies/s, 1 thread")
-    res.notes.append(f"{n} self-play positions, {applied / n:.2f} legal moves each on average; "
-                     f"{games} random playouts, {plies / games:.1f} plies each")
+    res.add(
+        "random_playout_plies_per_s",
+        plies / t_play,
+        "plies/s",
+        "random playouts on the game loop (roll, legal, decide, apply or pass), plies/s, 1 thread",
+    )
+    res.notes.append(
+        f"{n} self-play positions, {applied / n:.2f} legal moves each on average; "
+        f"{games} random playouts, {plies / games:.1f} plies each"
+    )
     return res
 
 
@@ -106,8 +117,9 @@ def bench_features(ctx: BenchContext) -> SectionResult:
     states = ctx.positions(n)
     loop = _features_loop
     out = np.empty(NUM_FEATURES, dtype=np.float32)
-    res.warmup_s = timed(lambda: (extract_features_batch(states[:10]), loop(states[:10], out),
-                                   extract_features(states[0])))
+    res.warmup_s = timed(
+        lambda: (extract_features_batch(states[:10]), loop(states[:10], out), extract_features(states[0]))
+    )
     threads = numba.get_num_threads()
     all_t, one_t = [], []
     for _ in range(ctx.reps(7, 2)):
@@ -127,8 +139,12 @@ def bench_features(ctx: BenchContext) -> SectionResult:
     res.add("batch_positions_per_s", n / t_all, "pos/s", f"extract_features_batch, {threads} threads, positions/s")
     res.add("batch_1thread_positions_per_s", n / t_one, "pos/s", "extract_features_batch, 1 thread, positions/s")
     res.add("batch_scaling", t_one / t_all, "x", f"  ratio {threads} threads / 1 thread (interleaved runs)")
-    res.add("batch_prealloc_positions_per_s", n / t_pre, "pos/s",
-            f"features_batch_into, output preallocated, {threads} threads")
+    res.add(
+        "batch_prealloc_positions_per_s",
+        n / t_pre,
+        "pos/s",
+        f"features_batch_into, output preallocated, {threads} threads",
+    )
     res.add("features_into_ns", 1e9 * t_loop / n, "ns", "features_into, one position, inside njit loop")
     res.add("extract_features_call_us", 1e6 * t_py / k, "us", "extract_features(state) called from Python")
     res.notes.append(f"{n} self-play positions; batch output float32[{n}, {NUM_FEATURES}] allocated per call")
@@ -171,11 +187,14 @@ def bench_search(ctx: BenchContext) -> SectionResult:
     ov = np.empty(10_000, dtype=np.int64)
     clock_overhead(ov)
     overhead_ns = float(np.median(ov))
-    res.notes.append(f"per-decision times from clock_gettime inside an njit loop; clock overhead {overhead_ns:.0f} ns "
-                     "subtracted")
+    res.notes.append(
+        f"per-decision times from clock_gettime inside an njit loop; clock overhead {overhead_ns:.0f} ns subtracted"
+    )
     _count_all(warm, np.int64(1), leaf, work, np.zeros(3, dtype=np.int64), np.empty(2))
-    res.notes.append(f"warm-up is search_into alone; the bench's timing and counting loops took "
-                     f"{time.perf_counter() - t0:.2f} s more to load or compile")
+    res.notes.append(
+        f"warm-up is search_into alone; the bench's timing and counting loops took "
+        f"{time.perf_counter() - t0:.2f} s more to load or compile"
+    )
     reps = ctx.reps(3, 1)
     mismatches = 0
     for depth, n in n_by_depth.items():
@@ -191,19 +210,32 @@ def bench_search(ctx: BenchContext) -> SectionResult:
         _count_all(states, d, leaf, work, counts, counted)
         mismatches += int(np.sum(counted != values))
         total_s = times_us.sum() / 1e6
-        res.add(f"depth{depth}_median_us", np.median(times_us), "us", f"depth {depth}: median per decision ({n} positions)")
+        res.add(
+            f"depth{depth}_median_us", np.median(times_us), "us", f"depth {depth}: median per decision ({n} positions)"
+        )
         res.add(f"depth{depth}_mean_us", np.mean(times_us), "us", f"depth {depth}: mean per decision")
         res.add(f"depth{depth}_p90_us", np.percentile(times_us, 90), "us", f"depth {depth}: 90th percentile")
-        res.add(f"depth{depth}_nodes_per_decision", counts[0] / n, "nodes", f"depth {depth}: positions generated per decision")
+        res.add(
+            f"depth{depth}_nodes_per_decision",
+            counts[0] / n,
+            "nodes",
+            f"depth {depth}: positions generated per decision",
+        )
         res.add(f"depth{depth}_nodes_per_s", counts[0] / total_s, "nodes/s", f"depth {depth}: positions generated/s")
         res.add(f"depth{depth}_evals_per_s", counts[1] / total_s, "evals/s", f"depth {depth}: heuristic evaluations/s")
-    res.notes.append("nodes = positions the search generates (root + every apply_move / pass), counted by the "
-                     "search's own counting mode (rgou.search, counts array); evals = leaf evaluations (leaves "
-                     "and finished games)")
+    res.notes.append(
+        "nodes = positions the search generates (root + every apply_move / pass), counted by the "
+        "search's own counting mode (rgou.search, counts array); evals = leaf evaluations (leaves "
+        "and finished games)"
+    )
     res.notes.append(f"counting mode vs plain search values: {mismatches} mismatches")
     if "depth3_median_us" in res.metrics:
-        res.add("depth3_speedup_vs_rust", RUST_DEPTH3_DECISION_US / res.metrics["depth3_median_us"].value, "x",
-                f"depth 3 median vs Rust engine (~{RUST_DEPTH3_DECISION_US:.0f} us)")
+        res.add(
+            "depth3_speedup_vs_rust",
+            RUST_DEPTH3_DECISION_US / res.metrics["depth3_median_us"].value,
+            "x",
+            f"depth 3 median vs Rust engine (~{RUST_DEPTH3_DECISION_US:.0f} us)",
+        )
     return res
 
 
@@ -212,8 +244,12 @@ def bench_selfplay(ctx: BenchContext) -> SectionResult:
     res = SectionResult()
     threads = numba.config.NUMBA_NUM_THREADS
     games_by_depth = {1: 256, 2: 128, 3: 64} if ctx.quick else {1: 2000, 2: 1200, 3: 600}
-    res.warmup_s = timed(lambda: (generate(4, depth=1, seed=ctx.seed, max_plies=BENCH_MAX_PLIES),
-                                   generate(4, depth=1, seed=ctx.seed, threads=1, max_plies=BENCH_MAX_PLIES)))
+    res.warmup_s = timed(
+        lambda: (
+            generate(4, depth=1, seed=ctx.seed, max_plies=BENCH_MAX_PLIES),
+            generate(4, depth=1, seed=ctx.seed, threads=1, max_plies=BENCH_MAX_PLIES),
+        )
+    )
     reps = ctx.reps(3, 1)
     for depth, games in games_by_depth.items():
         all_t, one_t, busy, other = [], [], [], []
@@ -230,17 +266,38 @@ def bench_selfplay(ctx: BenchContext) -> SectionResult:
             one_t.append(m.seconds)
             other.append(m.other_cores or 0.0)
         t_all, t_one = statistics.median(all_t), statistics.median(one_t)
-        res.add(f"depth{depth}_games_per_s", games / t_all, "games/s", f"depth {depth}: games/s, {threads} threads ({games} games)")
-        res.add(f"depth{depth}_samples_per_s", samples / t_all, "samples/s", f"depth {depth}: samples/s, {threads} threads")
+        res.add(
+            f"depth{depth}_games_per_s",
+            games / t_all,
+            "games/s",
+            f"depth {depth}: games/s, {threads} threads ({games} games)",
+        )
+        res.add(
+            f"depth{depth}_samples_per_s", samples / t_all, "samples/s", f"depth {depth}: samples/s, {threads} threads"
+        )
         res.add(f"depth{depth}_games_per_s_1thread", games / t_one, "games/s", f"depth {depth}: games/s, 1 thread")
         res.add(f"depth{depth}_scaling", t_one / t_all, "x", f"depth {depth}: ratio {threads} threads / 1 thread")
-        res.add(f"depth{depth}_cores_busy", statistics.median(busy), "cores",
-                f"depth {depth}: cores this process kept busy, {threads} threads")
-        res.add(f"depth{depth}_other_load", statistics.median(other), "cores",
-                f"depth {depth}: CPU used by other processes meanwhile")
+        res.add(
+            f"depth{depth}_cores_busy",
+            statistics.median(busy),
+            "cores",
+            f"depth {depth}: cores this process kept busy, {threads} threads",
+        )
+        res.add(
+            f"depth{depth}_other_load",
+            statistics.median(other),
+            "cores",
+            f"depth {depth}: CPU used by other processes meanwhile",
+        )
     if "depth3_games_per_s" in res.metrics:
-        res.add("depth3_speedup_vs_rust", res.metrics["depth3_games_per_s"].value / RUST_DEPTH3_GAMES_PER_S, "x",
-                f"depth 3 games/s vs Rust engine (~{RUST_DEPTH3_GAMES_PER_S:.0f} games/s)")
-    res.notes.append("end to end: generate() wall time (games, then batched features and legal masks); "
-                     f"generate()'s default chunking; games cut at {BENCH_MAX_PLIES} turns")
+        res.add(
+            "depth3_speedup_vs_rust",
+            res.metrics["depth3_games_per_s"].value / RUST_DEPTH3_GAMES_PER_S,
+            "x",
+            f"depth 3 games/s vs Rust engine (~{RUST_DEPTH3_GAMES_PER_S:.0f} games/s)",
+        )
+    res.notes.append(
+        "end to end: generate() wall time (games, then batched features and legal masks); "
+        f"generate()'s default chunking; games cut at {BENCH_MAX_PLIES} turns"
+    )
     return res

@@ -13,13 +13,12 @@ import statistics
 import time
 from collections.abc import Callable
 
-import numba
 import numpy as np
 
-from rgou.agents import MLAgent
-from rgou.bench.report import SectionResult
 from rgou._clock import clock_ns
 from rgou._numba import njit
+from rgou.agents import MLAgent
+from rgou.bench.report import SectionResult
 from rgou.bench.timing import (
     BENCH_MAX_PLIES,
     CONTENDED_CORES,
@@ -34,9 +33,10 @@ from rgou.bench.timing import (
 )
 from rgou.features import extract_features_batch
 from rgou.game import legal_moves
+from rgou.models import load_model
 from rgou.nn import inference as nb
 from rgou.nn.contract import DEFAULT_DROPOUT_RATE, TrainConfig, make_batch
-from rgou.nn.numba_trainer import NumbaTrainer, single_threaded_blas
+from rgou.nn.inference import value_policy_one
 from rgou.nn.layout import (
     DEFAULT_HIDDEN_SIZES,
     NUM_FEATURES,
@@ -46,10 +46,9 @@ from rgou.nn.layout import (
     init_params,
     layer_sizes,
 )
-from rgou.nn.inference import value_policy_one
+from rgou.nn.numba_trainer import NumbaTrainer, single_threaded_blas
 from rgou.rules import NUM_PIECES, NUM_ROLLS
 from rgou.selfplay import generate
-from rgou.models import load_model
 from rgou.weights import Weights
 
 NN_BATCHES = (1, 32, 64, 256, 1024, 4096)
@@ -99,8 +98,10 @@ def _numpy_blas() -> str:
     if not mine:
         return "no BLAS found by threadpoolctl"
     p = mine[0]
-    return (f"{p.get('internal_api')} {p.get('version')}, coretype {p.get('architecture')}, "
-            f"{p.get('num_threads')} threads ({os.path.basename(p.get('filepath', ''))})")
+    return (
+        f"{p.get('internal_api')} {p.get('version')}, coretype {p.get('architecture')}, "
+        f"{p.get('num_threads')} threads ({os.path.basename(p.get('filepath', ''))})"
+    )
 
 
 @njit
@@ -139,8 +140,11 @@ class _TorchNets:
 
     def batch(self, X, vt, pt):
         t = self.torch
-        return t.from_numpy(np.ascontiguousarray(X)), t.from_numpy(np.ascontiguousarray(vt)).unsqueeze(1), \
-            t.from_numpy(np.ascontiguousarray(pt.argmax(axis=1)))
+        return (
+            t.from_numpy(np.ascontiguousarray(X)),
+            t.from_numpy(np.ascontiguousarray(vt)).unsqueeze(1),
+            t.from_numpy(np.ascontiguousarray(pt.argmax(axis=1))),
+        )
 
     def step(self, x, vt, pt) -> None:
         F = self.F
@@ -195,17 +199,19 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
     n_samples = len(ds)
     active = int(np.nonzero(X.any(axis=0))[0].max()) + 1
     flops = _train_flops_per_sample(VALUE_CONFIG) + _train_flops_per_sample(POLICY_CONFIG)
-    flops_exec = (_train_flops_per_sample(VALUE_CONFIG, active) + _train_flops_per_sample(POLICY_CONFIG, active))
+    flops_exec = _train_flops_per_sample(VALUE_CONFIG, active) + _train_flops_per_sample(POLICY_CONFIG, active)
     res.notes.append(
         f"training data: {n_samples} samples of {games} seeded depth-1 self-play games; "
         f"minibatches are consecutive slices, cycled; only the first {active} of {X.shape[1]} feature columns are "
-        "ever non-zero")
+        "ever non-zero"
+    )
     res.notes.append(
         f"FLOPs per training sample (both nets) = sum over nets of 3*2*sum(in*out) - 2*in_0*out_0 (forward "
         f"2*sum(in*out); backward 2x forward minus the first layer's input gradient; bias, activations, loss, "
         f"dropout and Adam not counted) = {flops:,}; GFLOP/s = samples/s * that. The Numba trainer skips the "
         f"all-zero input columns, so it executes {flops_exec:,} ({flops_exec / flops:.0%}); its "
-        "'executed' rate uses that count")
+        "'executed' rate uses that count"
+    )
 
     v0, p0 = init_params(VALUE_CONFIG, ctx.seed), init_params(POLICY_CONFIG, ctx.seed + 1)
 
@@ -215,10 +221,12 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
         res.notes.append(f"PyTorch columns skipped: import torch failed ({torch})")
         torch = None
     else:
-        res.notes.append(f"PyTorch {torch.__version__}: nn.Sequential(Linear, ReLU, Dropout(0.1), ...) per net, "
-                         "one torch.optim.Adam per net (lr 1e-3), MSE on tanh (value), F.cross_entropy on logits "
-                         f"with class-index targets (policy), zero_grad/backward/step; {torch.get_num_threads()} "
-                         "torch threads (default); batches converted to tensors once, outside the timing")
+        res.notes.append(
+            f"PyTorch {torch.__version__}: nn.Sequential(Linear, ReLU, Dropout(0.1), ...) per net, "
+            "one torch.optim.Adam per net (lr 1e-3), MSE on tanh (value), F.cross_entropy on logits "
+            f"with class-index targets (policy), zero_grad/backward/step; {torch.get_num_threads()} "
+            "torch threads (default); batches converted to tensors once, outside the timing"
+        )
     jax = _import_optional("jax")
     jb = None
     if isinstance(jax, str):
@@ -231,11 +239,13 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
             res.notes.append(f"JAX columns skipped: rgou.nn.jax_trainer failed ({type(exc).__name__}: {exc})")
             jax = None
     if jb is not None:
-        res.notes.append(f"JAX {jax.__version__} on {jb.jax_device_description()}: JaxTrainer.step "
-                         "(jitted, both nets, dropout 0.1, Adam, one dispatch per step) and JaxTrainer.run "
-                         "(a lax.scan over the minibatches of a device-resident block, one dispatch per chunk); "
-                         "a chunk of steps ends with block_until_ready; "
-                         + ("quick run: JAX at the first batch size only" if quick else "compile time not timed"))
+        res.notes.append(
+            f"JAX {jax.__version__} on {jb.jax_device_description()}: JaxTrainer.step "
+            "(jitted, both nets, dropout 0.1, Adam, one dispatch per step) and JaxTrainer.run "
+            "(a lax.scan over the minibatches of a device-resident block, one dispatch per chunk); "
+            "a chunk of steps ends with block_until_ready; "
+            + ("quick run: JAX at the first batch size only" if quick else "compile time not timed")
+        )
         jtrainer = jb.JaxTrainer(TrainConfig(learning_rate=lr, dropout_rate=dropout, seed=ctx.seed))
         jstate = jtrainer.init(v0, p0)
     torch_nets = _TorchNets(torch, ctx.seed, dropout, lr) if torch is not None else None
@@ -249,8 +259,14 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
     numba_frac: dict[int, float] = {}
     for B in batches:
         count = max(1, min(64, n_samples // B))
-        slices = [(np.ascontiguousarray(X[i * B:(i + 1) * B]), np.ascontiguousarray(VT[i * B:(i + 1) * B]),
-                   np.ascontiguousarray(PT[i * B:(i + 1) * B])) for i in range(count)]
+        slices = [
+            (
+                np.ascontiguousarray(X[i * B : (i + 1) * B]),
+                np.ascontiguousarray(VT[i * B : (i + 1) * B]),
+                np.ascontiguousarray(PT[i * B : (i + 1) * B]),
+            )
+            for i in range(count)
+        ]
         batches_b = [make_batch(*s) for s in slices]
         trainer = NumbaTrainer(TrainConfig(max_batch=B, learning_rate=lr, dropout_rate=dropout, seed=ctx.seed))
         nstate = trainer.init(v0, p0)
@@ -307,11 +323,12 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
         rates: dict[str, list[float]] = {name: [] for name in runners}
         names = list(runners)
         loads = []
-        for attempt in range(attempts):  # a contended attempt is repeated (full runs): its chunks are kept too
+        for _ in range(attempts):  # a contended attempt is repeated (full runs): its chunks are kept too
             with LoadMeter() as meter:
                 for r in range(reps):
-                    for name in names[r % len(names):] + names[:r % len(names)]:  # rotate the order each repeat
-                        rates[name].append(B * steps[name] / timed(lambda: runners[name](steps[name])))
+                    for name in names[r % len(names) :] + names[: r % len(names)]:  # rotate the order each repeat
+                        run, count = runners[name], steps[name]
+                        rates[name].append(B * count / timed(lambda run=run, count=count: run(count)))
             loads.append(meter.other_cores or 0.0)
             if loads[-1] <= CONTENDED_CORES:
                 break
@@ -327,43 +344,80 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
         gemm = max(gemm, _gemm_rate(gemm_n, gemm_reps))
     res.add("gemm_gflops", gemm, "GFLOP/s", f"np.dot float32 {gemm_n}x{gemm_n}, default BLAS threads (best)")
     res.add("gemm_gflops_1thread", gemm_1t, "GFLOP/s", "  same, BLAS limited to 1 thread")
-    res.notes.append(f"GEMM: np.dot ran on {_numpy_blas()}; OPENBLAS_CORETYPE="
-                     f"{os.environ.get('OPENBLAS_CORETYPE') or '(not set)'}; best of {gemm_reps} runs before"
-                     f"{'' if quick else f' and {gemm_reps} after'} the trainers; every '% of GEMM' below is of {gemm:.0f} GFLOP/s")
+    res.notes.append(
+        f"GEMM: np.dot ran on {_numpy_blas()}; OPENBLAS_CORETYPE="
+        f"{os.environ.get('OPENBLAS_CORETYPE') or '(not set)'}; best of {gemm_reps} runs before"
+        f"{'' if quick else f' and {gemm_reps} after'} the trainers; every '% of GEMM' below is of {gemm:.0f} GFLOP/s"
+    )
     for B, med in best.items():
-        res.add(f"numba_b{B}_samples_per_s", med["numba"], "samples/s",
-                f"batch {B}: Numba trainer, samples/s (inside single_threaded_blas)")
-        res.add(f"numba_self_b{B}_samples_per_s", med["numba_self"], "samples/s",
-                f"batch {B}: Numba trainer, train_step entering single_threaded_blas itself")
+        res.add(
+            f"numba_b{B}_samples_per_s",
+            med["numba"],
+            "samples/s",
+            f"batch {B}: Numba trainer, samples/s (inside single_threaded_blas)",
+        )
+        res.add(
+            f"numba_self_b{B}_samples_per_s",
+            med["numba_self"],
+            "samples/s",
+            f"batch {B}: Numba trainer, train_step entering single_threaded_blas itself",
+        )
         numba_frac[B] = 100.0 * med["numba"] * flops / 1e9 / gemm
-        res.add(f"numba_b{B}_gemm_pct", numba_frac[B], "%", f"batch {B}: Numba % of GEMM rate "
-                f"({med['numba'] * flops / 1e9:.0f} GFLOP/s; executed {med['numba'] * flops_exec / 1e9:.0f}, "
-                f"{100.0 * med['numba'] * flops_exec / 1e9 / gemm:.0f} %)")
+        res.add(
+            f"numba_b{B}_gemm_pct",
+            numba_frac[B],
+            "%",
+            f"batch {B}: Numba % of GEMM rate "
+            f"({med['numba'] * flops / 1e9:.0f} GFLOP/s; executed {med['numba'] * flops_exec / 1e9:.0f}, "
+            f"{100.0 * med['numba'] * flops_exec / 1e9 / gemm:.0f} %)",
+        )
         if "torch" in med:
             res.add(f"torch_b{B}_samples_per_s", med["torch"], "samples/s", f"batch {B}: PyTorch step, samples/s")
-            res.add(f"torch_b{B}_gemm_pct", 100.0 * med["torch"] * flops / 1e9 / gemm, "%",
-                    f"batch {B}: PyTorch % of GEMM rate ({med['torch'] * flops / 1e9:.1f} GFLOP/s)")
+            res.add(
+                f"torch_b{B}_gemm_pct",
+                100.0 * med["torch"] * flops / 1e9 / gemm,
+                "%",
+                f"batch {B}: PyTorch % of GEMM rate ({med['torch'] * flops / 1e9:.1f} GFLOP/s)",
+            )
             ratio_torch[B] = med["numba"] / med["torch"]
             res.add(f"numba_vs_torch_b{B}", ratio_torch[B], "x", f"batch {B}: Numba / PyTorch samples/s")
         if "jax" in med:
             res.add(f"jax_b{B}_samples_per_s", med["jax"], "samples/s", f"batch {B}: JAX jitted step, samples/s")
-            res.add(f"jax_b{B}_gemm_pct", 100.0 * med["jax"] * flops / 1e9 / gemm, "%",
-                    f"batch {B}: JAX % of GEMM rate ({med['jax'] * flops / 1e9:.1f} GFLOP/s)")
+            res.add(
+                f"jax_b{B}_gemm_pct",
+                100.0 * med["jax"] * flops / 1e9 / gemm,
+                "%",
+                f"batch {B}: JAX % of GEMM rate ({med['jax'] * flops / 1e9:.1f} GFLOP/s)",
+            )
             res.add(f"numba_vs_jax_b{B}", med["numba"] / med["jax"], "x", f"batch {B}: Numba / JAX samples/s")
         if "jax_scan" in med:
-            res.add(f"jax_scan_b{B}_samples_per_s", med["jax_scan"], "samples/s",
-                    f"batch {B}: JAX, many steps per dispatch (lax.scan), samples/s")
+            res.add(
+                f"jax_scan_b{B}_samples_per_s",
+                med["jax_scan"],
+                "samples/s",
+                f"batch {B}: JAX, many steps per dispatch (lax.scan), samples/s",
+            )
     big = [B for B in batches if B >= 256]
     if big:
-        res.add("numba_gemm_pct_min_ge256", min(numba_frac[B] for B in big), "%",
-                f"Numba % of GEMM rate, lowest over batches {', '.join(map(str, big))}")
-    res.add("train_other_load", statistics.median(other_cores), "cores",
-            "CPU used by other processes during the training timings (median over batch sizes)")
+        res.add(
+            "numba_gemm_pct_min_ge256",
+            min(numba_frac[B] for B in big),
+            "%",
+            f"Numba % of GEMM rate, lowest over batches {', '.join(map(str, big))}",
+        )
+    res.add(
+        "train_other_load",
+        statistics.median(other_cores),
+        "cores",
+        "CPU used by other processes during the training timings (median over batch sizes)",
+    )
     if retried:
         res.notes.append("contended batch sizes were timed again and all chunks kept: " + "; ".join(retried))
-    res.notes.append("issue's PyTorch reference on this machine: ~19k / 32k / 77k samples/s at batch 32 / 64 / 1024. "
-                     f"Each rate is the best of {reps} chunks of steps (~{chunk_s} s each), the trainers' chunks "
-                     "interleaved in rotating order; ratios are of those best rates")
+    res.notes.append(
+        "issue's PyTorch reference on this machine: ~19k / 32k / 77k samples/s at batch 32 / 64 / 1024. "
+        f"Each rate is the best of {reps} chunks of steps (~{chunk_s} s each), the trainers' chunks "
+        "interleaved in rotating order; ratios are of those best rates"
+    )
 
     # ---- 6. single-position inference
     n_pos = 300 if quick else 2000
@@ -382,10 +436,15 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
     warmup += time.perf_counter() - t0
 
     with LoadMeter() as meter:
-        vp_py = per_call_us(lambda i: nb.value_policy_one(weights.value, vs, weights.policy, ps, feats[i], pol, work),
-                             n_pos, inf_reps)
-        res.add("value_policy_one_us", float(np.median(vp_py)), "us",
-                "value_policy_one (value + policy, one position) called from Python, median")
+        vp_py = per_call_us(
+            lambda i: nb.value_policy_one(weights.value, vs, weights.policy, ps, feats[i], pol, work), n_pos, inf_reps
+        )
+        res.add(
+            "value_policy_one_us",
+            float(np.median(vp_py)),
+            "us",
+            "value_policy_one (value + policy, one position) called from Python, median",
+        )
         if HAS_CLOCK:
             t0 = time.perf_counter()
             timed_vp = _timed_value_policy
@@ -398,11 +457,17 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
             for r in range(inf_reps):
                 timed_vp(weights.value, vs, weights.policy, ps, feats, pol, work, per[r])
             kern = np.maximum(np.median(per, axis=0) - overhead_ns, 0.0) / 1e3
-            res.add("value_policy_one_kernel_us", float(np.median(kern)), "us",
-                    "  same kernel timed inside an njit loop (no Python dispatch), median")
+            res.add(
+                "value_policy_one_kernel_us",
+                float(np.median(kern)),
+                "us",
+                "  same kernel timed inside an njit loop (no Python dispatch), median",
+            )
             res.add("value_policy_one_kernel_p90_us", float(np.percentile(kern, 90)), "us", "  same, 90th percentile")
-            res.notes.append(f"inference: {n_pos} positions spread over the self-play pool, weights {wname}; the "
-                             f"bench's njit timing loop took {compile_s:.2f} s to compile (not cached)")
+            res.notes.append(
+                f"inference: {n_pos} positions spread over the self-play pool, weights {wname}; the "
+                f"bench's njit timing loop took {compile_s:.2f} s to compile (not cached)"
+            )
         if torch_nets is not None:
             torch_nets.value.eval()
             torch_nets.policy.eval()
@@ -411,10 +476,19 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
                 for i in range(20):
                     torch_nets.infer_one(feats[i])
                 t_us = per_call_us(lambda i: torch_nets.infer_one(feats[i]), n_t, inf_reps)
-            res.add("torch_infer_one_us", float(np.median(t_us)), "us",
-                    f"PyTorch value + policy forward, one position, torch.no_grad() (issue: ~{TORCH_REFERENCE_INFERENCE_US:.0f})")
-            res.add("value_policy_vs_torch", float(np.median(t_us)) / float(np.median(vp_py)), "x",
-                    "  PyTorch / value_policy_one (both from Python)")
+            res.add(
+                "torch_infer_one_us",
+                float(np.median(t_us)),
+                "us",
+                "PyTorch value + policy forward, one position, torch.no_grad() "
+                f"(reference: ~{TORCH_REFERENCE_INFERENCE_US:.0f})",
+            )
+            res.add(
+                "value_policy_vs_torch",
+                float(np.median(t_us)) / float(np.median(vp_py)),
+                "x",
+                "  PyTorch / value_policy_one (both from Python)",
+            )
 
         # ---- 7. ML agent decision
         agent = MLAgent(weights)
@@ -422,8 +496,12 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
         agent.choose_move(states[0])
         warmup += time.perf_counter() - t0
         a_us = per_call_us(lambda i: agent.choose_move(states[i]), n_pos, inf_reps)
-        res.add("ml_agent_decision_us", float(np.median(a_us)), "us",
-                f"MLAgent(weights).choose_move ({agent.name}: every successor x 5 rolls), median, from Python")
+        res.add(
+            "ml_agent_decision_us",
+            float(np.median(a_us)),
+            "us",
+            f"MLAgent(weights).choose_move ({agent.name}: every successor x 5 rolls), median, from Python",
+        )
         res.add("ml_agent_decision_mean_us", float(np.mean(a_us)), "us", "  mean")
         res.add("ml_agent_decision_p90_us", float(np.percentile(a_us, 90)), "us", "  90th percentile")
         if agent.name != "ml-combined":
@@ -435,14 +513,20 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
         fresh_agent.choose_move(states[0])
         f_us = per_call_us(lambda i: fresh_agent.choose_move(states[i]), n_pos, inf_reps)
         res.add("ml_agent_init_params_us", float(np.median(f_us)), "us", "  same with init_params weights, median")
-    res.add("infer_other_load", meter.other_cores or 0.0, "cores",
-            "CPU used by other processes during the inference timings")
+    res.add(
+        "infer_other_load",
+        meter.other_cores or 0.0,
+        "cores",
+        "CPU used by other processes during the inference timings",
+    )
     moves = np.empty(NUM_PIECES, dtype=np.int8)
     n_legal = np.array([legal_moves(s, moves) for s in states])
-    res.notes.append(f"ML agent: {n_pos} positions, {n_legal.mean():.2f} legal moves on average, each non-final "
-                     f"one valued over the {NUM_ROLLS} rolls of the next player (value net), plus one policy "
-                     "forward in 'combined' mode; the init_params nets have fewer zero ReLU outputs than the trained "
-                     "ones, so the sparse single-position kernels do more work; times per call with "
-                     f"perf_counter_ns, median of {inf_reps} repeats per position")
+    res.notes.append(
+        f"ML agent: {n_pos} positions, {n_legal.mean():.2f} legal moves on average, each non-final "
+        f"one valued over the {NUM_ROLLS} rolls of the next player (value net), plus one policy "
+        "forward in 'combined' mode; the init_params nets have fewer zero ReLU outputs than the trained "
+        "ones, so the sparse single-position kernels do more work; times per call with "
+        f"perf_counter_ns, median of {inf_reps} repeats per position"
+    )
     res.warmup_s = warmup
     return res

@@ -1,7 +1,7 @@
 """Bench results and targets: the types sections return, the goals checked against them, and the report text.
 
 A section returns a `SectionResult` (warm-up seconds, `Metric`s by key,
-notes). `TARGETS` are the issue's goals, `section.metric op threshold`;
+notes). `TARGETS` are the performance goals, `section.metric op threshold`;
 `evaluate_targets` checks them. `render_text` and `render_markdown` turn the
 report dict that `rgou.bench.run` returns (what --json writes) into text.
 """
@@ -45,7 +45,7 @@ class SectionResult:
 
 @dataclass(frozen=True)
 class Target:
-    """A goal from the issue: `section.metric op threshold`."""
+    """A performance goal: `section.metric op threshold`."""
 
     name: str
     section: str
@@ -64,23 +64,64 @@ def _near_linear_threshold() -> float:
 
 
 TARGETS = [
-    Target("depth-3 decision median < 60 us", "search", "depth3_median_us", "<", 60.0,
-           f"Rust engine ~{RUST_DEPTH3_DECISION_US:.0f} us"),
-    Target("depth-3 data generation >= 150 games/s (all cores)", "selfplay", "depth3_games_per_s", ">=", 150.0,
-           f"Rust engine ~{RUST_DEPTH3_GAMES_PER_S:.0f} games/s"),
-    Target("depth-3 data generation scaling all cores / 1 thread (>= 85% efficiency)", "selfplay",
-           "depth3_scaling", ">=", _near_linear_threshold(), "linear = number of threads"),
+    Target(
+        "depth-3 decision median < 60 us",
+        "search",
+        "depth3_median_us",
+        "<",
+        60.0,
+        f"Rust engine ~{RUST_DEPTH3_DECISION_US:.0f} us",
+    ),
+    Target(
+        "depth-3 data generation >= 150 games/s (all cores)",
+        "selfplay",
+        "depth3_games_per_s",
+        ">=",
+        150.0,
+        f"Rust engine ~{RUST_DEPTH3_GAMES_PER_S:.0f} games/s",
+    ),
+    Target(
+        "depth-3 data generation scaling all cores / 1 thread (>= 85% efficiency)",
+        "selfplay",
+        "depth3_scaling",
+        ">=",
+        _near_linear_threshold(),
+        "linear = number of threads",
+    ),
     Target("features batched >= 1,000,000 positions/s", "features", "batch_positions_per_s", ">=", 1e6, ""),
-    Target("Numba trainer >= 5x PyTorch samples/s at batch 32", "nn", "numba_vs_torch_b32", ">=", 5.0,
-           "PyTorch ~19k samples/s"),
-    Target("Numba trainer >= 5x PyTorch samples/s at batch 64", "nn", "numba_vs_torch_b64", ">=", 5.0,
-           "PyTorch ~32k samples/s"),
-    Target("Numba trainer >= 3x PyTorch samples/s at batch 1024", "nn", "numba_vs_torch_b1024", ">=", 3.0,
-           "PyTorch ~77k samples/s"),
-    Target("Numba trainer >= 60% of the GEMM rate at batch >= 256", "nn", "numba_gemm_pct_min_ge256", ">=", 60.0,
-           "lowest over batch sizes >= 256"),
-    Target("value+policy inference, one position < 10 us", "nn", "value_policy_one_us", "<", 10.0,
-           "PyTorch ~85 us"),
+    Target(
+        "Numba trainer >= 5x PyTorch samples/s at batch 32",
+        "nn",
+        "numba_vs_torch_b32",
+        ">=",
+        5.0,
+        "PyTorch ~19k samples/s",
+    ),
+    Target(
+        "Numba trainer >= 5x PyTorch samples/s at batch 64",
+        "nn",
+        "numba_vs_torch_b64",
+        ">=",
+        5.0,
+        "PyTorch ~32k samples/s",
+    ),
+    Target(
+        "Numba trainer >= 3x PyTorch samples/s at batch 1024",
+        "nn",
+        "numba_vs_torch_b1024",
+        ">=",
+        3.0,
+        "PyTorch ~77k samples/s",
+    ),
+    Target(
+        "Numba trainer >= 60% of the GEMM rate at batch >= 256",
+        "nn",
+        "numba_gemm_pct_min_ge256",
+        ">=",
+        60.0,
+        "lowest over batch sizes >= 256",
+    ),
+    Target("value+policy inference, one position < 10 us", "nn", "value_policy_one_us", "<", 10.0, "PyTorch ~85 us"),
     Target("ML agent decision < 30 us", "nn", "ml_agent_decision_us", "<", 30.0, "MLAgent.choose_move, median"),
 ]
 
@@ -116,7 +157,10 @@ def machine_info() -> dict:
         from threadpoolctl import threadpool_info
 
         info["blas"] = [
-            {k: pool.get(k) for k in ("user_api", "internal_api", "version", "architecture", "num_threads", "threading_layer")}
+            {
+                k: pool.get(k)
+                for k in ("user_api", "internal_api", "version", "architecture", "num_threads", "threading_layer")
+            }
             | {"library": os.path.basename(pool.get("filepath", ""))}
             for pool in threadpool_info()
         ]
@@ -155,17 +199,30 @@ def evaluate_targets(sections: dict[str, SectionResult]) -> list[dict]:
         if sec is None or t.metric not in sec.metrics:
             continue
         m = sec.metrics[t.metric]
-        rows.append({"name": t.name, "section": t.section, "metric": t.metric, "op": t.op, "threshold": t.threshold,
-                     "value": m.value, "unit": m.unit, "status": "PASS" if t.check(m.value) else "MISS",
-                     "reference": t.reference})
+        rows.append(
+            {
+                "name": t.name,
+                "section": t.section,
+                "metric": t.metric,
+                "op": t.op,
+                "threshold": t.threshold,
+                "value": m.value,
+                "unit": m.unit,
+                "status": "PASS" if t.check(m.value) else "MISS",
+                "reference": t.reference,
+            }
+        )
     return rows
 
 
 def _machine_lines(machine: dict) -> list[tuple[str, str]]:
     rows = [
         ("cpu", f"{machine['cpu']}"),
-        ("cores", f"{machine['cores']} (affinity {machine['affinity_cores']}), numba threads "
-                  f"{machine['numba_threads']}, threading layer {machine['numba_threading_layer']}"),
+        (
+            "cores",
+            f"{machine['cores']} (affinity {machine['affinity_cores']}), numba threads "
+            f"{machine['numba_threads']}, threading layer {machine['numba_threading_layer']}",
+        ),
         ("versions", f"python {machine['python']}, numpy {machine['numpy']}, numba {machine['numba']}"),
         ("OPENBLAS_CORETYPE", str(machine["OPENBLAS_CORETYPE"]) if machine["OPENBLAS_CORETYPE"] else "(not set)"),
     ]
@@ -174,8 +231,13 @@ def _machine_lines(machine: dict) -> list[tuple[str, str]]:
         rows.append(("blas", blas))
     else:
         for pool in blas:
-            rows.append(("blas", f"{pool['internal_api']} {pool['version']} ({pool['user_api']}), "
-                                 f"coretype {pool['architecture']}, {pool['num_threads']} threads, {pool['library']}"))
+            rows.append(
+                (
+                    "blas",
+                    f"{pool['internal_api']} {pool['version']} ({pool['user_api']}), "
+                    f"coretype {pool['architecture']}, {pool['num_threads']} threads, {pool['library']}",
+                )
+            )
     return rows
 
 
@@ -185,11 +247,16 @@ def render_text(report: dict) -> str:
     w = max(len(k) for k, _ in mrows)
     lines += [f"{k:<{w}}  {v}" for k, v in mrows]
     pos = report["positions"]
-    lines.append(f"{'positions':<{w}}  {pos['count']} from {pos['games']} seeded depth-1 self-play games "
-                 f"({pos['seconds']:.2f} s incl. first generate() warm-up)")
+    lines.append(
+        f"{'positions':<{w}}  {pos['count']} from {pos['games']} seeded depth-1 self-play games "
+        f"({pos['seconds']:.2f} s incl. first generate() warm-up)"
+    )
     for name, sec in report["sections"].items():
-        lines += ["", f"[{name}]  warm-up (JIT compile or cache load) {sec['warmup_s']:.2f} s, "
-                      f"section {sec['seconds']:.1f} s, other processes {_load(sec)} cores"]
+        lines += [
+            "",
+            f"[{name}]  warm-up (JIT compile or cache load) {sec['warmup_s']:.2f} s, "
+            f"section {sec['seconds']:.1f} s, other processes {_load(sec)} cores",
+        ]
         rows = [(m["label"], _fmt(m["value"], m["unit"]), m["unit"]) for m in sec["metrics"].values()]
         wl = max(len(r[0]) for r in rows)
         wv = max(len(r[1]) for r in rows)
@@ -199,28 +266,46 @@ def render_text(report: dict) -> str:
         lines += ["", "[targets]"]
         wn = max(len(t["name"]) for t in report["targets"])
         for t in report["targets"]:
-            lines.append(f"  {t['name']:<{wn}}  {_fmt(t['value'], t['unit']):>10} {t['unit']:<8} {t['status']}"
-                         + (f"  ({t['reference']})" if t["reference"] else "") + _contended(t))
+            lines.append(
+                f"  {t['name']:<{wn}}  {_fmt(t['value'], t['unit']):>10} {t['unit']:<8} {t['status']}"
+                + (f"  ({t['reference']})" if t["reference"] else "")
+                + _contended(t)
+            )
     lines.append("")
     lines.append(f"total {report['seconds']:.1f} s")
     return "\n".join(lines) + "\n"
 
 
 def render_markdown(report: dict) -> str:
-    out = [f"# rgou bench, {report['date']} ({'quick' if report['quick'] else 'full'} run)", "",
-           f"Command: `python -m rgou.bench {' '.join(report['argv'])}`", "", "## Machine", "",
-           "| | |", "|---|---|"]
+    out = [
+        f"# rgou bench, {report['date']} ({'quick' if report['quick'] else 'full'} run)",
+        "",
+        f"Command: `python -m rgou.bench {' '.join(report['argv'])}`",
+        "",
+        "## Machine",
+        "",
+        "| | |",
+        "|---|---|",
+    ]
     out += [f"| {k} | {v} |" for k, v in _machine_lines(report["machine"])]
     if report["targets"]:
         out += ["", "## Targets", "", "| target | measured | status | reference |", "|---|---:|---|---|"]
         for t in report["targets"]:
-            out.append(f"| {t['name']} | {_fmt(t['value'], t['unit'])} {t['unit']} | {t['status']}{_contended(t)} "
-                       f"| {t['reference']} |")
+            out.append(
+                f"| {t['name']} | {_fmt(t['value'], t['unit'])} {t['unit']} | {t['status']}{_contended(t)} "
+                f"| {t['reference']} |"
+            )
     for name, sec in report["sections"].items():
-        out += ["", f"## {name}", "",
-                f"Warm-up (JIT compile or cache load): {sec['warmup_s']:.2f} s; section wall time "
-                f"{sec['seconds']:.1f} s; CPU used by other processes meanwhile: {_load(sec)} cores.",
-                "", "| metric | value | unit | key |", "|---|---:|---|---|"]
+        out += [
+            "",
+            f"## {name}",
+            "",
+            f"Warm-up (JIT compile or cache load): {sec['warmup_s']:.2f} s; section wall time "
+            f"{sec['seconds']:.1f} s; CPU used by other processes meanwhile: {_load(sec)} cores.",
+            "",
+            "| metric | value | unit | key |",
+            "|---|---:|---|---|",
+        ]
         for key, m in sec["metrics"].items():
             out.append(f"| {m['label'].strip()} | {_fmt(m['value'], m['unit'])} | {m['unit']} | `{key}` |")
         if sec["notes"]:

@@ -89,8 +89,9 @@ class LoadMeter:
         self.seconds = time.perf_counter() - self.wall
         self.own_cores = (time.process_time() - self.own) / self.seconds
         busy = _cpu_busy_s()
-        self.other_cores = (None if busy is None or self.busy is None
-                            else max(0.0, (busy - self.busy) / self.seconds - self.own_cores))
+        self.other_cores = (
+            None if busy is None or self.busy is None else max(0.0, (busy - self.busy) / self.seconds - self.own_cores)
+        )
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> tuple[float, list[float]]:

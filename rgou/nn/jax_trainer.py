@@ -130,9 +130,15 @@ def _jit_loss_and_grad(flat, cfg, X, targets, head, weights, legal_mask):
 
 
 def _adam(params: Array, grad: Array, m: Array, v: Array, lr: float, bc1: Array, bc2: Array):
-    """One Adam update with precomputed bias corrections, in the Numba trainer's order of operations."""
+    """One Adam update with precomputed bias corrections, in the Numba trainer's order of operations.
+
+    Moments below the dtype's smallest normal number are flushed to zero, as the Numba trainer does.
+    """
+    tiny = jnp.finfo(params.dtype).tiny
     m = ADAM_BETA1 * m + (1.0 - ADAM_BETA1) * grad
     v = ADAM_BETA2 * v + (1.0 - ADAM_BETA2) * grad * grad
+    m = jnp.where(jnp.abs(m) >= tiny, m, 0.0)
+    v = jnp.where(v >= tiny, v, 0.0)
     return params - lr * (m / bc1) / (jnp.sqrt(v / bc2) + ADAM_EPS), m, v
 
 
@@ -195,9 +201,16 @@ class JaxTrainer:
             state.value, cfg.value_cfg, b.x, b.value_target, "tanh_mse", cfg.dropout_rate, value_key, b.value_weight
         )
         ploss, pgrad = jax.value_and_grad(loss)(
-            state.policy, cfg.policy_cfg, b.x, b.policy_target, "softmax_ce", cfg.dropout_rate, policy_key,
-            b.policy_weight, mask,
-        )  # fmt: skip
+            state.policy,
+            cfg.policy_cfg,
+            b.x,
+            b.policy_target,
+            "softmax_ce",
+            cfg.dropout_rate,
+            policy_key,
+            b.policy_weight,
+            mask,
+        )
         return (vloss, ploss), (vgrad, pgrad)
 
     def _apply(self, state: TrainState, grads, bc1: Array, bc2: Array) -> TrainState:
@@ -258,9 +271,19 @@ class JaxTrainer:
         vsum = jnp.sum(b.value_weight)
         psum = jnp.sum(b.policy_weight)
         vloss = loss(state.value, cfg.value_cfg, b.x, b.value_target, "tanh_mse", weights=b.value_weight)
-        ploss = loss(state.policy, cfg.policy_cfg, b.x, b.policy_target, "softmax_ce", weights=b.policy_weight,
-                     legal_mask=mask)  # fmt: skip
+        ploss = loss(
+            state.policy, cfg.policy_cfg, b.x, b.policy_target, "softmax_ce", weights=b.policy_weight, legal_mask=mask
+        )
         return jnp.stack([vloss * vsum, ploss * psum, vsum, psum])
+
+    def outputs(self, state: TrainState, x: np.ndarray, net: str, chunk: int = 65536) -> np.ndarray:
+        """Raw outputs of one net ("value" or "policy") for rows x [N, 150], as NumPy float32 [N, out]."""
+        flat, cfg = (state.value, self.config.value_cfg) if net == "value" else (state.policy, self.config.policy_cfg)
+        parts = [
+            np.asarray(_jit_forward(flat, cfg, jnp.asarray(x[s : s + chunk], dtype=self.dtype)))
+            for s in range(0, len(x), chunk)
+        ]
+        return np.concatenate(parts) if parts else np.zeros((0, cfg.output_size), np.float32)
 
     def evaluate(self, state: TrainState, batch: Batch, chunk: int = 65536) -> tuple[float, float]:
         """Weighted (value_loss, policy_loss) over any number of rows, without dropout or updates."""
@@ -272,6 +295,9 @@ class JaxTrainer:
         v = sums[0] / sums[2] if sums[2] > 0 else 0.0
         p = sums[1] / sums[3] if sums[3] > 0 else 0.0
         return float(v), float(p)
+
+
+_jit_forward = jax.jit(forward, static_argnums=1)
 
 
 def to_numpy(params: Array) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""THE parameter layout of rgou's networks (DESIGN.md contract 3).
+"""THE parameter layout of rgou's networks (docs/weight-format.md).
 
 A network is a stack of dense layers from input to output. Its parameters are
 one flat vector; layer ``k`` (``n_in -> n_out``) stores its weight matrix
@@ -25,6 +25,7 @@ import numpy as np
 
 from rgou._numba import njit
 from rgou.features import NUM_FEATURES
+
 NUM_POLICY_OUTPUTS = 7
 DEFAULT_HIDDEN_SIZES = (256, 128, 64, 32)
 LAYOUT_IN_OUT = "in_out_row_major"

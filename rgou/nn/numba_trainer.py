@@ -45,6 +45,7 @@ from rgou.nn.layout import NetConfig, bias_offset, check_flat, layer_sizes, num_
 
 HEAD_TANH_MSE = 0
 HEAD_SOFTMAX_CE = 1
+EVAL_ROWS = 4096  # rows per forward pass when evaluating (large products run near the BLAS peak)
 HEADS = {"tanh_mse": HEAD_TANH_MSE, "softmax_ce": HEAD_SOFTMAX_CE}
 _U53 = 1.0 / 9007199254740992.0  # 2**-53
 
@@ -258,8 +259,36 @@ def _loss_and_grad_kernel(flat, sizes, X, T, RW, M, head, legal, rate, seed, act
 
 
 @njit
-def _adam_kernel(params, grad, m, v, lr, bc1, bc2):
-    """One Adam update in the parameters' precision; bc1, bc2 are the bias corrections (`bias_corrections`)."""
+def _forward_batch(flat, sizes, X, acts, out):
+    """Raw outputs of the net for rows X [n, in] into out [n, out] (no dropout); acts is scratch."""
+    n = X.shape[0]
+    n_layers = sizes.shape[0] - 1
+    a_off = 0
+    p_off = 0
+    for k in range(n_layers):
+        n_in = sizes[k]
+        n_out = sizes[k + 1]
+        w_off = weight_offset(sizes, k)
+        W = flat[w_off : w_off + n_in * n_out].reshape((n_in, n_out))
+        Z = acts[a_off : a_off + n * n_out].reshape((n, n_out))
+        if k == 0:
+            np.dot(X, W, Z)
+        else:
+            np.dot(acts[p_off : p_off + n * n_in].reshape((n, n_in)), W, Z)
+        _bias_activate(Z, flat, bias_offset(sizes, k), k < n_layers - 1, 0.0, np.uint64(0), k)
+        p_off = a_off
+        a_off += n * n_out
+    out[:, :] = acts[p_off : p_off + n * sizes[n_layers]].reshape((n, sizes[n_layers]))
+
+
+@njit
+def _adam_kernel(params, grad, m, v, lr, bc1, bc2, tiny):
+    """One Adam update in the parameters' precision; bc1, bc2 are the bias corrections (`bias_corrections`).
+
+    Moments below `tiny` (the smallest normal number of the dtype) are flushed
+    to zero: a moment that decays towards zero would otherwise turn subnormal
+    and slow every later operation on it down about 100 times.
+    """
     c = np.empty(7, dtype=params.dtype)  # the scalars, rounded to the parameters' dtype
     c[0] = ADAM_BETA1
     c[1] = 1.0 - ADAM_BETA1
@@ -267,12 +296,18 @@ def _adam_kernel(params, grad, m, v, lr, bc1, bc2):
     c[3] = 1.0 - ADAM_BETA2
     c[4] = lr
     c[5] = ADAM_EPS
-    b1, one_b1, b2, one_b2, lr_, eps = c[0], c[1], c[2], c[3], c[4], c[5]
+    c[6] = tiny
+    b1, one_b1, b2, one_b2, lr_, eps, tiny_ = c[0], c[1], c[2], c[3], c[4], c[5], c[6]
+    zero = c[6] - c[6]
     for i in range(params.shape[0]):
         g = grad[i]
-        m[i] = b1 * m[i] + one_b1 * g
-        v[i] = b2 * v[i] + one_b2 * g * g
-        params[i] -= lr_ * (m[i] / bc1) / (np.sqrt(v[i] / bc2) + eps)
+        mi = b1 * m[i] + one_b1 * g
+        vi = b2 * v[i] + one_b2 * g * g
+        mi = mi if abs(mi) >= tiny_ else zero
+        vi = vi if vi >= tiny_ else zero
+        m[i] = mi
+        v[i] = vi
+        params[i] -= lr_ * (mi / bc1) / (np.sqrt(vi / bc2) + eps)
 
 
 @njit
@@ -282,11 +317,11 @@ def _sgd_kernel(params, grad, lr):
 
 
 @njit
-def _train_net(flat, sizes, grad, m, v, acts, delta, X, T, W, M, head, legal, rate, seed, lr, bc1, bc2, use_adam):
+def _train_net(flat, sizes, grad, m, v, acts, delta, X, T, W, M, head, legal, rate, seed, lr, bc1, bc2, tiny, use_adam):
     """Loss, gradient and one optimizer update of one net; returns the loss."""
     loss = _loss_and_grad_kernel(flat, sizes, X, T, W, M, head, legal, rate, seed, acts, delta, grad, True)
     if use_adam:
-        _adam_kernel(flat, grad, m, v, lr, bc1, bc2)
+        _adam_kernel(flat, grad, m, v, lr, bc1, bc2, tiny)
     else:
         _sgd_kernel(flat, grad, lr)
     return loss
@@ -294,20 +329,87 @@ def _train_net(flat, sizes, grad, m, v, acts, delta, X, T, W, M, head, legal, ra
 
 @njit(parallel=True)
 def _train_both_kernel(
-    vflat, vsizes, vgrad, vm, vv, vacts, vdelta,
-    pflat, psizes, pgrad, pm, pv, pacts, pdelta,
-    X, xbuf, vt, pt, vw, pw, mask, legal, rate, seed, step, lr, bc1, bc2, use_adam,
-):  # fmt: skip
+    vflat,
+    vsizes,
+    vgrad,
+    vm,
+    vv,
+    vacts,
+    vdelta,
+    pflat,
+    psizes,
+    pgrad,
+    pm,
+    pv,
+    pacts,
+    pdelta,
+    X,
+    xbuf,
+    vt,
+    pt,
+    vw,
+    pw,
+    mask,
+    legal,
+    rate,
+    seed,
+    step,
+    lr,
+    bc1,
+    bc2,
+    tiny,
+    use_adam,
+):
     """One step of both nets on the same minibatch, one net per thread; returns (value_loss, policy_loss)."""
     Xa = _active_prefix(X, xbuf)
     losses = np.empty(2)
     for net in prange(2):
         if net == 0:
-            losses[0] = _train_net(vflat, vsizes, vgrad, vm, vv, vacts, vdelta, Xa, vt, vw, mask, HEAD_TANH_MSE,
-                                   False, rate, _mix_seed(seed, step, STREAM_VALUE), lr, bc1, bc2, use_adam)
+            losses[0] = _train_net(
+                vflat,
+                vsizes,
+                vgrad,
+                vm,
+                vv,
+                vacts,
+                vdelta,
+                Xa,
+                vt,
+                vw,
+                mask,
+                HEAD_TANH_MSE,
+                False,
+                rate,
+                _mix_seed(seed, step, STREAM_VALUE),
+                lr,
+                bc1,
+                bc2,
+                tiny,
+                use_adam,
+            )
         else:
-            losses[1] = _train_net(pflat, psizes, pgrad, pm, pv, pacts, pdelta, Xa, pt, pw, mask, HEAD_SOFTMAX_CE,
-                                   legal, rate, _mix_seed(seed, step, STREAM_POLICY), lr, bc1, bc2, use_adam)
+            losses[1] = _train_net(
+                pflat,
+                psizes,
+                pgrad,
+                pm,
+                pv,
+                pacts,
+                pdelta,
+                Xa,
+                pt,
+                pw,
+                mask,
+                HEAD_SOFTMAX_CE,
+                legal,
+                rate,
+                _mix_seed(seed, step, STREAM_POLICY),
+                lr,
+                bc1,
+                bc2,
+                tiny,
+                use_adam,
+            )
     return losses[0], losses[1]
 
 
@@ -411,9 +513,21 @@ def loss_and_grad(
     acts, delta = _scratch(sizes, n, flat.dtype)
     grad = np.empty_like(flat)
     loss = _loss_and_grad_kernel(
-        flat, sizes, X, targets, W, M, _head_code(head), legal_mask is not None, float(dropout_rate),
-        _seed64(seed), acts, delta, grad, True,
-    )  # fmt: skip
+        flat,
+        sizes,
+        X,
+        targets,
+        W,
+        M,
+        _head_code(head),
+        legal_mask is not None,
+        float(dropout_rate),
+        _seed64(seed),
+        acts,
+        delta,
+        grad,
+        True,
+    )
     return float(loss), grad
 
 
@@ -442,7 +556,9 @@ class NumbaTrainer:
         self._policy_delta = np.empty((2, b * width), self.dtype)
         self._xbuf = np.empty(b * vc.input_size, self.dtype)
         self._use_adam = config.optimizer == "adam"
+        self._tiny = float(np.finfo(self.dtype).tiny)
         self._legal = config.policy_loss == "legal"
+        self._eval: tuple[np.ndarray, np.ndarray] | None = None
 
     def init(self, value_params: np.ndarray, policy_params: np.ndarray) -> TrainState:
         """A fresh state owning copies of the two flat vectors (zero moments, step 0)."""
@@ -472,37 +588,92 @@ class NumbaTrainer:
         bc1, bc2 = bias_corrections(state.step, self.dtype.type)
         with single_threaded_blas() if _BLAS_LIMIT_DEPTH == 0 else nullcontext():
             vloss, ploss = _train_both_kernel(
-                state.value, self.value_sizes, self._value_grad, state.value_m, state.value_v, self._acts, self._delta,
-                state.policy, self.policy_sizes, self._policy_grad, state.policy_m, state.policy_v,
-                self._policy_acts, self._policy_delta,
-                b.x, self._xbuf, b.value_target.reshape(-1, 1), b.policy_target, b.value_weight, b.policy_weight,
-                b.legal_mask, self._legal, float(cfg.dropout_rate), _seed64(cfg.seed), int(state.step),
-                float(cfg.learning_rate), bc1, bc2, self._use_adam,
-            )  # fmt: skip
+                state.value,
+                self.value_sizes,
+                self._value_grad,
+                state.value_m,
+                state.value_v,
+                self._acts,
+                self._delta,
+                state.policy,
+                self.policy_sizes,
+                self._policy_grad,
+                state.policy_m,
+                state.policy_v,
+                self._policy_acts,
+                self._policy_delta,
+                b.x,
+                self._xbuf,
+                b.value_target.reshape(-1, 1),
+                b.policy_target,
+                b.value_weight,
+                b.policy_weight,
+                b.legal_mask,
+                self._legal,
+                float(cfg.dropout_rate),
+                _seed64(cfg.seed),
+                int(state.step),
+                float(cfg.learning_rate),
+                bc1,
+                bc2,
+                self._tiny,
+                self._use_adam,
+            )
         return state._replace(step=int(state.step) + 1), (float(vloss), float(ploss))
+
+    def _eval_scratch(self) -> tuple[np.ndarray, np.ndarray]:
+        """Scratch for forward passes over EVAL_ROWS rows at a time (allocated on first use)."""
+        if self._eval is None:
+            vs, ps = self.value_sizes[1:], self.policy_sizes[1:]
+            acts = np.empty(EVAL_ROWS * int(max(vs.sum(), ps.sum())), self.dtype)
+            delta = np.empty((2, EVAL_ROWS * int(max(vs.max(), ps.max()))), self.dtype)
+            self._eval = (acts, delta)
+        return self._eval
 
     def evaluate(self, state: TrainState, batch: Batch) -> tuple[float, float]:
         """Weighted (value_loss, policy_loss) over any number of rows, without dropout or updates."""
         b = self._coerce(batch)
-        n = b.x.shape[0]
-        vt = b.value_target.reshape(-1, 1)
-        totals = np.zeros(2)
-        weights = np.zeros(2)
-        step = self.config.max_batch
-        for start in range(0, n, step):
-            rows = slice(start, min(start + step, n))
-            for k, (flat, sizes, grad, targets, w, legal, head) in enumerate((
-                (state.value, self.value_sizes, self._value_grad, vt, b.value_weight, False, HEAD_TANH_MSE),
-                (state.policy, self.policy_sizes, self._policy_grad, b.policy_target, b.policy_weight, self._legal,
-                 HEAD_SOFTMAX_CE),
-            )):  # fmt: skip
-                wsum = float(w[rows].sum(dtype=np.float64))
-                if wsum > 0.0:
-                    totals[k] += wsum * _loss_and_grad_kernel(
-                        flat, sizes, b.x[rows], targets[rows], w[rows], b.legal_mask[rows], head, legal, 0.0,
-                        np.uint64(0), self._acts, self._delta, grad, False,
-                    )  # fmt: skip
-                    weights[k] += wsum
-        losses = np.divide(totals, weights, out=np.zeros(2), where=weights > 0)
+        acts, delta = self._eval_scratch()
+        grad = np.empty(0, self.dtype)  # not written: no gradient
+        nets = (
+            (state.value, self.value_sizes, b.value_target.reshape(-1, 1), b.value_weight, False, HEAD_TANH_MSE),
+            (state.policy, self.policy_sizes, b.policy_target, b.policy_weight, self._legal, HEAD_SOFTMAX_CE),
+        )
+        losses = []
+        for flat, sizes, targets, weights, legal, head in nets:
+            total, weight = 0.0, 0.0
+            for start in range(0, b.x.shape[0], EVAL_ROWS):
+                rows = slice(start, start + EVAL_ROWS)
+                w = float(weights[rows].sum(dtype=np.float64))
+                if w > 0.0:
+                    loss = _loss_and_grad_kernel(
+                        flat,
+                        sizes,
+                        b.x[rows],
+                        targets[rows],
+                        weights[rows],
+                        b.legal_mask[rows],
+                        head,
+                        legal,
+                        0.0,
+                        np.uint64(0),
+                        acts,
+                        delta,
+                        grad,
+                        False,
+                    )
+                    total += w * loss
+                    weight += w
+            losses.append(total / weight if weight > 0.0 else 0.0)
         return float(losses[0]), float(losses[1])
 
+    def outputs(self, state: TrainState, x: np.ndarray, net: str) -> np.ndarray:
+        """Raw outputs of one net ("value" or "policy") for rows x [N, 150]: float [N, out], no dropout."""
+        flat, sizes = (state.value, self.value_sizes) if net == "value" else (state.policy, self.policy_sizes)
+        x = np.ascontiguousarray(x, dtype=self.dtype)
+        acts, _ = self._eval_scratch()
+        out = np.empty((x.shape[0], int(sizes[-1])), self.dtype)
+        with single_threaded_blas() if _BLAS_LIMIT_DEPTH == 0 else nullcontext():
+            for start in range(0, x.shape[0], EVAL_ROWS):
+                _forward_batch(flat, sizes, x[start : start + EVAL_ROWS], acts, out[start : start + EVAL_ROWS])
+        return out

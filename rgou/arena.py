@@ -1,0 +1,164 @@
+"""Matches between agents on the one game loop: paired colours, Wilson intervals, time per move.
+
+`match(a, b, games, seed)` plays `games` games of agent a against agent b
+with the colours alternated and the dice paired: games 2k and 2k+1 roll the
+same dice stream (k of the seed) with the colours swapped, so luck of the
+dice cancels between the two agents. Results are reproducible for a seed,
+whatever the number of threads. `tournament(specs, ...)` plays every pair.
+Win rates come with 95% Wilson score intervals; a game cut at `max_plies`
+turns (practically never at the default) counts for neither side and is
+reported as unfinished.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from rgou._validate import check_int
+from rgou.agents import Agent, make_agent
+from rgou.playout import play_games
+
+ARENA_MAX_PLIES = 10_000  # turns, passes included: a cap no real game reaches
+Z_95 = 1.959963984540054  # two-sided 95% normal quantile
+
+
+def wilson_interval(wins: int, games: int, z: float = Z_95) -> tuple[float, float]:
+    """The Wilson score interval of a win rate wins / games (0..1); (0, 1) for no games."""
+    if games == 0:
+        return 0.0, 1.0
+    p = wins / games
+    denom = 1.0 + z * z / games
+    centre = (p + z * z / (2 * games)) / denom
+    half = z * math.sqrt(p * (1 - p) / games + z * z / (4 * games * games)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass
+class PairResult:
+    """One pair's match: a against b (names as given)."""
+
+    a: str
+    b: str
+    games: int  # decided games
+    a_wins: int
+    b_wins: int
+    a_win_rate: float
+    ci95: tuple[float, float]
+    a_win_rate_as_p1: float
+    a_win_rate_as_p2: float
+    mean_plies: float
+    ms_per_move: dict[str, float]
+    unfinished: int = 0
+
+    def to_json(self) -> dict:
+        out = asdict(self)
+        out["ci95"] = list(self.ci95)
+        return out
+
+
+ProgressFn = Callable[[int, int], None]
+
+
+def match(
+    a: Agent,
+    b: Agent,
+    games: int,
+    seed: int = 0,
+    threads: int | None = None,
+    progress: ProgressFn | None = None,
+    max_plies: int = ARENA_MAX_PLIES,
+    first_game: int = 0,
+) -> PairResult:
+    """Play `games` games of a against b with paired dice and alternating colours."""
+    games = check_int("games", games, 1)
+    rec = play_games(
+        a.data,
+        b.data,
+        games,
+        seed,
+        first_game=first_game,
+        paired=True,
+        split_streams=True,
+        max_plies=max_plies,
+        threads=threads,
+        progress=progress,
+    )
+    return summarize(a.name, b.name, rec.winners, rec.first_agent, rec.plies, rec.time_ns, rec.decisions)
+
+
+def summarize(
+    a_name: str,
+    b_name: str,
+    winners: np.ndarray,
+    first_agent: np.ndarray,
+    plies: np.ndarray,
+    time_ns: np.ndarray,
+    decisions: np.ndarray,
+) -> PairResult:
+    """A PairResult from per-game arrays of the game loop (agent 0 is a)."""
+    decided = winners != 0
+    a_is_p1 = first_agent == 0
+    a_won = decided & (winners == np.where(a_is_p1, 1, 2))
+    n = int(decided.sum())
+    k = int(a_won.sum())
+
+    def rate(mask: np.ndarray) -> float:
+        m = int((mask & decided).sum())
+        return float((a_won & mask).sum() / m) if m else float("nan")
+
+    ms = {}
+    for side, name in ((0, a_name), (1, b_name)):
+        count = int(decisions[:, side].sum())
+        ms[name] = float(time_ns[:, side].sum() / count / 1e6) if count else 0.0
+    if a_name == b_name:  # the same spec on both sides: one timing over both
+        count = int(decisions.sum())
+        ms = {a_name: float(time_ns.sum() / count / 1e6) if count else 0.0}
+    return PairResult(
+        a=a_name,
+        b=b_name,
+        games=n,
+        a_wins=k,
+        b_wins=n - k,
+        a_win_rate=k / n if n else float("nan"),
+        ci95=wilson_interval(k, n),
+        a_win_rate_as_p1=rate(a_is_p1),
+        a_win_rate_as_p2=rate(~a_is_p1),
+        mean_plies=float(plies.mean()),
+        ms_per_move=ms,
+        unfinished=int((~decided).sum()),
+    )
+
+
+def tournament(
+    specs: list[str],
+    games: int,
+    seed: int = 0,
+    threads: int | None = None,
+    progress: Callable[[str, str, int, int], None] | None = None,
+    max_plies: int = ARENA_MAX_PLIES,
+) -> list[PairResult]:
+    """Every pair of agents (by spec) plays `games` games; pairs in the order of the specs."""
+    if len(specs) < 2:
+        raise ValueError(f"an arena needs at least two agents, got {len(specs)}")
+    agents = [make_agent(spec, seed=seed) for spec in specs]  # bad specs fail before any game
+    results = []
+    for i, j in itertools.combinations(range(len(agents)), 2):
+        report = None if progress is None else (lambda done, total, i=i, j=j: progress(specs[i], specs[j], done, total))
+        results.append(match(agents[i], agents[j], games, seed, threads, report, max_plies))
+    return results
+
+
+def win_matrix(specs: list[str], results: list[PairResult]) -> list[list[float | None]]:
+    """matrix[i][j]: the win rate of specs[i] against specs[j] (None on the diagonal)."""
+    index = {s: k for k, s in enumerate(specs)}
+    matrix: list[list[float | None]] = [[None] * len(specs) for _ in specs]
+    for r in results:
+        i, j = index[r.a], index[r.b]
+        matrix[i][j] = r.a_win_rate
+        matrix[j][i] = 1.0 - r.a_win_rate
+    return matrix
