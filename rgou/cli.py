@@ -499,6 +499,16 @@ def cmd_arena(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_play(args: argparse.Namespace) -> int:
+    from rgou.agents import make_agent
+    from rgou.play import PlaySession
+
+    agent = make_agent(args.opponent, seed=args.seed)
+    human = 2 if args.second else 1
+    result = PlaySession(agent, human=human, seed=args.seed, dice=args.dice).run()
+    return 0 if result.winner or not args.strict else 1
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -636,6 +646,21 @@ def build_parser() -> argparse.ArgumentParser:
     ar.add_argument("--json", metavar="FILE", help="write the results as JSON")
     _add_progress(ar)
     ar.set_defaults(func=cmd_arena)
+
+    pl = sub.add_parser("play", help="play against an agent in the terminal (or let it advise on a real game)")
+    pl.add_argument("--opponent", default="ml", help="agent spec (default ml, the shipped model)")
+    side = pl.add_mutually_exclusive_group()
+    side.add_argument("--first", action="store_true", help="play player 1, who moves first (the default)")
+    side.add_argument("--second", action="store_true", help="play player 2")
+    pl.add_argument("--seed", type=SEED, default=0, help="dice seed (default 0)")
+    pl.add_argument(
+        "--dice",
+        choices=("auto", "manual"),
+        default="auto",
+        help="auto: rgou rolls; manual: type every roll (advice on a physical board)",
+    )
+    pl.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)
+    pl.set_defaults(func=cmd_play)
     return parser
 
 

@@ -104,7 +104,10 @@ class Dataset:
             elif arr.shape[0] != n:
                 raise ValueError(f"dataset array {name!r} has {arr.shape[0]} rows, expected {n}")
         for name in ("features", "value_target", "policy_target"):
-            bad = ~np.isfinite(getattr(self, name))
+            values = getattr(self, name)
+            if np.isfinite(values.sum(dtype=np.float64)):  # fast path: no NaN or infinity anywhere
+                continue
+            bad = ~np.isfinite(values)
             if bad.any():
                 row = int(np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1))[0])
                 raise ValueError(f"dataset array {name!r} has a non-finite value in row {row}")

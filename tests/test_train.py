@@ -1,0 +1,269 @@
+"""rgou train: presets end to end with each backend, resume bit for bit, the split, targets, errors."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rgou.agents import make_agent
+from rgou.cli import main
+from rgou.dataset import Dataset
+from rgou.selfplay import generate
+from rgou.train import (
+    TrainOptions,
+    checkpoint_path,
+    lambda_returns,
+    load_config,
+    resolve_options,
+    split_by_game,
+    train,
+    value_targets,
+)
+from rgou.weights import load_weights
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--games", "6", "--epochs", "2", "--batch-size", "16", "--depth", "1", "--eval-games", "2", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def data():
+    return generate(10, depth=1, seed=3)
+
+
+@pytest.mark.parametrize("backend", ["numba", "jax"])
+def test_preset_end_to_end_writes_a_model_that_plays(tmp_path, capsys, backend):
+    if backend == "jax":
+        pytest.importorskip("jax")
+    out = tmp_path / "m.json.gz"
+    summary = tmp_path / "summary.json"
+    code = main(["train", "--preset", "quick", "--backend", backend, *TINY, "--out", str(out), "--json", str(summary)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "policy top-1 agreement" in text and "vs emm-3" in text and f"wrote {out}" in text
+    weights = load_weights(out)
+    meta = weights.metadata
+    assert meta["backend"] == backend and meta["epochs"] == 2 and len(meta["history"]) == 2
+    assert meta["num_games"] == 6 and meta["value_target"] == "outcome" and meta["layout"] == "in_out_row_major"
+    doc = json.loads(summary.read_text())
+    assert [r["b"] for r in doc["strength"]] == ["heuristic", "emm-1", "emm-2", "emm-3"]
+    assert doc["train_games"] + doc["validation_games"] == 6
+    agent = make_agent(f"ml:{out}")
+    state = generate(1, depth=1, seed=1).state[5]
+    assert agent.choose_move(state) in np.flatnonzero(
+        Dataset.from_samples(state[None], [-1], [0], [0], [0]).legal_mask[0]
+    )
+    assert not checkpoint_path(out).exists()
+
+
+def test_never_overwrites_without_force(tmp_path, capsys):
+    out = tmp_path / "m.json.gz"
+    out.write_text("precious")
+    assert main(["train", "--preset", "quick", *TINY, "--out", str(out)]) == 2
+    assert "exists; pass --force" in capsys.readouterr().err and out.read_text() == "precious"
+
+
+def _interrupt_after(epochs: int):
+    def on_epoch(record: dict) -> None:
+        if record["epoch"] == epochs:
+            raise KeyboardInterrupt
+
+    return on_epoch
+
+
+@pytest.mark.parametrize("backend", ["numba", "jax"])
+def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path, data, backend):
+    if backend == "jax":
+        pytest.importorskip("jax")
+    options = TrainOptions(
+        epochs=4,
+        batch_size=16,
+        dropout=0.2,
+        backend=backend,
+        value_target="td:0.7",
+        seed=5,
+        hidden_sizes=(16, 8),
+        patience=10,
+    )
+    whole = train(data, options)
+    ckpt = tmp_path / "run.ckpt.npz"
+    first = train(data, options, checkpoint=ckpt, on_epoch=_interrupt_after(2))
+    assert first.interrupted and first.epochs_run == 2 and ckpt.exists()
+    second = train(data, options, checkpoint=ckpt, resume=True)
+    assert not second.interrupted and second.epochs_run == 4
+    assert np.array_equal(second.weights.value, whole.weights.value)
+    assert np.array_equal(second.weights.policy, whole.weights.policy)
+    assert [h["val_value_loss"] for h in second.history] == [h["val_value_loss"] for h in whole.history]
+
+
+def test_a_checkpoint_of_other_options_or_data_is_refused(tmp_path, data):
+    options = TrainOptions(epochs=2, batch_size=16, hidden_sizes=(8,))
+    ckpt = tmp_path / "run.ckpt.npz"
+    train(data, options, checkpoint=ckpt)
+    before = ckpt.read_bytes()
+    with pytest.raises(ValueError, match="other options .*learning_rate"):
+        train(data, TrainOptions(epochs=2, batch_size=16, hidden_sizes=(8,), learning_rate=0.01), ckpt, resume=True)
+    with pytest.raises(ValueError, match="other data"):
+        train(generate(10, depth=1, seed=4), options, ckpt, resume=True)
+    assert ckpt.read_bytes() == before
+    with pytest.raises(ValueError, match="no checkpoint"):
+        train(data, options, tmp_path / "none.ckpt.npz", resume=True)
+
+
+def test_cli_interrupt_saves_the_best_weights_and_resume_finishes(tmp_path, capsys, monkeypatch):
+    import rgou.train as train_module
+
+    out = tmp_path / "m.json.gz"
+    real = train_module.train
+    monkeypatch.setattr(train_module, "train", lambda *a, **k: real(*a, **{**k, "on_epoch": _interrupt_after(1)}))
+    assert main(["train", *TINY, "--epochs", "3", "--no-eval", "--out", str(out)]) == 130
+    assert "best weights so far" in capsys.readouterr().err
+    assert load_weights(out).metadata["interrupted"] is True and checkpoint_path(out).exists()
+    monkeypatch.setattr(train_module, "train", real)
+    assert main(["train", *TINY, "--epochs", "3", "--no-eval", "--out", str(out), "--resume"]) == 0
+    assert load_weights(out).metadata["epochs"] == 3 and not checkpoint_path(out).exists()
+
+
+def test_validation_games_never_appear_in_training(data):
+    train_rows, val_rows = split_by_game(data.game_id, 0.3, seed=1)
+    assert len(train_rows) + len(val_rows) == len(data)
+    assert not set(data.game_id[train_rows]) & set(data.game_id[val_rows])
+    assert len(set(data.game_id[val_rows])) == 3  # 30% of 10 games
+    again = split_by_game(data.game_id, 0.3, seed=1)
+    assert np.array_equal(again[1], val_rows)
+    result = train(data, TrainOptions(epochs=1, batch_size=16, hidden_sizes=(8,), validation_split=0.3, seed=1))
+    assert result.validation_games == 3 and result.train_samples == len(train_rows)
+
+
+def test_value_targets_and_lambda_returns():
+    rng = np.random.default_rng(0)
+    game_id = np.repeat(np.arange(4), [5, 3, 6, 2]).astype(np.int32)
+    outcome = np.repeat(np.array([1, -1, 0, 1], np.int8), [5, 3, 6, 2])
+    predictions = rng.uniform(-1, 1, len(game_id))
+    lam = 0.6
+    expected = np.zeros(len(game_id))
+    for g in range(4):
+        rows = np.flatnonzero(game_id == g)
+        ret = float(outcome[rows[-1]])
+        for k in range(len(rows) - 1, -1, -1):
+            if k < len(rows) - 1:
+                ret = (1 - lam) * predictions[rows[k + 1]] + lam * ret
+            expected[rows[k]] = ret if outcome[rows[k]] != 0 else 0.0
+    np.testing.assert_allclose(lambda_returns(predictions, outcome, game_id, lam), expected, rtol=1e-6)
+    np.testing.assert_allclose(lambda_returns(predictions, outcome, game_id, 1.0)[outcome != 0], outcome[outcome != 0])
+    ds = generate(4, depth=1, seed=2, max_plies=60)  # some games are cut: no outcome
+    targets, weights = value_targets(ds, "outcome")
+    assert np.array_equal(weights, (ds.outcome != 0).astype(np.float32)) and (weights == 0).any()
+    blend, _ = value_targets(ds, "blend:0.25")
+    np.testing.assert_allclose(blend, 0.25 * ds.outcome + 0.75 * ds.value_target, rtol=1e-6)
+    search, search_w = value_targets(ds, "search")
+    assert np.array_equal(search, ds.value_target) and search_w.all()
+
+
+def test_presets_and_overrides():
+    config = load_config()
+    assert {"quick", "standard", "production"} <= set(config["presets"])
+    quick = resolve_options("quick", {})
+    assert (quick.games, quick.epochs, quick.batch_size, quick.learning_rate, quick.depth, quick.seed) == (
+        100,
+        10,
+        32,
+        0.001,
+        3,
+        42,
+    )
+    assert quick.validation_split == 0.2
+    standard = resolve_options("standard", {"epochs": 7, "games": None})
+    assert (standard.games, standard.epochs) == (1000, 7)
+    numba = resolve_options("production", {})
+    jax = resolve_options("production", {"backend": "jax"})
+    assert (numba.games, numba.epochs, numba.batch_size, numba.depth) == (5000, 100, 64, 4)
+    assert (jax.games, jax.epochs, jax.backend) == (2000, 75, "jax")
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--preset", "huge"], "unknown preset 'huge'; choose one of quick, standard, production"),
+        (["--value-target", "blend:2"], "value target must be one of outcome, search, blend:A, td:L"),
+        (["--epochs", "0"], "argument --epochs: expected a positive integer, got 0"),
+        (["--lr", "x"], "argument --learning-rate/--lr: expected a learning rate in (0, 1), got 'x'"),
+        (["--data", "nowhere-*.npz"], "--data nowhere-*.npz: no file matches"),
+    ],
+)
+def test_bad_options_get_clear_errors(tmp_path, capsys, argv, message):
+    try:
+        code = main(["train", *TINY, "--out", str(tmp_path / "m.json.gz"), *argv])
+    except SystemExit as e:
+        code = e.code
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "m.json.gz").exists()
+
+
+def test_bad_config_and_bad_data_are_refused(tmp_path, capsys, data):
+    config = tmp_path / "training.json"
+    config.write_text("{not json")
+    assert main(["train", "--config", str(config), *TINY, "--out", str(tmp_path / "m.json.gz")]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    config.write_text(json.dumps({"presets": {"x": {"gamez": 3}}}))
+    assert main(["train", "--config", str(config), "--preset", "x", "--out", str(tmp_path / "m.json.gz")]) == 2
+    assert "unknown option(s) gamez in presets.x" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    data.to_json(bad)
+    items = json.loads(bad.read_text())
+    items[3]["features"][5] = float("nan")
+    bad.write_text(json.dumps(items))
+    out = tmp_path / "m.json.gz"
+    assert main(["train", "--data", str(bad), *TINY, "--out", str(out)]) == 2
+    assert "non-finite value in row 3" in capsys.readouterr().err and not out.exists()
+
+
+def test_training_reads_npz_shards_and_the_json_export(tmp_path, data):
+    data.subset(np.flatnonzero(data.game_id < 5)).save(tmp_path / "shard-0.npz")
+    data.subset(np.flatnonzero(data.game_id >= 5)).save(tmp_path / "shard-1.npz")
+    data.to_json(tmp_path / "all.json")
+    from rgou.train import data_identity, read_data
+
+    shards = read_data([str(tmp_path / "shard-*.npz")])
+    assert len(shards) == len(data) and data_identity(shards) == data_identity(data)
+    exported = read_data([str(tmp_path / "all.json")])
+    np.testing.assert_array_equal(exported.features, data.features)
+    np.testing.assert_array_equal(exported.game_id, data.game_id)
+
+
+def test_shell_wrappers_pass_their_arguments_through(tmp_path):
+    fake = tmp_path / "rgou"
+    fake.write_text('#!/usr/bin/env bash\nprintf "%s\\n" "$@"\n')
+    fake.chmod(0o755)
+    env = {**os.environ, "RGOU": str(fake)}
+    for script, backend in (("train-numba.sh", "numba"), ("train-jax.sh", "jax")):
+        run = subprocess.run(
+            [str(ROOT / "ml" / "scripts" / script), "500", "-", "0.002", "64", "2", "out.json.gz", "--no-eval"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        assert run.stdout.split("\n")[:-1] == [
+            "train",
+            "--preset",
+            "standard",
+            "--backend",
+            backend,
+            "--games",
+            "500",
+            "--learning-rate",
+            "0.002",
+            "--batch-size",
+            "64",
+            "--depth",
+            "2",
+            "--out",
+            "out.json.gz",
+            "--no-eval",
+        ]
+    run = subprocess.run([str(ROOT / "ml" / "scripts" / "train-numba.sh")], capture_output=True, text=True, env=env)
+    assert run.stdout.split() == ["train", "--preset", "standard", "--backend", "numba"]
