@@ -103,7 +103,7 @@ def test_a_checkpoint_of_other_options_or_data_is_refused(tmp_path, data):
     ckpt = tmp_path / "run.ckpt.npz"
     train(data, options, checkpoint=ckpt)
     before = ckpt.read_bytes()
-    with pytest.raises(ValueError, match="other options .*learning_rate"):
+    with pytest.raises(ValueError, match=r"other options .*learning_rate"):
         train(data, TrainOptions(epochs=2, batch_size=16, hidden_sizes=(8,), learning_rate=0.01), ckpt, resume=True)
     with pytest.raises(ValueError, match="other data"):
         train(generate(10, depth=1, seed=4), options, ckpt, resume=True)
@@ -155,6 +155,7 @@ def test_value_targets_and_lambda_returns():
     np.testing.assert_allclose(lambda_returns(predictions, outcome, game_id, 1.0)[outcome != 0], outcome[outcome != 0])
     ds = generate(4, depth=1, seed=2, max_plies=60)  # some games are cut: no outcome
     targets, weights = value_targets(ds, "outcome")
+    assert np.array_equal(targets, ds.outcome.astype(np.float32))
     assert np.array_equal(weights, (ds.outcome != 0).astype(np.float32)) and (weights == 0).any()
     blend, _ = value_targets(ds, "blend:0.25")
     np.testing.assert_allclose(blend, 0.25 * ds.outcome + 0.75 * ds.value_target, rtol=1e-6)
