@@ -26,6 +26,7 @@ from rgou.bench.engine import bench_engine, bench_features, bench_search, bench_
 from rgou.bench.nn import bench_nn
 from rgou.bench.report import SectionResult, evaluate_targets, machine_info, render_markdown, render_text
 from rgou.bench.timing import BENCH_SEED, CONTENDED_CORES, BenchContext, LoadMeter
+from rgou.bench.train import bench_train
 
 SECTIONS: dict[str, Callable[[BenchContext], SectionResult]] = {
     "engine": bench_engine,
@@ -33,6 +34,7 @@ SECTIONS: dict[str, Callable[[BenchContext], SectionResult]] = {
     "search": bench_search,
     "selfplay": bench_selfplay,
     "nn": bench_nn,
+    "train": bench_train,
 }
 
 

@@ -123,6 +123,23 @@ TARGETS = [
     ),
     Target("value+policy inference, one position < 10 us", "nn", "value_policy_one_us", "<", 10.0, "PyTorch ~85 us"),
     Target("ML agent decision < 30 us", "nn", "ml_agent_decision_us", "<", 30.0, "MLAgent.choose_move, median"),
+    Target(
+        "standard preset end to end < 60 s (Numba)",
+        "train",
+        "standard_numba_end_to_end_s",
+        "<",
+        60.0,
+        "generate + train + evaluate",
+    ),
+    Target(
+        "training phase >= 5x the PyTorch step (standard preset)",
+        "train",
+        "standard_train_vs_torch",
+        ">=",
+        5.0,
+        "samples/s",
+    ),
+    Target("standard preset peak memory < 1 GB (Numba)", "train", "standard_numba_peak_rss_mb", "<", 1024.0, ""),
 ]
 
 
