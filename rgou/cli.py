@@ -129,6 +129,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from rgou.selfplay import generate
 
     params = _params(args.params)
+    if args.shards:
+        return _generate_shards(args, params)
     _check_output(args.out, "--out")
     if args.json:
         _check_output(args.json, "--json")
@@ -170,6 +172,43 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.json:
         print(f"wrote {args.json}")
     return 0
+
+
+def _generate_shards(args: argparse.Namespace, params) -> int:
+    from rgou.cluster import generate_shards
+    from rgou.heuristic import DEFAULT_PARAMS
+
+    if args.json:
+        raise ValueError("--json exports one file; with --shards, export shards one by one (Dataset.to_json)")
+    if params != DEFAULT_PARAMS:
+        raise ValueError("--params: sharded runs use the default heuristic parameters")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out} is a file; with --shards it is a folder for the shards")
+    bar = Progress(args.games, "games", _progress_enabled(args), desc="shards")
+    start = time.perf_counter()
+    try:
+        manifest = generate_shards(
+            args.out,
+            args.games,
+            args.shards,
+            depth=args.depth,
+            seed=args.seed,
+            epsilon=args.epsilon,
+            max_plies=args.max_plies,
+            include_passes=args.include_passes,
+            first_game=args.first_game,
+            scheduler=args.scheduler,
+            workers=args.threads,
+            progress=bar,
+        )
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - start
+    print(
+        f"wrote {len(manifest['shards'])} shards of {args.games} games ({manifest['samples']} samples) into "
+        f"{args.out} in {seconds:.1f}s ({args.games / seconds:,.1f} games/s); manifest {args.out}/manifest.json"
+    )
+    return 0 if manifest["complete"] else 1
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -303,7 +342,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     phases: dict[str, float] = {}
     if args.data:
         start = time.perf_counter()
-        data = read_data(args.data)
+        data = read_data(args.data, in_memory=args.in_memory)
         phases["load"] = time.perf_counter() - start
         phases["compile"] = warm_up(lambda: _warm_train(options), show)
     else:
@@ -446,8 +485,36 @@ TRAIN_OVERRIDES = (
     "max_plies",
     "include_passes",
     "init",
+    "td_warmup",
     "eval_games",
 )
+
+
+def _arena_on_dask(args: argparse.Namespace, progress) -> list:
+    import itertools
+
+    from rgou.agents import make_agent
+    from rgou.cluster import close_client, connect, match_sharded
+
+    if len(args.agents) < 2:
+        raise ValueError(f"an arena needs at least two agents, got {len(args.agents)}")
+    for spec in args.agents:
+        make_agent(spec)
+    client = connect(args.scheduler, args.threads)
+    try:
+        return [
+            match_sharded(
+                a,
+                b,
+                args.games,
+                args.seed,
+                client=client,
+                progress=lambda done, total, a=a, b=b: progress(a, b, done, total),
+            )
+            for a, b in itertools.combinations(args.agents, 2)
+        ]
+    finally:
+        close_client(client)
 
 
 def cmd_arena(args: argparse.Namespace) -> int:
@@ -468,7 +535,10 @@ def cmd_arena(args: argparse.Namespace) -> int:
         bars[(a, b)](done, total)
 
     try:
-        results = tournament(args.agents, args.games, args.seed, threads=args.threads, progress=progress)
+        if args.scheduler:
+            results = _arena_on_dask(args, progress)
+        else:
+            results = tournament(args.agents, args.games, args.seed, threads=args.threads, progress=progress)
     finally:
         for bar in bars.values():
             bar.close()
@@ -530,7 +600,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--depth", type=DEPTH, default=DEFAULT_DEPTH, help=f"expert search depth (default {DEFAULT_DEPTH})"
     )
     gen.add_argument("--seed", type=SEED, default=0, help="dice seed (default 0)")
-    gen.add_argument("--out", required=True, help="output .npz dataset")
+    gen.add_argument("--out", required=True, help="output .npz dataset (a folder with --shards)")
     gen.add_argument("--json", help="also export the samples as JSON (written together with --out)")
     gen.add_argument("--epsilon", type=PROBABILITY, default=0.0, help="probability of a random exploration move")
     gen.add_argument("--threads", type=POSITIVE_INT, help="threads (default: all cores)")
@@ -550,6 +620,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--include-passes", action="store_true", help="also record passing positions as value-only samples"
     )
     gen.add_argument("--params", help="heuristic parameter JSON (default: the packaged defaults)")
+    gen.add_argument(
+        "--shards",
+        type=POSITIVE_INT,
+        help="split the games into this many shards, run as Dask tasks; --out is then a folder",
+    )
+    gen.add_argument(
+        "--scheduler",
+        default="local",
+        help="with --shards: 'local' (a LocalCluster on this machine) or a scheduler's address",
+    )
     _add_progress(gen)
     gen.set_defaults(func=cmd_generate)
 
@@ -588,6 +668,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="train on these .npz datasets or shards (globs allowed) or a JSON export instead of generating data",
     )
+    tr.add_argument(
+        "--in-memory",
+        action="store_true",
+        help="load shards into memory instead of streaming them (td targets need it)",
+    )
     tr.add_argument("--backend", choices=("numba", "jax"), help="trainer (default numba)")
     tr.add_argument("--games", type=POSITIVE_INT, help="self-play games to generate")
     tr.add_argument("--depth", type=DEPTH, help="expert search depth of the generated games")
@@ -618,6 +703,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--policy-loss", choices=("full", "legal"), help="softmax over all slots or the legal ones")
     tr.add_argument("--seed", type=_int_type(0, 2**32 - 1, what="a seed in 0..2**32-1"), help="seed of everything")
     tr.add_argument("--init", metavar="MODEL", help="start from this model (file or packaged name)")
+    tr.add_argument(
+        "--td-warmup",
+        type=_int_type(0, what="a number of epochs >= 0"),
+        help="with --value-target td:L, train the first epochs on the outcome",
+    )
     tr.add_argument("--out", help="output weight file (default ml/weights/PRESET-BACKEND.json.gz)")
     tr.add_argument("--force", action="store_true", help="overwrite an existing output file")
     tr.add_argument("--resume", action="store_true", help="continue from the checkpoint beside the output")
@@ -644,6 +734,7 @@ def build_parser() -> argparse.ArgumentParser:
     ar.add_argument("--seed", type=SEED, default=0, help="dice seed (default 0)")
     ar.add_argument("--threads", type=POSITIVE_INT, help="threads (default: all cores)")
     ar.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    ar.add_argument("--scheduler", help="play the games as Dask tasks: 'local' or a scheduler's address")
     _add_progress(ar)
     ar.set_defaults(func=cmd_arena)
 

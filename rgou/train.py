@@ -11,7 +11,9 @@ the held-out policy agreement. What it does, in order:
    ``search`` (the expert's score / win score), ``blend:A`` (A * outcome +
    (1 - A) * search) or ``td:L`` (the lambda-return of the value net's own
    predictions with the outcome at the end, recomputed at the start of every
-   epoch); validation uses the outcome for ``td``;
+   epoch after the first `td_warmup` epochs, which train on the outcome:
+   bootstrapping from a fresh net's values settles on its bias); validation
+   uses the outcome for ``td``;
 3. epochs over a seeded shuffle of the training rows (`shuffle_order`), in
    full minibatches; after each: validation losses, the policy's top-1
    agreement with the expert on held-out positions (among legal moves), a
@@ -26,12 +28,11 @@ dropout on (seed, step), targets on the state. Presets live in the packaged
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ BACKENDS = ("numba", "jax")
 VALUE_TARGETS = ("outcome", "search", "blend:A", "td:L")
 CHECKPOINT_FORMAT = 1
 JAX_BLOCK_STEPS = 256  # minibatches per JAX dispatch (one lax.scan)
+SHARD_BUFFER = 1 << 20  # samples in the shuffle buffer of training from shards
 IMPROVEMENT = 1e-7  # a validation loss must drop by more than this to count as better
 
 
@@ -79,6 +81,7 @@ class TrainOptions:
     seed: int = 42
     hidden_sizes: tuple[int, ...] = (256, 128, 64, 32)
     init: str | None = None  # start from this model (file or packaged name) instead of fresh weights
+    td_warmup: int = 0  # with td:L targets, train this many first epochs on the outcome
     eval_games: int = 200  # games per opponent in the strength check (0: none)
 
     def __post_init__(self) -> None:
@@ -91,6 +94,7 @@ class TrainOptions:
         check_int("patience", self.patience, 1)
         check_int("seed", self.seed, 0, 2**32 - 1)
         check_int("eval_games", self.eval_games, 0)
+        check_int("td_warmup", self.td_warmup, 0)
         _check_float("epsilon", self.epsilon, 0.0, 1.0)
         _check_float("validation_split", self.validation_split, 0.0, 0.9)
         _check_float("dropout", self.dropout, 0.0, 0.95)
@@ -194,14 +198,20 @@ def resolve_options(
 # ---------------------------------------------------------------- data
 
 
-def read_data(sources: list[str]) -> Dataset:
-    """One dataset from files: rgou .npz datasets or shards (globs allowed), or a JSON export."""
-    paths: list[Path] = []
-    for source in sources:
-        matches = sorted(glob.glob(source)) if any(c in source for c in "*?[") else [source]
-        if not matches:
-            raise ValueError(f"--data {source}: no file matches")
-        paths += [Path(m) for m in matches]
+def read_data(sources: list[str], in_memory: bool = False):
+    """Training data from files: a Dataset in memory, or shards streamed from disk.
+
+    One .npz or a JSON export is read into memory; several .npz files (paths
+    or globs) or a shard folder's manifest.json are opened as
+    `rgou.shards.ShardedData`, read lazily, unless `in_memory` asks to load
+    and concatenate them.
+    """
+    from rgou.shards import ShardedData, shard_files
+
+    paths = shard_files(sources)
+    sharded = len(paths) > 1 or any(s.endswith("manifest.json") or Path(s).is_dir() for s in sources)
+    if sharded and not in_memory:
+        return ShardedData.open(paths)
     parts = [load_dataset(p) for p in paths]
     if len(parts) == 1:
         return parts[0]
@@ -256,15 +266,20 @@ def lambda_returns(predictions, outcome, game_id, lam):
 
 def value_targets(data: Dataset, spec: str) -> tuple[np.ndarray, np.ndarray]:
     """(targets float32 [N], weights float32 [N]) of a value-target spec; td starts from the outcome."""
+    return targets_of(spec, data.outcome, data.value_target)
+
+
+def targets_of(spec: str, outcome: np.ndarray, search: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Value targets and weights from per-sample outcomes (int8) and search values (float32)."""
     kind, a = parse_value_target(spec)
-    outcome = data.outcome.astype(np.float32)
-    decided = (data.outcome != 0).astype(np.float32)
+    won = outcome.astype(np.float32)
+    decided = (outcome != 0).astype(np.float32)
     if kind == "search":
-        return data.value_target.copy(), np.ones(len(data), np.float32)
+        return np.array(search, np.float32), np.ones(len(outcome), np.float32)
     if kind == "blend":
-        target = a * outcome + (1.0 - a) * data.value_target
-        return target.astype(np.float32), decided if a > 0 else np.ones(len(data), np.float32)
-    return outcome, decided
+        target = a * won + (1.0 - a) * search
+        return target.astype(np.float32), decided if a > 0 else np.ones(len(outcome), np.float32)
+    return won, decided
 
 
 # ---------------------------------------------------------------- trainers behind one loop
@@ -273,13 +288,14 @@ def value_targets(data: Dataset, spec: str) -> tuple[np.ndarray, np.ndarray]:
 class _NumbaRunner:
     """Epochs on the Numba trainer: rows gathered on the host into preallocated minibatch buffers."""
 
-    def __init__(self, config: TrainConfig, train: Batch):
+    def __init__(self, config: TrainConfig, train: Batch | None):
         from rgou.nn.numba_trainer import NumbaTrainer
 
         self.trainer = NumbaTrainer(config)
         self.data = train
-        b = config.max_batch
-        self._buf = Batch(*(np.empty((b, *a.shape[1:]), np.float32) for a in train))
+        if train is not None:
+            b = config.max_batch
+            self._buf = Batch(*(np.empty((b, *a.shape[1:]), np.float32) for a in train))
 
     def init(self, value: np.ndarray, policy: np.ndarray) -> TrainState:
         return self.trainer.init(value, policy)
@@ -305,6 +321,17 @@ class _NumbaRunner:
                     np.take(src, rows, axis=0, out=dst)
                 state, losses[k] = self.trainer.step(state, self._buf)
         return state, losses
+
+    def steps(self, state: TrainState, batches: Iterator[Batch]) -> tuple[TrainState, np.ndarray]:
+        """One step per batch of a stream (each of exactly the batch size)."""
+        from rgou.nn.numba_trainer import single_threaded_blas
+
+        losses = []
+        with single_threaded_blas():
+            for batch in batches:
+                state, step_losses = self.trainer.step(state, batch)
+                losses.append(step_losses)
+        return state, np.array(losses, dtype=np.float64).reshape(-1, 2)
 
     def evaluate(self, state: TrainState, batch: Batch) -> tuple[float, float]:
         return self.trainer.evaluate(state, batch)
@@ -352,6 +379,29 @@ class _JaxRunner:
             block = jnp.asarray(order[start * batch_size : (start + count) * batch_size], jnp.int32)
             state, losses = self.trainer.run(state, self.device, block, batch_size)
             parts.append(np.asarray(losses, dtype=np.float64))
+        return state, (np.concatenate(parts) if parts else np.zeros((0, 2)))
+
+    def steps(self, state: TrainState, batches: Iterator[Batch]) -> tuple[TrainState, np.ndarray]:
+        """One step per batch of a stream: blocks of JAX_BLOCK_STEPS batches go to the device together."""
+        import jax.numpy as jnp
+
+        parts = []
+        block: list[Batch] = []
+
+        def flush(state: TrainState) -> TrainState:
+            size = len(block[0].x)
+            data = self.trainer.device_batch(Batch(*(np.concatenate(f) for f in zip(*block))))
+            state, losses = self.trainer.run(state, data, jnp.arange(len(block) * size, dtype=jnp.int32), size)
+            parts.append(np.asarray(losses, dtype=np.float64))
+            block.clear()
+            return state
+
+        for batch in batches:
+            block.append(Batch(*(np.array(a) for a in batch)))
+            if len(block) == JAX_BLOCK_STEPS:
+                state = flush(state)
+        if block:
+            state = flush(state)
         return state, (np.concatenate(parts) if parts else np.zeros((0, 2)))
 
     def evaluate(self, state: TrainState, batch: Batch) -> tuple[float, float]:
@@ -455,24 +505,25 @@ class TrainResult:
 EpochFn = Callable[[dict], None]
 
 
-def _policy_accuracy(logits: np.ndarray, batch: Batch) -> float:
-    """Share of rows with a policy target whose best legal logit is the expert's move."""
+def _policy_hits(logits: np.ndarray, batch: Batch) -> tuple[int, int]:
+    """(rows whose best legal logit is the expert's move, rows with a policy target)."""
     rows = batch.policy_weight > 0
     if not rows.any():
-        return math.nan
+        return 0, 0
     masked = np.where(batch.legal_mask[rows] > 0, logits[rows], -np.inf)
-    return float(np.mean(masked.argmax(axis=1) == batch.policy_target[rows].argmax(axis=1)))
+    return int(np.sum(masked.argmax(axis=1) == batch.policy_target[rows].argmax(axis=1))), int(rows.sum())
 
 
-def _batch(data: Dataset, rows: np.ndarray, value: np.ndarray, value_w: np.ndarray) -> Batch:
-    has_policy = data.has_policy[rows].astype(np.float32)
+def _batch(data: Dataset, rows: np.ndarray | None, value: np.ndarray, value_w: np.ndarray) -> Batch:
+    """The samples at `rows` (copies), or all of them without copying the features when rows is None."""
+    take = (lambda a: a) if rows is None else (lambda a: a[rows])
     return Batch(
-        np.ascontiguousarray(data.features[rows]),
-        np.ascontiguousarray(value[rows], dtype=np.float32),
-        np.ascontiguousarray(data.policy_target[rows]),
-        np.ascontiguousarray(value_w[rows], dtype=np.float32),
-        has_policy,
-        data.legal_mask[rows].astype(np.float32),
+        np.ascontiguousarray(take(data.features)),
+        np.ascontiguousarray(take(value), dtype=np.float32),
+        np.ascontiguousarray(take(data.policy_target)),
+        np.ascontiguousarray(take(value_w), dtype=np.float32),
+        take(data.has_policy).astype(np.float32),
+        take(data.legal_mask).astype(np.float32),
     )
 
 
@@ -488,6 +539,144 @@ def check_training_data(data: Dataset) -> None:
             raise ValueError(f"the training data has a non-finite {name} in row {row}: nothing was trained")
 
 
+class _Validation:
+    """Sums of the weighted validation losses and policy hits over chunks."""
+
+    def __init__(self) -> None:
+        self.sums = np.zeros(4)  # value loss * weight, weight, policy loss * weight, weight
+        self.hits = np.zeros(2)
+
+    def add(self, runner, state: TrainState, batch: Batch) -> None:
+        vloss, ploss = runner.evaluate(state, batch)
+        vw, pw = float(batch.value_weight.sum(dtype=np.float64)), float(batch.policy_weight.sum(dtype=np.float64))
+        self.sums += (vloss * vw, vw, ploss * pw, pw)
+        self.hits += _policy_hits(runner.outputs(state, batch.x, "policy"), batch)
+
+    def record(self) -> dict[str, float]:
+        s, h = self.sums, self.hits
+        return {
+            "val_value_loss": float(s[0] / s[1]) if s[1] else math.nan,
+            "val_policy_loss": float(s[2] / s[3]) if s[3] else math.nan,
+            "val_policy_accuracy": float(h[0] / h[1]) if h[1] else math.nan,
+        }
+
+
+class _MemorySource:
+    """Training data held in memory: epochs index the training rows of the full arrays."""
+
+    def __init__(self, data: Dataset, options: TrainOptions):
+        check_training_data(data)
+        self.data = data
+        self.options = options
+        self.identity = data_identity(data)
+        self.input_size = data.features.shape[1]
+        self.train_rows, self.val_rows = split_by_game(data.game_id, options.validation_split, options.seed)
+        self.kind, self.lam = parse_value_target(options.value_target)
+        targets, weights = value_targets(data, options.value_target)
+        val_spec = "outcome" if self.kind == "td" else options.value_target  # fixed targets to validate against
+        val_targets, val_weights = value_targets(data, val_spec)
+        self.train = _batch(data, None, targets, weights)  # all rows, features not copied
+        self.val = _batch(data, self.val_rows, val_targets, val_weights) if len(self.val_rows) else None
+
+    def counts(self) -> dict[str, int]:
+        gid = self.data.game_id
+        return {
+            "train_samples": len(self.train_rows),
+            "validation_samples": len(self.val_rows),
+            "train_games": int(np.unique(gid[self.train_rows]).size),
+            "validation_games": int(np.unique(gid[self.val_rows]).size),
+            "games": self.data.num_games,
+        }
+
+    def runner_data(self) -> Batch:
+        return self.train
+
+    def epoch(self, runner, state: TrainState, epoch: int) -> tuple[TrainState, np.ndarray]:
+        o = self.options
+        if self.kind == "td" and epoch >= o.td_warmup:
+            predictions = np.tanh(runner.outputs(state, self.data.features, "value")[:, 0])
+            runner.set_value_targets(
+                lambda_returns(predictions.astype(np.float64), self.data.outcome, self.data.game_id, self.lam)
+            )
+        order = self.train_rows[shuffle_order(len(self.train_rows), o.seed, epoch)]
+        return runner.epoch(state, order, o.batch_size)
+
+    def validate(self, runner, state: TrainState) -> dict[str, float] | None:
+        if self.val is None:
+            return None
+        v = _Validation()
+        v.add(runner, state, self.val)
+        return v.record()
+
+
+class _ShardSource:
+    """Training data in shards on disk, streamed (rgou.shards): memory holds one shard and one buffer."""
+
+    def __init__(self, shards, options: TrainOptions, buffer: int):
+        from rgou.features import NUM_FEATURES
+        from rgou.shards import feature_buffer
+
+        if parse_value_target(options.value_target)[0] == "td":
+            raise ValueError(
+                "td:L value targets walk each game in order: load the data in memory for them "
+                "(outcome, search and blend work from shards)"
+            )
+        self.shards = shards
+        self.options = options
+        self.buffer = max(int(buffer), options.batch_size)
+        self.identity = shards.identity()
+        self.input_size = NUM_FEATURES
+        self.train_rows, self.val_rows = split_by_game(shards.game_id, options.validation_split, options.seed)
+        self.train_keep = np.zeros(len(shards), np.bool_)
+        self.train_keep[self.train_rows] = True
+        self._x = feature_buffer(max(self.buffer, options.batch_size))
+
+    def counts(self) -> dict[str, int]:
+        gid = self.shards.game_id
+        return {
+            "train_samples": len(self.train_rows),
+            "validation_samples": len(self.val_rows),
+            "train_games": int(np.unique(gid[self.train_rows]).size),
+            "validation_games": int(np.unique(gid[self.val_rows]).size),
+            "games": self.shards.num_games,
+        }
+
+    def runner_data(self) -> None:
+        return None
+
+    def _batches(self, keep: np.ndarray, epoch: int, size: int, shuffle: bool) -> Iterator[Batch]:
+
+        carry: dict[str, np.ndarray] | None = None
+        for chunk in self.shards.iter_rows(keep, self.options.seed, epoch, self.buffer, shuffle):
+            if carry is not None:
+                chunk = {k: np.concatenate([carry[k], chunk[k]]) for k in chunk}
+            n = len(chunk["state"]) // size * size
+            for start in range(0, n, size):
+                rows = {k: a[start : start + size] for k, a in chunk.items()}
+                yield self._to_batch(rows)
+            carry = {k: a[n:] for k, a in chunk.items()}
+        if not shuffle and carry is not None and len(carry["state"]):
+            yield self._to_batch(carry)  # validation keeps the remainder
+
+    def _to_batch(self, rows: dict[str, np.ndarray]) -> Batch:
+        from rgou.shards import rows_to_batch
+
+        targets, weights = targets_of(self.options.value_target, rows["outcome"], rows["value_target"])
+        return rows_to_batch(rows, targets, weights, self._x)
+
+    def epoch(self, runner, state: TrainState, epoch: int) -> tuple[TrainState, np.ndarray]:
+        return runner.steps(state, self._batches(self.train_keep, epoch, self.options.batch_size, True))
+
+    def validate(self, runner, state: TrainState) -> dict[str, float] | None:
+        if not len(self.val_rows):
+            return None
+        keep = ~self.train_keep
+        v = _Validation()
+        for batch in self._batches(keep, 0, 65536, shuffle=False):
+            v.add(runner, state, batch)
+        return v.record()
+
+
 def train(
     data: Dataset,
     options: TrainOptions,
@@ -497,26 +686,21 @@ def train(
 ) -> TrainResult:
     """Train both networks on `data` (see the module docstring); checkpoints to `checkpoint` after every epoch.
 
-    Ctrl-C (KeyboardInterrupt) ends the run after the current step and returns
-    the best weights so far with `interrupted=True`.
+    `data` is a Dataset in memory, or a `rgou.shards.ShardedData` streamed from
+    disk. Ctrl-C (KeyboardInterrupt) ends the run after the current step and
+    returns the best weights so far with `interrupted=True`.
     """
-    start = time.perf_counter()
-    check_training_data(data)
-    identity = data_identity(data)
-    train_rows, val_rows = split_by_game(data.game_id, options.validation_split, options.seed)
-    if len(train_rows) < options.batch_size:
-        raise ValueError(f"{len(train_rows)} training samples are fewer than one batch of {options.batch_size}")
-    kind, lam = parse_value_target(options.value_target)
-    targets, weights = value_targets(data, options.value_target)
-    if kind == "td":  # validation against the outcome: fixed targets
-        val_targets, val_weights = value_targets(data, "outcome")
-    else:
-        val_targets, val_weights = targets, weights
-    train_batch = _batch(data, train_rows, targets, weights)
-    val_batch = _batch(data, val_rows, val_targets, val_weights) if len(val_rows) else None
+    from rgou.shards import ShardedData
 
-    value_cfg = NetConfig(data.features.shape[1], options.hidden_sizes, 1)
-    policy_cfg = NetConfig(data.features.shape[1], options.hidden_sizes, NUM_POLICY_OUTPUTS)
+    start = time.perf_counter()
+    source = (
+        _ShardSource(data, options, SHARD_BUFFER) if isinstance(data, ShardedData) else _MemorySource(data, options)
+    )
+    counts = source.counts()
+    if counts["train_samples"] < options.batch_size:
+        raise ValueError(f"{counts['train_samples']} training samples are fewer than one batch of {options.batch_size}")
+    value_cfg = NetConfig(source.input_size, options.hidden_sizes, 1)
+    policy_cfg = NetConfig(source.input_size, options.hidden_sizes, NUM_POLICY_OUTPUTS)
     config = TrainConfig(
         value_cfg,
         policy_cfg,
@@ -527,7 +711,7 @@ def train(
         int(options.batch_size),
         options.policy_loss,
     )
-    runner = (_NumbaRunner if options.backend == "numba" else _JaxRunner)(config, train_batch)
+    runner = (_NumbaRunner if options.backend == "numba" else _JaxRunner)(config, source.runner_data())
     if options.init is not None:
         from rgou.models import load_model
 
@@ -538,7 +722,7 @@ def train(
 
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if resume and ckpt is not None and ckpt.exists():
-        state_np, best, progress = _load_checkpoint(ckpt, options, identity)
+        state_np, best, progress = _load_checkpoint(ckpt, options, source.identity)
         state = runner.restore(state_np)
     else:
         if resume and ckpt is not None:
@@ -552,24 +736,16 @@ def train(
         while progress.epoch < options.epochs and progress.since_best < options.patience:
             epoch = progress.epoch
             t0 = time.perf_counter()
-            if kind == "td":
-                predictions = np.tanh(runner.outputs(state, data.features, "value")[:, 0])
-                returns = lambda_returns(predictions.astype(np.float64), data.outcome, data.game_id, lam)
-                runner.set_value_targets(returns[train_rows])
-            order = shuffle_order(len(train_rows), options.seed, epoch)
-            state, losses = runner.epoch(state, order, options.batch_size)
+            state, losses = source.epoch(runner, state, epoch)
             record: dict[str, Any] = {
                 "epoch": epoch + 1,
                 "train_value_loss": float(losses[:, 0].mean()),
                 "train_policy_loss": float(losses[:, 1].mean()),
             }
-            if val_batch is not None:
-                vloss, ploss = runner.evaluate(state, val_batch)
-                logits = runner.outputs(state, val_batch.x, "policy")
-                record.update(
-                    val_value_loss=vloss, val_policy_loss=ploss, val_policy_accuracy=_policy_accuracy(logits, val_batch)
-                )
-                score = vloss + ploss
+            validation = source.validate(runner, state)
+            if validation is not None:
+                record.update(validation)
+                score = validation["val_value_loss"] + validation["val_policy_loss"]
             else:
                 score = record["train_value_loss"] + record["train_policy_loss"]
             record["seconds"] = round(time.perf_counter() - t0, 3)
@@ -583,14 +759,15 @@ def train(
             record["best"] = progress.best_epoch == epoch + 1
             progress.history.append(record)
             if ckpt is not None:
-                _save_checkpoint(ckpt, runner.to_numpy(state), best, progress, options, identity)
+                _save_checkpoint(ckpt, runner.to_numpy(state), best, progress, options, source.identity)
             if on_epoch is not None:
                 on_epoch(record)
     except KeyboardInterrupt:
         interrupted = True
 
     best_record = next((h for h in progress.history if h["epoch"] == progress.best_epoch), {})
-    metadata = training_metadata(options, data, len(train_rows), progress, time.perf_counter() - start, interrupted)
+    depth = int(getattr(data, "meta", {}).get("depth", options.depth))
+    metadata = training_metadata(options, counts, depth, progress, time.perf_counter() - start, interrupted)
     weights = Weights(best[0], best[1], value_cfg, policy_cfg, metadata)
     return TrainResult(
         weights=weights,
@@ -599,10 +776,10 @@ def train(
         best_value_loss=best_record.get("val_value_loss", best_record.get("train_value_loss", math.nan)),
         best_policy_loss=best_record.get("val_policy_loss", best_record.get("train_policy_loss", math.nan)),
         policy_accuracy=best_record.get("val_policy_accuracy", math.nan),
-        train_samples=len(train_rows),
-        validation_samples=len(val_rows),
-        train_games=int(np.unique(data.game_id[train_rows]).size),
-        validation_games=int(np.unique(data.game_id[val_rows]).size),
+        train_samples=counts["train_samples"],
+        validation_samples=counts["validation_samples"],
+        train_games=counts["train_games"],
+        validation_games=counts["validation_games"],
         epochs_run=progress.epoch,
         seconds=time.perf_counter() - start,
         interrupted=interrupted,
@@ -610,7 +787,7 @@ def train(
 
 
 def training_metadata(
-    options: TrainOptions, data: Dataset, train_samples: int, progress: _Progress, seconds: float, interrupted: bool
+    options: TrainOptions, counts: dict[str, int], depth: int, progress: _Progress, seconds: float, interrupted: bool
 ) -> dict[str, Any]:
     """The weight file's metadata: the standard fields, the options and the per-epoch history."""
     import datetime
@@ -620,14 +797,14 @@ def training_metadata(
         "training_date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "version": __version__,
         "backend": options.backend,
-        "num_games": int(data.num_games),
-        "num_training_samples": int(train_samples),
+        "num_games": int(counts["games"]),
+        "num_training_samples": int(counts["train_samples"]),
         "epochs": int(progress.epoch),
         "learning_rate": float(options.learning_rate),
         "batch_size": int(options.batch_size),
         "validation_split": float(options.validation_split),
         "seed": int(options.seed),
-        "depth": int(data.meta.get("depth", options.depth)),
+        "depth": depth,
         "training_time_seconds": round(seconds, 3),
         "best_validation_loss": float(progress.best_loss) if math.isfinite(progress.best_loss) else None,
         "best_epoch": int(progress.best_epoch),

@@ -1,13 +1,14 @@
 """Every code block in the README and docs/ runs as written (python and bash), or is marked as text.
 
-Blocks of one file run in order in one empty folder, so later blocks can use
-what earlier ones wrote. In bash blocks the `python -m pip install ... &&`
+Blocks of one file run in order in one empty folder (holding a copy of
+ml/scripts, as a checkout does), so later blocks can use what earlier ones wrote. In bash blocks the `python -m pip install ... &&`
 prefix of the README's set-up commands is left out (rgou is installed
 already), and the README's test command (it runs this suite) is not run.
 """
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = ["README.md", "ml/README.md", "benchmarks/README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
+DOCS = [
+    "README.md",
+    "ml/README.md",
+    "benchmarks/README.md",
+    *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md")),
+]
 FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```", flags=re.S | re.M)
 LANGUAGES = ("python", "bash", "text")
 INSTALL = re.compile(r"^python -m pip install [^&]*&&\s*")
@@ -34,6 +40,7 @@ def test_code_blocks_are_marked(doc):
 @pytest.mark.parametrize("doc", DOCS)
 def test_code_blocks_run(doc, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    shutil.copytree(ROOT / "ml" / "scripts", tmp_path / "ml" / "scripts")  # the wrappers, as in a checkout
     namespace: dict = {"__name__": "__docs__"}
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     ran = 0
@@ -47,7 +54,9 @@ def test_code_blocks_run(doc, tmp_path, monkeypatch):
                 continue  # the README's test command: it is this suite
             run = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, env=env,
                                  capture_output=True, text=True, timeout=900)  # fmt: skip
-            assert run.returncode == 0, f"{doc}: bash block failed:\n{script}\n{run.stdout[-2000:]}\n{run.stderr[-3000:]}"
+            assert run.returncode == 0, (
+                f"{doc}: bash block failed:\n{script}\n{run.stdout[-2000:]}\n{run.stderr[-3000:]}"
+            )
             ran += 1
     if doc in ("README.md", "docs/training.md"):
         assert ran, f"{doc} has no runnable example"

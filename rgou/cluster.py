@@ -1,0 +1,304 @@
+"""Sharded self-play data and sharded matches on Dask (the optional extra `cluster`).
+
+Nothing here is home-made distribution: shards are Dask tasks on a
+`dask.distributed` cluster, a `LocalCluster` on this machine (`scheduler=
+"local"`) or a running scheduler's address. Shards are seed-determined game
+ranges: shard i of K plays games [start_i, start_i + n_i) of the run, and game
+k of a run always rolls dice stream k, so the union of the shards is bit for
+bit one single-machine run with the same seed, whatever K and the number of
+workers.
+
+`generate_shards` writes one .npz dataset per shard into a folder plus a
+`manifest.json` (the run's options, and per shard its file, game range,
+sample count and SHA-256), updated atomically as shards finish. A rerun
+verifies the listed shards' checksums and generates only the missing or
+damaged ones; Dask retries a failed or lost task. `match_sharded` plays a
+match's games in chunks of paired games and returns the same `PairResult` as
+`rgou.arena.match`. Workers must be able to write the output folder (on
+several machines: a shared file system).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rgou._io import atomic_write
+from rgou._validate import check_int
+
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = 1
+TASK_RETRIES = 2
+RUN_FIELDS = ("seed", "games", "first_game", "depth", "epsilon", "max_plies", "include_passes", "shard_count")
+
+
+def _dask():
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError as e:
+        raise ValueError(f"sharded runs need Dask: pip install 'rgou[cluster]' ({e})") from None
+    return Client, LocalCluster, as_completed
+
+
+def connect(scheduler: str, workers: int | None = None):
+    """A Dask client: `local` starts a LocalCluster (one single-threaded process per core), else an address."""
+    Client, LocalCluster, _ = _dask()
+    if scheduler == "local":
+        n = workers or os.cpu_count() or 1
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+        return Client(cluster)
+    try:
+        return Client(scheduler, timeout="20s")
+    except OSError as e:
+        raise ValueError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({e})") from None
+
+
+def shard_plan(games: int, shards: int, first_game: int = 0) -> list[tuple[int, int]]:
+    """(first game, games) of each shard: contiguous ranges whose sizes differ by at most one."""
+    games = check_int("games", games, 1)
+    shards = check_int("shards", shards, 1, games)
+    base, extra = divmod(games, shards)
+    plan, start = [], first_game
+    for i in range(shards):
+        n = base + (i < extra)
+        plan.append((start, n))
+        start += n
+    return plan
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class Shard:
+    """One shard of a sharded run, as the manifest lists it."""
+
+    index: int
+    file: str
+    first_game: int
+    games: int
+    samples: int = 0
+    sha256: str = ""
+
+
+def _generate_shard(index: int, folder: str, first_game: int, games: int, options: dict) -> dict:
+    """A Dask task: generate one shard on one thread and write it atomically; returns its manifest entry."""
+    from rgou.heuristic import HeuristicParams
+    from rgou.selfplay import generate
+
+    params = HeuristicParams.from_dict(options["heuristic_params"])
+    data = generate(
+        games,
+        depth=options["depth"],
+        seed=options["seed"],
+        epsilon=options["epsilon"],
+        params=params,
+        threads=1,
+        max_plies=options["max_plies"],
+        first_game=first_game,
+        include_passes=options["include_passes"],
+    )
+    path = Path(folder) / f"shard-{index:05d}.npz"
+    data.save(path)
+    return asdict(Shard(index, path.name, first_game, games, len(data), file_sha256(path)))
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any] | None:
+    path = Path(folder) / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not a readable manifest ({e})") from e
+    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
+        raise ValueError(f"{path}: not an rgou manifest of format {MANIFEST_FORMAT}")
+    return manifest
+
+
+def _write_manifest(folder: Path, manifest: dict) -> None:
+    with atomic_write(folder / MANIFEST, "w") as fh:
+        json.dump(manifest, fh, indent=2)
+        fh.write("\n")
+
+
+def verified_shards(folder: Path, manifest: dict) -> dict[int, dict]:
+    """The manifest's shards whose file exists and matches its checksum, by index."""
+    good = {}
+    for entry in manifest.get("shards", []):
+        path = folder / entry["file"]
+        if path.exists() and file_sha256(path) == entry["sha256"]:
+            good[entry["index"]] = entry
+    return good
+
+
+ProgressFn = Callable[[int, int], None]
+
+
+def generate_shards(
+    folder: str | Path,
+    games: int,
+    shards: int,
+    depth: int = 3,
+    seed: int = 0,
+    epsilon: float = 0.0,
+    max_plies: int = 1000,
+    include_passes: bool = False,
+    first_game: int = 0,
+    scheduler: str = "local",
+    workers: int | None = None,
+    progress: ProgressFn | None = None,
+    client=None,
+) -> dict[str, Any]:
+    """Generate a run as `shards` Dask tasks into `folder`; returns the manifest (see the module docstring)."""
+    from rgou import __version__
+    from rgou.heuristic import DEFAULT_PARAMS
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    plan = shard_plan(games, shards, first_game)
+    run = {
+        "seed": int(seed),
+        "games": int(games),
+        "first_game": int(first_game),
+        "depth": int(depth),
+        "epsilon": float(epsilon),
+        "max_plies": int(max_plies),
+        "include_passes": bool(include_passes),
+        "shard_count": int(shards),
+    }
+    manifest = read_manifest(folder)
+    if manifest is not None:
+        differ = [k for k in RUN_FIELDS if manifest.get(k) != run[k]]
+        if differ:
+            detail = ", ".join(f"{k}: {manifest.get(k)!r} there, {run[k]!r} now" for k in differ)
+            raise ValueError(f"{folder / MANIFEST} belongs to another run ({detail}); use another --out folder")
+    done = verified_shards(folder, manifest) if manifest else {}
+    header = {"format": MANIFEST_FORMAT, "version": __version__, **run, "heuristic_params": DEFAULT_PARAMS.to_dict()}
+
+    def write(complete: bool) -> dict:
+        entries = [done[i] for i in sorted(done)]
+        doc = {**header, "complete": complete, "samples": int(sum(e["samples"] for e in entries)), "shards": entries}
+        _write_manifest(folder, doc)
+        return doc
+
+    todo = [i for i in range(len(plan)) if i not in done]
+    finished = sum(plan[i][1] for i in done)
+    if progress is not None:
+        progress(finished, games)
+    if todo:
+        own_client = client is None
+        client = client or connect(scheduler, workers)
+        try:
+            _, _, as_completed = _dask()
+            options = {**run, "heuristic_params": header["heuristic_params"]}
+            futures = [
+                client.submit(
+                    _generate_shard,
+                    i,
+                    str(folder.resolve()),
+                    plan[i][0],
+                    plan[i][1],
+                    options,
+                    retries=TASK_RETRIES,
+                    pure=False,
+                    key=f"rgou-shard-{seed}-{i}",
+                )
+                for i in todo
+            ]
+            for future in as_completed(futures):
+                entry = future.result()
+                done[entry["index"]] = entry
+                write(complete=False)
+                finished += entry["games"]
+                if progress is not None:
+                    progress(finished, games)
+        finally:
+            if own_client:
+                close_client(client)
+    return write(complete=len(done) == len(plan))
+
+
+def close_client(client) -> None:
+    cluster = client.cluster
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+def _play_chunk(spec_a: str, spec_b: str, seed: int, first_stream: int, games: int, max_plies: int) -> dict:
+    """A Dask task: `games` paired games from dice stream `first_stream` on; the per-game arrays."""
+    from rgou.agents import make_agent
+    from rgou.playout import play_games
+
+    a, b = make_agent(spec_a, seed=seed), make_agent(spec_b, seed=seed)
+    rec = play_games(a.data, b.data, games, seed, first_game=first_stream, paired=True, max_plies=max_plies, threads=1)
+    return {k: getattr(rec, k) for k in ("winners", "first_agent", "plies", "time_ns", "decisions")}
+
+
+def match_sharded(
+    spec_a: str,
+    spec_b: str,
+    games: int,
+    seed: int = 0,
+    scheduler: str = "local",
+    chunks: int | None = None,
+    workers: int | None = None,
+    max_plies: int = 10_000,
+    client=None,
+    progress: ProgressFn | None = None,
+):
+    """`rgou.arena.match` of two agent specs, its games played as Dask tasks of paired games."""
+    from rgou.agents import make_agent
+    from rgou.arena import summarize
+
+    games = check_int("games", games, 1)
+    make_agent(spec_a)  # fail on a bad spec before starting a cluster
+    make_agent(spec_b)
+    pairs = (games + 1) // 2
+    chunks = min(chunks or max(1, pairs // 50), pairs)
+    plan = shard_plan(pairs, chunks)
+    own_client = client is None
+    client = client or connect(scheduler, workers)
+    try:
+        _, _, as_completed = _dask()
+        futures = {}
+        for k, (first_pair, n_pairs) in enumerate(plan):
+            n_games = min(2 * n_pairs, games - 2 * first_pair)
+            futures[
+                client.submit(
+                    _play_chunk, spec_a, spec_b, seed, first_pair, n_games, max_plies, retries=TASK_RETRIES, pure=False
+                )
+            ] = k
+        parts: dict[int, dict] = {}
+        done = 0
+        for future in as_completed(list(futures)):
+            parts[futures[future]] = future.result()
+            done += len(parts[futures[future]]["winners"])
+            if progress is not None:
+                progress(done, games)
+    finally:
+        if own_client:
+            close_client(client)
+    arrays = {k: np.concatenate([parts[i][k] for i in range(len(plan))]) for k in parts[0]}
+    return summarize(
+        spec_a,
+        spec_b,
+        arrays["winners"],
+        arrays["first_agent"],
+        arrays["plies"],
+        arrays["time_ns"],
+        arrays["decisions"],
+    )

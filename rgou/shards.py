@@ -1,0 +1,165 @@
+"""Datasets in shards, read lazily: training data larger than memory.
+
+A sharded dataset is a list of format-2 .npz files (`rgou generate --shards`,
+or any `Dataset.save` files). `ShardedData.open` reads only each shard's
+game ids up front (4 bytes a sample); epochs then stream the shards:
+
+* the shards are visited in a seeded order that changes every epoch;
+* their training rows flow into a shuffle buffer of `buffer` samples; each
+  full buffer is permuted (seeded by epoch and buffer) and cut into
+  minibatches, the remainder carried into the next buffer;
+* features, one-hot policy targets and legal masks are computed per
+  minibatch from the stored states (about 26 bytes a sample are read).
+
+So memory holds one shard and one buffer, whatever the dataset's size. The
+order differs from a full shuffle: a minibatch draws from the buffer's
+shards only, not from the whole dataset (with shards of whole games, the
+buffer should hold many shards). The samples of an epoch are exactly those of
+the same data in one file. Shards are read with `np.load` one at a time, not
+memory-mapped: pages of a memory-mapped file stay resident (and counted) once
+read, which would make the memory grow with the data.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rgou.dataset import READABLE_FORMATS, legal_masks, one_hot
+from rgou.features import NUM_FEATURES, features_batch_into
+from rgou.nn.contract import Batch, shuffle_order
+from rgou.rules import NUM_PIECES
+
+DEFAULT_BUFFER = 1 << 20  # samples in the shuffle buffer (about 30 MB)
+_STORED = ("state", "move", "value_target", "outcome", "game_id")
+
+
+def shard_files(sources: list[str]) -> list[Path]:
+    """Files of shards: paths, globs, or a folder's manifest.json (its shards, in order)."""
+    paths: list[Path] = []
+    for source in sources:
+        if source.endswith("manifest.json") or (Path(source).is_dir() and (Path(source) / "manifest.json").exists()):
+            manifest_path = Path(source) if source.endswith("manifest.json") else Path(source) / "manifest.json"
+            manifest = json.loads(manifest_path.read_text())
+            paths += [manifest_path.parent / entry["file"] for entry in manifest["shards"]]
+            continue
+        matches = sorted(glob.glob(source)) if any(c in source for c in "*?[") else [source]
+        if not matches:
+            raise ValueError(f"--data {source}: no file matches")
+        paths += [Path(m) for m in matches]
+    return paths
+
+
+def _read(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            meta = json.loads(str(f["meta"]))
+            if meta.get("format", 1) not in READABLE_FORMATS or meta.get("format") == 1:
+                raise ValueError("sharded training reads format 2 datasets only (rgou 0.2 and later)")
+            return {name: f[name] for name in names}
+    except (OSError, KeyError, ValueError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: cannot read shard ({e})") from e
+
+
+@dataclass
+class ShardedData:
+    """Shards on disk and what is known of them without loading them."""
+
+    paths: list[Path]
+    sizes: np.ndarray  # int64 [shards]: samples per shard
+    game_id: np.ndarray  # int32 [N]: the game of every sample, shard after shard
+
+    @classmethod
+    def open(cls, paths: list[Path]) -> ShardedData:
+        if not paths:
+            raise ValueError("no shards given")
+        ids = [_read(p, ("game_id",))["game_id"] for p in paths]
+        return cls(list(paths), np.array([len(i) for i in ids], np.int64), np.concatenate(ids))
+
+    def __len__(self) -> int:
+        return int(self.sizes.sum())
+
+    @property
+    def num_games(self) -> int:
+        return int(np.unique(self.game_id).size)
+
+    def identity(self) -> str:
+        """A SHA-256 of the shards' contents (what a checkpoint must be resumed with)."""
+        digest = hashlib.sha256()
+        for path in self.paths:
+            with open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+        return digest.hexdigest()
+
+    def starts(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
+
+    def read(self, k: int) -> dict[str, np.ndarray]:
+        """The stored arrays of shard k."""
+        return _read(self.paths[k], _STORED)
+
+    def iter_rows(self, keep: np.ndarray, seed: int, epoch: int, buffer: int = DEFAULT_BUFFER,
+                  shuffle: bool = True) -> Iterator[dict[str, np.ndarray]]:  # fmt: skip
+        """The rows with keep[row] (bool [N]) in buffer-sized chunks: shards in a seeded order, each chunk permuted."""
+        order = shuffle_order(len(self.paths), seed, epoch) if shuffle else np.arange(len(self.paths))
+        starts = self.starts()
+        pending: list[dict[str, np.ndarray]] = []
+        count = 0
+        chunk = 0
+        for k in order:
+            mask = keep[starts[k] : starts[k] + self.sizes[k]]
+            if not mask.any():
+                continue
+            arrays = {name: a[mask] for name, a in self.read(int(k)).items()}
+            pending.append(arrays)
+            count += int(mask.sum())
+            while count >= buffer:
+                merged = {name: np.concatenate([p[name] for p in pending]) for name in _STORED}
+                head = {name: a[:buffer] for name, a in merged.items()}
+                rest = {name: a[buffer:] for name, a in merged.items()}
+                yield _permuted(head, seed, epoch, chunk, shuffle)
+                chunk += 1
+                pending, count = ([rest], len(rest["state"])) if len(rest["state"]) else ([], 0)
+        if count:
+            merged = {name: np.concatenate([p[name] for p in pending]) for name in _STORED}
+            yield _permuted(merged, seed, epoch, chunk, shuffle)
+
+
+def _permuted(arrays: dict[str, np.ndarray], seed: int, epoch: int, chunk: int, shuffle: bool) -> dict:
+    if not shuffle:
+        return arrays
+    perm = shuffle_order(len(arrays["state"]), seed, (epoch << 20) + chunk)
+    return {name: a[perm] for name, a in arrays.items()}
+
+
+def rows_to_batch(rows: dict[str, np.ndarray], value: np.ndarray, value_w: np.ndarray, x: np.ndarray) -> Batch:
+    """A Batch of stored rows: features computed into x (float32 [>= n, 150]) from the states."""
+    n = len(rows["state"])
+    features = x[:n]
+    if n:
+        features_batch_into(rows["state"], features)
+    moves = rows["move"]
+    return Batch(
+        features,
+        np.ascontiguousarray(value, np.float32),
+        one_hot(moves),
+        np.ascontiguousarray(value_w, np.float32),
+        (moves >= 0).astype(np.float32),
+        legal_masks(rows["state"]).astype(np.float32),
+    )
+
+
+def feature_buffer(rows: int) -> np.ndarray:
+    return np.empty((rows, NUM_FEATURES), np.float32)
+
+
+def policy_targets(moves: np.ndarray) -> np.ndarray:
+    """One-hot float32 [n, 7] policy targets of stored moves (zeros for passes)."""
+    return one_hot(moves) if len(moves) else np.zeros((0, NUM_PIECES), np.float32)
