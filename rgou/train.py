@@ -14,7 +14,8 @@ the held-out policy agreement. What it does, in order:
    epoch after the first `td_warmup` epochs, which train on the outcome:
    bootstrapping from a fresh net's values settles on its bias); validation
    uses the outcome for ``td``;
-3. epochs over a seeded shuffle of the training rows (`shuffle_order`), in
+3. epochs over a seeded shuffle of the training rows (`shuffle_order`; from
+   shards: a seeded shard order and a shuffle buffer, see rgou.shards), in
    full minibatches; after each: validation losses, the policy's top-1
    agreement with the expert on held-out positions (among legal moves), a
    checkpoint (state, best weights, history, data identity) written

@@ -1,9 +1,10 @@
 """Every code block in the README and docs/ runs as written (python and bash), or is marked as text.
 
 Blocks of one file run in order in one empty folder (holding a copy of
-ml/scripts, as a checkout does), so later blocks can use what earlier ones wrote. In bash blocks the `python -m pip install ... &&`
-prefix of the README's set-up commands is left out (rgou is installed
-already), and the README's test command (it runs this suite) is not run.
+ml/scripts, as a checkout does), so later blocks can use what earlier ones
+wrote. In bash blocks the `python -m pip install ... &&` prefix of the
+README's set-up commands is left out (rgou is installed already), and the
+README's test command (it runs this suite) is not run.
 """
 
 import os
