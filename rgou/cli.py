@@ -486,6 +486,7 @@ TRAIN_OVERRIDES = (
     "include_passes",
     "init",
     "td_warmup",
+    "lr_decay",
     "eval_games",
 )
 
@@ -688,6 +689,11 @@ def build_parser() -> argparse.ArgumentParser:
         dest="learning_rate",
         type=_float_type(1e-9, 0.999, "a learning rate in (0, 1)"),
         help="Adam learning rate",
+    )
+    tr.add_argument(
+        "--lr-decay",
+        type=_float_type(0.01, 1.0, "a factor in [0.01, 1]"),
+        help="multiply the learning rate by this after every epoch (default 1: constant)",
     )
     tr.add_argument("--batch-size", type=POSITIVE_INT, help="minibatch size")
     tr.add_argument(

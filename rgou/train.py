@@ -83,6 +83,7 @@ class TrainOptions:
     hidden_sizes: tuple[int, ...] = (256, 128, 64, 32)
     init: str | None = None  # start from this model (file or packaged name) instead of fresh weights
     td_warmup: int = 0  # with td:L targets, train this many first epochs on the outcome
+    lr_decay: float = 1.0  # the learning rate of epoch e is learning_rate * lr_decay**e
     eval_games: int = 200  # games per opponent in the strength check (0: none)
 
     def __post_init__(self) -> None:
@@ -99,6 +100,7 @@ class TrainOptions:
         _check_float("epsilon", self.epsilon, 0.0, 1.0)
         _check_float("validation_split", self.validation_split, 0.0, 0.9)
         _check_float("dropout", self.dropout, 0.0, 0.95)
+        _check_float("lr_decay", self.lr_decay, 0.01, 1.0)
         if not isinstance(self.learning_rate, (int, float)) or not 0.0 < float(self.learning_rate) < 1.0:
             raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate!r}")
         if self.backend not in BACKENDS:
@@ -119,6 +121,11 @@ class TrainOptions:
 
 OPTION_NAMES = tuple(f.name for f in fields(TrainOptions))
 TRAINING_FIELDS = tuple(n for n in OPTION_NAMES if n != "eval_games")  # what a checkpoint must agree on
+
+
+def epoch_learning_rate(options: TrainOptions, epoch: int) -> float:
+    """The learning rate of an epoch (0-based): learning_rate * lr_decay**epoch."""
+    return float(options.learning_rate) * float(options.lr_decay) ** epoch
 
 
 def _check_float(name: str, value: Any, low: float, high: float) -> None:
@@ -310,7 +317,7 @@ class _NumbaRunner:
     def set_value_targets(self, targets: np.ndarray) -> None:
         self.data.value_target[:] = targets
 
-    def epoch(self, state: TrainState, order: np.ndarray, batch_size: int) -> tuple[TrainState, np.ndarray]:
+    def epoch(self, state: TrainState, order: np.ndarray, batch_size: int, lr: float) -> tuple[TrainState, np.ndarray]:
         from rgou.nn.numba_trainer import single_threaded_blas
 
         steps = len(order) // batch_size
@@ -320,17 +327,17 @@ class _NumbaRunner:
                 rows = order[k * batch_size : (k + 1) * batch_size]
                 for src, dst in zip(self.data, self._buf):
                     np.take(src, rows, axis=0, out=dst)
-                state, losses[k] = self.trainer.step(state, self._buf)
+                state, losses[k] = self.trainer.step(state, self._buf, lr)
         return state, losses
 
-    def steps(self, state: TrainState, batches: Iterator[Batch]) -> tuple[TrainState, np.ndarray]:
+    def steps(self, state: TrainState, batches: Iterator[Batch], lr: float) -> tuple[TrainState, np.ndarray]:
         """One step per batch of a stream (each of exactly the batch size)."""
         from rgou.nn.numba_trainer import single_threaded_blas
 
         losses = []
         with single_threaded_blas():
             for batch in batches:
-                state, step_losses = self.trainer.step(state, batch)
+                state, step_losses = self.trainer.step(state, batch, lr)
                 losses.append(step_losses)
         return state, np.array(losses, dtype=np.float64).reshape(-1, 2)
 
@@ -370,7 +377,7 @@ class _JaxRunner:
         self.host.value_target[:] = targets
         self.device = self.device._replace(value_target=jnp.asarray(targets))
 
-    def epoch(self, state: TrainState, order: np.ndarray, batch_size: int) -> tuple[TrainState, np.ndarray]:
+    def epoch(self, state: TrainState, order: np.ndarray, batch_size: int, lr: float) -> tuple[TrainState, np.ndarray]:
         import jax.numpy as jnp
 
         steps = len(order) // batch_size
@@ -378,11 +385,11 @@ class _JaxRunner:
         for start in range(0, steps, JAX_BLOCK_STEPS):
             count = min(JAX_BLOCK_STEPS, steps - start)
             block = jnp.asarray(order[start * batch_size : (start + count) * batch_size], jnp.int32)
-            state, losses = self.trainer.run(state, self.device, block, batch_size)
+            state, losses = self.trainer.run(state, self.device, block, batch_size, lr)
             parts.append(np.asarray(losses, dtype=np.float64))
         return state, (np.concatenate(parts) if parts else np.zeros((0, 2)))
 
-    def steps(self, state: TrainState, batches: Iterator[Batch]) -> tuple[TrainState, np.ndarray]:
+    def steps(self, state: TrainState, batches: Iterator[Batch], lr: float) -> tuple[TrainState, np.ndarray]:
         """One step per batch of a stream: blocks of JAX_BLOCK_STEPS batches go to the device together."""
         import jax.numpy as jnp
 
@@ -392,7 +399,7 @@ class _JaxRunner:
         def flush(state: TrainState) -> TrainState:
             size = len(block[0].x)
             data = self.trainer.device_batch(Batch(*(np.concatenate(f) for f in zip(*block))))
-            state, losses = self.trainer.run(state, data, jnp.arange(len(block) * size, dtype=jnp.int32), size)
+            state, losses = self.trainer.run(state, data, jnp.arange(len(block) * size, dtype=jnp.int32), size, lr)
             parts.append(np.asarray(losses, dtype=np.float64))
             block.clear()
             return state
@@ -600,7 +607,7 @@ class _MemorySource:
                 lambda_returns(predictions.astype(np.float64), self.data.outcome, self.data.game_id, self.lam)
             )
         order = self.train_rows[shuffle_order(len(self.train_rows), o.seed, epoch)]
-        return runner.epoch(state, order, o.batch_size)
+        return runner.epoch(state, order, o.batch_size, epoch_learning_rate(o, epoch))
 
     def validate(self, runner, state: TrainState) -> dict[str, float] | None:
         if self.val is None:
@@ -666,7 +673,8 @@ class _ShardSource:
         return rows_to_batch(rows, targets, weights, self._x)
 
     def epoch(self, runner, state: TrainState, epoch: int) -> tuple[TrainState, np.ndarray]:
-        return runner.steps(state, self._batches(self.train_keep, epoch, self.options.batch_size, True))
+        batches = self._batches(self.train_keep, epoch, self.options.batch_size, True)
+        return runner.steps(state, batches, epoch_learning_rate(self.options, epoch))
 
     def validate(self, runner, state: TrainState) -> dict[str, float] | None:
         if not len(self.val_rows):

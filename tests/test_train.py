@@ -223,16 +223,27 @@ def test_bad_config_and_bad_data_are_refused(tmp_path, capsys, data):
 
 
 def test_training_reads_npz_shards_and_the_json_export(tmp_path, data):
+    from rgou.shards import ShardedData
+    from rgou.train import data_identity, read_data
+
     data.subset(np.flatnonzero(data.game_id < 5)).save(tmp_path / "shard-0.npz")
     data.subset(np.flatnonzero(data.game_id >= 5)).save(tmp_path / "shard-1.npz")
     data.to_json(tmp_path / "all.json")
-    from rgou.train import data_identity, read_data
-
-    shards = read_data([str(tmp_path / "shard-*.npz")])
-    assert len(shards) == len(data) and data_identity(shards) == data_identity(data)
+    streamed = read_data([str(tmp_path / "shard-*.npz")])
+    assert isinstance(streamed, ShardedData) and len(streamed) == len(data) and streamed.num_games == data.num_games
+    loaded = read_data([str(tmp_path / "shard-*.npz")], in_memory=True)
+    assert len(loaded) == len(data) and data_identity(loaded) == data_identity(data)
     exported = read_data([str(tmp_path / "all.json")])
     np.testing.assert_array_equal(exported.features, data.features)
     np.testing.assert_array_equal(exported.game_id, data.game_id)
+    options = TrainOptions(epochs=2, batch_size=16, hidden_sizes=(8,), seed=2)
+    from_shards = train(streamed, options)
+    in_memory = train(loaded, options)
+    assert from_shards.train_samples == in_memory.train_samples and from_shards.validation_games == 2
+    assert len(from_shards.history) == len(in_memory.history) == 2
+    assert all(np.isfinite(h["val_value_loss"]) and np.isfinite(h["val_policy_accuracy"]) for h in from_shards.history)
+    with pytest.raises(ValueError, match="td:L value targets"):
+        train(streamed, TrainOptions(epochs=1, batch_size=16, value_target="td:0.5"))
 
 
 def test_shell_wrappers_pass_their_arguments_through(tmp_path):

@@ -25,6 +25,7 @@ from pathlib import Path
 from rgou.bench.engine import bench_engine, bench_features, bench_search, bench_selfplay
 from rgou.bench.nn import bench_nn
 from rgou.bench.report import SectionResult, evaluate_targets, machine_info, render_markdown, render_text
+from rgou.bench.scale import bench_memory, bench_scaling, plot_scaling
 from rgou.bench.timing import BENCH_SEED, CONTENDED_CORES, BenchContext, LoadMeter
 from rgou.bench.train import bench_train
 
@@ -35,6 +36,8 @@ SECTIONS: dict[str, Callable[[BenchContext], SectionResult]] = {
     "selfplay": bench_selfplay,
     "nn": bench_nn,
     "train": bench_train,
+    "memory": bench_memory,
+    "scaling": bench_scaling,
 }
 
 
@@ -102,6 +105,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--json", metavar="FILE", help="write the full report as JSON")
     parser.add_argument("--markdown", metavar="FILE", help="write the report as a Markdown table")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--plot", metavar="DIR", help="draw the scaling curves into DIR (needs matplotlib)")
     args = parser.parse_args(argv)
     if args.repeats is not None and args.repeats < 1:
         parser.error("--repeats must be >= 1")
@@ -114,6 +118,9 @@ def main(argv: list[str] | None = None) -> dict:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    if args.plot:
+        for path in plot_scaling(report, args.plot):
+            log(f"wrote {path}")
     if args.markdown:
         Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
         Path(args.markdown).write_text(render_markdown(report))

@@ -140,6 +140,22 @@ TARGETS = [
         "samples/s",
     ),
     Target("standard preset peak memory < 1 GB (Numba)", "train", "standard_numba_peak_rss_mb", "<", 1024.0, ""),
+    Target(
+        "generation on a 2-worker LocalCluster >= 90% of one process on 2 cores",
+        "scaling",
+        "cluster_2_workers_vs_single",
+        ">=",
+        0.9,
+        "10,000 depth-3 games",
+    ),
+    Target(
+        "training from shards: peak memory does not grow with 4x the data (< 1.15x)",
+        "memory",
+        "shards_memory_growth",
+        "<",
+        1.15,
+        "same shuffle buffer",
+    ),
 ]
 
 
@@ -151,6 +167,26 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def _optional_versions() -> dict:
+    """Versions of the optional libraries (None when not installed) and the device JAX would use."""
+    import importlib.metadata as metadata
+
+    out: dict = {}
+    for name, dist in (("jax", "jax"), ("torch", "torch"), ("dask", "dask"), ("distributed", "distributed")):
+        try:
+            out[name] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    if out["jax"]:
+        try:
+            from rgou.nn.jax_trainer import jax_device_description
+
+            out["jax_device"] = jax_device_description()
+        except Exception as exc:  # a broken JAX install is reported, not fatal
+            out["jax_device"] = f"unavailable ({type(exc).__name__})"
+    return out
 
 
 def machine_info() -> dict:
@@ -166,6 +202,7 @@ def machine_info() -> dict:
         "platform": platform.platform(),
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
     }
+    info.update(_optional_versions())
     try:
         info["numba_threading_layer"] = numba.threading_layer()
     except ValueError:
@@ -240,7 +277,12 @@ def _machine_lines(machine: dict) -> list[tuple[str, str]]:
             f"{machine['cores']} (affinity {machine['affinity_cores']}), numba threads "
             f"{machine['numba_threads']}, threading layer {machine['numba_threading_layer']}",
         ),
-        ("versions", f"python {machine['python']}, numpy {machine['numpy']}, numba {machine['numba']}"),
+        (
+            "versions",
+            f"python {machine['python']}, numpy {machine['numpy']}, numba {machine['numba']}"
+            + "".join(f", {k} {machine.get(k)}" for k in ("jax", "torch", "dask") if machine.get(k)),
+        ),
+        ("jax device", str(machine.get("jax_device", "jax not installed"))),
         ("OPENBLAS_CORETYPE", str(machine["OPENBLAS_CORETYPE"]) if machine["OPENBLAS_CORETYPE"] else "(not set)"),
     ]
     blas = machine["blas"]

@@ -213,8 +213,7 @@ class JaxTrainer:
         )
         return (vloss, ploss), (vgrad, pgrad)
 
-    def _apply(self, state: TrainState, grads, bc1: Array, bc2: Array) -> TrainState:
-        lr = self.config.learning_rate
+    def _apply(self, state: TrainState, grads, bc1: Array, bc2: Array, lr: Array) -> TrainState:
         vgrad, pgrad = grads
         if self._use_adam:
             value, vm, vv = _adam(state.value, vgrad, state.value_m, state.value_v, lr, bc1, bc2)
@@ -227,7 +226,7 @@ class JaxTrainer:
     def _step_impl(self, state: TrainState, b: Batch, bc: Array):
         key = jax.random.fold_in(self._base_key, state.step)
         losses, grads = self._losses_and_grads(state, b, key)
-        return self._apply(state, grads, bc[0], bc[1]), losses
+        return self._apply(state, grads, bc[0], bc[1], bc[2]), losses
 
     def _run_impl(self, state: TrainState, data: Batch, order: Array, bc: Array, batch_size: int):
         def body(st, inputs):
@@ -240,29 +239,37 @@ class JaxTrainer:
         starts = jnp.arange(bc.shape[0], dtype=jnp.int32) * batch_size
         return jax.lax.scan(body, state, (starts, bc))
 
-    def _bias_table(self, first_step: int, count: int) -> Array:
-        rows = [bias_corrections(first_step + k, np.float32) for k in range(count)]
-        return jnp.asarray(np.array(rows, dtype=np.float32).reshape(count, 2), dtype=self.dtype)
+    def _step_constants(self, first_step: int, count: int, lr: float | None) -> Array:
+        """Per step: Adam's bias corrections (from float64) and the learning rate, float [count, 3]."""
+        rate = self.config.learning_rate if lr is None else lr
+        rows = [(*bias_corrections(first_step + k, np.float32), np.float32(rate)) for k in range(count)]
+        return jnp.asarray(np.array(rows, dtype=np.float32).reshape(count, 3), dtype=self.dtype)
 
     def device_batch(self, batch: Batch) -> Batch:
         """A batch as device arrays of the trainer's dtype."""
         return Batch(*(jnp.asarray(a, dtype=self.dtype) for a in batch))
 
-    def step(self, state: TrainState, batch: Batch) -> tuple[TrainState, tuple[Array, Array]]:
-        """One optimizer step of both nets on one minibatch; returns (new state, (value_loss, policy_loss))."""
-        bc = self._bias_table(int(state.step), 1)[0]
+    def step(self, state: TrainState, batch: Batch, lr: float | None = None) -> tuple[TrainState, tuple[Array, Array]]:
+        """One optimizer step of both nets on one minibatch; returns (new state, (value_loss, policy_loss)).
+
+        lr: this step's learning rate (default: the config's).
+        """
+        bc = self._step_constants(int(state.step), 1, lr)[0]
         return self._step(state, self.device_batch(batch), bc)
 
-    def run(self, state: TrainState, data: Batch, order: Array, batch_size: int) -> tuple[TrainState, Array]:
+    def run(
+        self, state: TrainState, data: Batch, order: Array, batch_size: int, lr: float | None = None
+    ) -> tuple[TrainState, Array]:
         """len(order) // batch_size steps over minibatches data[order[k*B:(k+1)*B]], in one dispatch.
 
         data: a Batch of device arrays (`device_batch`) holding the block; order:
-        int32 row indices into it. Returns the new state and the losses f32 [steps, 2].
+        int32 row indices into it; lr: the steps' learning rate (default: the
+        config's). Returns the new state and the losses f32 [steps, 2].
         """
         steps = int(order.shape[0]) // int(batch_size)
         if steps == 0:
             return state, jnp.zeros((0, 2), self.dtype)
-        bc = self._bias_table(int(state.step), steps)
+        bc = self._step_constants(int(state.step), steps, lr)
         return self._run(state, data, jnp.asarray(order, jnp.int32), bc, batch_size=int(batch_size))
 
     def _evaluate_impl(self, state: TrainState, b: Batch):

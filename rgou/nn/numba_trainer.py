@@ -579,8 +579,11 @@ class NumbaTrainer:
             raise ValueError(f"expected features of shape (B>0, {self.config.value_cfg.input_size}), got {x.shape}")
         return Batch(*cast)
 
-    def step(self, state: TrainState, batch: Batch) -> tuple[TrainState, tuple[float, float]]:
-        """One optimizer step of both nets on one minibatch (B <= max_batch); returns (state, losses)."""
+    def step(self, state: TrainState, batch: Batch, lr: float | None = None) -> tuple[TrainState, tuple[float, float]]:
+        """One optimizer step of both nets on one minibatch (B <= max_batch); returns (state, losses).
+
+        lr: this step's learning rate (default: the config's).
+        """
         b = self._coerce(batch)
         if b.x.shape[0] > self.config.max_batch:
             raise ValueError(f"expected at most max_batch={self.config.max_batch} rows, got {b.x.shape[0]}")
@@ -613,7 +616,7 @@ class NumbaTrainer:
                 float(cfg.dropout_rate),
                 _seed64(cfg.seed),
                 int(state.step),
-                float(cfg.learning_rate),
+                float(cfg.learning_rate if lr is None else lr),
                 bc1,
                 bc2,
                 self._tiny,
