@@ -149,6 +149,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             max_plies=args.max_plies,
             first_game=args.first_game,
             include_passes=args.include_passes,
+            agent=args.agent,
         )
     finally:
         bar.close()
@@ -336,6 +337,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = _open_output(args.out or f"ml/weights/{name}-{options.backend}.json.gz", args.force, args.resume)
     if args.plot:
         _check_output(args.plot, "--plot")
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError as e:
+            raise ValueError(f"--plot needs matplotlib: pip install 'rgou[plot]' ({e})") from None
     if args.json:
         _check_output(args.json, "--json")
     show = _progress_enabled(args)
@@ -354,6 +359,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         try:
             data = generate(
                 options.games,
+                agent=options.agent,
                 depth=options.depth,
                 seed=options.seed,
                 epsilon=options.epsilon,
@@ -487,6 +493,7 @@ TRAIN_OVERRIDES = (
     "init",
     "td_warmup",
     "lr_decay",
+    "agent",
     "eval_games",
 )
 
@@ -621,6 +628,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--include-passes", action="store_true", help="also record passing positions as value-only samples"
     )
     gen.add_argument("--params", help="heuristic parameter JSON (default: the packaged defaults)")
+    gen.add_argument("--agent", help="play both sides with this agent spec instead of the expert (e.g. ml-1)")
     gen.add_argument(
         "--shards",
         type=POSITIVE_INT,
@@ -679,6 +687,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--depth", type=DEPTH, help="expert search depth of the generated games")
     tr.add_argument("--epsilon", type=PROBABILITY, help="exploration of the generated games")
     tr.add_argument("--max-plies", type=POSITIVE_INT, help="turn cap of the generated games")
+    tr.add_argument("--agent", help="the generated games' players, an agent spec (default: the expert of --depth)")
     tr.add_argument(
         "--include-passes", action="store_const", const=True, help="also train the value net on passing positions"
     )

@@ -56,6 +56,7 @@ def generate(
     max_plies: int = MAX_PLIES,
     first_game: int = 0,
     include_passes: bool = False,
+    agent: str | None = None,
 ) -> Dataset:
     """Play `games` expert-vs-expert games and return their samples.
 
@@ -72,6 +73,9 @@ def generate(
         records how many games were cut ("unfinished_games"); their samples
         have outcome 0.
       include_passes: also record passing positions (value-only samples).
+      agent: an agent spec (`rgou.agents.make_agent`) to play both sides
+        instead of the expert, e.g. "ml-1" for data from a model's own play;
+        its moves and values become the targets (depth is then ignored).
     """
     games = check_int("games", games, 1)
     depth = check_depth(depth)
@@ -83,7 +87,12 @@ def generate(
     if chunk_games is not None:
         check_int("chunk_games", chunk_games, 1)
     chunk = chunk_games or CHUNK_GAMES_PER_THREAD * n_threads
-    expert = search_agent_data(depth, heuristic_leaf(params), epsilon)
+    if agent is None:
+        expert = search_agent_data(depth, heuristic_leaf(params), epsilon)
+    else:
+        from rgou.agents import make_agent
+
+        expert = make_agent(agent, seed=seed, params=params).data._replace(epsilon=epsilon)
     parts = []
     start = time.perf_counter()
     done = 0
@@ -132,6 +141,7 @@ def generate(
         "unfinished_games": int(sum(int(np.count_nonzero(p[5] == 0)) for p in parts)),
         "value_target": "search_score / win_score, clipped to [-1, 1], P2's point of view",
         "heuristic_params": params.to_dict(),
+        "agent": agent or f"expectiminimax-{depth}",
         "seconds": round(time.perf_counter() - start, 3),
     }
     return Dataset(

@@ -84,6 +84,7 @@ class TrainOptions:
     init: str | None = None  # start from this model (file or packaged name) instead of fresh weights
     td_warmup: int = 0  # with td:L targets, train this many first epochs on the outcome
     lr_decay: float = 1.0  # the learning rate of epoch e is learning_rate * lr_decay**e
+    agent: str | None = None  # the generated games' players (an agent spec); None: the expert of `depth`
     eval_games: int = 200  # games per opponent in the strength check (0: none)
 
     def __post_init__(self) -> None:

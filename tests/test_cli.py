@@ -127,3 +127,22 @@ def test_convert_round_trip_and_bad_weight_file(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "rgou analyze: error:" in err and str(bad) in err and "missing key network_config" in err
     assert bad.read_text() == '{"value_weights": [1.0]}'
+
+
+def test_generate_json_pair_is_both_new_or_both_old_after_ctrl_c(tmp_path, monkeypatch, capsys):
+    import rgou.dataset
+
+    out, js = tmp_path / "d.npz", tmp_path / "d.json"
+    assert main(["generate", "--games", "2", "--depth", "1", "--seed", "1", "--out", str(out), "--json", str(js),
+                 "--quiet"]) == 0  # fmt: skip
+    old = (out.read_bytes(), js.read_bytes())
+
+    def interrupted(data, fh):
+        fh.write("[")
+        raise KeyboardInterrupt  # Ctrl-C between writing the .npz and the JSON
+
+    monkeypatch.setattr(rgou.dataset, "write_json", interrupted)
+    assert main(["generate", "--games", "3", "--depth", "1", "--seed", "2", "--out", str(out), "--json", str(js),
+                 "--quiet"]) == 130  # fmt: skip
+    assert (out.read_bytes(), js.read_bytes()) == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.json", "d.npz"]

@@ -61,3 +61,13 @@ def test_code_blocks_run(doc, tmp_path, monkeypatch):
             ran += 1
     if doc in ("README.md", "docs/training.md"):
         assert ran, f"{doc} has no runnable example"
+
+
+FOREIGN = ("DESIGN.md", "FEATURES.md", "shared/", "the issue", "existing engine")
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_docs_stand_on_their_own(doc):
+    text = (ROOT / doc).read_text()
+    found = [word for word in FOREIGN if word in text]
+    assert not found, f"{doc} refers to {found}: the docs must not send a reader to files they do not have"

@@ -122,3 +122,17 @@ def test_games_of_one_run_are_all_different():
         games.setdefault(ds.state[ds.game_id == g].tobytes(), []).append(int(g))
     duplicates = [ids for ids in games.values() if len(ids) > 1]
     assert not duplicates, f"identical games {duplicates}"
+
+
+def test_self_play_of_another_agent_records_its_moves_and_values():
+    from rgou.agents import make_agent
+
+    ds = generate(3, seed=4, agent="ml", epsilon=0.1)
+    agent = make_agent("ml")
+    assert ds.meta["agent"] == "ml" and len(ds) > 100
+    for i in range(0, len(ds), 50):
+        decision = agent.decide(ds.state[i])
+        assert ds.move[i] == decision.move
+        assert -1.0 <= ds.value_target[i] <= 1.0
+    with pytest.raises(ValueError, match="unknown agent"):
+        generate(2, agent="oracle")

@@ -279,3 +279,14 @@ def test_shell_wrappers_pass_their_arguments_through(tmp_path):
         ]
     run = subprocess.run([str(ROOT / "ml" / "scripts" / "train-numba.sh")], capture_output=True, text=True, env=env)
     assert run.stdout.split() == ["train", "--preset", "standard", "--backend", "numba"]
+
+
+def test_plot_writes_a_png_or_says_what_to_install(tmp_path, capsys):
+    plot = tmp_path / "curves.png"
+    code = main(["train", *TINY, "--no-eval", "--out", str(tmp_path / "m.json.gz"), "--plot", str(plot)])
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert code == 2 and "pip install 'rgou[plot]'" in capsys.readouterr().err
+        return
+    assert code == 0 and plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
