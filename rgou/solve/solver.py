@@ -1,0 +1,521 @@
+"""Value iteration over the N-piece game, group by group, in Numba.
+
+The value V(x) of a position is the probability that the player to move
+wins, before rolling, under perfect play:
+
+    V(x) = sum_r P(r) * best_r(x)
+    best_r(x) = max over legal moves with roll r of
+                  1                 the mover bore off its last piece
+                  V(y)              y: the mover landed on a rosette (moves again)
+                  1 - V(y)          y: seen by the opponent, who moves next
+                or 1 - V(swap x)    no legal move (always for r = 0): the turn passes
+
+Order of the solve:
+
+* Groups. Finished counts never decrease, so positions are grouped by the
+  unordered pair {fm, fo} and groups are solved by finished total
+  descending (`index.solve_order`): a bear-off leads to a group that is
+  already final; every other move stays in the group.
+* Levels. Inside a group, every move without a capture raises the level
+  (sum of track positions + 1 of both players' pieces) and every capture
+  lowers it, so a sweep visits levels from the highest down: each position
+  reads the values of higher levels already updated in this sweep and, for
+  captures only, lower levels from the previous sweep.
+* Pass pairs. The only link inside a level is passing the turn: x and its
+  colour swap (same board, other player to move) read each other with
+  weight q (the probability of a roll with no move). Each pair is solved
+  exactly from V(x) = c + q (1 - V(x')) and V(x') = c' + q' (1 - V(x)).
+
+So the positions of one level are independent of each other and are updated
+in parallel (`prange`); the result does not depend on the thread count or
+the scheduling, and a sweep is bit-for-bit reproducible.
+
+Sweeps. A full sweep generates every move and records the best move of
+every roll (the policy). Most sweeps instead follow the recorded moves
+(modified policy iteration): about eight times cheaper, since they neither
+generate moves nor read the losing successors. A group alternates one full
+sweep with a run of following sweeps and is final when a full sweep changes
+no value by the tolerance or more. The group being solved is kept in
+float64; finished groups are stored as float32.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numba
+import numpy as np
+from numba import prange
+
+from rgou._numba import njit
+from rgou._validate import check_int
+from rgou.solve.index import (
+    COUNT,
+    NUM_LEVELS,
+    SUBGROUP_OFF,
+    SUBGROUP_SIZE,
+    decode,
+    decode_local,
+    encode,
+    group_range,
+    level,
+    position_count,
+    solve_order,
+)
+from rgou.solve.rules import (
+    BORE_OFF,
+    ILLEGAL,
+    MAX_PIECES,
+    NOT_ENTERED,
+    RULES_NAME,
+    ROLL_PROB,
+    ROLLS_AGAIN,
+    TRACK_LENGTH,
+    TURN_PASSES,
+    move_kind,
+    popcount,
+)
+from rgou.solve.table import Table, read_array_file, save_table, write_array_file
+
+NUM_CHUNKS = 64  # parallel work items per level (fixed, so results do not depend on threads)
+PAIR_BITS = TRACK_LENGTH  # a pair entry packs mover | opponent << 14
+PAIR_MASK = (1 << PAIR_BITS) - 1
+INITIAL_VALUE = 0.5
+NUM_MOVE_ROLLS = ROLL_PROB.shape[0] - 1  # rolls 1..4 may have moves
+# Recorded best moves (int32): NO_MOVE, WIN, or kind << KIND_SHIFT | index.
+NO_MOVE = -1
+WIN = -2
+KIND_SHIFT = 28  # indices < 2**28 (the 7-piece table has 137,870,097 positions)
+INDEX_MASK = (1 << KIND_SHIFT) - 1
+
+DEFAULT_TOLERANCE = 1e-7
+MIN_TOLERANCE, MAX_TOLERANCE = 1e-12, 0.5
+EVAL_GAIN = 0.05  # follow the recorded moves until the change drops 20x below the last full sweep's
+EVAL_FINAL = 0.25  # ... or below a quarter of the tolerance
+MAX_EVAL_SWEEPS = 20
+MAX_FULL_SWEEPS = 1000
+CHECKPOINT_SUFFIX = ".partial"
+CHECKPOINT_KIND = "group"
+
+
+@njit
+def build_pairs(n, fm, fo):
+    """Positions of subgroup (fm, fo) to update, one per pass pair, sorted by level.
+
+    Returns (pairs, level_start): pairs is int32[k], each mover | opponent
+    << 14 (ascending index within a level); the level-L entries are
+    pairs[level_start[L]:level_start[L + 1]]. For fm == fo a pair (x, swap
+    x) appears once, as its lower index.
+    """
+    a = n - fm
+    b = n - fo
+    size = SUBGROUP_SIZE[a, b]
+    start = SUBGROUP_OFF[n, fm, fo]
+    counts = np.zeros(NUM_LEVELS + 1, dtype=np.int64)
+    for local in range(size):
+        mover, opponent = decode_local(a, b, local)
+        if fm == fo and encode(n, opponent, mover, fo, fm) < start + local:
+            continue
+        counts[level(mover, opponent) + 1] += 1
+    level_start = np.cumsum(counts)
+    pairs = np.empty(level_start[-1], dtype=np.int32)
+    fill = level_start[:-1].copy()
+    for local in range(size):
+        mover, opponent = decode_local(a, b, local)
+        if fm == fo and encode(n, opponent, mover, fo, fm) < start + local:
+            continue
+        lev = level(mover, opponent)
+        pairs[fill[lev]] = mover | (opponent << PAIR_BITS)
+        fill[lev] += 1
+    return pairs, level_start
+
+
+@njit
+def choices(n, mover, opponent, fm, fo, table, work, group_start, policy, at):
+    """`expected_moves` that also records the best move of each roll 1..4 in policy[at:at + 4].
+
+    An entry is NO_MOVE, WIN, or kind << KIND_SHIFT | index: a group-local
+    index for TURN_PASSES / ROLLS_AGAIN, a table index for BORE_OFF. The
+    first best move wins ties.
+    """
+    unentered = n - fm - popcount(mover)
+    c = 0.0
+    q = ROLL_PROB[0]
+    for roll in range(1, ROLL_PROB.shape[0]):
+        best = -1.0
+        entry = NO_MOVE
+        for source in range(NOT_ENTERED, TRACK_LENGTH):
+            if source == NOT_ENTERED:
+                if unentered == 0:
+                    continue
+            elif not (mover >> source) & 1:
+                continue
+            kind, m2, o2 = move_kind(mover, opponent, source, roll)
+            if kind == ILLEGAL:
+                continue
+            if kind == BORE_OFF:
+                if fm + 1 == n:
+                    value = 1.0
+                    candidate = WIN
+                else:
+                    target = encode(n, opponent, m2, fo, fm + 1)
+                    value = 1.0 - table[target]
+                    candidate = (BORE_OFF << KIND_SHIFT) | target
+            elif kind == ROLLS_AGAIN:
+                target = encode(n, m2, o2, fm, fo) - group_start
+                value = work[target]
+                candidate = (ROLLS_AGAIN << KIND_SHIFT) | target
+            else:
+                target = encode(n, o2, m2, fo, fm) - group_start
+                value = 1.0 - work[target]
+                candidate = (TURN_PASSES << KIND_SHIFT) | target
+            if value > best:
+                best = value
+                entry = candidate
+        policy[at + roll - 1] = entry
+        if best < 0.0:
+            q += ROLL_PROB[roll]
+        else:
+            c += ROLL_PROB[roll] * best
+    return c, q
+
+
+@njit
+def follow(policy, at, table, work):
+    """(c, q) as `expected_moves` computes them, for the moves recorded in policy[at:at + 4]."""
+    c = 0.0
+    q = ROLL_PROB[0]
+    for roll in range(1, ROLL_PROB.shape[0]):
+        entry = policy[at + roll - 1]
+        if entry == NO_MOVE:
+            q += ROLL_PROB[roll]
+            continue
+        if entry == WIN:
+            value = 1.0
+        else:
+            kind = entry >> KIND_SHIFT
+            target = entry & INDEX_MASK
+            if kind == BORE_OFF:
+                value = 1.0 - table[target]
+            elif kind == ROLLS_AGAIN:
+                value = work[target]
+            else:
+                value = 1.0 - work[target]
+        c += ROLL_PROB[roll] * value
+    return c, q
+
+
+@njit
+def solve_pair(ix, iy, c1, q1, c2, q2, work):
+    """Write V(x), V(swap x) from V(x) = c1 + q1 (1 - V(y)), V(y) = c2 + q2 (1 - V(x)); the largest change."""
+    if ix == iy:
+        vx = (c1 + q1) / (1.0 + q1)
+        change = abs(vx - work[ix])
+        work[ix] = vx
+        return change
+    vx = (c1 + q1 - q1 * (c2 + q2)) / (1.0 - q1 * q2)
+    vy = c2 + q2 * (1.0 - vx)
+    change = max(abs(vx - work[ix]), abs(vy - work[iy]))
+    work[ix] = vx
+    work[iy] = vy
+    return change
+
+
+@njit
+def update_pair(n, packed, fm, fo, table, work, group_start, policy, at, improve):
+    """Update the pass pair (x, swap x) of `packed`; return the largest change.
+
+    improve: recompute every move (and record the best ones in
+    policy[at:at + 8]); else follow the recorded moves.
+    """
+    mover = packed & PAIR_MASK
+    opponent = packed >> PAIR_BITS
+    ix = encode(n, mover, opponent, fm, fo) - group_start
+    iy = encode(n, opponent, mover, fo, fm) - group_start
+    if improve:
+        c1, q1 = choices(n, mover, opponent, fm, fo, table, work, group_start, policy, at)
+        c2, q2 = c1, q1
+        if ix != iy:
+            c2, q2 = choices(n, opponent, mover, fo, fm, table, work, group_start, policy, at + NUM_MOVE_ROLLS)
+    else:
+        c1, q1 = follow(policy, at, table, work)
+        c2, q2 = c1, q1
+        if ix != iy:
+            c2, q2 = follow(policy, at + NUM_MOVE_ROLLS, table, work)
+    return solve_pair(ix, iy, c1, q1, c2, q2, work)
+
+
+@njit(parallel=True)
+def sweep(n, fm, fo, pairs, level_start, table, work, group_start, policy, improve):
+    """One sweep over a group (levels high to low, pairs of a level in parallel); the largest change.
+
+    improve=True: a full Bellman sweep that records the best moves in
+    `policy` (int32[2 * NUM_MOVE_ROLLS * len(pairs)]); False: a cheaper
+    sweep that follows the recorded moves.
+    """
+    changes = np.zeros(NUM_CHUNKS, dtype=np.float64)
+    for lev in range(NUM_LEVELS - 1, -1, -1):
+        first = level_start[lev]
+        total = level_start[lev + 1] - first
+        if total == 0:
+            continue
+        chunks = min(total, NUM_CHUNKS)
+        for chunk in prange(chunks):
+            lo = first + total * chunk // chunks
+            hi = first + total * (chunk + 1) // chunks
+            worst = changes[chunk]
+            for k in range(lo, hi):
+                change = update_pair(
+                    n, pairs[k], fm, fo, table, work, group_start, policy, 2 * NUM_MOVE_ROLLS * k, improve
+                )
+                if change > worst:
+                    worst = change
+            changes[chunk] = worst
+    return changes.max()
+
+
+@njit(parallel=True)
+def bellman_residual(n, values):
+    """max |V - T V| over every position of a table (float32[count]): a check, not part of the solve."""
+    count = COUNT[n]
+    changes = np.zeros(NUM_CHUNKS, dtype=np.float64)
+    for chunk in prange(NUM_CHUNKS):
+        scratch = np.empty(NUM_MOVE_ROLLS, dtype=np.int32)
+        worst = 0.0
+        for index in range(count * chunk // NUM_CHUNKS, count * (chunk + 1) // NUM_CHUNKS):
+            mover, opponent, fm, fo = decode(n, index)
+            c, q = choices(n, mover, opponent, fm, fo, values, values, 0, scratch, 0)
+            swapped = values[encode(n, opponent, mover, fo, fm)]
+            worst = max(worst, abs(c + q * (1.0 - swapped) - values[index]))
+        changes[chunk] = worst
+    return changes.max()
+
+
+# The driver.
+
+
+@dataclass(frozen=True)
+class SolveProgress:
+    """What `solve` reports to its `progress` callback, after every sweep and when a group is done.
+
+    group: the finished counts (hi, lo) of the group; group_number is
+    1-based out of group_count. sweep: sweeps of this group so far; full:
+    whether the last sweep was a full Bellman sweep (else it followed the
+    recorded best moves); change: the largest change of that sweep. done:
+    the group is final (converged, or resumed from a checkpoint when
+    resumed is True). positions_done counts the positions of final groups.
+    """
+
+    n_pieces: int
+    group: tuple[int, int]
+    group_number: int
+    group_count: int
+    group_positions: int
+    sweep: int
+    full: bool
+    change: float
+    done: bool
+    resumed: bool
+    positions_done: int
+    positions_total: int
+    elapsed: float
+
+
+def solve_group(
+    n: int,
+    hi: int,
+    lo: int,
+    table: np.ndarray,
+    tolerance: float,
+    report: Callable[[int, bool, float], None] | None = None,
+) -> dict:
+    """Solve group {hi, lo} into table[group_range(n, hi, lo)]; later groups must be final.
+
+    Sweeps until a full sweep changes no value by `tolerance` or more.
+    Between full sweeps, cheaper sweeps follow the recorded best moves until
+    they change values by less than EVAL_GAIN times the last full change (or
+    a quarter of the tolerance), at most MAX_EVAL_SWEEPS in a row.
+    report(sweep, full, change) is called after every sweep. Returns the
+    group's statistics.
+    """
+    start_time = time.perf_counter()
+    start, stop = group_range(n, hi, lo)
+    pairs, level_start = build_pairs(n, hi, lo)
+    policy = np.empty(2 * NUM_MOVE_ROLLS * pairs.size, dtype=np.int32)
+    work = np.full(stop - start, INITIAL_VALUE, dtype=np.float64)
+    sweeps = full_sweeps = 0
+
+    def run(full: bool) -> float:
+        nonlocal sweeps, full_sweeps
+        change = float(sweep(n, hi, lo, pairs, level_start, table, work, start, policy, full))
+        sweeps += 1
+        full_sweeps += full
+        if report is not None:
+            report(sweeps, full, change)
+        return change
+
+    change = run(True)
+    while change >= tolerance:
+        if full_sweeps >= MAX_FULL_SWEEPS:
+            raise RuntimeError(
+                f"group {(hi, lo)} of the {n}-piece game did not converge to tolerance {tolerance} in "
+                f"{MAX_FULL_SWEEPS} full sweeps (last change {change:.3g}); use a larger tolerance"
+            )
+        target = max(change * EVAL_GAIN, tolerance * EVAL_FINAL)
+        for _ in range(MAX_EVAL_SWEEPS):
+            if run(False) < target:
+                break
+        change = run(True)
+    table[start:stop] = work
+    return {
+        "group": [hi, lo],
+        "positions": int(stop - start),
+        "sweeps": sweeps,
+        "full_sweeps": full_sweeps,
+        "residual": change,
+        "seconds": round(time.perf_counter() - start_time, 3),
+    }
+
+
+def _checkpoint_dir(out: Path) -> Path:
+    return out.with_name(out.name + CHECKPOINT_SUFFIX)
+
+
+def _checkpoint_file(folder: Path, hi: int, lo: int) -> Path:
+    return folder / f"group-{hi}-{lo}.bin"
+
+
+def _load_checkpoint(path: Path, n: int, hi: int, lo: int, tolerance: float, into: np.ndarray) -> dict | None:
+    """Copy a finished group's checkpoint into `into`; None if absent or damaged."""
+    if not path.exists():
+        return None
+    try:
+        header, data = read_array_file(path, CHECKPOINT_KIND, mmap=False, verify=True)
+    except ValueError:
+        return None  # damaged: solve the group again (its file is then replaced)
+    if header["n_pieces"] != n or header.get("tolerance") != tolerance:
+        raise ValueError(
+            f"{path.parent}: checkpoint of a solve with n_pieces={header['n_pieces']}, "
+            f"tolerance={header.get('tolerance')}, not n_pieces={n}, tolerance={tolerance}; "
+            "delete the folder or solve with the same settings"
+        )
+    if header.get("group") != [hi, lo] or header["count"] != into.size or header["dtype"] != "float32":
+        return None
+    into[:] = data
+    return header["stats"]
+
+
+def solve(
+    n_pieces: int,
+    tolerance: float = DEFAULT_TOLERANCE,
+    out: str | os.PathLike | None = None,
+    progress: Callable[[SolveProgress], None] | None = None,
+    threads: int | None = None,
+) -> Table:
+    """Solve the N-piece game exactly: every position's probability that the player to move wins.
+
+    tolerance: each group is swept until a full sweep changes no value by
+        this much or more (the values are then within a few tolerances of
+        the exact ones).
+    out: the table file to write (atomically) when done. While solving,
+        every finished group is checkpointed in the folder `<out>.partial`
+        beside it; a new call with the same out, n_pieces and tolerance
+        resumes from there and gives the same table bit for bit. The folder
+        is removed once the table is written. None: solve in memory only.
+    progress: called with a SolveProgress after every sweep and group; an
+        exception it raises stops the solve (finished groups stay
+        checkpointed).
+    threads: Numba threads to use (default: Numba's current setting). The
+        result does not depend on it.
+    """
+    n = check_int("n_pieces", n_pieces, 1, MAX_PIECES)
+    if isinstance(tolerance, bool) or not isinstance(tolerance, numbers.Real) or not (
+        MIN_TOLERANCE <= tolerance <= MAX_TOLERANCE
+    ):
+        raise ValueError(f"tolerance must be a number in [{MIN_TOLERANCE}, {MAX_TOLERANCE}], got {tolerance!r}")
+    tolerance = float(tolerance)
+    if threads is not None:
+        threads = check_int("threads", threads, 1, numba.config.NUMBA_NUM_THREADS)
+    out = None if out is None else Path(out)
+    folder = None if out is None else _checkpoint_dir(out)
+
+    previous_threads = numba.get_num_threads()
+    if threads is not None:
+        numba.set_num_threads(threads)
+    try:
+        table, stats = _solve_groups(n, tolerance, folder, progress)
+    finally:
+        numba.set_num_threads(previous_threads)
+    result = Table(
+        n_pieces=n,
+        values=table,
+        tolerance=tolerance,
+        residual=max(s["residual"] for s in stats),
+        path=out,
+        groups=tuple(stats),
+    )
+    if out is not None:
+        save_table(result, out)
+        shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+def _solve_groups(n: int, tolerance: float, folder: Path | None, progress) -> tuple[np.ndarray, list]:
+    order = solve_order(n)
+    total = position_count(n)
+    table = np.zeros(total, dtype=np.float32)
+    stats = []
+    done = 0
+    clock = time.perf_counter()
+    for number, (hi, lo) in enumerate(order, 1):
+        start, stop = group_range(n, hi, lo)
+
+        def notify(sweep_count: int, full: bool, change: float, finished: bool = False, resumed: bool = False):
+            if progress is not None:
+                progress(
+                    SolveProgress(
+                        n_pieces=n,
+                        group=(hi, lo),
+                        group_number=number,
+                        group_count=len(order),
+                        group_positions=stop - start,
+                        sweep=sweep_count,
+                        full=full,
+                        change=change,
+                        done=finished,
+                        resumed=resumed,
+                        positions_done=done,
+                        positions_total=total,
+                        elapsed=time.perf_counter() - clock,
+                    )
+                )
+
+        group_stats = None
+        if folder is not None:
+            group_stats = _load_checkpoint(_checkpoint_file(folder, hi, lo), n, hi, lo, tolerance, table[start:stop])
+        resumed = group_stats is not None
+        if not resumed:
+            group_stats = solve_group(n, hi, lo, table, tolerance, notify)
+            if folder is not None:
+                header = {
+                    "kind": CHECKPOINT_KIND,
+                    "rules": RULES_NAME,
+                    "n_pieces": n,
+                    "tolerance": tolerance,
+                    "group": [hi, lo],
+                    "start": start,
+                    "count": stop - start,
+                    "dtype": "float32",
+                    "stats": group_stats,
+                }
+                write_array_file(_checkpoint_file(folder, hi, lo), header, table[start:stop])
+        stats.append(group_stats)
+        done += stop - start
+        notify(group_stats["sweeps"], True, group_stats["residual"], finished=True, resumed=resumed)
+    return table, stats
