@@ -212,9 +212,7 @@ def encode(n, mover, opponent, fm, fo):
     code = TERN8[lane_m] + 2 * TERN8[lane_o]
     at_most_o = PRIVATE_AT_MOST[b - ol]
     rank = LANE_RANK[code] * PRIVATE_AT_MOST[a - ml] + PRIVATE_RANK[private_bits(mover)]
-    return (
-        SUBGROUP_OFF[n, fm, fo] + CLASS_OFF[a, b, ml, ol] + rank * at_most_o + PRIVATE_RANK[private_bits(opponent)]
-    )
+    return SUBGROUP_OFF[n, fm, fo] + CLASS_OFF[a, b, ml, ol] + rank * at_most_o + PRIVATE_RANK[private_bits(opponent)]
 
 
 @njit

@@ -123,7 +123,7 @@ def best_move(values, state):
     opponent, fo = state_masks(state, n, 3 - player)
     if fm == n or fo == n:
         return NO_MOVE_SLOT
-    best = -1.0
+    best = 0.0
     choice = NO_MOVE_SLOT
     for slot in range(n):
         source = track_position(state, n, player, slot)
@@ -134,13 +134,14 @@ def best_move(values, state):
             continue
         if kind == BORE_OFF:
             if fm + 1 == n:
-                return slot
-            value = 1.0 - np.float64(values[encode(n, opponent, m2, fo, fm + 1)])
+                value = 1.0
+            else:
+                value = 1.0 - np.float64(values[encode(n, opponent, m2, fo, fm + 1)])
         elif kind == ROLLS_AGAIN:
             value = np.float64(values[encode(n, m2, o2, fm, fo)])
         else:
             value = 1.0 - np.float64(values[encode(n, o2, m2, fo, fm)])
-        if value > best:
+        if choice == NO_MOVE_SLOT or value > best:
             best = value
             choice = slot
     return choice

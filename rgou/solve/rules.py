@@ -19,8 +19,6 @@ rolling, under perfect play by both players.
 
 from __future__ import annotations
 
-import numpy as np
-
 from rgou._numba import njit
 from rgou.rules import (
     CENTER_FIRST,
@@ -60,8 +58,7 @@ TURN_PASSES = 1  # the opponent moves next
 ROLLS_AGAIN = 2  # landed on a rosette: the mover moves again
 BORE_OFF = 3  # the piece finished; the opponent moves next
 
-ROLL_PROB = ROLL_PROBS.copy()  # float64[5], P(roll r)
-PASS_PROB = float(ROLL_PROBS[0])  # a roll of 0 always passes
+ROLL_PROB = ROLL_PROBS.copy()  # float64[5], P(roll r); a roll of 0 always passes the turn
 
 
 @njit

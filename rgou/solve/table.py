@@ -239,7 +239,8 @@ def load_table(
     if n_pieces is not None and n != n_pieces:
         raise ValueError(f"{path}: table is for {n} pieces, expected {n_pieces}")
     if header["count"] != position_count(n):
-        raise ValueError(f"{path}: wrong position count {header['count']} for {n} pieces (expected {position_count(n)})")
+        expected = position_count(n)
+        raise ValueError(f"{path}: wrong position count {header['count']} for {n} pieces (expected {expected})")
     if header.get("index") != INDEX_NAME:
         raise ValueError(f"{path}: unknown index layout {header.get('index')!r} (expected {INDEX_NAME!r})")
     if header["dtype"] == "uint16":
