@@ -16,6 +16,7 @@ value is the probability that the player to move wins, before rolling.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from dataclasses import dataclass
 
@@ -57,6 +58,21 @@ def winner(state: tuple) -> int:
     return 0
 
 
+@functools.cache
+def _own_moves(player: int, mine: tuple, roll: int) -> tuple:
+    """(target, new own squares) for each distinct piece of `mine` that `roll` moves along the track,
+    not onto an own piece; what stands on the target for the opponent is checked by `moves`."""
+    results = []
+    for i, square in enumerate(mine):
+        if square == DONE or (i and mine[i - 1] == square):  # finished, or the same move again
+            continue
+        target = NEXT[player][square, roll]
+        if target is None or (target != DONE and target in mine):
+            continue
+        results.append((target, tuple(sorted(mine[:i] + (target,) + mine[i + 1 :]))))
+    return tuple(results)
+
+
 def moves(state: tuple, roll: int) -> list[tuple]:
     """The distinct states after each legal move with `roll` (empty: the turn passes)."""
     p1, p2, player = state
@@ -64,25 +80,14 @@ def moves(state: tuple, roll: int) -> list[tuple]:
     results = []
     if roll == 0:
         return results
-    step = NEXT[player]
-    for i, square in enumerate(mine):
-        if square == DONE or (i and mine[i - 1] == square):  # finished, or the same move again
-            continue
-        target = step[square, roll]
-        if target is None:
-            continue
+    for target, new_mine in _own_moves(player, mine, roll):
         new_theirs = theirs
-        again = False
-        if target != DONE:
-            if target in mine:
-                continue
-            if target in theirs:
-                if target in ROSETTES:
-                    continue
-                j = theirs.index(target)
-                new_theirs = tuple(sorted((OUT,) + theirs[:j] + theirs[j + 1 :]))
-            again = target in ROSETTES
-        new_mine = tuple(sorted(mine[:i] + (target,) + mine[i + 1 :]))
+        again = target in ROSETTES
+        if target != DONE and target in theirs:
+            if again:
+                continue  # an opponent piece on a rosette blocks it
+            j = theirs.index(target)
+            new_theirs = tuple(sorted((OUT,) + theirs[:j] + theirs[j + 1 :]))
         next_player = player if again else 3 - player
         results.append((new_mine, new_theirs, next_player) if player == 1 else (new_theirs, new_mine, next_player))
     return results

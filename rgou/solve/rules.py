@@ -19,6 +19,8 @@ rolling, under perfect play by both players.
 
 from __future__ import annotations
 
+import numpy as np
+
 from rgou._numba import njit
 from rgou.rules import (
     CENTER_FIRST,
@@ -58,6 +60,8 @@ TURN_PASSES = 1  # the opponent moves next
 ROLLS_AGAIN = 2  # landed on a rosette: the mover moves again
 BORE_OFF = 3  # the piece finished; the opponent moves next
 
+# LOWEST_BIT[x]: index of the lowest set bit of x (0 < x < 2**15; 0 for x = 0).
+LOWEST_BIT = np.array([(x & -x).bit_length() - 1 if x else 0 for x in range(1 << (TRACK_LENGTH + 1))], dtype=np.int8)
 ROLL_PROB = ROLL_PROBS.copy()  # float64[5], P(roll r); a roll of 0 always passes the turn
 
 

@@ -72,8 +72,8 @@ from rgou.solve.index import (
 from rgou.solve.rules import (
     BORE_OFF,
     ILLEGAL,
+    LOWEST_BIT,
     MAX_PIECES,
-    NOT_ENTERED,
     ROLL_PROB,
     ROLLS_AGAIN,
     RULES_NAME,
@@ -141,24 +141,27 @@ def build_pairs(n, fm, fo):
 
 @njit
 def choices(n, mover, opponent, fm, fo, table, work, group_start, policy, at):
-    """`expected_moves` that also records the best move of each roll 1..4 in policy[at:at + 4].
+    """(c, q) of position x: V(x) = c + q * (1 - V(swap x)); records the best moves in policy[at:at + 4].
 
-    An entry is NO_MOVE, WIN, or kind << KIND_SHIFT | index: a group-local
-    index for TURN_PASSES / ROLLS_AGAIN, a table index for BORE_OFF. The
-    first best move wins ties.
+    c sums P(r) * the best move's value over the rolls with a legal move; q
+    is the total probability of the rolls without one (roll 0 included).
+    Values of the group being solved are read from `work` (float64, offset
+    `group_start`), bear-offs from `table` (final). The best move of roll r
+    goes to policy[at + r - 1] (the first best wins ties): NO_MOVE, WIN, or
+    kind << KIND_SHIFT | index, with a group-local index for TURN_PASSES /
+    ROLLS_AGAIN and a table index for BORE_OFF.
     """
-    unentered = n - fm - popcount(mover)
+    # Bit s + 1 of `sources`: a piece on track position s may move (bit 0: an unentered one).
+    sources = (mover << 1) | (1 if n - fm - popcount(mover) > 0 else 0)
     c = 0.0
     q = ROLL_PROB[0]
     for roll in range(1, ROLL_PROB.shape[0]):
         best = -1.0
         entry = NO_MOVE
-        for source in range(NOT_ENTERED, TRACK_LENGTH):
-            if source == NOT_ENTERED:
-                if unentered == 0:
-                    continue
-            elif not (mover >> source) & 1:
-                continue
+        rest = sources
+        while rest:
+            source = LOWEST_BIT[rest] - 1
+            rest &= rest - 1
             kind, m2, o2 = move_kind(mover, opponent, source, roll)
             if kind == ILLEGAL:
                 continue
