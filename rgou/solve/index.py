@@ -14,17 +14,29 @@ Layout, outermost first:
 2. Lane class (ml, ol): how many mover / opponent pieces stand in the shared
    lane (track positions 4..11).
 3. The lane pattern (each lane square empty, mover or opponent), ranked
-   within its class.
-4. The mover's private squares (track positions 0..3, 12, 13) as a 6-bit
-   mask, ranked by (popcount, value): the masks with at most c pieces are
-   exactly the first `PRIVATE_AT_MOST[c]` ranks.
-5. The opponent's private squares, ranked the same way.
+   within its class. Each pattern owns a block of positions.
+4. Inside a block, the pair (mover's private squares, opponent's private
+   squares), each a 6-bit mask: bits 0..3 the start squares (track
+   positions 0..3), bits 4, 5 the end squares (12, 13). Pairs with the same
+   end squares and the same number of pieces on start squares form a unit
+   (at most 70 positions); units follow (mover's end squares, opponent's
+   end squares, start pieces). Inside a unit, pairs are sorted by start
+   level (the sum of track position + 1 over both players' start squares)
+   descending, then by the ranks of the two masks. A mask's
+   rank orders masks by (popcount, value).
 
 Within subgroup (fm, fo) the mover has a = N - fm pieces not finished and
 the opponent b = N - fo; every board with at most a mover and b opponent
 pieces is one position (the rest are unentered). So the index is a few
-table look-ups (`encode`, about 10 ns) and the inverse a short scan
+table look-ups (`encode`, about 13 ns) and the inverse a short scan
 (`decode`). The rank tables depend on (a, b) only, so one set serves every N.
+
+Why units: a move between start squares stays in the unit (or its colour
+swap), and every other move without a capture raises the unit level: the
+sum of track position + 1 over the pieces on the lane and end squares, plus
+the number of pieces on start squares (`unit_level`). Every capture changes
+it. So the solver can sweep units by unit level, the units of one level in
+parallel, and each unit in index order: it reads memory almost in order.
 """
 
 from __future__ import annotations
@@ -49,8 +61,21 @@ START_BITS = (1 << LANE_FIRST) - 1  # track positions 0..3: private mask bits 0.
 END_SHIFT = TRACK_LENGTH - PRIVATE_SIZE  # track positions 12, 13 <-> private bits 4, 5
 END_BITS = ((1 << PRIVATE_SIZE) - 1) & ~START_BITS
 NUM_PRIVATE = 1 << PRIVATE_SIZE  # 64 private masks
+PRIVATE_MASK = NUM_PRIVATE - 1
 MAX_CAP = MAX_PIECES  # a, b = pieces not finished, 0..7
 NUM_LEVELS = 2 * sum(range(TRACK_LENGTH + 1 - MAX_PIECES, TRACK_LENGTH + 1)) + 1  # 0..154
+END_SHIFT_BITS = LANE_FIRST  # private mask bits 4, 5: the end squares (track positions 12, 13)
+NUM_ENDS = 1 << (PRIVATE_SIZE - LANE_FIRST)  # 4 end-square patterns per player
+MAX_START_PIECES = 2 * LANE_FIRST  # pieces on both players' start squares
+
+
+def _private_bits(p: int) -> int:
+    """The private-mask bit of track position p (0 for a lane position)."""
+    if p < LANE_FIRST:
+        return 1 << p
+    if p >= END_SHIFT + LANE_FIRST:
+        return 1 << (p - END_SHIFT)
+    return 0
 
 
 def _build_tables():
@@ -85,13 +110,49 @@ def _build_tables():
         lane_unrank[class_start[ml, ol] + lane_rank[code]] = code
 
     order = sorted(range(NUM_PRIVATE), key=lambda m: (bin(m).count("1"), m))
-    private_unrank = np.array(order, dtype=np.int64)
     private_rank = np.zeros(NUM_PRIVATE, dtype=np.int64)
-    private_rank[private_unrank] = np.arange(NUM_PRIVATE)
+    private_rank[order] = np.arange(NUM_PRIVATE)
     private_at_most = np.array(
         [sum(comb(PRIVATE_SIZE, j) for j in range(min(c, PRIVATE_SIZE) + 1)) for c in range(MAX_CAP + 1)],
         dtype=np.int64,
     )
+    private_level = np.array(
+        [sum(p + 1 for p in range(TRACK_LENGTH) if _private_bits(p) & m) for m in range(NUM_PRIVATE)], dtype=np.int64
+    )
+    start_level = private_level[np.arange(NUM_PRIVATE) & START_BITS]
+    end_level = private_level[np.arange(NUM_ENDS) << END_SHIFT_BITS]
+    lane_level = np.array(
+        [
+            sum(LANE_FIRST + i + 1 for i in range(LANE_SIZE) if (lane_mover[c] | lane_opponent[c]) >> i & 1)
+            for c in range(NUM_LANE_PATTERNS)
+        ],
+        dtype=np.int64,
+    )
+    # Pairs (mover mask, opponent mask) of a lane block with private caps (cm, co), grouped into
+    # units by (mover's end squares, opponent's end squares, pieces on start squares), and by start
+    # level descending inside a unit.
+    start_count = np.array([bin(m & START_BITS).count("1") for m in range(NUM_PRIVATE)], dtype=np.int64)
+    pair_rank = np.full((PRIVATE_SIZE + 1, PRIVATE_SIZE + 1, NUM_PRIVATE, NUM_PRIVATE), -1, dtype=np.int16)
+    pair_unrank = np.zeros((PRIVATE_SIZE + 1, PRIVATE_SIZE + 1, NUM_PRIVATE * NUM_PRIVATE), dtype=np.int16)
+    shape = (PRIVATE_SIZE + 1, PRIVATE_SIZE + 1, NUM_ENDS, NUM_ENDS, MAX_START_PIECES + 1)
+    unit_start = np.zeros(shape, dtype=np.int64)
+    unit_stop = np.zeros(shape, dtype=np.int64)
+
+    def unit_key(pair):
+        pm, po = pair
+        return pm >> END_SHIFT_BITS, po >> END_SHIFT_BITS, start_count[pm] + start_count[po]
+
+    for cm in range(PRIVATE_SIZE + 1):
+        for co in range(PRIVATE_SIZE + 1):
+            pairs = [(pm, po) for pm in order[: private_at_most[cm]] for po in order[: private_at_most[co]]]
+            pairs.sort(key=lambda q: (unit_key(q), -start_level[q[0]] - start_level[q[1]]))  # stable: then ranks
+            for r, (pm, po) in enumerate(pairs):
+                pair_rank[cm, co, pm, po] = r
+                pair_unrank[cm, co, r] = pm | (po << PRIVATE_SIZE)
+                key = (cm, co, *unit_key((pm, po)))
+                if unit_stop[key] == 0:
+                    unit_start[key] = r
+                unit_stop[key] = r + 1
 
     # class_off[a, b, ml, ol]: start of lane class (ml, ol) in a subgroup with caps a, b.
     class_off = np.zeros((MAX_CAP + 1, MAX_CAP + 1, LANE_SIZE + 1, LANE_SIZE + 1), dtype=np.int64)
@@ -127,9 +188,13 @@ def _build_tables():
         LANE_RANK=lane_rank,
         LANE_UNRANK=lane_unrank,
         CLASS_START=class_start,
-        PRIVATE_RANK=private_rank,
-        PRIVATE_UNRANK=private_unrank,
         PRIVATE_AT_MOST=private_at_most,
+        LANE_LEVEL=lane_level,
+        END_LEVEL=end_level,
+        PAIR_RANK=pair_rank,
+        PAIR_UNRANK=pair_unrank,
+        UNIT_START=unit_start,
+        UNIT_STOP=unit_stop,
         CLASS_OFF=class_off,
         CLASS_SIZE=class_size,
         SUBGROUP_SIZE=subgroup_size,
@@ -157,9 +222,13 @@ LANE_OPPONENT = _T["LANE_OPPONENT"]
 LANE_RANK = _T["LANE_RANK"]
 LANE_UNRANK = _T["LANE_UNRANK"]
 CLASS_START = _T["CLASS_START"]
-PRIVATE_RANK = _T["PRIVATE_RANK"]
-PRIVATE_UNRANK = _T["PRIVATE_UNRANK"]
 PRIVATE_AT_MOST = _T["PRIVATE_AT_MOST"]
+LANE_LEVEL = _T["LANE_LEVEL"]
+END_LEVEL = _T["END_LEVEL"]
+PAIR_RANK = _T["PAIR_RANK"]
+PAIR_UNRANK = _T["PAIR_UNRANK"]
+UNIT_START = _T["UNIT_START"]
+UNIT_STOP = _T["UNIT_STOP"]
 CLASS_OFF = _T["CLASS_OFF"]
 CLASS_SIZE = _T["CLASS_SIZE"]
 SUBGROUP_SIZE = _T["SUBGROUP_SIZE"]
@@ -210,9 +279,11 @@ def encode(n, mover, opponent, fm, fo):
     ml = POPCOUNT8[lane_m]
     ol = POPCOUNT8[lane_o]
     code = TERN8[lane_m] + 2 * TERN8[lane_o]
-    at_most_o = PRIVATE_AT_MOST[b - ol]
-    rank = LANE_RANK[code] * PRIVATE_AT_MOST[a - ml] + PRIVATE_RANK[private_bits(mover)]
-    return SUBGROUP_OFF[n, fm, fo] + CLASS_OFF[a, b, ml, ol] + rank * at_most_o + PRIVATE_RANK[private_bits(opponent)]
+    cm = min(a - ml, PRIVATE_SIZE)
+    co = min(b - ol, PRIVATE_SIZE)
+    block = LANE_RANK[code] * PRIVATE_AT_MOST[cm] * PRIVATE_AT_MOST[co]
+    pair = PAIR_RANK[cm, co, private_bits(mover), private_bits(opponent)]
+    return SUBGROUP_OFF[n, fm, fo] + CLASS_OFF[a, b, ml, ol] + block + pair
 
 
 @njit
@@ -231,15 +302,20 @@ def decode_local(a, b, local):
                 break
         if found:
             break
+    cm = min(a - ml, PRIVATE_SIZE)
+    co = min(b - ol, PRIVATE_SIZE)
+    block = PRIVATE_AT_MOST[cm] * PRIVATE_AT_MOST[co]
     q = local - CLASS_OFF[a, b, ml, ol]
-    at_most_o = PRIVATE_AT_MOST[b - ol]
-    at_most_m = PRIVATE_AT_MOST[a - ml]
-    priv_o = PRIVATE_UNRANK[q % at_most_o]
-    q //= at_most_o
-    priv_m = PRIVATE_UNRANK[q % at_most_m]
-    code = LANE_UNRANK[CLASS_START[ml, ol] + q // at_most_m]
-    mover = private_to_track(priv_m) | (LANE_MOVER[code] << LANE_FIRST)
-    opponent = private_to_track(priv_o) | (LANE_OPPONENT[code] << LANE_FIRST)
+    code = LANE_UNRANK[CLASS_START[ml, ol] + q // block]
+    pair = PAIR_UNRANK[cm, co, q % block]
+    return position_of(code, pair)
+
+
+@njit
+def position_of(code, pair):
+    """(mover, opponent) masks of lane pattern `code` and packed private pair `pair` (PAIR_UNRANK)."""
+    mover = private_to_track(pair & PRIVATE_MASK) | (LANE_MOVER[code] << LANE_FIRST)
+    opponent = private_to_track(pair >> PRIVATE_SIZE) | (LANE_OPPONENT[code] << LANE_FIRST)
     return mover, opponent
 
 
@@ -255,10 +331,6 @@ def decode(n, index):
     return -1, -1, -1, -1
 
 
-@njit
-def level(mover, opponent):
-    """Progress of a board: the sum of (track position + 1) over both players' pieces."""
-    total = 0
-    for p in range(TRACK_LENGTH):
-        total += ((mover >> p) & 1) * (p + 1) + ((opponent >> p) & 1) * (p + 1)
-    return total
+def unit_level(code: int, mover_ends: int, opponent_ends: int, start_pieces: int) -> int:
+    """Level of a unit: lane pattern and end squares (sum of track position + 1) plus start pieces."""
+    return int(LANE_LEVEL[code] + END_LEVEL[mover_ends] + END_LEVEL[opponent_ends] + start_pieces)

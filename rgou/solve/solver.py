@@ -57,16 +57,28 @@ from numba import prange
 from rgou._numba import njit
 from rgou._validate import check_int
 from rgou.solve.index import (
+    CLASS_OFF,
     COUNT,
-    NUM_LEVELS,
+    END_LEVEL,
+    LANE_LEVEL,
+    LANE_MOVER,
+    LANE_OPPONENT,
+    LANE_RANK,
+    LANE_UNRANK,
+    MAX_START_PIECES,
+    NUM_ENDS,
+    PAIR_UNRANK,
+    POPCOUNT8,
+    PRIVATE_AT_MOST,
     SUBGROUP_OFF,
-    SUBGROUP_SIZE,
+    TERN8,
+    UNIT_START,
+    UNIT_STOP,
     decode,
-    decode_local,
     encode,
     group_range,
-    level,
     position_count,
+    position_of,
     solve_order,
 )
 from rgou.solve.rules import (
@@ -74,20 +86,23 @@ from rgou.solve.rules import (
     ILLEGAL,
     LOWEST_BIT,
     MAX_PIECES,
+    PRIVATE_SIZE,
     ROLL_PROB,
     ROLLS_AGAIN,
     RULES_NAME,
-    TRACK_LENGTH,
     TURN_PASSES,
     move_kind,
     popcount,
 )
 from rgou.solve.table import Table, read_array_file, save_table, write_array_file
 
-NUM_CHUNKS = 64  # parallel work items per level (fixed, so results do not depend on threads)
-MIN_PARALLEL_PAIRS = 4096  # smaller levels are swept on one thread: a parallel launch costs more
-PAIR_BITS = TRACK_LENGTH  # a pair entry packs mover | opponent << 14
-PAIR_MASK = (1 << PAIR_BITS) - 1
+NUM_CHUNKS = 64  # parallel work items per unit level (fixed, so results do not depend on threads)
+UNIT_ENDS_SHIFT = 13  # a unit packs lane code (< 6561 < 2**13) | ends << 13 | ends << 15 | start pieces << 17
+ENDS_BITS = 2
+ENDS_MASK = (1 << ENDS_BITS) - 1
+UNIT_CODE_MASK = (1 << UNIT_ENDS_SHIFT) - 1
+UNIT_START_SHIFT = UNIT_ENDS_SHIFT + 2 * ENDS_BITS
+MIN_PARALLEL_POSITIONS = 1 << 18  # smaller groups are swept on one thread: starting threads costs more
 INITIAL_VALUE = 0.5
 NUM_MOVE_ROLLS = ROLL_PROB.shape[0] - 1  # rolls 1..4 may have moves
 # Recorded best moves (int32): NO_MOVE, WIN, or kind << KIND_SHIFT | index.
@@ -105,38 +120,6 @@ MAX_SETTLED_EVAL_SWEEPS = 200
 MAX_FULL_SWEEPS = 1000
 CHECKPOINT_SUFFIX = ".partial"
 CHECKPOINT_KIND = "group"
-
-
-@njit
-def build_pairs(n, fm, fo):
-    """Positions of subgroup (fm, fo) to update, one per pass pair, sorted by level.
-
-    Returns (pairs, level_start): pairs is int32[k], each mover | opponent
-    << 14 (ascending index within a level); the level-L entries are
-    pairs[level_start[L]:level_start[L + 1]]. For fm == fo a pair (x, swap
-    x) appears once, as its lower index.
-    """
-    a = n - fm
-    b = n - fo
-    size = SUBGROUP_SIZE[a, b]
-    start = SUBGROUP_OFF[n, fm, fo]
-    counts = np.zeros(NUM_LEVELS + 1, dtype=np.int64)
-    for local in range(size):
-        mover, opponent = decode_local(a, b, local)
-        if fm == fo and encode(n, opponent, mover, fo, fm) < start + local:
-            continue
-        counts[level(mover, opponent) + 1] += 1
-    level_start = np.cumsum(counts)
-    pairs = np.empty(level_start[-1], dtype=np.int32)
-    fill = level_start[:-1].copy()
-    for local in range(size):
-        mover, opponent = decode_local(a, b, local)
-        if fm == fo and encode(n, opponent, mover, fo, fm) < start + local:
-            continue
-        lev = level(mover, opponent)
-        pairs[fill[lev]] = mover | (opponent << PAIR_BITS)
-        fill[lev] += 1
-    return pairs, level_start
 
 
 @njit
@@ -234,63 +217,140 @@ def solve_pair(ix, iy, c1, q1, c2, q2, work):
 
 
 @njit
-def update_pair(n, packed, fm, fo, table, work, group_start, policy, at, improve):
-    """Update the pass pair (x, swap x) of `packed`; return the largest change.
+def update_pair(n, mover, opponent, ix, fm, fo, table, work, group_start, policy, improve):
+    """Update position x = (mover, opponent, fm, fo), group-local index ix, with its colour swap.
 
-    improve: recompute every move (and record the best ones in
-    policy[at:at + 8]); else follow the recorded moves.
+    improve: recompute every move and record the best ones (policy[4 * i:4 * i + 4] for
+    local index i); else follow the recorded moves. Returns the largest change, 0.0 when
+    the swap has the lower index (x is then updated as the swap of that position).
     """
-    mover = packed & PAIR_MASK
-    opponent = packed >> PAIR_BITS
-    ix = encode(n, mover, opponent, fm, fo) - group_start
     iy = encode(n, opponent, mover, fo, fm) - group_start
+    if iy < ix and fm == fo:
+        return 0.0
     if improve:
-        c1, q1 = choices(n, mover, opponent, fm, fo, table, work, group_start, policy, at)
+        c1, q1 = choices(n, mover, opponent, fm, fo, table, work, group_start, policy, NUM_MOVE_ROLLS * ix)
         c2, q2 = c1, q1
         if ix != iy:
-            c2, q2 = choices(n, opponent, mover, fo, fm, table, work, group_start, policy, at + NUM_MOVE_ROLLS)
+            c2, q2 = choices(n, opponent, mover, fo, fm, table, work, group_start, policy, NUM_MOVE_ROLLS * iy)
     else:
-        c1, q1 = follow(policy, at, table, work)
+        c1, q1 = follow(policy, NUM_MOVE_ROLLS * ix, table, work)
         c2, q2 = c1, q1
         if ix != iy:
-            c2, q2 = follow(policy, at + NUM_MOVE_ROLLS, table, work)
+            c2, q2 = follow(policy, NUM_MOVE_ROLLS * iy, table, work)
     return solve_pair(ix, iy, c1, q1, c2, q2, work)
 
 
-@njit(parallel=True)
-def sweep(n, fm, fo, pairs, level_start, table, work, group_start, policy, improve):
-    """One sweep over a group: levels high to low, the pairs of a level in parallel; the largest change.
+@njit
+def sweep_unit(n, fm, fo, unit, table, work, group_start, policy, improve):
+    """Update the positions of one unit of subgroup (fm, fo) (and their colour swaps), in index order.
 
-    improve=True: a full Bellman sweep that records the best moves in
-    `policy` (int32[2 * NUM_MOVE_ROLLS * len(pairs)]); False: a cheaper
-    sweep that follows the recorded moves. Levels with few pairs run on one
-    thread (same result: the pairs of a level are independent).
+    `unit` packs (lane code, mover's end squares, opponent's end squares,
+    start pieces) as `group_units` does. Returns the largest change.
+    """
+    code = unit & UNIT_CODE_MASK
+    mover_ends = (unit >> UNIT_ENDS_SHIFT) & ENDS_MASK
+    opponent_ends = (unit >> (UNIT_ENDS_SHIFT + ENDS_BITS)) & ENDS_MASK
+    start_pieces = unit >> UNIT_START_SHIFT
+    a = n - fm
+    b = n - fo
+    ml = POPCOUNT8[LANE_MOVER[code]]
+    ol = POPCOUNT8[LANE_OPPONENT[code]]
+    cm = min(a - ml, PRIVATE_SIZE)
+    co = min(b - ol, PRIVATE_SIZE)
+    block = SUBGROUP_OFF[n, fm, fo] - group_start + CLASS_OFF[a, b, ml, ol]
+    block += LANE_RANK[code] * PRIVATE_AT_MOST[cm] * PRIVATE_AT_MOST[co]
+    worst = 0.0
+    for r in range(
+        UNIT_START[cm, co, mover_ends, opponent_ends, start_pieces],
+        UNIT_STOP[cm, co, mover_ends, opponent_ends, start_pieces],
+    ):
+        mover, opponent = position_of(code, PAIR_UNRANK[cm, co, r])
+        change = update_pair(n, mover, opponent, block + r, fm, fo, table, work, group_start, policy, improve)
+        if change > worst:
+            worst = change
+    return worst
+
+
+@njit(parallel=True)
+def sweep(n, fm, fo, units, level_start, table, work, group_start, policy, improve):
+    """One sweep over a group: unit levels high to low, the units of a level in parallel; the largest change.
+
+    x runs over the units of subgroup (fm, fo) from `group_units` (the
+    pairs (x, swap x) cover the group). improve=True: a full Bellman sweep
+    that records the best moves in `policy` (int32[4 * group size]); False:
+    a cheaper sweep that follows the recorded moves.
     """
     changes = np.zeros(NUM_CHUNKS, dtype=np.float64)
-    for lev in range(NUM_LEVELS - 1, -1, -1):
+    for lev in range(level_start.shape[0] - 1):
         first = level_start[lev]
         total = level_start[lev + 1] - first
-        if total < MIN_PARALLEL_PAIRS:
-            sweep_chunk(n, fm, fo, pairs, first, first + total, table, work, group_start, policy, improve, changes, 0)
-            continue
         chunks = min(total, NUM_CHUNKS)
         for chunk in prange(chunks):
-            lo = first + total * chunk // chunks
-            hi = first + total * (chunk + 1) // chunks
-            sweep_chunk(n, fm, fo, pairs, lo, hi, table, work, group_start, policy, improve, changes, chunk)
+            worst = changes[chunk]
+            for k in range(first + total * chunk // chunks, first + total * (chunk + 1) // chunks):
+                change = sweep_unit(n, fm, fo, units[k], table, work, group_start, policy, improve)
+                if change > worst:
+                    worst = change
+            changes[chunk] = worst
     return changes.max()
 
 
 @njit
-def sweep_chunk(n, fm, fo, pairs, lo, hi, table, work, group_start, policy, improve, changes, chunk):
-    """Update pairs[lo:hi]; fold their largest change into changes[chunk]."""
-    worst = changes[chunk]
-    for k in range(lo, hi):
-        at = 2 * NUM_MOVE_ROLLS * k
-        change = update_pair(n, pairs[k], fm, fo, table, work, group_start, policy, at, improve)
+def sweep_serial(n, fm, fo, units, level_start, table, work, group_start, policy, improve):
+    """`sweep` on one thread (same result), for small groups where starting threads costs more."""
+    worst = 0.0
+    for k in range(units.shape[0]):
+        change = sweep_unit(n, fm, fo, units[k], table, work, group_start, policy, improve)
         if change > worst:
             worst = change
-    changes[chunk] = worst
+    return worst
+
+
+def group_units(n: int, fm: int, fo: int) -> tuple[np.ndarray, np.ndarray]:
+    """The units of subgroup (fm, fo) in sweep order, and where each unit level starts.
+
+    Returns (units, level_start): units is int64[k], each lane code |
+    mover ends << 13 | opponent ends << 15 | start pieces << 17, sorted by
+    unit level descending, then index; units[level_start[j]:level_start[j +
+    1]] share one level. For fm == fo a unit whose colour swap (also in the
+    subgroup) comes first is left out: sweeping that one covers both.
+    """
+    a, b = n - fm, n - fo
+    codes = LANE_UNRANK
+    ml, ol = POPCOUNT8[LANE_MOVER[codes]], POPCOUNT8[LANE_OPPONENT[codes]]
+    fits = (ml <= a) & (ol <= b)
+    codes, ml, ol = codes[fits], ml[fits], ol[fits]
+    cm, co = np.minimum(a - ml, PRIVATE_SIZE), np.minimum(b - ol, PRIVATE_SIZE)
+    block = (
+        SUBGROUP_OFF[n, fm, fo] + CLASS_OFF[a, b, ml, ol] + LANE_RANK[codes] * PRIVATE_AT_MOST[cm] * PRIVATE_AT_MOST[co]
+    )
+    swapped = TERN8[LANE_OPPONENT[codes]] + 2 * TERN8[LANE_MOVER[codes]]
+    swapped_block = (
+        SUBGROUP_OFF[n, fo, fm]
+        + CLASS_OFF[b, a, ol, ml]
+        + LANE_RANK[swapped] * PRIVATE_AT_MOST[co] * PRIVATE_AT_MOST[cm]
+    )
+    units, levels, starts = [], [], []
+    for em in range(NUM_ENDS):
+        for eo in range(NUM_ENDS):
+            for pieces in range(MAX_START_PIECES + 1):
+                first = UNIT_START[cm, co, em, eo, pieces]
+                keep = UNIT_STOP[cm, co, em, eo, pieces] > first
+                if fm == fo:
+                    keep &= block + first <= swapped_block + UNIT_START[co, cm, eo, em, pieces]
+                units.append(
+                    codes[keep]
+                    | (em << UNIT_ENDS_SHIFT)
+                    | (eo << (UNIT_ENDS_SHIFT + ENDS_BITS))
+                    | (pieces << UNIT_START_SHIFT)
+                )
+                levels.append(LANE_LEVEL[codes[keep]] + END_LEVEL[em] + END_LEVEL[eo] + pieces)
+                starts.append(block[keep] + first[keep])
+    units, levels, starts = np.concatenate(units), np.concatenate(levels), np.concatenate(starts)
+    order = np.lexsort((starts, -levels))
+    units, levels = units[order], levels[order]
+    level_start = np.flatnonzero(np.diff(levels, prepend=levels[0] + 1, append=levels[-1] - 1))
+    return np.ascontiguousarray(units), level_start.astype(np.int64)
 
 
 @njit(parallel=True)
@@ -363,14 +423,15 @@ def solve_group(
     """
     start_time = time.perf_counter()
     start, stop = group_range(n, hi, lo)
-    pairs, level_start = build_pairs(n, hi, lo)
-    policy = np.empty(2 * NUM_MOVE_ROLLS * pairs.size, dtype=np.int32)
+    units, level_start = group_units(n, hi, lo)
+    policy = np.empty(NUM_MOVE_ROLLS * (stop - start), dtype=np.int32)
     work = np.full(stop - start, INITIAL_VALUE, dtype=np.float64)
+    kernel = sweep if stop - start >= MIN_PARALLEL_POSITIONS else sweep_serial
     sweeps = full_sweeps = 0
 
     def run(full: bool) -> float:
         nonlocal sweeps, full_sweeps
-        change = float(sweep(n, hi, lo, pairs, level_start, table, work, start, policy, full))
+        change = float(kernel(n, hi, lo, units, level_start, table, work, start, policy, full))
         sweeps += 1
         full_sweeps += full
         if report is not None:
