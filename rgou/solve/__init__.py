@@ -1,0 +1,43 @@
+"""The exact solver of the Royal Game of Ur (Finkel rules) and its tables.
+
+Every position of the N-piece game (N = 1..7; 7 is the real game) gets the
+probability that the player to move wins, before rolling, under perfect
+play by both sides. See docs/solver.md.
+
+    solve(n_pieces, tolerance, out, progress, threads) -> Table
+    load_table(path, n_pieces) -> Table;  save_table(table, path, dtype)
+    default_table_path(n_pieces) -> Path
+    win_probability(values, state), p2_win_after_moves(values, state, out),
+    best_move(values, state), state_index(state): Numba kernels on
+        rgou-style int8[2N + 2] states (rgou's int8[16] state for N = 7)
+    make_state(p1, p2, to_move, dice): a validated N-piece state
+    encode / decode: the position index (mover-relative bitmasks)
+"""
+
+from rgou.solve.index import decode, encode, position_count, solve_order
+from rgou.solve.lookup import best_move, check_state, make_state, p2_win_after_moves, state_index, win_probability
+from rgou.solve.rules import RULES_NAME
+from rgou.solve.solver import DEFAULT_TOLERANCE, SolveProgress, solve
+from rgou.solve.table import Table, cache_dir, default_table_path, load_table, save_table
+
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "RULES_NAME",
+    "SolveProgress",
+    "Table",
+    "best_move",
+    "cache_dir",
+    "check_state",
+    "decode",
+    "default_table_path",
+    "encode",
+    "load_table",
+    "make_state",
+    "p2_win_after_moves",
+    "position_count",
+    "save_table",
+    "solve",
+    "solve_order",
+    "state_index",
+    "win_probability",
+]

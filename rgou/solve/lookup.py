@@ -1,0 +1,193 @@
+"""Table look-ups on rgou-style states, as Numba kernels (plus their validating edge).
+
+An rgou-style state of the N-piece game is an int8[2N + 2] array::
+
+    state[0:N]     P1 piece squares (-1 not entered, 0..19 board, 20 finished)
+    state[N:2N]    P2 piece squares
+    state[2N]      player to move (1 or 2)
+    state[2N + 1]  dice roll of the player to move (0..4)
+
+For N = 7 this is exactly rgou's kernel state (`rgou.game`, int8[16]), so
+the kernels below take rgou's states as they are; N is read from the
+length. `values` is a solved table of the same N (`Table.values`).
+
+The kernels only read `values` and allocate nothing: they are safe to call
+from many threads at once. They do not validate; `check_state` does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rgou._numba import njit
+from rgou.rules import FINISHED, MAX_ROLL, NUM_SQUARES, OFF_BOARD, P1, P1_TRACK, P2, P2_TRACK
+from rgou.solve.index import encode
+from rgou.solve.rules import (
+    BEAR_OFF,
+    BORE_OFF,
+    ILLEGAL,
+    MAX_PIECES,
+    ROLLS_AGAIN,
+    move_kind,
+    state_masks,
+    track_position,
+)
+
+NO_MOVE_SLOT = -1
+
+
+@njit
+def state_pieces(state):
+    """N, the number of pieces per player, of an int8[2N + 2] state."""
+    return (state.shape[0] - 2) // 2
+
+
+@njit
+def state_index(state):
+    """Table index of the position of `state` (the dice are ignored); -1 once a player has won."""
+    n = state_pieces(state)
+    player = state[2 * n]
+    mover, fm = state_masks(state, n, player)
+    opponent, fo = state_masks(state, n, 3 - player)
+    if fm == n or fo == n:
+        return -1
+    return encode(n, mover, opponent, fm, fo)
+
+
+@njit
+def win_probability(values, state):
+    """Probability that the player to move in `state` wins, before rolling, under perfect play.
+
+    The dice entry is ignored. A finished game gives 1.0 or 0.0.
+    """
+    n = state_pieces(state)
+    player = state[2 * n]
+    mover, fm = state_masks(state, n, player)
+    opponent, fo = state_masks(state, n, 3 - player)
+    if fo == n:
+        return 0.0
+    if fm == n:
+        return 1.0
+    return np.float64(values[encode(n, mover, opponent, fm, fo)])
+
+
+@njit
+def p2_win_after_moves(values, state, out):
+    """For each legal move of rolled `state`, P(Player 2 wins) after it, into out[0:count]; return count.
+
+    The moves are rgou's legal-move list: ascending piece slot, each
+    unentered piece its own entry, none for a roll of 0 (then the turn just
+    passes). `out` is a float array of at least N entries. In a finished
+    game (no move is played) every entry is 1.0 if P2 has won, else 0.0.
+    """
+    n = state_pieces(state)
+    player = state[2 * n]
+    roll = state[2 * n + 1]
+    mover, fm = state_masks(state, n, player)
+    opponent, fo = state_masks(state, n, 3 - player)
+    over = fm == n or fo == n
+    p2_won = (fm == n and player == P2) or (fo == n and player == P1)
+    count = 0
+    for slot in range(n):
+        source = track_position(state, n, player, slot)
+        if source == BEAR_OFF:
+            continue
+        kind, m2, o2 = move_kind(mover, opponent, source, roll)
+        if kind == ILLEGAL:
+            continue
+        if over:
+            out[count] = 1.0 if p2_won else 0.0
+            count += 1
+            continue
+        if kind == BORE_OFF:
+            if fm + 1 == n:
+                mover_wins = 1.0
+            else:
+                mover_wins = 1.0 - np.float64(values[encode(n, opponent, m2, fo, fm + 1)])
+        elif kind == ROLLS_AGAIN:
+            mover_wins = np.float64(values[encode(n, m2, o2, fm, fo)])
+        else:
+            mover_wins = 1.0 - np.float64(values[encode(n, o2, m2, fo, fm)])
+        out[count] = mover_wins if player == P2 else 1.0 - mover_wins
+        count += 1
+    return count
+
+
+@njit
+def best_move(values, state):
+    """The slot of a move that maximises the mover's win probability (lowest slot on ties); -1: no move."""
+    n = state_pieces(state)
+    player = state[2 * n]
+    roll = state[2 * n + 1]
+    mover, fm = state_masks(state, n, player)
+    opponent, fo = state_masks(state, n, 3 - player)
+    if fm == n or fo == n:
+        return NO_MOVE_SLOT
+    best = 0.0
+    choice = NO_MOVE_SLOT
+    for slot in range(n):
+        source = track_position(state, n, player, slot)
+        if source == BEAR_OFF:
+            continue
+        kind, m2, o2 = move_kind(mover, opponent, source, roll)
+        if kind == ILLEGAL:
+            continue
+        if kind == BORE_OFF:
+            if fm + 1 == n:
+                value = 1.0
+            else:
+                value = 1.0 - np.float64(values[encode(n, opponent, m2, fo, fm + 1)])
+        elif kind == ROLLS_AGAIN:
+            value = np.float64(values[encode(n, m2, o2, fm, fo)])
+        else:
+            value = 1.0 - np.float64(values[encode(n, o2, m2, fo, fm)])
+        if choice == NO_MOVE_SLOT or value > best:
+            best = value
+            choice = slot
+    return choice
+
+
+# The validating edge.
+
+_PRIVATE = {P1: set(P1_TRACK) - set(P2_TRACK), P2: set(P2_TRACK) - set(P1_TRACK)}
+
+
+def make_state(p1, p2, to_move: int = P1, dice: int = 0) -> np.ndarray:
+    """Validated int8[2N + 2] state from N squares per player (rgou numbering), for N = 1..7."""
+    p1 = [int(s) for s in p1]
+    p2 = [int(s) for s in p2]
+    state = np.array(p1 + p2 + [int(to_move), int(dice)], dtype=np.int64)
+    return check_state(state, len(p1))
+
+
+def check_state(state, n_pieces: int) -> np.ndarray:
+    """`state` as a contiguous int8[2N + 2] array for N = n_pieces, or a ValueError saying what is wrong."""
+    if not 1 <= n_pieces <= MAX_PIECES:
+        raise ValueError(f"n_pieces must be in 1..{MAX_PIECES}, got {n_pieces!r}")
+    arr = np.asarray(state)
+    size = 2 * n_pieces + 2
+    if arr.shape != (size,):
+        raise ValueError(f"state must have shape ({size},) for {n_pieces} pieces, got {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"state must be an integer array, got dtype {arr.dtype}")
+    values = [int(v) for v in arr]
+    seen: dict[int, str] = {}
+    for player, base in ((P1, 0), (P2, n_pieces)):
+        for slot in range(n_pieces):
+            sq = values[base + slot]
+            name = f"state[{base + slot}] (player {player} slot {slot})"
+            if not OFF_BOARD <= sq <= FINISHED:
+                raise ValueError(f"{name} = {sq} is out of range {OFF_BOARD}..{FINISHED}")
+            if sq in _PRIVATE[3 - player]:
+                raise ValueError(f"{name} = {sq} is not on player {player}'s track")
+            if 0 <= sq < NUM_SQUARES:
+                if sq in seen:
+                    raise ValueError(f"two pieces on square {sq}: {seen[sq]} and {name}")
+                seen[sq] = name
+    if all(v == FINISHED for v in values[: 2 * n_pieces]):
+        raise ValueError("state: both players cannot have finished all pieces")
+    if values[2 * n_pieces] not in (P1, P2):
+        raise ValueError(f"state[{2 * n_pieces}] (player to move) must be 1 or 2, got {values[2 * n_pieces]}")
+    if not 0 <= values[2 * n_pieces + 1] <= MAX_ROLL:
+        raise ValueError(f"state[{2 * n_pieces + 1}] (dice) must be 0..{MAX_ROLL}, got {values[2 * n_pieces + 1]}")
+    return np.ascontiguousarray(values, dtype=np.int8)

@@ -1,0 +1,616 @@
+"""Value iteration over the N-piece game, group by group, in Numba.
+
+The value V(x) of a position is the probability that the player to move
+wins, before rolling, under perfect play:
+
+    V(x) = sum_r P(r) * best_r(x)
+    best_r(x) = max over legal moves with roll r of
+                  1                 the mover bore off its last piece
+                  V(y)              y: the mover landed on a rosette (moves again)
+                  1 - V(y)          y: seen by the opponent, who moves next
+                or 1 - V(swap x)    no legal move (always for r = 0): the turn passes
+
+Order of the solve:
+
+* Groups. Finished counts never decrease, so positions are grouped by the
+  unordered pair {fm, fo} and groups are solved by finished total
+  descending (`index.solve_order`): a bear-off leads to a group that is
+  already final; every other move stays in the group.
+* Levels. Inside a group, every move without a capture raises the level
+  (sum of track positions + 1 of both players' pieces) and every capture
+  lowers it, so a sweep visits levels from the highest down: each position
+  reads the values of higher levels already updated in this sweep and, for
+  captures only, lower levels from the previous sweep.
+* Pass pairs. The only link inside a level is passing the turn: x and its
+  colour swap (same board, other player to move) read each other with
+  weight q (the probability of a roll with no move). Each pair is solved
+  exactly from V(x) = c + q (1 - V(x')) and V(x') = c' + q' (1 - V(x)).
+
+So the positions of one level are independent of each other and are updated
+in parallel (`prange`); the result does not depend on the thread count or
+the scheduling, and a sweep is bit-for-bit reproducible.
+
+Sweeps. A full sweep generates every move and records the best move of
+every roll (the policy). Most sweeps instead follow the recorded moves
+(modified policy iteration): about five times cheaper, since they neither
+generate moves nor read the losing successors. A group alternates one full
+sweep with a run of following sweeps and is final when a full sweep changes
+no value by the tolerance or more. The group being solved is kept in
+float64; finished groups are stored as float32.
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numba
+import numpy as np
+from numba import prange
+
+from rgou._numba import njit
+from rgou._validate import check_int
+from rgou.solve.index import (
+    CLASS_OFF,
+    COUNT,
+    END_LEVEL,
+    LANE_LEVEL,
+    LANE_MOVER,
+    LANE_OPPONENT,
+    LANE_RANK,
+    LANE_UNRANK,
+    MAX_START_PIECES,
+    NUM_ENDS,
+    PAIR_UNRANK,
+    POPCOUNT8,
+    PRIVATE_AT_MOST,
+    SUBGROUP_OFF,
+    TERN8,
+    UNIT_START,
+    UNIT_STOP,
+    decode,
+    encode,
+    group_range,
+    position_count,
+    position_of,
+    solve_order,
+)
+from rgou.solve.rules import (
+    BORE_OFF,
+    ILLEGAL,
+    LOWEST_BIT,
+    MAX_PIECES,
+    PRIVATE_SIZE,
+    ROLL_PROB,
+    ROLLS_AGAIN,
+    RULES_NAME,
+    TURN_PASSES,
+    move_kind,
+    popcount,
+)
+from rgou.solve.table import Table, read_array_file, save_table, write_array_file
+
+NUM_CHUNKS = 64  # parallel work items per unit level (fixed, so results do not depend on threads)
+UNIT_ENDS_SHIFT = 13  # a unit packs lane code (< 6561 < 2**13) | ends << 13 | ends << 15 | start pieces << 17
+ENDS_BITS = 2
+ENDS_MASK = (1 << ENDS_BITS) - 1
+UNIT_CODE_MASK = (1 << UNIT_ENDS_SHIFT) - 1
+UNIT_START_SHIFT = UNIT_ENDS_SHIFT + 2 * ENDS_BITS
+MIN_PARALLEL_POSITIONS = 1 << 18  # smaller groups are swept on one thread: starting threads costs more
+INITIAL_VALUE = 0.5
+NUM_MOVE_ROLLS = ROLL_PROB.shape[0] - 1  # rolls 1..4 may have moves
+# Recorded best moves (int32): NO_MOVE, WIN, or kind << KIND_SHIFT | index.
+NO_MOVE = -1
+WIN = -2
+KIND_SHIFT = 28  # indices < 2**28 (the 7-piece table has 137,870,097 positions)
+INDEX_MASK = (1 << KIND_SHIFT) - 1
+
+DEFAULT_TOLERANCE = 1e-7
+MIN_TOLERANCE, MAX_TOLERANCE = 1e-12, 0.5
+EVAL_GAIN = 0.05  # follow the recorded moves until the change drops 20x below the last full sweep's
+EVAL_FINAL = 0.25  # ... or below a quarter of the tolerance
+MAX_EVAL_SWEEPS = 20
+MAX_SETTLED_EVAL_SWEEPS = 200
+MAX_FULL_SWEEPS = 1000
+CHECKPOINT_SUFFIX = ".partial"
+CHECKPOINT_KIND = "group"
+
+
+@njit
+def choices(n, mover, opponent, fm, fo, table, work, group_start, policy, at):
+    """(c, q) of position x: V(x) = c + q * (1 - V(swap x)); records the best moves in policy[at:at + 4].
+
+    c sums P(r) * the best move's value over the rolls with a legal move; q
+    is the total probability of the rolls without one (roll 0 included).
+    Values of the group being solved are read from `work` (float64, offset
+    `group_start`), bear-offs from `table` (final). The best move of roll r
+    goes to policy[at + r - 1] (the first best wins ties): NO_MOVE, WIN, or
+    kind << KIND_SHIFT | index, with a group-local index for TURN_PASSES /
+    ROLLS_AGAIN and a table index for BORE_OFF.
+    """
+    # Bit s + 1 of `sources`: a piece on track position s may move (bit 0: an unentered one).
+    sources = (mover << 1) | (1 if n - fm - popcount(mover) > 0 else 0)
+    c = 0.0
+    q = ROLL_PROB[0]
+    for roll in range(1, ROLL_PROB.shape[0]):
+        best = -1.0
+        entry = NO_MOVE
+        rest = sources
+        while rest:
+            source = LOWEST_BIT[rest] - 1
+            rest &= rest - 1
+            kind, m2, o2 = move_kind(mover, opponent, source, roll)
+            if kind == ILLEGAL:
+                continue
+            if kind == BORE_OFF:
+                if fm + 1 == n:
+                    value = 1.0
+                    candidate = WIN
+                else:
+                    target = encode(n, opponent, m2, fo, fm + 1)
+                    value = 1.0 - table[target]
+                    candidate = (BORE_OFF << KIND_SHIFT) | target
+            elif kind == ROLLS_AGAIN:
+                target = encode(n, m2, o2, fm, fo) - group_start
+                value = work[target]
+                candidate = (ROLLS_AGAIN << KIND_SHIFT) | target
+            else:
+                target = encode(n, o2, m2, fo, fm) - group_start
+                value = 1.0 - work[target]
+                candidate = (TURN_PASSES << KIND_SHIFT) | target
+            if value > best:
+                best = value
+                entry = candidate
+        policy[at + roll - 1] = entry
+        if best < 0.0:
+            q += ROLL_PROB[roll]
+        else:
+            c += ROLL_PROB[roll] * best
+    return c, q
+
+
+@njit
+def follow(policy, at, table, work):
+    """(c, q) as `expected_moves` computes them, for the moves recorded in policy[at:at + 4]."""
+    c = 0.0
+    q = ROLL_PROB[0]
+    for roll in range(1, ROLL_PROB.shape[0]):
+        entry = policy[at + roll - 1]
+        if entry == NO_MOVE:
+            q += ROLL_PROB[roll]
+            continue
+        if entry == WIN:
+            value = 1.0
+        else:
+            kind = entry >> KIND_SHIFT
+            target = entry & INDEX_MASK
+            if kind == BORE_OFF:
+                value = 1.0 - table[target]
+            elif kind == ROLLS_AGAIN:
+                value = work[target]
+            else:
+                value = 1.0 - work[target]
+        c += ROLL_PROB[roll] * value
+    return c, q
+
+
+@njit
+def solve_pair(ix, iy, c1, q1, c2, q2, work):
+    """Write V(x), V(swap x) from V(x) = c1 + q1 (1 - V(y)), V(y) = c2 + q2 (1 - V(x)); the largest change."""
+    if ix == iy:
+        vx = (c1 + q1) / (1.0 + q1)
+        change = abs(vx - work[ix])
+        work[ix] = vx
+        return change
+    vx = (c1 + q1 - q1 * (c2 + q2)) / (1.0 - q1 * q2)
+    vy = c2 + q2 * (1.0 - vx)
+    change = max(abs(vx - work[ix]), abs(vy - work[iy]))
+    work[ix] = vx
+    work[iy] = vy
+    return change
+
+
+@njit
+def update_pair(n, mover, opponent, ix, fm, fo, table, work, group_start, policy, improve):
+    """Update position x = (mover, opponent, fm, fo), group-local index ix, with its colour swap.
+
+    improve: recompute every move and record the best ones (policy[4 * i:4 * i + 4] for
+    local index i); else follow the recorded moves. Returns the largest change, 0.0 when
+    the swap has the lower index (x is then updated as the swap of that position).
+    """
+    iy = encode(n, opponent, mover, fo, fm) - group_start
+    if iy < ix and fm == fo:
+        return 0.0
+    if improve:
+        c1, q1 = choices(n, mover, opponent, fm, fo, table, work, group_start, policy, NUM_MOVE_ROLLS * ix)
+        c2, q2 = c1, q1
+        if ix != iy:
+            c2, q2 = choices(n, opponent, mover, fo, fm, table, work, group_start, policy, NUM_MOVE_ROLLS * iy)
+    else:
+        c1, q1 = follow(policy, NUM_MOVE_ROLLS * ix, table, work)
+        c2, q2 = c1, q1
+        if ix != iy:
+            c2, q2 = follow(policy, NUM_MOVE_ROLLS * iy, table, work)
+    return solve_pair(ix, iy, c1, q1, c2, q2, work)
+
+
+@njit
+def sweep_unit(n, fm, fo, unit, table, work, group_start, policy, improve):
+    """Update the positions of one unit of subgroup (fm, fo) (and their colour swaps), in index order.
+
+    `unit` packs (lane code, mover's end squares, opponent's end squares,
+    start pieces) as `group_units` does. Returns the largest change.
+    """
+    code = unit & UNIT_CODE_MASK
+    mover_ends = (unit >> UNIT_ENDS_SHIFT) & ENDS_MASK
+    opponent_ends = (unit >> (UNIT_ENDS_SHIFT + ENDS_BITS)) & ENDS_MASK
+    start_pieces = unit >> UNIT_START_SHIFT
+    a = n - fm
+    b = n - fo
+    ml = POPCOUNT8[LANE_MOVER[code]]
+    ol = POPCOUNT8[LANE_OPPONENT[code]]
+    cm = min(a - ml, PRIVATE_SIZE)
+    co = min(b - ol, PRIVATE_SIZE)
+    block = SUBGROUP_OFF[n, fm, fo] - group_start + CLASS_OFF[a, b, ml, ol]
+    block += LANE_RANK[code] * PRIVATE_AT_MOST[cm] * PRIVATE_AT_MOST[co]
+    worst = 0.0
+    for r in range(
+        UNIT_START[cm, co, mover_ends, opponent_ends, start_pieces],
+        UNIT_STOP[cm, co, mover_ends, opponent_ends, start_pieces],
+    ):
+        mover, opponent = position_of(code, PAIR_UNRANK[cm, co, r])
+        change = update_pair(n, mover, opponent, block + r, fm, fo, table, work, group_start, policy, improve)
+        if change > worst:
+            worst = change
+    return worst
+
+
+@njit(parallel=True)
+def sweep(n, fm, fo, units, level_start, table, work, group_start, policy, improve):
+    """One sweep over a group: unit levels high to low, the units of a level in parallel; the largest change.
+
+    x runs over the units of subgroup (fm, fo) from `group_units` (the
+    pairs (x, swap x) cover the group). improve=True: a full Bellman sweep
+    that records the best moves in `policy` (int32[4 * group size]); False:
+    a cheaper sweep that follows the recorded moves.
+    """
+    changes = np.zeros(NUM_CHUNKS, dtype=np.float64)
+    for lev in range(level_start.shape[0] - 1):
+        first = level_start[lev]
+        total = level_start[lev + 1] - first
+        chunks = min(total, NUM_CHUNKS)
+        for chunk in prange(chunks):
+            worst = changes[chunk]
+            for k in range(first + total * chunk // chunks, first + total * (chunk + 1) // chunks):
+                change = sweep_unit(n, fm, fo, units[k], table, work, group_start, policy, improve)
+                if change > worst:
+                    worst = change
+            changes[chunk] = worst
+    return changes.max()
+
+
+@njit
+def sweep_serial(n, fm, fo, units, level_start, table, work, group_start, policy, improve):
+    """`sweep` on one thread (same result), for small groups where starting threads costs more."""
+    worst = 0.0
+    for k in range(units.shape[0]):
+        change = sweep_unit(n, fm, fo, units[k], table, work, group_start, policy, improve)
+        if change > worst:
+            worst = change
+    return worst
+
+
+def group_units(n: int, fm: int, fo: int) -> tuple[np.ndarray, np.ndarray]:
+    """The units of subgroup (fm, fo) in sweep order, and where each unit level starts.
+
+    Returns (units, level_start): units is int64[k], each lane code |
+    mover ends << 13 | opponent ends << 15 | start pieces << 17, sorted by
+    unit level descending, then index; units[level_start[j]:level_start[j +
+    1]] share one level. For fm == fo a unit whose colour swap (also in the
+    subgroup) comes first is left out: sweeping that one covers both.
+    """
+    a, b = n - fm, n - fo
+    codes = LANE_UNRANK
+    ml, ol = POPCOUNT8[LANE_MOVER[codes]], POPCOUNT8[LANE_OPPONENT[codes]]
+    fits = (ml <= a) & (ol <= b)
+    codes, ml, ol = codes[fits], ml[fits], ol[fits]
+    cm, co = np.minimum(a - ml, PRIVATE_SIZE), np.minimum(b - ol, PRIVATE_SIZE)
+    block = (
+        SUBGROUP_OFF[n, fm, fo] + CLASS_OFF[a, b, ml, ol] + LANE_RANK[codes] * PRIVATE_AT_MOST[cm] * PRIVATE_AT_MOST[co]
+    )
+    swapped = TERN8[LANE_OPPONENT[codes]] + 2 * TERN8[LANE_MOVER[codes]]
+    swapped_block = (
+        SUBGROUP_OFF[n, fo, fm]
+        + CLASS_OFF[b, a, ol, ml]
+        + LANE_RANK[swapped] * PRIVATE_AT_MOST[co] * PRIVATE_AT_MOST[cm]
+    )
+    units, levels, starts = [], [], []
+    for em in range(NUM_ENDS):
+        for eo in range(NUM_ENDS):
+            for pieces in range(MAX_START_PIECES + 1):
+                first = UNIT_START[cm, co, em, eo, pieces]
+                keep = UNIT_STOP[cm, co, em, eo, pieces] > first
+                if fm == fo:
+                    keep &= block + first <= swapped_block + UNIT_START[co, cm, eo, em, pieces]
+                units.append(
+                    codes[keep]
+                    | (em << UNIT_ENDS_SHIFT)
+                    | (eo << (UNIT_ENDS_SHIFT + ENDS_BITS))
+                    | (pieces << UNIT_START_SHIFT)
+                )
+                levels.append(LANE_LEVEL[codes[keep]] + END_LEVEL[em] + END_LEVEL[eo] + pieces)
+                starts.append(block[keep] + first[keep])
+    units, levels, starts = np.concatenate(units), np.concatenate(levels), np.concatenate(starts)
+    order = np.lexsort((starts, -levels))
+    units, levels = units[order], levels[order]
+    level_start = np.flatnonzero(np.diff(levels, prepend=levels[0] + 1, append=levels[-1] - 1))
+    return np.ascontiguousarray(units), level_start.astype(np.int64)
+
+
+@njit(parallel=True)
+def bellman_residual(n, values):
+    """max |V - T V| over every position of a table (float32[count]): a check, not part of the solve."""
+    count = COUNT[n]
+    changes = np.zeros(NUM_CHUNKS, dtype=np.float64)
+    for chunk in prange(NUM_CHUNKS):
+        scratch = np.empty(NUM_MOVE_ROLLS, dtype=np.int32)
+        worst = 0.0
+        for index in range(count * chunk // NUM_CHUNKS, count * (chunk + 1) // NUM_CHUNKS):
+            mover, opponent, fm, fo = decode(n, index)
+            c, q = choices(n, mover, opponent, fm, fo, values, values, 0, scratch, 0)
+            swapped = values[encode(n, opponent, mover, fo, fm)]
+            worst = max(worst, abs(c + q * (1.0 - swapped) - values[index]))
+        changes[chunk] = worst
+    return changes.max()
+
+
+# The driver.
+
+
+@dataclass(frozen=True)
+class SolveProgress:
+    """What `solve` reports to its `progress` callback, after every sweep and when a group is done.
+
+    group: the finished counts (hi, lo) of the group; group_number is
+    1-based out of group_count. sweep: sweeps of this group so far; full:
+    whether the last sweep was a full Bellman sweep (else it followed the
+    recorded best moves); change: the largest change of that sweep. done:
+    the group is final (converged, or resumed from a checkpoint when
+    resumed is True). positions_done counts the positions of final groups.
+    """
+
+    n_pieces: int
+    group: tuple[int, int]
+    group_number: int
+    group_count: int
+    group_positions: int
+    sweep: int
+    full: bool
+    change: float
+    done: bool
+    resumed: bool
+    positions_done: int
+    positions_total: int
+    elapsed: float
+
+
+def solve_group(
+    n: int,
+    hi: int,
+    lo: int,
+    table: np.ndarray,
+    tolerance: float,
+    report: Callable[[int, bool, float], None] | None = None,
+) -> dict:
+    """Solve group {hi, lo} into table[group_range(n, hi, lo)]; later groups must be final.
+
+    Sweeps until a full sweep changes no value by `tolerance` or more.
+    Between full sweeps, cheaper sweeps follow the recorded best moves until
+    they change values by less than EVAL_GAIN times the last full change (or
+    a quarter of the tolerance), at most MAX_EVAL_SWEEPS in a row. Once a
+    full sweep changes values no more than the following sweeps before it
+    did (its new best moves made no difference), they go on down to a
+    quarter of the tolerance.
+
+    report(sweep, full, change) is called after every sweep. Returns the
+    group's statistics (a JSON-friendly dict).
+    """
+    start_time = time.perf_counter()
+    start, stop = group_range(n, hi, lo)
+    units, level_start = group_units(n, hi, lo)
+    policy = np.empty(NUM_MOVE_ROLLS * (stop - start), dtype=np.int32)
+    work = np.full(stop - start, INITIAL_VALUE, dtype=np.float64)
+    kernel = sweep if stop - start >= MIN_PARALLEL_POSITIONS else sweep_serial
+    sweeps = full_sweeps = 0
+
+    def run(full: bool) -> float:
+        nonlocal sweeps, full_sweeps
+        change = float(kernel(n, hi, lo, units, level_start, table, work, start, policy, full))
+        sweeps += 1
+        full_sweeps += full
+        if report is not None:
+            report(sweeps, full, change)
+        return change
+
+    def follow(target: float, limit: int) -> float:
+        """Sweeps along the recorded moves until one changes less than target (at most limit); its change."""
+        for _ in range(limit):
+            change = run(False)
+            if change < target:
+                break
+        return change
+
+    change = run(True)
+    followed = None  # the last change of the sweeps that followed the recorded moves
+    while change >= tolerance:
+        if full_sweeps >= MAX_FULL_SWEEPS:
+            raise RuntimeError(
+                f"group {(hi, lo)} of the {n}-piece game did not converge to tolerance {tolerance} in "
+                f"{MAX_FULL_SWEEPS} full sweeps (last change {change:.3g}); use a larger tolerance"
+            )
+        if followed is not None and change <= followed:
+            # New best moves changed nothing that matters: follow them down to the tolerance.
+            followed = follow(tolerance * EVAL_FINAL, MAX_SETTLED_EVAL_SWEEPS)
+        else:
+            followed = follow(max(change * EVAL_GAIN, tolerance * EVAL_FINAL), MAX_EVAL_SWEEPS)
+        change = run(True)
+    table[start:stop] = work
+    return {
+        "group": [hi, lo],
+        "positions": int(stop - start),
+        "sweeps": sweeps,
+        "full_sweeps": full_sweeps,
+        "residual": change,
+        "seconds": round(time.perf_counter() - start_time, 3),
+    }
+
+
+def _checkpoint_dir(out: Path) -> Path:
+    return out.with_name(out.name + CHECKPOINT_SUFFIX)
+
+
+def _checkpoint_file(folder: Path, hi: int, lo: int) -> Path:
+    return folder / f"group-{hi}-{lo}.bin"
+
+
+def _load_checkpoint(path: Path, n: int, hi: int, lo: int, tolerance: float, into: np.ndarray) -> dict | None:
+    """Copy a finished group's checkpoint into `into`; None if absent or damaged."""
+    if not path.exists():
+        return None
+    try:
+        header, data = read_array_file(path, CHECKPOINT_KIND, mmap=False, verify=True)
+    except ValueError:
+        return None  # damaged: solve the group again (its file is then replaced)
+    if header["n_pieces"] != n or header.get("tolerance") != tolerance:
+        raise ValueError(
+            f"{path.parent}: checkpoint of a solve with n_pieces={header['n_pieces']}, "
+            f"tolerance={header.get('tolerance')}, not n_pieces={n}, tolerance={tolerance}; "
+            "delete the folder or solve with the same settings"
+        )
+    if header.get("group") != [hi, lo] or header["count"] != into.size or header["dtype"] != "float32":
+        return None
+    into[:] = data
+    return header["stats"]
+
+
+def solve(
+    n_pieces: int,
+    tolerance: float = DEFAULT_TOLERANCE,
+    out: str | os.PathLike | None = None,
+    progress: Callable[[SolveProgress], None] | None = None,
+    threads: int | None = None,
+) -> Table:
+    """Solve the N-piece game exactly: every position's probability that the player to move wins.
+
+    tolerance: each group is swept until a full sweep changes no value by
+        this much or more (the values are then within a few tolerances of
+        the exact ones).
+    out: the table file to write (atomically) when done. While solving,
+        every finished group is checkpointed in the folder `<out>.partial`
+        beside it; a new call with the same out, n_pieces and tolerance
+        resumes from there and gives the same table bit for bit. The folder
+        is removed once the table is written. None: solve in memory only.
+    progress: called with a SolveProgress after every sweep and group; an
+        exception it raises stops the solve (finished groups stay
+        checkpointed).
+    threads: Numba threads to use (default: Numba's current setting). The
+        result does not depend on it.
+    """
+    n = check_int("n_pieces", n_pieces, 1, MAX_PIECES)
+    if (
+        isinstance(tolerance, bool)
+        or not isinstance(tolerance, numbers.Real)
+        or not (MIN_TOLERANCE <= tolerance <= MAX_TOLERANCE)
+    ):
+        raise ValueError(f"tolerance must be a number in [{MIN_TOLERANCE}, {MAX_TOLERANCE}], got {tolerance!r}")
+    tolerance = float(tolerance)
+    if threads is not None:
+        threads = check_int("threads", threads, 1, numba.config.NUMBA_NUM_THREADS)
+    out = None if out is None else Path(out)
+    folder = None if out is None else _checkpoint_dir(out)
+
+    previous_threads = numba.get_num_threads()
+    if threads is not None:
+        numba.set_num_threads(threads)
+    try:
+        table, stats = _solve_groups(n, tolerance, folder, progress)
+    finally:
+        numba.set_num_threads(previous_threads)
+    result = Table(
+        n_pieces=n,
+        values=table,
+        tolerance=tolerance,
+        residual=max(s["residual"] for s in stats),
+        path=out,
+        groups=tuple(stats),
+    )
+    if out is not None:
+        save_table(result, out)
+        shutil.rmtree(folder, ignore_errors=True)
+    return result
+
+
+def _solve_groups(n: int, tolerance: float, folder: Path | None, progress) -> tuple[np.ndarray, list]:
+    """Solve (or load from checkpoints) every group in order; (float32 table, per-group statistics)."""
+    order = solve_order(n)
+    total = position_count(n)
+    table = np.zeros(total, dtype=np.float32)
+    stats = []
+    done = 0
+    clock = time.perf_counter()
+    for number, (hi, lo) in enumerate(order, 1):
+        start, stop = group_range(n, hi, lo)
+        fields = dict(
+            n_pieces=n,
+            group=(hi, lo),
+            group_number=number,
+            group_count=len(order),
+            group_positions=stop - start,
+            positions_total=total,
+        )
+        group_stats = None
+        if folder is not None:
+            group_stats = _load_checkpoint(_checkpoint_file(folder, hi, lo), n, hi, lo, tolerance, table[start:stop])
+        resumed = group_stats is not None
+        if not resumed:
+            report = None if progress is None else functools.partial(_report, progress, fields, clock, done)
+            group_stats = solve_group(n, hi, lo, table, tolerance, report)
+            if folder is not None:
+                header = {
+                    "kind": CHECKPOINT_KIND,
+                    "rules": RULES_NAME,
+                    "n_pieces": n,
+                    "tolerance": tolerance,
+                    "group": [hi, lo],
+                    "start": start,
+                    "count": stop - start,
+                    "dtype": "float32",
+                    "stats": group_stats,
+                }
+                write_array_file(_checkpoint_file(folder, hi, lo), header, table[start:stop])
+        stats.append(group_stats)
+        done += stop - start
+        if progress is not None:
+            _report(progress, fields, clock, done, group_stats["sweeps"], True, group_stats["residual"], True, resumed)
+    return table, stats
+
+
+def _report(progress, fields, clock, positions_done, sweep_count, full, change, done=False, resumed=False) -> None:
+    progress(
+        SolveProgress(
+            **fields,
+            sweep=sweep_count,
+            full=full,
+            change=change,
+            done=done,
+            resumed=resumed,
+            positions_done=positions_done,
+            elapsed=time.perf_counter() - clock,
+        )
+    )

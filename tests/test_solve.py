@@ -1,0 +1,461 @@
+"""The exact solver (rgou.solve): index, values against an independent oracle, table files, look-ups."""
+
+import functools
+import os
+import re
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import solve_oracle as oracle
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rgou._numba import njit
+from rgou.game import Position, apply_move, legal_moves
+from rgou.solve import (
+    Table,
+    best_move,
+    decode,
+    default_table_path,
+    encode,
+    load_table,
+    make_state,
+    p2_win_after_moves,
+    position_count,
+    save_table,
+    solve,
+    state_index,
+    win_probability,
+)
+from rgou.solve import table as table_module
+from rgou.solve.index import COUNT
+from rgou.solve.solver import bellman_residual
+from rgou.solve.table import write_array_file
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = (1, 2, 3)
+TOL = 1e-6
+LANE_BITS = 0xFF << 4  # track positions 4..11
+OFF, DONE = -1, 20
+P1_TRACK = (3, 2, 1, 0, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
+P2_TRACK = (19, 18, 17, 16, 4, 5, 6, 7, 8, 9, 10, 11, 14, 15)
+MIRROR = {OFF: OFF, DONE: DONE}
+for _a, _b in zip(P1_TRACK, P2_TRACK, strict=True):
+    MIRROR[_a], MIRROR[_b] = _b, _a
+
+
+@functools.cache
+def solved(n: int) -> Table:
+    return solve(n, tolerance=1e-9)
+
+
+@functools.cache
+def oracle_solution(n: int):
+    return oracle.solve(n)
+
+
+def oracle_state_array(state, n: int) -> np.ndarray:
+    p1, p2, to_move = state
+    return np.array(list(p1) + list(p2) + [to_move, 0], dtype=np.int8)
+
+
+@njit
+def _indices(states):
+    out = np.empty(states.shape[0], dtype=np.int64)
+    for i in range(states.shape[0]):
+        out[i] = state_index(states[i])
+    return out
+
+
+@njit
+def _win_probabilities(values, states):
+    out = np.empty(states.shape[0], dtype=np.float64)
+    for i in range(states.shape[0]):
+        out[i] = win_probability(values, states[i])
+    return out
+
+
+@functools.cache
+def oracle_indices(n: int):
+    """(live state ids, their rgou-style arrays, their table indices) for the oracle's live states."""
+    graph, _ = oracle_solution(n)
+    states = np.array([oracle_state_array(graph.states[i], n) for i in graph.live])
+    return graph.live, states, _indices(states)
+
+
+def mirror(state: np.ndarray, n: int) -> np.ndarray:
+    """The same position with colours swapped: P1's pieces become P2's on the mirrored squares."""
+    p1 = [MIRROR[int(s)] for s in state[:n]]
+    p2 = [MIRROR[int(s)] for s in state[n : 2 * n]]
+    return np.array(p2 + p1 + [3 - int(state[2 * n]), int(state[2 * n + 1])], dtype=np.int8)
+
+
+# The index.
+
+
+@pytest.mark.parametrize("n", SMALL)
+def test_count_equals_breadth_first_enumeration(n):
+    graph, _ = oracle_solution(n)
+    live_p1 = sum(1 for i in graph.live if graph.states[i][2] == 1)
+    assert position_count(n) == live_p1
+    # Every reachable live state has an index; each index is one position seen by either colour.
+    _, _, indices = oracle_indices(n)
+    assert indices.min() >= 0 and indices.max() < position_count(n)
+    assert np.array_equal(np.bincount(indices, minlength=position_count(n)), np.full(position_count(n), 2))
+
+
+def test_counts_of_all_variants():
+    assert [position_count(n) for n in range(1, 8)] == [217, 12869, 263121, 2602822, 14669769, 53188365, 137870097]
+    assert position_count(7) * 4 < 2**30  # the float32 7-piece table: 551 MB
+
+
+@st.composite
+def positions(draw, n=None):
+    """A valid non-final position (n, mover, opponent, fm, fo)."""
+    n = draw(st.integers(1, 7)) if n is None else n
+    fm = draw(st.integers(0, n - 1))
+    fo = draw(st.integers(0, n - 1))
+    squares = draw(st.permutations(range(14)))
+    mover_count = draw(st.integers(0, min(n - fm, 14)))
+    mover = sum(1 << p for p in squares[:mover_count])
+    candidates = [p for p in draw(st.permutations(range(14))) if not (4 <= p <= 11 and mover >> p & 1)]
+    opponent_count = draw(st.integers(0, min(n - fo, len(candidates))))
+    opponent = sum(1 << p for p in candidates[:opponent_count])
+    return n, mover, opponent, fm, fo
+
+
+@given(positions())
+def test_position_index_position(position):
+    n, mover, opponent, fm, fo = position
+    index = encode(n, mover, opponent, fm, fo)
+    assert 0 <= index < position_count(n)
+    assert tuple(decode(n, index)) == (mover, opponent, fm, fo)
+
+
+@given(st.data())
+def test_index_position_index(data):
+    n = data.draw(st.integers(1, 7))
+    index = data.draw(st.integers(0, position_count(n) - 1))
+    mover, opponent, fm, fo = decode(n, index)
+    assert 0 <= fm < n and 0 <= fo < n
+    assert bin(mover).count("1") <= n - fm and bin(opponent).count("1") <= n - fo
+    assert mover & opponent & LANE_BITS == 0  # no shared lane square twice
+    assert encode(n, mover, opponent, fm, fo) == index
+
+
+@njit
+def _round_trip_failures(n):
+    """Indices i of the n-piece game where decode(i) is not a valid position or encode(decode(i)) != i."""
+    failures = 0
+    for index in range(COUNT[n]):
+        mover, opponent, fm, fo = decode(n, index)
+        valid = 0 <= fm < n and 0 <= fo < n and mover & opponent & LANE_BITS == 0
+        for mask, finished in ((mover, fm), (opponent, fo)):
+            pieces = 0
+            while mask:
+                mask &= mask - 1
+                pieces += 1
+            valid = valid and pieces <= n - finished
+        if not valid or encode(n, mover, opponent, fm, fo) != index:
+            failures += 1
+    return failures
+
+
+def test_index_round_trip_is_exhaustive_for_small_variants():
+    for n in (1, 2, 3, 4, 5):
+        assert _round_trip_failures(n) == 0
+
+
+# Values against the oracle.
+
+
+@pytest.mark.parametrize("n", SMALL)
+def test_values_equal_independent_expectimax(n):
+    graph, expected = oracle_solution(n)
+    live, states, indices = oracle_indices(n)
+    values = solved(n).values
+    assert np.abs(values[indices] - expected[live]).max() < TOL
+    assert np.array_equal(_win_probabilities(values, states), values[indices].astype(np.float64))
+
+
+@pytest.mark.parametrize("n", SMALL)
+def test_values_satisfy_bellman_equation(n):
+    graph, _ = oracle_solution(n)
+    live, _, indices = oracle_indices(n)
+    values = solved(n).values
+    on_graph = np.zeros(len(graph.states))
+    on_graph[live] = values[indices]
+    for i, state in enumerate(graph.states):
+        if oracle.winner(state):
+            on_graph[i] = float(oracle.winner(state) == state[2])
+    assert oracle.bellman_residual(graph, on_graph) < TOL  # the oracle's operator
+    assert bellman_residual(n, values) < TOL  # the solver's own operator, on every position
+
+
+@pytest.mark.parametrize("n", SMALL)
+def test_hand_computed_endgame(n):
+    # n - 1 pieces finished each, the last one on track position 13: only a 1 (p = 1/4) bears it
+    # off, every other roll passes. V = p + (1 - p)(1 - V), so V = 1 / (2 - p) = 4/7.
+    state = make_state([DONE] * (n - 1) + [13], [DONE] * (n - 1) + [15], to_move=1)
+    assert abs(solved(n).win_probability(state) - 4 / 7) < TOL
+
+
+def test_opening_values():
+    for n, value in ((1, 0.5300498395), (2, 0.5185729074), (3, 0.5162011022)):
+        assert abs(solved(n).values[encode(n, 0, 0, 0, 0)] - value) < TOL
+
+
+def test_colour_symmetry_and_finished_games():
+    table = solved(2)
+    _, states, _ = oracle_indices(2)
+    for state in states[::97]:
+        assert table.win_probability(state) == table.win_probability(mirror(state, 2))
+    assert table.win_probability(make_state([DONE, DONE], [OFF, 5], to_move=2)) == 0.0
+    assert table.win_probability(make_state([DONE, DONE], [OFF, 5], to_move=1)) == 1.0
+
+
+# Look-ups on rgou's 7-piece state.
+
+
+def random_states(count: int, seed: int) -> list[np.ndarray]:
+    """Rolled 7-piece states from random play with rgou's engine."""
+    rng = np.random.default_rng(seed)
+    states = []
+    while len(states) < count:
+        position = Position.initial()
+        while not position.is_over and len(states) < count:
+            position = position.with_dice(int(rng.choice(5, p=[1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16])))
+            states.append(position.to_array())
+            moves = position.legal_moves()
+            position = position.play(int(rng.choice(moves))) if moves else position.pass_turn()
+    return states
+
+
+@pytest.fixture(scope="module")
+def fake_values_7():
+    """A stand-in 7-piece table: values[i] = i, so a look-up shows which entry it read."""
+    return np.arange(position_count(7), dtype=np.int32)
+
+
+def test_win_probability_reads_the_index_of_rgou_states(fake_values_7):
+    # P1: 6 finished, one on square 13 (track 13); P2: 5 finished, squares 15 (track 13) and 7 (track 7).
+    state = Position((20,) * 6 + (13,), (20,) * 5 + (15, 7), to_move=1).to_array()
+    index = encode(7, 1 << 13, (1 << 13) | (1 << 7), 6, 5)
+    assert state_index(state) == index
+    assert win_probability(fake_values_7, state) == fake_values_7[index]
+    # The same position with colours swapped reads the same entry.
+    swapped = Position((20,) * 5 + (13, 7), (20,) * 6 + (15,), to_move=2).to_array()
+    assert state_index(swapped) == index
+    # The opening, either player to move, is index encode(7, 0, 0, 0, 0).
+    assert state_index(Position.initial().to_array()) == encode(7, 0, 0, 0, 0)
+    for state in random_states(200, seed=1):
+        assert state_index(state) == state_index(mirror(state, 7))
+
+
+def test_p2_win_after_moves_follows_rgou_moves(fake_values_7):
+    out = np.empty(7)
+    slots = np.empty(7, dtype=np.int8)
+    for state in random_states(400, seed=2):
+        count = p2_win_after_moves(fake_values_7, state, out)
+        assert count == legal_moves(state, slots)
+        for k in range(count):
+            child = apply_move(state, slots[k])
+            position = Position.from_array(child)
+            if position.is_over:
+                expected = float(position.winner == 2)
+            else:
+                v = float(fake_values_7[state_index(child)])
+                expected = v if child[14] == 2 else 1.0 - v
+            assert out[k] == expected
+        move = best_move(fake_values_7, state)
+        if count == 0 or Position.from_array(state).is_over:
+            assert move == -1
+        else:
+            pick = np.argmax(out[:count]) if state[14] == 2 else np.argmin(out[:count])
+            assert move == slots[pick]
+
+
+def test_state_validation():
+    table = solved(1)
+    with pytest.raises(ValueError, match="shape"):
+        table.win_probability(np.zeros(16, dtype=np.int8))
+    with pytest.raises(ValueError, match="not on player 1's track"):
+        make_state([16], [OFF])
+    with pytest.raises(ValueError, match="two pieces on square 5"):
+        make_state([5, OFF], [5, OFF])
+    with pytest.raises(ValueError, match="dice"):
+        make_state([OFF], [OFF], dice=5)
+    assert table.p2_win_after_moves(make_state([OFF], [OFF], to_move=1, dice=0)).size == 0
+    assert table.p2_win_after_moves(make_state([OFF], [OFF], to_move=1, dice=2)).size == 1
+
+
+# Table files.
+
+
+def test_table_round_trip(tmp_path):
+    table = solved(2)
+    path = save_table(table, tmp_path / "t.table")
+    loaded = load_table(path, n_pieces=2)
+    assert np.array_equal(loaded.values, table.values) and not loaded.values.flags.writeable
+    assert loaded.tolerance == table.tolerance and loaded.residual == table.residual
+    assert loaded.groups == table.groups
+    in_memory = load_table(path, mmap=False)
+    assert np.array_equal(in_memory.values, table.values)
+    compact = load_table(save_table(table, tmp_path / "c.table", dtype="uint16"))
+    assert compact.values.dtype == np.float32
+    assert np.abs(compact.values - table.values).max() <= 0.5 / 65535 + 1e-7
+    header = (tmp_path / "t.table").read_bytes()[:8]
+    assert header == b"RGOUSOLV"
+
+
+def _damage(path: Path, how: str) -> None:
+    data = bytearray(path.read_bytes())
+    if how == "magic":
+        data[:8] = b"NOTATABL"
+    elif how == "checksum":
+        data[-3] ^= 0xFF
+    elif how == "truncated":
+        data = data[:-10]
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    "how, message",
+    [
+        ("magic", "not an rgou solver file"),
+        ("checksum", "checksum mismatch"),
+        ("truncated", "truncated file"),
+    ],
+)
+def test_damaged_files_are_refused(tmp_path, how, message):
+    path = save_table(solved(1), tmp_path / "t.table")
+    _damage(path, how)
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match=re.escape(str(path)) + ".*" + message):
+        load_table(path)
+    assert path.read_bytes() == before
+
+
+def test_wrong_table_is_refused(tmp_path):
+    path = save_table(solved(1), tmp_path / "t.table")
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match=re.escape(str(path)) + ".*for 1 pieces, expected 2"):
+        load_table(path, n_pieces=2)
+    assert path.read_bytes() == before
+    header = {"kind": "table", "rules": "masters", "n_pieces": 1, "count": 217, "dtype": "float32"}
+    write_array_file(tmp_path / "m.table", header, solved(1).values)
+    with pytest.raises(ValueError, match="m.table: solved for rules 'masters', not 'finkel'"):
+        load_table(tmp_path / "m.table")
+    header = {"kind": "table", "rules": "finkel", "n_pieces": 2, "count": 217, "dtype": "float32"}
+    write_array_file(tmp_path / "c.table", header, solved(1).values)
+    with pytest.raises(ValueError, match="c.table: wrong position count 217 for 2 pieces"):
+        load_table(tmp_path / "c.table")
+    with pytest.raises(ValueError, match="no such file"):
+        load_table(tmp_path / "missing.table")
+
+
+def test_interrupted_write_leaves_the_old_file(tmp_path, monkeypatch):
+    path = save_table(solved(1), tmp_path / "t.table")
+    before = path.read_bytes()
+
+    def interrupt(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(table_module.struct, "pack", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        save_table(solved(2), path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["t.table"]
+    assert struct.pack("<I", 1)  # restored
+
+
+def test_default_path_is_the_user_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert default_table_path(7) == tmp_path / "rgou" / "finkel-7.table"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert default_table_path(3) == Path.home() / ".cache" / "rgou" / "finkel-3.table"
+    with pytest.raises(ValueError, match="n_pieces"):
+        default_table_path(8)
+
+
+# Solve: checkpoints, threads, arguments.
+
+
+class Stop(Exception):
+    pass
+
+
+def test_interrupted_solve_resumes_to_the_same_bits(tmp_path):
+    out = tmp_path / "finkel-3.table"
+    reference = solve(3)
+
+    def stop_after_first_group(progress):
+        if progress.done:
+            raise Stop
+
+    with pytest.raises(Stop):
+        solve(3, out=out, progress=stop_after_first_group)
+    assert not out.exists()
+    assert [p.name for p in (tmp_path / "finkel-3.table.partial").iterdir()] == ["group-2-2.bin"]
+    with pytest.raises(ValueError, match="partial: checkpoint of a solve with .*tolerance=1e-07"):
+        solve(3, tolerance=1e-8, out=out)
+    reports = []
+    resumed = solve(3, out=out, progress=reports.append, threads=1)
+    assert [r.resumed for r in reports if r.done] == [True] + [False] * 5
+    assert np.array_equal(resumed.values, reference.values)
+    assert np.array_equal(load_table(out, 3).values, reference.values)
+    assert [p.name for p in tmp_path.iterdir()] == ["finkel-3.table"]
+
+
+def test_progress_reports(tmp_path):
+    reports = []
+    table = solve(2, progress=reports.append)
+    done = [r for r in reports if r.done]
+    assert [r.group for r in done] == [(1, 1), (1, 0), (0, 0)]
+    assert done[-1].positions_done == position_count(2)
+    assert all(r.change < table.tolerance for r in done)
+    assert reports[0].full and not reports[0].done
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n_pieces": 0}, "n_pieces must be in 1..7"),
+        ({"n_pieces": 8}, "n_pieces must be in 1..7"),
+        ({"n_pieces": 2, "tolerance": 0.0}, "tolerance must be"),
+        ({"n_pieces": 2, "tolerance": "1e-7"}, "tolerance must be"),
+        ({"n_pieces": 2, "threads": 0}, "threads must be"),
+    ],
+)
+def test_solve_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        solve(**kwargs)
+
+
+# The docs and the full 7-piece table.
+
+
+def test_docs_examples_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "solver.md").read_text(), flags=re.S)
+    assert blocks
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "docs/solver.md:example", "exec"), namespace)
+
+
+def test_full_seven_piece_table():
+    path = Path(os.environ.get("RGOU_FINKEL7_TABLE", default_table_path(7)))
+    if not path.exists():
+        pytest.skip(f"no solved 7-piece table at {path} (run `rgou solve --pieces 7`, or set RGOU_FINKEL7_TABLE)")
+    table = load_table(path, n_pieces=7)
+    opening = Position.initial().to_array()
+    assert abs(table.win_probability(opening) - 0.515) < 0.001  # the first player's edge under perfect play
+    endgame = Position((20,) * 6 + (13,), (20,) * 6 + (15,), to_move=2).to_array()
+    assert abs(table.win_probability(endgame) - 4 / 7) < 1e-6
+    for state in random_states(100, seed=3):
+        assert table.win_probability(state) == table.win_probability(mirror(state, 7))
