@@ -15,11 +15,12 @@ expectiminimax-N the depth-N search; the ML agent at search depth D the
 depth-(D+1) search on the value net, so depth 0 values each move by the
 chance node after it (the net over the next player's rolls). Specs::
 
-    random | heuristic | expectiminimax-N | emm-N | ml[-D][:MODEL][:MODE]
+    random | heuristic | expectiminimax-N | emm-N | ml[-D][:MODEL][:MODE] | perfect[:TABLE]
 
 MODEL is a weight file or a packaged model name (`default`, the model `ml`
 uses when none is given, or `upstream`); MODE is value (default), combined
-or policy. An optional `epsilon` makes an agent play a uniformly random move
+or policy. `perfect` plays perfectly from a solved 7-piece table (`rgou
+solve`), the default table file or TABLE. An optional `epsilon` makes an agent play a uniformly random move
 with that probability (self-play exploration).
 """
 
@@ -52,6 +53,7 @@ from rgou.search import (
     net_leaf,
     net_value,
     search_into,
+    table_leaf,
 )
 
 AGENT_RANDOM = 0
@@ -285,6 +287,35 @@ class MLAgent(Agent):
         return Decision(decision.move, decision.scores, value, policy)
 
 
+class PerfectAgent(Agent):
+    """Perfect play: the move with the highest exact chance of winning, from a solved 7-piece table.
+
+    `table` is a `rgou.solve.Table` (or None: the default table file, see
+    `rgou.solve.default_table_path`). It is the depth-1 search on the exact leaf.
+    """
+
+    def __init__(self, table=None, name: str = "perfect"):
+        self.table = load_perfect_table(table)
+        super().__init__(name, search_agent_data(1, table_leaf(self.table.values)))
+
+
+def load_perfect_table(table=None):
+    """A solved 7-piece `Table`: the given one, a file path, or the default file (a clear error if absent)."""
+    from rgou.solve import Table, default_table_path, load_table
+
+    if isinstance(table, Table):
+        if table.n_pieces != NUM_PIECES:
+            raise ValueError(f"the perfect agent needs the {NUM_PIECES}-piece table, got a {table.n_pieces}-piece one")
+        return table
+    path = default_table_path(NUM_PIECES) if table is None else table
+    if not Path(path).exists():
+        raise ValueError(
+            f"no solved table at {path}: run `rgou solve --pieces {NUM_PIECES}` first (it writes it "
+            "there), or name a table file: perfect:FILE"
+        )
+    return load_table(path, NUM_PIECES)
+
+
 def _parse_ml(spec: str) -> tuple[int, str, str]:
     """(depth, model, mode) of ml[-D][:MODEL][:MODE]."""
     head, _, rest = spec.partition(":")
@@ -303,7 +334,7 @@ def _parse_ml(spec: str) -> tuple[int, str, str]:
     return depth, model or "default", mode
 
 
-AGENT_SPECS = "random, heuristic, expectiminimax-N (emm-N), ml[-D][:MODEL][:MODE]"
+AGENT_SPECS = "random, heuristic, expectiminimax-N (emm-N), ml[-D][:MODEL][:MODE], perfect[:TABLE]"
 
 
 def make_agent(spec: str, seed: int = 0, params: HeuristicParams = DEFAULT_PARAMS) -> Agent:
@@ -326,6 +357,8 @@ def make_agent(spec: str, seed: int = 0, params: HeuristicParams = DEFAULT_PARAM
         if depth > MAX_ML_DEPTH:
             raise ValueError(f"bad agent spec {spec!r}: ML search depth must be 0..{MAX_ML_DEPTH}")
         agent = MLAgent(load_model(Path(model) if Path(model).exists() else model), mode, depth)
+    elif spec == "perfect" or spec.startswith("perfect:"):
+        agent = PerfectAgent(spec.partition(":")[2] or None)
     else:
         raise ValueError(f"unknown agent {spec!r}; expected one of: {AGENT_SPECS}")
     agent.name = spec

@@ -31,7 +31,7 @@ from rgou.agents import MLAgent
 from rgou.features import NUM_FEATURES, features_into
 from rgou.game import Position, apply_move, winner
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, evaluate
-from rgou.rules import NUM_PIECES
+from rgou.rules import NUM_PIECES, P2
 from rgou.search import NO_MOVE, check_depth, heuristic_leaf, leaf_work, search_into
 
 POSITION_KEYS = ("p1", "p2", "to_move", "dice")
@@ -71,9 +71,12 @@ class Analyzer:
         model: str | Path | None = None,
         features: bool = True,
         ml_depth: int = 0,
+        table=None,
     ):
+        """table: a solved `rgou.solve.Table` (or None) for the exact fields."""
         from rgou.models import load_model
 
+        self.table = table
         self.depth = None if depth is None else check_depth(depth)
         self.params = params
         self.with_features = features
@@ -83,6 +86,12 @@ class Analyzer:
         self._features = np.empty(NUM_FEATURES, dtype=np.float32)
         self._scores = np.empty(NUM_PIECES, dtype=np.float64)
         self.agent = None if model is None else MLAgent(load_model(model), depth=ml_depth)
+
+    def analyze_line(self, line: str) -> dict:
+        """The report of one JSON line (a 7-piece position, or an N-piece one with an N-piece table)."""
+        if self.table is not None and self.table.n_pieces != NUM_PIECES:
+            return {"exact": exact_fields(self.table, parse_small_position(line, self.table.n_pieces))}
+        return self.analyze(parse_position(line))
 
     def analyze(self, pos: Position) -> dict:
         state = pos.to_array()
@@ -119,14 +128,52 @@ class Analyzer:
                 value, policy = self.agent.evaluate(state)
                 out["value"], out["policy"] = value, policy
                 out["ml_scores"], out["ml_move"] = [], None
+        if self.table is not None:
+            out["exact"] = exact_fields(self.table, state)
         return out
+
+
+def parse_small_position(line: str, n_pieces: int) -> np.ndarray:
+    """An int8[2N + 2] state of the N-piece game from a JSON line with N squares per player."""
+    from rgou.solve import make_state
+
+    if not line.strip():
+        raise ValueError("empty line: expected a JSON object with p1, p2, to_move, dice")
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not valid JSON ({e.msg} at column {e.colno})") from None
+    if not isinstance(data, dict) or any(k not in data for k in POSITION_KEYS):
+        raise ValueError("expected a JSON object with p1, p2, to_move, dice")
+    for key in ("p1", "p2"):
+        if not isinstance(data[key], list) or len(data[key]) != n_pieces:
+            raise ValueError(f"{key} must list {n_pieces} squares for the {n_pieces}-piece table")
+    return make_state(data["p1"], data["p2"], data["to_move"], data["dice"])
+
+
+def exact_fields(table, state: np.ndarray) -> dict:
+    """p2_win (the rolled position), moves (P2's chance after each legal move), loss (the mover's, per move)."""
+    from rgou.solve import win_probability
+
+    n = table.n_pieces
+    mover = int(state[2 * n])
+    after = table.p2_win_after_moves(state)
+    if len(after):
+        best = float(after.max() if mover == P2 else after.min())
+        loss = [float(best - a) if mover == P2 else float(a - best) for a in after]
+        return {"p2_win": best, "moves": [float(a) for a in after], "loss": loss}
+    passed = state.copy()
+    passed[2 * n] = 3 - mover  # a roll of 0 or no move: the opponent is to move, same pieces
+    passed[2 * n + 1] = 0
+    p = float(win_probability(table.values, passed))
+    return {"p2_win": p if 3 - mover == P2 else 1.0 - p, "moves": [], "loss": []}
 
 
 def analyze_lines(lines: Iterable[str], analyzer: Analyzer) -> Iterator[tuple[dict, str | None]]:
     """For every input line, in order: (result, None), or ({"error": ...}, message) for a bad line."""
     for number, line in enumerate(lines, start=1):
         try:
-            yield analyzer.analyze(parse_position(line)), None
+            yield analyzer.analyze_line(line), None
         except ValueError as e:
             message = f"line {number}: {e}"
             yield {"error": message}, message

@@ -150,6 +150,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
             first_game=args.first_game,
             include_passes=args.include_passes,
             agent=args.agent,
+            value_target=args.value_target,
+            table=args.table,
         )
     finally:
         bar.close()
@@ -181,6 +183,11 @@ def _generate_shards(args: argparse.Namespace, params) -> int:
 
     if args.json:
         raise ValueError("--json exports one file; with --shards, export shards one by one (Dataset.to_json)")
+    if args.agent or args.value_target != "search":
+        raise ValueError(
+            "--shards runs the expert with search targets; --agent and --value-target exact run on one "
+            "machine (shard them by --first-game)"
+        )
     if params != DEFAULT_PARAMS:
         raise ValueError("--params: sharded runs use the default heuristic parameters")
     if Path(args.out).exists() and not Path(args.out).is_dir():
@@ -217,8 +224,16 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     from rgou.analysis import Analyzer, analyze_lines
 
+    table = None
+    if args.exact or args.table:
+        from rgou.agents import load_perfect_table
+        from rgou.solve import load_table
+
+        table = load_table(args.table) if args.table else load_perfect_table()
+    if table is not None and table.n_pieces != 7 and (args.depth or args.model):
+        raise ValueError(f"a {table.n_pieces}-piece table gives the exact fields only: drop --depth and --model")
     analyzer = Analyzer(
-        args.depth, _params(args.params), args.model, features=not args.no_features, ml_depth=args.ml_depth
+        args.depth, _params(args.params), args.model, features=not args.no_features, ml_depth=args.ml_depth, table=table
     )
     source = sys.stdin if args.input in (None, "-") else open(args.input)
     errors = 0
@@ -494,6 +509,7 @@ TRAIN_OVERRIDES = (
     "td_warmup",
     "lr_decay",
     "agent",
+    "table",
     "eval_games",
 )
 
@@ -587,6 +603,66 @@ def cmd_play(args: argparse.Namespace) -> int:
     return 0 if result.winner or not args.strict else 1
 
 
+def cmd_solve(args: argparse.Namespace) -> int:
+    from rgou.solve import default_table_path, solve
+
+    out = Path(args.out) if args.out else default_table_path(args.pieces)
+    _check_output(out, "--out")
+    if out.exists() and not args.force:
+        raise ValueError(f"--out {out} exists; pass --force to solve again (an interrupted solve resumes by itself)")
+    show = _progress_enabled(args)
+    last = [0.0]
+
+    def progress(p) -> None:
+        now = time.perf_counter()
+        if show and (p.done or now - last[0] > 2.0):
+            last[0] = now
+            state = "resumed" if p.resumed else ("done" if p.done else f"sweep {p.sweep}")
+            print(
+                f"group {p.group_number}/{p.group_count} {p.group} ({p.group_positions:,} positions): {state}, "
+                f"change {p.change:.2e}; {p.positions_done:,}/{p.positions_total:,} positions final, "
+                f"{p.elapsed:,.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    start = time.perf_counter()
+    table = solve(args.pieces, tolerance=args.tolerance, out=out, progress=progress, threads=args.threads)
+    from rgou.game import Position
+
+    opening = ""
+    if args.pieces == 7:
+        opening = f"; the first player wins {100 * table.win_probability(Position.initial().to_array()):.2f}%"
+    print(
+        f"wrote {out}: {len(table.values):,} positions of the {args.pieces}-piece game solved to "
+        f"{args.tolerance:g} (residual {table.residual:.1e}) in {time.perf_counter() - start:,.1f} s{opening}"
+    )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from rgou.agents import PerfectAgent, make_agent
+    from rgou.evaluate import evaluate_agent
+
+    perfect = PerfectAgent(args.table)
+    agent = make_agent(args.agent, seed=args.seed)
+    bar = Progress(args.games, "games", _progress_enabled(args), desc=f"{args.agent} vs perfect")
+    try:
+        report = evaluate_agent(agent, perfect, args.games, seed=args.seed, threads=args.threads, progress=bar)
+    finally:
+        bar.close()
+    print(report.summary())
+    if args.json:
+        from rgou._io import atomic_write
+
+        with atomic_write(args.json, "w") as fh:
+            json.dump(report.to_json(), fh, indent=2)
+            fh.write("\n")
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -630,6 +706,15 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--params", help="heuristic parameter JSON (default: the packaged defaults)")
     gen.add_argument("--agent", help="play both sides with this agent spec instead of the expert (e.g. ml-1)")
     gen.add_argument(
+        "--value-target",
+        choices=("search", "exact"),
+        default="search",
+        help="search: the player's score; exact: perfect play's, from a solved table (rgou solve)",
+    )
+    gen.add_argument(
+        "--table", help="with --value-target exact: the solved 7-piece table (default: the cache folder's)"
+    )
+    gen.add_argument(
         "--shards",
         type=POSITIVE_INT,
         help="split the games into this many shards, run as Dask tasks; --out is then a folder",
@@ -658,6 +743,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="search depth of the ML agent's scores (default 0)",
     )
     ana.add_argument("--no-features", action="store_true", help="leave out the 150 features")
+    ana.add_argument(
+        "--exact",
+        action="store_true",
+        help="add the exact fields from the solved 7-piece table in the cache folder (rgou solve)",
+    )
+    ana.add_argument("--table", help="add the exact fields from this solved table (N pieces: N-square positions)")
     ana.add_argument("--params", help="heuristic parameter JSON")
     ana.set_defaults(func=cmd_analyze)
 
@@ -714,7 +805,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--patience", type=POSITIVE_INT, help="stop after this many epochs without a better validation loss"
     )
     tr.add_argument("--dropout", type=_float_type(0.0, 0.95, "a dropout rate in [0, 0.95]"), help="dropout rate")
-    tr.add_argument("--value-target", help="outcome | search | blend:A | td:L")
+    tr.add_argument("--value-target", help="outcome | search | blend:A | td:L | exact")
+    tr.add_argument("--table", help="with --value-target exact: the solved 7-piece table (default: the cache folder's)")
     tr.add_argument("--policy-loss", choices=("full", "legal"), help="softmax over all slots or the legal ones")
     tr.add_argument("--seed", type=_int_type(0, 2**32 - 1, what="a seed in 0..2**32-1"), help="seed of everything")
     tr.add_argument("--init", metavar="MODEL", help="start from this model (file or packaged name)")
@@ -767,6 +859,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pl.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)
     pl.set_defaults(func=cmd_play)
+
+    so = sub.add_parser("solve", help="solve the game exactly: every position's chance of winning under perfect play")
+    so.add_argument(
+        "--pieces",
+        type=_int_type(1, 7, what="a number of pieces in 1..7"),
+        default=7,
+        help="pieces per player (7: the real game; 1-4: small variants)",
+    )
+    so.add_argument("--out", help="table file (default: the user's cache folder, e.g. ~/.cache/rgou/finkel-7.table)")
+    so.add_argument(
+        "--tolerance",
+        type=_float_type(1e-12, 1e-3, "a tolerance in [1e-12, 1e-3]"),
+        default=1e-7,
+        help="sweep each group until no value changes by this much (default 1e-7)",
+    )
+    so.add_argument("--threads", type=POSITIVE_INT, help="threads (default: all cores)")
+    so.add_argument("--force", action="store_true", help="solve again over an existing table")
+    _add_progress(so)
+    so.set_defaults(func=cmd_solve)
+
+    ev = sub.add_parser("evaluate", help="measure an agent exactly: its loss in winning chance per decision")
+    ev.add_argument("agent", help="agent spec")
+    ev.add_argument("--games", type=POSITIVE_INT, default=200, help="games against the perfect agent (default 200)")
+    ev.add_argument("--table", help="solved 7-piece table (default: the cache folder's)")
+    ev.add_argument("--seed", type=SEED, default=0)
+    ev.add_argument("--threads", type=POSITIVE_INT)
+    ev.add_argument("--json", metavar="FILE", help="write the report as JSON")
+    _add_progress(ev)
+    ev.set_defaults(func=cmd_evaluate)
     return parser
 
 

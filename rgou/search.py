@@ -71,6 +71,7 @@ from rgou.heuristic import (
 from rgou.nn.inference import dense_into, forward_one_from_into, forward_one_into
 from rgou.nn.layout import weight_row_offset
 from rgou.rules import FINISHED, MAX_ROLL, NUM_PIECES, NUM_ROLLS, P1, P2, ROLL_PROBS
+from rgou.solve.lookup import win_probability
 
 MAX_DEPTH = 6  # about 0.25 s per decision with the heuristic; each ply costs ~25x more
 DEFAULT_DEPTH = 3
@@ -124,12 +125,16 @@ def _new_leaf(kind, params, table, win, net, sizes, exact, exact_passes):
 
 _NO_NET = np.zeros(0, np.float32)
 _NO_NET_SIZES = np.array([NUM_FEATURES, 1], np.int64)
+_NO_EXACT = np.zeros(0, np.float32)
+_NO_EXACT.setflags(write=False)  # solved tables are read-only (memory-mapped): one Leaf type for all kinds
 
 
 def heuristic_leaf(params: HeuristicParams = DEFAULT_PARAMS) -> Leaf:
     """The heuristic evaluator (values in points, P2's point of view)."""
     p = params.to_array()
-    return _new_leaf(LEAF_HEURISTIC, p, heuristic_table(p), float(p[WIN_SCORE]), _NO_NET, _NO_NET_SIZES, _NO_NET, False)
+    return _new_leaf(
+        LEAF_HEURISTIC, p, heuristic_table(p), float(p[WIN_SCORE]), _NO_NET, _NO_NET_SIZES, _NO_EXACT, False
+    )
 
 
 def net_leaf(
@@ -147,9 +152,25 @@ def net_leaf(
         NET_WIN,
         np.ascontiguousarray(value, dtype=np.float32),
         sizes,
-        _NO_NET,
+        _NO_EXACT,
         bool(exact_passes),
     )
+
+
+def table_leaf(values: np.ndarray, params: HeuristicParams = DEFAULT_PARAMS) -> Leaf:
+    """The exact evaluator over a solved 7-piece table's values (float32, `rgou.solve.Table.values`)."""
+    from rgou.solve.index import position_count
+
+    count = position_count(NUM_PIECES)
+    if values.dtype != np.float32 or values.ndim != 1 or len(values) != count:
+        raise ValueError(
+            f"an exact leaf needs a solved {NUM_PIECES}-piece table (float32[{count}]), "
+            f"got {values.dtype}{list(values.shape)}"
+        )
+    exact = values.view()
+    exact.setflags(write=False)
+    p = params.to_array()
+    return _new_leaf(LEAF_TABLE, p, heuristic_table(p), NET_WIN, _NO_NET, _NO_NET_SIZES, exact, False)
 
 
 @structref.register
@@ -283,8 +304,10 @@ def net_value(state, leaf, work):
 
 @njit
 def _table_value(node, leaf):
-    """Exact leaf: 2 P(P2 wins) - 1 of the unrolled position, from the solved table."""
-    return np.nan  # filled in when a solved table is plugged in (rgou.solve)
+    """Exact leaf: 2 P(P2 wins) - 1 of the unrolled position (not over), from the solved table."""
+    p = win_probability(leaf.exact, node)  # the player to move's chance of winning
+    p2 = p if node[TO_MOVE] == P2 else 1.0 - p
+    return 2.0 * p2 - 1.0
 
 
 @njit
@@ -610,6 +633,8 @@ def search_into(state, depth, leaf, work, scores, counts):
         if counts is not None:
             counts[COUNT_LEAVES] += 1
         return won_value(state, leaf.win), NO_MOVE
+    if depth == 0 and leaf.kind == LEAF_TABLE:
+        depth = 1  # the exact value of a rolled position: its best move's exact value
     if depth == 0:
         if counts is not None:
             counts[COUNT_LEAVES] += 1

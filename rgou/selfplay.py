@@ -57,6 +57,8 @@ def generate(
     first_game: int = 0,
     include_passes: bool = False,
     agent: str | None = None,
+    value_target: str = "search",
+    table=None,
 ) -> Dataset:
     """Play `games` expert-vs-expert games and return their samples.
 
@@ -76,9 +78,20 @@ def generate(
       agent: an agent spec (`rgou.agents.make_agent`) to play both sides
         instead of the expert, e.g. "ml-1" for data from a model's own play;
         its moves and values become the targets (depth is then ignored).
+      value_target: "search" (the player's search value / win score) or
+        "exact": 2 P(P2 wins) - 1 under perfect play, with the perfect move
+        as the policy target, from a solved 7-piece table (`table`: a Table or
+        a path; default the cache folder's).
     """
     games = check_int("games", games, 1)
     depth = check_depth(depth)
+    if value_target not in ("search", "exact"):
+        raise ValueError(f"value_target must be search or exact, got {value_target!r}")
+    exact_table = None
+    if value_target == "exact":
+        from rgou.agents import load_perfect_table
+
+        exact_table = load_perfect_table(table)
     epsilon = _check_epsilon(epsilon)
     seed = check_int("seed", seed, 0, MAX_SEED)
     first_game = check_int("first_game", first_game, 0, MAX_GAME_ID + 1 - games)
@@ -128,6 +141,12 @@ def generate(
             progress(done, games)
     state = np.concatenate([p[0] for p in parts])
     moves = np.concatenate([p[1] for p in parts])
+    values = np.concatenate([p[2] for p in parts])
+    if exact_table is not None:
+        from rgou.exact import label_exactly
+
+        values, perfect = label_exactly(exact_table, state)
+        moves = np.where(moves >= 0, perfect, -1).astype(np.int8)
     meta = {
         "format": DATASET_FORMAT,
         "version": __version__,
@@ -139,14 +158,18 @@ def generate(
         "max_plies": int(max_plies),
         "include_passes": bool(include_passes),
         "unfinished_games": int(sum(int(np.count_nonzero(p[5] == 0)) for p in parts)),
-        "value_target": "search_score / win_score, clipped to [-1, 1], P2's point of view",
+        "value_target": (
+            "2 P(P2 wins) - 1 under perfect play; policy target: the perfect move"
+            if exact_table is not None
+            else "search_score / win_score, clipped to [-1, 1], P2's point of view"
+        ),
         "heuristic_params": params.to_dict(),
         "agent": agent or f"expectiminimax-{depth}",
         "seconds": round(time.perf_counter() - start, 3),
     }
     return Dataset(
         features=extract_features_batch(state),
-        value_target=np.concatenate([p[2] for p in parts]),
+        value_target=values,
         policy_target=one_hot(moves),
         legal_mask=legal_masks(state),
         state=state,

@@ -105,8 +105,9 @@ class ShardedData:
         """The stored arrays of shard k."""
         return _read(self.paths[k], _STORED)
 
-    def iter_rows(self, keep: np.ndarray, seed: int, epoch: int, buffer: int = DEFAULT_BUFFER,
-                  shuffle: bool = True) -> Iterator[dict[str, np.ndarray]]:  # fmt: skip
+    def iter_rows(
+        self, keep: np.ndarray, seed: int, epoch: int, buffer: int = DEFAULT_BUFFER, shuffle: bool = True
+    ) -> Iterator[dict[str, np.ndarray]]:
         """The rows with keep[row] (bool [N]) in buffer-sized chunks: shards in a seeded order, each chunk permuted."""
         order = shuffle_order(len(self.paths), seed, epoch) if shuffle else np.arange(len(self.paths))
         starts = self.starts()

@@ -51,7 +51,7 @@ from rgou.search import MAX_DEPTH
 from rgou.weights import Weights
 
 BACKENDS = ("numba", "jax")
-VALUE_TARGETS = ("outcome", "search", "blend:A", "td:L")
+VALUE_TARGETS = ("outcome", "search", "blend:A", "td:L", "exact")
 CHECKPOINT_FORMAT = 1
 JAX_BLOCK_STEPS = 256  # minibatches per JAX dispatch (one lax.scan)
 SHARD_BUFFER = 1 << 20  # samples in the shuffle buffer of training from shards
@@ -85,6 +85,7 @@ class TrainOptions:
     td_warmup: int = 0  # with td:L targets, train this many first epochs on the outcome
     lr_decay: float = 1.0  # the learning rate of epoch e is learning_rate * lr_decay**e
     agent: str | None = None  # the generated games' players (an agent spec); None: the expert of `depth`
+    table: str | None = None  # the solved 7-piece table of exact targets (None: the cache folder's)
     eval_games: int = 200  # games per opponent in the strength check (0: none)
 
     def __post_init__(self) -> None:
@@ -135,8 +136,8 @@ def _check_float(name: str, value: Any, low: float, high: float) -> None:
 
 
 def parse_value_target(spec: str) -> tuple[str, float]:
-    """("outcome" | "search" | "blend" | "td", parameter) of a value-target spec."""
-    if spec in ("outcome", "search"):
+    """("outcome" | "search" | "exact" | "blend" | "td", parameter) of a value-target spec."""
+    if spec in ("outcome", "search", "exact"):
         return spec, 0.0
     kind, _, number = str(spec).partition(":")
     if kind in ("blend", "td"):
@@ -146,7 +147,9 @@ def parse_value_target(spec: str) -> tuple[str, float]:
             value = math.nan
         if 0.0 <= value <= 1.0:
             return kind, value
-    raise ValueError(f"value target must be one of outcome, search, blend:A, td:L (A, L in [0, 1]), got {spec!r}")
+    raise ValueError(
+        f"value target must be one of outcome, search, blend:A, td:L (A, L in [0, 1]) or exact, got {spec!r}"
+    )
 
 
 def load_config(path: str | Path | None = None) -> dict[str, Any]:
@@ -273,6 +276,28 @@ def lambda_returns(predictions, outcome, game_id, lam):
     return out
 
 
+def with_exact_targets(data: Dataset, table_path: str | None) -> Dataset:
+    """The same samples with exact targets: value 2 P(P2 wins) - 1 and the perfect move as policy target."""
+    from rgou.agents import load_perfect_table
+    from rgou.dataset import one_hot
+    from rgou.exact import label_exactly
+
+    if data.meta.get("format") == "json":
+        raise ValueError("exact targets need positions: a JSON export holds none (use the .npz dataset)")
+    values, moves = label_exactly(load_perfect_table(table_path), data.state)
+    moves[~data.has_policy] = -1  # passing samples stay value-only
+    return Dataset(
+        data.features,
+        values,
+        one_hot(moves),
+        data.legal_mask,
+        data.state,
+        data.outcome,
+        data.game_id,
+        {**data.meta, "value_target": "exact"},
+    )
+
+
 def value_targets(data: Dataset, spec: str) -> tuple[np.ndarray, np.ndarray]:
     """(targets float32 [N], weights float32 [N]) of a value-target spec; td starts from the outcome."""
     return targets_of(spec, data.outcome, data.value_target)
@@ -283,7 +308,7 @@ def targets_of(spec: str, outcome: np.ndarray, search: np.ndarray) -> tuple[np.n
     kind, a = parse_value_target(spec)
     won = outcome.astype(np.float32)
     decided = (outcome != 0).astype(np.float32)
-    if kind == "search":
+    if kind in ("search", "exact"):  # exact: the data's value targets were replaced by exact ones
         return np.array(search, np.float32), np.ones(len(outcome), np.float32)
     if kind == "blend":
         target = a * won + (1.0 - a) * search
@@ -581,6 +606,9 @@ class _MemorySource:
         self.input_size = data.features.shape[1]
         self.train_rows, self.val_rows = split_by_game(data.game_id, options.validation_split, options.seed)
         self.kind, self.lam = parse_value_target(options.value_target)
+        if self.kind == "exact":
+            data = with_exact_targets(data, options.table)
+            self.data = data
         targets, weights = value_targets(data, options.value_target)
         val_spec = "outcome" if self.kind == "td" else options.value_target  # fixed targets to validate against
         val_targets, val_weights = value_targets(data, val_spec)
@@ -639,6 +667,11 @@ class _ShardSource:
         self.train_keep = np.zeros(len(shards), np.bool_)
         self.train_keep[self.train_rows] = True
         self._x = feature_buffer(max(self.buffer, options.batch_size))
+        self._table = None
+        if parse_value_target(options.value_target)[0] == "exact":
+            from rgou.agents import load_perfect_table
+
+            self._table = load_perfect_table(options.table)
 
     def counts(self) -> dict[str, int]:
         gid = self.shards.game_id
@@ -670,6 +703,11 @@ class _ShardSource:
     def _to_batch(self, rows: dict[str, np.ndarray]) -> Batch:
         from rgou.shards import rows_to_batch
 
+        if self._table is not None:
+            from rgou.exact import label_exactly
+
+            values, moves = label_exactly(self._table, rows["state"])
+            rows = {**rows, "value_target": values, "move": np.where(rows["move"] >= 0, moves, -1).astype(np.int8)}
         targets, weights = targets_of(self.options.value_target, rows["outcome"], rows["value_target"])
         return rows_to_batch(rows, targets, weights, self._x)
 

@@ -1,0 +1,75 @@
+"""Exact labels from a solved 7-piece table: values and moves of rolled positions, and decision losses.
+
+These njit kernels read a table's values (`rgou.solve.Table.values`) and
+rgou's int8[16] states; the moves follow rgou's legal-move order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rgou._numba import njit
+from rgou.game import DICE, TO_MOVE, legal_moves
+from rgou.rules import NUM_PIECES, P2
+from rgou.solve.lookup import p2_win_after_moves, win_probability
+
+
+@njit
+def exact_labels(values, states, out_value, out_move):
+    """For each rolled state: 2 P(P2 wins) - 1 under perfect play into out_value, the perfect move into out_move.
+
+    A passing position (a 0, or no legal move) gets the opponent's exact value and move -1.
+    """
+    after = np.empty(NUM_PIECES, np.float64)
+    legal = np.empty(NUM_PIECES, np.int8)
+    passed = np.empty(states.shape[1], np.int8)
+    for i in range(states.shape[0]):
+        state = states[i]
+        count = p2_win_after_moves(values, state, after)
+        legal_moves(state, legal)
+        maximise = state[TO_MOVE] == P2
+        if count == 0:
+            passed[:] = state
+            passed[TO_MOVE] = 3 - state[TO_MOVE]
+            passed[DICE] = 0
+            p = win_probability(values, passed)
+            p2 = p if passed[TO_MOVE] == P2 else 1.0 - p
+            out_value[i] = 2.0 * p2 - 1.0
+            out_move[i] = -1
+            continue
+        best = 0
+        for k in range(1, count):
+            if (after[k] > after[best]) if maximise else (after[k] < after[best]):
+                best = k
+        out_value[i] = 2.0 * after[best] - 1.0
+        out_move[i] = legal[best]
+
+
+@njit
+def decision_losses(values, states, moves, out):
+    """out[i]: the best exact P(mover wins) after a move of states[i] minus that after moves[i] (0: optimal)."""
+    after = np.empty(NUM_PIECES, np.float64)
+    legal = np.empty(NUM_PIECES, np.int8)
+    for i in range(states.shape[0]):
+        state = states[i]
+        count = p2_win_after_moves(values, state, after)
+        legal_moves(state, legal)
+        sign = 1.0 if state[TO_MOVE] == P2 else -1.0
+        best = -np.inf
+        chosen = np.nan
+        for k in range(count):
+            v = sign * after[k]
+            best = max(best, v)
+            if legal[k] == moves[i]:
+                chosen = v
+        out[i] = best - chosen
+
+
+def label_exactly(table, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(values float32 [N] in [-1, 1], P2's point of view; perfect moves int8 [N], -1 when passing)."""
+    states = np.ascontiguousarray(states, dtype=np.int8)
+    values = np.empty(len(states), np.float64)
+    moves = np.empty(len(states), np.int8)
+    if len(states):
+        exact_labels(table.values, states, values, moves)
+    return values.astype(np.float32), moves

@@ -1,0 +1,155 @@
+"""Solved tables inside rgou: the exact leaf, the perfect agent, exact labels, analyze --exact, rgou solve.
+
+The 7-piece table is too large to build in a test (a full solve is a
+benchmark), so the plumbing is checked on a table of zeros with random
+values at the positions the checks read (untouched pages of np.zeros cost no
+memory), against the solver's own look-ups; tests of the real table skip
+when it is absent.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from rgou.agents import PerfectAgent, make_agent
+from rgou.cli import main
+from rgou.exact import decision_losses, label_exactly
+from rgou.game import Position, apply_move, legal_moves, pass_turn_inplace
+from rgou.search import expectiminimax, table_leaf
+from rgou.selfplay import generate
+from rgou.solve import Table, default_table_path, load_table, position_count, state_index
+from rgou.testing import random_states
+
+
+@pytest.fixture(scope="module")
+def states():
+    """Rolled positions of random games (passes included)."""
+    return np.concatenate([random_states(seed)[0][::9] for seed in (1, 2)])
+
+
+@pytest.fixture(scope="module")
+def table(states):
+    """A 7-piece 'table' of zeros with random values at every position one move (or a pass) from `states`."""
+    values = np.zeros(position_count(7), np.float32)
+    rng = np.random.default_rng(0)
+    moves = np.empty(7, np.int8)
+    for state in states:
+        for roll in range(5):
+            rolled = state.copy()
+            rolled[15] = roll
+            successors = [apply_move(rolled, m) for m in moves[: legal_moves(rolled, moves)]]
+            passed = rolled.copy()
+            pass_turn_inplace(passed)
+            for s in [*successors, passed]:
+                index = state_index(s)
+                if index >= 0 and values[index] == 0:
+                    values[index] = rng.uniform(0.01, 0.99)
+    return Table(n_pieces=7, values=values, tolerance=1e-7, residual=0.0)
+
+
+def test_the_exact_leaf_and_the_perfect_agent_follow_the_tables_look_ups(states, table):
+    agent = PerfectAgent(table)
+    leaf = table_leaf(table.values)
+    for state in states[:60]:
+        pos = Position.from_array(state)
+        if pos.is_over:
+            continue
+        expected = table.p2_win_after_moves(state)
+        result = expectiminimax(pos, 1, leaf=leaf)
+        np.testing.assert_allclose(result.scores, 2 * expected - 1, rtol=0, atol=1e-6)
+        if pos.legal_moves():
+            assert agent.choose_move(state) == table.best_move(state)
+
+
+def test_exact_labels_and_decision_losses(states, table):
+    values, moves = label_exactly(table, states)
+    losses = np.empty(len(states))
+    chosen = np.where(moves >= 0, moves, 0).astype(np.int8)
+    playable = np.array(
+        [bool(Position.from_array(s).legal_moves()) and not Position.from_array(s).is_over for s in states]
+    )
+    decision_losses(table.values, states[playable], chosen[playable], losses[: playable.sum()])
+    assert np.all(losses[: playable.sum()] <= 1e-7)  # the perfect move loses nothing
+    for state, value, move in zip(states, values, moves):
+        pos = Position.from_array(state)
+        after = table.p2_win_after_moves(state)
+        if pos.is_over:
+            continue
+        if len(after):
+            best = after.max() if pos.to_move == 2 else after.min()
+            assert value == pytest.approx(2 * best - 1, abs=1e-6)
+            assert move == table.best_move(state)
+        else:
+            passed = pos.pass_turn().to_array()
+            p = table.win_probability(passed)
+            assert value == pytest.approx(2 * (p if passed[14] == 2 else 1 - p) - 1, abs=1e-6) and move == -1
+
+
+def test_exact_training_targets(table, tmp_path, monkeypatch):
+    from rgou.train import TrainOptions, with_exact_targets
+
+    data = generate(2, depth=1, seed=11)
+    monkeypatch.setattr("rgou.agents.load_perfect_table", lambda table_path=None: table)
+    exact = with_exact_targets(data, "any")
+    values, moves = label_exactly(table, data.state)
+    np.testing.assert_array_equal(exact.value_target, values)
+    np.testing.assert_array_equal(exact.move, np.where(data.has_policy, moves, -1))
+    assert exact.meta["value_target"] == "exact"
+    TrainOptions(value_target="exact")  # a valid spec
+
+
+def test_a_missing_table_is_a_clear_error(tmp_path, capsys):
+    missing = tmp_path / "none.table"
+    with pytest.raises(ValueError, match=r"no solved table at .*rgou solve --pieces 7"):
+        make_agent(f"perfect:{missing}")
+    assert main(["arena", "heuristic", f"perfect:{missing}", "--games", "2"]) == 2
+    assert "rgou solve --pieces 7" in capsys.readouterr().err
+
+
+def test_rgou_solve_and_analyze_with_a_small_table(tmp_path, capsys):
+    out = tmp_path / "t2.table"
+    assert main(["solve", "--pieces", "2", "--out", str(out), "--quiet"]) == 0
+    assert "positions of the 2-piece game" in capsys.readouterr().out
+    assert main(["solve", "--pieces", "2", "--out", str(out), "--quiet"]) == 2
+    assert "pass --force" in capsys.readouterr().err
+    table = load_table(out, 2)
+    lines = [
+        json.dumps({"p1": [-1, 12], "p2": [5, -1], "to_move": 1, "dice": 2}),
+        json.dumps({"p1": [-1, 12], "p2": [5, -1], "to_move": 2, "dice": 0}),
+        json.dumps({"p1": [-1, -1, -1], "p2": [5, -1], "to_move": 2, "dice": 0}),
+    ]
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    assert main(["analyze", str(src), "--table", str(out)]) == 1
+    out_lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    first, second, third = out_lines
+    after = table.p2_win_after_moves(np.array([-1, 12, 5, -1, 1, 2], np.int8))
+    assert first["exact"]["moves"] == pytest.approx(list(after)) and first["exact"]["p2_win"] == pytest.approx(
+        min(after)
+    )
+    assert min(first["exact"]["loss"]) == 0.0 and all(x >= 0 for x in first["exact"]["loss"])
+    p1_to_move = table.win_probability(np.array([-1, 12, 5, -1, 1, 0], np.int8))
+    assert second["exact"] == {"p2_win": pytest.approx(1 - p1_to_move), "moves": [], "loss": []}
+    assert "error" in third and "2 squares" in third["error"]
+
+
+REAL = default_table_path(7)
+
+
+@pytest.mark.skipif(not REAL.exists(), reason=f"the solved 7-piece table is not at {REAL} (rgou solve --pieces 7)")
+def test_the_real_table_gives_the_first_player_about_51_5_percent_and_satisfies_bellman():
+    table = load_table(REAL, 7)
+    assert table.win_probability(Position.initial().to_array()) == pytest.approx(0.515, abs=0.002)
+    probabilities = [1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16]
+    for state in generate(3, depth=2, seed=3, epsilon=0.2).state[::5]:
+        pos = Position.from_array(state)
+        total = 0.0
+        for roll, p in enumerate(probabilities):
+            rolled = pos.with_dice(roll)
+            after = table.p2_win_after_moves(rolled.to_array())
+            if len(after):
+                total += p * (after.max() if pos.to_move == 2 else 1 - after.min())
+            else:
+                total += p * (1 - table.win_probability(rolled.pass_turn().to_array()))
+        assert total == pytest.approx(table.win_probability(pos.with_dice(0).to_array()), abs=1e-5)
