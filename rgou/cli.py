@@ -510,6 +510,7 @@ TRAIN_OVERRIDES = (
     "lr_decay",
     "agent",
     "table",
+    "shuffle_buffer",
     "eval_games",
 )
 
@@ -772,6 +773,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--in-memory",
         action="store_true",
         help="load shards into memory instead of streaming them (td targets need it)",
+    )
+    tr.add_argument(
+        "--shuffle-buffer",
+        type=POSITIVE_INT,
+        help="samples in the shuffle buffer when streaming shards (default 1048576)",
     )
     tr.add_argument("--backend", choices=("numba", "jax"), help="trainer (default numba)")
     tr.add_argument("--games", type=POSITIVE_INT, help="self-play games to generate")

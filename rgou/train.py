@@ -54,7 +54,7 @@ BACKENDS = ("numba", "jax")
 VALUE_TARGETS = ("outcome", "search", "blend:A", "td:L", "exact")
 CHECKPOINT_FORMAT = 1
 JAX_BLOCK_STEPS = 256  # minibatches per JAX dispatch (one lax.scan)
-SHARD_BUFFER = 1 << 20  # samples in the shuffle buffer of training from shards
+VALIDATION_CHUNK = 65536  # rows per validation batch when streaming shards
 IMPROVEMENT = 1e-7  # a validation loss must drop by more than this to count as better
 
 
@@ -86,6 +86,7 @@ class TrainOptions:
     lr_decay: float = 1.0  # the learning rate of epoch e is learning_rate * lr_decay**e
     agent: str | None = None  # the generated games' players (an agent spec); None: the expert of `depth`
     table: str | None = None  # the solved 7-piece table of exact targets (None: the cache folder's)
+    shuffle_buffer: int = 1 << 20  # samples in the shuffle buffer when training from shards
     eval_games: int = 200  # games per opponent in the strength check (0: none)
 
     def __post_init__(self) -> None:
@@ -99,6 +100,7 @@ class TrainOptions:
         check_int("seed", self.seed, 0, 2**32 - 1)
         check_int("eval_games", self.eval_games, 0)
         check_int("td_warmup", self.td_warmup, 0)
+        check_int("shuffle_buffer", self.shuffle_buffer, 1)
         _check_float("epsilon", self.epsilon, 0.0, 1.0)
         _check_float("validation_split", self.validation_split, 0.0, 0.9)
         _check_float("dropout", self.dropout, 0.0, 0.95)
@@ -666,7 +668,7 @@ class _ShardSource:
         self.train_rows, self.val_rows = split_by_game(shards.game_id, options.validation_split, options.seed)
         self.train_keep = np.zeros(len(shards), np.bool_)
         self.train_keep[self.train_rows] = True
-        self._x = feature_buffer(max(self.buffer, options.batch_size))
+        self._x = feature_buffer(max(options.batch_size, VALIDATION_CHUNK))
         self._table = None
         if parse_value_target(options.value_target)[0] == "exact":
             from rgou.agents import load_perfect_table
@@ -720,7 +722,7 @@ class _ShardSource:
             return None
         keep = ~self.train_keep
         v = _Validation()
-        for batch in self._batches(keep, 0, 65536, shuffle=False):
+        for batch in self._batches(keep, 0, VALIDATION_CHUNK, shuffle=False):
             v.add(runner, state, batch)
         return v.record()
 
@@ -741,9 +743,10 @@ def train(
     from rgou.shards import ShardedData
 
     start = time.perf_counter()
-    source = (
-        _ShardSource(data, options, SHARD_BUFFER) if isinstance(data, ShardedData) else _MemorySource(data, options)
-    )
+    if isinstance(data, ShardedData):
+        source = _ShardSource(data, options, options.shuffle_buffer)
+    else:
+        source = _MemorySource(data, options)
     counts = source.counts()
     if counts["train_samples"] < options.batch_size:
         raise ValueError(f"{counts['train_samples']} training samples are fewer than one batch of {options.batch_size}")

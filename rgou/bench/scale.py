@@ -50,7 +50,8 @@ def bench_memory(ctx: BenchContext) -> SectionResult:
     res = SectionResult()
     games = 200 if ctx.quick else 1000
     samples = 20_000 if ctx.quick else 100_000
-    shard_games = 100 if ctx.quick else 2000
+    shard_games = 400 if ctx.quick else 12_000  # depth-1 games: about 180 samples each
+    buffer = 20_000 if ctx.quick else 200_000  # the shuffle buffer: both datasets are many times larger
     with tempfile.TemporaryDirectory(prefix="rgou-bench-memory-") as tmp:
         folder = Path(tmp)
         res.warmup_s = timed(
@@ -106,6 +107,8 @@ def bench_memory(ctx: BenchContext) -> SectionResult:
             rss, wall = _peak_rss_mb(
                 _rgou(
                     "train",
+                    "--shuffle-buffer",
+                    str(buffer),
                     "--data",
                     str(shards / "*.npz"),
                     "--epochs",
@@ -128,7 +131,7 @@ def bench_memory(ctx: BenchContext) -> SectionResult:
         in_memory_mb = n4 * 720 / 2**20
         res.notes.append(
             f"the larger sharded dataset would take ~{in_memory_mb:,.0f} MB in memory (720 bytes a sample "
-            f"with features); streamed, the run peaked at {r4:,.0f} MB (shuffle buffer 1M samples)"
+            f"with features); streamed, the run peaked at {r4:,.0f} MB (shuffle buffer {buffer:,} samples)"
         )
     return res
 
