@@ -28,15 +28,16 @@ Layout, outermost first:
 Within subgroup (fm, fo) the mover has a = N - fm pieces not finished and
 the opponent b = N - fo; every board with at most a mover and b opponent
 pieces is one position (the rest are unentered). So the index is a few
-table look-ups (`encode`, about 13 ns) and the inverse a short scan
-(`decode`). The rank tables depend on (a, b) only, so one set serves every N.
+table look-ups (`encode`, about 11 ns) and the inverse a short scan
+(`decode`). The rank tables (about 1.3 MB) depend on (a, b) only, so one set
+serves every N.
 
 Why units: a move between start squares stays in the unit (or its colour
 swap), and every other move without a capture raises the unit level: the
 sum of track position + 1 over the pieces on the lane and end squares, plus
-the number of pieces on start squares (`unit_level`). Every capture changes
-it. So the solver can sweep units by unit level, the units of one level in
-parallel, and each unit in index order: it reads memory almost in order.
+the number of pieces on start squares. Every capture lowers it. So the
+solver can sweep units by unit level, the units of one level in parallel,
+and each unit in index order: it reads memory almost in order.
 """
 
 from __future__ import annotations
@@ -63,7 +64,6 @@ END_BITS = ((1 << PRIVATE_SIZE) - 1) & ~START_BITS
 NUM_PRIVATE = 1 << PRIVATE_SIZE  # 64 private masks
 PRIVATE_MASK = NUM_PRIVATE - 1
 MAX_CAP = MAX_PIECES  # a, b = pieces not finished, 0..7
-NUM_LEVELS = 2 * sum(range(TRACK_LENGTH + 1 - MAX_PIECES, TRACK_LENGTH + 1)) + 1  # 0..154
 END_SHIFT_BITS = LANE_FIRST  # private mask bits 4, 5: the end squares (track positions 12, 13)
 NUM_ENDS = 1 << (PRIVATE_SIZE - LANE_FIRST)  # 4 end-square patterns per player
 MAX_START_PIECES = 2 * LANE_FIRST  # pieces on both players' start squares
@@ -329,8 +329,3 @@ def decode(n, index):
                 mover, opponent = decode_local(n - fm, n - fo, index - start)
                 return mover, opponent, fm, fo
     return -1, -1, -1, -1
-
-
-def unit_level(code: int, mover_ends: int, opponent_ends: int, start_pieces: int) -> int:
-    """Level of a unit: lane pattern and end squares (sum of track position + 1) plus start pieces."""
-    return int(LANE_LEVEL[code] + END_LEVEL[mover_ends] + END_LEVEL[opponent_ends] + start_pieces)

@@ -51,8 +51,6 @@ assert all(P1_TRACK[p] == P2_TRACK[p] == p for p in range(LANE_FIRST, LANE_LAST 
 assert not set(P1_TRACK[:LANE_FIRST] + P1_TRACK[LANE_LAST + 1 :]) & set(P2_TRACK)
 
 ROSETTE_MASK = sum(1 << p for p in ROSETTE_POSITIONS)
-LANE_MASK = sum(1 << p for p in range(LANE_FIRST, LANE_LAST + 1))
-TRACK_MASK = (1 << TRACK_LENGTH) - 1
 
 # Outcome of one move (`move_kind`).
 ILLEGAL = 0

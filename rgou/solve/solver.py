@@ -16,19 +16,24 @@ Order of the solve:
   unordered pair {fm, fo} and groups are solved by finished total
   descending (`index.solve_order`): a bear-off leads to a group that is
   already final; every other move stays in the group.
-* Levels. Inside a group, every move without a capture raises the level
-  (sum of track positions + 1 of both players' pieces) and every capture
-  lowers it, so a sweep visits levels from the highest down: each position
-  reads the values of higher levels already updated in this sweep and, for
-  captures only, lower levels from the previous sweep.
-* Pass pairs. The only link inside a level is passing the turn: x and its
-  colour swap (same board, other player to move) read each other with
-  weight q (the probability of a roll with no move). Each pair is solved
-  exactly from V(x) = c + q (1 - V(x')) and V(x') = c' + q' (1 - V(x)).
+* Units. Inside a group, positions come in units (`rgou.solve.index`): a
+  lane pattern, both players' end squares and the number of pieces on
+  start squares. Every move without a capture either stays in the unit (or
+  its colour swap) and raises the start level, or raises the unit level;
+  every capture lowers the unit level. A sweep visits unit levels from the
+  highest down and each unit by start level descending, so each position
+  reads values already updated in this sweep for every move but captures
+  to lower levels, which read the previous sweep's.
+* Pass pairs. Passing the turn links x and its colour swap (same board,
+  other player to move), which read each other with weight q (the
+  probability of a roll with no move). Each pair is solved exactly from
+  V(x) = c + q (1 - V(x')) and V(x') = c' + q' (1 - V(x)); a unit is swept
+  together with its colour-swapped twin.
 
-So the positions of one level are independent of each other and are updated
-in parallel (`prange`); the result does not depend on the thread count or
-the scheduling, and a sweep is bit-for-bit reproducible.
+So the units of one level are independent of each other and are updated in
+parallel (`prange`); the result does not depend on the thread count or the
+scheduling, and a sweep is bit-for-bit reproducible. A unit is a run of at
+most 70 consecutive indices, so a sweep reads memory almost in order.
 
 Sweeps. A full sweep generates every move and records the best move of
 every roll (the policy). Most sweeps instead follow the recorded moves
@@ -98,7 +103,7 @@ from rgou.solve.table import Table, read_array_file, save_table, write_array_fil
 
 NUM_CHUNKS = 64  # parallel work items per unit level (fixed, so results do not depend on threads)
 UNIT_ENDS_SHIFT = 13  # a unit packs lane code (< 6561 < 2**13) | ends << 13 | ends << 15 | start pieces << 17
-ENDS_BITS = 2
+ENDS_BITS = NUM_ENDS.bit_length() - 1  # 2: a player's end squares 12, 13
 ENDS_MASK = (1 << ENDS_BITS) - 1
 UNIT_CODE_MASK = (1 << UNIT_ENDS_SHIFT) - 1
 UNIT_START_SHIFT = UNIT_ENDS_SHIFT + 2 * ENDS_BITS
@@ -177,7 +182,7 @@ def choices(n, mover, opponent, fm, fo, table, work, group_start, policy, at):
 
 @njit
 def follow(policy, at, table, work):
-    """(c, q) as `expected_moves` computes them, for the moves recorded in policy[at:at + 4]."""
+    """(c, q) as `choices` computes them, for the moves it recorded in policy[at:at + 4]."""
     c = 0.0
     q = ROLL_PROB[0]
     for roll in range(1, ROLL_PROB.shape[0]):
