@@ -24,6 +24,8 @@ from rgou.playout import play_games
 from rgou.rules import P1, P2
 
 OPTIMAL = 1e-7  # a move within this of the best is optimal (the table's tolerance)
+CHUNK_GAMES = 512  # games per chunk (an even number: paired games stay together)
+EVAL_MAX_PLIES = 1000  # no measured game came near (the longest of 6,000 expert games took 374 turns)
 BOOTSTRAP = 2000
 
 
@@ -58,36 +60,53 @@ class Evaluation:
 
 
 def evaluate_agent(
-    agent: Agent, perfect, games: int, seed: int = 0, threads: int | None = None, progress=None, max_plies: int = 10_000
+    agent: Agent,
+    perfect,
+    games: int,
+    seed: int = 0,
+    threads: int | None = None,
+    progress=None,
+    max_plies: int = EVAL_MAX_PLIES,
 ) -> Evaluation:
-    """Play `games` games against `perfect` (a PerfectAgent) and measure every decision of `agent`."""
-    rec = play_games(
-        agent.data,
-        perfect.data,
-        games,
-        seed,
-        paired=True,
-        max_plies=max_plies,
-        record_samples=max_plies,
-        threads=threads,
-        progress=progress,
-    )
+    """Play `games` games against `perfect` (a PerfectAgent) and measure every decision of `agent`.
+
+    Games are played in chunks of paired games, so memory stays bounded.
+    """
     values = perfect.table.values
     per_game_loss = np.zeros(games)
     per_game_optimal = np.zeros(games)
     per_game_count = np.zeros(games)
-    for g in range(games):
-        states = rec.states[g, : rec.counts[g]]
-        moves = rec.moves[g, : rec.counts[g]]
-        agent_player = P1 if rec.first_agent[g] == 0 else P2
-        mine = states[:, TO_MOVE] == agent_player
-        if not mine.any():
-            continue
-        losses = np.empty(int(mine.sum()))
-        decision_losses(values, np.ascontiguousarray(states[mine]), np.ascontiguousarray(moves[mine]), losses)
-        per_game_loss[g] = losses.sum()
-        per_game_optimal[g] = np.sum(losses <= OPTIMAL)
-        per_game_count[g] = len(losses)
+    arrays: dict[str, list[np.ndarray]] = {k: [] for k in ("winners", "first_agent", "plies", "time_ns", "decisions")}
+    for start in range(0, games, CHUNK_GAMES):
+        n = min(CHUNK_GAMES, games - start)
+        report = None if progress is None else (lambda done, total, start=start: progress(start + done, games))
+        rec = play_games(
+            agent.data,
+            perfect.data,
+            n,
+            seed,
+            first_game=start // 2,
+            paired=True,
+            max_plies=max_plies,
+            record_samples=max_plies,
+            threads=threads,
+            progress=report,
+        )
+        for k in arrays:
+            arrays[k].append(getattr(rec, k))
+        for g in range(n):
+            states = rec.states[g, : rec.counts[g]]
+            moves = rec.moves[g, : rec.counts[g]]
+            agent_player = P1 if rec.first_agent[g] == 0 else P2
+            mine = states[:, TO_MOVE] == agent_player
+            if not mine.any():
+                continue
+            losses = np.empty(int(mine.sum()))
+            decision_losses(values, np.ascontiguousarray(states[mine]), np.ascontiguousarray(moves[mine]), losses)
+            per_game_loss[start + g] = losses.sum()
+            per_game_optimal[start + g] = np.sum(losses <= OPTIMAL)
+            per_game_count[start + g] = len(losses)
+    rec = type("Games", (), {k: np.concatenate(v) for k, v in arrays.items()})
     result = summarize(agent.name, perfect.name, rec.winners, rec.first_agent, rec.plies, rec.time_ns, rec.decisions)
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, games, size=(BOOTSTRAP, games))

@@ -14,8 +14,10 @@ import pytest
 
 from rgou.agents import PerfectAgent, make_agent
 from rgou.cli import main
+from rgou import evaluate
 from rgou.exact import decision_losses, label_exactly
-from rgou.game import Position, apply_move, legal_moves, pass_turn_inplace
+from rgou.game import TO_MOVE, Position, apply_move, legal_moves, pass_turn_inplace
+from rgou.playout import play_games
 from rgou.search import expectiminimax, table_leaf
 from rgou.selfplay import generate
 from rgou.solve import Table, default_table_path, load_table, position_count, state_index
@@ -84,6 +86,34 @@ def test_exact_labels_and_decision_losses(states, table):
             passed = pos.pass_turn().to_array()
             p = table.win_probability(passed)
             assert value == pytest.approx(2 * (p if passed[14] == 2 else 1 - p) - 1, abs=1e-6) and move == -1
+
+
+def test_evaluate_agent_measures_every_decision_and_chunks_without_changing_anything(table, monkeypatch):
+    """Against a direct recount: the same paired games, each of the agent's decisions scored by the table."""
+    agent, perfect = make_agent("heuristic"), PerfectAgent(table)
+    games = 10
+    rec = play_games(agent.data, perfect.data, games, 3, paired=True, max_plies=1000, record_samples=1000)
+    losses = []
+    for g in range(games):
+        mover = 1 if rec.first_agent[g] == 0 else 2
+        for state, move in zip(rec.states[g, : rec.counts[g]], rec.moves[g, : rec.counts[g]]):
+            if state[TO_MOVE] != mover:
+                continue
+            after = table.p2_win_after_moves(state)
+            sign = 1.0 if mover == 2 else -1.0
+            chosen = list(Position.from_array(state).legal_moves()).index(int(move))
+            losses.append(sign * (after.max() if mover == 2 else after.min()) - sign * after[chosen])
+    losses = np.array(losses)
+    monkeypatch.setattr(evaluate, "CHUNK_GAMES", 4)
+    chunked = evaluate.evaluate_agent(agent, perfect, games, seed=3)
+    monkeypatch.setattr(evaluate, "CHUNK_GAMES", 512)
+    whole = evaluate.evaluate_agent(agent, perfect, games, seed=3)
+    assert chunked == whole
+    assert whole.decisions == len(losses) == rec.decisions[:, 0].sum()
+    assert whole.mean_loss == pytest.approx(losses.mean(), abs=1e-12)
+    assert whole.optimal_share == pytest.approx(np.mean(losses <= evaluate.OPTIMAL))
+    assert whole.mean_loss_ci95[0] <= whole.mean_loss <= whole.mean_loss_ci95[1]
+    assert whole.mean_loss > 0  # the heuristic does not follow this table
 
 
 def test_exact_training_targets(table, tmp_path, monkeypatch):
