@@ -841,7 +841,7 @@ def build_parser() -> argparse.ArgumentParser:
         "agents",
         nargs="+",
         metavar="AGENT",
-        help="agent specs: random, heuristic, emm-N, ml, ml-D, ml[-D]:MODEL[:MODE]",
+        help="agent specs: random, heuristic, emm-N, ml, ml-D, ml[-D]:MODEL[:MODE], perfect[:TABLE]",
     )
     ar.add_argument("--games", type=POSITIVE_INT, default=1000, help="games per pair (default 1000)")
     ar.add_argument("--seed", type=SEED, default=0, help="dice seed (default 0)")
@@ -889,8 +889,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("agent", help="agent spec")
     ev.add_argument("--games", type=POSITIVE_INT, default=200, help="games against the perfect agent (default 200)")
     ev.add_argument("--table", help="solved 7-piece table (default: the cache folder's)")
-    ev.add_argument("--seed", type=SEED, default=0)
-    ev.add_argument("--threads", type=POSITIVE_INT)
+    ev.add_argument("--seed", type=SEED, default=0, help="dice seed (default 0)")
+    ev.add_argument("--threads", type=POSITIVE_INT, help="threads (default: all cores)")
     ev.add_argument("--json", metavar="FILE", help="write the report as JSON")
     _add_progress(ev)
     ev.set_defaults(func=cmd_evaluate)

@@ -1,8 +1,9 @@
 """The models and defaults shipped inside the package (found through importlib.resources).
 
-``default`` is the model `ml` agents use when no file is named; ``upstream``
-is the upstream engine's published model, converted to rgou's layout, kept for
-comparison. A model name is accepted wherever a weight file is.
+``default`` is the model `ml` agents use when no file is named: ``strong``,
+which `rgou train --preset strong` made (exact targets from the solved game);
+``upstream`` is the upstream engine's published model, converted to rgou's
+layout, kept for comparison. A model name is accepted wherever a weight file is.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from importlib import resources
 from pathlib import Path
 
 PACKAGED_MODELS = {
-    "default": "models/upstream.json.gz",
+    "default": "models/strong.json.gz",
+    "strong": "models/strong.json.gz",
     "upstream": "models/upstream.json.gz",
 }
 HEURISTIC_PARAMS_FILE = "heuristic_params.json"

@@ -12,9 +12,9 @@ import json
 import numpy as np
 import pytest
 
+from rgou import evaluate
 from rgou.agents import PerfectAgent, make_agent
 from rgou.cli import main
-from rgou import evaluate
 from rgou.exact import decision_losses, label_exactly
 from rgou.game import TO_MOVE, Position, apply_move, legal_moves, pass_turn_inplace
 from rgou.playout import play_games
