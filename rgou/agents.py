@@ -30,13 +30,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+import numba
 import numpy as np
 
 from rgou._numba import njit
 from rgou._random import next_u64, seed_rng
 from rgou._validate import check_int
 from rgou.features import NUM_FEATURES, features_into
-from rgou.game import TO_MOVE, legal_moves
+from rgou.game import STATE_SIZE, TO_MOVE, legal_moves
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
 from rgou.nn.inference import forward_one_into, softmax_into
 from rgou.nn.layout import LAYOUT_IN_OUT, layer_sizes
@@ -147,6 +148,14 @@ class Decision:
     policy: list[float] | None
 
 
+def _kernel_state(state) -> np.ndarray:
+    """A writable C-contiguous int8[16] copy-or-view of a rolled state (the one type the compiled entry takes)."""
+    state = np.ascontiguousarray(state, dtype=np.int8)
+    if state.shape != (STATE_SIZE,):
+        raise ValueError(f"a state is int8[{STATE_SIZE}], got shape {state.shape}")
+    return state if state.flags.writeable else state.copy()
+
+
 def _legal(state: np.ndarray) -> np.ndarray:
     moves = np.empty(NUM_PIECES, dtype=np.int8)
     n = legal_moves(state, moves)
@@ -167,15 +176,21 @@ class Agent:
         self.data = data
         self._scratch = agent_scratch(data)
         self._rng = seed_rng(np.uint64(check_int("seed", seed, 0, 2**64 - 1)), np.uint64(0))
+        # The compiled decide_into for these argument types, called directly: Numba's dispatch would
+        # type the AgentData tuple on every call (about 150 us, ten times an ML agent's decision).
+        args = (data, np.zeros(STATE_SIZE, np.int8), self._rng, self._scratch)
+        self._decide = decide_into.compile(tuple(numba.typeof(a) for a in args))
 
     def choose_move(self, state: np.ndarray) -> int:
+        state = _kernel_state(state)
         _legal(state)
-        return int(decide_into(self.data, state, self._rng, self._scratch)[0])
+        return int(self._decide(self.data, state, self._rng, self._scratch)[0])
 
     def decide(self, state: np.ndarray) -> Decision:
         """The move with its per-slot scores (the agent's own mix of search and policy)."""
+        state = _kernel_state(state)
         legal = _legal(state)
-        move, value = decide_into(self.data, state, self._rng, self._scratch)
+        move, value = self._decide(self.data, state, self._rng, self._scratch)
         d = self.data
         sign = 1.0 if state[TO_MOVE] == P2 else -1.0
         has_policy = d.kind == AGENT_SEARCH and d.policy_weight != 0.0

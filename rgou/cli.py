@@ -22,7 +22,7 @@ EXIT_INTERRUPTED = 130
 SLOW_WARMUP_S = 2.0  # a warm-up slower than this compiled the kernels
 
 
-# ---------------------------------------------------------------- argument types (errors name the option)
+# Argument types (errors name the option).
 
 
 def _int_type(low: int | None = None, high: int | None = None, what: str = "an integer") -> Callable[[str], int]:
@@ -59,7 +59,7 @@ DEPTH = _int_type(1, MAX_DEPTH, what=f"a depth in 1..{MAX_DEPTH}")
 PROBABILITY = _float_type(0.0, 1.0, "a probability in [0, 1]")
 
 
-# ---------------------------------------------------------------- output helpers
+# Output helpers.
 
 
 def _check_output(path: str | os.PathLike[str], option: str) -> None:
@@ -120,7 +120,7 @@ def _params(path: str | None):
     return HeuristicParams.load(path) if path else HeuristicParams.load()
 
 
-# ---------------------------------------------------------------- commands
+# Commands.
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -664,7 +664,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---------------------------------------------------------------- parser
+# Parser.
 
 
 def _add_progress(parser: argparse.ArgumentParser) -> None:

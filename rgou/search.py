@@ -224,7 +224,7 @@ def leaf_work(depth: int, leaf: Leaf) -> Work:
     return make_work(np.int64(depth), leaf, _NO_NET_SIZES)
 
 
-# ---------------------------------------------------------------- leaf values
+# Leaf values.
 
 
 @njit
@@ -320,7 +320,7 @@ def _unrolled_value(node, leaf, work, table, params):
     return _table_value(node, leaf)
 
 
-# ---------------------------------------------------------------- chance nodes at depth 1
+# Chance nodes at depth 1.
 
 
 @njit
@@ -435,7 +435,7 @@ def _chance_leaf_general(node, child, leaf, work, moves, counts):
     return total
 
 
-# ---------------------------------------------------------------- the search
+# The search.
 
 
 # Per-level frame fields of the explicit search stack (no recursion: Numba's

@@ -58,7 +58,7 @@ VALIDATION_CHUNK = 65536  # rows per validation batch when streaming shards
 IMPROVEMENT = 1e-7  # a validation loss must drop by more than this to count as better
 
 
-# ---------------------------------------------------------------- options and presets
+# Options and presets.
 
 
 @dataclass(frozen=True)
@@ -209,7 +209,7 @@ def resolve_options(
         raise ValueError(f"bad training options: {e}") from None
 
 
-# ---------------------------------------------------------------- data
+# Data.
 
 
 def read_data(sources: list[str], in_memory: bool = False):
@@ -318,7 +318,7 @@ def targets_of(spec: str, outcome: np.ndarray, search: np.ndarray) -> tuple[np.n
     return won, decided
 
 
-# ---------------------------------------------------------------- trainers behind one loop
+# Trainers behind one loop.
 
 
 class _NumbaRunner:
@@ -447,7 +447,7 @@ class _JaxRunner:
         return self.trainer.outputs(state, x, net)
 
 
-# ---------------------------------------------------------------- checkpoints
+# Checkpoints.
 
 
 def checkpoint_path(output: str | Path) -> Path:
@@ -516,7 +516,7 @@ def _load_checkpoint(path: Path, options: TrainOptions, identity: str):
     return state, (arrays["best_value"], arrays["best_policy"]), progress
 
 
-# ---------------------------------------------------------------- the loop
+# The loop.
 
 
 @dataclass

@@ -92,7 +92,7 @@ class Weights:
         return str(self.metadata.get("layout", LAYOUT_IN_OUT))
 
 
-# ---------------------------------------------------------------- layout conversion
+# Layout conversion.
 
 
 def _transpose_layers(flat: np.ndarray, cfg: NetConfig, to_torch: bool) -> np.ndarray:
@@ -137,7 +137,7 @@ def convert_weights(weights: Weights, from_layout: str, to_layout: str) -> Weigh
     return Weights(value, policy, weights.value_config, weights.policy_config, metadata)
 
 
-# ---------------------------------------------------------------- save
+# Save.
 
 
 def _float_list(vec: np.ndarray, name: str) -> list[float]:
@@ -194,7 +194,7 @@ def save_weights(path: str | os.PathLike[str], weights: Weights) -> None:
         handle.write(data)
 
 
-# ---------------------------------------------------------------- load
+# Load.
 
 
 def _reject_constant(name: str) -> float:

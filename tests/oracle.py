@@ -79,7 +79,7 @@ DEFAULT_PARAMS = {
 }
 
 
-# ---------------------------------------------------------------- helpers
+# Helpers.
 
 
 def track_position(player: int, square: int) -> int:
@@ -103,7 +103,7 @@ def _trunc_div(a: int, b: int) -> int:
     return q if (a >= 0) == (b >= 0) else -q
 
 
-# ---------------------------------------------------------------- rules
+# Rules.
 
 
 def legal_moves(pos) -> list[int]:
@@ -164,7 +164,7 @@ def winner(pos) -> int:
     return 0
 
 
-# ---------------------------------------------------------------- heuristic
+# Heuristic.
 
 
 def evaluate(pos, params=None) -> int:
@@ -216,7 +216,7 @@ def evaluate(pos, params=None) -> int:
     return score
 
 
-# ---------------------------------------------------------------- features
+# Features.
 
 _f32 = np.float32
 
@@ -329,7 +329,7 @@ def features(pos) -> list[float]:
     return result
 
 
-# ---------------------------------------------------------------- search
+# Search.
 
 
 def _chance(p1, p2, player, depth, params) -> Fraction:

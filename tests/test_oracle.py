@@ -33,7 +33,7 @@ def test_reference_has_records():
     assert sum(1 for r in RECORDS if r["successors"]) > 0
 
 
-# ---------------------------------------------------------------- golden vectors
+# Golden vectors.
 
 
 @pytest.mark.parametrize("record", RECORDS, ids=RECORD_IDS)
@@ -82,7 +82,7 @@ def test_features_bit_identical_to_reference():
     assert not mismatches, mismatches[:10]
 
 
-# ---------------------------------------------------------------- hand-built positions (oracle and rgou)
+# Hand-built positions (oracle and rgou).
 
 ENGINES = pytest.mark.parametrize("engine", [oracle, rgou_engine], ids=["oracle", "rgou"])
 
@@ -212,7 +212,7 @@ def test_no_legal_move_passes(engine):
     assert engine.legal_moves(pos[:3] + (0,)) == []
 
 
-# ---------------------------------------------------------------- expectiminimax
+# Expectiminimax.
 
 
 def _playable(record):

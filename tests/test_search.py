@@ -122,7 +122,7 @@ def test_deep_search_matches_memoised_plain_search(depth, monkeypatch):
         check_against_oracle(Position.from_array(state), depth)
 
 
-# ---------------------------------------------------------------- the value-net leaf
+# The value-net leaf.
 
 TINY = NetConfig(150, (8, 4), 1)  # a tiny random value net over the real 150 features
 ROLL_P = [1 / 16, 4 / 16, 6 / 16, 4 / 16, 1 / 16]
@@ -234,7 +234,7 @@ def test_exact_passes_solve_the_mutual_pass_equation():
     )
 
 
-# ---------------------------------------------------------------- counting mode
+# Counting mode.
 
 
 def _count_ref(pos, depth):

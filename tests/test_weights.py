@@ -121,7 +121,7 @@ def test_rgou_torch_round_trip_and_transpose(n_in, hidden, n_out, seed):
     assert offset == flat.size
 
 
-# ---------------------------------------------------------------- golden reference
+# Golden reference.
 
 
 def _golden(reference_dir):
@@ -203,7 +203,7 @@ def test_real_pytorch_agrees_with_converted_network(reference_dir):
     np.testing.assert_allclose(nb.predict_logits(converted.astype(np.float64), X, POLICY_CONFIG), expected, rtol=1e-12)
 
 
-# ---------------------------------------------------------------- variants and bad files
+# Variants and bad files.
 
 
 def _document(**changes):

@@ -50,7 +50,7 @@ HEADS = {"tanh_mse": HEAD_TANH_MSE, "softmax_ce": HEAD_SOFTMAX_CE}
 _U53 = 1.0 / 9007199254740992.0  # 2**-53
 
 
-# ---------------------------------------------------------------- dropout
+# Dropout.
 
 
 @njit
@@ -100,7 +100,7 @@ def _check_rate(rate: float) -> None:
         raise ValueError(f"expected a dropout rate in [0, 1), got {rate}")
 
 
-# ---------------------------------------------------------------- training kernels
+# Training kernels.
 
 
 @njit
@@ -462,7 +462,7 @@ def single_threaded_blas() -> Iterator[None]:
             _BLAS_LIMIT_DEPTH -= 1
 
 
-# ---------------------------------------------------------------- Python edge
+# Python edge.
 
 
 def _scratch(sizes: np.ndarray, n: int, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
