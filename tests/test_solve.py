@@ -11,8 +11,8 @@ import pytest
 import solve_oracle as oracle
 from hypothesis import given
 from hypothesis import strategies as st
+from numba import njit  # not rgou's cached njit: a cached test kernel would keep stale inlined rgou kernels
 
-from rgou._numba import njit
 from rgou.game import Position, apply_move, legal_moves
 from rgou.solve import (
     Table,

@@ -107,7 +107,7 @@ ENDS_BITS = NUM_ENDS.bit_length() - 1  # 2: a player's end squares 12, 13
 ENDS_MASK = (1 << ENDS_BITS) - 1
 UNIT_CODE_MASK = (1 << UNIT_ENDS_SHIFT) - 1
 UNIT_START_SHIFT = UNIT_ENDS_SHIFT + 2 * ENDS_BITS
-MIN_PARALLEL_POSITIONS = 1 << 18  # smaller groups are swept on one thread: starting threads costs more
+MIN_PARALLEL_UNITS = 1 << 11  # 10,000 to 50,000 positions: smaller unit levels are swept on one thread
 INITIAL_VALUE = 0.5
 NUM_MOVE_ROLLS = ROLL_PROB.shape[0] - 1  # rolls 1..4 may have moves
 # Recorded best moves (int32): NO_MOVE, WIN, or kind << KIND_SHIFT | index.
@@ -283,31 +283,32 @@ def sweep(n, fm, fo, units, level_start, table, work, group_start, policy, impro
     x runs over the units of subgroup (fm, fo) from `group_units` (the
     pairs (x, swap x) cover the group). improve=True: a full Bellman sweep
     that records the best moves in `policy` (int32[4 * group size]); False:
-    a cheaper sweep that follows the recorded moves.
+    a cheaper sweep that follows the recorded moves. A level with fewer than
+    MIN_PARALLEL_UNITS units runs on one thread (same result: its units are
+    independent), as waking threads costs more.
     """
-    changes = np.zeros(NUM_CHUNKS, dtype=np.float64)
+    changes = np.empty(NUM_CHUNKS, dtype=np.float64)
+    for chunk in range(NUM_CHUNKS):  # plain loops: array expressions would start threads in a parallel kernel
+        changes[chunk] = 0.0
     for lev in range(level_start.shape[0] - 1):
         first = level_start[lev]
         total = level_start[lev + 1] - first
-        chunks = min(total, NUM_CHUNKS)
-        for chunk in prange(chunks):
+        if total < MIN_PARALLEL_UNITS:
+            for k in range(first, first + total):
+                change = sweep_unit(n, fm, fo, units[k], table, work, group_start, policy, improve)
+                if change > changes[0]:
+                    changes[0] = change
+            continue
+        for chunk in prange(NUM_CHUNKS):
             worst = changes[chunk]
-            for k in range(first + total * chunk // chunks, first + total * (chunk + 1) // chunks):
+            for k in range(first + total * chunk // NUM_CHUNKS, first + total * (chunk + 1) // NUM_CHUNKS):
                 change = sweep_unit(n, fm, fo, units[k], table, work, group_start, policy, improve)
                 if change > worst:
                     worst = change
             changes[chunk] = worst
-    return changes.max()
-
-
-@njit
-def sweep_serial(n, fm, fo, units, level_start, table, work, group_start, policy, improve):
-    """`sweep` on one thread (same result), for small groups where starting threads costs more."""
     worst = 0.0
-    for k in range(units.shape[0]):
-        change = sweep_unit(n, fm, fo, units[k], table, work, group_start, policy, improve)
-        if change > worst:
-            worst = change
+    for chunk in range(NUM_CHUNKS):
+        worst = max(worst, changes[chunk])
     return worst
 
 
@@ -431,12 +432,11 @@ def solve_group(
     units, level_start = group_units(n, hi, lo)
     policy = np.empty(NUM_MOVE_ROLLS * (stop - start), dtype=np.int32)
     work = np.full(stop - start, INITIAL_VALUE, dtype=np.float64)
-    kernel = sweep if stop - start >= MIN_PARALLEL_POSITIONS else sweep_serial
     sweeps = full_sweeps = 0
 
     def run(full: bool) -> float:
         nonlocal sweeps, full_sweeps
-        change = float(kernel(n, hi, lo, units, level_start, table, work, start, policy, full))
+        change = float(sweep(n, hi, lo, units, level_start, table, work, start, policy, full))
         sweeps += 1
         full_sweeps += full
         if report is not None:
