@@ -173,7 +173,7 @@ def test_index_round_trip_is_exhaustive_for_small_variants():
 
 @pytest.mark.parametrize("n", SMALL)
 def test_values_equal_independent_expectimax(n):
-    graph, expected = oracle_solution(n)
+    _graph, expected = oracle_solution(n)
     live, states, indices = oracle_indices(n)
     values = solved(n).values
     assert np.abs(values[indices] - expected[live]).max() < TOL
@@ -346,11 +346,11 @@ def test_wrong_table_is_refused(tmp_path):
     assert path.read_bytes() == before
     header = {"kind": "table", "rules": "masters", "n_pieces": 1, "count": 217, "dtype": "float32"}
     write_array_file(tmp_path / "m.table", header, solved(1).values)
-    with pytest.raises(ValueError, match="m.table: solved for rules 'masters', not 'finkel'"):
+    with pytest.raises(ValueError, match=r"m\.table: solved for rules 'masters', not 'finkel'"):
         load_table(tmp_path / "m.table")
     header = {"kind": "table", "rules": "finkel", "n_pieces": 2, "count": 217, "dtype": "float32"}
     write_array_file(tmp_path / "c.table", header, solved(1).values)
-    with pytest.raises(ValueError, match="c.table: wrong position count 217 for 2 pieces"):
+    with pytest.raises(ValueError, match=r"c\.table: wrong position count 217 for 2 pieces"):
         load_table(tmp_path / "c.table")
     with pytest.raises(ValueError, match="no such file"):
         load_table(tmp_path / "missing.table")
@@ -400,7 +400,7 @@ def test_interrupted_solve_resumes_to_the_same_bits(tmp_path):
         solve(3, out=out, progress=stop_after_first_group)
     assert not out.exists()
     assert [p.name for p in (tmp_path / "finkel-3.table.partial").iterdir()] == ["group-2-2.bin"]
-    with pytest.raises(ValueError, match="partial: checkpoint of a solve with .*tolerance=1e-07"):
+    with pytest.raises(ValueError, match=r"partial: checkpoint of a solve with .*tolerance=1e-07"):
         solve(3, tolerance=1e-8, out=out)
     reports = []
     resumed = solve(3, out=out, progress=reports.append, threads=1)
