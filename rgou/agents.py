@@ -60,7 +60,7 @@ from rgou.search import (
 AGENT_RANDOM = 0
 AGENT_SEARCH = 1
 ML_MODES = ("value", "combined", "policy")
-DEFAULT_ML_MODE = "value"  # measured strongest with the packaged models (docs/agents.md)
+DEFAULT_ML_MODE = "value"  # strongest with the shipped model: docs/agents.md, "The ML agent"
 DEFAULT_POLICY_WEIGHT = 0.1
 MAX_ML_DEPTH = MAX_DEPTH - 1
 NO_POLICY = np.zeros(0, dtype=np.float32)

@@ -836,7 +836,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_progress(tr)
     tr.set_defaults(func=cmd_train)
 
-    ar = sub.add_parser("arena", help="play agents against each other: win rates with 95% intervals")
+    ar = sub.add_parser("arena", help="play agents against each other: win rates with 95%% intervals")
     ar.add_argument(
         "agents",
         nargs="+",

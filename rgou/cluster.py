@@ -204,6 +204,8 @@ def generate_shards(
         try:
             _, _, as_completed = _dask()
             options = {**run, "heuristic_params": header["heuristic_params"]}
+            # Keys name the run (seed and folder): two runs on one scheduler never share a task.
+            run_key = hashlib.sha256(f"{seed} {folder.resolve()}".encode()).hexdigest()[:16]
             futures = [
                 client.submit(
                     _generate_shard,
@@ -214,7 +216,7 @@ def generate_shards(
                     options,
                     retries=TASK_RETRIES,
                     pure=False,
-                    key=f"rgou-shard-{seed}-{i}",
+                    key=f"rgou-shard-{run_key}-{i}",
                 )
                 for i in todo
             ]

@@ -22,6 +22,7 @@ is cut after `max_plies` turns, passes included (winner 0).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ from rgou.game import (
     winner,
 )
 from rgou.rules import NUM_PIECES, P1
-from rgou.search import search_into
+from rgou.search import search_into, thread_copy
 
 MOVE_STREAM_SALT = np.uint64(0xA0761D6478BD642F)  # separates the agents' generator from the dice
 NO_SAMPLE_MOVE = -1  # the recorded move of a passing position
@@ -209,7 +210,6 @@ def play_games(
         counts=np.zeros(games, np.int32),
     )
     fixed = (
-        (agent0, agent1),
         np.uint64(seed),
         np.uint64(first_game),
         bool(paired),
@@ -219,9 +219,18 @@ def play_games(
     )
     outputs = (rec.winners, rec.plies, rec.time_ns, rec.decisions, rec.states, rec.moves, rec.values, rec.counts)
 
+    local = threading.local()
+
     def task(begin: int) -> int:
+        agents = getattr(local, "agents", None)
+        if agents is None:  # each thread plays its own copies of the leaves (see rgou.search.thread_copy)
+            agents = local.agents = (
+                (agent0, agent1)
+                if n_threads == 1
+                else tuple(a._replace(leaf=thread_copy(a.leaf)) for a in (agent0, agent1))
+            )
         end = min(begin + size, games)
-        play_games_kernel(*fixed, np.int64(begin), np.int64(end), *outputs)
+        play_games_kernel(agents, *fixed, np.int64(begin), np.int64(end), *outputs)
         return end - begin
 
     if n_threads == 1:

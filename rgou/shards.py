@@ -1,8 +1,9 @@
 """Datasets in shards, read lazily: training data larger than memory.
 
 A sharded dataset is a list of format-2 .npz files (`rgou generate --shards`,
-or any `Dataset.save` files). `ShardedData.open` reads only each shard's
-game ids up front (4 bytes a sample); epochs then stream the shards:
+or any `Dataset.save` files). `ShardedData.open` reads each shard's game ids
+once and keeps only its games (the training/validation split is by game);
+epochs then stream the shards:
 
 * the shards are visited in a seeded order that changes every epoch;
 * their training rows flow into a shuffle buffer of `buffer` samples; each
@@ -11,7 +12,8 @@ game ids up front (4 bytes a sample); epochs then stream the shards:
 * features, one-hot policy targets and legal masks are computed per
   minibatch from the stored states (about 26 bytes a sample are read).
 
-So memory holds one shard and one buffer, whatever the dataset's size. The
+So memory holds one shard, one buffer and a few bytes per game, whatever the
+number of samples. The
 order differs from a full shuffle: a minibatch draws from the buffer's
 shards only, not from the whole dataset (with shards of whole games, the
 buffer should hold many shards). The samples of an epoch are exactly those of
@@ -56,38 +58,61 @@ def shard_files(sources: list[str]) -> list[Path]:
     return paths
 
 
-def _read(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+def _read(path: Path, names: tuple[str, ...]) -> dict:
+    """The arrays `names` of a shard, and its metadata under "meta"."""
     try:
         with np.load(path, allow_pickle=False) as f:
             meta = json.loads(str(f["meta"]))
             if meta.get("format", 1) not in READABLE_FORMATS or meta.get("format") == 1:
                 raise ValueError("sharded training reads format 2 datasets only (rgou 0.2 and later)")
-            return {name: f[name] for name in names}
+            return {"meta": meta, **{name: f[name] for name in names}}
     except (OSError, KeyError, ValueError, json.JSONDecodeError) as e:
         raise ValueError(f"{path}: cannot read shard ({e})") from e
 
 
 @dataclass
 class ShardedData:
-    """Shards on disk and what is known of them without loading them."""
+    """Shards on disk and what is known of them without loading them: their games.
+
+    Memory grows with the number of games (about 12 bytes a game, a game is
+    over a hundred samples), not with the samples.
+    """
 
     paths: list[Path]
     sizes: np.ndarray  # int64 [shards]: samples per shard
-    game_id: np.ndarray  # int32 [N]: the game of every sample, shard after shard
+    shard_games: list[np.ndarray]  # per shard: its game ids, sorted, unique (int32)
+    shard_game_sizes: list[np.ndarray]  # per shard: samples of each of those games (int64)
+    meta: dict  # {"depth": D} when every shard was labelled at search depth D, else {}
 
     @classmethod
     def open(cls, paths: list[Path]) -> ShardedData:
         if not paths:
             raise ValueError("no shards given")
-        ids = [_read(p, ("game_id",))["game_id"] for p in paths]
-        return cls(list(paths), np.array([len(i) for i in ids], np.int64), np.concatenate(ids))
+        games, counts, depths = [], [], set()
+        for path in paths:
+            stored = _read(path, ("game_id",))
+            ids, n = np.unique(stored["game_id"], return_counts=True)
+            games.append(ids)
+            counts.append(n.astype(np.int64))
+            depths.add(stored["meta"].get("depth"))
+        meta = {"depth": depths.pop()} if len(depths) == 1 and None not in depths else {}
+        return cls(list(paths), np.array([c.sum() for c in counts], np.int64), games, counts, meta)
 
     def __len__(self) -> int:
         return int(self.sizes.sum())
 
     @property
+    def games(self) -> np.ndarray:
+        """Every game id, sorted, unique."""
+        return np.unique(np.concatenate(self.shard_games))
+
+    @property
     def num_games(self) -> int:
-        return int(np.unique(self.game_id).size)
+        return len(self.games)
+
+    def samples_of(self, games: np.ndarray) -> int:
+        """How many samples belong to `games` (sorted game ids)."""
+        return int(sum(n[np.isin(g, games)].sum() for g, n in zip(self.shard_games, self.shard_game_sizes)))
 
     def identity(self) -> str:
         """A SHA-256 of the shards' contents (what a checkpoint must be resumed with)."""
@@ -98,27 +123,35 @@ class ShardedData:
                     digest.update(block)
         return digest.hexdigest()
 
-    def starts(self) -> np.ndarray:
-        return np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
-
     def read(self, k: int) -> dict[str, np.ndarray]:
         """The stored arrays of shard k."""
-        return _read(self.paths[k], _STORED)
+        stored = _read(self.paths[k], _STORED)
+        del stored["meta"]
+        return stored
 
     def iter_rows(
-        self, keep: np.ndarray, seed: int, epoch: int, buffer: int = DEFAULT_BUFFER, shuffle: bool = True
+        self,
+        games: np.ndarray,
+        inside: bool,
+        seed: int,
+        epoch: int,
+        buffer: int = DEFAULT_BUFFER,
+        shuffle: bool = True,
     ) -> Iterator[dict[str, np.ndarray]]:
-        """The rows with keep[row] (bool [N]) in buffer-sized chunks: shards in a seeded order, each chunk permuted."""
+        """The rows whose game is (inside=True) or is not in `games` (sorted ids), in buffer-sized chunks.
+
+        Shards come in a seeded order, each chunk permuted.
+        """
         order = shuffle_order(len(self.paths), seed, epoch) if shuffle else np.arange(len(self.paths))
-        starts = self.starts()
         pending: list[dict[str, np.ndarray]] = []
         count = 0
         chunk = 0
         for k in order:
-            mask = keep[starts[k] : starts[k] + self.sizes[k]]
-            if not mask.any():
+            if not (np.isin(self.shard_games[k], games) == inside).any():
                 continue
-            arrays = {name: a[mask] for name, a in self.read(int(k)).items()}
+            arrays = self.read(int(k))
+            mask = np.isin(arrays["game_id"], games) == inside
+            arrays = {name: a[mask] for name, a in arrays.items()}
             pending.append(arrays)
             count += int(mask.sum())
             while count >= buffer:

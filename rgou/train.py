@@ -243,13 +243,16 @@ def data_identity(data: Dataset) -> str:
 
 def split_by_game(game_id: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(training rows, validation rows), int64: a seeded `fraction` of the games goes to validation."""
-    games = np.unique(game_id)
+    is_val = np.isin(game_id, validation_games(np.unique(game_id), fraction, seed))
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+def validation_games(games: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """The validation games (sorted ids) among `games` (sorted unique ids): a seeded `fraction`, at least one."""
     n_val = round(fraction * len(games))
     if fraction > 0 and len(games) >= 2:
         n_val = min(max(n_val, 1), len(games) - 1)
-    picked = np.random.default_rng(seed).permutation(games)[:n_val]
-    is_val = np.isin(game_id, picked)
-    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+    return np.sort(np.random.default_rng(seed).permutation(games)[:n_val])
 
 
 @njit
@@ -379,7 +382,7 @@ class _NumbaRunner:
 class _JaxRunner:
     """Epochs on the JAX trainer: the training rows live on the device; one dispatch per block of steps."""
 
-    def __init__(self, config: TrainConfig, train: Batch):
+    def __init__(self, config: TrainConfig, train: Batch | None):
         try:
             from rgou.nn.jax_trainer import JaxTrainer
         except ImportError as e:
@@ -387,8 +390,8 @@ class _JaxRunner:
                 f"--backend jax needs JAX: pip install 'rgou[jax]' (or jax[cuda12] for a GPU) ({e})"
             ) from e
         self.trainer = JaxTrainer(config)
-        self.host = train
-        self.device = self.trainer.device_batch(train)
+        self.host = train  # None when training from shards: batches arrive through steps()
+        self.device = None if train is None else self.trainer.device_batch(train)
 
     def init(self, value: np.ndarray, policy: np.ndarray) -> TrainState:
         return self.trainer.init(value, policy)
@@ -665,9 +668,7 @@ class _ShardSource:
         self.buffer = max(int(buffer), options.batch_size)
         self.identity = shards.identity()
         self.input_size = NUM_FEATURES
-        self.train_rows, self.val_rows = split_by_game(shards.game_id, options.validation_split, options.seed)
-        self.train_keep = np.zeros(len(shards), np.bool_)
-        self.train_keep[self.train_rows] = True
+        self.val_games = validation_games(shards.games, options.validation_split, options.seed)
         self._x = feature_buffer(max(options.batch_size, VALIDATION_CHUNK))
         self._table = None
         if parse_value_target(options.value_target)[0] == "exact":
@@ -676,22 +677,22 @@ class _ShardSource:
             self._table = load_perfect_table(options.table)
 
     def counts(self) -> dict[str, int]:
-        gid = self.shards.game_id
+        games, val_samples = self.shards.num_games, self.shards.samples_of(self.val_games)
         return {
-            "train_samples": len(self.train_rows),
-            "validation_samples": len(self.val_rows),
-            "train_games": int(np.unique(gid[self.train_rows]).size),
-            "validation_games": int(np.unique(gid[self.val_rows]).size),
-            "games": self.shards.num_games,
+            "train_samples": len(self.shards) - val_samples,
+            "validation_samples": val_samples,
+            "train_games": games - len(self.val_games),
+            "validation_games": len(self.val_games),
+            "games": games,
         }
 
     def runner_data(self) -> None:
         return None
 
-    def _batches(self, keep: np.ndarray, epoch: int, size: int, shuffle: bool) -> Iterator[Batch]:
-
+    def _batches(self, validation: bool, epoch: int, size: int, shuffle: bool) -> Iterator[Batch]:
+        """Minibatches of `size` rows of the validation (or training) games."""
         carry: dict[str, np.ndarray] | None = None
-        for chunk in self.shards.iter_rows(keep, self.options.seed, epoch, self.buffer, shuffle):
+        for chunk in self.shards.iter_rows(self.val_games, validation, self.options.seed, epoch, self.buffer, shuffle):
             if carry is not None:
                 chunk = {k: np.concatenate([carry[k], chunk[k]]) for k in chunk}
             n = len(chunk["state"]) // size * size
@@ -714,15 +715,14 @@ class _ShardSource:
         return rows_to_batch(rows, targets, weights, self._x)
 
     def epoch(self, runner, state: TrainState, epoch: int) -> tuple[TrainState, np.ndarray]:
-        batches = self._batches(self.train_keep, epoch, self.options.batch_size, True)
+        batches = self._batches(False, epoch, self.options.batch_size, True)
         return runner.steps(state, batches, epoch_learning_rate(self.options, epoch))
 
     def validate(self, runner, state: TrainState) -> dict[str, float] | None:
-        if not len(self.val_rows):
+        if not len(self.val_games):
             return None
-        keep = ~self.train_keep
         v = _Validation()
-        for batch in self._batches(keep, 0, VALIDATION_CHUNK, shuffle=False):
+        for batch in self._batches(True, 0, VALIDATION_CHUNK, shuffle=False):
             v.add(runner, state, batch)
         return v.record()
 

@@ -97,9 +97,12 @@ def test_training_from_shards_sees_the_same_samples_per_epoch(tmp_path):
     shards = ShardedData.open(shard_files([str(tmp_path / "shard-*.npz")]))
     options = TrainOptions(batch_size=1, validation_split=0.25)
     memory, streamed = _MemorySource(data, options), _ShardSource(shards, options, buffer=50)
-    np.testing.assert_array_equal(memory.train_rows, streamed.train_rows)
+    assert streamed.counts() == memory.counts()
+    np.testing.assert_array_equal(streamed.val_games, np.unique(data.game_id[memory.val_rows]))
+    validation = np.concatenate([b.x.copy() for b in streamed._batches(True, epoch=0, size=7, shuffle=False)])
+    assert sorted(map(bytes, validation)) == sorted(map(bytes, data.features[memory.val_rows]))
     seen = []
-    for batch in streamed._batches(streamed.train_keep, epoch=0, size=1, shuffle=True):
+    for batch in streamed._batches(False, epoch=0, size=1, shuffle=True):
         seen.append(batch.x[0].copy())
     expected = data.features[memory.train_rows]
     assert len(seen) == len(expected)

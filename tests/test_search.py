@@ -283,3 +283,19 @@ def test_counting_mode_counts_what_a_plain_search_visits(depth):
         value, counts = count_nodes(state, depth)
         assert value == expectiminimax(pos, depth).value
         assert counts.tolist() == _count_ref((pos.p1, pos.p2, pos.to_move, pos.dice), depth)
+
+
+def test_thread_copy_of_a_leaf_shares_its_arrays_and_searches_the_same():
+    from rgou.search import _leaf_fields, heuristic_leaf, thread_copy
+
+    for leaf in (heuristic_leaf(), net_leaf(_tiny_net(3), layer_sizes(TINY), exact_passes=True)):
+        copy = thread_copy(leaf)
+        for a, b in zip(_leaf_fields(leaf), _leaf_fields(copy), strict=True):
+            if isinstance(a, np.ndarray):
+                assert (a.size == 0 or np.shares_memory(a, b)) and a.dtype == b.dtype and a.shape == b.shape
+            else:
+                assert a == b
+        states, _ = random_states(5)
+        for state in states[:20]:
+            pos = Position.from_array(state)
+            assert expectiminimax(pos, 2, leaf=copy) == expectiminimax(pos, 2, leaf=leaf)

@@ -1,5 +1,6 @@
 """rgou train: presets end to end with each backend, resume bit for bit, the split, targets, errors."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ import pytest
 from rgou.agents import make_agent
 from rgou.cli import main
 from rgou.dataset import Dataset
+from rgou.nn.layout import init_params
 from rgou.selfplay import generate
 from rgou.train import (
     TrainOptions,
@@ -242,8 +244,20 @@ def test_training_reads_npz_shards_and_the_json_export(tmp_path, data):
     assert from_shards.train_samples == in_memory.train_samples and from_shards.validation_games == 2
     assert len(from_shards.history) == len(in_memory.history) == 2
     assert all(np.isfinite(h["val_value_loss"]) and np.isfinite(h["val_policy_accuracy"]) for h in from_shards.history)
+    assert from_shards.weights.metadata["depth"] == 1  # the shards' depth, not the option's default
     with pytest.raises(ValueError, match="td:L value targets"):
         train(streamed, TrainOptions(epochs=1, batch_size=16, value_target="td:0.5"))
+    # The JAX trainer streams the same minibatches as the Numba trainer: the same policy up to float32
+    # rounding; the value net's tanh saturates on outcome targets, where Adam turns rounding-sized
+    # gradients into whole steps, so its weights agree on average and its losses closely.
+    exact = TrainOptions(epochs=1, batch_size=16, hidden_sizes=(8,), seed=2, dropout=0.0)
+    on_numba = train(streamed, exact)
+    on_jax = train(streamed, dataclasses.replace(exact, backend="jax"))
+    np.testing.assert_allclose(on_jax.weights.policy, on_numba.weights.policy, atol=1e-6)
+    assert np.abs(on_jax.weights.value - on_numba.weights.value).mean() < 1e-3
+    for key in ("train_value_loss", "train_policy_loss", "val_value_loss", "val_policy_loss"):
+        assert on_jax.history[0][key] == pytest.approx(on_numba.history[0][key], rel=1e-2), key
+    assert not np.allclose(on_jax.weights.policy, init_params(on_jax.weights.policy_config, 3), atol=1e-3)
 
 
 def test_shell_wrappers_pass_their_arguments_through(tmp_path):

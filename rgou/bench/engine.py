@@ -15,7 +15,7 @@ import numpy as np
 
 from rgou._clock import clock_ns
 from rgou._numba import njit
-from rgou.agents import RandomAgent
+from rgou.agents import RandomAgent, make_agent
 from rgou.bench.report import RUST_DEPTH3_DECISION_US, RUST_DEPTH3_GAMES_PER_S, SectionResult
 from rgou.bench.timing import BENCH_MAX_PLIES, BenchContext, LoadMeter, clock_overhead, median_time, timed
 from rgou.features import NUM_FEATURES, extract_features, extract_features_batch, features_batch_into, features_into
@@ -62,6 +62,14 @@ def _random_playouts(seed: int, games: int, max_plies: int) -> int:
     return int(play_games(agent, agent, games, seed, max_plies=max_plies, threads=1).plies.sum())
 
 
+def _arena_games(seed: int, games: int) -> int:
+    """Heuristic against heuristic on the arena's path (all threads, paired dice); returns plies played."""
+    from rgou.arena import match
+
+    agent = make_agent("heuristic")
+    return round(match(agent, agent, games, seed=seed).mean_plies * games)
+
+
 def bench_engine(ctx: BenchContext) -> SectionResult:
     """Legal-move generation and apply throughput, single thread, inside one njit loop."""
     res = SectionResult()
@@ -78,6 +86,10 @@ def bench_engine(ctx: BenchContext) -> SectionResult:
     games = 200 if ctx.quick else 2000
     plies = _random_playouts(ctx.seed, games, 1000)
     t_play, _ = median_time(lambda: _random_playouts(ctx.seed, games, 1000), reps)
+    arena_games = 2000 if ctx.quick else 20_000
+    _arena_games(ctx.seed, 20)
+    arena_plies = _arena_games(ctx.seed, arena_games)
+    t_arena, _ = median_time(lambda: _arena_games(ctx.seed, arena_games), reps)
     res.add("legal_positions_per_s", inner * n / t_legal, "pos/s", "legal_moves only, positions/s (1 thread)")
     res.add(
         "legal_apply_positions_per_s",
@@ -93,9 +105,16 @@ def bench_engine(ctx: BenchContext) -> SectionResult:
         "plies/s",
         "random playouts on the game loop (roll, legal, decide, apply or pass), plies/s, 1 thread",
     )
+    res.add(
+        "arena_heuristic_games_per_s",
+        arena_games / t_arena,
+        "games/s",
+        f"arena: heuristic vs heuristic (rgou.arena.match, {numba.get_num_threads()} threads), games/s",
+    )
     res.notes.append(
         f"{n} self-play positions, {applied / n:.2f} legal moves each on average; "
-        f"{games} random playouts, {plies / games:.1f} plies each"
+        f"{games} random playouts, {plies / games:.1f} plies each; "
+        f"arena {arena_games} games, {arena_plies / arena_games:.1f} plies each"
     )
     return res
 

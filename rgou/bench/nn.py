@@ -509,6 +509,20 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
             both.choose_move(states[0])
             c_us = per_call_us(lambda i: both.choose_move(states[i]), n_pos, inf_reps)
             res.add("ml_agent_combined_us", float(np.median(c_us)), "us", "  mode 'combined' (value + policy), median")
+        for depth, n_d in ((1, 60 if quick else 400), (2, 10 if quick else 60)):
+            searcher = MLAgent(weights, depth=depth)
+            searcher.choose_move(states[0])
+            d_us = per_call_us(lambda i, a=searcher: a.choose_move(states[i]), min(n_pos, n_d), 1 if quick else 3)
+            res.add(
+                f"ml{depth}_agent_decision_us",
+                float(np.median(d_us)),
+                "us",
+                f"  ml-{depth}: {depth}-ply expectiminimax on the value net above the root's chance nodes, median",
+            )
+        upstream = MLAgent(load_model("upstream"))
+        upstream.choose_move(states[0])
+        u_us = per_call_us(lambda i: upstream.choose_move(states[i]), n_pos, inf_reps)
+        res.add("ml_upstream_decision_us", float(np.median(u_us)), "us", "  the packaged upstream model, median")
         fresh_agent = MLAgent(fresh)
         fresh_agent.choose_move(states[0])
         f_us = per_call_us(lambda i: fresh_agent.choose_move(states[i]), n_pos, inf_reps)

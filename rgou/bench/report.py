@@ -124,6 +124,22 @@ TARGETS = [
     Target("value+policy inference, one position < 10 us", "nn", "value_policy_one_us", "<", 10.0, "PyTorch ~85 us"),
     Target("ML agent decision < 30 us", "nn", "ml_agent_decision_us", "<", 30.0, "MLAgent.choose_move, median"),
     Target(
+        "ML agent with a 2-ply search on the value net (ml-1) < 1 ms",
+        "nn",
+        "ml1_agent_decision_us",
+        "<",
+        1000.0,
+        "median",
+    ),
+    Target(
+        "arena: heuristic vs heuristic >= 10,000 games/s",
+        "engine",
+        "arena_heuristic_games_per_s",
+        ">=",
+        10_000.0,
+        "all cores",
+    ),
+    Target(
         "standard preset end to end < 60 s (Numba)",
         "train",
         "standard_numba_end_to_end_s",
