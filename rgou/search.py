@@ -68,7 +68,7 @@ from rgou.heuristic import (
     heuristic_table,
     trunc_div,
 )
-from rgou.nn.inference import dense_into, forward_one_from_into, forward_one_into
+from rgou.nn.inference import dense_into, forward_one_into, forward_rows_from_into
 from rgou.nn.layout import weight_row_offset
 from rgou.rules import FINISHED, MAX_ROLL, NUM_PIECES, NUM_ROLLS, P1, P2, ROLL_PROBS
 from rgou.solve.lookup import win_probability
@@ -210,13 +210,15 @@ class Work(structref.StructRefProxy):
 
     stack int8 [depth + 2, 16] (positions along the current line), moves int8
     [depth + 2, 7], fi int64 [depth + 2, 5] and ff float64 [depth + 2, 3]
-    (frame fields), x float32 [150] (features), pre and hidden float32
-    [first hidden width] (shared first-layer sums, one roll's first layer),
-    out float32 [1], buf float32 [3, widest layer] (inference scratch).
+    (frame fields), x float32 [150] (features), pre float32 [first hidden
+    width] (a chance node's shared first-layer sums), hidden float32 [5, first
+    hidden width] (each roll's first layer), out float32 [1], buf float32 [3,
+    widest layer] (inference scratch), rows float32 [3, 5, widest layer] (the
+    rolls' layers, side by side).
     """
 
 
-structref.define_proxy(Work, WorkType, ("stack", "moves", "fi", "ff", "x", "pre", "hidden", "out", "buf"))
+structref.define_proxy(Work, WorkType, ("stack", "moves", "fi", "ff", "x", "pre", "hidden", "out", "buf", "rows"))
 
 
 @njit
@@ -237,9 +239,10 @@ def make_work(depth, leaf, extra_sizes):
         np.empty((rows, 3), dtype=np.float64),
         np.zeros(NUM_FEATURES, dtype=np.float32),
         np.zeros(first, dtype=np.float32),
-        np.zeros(first, dtype=np.float32),
+        np.zeros((NUM_ROLLS, first), dtype=np.float32),
         np.zeros(1, dtype=np.float32),
         np.zeros((3, widest), dtype=np.float32),
+        np.zeros((3, NUM_ROLLS, widest), dtype=np.float32),
     )
 
 
@@ -272,9 +275,9 @@ def _roll_values(node, leaf, work, player, skip_passes):
     legal_row = weight_row_offset(sizes, 0, LEGAL_FEATURE)
     to_move = np.float32(1.0) if player == P1 else np.float32(-1.0)
     node[TO_MOVE] = player
-    total = 0.0
     passing = 0.0
-    for roll in range(NUM_ROLLS):
+    rows = 0
+    for roll in range(NUM_ROLLS):  # the first layer of every roll asked of the net, one row each
         node[DICE] = roll
         count = count_legal_moves(node)
         if count == 0 and skip_passes:
@@ -284,9 +287,17 @@ def _roll_values(node, leaf, work, player, skip_passes):
         legal = np.float32(count) / np.float32(NUM_PIECES)
         for j in range(width):
             h = work.pre[j] + to_move * flat[move_row + j] + dice * flat[dice_row + j] + legal * flat[legal_row + j]
-            work.hidden[j] = h if h > 0.0 else 0.0
-        forward_one_from_into(flat, sizes, 1, work.hidden, work.out, work.buf)
-        total += ROLL_PROBS[roll] * np.tanh(work.out[0])
+            work.hidden[rows, j] = h if h > 0.0 else 0.0
+        rows += 1
+    out = forward_rows_from_into(flat, sizes, 1, work.hidden, rows, work.rows)
+    total = 0.0
+    row = 0
+    for roll in range(NUM_ROLLS):  # the same rolls again, in the same order
+        node[DICE] = roll
+        if skip_passes and count_legal_moves(node) == 0:
+            continue
+        total += ROLL_PROBS[roll] * np.tanh(out[row, 0])
+        row += 1
     node[DICE] = 0
     return total, passing
 

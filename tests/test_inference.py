@@ -50,3 +50,19 @@ def test_inference_modules_never_import_a_trainer():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_rows_forward_equals_the_one_row_forward_bit_for_bit():
+    rng = np.random.default_rng(3)
+    for cfg in (VALUE_CONFIG, POLICY_CONFIG):
+        sizes = layer_sizes(cfg)
+        flat = init_params(cfg, 5)
+        x = rng.standard_normal((5, sizes[1])).astype(np.float32)
+        x[x < 0.3] = 0.0  # first-layer activations: ReLU zeros the inner loop skips
+        work = np.zeros((3, 5, int(sizes[1:].max())), np.float32)
+        for n_rows in (1, 3, 5):
+            out = inf.forward_rows_from_into(flat, sizes, 1, x, n_rows, work)
+            for r in range(n_rows):
+                one = np.empty(sizes[-1], np.float32)
+                inf.forward_one_from_into(flat, sizes, 1, x[r], one, np.zeros((3, work.shape[2]), np.float32))
+                assert np.array_equal(out[r, : sizes[-1]], one)

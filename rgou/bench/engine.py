@@ -17,7 +17,15 @@ from rgou._clock import clock_ns
 from rgou._numba import njit
 from rgou.agents import RandomAgent, make_agent
 from rgou.bench.report import RUST_DEPTH3_DECISION_US, RUST_DEPTH3_GAMES_PER_S, SectionResult
-from rgou.bench.timing import BENCH_MAX_PLIES, BenchContext, LoadMeter, clock_overhead, median_time, timed
+from rgou.bench.timing import (
+    BENCH_MAX_PLIES,
+    BenchContext,
+    LoadMeter,
+    clock_overhead,
+    median_time,
+    per_call_us,
+    timed,
+)
 from rgou.features import NUM_FEATURES, extract_features, extract_features_batch, features_batch_into, features_into
 from rgou.game import STATE_SIZE, TO_MOVE, apply_move_inplace, legal_moves
 from rgou.playout import play_games
@@ -255,7 +263,22 @@ def bench_search(ctx: BenchContext) -> SectionResult:
             "x",
             f"depth 3 median vs Rust engine (~{RUST_DEPTH3_DECISION_US:.0f} us)",
         )
+    _bench_perfect(ctx, res)
     return res
+
+
+def _bench_perfect(ctx: BenchContext, res: SectionResult) -> None:
+    """The perfect agent's decision (one table look-up per legal move), when the solved table is cached."""
+    from rgou.solve import default_table_path
+
+    if not default_table_path(NUM_PIECES).exists():
+        res.notes.append("perfect agent not timed: no solved table in the cache folder (rgou solve)")
+        return
+    agent = make_agent("perfect")
+    states = ctx.spread(100 if ctx.quick else 2000, 200_000)
+    agent.choose_move(states[0])
+    times = per_call_us(lambda i: agent.choose_move(states[i]), len(states), ctx.reps(3, 1))
+    res.add("perfect_decision_us", float(np.median(times)), "us", "perfect agent: choose_move from Python, median")
 
 
 def bench_selfplay(ctx: BenchContext) -> SectionResult:

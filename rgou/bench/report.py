@@ -131,6 +131,7 @@ TARGETS = [
         1000.0,
         "median",
     ),
+    Target("perfect agent decision < 5 us", "search", "perfect_decision_us", "<", 5.0, "choose_move, median"),
     Target(
         "arena: heuristic vs heuristic >= 10,000 games/s",
         "engine",
@@ -163,6 +164,14 @@ TARGETS = [
         ">=",
         0.9,
         "10,000 depth-3 games",
+    ),
+    Target(
+        "training from shards >= 90% of in-memory throughput",
+        "memory",
+        "shards_vs_memory_throughput",
+        ">=",
+        0.9,
+        "whole run, same data",
     ),
     Target(
         "training from shards: peak memory does not grow with 4x the data (< 1.15x)",

@@ -14,9 +14,6 @@ the curves (matplotlib).
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,23 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from rgou.bench.report import SectionResult
-from rgou.bench.timing import BenchContext, timed
+from rgou.bench.timing import BenchContext, run_rgou, timed
 
 
-def _peak_rss_mb(cmd: list[str]) -> tuple[float, float]:
-    """(peak resident MB, wall seconds) of a child process; raises with its stderr when it fails."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    err = proc.stderr.read() if proc.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed: {err[-2000:]}")
-    return usage.ru_maxrss / 1024.0, wall
-
-
-def _rgou(*args: str) -> list[str]:
-    return [sys.executable, "-m", "rgou", *args]
+def _peak_rss_mb(args: list[str]) -> tuple[float, float]:
+    """(peak resident MB, wall seconds) of one `rgou ARGS` child process."""
+    wall, peak = run_rgou(args)
+    return peak, wall
 
 
 def bench_memory(ctx: BenchContext) -> SectionResult:
@@ -56,11 +43,11 @@ def bench_memory(ctx: BenchContext) -> SectionResult:
         folder = Path(tmp)
         res.warmup_s = timed(
             lambda: _peak_rss_mb(
-                _rgou("generate", "--games", "2", "--depth", "1", "--out", str(folder / "w.npz"), "--quiet")
+                ["generate", "--games", "2", "--depth", "1", "--out", str(folder / "w.npz"), "--quiet"]
             )
         )
         rss, wall = _peak_rss_mb(
-            _rgou(
+            [
                 "generate",
                 "--games",
                 str(games),
@@ -71,7 +58,7 @@ def bench_memory(ctx: BenchContext) -> SectionResult:
                 "--out",
                 str(folder / "g.npz"),
                 "--quiet",
-            )
+            ]
         )
         res.add("generate_peak_rss_mb", rss, "MB", f"rgou generate: {games} depth-3 games, peak resident memory")
         res.add("generate_s", wall, "s", "  same process, wall time")
@@ -79,7 +66,7 @@ def bench_memory(ctx: BenchContext) -> SectionResult:
         data = data.subset(np.arange(min(samples, len(data))))
         data.save(folder / "train.npz")
         rss, wall = _peak_rss_mb(
-            _rgou(
+            [
                 "train",
                 "--data",
                 str(folder / "train.npz"),
@@ -91,7 +78,7 @@ def bench_memory(ctx: BenchContext) -> SectionResult:
                 "--quiet",
                 "--out",
                 str(folder / "m.json.gz"),
-            )
+            ]
         )
         res.add("train_peak_rss_mb", rss, "MB", f"rgou train: {len(data):,} samples in memory, 1 epoch, peak memory")
         res.add("train_s", wall, "s", "  same process, wall time")
@@ -105,7 +92,7 @@ def bench_memory(ctx: BenchContext) -> SectionResult:
                 )
             n = sum(len(np.load(p)["move"]) for p in shards.glob("*.npz"))
             rss, wall = _peak_rss_mb(
-                _rgou(
+                [
                     "train",
                     "--shuffle-buffer",
                     str(buffer),
@@ -119,9 +106,20 @@ def bench_memory(ctx: BenchContext) -> SectionResult:
                     "--quiet",
                     "--out",
                     str(folder / f"{name}.json.gz"),
-                )
+                ]
             )
             sizes[name] = (n, rss)
+            if name == "small":  # the same data loaded into memory: the streamed run's throughput against it
+                _, wall_memory = _peak_rss_mb(
+                    ["train", "--in-memory", "--data", str(shards / "*.npz"), "--epochs", "1", "--batch-size", "512"]
+                    + ["--no-eval", "--quiet", "--out", str(folder / "memory.json.gz")]
+                )
+                res.add(
+                    "shards_vs_memory_throughput",
+                    wall_memory / wall,
+                    "x",
+                    "training from shards / the same data in memory (--in-memory), samples/s of the whole run",
+                )
             res.add(
                 f"shards_{name}_peak_rss_mb", rss, "MB", f"training from shards: {n:,} samples streamed, peak memory"
             )

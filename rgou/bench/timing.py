@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,20 +81,39 @@ def _cpu_busy_s() -> float | None:
     return busy / os.sysconf("SC_CLK_TCK")
 
 
+def _own_cpu_s() -> float:
+    """CPU seconds of this process and of its finished children (the bench's own child processes)."""
+    t = os.times()
+    return time.process_time() + t.children_user + t.children_system
+
+
 class LoadMeter:
     """CPU used by OTHER processes during a block, in cores (0 = quiet machine): contention shows up here."""
 
     def __enter__(self) -> LoadMeter:
-        self.wall, self.own, self.busy = time.perf_counter(), time.process_time(), _cpu_busy_s()
+        self.wall, self.own, self.busy = time.perf_counter(), _own_cpu_s(), _cpu_busy_s()
         return self
 
     def __exit__(self, *exc) -> None:
         self.seconds = time.perf_counter() - self.wall
-        self.own_cores = (time.process_time() - self.own) / self.seconds
+        self.own_cores = (_own_cpu_s() - self.own) / self.seconds
         busy = _cpu_busy_s()
         self.other_cores = (
             None if busy is None or self.busy is None else max(0.0, (busy - self.busy) / self.seconds - self.own_cores)
         )
+
+
+def run_rgou(args: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak resident MB) of one `rgou ARGS` child process; raises with its stderr if it fails."""
+    with tempfile.TemporaryDirectory(prefix="rgou-bench-") as folder:
+        peak_file = Path(folder) / "peak"
+        cmd = [sys.executable, "-m", "rgou.bench.child", str(peak_file), *args]
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise RuntimeError(f"rgou {' '.join(args)} failed: {proc.stderr[-2000:]}")
+        return wall, float(peak_file.read_text())
 
 
 def median_time(fn: Callable[[], object], repeats: int) -> tuple[float, list[float]]:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from rgou.bench.report import SectionResult
-from rgou.bench.timing import BenchContext
+from rgou.bench.timing import BenchContext, run_rgou
 
 PRESETS_FULL = ("quick", "standard")
 PRESETS_QUICK = ("quick",)
@@ -32,27 +30,10 @@ TORCH_EPOCHS = 1
 def _run_train(args: list[str], folder: Path) -> tuple[dict, float, float]:
     """(summary, wall seconds, peak RSS in MB) of one `rgou train` process."""
     summary = folder / f"summary-{time.time_ns()}.json"
-    cmd = [
-        sys.executable,
-        "-m",
-        "rgou",
-        "train",
-        *args,
-        "--quiet",
-        "--force",
-        "--json",
-        str(summary),
-        "--out",
-        str(folder / "model.json.gz"),
-    ]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    err = proc.stderr.read() if proc.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"rgou train {' '.join(args)} failed: {err[-2000:]}")
-    return json.loads(summary.read_text()), wall, usage.ru_maxrss / 1024.0
+    wall, peak = run_rgou(
+        ["train", *args, "--quiet", "--force", "--json", str(summary), "--out", str(folder / "model.json.gz")]
+    )
+    return json.loads(summary.read_text()), wall, peak
 
 
 def _torch_rate(preset_summary: dict) -> tuple[float, str] | None:

@@ -86,6 +86,49 @@ def forward_one_from_into(flat, sizes, first, x, out, work):
 
 
 @njit
+def _dense_rows(flat, w_off, n_in, n_out, src, dst, n_rows, relu):
+    """dst[r, :n_out] = act(src[r, :n_in] @ W + b) for rows r < n_rows, skipping zero inputs.
+
+    Each weight row is read once for all rows (the rows of a chance node share
+    the net), and each row's sums are formed in the order of _dense_one, so
+    every row equals _dense_one's result bit for bit.
+    """
+    b_off = w_off + n_in * n_out
+    for r in range(n_rows):
+        for j in range(n_out):
+            dst[np.uint64(r), np.uint64(j)] = flat[np.uint64(b_off + j)]
+    for i in range(n_in):
+        row = w_off + i * n_out
+        for r in range(n_rows):
+            xi = src[np.uint64(r), np.uint64(i)]
+            if xi != 0.0:
+                for j in range(n_out):
+                    dst[np.uint64(r), np.uint64(j)] += xi * flat[np.uint64(row + j)]
+    if relu:
+        for r in range(n_rows):
+            for j in range(n_out):
+                if dst[np.uint64(r), np.uint64(j)] < 0.0:
+                    dst[np.uint64(r), np.uint64(j)] = 0.0
+
+
+@njit
+def forward_rows_from_into(flat, sizes, first, x, n_rows, work):
+    """forward_one_from_into for the first n_rows rows of x [R, sizes[first]] at once.
+
+    work float32 [3, >= R, >= widest layer]; returns the view of work holding
+    the raw outputs [R, >= sizes[L]] (row r, columns :sizes[L]).
+    """
+    n_layers = sizes.shape[0] - 1
+    src = x
+    for k in range(first, n_layers):
+        last = k == n_layers - 1
+        dst = work[2] if last else work[k % 2]
+        _dense_rows(flat, weight_offset(sizes, k), sizes[k], sizes[k + 1], src, dst, n_rows, not last)
+        src = dst
+    return src
+
+
+@njit
 def dense_into(flat, sizes, layer, x, out, relu):
     """out[:n_out] = x @ W + b for layer `layer` alone (ReLU if relu), skipping zero inputs."""
     _dense_one(flat, weight_offset(sizes, layer), sizes[layer], sizes[layer + 1], x, out, relu)
