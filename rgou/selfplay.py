@@ -33,7 +33,7 @@ from rgou.search import check_depth, heuristic_leaf
 MAX_PLIES = 1000  # a game is cut after this many turns, passes included (see docs: practically none are)
 MAX_SEED = 2**64 - 1  # seeds are uint64
 MAX_GAME_ID = 2**31 - 1  # game ids are int32 in the dataset
-CHUNK_GAMES_PER_THREAD = 64
+CHUNK_GAMES_PER_THREAD = 512  # games per thread in one game-loop call (record arrays: ~20 KB a game)
 
 ProgressFn = Callable[[int, int], None]
 
@@ -122,6 +122,7 @@ def generate(
             record_samples=max_plies,
             record_passes=include_passes,
             threads=n_threads,
+            progress=None if progress is None else (lambda k, _n, base=done: progress(base + k, games)),
         )
         keep = np.arange(max_plies)[None, :] < rec.counts[:, None]
         outcomes = np.where(rec.winners == P2, 1, np.where(rec.winners == P1, -1, 0)).astype(np.int8)
@@ -137,8 +138,6 @@ def generate(
             )
         )
         done += n
-        if progress is not None:
-            progress(done, games)
     state = np.concatenate([p[0] for p in parts])
     moves = np.concatenate([p[1] for p in parts])
     values = np.concatenate([p[2] for p in parts])
