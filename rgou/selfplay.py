@@ -22,7 +22,7 @@ import numpy as np
 
 from rgou import __version__
 from rgou._validate import check_int
-from rgou.agents import search_agent_data
+from rgou.agents import AGENT_RANDOM, search_agent_data
 from rgou.dataset import DATASET_FORMAT, Dataset, legal_masks, one_hot
 from rgou.features import extract_features_batch
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
@@ -106,6 +106,11 @@ def generate(
         from rgou.agents import make_agent
 
         expert = make_agent(agent, seed=seed, params=params).data._replace(epsilon=epsilon)
+        if exact_table is None and (expert.kind == AGENT_RANDOM or expert.value_weight == 0.0):
+            raise ValueError(
+                f"--agent {agent}: its moves come without a search value to store as the value target; "
+                "use an agent that searches (emm-N, ml, perfect) or exact targets (--value-target exact)"
+            )
     parts = []
     start = time.perf_counter()
     done = 0

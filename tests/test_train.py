@@ -304,3 +304,14 @@ def test_plot_writes_a_png_or_says_what_to_install(tmp_path, capsys):
         assert code == 2 and "pip install 'rgou[plot]'" in capsys.readouterr().err
         return
     assert code == 0 and plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_on_games_of_another_agent_says_who_played(tmp_path, capsys):
+    out = tmp_path / "m.json.gz"
+    assert main(["train", *TINY, "--no-eval", "--agent", "emm-2", "--seed", "3", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "played by emm-2" in text and "expert depth" not in text
+    assert load_weights(out).metadata["options"]["agent"] == "emm-2"
+    assert main(["train", *TINY, "--no-eval", "--agent", "random", "--out", str(tmp_path / "r.json.gz")]) == 2
+    assert "--agent random: its moves come without a search value" in capsys.readouterr().err
+    assert not (tmp_path / "r.json.gz").exists()
