@@ -72,6 +72,18 @@ def win_probability(values, state):
 
 
 @njit
+def _mover_wins_after(values, n, kind, mover_after, opponent_after, opponent, fm, fo):
+    """P(the mover wins) after a legal move of `kind` from a position whose game is not over."""
+    if kind == BORE_OFF:
+        if fm + 1 == n:
+            return 1.0
+        return 1.0 - np.float64(values[encode(n, opponent, mover_after, fo, fm + 1)])
+    if kind == ROLLS_AGAIN:
+        return np.float64(values[encode(n, mover_after, opponent_after, fm, fo)])
+    return 1.0 - np.float64(values[encode(n, opponent_after, mover_after, fo, fm)])
+
+
+@njit
 def p2_win_after_moves(values, state, out):
     """For each legal move of rolled `state`, P(Player 2 wins) after it, into out[0:count]; return count.
 
@@ -99,15 +111,7 @@ def p2_win_after_moves(values, state, out):
             out[count] = 1.0 if p2_won else 0.0
             count += 1
             continue
-        if kind == BORE_OFF:
-            if fm + 1 == n:
-                mover_wins = 1.0
-            else:
-                mover_wins = 1.0 - np.float64(values[encode(n, opponent, m2, fo, fm + 1)])
-        elif kind == ROLLS_AGAIN:
-            mover_wins = np.float64(values[encode(n, m2, o2, fm, fo)])
-        else:
-            mover_wins = 1.0 - np.float64(values[encode(n, o2, m2, fo, fm)])
+        mover_wins = _mover_wins_after(values, n, kind, m2, o2, opponent, fm, fo)
         out[count] = mover_wins if player == P2 else 1.0 - mover_wins
         count += 1
     return count
@@ -132,15 +136,7 @@ def best_move(values, state):
         kind, m2, o2 = move_kind(mover, opponent, source, roll)
         if kind == ILLEGAL:
             continue
-        if kind == BORE_OFF:
-            if fm + 1 == n:
-                value = 1.0
-            else:
-                value = 1.0 - np.float64(values[encode(n, opponent, m2, fo, fm + 1)])
-        elif kind == ROLLS_AGAIN:
-            value = np.float64(values[encode(n, m2, o2, fm, fo)])
-        else:
-            value = 1.0 - np.float64(values[encode(n, o2, m2, fo, fm)])
+        value = _mover_wins_after(values, n, kind, m2, o2, opponent, fm, fo)
         if choice == NO_MOVE_SLOT or value > best:
             best = value
             choice = slot
