@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rgou import bench
@@ -56,3 +58,13 @@ def test_quick_nn_json(tmp_path, capsys):
             continue
         assert key in metrics, key
     assert "[nn]" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="VmHWM is Linux's")
+def test_child_processes_report_their_own_peak_memory():
+    from rgou.bench.timing import run_rgou
+
+    ballast = np.ones(600 * 2**20 // 8)  # 600 MB resident in the parent: a fork's ru_maxrss would start there
+    wall, peak_mb = run_rgou(["--version"])
+    assert ballast.sum() > 0 and wall > 0
+    assert 10 < peak_mb < 400
