@@ -13,10 +13,9 @@ epochs then stream the shards:
   minibatch from the stored states (about 26 bytes a sample are read).
 
 So memory holds one shard, one buffer and a few bytes per game, whatever the
-number of samples. The
-order differs from a full shuffle: a minibatch draws from the buffer's
-shards only, not from the whole dataset (with shards of whole games, the
-buffer should hold many shards). The samples of an epoch are exactly those of
+number of samples. The order differs from a full shuffle: a minibatch draws
+from the buffer's shards only, not from the whole dataset (with shards of
+whole games, the buffer should hold many shards). The samples of an epoch are exactly those of
 the same data in one file. Shards are read with `np.load` one at a time, not
 memory-mapped: pages of a memory-mapped file stay resident (and counted) once
 read, which would make the memory grow with the data.
