@@ -37,8 +37,8 @@ from rgou.search import NO_MOVE, check_depth, heuristic_leaf, leaf_work, search_
 POSITION_KEYS = ("p1", "p2", "to_move", "dice")
 
 
-def parse_position(line: str) -> Position:
-    """A `Position` from one JSON line; ValueError says what is wrong."""
+def _position_object(line: str) -> dict:
+    """The JSON object of one position line, with every key of POSITION_KEYS; ValueError says what is wrong."""
     if not line.strip():
         raise ValueError("empty line: expected a JSON object with p1, p2, to_move, dice")
     try:
@@ -50,6 +50,12 @@ def parse_position(line: str) -> Position:
     missing = [k for k in POSITION_KEYS if k not in data]
     if missing:
         raise ValueError(f"missing {', '.join(missing)}")
+    return data
+
+
+def parse_position(line: str) -> Position:
+    """A `Position` from one JSON line; ValueError says what is wrong."""
+    data = _position_object(line)
     for key in ("p1", "p2"):
         if not isinstance(data[key], list):
             raise ValueError(f"{key} must be a list of {NUM_PIECES} squares")
@@ -137,14 +143,7 @@ def parse_small_position(line: str, n_pieces: int) -> np.ndarray:
     """An int8[2N + 2] state of the N-piece game from a JSON line with N squares per player."""
     from rgou.solve import make_state
 
-    if not line.strip():
-        raise ValueError("empty line: expected a JSON object with p1, p2, to_move, dice")
-    try:
-        data = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"not valid JSON ({e.msg} at column {e.colno})") from None
-    if not isinstance(data, dict) or any(k not in data for k in POSITION_KEYS):
-        raise ValueError("expected a JSON object with p1, p2, to_move, dice")
+    data = _position_object(line)
     for key in ("p1", "p2"):
         if not isinstance(data[key], list) or len(data[key]) != n_pieces:
             raise ValueError(f"{key} must list {n_pieces} squares for the {n_pieces}-piece table")

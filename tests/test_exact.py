@@ -183,3 +183,20 @@ def test_the_real_table_gives_the_first_player_about_51_5_percent_and_satisfies_
             else:
                 total += p * (1 - table.win_probability(rolled.pass_turn().to_array()))
         assert total == pytest.approx(table.win_probability(pos.with_dice(0).to_array()), abs=1e-5)
+
+
+def test_small_positions_are_parsed_with_clear_errors():
+    from rgou.analysis import parse_small_position
+    from rgou.solve import make_state
+
+    state = parse_small_position('{"p1": [3, -1], "p2": [-1, -1], "to_move": 1, "dice": 2}', 2)
+    np.testing.assert_array_equal(state, make_state([3, -1], [-1, -1], 1, 2))
+    for line, message in (
+        ("", "empty line"),
+        ("{", "not valid JSON"),
+        ("[1]", "expected a JSON object"),
+        ('{"p1": [3, -1]}', "missing p2, to_move, dice"),
+        ('{"p1": [3], "p2": [-1, -1], "to_move": 1, "dice": 2}', "p1 must list 2 squares"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            parse_small_position(line, 2)
