@@ -10,7 +10,7 @@ from nn_problems import problems  # noqa: E402
 
 from rgou.nn import jax_trainer as jt  # noqa: E402
 from rgou.nn import numba_trainer as nt  # noqa: E402
-from rgou.nn.contract import TrainConfig, make_batch, shuffle_order  # noqa: E402
+from rgou.nn.contract import TrainConfig, adam_scalars, make_batch, shuffle_order  # noqa: E402
 from rgou.nn.layout import POLICY_CONFIG, VALUE_CONFIG, NetConfig, init_params, unflatten  # noqa: E402
 
 
@@ -74,7 +74,7 @@ def _batches(count, n=16, seed=0):
 
 
 def test_adam_updates_agree_to_float32_rounding_on_equal_gradients():
-    """The JAX Adam computes in the Numba trainer's order and precision (bias corrections from float64).
+    """The JAX Adam computes in the Numba trainer's order and precision (step scalars from float64).
 
     Not bit for bit: XLA fuses b * m + c * g into fused multiply-adds, Numba does not.
     """
@@ -84,9 +84,9 @@ def test_adam_updates_agree_to_float32_rounding_on_equal_gradients():
     jp, jm, jv = jnp.asarray(p), jnp.asarray(m), jnp.asarray(v)
     for step in range(200):
         g = (rng.normal(size=1000) * 10.0 ** rng.uniform(-9, 0, 1000)).astype(np.float32)
-        bc1, bc2 = np.float32(1 - 0.9 ** (step + 1)), np.float32(1 - 0.999 ** (step + 1))
-        nt._adam_kernel(p, g, m, v, 1e-3, bc1, bc2, np.finfo(np.float32).tiny)
-        jp, jm, jv = jax.jit(jt._adam, static_argnums=4)(jp, jnp.asarray(g), jm, jv, 1e-3, bc1, bc2)
+        a, s = adam_scalars(step, 1e-3)
+        nt._adam_kernel(p, g, m, v, a, s, np.finfo(np.float32).tiny)
+        jp, jm, jv = jax.jit(jt._adam)(jp, jnp.asarray(g), jm, jv, a, s)
     np.testing.assert_allclose(np.asarray(jp), p, rtol=1e-6, atol=1e-8)  # 1e-5 of the step size
     np.testing.assert_allclose(np.asarray(jm), m, rtol=1e-5, atol=1e-8)  # m crosses zero: cancellation
     np.testing.assert_allclose(np.asarray(jv), v, rtol=1e-5, atol=1e-20)

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from nn_problems import problems
 
 from rgou.nn import numba_trainer as nt
-from rgou.nn.contract import TrainConfig, bias_corrections, make_batch, shuffle_order
+from rgou.nn.contract import TrainConfig, adam_scalars, make_batch, shuffle_order
 from rgou.nn.layout import NetConfig, init_params, layer_sizes, unflatten
 
 
@@ -244,6 +244,54 @@ def test_resumed_state_continues_bit_for_bit():
     np.testing.assert_array_equal(saved.policy_v, state.policy_v)
 
 
+@pytest.mark.parametrize("policy_loss", ["full", "legal"])
+def test_steps_equal_one_step_per_gathered_minibatch_bit_for_bit(policy_loss):
+    """`steps` (rows gathered in the kernel, each net on its own thread) against `step` on np.take'n batches."""
+    rng = np.random.default_rng(8)
+    n, batch = 50, 7
+    X = rng.normal(size=(n, 6)).astype(np.float32)
+    X[rng.uniform(size=n) < 0.5, 4:] = 0.0  # rows with a zero tail: the active prefix varies per minibatch
+    legal = (rng.uniform(size=(n, 7)) < 0.6).astype(np.float32)
+    data = make_batch(
+        X,
+        np.tanh(X[:, 0] - X[:, 1]),
+        rng.dirichlet(np.ones(7), n).astype(np.float32),
+        value_weight=(rng.uniform(size=n) < 0.8).astype(np.float32),
+        policy_weight=rng.uniform(size=n).astype(np.float32),
+        legal_mask=legal,
+    )
+    rows = rng.permutation(n)[: 6 * batch]
+    options = dict(dropout_rate=0.25, learning_rate=0.01, policy_loss=policy_loss)
+    trainer, together = _trainer(**options)
+    together, _ = trainer.step(together, _small_batch())  # start from step 1: the bias corrections move on
+    together, losses = trainer.steps(together, data, rows, batch, lr=0.004)
+    trainer, apart = _trainer(**options)
+    apart, _ = trainer.step(apart, _small_batch())
+    expected = []
+    for k in range(6):
+        part = rows[k * batch : (k + 1) * batch]
+        apart, step_losses = trainer.step(apart, type(data)(*(a[part] for a in data)), lr=0.004)
+        expected.append(step_losses)
+    assert together.step == apart.step == 7
+    np.testing.assert_array_equal(losses, np.array(expected))
+    for name in ("value", "policy", "value_m", "value_v", "policy_m", "policy_v"):
+        np.testing.assert_array_equal(getattr(together, name), getattr(apart, name), err_msg=name)
+
+
+def test_steps_refuse_rows_outside_the_data_and_ragged_blocks():
+    trainer, state = _trainer()
+    b = _small_batch()
+    with pytest.raises(ValueError, match=r"rows must lie in \[0, 16\)"):
+        trainer.steps(state, b, np.array([0, 16]), 2)
+    with pytest.raises(ValueError, match="rows must lie"):
+        trainer.steps(state, b, np.array([-1, 3]), 2)
+    with pytest.raises(ValueError, match="k \\* 2"):
+        trainer.steps(state, b, np.arange(3), 2)
+    with pytest.raises(ValueError, match="max_batch=16"):
+        trainer.steps(state, b, np.arange(17), 17)
+    assert trainer.steps(state, b, np.arange(0), 4)[0].step == 0
+
+
 def test_evaluate_chunks_like_one_batch_and_weights_rows():
     rng = np.random.default_rng(3)
     X = rng.normal(size=(40, 6)).astype(np.float32)
@@ -291,7 +339,7 @@ def test_step_equals_loss_and_grad_plus_adam_in_float32(zero_tail):
     trainer, state = _trainer(dropout_rate=0.0, learning_rate=0.003)
     v0, p0 = state.value.copy(), state.policy.copy()
     state, (vloss, ploss) = trainer.step(state, b)
-    bc1, bc2 = bias_corrections(0)
+    a, s = adam_scalars(0, 0.003)
     for flat0, trained, cfg, T, head, got in (
         (v0, state.value, VC, b.value_target, "tanh_mse", vloss),
         (p0, state.policy, PC, b.policy_target, "softmax_ce", ploss),
@@ -301,7 +349,7 @@ def test_step_equals_loss_and_grad_plus_adam_in_float32(zero_tail):
         f = np.float32
         m = f(0.1) * g.astype(f)
         v = f(1.0 - 0.999) * g.astype(f) * g.astype(f)
-        expected = flat0 - f(0.003) * (m / bc1) / (np.sqrt(v / bc2) + f(1e-8))
+        expected = flat0 - a * m / (np.sqrt(v) * s + f(1e-8))
         if zero_tail == 0:
             assert got == loss
             np.testing.assert_array_equal(trained, expected)
@@ -327,7 +375,7 @@ def test_adam_flushes_moments_that_would_turn_subnormal():
     params = np.ones(3, np.float32)
     m = np.array([1.05 * tiny, 0.5, -1.05 * tiny], np.float32)
     v = np.array([1.0005 * tiny, 0.25, 2.0], np.float32)
-    nt._adam_kernel(params, np.zeros(3, np.float32), m, v, 1e-3, np.float32(0.1), np.float32(0.001), tiny)
+    nt._adam_kernel(params, np.zeros(3, np.float32), m, v, *adam_scalars(0, 1e-3), tiny)
     assert m[0] == 0.0 and m[2] == 0.0 and m[1] == np.float32(0.9) * np.float32(0.5)
     assert v[0] == 0.0 and v[1] > 0 and v[2] > 0
     assert not ((m != 0) & (np.abs(m) < tiny)).any() and not ((v != 0) & (v < tiny)).any()

@@ -20,15 +20,17 @@ sum_i w_i * (-sum_j t_ij log softmax(z_i)_j) / sum_i w_i, where with
 logits of illegal slots get no gradient). A batch whose weights are all zero
 has loss 0 and gradient 0.
 
-Adam (beta1 0.9, beta2 0.999, eps 1e-8) computes its bias corrections
-1 - beta^t in float64 and rounds them to the parameters' dtype
-(`bias_corrections`), so the two trainers' updates agree bit for bit on equal
-gradients. `shuffle_order(n, seed, epoch)` is the minibatch order both use: a
+Adam (beta1 0.9, beta2 0.999, eps 1e-8) updates p -= a * m / (sqrt(v) * s + eps)
+with the step's scalars a = lr / (1 - beta1^t) and s = 1 / sqrt(1 - beta2^t)
+computed in float64 and rounded to the parameters' dtype (`adam_scalars`):
+one division and one square root per parameter, and the two trainers'
+updates agree to float32 rounding on equal gradients. `shuffle_order(n, seed, epoch)` is the minibatch order both use: a
 stable sort of 32-bit hashes, computable on a GPU as on the CPU.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -147,10 +149,10 @@ def make_batch(
     return Batch(x, vt, pt, vw, pw, mask)
 
 
-def bias_corrections(step: int, dtype: Any = np.float32) -> tuple[Any, Any]:
-    """Adam's (1 - beta1^t, 1 - beta2^t) for update number t = step + 1, in float64 rounded to dtype."""
+def adam_scalars(step: int, lr: float, dtype: Any = np.float32) -> tuple[Any, Any]:
+    """Adam's (lr / (1 - beta1^t), 1 / sqrt(1 - beta2^t)) for update number t = step + 1, float64 rounded to dtype."""
     t = int(step) + 1
-    return dtype(1.0 - ADAM_BETA1**t), dtype(1.0 - ADAM_BETA2**t)
+    return dtype(float(lr) / (1.0 - ADAM_BETA1**t)), dtype(1.0 / math.sqrt(1.0 - ADAM_BETA2**t))
 
 
 def hash32(x: np.ndarray) -> np.ndarray:

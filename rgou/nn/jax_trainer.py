@@ -38,7 +38,7 @@ from rgou.nn.contract import (
     Batch,
     TrainConfig,
     TrainState,
-    bias_corrections,
+    adam_scalars,
     shuffle_key,
 )
 from rgou.nn.layout import NetConfig, check_flat, unflatten
@@ -129,8 +129,8 @@ def _jit_loss_and_grad(flat, cfg, X, targets, head, weights, legal_mask):
     return jax.value_and_grad(loss)(flat, cfg, X, targets, head, 0.0, None, weights, legal_mask)
 
 
-def _adam(params: Array, grad: Array, m: Array, v: Array, lr: float, bc1: Array, bc2: Array):
-    """One Adam update with precomputed bias corrections, in the Numba trainer's order of operations.
+def _adam(params: Array, grad: Array, m: Array, v: Array, a: Array, s: Array):
+    """One Adam update with the step's scalars of `adam_scalars`, in the Numba trainer's order of operations.
 
     Moments below the dtype's smallest normal number are flushed to zero, as the Numba trainer does.
     """
@@ -139,7 +139,7 @@ def _adam(params: Array, grad: Array, m: Array, v: Array, lr: float, bc1: Array,
     v = ADAM_BETA2 * v + (1.0 - ADAM_BETA2) * grad * grad
     m = jnp.where(jnp.abs(m) >= tiny, m, 0.0)
     v = jnp.where(v >= tiny, v, 0.0)
-    return params - lr * (m / bc1) / (jnp.sqrt(v / bc2) + ADAM_EPS), m, v
+    return params - a * m / (jnp.sqrt(v) * s + ADAM_EPS), m, v
 
 
 def shuffle_order_on_device(n: int, seed: int, epoch: int) -> Array:
@@ -213,11 +213,11 @@ class JaxTrainer:
         )
         return (vloss, ploss), (vgrad, pgrad)
 
-    def _apply(self, state: TrainState, grads, bc1: Array, bc2: Array, lr: Array) -> TrainState:
+    def _apply(self, state: TrainState, grads, a: Array, s: Array, lr: Array) -> TrainState:
         vgrad, pgrad = grads
         if self._use_adam:
-            value, vm, vv = _adam(state.value, vgrad, state.value_m, state.value_v, lr, bc1, bc2)
-            policy, pm, pv = _adam(state.policy, pgrad, state.policy_m, state.policy_v, lr, bc1, bc2)
+            value, vm, vv = _adam(state.value, vgrad, state.value_m, state.value_v, a, s)
+            policy, pm, pv = _adam(state.policy, pgrad, state.policy_m, state.policy_v, a, s)
         else:
             value, vm, vv = state.value - lr * vgrad, state.value_m, state.value_v
             policy, pm, pv = state.policy - lr * pgrad, state.policy_m, state.policy_v
@@ -240,9 +240,9 @@ class JaxTrainer:
         return jax.lax.scan(body, state, (starts, bc))
 
     def _step_constants(self, first_step: int, count: int, lr: float | None) -> Array:
-        """Per step: Adam's bias corrections (from float64) and the learning rate, float [count, 3]."""
+        """Per step: Adam's scalars (`adam_scalars`, from float64) and the learning rate, float [count, 3]."""
         rate = self.config.learning_rate if lr is None else lr
-        rows = [(*bias_corrections(first_step + k, np.float32), np.float32(rate)) for k in range(count)]
+        rows = [(*adam_scalars(first_step + k, rate, np.float32), np.float32(rate)) for k in range(count)]
         return jnp.asarray(np.array(rows, dtype=np.float32).reshape(count, 3), dtype=self.dtype)
 
     def device_batch(self, batch: Batch) -> Batch:
