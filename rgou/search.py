@@ -68,7 +68,7 @@ from rgou.heuristic import (
     heuristic_table,
     trunc_div,
 )
-from rgou.nn.inference import dense_into, forward_one_into, forward_rows_from_into
+from rgou.nn.inference import INFERENCE_WORK_ROWS, dense_into, forward_one_from_into, forward_one_into
 from rgou.nn.layout import weight_row_offset
 from rgou.rules import FINISHED, MAX_ROLL, NUM_PIECES, NUM_ROLLS, P1, P2, ROLL_PROBS
 from rgou.solve.lookup import win_probability
@@ -211,14 +211,13 @@ class Work(structref.StructRefProxy):
     stack int8 [depth + 2, 16] (positions along the current line), moves int8
     [depth + 2, 7], fi int64 [depth + 2, 5] and ff float64 [depth + 2, 3]
     (frame fields), x float32 [150] (features), pre float32 [first hidden
-    width] (a chance node's shared first-layer sums), hidden float32 [5, first
-    hidden width] (each roll's first layer), out float32 [1], buf float32 [3,
-    widest layer] (inference scratch), rows float32 [3, 5, widest layer] (the
-    rolls' layers, side by side).
+    width] (a chance node's shared first-layer sums), hidden float32 [first
+    hidden width] (one roll's first layer), out float32 [1], buf float32
+    [INFERENCE_WORK_ROWS, widest layer, inputs included] (inference scratch).
     """
 
 
-structref.define_proxy(Work, WorkType, ("stack", "moves", "fi", "ff", "x", "pre", "hidden", "out", "buf", "rows"))
+structref.define_proxy(Work, WorkType, ("stack", "moves", "fi", "ff", "x", "pre", "hidden", "out", "buf"))
 
 
 @njit
@@ -230,7 +229,7 @@ def make_work(depth, leaf, extra_sizes):
     for sizes in (leaf.sizes, extra_sizes):
         if sizes.shape[0] > 2:
             first = max(first, sizes[1])
-        for k in range(1, sizes.shape[0]):
+        for k in range(sizes.shape[0]):
             widest = max(widest, sizes[k])
     return Work(
         np.empty((rows, STATE_SIZE), dtype=np.int8),
@@ -239,10 +238,9 @@ def make_work(depth, leaf, extra_sizes):
         np.empty((rows, 3), dtype=np.float64),
         np.zeros(NUM_FEATURES, dtype=np.float32),
         np.zeros(first, dtype=np.float32),
-        np.zeros((NUM_ROLLS, first), dtype=np.float32),
+        np.zeros(first, dtype=np.float32),
         np.zeros(1, dtype=np.float32),
-        np.zeros((3, widest), dtype=np.float32),
-        np.zeros((3, NUM_ROLLS, widest), dtype=np.float32),
+        np.zeros((INFERENCE_WORK_ROWS, widest), dtype=np.float32),
     )
 
 
@@ -276,8 +274,8 @@ def _roll_values(node, leaf, work, player, skip_passes):
     to_move = np.float32(1.0) if player == P1 else np.float32(-1.0)
     node[TO_MOVE] = player
     passing = 0.0
-    rows = 0
-    for roll in range(NUM_ROLLS):  # the first layer of every roll asked of the net, one row each
+    total = 0.0
+    for roll in range(NUM_ROLLS):
         node[DICE] = roll
         count = count_legal_moves(node)
         if count == 0 and skip_passes:
@@ -287,17 +285,9 @@ def _roll_values(node, leaf, work, player, skip_passes):
         legal = np.float32(count) / np.float32(NUM_PIECES)
         for j in range(width):
             h = work.pre[j] + to_move * flat[move_row + j] + dice * flat[dice_row + j] + legal * flat[legal_row + j]
-            work.hidden[rows, j] = h if h > 0.0 else 0.0
-        rows += 1
-    out = forward_rows_from_into(flat, sizes, 1, work.hidden, rows, work.rows)
-    total = 0.0
-    row = 0
-    for roll in range(NUM_ROLLS):  # the same rolls again, in the same order
-        node[DICE] = roll
-        if skip_passes and count_legal_moves(node) == 0:
-            continue
-        total += ROLL_PROBS[roll] * np.tanh(out[row, 0])
-        row += 1
+            work.hidden[j] = h if h > 0.0 else 0.0
+        forward_one_from_into(flat, sizes, 1, work.hidden, work.out, work.buf)
+        total += ROLL_PROBS[roll] * np.tanh(work.out[0])
     node[DICE] = 0
     return total, passing
 
@@ -319,7 +309,7 @@ def net_chance_value(node, leaf, work):
     work.x[TO_MOVE_FEATURE] = 0.0
     work.x[DICE_FEATURE] = 0.0
     work.x[LEGAL_FEATURE] = 0.0
-    dense_into(leaf.net, leaf.sizes, 0, work.x, work.pre, False)
+    dense_into(leaf.net, leaf.sizes, 0, work.x, work.pre, False, work.buf)
     a_x, q_x = _roll_values(node, leaf, work, player, leaf.exact_passes)
     if not leaf.exact_passes or q_x == 0.0:
         node[TO_MOVE] = player

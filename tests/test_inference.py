@@ -8,7 +8,7 @@ from test_numba_trainer import numpy_logits
 
 from rgou._numba import njit
 from rgou.nn import inference as inf
-from rgou.nn.layout import POLICY_CONFIG, VALUE_CONFIG, init_params, layer_sizes
+from rgou.nn.layout import POLICY_CONFIG, VALUE_CONFIG, NetConfig, init_params, layer_sizes, unflatten
 
 
 @settings(max_examples=25, deadline=None)
@@ -52,17 +52,25 @@ def test_inference_modules_never_import_a_trainer():
     assert out.strip() == "[]"
 
 
-def test_rows_forward_equals_the_one_row_forward_bit_for_bit():
+def test_forward_over_nonzero_inputs_equals_the_plain_float32_sums_bit_for_bit():
+    """The kernel lists the nonzero inputs, then sums W rows in ascending input order: the same float32
+    operations as a plain loop over every input that skips zeros (NaN inputs count as nonzero)."""
     rng = np.random.default_rng(3)
-    for cfg in (VALUE_CONFIG, POLICY_CONFIG):
-        sizes = layer_sizes(cfg)
-        flat = init_params(cfg, 5)
-        x = rng.standard_normal((5, sizes[1])).astype(np.float32)
-        x[x < 0.3] = 0.0  # first-layer activations: ReLU zeros the inner loop skips
-        work = np.zeros((3, 5, int(sizes[1:].max())), np.float32)
-        for n_rows in (1, 3, 5):
-            out = inf.forward_rows_from_into(flat, sizes, 1, x, n_rows, work)
-            for r in range(n_rows):
-                one = np.empty(sizes[-1], np.float32)
-                inf.forward_one_from_into(flat, sizes, 1, x[r], one, np.zeros((3, work.shape[2]), np.float32))
-                assert np.array_equal(out[r, : sizes[-1]], one)
+    cfg = NetConfig(20, (16, 11), 3)  # inputs wider than any layer: the index row must still fit
+    sizes = layer_sizes(cfg)
+    flat = init_params(cfg, 5)
+    layers = unflatten(flat, cfg)
+    work = inf.make_inference_work(cfg)
+    for density in (0.0, 0.3, 0.7, 1.0):
+        x = rng.standard_normal(20).astype(np.float32)
+        x[rng.uniform(size=20) >= density] = 0.0
+        h = x
+        for k, (W, b) in enumerate(layers):
+            y = b.copy()
+            for i in range(len(h)):
+                if h[i] != 0.0:
+                    y = (y + h[i] * W[i]).astype(np.float32)
+            h = np.maximum(y, np.float32(0.0)) if k < len(layers) - 1 else y
+        out = np.empty(3, np.float32)
+        inf.forward_one_into(flat, sizes, x, out, work)
+        assert np.array_equal(out, h), density

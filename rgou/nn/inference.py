@@ -8,10 +8,11 @@ njit kernels (callable from other njit code, allocation-free)::
 
     forward_one_into(flat, sizes, x, out, work)
         raw output-layer values of one input x [in] into out [out];
-        work [INFERENCE_WORK_ROWS, >= max width] is scratch.
+        work [INFERENCE_WORK_ROWS, >= max width] is scratch (float; its
+        last row holds int32 indices).
     forward_one_from_into(flat, sizes, first, x, out, work)
         the same from layer `first` on (x is that layer's input).
-    dense_into(flat, sizes, layer, x, out, relu)     one layer alone.
+    dense_into(flat, sizes, layer, x, out, relu, work)     one layer alone.
     value_policy_one(value_flat, value_sizes, policy_flat, policy_sizes, x, policy_out, work)
         tanh value of one position and its softmax policy.
     softmax_into(logits, out)                         stable softmax of a 1-D vector.
@@ -19,9 +20,10 @@ njit kernels (callable from other njit code, allocation-free)::
 Python: ``make_inference_work(*cfgs)``, ``predict_logits``, ``predict_value``
 (f32 [N]) and ``predict_policy`` (f32 [N, 7]).
 
-The single-position kernel accumulates ``y += x[i] * W[i, :]`` over the rows
-of the ``[in][out]`` matrix (vectorised over outputs) and skips zero inputs:
-most of the 150 features and about half of the ReLU activations are zero.
+The single-position kernel lists the nonzero inputs first (branch-free), then
+accumulates ``y += x[i] * W[i, :]`` over their rows of the ``[in][out]``
+matrix (vectorised over outputs): most of the 150 features and about half of
+the ReLU activations are zero.
 """
 
 from __future__ import annotations
@@ -33,23 +35,54 @@ import numpy as np
 from rgou._numba import njit
 from rgou.nn.layout import POLICY_CONFIG, VALUE_CONFIG, NetConfig, check_flat, layer_sizes, weight_offset
 
-INFERENCE_WORK_ROWS = 3  # two ping-pong rows for hidden layers, one for a net's output
+INFERENCE_WORK_ROWS = 4  # two ping-pong rows for hidden layers, one for a net's output, one for input indices
+INDEX_ROW = 3  # the work row whose bits hold the nonzero inputs' indices (int32)
 
 
 @njit
-def _dense_one(flat, w_off, n_in, n_out, src, dst, relu):
-    """dst[:n_out] = act(src[:n_in] @ W + b) for one row, skipping zero inputs."""
+def _nonzero_indices(src, n, idx):
+    """The indices i < n with src[i] != 0, ascending, into idx [>= n]; returns their count.
+
+    Branch-free: about half of the ReLU activations are zero in no predictable
+    pattern, and a branch per input mispredicts half the time.
+    """
+    count = 0
+    for i in range(n):
+        idx[np.uint64(count)] = i
+        count += src[np.uint64(i)] != 0.0
+    return count
+
+
+@njit
+def _dense_one(flat, w_off, n_in, n_out, src, dst, relu, work):
+    """dst[:n_out] = act(src[:n_in] @ W + b) for one row, over the nonzero inputs only.
+
+    Each output is summed in ascending input order, one rounding per product
+    and per addition; two inputs per pass over dst, which halves its loads and
+    stores (25% faster on the 256 -> 128 layer) without changing a bit.
+    """
     # uint64 indices: numba then emits no negative-index wraparound, so LLVM
     # vectorises the inner loops (about 6x faster than int64 indices).
+    idx = work[INDEX_ROW].view(np.int32)
+    count = _nonzero_indices(src, n_in, idx)
     b_off = w_off + n_in * n_out
     for j in range(n_out):
         dst[np.uint64(j)] = flat[np.uint64(b_off + j)]
-    for i in range(n_in):
+    for k in range(0, count - 1, 2):
+        i0 = idx[np.uint64(k)]
+        i1 = idx[np.uint64(k + 1)]
+        x0 = src[np.uint64(i0)]
+        x1 = src[np.uint64(i1)]
+        row0 = w_off + i0 * n_out
+        row1 = w_off + i1 * n_out
+        for j in range(n_out):
+            dst[np.uint64(j)] = (dst[np.uint64(j)] + x0 * flat[np.uint64(row0 + j)]) + x1 * flat[np.uint64(row1 + j)]
+    if count % 2:
+        i = idx[np.uint64(count - 1)]
         xi = src[np.uint64(i)]
-        if xi != 0.0:
-            row = w_off + i * n_out
-            for j in range(n_out):
-                dst[np.uint64(j)] += xi * flat[np.uint64(row + j)]
+        row = w_off + i * n_out
+        for j in range(n_out):
+            dst[np.uint64(j)] += xi * flat[np.uint64(row + j)]
     if relu:
         for j in range(n_out):
             if dst[np.uint64(j)] < 0.0:
@@ -61,7 +94,7 @@ def forward_one_into(flat, sizes, x, out, work):
     """Raw output-layer values (logits) of one input.
 
     flat f32/f64 [P]; sizes int64 [L+1]; x [sizes[0]]; out [sizes[L]] (written);
-    work [>=2, >= max hidden width] scratch. Allocates nothing.
+    work [INFERENCE_WORK_ROWS, >= max width] scratch. Allocates nothing.
     """
     forward_one_from_into(flat, sizes, 0, x, out, work)
 
@@ -78,60 +111,17 @@ def forward_one_from_into(flat, sizes, first, x, out, work):
     for k in range(first, n_layers):
         w_off = weight_offset(sizes, k)
         if k == n_layers - 1:
-            _dense_one(flat, w_off, sizes[k], sizes[k + 1], src, out, False)
+            _dense_one(flat, w_off, sizes[k], sizes[k + 1], src, out, False, work)
         else:
             dst = work[k % 2]
-            _dense_one(flat, w_off, sizes[k], sizes[k + 1], src, dst, True)
+            _dense_one(flat, w_off, sizes[k], sizes[k + 1], src, dst, True, work)
             src = dst
 
 
 @njit
-def _dense_rows(flat, w_off, n_in, n_out, src, dst, n_rows, relu):
-    """dst[r, :n_out] = act(src[r, :n_in] @ W + b) for rows r < n_rows, skipping zero inputs.
-
-    Each weight row is read once for all rows (the rows of a chance node share
-    the net), and each row's sums are formed in the order of _dense_one, so
-    every row equals _dense_one's result bit for bit.
-    """
-    b_off = w_off + n_in * n_out
-    for r in range(n_rows):
-        for j in range(n_out):
-            dst[np.uint64(r), np.uint64(j)] = flat[np.uint64(b_off + j)]
-    for i in range(n_in):
-        row = w_off + i * n_out
-        for r in range(n_rows):
-            xi = src[np.uint64(r), np.uint64(i)]
-            if xi != 0.0:
-                for j in range(n_out):
-                    dst[np.uint64(r), np.uint64(j)] += xi * flat[np.uint64(row + j)]
-    if relu:
-        for r in range(n_rows):
-            for j in range(n_out):
-                if dst[np.uint64(r), np.uint64(j)] < 0.0:
-                    dst[np.uint64(r), np.uint64(j)] = 0.0
-
-
-@njit
-def forward_rows_from_into(flat, sizes, first, x, n_rows, work):
-    """forward_one_from_into for the first n_rows rows of x [R, sizes[first]] at once.
-
-    work float32 [3, >= R, >= widest layer]; returns the view of work holding
-    the raw outputs [R, >= sizes[L]] (row r, columns :sizes[L]).
-    """
-    n_layers = sizes.shape[0] - 1
-    src = x
-    for k in range(first, n_layers):
-        last = k == n_layers - 1
-        dst = work[2] if last else work[k % 2]
-        _dense_rows(flat, weight_offset(sizes, k), sizes[k], sizes[k + 1], src, dst, n_rows, not last)
-        src = dst
-    return src
-
-
-@njit
-def dense_into(flat, sizes, layer, x, out, relu):
-    """out[:n_out] = x @ W + b for layer `layer` alone (ReLU if relu), skipping zero inputs."""
-    _dense_one(flat, weight_offset(sizes, layer), sizes[layer], sizes[layer + 1], x, out, relu)
+def dense_into(flat, sizes, layer, x, out, relu, work):
+    """out[:n_out] = x @ W + b for layer `layer` alone (ReLU if relu); work: inference scratch."""
+    _dense_one(flat, weight_offset(sizes, layer), sizes[layer], sizes[layer + 1], x, out, relu, work)
 
 
 @njit
@@ -173,10 +163,10 @@ def forward_logits_into(flat, sizes, X, out, work):
 
 
 def make_inference_work(*cfgs: NetConfig, dtype: Any = np.float32) -> np.ndarray:
-    """Scratch for the inference kernels: [INFERENCE_WORK_ROWS, max width of cfgs]."""
+    """Scratch for the inference kernels: [INFERENCE_WORK_ROWS, widest layer of cfgs, inputs included]."""
     if not cfgs:
         cfgs = (VALUE_CONFIG, POLICY_CONFIG)
-    width = max(int(layer_sizes(cfg)[1:].max()) for cfg in cfgs)
+    width = max(int(layer_sizes(cfg).max()) for cfg in cfgs)
     return np.zeros((INFERENCE_WORK_ROWS, width), dtype=dtype)
 
 
