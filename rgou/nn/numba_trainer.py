@@ -13,11 +13,12 @@ Both nets train on the same minibatches side by side, one per thread, each
 with one-threaded BLAS (`single_threaded_blas`). `steps` runs a whole block
 of minibatches in one call, gathering each minibatch's rows inside the
 kernel: the nets share nothing but the read-only data, so the two threads
-meet once per block, not once per step (a third less time at batch 32). Forward and backward are
-written out per layer: matrix products are ``np.dot`` inside njit (SciPy's
-BLAS); the input gradient of the first layer is never computed, and the
-first layer multiplies only the leading feature columns that are not all
-zero (features 78..149 always are), which changes no value. Hidden layers use
+meet once per block, not once per step (a third less time at batch 32).
+Forward and backward are written out per layer: matrix products are
+``np.dot`` inside njit (SciPy's BLAS); the input gradient of the first layer
+is never computed, and the first layer multiplies only the leading feature
+columns that are not all zero (features 78..149 always are), which changes
+no value. Hidden layers use
 inverted dropout: a unit is kept when a counter-based hash of (seed, step,
 net, layer, row, unit) is >= rate, so masks never depend on threads or call
 order. Every kernel also compiles for float64 (the gradient checks use it).
