@@ -37,7 +37,7 @@ from rgou._numba import njit
 from rgou._random import next_u64, seed_rng
 from rgou._validate import check_int
 from rgou.features import NUM_FEATURES, features_into
-from rgou.game import STATE_SIZE, TO_MOVE, legal_moves
+from rgou.game import STATE_SIZE, TO_MOVE, count_legal_moves, legal_moves
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
 from rgou.nn.inference import forward_one_into, softmax_into
 from rgou.nn.layout import LAYOUT_IN_OUT, layer_sizes
@@ -137,6 +137,15 @@ def decide_into(data, state, rng, scratch):
     return best, value
 
 
+@njit
+def checked_decide_into(data, state, rng, scratch):
+    """decide_into, or (NO_MOVE, NaN) when the roll has no legal move: the entry point for Python,
+    one compiled call per decision (a separate legality check would cost a second dispatch)."""
+    if count_legal_moves(state) == 0:
+        return NO_MOVE, np.nan
+    return decide_into(data, state, rng, scratch)
+
+
 @dataclass(frozen=True)
 class Decision:
     """An agent's move and what it saw: per-slot scores from the mover's point of view (None if
@@ -146,6 +155,9 @@ class Decision:
     scores: list[float | None]
     value: float
     policy: list[float] | None
+
+
+NO_LEGAL_MOVE = "the position has no legal move (roll 0 or blocked): the turn passes"
 
 
 def _kernel_state(state) -> np.ndarray:
@@ -160,7 +172,7 @@ def _legal(state: np.ndarray) -> np.ndarray:
     moves = np.empty(NUM_PIECES, dtype=np.int8)
     n = legal_moves(state, moves)
     if n == 0:
-        raise ValueError("the position has no legal move (roll 0 or blocked): the turn passes")
+        raise ValueError(NO_LEGAL_MOVE)
     return moves[:n]
 
 
@@ -176,15 +188,16 @@ class Agent:
         self.data = data
         self._scratch = agent_scratch(data)
         self._rng = seed_rng(np.uint64(check_int("seed", seed, 0, 2**64 - 1)), np.uint64(0))
-        # The compiled decide_into for these argument types, called directly: Numba's dispatch would
+        # The compiled checked_decide_into for these argument types, called directly: Numba's dispatch would
         # type the AgentData tuple on every call (about 150 us, ten times an ML agent's decision).
         args = (data, np.zeros(STATE_SIZE, np.int8), self._rng, self._scratch)
-        self._decide = decide_into.compile(tuple(numba.typeof(a) for a in args))
+        self._decide = checked_decide_into.compile(tuple(numba.typeof(a) for a in args))
 
     def choose_move(self, state: np.ndarray) -> int:
-        state = _kernel_state(state)
-        _legal(state)
-        return int(self._decide(self.data, state, self._rng, self._scratch)[0])
+        move = int(self._decide(self.data, _kernel_state(state), self._rng, self._scratch)[0])
+        if move == NO_MOVE:
+            raise ValueError(NO_LEGAL_MOVE)
+        return move
 
     def decide(self, state: np.ndarray) -> Decision:
         """The move with its per-slot scores (the agent's own mix of search and policy)."""

@@ -373,8 +373,11 @@ class _NumbaRunner:
                 losses.append(step_losses)
         return state, np.array(losses, dtype=np.float64).reshape(-1, 2)
 
-    def evaluate(self, state: TrainState, batch: Batch) -> tuple[float, float]:
-        return self.trainer.evaluate(state, batch)
+    def validate(self, state: TrainState, batch: Batch) -> tuple[float, float, np.ndarray]:
+        """(value loss, policy loss, policy logits) in one forward pass per net."""
+        logits = np.empty((len(batch.x), self.trainer.config.policy_cfg.output_size), np.float32)
+        vloss, ploss = self.trainer.evaluate(state, batch, logits)
+        return vloss, ploss, logits
 
     def outputs(self, state: TrainState, x: np.ndarray, net: str) -> np.ndarray:
         return self.trainer.outputs(state, x, net)
@@ -444,8 +447,9 @@ class _JaxRunner:
             state = flush(state)
         return state, (np.concatenate(parts) if parts else np.zeros((0, 2)))
 
-    def evaluate(self, state: TrainState, batch: Batch) -> tuple[float, float]:
-        return self.trainer.evaluate(state, batch)
+    def validate(self, state: TrainState, batch: Batch) -> tuple[float, float, np.ndarray]:
+        """(value loss, policy loss, policy logits)."""
+        return (*self.trainer.evaluate(state, batch), self.trainer.outputs(state, batch.x, "policy"))
 
     def outputs(self, state: TrainState, x: np.ndarray, net: str) -> np.ndarray:
         return self.trainer.outputs(state, x, net)
@@ -587,10 +591,10 @@ class _Validation:
         self.hits = np.zeros(2)
 
     def add(self, runner, state: TrainState, batch: Batch) -> None:
-        vloss, ploss = runner.evaluate(state, batch)
+        vloss, ploss, logits = runner.validate(state, batch)
         vw, pw = float(batch.value_weight.sum(dtype=np.float64)), float(batch.policy_weight.sum(dtype=np.float64))
         self.sums += (vloss * vw, vw, ploss * pw, pw)
-        self.hits += _policy_hits(runner.outputs(state, batch.x, "policy"), batch)
+        self.hits += _policy_hits(logits, batch)
 
     def record(self) -> dict[str, float]:
         s, h = self.sums, self.hits

@@ -304,6 +304,21 @@ def test_evaluate_chunks_like_one_batch_and_weights_rows():
     assert ploss == pytest.approx(numpy_loss(p64, PC, X, pt, "softmax_ce"), rel=1e-5)
 
 
+def test_evaluate_hands_back_the_policy_logits_of_every_chunk(monkeypatch):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(40, 6)).astype(np.float32)
+    pt, pw = np.eye(7, dtype=np.float32)[rng.integers(0, 7, 40)], np.ones(40, np.float32)
+    pw[:13] = 0.0  # the first chunk has no policy target: its logits are still written
+    trainer, state = _trainer()
+    monkeypatch.setattr(nt, "EVAL_ROWS", 13)  # 4 chunks, the last one short
+    batch = make_batch(X, np.tanh(X[:, 0]), pt, policy_weight=pw)
+    logits = np.full((40, 7), np.nan, np.float32)
+    assert trainer.evaluate(state, batch, logits) == trainer.evaluate(state, batch)
+    np.testing.assert_array_equal(logits, trainer.outputs(state, X, "policy"))
+    with pytest.raises(ValueError, match="policy_logits has shape"):
+        trainer.evaluate(state, batch, logits[:39])
+
+
 def test_bad_inputs_raise():
     trainer, state = _trainer()
     b = _small_batch()

@@ -645,9 +645,18 @@ class NumbaTrainer:
             self._eval = (acts, delta)
         return self._eval
 
-    def evaluate(self, state: TrainState, batch: Batch) -> tuple[float, float]:
-        """Weighted (value_loss, policy_loss) over any number of rows, without dropout or updates."""
+    def evaluate(
+        self, state: TrainState, batch: Batch, policy_logits: np.ndarray | None = None
+    ) -> tuple[float, float]:
+        """Weighted (value_loss, policy_loss) over any number of rows, without dropout or updates.
+
+        policy_logits, if given (float32 [n, 7]), receives the policy net's raw
+        outputs on the way (validation needs them: no second forward pass).
+        """
         b = self._coerce(batch)
+        n_policy = int(self.policy_sizes[-1])
+        if policy_logits is not None and policy_logits.shape != (b.x.shape[0], n_policy):
+            raise ValueError(f"policy_logits has shape {policy_logits.shape}, expected {(b.x.shape[0], n_policy)}")
         acts, delta = self._eval_scratch()
         grad = np.empty(0, self.dtype)  # not written: no gradient
         nets = (
@@ -657,10 +666,11 @@ class NumbaTrainer:
         losses = []
         for flat, sizes, targets, weights, legal, head in nets:
             total, weight = 0.0, 0.0
+            keep = head == HEAD_SOFTMAX_CE and policy_logits is not None
             for start in range(0, b.x.shape[0], EVAL_ROWS):
                 rows = slice(start, start + EVAL_ROWS)
                 w = float(weights[rows].sum(dtype=np.float64))
-                if w > 0.0:
+                if w > 0.0 or keep:
                     loss = _loss_and_grad_kernel(
                         flat,
                         sizes,
@@ -679,6 +689,10 @@ class NumbaTrainer:
                     )
                     total += w * loss
                     weight += w
+                    if keep:  # the last layer's outputs are the last block of acts
+                        n = len(b.x[rows])
+                        first = n * int(sizes[1:-1].sum())
+                        policy_logits[rows] = acts[first : first + n * n_policy].reshape(n, n_policy)
             losses.append(total / weight if weight > 0.0 else 0.0)
         return float(losses[0]), float(losses[1])
 
