@@ -645,9 +645,7 @@ class NumbaTrainer:
             self._eval = (acts, delta)
         return self._eval
 
-    def evaluate(
-        self, state: TrainState, batch: Batch, policy_logits: np.ndarray | None = None
-    ) -> tuple[float, float]:
+    def evaluate(self, state: TrainState, batch: Batch, policy_logits: np.ndarray | None = None) -> tuple[float, float]:
         """Weighted (value_loss, policy_loss) over any number of rows, without dropout or updates.
 
         policy_logits, if given (float32 [n, 7]), receives the policy net's raw
