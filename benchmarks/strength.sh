@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Playing strength of rgou's agents: the runs behind benchmarks/strength.md.
 # Needs the solved 7-piece table in the cache folder (rgou solve --pieces 7) for `perfect`.
-# About 20 minutes on two cores (ml-2 searches about 8 ms a move, so it plays
+# About 40 minutes on two cores (ml-2 searches about 8 ms a move, so it plays
 # 200 games against a few opponents only). Usage: benchmarks/strength.sh [OUT_DIR]
 set -euo pipefail
 out=${1:-benchmarks/results/strength}
@@ -24,8 +24,12 @@ arena ml emm-5 --games 400 --seed 3 --json "$out/ml-vs-emm-5.json"
 arena perfect emm-3 --games 4000 --seed 3 --json "$out/perfect-vs-emm-3.json"
 arena ml perfect --games 100000 --seed 5 --json "$out/ml-vs-perfect.json"
 arena ml:upstream perfect --games 10000 --seed 5 --json "$out/upstream-vs-perfect.json"
+# One more ply of search head to head: a margin of about a point needs tens of thousands of games.
+arena ml-1 ml --games 40000 --seed 4 --json "$out/ml-1-vs-ml.json"
 
 # Mean win-probability loss per decision against perfect play.
 for m in ml ml:upstream; do  # add ml:FILE for other models
   evaluate "$m" --games 2000 --seed 6 --json "$out/evaluate-${m//:/-}.json"
 done
+evaluate ml-1 --games 2000 --seed 6 --json "$out/evaluate-ml-1.json"
+evaluate ml-2 --games 400 --seed 6 --json "$out/evaluate-ml-2.json"  # about 7 ms a move

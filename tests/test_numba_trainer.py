@@ -278,6 +278,56 @@ def test_steps_equal_one_step_per_gathered_minibatch_bit_for_bit(policy_loss):
         np.testing.assert_array_equal(getattr(together, name), getattr(apart, name), err_msg=name)
 
 
+def test_adam_skips_only_weights_whose_gradient_and_moments_are_zero():
+    """Adam leaves the first layer's weights of never-active inputs alone; against full Adam bit for bit.
+
+    Blocks: inputs 3.. zero throughout (skipped); active in the middle step
+    only (the live prefix grows mid-block); zero again with nonzero moments
+    left from the previous block (nothing may be skipped).
+    """
+    rng = np.random.default_rng(9)
+    batch, lr = 4, 0.01
+    X = rng.normal(size=(36, 6)).astype(np.float32)
+    X[:12, 3:] = 0.0
+    X[12:16, 3:] = 0.0
+    X[20:, 3:] = 0.0
+    X[20:, 5] = 0.0
+    data = make_batch(X, np.tanh(X[:, 0] - X[:, 1]), np.eye(7, dtype=np.float32)[rng.integers(0, 7, 36)])
+    trainer, state = _trainer(learning_rate=lr, dropout_rate=0.0)
+    flats = [state.value.copy(), state.policy.copy()]
+    moments = [np.zeros_like(f) for f in flats for _ in range(2)]
+    losses = []
+    for block in (np.arange(12), np.arange(12, 24), np.arange(24, 36)):
+        state, block_losses = trainer.steps(state, data, block, batch, lr=lr)
+        losses.append(block_losses)
+    expected = []
+    for step in range(9):
+        rows = np.arange(step * batch, (step + 1) * batch)
+        active = max(1, 1 + max(np.flatnonzero(X[r]).max(initial=-1) for r in rows))
+        Xa = np.ascontiguousarray(X[rows, :active])
+        a, s = adam_scalars(step, lr)
+        step_losses = []
+        for k, (cfg, targets, head) in enumerate(
+            ((VC, data.value_target[rows, None], nt.HEAD_TANH_MSE), (PC, data.policy_target[rows], nt.HEAD_SOFTMAX_CE))
+        ):
+            sizes = layer_sizes(cfg)
+            acts, delta = nt._scratch(sizes, batch, np.float32)
+            grad = np.empty_like(flats[k])
+            ones = np.ones(batch, np.float32)
+            loss = nt._loss_and_grad_kernel(
+                flats[k], sizes, Xa, targets, ones, np.ones((batch, cfg.output_size), np.float32), head, False,
+                0.0, np.uint64(0), acts, delta, grad, True,
+            )  # fmt: skip
+            nt._adam_kernel(flats[k], grad, moments[2 * k], moments[2 * k + 1], a, s, np.finfo(np.float32).tiny)
+            step_losses.append(loss)
+        expected.append(step_losses)
+    np.testing.assert_array_equal(np.concatenate(losses), np.array(expected))
+    for got, want in zip((state.value, state.policy, state.value_m, state.value_v), (*flats, *moments[:2])):
+        np.testing.assert_array_equal(got, want)
+    first_layer_tail = slice(3 * 12, 6 * 12)  # inputs 3..5 of the value net's first layer
+    assert np.any(state.value_m[first_layer_tail] != 0.0)  # the middle block did train them
+
+
 def test_steps_refuse_rows_outside_the_data_and_ragged_blocks():
     trainer, state = _trainer()
     b = _small_batch()
