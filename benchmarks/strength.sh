@@ -22,6 +22,9 @@ for b in heuristic emm-3 emm-4; do
 done
 arena ml emm-5 --games 400 --seed 3 --json "$out/ml-vs-emm-5.json"
 arena perfect emm-3 --games 4000 --seed 3 --json "$out/perfect-vs-emm-3.json"
+# The same two on 20,000 games each (same dice): is ml within a point of perfect play against emm-3?
+arena ml emm-3 --games 20000 --seed 3 --json "$out/ml-vs-emm-3-20k.json"
+arena perfect emm-3 --games 20000 --seed 3 --json "$out/perfect-vs-emm-3-20k.json"
 arena ml perfect --games 100000 --seed 5 --json "$out/ml-vs-perfect.json"
 arena ml:upstream perfect --games 10000 --seed 5 --json "$out/upstream-vs-perfect.json"
 # One more ply of search head to head: a margin of about a point needs tens of thousands of games.

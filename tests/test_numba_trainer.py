@@ -8,7 +8,7 @@ from nn_problems import problems
 
 from rgou.nn import numba_trainer as nt
 from rgou.nn.contract import TrainConfig, adam_scalars, make_batch, shuffle_order
-from rgou.nn.layout import NetConfig, init_params, layer_sizes, unflatten
+from rgou.nn.layout import NetConfig, init_params, layer_sizes, num_params, unflatten
 
 
 def numpy_logits(flat, cfg, X, masks=None):
@@ -322,10 +322,29 @@ def test_adam_skips_only_weights_whose_gradient_and_moments_are_zero():
             step_losses.append(loss)
         expected.append(step_losses)
     np.testing.assert_array_equal(np.concatenate(losses), np.array(expected))
-    for got, want in zip((state.value, state.policy, state.value_m, state.value_v), (*flats, *moments[:2])):
-        np.testing.assert_array_equal(got, want)
+    names = ("value", "policy", "value_m", "value_v", "policy_m", "policy_v")
+    wants = (*flats, moments[0], moments[1], moments[2], moments[3])
+    for name, want in zip(names, wants):
+        np.testing.assert_array_equal(getattr(state, name), want, err_msg=name)
     first_layer_tail = slice(3 * 12, 6 * 12)  # inputs 3..5 of the value net's first layer
     assert np.any(state.value_m[first_layer_tail] != 0.0)  # the middle block did train them
+
+
+def test_live_inputs_and_the_idle_range_adam_leaves_alone():
+    sizes = layer_sizes(VC)  # first layer: 6 inputs x 12 units, row-major
+    m, v = np.zeros(num_params(VC), np.float32), np.zeros(num_params(VC), np.float32)
+    m[-1] = 1.0  # other layers do not count
+    assert nt._live_inputs(sizes, m, v) == 0
+    v[2 * 12 + 11] = 1e-30  # the last unit of input 2
+    assert nt._live_inputs(sizes, m, v) == 3
+    m[4 * 12] = -0.0  # a sign bit counts (it only skips less)
+    assert nt._live_inputs(sizes, m, v) == 5
+    params, grad = np.ones_like(m), np.full_like(m, np.nan)
+    grad[: 3 * 12] = 0.5
+    grad[6 * 12 :] = 0.5
+    nt._adam_kernel(params, grad, m, v, *adam_scalars(0, 1e-3), np.finfo(np.float32).tiny, 3 * 12, 6 * 12)
+    assert np.all(params[3 * 12 : 6 * 12] == 1.0) and np.all(v[3 * 12 : 6 * 12] == 0.0)  # the NaN grads unread
+    assert np.all(params[: 3 * 12] < 1.0) and np.all(params[6 * 12 :] < 1.0)
 
 
 def test_steps_refuse_rows_outside_the_data_and_ragged_blocks():

@@ -363,12 +363,17 @@ def _live_inputs(sizes, m, v):
     are) have had a zero gradient at every step, so their moments are zero and
     Adam leaves their weights alone: a quarter of the net's parameters.
     """
-    w_off = weight_offset(sizes, 0)
-    n_out = sizes[1]
+    row_bytes = sizes[1] * m.itemsize
+    first = weight_offset(sizes, 0) * m.itemsize
+    mb, vb = m.view(np.uint8), v.view(np.uint8)  # an OR of the bits vectorises; a float compare per entry does not
     for i in range(sizes[0] - 1, -1, -1):
-        for j in range(w_off + i * n_out, w_off + (i + 1) * n_out):
-            if m[j] != 0.0 or v[j] != 0.0:
-                return i + 1
+        rm = mb[first + i * row_bytes : first + (i + 1) * row_bytes]
+        rv = vb[first + i * row_bytes : first + (i + 1) * row_bytes]
+        bits = 0
+        for k in range(rm.shape[0]):
+            bits |= rm[k] | rv[k]
+        if bits != 0:  # any bit: -0.0 counts as set, which only skips less
+            return i + 1
     return 0
 
 
@@ -690,7 +695,7 @@ class NumbaTrainer:
     def evaluate(self, state: TrainState, batch: Batch, policy_logits: np.ndarray | None = None) -> tuple[float, float]:
         """Weighted (value_loss, policy_loss) over any number of rows, without dropout or updates.
 
-        policy_logits, if given (float32 [n, 7]), receives the policy net's raw
+        policy_logits, if given ([n, 7], any float dtype), receives the policy net's raw
         outputs on the way (validation needs them: no second forward pass).
         """
         b = self._coerce(batch)
