@@ -68,3 +68,24 @@ def test_child_processes_report_their_own_peak_memory():
     wall, peak_mb = run_rgou(["--version"])
     assert ballast.sum() > 0 and wall > 0
     assert 10 < peak_mb < 400
+
+
+def test_gpu_trainers_script_times_both_trainers_and_they_agree(tmp_path):
+    """benchmarks/gpu_trainers.py (run by hand on a GPU machine) on this CPU: its rates and agreement."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("jax")
+    from rgou.selfplay import generate
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_trainers.py"
+    data = generate(20, depth=1, seed=3).save(tmp_path / "d.npz")
+    out = tmp_path / "r.json"
+    cmd = [sys.executable, str(script), "--data", str(data), "--batches", "32,64"]
+    subprocess.run([*cmd, "--repeats", "1", "--agree-steps", "20", "--json", str(out)], check=True, capture_output=True)
+    result = json.loads(out.read_text())
+    assert [r["batch"] for r in result["rates"]] == [32, 64]
+    assert all(r["jax_samples_per_s"] > 0 and r["numba_samples_per_s"] > 0 for r in result["rates"])
+    assert result["agreement"] < 1e-4  # 2.5e-6 measured on this CPU, 9.1e-6 on an H200
+    bad = subprocess.run([*cmd[:-1], "1000000"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "--batches" in bad.stderr

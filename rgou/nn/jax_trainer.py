@@ -55,12 +55,18 @@ def jax_device_description() -> str:
     return f"{jax.default_backend()}: {kind} ({len(devices)} device{'s' if len(devices) != 1 else ''})"
 
 
+# Full float32 products on every device, in the backward pass too: a recent NVIDIA GPU would otherwise
+# multiply in TF32 (10-bit mantissas). Measured on an H200, 100 steps at batch 64: the parameters differ
+# from the Numba trainer's by 9.1e-6 of what training changed with this, by 0.48 with JAX's default.
+MATMUL_PRECISION = jax.lax.Precision.HIGHEST
+
+
 def forward(flat: Array, cfg: NetConfig, X: Array, dropout_rate: float = 0.0, key: Array | None = None) -> Array:
     """Raw outputs [N, out] for X [N, in]; ReLU hidden layers with inverted dropout when key is given."""
     layers = unflatten(flat, cfg)
     h = X
     for k, (W, b) in enumerate(layers):
-        h = h @ W + b
+        h = jnp.matmul(h, W, precision=MATMUL_PRECISION) + b
         if k < len(layers) - 1:
             h = jax.nn.relu(h)
             if dropout_rate > 0.0 and key is not None:
