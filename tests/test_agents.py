@@ -96,9 +96,14 @@ def test_expectiminimax_and_random_agents(states):
 
 def test_agents_reject_positions_without_moves_and_bad_specs(weights):
     passing = Position.initial(dice=0).to_array()
+    # a 2 with P2's last piece on 5 and P1's on the central rosette (7): the only move is blocked
+    blocked = Position((7, -1, -1, -1, -1, -1, -1), (5, 20, 20, 20, 20, 20, 20), to_move=2, dice=2).to_array()
     for agent in (RandomAgent(), HeuristicAgent(), ExpectiminimaxAgent(1), MLAgent(weights)):
-        with pytest.raises(ValueError, match="no legal move"):
-            agent.choose_move(passing)
+        for state in (passing, blocked):
+            with pytest.raises(ValueError, match="no legal move"):
+                agent.choose_move(state)
+            with pytest.raises(ValueError, match="no legal move"):
+                agent.decide(state)
     for spec in ("minimax", "expectiminimax-x", "emm-0"):
         with pytest.raises(ValueError):
             make_agent(spec)
