@@ -264,6 +264,17 @@ def _loss_and_grad_kernel(flat, sizes, X, T, RW, M, head, legal, rate, seed, act
 
 
 @njit
+def _output_block(acts, sizes, n):
+    """The output layer's values [n, out] in the scratch `acts` of a forward pass over n rows (a view).
+
+    The layers' activations lie one after another, [n, width] each, so the
+    output layer's come last.
+    """
+    first = n * sizes[1:-1].sum()
+    return acts[first : first + n * sizes[-1]].reshape((n, sizes[-1]))
+
+
+@njit
 def _forward_batch(flat, sizes, X, acts, out):
     """Raw outputs of the net for rows X [n, in] into out [n, out] (no dropout); acts is scratch."""
     n = X.shape[0]
@@ -283,7 +294,7 @@ def _forward_batch(flat, sizes, X, acts, out):
         _bias_activate(Z, flat, bias_offset(sizes, k), k < n_layers - 1, 0.0, np.uint64(0), k)
         p_off = a_off
         a_off += n * n_out
-    out[:, :] = acts[p_off : p_off + n * sizes[n_layers]].reshape((n, sizes[n_layers]))
+    out[:, :] = _output_block(acts, sizes, n)
 
 
 @njit
@@ -734,10 +745,8 @@ class NumbaTrainer:
                     )
                     total += w * loss
                     weight += w
-                    if keep:  # the last layer's outputs are the last block of acts
-                        n = len(b.x[rows])
-                        first = n * int(sizes[1:-1].sum())
-                        policy_logits[rows] = acts[first : first + n * n_policy].reshape(n, n_policy)
+                    if keep:
+                        policy_logits[rows] = _output_block(acts, sizes, len(b.x[rows]))
             losses.append(total / weight if weight > 0.0 else 0.0)
         return float(losses[0]), float(losses[1])
 
