@@ -5,6 +5,13 @@ second run (and CI after the first test) skips compilation, and
 `error_model="numpy"` so that loops that divide can be vectorised. fastmath is
 off: the features, search and trainers must be bit-reproducible.
 
+Kernels that allocate nothing say so with `njit(no_alloc=True)`: Numba then
+compiles them without reference counting. With it on, every array passed to
+or viewed in a call costs an atomic increment and decrement, which took a
+quarter of an ML agent's decision (the net's layers are small and called
+often). Such a kernel cannot create an array, and Numba refuses to compile
+one that tries.
+
 Numba's cache checks only the source file of the cached function itself, so a
 kernel that inlines a kernel from another module would keep the old callee
 after an edit or a `git pull`. `_drop_stale_cache` therefore empties rgou's
@@ -50,7 +57,10 @@ def _drop_stale_cache() -> None:
 _drop_stale_cache()
 
 
-def njit(*args, **kwargs):
-    """`numba.njit` with rgou's defaults (overridable per kernel)."""
+def njit(*args, no_alloc: bool = False, **kwargs):
+    """`numba.njit` with rgou's defaults (overridable per kernel); no_alloc: compile without
+    reference counting (the kernel creates no array; views of its arguments are fine)."""
     options = {**JIT_OPTIONS, **kwargs}
+    if no_alloc:
+        options["_nrt"] = False
     return numba.njit(*args, **options)

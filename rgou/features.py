@@ -110,7 +110,7 @@ def feature_names() -> list[str]:
     return names
 
 
-@njit
+@njit(no_alloc=True)
 def features_into(state, out):
     """Write the 150 features of `state` (int8[16]) into `out` (float32[150])."""
     f32 = np.float32

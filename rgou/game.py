@@ -53,13 +53,13 @@ def new_state() -> np.ndarray:
     return state
 
 
-@njit
+@njit(no_alloc=True)
 def piece_offset(player):
     """Index of `player`'s slot 0 in the state array."""
     return P1_OFFSET if player == P1 else P2_OFFSET
 
 
-@njit
+@njit(no_alloc=True)
 def winner(state):
     """1 or 2 if that player has borne off all seven pieces, else 0."""
     for player in (P1, P2):
@@ -74,13 +74,13 @@ def winner(state):
     return NO_WINNER
 
 
-@njit
+@njit(no_alloc=True)
 def is_over(state):
     """True once a player has borne off all pieces."""
     return winner(state) != NO_WINNER
 
 
-@njit
+@njit(no_alloc=True)
 def _target_square(player, square, roll):
     """Square reached by moving a piece on `square` by `roll`, FINISHED, or -2 if past the end."""
     pos = TRACK_POSITION[player - 1, square + 1] + roll
@@ -91,7 +91,7 @@ def _target_square(player, square, roll):
     return TRACKS[player - 1, pos]
 
 
-@njit
+@njit(no_alloc=True)
 def _occupancy(state, base):
     """Bitmask of the board squares 0..19 occupied by the pieces at state[base:base+7]."""
     mask = 0
@@ -102,7 +102,7 @@ def _occupancy(state, base):
     return mask
 
 
-@njit
+@njit(no_alloc=True)
 def _is_legal_fast(state, player, slot, roll, own, opp):
     """Legality of moving `slot` by `roll` >= 1, given both occupancy masks."""
     square = state[piece_offset(player) + slot]
@@ -119,7 +119,7 @@ def _is_legal_fast(state, player, slot, roll, own, opp):
     return True
 
 
-@njit
+@njit(no_alloc=True)
 def legal_slots(state):
     """Bitmask of the slots the player to move may move (bit i: slot i); 0 for a roll of 0."""
     roll = state[DICE]
@@ -135,7 +135,7 @@ def legal_slots(state):
     return bits
 
 
-@njit
+@njit(no_alloc=True)
 def legal_moves(state, out):
     """Write the legal slots (ascending) of the player to move into `out` (int8[7]); return their count.
 
@@ -156,7 +156,7 @@ def legal_moves(state, out):
     return n
 
 
-@njit
+@njit(no_alloc=True)
 def count_legal_moves(state):
     """Length of the legal-move list."""
     bits = legal_slots(state)
@@ -167,7 +167,7 @@ def count_legal_moves(state):
     return n
 
 
-@njit
+@njit(no_alloc=True)
 def legal_mask(state, out):
     """Write a bool[7] mask of the legal slots into `out`; return the count."""
     bits = legal_slots(state)
@@ -178,7 +178,7 @@ def legal_mask(state, out):
     return n
 
 
-@njit
+@njit(no_alloc=True)
 def apply_move_inplace(state, slot):
     """Play legal move `slot` on `state` in place; return True if the mover rolls again.
 
@@ -202,7 +202,7 @@ def apply_move_inplace(state, slot):
     return again
 
 
-@njit
+@njit(no_alloc=True)
 def pass_turn_inplace(state):
     """The player to move cannot move (roll 0 or no legal move): the opponent is to move."""
     state[TO_MOVE] = 3 - state[TO_MOVE]

@@ -113,7 +113,7 @@ class HeuristicParams:
 DEFAULT_PARAMS = HeuristicParams()
 
 
-@njit
+@njit(no_alloc=True)
 def trunc_div(a, b):
     """Integer division truncated toward zero (Python's // floors)."""
     q = abs(a) // b
@@ -153,7 +153,7 @@ def heuristic_table(params):
     return table
 
 
-@njit
+@njit(no_alloc=True)
 def evaluate_table(state, table, params):
     """`evaluate` from a `heuristic_table(params)`: branch-free sums over the 14 pieces."""
     score = 0
@@ -176,7 +176,7 @@ def evaluate_table(state, table, params):
     return score + trunc_div(position * params[POSITION_WEIGHT], POSITION_WEIGHT_DIVISOR)
 
 
-@njit
+@njit(no_alloc=True)
 def evaluate(state, params):
     """Heuristic value of `state` (int8[16]) under `params` (int64[8]); positive favours P2."""
     return evaluate_table(state, heuristic_table(params), params)

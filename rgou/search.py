@@ -252,21 +252,20 @@ def leaf_work(depth: int, leaf: Leaf) -> Work:
 # Leaf values.
 
 
-@njit
+@njit(no_alloc=True)
 def won_value(state, win):
     """Value of a finished game: +win if P2 won, -win if P1 did."""
     return win if winner(state) == P2 else -win
 
 
-@njit
-def _roll_values(node, leaf, work, player, skip_passes):
+@njit(no_alloc=True)
+def _roll_values(node, flat, sizes, pre, hidden, out, buf, player, skip_passes):
     """Sum over the rolls of `player` of P(roll) * net value, and the probability of the skipped passing rolls.
 
-    work.pre holds the first layer's sums without the to-move, dice and
-    legal-move features; each roll adds their three weight rows.
+    pre holds the first layer's sums without the to-move, dice and legal-move
+    features; each roll adds their three weight rows. flat, sizes: the value
+    net; hidden, out, buf: the search's scratch (`Work`).
     """
-    sizes = leaf.sizes
-    flat = leaf.net
     width = sizes[1]
     move_row = weight_row_offset(sizes, 0, TO_MOVE_FEATURE)
     dice_row = weight_row_offset(sizes, 0, DICE_FEATURE)
@@ -284,10 +283,10 @@ def _roll_values(node, leaf, work, player, skip_passes):
         dice = np.float32(roll) / np.float32(MAX_ROLL)
         legal = np.float32(count) / np.float32(NUM_PIECES)
         for j in range(width):
-            h = work.pre[j] + to_move * flat[move_row + j] + dice * flat[dice_row + j] + legal * flat[legal_row + j]
-            work.hidden[j] = h if h > 0.0 else 0.0
-        forward_one_from_into(flat, sizes, 1, work.hidden, work.out, work.buf)
-        total += ROLL_PROBS[roll] * np.tanh(work.out[0])
+            h = pre[j] + to_move * flat[move_row + j] + dice * flat[dice_row + j] + legal * flat[legal_row + j]
+            hidden[j] = h if h > 0.0 else 0.0
+        forward_one_from_into(flat, sizes, 1, hidden, out, buf)
+        total += ROLL_PROBS[roll] * np.tanh(out[0])
     node[DICE] = 0
     return total, passing
 
@@ -304,17 +303,20 @@ def net_chance_value(node, leaf, work):
     and q is the passing probability, so V_X = (A_X + q_X A_Y) / (1 - q_X q_Y).
     Otherwise every roll is asked of the net.
     """
+    # Each field read of a structref costs two atomic reference counts: read them once.
+    flat, sizes, x, pre, hidden, out, buf = leaf.net, leaf.sizes, work.x, work.pre, work.hidden, work.out, work.buf
+    exact_passes = leaf.exact_passes
     player = node[TO_MOVE]
-    features_into(node, work.x)
-    work.x[TO_MOVE_FEATURE] = 0.0
-    work.x[DICE_FEATURE] = 0.0
-    work.x[LEGAL_FEATURE] = 0.0
-    dense_into(leaf.net, leaf.sizes, 0, work.x, work.pre, False, work.buf)
-    a_x, q_x = _roll_values(node, leaf, work, player, leaf.exact_passes)
-    if not leaf.exact_passes or q_x == 0.0:
+    features_into(node, x)
+    x[TO_MOVE_FEATURE] = 0.0
+    x[DICE_FEATURE] = 0.0
+    x[LEGAL_FEATURE] = 0.0
+    dense_into(flat, sizes, 0, x, pre, False, buf)
+    a_x, q_x = _roll_values(node, flat, sizes, pre, hidden, out, buf, player, exact_passes)
+    if not exact_passes or q_x == 0.0:
         node[TO_MOVE] = player
         return a_x
-    a_y, q_y = _roll_values(node, leaf, work, 3 - player, True)
+    a_y, q_y = _roll_values(node, flat, sizes, pre, hidden, out, buf, 3 - player, True)
     node[TO_MOVE] = player
     return (a_x + q_x * a_y) / (1.0 - q_x * q_y)
 
@@ -348,12 +350,12 @@ def _unrolled_value(node, leaf, work, table, params):
 # Chance nodes at depth 1.
 
 
-@njit
+@njit(no_alloc=True)
 def _improves(v, best, maximise):
     return v > best if maximise else v < best
 
 
-@njit
+@njit(no_alloc=True)
 def _chance_leaf_heuristic(node, table, params, moves, counts):
     """Chance node at depth 1 (node not over), heuristic leaves evaluated incrementally.
 
@@ -469,7 +471,7 @@ _ROLL, _K, _N, _PASSING, _HAVE_PASS = range(5)  # int64 fields
 _BEST, _TOTAL, _PASS_VALUE = range(3)  # float64 fields
 
 
-@njit
+@njit(no_alloc=True)
 def _open_frame(fi, ff, level):
     fi[level, _ROLL] = -1
     fi[level, _K] = 0

@@ -12,6 +12,8 @@ njit kernels (callable from other njit code, allocation-free)::
         last row holds int32 indices).
     forward_one_from_into(flat, sizes, first, x, out, work)
         the same from layer `first` on (x is that layer's input).
+    forward_rows_into(flat, sizes, first, x, out, a, b, idx)
+        the same over separate scratch rows (what forward_one_from_into calls).
     dense_into(flat, sizes, layer, x, out, relu, work)     one layer alone.
     value_policy_one(value_flat, value_sizes, policy_flat, policy_sizes, x, policy_out, work)
         tanh value of one position and its softmax policy.
@@ -23,7 +25,9 @@ Python: ``make_inference_work(*cfgs)``, ``predict_logits``, ``predict_value``
 The single-position kernel lists the nonzero inputs first (branch-free), then
 accumulates ``y += x[i] * W[i, :]`` over their rows of the ``[in][out]``
 matrix (vectorised over outputs): most of the 150 features and about half of
-the ReLU activations are zero.
+the ReLU activations are zero. The kernels are compiled without reference
+counting (`rgou._numba.njit(no_alloc=True)`): they take or view arrays and
+never create one.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ INFERENCE_WORK_ROWS = 4  # two ping-pong rows for hidden layers, one for a net's
 INDEX_ROW = 3  # the work row whose bits hold the nonzero inputs' indices (int32)
 
 
-@njit
+@njit(no_alloc=True)
 def _nonzero_indices(src, n, idx):
     """The indices i < n with src[i] != 0, ascending, into idx [>= n]; returns their count.
 
@@ -53,17 +57,17 @@ def _nonzero_indices(src, n, idx):
     return count
 
 
-@njit
-def _dense_one(flat, w_off, n_in, n_out, src, dst, relu, work):
+@njit(no_alloc=True)
+def _dense_one(flat, w_off, n_in, n_out, src, dst, relu, idx):
     """dst[:n_out] = act(src[:n_in] @ W + b) for one row, over the nonzero inputs only.
 
-    Each output is summed in ascending input order, one rounding per product
-    and per addition; two inputs per pass over dst, which halves its loads and
-    stores (25% faster on the 256 -> 128 layer) without changing a bit.
+    idx int32 [>= n_in] is scratch for their indices. Each output is summed
+    in ascending input order, one rounding per product and per addition; two
+    inputs per pass over dst, which halves its loads and stores (25% faster
+    on the 256 -> 128 layer) without changing a bit.
     """
     # uint64 indices: numba then emits no negative-index wraparound, so LLVM
     # vectorises the inner loops (about 6x faster than int64 indices).
-    idx = work[INDEX_ROW].view(np.int32)
     count = _nonzero_indices(src, n_in, idx)
     b_off = w_off + n_in * n_out
     for j in range(n_out):
@@ -89,7 +93,37 @@ def _dense_one(flat, w_off, n_in, n_out, src, dst, relu, work):
                 dst[np.uint64(j)] = 0.0
 
 
-@njit
+@njit(no_alloc=True)
+def _layer(flat, sizes, k, src, dst, idx):
+    """Layer k of the net from src into dst: ReLU on every layer but the last."""
+    last = k == sizes.shape[0] - 2
+    _dense_one(flat, weight_offset(sizes, k), sizes[k], sizes[k + 1], src, dst, not last, idx)
+
+
+@njit(no_alloc=True)
+def forward_rows_into(flat, sizes, first, x, out, a, b, idx):
+    """forward_one_from_into over separate scratch: a, b float [>= widest hidden], idx int32 [>= widest].
+
+    The hidden layers alternate between a and b. Every array is an argument,
+    so the loop makes no array views: Numba counts references to each view
+    it makes, and the atomic increments cost more than a small layer.
+    """
+    last = sizes.shape[0] - 2
+    if first == last:
+        _layer(flat, sizes, first, x, out, idx)
+        return
+    _layer(flat, sizes, first, x, a, idx)
+    for k in range(first + 1, last, 2):
+        _layer(flat, sizes, k, a, b, idx)
+        if k + 1 < last:
+            _layer(flat, sizes, k + 1, b, a, idx)
+    if (last - first) % 2:
+        _layer(flat, sizes, last, a, out, idx)
+    else:
+        _layer(flat, sizes, last, b, out, idx)
+
+
+@njit(no_alloc=True)
 def forward_one_into(flat, sizes, x, out, work):
     """Raw output-layer values (logits) of one input.
 
@@ -99,32 +133,24 @@ def forward_one_into(flat, sizes, x, out, work):
     forward_one_from_into(flat, sizes, 0, x, out, work)
 
 
-@njit
+@njit(no_alloc=True)
 def forward_one_from_into(flat, sizes, first, x, out, work):
     """Like forward_one_into, from layer `first` on: x is that layer's input.
 
     With first = 1, x holds the first hidden layer's activations, so callers
     that share most of the first layer between inputs compute it once.
     """
-    n_layers = sizes.shape[0] - 1
-    src = x
-    for k in range(first, n_layers):
-        w_off = weight_offset(sizes, k)
-        if k == n_layers - 1:
-            _dense_one(flat, w_off, sizes[k], sizes[k + 1], src, out, False, work)
-        else:
-            dst = work[k % 2]
-            _dense_one(flat, w_off, sizes[k], sizes[k + 1], src, dst, True, work)
-            src = dst
+    forward_rows_into(flat, sizes, first, x, out, work[0], work[1], work[INDEX_ROW].view(np.int32))
 
 
-@njit
+@njit(no_alloc=True)
 def dense_into(flat, sizes, layer, x, out, relu, work):
     """out[:n_out] = x @ W + b for layer `layer` alone (ReLU if relu); work: inference scratch."""
-    _dense_one(flat, weight_offset(sizes, layer), sizes[layer], sizes[layer + 1], x, out, relu, work)
+    idx = work[INDEX_ROW].view(np.int32)
+    _dense_one(flat, weight_offset(sizes, layer), sizes[layer], sizes[layer + 1], x, out, relu, idx)
 
 
-@njit
+@njit(no_alloc=True)
 def softmax_into(logits, out):
     """out[:] = softmax(logits) for a 1-D vector (max-shifted, stable)."""
     n = logits.shape[0]
@@ -142,7 +168,7 @@ def softmax_into(logits, out):
         out[j] = out[j] * inv
 
 
-@njit
+@njit(no_alloc=True)
 def value_policy_one(value_flat, value_sizes, policy_flat, policy_sizes, x, policy_out, work):
     """tanh value of one position x [150], and its softmax policy into policy_out [7].
 
@@ -155,7 +181,7 @@ def value_policy_one(value_flat, value_sizes, policy_flat, policy_sizes, x, poli
     return np.tanh(value_out[0])
 
 
-@njit
+@njit(no_alloc=True)
 def forward_logits_into(flat, sizes, X, out, work):
     """Raw outputs for a batch: X [N, in] C-contiguous -> out [N, out]."""
     for r in range(X.shape[0]):

@@ -79,7 +79,7 @@ def num_layers(cfg: NetConfig) -> int:
     return len(cfg.hidden_sizes) + 1
 
 
-@njit
+@njit(no_alloc=True)
 def weight_offset(sizes: np.ndarray, layer: int) -> int:
     """Offset of layer ``layer``'s weight matrix [n_in][n_out] in the flat vector."""
     offset = 0
@@ -88,19 +88,19 @@ def weight_offset(sizes: np.ndarray, layer: int) -> int:
     return offset
 
 
-@njit
+@njit(no_alloc=True)
 def weight_row_offset(sizes: np.ndarray, layer: int, row: int) -> int:
     """Offset of row ``row`` of layer ``layer``'s weights: the n_out weights leaving input ``row``."""
     return weight_offset(sizes, layer) + row * sizes[layer + 1]
 
 
-@njit
+@njit(no_alloc=True)
 def bias_offset(sizes: np.ndarray, layer: int) -> int:
     """Offset of layer ``layer``'s ``n_out`` biases in the flat vector."""
     return weight_offset(sizes, layer) + sizes[layer] * sizes[layer + 1]
 
 
-@njit
+@njit(no_alloc=True)
 def num_params_from_sizes(sizes: np.ndarray) -> int:
     """Length of the flat vector for layer widths ``sizes`` (int64 [L+1])."""
     return weight_offset(sizes, sizes.shape[0] - 1)

@@ -36,13 +36,13 @@ from rgou.solve.rules import (
 NO_MOVE_SLOT = -1
 
 
-@njit
+@njit(no_alloc=True)
 def state_pieces(state):
     """N, the number of pieces per player, of an int8[2N + 2] state."""
     return (state.shape[0] - 2) // 2
 
 
-@njit
+@njit(no_alloc=True)
 def state_index(state):
     """Table index of the position of `state` (the dice are ignored); -1 once a player has won."""
     n = state_pieces(state)
@@ -54,7 +54,7 @@ def state_index(state):
     return encode(n, mover, opponent, fm, fo)
 
 
-@njit
+@njit(no_alloc=True)
 def win_probability(values, state):
     """Probability that the player to move in `state` wins, before rolling, under perfect play.
 
@@ -71,7 +71,7 @@ def win_probability(values, state):
     return np.float64(values[encode(n, mover, opponent, fm, fo)])
 
 
-@njit
+@njit(no_alloc=True)
 def _mover_wins_after(values, n, kind, mover_after, opponent_after, opponent, fm, fo):
     """P(the mover wins) after a legal move of `kind` from a position whose game is not over."""
     if kind == BORE_OFF:
@@ -83,7 +83,7 @@ def _mover_wins_after(values, n, kind, mover_after, opponent_after, opponent, fm
     return 1.0 - np.float64(values[encode(n, opponent_after, mover_after, fo, fm)])
 
 
-@njit
+@njit(no_alloc=True)
 def p2_win_after_moves(values, state, out):
     """For each legal move of rolled `state`, P(Player 2 wins) after it, into out[0:count]; return count.
 
@@ -117,7 +117,7 @@ def p2_win_after_moves(values, state, out):
     return count
 
 
-@njit
+@njit(no_alloc=True)
 def best_move(values, state):
     """The slot of a move that maximises the mover's win probability (lowest slot on ties); -1: no move."""
     n = state_pieces(state)

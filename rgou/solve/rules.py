@@ -63,7 +63,7 @@ LOWEST_BIT = np.array([(x & -x).bit_length() - 1 if x else 0 for x in range(1 <<
 ROLL_PROB = ROLL_PROBS.copy()  # float64[5], P(roll r); a roll of 0 always passes the turn
 
 
-@njit
+@njit(no_alloc=True)
 def popcount(x):
     """Number of set bits of a non-negative int."""
     n = 0
@@ -73,7 +73,7 @@ def popcount(x):
     return n
 
 
-@njit
+@njit(no_alloc=True)
 def move_kind(mover, opponent, source, roll):
     """Legality and outcome of moving the mover's piece on track position `source` by `roll`.
 
@@ -102,7 +102,7 @@ def move_kind(mover, opponent, source, roll):
     return TURN_PASSES, moved | bit, opponent
 
 
-@njit
+@njit(no_alloc=True)
 def state_masks(state, n_pieces, player):
     """(track mask, finished count) of `player` (1|2) in an rgou-style state.
 
@@ -122,7 +122,7 @@ def state_masks(state, n_pieces, player):
     return mask, finished
 
 
-@njit
+@njit(no_alloc=True)
 def track_position(state, n_pieces, player, slot):
     """Track position of `player`'s piece `slot`: -1 unentered, 0..13, 14 finished."""
     base = 0 if player == 1 else n_pieces
