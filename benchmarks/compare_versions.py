@@ -24,11 +24,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # (section, metric, higher is better)
 KEY_METRICS = (
+    ("engine", "random_playout_plies_per_s", True),
+    ("engine", "arena_heuristic_games_per_s", True),
     ("search", "depth1_median_us", False),
     ("search", "depth2_median_us", False),
     ("search", "depth3_median_us", False),
     ("search", "depth3_mean_us", False),
     ("search", "depth4_median_us", False),
+    ("search", "perfect_decision_us", False),
     ("selfplay", "depth1_games_per_s", True),
     ("selfplay", "depth2_games_per_s", True),
     ("selfplay", "depth3_games_per_s", True),
@@ -37,6 +40,9 @@ KEY_METRICS = (
     ("nn", "numba_b1024_samples_per_s", True),
     ("nn", "value_policy_one_us", False),
     ("nn", "ml_agent_decision_us", False),
+    ("nn", "ml1_agent_decision_us", False),
+    ("nn", "ml2_agent_decision_us", False),
+    ("nn", "ml_upstream_decision_us", False),
 )
 
 

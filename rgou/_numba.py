@@ -6,11 +6,15 @@ second run (and CI after the first test) skips compilation, and
 off: the features, search and trainers must be bit-reproducible.
 
 Kernels that allocate nothing say so with `njit(no_alloc=True)`: Numba then
-compiles them without reference counting. With it on, every array passed to
-or viewed in a call costs an atomic increment and decrement, which took a
-quarter of an ML agent's decision (the net's layers are small and called
-often). Such a kernel cannot create an array, and Numba refuses to compile
-one that tries.
+compiles them without reference counting (its `_nrt=False` option, which
+Numba does not document; tests/test_inference.py checks that the decision
+path has no reference counts left). With it on, every array passed to or
+viewed in a call costs an atomic increment and decrement, which took a fifth
+of an ML agent's decision (the net's layers are small and called often).
+Such a kernel must neither create an array nor call a kernel that does
+(Numba refuses to compile the first; a callee compiles without reference
+counts too, so it would fail or leak). Kernels that read a structref (`Leaf`, `Work`) need reference
+counting; they read its fields once and pass the arrays on.
 
 Numba's cache checks only the source file of the cached function itself, so a
 kernel that inlines a kernel from another module would keep the old callee
@@ -23,8 +27,11 @@ import os
 from pathlib import Path
 
 import numba
+from numba.core.cpu import CPUTargetOptions
 
 JIT_OPTIONS = dict(nogil=True, cache=True, error_model="numpy")
+# Numba's undocumented switch for reference counting; without it (a future Numba) kernels keep their counts.
+NO_REFCOUNT = {"_nrt": False} if hasattr(CPUTargetOptions, "_nrt") else {}
 _PACKAGE = Path(__file__).resolve().parent
 _STAMP_NAME = "rgou-sources.stamp"
 
@@ -62,5 +69,5 @@ def njit(*args, no_alloc: bool = False, **kwargs):
     reference counting (the kernel creates no array; views of its arguments are fine)."""
     options = {**JIT_OPTIONS, **kwargs}
     if no_alloc:
-        options["_nrt"] = False
+        options.update(NO_REFCOUNT)
     return numba.njit(*args, **options)

@@ -176,7 +176,7 @@ def evaluate_table(state, table, params):
     return score + trunc_div(position * params[POSITION_WEIGHT], POSITION_WEIGHT_DIVISOR)
 
 
-@njit(no_alloc=True)
+@njit
 def evaluate(state, params):
     """Heuristic value of `state` (int8[16]) under `params` (int64[8]); positive favours P2."""
     return evaluate_table(state, heuristic_table(params), params)

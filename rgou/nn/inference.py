@@ -94,33 +94,32 @@ def _dense_one(flat, w_off, n_in, n_out, src, dst, relu, idx):
 
 
 @njit(no_alloc=True)
-def _layer(flat, sizes, k, src, dst, idx):
-    """Layer k of the net from src into dst: ReLU on every layer but the last."""
-    last = k == sizes.shape[0] - 2
-    _dense_one(flat, weight_offset(sizes, k), sizes[k], sizes[k + 1], src, dst, not last, idx)
+def _layer(flat, sizes, k, src, dst, relu, idx):
+    """Layer k of the net from src into dst (ReLU if relu); idx: int32 scratch."""
+    _dense_one(flat, weight_offset(sizes, k), sizes[k], sizes[k + 1], src, dst, relu, idx)
 
 
 @njit(no_alloc=True)
 def forward_rows_into(flat, sizes, first, x, out, a, b, idx):
     """forward_one_from_into over separate scratch: a, b float [>= widest hidden], idx int32 [>= widest].
 
-    The hidden layers alternate between a and b. Every array is an argument,
-    so the loop makes no array views: Numba counts references to each view
-    it makes, and the atomic increments cost more than a small layer.
+    first <= L - 1 (the output layer). The hidden layers alternate between a
+    and b, so x and out must not be a, b or idx. Every array is an argument:
+    the loop makes no views (see `rgou._numba` on reference counts).
     """
-    last = sizes.shape[0] - 2
-    if first == last:
-        _layer(flat, sizes, first, x, out, idx)
+    output = sizes.shape[0] - 2
+    if first == output:
+        _layer(flat, sizes, first, x, out, False, idx)
         return
-    _layer(flat, sizes, first, x, a, idx)
-    for k in range(first + 1, last, 2):
-        _layer(flat, sizes, k, a, b, idx)
-        if k + 1 < last:
-            _layer(flat, sizes, k + 1, b, a, idx)
-    if (last - first) % 2:
-        _layer(flat, sizes, last, a, out, idx)
+    _layer(flat, sizes, first, x, a, True, idx)
+    for k in range(first + 1, output, 2):
+        _layer(flat, sizes, k, a, b, True, idx)
+        if k + 1 < output:
+            _layer(flat, sizes, k + 1, b, a, True, idx)
+    if (output - first) % 2:
+        _layer(flat, sizes, output, a, out, False, idx)
     else:
-        _layer(flat, sizes, last, b, out, idx)
+        _layer(flat, sizes, output, b, out, False, idx)
 
 
 @njit(no_alloc=True)
@@ -140,14 +139,14 @@ def forward_one_from_into(flat, sizes, first, x, out, work):
     With first = 1, x holds the first hidden layer's activations, so callers
     that share most of the first layer between inputs compute it once.
     """
+    # The index view is made where it is used: a kernel without reference counts must not return one.
     forward_rows_into(flat, sizes, first, x, out, work[0], work[1], work[INDEX_ROW].view(np.int32))
 
 
 @njit(no_alloc=True)
 def dense_into(flat, sizes, layer, x, out, relu, work):
     """out[:n_out] = x @ W + b for layer `layer` alone (ReLU if relu); work: inference scratch."""
-    idx = work[INDEX_ROW].view(np.int32)
-    _dense_one(flat, weight_offset(sizes, layer), sizes[layer], sizes[layer + 1], x, out, relu, idx)
+    _layer(flat, sizes, layer, x, out, relu, work[INDEX_ROW].view(np.int32))
 
 
 @njit(no_alloc=True)

@@ -253,7 +253,7 @@ def group_range(n_pieces: int, hi: int, lo: int) -> tuple[int, int]:
     return start, stop
 
 
-@njit
+@njit(no_alloc=True)
 def private_bits(track_mask):
     """The 6-bit private mask (track positions 0..3 -> bits 0..3, 12, 13 -> bits 4, 5)."""
     return (track_mask & START_BITS) | ((track_mask >> END_SHIFT) & END_BITS)
@@ -265,7 +265,7 @@ def private_to_track(bits):
     return (bits & START_BITS) | ((bits & END_BITS) << END_SHIFT)
 
 
-@njit
+@njit(no_alloc=True)
 def encode(n, mover, opponent, fm, fo):
     """Index (int64) of the valid non-final position (mover, opponent, fm, fo) of the n-piece game.
 
