@@ -157,6 +157,24 @@ def legal_moves(state, out):
 
 
 @njit(no_alloc=True)
+def distinct_moves(state, out):
+    """legal_moves without repeats: of the pieces not yet entered, only the lowest slot (all reach one position)."""
+    n = legal_moves(state, out)
+    base = piece_offset(state[TO_MOVE])
+    k = 0
+    entering = False
+    for i in range(n):
+        slot = out[i]
+        if state[base + slot] == OFF_BOARD:
+            if entering:
+                continue
+            entering = True
+        out[k] = slot
+        k += 1
+    return k
+
+
+@njit(no_alloc=True)
 def count_legal_moves(state):
     """Length of the legal-move list."""
     bits = legal_slots(state)

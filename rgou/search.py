@@ -50,8 +50,8 @@ from rgou.game import (
     _target_square,
     apply_move_inplace,
     count_legal_moves,
+    distinct_moves,
     is_over,
-    legal_moves,
     pass_turn_inplace,
     piece_offset,
     winner,
@@ -70,7 +70,7 @@ from rgou.heuristic import (
 )
 from rgou.nn.inference import INFERENCE_WORK_ROWS, dense_into, forward_one_from_into, forward_one_into
 from rgou.nn.layout import weight_row_offset
-from rgou.rules import FINISHED, MAX_ROLL, NUM_PIECES, NUM_ROLLS, P1, P2, ROLL_PROBS
+from rgou.rules import FINISHED, MAX_ROLL, NUM_PIECES, NUM_ROLLS, OFF_BOARD, P1, P2, ROLL_PROBS
 from rgou.solve.lookup import win_probability
 
 MAX_DEPTH = 6  # about 0.25 s per decision with the heuristic; each ply costs ~25x more
@@ -390,7 +390,7 @@ def _chance_leaf_heuristic(node, table, params, moves, counts):
     passed = False
     for roll in range(NUM_ROLLS):
         node[DICE] = roll
-        n = legal_moves(node, moves)
+        n = distinct_moves(node, moves)
         if n == 0:  # the turn passes: the pieces, hence the heuristic, stay
             if counts is not None and not passed:
                 counts[COUNT_GENERATED] += 1
@@ -432,7 +432,7 @@ def _chance_leaf_general(node, child, leaf, work, moves, counts):
     pass_value = 0.0
     for roll in range(NUM_ROLLS):
         node[DICE] = roll
-        n = legal_moves(node, moves)
+        n = distinct_moves(node, moves)
         if n == 0:
             if not have_pass:
                 child[:] = node
@@ -586,7 +586,7 @@ def _search(work, leaf, depth0, rolled, scores, counts):
             fi[level, _ROLL] = roll
             node[DICE] = roll
             prob = 1.0 if root else ROLL_PROBS[roll]
-            n = legal_moves(node, moves[level])
+            n = distinct_moves(node, moves[level])
             if n > 0:
                 fi[level, _N] = n
                 ff[level, _BEST] = -np.inf if maximise else np.inf
@@ -641,6 +641,19 @@ def chance_value_into(state, depth, leaf, work, counts):
     return _search(work, leaf, depth, False, work.ff[0], counts)
 
 
+@njit(no_alloc=True)
+def _copy_entering_scores(state, scores):
+    """Give every piece not yet entered the score of the lowest such slot (the one searched; same position)."""
+    base = piece_offset(state[TO_MOVE])
+    first = NO_MOVE
+    for slot in range(NUM_PIECES):
+        if state[base + slot] == OFF_BOARD:
+            if first == NO_MOVE:
+                first = slot
+            else:
+                scores[slot] = scores[first]
+
+
 @njit
 def search_into(state, depth, leaf, work, scores, counts):
     """Expectiminimax of the rolled position `state` (int8[16]) to `depth` plies with `leaf`.
@@ -670,6 +683,7 @@ def search_into(state, depth, leaf, work, scores, counts):
         return np.float64(evaluate_table(state, leaf.table, leaf.params)), NO_MOVE
     work.stack[0] = state
     value = _search(work, leaf, depth, True, scores, counts)
+    _copy_entering_scores(state, scores)
     maximise = state[TO_MOVE] == P2
     best_move = NO_MOVE
     for slot in range(NUM_PIECES):

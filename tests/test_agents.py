@@ -40,8 +40,10 @@ def reference_scores(weights, state, value_weight, policy_weight):
     policy = np.exp(logits - logits.max())
     policy /= policy.sum()
     scores = {}
+    mine = state[:7] if state[14] == 1 else state[7:14]
     for m in Position.from_array(state).legal_moves():
-        child = apply_move(state, m)
+        # the search enters a piece as the lowest slot not yet entered (the same position)
+        child = apply_move(state, int(np.argmax(mine == -1)) if mine[m] == -1 else m)
         if winner(child):
             expected = 1.0 if winner(child) == 2 else -1.0
         else:

@@ -9,7 +9,7 @@ from reference import load_positions
 
 from rgou._random import seed_rng
 from rgou.features import NUM_FEATURES, extract_features, extract_features_batch, feature_names
-from rgou.game import Position, apply_move, legal_mask, legal_moves, new_state, roll_dice
+from rgou.game import Position, apply_move, distinct_moves, legal_mask, legal_moves, new_state, roll_dice
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, evaluate, evaluate_position
 from rgou.rules import FINISHED, NUM_PIECES
 from rgou.testing import check_state_invariants, random_states
@@ -118,6 +118,31 @@ def test_legal_mask_matches_list():
         mask = np.zeros(NUM_PIECES, dtype=np.bool_)
         n = legal_mask(state, mask)
         assert n == len(r["legal_moves"]) and list(np.flatnonzero(mask)) == r["legal_moves"]
+
+
+def _unnumbered(pos, m):
+    """The position after move m with the pieces unnumbered (sorted squares) and the player to move."""
+    q1, q2, nxt = oracle.apply_move(pos, m)
+    return tuple(sorted(q1)), tuple(sorted(q2)), nxt
+
+
+def test_distinct_moves_enter_one_piece_and_reach_every_position():
+    """distinct_moves drops the repeated entering moves (ascending, lowest slot kept), and the positions
+    it reaches are those of every legal move, pieces counted without their numbers."""
+    entering_seen = 0
+    out = np.empty(NUM_PIECES, dtype=np.int8)
+    for r in RECORDS[:400]:
+        pos = (r["p1"], r["p2"], r["to_move"], r["dice"])
+        mine = pos[0] if pos[2] == 1 else pos[1]
+        legal = r["legal_moves"]
+        entering = [m for m in legal if mine[m] == -1]
+        expected = [m for m in legal if mine[m] != -1 or m == entering[0]]
+        n = distinct_moves(Position(*pos).to_array(), out)
+        assert list(out[:n]) == expected
+        kept = {_unnumbered(pos, m) for m in expected}
+        assert kept == {_unnumbered(pos, m) for m in legal} and len(kept) == len(expected)
+        entering_seen += len(entering) > 1
+    assert entering_seen > 20
 
 
 def test_heuristic_params_from_file(tmp_path):

@@ -163,6 +163,17 @@ def _leaf(flat, p1, p2, player, exact_passes):
     return (a_x + q_x * a_y) / (1 - q_x * q_y)
 
 
+def _entered_as(pos, m):
+    """The slot the search plays for move m: pieces not yet entered are entered as the lowest such slot."""
+    mine = pos[0] if pos[2] == 1 else pos[1]
+    return mine.index(-1) if mine[m] == -1 else m
+
+
+def _distinct(pos):
+    """The legal moves the search plays (oracle.legal_moves less the repeated entering moves)."""
+    return sorted({_entered_as(pos, m) for m in oracle.legal_moves(pos)})
+
+
 def _won(p1, p2):
     return 1.0 if oracle.winner((p1, p2, 1, 0)) == 2 else -1.0
 
@@ -183,12 +194,12 @@ def _value_ref(flat, pos, depth, exact_passes):
     moves = oracle.legal_moves(pos)
     if not moves:
         return _chance_ref(flat, p1, p2, 3 - player, depth - 1, exact_passes), []
-    scores = []
-    for m in moves:
+    searched = {}
+    for m in _distinct(pos):
         q1, q2, nxt = oracle.apply_move(pos, m)
-        scores.append(
-            _won(q1, q2) if oracle.winner((q1, q2, nxt, 0)) else _chance_ref(flat, q1, q2, nxt, depth - 1, exact_passes)
-        )
+        won = oracle.winner((q1, q2, nxt, 0))
+        searched[m] = _won(q1, q2) if won else _chance_ref(flat, q1, q2, nxt, depth - 1, exact_passes)
+    scores = [searched[_entered_as(pos, m)] for m in moves]
     return (max(scores) if player == 2 else min(scores)), scores
 
 
@@ -249,7 +260,7 @@ def _count_ref(pos, depth):
         passed = False
         for r in range(5):
             rolled = (p1, p2, player, r)
-            moves = oracle.legal_moves(rolled)
+            moves = _distinct(rolled)
             if not moves:
                 if not passed:
                     counts[0] += 1
@@ -264,7 +275,7 @@ def _count_ref(pos, depth):
     if oracle.winner(pos):
         counts[1] += 1
         return counts
-    moves = oracle.legal_moves(pos)
+    moves = _distinct(pos)
     if not moves:
         counts[0] += 1
         chance(pos[0], pos[1], 3 - pos[2], depth - 1)
