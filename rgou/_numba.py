@@ -13,8 +13,9 @@ viewed in a call costs an atomic increment and decrement, which took a fifth
 of an ML agent's decision (the net's layers are small and called often).
 Such a kernel must neither create an array nor call a kernel that does
 (Numba refuses to compile the first; a callee compiles without reference
-counts too, so it would fail or leak). Kernels that read a structref (`Leaf`, `Work`) need reference
-counting; they read its fields once and pass the arrays on.
+counts too, so it would fail or leak). Kernels that read a structref
+(`Leaf`, `Work`) need reference counting; they read its fields once and
+pass the arrays on.
 
 Numba's cache checks only the source file of the cached function itself, so a
 kernel that inlines a kernel from another module would keep the old callee

@@ -27,7 +27,9 @@ caches one kernel for all of them) is one of:
 * `LEAF_TABLE`: exact win probabilities of a solved game (2 P(P2 wins) - 1).
 
 The search is exact: no pruning, no cache. All passing rolls of a chance node
-share one subtree, computed once. Optionally it counts what it does
+share one subtree, computed once, and of the pieces not yet entered only the
+lowest slot is entered (`distinct_moves`: they all reach the same position);
+at the root the others get its score. Optionally it counts what it does
 (`counts`: positions generated, leaf evaluations, chance nodes expanded);
 without a counts array that code is compiled out.
 """
