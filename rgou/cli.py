@@ -129,6 +129,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from rgou.selfplay import generate
 
     params = _params(args.params)
+    if args.afterstates and args.value_target != "exact":
+        raise ValueError("--afterstates: the positions after each move have no search value; add --value-target exact")
     if args.shards:
         return _generate_shards(args, params)
     _check_output(args.out, "--out")
@@ -152,6 +154,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             agent=args.agent,
             value_target=args.value_target,
             table=args.table,
+            afterstates=args.afterstates,
         )
     finally:
         bar.close()
@@ -168,7 +171,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     seconds = dataset.meta["seconds"]
     print(
         f"wrote {args.out}: {len(dataset)} samples from {args.games} games "
-        f"(depth {args.depth}, seed {args.seed}) in {seconds:.2f}s, "
+        f"({f'played by {args.agent}' if args.agent else f'depth {args.depth}'}, seed {args.seed}) in {seconds:.2f}s, "
         f"{args.games / max(seconds, 1e-9):,.1f} games/s, {len(dataset) / max(seconds, 1e-9):,.0f} samples/s; "
         f"{dataset.meta['unfinished_games']} games cut at {args.max_plies} turns; written in {write_s:.2f}s"
     )
@@ -382,6 +385,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                 include_passes=options.include_passes,
                 threads=args.threads,
                 progress=bar,
+                **(
+                    {"afterstates": True, "value_target": "exact", "table": options.table}
+                    if options.afterstates
+                    else {}
+                ),
             )
         finally:
             bar.close()
@@ -453,6 +461,10 @@ def _warm_train(options) -> None:
     from rgou.train import train
 
     data = generate(2, depth=1, max_plies=40, include_passes=options.include_passes)
+    if options.afterstates:
+        from rgou.selfplay import positions_after_moves
+
+        positions_after_moves(data.state[data.has_policy], data.game_id[data.has_policy], 0, options.include_passes)
     tiny = replace(options, epochs=1, batch_size=2, validation_split=0.5, init=None, eval_games=0)
     result = train(data, tiny)
     if options.eval_games:
@@ -506,6 +518,7 @@ TRAIN_OVERRIDES = (
     "epsilon",
     "max_plies",
     "include_passes",
+    "afterstates",
     "init",
     "td_warmup",
     "lr_decay",
@@ -705,6 +718,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--include-passes", action="store_true", help="also record passing positions as value-only samples"
     )
+    gen.add_argument(
+        "--afterstates",
+        action="store_true",
+        help="record the positions after every distinct move of every decision, each with a fresh roll, "
+        "instead of the games' positions (needs --value-target exact)",
+    )
     gen.add_argument("--params", help="heuristic parameter JSON (default: the packaged defaults)")
     gen.add_argument("--agent", help="play both sides with this agent spec instead of the expert (e.g. ml-1)")
     gen.add_argument(
@@ -788,6 +807,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--agent", help="the generated games' players, an agent spec (default: the expert of --depth)")
     tr.add_argument(
         "--include-passes", action="store_const", const=True, help="also train the value net on passing positions"
+    )
+    tr.add_argument(
+        "--afterstates",
+        action="store_const",
+        const=True,
+        help="train on the positions after every distinct move of the generated games' decisions (exact targets)",
     )
     tr.add_argument("--epochs", type=POSITIVE_INT, help="maximum epochs")
     tr.add_argument(

@@ -11,6 +11,15 @@ game's outcome and id. With `include_passes`, positions that pass (a roll of
 target (dataset format 2). With `epsilon > 0` the move actually played is
 uniformly random with that probability, drawn from the game's dice
 generator after the roll; the sample keeps the expert's move.
+
+With `afterstates` (exact targets only), the samples are not the positions
+of the games but the positions after each distinct legal move of each of
+their decisions (entering any piece not yet on the board counts once), each
+with one roll of the player then to move: the positions a depth-0 value-net
+agent asks its net about, bad moves' included. The roll is drawn from the
+dice, redrawn while it passes unless `include_passes`, from a generator of
+its own per game (stream = game id), so the samples do not depend on the
+thread count either. A move that ends the game gives no sample.
 """
 
 from __future__ import annotations
@@ -19,23 +28,103 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from numba import prange
 
 from rgou import __version__
+from rgou._numba import njit
+from rgou._random import seed_rng
 from rgou._validate import check_int
 from rgou.agents import AGENT_RANDOM, search_agent_data
 from rgou.dataset import DATASET_FORMAT, Dataset, legal_masks, one_hot
 from rgou.features import extract_features_batch
+from rgou.game import DICE, NO_WINNER, apply_move_inplace, count_legal_moves, distinct_moves, roll_dice, winner
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
 from rgou.playout import check_threads, play_games
-from rgou.rules import P1, P2
+from rgou.rules import MAX_ROLL, NUM_PIECES, P1, P2
 from rgou.search import check_depth, heuristic_leaf
 
 MAX_PLIES = 1000  # a game is cut after this many turns, passes included (see docs: practically none are)
 MAX_SEED = 2**64 - 1  # seeds are uint64
 MAX_GAME_ID = 2**31 - 1  # game ids are int32 in the dataset
 CHUNK_GAMES_PER_THREAD = 512  # games per thread in one game-loop call (record arrays: ~20 KB a game)
+AFTERSTATE_SALT = np.uint64(0x8EBC6AF09C88C6E3)  # separates the afterstates' rolls from the games' dice
 
 ProgressFn = Callable[[int, int], None]
+
+
+@njit
+def _afterstate_kept(child, include_passes):
+    """True if the position after a move is a sample: the game goes on and (unless passes count) a roll moves."""
+    if winner(child) != NO_WINNER:
+        return False
+    if include_passes:
+        return True
+    for roll in range(1, MAX_ROLL + 1):
+        child[DICE] = roll
+        if count_legal_moves(child) > 0:
+            return True
+    return False
+
+
+@njit(parallel=True)
+def _afterstate_counts(states, include_passes, out):
+    """out[i]: how many samples the positions after the distinct moves of states[i] give."""
+    for i in prange(states.shape[0]):
+        moves = np.empty(NUM_PIECES, np.int8)
+        child = np.empty(states.shape[1], np.int8)
+        n = 0
+        for k in range(distinct_moves(states[i], moves)):
+            child[:] = states[i]
+            apply_move_inplace(child, moves[k])
+            n += _afterstate_kept(child, include_passes)
+        out[i] = n
+
+
+@njit(parallel=True)
+def _afterstates_kernel(states, game_first, game_ids, offsets, seed, include_passes, out):
+    """Fill out[offsets[i]:offsets[i+1]] with the rolled positions after the distinct moves of states[i].
+
+    game_first[g]..game_first[g+1] are the rows of game g (id game_ids[g]); its
+    rolls come from its own generator, so the result is the same on any thread count.
+    """
+    for g in prange(len(game_first) - 1):
+        rng = seed_rng(seed ^ AFTERSTATE_SALT, game_ids[g])
+        moves = np.empty(NUM_PIECES, np.int8)
+        child = np.empty(states.shape[1], np.int8)
+        row = offsets[game_first[g]]
+        for i in range(game_first[g], game_first[g + 1]):
+            for k in range(distinct_moves(states[i], moves)):
+                child[:] = states[i]
+                apply_move_inplace(child, moves[k])
+                if not _afterstate_kept(child, include_passes):
+                    continue
+                while True:
+                    child[DICE] = roll_dice(rng)
+                    if include_passes or count_legal_moves(child) > 0:
+                        break
+                out[row] = child
+                row += 1
+
+
+def positions_after_moves(
+    states: np.ndarray, game_id: np.ndarray, seed: int, include_passes: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rolled positions int8 [M, 16], their parent rows int64 [M]) after each distinct move of each state.
+
+    `states` (int8 [N, 16], rolled, the mover has a move) are grouped by game
+    (`game_id` int32 [N], each game's rows contiguous); see the module docstring.
+    """
+    states = np.ascontiguousarray(states, dtype=np.int8)
+    counts = np.empty(len(states), np.int64)
+    _afterstate_counts(states, include_passes, counts)
+    offsets = np.zeros(len(states) + 1, np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    starts = np.flatnonzero(np.r_[True, game_id[1:] != game_id[:-1]]) if len(states) else np.zeros(0, np.int64)
+    game_first = np.append(starts, len(states)).astype(np.int64)
+    out = np.empty((offsets[-1], states.shape[1]), np.int8)
+    ids = game_id[starts].astype(np.int64)
+    _afterstates_kernel(states, game_first, ids, offsets, np.uint64(seed), include_passes, out)
+    return out, np.repeat(np.arange(len(states)), counts)
 
 
 def _check_epsilon(epsilon: float) -> float:
@@ -59,6 +148,7 @@ def generate(
     agent: str | None = None,
     value_target: str = "search",
     table=None,
+    afterstates: bool = False,
 ) -> Dataset:
     """Play `games` expert-vs-expert games and return their samples.
 
@@ -82,11 +172,16 @@ def generate(
         "exact": 2 P(P2 wins) - 1 under perfect play, with the perfect move
         as the policy target, from a solved 7-piece table (`table`: a Table or
         a path; default the cache folder's).
+      afterstates: sample the positions after every distinct move of every
+        decision, each with a fresh roll, instead of the games' positions
+        (exact targets only; see the module docstring).
     """
     games = check_int("games", games, 1)
     depth = check_depth(depth)
     if value_target not in ("search", "exact"):
         raise ValueError(f"value_target must be search or exact, got {value_target!r}")
+    if afterstates and value_target != "exact":
+        raise ValueError("afterstates: the positions after each move have no search value; use value_target exact")
     exact_table = None
     if value_target == "exact":
         from rgou.agents import load_perfect_table
@@ -146,11 +241,17 @@ def generate(
     state = np.concatenate([p[0] for p in parts])
     moves = np.concatenate([p[1] for p in parts])
     values = np.concatenate([p[2] for p in parts])
+    outcome = np.concatenate([p[3] for p in parts])
+    game_id = np.concatenate([p[4] for p in parts])
+    if afterstates:
+        decided = moves >= 0
+        state, parent = positions_after_moves(state[decided], game_id[decided], seed, include_passes)
+        outcome, game_id = outcome[decided][parent], game_id[decided][parent]
     if exact_table is not None:
         from rgou.exact import label_exactly
 
         values, perfect = label_exactly(exact_table, state)
-        moves = np.where(moves >= 0, perfect, -1).astype(np.int8)
+        moves = perfect if afterstates else np.where(moves >= 0, perfect, -1).astype(np.int8)
     meta = {
         "format": DATASET_FORMAT,
         "version": __version__,
@@ -161,6 +262,7 @@ def generate(
         "epsilon": float(epsilon),
         "max_plies": int(max_plies),
         "include_passes": bool(include_passes),
+        "afterstates": bool(afterstates),
         "unfinished_games": int(sum(int(np.count_nonzero(p[5] == 0)) for p in parts)),
         "value_target": (
             "2 P(P2 wins) - 1 under perfect play; policy target: the perfect move"
@@ -177,7 +279,7 @@ def generate(
         policy_target=one_hot(moves),
         legal_mask=legal_masks(state),
         state=state,
-        outcome=np.concatenate([p[3] for p in parts]),
-        game_id=np.concatenate([p[4] for p in parts]),
+        outcome=outcome,
+        game_id=game_id,
         meta=meta,
     )

@@ -71,6 +71,7 @@ class TrainOptions:
     epsilon: float = 0.0
     max_plies: int = 1000
     include_passes: bool = False
+    afterstates: bool = False  # generate the positions after every move of each decision (exact targets only)
     epochs: int = 10
     learning_rate: float = 1e-3
     batch_size: int = 32
@@ -112,7 +113,12 @@ class TrainOptions:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.policy_loss not in POLICY_LOSSES:
             raise ValueError(f"policy_loss must be one of {', '.join(POLICY_LOSSES)}, got {self.policy_loss!r}")
-        parse_value_target(self.value_target)
+        kind, _ = parse_value_target(self.value_target)
+        if self.afterstates and kind != "exact":
+            raise ValueError(
+                f"afterstates: the positions after each move have only exact values; value_target is "
+                f"{self.value_target!r}, use exact"
+            )
         if not self.hidden_sizes or any(
             isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden_sizes
         ):
@@ -511,7 +517,8 @@ def _load_checkpoint(path: Path, options: TrainOptions, identity: str):
         raise ValueError(f"{path}: checkpoint format {meta.get('format')!r}, expected {CHECKPOINT_FORMAT}")
     saved = meta.get("options", {})
     mine = options.to_json()
-    differ = [k for k in TRAINING_FIELDS if saved.get(k) != mine[k]]
+    default = TrainOptions().to_json()  # an option newer than the checkpoint had its default value
+    differ = [k for k in TRAINING_FIELDS if saved.get(k, default[k]) != mine[k]]
     if differ:
         detail = ", ".join(f"{k}: {saved.get(k)!r} there, {mine[k]!r} now" for k in differ)
         raise ValueError(

@@ -47,6 +47,13 @@ def test_generate_rejects_bad_arguments_naming_the_option(tmp_path, capsys, argv
     assert not (tmp_path / "x.npz").exists()
 
 
+def test_generate_refuses_afterstates_without_exact_targets(tmp_path, capsys):
+    out = tmp_path / "x.npz"
+    assert main(["generate", "--games", "2", "--afterstates", "--out", str(out), "--quiet"]) == 2
+    assert "--afterstates: the positions after each move have no search value" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_analyze_matches_golden_and_reports_bad_lines(tmp_path, capsys):
     records = load_positions()[:40]
     lines = [json.dumps({k: r[k] for k in ("p1", "p2", "to_move", "dice")}) for r in records]

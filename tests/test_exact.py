@@ -129,6 +129,26 @@ def test_exact_training_targets(table, tmp_path, monkeypatch):
     TrainOptions(value_target="exact")  # a valid spec
 
 
+def test_afterstate_samples_carry_exact_labels_and_their_games(table, monkeypatch):
+    from rgou.selfplay import positions_after_moves
+    from rgou.train import TrainOptions
+
+    monkeypatch.setattr("rgou.agents.load_perfect_table", lambda table_path=None: table)
+    games = generate(3, depth=1, seed=11)
+    data = generate(3, depth=1, seed=11, value_target="exact", afterstates=True, include_passes=True)
+    states, parents = positions_after_moves(games.state, games.game_id, 11, include_passes=True)
+    np.testing.assert_array_equal(data.state, states)
+    np.testing.assert_array_equal(data.game_id, games.game_id[parents])
+    np.testing.assert_array_equal(data.outcome, games.outcome[parents])
+    values, moves = label_exactly(table, states)
+    np.testing.assert_array_equal(data.value_target, values)
+    np.testing.assert_array_equal(data.move, moves)
+    assert (~data.has_policy).any() and data.meta["afterstates"]
+    with pytest.raises(ValueError, match=r"afterstates.*use exact"):
+        TrainOptions(afterstates=True, value_target="outcome")
+    TrainOptions(afterstates=True, value_target="exact")
+
+
 def test_a_missing_table_is_a_clear_error(tmp_path, capsys):
     missing = tmp_path / "none.table"
     with pytest.raises(ValueError, match=r"no solved table at .*rgou solve --pieces 7"):

@@ -4,6 +4,7 @@ import json
 
 import numba
 import numpy as np
+import oracle
 import pytest
 
 from rgou.dataset import Dataset, load_dataset
@@ -11,7 +12,7 @@ from rgou.features import extract_features_batch
 from rgou.game import Position, is_over
 from rgou.heuristic import DEFAULT_PARAMS
 from rgou.search import expectiminimax
-from rgou.selfplay import MAX_PLIES, generate
+from rgou.selfplay import MAX_PLIES, generate, positions_after_moves
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +137,60 @@ def test_self_play_of_another_agent_records_its_moves_and_values():
         assert -1.0 <= ds.value_target[i] <= 1.0
     with pytest.raises(ValueError, match="unknown agent"):
         generate(2, agent="oracle")
+
+
+def _after_moves_reference(states, include_passes):
+    """The oracle's positions after each distinct move (one entering move) of each state, unrolled, with parents."""
+    out, parents = [], []
+    for i, state in enumerate(states):
+        s = [int(v) for v in state]
+        pos = (s[:7], s[7:14], s[14], s[15])
+        mine = pos[0] if pos[2] == 1 else pos[1]
+        legal = oracle.legal_moves(pos)
+        entering = [m for m in legal if mine[m] == -1]
+        for m in legal:
+            if mine[m] == -1 and m != entering[0]:
+                continue
+            child = oracle.apply_move(pos, m)
+            if oracle.winner(child):
+                continue
+            if not include_passes and not any(oracle.legal_moves((*child[:3], r)) for r in range(1, 5)):
+                continue
+            out.append([*child[0], *child[1], child[2]])
+            parents.append(i)
+    return np.array(out, np.int8).reshape(-1, 15), np.array(parents, np.int64)
+
+
+@pytest.mark.parametrize("include_passes", [False, True])
+def test_positions_after_moves_match_the_oracle_and_roll_the_dice(dataset, include_passes):
+    states, parents = positions_after_moves(dataset.state, dataset.game_id, 9, include_passes)
+    expected, expected_parents = _after_moves_reference(dataset.state, include_passes)
+    np.testing.assert_array_equal(states[:, :15], expected)
+    np.testing.assert_array_equal(parents, expected_parents)
+    moves = np.array([len(oracle.legal_moves((list(s[:7]), list(s[7:14]), int(s[14]), int(s[15])))) for s in states])
+    if not include_passes:
+        assert moves.min() > 0  # every roll moves
+    # the rolls follow the dice (1:4:6:4:1, or 4:6:4:1 without 0), each share within 5 standard errors
+    weights = np.array([1, 4, 6, 4, 1], float)[0 if include_passes else 1 :]
+    share = weights / weights.sum()
+    counts = np.bincount(states[:, 15], minlength=5)[0 if include_passes else 1 :]
+    n = len(states)
+    assert np.all(np.abs(counts / n - share) <= 5 * np.sqrt(share * (1 - share) / n)), counts
+    again, _ = positions_after_moves(dataset.state, dataset.game_id, 9, include_passes)
+    np.testing.assert_array_equal(again, states)
+    other, _ = positions_after_moves(dataset.state, dataset.game_id, 10, include_passes)
+    assert not np.array_equal(other[:, 15], states[:, 15])
+
+
+def test_positions_after_moves_are_the_same_per_game_whatever_the_split(dataset):
+    """A game's rolls come from its own stream: a game alone gives its rows of the whole run."""
+    states, parents = positions_after_moves(dataset.state, dataset.game_id, 9)
+    for g in np.unique(dataset.game_id)[:4]:
+        rows = np.flatnonzero(dataset.game_id == g)
+        alone, _ = positions_after_moves(dataset.state[rows], dataset.game_id[rows], 9)
+        np.testing.assert_array_equal(alone, states[np.isin(parents, rows)])
+
+
+def test_afterstates_need_exact_targets():
+    with pytest.raises(ValueError, match=r"afterstates.*exact"):
+        generate(2, depth=1, afterstates=True)

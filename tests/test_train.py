@@ -114,6 +114,22 @@ def test_a_checkpoint_of_other_options_or_data_is_refused(tmp_path, data):
         train(data, options, tmp_path / "none.ckpt.npz", resume=True)
 
 
+def test_a_checkpoint_from_before_an_option_existed_resumes_with_its_default(tmp_path, data):
+    options = TrainOptions(epochs=2, batch_size=16, hidden_sizes=(8,))
+    ckpt = tmp_path / "run.ckpt.npz"
+    first = train(data, options, checkpoint=ckpt, on_epoch=_interrupt_after(1))
+    assert first.interrupted
+    with np.load(ckpt) as f:
+        arrays = dict(f)
+    meta = json.loads(str(arrays["meta"]))
+    del meta["options"]["afterstates"]  # an option added after this checkpoint was written
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(ckpt, **arrays)
+    resumed = train(data, options, checkpoint=ckpt, resume=True)
+    whole = train(data, options)
+    assert [h["val_value_loss"] for h in resumed.history] == [h["val_value_loss"] for h in whole.history]
+
+
 def test_cli_interrupt_saves_the_best_weights_and_resume_finishes(tmp_path, capsys, monkeypatch):
     import rgou.train as train_module
 
@@ -184,6 +200,13 @@ def test_presets_and_overrides():
     jax = resolve_options("production", {"backend": "jax"})
     assert (numba.games, numba.epochs, numba.batch_size, numba.depth) == (5000, 100, 64, 4)
     assert (jax.games, jax.epochs, jax.backend) == (2000, 75, "jax")
+    strong = resolve_options("strong", {})
+    assert (strong.agent, strong.value_target, strong.afterstates, strong.include_passes) == (
+        "perfect",
+        "exact",
+        True,
+        False,
+    )
 
 
 @pytest.mark.parametrize(
@@ -194,6 +217,7 @@ def test_presets_and_overrides():
         (["--epochs", "0"], "argument --epochs: expected a positive integer, got 0"),
         (["--lr", "x"], "argument --learning-rate/--lr: expected a learning rate in (0, 1), got 'x'"),
         (["--data", "nowhere-*.npz"], "--data nowhere-*.npz: no file matches"),
+        (["--afterstates"], "afterstates: the positions after each move have only exact values"),
     ],
 )
 def test_bad_options_get_clear_errors(tmp_path, capsys, argv, message):
