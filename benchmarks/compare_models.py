@@ -1,11 +1,11 @@
 """Decision time of ML models side by side: the same positions, alternating rounds, one process, one core.
 
-    python benchmarks/compare_models.py MODEL [MODEL ...] [--rounds 5] [--positions 3000] [--markdown FILE]
+    python benchmarks/compare_models.py MODEL [MODEL ...] [--rounds 5] [--markdown FILE]
 
 MODEL is a weight file or a packaged name (default, strong, upstream). Each
 round times `choose_move` of every model at search depth 0 on the same
-positions (and at depth 1 on the first 400), so drift of a shared machine
-hits all models alike; the table gives the median over rounds of each
+positions (and at depth 1 on the first 400, DEPTH1_POSITIONS), so drift
+of a shared machine hits all models alike; the table gives the median over rounds of each
 round's median.
 """
 
@@ -22,11 +22,14 @@ from rgou.game import count_legal_moves
 from rgou.models import load_model
 from rgou.testing import random_states
 
+STATE_SEEDS = range(1, 8)  # random games whose positions are timed: about 1,000 with a choice
+DEPTH1_POSITIONS = 400  # ml-1 takes about ten times as long a decision
 
-def positions(n: int) -> np.ndarray:
+
+def positions() -> np.ndarray:
     """Rolled positions of random games with a choice to make (two or more legal moves)."""
-    states = np.concatenate([random_states(seed)[0] for seed in range(1, 8)])
-    return states[[count_legal_moves(s) > 1 for s in states]][:n]
+    states = np.concatenate([random_states(seed)[0] for seed in STATE_SEEDS])
+    return states[[count_legal_moves(s) > 1 for s in states]]
 
 
 def round_median_us(agent: MLAgent, states: np.ndarray) -> float:
@@ -42,12 +45,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="+")
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--positions", type=int, default=3000)
     ap.add_argument("--markdown", help="also write the table here")
     args = ap.parse_args()
-    states = positions(args.positions)
+    states = positions()
     rows = []
-    for depth, use in ((0, states), (1, states[:400])):
+    for depth, use in ((0, states), (1, states[:DEPTH1_POSITIONS])):
         agents = {m: MLAgent(load_model(m), depth=depth) for m in args.models}
         for agent in agents.values():
             agent.choose_move(use[0])  # compile or load the kernels

@@ -27,6 +27,8 @@ arena ml emm-3 --games 20000 --seed 3 --json "$out/ml-vs-emm-3-20k.json"
 arena perfect emm-3 --games 20000 --seed 3 --json "$out/perfect-vs-emm-3-20k.json"
 arena ml perfect --games 100000 --seed 5 --json "$out/ml-vs-perfect.json"
 arena ml:upstream perfect --games 10000 --seed 5 --json "$out/upstream-vs-perfect.json"
+# The dice of the 20,000-game comparisons in docs/training.md and benchmarks/experiments/perfect_play_data.md.
+arena ml perfect --games 20000 --seed 8 --json "$out/ml-vs-perfect-20k-seed-8.json"
 # One more ply of search head to head: a margin of about a point needs tens of thousands of games.
 arena ml-1 ml --games 40000 --seed 4 --json "$out/ml-1-vs-ml.json"
 

@@ -137,7 +137,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.json:
         _check_output(args.json, "--json")
     show = _progress_enabled(args)
-    warm_up(lambda: generate(1, depth=1, seed=0, max_plies=8, include_passes=args.include_passes), show)
+    warm_up(lambda: _warm_generate(args.include_passes, args.afterstates), show)
     bar = Progress(args.games, "games", show, desc="generate")
     try:
         dataset = generate(
@@ -178,6 +178,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.json:
         print(f"wrote {args.json}")
     return 0
+
+
+def _warm_generate(include_passes: bool, afterstates: bool) -> None:
+    """Load or compile the kernels of a generation run on one short game (kept out of the timings)."""
+    from rgou.selfplay import generate, positions_after_moves
+
+    data = generate(1, depth=1, seed=0, max_plies=8, include_passes=include_passes)
+    if afterstates:
+        positions_after_moves(data.state[data.has_policy], data.game_id[data.has_policy], 0, include_passes)
 
 
 def _generate_shards(args: argparse.Namespace, params) -> int:
@@ -349,6 +358,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     overrides = {name: getattr(args, name) for name in TRAIN_OVERRIDES}
     options = resolve_options(args.preset, overrides, config)
+    if args.data and args.afterstates:
+        raise ValueError(
+            "--afterstates shapes the data rgou train generates; with --data the samples are the files' "
+            "(make them with rgou generate --afterstates)"
+        )
     if args.no_eval:
         options = options.__class__(**{**options.to_json(), "eval_games": 0})
     name = args.preset or "model"
@@ -385,11 +399,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                 include_passes=options.include_passes,
                 threads=args.threads,
                 progress=bar,
-                **(
-                    {"afterstates": True, "value_target": "exact", "table": options.table}
-                    if options.afterstates
-                    else {}
-                ),
+                afterstates=options.afterstates,
+                value_target="exact" if options.afterstates else "search",  # else train relabels
+                table=options.table,
             )
         finally:
             bar.close()
@@ -460,11 +472,8 @@ def _warm_train(options) -> None:
     from rgou.selfplay import generate
     from rgou.train import train
 
+    _warm_generate(options.include_passes, options.afterstates)
     data = generate(2, depth=1, max_plies=40, include_passes=options.include_passes)
-    if options.afterstates:
-        from rgou.selfplay import positions_after_moves
-
-        positions_after_moves(data.state[data.has_policy], data.game_id[data.has_policy], 0, options.include_passes)
     tiny = replace(options, epochs=1, batch_size=2, validation_split=0.5, init=None, eval_games=0)
     result = train(data, tiny)
     if options.eval_games:

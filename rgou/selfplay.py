@@ -123,6 +123,8 @@ def positions_after_moves(
     game_first = np.append(starts, len(states)).astype(np.int64)
     out = np.empty((offsets[-1], states.shape[1]), np.int8)
     ids = game_id[starts].astype(np.int64)
+    if len(np.unique(ids)) != len(ids):
+        raise ValueError("game_id: each game's rows must be contiguous (a game's rolls come from its own stream)")
     _afterstates_kernel(states, game_first, ids, offsets, np.uint64(seed), include_passes, out)
     return out, np.repeat(np.arange(len(states)), counts)
 

@@ -520,7 +520,7 @@ def _load_checkpoint(path: Path, options: TrainOptions, identity: str):
     default = TrainOptions().to_json()  # an option newer than the checkpoint had its default value
     differ = [k for k in TRAINING_FIELDS if saved.get(k, default[k]) != mine[k]]
     if differ:
-        detail = ", ".join(f"{k}: {saved.get(k)!r} there, {mine[k]!r} now" for k in differ)
+        detail = ", ".join(f"{k}: {saved.get(k, default[k])!r} there, {mine[k]!r} now" for k in differ)
         raise ValueError(
             f"{path}: checkpoint of other options ({detail}); rerun with the same options or without --resume"
         )

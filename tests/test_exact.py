@@ -149,6 +149,20 @@ def test_afterstate_samples_carry_exact_labels_and_their_games(table, monkeypatc
     TrainOptions(afterstates=True, value_target="exact")
 
 
+def test_rgou_train_generates_afterstates(table, tmp_path, monkeypatch):
+    import gzip
+
+    monkeypatch.setattr("rgou.agents.load_perfect_table", lambda table_path=None: table)
+    out, summary = tmp_path / "m.json.gz", tmp_path / "s.json"
+    argv = ["train", "--games", "3", "--depth", "1", "--seed", "5", "--afterstates", "--value-target", "exact"]
+    argv += ["--epochs", "1", "--batch-size", "16", "--no-eval", "--quiet", "--out", str(out), "--json", str(summary)]
+    assert main(argv) == 0
+    expected = generate(3, depth=1, seed=5, value_target="exact", afterstates=True)
+    assert json.loads(summary.read_text())["samples"] == len(expected)
+    with gzip.open(out, "rt") as fh:
+        assert json.load(fh)["metadata"]["options"]["afterstates"] is True
+
+
 def test_a_missing_table_is_a_clear_error(tmp_path, capsys):
     missing = tmp_path / "none.table"
     with pytest.raises(ValueError, match=r"no solved table at .*rgou solve --pieces 7"):

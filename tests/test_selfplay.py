@@ -170,7 +170,8 @@ def test_positions_after_moves_match_the_oracle_and_roll_the_dice(dataset, inclu
     moves = np.array([len(oracle.legal_moves((list(s[:7]), list(s[7:14]), int(s[14]), int(s[15])))) for s in states])
     if not include_passes:
         assert moves.min() > 0  # every roll moves
-    # the rolls follow the dice (1:4:6:4:1, or 4:6:4:1 without 0), each share within 5 standard errors
+    # the rolls follow the dice (1:4:6:4:1; without passes the rolls 1..4, 4:6:4:1, as rolls that cannot
+    # move are rare), each share within 5 standard errors
     weights = np.array([1, 4, 6, 4, 1], float)[0 if include_passes else 1 :]
     share = weights / weights.sum()
     counts = np.bincount(states[:, 15], minlength=5)[0 if include_passes else 1 :]
@@ -189,6 +190,32 @@ def test_positions_after_moves_are_the_same_per_game_whatever_the_split(dataset)
         rows = np.flatnonzero(dataset.game_id == g)
         alone, _ = positions_after_moves(dataset.state[rows], dataset.game_id[rows], 9)
         np.testing.assert_array_equal(alone, states[np.isin(parents, rows)])
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two Numba threads")
+def test_positions_after_moves_are_the_same_on_one_and_two_threads(dataset):
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = positions_after_moves(dataset.state, dataset.game_id, 9)
+        numba.set_num_threads(2)
+        two = positions_after_moves(dataset.state, dataset.game_id, 9)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(one[0], two[0])
+    np.testing.assert_array_equal(one[1], two[1])
+
+
+def test_positions_after_moves_edge_cases(dataset):
+    empty, parents = positions_after_moves(dataset.state[:0], dataset.game_id[:0], 1)
+    assert empty.shape == (0, 16) and len(parents) == 0
+    passing = dataset.state[:1].copy()
+    passing[0, 15] = 0  # a roll of 0: no move, so no position after one
+    none, _ = positions_after_moves(passing, dataset.game_id[:1], 1)
+    assert len(none) == 0
+    split = np.array([0, 1, 0], np.int32)  # game 0's rows are not together
+    with pytest.raises(ValueError, match="contiguous"):
+        positions_after_moves(dataset.state[:3], split, 1)
 
 
 def test_afterstates_need_exact_targets():

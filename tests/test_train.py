@@ -218,6 +218,7 @@ def test_presets_and_overrides():
         (["--lr", "x"], "argument --learning-rate/--lr: expected a learning rate in (0, 1), got 'x'"),
         (["--data", "nowhere-*.npz"], "--data nowhere-*.npz: no file matches"),
         (["--afterstates"], "afterstates: the positions after each move have only exact values"),
+        (["--afterstates", "--value-target", "exact", "--data", "x.npz"], "--afterstates shapes the data rgou"),
     ],
 )
 def test_bad_options_get_clear_errors(tmp_path, capsys, argv, message):
