@@ -400,7 +400,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 threads=args.threads,
                 progress=bar,
                 afterstates=options.afterstates,
-                value_target="exact" if options.afterstates else "search",  # else train relabels
+                value_target="exact" if options.afterstates else "search",  # train sets exact targets anyway
                 table=options.table,
             )
         finally:

@@ -54,7 +54,10 @@ ProgressFn = Callable[[int, int], None]
 
 @njit
 def _afterstate_kept(child, include_passes):
-    """True if the position after a move is a sample: the game goes on and (unless passes count) a roll moves."""
+    """True if the position after a move is a sample: the game goes on and (unless passes count) a roll moves.
+
+    Tries the rolls in child's roll entry; the caller sets the roll afterwards.
+    """
     if winner(child) != NO_WINNER:
         return False
     if include_passes:
