@@ -819,9 +819,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument(
         "--afterstates",
-        action="store_const",
-        const=True,
-        help="train on the positions after every distinct move of the generated games' decisions (exact targets)",
+        action=argparse.BooleanOptionalAction,
+        help="train on the positions after every distinct move of the generated games' decisions (exact targets); "
+        "--no-afterstates: on the games' positions (default: the preset's choice)",
     )
     tr.add_argument("--epochs", type=POSITIVE_INT, help="maximum epochs")
     tr.add_argument(

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rgou.agents import make_agent
-from rgou.cli import main
+from rgou.cli import build_parser, main
 from rgou.dataset import Dataset
 from rgou.nn.layout import init_params
 from rgou.selfplay import generate
@@ -207,6 +207,9 @@ def test_presets_and_overrides():
         True,
         False,
     )
+    args = build_parser().parse_args(["train", "--preset", "strong", "--no-afterstates"])
+    assert resolve_options("strong", {"afterstates": args.afterstates}).afterstates is False
+    assert build_parser().parse_args(["train"]).afterstates is None  # the preset decides
 
 
 @pytest.mark.parametrize(
