@@ -180,13 +180,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _warm_generate(include_passes: bool, afterstates: bool) -> None:
-    """Load or compile the kernels of a generation run on one short game (kept out of the timings)."""
+def _warm_generate(include_passes: bool, afterstates: bool, games: int = 1, max_plies: int = 8):
+    """Load or compile the kernels of a generation run on short games (kept out of the timings); their data."""
     from rgou.selfplay import generate, positions_after_moves
 
-    data = generate(1, depth=1, seed=0, max_plies=8, include_passes=include_passes)
+    data = generate(games, depth=1, seed=0, max_plies=max_plies, include_passes=include_passes)
     if afterstates:
         positions_after_moves(data.state[data.has_policy], data.game_id[data.has_policy], 0, include_passes)
+    return data
 
 
 def _generate_shards(args: argparse.Namespace, params) -> int:
@@ -469,11 +470,9 @@ def _warm_train(options) -> None:
     """Load or compile every kernel a training run uses, on a tiny problem (kept out of the timings)."""
     from dataclasses import replace
 
-    from rgou.selfplay import generate
     from rgou.train import train
 
-    _warm_generate(options.include_passes, options.afterstates)
-    data = generate(2, depth=1, max_plies=40, include_passes=options.include_passes)
+    data = _warm_generate(options.include_passes, options.afterstates, games=2, max_plies=40)
     tiny = replace(options, epochs=1, batch_size=2, validation_split=0.5, init=None, eval_games=0)
     result = train(data, tiny)
     if options.eval_games:
