@@ -176,7 +176,8 @@ def generate(
       value_target: "search" (the player's search value / win score) or
         "exact": 2 P(P2 wins) - 1 under perfect play, with the perfect move
         as the policy target, from a solved 7-piece table (`table`: a Table or
-        a path; default the cache folder's).
+        a path; default the cache folder's). `table` also serves the agent
+        "perfect".
       afterstates: sample the positions after every distinct move of every
         decision, each with a fresh roll, instead of the games' positions
         (exact targets only; see the module docstring).
@@ -203,9 +204,13 @@ def generate(
     if agent is None:
         expert = search_agent_data(depth, heuristic_leaf(params), epsilon)
     else:
-        from rgou.agents import make_agent
+        from rgou.agents import PerfectAgent, make_agent
 
-        expert = make_agent(agent, seed=seed, params=params).data._replace(epsilon=epsilon)
+        if agent == "perfect" and (exact_table is not None or table is not None):
+            player = PerfectAgent(exact_table if exact_table is not None else table)  # the one table, loaded once
+        else:
+            player = make_agent(agent, seed=seed, params=params)
+        expert = player.data._replace(epsilon=epsilon)
         if exact_table is None and (expert.kind == AGENT_RANDOM or expert.value_weight == 0.0):
             raise ValueError(
                 f"--agent {agent}: its moves come without a search value to store as the value target; "

@@ -149,6 +149,29 @@ def test_afterstate_samples_carry_exact_labels_and_their_games(table, monkeypatc
     TrainOptions(afterstates=True, value_target="exact")
 
 
+def test_the_table_option_also_serves_the_perfect_players(table, monkeypatch):
+    loads = []
+
+    def load(table_path=None):
+        loads.append(table_path)
+        if table_path is None or isinstance(table_path, Table):
+            return table if table_path is None else table_path
+        if table_path != "given.table":
+            raise ValueError(f"no solved table at {table_path}")
+        return table
+
+    monkeypatch.setattr("rgou.agents.load_perfect_table", load)
+    reference = generate(2, seed=3, agent="perfect", value_target="exact")
+    loads.clear()
+    data = generate(2, seed=3, agent="perfect", value_target="exact", table="given.table")
+    assert loads[0] == "given.table" and None not in loads  # the default table is never asked for
+    for name in ("state", "value_target", "move", "game_id"):
+        np.testing.assert_array_equal(getattr(data, name), getattr(reference, name))
+    loads.clear()
+    generate(2, seed=3, agent="perfect", table="given.table")  # search targets: the players' table
+    assert loads == ["given.table"]
+
+
 def test_rgou_train_generates_afterstates(table, tmp_path, monkeypatch):
     import gzip
 
