@@ -25,6 +25,8 @@ cache whenever any of rgou's source files changed since it was written.
 
 import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numba
@@ -72,3 +74,15 @@ def njit(*args, no_alloc: bool = False, **kwargs):
     if no_alloc:
         options.update(NO_REFCOUNT)
     return numba.njit(*args, **options)
+
+
+@contextmanager
+def numba_threads(threads: int | None) -> Iterator[None]:
+    """Run the parallel kernels called inside on `threads` threads (None: leave Numba's setting)."""
+    previous = numba.get_num_threads()
+    if threads is not None:
+        numba.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)

@@ -31,7 +31,7 @@ import numpy as np
 from numba import prange
 
 from rgou import __version__
-from rgou._numba import njit
+from rgou._numba import njit, numba_threads
 from rgou._random import seed_rng
 from rgou._validate import check_int
 from rgou.agents import AGENT_RANDOM, search_agent_data
@@ -253,15 +253,17 @@ def generate(
     values = np.concatenate([p[2] for p in parts])
     outcome = np.concatenate([p[3] for p in parts])
     game_id = np.concatenate([p[4] for p in parts])
-    if afterstates:
-        decided = moves >= 0
-        state, parent = positions_after_moves(state[decided], game_id[decided], seed, include_passes)
-        outcome, game_id = outcome[decided][parent], game_id[decided][parent]
-    if exact_table is not None:
-        from rgou.exact import label_exactly
+    with numba_threads(n_threads):  # the parallel kernels below too, not only the games
+        if afterstates:
+            decided = moves >= 0
+            state, parent = positions_after_moves(state[decided], game_id[decided], seed, include_passes)
+            outcome, game_id = outcome[decided][parent], game_id[decided][parent]
+        if exact_table is not None:
+            from rgou.exact import label_exactly
 
-        values, perfect = label_exactly(exact_table, state)
-        moves = perfect if afterstates else np.where(moves >= 0, perfect, -1).astype(np.int8)
+            values, perfect = label_exactly(exact_table, state)
+            moves = perfect if afterstates else np.where(moves >= 0, perfect, -1).astype(np.int8)
+        features, legal = extract_features_batch(state), legal_masks(state)
     meta = {
         "format": DATASET_FORMAT,
         "version": __version__,
@@ -284,10 +286,10 @@ def generate(
         "seconds": round(time.perf_counter() - start, 3),
     }
     return Dataset(
-        features=extract_features_batch(state),
+        features=features,
         value_target=values,
         policy_target=one_hot(moves),
-        legal_mask=legal_masks(state),
+        legal_mask=legal,
         state=state,
         outcome=outcome,
         game_id=game_id,

@@ -206,6 +206,25 @@ def test_positions_after_moves_are_the_same_on_one_and_two_threads(dataset):
     np.testing.assert_array_equal(one[1], two[1])
 
 
+def test_generate_runs_its_parallel_kernels_on_the_threads_asked_for(monkeypatch):
+    import rgou.selfplay
+
+    seen = []
+
+    def recording(states):
+        seen.append(numba.get_num_threads())
+        return extract_features_batch(states)
+
+    monkeypatch.setattr(rgou.selfplay, "extract_features_batch", recording)
+    before = numba.get_num_threads()
+    generate(2, depth=1, seed=3, threads=1, max_plies=20)
+    assert seen == [1] and numba.get_num_threads() == before
+    with pytest.raises(ZeroDivisionError):  # the setting comes back after an error too
+        monkeypatch.setattr(rgou.selfplay, "extract_features_batch", lambda states: 1 / 0)
+        generate(2, depth=1, seed=3, threads=1, max_plies=20)
+    assert numba.get_num_threads() == before
+
+
 def test_positions_after_moves_edge_cases(dataset):
     empty, parents = positions_after_moves(dataset.state[:0], dataset.game_id[:0], 1)
     assert empty.shape == (0, 16) and len(parents) == 0

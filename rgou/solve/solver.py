@@ -59,7 +59,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from rgou._numba import njit
+from rgou._numba import njit, numba_threads
 from rgou._validate import check_int
 from rgou.solve.index import (
     CLASS_OFF,
@@ -540,13 +540,8 @@ def solve(
     out = None if out is None else Path(out)
     folder = None if out is None else _checkpoint_dir(out)
 
-    previous_threads = numba.get_num_threads()
-    if threads is not None:
-        numba.set_num_threads(threads)
-    try:
+    with numba_threads(threads):
         table, stats = _solve_groups(n, tolerance, folder, progress)
-    finally:
-        numba.set_num_threads(previous_threads)
     result = Table(
         n_pieces=n,
         values=table,
