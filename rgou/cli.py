@@ -846,7 +846,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument("--dropout", type=_float_type(0.0, 0.95, "a dropout rate in [0, 0.95]"), help="dropout rate")
     tr.add_argument("--value-target", help="outcome | search | blend:A | td:L | exact")
-    tr.add_argument("--table", help="the solved 7-piece table of exact targets and of --agent perfect (default: the cache folder's)")
+    tr.add_argument(
+        "--table", help="the solved 7-piece table of exact targets and of --agent perfect (default: the cache folder's)"
+    )
     tr.add_argument("--policy-loss", choices=("full", "legal"), help="softmax over all slots or the legal ones")
     tr.add_argument("--seed", type=_int_type(0, 2**32 - 1, what="a seed in 0..2**32-1"), help="seed of everything")
     tr.add_argument("--init", metavar="MODEL", help="start from this model (file or packaged name)")
