@@ -814,7 +814,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--max-plies", type=POSITIVE_INT, help="turn cap of the generated games")
     tr.add_argument("--agent", help="the generated games' players, an agent spec (default: the expert of --depth)")
     tr.add_argument(
-        "--include-passes", action="store_const", const=True, help="also train the value net on passing positions"
+        "--include-passes",
+        action=argparse.BooleanOptionalAction,
+        help="also train the value net on passing positions; --no-include-passes: not (default: the preset's choice)",
     )
     tr.add_argument(
         "--afterstates",

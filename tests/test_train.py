@@ -210,6 +210,11 @@ def test_presets_and_overrides():
     args = build_parser().parse_args(["train", "--preset", "strong", "--no-afterstates"])
     assert resolve_options("strong", {"afterstates": args.afterstates}).afterstates is False
     assert build_parser().parse_args(["train"]).afterstates is None  # the preset decides
+    args = build_parser().parse_args(["train", "--no-include-passes"])
+    assert resolve_options("strong", {"include_passes": args.include_passes}).include_passes is False
+    args = build_parser().parse_args(["train", "--include-passes"])
+    assert resolve_options("strong", {"include_passes": args.include_passes}).include_passes is True
+    assert build_parser().parse_args(["train"]).include_passes is None
 
 
 @pytest.mark.parametrize(
