@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -263,10 +266,20 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from rgou.weights import convert_file
+    from rgou.weights import convert_file, convert_weights, save_weights
 
-    convert_file(args.src, args.dst, args.from_layout, args.to_layout)
-    print(f"wrote {args.dst} ({args.from_layout} -> {args.to_layout} layout)")
+    if args.from_layout != "checkpoint":
+        convert_file(args.src, args.dst, args.from_layout, args.to_layout)
+        print(f"wrote {args.dst} ({args.from_layout} -> {args.to_layout} layout)")
+        return 0
+    from rgou.train import checkpoint_weights
+
+    if Path(args.src).resolve() == Path(args.dst).resolve():
+        raise ValueError(f"convert writes a new file: source and destination are both {args.src}")
+    weights = checkpoint_weights(args.src)
+    save_weights(args.dst, convert_weights(weights, "rgou", args.to_layout))
+    epoch = weights.metadata["best_epoch"]
+    print(f"wrote {args.dst}: the best weights of {args.src} (epoch {epoch}), {args.to_layout} layout")
     return 0
 
 
@@ -781,10 +794,18 @@ def build_parser() -> argparse.ArgumentParser:
     ana.add_argument("--params", help="heuristic parameter JSON")
     ana.set_defaults(func=cmd_analyze)
 
-    conv = sub.add_parser("convert", help="convert a weight file between torch and rgou layouts")
+    conv = sub.add_parser(
+        "convert", help="convert a weight file between torch and rgou layouts, or a training checkpoint to one"
+    )
     conv.add_argument("src")
     conv.add_argument("dst")
-    conv.add_argument("--from", dest="from_layout", choices=("torch", "rgou"), required=True)
+    conv.add_argument(
+        "--from",
+        dest="from_layout",
+        choices=("torch", "rgou", "checkpoint"),
+        required=True,
+        help="checkpoint: a run's NAME.ckpt.npz, whose best weights so far are written (a run that was killed)",
+    )
     conv.add_argument("--to", dest="to_layout", choices=("torch", "rgou"), required=True)
     conv.set_defaults(func=cmd_convert)
 
@@ -935,11 +956,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (kill, timeout, a batch scheduler's stop) ends a command as Ctrl-C does: cleanly."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        with _terminate_as_interrupt():
+            return args.func(args)
     except (ValueError, OSError, OverflowError) as e:
         print(f"rgou {args.command}: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

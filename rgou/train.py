@@ -489,12 +489,16 @@ def _save_checkpoint(
     progress: _Progress,
     options: TrainOptions,
     identity: str,
+    counts: dict[str, int],
+    depth: int,
 ) -> None:
     meta = {
         "format": CHECKPOINT_FORMAT,
         "version": __version__,
         "options": options.to_json(),
         "data": identity,
+        "counts": {k: int(v) for k, v in counts.items()},
+        "depth": depth,
         "step": int(state.step),
         **asdict(progress),
     }
@@ -505,16 +509,23 @@ def _save_checkpoint(
         np.savez(fh, **arrays)
 
 
-def _load_checkpoint(path: Path, options: TrainOptions, identity: str):
-    """(state as NumPy, best weights, progress) of a checkpoint made with the same options and data."""
+def _read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(metadata, arrays) of a checkpoint file, with a clear error for anything else."""
     try:
         with np.load(path, allow_pickle=False) as f:
             meta = json.loads(str(f["meta"]))
             arrays = {name: f[name] for name in (*STATE_ARRAYS, "best_value", "best_policy")}
     except (OSError, KeyError, ValueError, json.JSONDecodeError) as e:
         raise ValueError(f"{path}: not a readable rgou checkpoint ({e})") from e
-    if meta.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: checkpoint format {meta.get('format')!r}, expected {CHECKPOINT_FORMAT}")
+    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise ValueError(f"{path}: checkpoint format {found!r}, expected {CHECKPOINT_FORMAT}")
+    return meta, arrays
+
+
+def _load_checkpoint(path: Path, options: TrainOptions, identity: str):
+    """(state as NumPy, best weights, progress) of a checkpoint made with the same options and data."""
+    meta, arrays = _read_checkpoint(path)
     saved = meta.get("options", {})
     mine = options.to_json()
     default = TrainOptions().to_json()  # an option newer than the checkpoint had its default value
@@ -529,6 +540,45 @@ def _load_checkpoint(path: Path, options: TrainOptions, identity: str):
     state = TrainState(*(arrays[name] for name in STATE_ARRAYS), int(meta["step"]))
     progress = _Progress(meta["epoch"], meta["best_epoch"], meta["best_loss"], meta["since_best"], meta["history"])
     return state, (arrays["best_value"], arrays["best_policy"]), progress
+
+
+def checkpoint_weights(path: str | Path) -> Weights:
+    """The best weights so far of a run's checkpoint, with the metadata its output file would have.
+
+    For a run that was killed (SIGKILL, a machine taken away) before it wrote
+    its output: `rgou convert RUN.ckpt.npz MODEL.json.gz --from checkpoint`.
+    The metadata says `interrupted`; a checkpoint older than rgou 0.2.0's
+    last ones lacks the sample counts and the depth (None).
+    """
+    path = Path(path)
+    meta, arrays = _read_checkpoint(path)
+    try:
+        saved = {k: v for k, v in meta["options"].items() if k in OPTION_NAMES}
+        options = TrainOptions(**saved)
+        progress = _Progress(meta["epoch"], meta["best_epoch"], meta["best_loss"], meta["since_best"], meta["history"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{path}: checkpoint metadata is incomplete or invalid ({e})") from e
+    counts = meta.get("counts")
+    value, policy = (np.ascontiguousarray(arrays[k], np.float32) for k in ("best_value", "best_policy"))
+    value_cfg = _config_for(value.size, options.hidden_sizes, 1, path)
+    policy_cfg = _config_for(policy.size, options.hidden_sizes, NUM_POLICY_OUTPUTS, path)
+    seconds = sum(float(h.get("seconds", 0.0)) for h in progress.history)
+    metadata = training_metadata(
+        options, counts or {"games": 0, "train_samples": 0}, meta.get("depth", 0), progress, seconds, True
+    )
+    if counts is None:
+        metadata.update(num_games=None, num_training_samples=None, depth=None)
+    metadata["from_checkpoint"] = path.name
+    return Weights(value, policy, value_cfg, policy_cfg, metadata)
+
+
+def _config_for(size: int, hidden: tuple[int, ...], outputs: int, path: Path) -> NetConfig:
+    """The net of `size` parameters with these hidden and output sizes (its input size solved for)."""
+    rest = sum(a * b + b for a, b in zip(hidden, (*hidden[1:], outputs)))
+    inputs, remainder = divmod(size - rest - hidden[0], hidden[0])
+    if inputs < 1 or remainder:
+        raise ValueError(f"{path}: {size} parameters do not fit hidden layers {list(hidden)} and {outputs} outputs")
+    return NetConfig(inputs, hidden, outputs)
 
 
 # The loop.
@@ -760,6 +810,7 @@ def train(
     else:
         source = _MemorySource(data, options)
     counts = source.counts()
+    depth = int(getattr(data, "meta", {}).get("depth", options.depth))
     if counts["train_samples"] < options.batch_size:
         raise ValueError(f"{counts['train_samples']} training samples are fewer than one batch of {options.batch_size}")
     value_cfg = NetConfig(source.input_size, options.hidden_sizes, 1)
@@ -822,14 +873,13 @@ def train(
             record["best"] = progress.best_epoch == epoch + 1
             progress.history.append(record)
             if ckpt is not None:
-                _save_checkpoint(ckpt, runner.to_numpy(state), best, progress, options, source.identity)
+                _save_checkpoint(ckpt, runner.to_numpy(state), best, progress, options, source.identity, counts, depth)
             if on_epoch is not None:
                 on_epoch(record)
     except KeyboardInterrupt:
         interrupted = True
 
     best_record = next((h for h in progress.history if h["epoch"] == progress.best_epoch), {})
-    depth = int(getattr(data, "meta", {}).get("depth", options.depth))
     metadata = training_metadata(options, counts, depth, progress, time.perf_counter() - start, interrupted)
     weights = Weights(best[0], best[1], value_cfg, policy_cfg, metadata)
     return TrainResult(

@@ -144,6 +144,79 @@ def test_cli_interrupt_saves_the_best_weights_and_resume_finishes(tmp_path, caps
     assert load_weights(out).metadata["epochs"] == 3 and not checkpoint_path(out).exists()
 
 
+def test_a_killed_runs_checkpoint_converts_to_its_best_weights(tmp_path, data, capsys):
+    from rgou.train import checkpoint_weights
+    from rgou.weights import convert_weights
+
+    options = TrainOptions(epochs=3, batch_size=16, hidden_sizes=(16, 8), seed=2)
+    ckpt = tmp_path / "run.ckpt.npz"
+    first = train(data, options, checkpoint=ckpt, on_epoch=_interrupt_after(2))
+    weights = checkpoint_weights(ckpt)
+    np.testing.assert_array_equal(weights.value, first.weights.value)
+    np.testing.assert_array_equal(weights.policy, first.weights.policy)
+    assert weights.value_config == first.weights.value_config
+    assert weights.policy_config == first.weights.policy_config
+    expected = {k: first.weights.metadata[k] for k in ("num_games", "num_training_samples", "epochs", "best_epoch")}
+    assert {k: weights.metadata[k] for k in expected} == expected
+    assert weights.metadata["interrupted"] is True and weights.metadata["history"] == first.history
+
+    out = tmp_path / "m.json.gz"
+    assert main(["convert", str(ckpt), str(out), "--from", "checkpoint", "--to", "rgou"]) == 0
+    np.testing.assert_array_equal(load_weights(out).value, first.weights.value)
+    torch_out = tmp_path / "m-torch.json"
+    assert main(["convert", str(ckpt), str(torch_out), "--from", "checkpoint", "--to", "torch"]) == 0
+    torch = convert_weights(first.weights, "rgou", "torch")
+    np.testing.assert_array_equal(load_weights(torch_out, as_layout=None).value, torch.value)
+
+    with np.load(ckpt) as f:  # a checkpoint written before counts and depth were saved
+        arrays = dict(f)
+    meta = json.loads(str(arrays["meta"]))
+    old = {k: v for k, v in meta.items() if k not in ("counts", "depth")}
+    np.savez(tmp_path / "old.ckpt.npz", **{**arrays, "meta": np.array(json.dumps(old))})
+    assert checkpoint_weights(tmp_path / "old.ckpt.npz").metadata["num_games"] is None
+
+    meta["options"]["hidden_sizes"] = [16, 4]
+    np.savez(tmp_path / "other.ckpt.npz", **{**arrays, "meta": np.array(json.dumps(meta))})
+    with pytest.raises(ValueError, match=r"other.ckpt.npz: \d+ parameters do not fit hidden layers \[16, 4\]"):
+        checkpoint_weights(tmp_path / "other.ckpt.npz")
+    (tmp_path / "bad.ckpt.npz").write_text("not a checkpoint")
+    capsys.readouterr()
+    assert main(["convert", str(tmp_path / "bad.ckpt.npz"), str(out), "--from", "checkpoint", "--to", "rgou"]) == 2
+    assert "bad.ckpt.npz: not a readable rgou checkpoint" in capsys.readouterr().err
+    assert main(["convert", str(ckpt), str(ckpt), "--from", "checkpoint", "--to", "rgou"]) == 2
+    assert ckpt.exists() and checkpoint_weights(ckpt).metadata["best_epoch"] == first.best_epoch
+
+
+def test_sigterm_stops_rgou_train_as_ctrl_c_does(tmp_path):
+    """kill, timeout or a batch scheduler: the best weights so far are written and the checkpoint kept."""
+    import re
+    import signal
+    import sys
+
+    out = tmp_path / "m.json.gz"
+    argv = [a for a in TINY if a != "--quiet"] + ["--epochs", "100000", "--patience", "100000", "--no-eval"]
+    argv = ["train", *argv, "--progress"]
+    run = subprocess.Popen(
+        [sys.executable, "-m", "rgou", *argv, "--out", str(out)], stderr=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    try:
+        seen = []
+        for line in run.stderr:
+            seen.append(line)
+            if re.search(r"epoch +1/", line):
+                break  # an epoch has ended: there is a checkpoint
+        else:
+            pytest.fail("rgou train ended before its first epoch: " + "".join(seen))
+        run.send_signal(signal.SIGTERM)
+        err = run.stderr.read()
+        code = run.wait(timeout=120)
+    finally:
+        run.kill()
+    assert code == 130, err
+    assert "best weights so far" in err
+    assert load_weights(out).metadata["interrupted"] is True and checkpoint_path(out).exists()
+
+
 def test_validation_games_never_appear_in_training(data):
     train_rows, val_rows = split_by_game(data.game_id, 0.3, seed=1)
     assert len(train_rows) + len(val_rows) == len(data)
