@@ -547,8 +547,8 @@ def checkpoint_weights(path: str | Path) -> Weights:
 
     For a run that was killed (SIGKILL, a machine taken away) before it wrote
     its output: `rgou convert RUN.ckpt.npz MODEL.json.gz --from checkpoint`.
-    The metadata says `interrupted`; a checkpoint older than rgou 0.2.0's
-    last ones lacks the sample counts and the depth (None).
+    The metadata says `interrupted`. Checkpoints written before they held the
+    sample counts and the depth give None for those fields.
     """
     path = Path(path)
     meta, arrays = _read_checkpoint(path)
