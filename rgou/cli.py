@@ -199,11 +199,6 @@ def _generate_shards(args: argparse.Namespace, params) -> int:
 
     if args.json:
         raise ValueError("--json exports one file; with --shards, export shards one by one (Dataset.to_json)")
-    if args.agent or args.value_target != "search":
-        raise ValueError(
-            "--shards runs the expert with search targets; --agent and --value-target exact run on one "
-            "machine (shard them by --first-game)"
-        )
     if params != DEFAULT_PARAMS:
         raise ValueError("--params: sharded runs use the default heuristic parameters")
     if Path(args.out).exists() and not Path(args.out).is_dir():
@@ -224,6 +219,10 @@ def _generate_shards(args: argparse.Namespace, params) -> int:
             scheduler=args.scheduler,
             workers=args.threads,
             progress=bar,
+            agent=args.agent,
+            value_target=args.value_target,
+            table=None if args.table is None else str(Path(args.table).resolve()),  # the workers' path
+            afterstates=args.afterstates,
         )
     finally:
         bar.close()
@@ -457,6 +456,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "options": options.to_json(),
         "games": data.num_games,
         "samples": len(data),
+        "players": options.agent or getattr(data, "meta", {}).get("agent") or f"expectiminimax-{options.depth}",
         "train_games": result.train_games,
         "validation_games": result.validation_games,
         "train_samples": result.train_samples,
@@ -498,11 +498,11 @@ def _warm_train(options) -> None:
 def render_train_summary(s: dict) -> str:
     """The summary `rgou train` prints."""
     o = s["options"]
+    players = s.get("players") or o.get("agent") or f"expectiminimax-{o['depth']}"
     lines = [
         f"rgou train: {s['preset'] or 'custom'} options, {o['backend']} trainer, seed {o['seed']}",
         f"  data       {s['games']:,} games ({s['train_games']:,} train / {s['validation_games']:,} validation), "
-        f"{s['samples']:,} samples ({s['train_samples']:,} / {s['validation_samples']:,}), "
-        + (f"played by {o['agent']}" if o.get("agent") else f"expert depth {o['depth']}"),
+        f"{s['samples']:,} samples ({s['train_samples']:,} / {s['validation_samples']:,}), " + f"played by {players}",
         f"  training   {s['epochs_run']} epochs (best: epoch {s['best_epoch']}), batch {o['batch_size']}, "
         f"learning rate {o['learning_rate']}, value target {o['value_target']}, policy loss {o['policy_loss']}",
         f"  validation value loss {s['best_validation_value_loss']:.4f}, policy loss "

@@ -36,7 +36,21 @@ from rgou._validate import check_int
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
 TASK_RETRIES = 2
-RUN_FIELDS = ("seed", "games", "first_game", "depth", "epsilon", "max_plies", "include_passes", "shard_count")
+RUN_FIELDS = (
+    "seed",
+    "games",
+    "first_game",
+    "depth",
+    "epsilon",
+    "max_plies",
+    "include_passes",
+    "shard_count",
+    "agent",
+    "value_target",
+    "afterstates",
+)
+# What a manifest written before a field existed means by its absence.
+RUN_DEFAULTS = {"agent": None, "value_target": "search", "afterstates": False}
 
 
 def _dask():
@@ -109,6 +123,10 @@ def _generate_shard(index: int, folder: str, first_game: int, games: int, option
         max_plies=options["max_plies"],
         first_game=first_game,
         include_passes=options["include_passes"],
+        agent=options["agent"],
+        value_target=options["value_target"],
+        table=options["table"],
+        afterstates=options["afterstates"],
     )
     path = Path(folder) / f"shard-{index:05d}.npz"
     data.save(path)
@@ -161,11 +179,27 @@ def generate_shards(
     workers: int | None = None,
     progress: ProgressFn | None = None,
     client=None,
+    agent: str | None = None,
+    value_target: str = "search",
+    table: str | None = None,
+    afterstates: bool = False,
 ) -> dict[str, Any]:
-    """Generate a run as `shards` Dask tasks into `folder`; returns the manifest (see the module docstring)."""
+    """Generate a run as `shards` Dask tasks into `folder`; returns the manifest (see the module docstring).
+
+    agent, value_target, table and afterstates are `rgou.selfplay.generate`'s.
+    `table` is a path every worker can read (None: each worker's default
+    cache file); workers memory-map it, so the workers of one machine share
+    one copy.
+    """
     from rgou import __version__
     from rgou.heuristic import DEFAULT_PARAMS
 
+    if value_target not in ("search", "exact"):
+        raise ValueError(f"value_target must be search or exact, got {value_target!r}")
+    if afterstates and value_target != "exact":
+        raise ValueError("afterstates: the positions after each move have no search value; use value_target exact")
+    if table is not None and not Path(table).is_file():
+        raise ValueError(f"no solved table at {table}: run `rgou solve --pieces 7` first, or name a table file")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     plan = shard_plan(games, shards, first_game)
@@ -178,12 +212,16 @@ def generate_shards(
         "max_plies": int(max_plies),
         "include_passes": bool(include_passes),
         "shard_count": int(shards),
+        "agent": agent,
+        "value_target": value_target,
+        "afterstates": bool(afterstates),
     }
     manifest = read_manifest(folder)
     if manifest is not None:
-        differ = [k for k in RUN_FIELDS if manifest.get(k) != run[k]]
+        saved = {k: manifest.get(k, RUN_DEFAULTS.get(k)) for k in RUN_FIELDS}
+        differ = [k for k in RUN_FIELDS if saved[k] != run[k]]
         if differ:
-            detail = ", ".join(f"{k}: {manifest.get(k)!r} there, {run[k]!r} now" for k in differ)
+            detail = ", ".join(f"{k}: {saved[k]!r} there, {run[k]!r} now" for k in differ)
             raise ValueError(f"{folder / MANIFEST} belongs to another run ({detail}); use another --out folder")
     done = verified_shards(folder, manifest) if manifest else {}
     header = {"format": MANIFEST_FORMAT, "version": __version__, **run, "heuristic_params": DEFAULT_PARAMS.to_dict()}
@@ -203,7 +241,7 @@ def generate_shards(
         client = client or connect(scheduler, workers)
         try:
             _, _, as_completed = _dask()
-            options = {**run, "heuristic_params": header["heuristic_params"]}
+            options = {**run, "heuristic_params": header["heuristic_params"], "table": table}
             # Keys name the run (seed and folder): two runs on one scheduler never share a task.
             run_key = hashlib.sha256(f"{seed} {folder.resolve()}".encode()).hexdigest()[:16]
             futures = [

@@ -81,20 +81,23 @@ class ShardedData:
     sizes: np.ndarray  # int64 [shards]: samples per shard
     shard_games: list[np.ndarray]  # per shard: its game ids, sorted, unique (int32)
     shard_game_sizes: list[np.ndarray]  # per shard: samples of each of those games (int64)
-    meta: dict  # {"depth": D} when every shard was labelled at search depth D, else {}
+    meta: dict  # "depth": D when every shard was labelled at search depth D; "agent": A when all were played by A
 
     @classmethod
     def open(cls, paths: list[Path]) -> ShardedData:
         if not paths:
             raise ValueError("no shards given")
-        games, counts, depths = [], [], set()
+        games, counts, depths, agents = [], [], set(), set()
         for path in paths:
             stored = _read(path, ("game_id",))
             ids, n = np.unique(stored["game_id"], return_counts=True)
             games.append(ids)
             counts.append(n.astype(np.int64))
             depths.add(stored["meta"].get("depth"))
+            agents.add(stored["meta"].get("agent"))
         meta = {"depth": depths.pop()} if len(depths) == 1 and None not in depths else {}
+        if len(agents) == 1 and None not in agents:
+            meta["agent"] = agents.pop()
         return cls(list(paths), np.array([c.sum() for c in counts], np.int64), games, counts, meta)
 
     def __len__(self) -> int:

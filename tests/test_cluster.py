@@ -1,5 +1,6 @@
 """Sharded generation and matches on a LocalCluster of two worker processes; training from shards."""
 
+import json
 import os
 import signal
 import time
@@ -58,6 +59,27 @@ def test_sharded_run_equals_one_run_and_repairs_damaged_shards(tmp_path, client)
     _same(_union(folder), single)
     with pytest.raises(ValueError, match="another run"):
         generate_shards(folder, 9, 4, depth=3, seed=4, epsilon=0.1, client=client)
+
+
+def test_sharded_runs_take_an_agent_and_manifests_from_before_still_resume(tmp_path, client):
+    folder = tmp_path / "shards"
+    manifest = generate_shards(folder, 6, 3, seed=2, epsilon=0.1, agent="emm-1", client=client)
+    assert manifest["complete"] and manifest["agent"] == "emm-1"
+    _same(_union(folder), generate(6, seed=2, epsilon=0.1, agent="emm-1"))
+    with pytest.raises(ValueError, match=r"another run \(agent: 'emm-1' there, None now\)"):
+        generate_shards(folder, 6, 3, seed=2, epsilon=0.1, client=client)
+    old = tmp_path / "old"  # a manifest written before runs named their agent and targets
+    generate_shards(old, 4, 2, seed=2, client=client)
+    doc = json.loads((old / "manifest.json").read_text())
+    for key in ("agent", "value_target", "afterstates"):
+        del doc[key]
+    (old / "manifest.json").write_text(json.dumps(doc))
+    assert generate_shards(old, 4, 2, seed=2, client=client)["complete"]
+    with pytest.raises(ValueError, match=r"afterstates: .*use value_target exact"):
+        generate_shards(tmp_path / "x", 4, 2, afterstates=True, client=client)
+    with pytest.raises(ValueError, match=r"no solved table at .*none\.table"):
+        generate_shards(tmp_path / "x", 4, 2, value_target="exact", table=str(tmp_path / "none.table"), client=client)
+    assert not (tmp_path / "x").exists()
 
 
 def test_a_worker_killed_mid_run_loses_no_shard(tmp_path, client):

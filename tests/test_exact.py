@@ -16,38 +16,11 @@ from rgou import evaluate
 from rgou.agents import PerfectAgent, make_agent
 from rgou.cli import main
 from rgou.exact import decision_losses, label_exactly
-from rgou.game import TO_MOVE, Position, apply_move, legal_moves, pass_turn_inplace
+from rgou.game import TO_MOVE, Position
 from rgou.playout import play_games
 from rgou.search import expectiminimax, table_leaf
 from rgou.selfplay import generate
-from rgou.solve import Table, default_table_path, load_table, position_count, state_index
-from rgou.testing import random_states
-
-
-@pytest.fixture(scope="module")
-def states():
-    """Rolled positions of random games (passes included)."""
-    return np.concatenate([random_states(seed)[0][::9] for seed in (1, 2)])
-
-
-@pytest.fixture(scope="module")
-def table(states):
-    """A 7-piece 'table' of zeros with random values at every position one move (or a pass) from `states`."""
-    values = np.zeros(position_count(7), np.float32)
-    rng = np.random.default_rng(0)
-    moves = np.empty(7, np.int8)
-    for state in states:
-        for roll in range(5):
-            rolled = state.copy()
-            rolled[15] = roll
-            successors = [apply_move(rolled, m) for m in moves[: legal_moves(rolled, moves)]]
-            passed = rolled.copy()
-            pass_turn_inplace(passed)
-            for s in [*successors, passed]:
-                index = state_index(s)
-                if index >= 0 and values[index] == 0:
-                    values[index] = rng.uniform(0.01, 0.99)
-    return Table(n_pieces=7, values=values, tolerance=1e-7, residual=0.0)
+from rgou.solve import Table, default_table_path, load_table
 
 
 def test_the_exact_leaf_and_the_perfect_agent_follow_the_tables_look_ups(states, table):
@@ -170,6 +143,28 @@ def test_the_table_option_also_serves_the_perfect_players(table, monkeypatch):
     loads.clear()
     generate(2, seed=3, agent="perfect", table="given.table")  # search targets: the players' table
     assert loads == ["given.table"]
+
+
+def test_sharded_perfect_play_with_exact_afterstates_equals_one_run(table, tmp_path, monkeypatch):
+    pytest.importorskip("dask.distributed")
+    from dask.distributed import Client, LocalCluster
+
+    from rgou.cluster import generate_shards
+    from rgou.dataset import Dataset
+    from rgou.shards import shard_files
+
+    monkeypatch.setattr("rgou.agents.load_perfect_table", lambda table_path=None: table)
+    given = tmp_path / "given.table"
+    given.write_bytes(b"")  # the workers are threads of this process: the patched loader serves it
+    options = dict(seed=3, epsilon=0.2, agent="perfect", value_target="exact", afterstates=True)
+    single = generate(4, **options)
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            manifest = generate_shards(tmp_path / "shards", 4, 2, table=str(given), client=client, **options)
+    assert manifest["complete"] and manifest["afterstates"] and manifest["value_target"] == "exact"
+    union = Dataset.concatenate([Dataset.load(p) for p in shard_files([str(tmp_path / "shards")])])
+    for name in ("state", "value_target", "move", "outcome", "game_id"):
+        np.testing.assert_array_equal(getattr(union, name), getattr(single, name), err_msg=name)
 
 
 def test_rgou_train_generates_afterstates(table, tmp_path, monkeypatch):

@@ -421,3 +421,11 @@ def test_train_on_games_of_another_agent_says_who_played(tmp_path, capsys):
     assert main(["train", *TINY, "--no-eval", "--agent", "random", "--out", str(tmp_path / "r.json.gz")]) == 2
     assert "--agent random: its moves come without a search value" in capsys.readouterr().err
     assert not (tmp_path / "r.json.gz").exists()
+    data = generate(6, seed=3, agent="emm-1")  # from files: the players the data records
+    data.save(tmp_path / "d.npz")
+    for k, games in enumerate(np.array_split(np.unique(data.game_id), 2)):
+        data.subset(np.flatnonzero(np.isin(data.game_id, games))).save(tmp_path / f"shard-{k}.npz")
+    for files in ([str(tmp_path / "d.npz")], [str(tmp_path / "shard-*.npz")]):
+        argv = ["train", "--data", *files, "--epochs", "1", "--batch-size", "16", "--no-eval", "--quiet", "--force"]
+        assert main([*argv, "--out", str(tmp_path / "d.json.gz")]) == 0
+        assert "played by emm-1" in capsys.readouterr().out
