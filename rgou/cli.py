@@ -502,7 +502,7 @@ def render_train_summary(s: dict) -> str:
     lines = [
         f"rgou train: {s['preset'] or 'custom'} options, {o['backend']} trainer, seed {o['seed']}",
         f"  data       {s['games']:,} games ({s['train_games']:,} train / {s['validation_games']:,} validation), "
-        f"{s['samples']:,} samples ({s['train_samples']:,} / {s['validation_samples']:,}), " + f"played by {players}",
+        f"{s['samples']:,} samples ({s['train_samples']:,} / {s['validation_samples']:,}), played by {players}",
         f"  training   {s['epochs_run']} epochs (best: epoch {s['best_epoch']}), batch {o['batch_size']}, "
         f"learning rate {o['learning_rate']}, value target {o['value_target']}, policy loss {o['policy_loss']}",
         f"  validation value loss {s['best_validation_value_loss']:.4f}, policy loss "
