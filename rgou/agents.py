@@ -365,8 +365,12 @@ def _parse_ml(spec: str) -> tuple[int, str, str]:
 AGENT_SPECS = "random, heuristic, expectiminimax-N (emm-N), ml[-D][:MODEL][:MODE], perfect[:TABLE]"
 
 
-def make_agent(spec: str, seed: int = 0, params: HeuristicParams = DEFAULT_PARAMS) -> Agent:
-    """Build an agent from a spec (see the module docstring); its name is the spec as given."""
+def make_agent(spec: str, seed: int = 0, params: HeuristicParams = DEFAULT_PARAMS, table=None) -> Agent:
+    """Build an agent from a spec (see the module docstring); its name is the spec as given.
+
+    `table` (a solved `Table` or a path) serves the spec `perfect`; None: the cache folder's
+    table. `perfect:FILE` names its own.
+    """
     if not isinstance(spec, str):
         raise ValueError(f"agent spec must be a string, got {spec!r}")
     if spec == "random":
@@ -386,7 +390,7 @@ def make_agent(spec: str, seed: int = 0, params: HeuristicParams = DEFAULT_PARAM
             raise ValueError(f"bad agent spec {spec!r}: ML search depth must be 0..{MAX_ML_DEPTH}")
         agent = MLAgent(load_model(Path(model) if Path(model).exists() else model), mode, depth)
     elif spec == "perfect" or spec.startswith("perfect:"):
-        agent = PerfectAgent(spec.partition(":")[2] or None)
+        agent = PerfectAgent(spec.partition(":")[2] or table)
     else:
         raise ValueError(f"unknown agent {spec!r}; expected one of: {AGENT_SPECS}")
     agent.name = spec

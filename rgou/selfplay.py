@@ -204,13 +204,10 @@ def generate(
     if agent is None:
         expert = search_agent_data(depth, heuristic_leaf(params), epsilon)
     else:
-        from rgou.agents import PerfectAgent, make_agent
+        from rgou.agents import make_agent
 
-        if agent == "perfect" and (exact_table is not None or table is not None):
-            player = PerfectAgent(exact_table if exact_table is not None else table)  # the one table, loaded once
-        else:
-            player = make_agent(agent, seed=seed, params=params)
-        expert = player.data._replace(epsilon=epsilon)
+        players_table = exact_table if exact_table is not None else table  # the one table, loaded once
+        expert = make_agent(agent, seed=seed, params=params, table=players_table).data._replace(epsilon=epsilon)
         if exact_table is None and (expert.kind == AGENT_RANDOM or expert.value_weight == 0.0):
             raise ValueError(
                 f"--agent {agent}: its moves come without a search value to store as the value target; "
