@@ -89,11 +89,15 @@ def main(beta: float, seed: int, out: str, policy_model: str) -> None:
         c = (v - v_mean[seg]) - (t - t_mean[seg])
         return jnp.mean((v - t) ** 2), jnp.mean(c**2)
 
+    def objective(p, batch):
+        mse, centred = losses(p, batch)
+        return mse + beta * centred
+
     @jax.jit
     def epoch(state, order, lr):
         def body(st, batch):
             p, m, s, t = st
-            grad = jax.grad(lambda q: (lambda a, b: a + beta * b)(*losses(q, batch)))(p)
+            grad = jax.grad(objective)(p, batch)
             t = t + 1
             m = ADAM_B1 * m + (1 - ADAM_B1) * grad
             s = ADAM_B2 * s + (1 - ADAM_B2) * grad * grad
