@@ -336,12 +336,17 @@ def load_perfect_table(table=None):
             raise ValueError(f"the perfect agent needs the {NUM_PIECES}-piece table, got a {table.n_pieces}-piece one")
         return table
     path = default_table_path(NUM_PIECES) if table is None else table
-    if not Path(path).exists():
+    require_table_file(path)
+    return load_table(path, NUM_PIECES)
+
+
+def require_table_file(path) -> None:
+    """A clear error when the solved 7-piece table file `path` is not there."""
+    if not Path(path).is_file():
         raise ValueError(
             f"no solved table at {path}: run `rgou solve --pieces {NUM_PIECES}` first (it writes it "
             "there), or name a table file: perfect:FILE"
         )
-    return load_table(path, NUM_PIECES)
 
 
 def _parse_ml(spec: str) -> tuple[int, str, str]:

@@ -192,14 +192,13 @@ def generate_shards(
     one copy.
     """
     from rgou import __version__
+    from rgou.agents import require_table_file
     from rgou.heuristic import DEFAULT_PARAMS
+    from rgou.selfplay import check_targets
 
-    if value_target not in ("search", "exact"):
-        raise ValueError(f"value_target must be search or exact, got {value_target!r}")
-    if afterstates and value_target != "exact":
-        raise ValueError("afterstates: the positions after each move have no search value; use value_target exact")
-    if table is not None and not Path(table).is_file():
-        raise ValueError(f"no solved table at {table}: run `rgou solve --pieces 7` first, or name a table file")
+    check_targets(value_target, afterstates)
+    if table is not None:
+        require_table_file(table)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     plan = shard_plan(games, shards, first_game)

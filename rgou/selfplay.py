@@ -138,6 +138,14 @@ def _check_epsilon(epsilon: float) -> float:
     return float(epsilon)
 
 
+def check_targets(value_target: str, afterstates: bool) -> None:
+    """Refuse value targets `generate` does not know, and afterstates without exact targets."""
+    if value_target not in ("search", "exact"):
+        raise ValueError(f"value_target must be search or exact, got {value_target!r}")
+    if afterstates and value_target != "exact":
+        raise ValueError("afterstates: the positions after each move have no search value; use value_target exact")
+
+
 def generate(
     games: int,
     depth: int = 3,
@@ -184,10 +192,7 @@ def generate(
     """
     games = check_int("games", games, 1)
     depth = check_depth(depth)
-    if value_target not in ("search", "exact"):
-        raise ValueError(f"value_target must be search or exact, got {value_target!r}")
-    if afterstates and value_target != "exact":
-        raise ValueError("afterstates: the positions after each move have no search value; use value_target exact")
+    check_targets(value_target, afterstates)
     exact_table = None
     if value_target == "exact":
         from rgou.agents import load_perfect_table
