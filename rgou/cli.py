@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rgou import __version__
+from rgou.nn.contract import MAX_SIBLING_WEIGHT
 from rgou.search import DEFAULT_DEPTH, MAX_DEPTH
 
 EXIT_BAD_INPUT = 2
@@ -376,6 +377,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             "--afterstates shapes the data rgou train generates; with --data the samples are the files' "
             "(make them with rgou generate --afterstates)"
         )
+    if options.sibling_weight > 0 and not args.data and not options.afterstates:
+        from rgou.train import SIBLINGS_NEEDED
+
+        raise ValueError(f"--sibling-weight: {SIBLINGS_NEEDED}")
     if args.no_eval:
         options = options.__class__(**{**options.to_json(), "eval_games": 0})
     name = args.preset or "model"
@@ -486,6 +491,10 @@ def _warm_train(options) -> None:
     from rgou.train import train
 
     data = _warm_generate(options.include_passes, options.afterstates, games=2, max_plies=40)
+    if options.sibling_weight > 0:  # every row its own decision: the kernels of the sibling term compile
+        from rgou.selfplay import decision_numbers
+
+        data = replace(data, decision=decision_numbers(data.game_id))
     tiny = replace(options, epochs=1, batch_size=2, validation_split=0.5, init=None, eval_games=0)
     result = train(data, tiny)
     if options.eval_games:
@@ -504,7 +513,8 @@ def render_train_summary(s: dict) -> str:
         f"  data       {s['games']:,} games ({s['train_games']:,} train / {s['validation_games']:,} validation), "
         f"{s['samples']:,} samples ({s['train_samples']:,} / {s['validation_samples']:,}), played by {players}",
         f"  training   {s['epochs_run']} epochs (best: epoch {s['best_epoch']}), batch {o['batch_size']}, "
-        f"learning rate {o['learning_rate']}, value target {o['value_target']}, policy loss {o['policy_loss']}",
+        f"learning rate {o['learning_rate']}, value target {o['value_target']}, policy loss {o['policy_loss']}"
+        + (f", sibling weight {o['sibling_weight']:g}" if o.get("sibling_weight") else ""),
         f"  validation value loss {s['best_validation_value_loss']:.4f}, policy loss "
         f"{s['best_validation_policy_loss']:.4f}, policy top-1 agreement with the expert "
         f"{_pct(s['policy_top1_agreement'])} (held-out games, legal moves)",
@@ -543,6 +553,7 @@ TRAIN_OVERRIDES = (
     "init",
     "td_warmup",
     "lr_decay",
+    "sibling_weight",
     "agent",
     "table",
     "shuffle_buffer",
@@ -857,6 +868,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--lr-decay",
         type=_float_type(0.01, 1.0, "a factor in [0.01, 1]"),
         help="multiply the learning rate by this after every epoch (default 1: constant)",
+    )
+    tr.add_argument(
+        "--sibling-weight",
+        type=_float_type(0.0, MAX_SIBLING_WEIGHT, f"a weight in [0, {MAX_SIBLING_WEIGHT:g}]"),
+        metavar="BETA",
+        help="add BETA times the sibling term to the value loss: the errors of the positions after one "
+        "decision's moves, less their mean (afterstate data; default 0: plain MSE)",
     )
     tr.add_argument("--batch-size", type=POSITIVE_INT, help="minibatch size")
     tr.add_argument(

@@ -10,7 +10,10 @@ cannot be recomputed — ``state`` int8 [N, 16], ``move`` int8 [N] (-1: a
 passing position, which has no policy target), ``value_target`` float32
 [N], ``outcome`` int8 [N] (+1 P2 won, -1 P1 won, 0 game cut) and
 ``game_id`` int32 [N] — plus a JSON ``meta`` string; 26 bytes a sample,
-written at disk speed. Features (5.8 M positions/s) and legal masks are
+written at disk speed. Datasets of the positions after each move of a
+decision (``afterstates``) also hold ``decision`` int32 [N], the number of
+the decision in its game that a sample follows: the samples after one
+decision's moves are siblings (`Dataset.siblings`). Features (5.8 M positions/s) and legal masks are
 computed on load. Format 1 files (rgou 0.1: compressed, with features) load
 too. Passing positions exist only in format 2 datasets made with
 ``include_passes``; `Dataset.has_policy` tells them apart.
@@ -77,6 +80,7 @@ class Dataset:
     outcome: np.ndarray  # int8 [N]: +1 P2 won, -1 P1 won, 0 unfinished
     game_id: np.ndarray  # int32 [N]
     meta: dict = field(default_factory=dict)
+    decision: np.ndarray | None = None  # int32 [N]: the decision of its game a sample follows (afterstates)
 
     ARRAYS = (
         ("features", np.float32, (NUM_FEATURES,)),
@@ -113,6 +117,11 @@ class Dataset:
                 raise ValueError(f"dataset array {name!r} has a non-finite value in row {row}")
         if not np.isin(self.outcome, (-1, 0, 1)).all():
             raise ValueError("dataset array 'outcome' must hold -1, 0 or 1")
+        if self.decision is not None:
+            d = self.decision
+            if not isinstance(d, np.ndarray) or d.dtype != np.int32 or d.shape != (len(self.value_target),):
+                got = f"{d.dtype} {d.shape}" if isinstance(d, np.ndarray) else type(d).__name__
+                raise ValueError(f"dataset array 'decision': expected int32 [{len(self.value_target)}], got {got}")
 
     @classmethod
     def from_samples(
@@ -123,6 +132,7 @@ class Dataset:
         outcome: np.ndarray,
         game_id: np.ndarray,
         meta: dict | None = None,
+        decision: np.ndarray | None = None,
     ) -> Dataset:
         """A dataset from its stored arrays (format 2): features, policy targets and masks are computed."""
         state = np.ascontiguousarray(state, dtype=np.int8)
@@ -148,6 +158,7 @@ class Dataset:
             outcome=np.asarray(outcome, dtype=np.int8),
             game_id=np.asarray(game_id, dtype=np.int32),
             meta=dict(meta or {}),
+            decision=None if decision is None else _decision_ids(decision, len(state)),
         )
 
     def __len__(self) -> int:
@@ -169,9 +180,23 @@ class Dataset:
         """bool [N]: the sample has a policy target (False for passing positions)."""
         return self.policy_target.sum(axis=1) > 0
 
+    @property
+    def siblings(self) -> np.ndarray | None:
+        """Sibling ids int32 [N] (equal for the neighbouring samples after one decision's moves), or None.
+
+        A new id starts wherever the game or the decision changes from the row before.
+        """
+        if self.decision is None:
+            return None
+        g, d = self.game_id, self.decision
+        change = np.r_[False, (g[1:] != g[:-1]) | (d[1:] != d[:-1])]
+        return np.cumsum(change, dtype=np.int64).astype(np.int32)
+
     def subset(self, rows: np.ndarray) -> Dataset:
         """The samples at `rows` (indices or a boolean mask), in that order."""
-        return Dataset(**{name: getattr(self, name)[rows] for name, _, _ in self.ARRAYS}, meta=dict(self.meta))
+        decision = None if self.decision is None else self.decision[rows]
+        arrays = {name: getattr(self, name)[rows] for name, _, _ in self.ARRAYS}
+        return Dataset(**arrays, meta=dict(self.meta), decision=decision)
 
     @classmethod
     def concatenate(cls, parts: list[Dataset], meta: dict | None = None) -> Dataset:
@@ -179,7 +204,9 @@ class Dataset:
         if not parts:
             raise ValueError("no datasets to concatenate")
         arrays = {name: np.concatenate([getattr(p, name) for p in parts]) for name, _, _ in cls.ARRAYS}
-        return cls(**arrays, meta=dict(parts[0].meta if meta is None else meta))
+        decisions = [p.decision for p in parts]
+        decision = None if any(d is None for d in decisions) else np.concatenate(decisions)
+        return cls(**arrays, meta=dict(parts[0].meta if meta is None else meta), decision=decision)
 
     def save(self, path: str | Path) -> Path:
         """Write the dataset (format 2, uncompressed .npz) atomically: temporary file, then rename."""
@@ -194,6 +221,8 @@ class Dataset:
             raise ValueError("a dataset read from a JSON export has no positions to store")
         arrays = {name: getattr(self, name) for name in ("state", "value_target", "outcome", "game_id")}
         arrays["move"] = self.move
+        if self.decision is not None:
+            arrays["decision"] = self.decision
         arrays["meta"] = np.array(json.dumps({**self.meta, "format": DATASET_FORMAT}, sort_keys=True))
         np.savez(fh, **arrays)
 
@@ -217,6 +246,8 @@ class Dataset:
                 if missing:
                     raise ValueError(f"not an rgou dataset, missing {', '.join(missing)}")
                 arrays = {name: data[name] for name in wanted}
+                if fmt == 2 and "decision" in names:
+                    arrays["decision"] = data["decision"]
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as e:
             raise ValueError(f"{path}: cannot read dataset ({e})") from e
         try:
@@ -268,6 +299,15 @@ class Dataset:
             )
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from e
+
+
+def _decision_ids(decision: np.ndarray, n: int) -> np.ndarray:
+    d = np.asarray(decision)
+    if d.shape != (n,) or not np.issubdtype(d.dtype, np.integer):
+        raise ValueError(f"dataset array 'decision': expected {n} integers, got {d.dtype} {d.shape}")
+    if n and (d.min() < 0 or d.max() > np.iinfo(np.int32).max):
+        raise ValueError("dataset array 'decision' must hold decision numbers in [0, 2**31)")
+    return d.astype(np.int32)
 
 
 def write_json(data: Dataset, fh) -> None:

@@ -19,7 +19,9 @@ with one roll of the player then to move: the positions a depth-0 value-net
 agent asks its net about, bad moves' included. The roll is drawn from the
 dice, redrawn while it passes unless `include_passes`, from a generator of
 its own per game (stream = game id), so the samples do not depend on the
-thread count either. A move that ends the game gives no sample.
+thread count either. A move that ends the game gives no sample. Each sample
+records which decision of its game it follows (`Dataset.decision`), so the
+samples after one decision's moves stay siblings for training.
 """
 
 from __future__ import annotations
@@ -130,6 +132,15 @@ def positions_after_moves(
         raise ValueError("game_id: each game's rows must be contiguous (a game's rolls come from its own stream)")
     _afterstates_kernel(states, game_first, ids, offsets, np.uint64(seed), include_passes, out)
     return out, np.repeat(np.arange(len(states)), counts)
+
+
+def decision_numbers(game_id: np.ndarray) -> np.ndarray:
+    """Number of each row within its game, int32 [N] (0, 1, ...), for rows grouped by game."""
+    n = len(game_id)
+    if not n:
+        return np.zeros(0, np.int32)
+    first = np.flatnonzero(np.r_[True, game_id[1:] != game_id[:-1]])
+    return (np.arange(n) - np.repeat(first, np.diff(np.r_[first, n]))).astype(np.int32)
 
 
 def _check_epsilon(epsilon: float) -> float:
@@ -255,10 +266,12 @@ def generate(
     values = np.concatenate([p[2] for p in parts])
     outcome = np.concatenate([p[3] for p in parts])
     game_id = np.concatenate([p[4] for p in parts])
+    decision = None
     with numba_threads(n_threads):  # the parallel kernels below too, not only the games
         if afterstates:
             decided = moves >= 0
             state, parent = positions_after_moves(state[decided], game_id[decided], seed, include_passes)
+            decision = decision_numbers(game_id[decided])[parent]
             outcome, game_id = outcome[decided][parent], game_id[decided][parent]
         if exact_table is not None:
             from rgou.exact import label_exactly
@@ -296,4 +309,5 @@ def generate(
         outcome=outcome,
         game_id=game_id,
         meta=meta,
+        decision=decision,
     )

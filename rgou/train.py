@@ -15,9 +15,10 @@ the held-out policy agreement. What it does, in order:
    bootstrapping from a fresh net's values settles on its bias); validation
    uses the outcome for ``td``;
 3. epochs over a seeded shuffle of the training rows (`shuffle_order`; from
-   shards: a seeded shard order and a shuffle buffer, see rgou.shards), in
-   full minibatches; after each: validation losses, the policy's top-1
-   agreement with the expert on held-out positions (among legal moves), a
+   shards: a seeded shard order and a shuffle buffer, see rgou.shards; with
+   ``sibling_weight``, a shuffle of whole decisions, `shuffle_groups`, for
+   the value loss's sibling term), in full minibatches; after each:
+   validation losses, the policy's top-1 agreement with the expert on held-out positions (among legal moves), a
    checkpoint (state, best weights, history, data identity) written
    atomically; early stopping after `patience` epochs without a better
    validation loss (value + policy), keeping the best weights.
@@ -45,7 +46,18 @@ from rgou._io import atomic_write
 from rgou._numba import njit
 from rgou._validate import check_int
 from rgou.dataset import Dataset, load_dataset
-from rgou.nn.contract import POLICY_LOSSES, STATE_ARRAYS, Batch, TrainConfig, TrainState, shuffle_order
+from rgou.nn.contract import (
+    MAX_SIBLING_WEIGHT,
+    POLICY_LOSSES,
+    STATE_ARRAYS,
+    Batch,
+    TrainConfig,
+    TrainState,
+    concat_batches,
+    map_batch,
+    shuffle_groups,
+    shuffle_order,
+)
 from rgou.nn.layout import LAYOUT_IN_OUT, NUM_POLICY_OUTPUTS, NetConfig, init_params
 from rgou.search import MAX_DEPTH
 from rgou.weights import Weights
@@ -56,6 +68,10 @@ CHECKPOINT_FORMAT = 1
 JAX_BLOCK_STEPS = 256  # minibatches per JAX dispatch (one lax.scan)
 STEPS_PER_CALL = 1024  # minibatches per Numba trainer call (about 0.3 s at batch 32: Ctrl-C stays prompt)
 VALIDATION_CHUNK = 65536  # rows per validation batch when streaming shards
+SIBLINGS_NEEDED = (
+    "the sibling term needs the positions after each move of a decision, with the decision they follow "
+    "(--afterstates, or data from rgou generate --afterstates)"
+)
 IMPROVEMENT = 1e-7  # a validation loss must drop by more than this to count as better
 
 
@@ -86,6 +102,7 @@ class TrainOptions:
     init: str | None = None  # start from this model (file or packaged name) instead of fresh weights
     td_warmup: int = 0  # with td:L targets, train this many first epochs on the outcome
     lr_decay: float = 1.0  # the learning rate of epoch e is learning_rate * lr_decay**e
+    sibling_weight: float = 0.0  # beta of the value loss's sibling term (afterstate data; rgou.nn.contract)
     agent: str | None = None  # the generated games' players (an agent spec); None: the expert of `depth`
     table: str | None = None  # the solved 7-piece table of exact targets (None: the cache folder's)
     shuffle_buffer: int = 1 << 20  # samples in the shuffle buffer when training from shards
@@ -107,6 +124,7 @@ class TrainOptions:
         _check_float("validation_split", self.validation_split, 0.0, 0.9)
         _check_float("dropout", self.dropout, 0.0, 0.95)
         _check_float("lr_decay", self.lr_decay, 0.01, 1.0)
+        _check_float("sibling_weight", self.sibling_weight, 0.0, MAX_SIBLING_WEIGHT)
         if not isinstance(self.learning_rate, (int, float)) or not 0.0 < float(self.learning_rate) < 1.0:
             raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate!r}")
         if self.backend not in BACKENDS:
@@ -311,6 +329,7 @@ def with_exact_targets(data: Dataset, table_path: str | None) -> Dataset:
         data.outcome,
         data.game_id,
         {**data.meta, "value_target": "exact"},
+        data.decision,
     )
 
 
@@ -439,14 +458,14 @@ class _JaxRunner:
 
         def flush(state: TrainState) -> TrainState:
             size = len(block[0].x)
-            data = self.trainer.device_batch(Batch(*(np.concatenate(f) for f in zip(*block))))
+            data = self.trainer.device_batch(concat_batches(block))
             state, losses = self.trainer.run(state, data, jnp.arange(len(block) * size, dtype=jnp.int32), size, lr)
             parts.append(np.asarray(losses, dtype=np.float64))
             block.clear()
             return state
 
         for batch in batches:
-            block.append(Batch(*(np.array(a) for a in batch)))
+            block.append(map_batch(np.array, batch))
             if len(block) == JAX_BLOCK_STEPS:
                 state = flush(state)
         if block:
@@ -615,7 +634,9 @@ def _policy_hits(logits: np.ndarray, batch: Batch) -> tuple[int, int]:
     return int(np.sum(masked.argmax(axis=1) == batch.policy_target[rows].argmax(axis=1))), int(rows.sum())
 
 
-def _batch(data: Dataset, rows: np.ndarray | None, value: np.ndarray, value_w: np.ndarray) -> Batch:
+def _batch(
+    data: Dataset, rows: np.ndarray | None, value: np.ndarray, value_w: np.ndarray, group: np.ndarray | None = None
+) -> Batch:
     """The samples at `rows` (copies), or all of them without copying the features when rows is None."""
     take = (lambda a: a) if rows is None else (lambda a: a[rows])
     return Batch(
@@ -625,6 +646,7 @@ def _batch(data: Dataset, rows: np.ndarray | None, value: np.ndarray, value_w: n
         np.ascontiguousarray(take(value_w), dtype=np.float32),
         take(data.has_policy).astype(np.float32),
         take(data.legal_mask).astype(np.float32),
+        None if group is None else take(group),
     )
 
 
@@ -673,13 +695,16 @@ class _MemorySource:
         self.input_size = data.features.shape[1]
         self.train_rows, self.val_rows = split_by_game(data.game_id, options.validation_split, options.seed)
         self.kind, self.lam = parse_value_target(options.value_target)
+        self.group = data.siblings if options.sibling_weight > 0 else None
+        if options.sibling_weight > 0 and self.group is None:
+            raise ValueError(f"sibling_weight: {SIBLINGS_NEEDED}")
         if self.kind == "exact":
             data = with_exact_targets(data, options.table)
             self.data = data
         targets, weights = value_targets(data, options.value_target)
         val_spec = "outcome" if self.kind == "td" else options.value_target  # fixed targets to validate against
         val_targets, val_weights = value_targets(data, val_spec)
-        self.train = _batch(data, None, targets, weights)  # all rows, features not copied
+        self.train = _batch(data, None, targets, weights, self.group)  # all rows, features not copied
         self.val = _batch(data, self.val_rows, val_targets, val_weights) if len(self.val_rows) else None
 
     def counts(self) -> dict[str, int]:
@@ -702,7 +727,10 @@ class _MemorySource:
             runner.set_value_targets(
                 lambda_returns(predictions.astype(np.float64), self.data.outcome, self.data.game_id, self.lam)
             )
-        order = self.train_rows[shuffle_order(len(self.train_rows), o.seed, epoch)]
+        if self.group is not None:  # whole decisions together in the minibatches
+            order = shuffle_groups(self.train_rows, self.group, o.seed, epoch)
+        else:
+            order = self.train_rows[shuffle_order(len(self.train_rows), o.seed, epoch)]
         return runner.epoch(state, order, o.batch_size, epoch_learning_rate(o, epoch))
 
     def validate(self, runner, state: TrainState) -> dict[str, float] | None:
@@ -724,6 +752,11 @@ class _ShardSource:
             raise ValueError(
                 "td:L value targets walk each game in order: load the data in memory for them "
                 "(outcome, search and blend work from shards)"
+            )
+        if options.sibling_weight > 0:
+            raise ValueError(
+                "sibling_weight: shards are shuffled row by row, which splits the siblings; "
+                "load the data in memory for the sibling term"
             )
         self.shards = shards
         self.options = options
@@ -824,6 +857,7 @@ def train(
         int(options.seed),
         int(options.batch_size),
         options.policy_loss,
+        float(options.sibling_weight),
     )
     runner = (_NumbaRunner if options.backend == "numba" else _JaxRunner)(config, source.runner_data())
     if options.init is not None:

@@ -45,3 +45,24 @@ def problems(draw, max_out=7, smooth=False):
     if smooth:
         assume(min_abs_preactivation(flat, cfg, X) > KINK_MARGIN)
     return cfg, flat, X, T, head
+
+
+def sibling_errors(e, weights, group):
+    """c [N, out]: e less the weighted mean of e over each run of equal neighbouring ids (plain Python loops)."""
+    e = np.asarray(e, dtype=np.float64)
+    c = e.copy()
+    start = 0
+    while start < len(group):
+        end = start + 1
+        while end < len(group) and group[end] == group[start]:
+            end += 1
+        w = np.asarray(weights[start:end], dtype=np.float64)
+        mean = (w[:, None] * e[start:end]).sum(axis=0) / w.sum() if w.sum() > 0 else 0.0
+        c[start:end] = e[start:end] - mean
+        start = end
+    return c
+
+
+def sibling_ids(draw, n):
+    """Sibling ids for n rows: few distinct values, so runs form and an id may come back after another."""
+    return np.array(draw(st.lists(st.integers(0, 2), min_size=n, max_size=n)), dtype=np.int32)

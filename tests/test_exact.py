@@ -7,6 +7,7 @@ memory), against the solver's own look-ups; tests of the real table skip
 when it is absent.
 """
 
+import dataclasses
 import json
 
 import numpy as np
@@ -117,6 +118,11 @@ def test_afterstate_samples_carry_exact_labels_and_their_games(table, monkeypatc
     np.testing.assert_array_equal(data.value_target, values)
     np.testing.assert_array_equal(data.move, moves)
     assert (~data.has_policy).any() and data.meta["afterstates"]
+    # each sample names the decision it follows: its parent's number among its game's rows
+    numbers = [np.count_nonzero(games.game_id[:p] == games.game_id[p]) for p in parents]
+    np.testing.assert_array_equal(data.decision, numbers)
+    sib = data.siblings
+    np.testing.assert_array_equal(sib[1:] != sib[:-1], parents[1:] != parents[:-1])
     with pytest.raises(ValueError, match=r"afterstates.*use exact"):
         TrainOptions(afterstates=True, value_target="outcome")
     TrainOptions(afterstates=True, value_target="exact")
@@ -163,22 +169,100 @@ def test_sharded_perfect_play_with_exact_afterstates_equals_one_run(table, tmp_p
             manifest = generate_shards(tmp_path / "shards", 4, 2, table=str(given), client=client, **options)
     assert manifest["complete"] and manifest["afterstates"] and manifest["value_target"] == "exact"
     union = Dataset.concatenate([Dataset.load(p) for p in shard_files([str(tmp_path / "shards")])])
-    for name in ("state", "value_target", "move", "outcome", "game_id"):
+    for name in ("state", "value_target", "move", "outcome", "game_id", "decision"):
         np.testing.assert_array_equal(getattr(union, name), getattr(single, name), err_msg=name)
 
 
-def test_rgou_train_generates_afterstates(table, tmp_path, monkeypatch):
+def test_rgou_train_generates_afterstates(table, tmp_path, monkeypatch, capsys):
     import gzip
 
     monkeypatch.setattr("rgou.agents.load_perfect_table", lambda table_path=None: table)
     out, summary = tmp_path / "m.json.gz", tmp_path / "s.json"
     argv = ["train", "--games", "3", "--depth", "1", "--seed", "5", "--afterstates", "--value-target", "exact"]
     argv += ["--epochs", "1", "--batch-size", "16", "--no-eval", "--quiet", "--out", str(out), "--json", str(summary)]
-    assert main(argv) == 0
+    assert main([*argv, "--sibling-weight", "2.5"]) == 0
+    assert "policy loss full, sibling weight 2.5\n" in capsys.readouterr().out
     expected = generate(3, depth=1, seed=5, value_target="exact", afterstates=True)
     assert json.loads(summary.read_text())["samples"] == len(expected)
     with gzip.open(out, "rt") as fh:
-        assert json.load(fh)["metadata"]["options"]["afterstates"] is True
+        options = json.load(fh)["metadata"]["options"]
+    assert options["afterstates"] is True and options["sibling_weight"] == 2.5
+
+
+def _afterstate_data(table, monkeypatch, games=6):
+    monkeypatch.setattr("rgou.agents.load_perfect_table", lambda table_path=None: table)
+    return generate(games, depth=1, seed=5, value_target="exact", afterstates=True)
+
+
+def test_the_decision_of_afterstate_samples_survives_files_subsets_and_concatenation(table, monkeypatch, tmp_path):
+    from rgou.dataset import Dataset
+
+    data = _afterstate_data(table, monkeypatch, games=3)
+    assert data.decision is not None and generate(2, depth=1).decision is None
+    back = Dataset.load(data.save(tmp_path / "a.npz"))
+    np.testing.assert_array_equal(back.decision, data.decision)
+    np.testing.assert_array_equal(back.siblings, data.siblings)
+    rows = np.arange(5, 40)
+    np.testing.assert_array_equal(data.subset(rows).decision, data.decision[rows])
+    both = Dataset.concatenate([data, data.subset(rows)])
+    np.testing.assert_array_equal(both.decision, np.r_[data.decision, data.decision[rows]])
+    assert Dataset.concatenate([data, generate(1, depth=1)]).decision is None  # not every part has them
+    with pytest.raises(ValueError, match="'decision': expected int32"):
+        Dataset(**{n: getattr(data, n) for n, _, _ in Dataset.ARRAYS}, decision=data.decision[:-1])
+    arrays = dict(np.load(tmp_path / "a.npz"))
+    arrays["decision"] = -arrays["decision"] - 1
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(ValueError, match=r"bad.npz: dataset array 'decision' must hold"):
+        Dataset.load(tmp_path / "bad.npz")
+
+
+def test_sibling_weight_trains_on_whole_decisions(table, monkeypatch):
+    from rgou.train import TrainOptions, _MemorySource, train
+
+    data = _afterstate_data(table, monkeypatch)
+    options = TrainOptions(value_target="exact", epochs=1, batch_size=16, eval_games=0, sibling_weight=3.0)
+    source = _MemorySource(data, options)
+
+    class Recorder:
+        def epoch(self, state, order, batch_size, lr):
+            self.order = order
+            return state, np.zeros((0, 2))
+
+    recorder = Recorder()
+    source.epoch(recorder, None, 0)
+    order, sib = recorder.order, data.siblings
+    assert sorted(order.tolist()) == sorted(source.train_rows.tolist())
+    starts = np.r_[True, sib[order][1:] != sib[order][:-1]]
+    assert starts.sum() == len(np.unique(sib[source.train_rows]))  # each decision's rows come together
+    assert not np.array_equal(order, np.sort(order))  # and the decisions are shuffled
+    plain = train(data, dataclasses.replace(options, sibling_weight=0.0)).weights.value
+    with_term = train(data, options).weights.value
+    assert not np.allclose(plain, with_term)
+    with pytest.raises(ValueError, match="sibling_weight: the sibling term needs"):
+        train(generate(3, depth=1, seed=5, value_target="exact"), options)
+
+
+def test_sibling_weight_on_the_jax_trainer_follows_the_numba_one(table, monkeypatch):
+    pytest.importorskip("jax")
+    from rgou.train import TrainOptions, train
+
+    data = _afterstate_data(table, monkeypatch)
+    options = TrainOptions(value_target="exact", epochs=2, batch_size=16, eval_games=0, dropout=0.0)
+    numba = train(data, dataclasses.replace(options, sibling_weight=3.0)).weights.value
+    jax = train(data, dataclasses.replace(options, sibling_weight=3.0, backend="jax")).weights.value
+    plain = train(data, options).weights.value
+    assert np.abs(numba - jax).max() < 0.1 * np.abs(numba - plain).max()
+
+
+def test_sibling_weight_refuses_shards(table, monkeypatch, tmp_path):
+    from rgou.train import TrainOptions, read_data, train
+
+    data = _afterstate_data(table, monkeypatch, games=4)
+    data.subset(data.game_id < 2).save(tmp_path / "a.npz")
+    data.subset(data.game_id >= 2).save(tmp_path / "b.npz")
+    options = TrainOptions(value_target="exact", epochs=1, batch_size=16, eval_games=0, sibling_weight=1.0)
+    with pytest.raises(ValueError, match="sibling_weight: shards are shuffled row by row"):
+        train(read_data([str(tmp_path / "a.npz"), str(tmp_path / "b.npz")]), options)
 
 
 def test_a_missing_table_is_a_clear_error(tmp_path, capsys):

@@ -3,14 +3,15 @@
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
-from nn_problems import problems  # noqa: E402
+from nn_problems import problems, sibling_ids  # noqa: E402
 
 from rgou.nn import jax_trainer as jt  # noqa: E402
 from rgou.nn import numba_trainer as nt  # noqa: E402
-from rgou.nn.contract import TrainConfig, adam_scalars, make_batch, shuffle_order  # noqa: E402
+from rgou.nn.contract import TrainConfig, adam_scalars, concat_batches, make_batch, map_batch, shuffle_order  # noqa: E402
 from rgou.nn.layout import POLICY_CONFIG, VALUE_CONFIG, NetConfig, init_params, unflatten  # noqa: E402
 
 
@@ -40,6 +41,43 @@ def test_weighted_legal_gradient_parity_float64(problem):
         jloss, jgrad = jt.loss_and_grad(flat, cfg, X, T, head, weights=weights, legal_mask=legal)
         np.testing.assert_allclose(grad, np.asarray(jgrad), rtol=1e-9, atol=1e-12)
         assert loss == pytest.approx(float(jloss), rel=1e-9, abs=1e-15)
+
+
+@settings(max_examples=15, deadline=None)
+@given(problems(), st.data())
+def test_sibling_gradient_parity_float64(problem, data):
+    cfg, flat, X, T, head = problem
+    if head != "tanh_mse":
+        return
+    weights = np.random.default_rng(X.shape[0]).choice([0.0, 0.5, 1.0], size=len(X))
+    group = sibling_ids(data.draw, len(X))
+    kw = dict(weights=weights, group=group, sibling_weight=2.5)
+    loss, grad = nt.loss_and_grad(flat, cfg, X, T, head, **kw)
+    with jax.enable_x64(True):
+        jloss, jgrad = jt.loss_and_grad(flat, cfg, X, T, head, **kw)
+        np.testing.assert_allclose(grad, np.asarray(jgrad), rtol=1e-9, atol=1e-12)
+        assert loss == pytest.approx(float(jloss), rel=1e-9, abs=1e-15)
+
+
+def test_sibling_steps_match_numba():
+    """Five Adam steps with the sibling term: the two trainers agree (float32) and differ from plain MSE."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(32, VC.input_size)).astype(np.float32)
+    batch = make_batch(X, np.tanh(X[:, 0]), np.eye(7, dtype=np.float32)[rng.integers(0, 7, 32)],
+                       group=np.repeat(np.arange(8), 4))  # fmt: skip
+    states = []
+    for weight in (3.0, 0.0):
+        config = TrainConfig(value_cfg=VC, policy_cfg=PC, dropout_rate=0.0, sibling_weight=weight)
+        numba, jax_ = nt.NumbaTrainer(config), jt.JaxTrainer(config)
+        a = numba.init(init_params(VC, 1), init_params(PC, 2))
+        b = jax_.init(init_params(VC, 1), init_params(PC, 2))
+        for _ in range(5):
+            a, la = numba.step(a, batch)
+            b, lb = jax_.step(b, batch)
+            assert la[0] == pytest.approx(float(lb[0]), rel=1e-4)
+        np.testing.assert_allclose(a.value, np.asarray(b.value), rtol=1e-4, atol=1e-6)
+        states.append(a.value)
+    assert not np.allclose(states[0], states[1])
 
 
 @settings(max_examples=20, deadline=None)
@@ -111,9 +149,7 @@ def test_run_scans_like_single_steps():
     config = TrainConfig(value_cfg=VC, policy_cfg=PC, dropout_rate=0.1, learning_rate=0.01, seed=5, policy_loss="legal")
     trainer = jt.JaxTrainer(config)
     batches = _batches(6)
-    data = trainer.device_batch(
-        make_batch(*(np.concatenate([getattr(b, f) for b in batches]) for f in batches[0]._fields))
-    )
+    data = trainer.device_batch(concat_batches(batches))
     order = shuffle_order(96, seed=5, epoch=0)
     np.testing.assert_array_equal(np.asarray(jt.shuffle_order_on_device(96, 5, 0)), order)
     start = trainer.init(init_params(VC, 1), init_params(PC, 2))
@@ -121,7 +157,7 @@ def test_run_scans_like_single_steps():
     stepped = start
     for k in range(6):
         rows = order[k * 16 : (k + 1) * 16]
-        stepped, step_losses = trainer.step(stepped, make_batch(*(np.asarray(a)[rows] for a in data)))
+        stepped, step_losses = trainer.step(stepped, map_batch(lambda a, r=rows: np.asarray(a)[r], data))
         np.testing.assert_allclose(np.asarray(losses[k]), np.asarray(step_losses), rtol=1e-6)
     assert int(scanned.step) == int(stepped.step) == 6
     for name in ("value", "policy", "value_v", "policy_m"):

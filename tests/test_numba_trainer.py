@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from nn_problems import problems
+from nn_problems import problems, sibling_errors, sibling_ids
 
 from rgou.nn import numba_trainer as nt
-from rgou.nn.contract import TrainConfig, adam_scalars, make_batch, shuffle_order
+from rgou.nn.contract import TrainConfig, adam_scalars, make_batch, map_batch, shuffle_groups, shuffle_order
 from rgou.nn.layout import NetConfig, init_params, layer_sizes, num_params, unflatten
 
 
@@ -24,14 +24,16 @@ def numpy_logits(flat, cfg, X, masks=None):
     return h
 
 
-def numpy_loss(flat, cfg, X, T, head, masks=None, weights=None, legal=None):
-    """The weighted losses of rgou.nn.contract, written out in NumPy."""
+def numpy_loss(flat, cfg, X, T, head, masks=None, weights=None, legal=None, group=None, beta=0.0):
+    """The weighted losses of rgou.nn.contract, written out in NumPy (beta: the sibling term's weight)."""
     z = numpy_logits(flat, cfg, X, masks)
     w = np.ones(len(X)) if weights is None else np.asarray(weights, dtype=np.float64)
     if w.sum() == 0:
         return 0.0
     if head == "tanh_mse":
         per_row = np.mean((np.tanh(z) - T) ** 2, axis=1)
+        if beta:
+            per_row = per_row + beta * np.mean(sibling_errors(np.tanh(z) - T, w, group) ** 2, axis=1)
     else:
         if legal is not None:
             legal = np.where((legal > 0).any(axis=1, keepdims=True), legal, 1.0)  # a row without legal slots
@@ -84,6 +86,65 @@ def test_weighted_and_legal_losses_match_numpy_and_finite_differences(problem, d
     np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-7)
     if weights.sum() == 0:
         assert loss == 0.0 and not grad.any()
+
+
+@settings(max_examples=25, deadline=None)
+@given(problems(smooth=True), st.data())
+def test_sibling_loss_matches_numpy_and_finite_differences(problem, data):
+    cfg, flat, X, T, head = problem
+    if head != "tanh_mse":  # the term belongs to the value head: the softmax head refuses it
+        with pytest.raises(ValueError, match="tanh_mse"):
+            nt.loss_and_grad(flat, cfg, X, T, head, group=np.zeros(len(X), np.int32), sibling_weight=1.0)
+        return
+    n = len(X)
+    weights = np.array(data.draw(st.lists(st.sampled_from([0.0, 1.0, 0.5]), min_size=n, max_size=n)))
+    group = sibling_ids(data.draw, n)
+    beta = data.draw(st.sampled_from([0.5, 3.0]))
+    loss, grad = nt.loss_and_grad(flat, cfg, X, T, head, weights=weights, group=group, sibling_weight=beta)
+    expected = numpy_loss(flat, cfg, X, T, head, weights=weights, group=group, beta=beta)
+    assert loss == pytest.approx(expected, rel=1e-12, abs=1e-14)
+    fd = central_differences(lambda f: numpy_loss(f, cfg, X, T, head, weights=weights, group=group, beta=beta), flat)
+    np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-7)
+    plain = nt.loss_and_grad(flat, cfg, X, T, head, weights=weights)[0]
+    alone = nt.loss_and_grad(flat, cfg, X, T, head, weights=weights, group=np.arange(n), sibling_weight=beta)[0]
+    assert alone == pytest.approx(plain, rel=1e-12, abs=1e-15)  # a row without siblings adds nothing
+    assert loss >= plain - 1e-15
+
+
+def test_sibling_term_ignores_an_error_common_to_the_siblings():
+    """Moving every output of a run by the same amount leaves the term (loss - MSE) unchanged."""
+    cfg = NetConfig(3, (4,), 1)
+    flat = init_params(cfg, 3).astype(np.float64)
+    X = np.random.default_rng(0).normal(size=(6, 3))
+    y = np.tanh(numpy_logits(flat, cfg, X))
+    group = np.array([0, 0, 0, 1, 1, 2])
+    shift = np.array([0.3, 0.3, 0.3, -0.2, -0.2, 0.1])[:, None]
+    beta = 2.0
+    term = [
+        nt.loss_and_grad(flat, cfg, X, T, "tanh_mse", group=group, sibling_weight=beta)[0]
+        - nt.loss_and_grad(flat, cfg, X, T, "tanh_mse")[0]
+        for T in (y, y + shift)
+    ]
+    assert term[0] == pytest.approx(0.0, abs=1e-15)
+    assert term[1] == pytest.approx(0.0, abs=1e-15)
+    T = y + np.array([0.3, 0.0, 0.0, 0.0, 0.0, 0.0])[:, None]  # one sibling off: c = 0.3 * (-2/3, 1/3, 1/3)
+    got = nt.loss_and_grad(flat, cfg, X, T, "tanh_mse", group=group, sibling_weight=beta)[0]
+    mse = nt.loss_and_grad(flat, cfg, X, T, "tanh_mse")[0]
+    assert got - mse == pytest.approx(beta * 0.09 * (4 / 9 + 1 / 9 + 1 / 9) / 6, rel=1e-12)
+
+
+def test_sibling_weight_needs_ids():
+    cfg = NetConfig(3, (4,), 1)
+    flat, X, T = init_params(cfg, 3), np.ones((4, 3)), np.zeros(4)
+    with pytest.raises(ValueError, match="sibling ids"):
+        nt.loss_and_grad(flat, cfg, X, T, "tanh_mse", sibling_weight=1.0)
+    with pytest.raises(ValueError, match="group"):
+        nt.loss_and_grad(flat, cfg, X, T, "tanh_mse", group=np.zeros(3), sibling_weight=1.0)
+    with pytest.raises(ValueError, match="sibling weight"):
+        TrainConfig(sibling_weight=-1.0)
+    trainer, state = _trainer(sibling_weight=1.0)
+    with pytest.raises(ValueError, match="sibling ids"):
+        trainer.step(state, _small_batch())
 
 
 def test_legal_softmax_gives_no_gradient_to_illegal_logits():
@@ -173,18 +234,20 @@ def _small_batch(n=16, seed=5):
     return make_batch(X, np.tanh(X[:, 0] - X[:, 1]), np.eye(7, dtype=np.float32)[np.argmax(X, axis=1)])
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
-def test_float64_steps_equal_loss_and_grad_plus_the_optimizer_formula(optimizer):
+@pytest.mark.parametrize(("optimizer", "sibling_weight"), [("adam", 0.0), ("sgd", 0.0), ("adam", 1.5)])
+def test_float64_steps_equal_loss_and_grad_plus_the_optimizer_formula(optimizer, sibling_weight):
     """Three steps of the trainer (float64, no dropout) against an independent float64 Adam / SGD."""
     lr = 0.01
-    trainer, state = _trainer(np.float64, optimizer=optimizer, learning_rate=lr, dropout_rate=0.0)
-    batches = [_small_batch(seed=s) for s in (1, 2, 3)]
+    options = dict(optimizer=optimizer, learning_rate=lr, dropout_rate=0.0, sibling_weight=sibling_weight)
+    trainer, state = _trainer(np.float64, **options)
+    batches = [_small_batch(seed=s)._replace(group=np.arange(16) // (s + 1)) for s in (1, 2, 3)]
     refs = []
     for flat, cfg, head in ((state.value.copy(), VC, "tanh_mse"), (state.policy.copy(), PC, "softmax_ce")):
         m, v = np.zeros_like(flat), np.zeros_like(flat)
         for t, b in enumerate(batches, start=1):
             target = b.value_target if head == "tanh_mse" else b.policy_target
-            _, g = nt.loss_and_grad(flat, cfg, b.x, target, head)
+            beta = sibling_weight if head == "tanh_mse" else 0.0
+            _, g = nt.loss_and_grad(flat, cfg, b.x, target, head, group=b.group, sibling_weight=beta)
             if optimizer == "sgd":
                 flat = flat - lr * g
                 continue
@@ -244,8 +307,8 @@ def test_resumed_state_continues_bit_for_bit():
     np.testing.assert_array_equal(saved.policy_v, state.policy_v)
 
 
-@pytest.mark.parametrize("policy_loss", ["full", "legal"])
-def test_steps_equal_one_step_per_gathered_minibatch_bit_for_bit(policy_loss):
+@pytest.mark.parametrize(("policy_loss", "sibling_weight"), [("full", 0.0), ("legal", 0.0), ("full", 2.0)])
+def test_steps_equal_one_step_per_gathered_minibatch_bit_for_bit(policy_loss, sibling_weight):
     """`steps` (rows gathered in the kernel, each net on its own thread) against `step` on np.take'n batches."""
     rng = np.random.default_rng(8)
     n, batch = 50, 7
@@ -259,18 +322,22 @@ def test_steps_equal_one_step_per_gathered_minibatch_bit_for_bit(policy_loss):
         value_weight=(rng.uniform(size=n) < 0.8).astype(np.float32),
         policy_weight=rng.uniform(size=n).astype(np.float32),
         legal_mask=legal,
+        group=np.repeat(np.arange(n // 2), 2) if sibling_weight else None,
     )
     rows = rng.permutation(n)[: 6 * batch]
-    options = dict(dropout_rate=0.25, learning_rate=0.01, policy_loss=policy_loss)
+    if sibling_weight:
+        rows = np.sort(rows)  # pairs of siblings next to each other, some cut by a minibatch's end
+    options = dict(dropout_rate=0.25, learning_rate=0.01, policy_loss=policy_loss, sibling_weight=sibling_weight)
     trainer, together = _trainer(**options)
-    together, _ = trainer.step(together, _small_batch())  # start from step 1: the bias corrections move on
+    first = _small_batch() if not sibling_weight else _small_batch()._replace(group=np.arange(16) // 3)
+    together, _ = trainer.step(together, first)  # start from step 1: the bias corrections move on
     together, losses = trainer.steps(together, data, rows, batch, lr=0.004)
     trainer, apart = _trainer(**options)
-    apart, _ = trainer.step(apart, _small_batch())
+    apart, _ = trainer.step(apart, first)
     expected = []
     for k in range(6):
         part = rows[k * batch : (k + 1) * batch]
-        apart, step_losses = trainer.step(apart, type(data)(*(a[part] for a in data)), lr=0.004)
+        apart, step_losses = trainer.step(apart, map_batch(lambda a, p=part: a[p], data), lr=0.004)
         expected.append(step_losses)
     assert together.step == apart.step == 7
     np.testing.assert_array_equal(losses, np.array(expected))
@@ -316,7 +383,7 @@ def test_adam_skips_only_weights_whose_gradient_and_moments_are_zero():
             ones = np.ones(batch, np.float32)
             loss = nt._loss_and_grad_kernel(
                 flats[k], sizes, Xa, targets, ones, np.ones((batch, cfg.output_size), np.float32), head, False,
-                0.0, np.uint64(0), acts, delta, grad, True,
+                0.0, np.uint64(0), acts, delta, grad, True, np.zeros(0, np.int32), 0.0,
             )  # fmt: skip
             nt._adam_kernel(flats[k], grad, moments[2 * k], moments[2 * k + 1], a, s, np.finfo(np.float32).tiny)
             step_losses.append(loss)
@@ -451,6 +518,24 @@ def test_shuffle_order_is_a_seeded_permutation():
     assert not np.array_equal(a, shuffle_order(1000, seed=3, epoch=1))
     assert not np.array_equal(a, shuffle_order(1000, seed=4, epoch=0))
     assert not np.array_equal(a, np.arange(1000))
+
+
+def test_shuffle_groups_keeps_runs_together_and_shuffles_them():
+    group = np.repeat(np.arange(300), np.random.default_rng(1).integers(1, 6, 300))
+    rows = np.flatnonzero(np.random.default_rng(2).uniform(size=len(group)) < 0.8)  # some rows left out
+    order = shuffle_groups(rows, group, seed=3, epoch=0)
+    assert sorted(order.tolist()) == rows.tolist()
+    runs = np.r_[True, group[order][1:] != group[order][:-1]]
+    assert runs.sum() == len(np.unique(group[rows]))  # each id comes as one run
+    starts = np.flatnonzero(runs)
+    for a, b in zip(starts, np.r_[starts[1:], len(order)]):
+        np.testing.assert_array_equal(order[a:b], rows[group[rows] == group[order[a]]])  # in their own order
+    np.testing.assert_array_equal(order, shuffle_groups(rows, group, seed=3, epoch=0))
+    assert not np.array_equal(order, shuffle_groups(rows, group, seed=3, epoch=1))
+    assert not np.array_equal(order, rows)
+    np.testing.assert_array_equal(
+        shuffle_groups(rows, np.arange(len(group)), 3, 0), rows[shuffle_order(len(rows), 3, 0)]
+    )
 
 
 def test_adam_flushes_moments_that_would_turn_subnormal():

@@ -300,6 +300,8 @@ def test_presets_and_overrides():
         (["--data", "nowhere-*.npz"], "--data nowhere-*.npz: no file matches"),
         (["--afterstates"], "afterstates: the positions after each move have only exact values"),
         (["--afterstates", "--value-target", "exact", "--data", "x.npz"], "--afterstates shapes the data rgou"),
+        (["--sibling-weight", "-1"], "argument --sibling-weight: expected a weight in [0, 1000], got -1"),
+        (["--sibling-weight", "2"], "--sibling-weight: the sibling term needs the positions after each move"),
     ],
 )
 def test_bad_options_get_clear_errors(tmp_path, capsys, argv, message):

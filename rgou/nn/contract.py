@@ -20,6 +20,15 @@ sum_i w_i * (-sum_j t_ij log softmax(z_i)_j) / sum_i w_i, where with
 logits of illegal slots get no gradient). A batch whose weights are all zero
 has loss 0 and gradient 0.
 
+With ``sibling_weight`` beta > 0 and a batch's ``group`` ids, the value loss
+adds beta * sum_i w_i * mean_j c_ij^2 / sum_i w_i, where c_ij = e_ij - (the
+w-weighted mean of e over i's siblings), e = tanh(z) - t, and the siblings of
+a row are the rows next to it with the same group id (a run). For the
+positions after one decision's moves this is the error a depth-0 agent pays
+for: an error common to all of them does not change its choice, yet MSE counts
+it. Its gradient at e_ij is 2 beta w_i c_ij (times the MSE's scale), since the
+c of a run sum to zero.
+
 Adam (beta1 0.9, beta2 0.999, eps 1e-8) updates p -= a * m / (sqrt(v) * s + eps)
 with the step's scalars a = lr / (1 - beta1^t) and s = 1 / sqrt(1 - beta2^t)
 computed in float64 and rounded to the parameters' dtype (`adam_scalars`):
@@ -45,6 +54,7 @@ DEFAULT_DROPOUT_RATE = 0.1
 DEFAULT_LEARNING_RATE = 1e-3
 OPTIMIZERS = ("adam", "sgd")
 POLICY_LOSSES = ("full", "legal")
+MAX_SIBLING_WEIGHT = 1000.0
 STREAM_VALUE = 0  # dropout seed streams of the two nets
 STREAM_POLICY = 1
 
@@ -67,6 +77,7 @@ class TrainConfig:
     seed: int = 0
     max_batch: int = 1024  # the Numba trainer preallocates its scratch for this many rows
     policy_loss: str = "full"
+    sibling_weight: float = 0.0  # beta of the sibling term of the value loss (needs Batch.group)
 
     def __post_init__(self) -> None:
         if self.value_cfg.input_size != self.policy_cfg.input_size:
@@ -79,6 +90,8 @@ class TrainConfig:
             raise ValueError(f"policy_loss must be one of {', '.join(POLICY_LOSSES)}, got {self.policy_loss!r}")
         if not 0.0 <= float(self.dropout_rate) < 1.0:
             raise ValueError(f"dropout rate must be in [0, 1), got {self.dropout_rate!r}")
+        if not 0.0 <= float(self.sibling_weight) <= MAX_SIBLING_WEIGHT:
+            raise ValueError(f"sibling weight must be in [0, {MAX_SIBLING_WEIGHT:g}], got {self.sibling_weight!r}")
         if not float(self.learning_rate) > 0.0:
             raise ValueError(f"learning rate must be positive, got {self.learning_rate!r}")
         if isinstance(self.max_batch, bool) or not isinstance(self.max_batch, (int, np.integer)) or self.max_batch < 1:
@@ -113,6 +126,7 @@ class Batch(NamedTuple):
     value_weight: np.ndarray  # f32 [B], 0 drops the row from the value loss
     policy_weight: np.ndarray  # f32 [B], 0 drops the row from the policy loss
     legal_mask: np.ndarray  # f32 [B, 7], 1 on legal slots (read with policy_loss="legal")
+    group: np.ndarray | None = None  # int32 [B]: neighbouring rows with equal ids are siblings (sibling_weight)
 
 
 def make_batch(
@@ -122,8 +136,12 @@ def make_batch(
     value_weight: Any = None,
     policy_weight: Any = None,
     legal_mask: Any = None,
+    group: Any = None,
 ) -> Batch:
-    """A float32 C-contiguous `Batch`; weights default to ones and the legal mask to all slots."""
+    """A float32 C-contiguous `Batch`; weights default to ones and the legal mask to all slots.
+
+    group: sibling ids (int32 [B]) for the sibling term of the value loss, or None.
+    """
     x = np.ascontiguousarray(x, dtype=np.float32)
     if x.ndim != 2:
         raise ValueError(f"expected features of shape (B, F), got {x.shape}")
@@ -146,7 +164,29 @@ def make_batch(
             raise ValueError(f"{name}: expected shape {shape}, got {arr.shape}")
     if pt.ndim != 2 or pt.shape[0] != n:
         raise ValueError(f"policy_target: expected shape ({n}, outputs), got {pt.shape}")
-    return Batch(x, vt, pt, vw, pw, mask)
+    return Batch(x, vt, pt, vw, pw, mask, check_group(group, n))
+
+
+def map_batch(fn: Any, batch: Batch) -> Batch:
+    """`fn` applied to each array of a batch (a missing group stays None)."""
+    return Batch(*(None if a is None else fn(a) for a in batch))
+
+
+def concat_batches(batches: list[Batch]) -> Batch:
+    """The rows of several batches one after another (sibling ids kept only if every batch has them)."""
+    fields = list(zip(*batches))
+    group = None if any(g is None for g in fields[6]) else np.concatenate(fields[6])
+    return Batch(*(np.concatenate(f) for f in fields[:6]), group)
+
+
+def check_group(group: Any, n: int) -> np.ndarray | None:
+    """Sibling ids as int32 [n] (C-contiguous), or None; refuses another shape or non-integers."""
+    if group is None:
+        return None
+    g = np.asarray(group)
+    if g.shape != (n,) or not (np.issubdtype(g.dtype, np.integer) or g.dtype == np.bool_):
+        raise ValueError(f"group: expected {n} integer sibling ids, got {g.dtype} {g.shape}")
+    return np.ascontiguousarray(g, dtype=np.int32)
 
 
 def adam_scalars(step: int, lr: float, dtype: Any = np.float32) -> tuple[Any, Any]:
@@ -179,3 +219,21 @@ def shuffle_order(n: int, seed: int, epoch: int) -> np.ndarray:
     key = np.uint32(shuffle_key(seed, epoch))
     keys = hash32(hash32(np.arange(n, dtype=np.uint32)) ^ key)
     return np.argsort(keys, kind="stable")
+
+
+def shuffle_groups(rows: np.ndarray, group: np.ndarray, seed: int, epoch: int) -> np.ndarray:
+    """`rows` (int64 [n]) with their runs of equal `group` ids kept together and the runs shuffled.
+
+    The order of an epoch with the sibling loss: minibatches then hold whole
+    runs (a run cut by a minibatch's end counts as two). group is indexed by
+    row; the runs of group[rows] are shuffled by `shuffle_order`.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    if not len(rows):
+        return rows
+    g = np.asarray(group)[rows]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    sizes = np.diff(np.r_[starts, len(rows)])
+    perm = shuffle_order(len(starts), seed, epoch)
+    n = sizes[perm]
+    return rows[np.repeat(starts[perm] - np.cumsum(np.r_[0, n[:-1]]), n) + np.arange(len(rows))]

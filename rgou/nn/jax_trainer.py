@@ -39,6 +39,8 @@ from rgou.nn.contract import (
     TrainConfig,
     TrainState,
     adam_scalars,
+    check_group,
+    map_batch,
     shuffle_key,
 )
 from rgou.nn.layout import NetConfig, check_flat, unflatten
@@ -80,9 +82,21 @@ def _weighted_mean(per_row: Array, weights: Array) -> Array:
     return jnp.where(total > 0, jnp.sum(weights * per_row) / jnp.where(total > 0, total, 1.0), 0.0)
 
 
-def _head_loss(logits: Array, targets: Array, head: str, weights: Array, legal_mask: Array | None) -> Array:
+def _head_loss(
+    logits: Array,
+    targets: Array,
+    head: str,
+    weights: Array,
+    legal_mask: Array | None,
+    group: Array | None = None,
+    sibling_weight: float = 0.0,
+) -> Array:
     if head == "tanh_mse":
-        return _weighted_mean(jnp.mean((jnp.tanh(logits) - targets) ** 2, axis=1), weights)
+        e = jnp.tanh(logits) - targets
+        per_row = jnp.mean(e**2, axis=1)
+        if sibling_weight > 0.0:
+            per_row = per_row + sibling_weight * jnp.mean(_sibling_errors(e, weights, group) ** 2, axis=1)
+        return _weighted_mean(per_row, weights)
     if head != "softmax_ce":
         raise ValueError(f"expected head in {HEADS}, got {head!r}")
     if legal_mask is not None:
@@ -96,6 +110,16 @@ def _head_loss(logits: Array, targets: Array, head: str, weights: Array, legal_m
     return _weighted_mean(-jnp.sum(targets * log_probs, axis=1), weights)
 
 
+def _sibling_errors(e: Array, weights: Array, group: Array) -> Array:
+    """c [N, out]: each row's error e less the weighted mean error of its run of equal group ids."""
+    n = e.shape[0]
+    run = jnp.cumsum(jnp.concatenate([jnp.zeros(1, jnp.int32), (group[1:] != group[:-1]).astype(jnp.int32)]))
+    w_run = jax.ops.segment_sum(weights, run, n)
+    we_run = jax.ops.segment_sum(weights[:, None] * e, run, n)
+    mean = jnp.where(w_run[:, None] > 0, we_run / jnp.where(w_run > 0, w_run, 1.0)[:, None], 0.0)
+    return e - mean[run]
+
+
 def loss(
     flat: Array,
     cfg: NetConfig,
@@ -106,13 +130,22 @@ def loss(
     key: Array | None = None,
     weights: Array | None = None,
     legal_mask: Array | None = None,
+    group: Array | None = None,
+    sibling_weight: float = 0.0,
 ) -> Array:
-    """Weighted loss: "tanh_mse" (value) or "softmax_ce" (policy, from logits); targets [N, out]."""
+    """Weighted loss: "tanh_mse" (value) or "softmax_ce" (policy, from logits); targets [N, out].
+
+    group [N] sibling ids and sibling_weight (a Python float): the sibling term
+    of the value loss (`rgou.nn.contract`).
+    """
     if targets.ndim == 1:
         targets = targets[:, None]
     if weights is None:
         weights = jnp.ones(X.shape[0], dtype=X.dtype)
-    return _head_loss(forward(flat, cfg, X, dropout_rate, key), targets, head, weights, legal_mask)
+    if sibling_weight > 0.0 and (group is None or head != "tanh_mse"):
+        raise ValueError("a sibling weight > 0 needs sibling ids (group) and the value (tanh_mse) head")
+    logits = forward(flat, cfg, X, dropout_rate, key)
+    return _head_loss(logits, targets, head, weights, legal_mask, group, sibling_weight)
 
 
 def loss_and_grad(
@@ -123,16 +156,21 @@ def loss_and_grad(
     head: str,
     weights: Array | None = None,
     legal_mask: Array | None = None,
+    group: Array | None = None,
+    sibling_weight: float = 0.0,
 ) -> tuple[Array, Array]:
     """(loss, d loss / d flat [P]) without dropout, by jax.value_and_grad."""
     check_flat(flat, cfg)
     arrays = [None if a is None else jnp.asarray(a) for a in (weights, legal_mask)]
-    return _jit_loss_and_grad(jnp.asarray(flat), cfg, jnp.asarray(X), jnp.asarray(targets), head, *arrays)
+    group = None if group is None else jnp.asarray(check_group(group, len(X)))
+    return _jit_loss_and_grad(
+        jnp.asarray(flat), cfg, jnp.asarray(X), jnp.asarray(targets), head, *arrays, group, float(sibling_weight)
+    )
 
 
-@partial(jax.jit, static_argnums=(1, 4))
-def _jit_loss_and_grad(flat, cfg, X, targets, head, weights, legal_mask):
-    return jax.value_and_grad(loss)(flat, cfg, X, targets, head, 0.0, None, weights, legal_mask)
+@partial(jax.jit, static_argnums=(1, 4, 8))
+def _jit_loss_and_grad(flat, cfg, X, targets, head, weights, legal_mask, group, sibling_weight):
+    return jax.value_and_grad(loss)(flat, cfg, X, targets, head, 0.0, None, weights, legal_mask, group, sibling_weight)
 
 
 def _adam(params: Array, grad: Array, m: Array, v: Array, a: Array, s: Array):
@@ -204,7 +242,17 @@ class JaxTrainer:
         value_key, policy_key = jax.random.split(key)
         mask = b.legal_mask if self._legal else None
         vloss, vgrad = jax.value_and_grad(loss)(
-            state.value, cfg.value_cfg, b.x, b.value_target, "tanh_mse", cfg.dropout_rate, value_key, b.value_weight
+            state.value,
+            cfg.value_cfg,
+            b.x,
+            b.value_target,
+            "tanh_mse",
+            cfg.dropout_rate,
+            value_key,
+            b.value_weight,
+            None,
+            b.group,
+            float(cfg.sibling_weight),
         )
         ploss, pgrad = jax.value_and_grad(loss)(
             state.policy,
@@ -238,7 +286,7 @@ class JaxTrainer:
         def body(st, inputs):
             start, bc_row = inputs
             rows = jax.lax.dynamic_slice(order, (start,), (batch_size,))
-            batch = Batch(*(jnp.take(a, rows, axis=0) for a in data))
+            batch = map_batch(lambda a: jnp.take(a, rows, axis=0), data)
             st, (vloss, ploss) = self._step_impl(st, batch, bc_row)
             return st, jnp.stack([vloss, ploss])
 
@@ -252,8 +300,10 @@ class JaxTrainer:
         return jnp.asarray(np.array(rows, dtype=np.float32).reshape(count, 3), dtype=self.dtype)
 
     def device_batch(self, batch: Batch) -> Batch:
-        """A batch as device arrays of the trainer's dtype."""
-        return Batch(*(jnp.asarray(a, dtype=self.dtype) for a in batch))
+        """A batch as device arrays of the trainer's dtype (sibling ids int32)."""
+        n = len(batch.x)
+        group = None if batch.group is None else jnp.asarray(check_group(batch.group, n))
+        return Batch(*(jnp.asarray(a, dtype=self.dtype) for a in batch[:6]), group)
 
     def step(self, state: TrainState, batch: Batch, lr: float | None = None) -> tuple[TrainState, tuple[Array, Array]]:
         """One optimizer step of both nets on one minibatch; returns (new state, (value_loss, policy_loss)).
@@ -303,7 +353,7 @@ class JaxTrainer:
         n = int(batch.x.shape[0])
         sums = np.zeros(4)
         for start in range(0, n, chunk):
-            part = Batch(*(a[start : start + chunk] for a in batch))
+            part = map_batch(lambda a, s=start: a[s : s + chunk], batch)
             sums += np.asarray(self._evaluate(state, self.device_batch(part)), dtype=np.float64)
         v = sums[0] / sums[2] if sums[2] > 0 else 0.0
         p = sums[1] / sums[3] if sums[3] > 0 else 0.0

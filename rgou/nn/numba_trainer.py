@@ -39,12 +39,14 @@ from rgou.nn.contract import (
     ADAM_BETA1,
     ADAM_BETA2,
     ADAM_EPS,
+    MAX_SIBLING_WEIGHT,
     STREAM_POLICY,
     STREAM_VALUE,
     Batch,
     TrainConfig,
     TrainState,
     adam_scalars,
+    check_group,
 )
 from rgou.nn.layout import NetConfig, bias_offset, check_flat, layer_sizes, num_params, weight_offset
 
@@ -135,12 +137,13 @@ def _bias_activate(Z, flat, b_off, hidden, rate, seed, layer):
 
 
 @njit
-def _head_loss_grad(Z, T, W, M, D, head, legal):
+def _head_loss_grad(Z, T, W, M, D, head, legal, G, beta):
     """Weighted loss (float64) of the output layer Z [n, out] and dLoss/dZ into D [n, out].
 
     W [n] row weights (the loss is sum_i W_i loss_i / sum_i W_i); M [n, out]
     legal mask, read when `legal`: the softmax then runs over the slots with
-    M > 0 and the others get no gradient.
+    M > 0 and the others get no gradient. G [n] sibling ids and beta: the
+    sibling term of the tanh head (`rgou.nn.contract`), when beta > 0.
     """
     n, n_out = Z.shape
     wsum = 0.0
@@ -152,6 +155,8 @@ def _head_loss_grad(Z, T, W, M, D, head, legal):
                 D[r, j] = 0.0
         return 0.0
     loss = 0.0
+    if head == HEAD_TANH_MSE and beta > 0.0:
+        return _tanh_sibling_loss_grad(Z, T, W, D, G, beta, 1.0 / (wsum * n_out))
     if head == HEAD_TANH_MSE:
         scale = 1.0 / (wsum * n_out)
         for r in range(n):
@@ -193,10 +198,48 @@ def _head_loss_grad(Z, T, W, M, D, head, legal):
 
 
 @njit
-def _loss_and_grad_kernel(flat, sizes, X, T, RW, M, head, legal, rate, seed, acts, delta, grad, want_grad):
+def _tanh_sibling_loss_grad(Z, T, W, D, G, beta, scale):
+    """The tanh head's MSE plus beta times its sibling term, and dLoss/dZ into D (see `_head_loss_grad`).
+
+    A run of equal ids in G is one set of siblings; per run and output, the
+    W-weighted mean error is taken off each row's error to give c.
+    """
+    n, n_out = Z.shape
+    loss = 0.0
+    for r in range(n):  # D holds the errors e until the last loop
+        for j in range(n_out):
+            D[r, j] = np.tanh(Z[r, j]) - T[r, j]
+            loss += W[r] * D[r, j] * D[r, j]
+    start = 0
+    while start < n:
+        end = start + 1
+        while end < n and G[end] == G[start]:
+            end += 1
+        for j in range(n_out):
+            w_run = 0.0
+            we_run = 0.0
+            for r in range(start, end):
+                w_run += W[r]
+                we_run += W[r] * D[r, j]
+            mean = we_run / w_run if w_run > 0.0 else 0.0
+            for r in range(start, end):
+                c = D[r, j] - mean
+                loss += beta * W[r] * c * c
+                D[r, j] += beta * c
+        start = end
+    for r in range(n):
+        for j in range(n_out):
+            y = np.tanh(Z[r, j])
+            D[r, j] = 2.0 * scale * W[r] * D[r, j] * (1.0 - y * y)
+    return loss * scale
+
+
+@njit
+def _loss_and_grad_kernel(flat, sizes, X, T, RW, M, head, legal, rate, seed, acts, delta, grad, want_grad, G, beta):
     """Forward (with dropout), weighted loss and, if want_grad, the full gradient into grad.
 
-    RW [n] row weights; M [n, out] legal mask (read when legal); acts
+    RW [n] row weights; M [n, out] legal mask (read when legal); G [n] sibling
+    ids and beta the sibling term (read when beta > 0); acts
     [>= n * sum(sizes[1:])] and delta [2, >= n * max width] are scratch.
     """
     n = X.shape[0]
@@ -220,7 +263,7 @@ def _loss_and_grad_kernel(flat, sizes, X, T, RW, M, head, legal, rate, seed, act
     n_last = sizes[n_layers]
     Z = acts[p_off : p_off + n * n_last].reshape((n, n_last))
     D = delta[0, : n * n_last].reshape((n, n_last))
-    loss = _head_loss_grad(Z, T, RW, M, D, head, legal)
+    loss = _head_loss_grad(Z, T, RW, M, D, head, legal, G, beta)
     if not want_grad:
         return loss
 
@@ -350,14 +393,14 @@ def _sgd_kernel(params, grad, lr):
 
 @njit
 def _train_net(
-    flat, sizes, grad, m, v, acts, delta, X, T, W, M, head, legal, rate, seed, lr, a, s, tiny, use_adam, live,
+    flat, sizes, grad, m, v, acts, delta, X, T, W, M, head, legal, rate, seed, lr, a, s, tiny, use_adam, live, G, beta,
 ):  # fmt: skip
     """Loss, gradient and one optimizer update of one net (SGD: lr; Adam: the scalars a, s); returns the loss.
 
     live: the first layer's inputs at or past it have a zero gradient and zero
     Adam moments (see `_live_inputs`): Adam skips their weights.
     """
-    loss = _loss_and_grad_kernel(flat, sizes, X, T, W, M, head, legal, rate, seed, acts, delta, grad, True)
+    loss = _loss_and_grad_kernel(flat, sizes, X, T, W, M, head, legal, rate, seed, acts, delta, grad, True, G, beta)
     if use_adam:
         w_off = weight_offset(sizes, 0)
         _adam_kernel(flat, grad, m, v, a, s, tiny, w_off + live * sizes[1], w_off + sizes[0] * sizes[1])
@@ -422,13 +465,14 @@ def _gather_rows(src, rows, dst):
 @njit
 def _train_net_steps(
     flat, sizes, grad, m, v, acts, delta, scratch, X, T, W, M, rows, batch, head, legal, rate, seed, stream,
-    first_step, lr, scalars, tiny, use_adam, losses, col,
+    first_step, lr, scalars, tiny, use_adam, losses, col, G, gbuf, beta,
 ):  # fmt: skip
     """Steps of one net: step s trains on the rows rows[s*batch:(s+1)*batch] of (X, T, W, M).
 
     scratch: (xbuf [>= batch * in], tbuf [>= batch, out], wbuf [>= batch, 1],
     mbuf [>= batch, out]) for the gathered minibatch; scalars [steps, 2] each
     step's Adam scalars (`adam_scalars`); losses[s, col] receives step s's loss.
+    G [N] sibling ids, gathered into gbuf [>= batch] when beta > 0.
     """
     xbuf, tbuf, wbuf, mbuf = scratch
     live = _live_inputs(sizes, m, v) if use_adam else sizes[0]
@@ -439,10 +483,15 @@ def _train_net_steps(
         Tb = _gather_rows(T, r, tbuf)
         Wb = _gather_rows(W, r, wbuf)[:, 0]
         Mb = _gather_rows(M, r, mbuf) if legal else mbuf[:batch]
+        Gb = gbuf[:0]
+        if beta > 0.0:
+            Gb = gbuf[: r.shape[0]]
+            for k in range(r.shape[0]):
+                Gb[k] = G[r[k]]
         step_seed = _mix_seed(seed, first_step + s, stream)
         losses[s, col] = _train_net(
             flat, sizes, grad, m, v, acts, delta, Xa, Tb, Wb, Mb, head, legal, rate, step_seed, lr,
-            scalars[s, 0], scalars[s, 1], tiny, use_adam, live,
+            scalars[s, 0], scalars[s, 1], tiny, use_adam, live, Gb, beta,
         )  # fmt: skip
 
 
@@ -451,23 +500,27 @@ def _train_steps_kernel(
     vflat, vsizes, vgrad, vm, vv, vacts, vdelta, vx, vt, vw, vmask,
     pflat, psizes, pgrad, pm, pv, pacts, pdelta, px, pt, pw, pmask,
     X, VT, PT, VW, PW, M, rows, batch, legal, rate, seed, first_step, lr, scalars, tiny, use_adam, losses,
+    G, gbuf, beta,
 ):  # fmt: skip
     """Steps of both nets on the same minibatches, one net per thread for the whole block.
 
     v*, p*: each net's (flat, sizes, grad, m, v, acts, delta) and its gather
-    scratch (x, t, w, mask). The nets share nothing but the read-only data, so
-    the threads meet once per block instead of once per step.
+    scratch (x, t, w, mask); G, gbuf, beta: the value net's sibling term. The
+    nets share nothing but the read-only data, so the threads meet once per
+    block instead of once per step.
     """
     for net in prange(2):
         if net == 0:
             _train_net_steps(
                 vflat, vsizes, vgrad, vm, vv, vacts, vdelta, (vx, vt, vw, vmask), X, VT, VW, M, rows, batch,
                 HEAD_TANH_MSE, False, rate, seed, STREAM_VALUE, first_step, lr, scalars, tiny, use_adam, losses, 0,
+                G, gbuf, beta,
             )  # fmt: skip
         else:
             _train_net_steps(
                 pflat, psizes, pgrad, pm, pv, pacts, pdelta, (px, pt, pw, pmask), X, PT, PW, M, rows, batch,
                 HEAD_SOFTMAX_CE, legal, rate, seed, STREAM_POLICY, first_step, lr, scalars, tiny, use_adam, losses, 1,
+                G, gbuf[:0], 0.0,
             )  # fmt: skip
 
 
@@ -506,6 +559,21 @@ def _scratch(sizes: np.ndarray, n: int, dtype: Any) -> tuple[np.ndarray, np.ndar
     return acts, delta
 
 
+_NO_GROUP = np.zeros(0, np.int32)
+
+
+def _check_sibling(weight: float, group: np.ndarray | None, tanh_head: bool) -> float:
+    """The sibling term's beta; refuses one > 0 without sibling ids or on the softmax head."""
+    beta = float(weight)
+    if not 0.0 <= beta <= MAX_SIBLING_WEIGHT:
+        raise ValueError(f"sibling weight must be in [0, {MAX_SIBLING_WEIGHT:g}], got {weight!r}")
+    if beta > 0.0 and group is None:
+        raise ValueError("a sibling weight > 0 needs the batch's sibling ids (group)")
+    if beta > 0.0 and not tanh_head:
+        raise ValueError("the sibling term belongs to the value (tanh_mse) head")
+    return beta
+
+
 def _head_code(head: str) -> int:
     if head not in HEADS:
         raise ValueError(f"expected head in {sorted(HEADS)}, got {head!r}")
@@ -522,13 +590,17 @@ def loss_and_grad(
     seed: int = 0,
     weights: np.ndarray | None = None,
     legal_mask: np.ndarray | None = None,
+    group: np.ndarray | None = None,
+    sibling_weight: float = 0.0,
 ) -> tuple[float, np.ndarray]:
     """Loss of one net and its gradient [P] (dtype of flat, f32 or f64).
 
     X [N, in] and targets [N, out] (or [N] for out 1) are cast to flat's dtype;
     head "tanh_mse" or "softmax_ce"; weights [N] (default ones) weight the rows;
     legal_mask [N, out] restricts the softmax to the legal slots; dropout on
-    hidden layers with the masks of ``dropout_scale(..., seed, layer)``.
+    hidden layers with the masks of ``dropout_scale(..., seed, layer)``;
+    group [N] sibling ids and sibling_weight the sibling term of the tanh head
+    (`rgou.nn.contract`).
     """
     check_flat(flat, cfg)
     flat = np.ascontiguousarray(flat)
@@ -542,6 +614,8 @@ def loss_and_grad(
         raise ValueError(f"expected targets of shape {(X.shape[0], cfg.output_size)}, got {targets.shape}")
     _check_rate(dropout_rate)
     n = X.shape[0]
+    beta = _check_sibling(sibling_weight, group, head == "tanh_mse")
+    G = _NO_GROUP if group is None else check_group(group, n)
     W = np.ones(n, flat.dtype) if weights is None else np.ascontiguousarray(weights, dtype=flat.dtype)
     M = np.ones(targets.shape, flat.dtype) if legal_mask is None else np.ascontiguousarray(legal_mask, flat.dtype)
     sizes = layer_sizes(cfg)
@@ -562,6 +636,8 @@ def loss_and_grad(
         delta,
         grad,
         True,
+        G,
+        beta,
     )
     return float(loss), grad
 
@@ -586,6 +662,8 @@ class NumbaTrainer:
         self._use_adam = config.optimizer == "adam"
         self._tiny = float(np.finfo(self.dtype).tiny)
         self._legal = config.policy_loss == "legal"
+        self._beta = float(config.sibling_weight)
+        self._gbuf = np.empty(b, np.int32)
         self._eval: tuple[np.ndarray, np.ndarray] | None = None
 
     def init(self, value_params: np.ndarray, policy_params: np.ndarray) -> TrainState:
@@ -601,11 +679,11 @@ class NumbaTrainer:
         return TrainState(value, policy, *moments, 0)
 
     def _coerce(self, batch: Batch) -> Batch:
-        cast = [np.ascontiguousarray(a, dtype=self.dtype) for a in batch]
+        cast = [np.ascontiguousarray(a, dtype=self.dtype) for a in batch[:6]]
         x = cast[0]
         if x.ndim != 2 or x.shape[1] != self.config.value_cfg.input_size or x.shape[0] == 0:
             raise ValueError(f"expected features of shape (B>0, {self.config.value_cfg.input_size}), got {x.shape}")
-        return Batch(*cast)
+        return Batch(*cast, check_group(batch.group, x.shape[0]))
 
     def _net_scratch(self, cfg: NetConfig, b: int) -> tuple:
         """One net's preallocated (sizes, grad, acts, delta, (xbuf, tbuf, wbuf, mbuf)) for minibatches of b rows."""
@@ -637,9 +715,11 @@ class NumbaTrainer:
         Equal, bit for bit, to calling `step` on each gathered minibatch, but
         the rows are gathered inside the kernel and each net runs all its steps
         on its own thread, so there is no per-step Python or thread barrier.
-        Returns (state, losses float64 [steps, 2]: value, policy).
+        Returns (state, losses float64 [steps, 2]: value, policy). With the
+        config's sibling_weight > 0, data.group must hold the sibling ids.
         """
         d = self._coerce(data)
+        _check_sibling(self._beta, d.group, True)
         rows = np.ascontiguousarray(rows, dtype=np.int64)
         batch_size = int(batch_size)
         if not 0 < batch_size <= self.config.max_batch:
@@ -691,6 +771,9 @@ class NumbaTrainer:
                 self._tiny,
                 self._use_adam,
                 losses,
+                _NO_GROUP if d.group is None else d.group,
+                self._gbuf,
+                self._beta,
             )
         return state._replace(step=first + n_steps), losses
 
@@ -742,6 +825,8 @@ class NumbaTrainer:
                         delta,
                         grad,
                         False,
+                        _NO_GROUP,
+                        0.0,
                     )
                     total += w * loss
                     weight += w
