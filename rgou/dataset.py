@@ -13,8 +13,8 @@ passing position, which has no policy target), ``value_target`` float32
 written at disk speed. Datasets of the positions after each move of a
 decision (``afterstates``) also hold ``decision`` int32 [N], the number of
 the decision in its game that a sample follows: the samples after one
-decision's moves are siblings (`Dataset.siblings`). Features (5.8 M positions/s) and legal masks are
-computed on load. Format 1 files (rgou 0.1: compressed, with features) load
+decision's moves are siblings (`Dataset.siblings`). Features (5.8 M
+positions/s) and legal masks are computed on load. Format 1 files (rgou 0.1: compressed, with features) load
 too. Passing positions exist only in format 2 datasets made with
 ``include_passes``; `Dataset.has_policy` tells them apart.
 
