@@ -756,7 +756,7 @@ class _ShardSource:
         if options.sibling_weight > 0:
             raise ValueError(
                 "sibling_weight: shards are shuffled row by row, which splits the siblings; "
-                "load the data in memory for the sibling term"
+                "load the data in memory for the sibling term (--in-memory)"
             )
         self.shards = shards
         self.options = options
