@@ -18,8 +18,9 @@ their decisions, with exact values (needs the solved table, rgou solve).
 Training: 8 epochs, Adam, learning rate 1e-3 decaying by 0.8 an epoch, no
 dropout, 5% of the games held out. It is the prototype in JAX (jax on the CPU
 is enough: about 15 s an epoch on one core) of what both of rgou's trainers
-now do with `rgou train --sibling-weight BETA` (`rgou.nn.contract`). The policy weights saved with the value net come from POLICY_MODEL
-(default: the shipped model's; a depth-0 agent ranks by value alone). Then:
+now do with `rgou train --sibling-weight BETA` (`rgou.nn.contract`). The
+policy weights saved with the value net come from POLICY_MODEL (default: the
+shipped model's; a depth-0 agent ranks by value alone). Then:
 
     python benchmarks/experiments/sibling_loss.py BETA SEED OUT.json.gz [POLICY_MODEL]
     rgou evaluate ml:OUT.json.gz --games 1000 --seed 6
