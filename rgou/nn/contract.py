@@ -90,8 +90,7 @@ class TrainConfig:
             raise ValueError(f"policy_loss must be one of {', '.join(POLICY_LOSSES)}, got {self.policy_loss!r}")
         if not 0.0 <= float(self.dropout_rate) < 1.0:
             raise ValueError(f"dropout rate must be in [0, 1), got {self.dropout_rate!r}")
-        if not 0.0 <= float(self.sibling_weight) <= MAX_SIBLING_WEIGHT:
-            raise ValueError(f"sibling weight must be in [0, {MAX_SIBLING_WEIGHT:g}], got {self.sibling_weight!r}")
+        sibling_beta(self.sibling_weight)
         if not float(self.learning_rate) > 0.0:
             raise ValueError(f"learning rate must be positive, got {self.learning_rate!r}")
         if isinstance(self.max_batch, bool) or not isinstance(self.max_batch, (int, np.integer)) or self.max_batch < 1:
@@ -187,6 +186,24 @@ def check_group(group: Any, n: int) -> np.ndarray | None:
     if g.shape != (n,) or not (np.issubdtype(g.dtype, np.integer) or g.dtype == np.bool_):
         raise ValueError(f"group: expected {n} integer sibling ids, got {g.dtype} {g.shape}")
     return np.ascontiguousarray(g, dtype=np.int32)
+
+
+def sibling_beta(weight: float) -> float:
+    """The sibling term's weight as a float; refuses one outside [0, MAX_SIBLING_WEIGHT]."""
+    beta = float(weight)
+    if not 0.0 <= beta <= MAX_SIBLING_WEIGHT:
+        raise ValueError(f"sibling weight must be in [0, {MAX_SIBLING_WEIGHT:g}], got {weight!r}")
+    return beta
+
+
+def check_sibling(weight: float, group: Any, head: str) -> float:
+    """`sibling_beta`, also refusing a weight > 0 without sibling ids or on another head than the value's."""
+    beta = sibling_beta(weight)
+    if beta > 0.0 and group is None:
+        raise ValueError("a sibling weight > 0 needs the batch's sibling ids (group)")
+    if beta > 0.0 and head != "tanh_mse":
+        raise ValueError("the sibling term belongs to the value (tanh_mse) head")
+    return beta
 
 
 def adam_scalars(step: int, lr: float, dtype: Any = np.float32) -> tuple[Any, Any]:

@@ -40,6 +40,7 @@ from rgou.nn.contract import (
     TrainState,
     adam_scalars,
     check_group,
+    check_sibling,
     map_batch,
     shuffle_key,
 )
@@ -142,8 +143,7 @@ def loss(
         targets = targets[:, None]
     if weights is None:
         weights = jnp.ones(X.shape[0], dtype=X.dtype)
-    if sibling_weight > 0.0 and (group is None or head != "tanh_mse"):
-        raise ValueError("a sibling weight > 0 needs sibling ids (group) and the value (tanh_mse) head")
+    check_sibling(sibling_weight, group, head)
     logits = forward(flat, cfg, X, dropout_rate, key)
     return _head_loss(logits, targets, head, weights, legal_mask, group, sibling_weight)
 

@@ -39,7 +39,6 @@ from rgou.nn.contract import (
     ADAM_BETA1,
     ADAM_BETA2,
     ADAM_EPS,
-    MAX_SIBLING_WEIGHT,
     STREAM_POLICY,
     STREAM_VALUE,
     Batch,
@@ -47,6 +46,7 @@ from rgou.nn.contract import (
     TrainState,
     adam_scalars,
     check_group,
+    check_sibling,
 )
 from rgou.nn.layout import NetConfig, bias_offset, check_flat, layer_sizes, num_params, weight_offset
 
@@ -562,18 +562,6 @@ def _scratch(sizes: np.ndarray, n: int, dtype: Any) -> tuple[np.ndarray, np.ndar
 _NO_GROUP = np.zeros(0, np.int32)
 
 
-def _check_sibling(weight: float, group: np.ndarray | None, tanh_head: bool) -> float:
-    """The sibling term's beta; refuses one > 0 without sibling ids or on the softmax head."""
-    beta = float(weight)
-    if not 0.0 <= beta <= MAX_SIBLING_WEIGHT:
-        raise ValueError(f"sibling weight must be in [0, {MAX_SIBLING_WEIGHT:g}], got {weight!r}")
-    if beta > 0.0 and group is None:
-        raise ValueError("a sibling weight > 0 needs the batch's sibling ids (group)")
-    if beta > 0.0 and not tanh_head:
-        raise ValueError("the sibling term belongs to the value (tanh_mse) head")
-    return beta
-
-
 def _head_code(head: str) -> int:
     if head not in HEADS:
         raise ValueError(f"expected head in {sorted(HEADS)}, got {head!r}")
@@ -614,7 +602,7 @@ def loss_and_grad(
         raise ValueError(f"expected targets of shape {(X.shape[0], cfg.output_size)}, got {targets.shape}")
     _check_rate(dropout_rate)
     n = X.shape[0]
-    beta = _check_sibling(sibling_weight, group, head == "tanh_mse")
+    beta = check_sibling(sibling_weight, group, head)
     G = _NO_GROUP if group is None else check_group(group, n)
     W = np.ones(n, flat.dtype) if weights is None else np.ascontiguousarray(weights, dtype=flat.dtype)
     M = np.ones(targets.shape, flat.dtype) if legal_mask is None else np.ascontiguousarray(legal_mask, flat.dtype)
@@ -719,7 +707,7 @@ class NumbaTrainer:
         config's sibling_weight > 0, data.group must hold the sibling ids.
         """
         d = self._coerce(data)
-        _check_sibling(self._beta, d.group, True)
+        check_sibling(self._beta, d.group, "tanh_mse")
         rows = np.ascontiguousarray(rows, dtype=np.int64)
         batch_size = int(batch_size)
         if not 0 < batch_size <= self.config.max_batch:
