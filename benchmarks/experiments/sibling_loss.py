@@ -39,7 +39,7 @@ from rgou.agents import load_perfect_table
 from rgou.exact import label_exactly
 from rgou.features import extract_features_batch
 from rgou.models import load_model
-from rgou.nn.jax_trainer import forward
+from rgou.nn.jax_trainer import loss
 from rgou.nn.layout import VALUE_CONFIG, init_params
 from rgou.selfplay import generate, positions_after_moves
 from rgou.weights import Weights, save_weights
@@ -81,18 +81,14 @@ def main(beta: float, seed: int, out: str, policy_model: str) -> None:
         return jnp.asarray(rows.astype(np.int32)), jnp.asarray((number - number[:, :1]).astype(np.int32))
 
     def losses(p, batch):
+        """(MSE, the sibling term) of a minibatch: rgou's value loss with weights 1 and 0 on the term."""
         rows, seg = batch
-        v = jnp.tanh(forward(p, VALUE_CONFIG, xd[rows])[:, 0])
-        t = yd[rows]
-        count = jnp.maximum(jax.ops.segment_sum(jnp.ones_like(v), seg, BATCH), 1.0)
-        v_mean = jax.ops.segment_sum(v, seg, BATCH) / count
-        t_mean = jax.ops.segment_sum(t, seg, BATCH) / count
-        c = (v - v_mean[seg]) - (t - t_mean[seg])
-        return jnp.mean((v - t) ** 2), jnp.mean(c**2)
+        mse = loss(p, VALUE_CONFIG, xd[rows], yd[rows], "tanh_mse")
+        return mse, loss(p, VALUE_CONFIG, xd[rows], yd[rows], "tanh_mse", group=seg, sibling_weight=1.0) - mse
 
     def objective(p, batch):
-        mse, centred = losses(p, batch)
-        return mse + beta * centred
+        rows, seg = batch
+        return loss(p, VALUE_CONFIG, xd[rows], yd[rows], "tanh_mse", group=seg, sibling_weight=beta)
 
     @jax.jit
     def epoch(state, order, lr):
