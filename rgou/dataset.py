@@ -52,6 +52,21 @@ def _legal_masks(states, out):
         legal_mask(states[i], out[i])
 
 
+def run_starts(*keys: np.ndarray) -> np.ndarray:
+    """Rows (int64 [k]) where a run begins: row 0, and each row where any key differs from the row before.
+
+    keys: arrays of one length N, e.g. game ids, whose rows come grouped.
+    """
+    n = len(keys[0])
+    if not n:
+        return np.zeros(0, np.int64)
+    change = np.zeros(n, np.bool_)
+    change[0] = True
+    for k in keys:
+        change[1:] |= k[1:] != k[:-1]
+    return np.flatnonzero(change)
+
+
 def legal_masks(states: np.ndarray) -> np.ndarray:
     """Legal-slot masks bool [N, 7] of rolled states int8 [N, 16]."""
     out = np.zeros((len(states), NUM_PIECES), dtype=np.bool_)
@@ -188,9 +203,8 @@ class Dataset:
         """
         if self.decision is None:
             return None
-        g, d = self.game_id, self.decision
-        change = np.r_[False, (g[1:] != g[:-1]) | (d[1:] != d[:-1])]
-        return np.cumsum(change, dtype=np.int64).astype(np.int32)
+        starts = run_starts(self.game_id, self.decision)
+        return np.repeat(np.arange(len(starts), dtype=np.int32), np.diff(np.r_[starts, len(self)]))
 
     def subset(self, rows: np.ndarray) -> Dataset:
         """The samples at `rows` (indices or a boolean mask), in that order."""

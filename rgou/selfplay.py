@@ -37,7 +37,7 @@ from rgou._numba import njit, numba_threads
 from rgou._random import seed_rng
 from rgou._validate import check_int
 from rgou.agents import AGENT_RANDOM, search_agent_data
-from rgou.dataset import DATASET_FORMAT, Dataset, legal_masks, one_hot
+from rgou.dataset import DATASET_FORMAT, Dataset, legal_masks, one_hot, run_starts
 from rgou.features import extract_features_batch
 from rgou.game import DICE, NO_WINNER, apply_move_inplace, count_legal_moves, distinct_moves, roll_dice, winner
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
@@ -124,7 +124,7 @@ def positions_after_moves(
     _afterstate_counts(states, include_passes, counts)
     offsets = np.zeros(len(states) + 1, np.int64)
     np.cumsum(counts, out=offsets[1:])
-    starts = np.flatnonzero(np.r_[True, game_id[1:] != game_id[:-1]]) if len(states) else np.zeros(0, np.int64)
+    starts = run_starts(game_id)
     game_first = np.append(starts, len(states)).astype(np.int64)
     out = np.empty((offsets[-1], states.shape[1]), np.int8)
     ids = game_id[starts].astype(np.int64)
@@ -136,10 +136,8 @@ def positions_after_moves(
 
 def decision_numbers(game_id: np.ndarray) -> np.ndarray:
     """Number of each row within its game, int32 [N] (0, 1, ...), for rows grouped by game."""
+    first = run_starts(game_id)
     n = len(game_id)
-    if not n:
-        return np.zeros(0, np.int32)
-    first = np.flatnonzero(np.r_[True, game_id[1:] != game_id[:-1]])
     return (np.arange(n) - np.repeat(first, np.diff(np.r_[first, n]))).astype(np.int32)
 
 

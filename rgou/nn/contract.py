@@ -45,6 +45,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from rgou.dataset import run_starts
 from rgou.nn.layout import POLICY_CONFIG, VALUE_CONFIG, NetConfig
 
 ADAM_BETA1 = 0.9
@@ -248,8 +249,7 @@ def shuffle_groups(rows: np.ndarray, group: np.ndarray, seed: int, epoch: int) -
     rows = np.asarray(rows, dtype=np.int64)
     if not len(rows):
         return rows
-    g = np.asarray(group)[rows]
-    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    starts = run_starts(np.asarray(group)[rows])
     sizes = np.diff(np.r_[starts, len(rows)])
     perm = shuffle_order(len(starts), seed, epoch)
     n = sizes[perm]
