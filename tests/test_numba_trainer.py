@@ -193,6 +193,35 @@ def test_dropout_masks_seeded_and_inverted():
     assert (nt.dropout_scale((8, 8), 0.0, seed=1, layer=0) == 1.0).all()
 
 
+def _splitmix64(x: int) -> int:
+    """splitmix64 on Python ints (the published constants), independent of rgou._random."""
+    mask = (1 << 64) - 1
+    z = (x + 0x9E3779B97F4A7C15) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return z ^ (z >> 31)
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.25, 0.5, 2.0**-53, 1.0 - 2.0**-53, 3 * 2.0**-53])
+def test_dropout_mask_is_the_documented_hash_rule(rate):
+    """Unit i of layer k is kept when (splitmix64(stream ^ i) >> 11) * 2**-53 >= rate, in float64."""
+    seed, layer, shape = 2**63 + 12345, 2, (16, 24)
+    stream = _splitmix64(seed ^ _splitmix64(layer + 1))
+    want = np.array(
+        [1.0 / (1.0 - rate) if (_splitmix64(stream ^ i) >> 11) * 2.0**-53 >= rate else 0.0 for i in range(16 * 24)]
+    ).reshape(shape)
+    np.testing.assert_array_equal(nt.dropout_scale(shape, rate, seed=seed, layer=layer), want)
+
+
+def test_dropout_threshold_decides_at_the_boundary():
+    """The integer threshold keeps a unit whose uniform equals the rate and drops the one just below."""
+    for k in [1, 2, 3, 12345, 2**52 + 1, 2**53 - 1]:
+        rate = k * 2.0**-53
+        t = int(nt._keep_threshold(rate))
+        assert t == k and (t * 2.0**-53 >= rate) and not ((t - 1) * 2.0**-53 >= rate)
+    assert int(nt._keep_threshold(0.1)) * 2.0**-53 >= 0.1 > (int(nt._keep_threshold(0.1)) - 1) * 2.0**-53
+
+
 @settings(max_examples=15, deadline=None)
 @given(problems(smooth=True), st.sampled_from([0.1, 0.5]), st.integers(0, 2**40))
 def test_dropout_forward_and_gradient_use_the_seeded_mask(problem, rate, seed):

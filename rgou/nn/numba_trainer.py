@@ -54,7 +54,7 @@ HEAD_TANH_MSE = 0
 HEAD_SOFTMAX_CE = 1
 EVAL_ROWS = 4096  # rows per forward pass when evaluating (large products run near the BLAS peak)
 HEADS = {"tanh_mse": HEAD_TANH_MSE, "softmax_ce": HEAD_SOFTMAX_CE}
-_U53 = 1.0 / 9007199254740992.0  # 2**-53
+_TWO53 = 9007199254740992.0  # 2**53: a unit's uniform has 53 bits
 
 
 # Dropout.
@@ -66,10 +66,20 @@ def _layer_stream(seed, layer):
 
 
 @njit
-def _keep_unit(stream, index, rate):
-    """True when unit ``index`` of a layer's stream survives dropout at ``rate``."""
-    u = (splitmix64(stream ^ np.uint64(index)) >> np.uint64(11)) * _U53
-    return u >= rate
+def _keep_threshold(rate):
+    """The uint64 that the top 53 bits of a unit's hash must reach to survive dropout at ``rate``.
+
+    A unit is kept when its uniform u = (hash >> 11) * 2**-53 is >= rate;
+    rate * 2**53 is exact in float64, so comparing the integer with its
+    ceiling decides the same and needs no float conversion per unit.
+    """
+    return np.uint64(np.ceil(rate * _TWO53))
+
+
+@njit
+def _keep_unit(stream, index, threshold):
+    """True when unit ``index`` of a layer's stream survives dropout (threshold: `_keep_threshold`)."""
+    return (splitmix64(stream ^ np.uint64(index)) >> np.uint64(11)) >= threshold
 
 
 @njit
@@ -80,10 +90,11 @@ def _mix_seed(seed, step, stream):
 @njit
 def _dropout_scale_kernel(n_rows, n_cols, rate, seed, layer, out):
     stream = _layer_stream(seed, layer)
+    threshold = _keep_threshold(rate)
     inv_keep = 1.0 / (1.0 - rate)
     for r in range(n_rows):
         for j in range(n_cols):
-            out[r, j] = inv_keep if _keep_unit(stream, r * n_cols + j, rate) else 0.0
+            out[r, j] = inv_keep if _keep_unit(stream, r * n_cols + j, threshold) else 0.0
 
 
 def dropout_scale(shape: tuple[int, int], rate: float, seed: int, layer: int) -> np.ndarray:
@@ -112,28 +123,34 @@ def _check_rate(rate: float) -> None:
 
 @njit
 def _bias_activate(Z, flat, b_off, hidden, rate, seed, layer):
-    """Z += b; for hidden layers ReLU then inverted dropout (in place)."""
+    """Z += b; for hidden layers ReLU then inverted dropout (in place).
+
+    The dropout loop hashes every unit and selects without a branch, so it
+    vectorises; the mask is the one `_keep_unit` gives.
+    """
     n, n_out = Z.shape
-    for r in range(n):
-        for j in range(n_out):
-            Z[r, j] += flat[b_off + j]
+    b = flat[b_off : b_off + n_out]
     if not hidden:
-        return
-    if rate > 0.0:
-        stream = _layer_stream(seed, layer)
-        inv_keep = 1.0 / (1.0 - rate)
         for r in range(n):
             for j in range(n_out):
-                z = Z[r, j]
-                if z > 0.0 and _keep_unit(stream, r * n_out + j, rate):
-                    Z[r, j] = z * inv_keep
-                else:
-                    Z[r, j] = 0.0
+                Z[r, j] += b[j]
+    elif rate > 0.0:
+        stream = _layer_stream(seed, layer)
+        threshold = _keep_threshold(rate)
+        inv_keep = 1.0 / (1.0 - rate)  # float64, as the backward pass scales by it
+        zero = Z.dtype.type(0.0)
+        for r in range(n):
+            row = Z[r]
+            base = np.uint64(r * n_out)
+            for j in range(n_out):
+                z = row[j] + b[j]
+                keep = (splitmix64(stream ^ (base + np.uint64(j))) >> np.uint64(11)) >= threshold
+                row[j] = z * inv_keep if (z > zero) & keep else zero
     else:
         for r in range(n):
             for j in range(n_out):
-                if Z[r, j] < 0.0:
-                    Z[r, j] = 0.0
+                z = Z[r, j] + b[j]
+                Z[r, j] = z if z > 0.0 else 0.0
 
 
 @njit
