@@ -197,6 +197,13 @@ def legal_mask(state, out):
 
 
 @njit(no_alloc=True)
+def copy_state_into(dst, src):
+    """dst[:] = src, element by element: a slice assignment needs Numba's reference counting."""
+    for i in range(src.shape[0]):
+        dst[i] = src[i]
+
+
+@njit(no_alloc=True)
 def apply_move_inplace(state, slot):
     """Play legal move `slot` on `state` in place; return True if the mover rolls again.
 

@@ -51,6 +51,7 @@ from rgou.game import (
     TO_MOVE,
     _target_square,
     apply_move_inplace,
+    copy_state_into,
     count_legal_moves,
     distinct_moves,
     is_over,
@@ -483,8 +484,7 @@ def _open_frame(fi, ff, level):
     ff[level, _TOTAL] = 0.0
 
 
-@njit
-def _search(work, leaf, depth0, rolled, scores, counts):
+def _search_loop(stack, moves, fi, ff, table, params, win, leaf, work, depth0, rolled, scores, counts):
     """Expectiminimax of the root work.stack[0] to depth0 >= 1 plies; the root is not over.
 
     rolled: the root is a rolled position (its dice set; each move's value is
@@ -494,15 +494,11 @@ def _search(work, leaf, depth0, rolled, scores, counts):
     (a rolled root: its one roll), and for each roll its legal moves (or its
     one shared pass subtree). A child at depth 0 is a leaf; at depth 1 it is
     valued by `_chance_leaf_heuristic` (incremental) or `_chance_leaf_general`.
+
+    stack, moves, fi, ff: the Work's arrays; table, params, win: the Leaf's.
+    leaf and work are None for the heuristic: Numba then prunes every branch
+    that reads them (`_search`).
     """
-    stack = work.stack
-    moves = work.moves
-    fi = work.fi
-    ff = work.ff
-    table = leaf.table
-    params = leaf.params
-    win = leaf.win
-    heuristic = leaf.kind == LEAF_HEURISTIC
     last_roll = stack[0, DICE] if rolled else MAX_ROLL
     level = 0
     _open_frame(fi, ff, 0)
@@ -536,7 +532,7 @@ def _search(work, leaf, depth0, rolled, scores, counts):
             k = fi[level, _K]
             n = fi[level, _N]
             if k < n:
-                child[:] = node
+                copy_state_into(child, node)
                 apply_move_inplace(child, moves[level, k])
                 if counts is not None:
                     counts[COUNT_GENERATED] += 1
@@ -547,14 +543,14 @@ def _search(work, leaf, depth0, rolled, scores, counts):
                 elif depth == 1:
                     if counts is not None:
                         counts[COUNT_LEAVES] += 1
-                    if heuristic:
+                    if leaf is None:
                         v = np.float64(evaluate_table(child, table, params))
                     else:
                         v = _unrolled_value(child, leaf, work, table, params)
                 elif depth == 2:
                     if counts is not None:
                         counts[COUNT_CHANCE] += 1
-                    if heuristic:
+                    if leaf is None:
                         v = _chance_leaf_heuristic(child, table, params, moves[level + 1], counts)
                     else:
                         v = _chance_leaf_general(child, stack[level + 2], leaf, work, moves[level + 1], counts)
@@ -596,21 +592,21 @@ def _search(work, leaf, depth0, rolled, scores, counts):
             if fi[level, _HAVE_PASS]:
                 ff[level, _TOTAL] += prob * ff[level, _PASS_VALUE]
                 continue
-            child[:] = node
+            copy_state_into(child, node)
             pass_turn_inplace(child)
             if counts is not None:
                 counts[COUNT_GENERATED] += 1
             if depth == 1:
                 if counts is not None:
                     counts[COUNT_LEAVES] += 1
-                if heuristic:
+                if leaf is None:
                     v = np.float64(evaluate_table(child, table, params))
                 else:
                     v = _unrolled_value(child, leaf, work, table, params)
             elif depth == 2:
                 if counts is not None:
                     counts[COUNT_CHANCE] += 1
-                if heuristic:
+                if leaf is None:
                     v = _chance_leaf_heuristic(child, table, params, moves[level + 1], counts)
                 else:
                     v = _chance_leaf_general(child, stack[level + 2], leaf, work, moves[level + 1], counts)
@@ -624,6 +620,28 @@ def _search(work, leaf, depth0, rolled, scores, counts):
             fi[level, _HAVE_PASS] = 1
             ff[level, _PASS_VALUE] = v
             ff[level, _TOTAL] += prob * v
+
+
+# One loop, compiled twice. With the heuristic (leaf and work None) nothing
+# in it reads a structref, so it compiles without reference counting, which
+# had cost an atomic increment and decrement per array view in the loop; the
+# other leaves read the Leaf and Work structrefs and keep their counts.
+_search_heuristic = njit(no_alloc=True)(_search_loop)
+_search_leaf = njit(_search_loop)
+
+
+@njit(inline="always")
+def _search(work, leaf, depth0, rolled, scores, counts):
+    """`_search_loop` on the fields of `work` and `leaf`, the heuristic's without reference counting."""
+    if leaf.kind == LEAF_HEURISTIC:
+        return _search_heuristic(
+            work.stack, work.moves, work.fi, work.ff, leaf.table, leaf.params, leaf.win, None, None, depth0, rolled,
+            scores, counts,
+        )  # fmt: skip
+    return _search_leaf(
+        work.stack, work.moves, work.fi, work.ff, leaf.table, leaf.params, leaf.win, leaf, work, depth0, rolled,
+        scores, counts,
+    )  # fmt: skip
 
 
 @njit

@@ -103,7 +103,7 @@ from rgou.agents import MLAgent, make_agent
 from rgou.game import DICE, new_state
 from rgou.heuristic import DEFAULT_PARAMS, evaluate
 from rgou.models import load_model
-from rgou.search import _roll_values
+from rgou.search import _roll_values, _search_heuristic
 state = new_state()
 state[DICE] = 2
 evaluate(state, DEFAULT_PARAMS.to_array())  # entry points first: a kernel that allocates must keep its counts
@@ -113,15 +113,19 @@ sig = _roll_values.signatures[0]
 ir = _roll_values.inspect_llvm(sig)
 assert "forward_rows_into" in ir and "_dense_one" in ir  # the callees are linked into the same module
 print(ir.count("NRT_incref"), ir.count("NRT_decref"))
+for sig in _search_heuristic.signatures:  # the expert's search loop
+    ir = _search_heuristic.inspect_llvm(sig)
+    assert "_chance_leaf_heuristic" in ir and "distinct_moves" in ir
+    print(ir.count("NRT_incref"), ir.count("NRT_decref"))
 """
 
 
-def test_the_value_nets_rolls_count_no_references(tmp_path):
-    """The ML agent's per-roll path (`_roll_values` and the layers it calls) is compiled without Numba's
-    reference counting (`njit(no_alloc=True)`): with it, every array a call passes or views costs two
-    atomic operations, a fifth of a decision. Compiled anew (a fresh cache folder), since a cached kernel
-    has no IR to read; the heuristic's entry point runs first, so a no_alloc kernel that calls one that
-    allocates fails here."""
+def test_the_value_nets_rolls_and_the_experts_search_count_no_references(tmp_path):
+    """The ML agent's per-roll path (`_roll_values` and the layers it calls) and the expert's search loop
+    (`_search_heuristic`) are compiled without Numba's reference counting (`njit(no_alloc=True)`): with
+    it, every array a call passes or views costs two atomic operations, a fifth of a decision. Compiled
+    anew (a fresh cache folder), since a cached kernel has no IR to read; the heuristic's entry point runs
+    first, so a no_alloc kernel that calls one that allocates fails here."""
     import os
     import subprocess
     import sys
@@ -129,4 +133,5 @@ def test_the_value_nets_rolls_count_no_references(tmp_path):
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
     run = subprocess.run([sys.executable, "-c", NO_REFCOUNT_SCRIPT], env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.split() == ["0", "0"]
+    counts = run.stdout.split()
+    assert len(counts) >= 4 and set(counts) == {"0"}, run.stdout
