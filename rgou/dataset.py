@@ -220,7 +220,11 @@ class Dataset:
         arrays = {name: np.concatenate([getattr(p, name) for p in parts]) for name, _, _ in cls.ARRAYS}
         decisions = [p.decision for p in parts]
         decision = None if any(d is None for d in decisions) else np.concatenate(decisions)
-        return cls(**arrays, meta=dict(parts[0].meta if meta is None else meta), decision=decision)
+        meta = dict(parts[0].meta if meta is None else meta)
+        targets = {p.meta.get("value_target") for p in parts}
+        if len(targets) > 1:  # the parts' targets differ: none of their descriptions is the whole's
+            meta["value_target"] = "mixed"
+        return cls(**arrays, meta=meta, decision=decision)
 
     def save(self, path: str | Path) -> Path:
         """Write the dataset (format 2, uncompressed .npz) atomically: temporary file, then rename."""

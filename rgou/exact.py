@@ -65,6 +65,18 @@ def decision_losses(values, states, moves, out):
         out[i] = best - chosen
 
 
+EXACT_LABELS = "2 P(P2 wins) - 1 under perfect play; policy target: the perfect move"  # meta["value_target"]
+
+
+def exactly_labelled(meta: dict) -> bool:
+    """True when a dataset's (or all shards') value and policy targets are already `label_exactly`'s.
+
+    Exact targets are the solved game's, so any table of these rules gives
+    them: such data need not be labelled again for `--value-target exact`.
+    """
+    return meta.get("value_target") == EXACT_LABELS
+
+
 def label_exactly(table, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(values float32 [N] in [-1, 1], P2's point of view; perfect moves int8 [N], -1 when passing)."""
     states = np.ascontiguousarray(states, dtype=np.int8)

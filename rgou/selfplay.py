@@ -38,6 +38,7 @@ from rgou._random import seed_rng
 from rgou._validate import check_int
 from rgou.agents import AGENT_RANDOM, search_agent_data
 from rgou.dataset import DATASET_FORMAT, Dataset, legal_masks, one_hot, run_starts
+from rgou.exact import EXACT_LABELS
 from rgou.features import extract_features_batch
 from rgou.game import DICE, NO_WINNER, apply_move_inplace, count_legal_moves, distinct_moves, roll_dice, winner
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
@@ -290,7 +291,7 @@ def generate(
         "afterstates": bool(afterstates),
         "unfinished_games": int(sum(int(np.count_nonzero(p[5] == 0)) for p in parts)),
         "value_target": (
-            "2 P(P2 wins) - 1 under perfect play; policy target: the perfect move"
+            EXACT_LABELS
             if exact_table is not None
             else "search_score / win_score, clipped to [-1, 1], P2's point of view"
         ),

@@ -81,13 +81,14 @@ class ShardedData:
     sizes: np.ndarray  # int64 [shards]: samples per shard
     shard_games: list[np.ndarray]  # per shard: its game ids, sorted, unique (int32)
     shard_game_sizes: list[np.ndarray]  # per shard: samples of each of those games (int64)
-    meta: dict  # "depth": D when every shard was labelled at search depth D; "agent": A when all were played by A
+    meta: dict  # "depth": D when every shard was labelled at search depth D; "agent": A when all were played by A;
+    # "value_target": the shards' description of their targets when all share it
 
     @classmethod
     def open(cls, paths: list[Path]) -> ShardedData:
         if not paths:
             raise ValueError("no shards given")
-        games, counts, depths, agents = [], [], set(), set()
+        games, counts, depths, agents, targets = [], [], set(), set(), set()
         for path in paths:
             stored = _read(path, ("game_id",))
             ids, n = np.unique(stored["game_id"], return_counts=True)
@@ -95,9 +96,12 @@ class ShardedData:
             counts.append(n.astype(np.int64))
             depths.add(stored["meta"].get("depth"))
             agents.add(stored["meta"].get("agent"))
+            targets.add(stored["meta"].get("value_target"))
         meta = {"depth": depths.pop()} if len(depths) == 1 and None not in depths else {}
         if len(agents) == 1 and None not in agents:
             meta["agent"] = agents.pop()
+        if len(targets) == 1 and None not in targets:
+            meta["value_target"] = targets.pop()
         return cls(list(paths), np.array([c.sum() for c in counts], np.int64), games, counts, meta)
 
     def __len__(self) -> int:

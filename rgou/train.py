@@ -46,6 +46,7 @@ from rgou._io import atomic_write
 from rgou._numba import njit
 from rgou._validate import check_int
 from rgou.dataset import Dataset, load_dataset
+from rgou.exact import exactly_labelled
 from rgou.nn.contract import (
     MAX_SIBLING_WEIGHT,
     POLICY_LOSSES,
@@ -311,11 +312,17 @@ def lambda_returns(predictions, outcome, game_id, lam):
 
 
 def with_exact_targets(data: Dataset, table_path: str | None) -> Dataset:
-    """The same samples with exact targets: value 2 P(P2 wins) - 1 and the perfect move as policy target."""
+    """The same samples with exact targets: value 2 P(P2 wins) - 1 and the perfect move as policy target.
+
+    Data already labelled exactly (`rgou generate --value-target exact`) is
+    returned as it is: no table is loaded.
+    """
     from rgou.agents import load_perfect_table
     from rgou.dataset import one_hot
     from rgou.exact import label_exactly
 
+    if exactly_labelled(data.meta):
+        return data
     if data.meta.get("format") == "json":
         raise ValueError("exact targets need positions: a JSON export holds none (use the .npz dataset)")
     values, moves = label_exactly(load_perfect_table(table_path), data.state)
@@ -766,7 +773,7 @@ class _ShardSource:
         self.val_games = validation_games(shards.games, options.validation_split, options.seed)
         self._x = feature_buffer(max(options.batch_size, VALIDATION_CHUNK))
         self._table = None
-        if parse_value_target(options.value_target)[0] == "exact":
+        if parse_value_target(options.value_target)[0] == "exact" and not exactly_labelled(shards.meta):
             from rgou.agents import load_perfect_table
 
             self._table = load_perfect_table(options.table)

@@ -103,6 +103,43 @@ def test_exact_training_targets(table, tmp_path, monkeypatch):
     TrainOptions(value_target="exact")  # a valid spec
 
 
+def test_exactly_labelled_data_is_not_labelled_again(table, tmp_path, monkeypatch):
+    """Data generated with exact targets keeps them (no table is loaded): in memory, from a file and
+    from shards; a mix with other targets, joined or sharded, is labelled."""
+    from rgou.dataset import Dataset, load_dataset
+    from rgou.exact import exactly_labelled
+    from rgou.shards import ShardedData
+    from rgou.train import TrainOptions, _ShardSource, with_exact_targets
+
+    monkeypatch.setattr("rgou.agents.load_perfect_table", lambda table_path=None: table)
+    exact = generate(3, depth=1, seed=11, value_target="exact", afterstates=True)
+    search = generate(2, depth=1, seed=12, first_game=3)
+    assert exactly_labelled(exact.meta) and not exactly_labelled(search.meta)
+
+    def refuse(table_path=None):
+        raise AssertionError("the table was loaded")
+
+    monkeypatch.setattr("rgou.agents.load_perfect_table", refuse)
+    assert with_exact_targets(exact, None) is exact
+    exact.save(tmp_path / "exact.npz")
+    again = load_dataset(tmp_path / "exact.npz")
+    assert with_exact_targets(again, None) is again
+    mixed = Dataset.concatenate([exact, search])
+    assert mixed.meta["value_target"] == "mixed"
+    with pytest.raises(AssertionError, match="the table was loaded"):
+        with_exact_targets(mixed, None)
+    assert Dataset.concatenate([exact, exact]).meta["value_target"] == exact.meta["value_target"]
+
+    options = TrainOptions(value_target="exact", batch_size=4)
+    shards = [tmp_path / "first.npz", tmp_path / "rest.npz"]
+    exact.subset(np.flatnonzero(exact.game_id == 0)).save(shards[0])
+    exact.subset(np.flatnonzero(exact.game_id > 0)).save(shards[1])
+    assert _ShardSource(ShardedData.open(shards), options, 64)._table is None
+    search.save(tmp_path / "search.npz")
+    with pytest.raises(AssertionError, match="the table was loaded"):
+        _ShardSource(ShardedData.open([*shards, tmp_path / "search.npz"]), options, 64)
+
+
 def test_afterstate_samples_carry_exact_labels_and_their_games(table, monkeypatch):
     from rgou.selfplay import positions_after_moves
     from rgou.train import TrainOptions
