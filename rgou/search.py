@@ -485,7 +485,7 @@ def _open_frame(fi, ff, level):
 
 
 def _search_loop(stack, moves, fi, ff, table, params, win, leaf, work, depth0, rolled, scores, counts):
-    """Expectiminimax of the root work.stack[0] to depth0 >= 1 plies; the root is not over.
+    """Expectiminimax of the root stack[0] to depth0 >= 1 plies; the root is not over.
 
     rolled: the root is a rolled position (its dice set; each move's value is
     written into scores[slot]), else a chance node (its dice ignored).

@@ -141,11 +141,9 @@ def _bias_activate(Z, flat, b_off, hidden, rate, seed, layer):
         zero = Z.dtype.type(0.0)
         for r in range(n):
             row = Z[r]
-            base = np.uint64(r * n_out)
             for j in range(n_out):
                 z = row[j] + b[j]
-                keep = (splitmix64(stream ^ (base + np.uint64(j))) >> np.uint64(11)) >= threshold
-                row[j] = z * inv_keep if (z > zero) & keep else zero
+                row[j] = z * inv_keep if (z > zero) & _keep_unit(stream, r * n_out + j, threshold) else zero
     else:
         for r in range(n):
             for j in range(n_out):
