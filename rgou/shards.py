@@ -39,6 +39,7 @@ from rgou.rules import NUM_PIECES
 
 DEFAULT_BUFFER = 1 << 20  # samples in the shuffle buffer (about 30 MB)
 _STORED = ("state", "move", "value_target", "outcome", "game_id")
+_SHARED_META = ("depth", "agent", "value_target")  # kept in ShardedData.meta when every shard has the same
 
 
 def shard_files(sources: list[str]) -> list[Path]:
@@ -88,20 +89,16 @@ class ShardedData:
     def open(cls, paths: list[Path]) -> ShardedData:
         if not paths:
             raise ValueError("no shards given")
-        games, counts, depths, agents, targets = [], [], set(), set(), set()
+        games, counts = [], []
+        shared: dict[str, set] = {key: set() for key in _SHARED_META}
         for path in paths:
             stored = _read(path, ("game_id",))
             ids, n = np.unique(stored["game_id"], return_counts=True)
             games.append(ids)
             counts.append(n.astype(np.int64))
-            depths.add(stored["meta"].get("depth"))
-            agents.add(stored["meta"].get("agent"))
-            targets.add(stored["meta"].get("value_target"))
-        meta = {"depth": depths.pop()} if len(depths) == 1 and None not in depths else {}
-        if len(agents) == 1 and None not in agents:
-            meta["agent"] = agents.pop()
-        if len(targets) == 1 and None not in targets:
-            meta["value_target"] = targets.pop()
+            for key, values in shared.items():
+                values.add(stored["meta"].get(key))
+        meta = {key: values.pop() for key, values in shared.items() if len(values) == 1 and None not in values}
         return cls(list(paths), np.array([c.sum() for c in counts], np.int64), games, counts, meta)
 
     def __len__(self) -> int:
