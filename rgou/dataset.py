@@ -14,9 +14,10 @@ written at disk speed. Datasets of the positions after each move of a
 decision (``afterstates``) also hold ``decision`` int32 [N], the number of
 the decision in its game that a sample follows: the samples after one
 decision's moves are siblings (`Dataset.siblings`). Features (5.8 M
-positions/s) and legal masks are computed on load. Format 1 files (rgou 0.1: compressed, with features) load
-too. Passing positions exist only in format 2 datasets made with
-``include_passes``; `Dataset.has_policy` tells them apart.
+positions/s) and legal masks are computed on load. Format 1 files (rgou
+0.1: compressed, with features) load too. Passing positions exist only in
+format 2 datasets made with ``include_passes``; `Dataset.has_policy` tells
+them apart.
 
 The JSON export (`to_json`) is a list of {"features", "value_target",
 "policy_target", "outcome", "game_id"} objects, the shape the existing

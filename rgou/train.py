@@ -18,9 +18,9 @@ the held-out policy agreement. What it does, in order:
    shards: a seeded shard order and a shuffle buffer, see rgou.shards; with
    ``sibling_weight``, a shuffle of whole decisions, `shuffle_groups`, for
    the value loss's sibling term), in full minibatches; after each:
-   validation losses, the policy's top-1 agreement with the expert on held-out positions (among legal moves), a
-   checkpoint (state, best weights, history, data identity) written
-   atomically; early stopping after `patience` epochs without a better
+   validation losses, the policy's top-1 agreement with the expert on
+   held-out positions (among legal moves), a checkpoint (state, best
+   weights, history, data identity) written atomically; early stopping after `patience` epochs without a better
    validation loss (value + policy), keeping the best weights.
 
 A checkpoint resumes a run bit for bit: shuffles depend on (seed, epoch),
