@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rgou import __version__
+from rgou.exact import EXACT_TARGETS
 from rgou.nn.contract import MAX_SIBLING_WEIGHT
 from rgou.search import DEFAULT_DEPTH, MAX_DEPTH
 
@@ -133,8 +134,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from rgou.selfplay import generate
 
     params = _params(args.params)
-    if args.afterstates and args.value_target != "exact":
-        raise ValueError("--afterstates: the positions after each move have no search value; add --value-target exact")
+    if args.afterstates and args.value_target == "search":
+        raise ValueError(
+            "--afterstates: the positions after each move have no search value; "
+            "add --value-target exact (or exact-unrolled)"
+        )
     if args.shards:
         return _generate_shards(args, params)
     _check_output(args.out, "--out")
@@ -314,6 +318,11 @@ def _pct(x: float) -> str:
     return "n/a" if x != x else f"{100 * x:.1f}%"
 
 
+def _loss(x: float) -> str:
+    """A loss to four significant digits: exact-target value losses are of order 1e-5."""
+    return f"{x:.4g}"
+
+
 def _epoch_line(record: dict, epochs: int, started: float) -> str:
     done = record["epoch"]
     elapsed = time.perf_counter() - started
@@ -321,11 +330,11 @@ def _epoch_line(record: dict, epochs: int, started: float) -> str:
     val = ""
     if "val_value_loss" in record:
         val = (
-            f"  val {record['val_value_loss']:.4f} / {record['val_policy_loss']:.4f}"
+            f"  val {_loss(record['val_value_loss'])} / {_loss(record['val_policy_loss'])}"
             f"  top-1 {_pct(record['val_policy_accuracy'])}"
         )
     return (
-        f"epoch {done:>3}/{epochs}  train {record['train_value_loss']:.4f} / {record['train_policy_loss']:.4f}"
+        f"epoch {done:>3}/{epochs}  train {_loss(record['train_value_loss'])} / {_loss(record['train_policy_loss'])}"
         f"{val}  {record['seconds']:.1f} s  ETA {eta:.0f} s{'  *' if record['best'] else ''}"
     )
 
@@ -418,7 +427,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 threads=args.threads,
                 progress=bar,
                 afterstates=options.afterstates,
-                value_target="exact" if options.afterstates else "search",  # train sets exact targets anyway
+                value_target=options.value_target if options.afterstates else "search",  # afterstates: exact ones
                 table=options.table,
             )
         finally:
@@ -515,8 +524,8 @@ def render_train_summary(s: dict) -> str:
         f"  training   {s['epochs_run']} epochs (best: epoch {s['best_epoch']}), batch {o['batch_size']}, "
         f"learning rate {o['learning_rate']}, value target {o['value_target']}, policy loss {o['policy_loss']}"
         + (f", sibling weight {o['sibling_weight']:g}" if o.get("sibling_weight") else ""),
-        f"  validation value loss {s['best_validation_value_loss']:.4f}, policy loss "
-        f"{s['best_validation_policy_loss']:.4f}, policy top-1 agreement with the expert "
+        f"  validation value loss {_loss(s['best_validation_value_loss'])}, policy loss "
+        f"{_loss(s['best_validation_policy_loss'])}, policy top-1 agreement with the expert "
         f"{_pct(s['policy_top1_agreement'])} (held-out games, legal moves)",
         "  time       " + ", ".join(f"{k} {v:.1f} s" for k, v in s["seconds"].items()),
     ]
@@ -754,15 +763,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--afterstates",
         action="store_true",
         help="record the positions after every distinct move of every decision, each with a fresh roll, "
-        "instead of the games' positions (needs --value-target exact)",
+        "instead of the games' positions (needs --value-target exact or exact-unrolled)",
     )
     gen.add_argument("--params", help="heuristic parameter JSON (default: the packaged defaults)")
     gen.add_argument("--agent", help="play both sides with this agent spec instead of the expert (e.g. ml-1)")
     gen.add_argument(
         "--value-target",
-        choices=("search", "exact"),
+        choices=("search", *EXACT_TARGETS),
         default="search",
-        help="search: the player's score; exact: perfect play's, from a solved table (rgou solve)",
+        help="search: the player's score; exact: perfect play's, from a solved table (rgou solve); "
+        "exact-unrolled: the same, of the pieces before the roll",
     )
     gen.add_argument(
         "--table", help="the solved 7-piece table of exact targets and of --agent perfect (default: the cache folder's)"
@@ -886,7 +896,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--patience", type=POSITIVE_INT, help="stop after this many epochs without a better validation loss"
     )
     tr.add_argument("--dropout", type=_float_type(0.0, 0.95, "a dropout rate in [0, 0.95]"), help="dropout rate")
-    tr.add_argument("--value-target", help="outcome | search | blend:A | td:L | exact")
+    tr.add_argument("--value-target", help="outcome | search | blend:A | td:L | exact | exact-unrolled")
     tr.add_argument(
         "--table", help="the solved 7-piece table of exact targets and of --agent perfect (default: the cache folder's)"
     )

@@ -2,6 +2,15 @@
 
 These njit kernels read a table's values (`rgou.solve.Table.values`) and
 rgou's int8[16] states; the moves follow rgou's legal-move order.
+
+Two exact value targets exist (P2's point of view, 2 P(P2 wins) - 1):
+
+* rolled (`exact`): the value of the position with its roll, the best move's;
+* unrolled (`exact-unrolled`): the value of the same pieces before the roll,
+  the table's own entry, whatever the roll. A value net is only ever asked
+  about a position through the mean over its five rolls (`rgou.search`): a
+  net that gives every roll the unrolled value makes that mean exact, and it
+  learns a function of the pieces alone instead of five maxima.
 """
 
 from __future__ import annotations
@@ -46,6 +55,15 @@ def exact_labels(values, states, out_value, out_move):
 
 
 @njit
+def unrolled_labels(values, states, out_value):
+    """For each state: 2 P(P2 wins) - 1 of its pieces before the roll (the dice are ignored) into out_value."""
+    for i in range(states.shape[0]):
+        p = win_probability(values, states[i])
+        p2 = p if states[i, TO_MOVE] == P2 else 1.0 - p
+        out_value[i] = 2.0 * p2 - 1.0
+
+
+@njit
 def decision_losses(values, states, moves, out):
     """out[i]: the best exact P(mover wins) after a move of states[i] minus that after moves[i] (0: optimal)."""
     after = np.empty(NUM_PIECES, np.float64)
@@ -65,23 +83,42 @@ def decision_losses(values, states, moves, out):
         out[i] = best - chosen
 
 
+EXACT_TARGETS = ("exact", "exact-unrolled")  # the value-target names of the two (rgou generate and rgou train)
 EXACT_LABELS = "2 P(P2 wins) - 1 under perfect play; policy target: the perfect move"  # meta["value_target"]
+EXACT_UNROLLED_LABELS = (
+    "2 P(P2 wins) - 1 under perfect play before the roll; policy target: the perfect move"  # the same, unrolled
+)
 
 
-def exactly_labelled(meta: dict) -> bool:
+def labels_name(unrolled: bool) -> str:
+    """meta["value_target"] of data labelled by `label_exactly(..., unrolled)`."""
+    return EXACT_UNROLLED_LABELS if unrolled else EXACT_LABELS
+
+
+def is_unrolled(value_target: str) -> bool:
+    """True for the exact value target of the pieces before the roll."""
+    return value_target == EXACT_TARGETS[1]
+
+
+def exactly_labelled(meta: dict, unrolled: bool = False) -> bool:
     """True when a dataset's (or all shards') value and policy targets are already `label_exactly`'s.
 
     Exact targets are the solved game's, so any table of these rules gives
-    them: such data need not be labelled again for `--value-target exact`.
+    them: such data need not be labelled again for the same exact target.
     """
-    return meta.get("value_target") == EXACT_LABELS
+    return meta.get("value_target") == labels_name(unrolled)
 
 
-def label_exactly(table, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(values float32 [N] in [-1, 1], P2's point of view; perfect moves int8 [N], -1 when passing)."""
+def label_exactly(table, states: np.ndarray, unrolled: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(values float32 [N] in [-1, 1], P2's point of view; perfect moves int8 [N], -1 when passing).
+
+    The values are the rolled positions' or, with `unrolled`, their pieces' before the roll.
+    """
     states = np.ascontiguousarray(states, dtype=np.int8)
     values = np.empty(len(states), np.float64)
     moves = np.empty(len(states), np.int8)
     if len(states):
         exact_labels(table.values, states, values, moves)
+        if unrolled:
+            unrolled_labels(table.values, states, values)
     return values.astype(np.float32), moves

@@ -38,7 +38,7 @@ from rgou._random import seed_rng
 from rgou._validate import check_int
 from rgou.agents import AGENT_RANDOM, search_agent_data
 from rgou.dataset import DATASET_FORMAT, Dataset, legal_masks, one_hot, run_starts
-from rgou.exact import EXACT_LABELS
+from rgou.exact import EXACT_TARGETS, is_unrolled, labels_name
 from rgou.features import extract_features_batch
 from rgou.game import DICE, NO_WINNER, apply_move_inplace, count_legal_moves, distinct_moves, roll_dice, winner
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
@@ -150,10 +150,12 @@ def _check_epsilon(epsilon: float) -> float:
 
 def check_targets(value_target: str, afterstates: bool) -> None:
     """Refuse value targets `generate` does not know, and afterstates without exact targets."""
-    if value_target not in ("search", "exact"):
-        raise ValueError(f"value_target must be search or exact, got {value_target!r}")
-    if afterstates and value_target != "exact":
-        raise ValueError("afterstates: the positions after each move have no search value; use value_target exact")
+    if value_target not in ("search", *EXACT_TARGETS):
+        raise ValueError(f"value_target must be search, exact or exact-unrolled, got {value_target!r}")
+    if afterstates and value_target not in EXACT_TARGETS:
+        raise ValueError(
+            "afterstates: the positions after each move have no search value; use value_target exact or exact-unrolled"
+        )
 
 
 def generate(
@@ -191,11 +193,12 @@ def generate(
       agent: an agent spec (`rgou.agents.make_agent`) to play both sides
         instead of the expert, e.g. "ml-1" for data from a model's own play;
         its moves and values become the targets (depth is then ignored).
-      value_target: "search" (the player's search value / win score) or
+      value_target: "search" (the player's search value / win score),
         "exact": 2 P(P2 wins) - 1 under perfect play, with the perfect move
         as the policy target, from a solved 7-piece table (`table`: a Table or
-        a path; default the cache folder's). `table` also serves the agent
-        "perfect".
+        a path; default the cache folder's), or "exact-unrolled": the same
+        with the value of the pieces before the roll (`rgou.exact`). `table`
+        also serves the agent "perfect".
       afterstates: sample the positions after every distinct move of every
         decision, each with a fresh roll, instead of the games' positions
         (exact targets only; see the module docstring).
@@ -204,7 +207,7 @@ def generate(
     depth = check_depth(depth)
     check_targets(value_target, afterstates)
     exact_table = None
-    if value_target == "exact":
+    if value_target in EXACT_TARGETS:
         from rgou.agents import load_perfect_table
 
         exact_table = load_perfect_table(table)
@@ -275,7 +278,7 @@ def generate(
         if exact_table is not None:
             from rgou.exact import label_exactly
 
-            values, perfect = label_exactly(exact_table, state)
+            values, perfect = label_exactly(exact_table, state, is_unrolled(value_target))
             moves = perfect if afterstates else np.where(moves >= 0, perfect, -1).astype(np.int8)
         features, legal = extract_features_batch(state), legal_masks(state)
     meta = {
@@ -291,7 +294,7 @@ def generate(
         "afterstates": bool(afterstates),
         "unfinished_games": int(sum(int(np.count_nonzero(p[5] == 0)) for p in parts)),
         "value_target": (
-            EXACT_LABELS
+            labels_name(is_unrolled(value_target))
             if exact_table is not None
             else "search_score / win_score, clipped to [-1, 1], P2's point of view"
         ),

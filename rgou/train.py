@@ -46,7 +46,7 @@ from rgou._io import atomic_write
 from rgou._numba import njit
 from rgou._validate import check_int
 from rgou.dataset import Dataset, load_dataset
-from rgou.exact import exactly_labelled
+from rgou.exact import EXACT_TARGETS, exactly_labelled, is_unrolled
 from rgou.nn.contract import (
     MAX_SIBLING_WEIGHT,
     POLICY_LOSSES,
@@ -64,7 +64,7 @@ from rgou.search import MAX_DEPTH
 from rgou.weights import Weights
 
 BACKENDS = ("numba", "jax")
-VALUE_TARGETS = ("outcome", "search", "blend:A", "td:L", "exact")
+VALUE_TARGETS = ("outcome", "search", "blend:A", "td:L", *EXACT_TARGETS)
 CHECKPOINT_FORMAT = 1
 JAX_BLOCK_STEPS = 256  # minibatches per JAX dispatch (one lax.scan)
 STEPS_PER_CALL = 1024  # minibatches per Numba trainer call (about 0.3 s at batch 32: Ctrl-C stays prompt)
@@ -133,10 +133,10 @@ class TrainOptions:
         if self.policy_loss not in POLICY_LOSSES:
             raise ValueError(f"policy_loss must be one of {', '.join(POLICY_LOSSES)}, got {self.policy_loss!r}")
         kind, _ = parse_value_target(self.value_target)
-        if self.afterstates and kind != "exact":
+        if self.afterstates and kind not in EXACT_TARGETS:
             raise ValueError(
                 f"afterstates: the positions after each move have only exact values; value_target is "
-                f"{self.value_target!r}, use exact"
+                f"{self.value_target!r}, use exact or exact-unrolled"
             )
         if not self.hidden_sizes or any(
             isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden_sizes
@@ -164,8 +164,8 @@ def _check_float(name: str, value: Any, low: float, high: float) -> None:
 
 
 def parse_value_target(spec: str) -> tuple[str, float]:
-    """("outcome" | "search" | "exact" | "blend" | "td", parameter) of a value-target spec."""
-    if spec in ("outcome", "search", "exact"):
+    """("outcome" | "search" | "exact" | "exact-unrolled" | "blend" | "td", parameter) of a value-target spec."""
+    if spec in ("outcome", "search", *EXACT_TARGETS):
         return spec, 0.0
     kind, _, number = str(spec).partition(":")
     if kind in ("blend", "td"):
@@ -176,7 +176,8 @@ def parse_value_target(spec: str) -> tuple[str, float]:
         if 0.0 <= value <= 1.0:
             return kind, value
     raise ValueError(
-        f"value target must be one of outcome, search, blend:A, td:L (A, L in [0, 1]) or exact, got {spec!r}"
+        f"value target must be one of outcome, search, blend:A, td:L (A, L in [0, 1]), exact or exact-unrolled, "
+        f"got {spec!r}"
     )
 
 
@@ -311,21 +312,23 @@ def lambda_returns(predictions, outcome, game_id, lam):
     return out
 
 
-def with_exact_targets(data: Dataset, table_path: str | None) -> Dataset:
+def with_exact_targets(data: Dataset, table_path: str | None, unrolled: bool = False) -> Dataset:
     """The same samples with exact targets: value 2 P(P2 wins) - 1 and the perfect move as policy target.
 
-    Data already labelled exactly (`rgou generate --value-target exact`) is
-    returned as it is: no table is loaded.
+    The value is the rolled position's or, with `unrolled` (value target
+    exact-unrolled), its pieces' before the roll (`rgou.exact`). Data already
+    labelled so (`rgou generate --value-target exact` for the rolled values)
+    is returned as it is: no table is loaded.
     """
     from rgou.agents import load_perfect_table
     from rgou.dataset import one_hot
-    from rgou.exact import label_exactly
+    from rgou.exact import label_exactly, labels_name
 
-    if exactly_labelled(data.meta):
+    if exactly_labelled(data.meta, unrolled):
         return data
     if data.meta.get("format") == "json":
         raise ValueError("exact targets need positions: a JSON export holds none (use the .npz dataset)")
-    values, moves = label_exactly(load_perfect_table(table_path), data.state)
+    values, moves = label_exactly(load_perfect_table(table_path), data.state, unrolled)
     moves[~data.has_policy] = -1  # passing samples stay value-only
     return Dataset(
         data.features,
@@ -335,7 +338,7 @@ def with_exact_targets(data: Dataset, table_path: str | None) -> Dataset:
         data.state,
         data.outcome,
         data.game_id,
-        {**data.meta, "value_target": "exact"},
+        {**data.meta, "value_target": labels_name(unrolled)},
         data.decision,
     )
 
@@ -350,7 +353,7 @@ def targets_of(spec: str, outcome: np.ndarray, search: np.ndarray) -> tuple[np.n
     kind, a = parse_value_target(spec)
     won = outcome.astype(np.float32)
     decided = (outcome != 0).astype(np.float32)
-    if kind in ("search", "exact"):  # exact: the data's value targets were replaced by exact ones
+    if kind in ("search", *EXACT_TARGETS):  # exact: the data's value targets were replaced by exact ones
         return np.array(search, np.float32), np.ones(len(outcome), np.float32)
     if kind == "blend":
         target = a * won + (1.0 - a) * search
@@ -705,8 +708,8 @@ class _MemorySource:
         self.group = data.siblings if options.sibling_weight > 0 else None
         if options.sibling_weight > 0 and self.group is None:
             raise ValueError(f"sibling_weight: {SIBLINGS_NEEDED}")
-        if self.kind == "exact":
-            data = with_exact_targets(data, options.table)
+        if self.kind in EXACT_TARGETS:
+            data = with_exact_targets(data, options.table, is_unrolled(self.kind))
             self.data = data
         targets, weights = value_targets(data, options.value_target)
         val_spec = "outcome" if self.kind == "td" else options.value_target  # fixed targets to validate against
@@ -773,7 +776,9 @@ class _ShardSource:
         self.val_games = validation_games(shards.games, options.validation_split, options.seed)
         self._x = feature_buffer(max(options.batch_size, VALIDATION_CHUNK))
         self._table = None
-        if parse_value_target(options.value_target)[0] == "exact" and not exactly_labelled(shards.meta):
+        kind = parse_value_target(options.value_target)[0]
+        self._unrolled = is_unrolled(kind)
+        if kind in EXACT_TARGETS and not exactly_labelled(shards.meta, self._unrolled):
             from rgou.agents import load_perfect_table
 
             self._table = load_perfect_table(options.table)
@@ -811,7 +816,7 @@ class _ShardSource:
         if self._table is not None:
             from rgou.exact import label_exactly
 
-            values, moves = label_exactly(self._table, rows["state"])
+            values, moves = label_exactly(self._table, rows["state"], self._unrolled)
             rows = {**rows, "value_target": values, "move": np.where(rows["move"] >= 0, moves, -1).astype(np.int8)}
         targets, weights = targets_of(self.options.value_target, rows["outcome"], rows["value_target"])
         return rows_to_batch(rows, targets, weights, self._x)

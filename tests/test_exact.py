@@ -16,7 +16,7 @@ import pytest
 from rgou import evaluate
 from rgou.agents import PerfectAgent, make_agent
 from rgou.cli import main
-from rgou.exact import decision_losses, label_exactly
+from rgou.exact import decision_losses, exactly_labelled, label_exactly
 from rgou.game import TO_MOVE, Position
 from rgou.playout import play_games
 from rgou.search import expectiminimax, table_leaf
@@ -99,15 +99,69 @@ def test_exact_training_targets(table, tmp_path, monkeypatch):
     values, moves = label_exactly(table, data.state)
     np.testing.assert_array_equal(exact.value_target, values)
     np.testing.assert_array_equal(exact.move, np.where(data.has_policy, moves, -1))
-    assert exact.meta["value_target"] == "exact"
+    assert exactly_labelled(exact.meta) and not exactly_labelled(exact.meta, unrolled=True)
+    assert with_exact_targets(exact, None) is exact
     TrainOptions(value_target="exact")  # a valid spec
+
+
+def _unrolled_values(table, states):
+    """2 P(P2 wins) - 1 of each state's pieces before the roll, from the solver's own look-up."""
+    out = []
+    for state in states:
+        p = table.win_probability(state)
+        out.append(2 * (p if state[TO_MOVE] == 2 else 1 - p) - 1)
+    return np.array(out, np.float32)
+
+
+def test_exact_unrolled_targets_are_the_tables_values_before_the_roll(table, monkeypatch, tmp_path):
+    """The value is the unrolled position's (dice ignored), the policy target still the perfect move;
+    rolled exact data is labelled again for it, unrolled data is not."""
+    from rgou.shards import ShardedData
+    from rgou.train import TrainOptions, _MemorySource, _ShardSource, with_exact_targets
+
+    monkeypatch.setattr("rgou.agents.load_perfect_table", lambda table_path=None: table)
+    data = generate(3, depth=1, seed=11, value_target="exact", afterstates=True)
+    values, moves = label_exactly(table, data.state, unrolled=True)
+    np.testing.assert_array_equal(values, _unrolled_values(table, data.state))
+    np.testing.assert_array_equal(moves, label_exactly(table, data.state)[1])
+    rolls = data.state.copy()
+    rolls[:, 15] = (rolls[:, 15] + 1) % 5  # another roll of the same pieces: the same value
+    np.testing.assert_array_equal(label_exactly(table, rolls, unrolled=True)[0], values)
+    assert not np.array_equal(values, data.value_target)  # the rolled values differ
+
+    unrolled = with_exact_targets(data, None, unrolled=True)
+    np.testing.assert_array_equal(unrolled.value_target, values)
+    np.testing.assert_array_equal(unrolled.move, data.move)
+    assert exactly_labelled(unrolled.meta, unrolled=True) and not exactly_labelled(unrolled.meta)
+    generated = generate(3, depth=1, seed=11, value_target="exact-unrolled", afterstates=True)
+    np.testing.assert_array_equal(generated.value_target, values)
+    assert generated.meta["value_target"] == unrolled.meta["value_target"]
+
+    def refuse(table_path=None):
+        raise AssertionError("the table was loaded")
+
+    monkeypatch.setattr("rgou.agents.load_perfect_table", refuse)
+    assert with_exact_targets(generated, None, unrolled=True) is generated
+    source = _MemorySource(generated, TrainOptions(value_target="exact-unrolled", batch_size=4))
+    np.testing.assert_array_equal(source.train.value_target, values)
+    with pytest.raises(AssertionError, match="the table was loaded"):
+        _MemorySource(data, TrainOptions(value_target="exact-unrolled", batch_size=4))
+
+    # from shards: rolled exact shards are labelled batch by batch, unrolled ones are not
+    data.save(tmp_path / "rolled.npz")
+    generated.save(tmp_path / "unrolled.npz")
+    options = TrainOptions(value_target="exact-unrolled", batch_size=4)
+    rows = {name: getattr(data, name) for name in ("state", "move", "value_target", "outcome", "game_id")}
+    assert _ShardSource(ShardedData.open([tmp_path / "unrolled.npz"]), options, 64)._table is None
+    monkeypatch.setattr("rgou.agents.load_perfect_table", lambda table_path=None: table)
+    batch = _ShardSource(ShardedData.open([tmp_path / "rolled.npz"]), options, 64)._to_batch(rows)
+    np.testing.assert_array_equal(batch.value_target, values)
 
 
 def test_exactly_labelled_data_is_not_labelled_again(table, tmp_path, monkeypatch):
     """Data generated with exact targets keeps them (no table is loaded): in memory, from a file and
     from shards; a mix with other targets, joined or sharded, is labelled."""
     from rgou.dataset import Dataset, load_dataset
-    from rgou.exact import exactly_labelled
     from rgou.shards import ShardedData
     from rgou.train import TrainOptions, _ShardSource, with_exact_targets
 
@@ -356,6 +410,15 @@ def test_the_real_table_gives_the_first_player_about_51_5_percent_and_satisfies_
             else:
                 total += p * (1 - table.win_probability(rolled.pass_turn().to_array()))
         assert total == pytest.approx(table.win_probability(pos.with_dice(0).to_array()), abs=1e-5)
+    # the unrolled exact target is the mean of the rolled ones over the five rolls
+    states = generate(3, depth=2, seed=4, epsilon=0.2, include_passes=True).state
+    unrolled, _ = label_exactly(table, states, unrolled=True)
+    mean = np.zeros(len(states))
+    for roll, p in enumerate(probabilities):
+        rolled = states.copy()
+        rolled[:, 15] = roll
+        mean += p * label_exactly(table, rolled)[0]
+    np.testing.assert_allclose(unrolled, mean, rtol=0, atol=1e-5)
 
 
 def test_small_positions_are_parsed_with_clear_errors():
