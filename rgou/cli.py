@@ -320,7 +320,7 @@ def _pct(x: float) -> str:
 
 def _loss(x: float) -> str:
     """A loss to four significant digits: exact-target value losses are of order 1e-5."""
-    return f"{x:.4g}"
+    return f"{x:#.4g}"
 
 
 def _epoch_line(record: dict, epochs: int, started: float) -> str:

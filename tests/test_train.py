@@ -50,7 +50,7 @@ def test_preset_end_to_end_writes_a_model_that_plays(tmp_path, capsys, backend):
     assert meta["backend"] == backend and meta["epochs"] == 2 and len(meta["history"]) == 2
     assert meta["num_games"] == 6 and meta["value_target"] == "outcome" and meta["layout"] == "in_out_row_major"
     doc = json.loads(summary.read_text())
-    assert f"validation value loss {doc['best_validation_value_loss']:.4g}," in text  # 3.575e-05, not 0.0000
+    assert f"validation value loss {doc['best_validation_value_loss']:#.4g}," in text  # 3.575e-05, not 0.0000
     assert [r["b"] for r in doc["strength"]] == ["heuristic", "emm-1", "emm-2", "emm-3"]
     assert doc["train_games"] + doc["validation_games"] == 6
     agent = make_agent(f"ml:{out}")
