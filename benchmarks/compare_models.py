@@ -1,12 +1,14 @@
 """Decision time of ML models side by side: the same positions, alternating rounds, one process, one core.
 
-    python benchmarks/compare_models.py MODEL [MODEL ...] [--rounds 5] [--markdown FILE]
+    python benchmarks/compare_models.py MODEL [MODEL ...] [--rounds 5] [--variants] [--markdown FILE]
 
 MODEL is a weight file or a packaged name (default, strong, upstream). Each
 round times `choose_move` of every model at search depth 0 on the same
 positions (and at depth 1 on the first 400, DEPTH1_POSITIONS), so drift
 of a shared machine hits all models alike; the table gives the median over rounds of each
-round's median.
+round's median, and of each round's mean. --variants also times each model's agent with the
+value net asked at all five rolls (`unrolled=False`) and with its close calls searched one ply deeper
+(`close_gap=CLOSE_GAP`, the agent `ml+`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import time
 import numpy as np
 
 from rgou._io import atomic_write
-from rgou.agents import MLAgent
+from rgou.agents import CLOSE_GAP, MLAgent
 from rgou.game import count_legal_moves
 from rgou.models import load_model
 from rgou.testing import random_states
@@ -32,40 +34,53 @@ def positions() -> np.ndarray:
     return states[[count_legal_moves(s) > 1 for s in states]]
 
 
-def round_median_us(agent: MLAgent, states: np.ndarray) -> float:
+def round_us(agent: MLAgent, states: np.ndarray) -> tuple[float, float]:
+    """(median, mean) of one pass of `choose_move` over `states`, in µs."""
     times = np.empty(len(states))
     for i, s in enumerate(states):
         t0 = time.perf_counter_ns()
         agent.choose_move(s)
         times[i] = time.perf_counter_ns() - t0
-    return float(np.median(times)) / 1e3
+    return float(np.median(times)) / 1e3, float(np.mean(times)) / 1e3
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("models", nargs="+")
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--variants", action="store_true", help="also time five-roll leaves and close calls (ml+)")
     ap.add_argument("--markdown", help="also write the table here")
     args = ap.parse_args()
     states = positions()
     rows = []
+    weights = {m: load_model(m) for m in args.models}
     for depth, use in ((0, states), (1, states[:DEPTH1_POSITIONS])):
-        agents = {m: MLAgent(load_model(m), depth=depth) for m in args.models}
+        agents = {}
+        for m, w in weights.items():
+            agents[m] = MLAgent(w, depth=depth)
+            if args.variants:
+                agents[f"{m}, five rolls"] = MLAgent(w, depth=depth, unrolled=False)
+                agents[f"{m}, close calls (+)"] = MLAgent(w, depth=depth, close_gap=CLOSE_GAP)
         for agent in agents.values():
             agent.choose_move(use[0])  # compile or load the kernels
         rounds = {m: [] for m in agents}
         for _ in range(args.rounds):
             for m, agent in agents.items():
-                rounds[m].append(round_median_us(agent, use))
-        for m in agents:
-            rows.append((m, depth, len(use), float(np.median(rounds[m])), rounds[m]))
+                rounds[m].append(round_us(agent, use))
+        for m, agent in agents.items():
+            medians, means = (np.array(r) for r in zip(*rounds[m], strict=True))
+            rows.append((m, agent.unrolled, depth, len(use), np.median(medians), np.median(means), medians))
     lines = [
-        f"`python benchmarks/compare_models.py {' '.join(args.models)} --rounds {args.rounds}`",
+        f"`python benchmarks/compare_models.py {' '.join(args.models)} --rounds {args.rounds}"
+        f"{' --variants' if args.variants else ''}`",
         "",
-        "| model | search depth | positions | median us | rounds (us) |",
-        "|---|---:|---:|---:|---|",
+        "| model | net asked once | search depth | positions | median us | mean us | round medians (us) |",
+        "|---|---|---:|---:|---:|---:|---|",
     ]
-    lines += [f"| {m} | {d} | {n} | {t:.2f} | {', '.join(f'{x:.2f}' for x in r)} |" for m, d, n, t, r in rows]
+    lines += [
+        f"| {m} | {'yes' if u else 'no'} | {d} | {n} | {t:.2f} | {a:.2f} | {', '.join(f'{x:.2f}' for x in r)} |"
+        for m, u, d, n, t, a, r in rows
+    ]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.markdown:

@@ -31,10 +31,15 @@ arena ml:upstream perfect --games 10000 --seed 5 --json "$out/upstream-vs-perfec
 arena ml perfect --games 20000 --seed 8 --json "$out/ml-vs-perfect-20k-seed-8.json"
 # One more ply of search head to head: a margin of about a point needs tens of thousands of games.
 arena ml-1 ml --games 40000 --seed 4 --json "$out/ml-1-vs-ml.json"
+# Close calls searched one ply deeper (ml+, under 30 us a decision) and the full ply (ml-1), on the same dice.
+arena ml+ perfect --games 100000 --seed 5 --json "$out/ml+-vs-perfect.json"
+arena ml-1 perfect --games 100000 --seed 5 --json "$out/ml-1-vs-perfect.json"
+arena ml+ emm-3 --games 20000 --seed 3 --json "$out/ml+-vs-emm-3-20k.json"
 
 # Mean win-probability loss per decision against perfect play.
 for m in ml ml:upstream; do  # add ml:FILE for other models
   evaluate "$m" --games 2000 --seed 6 --json "$out/evaluate-${m//:/-}.json"
 done
 evaluate ml-1 --games 2000 --seed 6 --json "$out/evaluate-ml-1.json"
+evaluate ml+ --games 2000 --seed 6 --json "$out/evaluate-ml+.json"
 evaluate ml-2 --games 400 --seed 6 --json "$out/evaluate-ml-2.json"  # about 7 ms a move

@@ -19,3 +19,13 @@ def check_int(name: str, value: object, low: int | None = None, high: int | None
             bounds = f"in {low}..{high}"
         raise ValueError(f"{name} must be {bounds}, got {value}")
     return value
+
+
+def check_float(name: str, value: object, low: float, high: float) -> float:
+    """`value` as a finite float within [low, high] (bools rejected), else ValueError naming `name`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not low <= value <= high:  # also rejects NaN
+        raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
+    return value

@@ -15,12 +15,13 @@ expectiminimax-N the depth-N search; the ML agent at search depth D the
 depth-(D+1) search on the value net, so depth 0 values each move by the
 chance node after it (the net over the next player's rolls). Specs::
 
-    random | heuristic | expectiminimax-N | emm-N | ml[-D][:MODEL][:MODE] | perfect[:TABLE]
+    random | heuristic | expectiminimax-N | emm-N | ml[-D][+][:MODEL][:MODE] | perfect[:TABLE]
 
 MODEL is a weight file or a packaged model name (`default`, the model `ml`
 uses when none is given, or `upstream`); MODE is value (default), combined
-or policy. `perfect` plays perfectly from a solved 7-piece table (`rgou
-solve`), the default table file or TABLE. An optional `epsilon` makes an agent play a uniformly random move
+or policy; a `+` searches the close calls one ply deeper (`CLOSE_GAP`).
+`perfect` plays perfectly from a solved 7-piece table (`rgou solve`), the
+default table file or TABLE. An optional `epsilon` makes an agent play a uniformly random move
 with that probability (self-play exploration).
 """
 
@@ -35,7 +36,7 @@ import numpy as np
 
 from rgou._numba import njit
 from rgou._random import next_u64, seed_rng
-from rgou._validate import check_int
+from rgou._validate import check_float, check_int
 from rgou.features import NUM_FEATURES, features_into
 from rgou.game import STATE_SIZE, TO_MOVE, count_legal_moves, legal_moves
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
@@ -49,6 +50,7 @@ from rgou.search import (
     Leaf,
     Work,
     check_depth,
+    deepen_close_calls,
     heuristic_leaf,
     make_work,
     net_leaf,
@@ -62,6 +64,7 @@ AGENT_SEARCH = 1
 ML_MODES = ("value", "combined", "policy")
 DEFAULT_ML_MODE = "value"  # strongest with the shipped model: docs/agents.md, "The ML agent"
 DEFAULT_POLICY_WEIGHT = 0.1
+CLOSE_GAP = 0.01  # ml+: value scores this close (half a point of winning chance) are searched one ply deeper
 MAX_ML_DEPTH = MAX_DEPTH - 1
 NO_POLICY = np.zeros(0, dtype=np.float32)
 _NO_SIZES = np.array([NUM_FEATURES, 1], dtype=np.int64)  # the layer widths of "no net"
@@ -78,6 +81,7 @@ class AgentData(NamedTuple):
     policy_weight: float  # weight of the policy probability (0: no policy net)
     policy: np.ndarray  # float32 [P] policy net (size 0 unless policy_weight != 0)
     policy_sizes: np.ndarray  # int64 [L+1] its layer widths
+    close_gap: float  # search the moves within this of the best score one ply deeper (0: never)
 
 
 class Scratch(NamedTuple):
@@ -86,13 +90,21 @@ class Scratch(NamedTuple):
     work: Work
     scores: np.ndarray  # float64 [7] search scores (P2's point of view), NaN for illegal slots
     policy: np.ndarray  # float32 [7] policy probabilities
+    child: np.ndarray  # int8 [16] a position after a close call's move
+    candidates: np.ndarray  # int8 [7] the close call's moves
 
 
 @njit
 def agent_scratch(data):
     """Scratch for playing `data` (one per thread)."""
     work = make_work(max(data.depth, 1), data.leaf, data.policy_sizes)
-    return Scratch(work, np.empty(NUM_PIECES, np.float64), np.zeros(NUM_PIECES, np.float32))
+    return Scratch(
+        work,
+        np.empty(NUM_PIECES, np.float64),
+        np.zeros(NUM_PIECES, np.float32),
+        np.zeros(STATE_SIZE, np.int8),
+        np.zeros(NUM_PIECES, np.int8),
+    )
 
 
 @njit
@@ -120,6 +132,11 @@ def decide_into(data, state, rng, scratch):
     best = NO_MOVE
     if data.value_weight != 0.0:
         value, best = search_into(state, data.depth, data.leaf, scratch.work, scratch.scores, None)
+        if data.close_gap > 0.0:
+            value, best = deepen_close_calls(
+                state, data.depth, data.leaf, scratch.work, scratch.scores, data.close_gap, best, scratch.child,
+                scratch.candidates,
+            )  # fmt: skip
     if data.policy_weight != 0.0:
         policy_into(data.policy, data.policy_sizes, state, scratch.work, scratch.policy)
         sign = 1.0 if state[TO_MOVE] == P2 else -1.0
@@ -227,12 +244,12 @@ class RandomAgent(Agent):
 
     def __init__(self, seed: int = 0):
         leaf = heuristic_leaf()
-        super().__init__("random", AgentData(AGENT_RANDOM, 0, leaf, 0.0, 0.0, 0.0, NO_POLICY, _NO_SIZES), seed)
+        super().__init__("random", AgentData(AGENT_RANDOM, 0, leaf, 0.0, 0.0, 0.0, NO_POLICY, _NO_SIZES, 0.0), seed)
 
 
 def search_agent_data(depth: int, leaf: Leaf, epsilon: float = 0.0) -> AgentData:
     """AgentData of a plain expectiminimax agent."""
-    return AgentData(AGENT_SEARCH, depth, leaf, float(epsilon), 1.0, 0.0, NO_POLICY, _NO_SIZES)
+    return AgentData(AGENT_SEARCH, depth, leaf, float(epsilon), 1.0, 0.0, NO_POLICY, _NO_SIZES, 0.0)
 
 
 class HeuristicAgent(Agent):
@@ -264,13 +281,28 @@ def _check_weights(weights) -> None:
         raise ValueError("ML agent needs a value net with at least one hidden layer")
 
 
+def trained_unrolled(weights) -> bool:
+    """Whether a model's value net was trained on the value before the roll (the `exact-unrolled` target)."""
+    from rgou.exact import is_unrolled
+
+    return is_unrolled(str(weights.metadata.get("value_target")))
+
+
 class MLAgent(Agent):
     """Neural agent over a `Weights` object (value and policy nets).
 
     mode: "value" (the default: search on the value net), "combined"
     (value_weight * value + policy_weight * policy) or "policy" (policy only).
     depth: extra search plies on the value net (0: each move's value is the
-    chance node after it).
+    chance node after it). unrolled: the value net values the pieces before
+    the roll, so a chance node at the search's edge asks it once, not over the
+    five rolls (`rgou.search.net_leaf`); None (the default) when the model
+    says it was trained on the `exact-unrolled` target (`trained_unrolled`).
+    close_gap: when the value scores of two moves or more are within this of
+    the best one (the value net's units: 2 P(P2 wins) - 1), search those
+    moves one ply deeper and play the best of them
+    (`rgou.search.deepen_close_calls`; `decide` then shows their deeper
+    scores); 0 (the default) never does, the spec `ml+` uses `CLOSE_GAP`.
     """
 
     def __init__(
@@ -282,6 +314,8 @@ class MLAgent(Agent):
         policy_weight: float = DEFAULT_POLICY_WEIGHT,
         exact_passes: bool = False,
         name: str | None = None,
+        unrolled: bool | None = None,
+        close_gap: float = 0.0,
     ):
         if mode not in ML_MODES:
             raise ValueError(f"unknown ML agent mode {mode!r}; expected one of {', '.join(ML_MODES)}")
@@ -290,12 +324,16 @@ class MLAgent(Agent):
         self.weights = weights
         self.mode = mode
         value_sizes = layer_sizes(weights.value_config)
-        leaf = net_leaf(weights.value, value_sizes, exact_passes=exact_passes)
+        if unrolled is None:
+            unrolled = trained_unrolled(weights) and not exact_passes
+        self.unrolled = bool(unrolled)
+        leaf = net_leaf(weights.value, value_sizes, exact_passes=exact_passes, unrolled=self.unrolled)
         vw = 0.0 if mode == "policy" else float(value_weight)
         pw = 0.0 if mode == "value" else float(policy_weight)
         policy = np.ascontiguousarray(weights.policy, np.float32) if pw else NO_POLICY
         policy_sizes = layer_sizes(weights.policy_config) if pw else _NO_SIZES
-        data = AgentData(AGENT_SEARCH, self.depth + 1, leaf, 0.0, vw, pw, policy, policy_sizes)
+        self.close_gap = check_float("close-call gap", close_gap, 0.0, 2.0)  # 2: the whole value range
+        data = AgentData(AGENT_SEARCH, self.depth + 1, leaf, 0.0, vw, pw, policy, policy_sizes, self.close_gap)
         super().__init__(name or (f"ml-{mode}" if self.depth == 0 else f"ml-{self.depth}-{mode}"), data)
         self._policy_net = np.ascontiguousarray(weights.policy, np.float32)
         self._policy_sizes = layer_sizes(weights.policy_config)
@@ -349,14 +387,16 @@ def require_table_file(path) -> None:
         )
 
 
-def _parse_ml(spec: str) -> tuple[int, str, str]:
-    """(depth, model, mode) of ml[-D][:MODEL][:MODE]."""
+def _parse_ml(spec: str) -> tuple[int, bool, str, str]:
+    """(depth, close calls deepened, model, mode) of ml[-D][+][:MODEL][:MODE]."""
     head, _, rest = spec.partition(":")
+    close = head.endswith("+")
+    head = head.removesuffix("+")
     depth = 0
     if head != "ml":
         digits = head[len("ml-") :]
         if not head.startswith("ml-") or not digits.isdigit():
-            raise ValueError(f"bad agent spec {spec!r}: expected ml[-D][:MODEL][:MODE], e.g. ml-2:model.json.gz")
+            raise ValueError(f"bad agent spec {spec!r}: expected ml[-D][+][:MODEL][:MODE], e.g. ml-2:model.json.gz")
         depth = int(digits)
     mode = DEFAULT_ML_MODE
     model, _, last = rest.rpartition(":")
@@ -364,10 +404,10 @@ def _parse_ml(spec: str) -> tuple[int, str, str]:
         mode = last
     else:
         model = rest
-    return depth, model or "default", mode
+    return depth, close, model or "default", mode
 
 
-AGENT_SPECS = "random, heuristic, expectiminimax-N (emm-N), ml[-D][:MODEL][:MODE], perfect[:TABLE]"
+AGENT_SPECS = "random, heuristic, expectiminimax-N (emm-N), ml[-D][+][:MODEL][:MODE], perfect[:TABLE]"
 
 
 def make_agent(spec: str, seed: int = 0, params: HeuristicParams = DEFAULT_PARAMS, table=None) -> Agent:
@@ -387,13 +427,14 @@ def make_agent(spec: str, seed: int = 0, params: HeuristicParams = DEFAULT_PARAM
         if not depth.isdigit():
             raise ValueError(f"bad agent spec {spec!r}: expected expectiminimax-N or emm-N with a depth N")
         agent = ExpectiminimaxAgent(int(depth), params)
-    elif spec == "ml" or spec.startswith(("ml:", "ml-")):
+    elif spec in ("ml", "ml+") or spec.startswith(("ml:", "ml-", "ml+:")):
         from rgou.models import load_model
 
-        depth, model, mode = _parse_ml(spec)
+        depth, close, model, mode = _parse_ml(spec)
         if depth > MAX_ML_DEPTH:
             raise ValueError(f"bad agent spec {spec!r}: ML search depth must be 0..{MAX_ML_DEPTH}")
-        agent = MLAgent(load_model(Path(model) if Path(model).exists() else model), mode, depth)
+        weights = load_model(Path(model) if Path(model).exists() else model)
+        agent = MLAgent(weights, mode, depth, close_gap=CLOSE_GAP if close else 0.0)
     elif spec == "perfect" or spec.startswith("perfect:"):
         agent = PerfectAgent(spec.partition(":")[2] or table)
     else:

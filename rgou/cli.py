@@ -928,7 +928,8 @@ def build_parser() -> argparse.ArgumentParser:
         "agents",
         nargs="+",
         metavar="AGENT",
-        help="agent specs: random, heuristic, emm-N, ml, ml-D, ml[-D]:MODEL[:MODE], perfect[:TABLE]",
+        help="agent specs: random, heuristic, emm-N, ml, ml-D, ml+ (close calls searched deeper), "
+        "ml[-D][+]:MODEL[:MODE], perfect[:TABLE]",
     )
     ar.add_argument("--games", type=POSITIVE_INT, default=1000, help="games per pair (default 1000)")
     ar.add_argument("--seed", type=SEED, default=0, help="dice seed (default 0)")

@@ -24,6 +24,10 @@ caches one kernel for all of them) is one of:
   chance node over its five rolls; a roll that passes is either asked of the
   net too (`exact_passes=False`) or valued as the opponent's chance node,
   solved in closed form (`exact_passes=True`, see `net_chance_value`).
+  A net trained on the value before the roll (the `exact-unrolled` target)
+  values the pieces alone, whatever roll its inputs hold: its leaf is the
+  net at one roll, `UNROLLED_ROLL` (`unrolled=True`): one evaluation
+  instead of five.
 * `LEAF_TABLE`: exact win probabilities of a solved game (2 P(P2 wins) - 1).
 
 The search is exact: no pruning, no cache. All passing rolls of a chance node
@@ -85,6 +89,7 @@ LEAF_NET = 1
 LEAF_TABLE = 2
 LEAF_KINDS = {"heuristic": LEAF_HEURISTIC, "net": LEAF_NET, "table": LEAF_TABLE}
 NET_WIN = 1.0  # a won game, for the value net and the exact table
+UNROLLED_ROLL = 2  # the roll an unrolled net's leaf is asked at: the most likely one (6 in 16)
 
 # counts[] slots
 COUNT_GENERATED = 0  # positions generated: the root, every apply_move and every pass
@@ -112,18 +117,20 @@ class Leaf(structref.StructRefProxy):
     heuristic), win (the value of a won game for P2: win_score, or 1.0), net
     float32 [P] and sizes int64 [L+1] (the value net; empty unless LEAF_NET),
     exact float32 [positions] (a solved table; empty unless LEAF_TABLE),
-    exact_passes (LEAF_NET: value passing rolls as the opponent's chance node).
+    exact_passes (LEAF_NET: value passing rolls as the opponent's chance node),
+    unrolled (LEAF_NET: the net values the pieces before the roll; ask it at
+    `UNROLLED_ROLL` alone).
     Build with `heuristic_leaf` or `net_leaf`.
     """
 
 
-LEAF_FIELDS = ("kind", "params", "table", "win", "net", "sizes", "exact", "exact_passes")
+LEAF_FIELDS = ("kind", "params", "table", "win", "net", "sizes", "exact", "exact_passes", "unrolled")
 structref.define_proxy(Leaf, LeafType, LEAF_FIELDS)
 
 
 @njit
-def _new_leaf(kind, params, table, win, net, sizes, exact, exact_passes):
-    return Leaf(kind, params, table, win, net, sizes, exact, exact_passes)
+def _new_leaf(kind, params, table, win, net, sizes, exact, exact_passes, unrolled):
+    return Leaf(kind, params, table, win, net, sizes, exact, exact_passes, unrolled)
 
 
 _NO_NET = np.zeros(0, np.float32)
@@ -136,18 +143,30 @@ def heuristic_leaf(params: HeuristicParams = DEFAULT_PARAMS) -> Leaf:
     """The heuristic evaluator (values in points, P2's point of view)."""
     p = params.to_array()
     return _new_leaf(
-        LEAF_HEURISTIC, p, heuristic_table(p), float(p[WIN_SCORE]), _NO_NET, _NO_NET_SIZES, _NO_EXACT, False
+        LEAF_HEURISTIC, p, heuristic_table(p), float(p[WIN_SCORE]), _NO_NET, _NO_NET_SIZES, _NO_EXACT, False, False
     )
 
 
 def net_leaf(
-    value: np.ndarray, sizes: np.ndarray, exact_passes: bool = False, params: HeuristicParams = DEFAULT_PARAMS
+    value: np.ndarray,
+    sizes: np.ndarray,
+    exact_passes: bool = False,
+    params: HeuristicParams = DEFAULT_PARAMS,
+    unrolled: bool = False,
 ) -> Leaf:
-    """The value-net evaluator over a flat float32 vector `value` with layer widths `sizes` (int64 [L+1])."""
+    """The value-net evaluator over a flat float32 vector `value` with layer widths `sizes` (int64 [L+1]).
+
+    exact_passes: value a passing roll as the opponent's chance node instead
+    of asking the net. unrolled: the net was trained on the value before the
+    roll, so an unrolled position's leaf is the net at `UNROLLED_ROLL` alone
+    (not the mean over the five rolls).
+    """
     p = params.to_array()
     sizes = np.ascontiguousarray(sizes, dtype=np.int64)
     if len(sizes) < 3 or sizes[0] != NUM_FEATURES or sizes[-1] != 1:
         raise ValueError(f"a value-net leaf needs widths [{NUM_FEATURES}, hidden..., 1], got {sizes.tolist()}")
+    if exact_passes and unrolled:
+        raise ValueError("a value-net leaf is unrolled or solves passes exactly, not both: unrolled asks no roll")
     return _new_leaf(
         LEAF_NET,
         p,
@@ -157,12 +176,23 @@ def net_leaf(
         sizes,
         _NO_EXACT,
         bool(exact_passes),
+        bool(unrolled),
     )
 
 
 @njit
 def _leaf_fields(leaf):
-    return (leaf.kind, leaf.params, leaf.table, leaf.win, leaf.net, leaf.sizes, leaf.exact, leaf.exact_passes)
+    return (
+        leaf.kind,
+        leaf.params,
+        leaf.table,
+        leaf.win,
+        leaf.net,
+        leaf.sizes,
+        leaf.exact,
+        leaf.exact_passes,
+        leaf.unrolled,
+    )
 
 
 def _fresh(a: np.ndarray) -> np.ndarray:
@@ -197,7 +227,7 @@ def table_leaf(values: np.ndarray, params: HeuristicParams = DEFAULT_PARAMS) -> 
     exact = values.view()
     exact.setflags(write=False)
     p = params.to_array()
-    return _new_leaf(LEAF_TABLE, p, heuristic_table(p), NET_WIN, _NO_NET, _NO_NET_SIZES, exact, False)
+    return _new_leaf(LEAF_TABLE, p, heuristic_table(p), NET_WIN, _NO_NET, _NO_NET_SIZES, exact, False, False)
 
 
 @structref.register
@@ -304,10 +334,17 @@ def net_chance_value(node, leaf, work):
     opponent Y's chance node, and vice versa: V_X = A_X + q_X V_Y and
     V_Y = A_Y + q_Y V_X, where A sums P(roll) * net over the rolls with a move
     and q is the passing probability, so V_X = (A_X + q_X A_Y) / (1 - q_X q_Y).
-    Otherwise every roll is asked of the net.
+    Otherwise every roll is asked of the net. With leaf.unrolled the net
+    values the pieces whatever the roll: it is asked at `UNROLLED_ROLL` alone.
     """
     # Each field read of a structref costs two atomic reference counts: read them once.
     flat, sizes, x, pre, hidden, out, buf = leaf.net, leaf.sizes, work.x, work.pre, work.hidden, work.out, work.buf
+    if leaf.unrolled:
+        node[DICE] = UNROLLED_ROLL
+        features_into(node, x)
+        node[DICE] = 0
+        forward_one_into(flat, sizes, x, out, buf)
+        return np.float64(np.tanh(out[0]))
     exact_passes = leaf.exact_passes
     player = node[TO_MOVE]
     features_into(node, x)
@@ -711,6 +748,48 @@ def search_into(state, depth, leaf, work, scores, counts):
         if not np.isnan(v) and (best_move == NO_MOVE or _improves(v, scores[best_move], maximise)):
             best_move = slot
     return value, best_move
+
+
+@njit
+def deepen_close_calls(state, depth, leaf, work, scores, gap, best, child, candidates):
+    """Search again, one ply deeper, the moves of `search_into` whose scores are within `gap` of the best.
+
+    state: the rolled position `search_into(state, depth, ...)` searched;
+    scores (float64 [7], P2's point of view) and best: its results. Each
+    distinct move scoring within `gap` (the leaf's units) of the best gets
+    the chance node after it at `depth` (one ply deeper) as its new score,
+    and the best of them is chosen (ties: the lowest slot). With fewer than
+    two such moves nothing is searched. Returns (value, best_move) like
+    `search_into`. child int8 [16] and candidates int8 [7] are scratch; work
+    must hold searches of `depth` plies.
+    """
+    if best == NO_MOVE:
+        return scores[0], best
+    maximise = state[TO_MOVE] == P2
+    sign = 1.0 if maximise else -1.0
+    n = distinct_moves(state, candidates)
+    top = sign * scores[best]
+    k = 0
+    for i in range(n):
+        if sign * scores[candidates[i]] >= top - gap:
+            candidates[k] = candidates[i]
+            k += 1
+    if k < 2:
+        return scores[best], best
+    best = NO_MOVE
+    for i in range(k):
+        slot = candidates[i]
+        copy_state_into(child, state)
+        apply_move_inplace(child, slot)
+        if is_over(child):
+            v = won_value(child, leaf.win)
+        else:
+            v = chance_value_into(child, depth, leaf, work, None)
+        scores[slot] = v
+        if best == NO_MOVE or _improves(v, scores[best], maximise):
+            best = slot
+    _copy_entering_scores(state, scores)
+    return scores[best], best
 
 
 @dataclass(frozen=True)

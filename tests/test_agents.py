@@ -128,3 +128,43 @@ def test_ml_agent_rejects_torch_layout(weights):
 
     with pytest.raises(ValueError, match="layout"):
         MLAgent(convert_weights(weights, "rgou", "torch"))
+
+
+def test_ml_agent_asks_an_unrolled_net_once_when_the_model_says_so(weights, states):
+    from rgou.search import UNROLLED_ROLL
+
+    unrolled = Weights(weights.value, weights.policy, VALUE_CONFIG, POLICY_CONFIG, {"value_target": "exact-unrolled"})
+    assert MLAgent(unrolled).unrolled and not MLAgent(weights).unrolled
+    assert not MLAgent(unrolled, exact_passes=True).unrolled  # asked for: passes valued by the opponent's rolls
+    assert MLAgent(weights, unrolled=True).unrolled
+    agent = MLAgent(unrolled)
+    for state in states:
+        sign = 1.0 if state[14] == 2 else -1.0
+        mine = state[:7] if state[14] == 1 else state[7:14]
+        decision = agent.decide(state)
+        for m in Position.from_array(state).legal_moves():
+            child = apply_move(state, int(np.argmax(mine == -1)) if mine[m] == -1 else m)
+            if winner(child):
+                expected = sign * (1.0 if winner(child) == 2 else -1.0)
+            else:
+                child[DICE] = UNROLLED_ROLL
+                expected = sign * np.tanh(numpy_forward(weights.value, VALUE_CONFIG, extract_features(child))[0])
+            assert decision.scores[m] == pytest.approx(expected, abs=1e-5)
+
+
+def test_ml_plus_specs_search_close_calls_deeper(tmp_path, weights):
+    from rgou.agents import CLOSE_GAP
+    from rgou.weights import save_weights
+
+    path = tmp_path / "w.json.gz"
+    save_weights(path, weights)
+    assert make_agent("ml").close_gap == 0.0
+    assert make_agent("ml+").close_gap == CLOSE_GAP
+    agent = make_agent(f"ml-1+:{path}:value")
+    assert (agent.depth, agent.close_gap, agent.mode, agent.name) == (1, CLOSE_GAP, "value", f"ml-1+:{path}:value")
+    for spec in ("ml++", "ml+1", "ml-+", "ml-1-2+"):
+        with pytest.raises(ValueError, match=r"bad agent spec|unknown agent"):
+            make_agent(spec)
+    for gap in (-0.1, 2.5, float("nan"), True, "0.1"):
+        with pytest.raises(ValueError, match="close-call gap"):
+            MLAgent(weights, close_gap=gap)

@@ -44,6 +44,7 @@ def test_quick_nn_json(tmp_path, capsys):
         "numba_b1024_gemm_pct",
         "value_policy_one_us",
         "ml_agent_decision_us",
+        "ml_plus_agent_decision_mean_us",
     ):
         assert key in metrics, key
     for key, m in metrics.items():
@@ -51,6 +52,7 @@ def test_quick_nn_json(tmp_path, capsys):
             assert m["value"] > 0, f"nn.{key} = {m['value']}"
     targets = {t["metric"] for t in report["targets"]}
     assert {"numba_gemm_pct_min_ge256", "value_policy_one_us", "ml_agent_decision_us"} <= targets
+    assert "ml_plus_agent_decision_mean_us" in targets
     for optional, key in (("torch", "numba_vs_torch_b32"), ("jax", "jax_b32_samples_per_s")):
         try:
             __import__(optional)

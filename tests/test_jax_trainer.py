@@ -146,6 +146,9 @@ def test_ten_adam_steps_match_numba():
 
 
 def test_run_scans_like_single_steps():
+    """The scan equals the steps: on a CPU to 1e-6 relative; on a GPU, where XLA fuses the scanned step
+    differently and sums in another order, to float32 rounding (an H100 gave 1.5e-8 after six steps)."""
+    atol = 1e-9 if jax.default_backend() == "cpu" else 1e-7
     config = TrainConfig(value_cfg=VC, policy_cfg=PC, dropout_rate=0.1, learning_rate=0.01, seed=5, policy_loss="legal")
     trainer = jt.JaxTrainer(config)
     batches = _batches(6)
@@ -162,7 +165,7 @@ def test_run_scans_like_single_steps():
     assert int(scanned.step) == int(stepped.step) == 6
     for name in ("value", "policy", "value_v", "policy_m"):
         np.testing.assert_allclose(
-            np.asarray(getattr(scanned, name)), np.asarray(getattr(stepped, name)), rtol=1e-6, atol=1e-9
+            np.asarray(getattr(scanned, name)), np.asarray(getattr(stepped, name)), rtol=1e-6, atol=atol
         )
 
 

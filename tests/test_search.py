@@ -12,7 +12,7 @@ from reference import load_positions
 from rgou.game import Position
 from rgou.heuristic import HeuristicParams
 from rgou.nn.layout import NetConfig, init_params, layer_sizes, num_params, unflatten
-from rgou.search import MAX_DEPTH, count_nodes, expected_value, expectiminimax, net_leaf
+from rgou.search import MAX_DEPTH, UNROLLED_ROLL, count_nodes, expected_value, expectiminimax, net_leaf
 from rgou.testing import random_states
 
 
@@ -144,7 +144,12 @@ def _net(flat, pos):
 
 
 def _leaf(flat, p1, p2, player, exact_passes):
-    """Plain reference of the net leaf of an unrolled position (see rgou.search.net_chance_value)."""
+    """Plain reference of the net leaf of an unrolled position (see rgou.search.net_chance_value).
+
+    exact_passes: False, True, or "unrolled" (the net at UNROLLED_ROLL alone).
+    """
+    if exact_passes == "unrolled":
+        return _net(flat, (p1, p2, player, UNROLLED_ROLL))
 
     def rolls(who):
         total, passing = 0.0, 0.0
@@ -203,11 +208,16 @@ def _value_ref(flat, pos, depth, exact_passes):
     return (max(scores) if player == 2 else min(scores)), scores
 
 
-@pytest.mark.parametrize("exact_passes", [False, True])
+def _tiny_leaf(flat, exact_passes):
+    unrolled = exact_passes == "unrolled"
+    return net_leaf(flat, layer_sizes(TINY), exact_passes=exact_passes is True, unrolled=unrolled)
+
+
+@pytest.mark.parametrize("exact_passes", [False, True, "unrolled"])
 @pytest.mark.parametrize("depth", [1, 2])
 def test_value_net_leaf_matches_a_plain_recursive_search(depth, exact_passes):
-    flat = _tiny_net(depth + 10 * exact_passes)
-    leaf = net_leaf(flat, layer_sizes(TINY), exact_passes=exact_passes)
+    flat = _tiny_net(depth + 10 * (exact_passes is True) + 20 * (exact_passes == "unrolled"))
+    leaf = _tiny_leaf(flat, exact_passes)
     states, _ = random_states(21)
     picks = list(states[:: max(1, len(states) // (12 if depth == 1 else 5))])
     picks.append(Position([12, 13, 20, 20, 20, 20, 20], [-1] * 7, 1, 3).to_array())  # passes for both rolls
@@ -243,6 +253,63 @@ def test_exact_passes_solve_the_mutual_pass_equation():
     assert math.isclose(
         expected_value(Position(p1, p2, 1, 0), 1, leaf=leaf), _chance_ref(flat, p1, p2, 1, 1, True), rel_tol=1e-5
     )
+
+
+def test_a_leaf_is_unrolled_or_solves_passes_not_both():
+    with pytest.raises(ValueError, match="not both"):
+        net_leaf(_tiny_net(1), layer_sizes(TINY), exact_passes=True, unrolled=True)
+
+
+def _close_call_ref(flat, pos, depth, gap, mode):
+    """(move, {slot: mover's score}, the move's margin over the next best) of a depth-`depth` search whose
+    close calls are searched one ply deeper."""
+    player = pos[2]
+    sign = 1.0 if player == 2 else -1.0
+    _, scores = _value_ref(flat, pos, depth, mode)
+    moves = oracle.legal_moves(pos)
+    score = {m: sign * v for m, v in zip(moves, scores, strict=True)}
+    top = max(score.values())
+    candidates = [m for m in _distinct(pos) if score[m] >= top - gap]
+    if len(candidates) < 2:
+        return min(m for m in moves if score[m] == top), score, 1.0
+    for m in candidates:
+        q1, q2, nxt = oracle.apply_move(pos, m)
+        won = oracle.winner((q1, q2, nxt, 0))
+        score[m] = sign * (_won(q1, q2) if won else _chance_ref(flat, q1, q2, nxt, depth, mode))
+    for m in moves:
+        score[m] = score[_entered_as(pos, m)]
+    ranked = sorted((score[m] for m in candidates), reverse=True)
+    return min(m for m in candidates if score[m] == ranked[0]), score, ranked[0] - ranked[1]
+
+
+@pytest.mark.parametrize("mode", [False, "unrolled"])
+@pytest.mark.parametrize("gap", [0.02, 0.2, 2.0])
+def test_close_calls_are_searched_one_ply_deeper(gap, mode):
+    """MLAgent(close_gap) against a plain reference: the moves within gap of the best, searched deeper."""
+    from rgou.agents import MLAgent
+    from rgou.weights import Weights
+
+    flat = _tiny_net(30 + (mode == "unrolled"))
+    policy_cfg = NetConfig(150, (8, 4), 7)
+    weights = Weights(flat, init_params(policy_cfg, 1), TINY, policy_cfg, {})
+    agent = MLAgent(weights, close_gap=gap, unrolled=mode == "unrolled")
+    states, _ = random_states(23)
+    deepened = changed = 0
+    for state in states[:: max(1, len(states) // 40)]:
+        pos = Position.from_array(state)
+        if not pos.legal_moves():
+            continue
+        move, score, margin = _close_call_ref(flat, (pos.p1, pos.p2, pos.to_move, pos.dice), 1, gap, mode)
+        decision = agent.decide(state)
+        assert decision.move == move or margin < 1e-5  # the saturated tiny net ties in float32
+        for m, v in score.items():
+            assert decision.scores[m] == pytest.approx(v, rel=1e-5, abs=1e-6)
+        shallow = MLAgent(weights, unrolled=mode == "unrolled").decide(state)
+        deepened += decision.scores != shallow.scores
+        changed += decision.move != shallow.move
+    assert deepened > 0
+    if gap == 2.0:  # every decision with two distinct moves is searched deeper: some moves change
+        assert changed > 0
 
 
 # Counting mode.

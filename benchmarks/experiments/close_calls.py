@@ -1,49 +1,41 @@
-"""Where the depth-0 agent's loss lies: would searching one more ply on close calls only pay?
+"""Close calls searched one ply deeper (`ml+`): what each gap costs and what it saves.
 
-For every decision with a choice (two or more legal moves of different exact value) in 400 perfect-play
-games (exploration 0.2, seed 77), the shipped model's move at depth 0 (`ml`) and with one more ply (`ml-1`)
-are scored by the solved table. A hybrid agent would search one more ply when the depth-0 scores of the
-two best moves are closer than tau; the table shows how many decisions it deepens and what it loses.
-Needs the solved table (rgou solve). About 30 s on one core:
+The shipped model's ML agent with `close_gap` = GAP (0: plain depth 0; `ml+` uses `rgou.agents.CLOSE_GAP`)
+and `ml-1`, on the same 2,000 games of dice against perfect play (`rgou evaluate ... --games 2000 --seed 6`),
+and timed per decision from Python (`MLAgent.choose_move`, each of 600 positions of perfect-play games
+timed 5 times, the median kept; mean, median and 90th percentile over the positions, one thread).
+Needs the solved table (rgou solve). About 2 minutes on two cores:
 
-    NUMBA_NUM_THREADS=1 python benchmarks/experiments/close_calls.py
+    python benchmarks/experiments/close_calls.py
 """
-
-import time
 
 import numpy as np
 
-from rgou.agents import load_perfect_table
-from rgou.game import Position
+from rgou.agents import MLAgent, make_agent
+from rgou.bench.timing import per_call_us
+from rgou.evaluate import evaluate_agent
 from rgou.models import load_model
-from rgou.nn.layout import layer_sizes
-from rgou.search import expectiminimax, net_leaf
 from rgou.selfplay import generate
 
-w = load_model("default")
-leaf = net_leaf(w.value, layer_sizes(w.value_config))
-table = load_perfect_table(None)
-data = generate(400, agent="perfect", epsilon=0.2, seed=77, value_target="exact", threads=1)
-rows = []
-t0 = time.perf_counter()
-for state in data.state:
-    pos = Position.from_array(state)
-    moves = pos.legal_moves()
-    if len(moves) < 2:
-        continue
-    sign = 1.0 if pos.to_move == 2 else -1.0  # scores and table values are P2's; the mover maximises these
-    exact = sign * table.p2_win_after_moves(state)
-    if np.ptp(exact) == 0:
-        continue
-    s0 = sign * np.array(expectiminimax(pos, 1, leaf=leaf).scores[: len(moves)])
-    s1 = sign * np.array(expectiminimax(pos, 2, leaf=leaf).scores[: len(moves)])
-    top = np.sort(s0)[::-1]
-    rows.append((exact.max() - exact[np.argmax(s0)], exact.max() - exact[np.argmax(s1)], top[0] - top[1]))
-r = np.array(rows)
-print(f"{len(r)} decisions with a choice, {time.perf_counter() - t0:.1f} s")
-print(f"loss per decision with a choice (points): depth 0 {100 * r[:, 0].mean():.4f}, ml-1 {100 * r[:, 1].mean():.4f}")
-print("| tau (score gap) | decisions deepened | loss per decision with a choice (points) |")
-print("|---:|---:|---:|")
-for tau in (0.002, 0.005, 0.01, 0.02, 0.04, 0.08):
-    deep = r[:, 2] < tau
-    print(f"| {tau:.3f} | {100 * deep.mean():.1f}% | {100 * np.where(deep, r[:, 1], r[:, 0]).mean():.4f} |")
+GAPS = (0.0, 0.0025, 0.005, 0.01, 0.02, 0.05)
+
+weights = load_model("default")
+perfect = make_agent("perfect")
+states = generate(60, agent="perfect", epsilon=0.2, seed=3, value_target="exact", threads=1).state[::7][:600]
+agents = [(f"close_gap {gap}", MLAgent(weights, close_gap=gap)) for gap in GAPS]
+agents.append(("ml-1", MLAgent(weights, depth=1)))
+print(f"unrolled leaf: {agents[0][1].unrolled}; {len(states)} positions timed")
+print("| agent | loss per decision (points) | optimal | deepened decisions | mean | median | p90 |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+plain = agents[0][1]
+for name, agent in agents:
+    agent.choose_move(states[0])
+    us = per_call_us(lambda i, a=agent: a.choose_move(states[i]), len(states), 5)
+    deepened = np.mean([agent.decide(s).scores != plain.decide(s).scores for s in states])
+    e = evaluate_agent(agent, perfect, 2000, seed=6)
+    lo, hi = (100 * x for x in e.mean_loss_ci95)
+    print(
+        f"| {name} | {100 * e.mean_loss:.4f} [{lo:.4f}, {hi:.4f}] | {100 * e.optimal_share:.2f}% | "
+        f"{100 * deepened:.1f}% | {np.mean(us):.1f} µs | {np.median(us):.1f} µs | {np.percentile(us, 90):.1f} µs |",
+        flush=True,
+    )

@@ -17,7 +17,7 @@ import numpy as np
 
 from rgou._clock import clock_ns
 from rgou._numba import njit
-from rgou.agents import MLAgent
+from rgou.agents import CLOSE_GAP, MLAgent
 from rgou.bench.report import SectionResult
 from rgou.bench.timing import (
     BENCH_MAX_PLIES,
@@ -500,10 +500,22 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
             "ml_agent_decision_us",
             float(np.median(a_us)),
             "us",
-            f"MLAgent(weights).choose_move ({agent.name}: every successor x 5 rolls), median, from Python",
+            f"MLAgent(weights).choose_move ({agent.name}: every successor, "
+            f"{'once' if agent.unrolled else 'x 5 rolls'}), median, from Python",
         )
         res.add("ml_agent_decision_mean_us", float(np.mean(a_us)), "us", "  mean")
         res.add("ml_agent_decision_p90_us", float(np.percentile(a_us, 90)), "us", "  90th percentile")
+        close = MLAgent(weights, close_gap=CLOSE_GAP)
+        close.choose_move(states[0])
+        p_us = per_call_us(lambda i: close.choose_move(states[i]), n_pos, inf_reps)
+        res.add(
+            "ml_plus_agent_decision_mean_us",
+            float(np.mean(p_us)),
+            "us",
+            f"  ml+: moves within {CLOSE_GAP} of the best searched one ply deeper, mean",
+        )
+        res.add("ml_plus_agent_decision_us", float(np.median(p_us)), "us", "  ml+, median")
+        res.add("ml_plus_agent_decision_p90_us", float(np.percentile(p_us, 90)), "us", "  ml+, 90th percentile")
         if agent.name != "ml-combined":
             both = MLAgent(weights, mode="combined")
             both.choose_move(states[0])

@@ -12,7 +12,8 @@ The network is read from one flat vector through ``layout.unflatten`` (static
 slices), so ``jax.grad`` of the loss is a flat vector and Adam's moments are
 flat too. `run` keeps a whole block of data on the device and scans over its
 minibatches (``lax.scan``), gathering each one by index: one dispatch for
-hundreds of steps, the same arithmetic as calling `step` for each. Losses,
+hundreds of steps, the same arithmetic as calling `step` for each (on a GPU
+XLA may fuse the two differently: equal to float32 rounding). Losses,
 Adam (bias corrections computed in float64 on the host, as the Numba trainer
 does) and the dropout placement match ``rgou.nn.numba_trainer``; dropout
 masks come from ``jax.random`` keyed by (seed, step), so they differ from the
