@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Playing strength of rgou's agents: the runs behind benchmarks/strength.md.
 # Needs the solved 7-piece table in the cache folder (rgou solve --pieces 7) for `perfect`.
-# About 40 minutes on two cores (ml-2 searches about 8 ms a move, so it plays
+# About 50 minutes on two cores (ml-2 searches about 8 ms a move, so it plays
 # 200 games against a few opponents only). Usage: benchmarks/strength.sh [OUT_DIR]
 set -euo pipefail
 out=${1:-benchmarks/results/strength}
@@ -35,6 +35,8 @@ arena ml-1 ml --games 40000 --seed 4 --json "$out/ml-1-vs-ml.json"
 arena ml+ perfect --games 100000 --seed 5 --json "$out/ml+-vs-perfect.json"
 arena ml-1 perfect --games 100000 --seed 5 --json "$out/ml-1-vs-perfect.json"
 arena ml+ emm-3 --games 20000 --seed 3 --json "$out/ml+-vs-emm-3-20k.json"
+# ml-vs-perfect.json again, since the ML agent asks a net trained on unrolled values once (not over five rolls).
+arena ml perfect --games 100000 --seed 5 --json "$out/ml-one-roll-vs-perfect.json"
 
 # Mean win-probability loss per decision against perfect play.
 for m in ml ml:upstream; do  # add ml:FILE for other models

@@ -37,6 +37,7 @@ import numpy as np
 from rgou._numba import njit
 from rgou._random import next_u64, seed_rng
 from rgou._validate import check_float, check_int
+from rgou.exact import is_unrolled
 from rgou.features import NUM_FEATURES, features_into
 from rgou.game import STATE_SIZE, TO_MOVE, count_legal_moves, legal_moves
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
@@ -46,6 +47,7 @@ from rgou.rules import NUM_PIECES, P2
 from rgou.search import (
     DEFAULT_DEPTH,
     MAX_DEPTH,
+    NET_WIN,
     NO_MOVE,
     Leaf,
     Work,
@@ -65,6 +67,7 @@ ML_MODES = ("value", "combined", "policy")
 DEFAULT_ML_MODE = "value"  # strongest with the shipped model: docs/agents.md, "The ML agent"
 DEFAULT_POLICY_WEIGHT = 0.1
 CLOSE_GAP = 0.01  # ml+: value scores this close (half a point of winning chance) are searched one ply deeper
+MAX_CLOSE_GAP = 2 * NET_WIN  # the whole range of net values: every decision with two distinct moves
 MAX_ML_DEPTH = MAX_DEPTH - 1
 NO_POLICY = np.zeros(0, dtype=np.float32)
 _NO_SIZES = np.array([NUM_FEATURES, 1], dtype=np.int64)  # the layer widths of "no net"
@@ -120,7 +123,8 @@ def decide_into(data, state, rng, scratch):
     """The agent's move for the rolled `state` (at least one legal move) and its value.
 
     Returns (slot, value): the value is the search's (P2's point of view, in
-    the leaf's units), NaN for agents without a search. Draws from `rng`
+    the leaf's units; with close calls deepened, the chosen move's deeper
+    score), NaN for agents without a search. Draws from `rng`
     (uint64[1]) only for random agents. scratch.scores holds the search
     scores, scratch.policy the policy when one is used.
     """
@@ -134,8 +138,8 @@ def decide_into(data, state, rng, scratch):
         value, best = search_into(state, data.depth, data.leaf, scratch.work, scratch.scores, None)
         if data.close_gap > 0.0:
             value, best = deepen_close_calls(
-                state, data.depth, data.leaf, scratch.work, scratch.scores, data.close_gap, best, scratch.child,
-                scratch.candidates,
+                state, data.depth, data.leaf, scratch.work, scratch.scores, data.close_gap, value, best,
+                scratch.child, scratch.candidates,
             )  # fmt: skip
     if data.policy_weight != 0.0:
         policy_into(data.policy, data.policy_sizes, state, scratch.work, scratch.policy)
@@ -283,8 +287,6 @@ def _check_weights(weights) -> None:
 
 def trained_unrolled(weights) -> bool:
     """Whether a model's value net was trained on the value before the roll (the `exact-unrolled` target)."""
-    from rgou.exact import is_unrolled
-
     return is_unrolled(str(weights.metadata.get("value_target")))
 
 
@@ -332,9 +334,15 @@ class MLAgent(Agent):
         pw = 0.0 if mode == "value" else float(policy_weight)
         policy = np.ascontiguousarray(weights.policy, np.float32) if pw else NO_POLICY
         policy_sizes = layer_sizes(weights.policy_config) if pw else _NO_SIZES
-        self.close_gap = check_float("close-call gap", close_gap, 0.0, 2.0)  # 2: the whole value range
+        self.close_gap = check_float("close-call gap", close_gap, 0.0, MAX_CLOSE_GAP)
+        if self.close_gap and (mode == "policy" or self.depth == MAX_ML_DEPTH):
+            raise ValueError(
+                f"close calls are searched one ply deeper than the value search: mode {mode!r} with search depth "
+                f"{self.depth} has {'no value search' if mode == 'policy' else 'no ply to spare'}"
+            )
         data = AgentData(AGENT_SEARCH, self.depth + 1, leaf, 0.0, vw, pw, policy, policy_sizes, self.close_gap)
-        super().__init__(name or (f"ml-{mode}" if self.depth == 0 else f"ml-{self.depth}-{mode}"), data)
+        plus = "+" if self.close_gap else ""
+        super().__init__(name or (f"ml{plus}-{mode}" if self.depth == 0 else f"ml-{self.depth}{plus}-{mode}"), data)
         self._policy_net = np.ascontiguousarray(weights.policy, np.float32)
         self._policy_sizes = layer_sizes(weights.policy_config)
 

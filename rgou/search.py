@@ -751,20 +751,21 @@ def search_into(state, depth, leaf, work, scores, counts):
 
 
 @njit
-def deepen_close_calls(state, depth, leaf, work, scores, gap, best, child, candidates):
+def deepen_close_calls(state, depth, leaf, work, scores, gap, value, best, child, candidates):
     """Search again, one ply deeper, the moves of `search_into` whose scores are within `gap` of the best.
 
     state: the rolled position `search_into(state, depth, ...)` searched;
-    scores (float64 [7], P2's point of view) and best: its results. Each
-    distinct move scoring within `gap` (the leaf's units) of the best gets
-    the chance node after it at `depth` (one ply deeper) as its new score,
-    and the best of them is chosen (ties: the lowest slot). With fewer than
-    two such moves nothing is searched. Returns (value, best_move) like
-    `search_into`. child int8 [16] and candidates int8 [7] are scratch; work
-    must hold searches of `depth` plies.
+    scores (float64 [7], P2's point of view), value and best: its results.
+    Each distinct move scoring within `gap` (the leaf's units) of the best
+    gets the chance node after it at `depth` (one ply deeper) as its new
+    score, and the best of them is chosen (ties: the lowest slot). With
+    fewer than two such moves nothing is searched and (value, best) stand.
+    Returns (value, best_move) like `search_into`. child int8 [16] (a
+    move's position) and candidates int8 [7] (the close moves) are scratch;
+    work must hold searches of `depth` plies.
     """
     if best == NO_MOVE:
-        return scores[0], best
+        return value, best
     maximise = state[TO_MOVE] == P2
     sign = 1.0 if maximise else -1.0
     n = distinct_moves(state, candidates)
@@ -775,16 +776,13 @@ def deepen_close_calls(state, depth, leaf, work, scores, gap, best, child, candi
             candidates[k] = candidates[i]
             k += 1
     if k < 2:
-        return scores[best], best
+        return value, best
     best = NO_MOVE
     for i in range(k):
         slot = candidates[i]
         copy_state_into(child, state)
         apply_move_inplace(child, slot)
-        if is_over(child):
-            v = won_value(child, leaf.win)
-        else:
-            v = chance_value_into(child, depth, leaf, work, None)
+        v = chance_value_into(child, depth, leaf, work, None)  # a won game: +-leaf.win
         scores[slot] = v
         if best == NO_MOVE or _improves(v, scores[best], maximise):
             best = slot

@@ -282,9 +282,11 @@ def _close_call_ref(flat, pos, depth, gap, mode):
     return min(m for m in candidates if score[m] == ranked[0]), score, ranked[0] - ranked[1]
 
 
-@pytest.mark.parametrize("mode", [False, "unrolled"])
-@pytest.mark.parametrize("gap", [0.02, 0.2, 2.0])
-def test_close_calls_are_searched_one_ply_deeper(gap, mode):
+@pytest.mark.parametrize(
+    ("depth", "gap", "mode"),
+    [(1, g, m) for g in (0.02, 0.2, 2.0) for m in (False, "unrolled")] + [(2, 0.2, False), (2, 2.0, "unrolled")],
+)
+def test_close_calls_are_searched_one_ply_deeper(depth, gap, mode):
     """MLAgent(close_gap) against a plain reference: the moves within gap of the best, searched deeper."""
     from rgou.agents import MLAgent
     from rgou.weights import Weights
@@ -292,24 +294,59 @@ def test_close_calls_are_searched_one_ply_deeper(gap, mode):
     flat = _tiny_net(30 + (mode == "unrolled"))
     policy_cfg = NetConfig(150, (8, 4), 7)
     weights = Weights(flat, init_params(policy_cfg, 1), TINY, policy_cfg, {})
-    agent = MLAgent(weights, close_gap=gap, unrolled=mode == "unrolled")
+    unrolled = mode == "unrolled"
+    agent = MLAgent(weights, depth=depth - 1, close_gap=gap, unrolled=unrolled)
+    shallow_agent = MLAgent(weights, depth=depth - 1, unrolled=unrolled)
     states, _ = random_states(23)
     deepened = changed = 0
-    for state in states[:: max(1, len(states) // 40)]:
+    for state in states[:: max(1, len(states) // (40 if depth == 1 else 12))]:
         pos = Position.from_array(state)
         if not pos.legal_moves():
             continue
-        move, score, margin = _close_call_ref(flat, (pos.p1, pos.p2, pos.to_move, pos.dice), 1, gap, mode)
+        move, score, margin = _close_call_ref(flat, (pos.p1, pos.p2, pos.to_move, pos.dice), depth, gap, mode)
         decision = agent.decide(state)
         assert decision.move == move or margin < 1e-5  # the saturated tiny net ties in float32
         for m, v in score.items():
             assert decision.scores[m] == pytest.approx(v, rel=1e-5, abs=1e-6)
-        shallow = MLAgent(weights, unrolled=mode == "unrolled").decide(state)
+        sign = 1.0 if pos.to_move == 2 else -1.0
+        kernel_move, value = agent._decide(agent.data, state, agent._rng, agent._scratch)  # the search's value
+        assert kernel_move == decision.move and value == pytest.approx(sign * decision.scores[decision.move])
+        shallow = shallow_agent.decide(state)
         deepened += decision.scores != shallow.scores
         changed += decision.move != shallow.move
     assert deepened > 0
     if gap == 2.0:  # every decision with two distinct moves is searched deeper: some moves change
         assert changed > 0
+
+
+def test_close_calls_of_a_position_without_moves_keep_the_search_value():
+    from rgou.search import NO_MOVE, deepen_close_calls, leaf_work, search_into
+
+    leaf = _tiny_leaf(_tiny_net(5), False)
+    work = leaf_work(2, leaf)
+    scores = np.empty(7)
+    for state in (Position.initial(dice=0).to_array(), Position.initial(dice=2).to_array()):
+        value, best = search_into(state, np.int64(1), leaf, work, scores, None)
+        child, candidates = np.zeros(16, np.int8), np.zeros(7, np.int8)
+        got = deepen_close_calls(state, np.int64(1), leaf, work, scores, 0.5, value, best, child, candidates)
+        if best == NO_MOVE:  # a 0 passes: nothing to search, the search's value stands
+            assert got == (value, NO_MOVE) and not np.isnan(value)
+        else:  # the opening: every move enters a piece, one distinct move, nothing deeper
+            assert got == (value, best)
+
+
+def test_close_calls_need_a_value_search_and_a_ply_to_spare():
+    from rgou.agents import MAX_ML_DEPTH, MLAgent
+    from rgou.weights import Weights
+
+    policy_cfg = NetConfig(150, (8, 4), 7)
+    weights = Weights(_tiny_net(1), init_params(policy_cfg, 1), TINY, policy_cfg, {})
+    with pytest.raises(ValueError, match="close calls"):
+        MLAgent(weights, mode="policy", close_gap=0.01)
+    with pytest.raises(ValueError, match="close calls"):
+        MLAgent(weights, depth=MAX_ML_DEPTH, close_gap=0.01)
+    assert MLAgent(weights, close_gap=0.01).name == "ml+-value"
+    assert MLAgent(weights, depth=2, close_gap=0.01).name == "ml-2+-value"
 
 
 # Counting mode.

@@ -4,7 +4,7 @@ The shipped model's ML agent with `close_gap` = GAP (0: plain depth 0; `ml+` use
 and `ml-1`, on the same 2,000 games of dice against perfect play (`rgou evaluate ... --games 2000 --seed 6`),
 and timed per decision from Python (`MLAgent.choose_move`, each of 600 positions of perfect-play games
 timed 5 times, the median kept; mean, median and 90th percentile over the positions, one thread).
-Needs the solved table (rgou solve). About 2 minutes on two cores:
+Needs the solved table (rgou solve). About 30 s on two cores:
 
     python benchmarks/experiments/close_calls.py
 """
