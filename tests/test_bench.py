@@ -51,7 +51,8 @@ def test_quick_nn_json(tmp_path, capsys):
         if not key.endswith("_other_load"):
             assert m["value"] > 0, f"nn.{key} = {m['value']}"
     targets = {t["metric"] for t in report["targets"]}
-    assert {"numba_gemm_pct_min_ge256", "value_policy_one_us", "ml_agent_decision_us"} <= targets
+    assert {"numba_steps_gemm_pct_min_ge256", "value_policy_one_us", "ml_agent_decision_us"} <= targets
+    assert {"numba_gemm_pct_min_ge256", "numba_steps_b1024_gemm_pct"} <= set(metrics)
     assert "ml_plus_agent_decision_mean_us" in targets
     for optional, key in (("torch", "numba_vs_torch_b32"), ("jax", "jax_b32_samples_per_s")):
         try:

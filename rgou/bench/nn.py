@@ -257,6 +257,7 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
     retried: list[str] = []
     ratio_torch: dict[int, float] = {}
     numba_frac: dict[int, float] = {}
+    steps_frac: dict[int, float] = {}
     for B in batches:
         count = max(1, min(64, n_samples // B))
         slices = [
@@ -282,9 +283,25 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
             for i in range(k):
                 nstate, _ = trainer.step(nstate, batches_b[i % count])
 
-        runners: dict[str, Callable[[int], object]] = {"numba": numba_ctx, "numba_self": numba_self}
+        block = make_batch(X[: count * B], VT[: count * B], PT[: count * B])
+
+        def numba_steps(k, trainer=trainer, block=block, count=count, B=B):
+            nonlocal nstate
+            with single_threaded_blas():
+                done = 0
+                while done < k:  # blocks of up to `count` minibatches a call, as the training loop runs them
+                    n = min(count, k - done)
+                    nstate, _ = trainer.steps(nstate, block, np.arange(n * B), B)
+                    done += n
+
+        runners: dict[str, Callable[[int], object]] = {
+            "numba": numba_ctx,
+            "numba_self": numba_self,
+            "numba_steps": numba_steps,
+        }
         t0 = time.perf_counter()
         numba_ctx(1)
+        numba_steps(count)
         if torch_nets is not None:
             tslices = [torch_nets.batch(*s) for s in slices]
 
@@ -363,6 +380,14 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
             f"batch {B}: Numba trainer, train_step entering single_threaded_blas itself",
         )
         numba_frac[B] = 100.0 * med["numba"] * flops / 1e9 / gemm
+        steps_frac[B] = 100.0 * med["numba_steps"] * flops / 1e9 / gemm
+        res.add(
+            f"numba_steps_b{B}_samples_per_s",
+            med["numba_steps"],
+            "samples/s",
+            f"batch {B}: Numba trainer, blocks of {min(64, max(1, n_samples // B))} minibatches a call (steps)",
+        )
+        res.add(f"numba_steps_b{B}_gemm_pct", steps_frac[B], "%", f"batch {B}: the same, % of GEMM rate")
         res.add(
             f"numba_b{B}_gemm_pct",
             numba_frac[B],
@@ -404,6 +429,12 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
             min(numba_frac[B] for B in big),
             "%",
             f"Numba % of GEMM rate, lowest over batches {', '.join(map(str, big))}",
+        )
+        res.add(
+            "numba_steps_gemm_pct_min_ge256",
+            min(steps_frac[B] for B in big),
+            "%",
+            f"  the same with blocks of minibatches a call (steps), lowest over batches {', '.join(map(str, big))}",
         )
     res.add(
         "train_other_load",
