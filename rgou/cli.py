@@ -940,7 +940,11 @@ def build_parser() -> argparse.ArgumentParser:
     ar.set_defaults(func=cmd_arena)
 
     pl = sub.add_parser("play", help="play against an agent in the terminal (or let it advise on a real game)")
-    pl.add_argument("--opponent", default="ml", help="agent spec (default ml, the shipped model)")
+    pl.add_argument(
+        "--opponent",
+        default="ml+",
+        help="agent spec (default ml+: the shipped model, its close calls searched one ply deeper)",
+    )
     side = pl.add_mutually_exclusive_group()
     side.add_argument("--first", action="store_true", help="play player 1, who moves first (the default)")
     side.add_argument("--second", action="store_true", help="play player 2")
