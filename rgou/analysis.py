@@ -152,7 +152,7 @@ def parse_small_position(line: str, n_pieces: int) -> np.ndarray:
 
 def exact_fields(table, state: np.ndarray) -> dict:
     """p2_win (the rolled position), moves (P2's chance after each legal move), loss (the mover's, per move)."""
-    from rgou.solve import win_probability
+    from rgou.solve.lookup import p2_win_probability
 
     n = table.n_pieces
     mover = int(state[2 * n])
@@ -164,8 +164,7 @@ def exact_fields(table, state: np.ndarray) -> dict:
     passed = state.copy()
     passed[2 * n] = 3 - mover  # a roll of 0 or no move: the opponent is to move, same pieces
     passed[2 * n + 1] = 0
-    p = float(win_probability(table.values, passed))
-    return {"p2_win": p if 3 - mover == P2 else 1.0 - p, "moves": [], "loss": []}
+    return {"p2_win": float(p2_win_probability(table.values, passed)), "moves": [], "loss": []}
 
 
 def analyze_lines(lines: Iterable[str], analyzer: Analyzer) -> Iterator[tuple[dict, str | None]]:

@@ -20,7 +20,7 @@ import numpy as np
 from rgou._numba import njit
 from rgou.game import DICE, TO_MOVE, legal_moves
 from rgou.rules import NUM_PIECES, P2
-from rgou.solve.lookup import p2_win_after_moves, win_probability
+from rgou.solve.lookup import p2_win_after_moves, p2_win_probability
 
 
 @njit
@@ -41,9 +41,7 @@ def exact_labels(values, states, out_value, out_move):
             passed[:] = state
             passed[TO_MOVE] = 3 - state[TO_MOVE]
             passed[DICE] = 0
-            p = win_probability(values, passed)
-            p2 = p if passed[TO_MOVE] == P2 else 1.0 - p
-            out_value[i] = 2.0 * p2 - 1.0
+            out_value[i] = 2.0 * p2_win_probability(values, passed) - 1.0
             out_move[i] = -1
             continue
         best = 0
@@ -58,9 +56,7 @@ def exact_labels(values, states, out_value, out_move):
 def unrolled_labels(values, states, out_value):
     """For each state: 2 P(P2 wins) - 1 of its pieces before the roll (the dice are ignored) into out_value."""
     for i in range(states.shape[0]):
-        p = win_probability(values, states[i])
-        p2 = p if states[i, TO_MOVE] == P2 else 1.0 - p
-        out_value[i] = 2.0 * p2 - 1.0
+        out_value[i] = 2.0 * p2_win_probability(values, states[i]) - 1.0
 
 
 @njit

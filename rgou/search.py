@@ -78,7 +78,7 @@ from rgou.heuristic import (
 from rgou.nn.inference import INFERENCE_WORK_ROWS, dense_into, forward_one_from_into, forward_one_into
 from rgou.nn.layout import weight_row_offset
 from rgou.rules import FINISHED, MAX_ROLL, NUM_PIECES, NUM_ROLLS, OFF_BOARD, P1, P2, ROLL_PROBS
-from rgou.solve.lookup import win_probability
+from rgou.solve.lookup import p2_win_probability
 
 MAX_DEPTH = 6  # about 0.25 s per decision with the heuristic; each ply costs ~25x more
 DEFAULT_DEPTH = 3
@@ -372,9 +372,7 @@ def net_value(state, leaf, work):
 @njit
 def _table_value(node, leaf):
     """Exact leaf: 2 P(P2 wins) - 1 of the unrolled position (not over), from the solved table."""
-    p = win_probability(leaf.exact, node)  # the player to move's chance of winning
-    p2 = p if node[TO_MOVE] == P2 else 1.0 - p
-    return 2.0 * p2 - 1.0
+    return 2.0 * p2_win_probability(leaf.exact, node) - 1.0
 
 
 @njit

@@ -258,8 +258,9 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
     ratio_torch: dict[int, float] = {}
     numba_frac: dict[int, float] = {}
     steps_frac: dict[int, float] = {}
+    block_steps: dict[int, int] = {}  # minibatches a `steps` call
     for B in batches:
-        count = max(1, min(64, n_samples // B))
+        count = block_steps[B] = max(1, min(64, n_samples // B))
         slices = [
             (
                 np.ascontiguousarray(X[i * B : (i + 1) * B]),
@@ -385,7 +386,7 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
             f"numba_steps_b{B}_samples_per_s",
             med["numba_steps"],
             "samples/s",
-            f"batch {B}: Numba trainer, blocks of {min(64, max(1, n_samples // B))} minibatches a call (steps)",
+            f"batch {B}: Numba trainer, blocks of {block_steps[B]} minibatches a call (steps)",
         )
         res.add(f"numba_steps_b{B}_gemm_pct", steps_frac[B], "%", f"batch {B}: the same, % of GEMM rate")
         res.add(

@@ -7,7 +7,8 @@ play by both sides. See docs/solver.md.
     solve(n_pieces, tolerance, out, progress, threads) -> Table
     load_table(path, n_pieces) -> Table;  save_table(table, path, dtype)
     default_table_path(n_pieces) -> Path
-    win_probability(values, state), p2_win_after_moves(values, state, out),
+    win_probability(values, state), p2_win_probability(values, state),
+    p2_win_after_moves(values, state, out),
     best_move(values, state), state_index(state): Numba kernels on
         rgou-style int8[2N + 2] states (rgou's int8[16] state for N = 7)
     make_state(p1, p2, to_move, dice): a validated N-piece state
@@ -15,7 +16,15 @@ play by both sides. See docs/solver.md.
 """
 
 from rgou.solve.index import decode, encode, position_count, solve_order
-from rgou.solve.lookup import best_move, check_state, make_state, p2_win_after_moves, state_index, win_probability
+from rgou.solve.lookup import (
+    best_move,
+    check_state,
+    make_state,
+    p2_win_after_moves,
+    p2_win_probability,
+    state_index,
+    win_probability,
+)
 from rgou.solve.rules import RULES_NAME
 from rgou.solve.solver import DEFAULT_TOLERANCE, SolveProgress, solve
 from rgou.solve.table import Table, cache_dir, default_table_path, load_table, save_table
@@ -34,6 +43,7 @@ __all__ = [
     "load_table",
     "make_state",
     "p2_win_after_moves",
+    "p2_win_probability",
     "position_count",
     "save_table",
     "solve",

@@ -72,6 +72,13 @@ def win_probability(values, state):
 
 
 @njit(no_alloc=True)
+def p2_win_probability(values, state):
+    """Probability that Player 2 wins `state`, before rolling, under perfect play (the dice entry is ignored)."""
+    p = win_probability(values, state)
+    return p if state[2 * state_pieces(state)] == P2 else 1.0 - p
+
+
+@njit(no_alloc=True)
 def _mover_wins_after(values, n, kind, mover_after, opponent_after, opponent, fm, fo):
     """P(the mover wins) after a legal move of `kind` from a position whose game is not over."""
     if kind == BORE_OFF:
