@@ -11,7 +11,7 @@ arena() { [[ -e ${*: -1} ]] || rgou arena "$@" --progress; }
 evaluate() { [[ -e ${*: -1} ]] || rgou evaluate "$@" --progress; }
 
 # Every agent against every other.
-arena random heuristic emm-1 emm-2 emm-3 emm-4 ml:upstream ml ml-1 perfect --games 1000 --seed 1 --json "$out/matrix.json"
+arena random heuristic emm-1 emm-2 emm-3 emm-4 ml:upstream ml ml+ ml-1 perfect --games 1000 --seed 1 --json "$out/matrix.json"
 for b in random heuristic emm-3 ml perfect; do
   arena ml-2 "$b" --games 200 --seed 2 --json "$out/ml-2-vs-$b.json"
 done
@@ -35,8 +35,6 @@ arena ml-1 ml --games 40000 --seed 4 --json "$out/ml-1-vs-ml.json"
 arena ml+ perfect --games 100000 --seed 5 --json "$out/ml+-vs-perfect.json"
 arena ml-1 perfect --games 100000 --seed 5 --json "$out/ml-1-vs-perfect.json"
 arena ml+ emm-3 --games 20000 --seed 3 --json "$out/ml+-vs-emm-3-20k.json"
-# ml-vs-perfect.json again, since the ML agent asks a net trained on unrolled values once (not over five rolls).
-arena ml perfect --games 100000 --seed 5 --json "$out/ml-one-roll-vs-perfect.json"
 
 # Mean win-probability loss per decision against perfect play.
 for m in ml ml:upstream; do  # add ml:FILE for other models
