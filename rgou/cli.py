@@ -131,14 +131,10 @@ def _params(path: str | None):
 def cmd_generate(args: argparse.Namespace) -> int:
     from rgou._io import atomic_write_many
     from rgou.dataset import write_json
-    from rgou.selfplay import generate
+    from rgou.selfplay import check_targets, generate
 
     params = _params(args.params)
-    if args.afterstates and args.value_target == "search":
-        raise ValueError(
-            "--afterstates: the positions after each move have no search value; "
-            "add --value-target exact (or exact-unrolled)"
-        )
+    check_targets(args.value_target, args.afterstates)  # before compiling anything
     if args.shards:
         return _generate_shards(args, params)
     _check_output(args.out, "--out")

@@ -154,7 +154,8 @@ def check_targets(value_target: str, afterstates: bool) -> None:
         raise ValueError(f"value_target must be search, exact or exact-unrolled, got {value_target!r}")
     if afterstates and value_target not in EXACT_TARGETS:
         raise ValueError(
-            "afterstates: the positions after each move have no search value; use value_target exact or exact-unrolled"
+            "afterstates (--afterstates): the positions after each move have no search value; "
+            "use value target (--value-target) exact or exact-unrolled"
         )
 
 

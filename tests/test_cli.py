@@ -50,7 +50,8 @@ def test_generate_rejects_bad_arguments_naming_the_option(tmp_path, capsys, argv
 def test_generate_refuses_afterstates_without_exact_targets(tmp_path, capsys):
     out = tmp_path / "x.npz"
     assert main(["generate", "--games", "2", "--afterstates", "--out", str(out), "--quiet"]) == 2
-    assert "--afterstates: the positions after each move have no search value" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "(--afterstates): the positions after each move have no search value" in err and "--value-target" in err
     assert not out.exists()
 
 

@@ -75,7 +75,7 @@ def test_sharded_runs_take_an_agent_and_manifests_from_before_still_resume(tmp_p
         del doc[key]
     (old / "manifest.json").write_text(json.dumps(doc))
     assert generate_shards(old, 4, 2, seed=2, client=client)["complete"]
-    with pytest.raises(ValueError, match=r"afterstates: .*use value_target exact"):
+    with pytest.raises(ValueError, match=r"afterstates \(--afterstates\): .*exact or exact-unrolled"):
         generate_shards(tmp_path / "x", 4, 2, afterstates=True, client=client)
     with pytest.raises(ValueError, match=r"no solved table at .*none\.table"):
         generate_shards(tmp_path / "x", 4, 2, value_target="exact", table=str(tmp_path / "none.table"), client=client)
