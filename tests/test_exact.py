@@ -371,6 +371,15 @@ def test_rgou_solve_and_analyze_with_a_small_table(tmp_path, capsys):
     assert main(["solve", "--pieces", "2", "--out", str(out), "--quiet"]) == 2
     assert "pass --force" in capsys.readouterr().err
     table = load_table(out, 2)
+    compact = tmp_path / "t2-16.table"
+    assert main(["solve", "--pieces", "2", "--out", str(out), "--compact", str(out), "--quiet"]) == 2
+    assert "--compact" in capsys.readouterr().err and not compact.exists()
+    assert main(["solve", "--pieces", "2", "--out", str(out), "--compact", str(compact), "--quiet"]) == 0
+    assert "16-bit copy" in capsys.readouterr().out
+    assert np.abs(load_table(compact, 2).values - table.values).max() <= 0.5 / 65535 + 1e-7
+    assert compact.stat().st_size < out.stat().st_size * 0.6
+    assert main(["solve", "--pieces", "3", "--out", str(out), "--compact", str(compact), "--quiet"]) == 2
+    assert "for 2 pieces, expected 3" in capsys.readouterr().err
     lines = [
         json.dumps({"p1": [-1, 12], "p2": [5, -1], "to_move": 1, "dice": 2}),
         json.dumps({"p1": [-1, 12], "p2": [5, -1], "to_move": 2, "dice": 0}),
@@ -385,7 +394,8 @@ def test_rgou_solve_and_analyze_with_a_small_table(tmp_path, capsys):
     assert first["exact"]["moves"] == pytest.approx(list(after)) and first["exact"]["p2_win"] == pytest.approx(
         min(after)
     )
-    assert min(first["exact"]["loss"]) == 0.0 and all(x >= 0 for x in first["exact"]["loss"])
+    # Player 1 moves: its loss is how much more Player 2 wins after the move than after the best one.
+    assert first["exact"]["loss"] == pytest.approx(list(after - after.min())) and len(after) == 2
     p1_to_move = table.win_probability(np.array([-1, 12, 5, -1, 1, 0], np.int8))
     assert second["exact"] == {"p2_win": pytest.approx(1 - p1_to_move), "moves": [], "loss": []}
     assert "error" in third and "2 squares" in third["error"]
