@@ -27,6 +27,7 @@ from rgou.rules import (
     NUM_PIECES,
     NUM_SQUARES,
     OFF_BOARD,
+    OTHER_TRACK_SQUARE,
     P1,
     P1_TRACK,
     P2,
@@ -232,6 +233,21 @@ def pass_turn_inplace(state):
     """The player to move cannot move (roll 0 or no legal move): the opponent is to move."""
     state[TO_MOVE] = 3 - state[TO_MOVE]
     state[DICE] = 0
+
+
+@njit(no_alloc=True)
+def swap_colours_inplace(state):
+    """The same position with the colours swapped, in place (its own inverse).
+
+    P1's pieces become P2's at the same track positions and vice versa, and
+    the other player is to move; the dice stay. The swapped position's value
+    for P2 is the original's value for P1.
+    """
+    for i in range(NUM_PIECES):
+        mine = state[P1_OFFSET + i]
+        state[P1_OFFSET + i] = OTHER_TRACK_SQUARE[state[P2_OFFSET + i] + 1]
+        state[P2_OFFSET + i] = OTHER_TRACK_SQUARE[mine + 1]
+    state[TO_MOVE] = 3 - state[TO_MOVE]
 
 
 @njit

@@ -51,6 +51,12 @@ for _player, _track in enumerate((P1_TRACK, P2_TRACK)):
         TRACK_POSITION[_player, _square + 1] = _pos
     TRACK_POSITION[_player, FINISHED + 1] = TRACK_LENGTH
 
+# [square + 1] -> the square at the same track position on the other player's track (the colour swap;
+# shared squares, OFF_BOARD and FINISHED map to themselves).
+OTHER_TRACK_SQUARE = np.arange(OFF_BOARD, NUM_CELLS, dtype=np.int8)
+for _mine, _theirs in zip(P1_TRACK, P2_TRACK):
+    OTHER_TRACK_SQUARE[_mine + 1], OTHER_TRACK_SQUARE[_theirs + 1] = _theirs, _mine
+
 
 def track_squares(player: int) -> tuple[int, ...]:
     """The 14 squares of `player`'s track (1 or 2), in walking order."""

@@ -8,7 +8,7 @@ from rgou.agents import ExpectiminimaxAgent, HeuristicAgent, MLAgent, RandomAgen
 from rgou.features import extract_features
 from rgou.game import DICE, Position, apply_move, winner
 from rgou.nn.layout import POLICY_CONFIG, VALUE_CONFIG, NetConfig, init_params, unflatten
-from rgou.rules import ROLL_PROBS
+from rgou.rules import P1_TRACK, P2_TRACK, ROLL_PROBS
 from rgou.search import expectiminimax
 from rgou.selfplay import generate
 from rgou.weights import Weights
@@ -34,7 +34,33 @@ def numpy_forward(flat, cfg: NetConfig, x):
     return h
 
 
-def reference_scores(weights, state, value_weight, policy_weight):
+def colour_swap(state):
+    """The position for the other colour: each piece at the same track position of the other track."""
+    tracks = (P1_TRACK, P2_TRACK)
+
+    def moved(square, player):
+        if square in (-1, 20):
+            return square
+        return tracks[2 - player][tracks[player - 1].index(square)]
+
+    swapped = state.copy()
+    swapped[:7] = [moved(sq, 2) for sq in state[7:14]]
+    swapped[7:14] = [moved(sq, 1) for sq in state[:7]]
+    swapped[14] = 3 - state[14]
+    return swapped
+
+
+def chance_value(weights, child):
+    """The value net's mean over the five rolls of the unrolled position `child`."""
+    child = child.copy()
+    expected = 0.0
+    for roll in range(5):
+        child[DICE] = roll
+        expected += ROLL_PROBS[roll] * np.tanh(numpy_forward(weights.value, VALUE_CONFIG, extract_features(child))[0])
+    return expected
+
+
+def reference_scores(weights, state, value_weight, policy_weight, mirrored=False):
     sign = 1.0 if state[14] == 2 else -1.0
     logits = numpy_forward(weights.policy, POLICY_CONFIG, extract_features(state))
     policy = np.exp(logits - logits.max())
@@ -46,22 +72,20 @@ def reference_scores(weights, state, value_weight, policy_weight):
         child = apply_move(state, int(np.argmax(mine == -1)) if mine[m] == -1 else m)
         if winner(child):
             expected = 1.0 if winner(child) == 2 else -1.0
+        elif mirrored:
+            expected = 0.5 * (chance_value(weights, child) - chance_value(weights, colour_swap(child)))
         else:
-            expected = 0.0
-            for roll in range(5):
-                child[DICE] = roll
-                expected += ROLL_PROBS[roll] * np.tanh(
-                    numpy_forward(weights.value, VALUE_CONFIG, extract_features(child))[0]
-                )
+            expected = chance_value(weights, child)
         scores[m] = value_weight * sign * expected + policy_weight * policy[m]
     return scores, policy
 
 
-def test_ml_agent_matches_numpy_reference(states, weights):
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_ml_agent_matches_numpy_reference(states, weights, mirrored):
     for mode, vw, pw in (("combined", 1.0, 0.5), ("value", 1.0, 0.0), ("policy", 0.0, 0.5)):
-        agent = MLAgent(weights, mode=mode, value_weight=1.0, policy_weight=0.5)
+        agent = MLAgent(weights, mode=mode, value_weight=1.0, policy_weight=0.5, mirrored=mirrored)
         for state in states:
-            expected, policy = reference_scores(weights, state, vw, pw)
+            expected, policy = reference_scores(weights, state, vw, pw, mirrored)
             decision = agent.decide(state)
             np.testing.assert_allclose(decision.policy, policy, atol=1e-6)
             for slot in range(7):
@@ -130,14 +154,20 @@ def test_ml_agent_rejects_torch_layout(weights):
         MLAgent(convert_weights(weights, "rgou", "torch"))
 
 
-def test_ml_agent_asks_an_unrolled_net_once_when_the_model_says_so(weights, states):
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_ml_agent_asks_an_unrolled_net_once_when_the_model_says_so(weights, states, mirrored):
     from rgou.search import UNROLLED_ROLL
+
+    def net(child):
+        child = child.copy()
+        child[DICE] = UNROLLED_ROLL
+        return np.tanh(numpy_forward(weights.value, VALUE_CONFIG, extract_features(child))[0])
 
     unrolled = Weights(weights.value, weights.policy, VALUE_CONFIG, POLICY_CONFIG, {"value_target": "exact-unrolled"})
     assert MLAgent(unrolled).unrolled and not MLAgent(weights).unrolled
     assert not MLAgent(unrolled, exact_passes=True).unrolled  # asked for: passes valued by the opponent's rolls
     assert MLAgent(weights, unrolled=True).unrolled
-    agent = MLAgent(unrolled)
+    agent = MLAgent(unrolled, mirrored=mirrored)
     for state in states:
         sign = 1.0 if state[14] == 2 else -1.0
         mine = state[:7] if state[14] == 1 else state[7:14]
@@ -146,10 +176,25 @@ def test_ml_agent_asks_an_unrolled_net_once_when_the_model_says_so(weights, stat
             child = apply_move(state, int(np.argmax(mine == -1)) if mine[m] == -1 else m)
             if winner(child):
                 expected = sign * (1.0 if winner(child) == 2 else -1.0)
+            elif mirrored:
+                expected = sign * 0.5 * (net(child) - net(colour_swap(child)))
             else:
-                child[DICE] = UNROLLED_ROLL
-                expected = sign * np.tanh(numpy_forward(weights.value, VALUE_CONFIG, extract_features(child))[0])
+                expected = sign * net(child)
             assert decision.scores[m] == pytest.approx(expected, abs=1e-5)
+
+
+def test_ml_agents_mirror_by_default_at_depth_0_alone(weights, states):
+    assert MLAgent(weights).mirrored and make_agent("ml").mirrored
+    assert not MLAgent(weights, depth=1).mirrored and not make_agent("ml-1").mirrored
+    assert not MLAgent(weights, close_gap=0.01).mirrored and not make_agent("ml+").mirrored
+    assert MLAgent(weights, depth=1, mirrored=True).mirrored and not MLAgent(weights, mirrored=False).mirrored
+    # The value of the rolled position itself (analyze's `value`) is the network's own answer.
+    state = states[1]
+    plain = np.tanh(numpy_forward(weights.value, VALUE_CONFIG, extract_features(state))[0])
+    swapped = np.tanh(numpy_forward(weights.value, VALUE_CONFIG, extract_features(colour_swap(state)))[0])
+    for mirrored in (True, False):
+        assert MLAgent(weights, mirrored=mirrored).evaluate(state)[0] == pytest.approx(plain, abs=1e-6)
+    assert abs(plain + swapped) > 1e-3  # an untrained net: its two answers differ
 
 
 def test_ml_plus_specs_search_close_calls_deeper(tmp_path, weights):

@@ -224,3 +224,35 @@ def test_dice_streams_are_independent():
         assert bytes(other[:64]) not in bytes(streams[0]), f"stream 0 replays stream {k}'s rolls"
         assert bytes(streams[0][:64]) not in bytes(other), f"stream {k} replays stream 0's rolls"
     assert streams[0] != [roll_dice(seed_rng(8, 0)) for _ in range(draws)]
+
+
+@settings(max_examples=30)
+@given(seeds)
+def test_colour_swap_is_its_own_inverse_and_commutes_with_the_rules(seed):
+    from rgou.game import swap_colours_inplace, winner
+    from rgou.rules import P1_TRACK, P2_TRACK
+
+    states, _ = random_states(seed)
+    moves, swapped_moves = np.empty(NUM_PIECES, np.int8), np.empty(NUM_PIECES, np.int8)
+    for state in states[:: max(1, len(states) // 20)]:
+        swapped = state.copy()
+        swap_colours_inplace(swapped)
+        # by hand: the same track positions on the other track
+        for mine, theirs, tracks in (
+            (state[:7], swapped[7:14], (P1_TRACK, P2_TRACK)),
+            (state[7:14], swapped[:7], (P2_TRACK, P1_TRACK)),
+        ):
+            for a, b in zip(mine, theirs):
+                assert b == a if a in (-1, FINISHED) else b == tracks[1][tracks[0].index(a)]
+        assert swapped[14] == 3 - state[14] and swapped[15] == state[15]
+        again = swapped.copy()
+        swap_colours_inplace(again)
+        assert np.array_equal(again, state)
+        assert winner(swapped) == (0 if winner(state) == 0 else 3 - winner(state))
+        n = legal_moves(state, moves)
+        assert legal_moves(swapped, swapped_moves) == n and np.array_equal(moves[:n], swapped_moves[:n])
+        for m in moves[:n]:
+            after = apply_move(swapped, m)
+            expected = apply_move(state, m)
+            swap_colours_inplace(expected)
+            assert np.array_equal(after, expected)

@@ -12,6 +12,7 @@ from reference import load_positions
 from rgou.game import Position
 from rgou.heuristic import HeuristicParams
 from rgou.nn.layout import NetConfig, init_params, layer_sizes, num_params, unflatten
+from rgou.rules import P1_TRACK, P2_TRACK
 from rgou.search import MAX_DEPTH, UNROLLED_ROLL, count_nodes, expected_value, expectiminimax, net_leaf
 from rgou.testing import random_states
 
@@ -143,11 +144,25 @@ def _net(flat, pos):
     return float(np.tanh(h[0]))
 
 
+def _swap_colours(p1, p2):
+    """(p1, p2) of the colour-swapped position: each piece at the same track position of the other track."""
+
+    def moved(square, track, other):
+        return square if square in (-1, 20) else other[track.index(square)]
+
+    return tuple(moved(s, P2_TRACK, P1_TRACK) for s in p2), tuple(moved(s, P1_TRACK, P2_TRACK) for s in p1)
+
+
 def _leaf(flat, p1, p2, player, exact_passes):
     """Plain reference of the net leaf of an unrolled position (see rgou.search.net_chance_value).
 
-    exact_passes: False, True, or "unrolled" (the net at UNROLLED_ROLL alone).
+    exact_passes: False, True, "unrolled" (the net at UNROLLED_ROLL alone),
+    or "mirrored" / "unrolled-mirrored" (the mean with the colour swap's value).
     """
+    if exact_passes in ("mirrored", "unrolled-mirrored"):
+        plain = "unrolled" if exact_passes == "unrolled-mirrored" else False
+        q1, q2 = _swap_colours(p1, p2)
+        return 0.5 * (_leaf(flat, p1, p2, player, plain) - _leaf(flat, q1, q2, 3 - player, plain))
     if exact_passes == "unrolled":
         return _net(flat, (p1, p2, player, UNROLLED_ROLL))
 
@@ -209,14 +224,18 @@ def _value_ref(flat, pos, depth, exact_passes):
 
 
 def _tiny_leaf(flat, exact_passes):
-    unrolled = exact_passes == "unrolled"
-    return net_leaf(flat, layer_sizes(TINY), exact_passes=exact_passes is True, unrolled=unrolled)
+    unrolled = exact_passes in ("unrolled", "unrolled-mirrored")
+    mirrored = exact_passes in ("mirrored", "unrolled-mirrored")
+    return net_leaf(flat, layer_sizes(TINY), exact_passes=exact_passes is True, unrolled=unrolled, mirrored=mirrored)
 
 
-@pytest.mark.parametrize("exact_passes", [False, True, "unrolled"])
+LEAF_MODES = [False, True, "unrolled", "mirrored", "unrolled-mirrored"]
+
+
+@pytest.mark.parametrize("exact_passes", LEAF_MODES)
 @pytest.mark.parametrize("depth", [1, 2])
 def test_value_net_leaf_matches_a_plain_recursive_search(depth, exact_passes):
-    flat = _tiny_net(depth + 10 * (exact_passes is True) + 20 * (exact_passes == "unrolled"))
+    flat = _tiny_net(depth + 10 * LEAF_MODES.index(exact_passes))
     leaf = _tiny_leaf(flat, exact_passes)
     states, _ = random_states(21)
     picks = list(states[:: max(1, len(states) // (12 if depth == 1 else 5))])
@@ -284,7 +303,8 @@ def _close_call_ref(flat, pos, depth, gap, mode):
 
 @pytest.mark.parametrize(
     ("depth", "gap", "mode"),
-    [(1, g, m) for g in (0.02, 0.2, 2.0) for m in (False, "unrolled")] + [(2, 0.2, False), (2, 2.0, "unrolled")],
+    [(1, g, m) for g in (0.02, 0.2, 2.0) for m in (False, "unrolled")]
+    + [(2, 0.2, False), (2, 2.0, "unrolled"), (1, 0.2, "unrolled-mirrored")],
 )
 def test_close_calls_are_searched_one_ply_deeper(depth, gap, mode):
     """MLAgent(close_gap) against a plain reference: the moves within gap of the best, searched deeper."""
@@ -294,9 +314,9 @@ def test_close_calls_are_searched_one_ply_deeper(depth, gap, mode):
     flat = _tiny_net(30 + (mode == "unrolled"))
     policy_cfg = NetConfig(150, (8, 4), 7)
     weights = Weights(flat, init_params(policy_cfg, 1), TINY, policy_cfg, {})
-    unrolled = mode == "unrolled"
-    agent = MLAgent(weights, depth=depth - 1, close_gap=gap, unrolled=unrolled)
-    shallow_agent = MLAgent(weights, depth=depth - 1, unrolled=unrolled)
+    unrolled, mirrored = mode in ("unrolled", "unrolled-mirrored"), mode == "unrolled-mirrored"
+    agent = MLAgent(weights, depth=depth - 1, close_gap=gap, unrolled=unrolled, mirrored=mirrored)
+    shallow_agent = MLAgent(weights, depth=depth - 1, unrolled=unrolled, mirrored=mirrored)
     states, _ = random_states(23)
     deepened = changed = 0
     for state in states[:: max(1, len(states) // (40 if depth == 1 else 12))]:

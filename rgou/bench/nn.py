@@ -533,10 +533,15 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
             float(np.median(a_us)),
             "us",
             f"MLAgent(weights).choose_move ({agent.name}: every successor, "
-            f"{'once' if agent.unrolled else 'x 5 rolls'}), median, from Python",
+            f"{'once' if agent.unrolled else 'x 5 rolls'}{', and its colour swap' if agent.mirrored else ''}), "
+            "median, from Python",
         )
         res.add("ml_agent_decision_mean_us", float(np.mean(a_us)), "us", "  mean")
         res.add("ml_agent_decision_p90_us", float(np.percentile(a_us, 90)), "us", "  90th percentile")
+        plain = MLAgent(weights, mirrored=False)
+        plain.choose_move(states[0])
+        m_us = per_call_us(lambda i: plain.choose_move(states[i]), n_pos, inf_reps)
+        res.add("ml_agent_unmirrored_us", float(np.median(m_us)), "us", "  without the colour swap, median")
         close = MLAgent(weights, close_gap=CLOSE_GAP)
         close.choose_move(states[0])
         p_us = per_call_us(lambda i: close.choose_move(states[i]), n_pos, inf_reps)
