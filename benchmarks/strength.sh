@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Playing strength of rgou's agents: the runs behind benchmarks/strength.md.
 # Needs the solved 7-piece table in the cache folder (rgou solve --pieces 7) for `perfect`.
-# About 50 minutes on two cores (ml-2 searches about 8 ms a move, so it plays
+# About 20 minutes on two cores (ml-2 searches about 1 ms a move, so it plays
 # 200 games against a few opponents only). Usage: benchmarks/strength.sh [OUT_DIR]
 set -euo pipefail
 out=${1:-benchmarks/results/strength}

@@ -71,3 +71,29 @@ def test_docs_stand_on_their_own(doc):
     text = (ROOT / doc).read_text()
     found = [word for word in FOREIGN if word in text]
     assert not found, f"{doc} refers to {found}: the docs must not send a reader to files they do not have"
+
+
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+LINKED = sorted({*DOCS, "CHANGELOG.md", *(str(p.relative_to(ROOT)) for p in (ROOT / "benchmarks").rglob("*.md"))})
+
+
+def _anchors(path: Path) -> set[str]:
+    """GitHub's anchors of a markdown file's headings: lower case, punctuation dropped, spaces as hyphens."""
+    headings = (line.lstrip("#").strip().lower() for line in path.read_text().splitlines() if line.startswith("#"))
+    return {re.sub(r"[^\w\- ]", "", h).replace(" ", "-") for h in headings}
+
+
+@pytest.mark.parametrize("doc", LINKED)
+def test_relative_links_resolve(doc):
+    path = ROOT / doc
+    broken = []
+    for link in LINK.findall(path.read_text()):
+        if link.startswith(("http://", "https://", "mailto:")):
+            continue
+        target, _, anchor = link.partition("#")
+        resolved = (path.parent / target).resolve() if target else path
+        if not resolved.exists():
+            broken.append(f"{link} (no such file)")
+        elif anchor and resolved.suffix == ".md" and anchor not in _anchors(resolved):
+            broken.append(f"{link} (no such heading)")
+    assert not broken, f"{doc}: broken links: {', '.join(broken)}"

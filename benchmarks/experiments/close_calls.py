@@ -22,7 +22,8 @@ GAPS = (0.0, 0.0025, 0.005, 0.01, 0.02, 0.05)
 weights = load_model("default")
 perfect = make_agent("perfect")
 states = generate(60, agent="perfect", epsilon=0.2, seed=3, value_target="exact", threads=1).state[::7][:600]
-agents = [(f"close_gap {gap}", MLAgent(weights, close_gap=gap)) for gap in GAPS]
+# Not mirrored (the colour swap, which `ml` adds at depth 0: mirrored_leaf.py): the gaps alone.
+agents = [(f"close_gap {gap}", MLAgent(weights, close_gap=gap, mirrored=False)) for gap in GAPS]
 agents.append(("ml-1", MLAgent(weights, depth=1)))
 print(f"unrolled leaf: {agents[0][1].unrolled}; {len(states)} positions timed")
 print("| agent | loss per decision (points) | optimal | deepened decisions | mean | median | p90 |")

@@ -48,6 +48,7 @@ PREFIX_SIZE = len(MAGIC) + struct.calcsize(LENGTH_FORMAT)
 DTYPES = {"float32": np.dtype("<f4"), "uint16": np.dtype("<u2")}
 UINT16_SCALE = 65535
 HASH_CHUNK = 1 << 24
+CONVERT_CHUNK = 1 << 22  # values converted at a time between float32 and uint16 (a 32 MB float64 buffer)
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,6 +174,23 @@ def read_array_file(path: str | os.PathLike, kind: str, *, mmap: bool, verify: b
     return header, data
 
 
+def _to_uint16(values: np.ndarray) -> np.ndarray:
+    """round(values * 65535) as uint16, a chunk at a time: no float64 copy of a 7-piece table (1.1 GB)."""
+    out = np.empty(values.shape, dtype=DTYPES["uint16"])
+    for start in range(0, values.size, CONVERT_CHUNK):
+        chunk = values[start : start + CONVERT_CHUNK].astype(np.float64)
+        out[start : start + CONVERT_CHUNK] = np.rint(chunk * UINT16_SCALE)
+    return out
+
+
+def _from_uint16(data: np.ndarray) -> np.ndarray:
+    """float32 values of a compact table's data (stored / 65535), a chunk at a time."""
+    out = np.empty(data.shape, dtype=np.float32)
+    for start in range(0, data.size, CONVERT_CHUNK):
+        out[start : start + CONVERT_CHUNK] = data[start : start + CONVERT_CHUNK].astype(np.float64) / UINT16_SCALE
+    return out
+
+
 def save_table(table: Table, path: str | os.PathLike, dtype: str = "float32") -> Path:
     """Write `table` to `path` atomically; dtype "float32" (exact) or "uint16" (compact, +-7.7e-6).
 
@@ -187,7 +205,7 @@ def save_table(table: Table, path: str | os.PathLike, dtype: str = "float32") ->
             f"got {values.shape}"
         )
     if dtype == "uint16":
-        data = np.rint(values.astype(np.float64) * UINT16_SCALE).astype(DTYPES[dtype])
+        data = _to_uint16(values)
     else:
         data = values.astype(DTYPES[dtype], copy=False)
     header = {
@@ -244,7 +262,7 @@ def load_table(
     if header.get("index") != INDEX_NAME:
         raise ValueError(f"{path}: unknown index layout {header.get('index')!r} (expected {INDEX_NAME!r})")
     if header["dtype"] == "uint16":
-        data = (data.astype(np.float64) / UINT16_SCALE).astype(np.float32)
+        data = _from_uint16(data)
     return Table(
         n_pieces=n,
         values=data,
