@@ -6,9 +6,10 @@ MODEL is a weight file or a packaged name (default, strong, upstream). Each
 round times `choose_move` of every model at search depth 0 on the same
 positions (and at depth 1 on the first 400, DEPTH1_POSITIONS), so drift
 of a shared machine hits all models alike; the table gives the median over rounds of each
-round's median, and of each round's mean. --variants also times each model's agent with the
-value net asked at all five rolls (`unrolled=False`) and with its close calls searched one ply deeper
-(`close_gap=CLOSE_GAP`, the agent `ml+`).
+round's median, and of each round's mean. --variants also times each model's agent without the colour
+swap (`mirrored=False`; the default agent swaps at depth 0 only), with the value net asked at all five
+rolls as well (`unrolled=False`), and with its close calls searched one ply deeper (`close_gap=CLOSE_GAP`,
+the agent `ml+`).
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ def main() -> None:
         for m, w in weights.items():
             agents[m] = MLAgent(w, depth=depth)
             if args.variants:
-                agents[f"{m}, five rolls"] = MLAgent(w, depth=depth, unrolled=False)
+                if depth == 0:
+                    agents[f"{m}, not mirrored"] = MLAgent(w, depth=depth, mirrored=False)
+                agents[f"{m}, five rolls, not mirrored"] = MLAgent(w, depth=depth, unrolled=False, mirrored=False)
                 agents[f"{m}, close calls (+)"] = MLAgent(w, depth=depth, close_gap=CLOSE_GAP)
         for agent in agents.values():
             agent.choose_move(use[0])  # compile or load the kernels
@@ -69,17 +72,20 @@ def main() -> None:
                 rounds[m].append(round_us(agent, use))
         for m, agent in agents.items():
             medians, means = (np.array(r) for r in zip(*rounds[m], strict=True))
-            rows.append((m, agent.unrolled, depth, len(use), np.median(medians), np.median(means), medians))
+            row = (m, agent.unrolled, agent.mirrored, depth, len(use), np.median(medians), np.median(means), medians)
+            rows.append(row)
     lines = [
         f"`python benchmarks/compare_models.py {' '.join(args.models)} --rounds {args.rounds}"
         f"{' --variants' if args.variants else ''}`",
         "",
-        "| model | net asked once | search depth | positions | median us | mean us | round medians (us) |",
-        "|---|---|---:|---:|---:|---:|---|",
+        "| model | net asked once | colour swap | search depth | positions | median us | mean us | round medians (us) "
+        "|",
+        "|---|---|---|---:|---:|---:|---:|---|",
     ]
     lines += [
-        f"| {m} | {'yes' if u else 'no'} | {d} | {n} | {t:.2f} | {a:.2f} | {', '.join(f'{x:.2f}' for x in r)} |"
-        for m, u, d, n, t, a, r in rows
+        f"| {m} | {'yes' if u else 'no'} | {'yes' if mi else 'no'} | {d} | {n} | {t:.2f} | {a:.2f} | "
+        f"{', '.join(f'{x:.2f}' for x in r)} |"
+        for m, u, mi, d, n, t, a, r in rows
     ]
     text = "\n".join(lines) + "\n"
     print(text)

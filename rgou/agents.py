@@ -306,9 +306,10 @@ class MLAgent(Agent):
     (`rgou.search.deepen_close_calls`; `decide` then shows their deeper
     scores); 0 (the default) never does, the spec `ml+` uses `CLOSE_GAP`.
     mirrored: value each position as the mean of the net's value of it and
-    of its colour swap (`rgou.search.net_leaf`): a smaller error for twice the
-    leaf work. None (the default): at depth 0 without close calls, where it
-    is the cheapest gain; a deeper search spends the same time better.
+    minus its value of its colour swap (`rgou.search.net_leaf`): a smaller
+    error for twice the leaf work. None (the default): at depth 0 without
+    close calls, in modes with a value search, where it is the cheapest gain;
+    a deeper search spends the same time better.
     """
 
     def __init__(
@@ -336,7 +337,7 @@ class MLAgent(Agent):
         self.unrolled = bool(unrolled)
         self.close_gap = check_float("close-call gap", close_gap, 0.0, MAX_CLOSE_GAP)
         if mirrored is None:
-            mirrored = self.depth == 0 and not self.close_gap
+            mirrored = self.depth == 0 and not self.close_gap and mode != "policy"
         self.mirrored = bool(mirrored)
         leaf = net_leaf(
             weights.value, value_sizes, exact_passes=exact_passes, unrolled=self.unrolled, mirrored=self.mirrored

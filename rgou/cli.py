@@ -665,12 +665,20 @@ def cmd_solve(args: argparse.Namespace) -> int:
         _check_output(compact, "--compact")
         if compact.resolve() == out.resolve():
             raise ValueError(f"--compact {compact} is the table itself (--out); give another file")
+        if compact.exists() and not args.force:
+            raise ValueError(f"--compact {compact} exists; pass --force to write it again")
     if out.exists() and not args.force:
         if compact is None:
             raise ValueError(
                 f"--out {out} exists; pass --force to solve again (an interrupted solve resumes by itself)"
             )
-        table = load_table(out, args.pieces)  # validated: rules, N, checksum
+        try:
+            table = load_table(out, args.pieces)  # validated: rules, N, checksum
+        except ValueError as e:
+            raise ValueError(f"--out {e} (--pieces {args.pieces})") from None
+        if table.tolerance != args.tolerance:
+            print(f"note: {out} was solved to {table.tolerance:g}; --tolerance does not apply to a conversion",
+                  file=sys.stderr)  # fmt: skip
         save_table(table, compact, dtype="uint16")
         print(f"wrote {compact}: the 16-bit copy of {out} ({compact.stat().st_size:,} bytes)")
         return 0

@@ -121,7 +121,7 @@ class Leaf(structref.StructRefProxy):
     exact_passes (LEAF_NET: value passing rolls as the opponent's chance node),
     unrolled (LEAF_NET: the net values the pieces before the roll; ask it at
     `UNROLLED_ROLL` alone), mirrored (LEAF_NET: value an unrolled position as
-    the mean of the net's value of it and of its colour swap).
+    the mean of the net's value of it and minus its value of its colour swap).
     Build with `heuristic_leaf` or `net_leaf`.
     """
 

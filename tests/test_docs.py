@@ -77,9 +77,14 @@ LINK = re.compile(r"\]\(([^)\s]+)\)")
 LINKED = sorted({*DOCS, "CHANGELOG.md", *(str(p.relative_to(ROOT)) for p in (ROOT / "benchmarks").rglob("*.md"))})
 
 
+def _prose(path: Path) -> str:
+    """A markdown file without its code blocks (a "#" line in a block is no heading, a "](" no link)."""
+    return FENCE.sub("", path.read_text())
+
+
 def _anchors(path: Path) -> set[str]:
     """GitHub's anchors of a markdown file's headings: lower case, punctuation dropped, spaces as hyphens."""
-    headings = (line.lstrip("#").strip().lower() for line in path.read_text().splitlines() if line.startswith("#"))
+    headings = (line.lstrip("#").strip().lower() for line in _prose(path).splitlines() if line.startswith("#"))
     return {re.sub(r"[^\w\- ]", "", h).replace(" ", "-") for h in headings}
 
 
@@ -87,7 +92,7 @@ def _anchors(path: Path) -> set[str]:
 def test_relative_links_resolve(doc):
     path = ROOT / doc
     broken = []
-    for link in LINK.findall(path.read_text()):
+    for link in LINK.findall(_prose(path)):
         if link.startswith(("http://", "https://", "mailto:")):
             continue
         target, _, anchor = link.partition("#")

@@ -378,8 +378,11 @@ def test_rgou_solve_and_analyze_with_a_small_table(tmp_path, capsys):
     assert "16-bit copy" in capsys.readouterr().out
     assert np.abs(load_table(compact, 2).values - table.values).max() <= 0.5 / 65535 + 1e-7
     assert compact.stat().st_size < out.stat().st_size * 0.6
-    assert main(["solve", "--pieces", "3", "--out", str(out), "--compact", str(compact), "--quiet"]) == 2
-    assert "for 2 pieces, expected 3" in capsys.readouterr().err
+    assert main(["solve", "--pieces", "2", "--out", str(out), "--compact", str(compact), "--quiet"]) == 2
+    assert "exists; pass --force" in capsys.readouterr().err
+    other = tmp_path / "other.table"
+    assert main(["solve", "--pieces", "3", "--out", str(out), "--compact", str(other), "--quiet"]) == 2
+    assert "for 2 pieces, expected 3 (--pieces 3)" in capsys.readouterr().err and not other.exists()
     lines = [
         json.dumps({"p1": [-1, 12], "p2": [5, -1], "to_move": 1, "dice": 2}),
         json.dumps({"p1": [-1, 12], "p2": [5, -1], "to_move": 2, "dice": 0}),

@@ -144,6 +144,9 @@ def _net(flat, pos):
     return float(np.tanh(h[0]))
 
 
+MIRRORED = {"mirrored": False, "unrolled-mirrored": "unrolled", "mirrored-passes": True}  # mode -> its plain leaf
+
+
 def _swap_colours(p1, p2):
     """(p1, p2) of the colour-swapped position: each piece at the same track position of the other track."""
 
@@ -157,10 +160,10 @@ def _leaf(flat, p1, p2, player, exact_passes):
     """Plain reference of the net leaf of an unrolled position (see rgou.search.net_chance_value).
 
     exact_passes: False, True, "unrolled" (the net at UNROLLED_ROLL alone),
-    or "mirrored" / "unrolled-mirrored" (the mean with the colour swap's value).
+    or "mirrored" / "unrolled-mirrored" / "mirrored-passes" (the mean with the colour swap's value).
     """
-    if exact_passes in ("mirrored", "unrolled-mirrored"):
-        plain = "unrolled" if exact_passes == "unrolled-mirrored" else False
+    if exact_passes in MIRRORED:
+        plain = MIRRORED[exact_passes]
         q1, q2 = _swap_colours(p1, p2)
         return 0.5 * (_leaf(flat, p1, p2, player, plain) - _leaf(flat, q1, q2, 3 - player, plain))
     if exact_passes == "unrolled":
@@ -224,12 +227,12 @@ def _value_ref(flat, pos, depth, exact_passes):
 
 
 def _tiny_leaf(flat, exact_passes):
-    unrolled = exact_passes in ("unrolled", "unrolled-mirrored")
-    mirrored = exact_passes in ("mirrored", "unrolled-mirrored")
-    return net_leaf(flat, layer_sizes(TINY), exact_passes=exact_passes is True, unrolled=unrolled, mirrored=mirrored)
+    plain = MIRRORED.get(exact_passes, exact_passes)
+    passes, unrolled, mirrored = plain is True, plain == "unrolled", exact_passes in MIRRORED
+    return net_leaf(flat, layer_sizes(TINY), exact_passes=passes, unrolled=unrolled, mirrored=mirrored)
 
 
-LEAF_MODES = [False, True, "unrolled", "mirrored", "unrolled-mirrored"]
+LEAF_MODES = [False, True, "unrolled", "mirrored", "unrolled-mirrored", "mirrored-passes"]
 
 
 @pytest.mark.parametrize("exact_passes", LEAF_MODES)
@@ -423,7 +426,8 @@ def test_counting_mode_counts_what_a_plain_search_visits(depth):
 def test_thread_copy_of_a_leaf_shares_its_arrays_and_searches_the_same():
     from rgou.search import _leaf_fields, heuristic_leaf, thread_copy
 
-    for leaf in (heuristic_leaf(), net_leaf(_tiny_net(3), layer_sizes(TINY), exact_passes=True)):
+    leaves = (heuristic_leaf(), _tiny_leaf(_tiny_net(3), True), _tiny_leaf(_tiny_net(3), "mirrored-passes"))
+    for leaf in leaves:
         copy = thread_copy(leaf)
         for a, b in zip(_leaf_fields(leaf), _leaf_fields(copy), strict=True):
             if isinstance(a, np.ndarray):
@@ -434,3 +438,22 @@ def test_thread_copy_of_a_leaf_shares_its_arrays_and_searches_the_same():
         for state in states[:20]:
             pos = Position.from_array(state)
             assert expectiminimax(pos, 2, leaf=copy) == expectiminimax(pos, 2, leaf=leaf)
+
+
+@pytest.mark.parametrize("mode", ["mirrored", "unrolled-mirrored", "mirrored-passes"])
+def test_a_mirrored_leaf_leaves_its_position_as_it_found_it(mode):
+    from rgou.search import leaf_work, net_chance_value
+
+    leaf = _tiny_leaf(_tiny_net(7), mode)
+    work = leaf_work(1, leaf)
+    states, _ = random_states(8)
+    for state in states[::7]:
+        node = state.copy()
+        node[15] = 0  # an unrolled position
+        q1, q2 = tuple(int(x) for x in node[:7]), tuple(int(x) for x in node[7:14])
+        if oracle.winner((q1, q2, int(node[14]), 0)):
+            continue
+        before = node.copy()
+        value = net_chance_value(node, leaf, work)
+        assert np.array_equal(node, before)
+        assert math.isclose(value, _leaf(_tiny_net(7), q1, q2, int(node[14]), mode), rel_tol=1e-5, abs_tol=1e-6)

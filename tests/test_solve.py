@@ -294,7 +294,8 @@ def test_state_validation():
 # Table files.
 
 
-def test_table_round_trip(tmp_path):
+def test_table_round_trip(tmp_path, monkeypatch):
+    monkeypatch.setattr("rgou.solve.table.CONVERT_CHUNK", 1000)  # the 16-bit copy in chunks, the last one short
     table = solved(2)
     path = save_table(table, tmp_path / "t.table")
     loaded = load_table(path, n_pieces=2)
@@ -306,6 +307,8 @@ def test_table_round_trip(tmp_path):
     compact = load_table(save_table(table, tmp_path / "c.table", dtype="uint16"))
     assert compact.values.dtype == np.float32
     assert np.abs(compact.values - table.values).max() <= 0.5 / 65535 + 1e-7
+    stored = np.rint(table.values.astype(np.float64) * 65535)  # the format: round(value * 65535)
+    assert np.array_equal(compact.values, (stored / 65535).astype(np.float32))
     header = (tmp_path / "t.table").read_bytes()[:8]
     assert header == b"RGOUSOLV"
 

@@ -49,9 +49,9 @@ def main() -> None:
     without = train(plain, TrainOptions(**OPTIONS)).weights
     print(f"trained value nets, {time.perf_counter() - t0:.0f} s", flush=True)
     variants = {
-        "(a) trained on passing positions, net asked about them": MLAgent(with_passes, name="a"),
-        "(b) not trained on them, passes solved exactly": MLAgent(without, exact_passes=True, name="b"),
-        "(c) not trained on them, net asked anyway (rgou 0.1)": MLAgent(without, name="c"),
+        "(a) trained on passing positions, net asked about them": MLAgent(with_passes, name="a", mirrored=False),
+        "(b) not trained on them, passes solved exactly": MLAgent(without, exact_passes=True, name="b", mirrored=False),
+        "(c) not trained on them, net asked anyway (rgou 0.1)": MLAgent(without, name="c", mirrored=False),
     }
     for name, agent in variants.items():
         for opponent, games in MATCH_GAMES.items():

@@ -22,9 +22,9 @@ def main() -> None:
     weights = load_model("default")
     opponent = make_agent("emm-3")
     variants = {
-        "value, passing rolls asked of the net (default)": MLAgent(weights),
-        "value, exact_passes": MLAgent(weights, exact_passes=True),
-        "combined": MLAgent(weights, mode="combined"),
+        "value, passing rolls asked of the net (default)": MLAgent(weights, mirrored=False),
+        "value, exact_passes": MLAgent(weights, exact_passes=True, mirrored=False),
+        "combined": MLAgent(weights, mode="combined", mirrored=False),
         "policy": MLAgent(weights, mode="policy"),
     }
     print("| agent | games | vs emm-3 | 95% interval | ms per move |\n|---|---:|---:|---|---:|")

@@ -2,7 +2,8 @@
 
 Every run trains on the same 24,000 depth-2 games (exploration 0.1, seed 1),
 with batch 512, no dropout and 5% of the games held out, and plays the model
-(ML agent, search depth 0) 2,000 paired-dice games against emm-3 (seed 99).
+(ML agent, search depth 0, without the colour swap, as measured) 2,000 paired-dice
+games against emm-3 (seed 99).
 `exact` needs the solved table (rgou solve). Run one configuration by name:
 
     python benchmarks/experiments/value_targets.py outcome|outcome-then-td|td-warmup|exact|outcome-batch-32 [OUT_DIR]
@@ -50,7 +51,7 @@ def main(name: str, out: Path) -> None:
         init = str(out / f"{name}-{k}.json.gz")
         save_weights(init, result.weights)
         print(f"  stage {k}: {result.seconds:.0f} s of training, best epoch {result.best_epoch}", flush=True)
-    r = match(MLAgent(result.weights), make_agent("emm-3"), 2000, seed=99)
+    r = match(MLAgent(result.weights, mirrored=False), make_agent("emm-3"), 2000, seed=99)
     lo, hi = r.ci95
     print(f"| {name} | {100 * r.a_win_rate:.1f}% | [{100 * lo:.1f}, {100 * hi:.1f}] | {init} |", flush=True)
 

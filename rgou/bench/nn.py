@@ -586,9 +586,10 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
     n_legal = np.array([legal_moves(s, moves) for s in states])
     res.notes.append(
         f"ML agent: {n_pos} positions, {n_legal.mean():.2f} legal moves on average, each non-final "
-        f"one valued over the {NUM_ROLLS} rolls of the next player (value net), plus one policy "
-        "forward in 'combined' mode; the init_params nets have fewer zero ReLU outputs than the trained "
-        "ones, so the sparse single-position kernels do more work; times per call with "
+        f"one valued by the value net, over the {NUM_ROLLS} rolls of the next player or, for a net trained "
+        "on the value before the roll (the shipped one), once, and at depth 0 also for its colour swap; "
+        "plus one policy forward in 'combined' mode; the init_params nets have fewer zero ReLU outputs "
+        "than the trained ones, so the sparse single-position kernels do more work; times per call with "
         f"perf_counter_ns, median of {inf_reps} repeats per position"
     )
     res.warmup_s = warmup

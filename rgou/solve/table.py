@@ -179,7 +179,8 @@ def _to_uint16(values: np.ndarray) -> np.ndarray:
     out = np.empty(values.shape, dtype=DTYPES["uint16"])
     for start in range(0, values.size, CONVERT_CHUNK):
         chunk = values[start : start + CONVERT_CHUNK].astype(np.float64)
-        out[start : start + CONVERT_CHUNK] = np.rint(chunk * UINT16_SCALE)
+        np.rint(np.multiply(chunk, UINT16_SCALE, out=chunk), out=chunk)
+        out[start : start + CONVERT_CHUNK] = chunk
     return out
 
 
