@@ -1,6 +1,12 @@
-"""Shared test settings: hypothesis profiles, the golden reference folder, a synthetic solved table."""
+"""Shared test settings: hypothesis profiles, the golden reference folder, a synthetic solved table,
+scripts that run beside the suite."""
 
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -48,3 +54,70 @@ def table(states):
                 if index >= 0 and values[index] == 0:
                     values[index] = rng.uniform(0.01, 0.99)
     return Table(n_pieces=7, values=values, tolerance=1e-7, residual=0.0)
+
+
+# Scripts that compile every kernel anew (a fresh Numba cache) spend a minute each on one core. A test marked
+# `@pytest.mark.script(SCRIPT, env={...})` has its script started as soon as collection ends, in its own
+# process, so that it compiles on the second core while the suite runs; the test's `script_run` fixture waits
+# for it. Run alone, the test starts its script itself.
+SCRIPT_TIMEOUT_S = 900
+
+
+@dataclass
+class ScriptRun:
+    """A running `python -c SCRIPT` with a fresh Numba cache folder; output goes to files, never a full pipe."""
+
+    process: subprocess.Popen
+    folder: Path
+
+    @classmethod
+    def start(cls, script: str, env: dict[str, str] | None = None) -> "ScriptRun":
+        folder = Path(tempfile.mkdtemp(prefix="rgou-script-"))
+        full_env = dict(os.environ, NUMBA_CACHE_DIR=str(folder / "cache"), **(env or {}))
+        with open(folder / "stdout", "w") as out, open(folder / "stderr", "w") as err:
+            process = subprocess.Popen([sys.executable, "-c", script], env=full_env, stdout=out, stderr=err)
+        return cls(process, folder)
+
+    def wait(self) -> subprocess.CompletedProcess:
+        """Its exit status and output (text); the folder is removed."""
+        try:
+            code = self.process.wait(timeout=SCRIPT_TIMEOUT_S)
+            out, err = ((self.folder / name).read_text() for name in ("stdout", "stderr"))
+        finally:
+            self.stop()
+        return subprocess.CompletedProcess(self.process.args, code, out, err)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_SCRIPTS: dict[str, ScriptRun] = {}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "script(source, env=None): a Python script the test reads (see conftest.py)")
+
+
+def pytest_collection_finish(session):
+    for item in session.items:
+        marker = item.get_closest_marker("script")
+        if marker is not None:
+            _SCRIPTS[item.nodeid] = ScriptRun.start(*marker.args, **marker.kwargs)
+
+
+def pytest_sessionfinish(session):
+    for run in _SCRIPTS.values():  # those of tests that did not run (-x, Ctrl-C)
+        run.stop()
+
+
+@pytest.fixture
+def script_run(request) -> subprocess.CompletedProcess:
+    """The finished run of the test's `script` marker: returncode, stdout, stderr."""
+    run = _SCRIPTS.pop(request.node.nodeid, None)
+    if run is None:
+        marker = request.node.get_closest_marker("script")
+        run = ScriptRun.start(*marker.args, **marker.kwargs)
+    return run.wait()

@@ -1,13 +1,13 @@
 """Run the kernels once with NUMBA_BOUNDSCHECK=1 (a fresh cache, so nothing unchecked is reused).
 
 Numba does not bounds-check by default and its cache ignores the setting, so
-this test compiles everything anew in a subprocess with its own cache folder.
+this test compiles everything anew in a subprocess with its own cache folder
+(conftest.py's `script` marker: it runs beside the rest of the suite).
 """
 
-import os
-import subprocess
-import sys
 import textwrap
+
+import pytest
 
 SCRIPT = textwrap.dedent(
     """
@@ -37,8 +37,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def test_kernels_pass_with_boundscheck(tmp_path):
-    env = dict(os.environ, NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path / "cache"))
-    run = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=900)
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.startswith("ok")
+@pytest.mark.script(SCRIPT, env={"NUMBA_BOUNDSCHECK": "1"})
+def test_kernels_pass_with_boundscheck(script_run):
+    assert script_run.returncode == 0, script_run.stderr[-3000:]
+    assert script_run.stdout.startswith("ok")

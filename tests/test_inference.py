@@ -1,6 +1,7 @@
 """Inference kernels (what agents and search use) against a plain NumPy forward pass."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from nn_problems import problems
@@ -120,18 +121,14 @@ for sig in _search_heuristic.signatures:  # the expert's search loop
 """
 
 
-def test_the_value_nets_rolls_and_the_experts_search_count_no_references(tmp_path):
+@pytest.mark.script(NO_REFCOUNT_SCRIPT)
+def test_the_value_nets_rolls_and_the_experts_search_count_no_references(script_run):
     """The ML agent's per-roll path (`_roll_values` and the layers it calls) and the expert's search loop
     (`_search_heuristic`) are compiled without Numba's reference counting (`njit(no_alloc=True)`): with
     it, every array a call passes or views costs two atomic operations, a fifth of a decision. Compiled
     anew (a fresh cache folder), since a cached kernel has no IR to read; the heuristic's entry point runs
-    first, so a no_alloc kernel that calls one that allocates fails here."""
-    import os
-    import subprocess
-    import sys
-
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
-    run = subprocess.run([sys.executable, "-c", NO_REFCOUNT_SCRIPT], env=env, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr[-3000:]
-    counts = run.stdout.split()
-    assert len(counts) >= 4 and set(counts) == {"0"}, run.stdout
+    first, so a no_alloc kernel that calls one that allocates fails here. The script runs beside the rest
+    of the suite (conftest.py's `script` marker)."""
+    assert script_run.returncode == 0, script_run.stderr[-3000:]
+    counts = script_run.stdout.split()
+    assert len(counts) >= 4 and set(counts) == {"0"}, script_run.stdout
