@@ -65,7 +65,8 @@ SCRIPT_TIMEOUT_S = 900
 
 @dataclass
 class ScriptRun:
-    """A running `python -c SCRIPT` with a fresh Numba cache folder; output goes to files, never a full pipe."""
+    """A running `python -c SCRIPT` in a fresh folder (its working directory, which holds its Numba cache and
+    its output: files, never a full pipe); `wait` removes the folder."""
 
     process: subprocess.Popen
     folder: Path
@@ -75,7 +76,7 @@ class ScriptRun:
         folder = Path(tempfile.mkdtemp(prefix="rgou-script-"))
         full_env = dict(os.environ, NUMBA_CACHE_DIR=str(folder / "cache"), **(env or {}))
         with open(folder / "stdout", "w") as out, open(folder / "stderr", "w") as err:
-            process = subprocess.Popen([sys.executable, "-c", script], env=full_env, stdout=out, stderr=err)
+            process = subprocess.Popen([sys.executable, "-c", script], cwd=folder, env=full_env, stdout=out, stderr=err)
         return cls(process, folder)
 
     def wait(self) -> subprocess.CompletedProcess:

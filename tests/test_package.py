@@ -1,12 +1,7 @@
 """rgou as a user installs it: a wheel in a fresh virtual environment, run from outside the checkout."""
 
 import json
-import os
 import re
-import subprocess
-import sys
-import sysconfig
-import venv
 from pathlib import Path
 
 import pytest
@@ -15,59 +10,61 @@ ROOT = Path(__file__).resolve().parents[1]
 POSITION = {"p1": [4, -1, -1, -1, -1, -1, -1], "p2": [9, -1, -1, -1, -1, -1, -1], "to_move": 2, "dice": 2}
 
 
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
-    """A fresh venv with rgou's wheel installed; its dependencies come from this environment (no network)."""
-    base = tmp_path_factory.mktemp("wheel")
-    dist = base / "dist"
-    build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
-        capture_output=True,
-        text=True,
-    )
-    assert build.returncode == 0, build.stderr[-3000:]
-    wheel = next(dist.glob("rgou-*.whl"))
-    env = base / "env"
-    venv.EnvBuilder(with_pip=False).create(env)
-    python = env / "bin" / "python"
-    purelib = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    # numpy, numba & co. from this environment; a plain path entry does not activate its editable rgou
-    (Path(purelib) / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    install = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q", str(wheel)],
-        capture_output=True,
-        text=True,
-    )
-    assert install.returncode == 0, install.stderr[-3000:]
-    return env
+# Build the wheel, install it into a fresh venv whose dependencies come from this environment (no network),
+# and run it from outside the checkout; prints each run's [returncode, stdout, stderr] as JSON. It runs beside
+# the rest of the suite (conftest.py's `script` marker): the installed rgou compiles its kernels anew.
+WHEEL_SCRIPT = f"""
+import json, os, subprocess, sys, sysconfig, venv
+from pathlib import Path
+
+ROOT = Path({str(ROOT)!r})
+LINE = {json.dumps(POSITION)!r} + "\\n"
+base = Path.cwd()  # the script's own folder, outside the checkout
+runs = {{}}
 
 
-def _run(env: Path, args: list[str], cwd: Path, stdin: str = "") -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NUMBA_CACHE_DIR")}
-    return subprocess.run(args, input=stdin, capture_output=True, text=True, cwd=cwd, env=clean, timeout=900)
+def run(name, args, stdin=""):
+    clean = {{k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NUMBA_CACHE_DIR")}}
+    done = subprocess.run(args, input=stdin, capture_output=True, text=True, cwd=base, env=clean, timeout=900)
+    runs[name] = [done.returncode, done.stdout, done.stderr[-3000:]]
+    if done.returncode:
+        print(json.dumps(runs))
+        sys.exit(0)
 
 
-def test_wheel_runs_analyze_with_the_heuristic_and_the_shipped_model(installed, tmp_path):
-    where = _run(installed, [str(installed / "bin" / "python"), "-c", "import rgou; print(rgou.__file__)"], tmp_path)
-    assert where.returncode == 0, where.stderr
-    assert str(installed) in where.stdout and str(ROOT) not in where.stdout
-    line = json.dumps(POSITION) + "\n"
-    run = _run(
-        installed, [str(installed / "bin" / "rgou"), "analyze", "--depth", "2", "--model", "default"], tmp_path, line
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    out = json.loads(run.stdout)
+dist = base / "dist"
+build = ["wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)]
+run("build", [sys.executable, "-m", "pip", *build])
+env = base / "env"
+venv.EnvBuilder(with_pip=False).create(env)
+python = str(env / "bin" / "python")
+run("purelib", [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
+# numpy, numba & co. from this environment; a plain path entry does not activate its editable rgou
+(Path(runs["purelib"][1].strip()) / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\\n")
+wheel = str(next(dist.glob("rgou-*.whl")))
+run("install", [sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", "-q", wheel])
+run("where", [python, "-c", "import rgou; print(rgou.__file__)"])
+rgou = str(env / "bin" / "rgou")
+run("analyze", [rgou, "analyze", "--depth", "2", "--model", "default"], LINE)
+run("upstream", [rgou, "analyze", "--model", "upstream", "--no-features"], LINE)
+runs["env"] = [0, str(env), ""]
+print(json.dumps(runs))
+"""
+
+
+@pytest.mark.script(WHEEL_SCRIPT)
+def test_wheel_runs_analyze_with_the_heuristic_and_the_shipped_model(script_run):
+    assert script_run.returncode == 0, script_run.stderr[-3000:]
+    runs = json.loads(script_run.stdout)
+    for name, (code, _, err) in runs.items():
+        assert code == 0, f"{name}: {err}"
+    assert set(runs) == {"build", "purelib", "install", "where", "analyze", "upstream", "env"}
+    installed = runs["env"][1]
+    assert runs["where"][1].startswith(installed) and str(ROOT) not in runs["where"][1]
+    out = json.loads(runs["analyze"][1])
     assert out["legal_moves"] == list(range(7)) and len(out["scores"]) == 7 and -1 <= out["value"] <= 1
     assert out["best_move"] in out["legal_moves"] and out["ml_move"] in out["legal_moves"]
-    upstream = _run(
-        installed, [str(installed / "bin" / "rgou"), "analyze", "--model", "upstream", "--no-features"], tmp_path, line
-    )
-    assert upstream.returncode == 0, upstream.stderr[-3000:]
+    assert json.loads(runs["upstream"][1])["legal_moves"] == list(range(7))
 
 
 def test_no_machine_paths_in_the_package_or_tests():
