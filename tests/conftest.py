@@ -59,7 +59,7 @@ def table(states):
 # Scripts that compile every kernel anew (a fresh Numba cache) spend a minute each on one core. A test marked
 # `@pytest.mark.script(SCRIPT, env={...})` has its script started as soon as collection ends, in its own
 # process, so that it compiles on the second core while the suite runs; the test's `script_run` fixture waits
-# for it. Run alone, the test starts its script itself.
+# for it (and starts it, for a test run a second time in one session).
 SCRIPT_TIMEOUT_S = 900
 
 
@@ -103,6 +103,8 @@ def pytest_configure(config):
 
 
 def pytest_collection_finish(session):
+    if session.config.option.collectonly:
+        return
     for item in session.items:
         marker = item.get_closest_marker("script")
         if marker is not None:
