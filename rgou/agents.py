@@ -309,7 +309,8 @@ class MLAgent(Agent):
     minus its value of its colour swap (`rgou.search.net_leaf`): a smaller
     error for twice the leaf work. None (the default): at depth 0 without
     close calls, in modes with a value search, where it is the cheapest gain;
-    a deeper search spends the same time better.
+    a deeper search spends the same time better. The name says a choice other
+    than the default (`ml-value-unmirrored`, `ml-1-value-mirrored`).
     """
 
     def __init__(
@@ -336,9 +337,8 @@ class MLAgent(Agent):
             unrolled = trained_unrolled(weights) and not exact_passes
         self.unrolled = bool(unrolled)
         self.close_gap = check_float("close-call gap", close_gap, 0.0, MAX_CLOSE_GAP)
-        if mirrored is None:
-            mirrored = self.depth == 0 and not self.close_gap and mode != "policy"
-        self.mirrored = bool(mirrored)
+        usual = self.depth == 0 and not self.close_gap and mode != "policy"  # mirrored=None's choice
+        self.mirrored = usual if mirrored is None else bool(mirrored)
         leaf = net_leaf(
             weights.value, value_sizes, exact_passes=exact_passes, unrolled=self.unrolled, mirrored=self.mirrored
         )
@@ -353,7 +353,9 @@ class MLAgent(Agent):
             )
         data = AgentData(AGENT_SEARCH, self.depth + 1, leaf, 0.0, vw, pw, policy, policy_sizes, self.close_gap)
         plus = "+" if self.close_gap else ""
-        super().__init__(name or (f"ml{plus}-{mode}" if self.depth == 0 else f"ml-{self.depth}{plus}-{mode}"), data)
+        swap = "" if self.mirrored == usual else "-mirrored" if self.mirrored else "-unmirrored"
+        base = f"ml{plus}-{mode}" if self.depth == 0 else f"ml-{self.depth}{plus}-{mode}"
+        super().__init__(name or base + swap, data)
         self._policy_net = np.ascontiguousarray(weights.policy, np.float32)
         self._policy_sizes = layer_sizes(weights.policy_config)
 

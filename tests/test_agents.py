@@ -189,6 +189,11 @@ def test_ml_agents_mirror_by_default_at_depth_0_alone(weights, states):
     assert not MLAgent(weights, close_gap=0.01).mirrored and not make_agent("ml+").mirrored
     assert MLAgent(weights, depth=1, mirrored=True).mirrored and not MLAgent(weights, mirrored=False).mirrored
     assert not MLAgent(weights, mode="policy").mirrored and MLAgent(weights, mode="combined").mirrored
+    # The name says a choice other than the default, and only then.
+    assert MLAgent(weights).name == "ml-value" and MLAgent(weights, mirrored=True).name == "ml-value"
+    assert MLAgent(weights, mirrored=False).name == "ml-value-unmirrored"
+    assert MLAgent(weights, depth=1).name == "ml-1-value" and MLAgent(weights, close_gap=0.01).name == "ml+-value"
+    assert MLAgent(weights, depth=1, mirrored=True).name == "ml-1-value-mirrored"
     # The value of the rolled position itself (analyze's `value`) is the network's own answer.
     state = states[1]
     plain = np.tanh(numpy_forward(weights.value, VALUE_CONFIG, extract_features(state))[0])
