@@ -1,21 +1,35 @@
-"""Atomic file writes: a temporary file in the target's folder, renamed over it.
+"""Output files: checked before any work, written atomically (a temporary file renamed over the target).
 
-A failed or interrupted write leaves the target as it was and removes the
-temporary file; `atomic_write_many` replaces several files together. Files
-get the usual permissions (0666 less the umask), not mkstemp's private 0600;
-a symlinked target is written through the link.
+`check_outputs` refuses, before a run starts, every output that would lose
+data or cannot be written: an empty name, a folder, a device, FIFO or socket,
+a file that is one of the run's inputs or another of its outputs (with
+`--force` or not), an existing file without `--force`, a folder that cannot
+be written to. `atomic_write` then writes through a temporary file beside
+the target: a failed or interrupted write leaves the target as it was and
+removes the temporary file; `atomic_write_many` replaces several files
+together. Temporary files are named ``.NAME.rgou-HOST-PID-XXXX.tmp``: one
+left by a killed run (SIGKILL, a machine taken away) is removed by the next
+run into the same output once its process is gone. Files get the usual
+permissions (0666 less the umask), not mkstemp's private 0600; a symlinked
+target is written through the link.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
+import stat
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
+
+PathLike = str | os.PathLike[str]
+TEMP_MARK = ".rgou-"  # in every temporary file's name: .NAME.rgou-HOST-PID-XXXX.tmp
+TEMP_SUFFIX = ".tmp"
 
 
 def _read_umask() -> int:
@@ -27,12 +41,150 @@ def _read_umask() -> int:
 _UMASK = _read_umask()  # read once at import: os.umask can only be read by setting it
 
 
+def _host() -> str:
+    return "".join(c if c.isalnum() else "_" for c in socket.gethostname())[:32] or "host"
+
+
+def _temp_prefix(target: Path) -> str:
+    return f".{target.name}{TEMP_MARK}{_host()}-"
+
+
+def _mkstemp(target: Path) -> tuple[int, str]:
+    """A new temporary file beside `target` (whose parents are created), named for this process."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(target)
+    return tempfile.mkstemp(prefix=f"{_temp_prefix(target)}{os.getpid()}-", suffix=TEMP_SUFFIX, dir=target.parent)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return pid > 0  # someone else's process (or a pid out of range: not alive)
+    return True
+
+
+def remove_stale_temps(target: PathLike) -> int:
+    """Remove the temporary files of writes into `target` by processes of this host that are gone; their count."""
+    target = Path(target)
+    prefix = _temp_prefix(target)
+    removed = 0
+    try:
+        names = os.listdir(target.parent)
+    except OSError:
+        return 0
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(TEMP_SUFFIX)):
+            continue
+        pid = name[len(prefix) :].split("-", 1)[0]
+        if pid.isdecimal() and not _process_alive(int(pid)):
+            with suppress(OSError):
+                os.unlink(target.parent / name)
+                removed += 1
+    return removed
+
+
+def _check_regular(path: Path, what: str) -> None:
+    """`path` is absent or a regular file (a symlink to one counts), else ValueError."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        raise ValueError(f"{what} {path}: cannot be checked ({e.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise ValueError(f"{what} {path} is a directory; give a file name")
+    if not stat.S_ISREG(mode):
+        raise ValueError(f"{what} {path} is not a regular file (a device, FIFO or socket); give a file name")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)  # hard links
+    except OSError:
+        return False
+
+
+def _probe_writable(path: Path, what: str) -> None:
+    """Create and remove a file in `path`'s folder (or a folder in its nearest existing ancestor)."""
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"{what} {path}: {parent} is not a directory")
+    try:
+        if parent == path.parent:
+            fd, probe = tempfile.mkstemp(prefix=f"{_temp_prefix(path)}{os.getpid()}-", suffix=TEMP_SUFFIX, dir=parent)
+            os.close(fd)
+            os.unlink(probe)
+        else:
+            os.rmdir(tempfile.mkdtemp(prefix=".rgou-probe-", dir=parent))
+    except OSError as e:
+        raise ValueError(f"{what} {path}: cannot write in {parent} ({e.strerror})") from None
+
+
+def check_outputs(
+    outputs: Mapping[str, PathLike | None],
+    inputs: Iterable[tuple[str, PathLike]] = (),
+    force: bool = False,
+    may_exist: Iterable[str] = (),
+) -> dict[str, Path]:
+    """Refuse, before any work, outputs that would lose data or cannot be written; their paths.
+
+    outputs: option name -> path (None: not asked for); inputs: (option name,
+    path) pairs the run reads. An output may not be empty, a folder, a special
+    file, an input or another output; an existing one needs `force` (or its
+    option in `may_exist`, e.g. --out with --resume); its folder must be
+    writable. Stale temporary files of earlier writes into it are removed.
+    """
+    checked: dict[str, Path] = {}
+    inputs = [(name, Path(p)) for name, p in inputs if p is not None and str(p) != ""]
+    allowed = set(may_exist)
+    for option, raw in outputs.items():
+        if raw is None:
+            continue
+        text = os.fspath(raw)
+        if text.strip() == "":
+            raise ValueError(f"{option} is empty; give a file name")
+        if text.endswith(("/", "\\")):
+            raise ValueError(f"{option} {text} is a directory; give a file name")
+        path = Path(text)
+        _check_regular(path, option)
+        for name, source in inputs:
+            if _same_file(path, source):
+                raise ValueError(f"{option} {text} is also the input {name}: refusing to overwrite an input")
+        for name, other in checked.items():
+            if _same_file(path, other):
+                raise ValueError(f"{option} and {name} are the same file {text}; give two files")
+        if path.exists() and not force and option not in allowed:
+            raise ValueError(f"{option} {text} exists; pass --force to overwrite it")
+        _probe_writable(path, option)
+        remove_stale_temps(path)
+        checked[option] = path
+    return checked
+
+
+def _named(error: OSError, target: PathLike) -> OSError:
+    """The error of writing a temporary file, naming the user's output instead."""
+    return OSError(error.errno, f"cannot write {target}: {error.strerror or error}")
+
+
 @contextmanager
-def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
-    """Open a temporary file for writing; on success it replaces `path` (parents are created)."""
-    path = Path(path).resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def atomic_write(path: PathLike, mode: str = "wb") -> Iterator[IO]:
+    """Open a temporary file for writing; on success it replaces `path` (parents are created).
+
+    `path` must be absent or a regular file: a device or FIFO is never replaced.
+    """
+    path = Path(path)
+    if os.fspath(path) in ("", "."):
+        raise ValueError("an output file needs a name")
+    _check_regular(path, "output")
+    path = path.resolve()
+    fd, tmp = _mkstemp(path)
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
@@ -40,6 +192,10 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
+    except OSError as e:
+        with suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise _named(e, path) from e
     except BaseException:
         with suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -69,12 +225,14 @@ def deferred_interrupts() -> Iterator[None]:
 
 
 @contextmanager
-def atomic_write_many(paths: list[str | os.PathLike[str]], modes: list[str]) -> Iterator[list[IO]]:
+def atomic_write_many(paths: list[PathLike], modes: list[str]) -> Iterator[list[IO]]:
     """Open temporary files for several targets; on success they replace their targets together.
 
     Either every target is new or every target is as it was: the renames run
     with Ctrl-C held back, and a failed rename puts the old files back.
     """
+    for p in paths:
+        _check_regular(Path(p), "output")
     targets = [Path(p).resolve() for p in paths]
     if len(set(targets)) != len(targets):
         raise ValueError(f"the output files must differ, got {', '.join(map(str, paths))}")
@@ -82,8 +240,7 @@ def atomic_write_many(paths: list[str | os.PathLike[str]], modes: list[str]) -> 
     handles: list[IO] = []
     try:
         for target, mode in zip(targets, modes):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            fd, tmp = _mkstemp(target)
             temps.append(tmp)
             handles.append(os.fdopen(fd, mode))
         yield handles
@@ -94,12 +251,15 @@ def atomic_write_many(paths: list[str | os.PathLike[str]], modes: list[str]) -> 
             os.chmod(tmp, 0o666 & ~_UMASK)
         with deferred_interrupts():
             _replace_all(temps, targets)
-    except BaseException:
+    except BaseException as e:
         for handle in handles:
-            handle.close()
+            with suppress(OSError):
+                handle.close()
         for tmp in temps:
             with suppress(FileNotFoundError):
                 os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise _named(e, ", ".join(map(str, paths))) from e
         raise
 
 

@@ -41,6 +41,7 @@ from rgou.exact import is_unrolled
 from rgou.features import NUM_FEATURES, features_into
 from rgou.game import STATE_SIZE, TO_MOVE, count_legal_moves, legal_moves
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
+from rgou.models import PACKAGED_MODELS
 from rgou.nn.inference import forward_one_into, softmax_into
 from rgou.nn.layout import LAYOUT_IN_OUT, layer_sizes
 from rgou.rules import NUM_PIECES, P2
@@ -423,9 +424,23 @@ def _parse_ml(spec: str) -> tuple[int, bool, str, str]:
     model, _, last = rest.rpartition(":")
     if last in ML_MODES:
         mode = last
+    elif model and not Path(rest).exists() and (Path(model).exists() or model in PACKAGED_MODELS):
+        raise ValueError(f"bad agent spec {spec!r}: unknown mode {last!r}; expected one of {', '.join(ML_MODES)}")
     else:
         model = rest
     return depth, close, model or "default", mode
+
+
+def spec_inputs(spec: str) -> list[Path]:
+    """The files an agent spec reads (a weight file, a solved table); packaged models and defaults are not."""
+    if not isinstance(spec, str):
+        return []
+    if spec in ("ml", "ml+") or spec.startswith(("ml:", "ml-", "ml+:")):
+        model = _parse_ml(spec)[2]
+        return [] if model in PACKAGED_MODELS and not Path(model).exists() else [Path(model)]
+    if spec.startswith("perfect:"):
+        return [Path(spec.partition(":")[2])]
+    return []
 
 
 AGENT_SPECS = "random, heuristic, expectiminimax-N (emm-N), ml[-D][+][:MODEL][:MODE], perfect[:TABLE]"

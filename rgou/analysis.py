@@ -15,8 +15,11 @@
   (one per legal move: the ML agent's score, from the mover's point of view,
   in [-1, 1] in value mode) and ``ml_move``.
 
-`parse_position(line)` reads one JSON line
-``{"p1": [7 squares], "p2": [7 squares], "to_move": 1|2, "dice": 0..4}``.
+`parse_position(line)` reads one JSON line (str, or bytes decoded as UTF-8)
+``{"p1": [7 squares], "p2": [7 squares], "to_move": 1|2, "dice": 0..4}``;
+`parse_small_position(line, n)` the same with n squares per player. Both
+check types and ranges strictly in `position_fields` (integers only, no
+bools), and any bad line is a ValueError.
 """
 
 from __future__ import annotations
@@ -31,20 +34,44 @@ from rgou.agents import MLAgent
 from rgou.features import NUM_FEATURES, features_into
 from rgou.game import Position, apply_move, winner
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, evaluate
-from rgou.rules import NUM_PIECES, P2
+from rgou.rules import FINISHED, MAX_ROLL, NUM_PIECES, OFF_BOARD, P1, P2
 from rgou.search import NO_MOVE, check_depth, heuristic_leaf, leaf_work, search_into
 
 POSITION_KEYS = ("p1", "p2", "to_move", "dice")
 
 
-def _position_object(line: str) -> dict:
+MAX_SHOWN = 40  # characters of a bad value quoted in an error message
+
+
+def _shown(value) -> str:
+    """repr(value), cut to MAX_SHOWN characters, for an error message."""
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _position_object(line: str | bytes) -> dict:
     """The JSON object of one position line, with every key of POSITION_KEYS; ValueError says what is wrong."""
+    if isinstance(line, bytes):
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"not valid UTF-8 (byte 0x{line[e.start]:02x} at byte {e.start + 1})") from None
     if not line.strip():
         raise ValueError("empty line: expected a JSON object with p1, p2, to_move, dice")
     try:
-        data = json.loads(line)
+        data = json.loads(line, parse_constant=_reject_constant)
     except json.JSONDecodeError as e:
         raise ValueError(f"not valid JSON ({e.msg} at column {e.colno})") from None
+    except RecursionError:
+        raise ValueError("not valid JSON (nested too deep)") from None
+    except ValueError as e:  # NaN/Infinity, or an integer over the int conversion limit
+        if "integer string conversion" in str(e):
+            raise ValueError("not valid JSON (an integer with too many digits)") from None
+        raise ValueError(f"not valid JSON ({e})") from None
     if not isinstance(data, dict):
         raise ValueError("expected a JSON object with p1, p2, to_move, dice")
     missing = [k for k in POSITION_KEYS if k not in data]
@@ -53,13 +80,39 @@ def _position_object(line: str) -> dict:
     return data
 
 
-def parse_position(line: str) -> Position:
-    """A `Position` from one JSON line; ValueError says what is wrong."""
+def _integer(name: str, value, low: int, high: int) -> int:
+    """value if it is an integer (not a bool) in low..high; ValueError naming the field otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer {low}..{high}, got {_shown(value)}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} = {_shown(value)} is out of range {low}..{high}")
+    return value
+
+
+def position_fields(line: str | bytes, n_pieces: int = NUM_PIECES) -> tuple[list[int], list[int], int, int]:
+    """(p1, p2, to_move, dice) of one JSON line with n_pieces squares per player, types and ranges checked.
+
+    Squares are integers -1..20, to_move 1 or 2, dice 0..4 (bools and floats
+    such as 12.0 are refused); ValueError names the field. The rules (tracks,
+    two pieces on a square) are checked by `Position` and `make_state`.
+    """
     data = _position_object(line)
+    squares = {}
     for key in ("p1", "p2"):
-        if not isinstance(data[key], list):
-            raise ValueError(f"{key} must be a list of {NUM_PIECES} squares")
-    return Position(data["p1"], data["p2"], data["to_move"], data["dice"])
+        value = data[key]
+        if not isinstance(value, list):
+            raise ValueError(f"{key} must be a list of {n_pieces} squares, got {_shown(value)}")
+        if len(value) != n_pieces:
+            raise ValueError(f"{key} must list {n_pieces} squares for {n_pieces} pieces, got {len(value)}")
+        squares[key] = [_integer(f"{key}[{slot}]", sq, OFF_BOARD, FINISHED) for slot, sq in enumerate(value)]
+    to_move = _integer("to_move", data["to_move"], P1, P2)
+    dice = _integer("dice", data["dice"], 0, MAX_ROLL)
+    return squares["p1"], squares["p2"], to_move, dice
+
+
+def parse_position(line: str | bytes) -> Position:
+    """A `Position` from one JSON line (str, or bytes read as UTF-8); ValueError says what is wrong."""
+    return Position(*position_fields(line))
 
 
 class Analyzer:
@@ -93,7 +146,7 @@ class Analyzer:
         self._scores = np.empty(NUM_PIECES, dtype=np.float64)
         self.agent = None if model is None else MLAgent(load_model(model), depth=ml_depth)
 
-    def analyze_line(self, line: str) -> dict:
+    def analyze_line(self, line: str | bytes) -> dict:
         """The report of one JSON line (a 7-piece position, or an N-piece one with an N-piece table)."""
         if self.table is not None and self.table.n_pieces != NUM_PIECES:
             return {"exact": exact_fields(self.table, parse_small_position(line, self.table.n_pieces))}
@@ -139,15 +192,11 @@ class Analyzer:
         return out
 
 
-def parse_small_position(line: str, n_pieces: int) -> np.ndarray:
+def parse_small_position(line: str | bytes, n_pieces: int) -> np.ndarray:
     """An int8[2N + 2] state of the N-piece game from a JSON line with N squares per player."""
     from rgou.solve import make_state
 
-    data = _position_object(line)
-    for key in ("p1", "p2"):
-        if not isinstance(data[key], list) or len(data[key]) != n_pieces:
-            raise ValueError(f"{key} must list {n_pieces} squares for the {n_pieces}-piece table")
-    return make_state(data["p1"], data["p2"], data["to_move"], data["dice"])
+    return make_state(*position_fields(line, n_pieces))
 
 
 def exact_fields(table, state: np.ndarray) -> dict:
@@ -167,11 +216,19 @@ def exact_fields(table, state: np.ndarray) -> dict:
     return {"p2_win": float(p2_win_probability(table.values, passed)), "moves": [], "loss": []}
 
 
-def analyze_lines(lines: Iterable[str], analyzer: Analyzer) -> Iterator[tuple[dict, str | None]]:
-    """For every input line, in order: (result, None), or ({"error": ...}, message) for a bad line."""
+def analyze_lines(lines: Iterable[str | bytes], analyzer: Analyzer) -> Iterator[tuple[dict, str | None]]:
+    """For every input line, in order: (result, None), or ({"error": ...}, message) for a bad line.
+
+    Lines may be str or bytes (decoded as UTF-8 line by line, so a bad byte
+    spoils only its line). A result always serialises as strict JSON
+    (`json.dumps(result, allow_nan=False)`).
+    """
     for number, line in enumerate(lines, start=1):
         try:
-            yield analyzer.analyze_line(line), None
-        except ValueError as e:
+            result = analyzer.analyze_line(line)
+            json.dumps(result, allow_nan=False)  # no NaN or Infinity in an output line
+        except (ValueError, RecursionError, OverflowError) as e:
             message = f"line {number}: {e}"
             yield {"error": message}, message
+        else:
+            yield result, None

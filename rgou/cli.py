@@ -7,7 +7,6 @@ Errors name the option or the file; exit status 2 for bad input, 130 for Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import threading
@@ -20,6 +19,7 @@ from typing import Any
 from rgou import __version__
 from rgou.exact import EXACT_TARGETS
 from rgou.nn.contract import MAX_SIBLING_WEIGHT
+from rgou.playout import MAX_MATCH_GAMES
 from rgou.search import DEFAULT_DEPTH, MAX_DEPTH
 
 EXIT_BAD_INPUT = 2
@@ -62,21 +62,48 @@ POSITIVE_INT = _int_type(1, what="a positive integer")
 SEED = _int_type(0, 2**64 - 1, what="a seed in 0..2**64-1")
 DEPTH = _int_type(1, MAX_DEPTH, what=f"a depth in 1..{MAX_DEPTH}")
 PROBABILITY = _float_type(0.0, 1.0, "a probability in [0, 1]")
+GENERATED_GAMES = _int_type(1, 2**31, what="a number of games in 1..2**31")  # game ids are int32
+MATCH_GAMES = _int_type(1, MAX_MATCH_GAMES, what=f"a number of games in 1..{MAX_MATCH_GAMES:,}")
 
 
 # Output helpers.
 
 
-def _check_output(path: str | os.PathLike[str], option: str) -> None:
-    """Fail before a long run, not after it, if `path` cannot be written."""
-    target = Path(path)
-    if target.is_dir() or str(path).endswith(("/", "\\")):
-        raise ValueError(f"{option} {path} is a directory; give a file name")
-    parent = target.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise ValueError(f"{option} {path}: {parent} is not a writable directory")
+def _check_outputs(
+    args: argparse.Namespace, outputs: dict[str, Any], inputs: list[tuple[str, Any]], may_exist: tuple[str, ...] = ()
+) -> dict[str, Path]:
+    """Refuse, before any work, outputs that are inputs, special files, unwritable or existing without --force."""
+    from rgou._io import check_outputs
+
+    return check_outputs(outputs, inputs, force=bool(getattr(args, "force", False)), may_exist=may_exist)
+
+
+def _spec_inputs(option: str, specs: list[str | None]) -> list[tuple[str, Path]]:
+    """(option, file) of each file the agent specs read."""
+    from rgou.agents import spec_inputs
+
+    return [(option, path) for spec in specs if spec for path in spec_inputs(spec)]
+
+
+def _data_inputs(sources: list[str] | None) -> list[tuple[str, Path]]:
+    """(--data, file) of every file a --data list names: globs expanded, folders' files listed."""
+    import glob
+
+    found: list[tuple[str, Path]] = []
+    for source in sources or []:
+        for match in [source, *glob.glob(source)]:
+            path = Path(match)
+            found.append(("--data", path))
+            if path.is_dir():
+                found.extend(("--data", child) for child in path.iterdir())
+    return found
+
+
+def _check_games(games: int, first_game: int = 0) -> None:
+    from rgou.selfplay import MAX_GAME_ID
+
+    if first_game + games > MAX_GAME_ID + 1:
+        raise ValueError(f"--first-game + --games must be at most {MAX_GAME_ID + 1:,} (game ids are 32-bit)")
 
 
 def _progress_enabled(args: argparse.Namespace) -> bool:
@@ -133,13 +160,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from rgou.dataset import write_json
     from rgou.selfplay import check_targets, generate
 
-    params = _params(args.params)
+    _check_games(args.games, args.first_game)
     check_targets(args.value_target, args.afterstates)  # before compiling anything
+    inputs = [("--params", args.params), ("--table", args.table), *_spec_inputs("--agent", [args.agent])]
     if args.shards:
-        return _generate_shards(args, params)
-    _check_output(args.out, "--out")
-    if args.json:
-        _check_output(args.json, "--json")
+        if not args.out.strip():
+            raise ValueError("--out is empty; give a folder for the shards")
+        if args.json:
+            raise ValueError("--json exports one file; with --shards, export shards one by one (Dataset.to_json)")
+        return _generate_shards(args, _params(args.params))
+    _check_outputs(args, {"--out": args.out, "--json": args.json}, inputs)
+    params = _params(args.params)
     show = _progress_enabled(args)
     warm_up(lambda: _warm_generate(args.include_passes, args.afterstates), show)
     bar = Progress(args.games, "games", show, desc="generate")
@@ -198,8 +229,6 @@ def _generate_shards(args: argparse.Namespace, params) -> int:
     from rgou.cluster import generate_shards
     from rgou.heuristic import DEFAULT_PARAMS
 
-    if args.json:
-        raise ValueError("--json exports one file; with --shards, export shards one by one (Dataset.to_json)")
     if params != DEFAULT_PARAMS:
         raise ValueError("--params: sharded runs use the default heuristic parameters")
     if Path(args.out).exists() and not Path(args.out).is_dir():
@@ -251,16 +280,18 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     analyzer = Analyzer(
         args.depth, _params(args.params), args.model, features=not args.no_features, ml_depth=args.ml_depth, table=table
     )
-    source = sys.stdin if args.input in (None, "-") else open(args.input)
+    # bytes line by line, stdin and a file alike: a bad UTF-8 byte spoils only its own line
+    from_stdin = args.input in (None, "-")
+    source = getattr(sys.stdin, "buffer", sys.stdin) if from_stdin else open(args.input, "rb")
     errors = 0
     try:
         for result, error in analyze_lines(source, analyzer):
             if error is not None:
                 errors += 1
                 print(f"rgou analyze: {error}", file=sys.stderr)
-            sys.stdout.write(json.dumps(result) + "\n")
+            sys.stdout.write(json.dumps(result, allow_nan=False) + "\n")
     finally:
-        if source is not sys.stdin:
+        if not from_stdin:
             source.close()
     return 1 if errors else 0
 
@@ -268,28 +299,18 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def cmd_convert(args: argparse.Namespace) -> int:
     from rgou.weights import convert_file, convert_weights, save_weights
 
+    _check_outputs(args, {"OUT": args.dst}, [("IN", args.src)])
     if args.from_layout != "checkpoint":
         convert_file(args.src, args.dst, args.from_layout, args.to_layout)
         print(f"wrote {args.dst} ({args.from_layout} -> {args.to_layout} layout)")
         return 0
     from rgou.train import checkpoint_weights
 
-    if Path(args.src).resolve() == Path(args.dst).resolve():
-        raise ValueError(f"convert writes a new file: source and destination are both {args.src}")
     weights = checkpoint_weights(args.src)
     save_weights(args.dst, convert_weights(weights, "rgou", args.to_layout))
     epoch = weights.metadata["best_epoch"]
     print(f"wrote {args.dst}: the best weights of {args.src} (epoch {epoch}), {args.to_layout} layout")
     return 0
-
-
-def _open_output(path: str, force: bool, resume: bool, option: str = "--out") -> Path:
-    """Check an output weight file before any work: writable, and not there unless --force or --resume."""
-    _check_output(path, option)
-    target = Path(path)
-    if target.exists() and not (force or resume):
-        raise ValueError(f"{option} {path} exists; pass --force to overwrite it (or --resume to continue its run)")
-    return target
 
 
 STRENGTH_OPPONENTS = ("heuristic", "emm-1", "emm-2", "emm-3")
@@ -310,13 +331,13 @@ def _strength(weights, games: int, seed: int, threads: int | None, show: bool) -
     return results
 
 
-def _pct(x: float) -> str:
-    return "n/a" if x != x else f"{100 * x:.1f}%"
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None or x != x else f"{100 * x:.1f}%"
 
 
-def _loss(x: float) -> str:
+def _loss(x: float | None) -> str:
     """A loss to four significant digits: exact-target value losses are of order 1e-5."""
-    return f"{x:#.4g}"
+    return "n/a" if x is None or x != x else f"{x:#.4g}"
 
 
 def _epoch_line(record: dict, epochs: int, started: float) -> str:
@@ -371,8 +392,7 @@ def _plot(history: list[dict], path: str) -> None:
 def cmd_train(args: argparse.Namespace) -> int:
     import json
 
-    from rgou.train import checkpoint_path, load_config, read_data, resolve_options, train
-    from rgou.weights import save_weights
+    from rgou.train import checkpoint_path, data_players, load_config, read_data, resolve_options, train
 
     config = load_config(args.config)
     overrides = {name: getattr(args, name) for name in TRAIN_OVERRIDES}
@@ -386,18 +406,33 @@ def cmd_train(args: argparse.Namespace) -> int:
         from rgou.train import SIBLINGS_NEEDED
 
         raise ValueError(f"--sibling-weight: {SIBLINGS_NEEDED}")
+    if not args.data:
+        _check_games(options.games)
     if args.no_eval:
         options = options.__class__(**{**options.to_json(), "eval_games": 0})
     name = args.preset or "model"
-    out = _open_output(args.out or f"ml/weights/{name}-{options.backend}.json.gz", args.force, args.resume)
+    if args.out is not None and not args.out.strip():
+        raise ValueError("--out is empty; give a file name")
+    out = Path(args.out if args.out is not None else f"ml/weights/{name}-{options.backend}.json.gz")
+    ckpt = checkpoint_path(out)
+    inputs = [
+        *_data_inputs(args.data),
+        ("--config", args.config),
+        ("--init", options.init),
+        ("--table", options.table),
+        *_spec_inputs("--agent", [options.agent]),
+    ]
+    outputs = {"--out": out, "--json": args.json, "--plot": args.plot, "the checkpoint": ckpt}
+    if ckpt.exists() and not (args.force or args.resume):
+        raise ValueError(
+            f"the checkpoint {ckpt} of an earlier run exists: --resume continues that run, --force starts anew"
+        )
+    _check_outputs(args, outputs, inputs, may_exist=("--out", "the checkpoint") if args.resume else ())
     if args.plot:
-        _check_output(args.plot, "--plot")
         try:
             import matplotlib  # noqa: F401
         except ImportError as e:
             raise ValueError(f"--plot needs matplotlib: pip install 'rgou[plot]' ({e})") from None
-    if args.json:
-        _check_output(args.json, "--json")
     show = _progress_enabled(args)
     phases: dict[str, float] = {}
     if args.data:
@@ -429,7 +464,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         finally:
             bar.close()
         phases["generate"] = time.perf_counter() - start
-    ckpt = checkpoint_path(out)
     started = time.perf_counter()
 
     def on_epoch(record: dict) -> None:
@@ -443,39 +477,38 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     result = train(data, options, checkpoint=ckpt, resume=args.resume, on_epoch=on_epoch)
     phases["train"] = result.seconds
-    save_weights(out, result.weights)
     if result.interrupted:
-        print(
-            f"rgou train: interrupted after {result.epochs_run} epoch(s); the best weights so far "
-            f"(epoch {result.best_epoch}) are in {out}; the checkpoint {ckpt} resumes the run: "
-            "rerun the same command with --resume",
-            file=sys.stderr,
-        )
+        print(f"rgou train: {_save_interrupted(result, out, ckpt)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if not _save_final(result, out, ckpt):
         return EXIT_INTERRUPTED
     strength = []
     if options.eval_games:
         start = time.perf_counter()
-        strength = _strength(result.weights, options.eval_games, options.seed, args.threads, show)
+        try:
+            strength = _strength(result.weights, options.eval_games, options.seed, args.threads, show)
+        except KeyboardInterrupt:
+            print(f"rgou train: interrupted in the strength check; the trained model is in {out}", file=sys.stderr)
+            return EXIT_INTERRUPTED
         phases["evaluate"] = time.perf_counter() - start
     if args.plot:
         _plot(result.history, args.plot)
-    ckpt.unlink(missing_ok=True)
     summary = {
         "output": str(out),
         "preset": args.preset,
         "options": options.to_json(),
         "games": data.num_games,
         "samples": len(data),
-        "players": options.agent or getattr(data, "meta", {}).get("agent") or f"expectiminimax-{options.depth}",
+        "players": data_players(data) if args.data else options.agent or f"expectiminimax-{options.depth}",
         "train_games": result.train_games,
         "validation_games": result.validation_games,
         "train_samples": result.train_samples,
         "validation_samples": result.validation_samples,
         "epochs_run": result.epochs_run,
         "best_epoch": result.best_epoch,
-        "best_validation_value_loss": result.best_value_loss,
-        "best_validation_policy_loss": result.best_policy_loss,
-        "policy_top1_agreement": result.policy_accuracy,
+        "best_validation_value_loss": _finite_or_none(result.best_value_loss),
+        "best_validation_policy_loss": _finite_or_none(result.best_policy_loss),
+        "policy_top1_agreement": _finite_or_none(result.policy_accuracy),
         "seconds": {k: round(v, 3) for k, v in phases.items()},
         "strength": [r.to_json() for r in strength],
     }
@@ -484,9 +517,49 @@ def cmd_train(args: argparse.Namespace) -> int:
         from rgou._io import atomic_write
 
         with atomic_write(args.json, "w") as fh:
-            json.dump(summary, fh, indent=2, allow_nan=True)
+            json.dump(summary, fh, indent=2, allow_nan=False)
             fh.write("\n")
     return 0
+
+
+def _finite_or_none(x: float | None) -> float | None:
+    """JSON has no NaN: a figure that does not exist (no validation games) is null."""
+    return None if x is None or x != x else float(x)
+
+
+def _save_interrupted(result, out: Path, ckpt: Path) -> str:
+    """Write the best validated weights of an interrupted run, if any; what is true of the files, in words."""
+    from rgou.weights import save_weights
+
+    resume = f"; the checkpoint {ckpt} resumes the run: rerun the same command with --resume" if ckpt.exists() else ""
+    if result.best_epoch < 1:
+        kept = f"{out} is unchanged" if out.exists() else f"{out} was not written"
+        return f"interrupted before the first epoch ended: no weights were validated, {kept}{resume}"
+    try:
+        save_weights(out, result.weights)
+    except KeyboardInterrupt:
+        return f"interrupted again while writing {out}, which is unchanged{resume}"
+    return (
+        f"interrupted after {result.epochs_run} epoch(s); the best weights so far (epoch {result.best_epoch}) "
+        f"are in {out}{resume}"
+    )
+
+
+def _save_final(result, out: Path, ckpt: Path) -> bool:
+    """Write the trained model, then drop the checkpoint; False (both files as they were) on Ctrl-C."""
+    from rgou.weights import save_weights
+
+    try:
+        save_weights(out, result.weights)
+    except KeyboardInterrupt:
+        print(
+            f"rgou train: interrupted while writing {out}, which is unchanged; the checkpoint {ckpt} resumes "
+            "the run: rerun the same command with --resume",
+            file=sys.stderr,
+        )
+        return False
+    ckpt.unlink(missing_ok=True)
+    return True
 
 
 def _warm_train(options) -> None:
@@ -517,12 +590,18 @@ def render_train_summary(s: dict) -> str:
         f"rgou train: {s['preset'] or 'custom'} options, {o['backend']} trainer, seed {o['seed']}",
         f"  data       {s['games']:,} games ({s['train_games']:,} train / {s['validation_games']:,} validation), "
         f"{s['samples']:,} samples ({s['train_samples']:,} / {s['validation_samples']:,}), played by {players}",
-        f"  training   {s['epochs_run']} epochs (best: epoch {s['best_epoch']}), batch {o['batch_size']}, "
+        f"  training   {s['epochs_run']} epoch{'' if s['epochs_run'] == 1 else 's'} (best: epoch {s['best_epoch']}), "
+        f"batch {o['batch_size']}, "
         f"learning rate {o['learning_rate']}, value target {o['value_target']}, policy loss {o['policy_loss']}"
         + (f", sibling weight {o['sibling_weight']:g}" if o.get("sibling_weight") else ""),
-        f"  validation value loss {_loss(s['best_validation_value_loss'])}, policy loss "
-        f"{_loss(s['best_validation_policy_loss'])}, policy top-1 agreement with the expert "
-        f"{_pct(s['policy_top1_agreement'])} (held-out games, legal moves)",
+        (
+            f"  validation value loss {_loss(s['best_validation_value_loss'])}, policy loss "
+            f"{_loss(s['best_validation_policy_loss'])}, policy top-1 agreement with the expert "
+            f"{_pct(s['policy_top1_agreement'])} (held-out games, legal moves)"
+            if s["validation_games"]
+            else f"  training   value loss {_loss(s['best_validation_value_loss'])}, policy loss "
+            f"{_loss(s['best_validation_policy_loss'])} (no validation games: the training losses)"
+        ),
         "  time       " + ", ".join(f"{k} {v:.1f} s" for k, v in s["seconds"].items()),
     ]
     if s["strength"]:
@@ -598,8 +677,7 @@ def cmd_arena(args: argparse.Namespace) -> int:
 
     from rgou.arena import tournament, win_matrix
 
-    if args.json:
-        _check_output(args.json, "--json")
+    _check_outputs(args, {"--json": args.json}, _spec_inputs("AGENT", args.agents))
     show = _progress_enabled(args)
     bars: dict = {}
 
@@ -658,15 +736,10 @@ def cmd_play(args: argparse.Namespace) -> int:
 def cmd_solve(args: argparse.Namespace) -> int:
     from rgou.solve import default_table_path, load_table, save_table, solve
 
-    out = Path(args.out) if args.out else default_table_path(args.pieces)
-    _check_output(out, "--out")
-    compact = Path(args.compact) if args.compact else None
-    if compact is not None:
-        _check_output(compact, "--compact")
-        if compact.resolve() == out.resolve():
-            raise ValueError(f"--compact {compact} is the table itself (--out); give another file")
-        if compact.exists() and not args.force:
-            raise ValueError(f"--compact {compact} exists; pass --force to write it again")
+    out = Path(args.out) if args.out is not None else default_table_path(args.pieces)
+    _check_outputs(args, {"--out": args.out if args.out is not None else out, "--compact": args.compact}, [],
+                   may_exist=("--out",))  # fmt: skip
+    compact = Path(args.compact) if args.compact is not None else None
     if out.exists() and not args.force:
         if compact is None:
             raise ValueError(
@@ -721,6 +794,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from rgou.agents import PerfectAgent, make_agent
     from rgou.evaluate import evaluate_agent
 
+    _check_outputs(args, {"--json": args.json}, [("--table", args.table), *_spec_inputs("AGENT", [args.agent])])
     perfect = PerfectAgent(args.table)
     agent = make_agent(args.agent, seed=args.seed)
     bar = Progress(args.games, "games", _progress_enabled(args), desc=f"{args.agent} vs perfect")
@@ -754,13 +828,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     gen = sub.add_parser("generate", help="self-play training data from the expectiminimax expert")
-    gen.add_argument("--games", type=POSITIVE_INT, required=True, help="number of games")
+    gen.add_argument("--games", type=GENERATED_GAMES, required=True, help="number of games")
     gen.add_argument(
         "--depth", type=DEPTH, default=DEFAULT_DEPTH, help=f"expert search depth (default {DEFAULT_DEPTH})"
     )
     gen.add_argument("--seed", type=SEED, default=0, help="dice seed (default 0)")
     gen.add_argument("--out", required=True, help="output .npz dataset (a folder with --shards)")
     gen.add_argument("--json", help="also export the samples as JSON (written together with --out)")
+    gen.add_argument("--force", action="store_true", help="overwrite existing output files")
     gen.add_argument("--epsilon", type=PROBABILITY, default=0.0, help="probability of a random exploration move")
     gen.add_argument("--threads", type=POSITIVE_INT, help="threads (default: all cores)")
     gen.add_argument(
@@ -847,6 +922,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="checkpoint: a run's NAME.ckpt.npz, whose best weights so far are written (a run that was killed)",
     )
     conv.add_argument("--to", dest="to_layout", choices=("torch", "rgou"), required=True)
+    conv.add_argument("--force", action="store_true", help="overwrite an existing destination")
     conv.set_defaults(func=cmd_convert)
 
     tr = sub.add_parser("train", help="generate data (or read it), train both networks, check their strength")
@@ -869,7 +945,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="samples in the shuffle buffer when streaming shards (default 1048576)",
     )
     tr.add_argument("--backend", choices=("numba", "jax"), help="trainer (default numba)")
-    tr.add_argument("--games", type=POSITIVE_INT, help="self-play games to generate")
+    tr.add_argument("--games", type=GENERATED_GAMES, help="self-play games to generate")
     tr.add_argument("--depth", type=DEPTH, help="expert search depth of the generated games")
     tr.add_argument("--epsilon", type=PROBABILITY, help="exploration of the generated games")
     tr.add_argument("--max-plies", type=POSITIVE_INT, help="turn cap of the generated games")
@@ -950,10 +1026,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="agent specs: random, heuristic, emm-N, ml, ml-D, ml+ (close calls searched deeper), "
         "ml[-D][+]:MODEL[:MODE], perfect[:TABLE]",
     )
-    ar.add_argument("--games", type=POSITIVE_INT, default=1000, help="games per pair (default 1000)")
+    ar.add_argument("--games", type=MATCH_GAMES, default=1000, help="games per pair (default 1000)")
     ar.add_argument("--seed", type=SEED, default=0, help="dice seed (default 0)")
     ar.add_argument("--threads", type=POSITIVE_INT, help="threads (default: all cores)")
     ar.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    ar.add_argument("--force", action="store_true", help="overwrite an existing --json file")
     ar.add_argument("--scheduler", help="play the games as Dask tasks: 'local' or a scheduler's address")
     _add_progress(ar)
     ar.set_defaults(func=cmd_arena)
@@ -1004,11 +1081,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="measure an agent exactly: its loss in winning chance per decision")
     ev.add_argument("agent", help="agent spec")
-    ev.add_argument("--games", type=POSITIVE_INT, default=200, help="games against the perfect agent (default 200)")
+    ev.add_argument("--games", type=MATCH_GAMES, default=200, help="games against the perfect agent (default 200)")
     ev.add_argument("--table", help="solved 7-piece table (default: the cache folder's)")
     ev.add_argument("--seed", type=SEED, default=0, help="dice seed (default 0)")
     ev.add_argument("--threads", type=POSITIVE_INT, help="threads (default: all cores)")
     ev.add_argument("--json", metavar="FILE", help="write the report as JSON")
+    ev.add_argument("--force", action="store_true", help="overwrite an existing --json file")
     _add_progress(ev)
     ev.set_defaults(func=cmd_evaluate)
     return parser

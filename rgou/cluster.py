@@ -23,7 +23,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -61,13 +64,47 @@ def _dask():
     return Client, LocalCluster, as_completed
 
 
+@contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Start processes that never see the terminal's Ctrl-C; a Ctrl-C meanwhile is raised once the block ends.
+
+    SIGINT is ignored during the block (processes started then inherit that,
+    across exec) and blocked in this thread, so that a press stays pending
+    instead of being discarded; it is delivered when the block ends.
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
 def connect(scheduler: str, workers: int | None = None):
-    """A Dask client: `local` starts a LocalCluster (one single-threaded process per core), else an address."""
+    """A Dask client: `local` starts a LocalCluster (one single-threaded process per core), else an address.
+
+    The local workers start with Ctrl-C blocked: the terminal's Ctrl-C reaches
+    this process only, which closes them (no traceback from every worker).
+    """
     Client, LocalCluster, _ = _dask()
     if scheduler == "local":
         n = workers or os.cpu_count() or 1
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
-        return Client(cluster)
+        client = None
+        try:
+            with _sigint_held():
+                cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None)
+                client = Client(cluster)
+        except KeyboardInterrupt:
+            if client is not None:
+                close_client(client)
+            elif "cluster" in locals():
+                cluster.close()
+            raise
+        return client
     try:
         return Client(scheduler, timeout="20s")
     except OSError as e:

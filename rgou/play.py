@@ -120,6 +120,22 @@ def describe_move(state: np.ndarray, slot: int) -> str:
     return text
 
 
+MAX_SHOWN = 20  # characters of refused input echoed back
+
+
+def parse_number(text: str) -> int | None:
+    """The number typed (ASCII digits only, at most 6 of them), or None: '²', '①', '٣' and 5000 digits are not."""
+    if 1 <= len(text) <= 6 and text.isascii() and text.isdigit():
+        return int(text)
+    return None
+
+
+def shown(text: str) -> str:
+    """Input as echoed back in a refusal: unprintable characters escaped, cut to MAX_SHOWN characters."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
+
+
 @dataclass
 class PlayResult:
     """How a session ended: the winner (0: not finished), the final kernel state, turns played."""
@@ -149,6 +165,8 @@ class PlaySession:
             raise ValueError(f"dice must be one of {', '.join(DICE_MODES)}, got {dice!r}")
         self.agent, self.human, self.dice = agent, human, dice
         self.stdin = stdin or sys.stdin
+        # the real stdin is read as bytes and decoded line by line, so one bad byte spoils only its line
+        self._stdin_bytes = getattr(sys.stdin, "buffer", None) if stdin is None else None
         self.stdout = stdout or sys.stdout
         self._rng = seed_rng(np.uint64(seed), np.uint64(0))
         self.state = new_state()
@@ -158,20 +176,29 @@ class PlaySession:
         self.stdout.flush()
 
     def _ask(self, prompt: str) -> str:
-        self.stdout.write(prompt)
-        self.stdout.flush()
-        line = self.stdin.readline()
-        if line == "":
-            raise EOFError
-        return line.strip()
+        """The next input line, stripped; a line that is not UTF-8 is refused and asked again."""
+        while True:
+            self.stdout.write(prompt)
+            self.stdout.flush()
+            line = self._stdin_bytes.readline() if self._stdin_bytes is not None else self.stdin.readline()
+            if not line:
+                raise EOFError
+            if isinstance(line, bytes):
+                try:
+                    line = line.decode("utf-8")
+                except UnicodeDecodeError:
+                    self.say("  that line is not valid UTF-8 text: please type it again")
+                    continue
+            return line.strip()
 
     def _roll(self, who: str) -> int:
         if self.dice == "auto":
             return int(roll_dice(self._rng))
         while True:
             text = self._ask(f"roll for {who} (0-{MAX_ROLL}): ")
-            if text.isdigit() and 0 <= int(text) <= MAX_ROLL:
-                return int(text)
+            roll = parse_number(text)
+            if roll is not None and 0 <= roll <= MAX_ROLL:
+                return roll
             self.say(f"  please type the number of dice showing their mark, 0 to {MAX_ROLL}")
 
     def _moves(self) -> list[int]:
@@ -184,8 +211,9 @@ class PlaySession:
             self.say(f"  {k}) {describe_move(self.state, slot)}")
         while True:
             text = self._ask("your move (number, hint, board, quit): ").lower()
-            if text.isdigit() and 1 <= int(text) <= len(moves):
-                return moves[int(text) - 1]
+            number = parse_number(text)
+            if number is not None and 1 <= number <= len(moves):
+                return moves[number - 1]
             if text == "hint":
                 decision = self.agent.decide(self.state)
                 for k, slot in enumerate(moves, start=1):
@@ -200,7 +228,7 @@ class PlaySession:
                 continue
             if text in ("quit", "q", "exit"):
                 return None
-            self.say(f"  '{text}' is not a move: type a number from 1 to {len(moves)}, or hint, board, quit")
+            self.say(f"  '{shown(text)}' is not a move: type a number from 1 to {len(moves)}, or hint, board, quit")
 
     def position_line(self) -> str:
         """The current position as a JSON line for `rgou analyze`."""

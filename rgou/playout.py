@@ -50,6 +50,8 @@ from rgou.game import (
 from rgou.rules import NUM_PIECES, P1
 from rgou.search import search_into, thread_copy
 
+MAX_MATCH_GAMES = 100_000_000  # games in one call: their records take 34 bytes a game (3.4 GB here)
+
 MOVE_STREAM_SALT = np.uint64(0xA0761D6478BD642F)  # separates the agents' generator from the dice
 NO_SAMPLE_MOVE = -1  # the recorded move of a passing position
 
@@ -190,7 +192,7 @@ def play_games(
     game (0: none). progress(games_done, games) is called as tasks of
     `task_games` games finish (default: about 32 tasks per thread).
     """
-    games = check_int("games", games, 1)
+    games = check_int("games", games, 1, MAX_MATCH_GAMES)
     seed = check_int("seed", seed, 0, 2**64 - 1)
     first_game = check_int("first_game", first_game, 0, 2**63 - 1)
     max_plies = check_int("max_plies", max_plies, 1)

@@ -73,6 +73,7 @@ SIBLINGS_NEEDED = (
     "the sibling term needs the positions after each move of a decision, with the decision they follow "
     "(--afterstates, or data from rgou generate --afterstates)"
 )
+MIXED = "mixed"  # a meta field whose files disagree (Dataset.concatenate, ShardedData)
 IMPROVEMENT = 1e-7  # a validation loss must drop by more than this to count as better
 
 
@@ -539,23 +540,163 @@ def _save_checkpoint(
 
 
 def _read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """(metadata, arrays) of a checkpoint file, with a clear error for anything else."""
+    """(metadata, arrays) of a checkpoint file, validated in full; else a ValueError naming the file.
+
+    The archive is read member by member with bounded sizes (a damaged or
+    crafted one cannot make it allocate more than the nets it describes);
+    the metadata's fields are checked for type and range, `options` as
+    TrainOptions would take them; every array must be float32 of the shape
+    its net has (NUM_FEATURES inputs, the options' hidden sizes, 1 or 7
+    outputs), the best weights finite. The state arrays' finiteness is
+    `_load_checkpoint`'s to check: a diverged run keeps its best weights.
+    """
+    import io
+    import lzma
+    import struct
+    import zipfile
+    import zlib
+
+    from rgou.nn.contract import MAX_NET_PARAMS, net_params
+
+    # what zipfile and NumPy's .npy header parser raise on damaged bytes (RuntimeError: a flag says "encrypted",
+    # NotImplementedError: an unknown compression method, TypeError: a header literal of the wrong kind)
+    damaged = (OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError, NotImplementedError)
+    damaged += (zipfile.BadZipFile, zlib.error, lzma.LZMAError, struct.error)
+    meta_bytes = 64 << 20  # the metadata member: UTF-32 JSON of the options and the per-epoch history
+    npy_header = 1 << 16
+
+    def shown(value: Any) -> str:
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    def member(archive: zipfile.ZipFile, name: str, kind: str, limit: int) -> np.ndarray:
+        """Array `name` (a float32 vector, kind "f", or a text scalar, kind "U") of at most `limit` data bytes."""
+        info = archive.getinfo(f"{name}.npy")
+        if info.file_size > limit + npy_header:
+            raise ValueError(f"array {name} holds {info.file_size} bytes, more than {limit + npy_header}")
+        with archive.open(info) as handle:
+            raw = handle.read(limit + npy_header + 1)  # reading to the end checks the CRC
+        stream = io.BytesIO(raw)
+        version = np.lib.format.read_magic(stream)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"array {name}: unsupported .npy version {version}")
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(stream)
+        vector = kind == "f" and dtype == np.dtype("<f4") and len(shape) == 1
+        text = kind == "U" and dtype.kind == "U" and shape == ()
+        if not (vector or text) or fortran:
+            expected = "float32 vector" if kind == "f" else "text"
+            raise ValueError(f"array {name} is {dtype} of shape {shape}, not a {expected}")
+        body = raw[stream.tell() :]
+        if len(body) != dtype.itemsize * math.prod(shape):
+            raise ValueError(f"array {name}: {len(body)} data bytes for {dtype} of shape {shape}")
+        return np.frombuffer(body, dtype=dtype).reshape(shape).copy()  # a writable copy: trainers update it
+
     try:
-        with np.load(path, allow_pickle=False) as f:
-            meta = json.loads(str(f["meta"]))
-            arrays = {name: f[name] for name in (*STATE_ARRAYS, "best_value", "best_policy")}
-    except (OSError, KeyError, ValueError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: not a readable rgou checkpoint ({e})") from e
-    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
+        with zipfile.ZipFile(path) as archive:
+            meta_text = str(member(archive, "meta", "U", meta_bytes)[()])
+            names = (*STATE_ARRAYS, "best_value", "best_policy")
+            arrays = {name: member(archive, name, "f", 4 * MAX_NET_PARAMS) for name in names}
+        meta = json.loads(meta_text)
+    except RecursionError:
+        raise ValueError(f"{path}: not a readable rgou checkpoint (metadata nested too deep)") from None
+    except damaged as e:
+        raise ValueError(f"{path}: not a readable rgou checkpoint ({type(e).__name__}: {str(e)[:200]})") from e
+    if not isinstance(meta, dict) or type(meta.get("format")) is not int or meta["format"] != CHECKPOINT_FORMAT:
         found = meta.get("format") if isinstance(meta, dict) else None
-        raise ValueError(f"{path}: checkpoint format {found!r}, expected {CHECKPOINT_FORMAT}")
+        raise ValueError(f"{path}: checkpoint format {shown(found)}, expected {CHECKPOINT_FORMAT}")
+
+    def bad(field_name: str, expected: str, value: Any) -> ValueError:
+        return ValueError(f"{path}: damaged checkpoint metadata: {field_name} must be {expected}, got {shown(value)}")
+
+    def count(value: Any, low: int = 0) -> bool:
+        return type(value) is int and value >= low
+
+    def number(value: Any) -> bool:
+        return type(value) in (int, float)
+
+    saved = meta.get("options")
+    if not isinstance(saved, dict):
+        raise bad("options", "an object of training options", saved)
+    defaults = TrainOptions().to_json()
+    for key, value in saved.items():
+        if key not in defaults:
+            continue  # an option of a newer rgou: ignored, as TrainOptions would not take it
+        default = defaults[key]
+        if isinstance(default, bool):
+            ok = type(value) is bool
+        elif isinstance(default, int):
+            ok = type(value) is int
+        elif isinstance(default, float):
+            ok = number(value) and math.isfinite(value)
+        elif isinstance(default, list):
+            ok = isinstance(value, list) and all(type(h) is int for h in value)
+        else:  # str, or None for init, agent and table
+            ok = isinstance(value, str) or (default is None and value is None)
+        if not ok:
+            raise bad(f"options.{key}", f"of the type of {shown(default)}", value)
+    try:
+        options = TrainOptions(**{k: v for k, v in saved.items() if k in OPTION_NAMES})
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path}: damaged checkpoint metadata: options: {e}") from None
+    for key, low in (("step", 0), ("epoch", 0), ("best_epoch", -1), ("since_best", 0)):
+        if not count(meta.get(key), low):
+            raise bad(key, f"an integer >= {low}", meta.get(key))
+    if meta["best_epoch"] > meta["epoch"]:
+        raise bad("best_epoch", f"at most epoch ({meta['epoch']})", meta["best_epoch"])
+    if not number(meta.get("best_loss")) or math.isnan(meta["best_loss"]):
+        raise bad("best_loss", "a number", meta.get("best_loss"))
+    if not isinstance(meta.get("data"), str):
+        raise bad("data", "the data's identity (a string)", meta.get("data"))
+    if "version" in meta and not isinstance(meta["version"], str):
+        raise bad("version", "a string", meta["version"])
+    if "depth" in meta and not count(meta["depth"]):
+        raise bad("depth", "an integer >= 0", meta["depth"])
+    counts = meta.get("counts")
+    if "counts" in meta and not (
+        isinstance(counts, dict)
+        and all(count(v) for v in counts.values())
+        and all(k in counts for k in ("games", "train_samples"))
+    ):
+        raise bad("counts", "an object of sample and game counts (games, train_samples, ...)", counts)
+    history = meta.get("history")
+    if not isinstance(history, list) or len(history) > meta["epoch"]:
+        raise bad("history", f"a list of at most {meta['epoch']} epoch records", history)
+    for k, record in enumerate(history):
+        if not isinstance(record, dict) or not count(record.get("epoch"), 1) or record["epoch"] > meta["epoch"]:
+            raise bad(f"history[{k}]", f"an epoch record with an epoch in 1..{meta['epoch']}", record)
+        for key, value in record.items():
+            if key == "best":
+                ok = type(value) is bool
+            elif key == "seconds":
+                ok = number(value) and math.isfinite(value) and value >= 0
+            else:
+                ok = number(value)  # losses and agreements (NaN when nothing was measured)
+            if not ok:
+                raise bad(f"history[{k}].{key}", "true or false" if key == "best" else "a number", value)
+
+    value_cfg = _config_for(arrays["best_value"].size, options.hidden_sizes, 1, path)
+    policy_cfg = _config_for(arrays["best_policy"].size, options.hidden_sizes, NUM_POLICY_OUTPUTS, path)
+    for name, array in arrays.items():
+        cfg = value_cfg if name in ("value", "value_m", "value_v", "best_value") else policy_cfg
+        expected = net_params(cfg)
+        if array.shape != (expected,):
+            raise ValueError(
+                f"{path}: array {name} holds {array.size} values; the options' nets (hidden layers "
+                f"{list(options.hidden_sizes)}) have {expected}"
+            )
+    for name in ("best_value", "best_policy"):
+        bad_values = ~np.isfinite(arrays[name])
+        if bad_values.any():
+            index = int(np.flatnonzero(bad_values)[0])
+            raise ValueError(f"{path}: array {name}[{index}] is {arrays[name][index]}: weights must be finite")
     return meta, arrays
 
 
 def _load_checkpoint(path: Path, options: TrainOptions, identity: str):
     """(state as NumPy, best weights, progress) of a checkpoint made with the same options and data."""
     meta, arrays = _read_checkpoint(path)
-    saved = meta.get("options", {})
+    saved = meta["options"]
     mine = options.to_json()
     default = TrainOptions().to_json()  # an option newer than the checkpoint had its default value
     differ = [k for k in TRAINING_FIELDS if saved.get(k, default[k]) != mine[k]]
@@ -564,9 +705,19 @@ def _load_checkpoint(path: Path, options: TrainOptions, identity: str):
         raise ValueError(
             f"{path}: checkpoint of other options ({detail}); rerun with the same options or without --resume"
         )
-    if meta.get("data") != identity:
+    if meta["data"] != identity:
         raise ValueError(f"{path}: checkpoint of other data (the samples differ); rerun with the same data")
-    state = TrainState(*(arrays[name] for name in STATE_ARRAYS), int(meta["step"]))
+    for name in STATE_ARRAYS:
+        bad = ~np.isfinite(arrays[name])
+        if name.endswith("_v"):
+            bad |= arrays[name] < 0  # Adam's second moments
+        if bad.any():
+            index = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"{path}: array {name}[{index}] is {arrays[name][index]}: the run cannot resume from there "
+                "(its best weights may still be converted: rgou convert CHECKPOINT OUT --from checkpoint)"
+            )
+    state = TrainState(*(arrays[name] for name in STATE_ARRAYS), meta["step"])
     progress = _Progress(meta["epoch"], meta["best_epoch"], meta["best_loss"], meta["since_best"], meta["history"])
     return state, (arrays["best_value"], arrays["best_policy"]), progress
 
@@ -580,13 +731,9 @@ def checkpoint_weights(path: str | Path) -> Weights:
     sample counts and the depth give None for those fields.
     """
     path = Path(path)
-    meta, arrays = _read_checkpoint(path)
-    try:
-        saved = {k: v for k, v in meta["options"].items() if k in OPTION_NAMES}
-        options = TrainOptions(**saved)
-        progress = _Progress(meta["epoch"], meta["best_epoch"], meta["best_loss"], meta["since_best"], meta["history"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise ValueError(f"{path}: checkpoint metadata is incomplete or invalid ({e})") from e
+    meta, arrays = _read_checkpoint(path)  # validated: options, progress, arrays of the options' nets
+    options = TrainOptions(**{k: v for k, v in meta["options"].items() if k in OPTION_NAMES})
+    progress = _Progress(meta["epoch"], meta["best_epoch"], meta["best_loss"], meta["since_best"], meta["history"])
     counts = meta.get("counts")
     value, policy = (np.ascontiguousarray(arrays[k], np.float32) for k in ("best_value", "best_policy"))
     value_cfg = _config_for(value.size, options.hidden_sizes, 1, path)
@@ -598,16 +745,33 @@ def checkpoint_weights(path: str | Path) -> Weights:
     if counts is None:
         metadata.update(num_games=None, num_training_samples=None, depth=None)
     metadata["from_checkpoint"] = path.name
-    return Weights(value, policy, value_cfg, policy_cfg, metadata)
+
+    def finite(value: Any) -> Any:
+        """NaN (a loss nothing was measured for) as None: a weight file holds finite numbers only."""
+        if isinstance(value, dict):
+            return {k: finite(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [finite(v) for v in value]
+        return None if isinstance(value, float) and not math.isfinite(value) else value
+
+    return Weights(value, policy, value_cfg, policy_cfg, finite(metadata))
 
 
 def _config_for(size: int, hidden: tuple[int, ...], outputs: int, path: Path) -> NetConfig:
-    """The net of `size` parameters with these hidden and output sizes (its input size solved for)."""
-    rest = sum(a * b + b for a, b in zip(hidden, (*hidden[1:], outputs)))
-    inputs, remainder = divmod(size - rest - hidden[0], hidden[0])
-    if inputs < 1 or remainder:
-        raise ValueError(f"{path}: {size} parameters do not fit hidden layers {list(hidden)} and {outputs} outputs")
-    return NetConfig(inputs, hidden, outputs)
+    """The net of `size` parameters with these hidden and output sizes and NUM_FEATURES inputs (all data has).
+
+    Any other input size would make a weight file no agent can use, so a
+    checkpoint whose arrays need one is refused.
+    """
+    from rgou.nn.contract import net_params
+
+    cfg = NetConfig(hidden_sizes=hidden, output_size=outputs)  # input_size: NUM_FEATURES
+    if net_params(cfg) != size:
+        raise ValueError(
+            f"{path}: {size} parameters do not fit hidden layers {list(hidden)} and {outputs} outputs "
+            f"({cfg.input_size} inputs: {net_params(cfg)} parameters)"
+        )
+    return cfg
 
 
 # The loop.
@@ -855,7 +1019,7 @@ def train(
     else:
         source = _MemorySource(data, options)
     counts = source.counts()
-    depth = int(getattr(data, "meta", {}).get("depth", options.depth))
+    depth = data_depth(data)
     if counts["train_samples"] < options.batch_size:
         raise ValueError(f"{counts['train_samples']} training samples are fewer than one batch of {options.batch_size}")
     value_cfg = NetConfig(source.input_size, options.hidden_sizes, 1)
@@ -945,6 +1109,31 @@ def train(
     )
 
 
+def _json_finite(record: dict) -> dict:
+    """An epoch record for a file: a non-finite figure (no value targets to validate on) is None."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in record.items()}
+
+
+def data_depth(data) -> int | None:
+    """The search depth that labelled `data`, as its files record it; None when unknown or mixed."""
+    depth = getattr(data, "meta", {}).get("depth")
+    return depth if isinstance(depth, int) and not isinstance(depth, bool) else None
+
+
+def data_players(data) -> str:
+    """Who played the games of `data`, as its files record it: an agent spec, unknown, or mixed."""
+    meta = getattr(data, "meta", {})
+    if meta.get("format") == "json":
+        return "unknown (a JSON export records no players)"
+    agent, depth = meta.get("agent"), meta.get("depth")
+    if MIXED in (agent, depth):
+        return "mixed (the files were played by different players)"
+    if agent:
+        return str(agent)
+    depth = data_depth(data)
+    return "unknown" if depth is None else f"expectiminimax-{depth}"
+
+
 def training_metadata(
     options: TrainOptions, counts: dict[str, int], depth: int, progress: _Progress, seconds: float, interrupted: bool
 ) -> dict[str, Any]:
@@ -974,7 +1163,7 @@ def training_metadata(
         "dropout": float(options.dropout),
         "options": options.to_json(),
         "interrupted": bool(interrupted),
-        "history": progress.history,
+        "history": [_json_finite(h) for h in progress.history],
         "layout": LAYOUT_IN_OUT,
     }
 

@@ -14,14 +14,19 @@ reading it back as float32 gives the same bits. The loader also accepts the
 older ``value_network_config``/``policy_network_config`` keys and a
 ``network_config`` with nested ``value_network``/``policy_network`` objects; a
 file without ``metadata.layout`` is read as in_out_row_major, as the existing
-engine does. Problems raise ``WeightsFormatError`` (a ``ValueError``); nothing
-is ever overwritten or deleted by a failed load or save.
+engine does. Problems raise ``WeightsFormatError`` (a ``ValueError``) naming
+the file and the key or index (``model.json: value_weights[1234] is NaN``);
+nothing is ever overwritten or deleted by a failed load or save. Reading stops
+after ``MAX_DOCUMENT_BYTES`` of JSON, what two nets of the largest size rgou
+allows (``rgou.nn.contract.MAX_NET_PARAMS``) take, so a gzip bomb costs no more
+memory than that; ``save_weights`` refuses to write a file larger than that.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import math
 import os
 import zlib
 from dataclasses import dataclass, field
@@ -31,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from rgou._io import atomic_write
+from rgou.nn.contract import MAX_NET_PARAMS, net_params
 from rgou.nn.layout import (
     LAYOUT_IN_OUT,
     LAYOUT_OUT_IN,
@@ -63,6 +69,12 @@ METADATA_FIELDS = (
     "format_version",
 )
 GZIP_SUFFIX = ".gz"
+TEXT_BYTES_PER_PARAM = 32  # a float32's shortest float64 repr is at most 24 characters; separator, indent to spare
+METADATA_ALLOWANCE = 16 << 20  # configs and metadata (options, per-epoch history) beside the two vectors
+# The most JSON text a weight file may hold (about 285 MB): what two nets of the largest size rgou allows
+# take. Reading stops there, so a gzip bomb or a huge file costs this much memory at most.
+MAX_DOCUMENT_BYTES = 2 * MAX_NET_PARAMS * TEXT_BYTES_PER_PARAM + METADATA_ALLOWANCE
+READ_CHUNK = 1 << 20
 
 
 class WeightsFormatError(ValueError):
@@ -174,6 +186,12 @@ def save_weights(path: str | os.PathLike[str], weights: Weights) -> None:
     Raises WeightsFormatError for non-finite values (the target is left untouched).
     """
     path = Path(path)
+    for name, cfg in (("value", weights.value_config), ("policy", weights.policy_config)):
+        if net_params(cfg) > MAX_NET_PARAMS:
+            raise WeightsFormatError(
+                f"the {name} net has {net_params(cfg):,} parameters, more than a weight file may hold "
+                f"({MAX_NET_PARAMS:,})"
+            )
     metadata = {**weights.metadata}
     metadata["layout"] = _layout_name(str(metadata.get("layout", LAYOUT_IN_OUT)))
     metadata.setdefault("format_version", FORMAT_VERSION)
@@ -188,6 +206,11 @@ def save_weights(path: str | os.PathLike[str], weights: Weights) -> None:
     except (TypeError, ValueError) as exc:
         raise WeightsFormatError(f"metadata cannot be written as JSON: {exc}") from exc
     data = text.encode("utf-8")
+    if len(data) > MAX_DOCUMENT_BYTES:
+        raise WeightsFormatError(
+            f"the weight file would hold {len(data):,} bytes of JSON, more than load_weights reads "
+            f"({MAX_DOCUMENT_BYTES:,}); shorten the metadata"
+        )
     if path.name.endswith(GZIP_SUFFIX):
         data = gzip.compress(data, mtime=0)  # mtime 0: same weights, same bytes
     with atomic_write(path) as handle:
@@ -197,37 +220,90 @@ def save_weights(path: str | os.PathLike[str], weights: Weights) -> None:
 # Load.
 
 
-def _reject_constant(name: str) -> float:
-    raise WeightsFormatError(f"non-finite value {name} in weight file")
+class _Constant:
+    """A NaN, Infinity or -Infinity read from a weight file: kept in place so the error can say where it is."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def _read_capped(handle, path: Path) -> bytes:
+    """All of `handle` (a file or a decompressing reader), refused once it passes MAX_DOCUMENT_BYTES."""
+    chunks, total = [], 0
+    while chunk := handle.read(READ_CHUNK):
+        total += len(chunk)
+        if total > MAX_DOCUMENT_BYTES:
+            raise WeightsFormatError(
+                f"{path}: more than {MAX_DOCUMENT_BYTES:,} bytes of JSON, more than a weight file of the "
+                f"largest nets rgou allows ({MAX_NET_PARAMS:,} parameters each) holds; not read further"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _read_document(path: Path) -> dict[str, Any]:
     try:
-        raw = path.read_bytes()
+        handle = open(path, "rb")
     except OSError as exc:
         raise WeightsFormatError(f"cannot read weight file {path}: {exc}") from exc
-    if path.name.endswith(GZIP_SUFFIX):
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise WeightsFormatError(f"{path}: not a valid gzip file ({exc})") from exc
+    with handle:
+        if path.name.endswith(GZIP_SUFFIX):
+            try:
+                with gzip.GzipFile(fileobj=handle, mode="rb") as unzipped:
+                    raw = _read_capped(unzipped, path)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise WeightsFormatError(f"{path}: not a valid gzip file ({exc})") from exc
+        else:
+            try:
+                raw = _read_capped(handle, path)
+            except OSError as exc:
+                raise WeightsFormatError(f"cannot read weight file {path}: {exc}") from exc
     try:
-        document = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        document = json.loads(raw.decode("utf-8"), parse_constant=_Constant)
     except UnicodeDecodeError as exc:
         raise WeightsFormatError(f"{path}: not UTF-8 JSON ({exc})") from exc
     except json.JSONDecodeError as exc:
         raise WeightsFormatError(f"{path}: not valid JSON (truncated?): {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # an integer of over 4300 digits, arrays nested too deep
+        raise WeightsFormatError(f"{path}: not a usable JSON document ({type(exc).__name__}: {exc})") from None
     if not isinstance(document, dict):
         raise WeightsFormatError(f"{path}: expected a JSON object, got {type(document).__name__}")
     return document
+
+
+def _first_non_finite(document: dict[str, Any], skip: tuple[str, ...]) -> tuple[str, Any] | None:
+    """(where, value) of the first NaN or infinity outside the keys `skip` (depth first, in file order)."""
+    stack = [(key, document[key]) for key in reversed(document) if key not in skip]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, _Constant) or (isinstance(value, float) and not math.isfinite(value)):
+            return where, value
+        if isinstance(value, dict):
+            stack.extend((f"{where}.{k}", v) for k, v in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((f"{where}[{i}]", v) for i, v in reversed(list(enumerate(value))))
+    return None
+
+
+def _shown(value: Any) -> str:
+    """repr of a value read from a file, cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _is_width(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_NET_PARAMS
 
 
 def _int_field(obj: dict[str, Any], key: str, where: str) -> int:
     if key not in obj:
         raise WeightsFormatError(f"missing key {where}.{key}")
     value = obj[key]
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise WeightsFormatError(f"{where}.{key} must be a positive integer, got {value!r}")
+    if not _is_width(value):
+        raise WeightsFormatError(f"{where}.{key} must be an integer in 1..{MAX_NET_PARAMS}, got {_shown(value)}")
     return value
 
 
@@ -235,17 +311,29 @@ def _hidden_field(obj: dict[str, Any], where: str) -> tuple[int, ...]:
     if "hidden_sizes" not in obj:
         raise WeightsFormatError(f"missing key {where}.hidden_sizes")
     value = obj["hidden_sizes"]
-    if not isinstance(value, list) or not all(isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in value):
-        raise WeightsFormatError(f"{where}.hidden_sizes must be a list of positive integers, got {value!r}")
+    if not isinstance(value, list) or 2 * len(value) > MAX_NET_PARAMS or not all(_is_width(h) for h in value):
+        raise WeightsFormatError(
+            f"{where}.hidden_sizes must be a list of integers in 1..{MAX_NET_PARAMS}, got {_shown(value)}"
+        )
     return tuple(value)
+
+
+def _sized(cfg: NetConfig, where: str) -> NetConfig:
+    """`cfg`, or a WeightsFormatError for a net larger than MAX_NET_PARAMS (no weight file holds one)."""
+    if net_params(cfg) > MAX_NET_PARAMS:
+        raise WeightsFormatError(
+            f"{where} describes a net of {net_params(cfg):,} parameters, more than {MAX_NET_PARAMS:,}"
+        )
+    return cfg
 
 
 def _net_config(obj: Any, where: str) -> NetConfig:
     if not isinstance(obj, dict):
         raise WeightsFormatError(f"{where} must be an object, got {type(obj).__name__}")
-    return NetConfig(
+    cfg = NetConfig(
         _int_field(obj, "input_size", where), _hidden_field(obj, where), _int_field(obj, "output_size", where)
     )
+    return _sized(cfg, where)
 
 
 def _configs(document: dict[str, Any]) -> tuple[NetConfig, NetConfig]:
@@ -264,9 +352,11 @@ def _configs(document: dict[str, Any]) -> tuple[NetConfig, NetConfig]:
             )
         input_size = _int_field(cfg, "input_size", "network_config")
         hidden = _hidden_field(cfg, "network_config")
+        value_out = _int_field(cfg, "value_output_size", "network_config")
+        policy_out = _int_field(cfg, "policy_output_size", "network_config")
         return (
-            NetConfig(input_size, hidden, _int_field(cfg, "value_output_size", "network_config")),
-            NetConfig(input_size, hidden, _int_field(cfg, "policy_output_size", "network_config")),
+            _sized(NetConfig(input_size, hidden, value_out), "network_config"),
+            _sized(NetConfig(input_size, hidden, policy_out), "network_config"),
         )
     if "value_network_config" in document or "policy_network_config" in document:
         for key in ("value_network_config", "policy_network_config"):
@@ -285,12 +375,14 @@ def _vector(document: dict[str, Any], key: str, cfg: NetConfig) -> np.ndarray:
     values = document[key]
     if not isinstance(values, list):
         raise WeightsFormatError(f"{key} must be a list of numbers, got {type(values).__name__}")
+    for i, v in enumerate(values):
+        if type(v) is not float and type(v) is not int:
+            if isinstance(v, _Constant):
+                raise WeightsFormatError(f"{key}[{i}] is {v.name}: weight files hold finite numbers only")
+            raise WeightsFormatError(f"{key}[{i}] is {_shown(v)}, expected a number")
     expected = num_params(cfg)
     if len(values) != expected:
         raise WeightsFormatError(f"{key} has {len(values)} values, expected {expected} for {cfg}")
-    for i, v in enumerate(values):
-        if type(v) is not float and type(v) is not int:
-            raise WeightsFormatError(f"{key}[{i}] is {v!r}, expected a number")
     try:
         vec64 = np.array(values, dtype=np.float64)
     except OverflowError:  # an integer beyond float64, e.g. 10**400
@@ -308,9 +400,12 @@ def _parse(document: dict[str, Any]) -> tuple[Weights, str | None]:
     metadata = document.get("metadata", {})
     if not isinstance(metadata, dict):
         raise WeightsFormatError(f"metadata must be an object, got {type(metadata).__name__}")
+    found = _first_non_finite(document, skip=("value_weights", "policy_weights"))  # those say their index
+    if found is not None:
+        raise WeightsFormatError(f"{found[0]} is {found[1]!r}: weight files hold finite numbers only")
     declared = metadata.get("layout")
     if declared is not None and declared not in LAYOUTS:
-        raise WeightsFormatError(f"unknown metadata.layout {declared!r}: expected one of {LAYOUTS}")
+        raise WeightsFormatError(f"unknown metadata.layout {_shown(declared)}: expected one of {LAYOUTS}")
     value_cfg, policy_cfg = _configs(document)
     if value_cfg.input_size != policy_cfg.input_size:
         raise WeightsFormatError(

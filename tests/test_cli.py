@@ -30,8 +30,8 @@ def test_generate_writes_dataset_and_json(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["--games", "0"], "argument --games: expected a positive integer, got 0"),
-        (["--games", "abc"], "argument --games: expected a positive integer, got 'abc'"),
+        (["--games", "0"], "argument --games: expected a number of games in 1..2**31, got 0"),
+        (["--games", "abc"], "argument --games: expected a number of games in 1..2**31, got 'abc'"),
         (["--games", "2", "--depth", "abc"], "argument --depth: expected a depth in 1..6, got 'abc'"),
         (["--games", "2", "--depth", "9"], "argument --depth: expected a depth in 1..6, got 9"),
         (["--games", "2", "--epsilon", "2"], "argument --epsilon: expected a probability in [0, 1], got 2"),
@@ -151,6 +151,6 @@ def test_generate_json_pair_is_both_new_or_both_old_after_ctrl_c(tmp_path, monke
 
     monkeypatch.setattr(rgou.dataset, "write_json", interrupted)
     assert main(["generate", "--games", "3", "--depth", "1", "--seed", "2", "--out", str(out), "--json", str(js),
-                 "--quiet"]) == 130  # fmt: skip
+                 "--quiet", "--force"]) == 130  # fmt: skip
     assert (out.read_bytes(), js.read_bytes()) == old
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.json", "d.npz"]

@@ -182,7 +182,8 @@ def test_a_killed_runs_checkpoint_converts_to_its_best_weights(tmp_path, data, c
         checkpoint_weights(tmp_path / "other.ckpt.npz")
     (tmp_path / "bad.ckpt.npz").write_text("not a checkpoint")
     capsys.readouterr()
-    assert main(["convert", str(tmp_path / "bad.ckpt.npz"), str(out), "--from", "checkpoint", "--to", "rgou"]) == 2
+    assert main(["convert", str(tmp_path / "bad.ckpt.npz"), str(out), "--from", "checkpoint", "--to", "rgou",
+                 "--force"]) == 2  # fmt: skip
     assert "bad.ckpt.npz: not a readable rgou checkpoint" in capsys.readouterr().err
     assert main(["convert", str(ckpt), str(ckpt), "--from", "checkpoint", "--to", "rgou"]) == 2
     assert ckpt.exists() and checkpoint_weights(ckpt).metadata["best_epoch"] == first.best_epoch

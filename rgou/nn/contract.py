@@ -56,6 +56,7 @@ DEFAULT_LEARNING_RATE = 1e-3
 OPTIMIZERS = ("adam", "sgd")
 POLICY_LOSSES = ("full", "legal")
 MAX_SIBLING_WEIGHT = 1000.0
+MAX_NET_PARAMS = 1 << 22  # parameters of one net (51x the default nets): what weight files and checkpoints may hold
 STREAM_VALUE = 0  # dropout seed streams of the two nets
 STREAM_POLICY = 1
 
@@ -81,6 +82,12 @@ class TrainConfig:
     sibling_weight: float = 0.0  # beta of the sibling term of the value loss (needs Batch.group)
 
     def __post_init__(self) -> None:
+        for name, cfg in (("value", self.value_cfg), ("policy", self.policy_cfg)):
+            if net_params(cfg) > MAX_NET_PARAMS:
+                raise ValueError(
+                    f"the {name} net has {net_params(cfg):,} parameters, more than the {MAX_NET_PARAMS:,} "
+                    "a weight file or checkpoint may hold"
+                )
         if self.value_cfg.input_size != self.policy_cfg.input_size:
             raise ValueError(
                 f"nets must share the input size, got {self.value_cfg.input_size} and {self.policy_cfg.input_size}"
@@ -177,6 +184,12 @@ def concat_batches(batches: list[Batch]) -> Batch:
     fields = list(zip(*batches))
     group = None if any(g is None for g in fields[6]) else np.concatenate(fields[6])
     return Batch(*(np.concatenate(f) for f in fields[:6]), group)
+
+
+def net_params(cfg: NetConfig) -> int:
+    """`rgou.nn.layout.num_params` in Python integers: exact (no int64 overflow) for any widths."""
+    sizes = (int(cfg.input_size), *(int(h) for h in cfg.hidden_sizes), int(cfg.output_size))
+    return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
 def check_group(group: Any, n: int) -> np.ndarray | None:

@@ -99,7 +99,7 @@ from rgou.solve.rules import (
     move_kind,
     popcount,
 )
-from rgou.solve.table import Table, read_array_file, save_table, write_array_file
+from rgou.solve.table import Table, check_table_path, read_array_file, save_table, write_array_file
 
 NUM_CHUNKS = 64  # parallel work items per unit level (fixed, so results do not depend on threads)
 UNIT_ENDS_SHIFT = 13  # a unit packs lane code (< 6561 < 2**13) | ends << 13 | ends << 15 | start pieces << 17
@@ -537,7 +537,7 @@ def solve(
     tolerance = float(tolerance)
     if threads is not None:
         threads = check_int("threads", threads, 1, numba.config.NUMBA_NUM_THREADS)
-    out = None if out is None else Path(out)
+    out = None if out is None else check_table_path(out)
     folder = None if out is None else _checkpoint_dir(out)
 
     with numba_threads(threads):
