@@ -437,7 +437,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     phases: dict[str, float] = {}
     if args.data:
         start = time.perf_counter()
-        data = read_data(args.data, in_memory=args.in_memory)
+        data = read_data(args.data, in_memory=args.in_memory, allow_incomplete=args.allow_incomplete)
         phases["load"] = time.perf_counter() - start
         phases["compile"] = warm_up(lambda: _warm_train(options), show)
     else:
@@ -938,6 +938,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--in-memory",
         action="store_true",
         help="load shards into memory instead of streaming them (td targets need it)",
+    )
+    tr.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="train on the shards of a --shards run that did not finish (refused by default)",
     )
     tr.add_argument(
         "--shuffle-buffer",

@@ -26,7 +26,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -171,16 +171,47 @@ def _generate_shard(index: int, folder: str, first_game: int, games: int, option
 
 
 def read_manifest(folder: str | Path) -> dict[str, Any] | None:
+    """The validated manifest of a shard folder, or None when there is none."""
     path = Path(folder) / MANIFEST
     if not path.exists():
         return None
     try:
-        manifest = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: not a readable manifest ({e})") from e
+        manifest = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError) as e:  # ValueError: bad UTF-8, bad JSON, a huge number
+        raise ValueError(f"{path}: not a readable manifest ({type(e).__name__}: {e})") from e
+    check_manifest(manifest, path)
+    return manifest
+
+
+_ENTRY_FIELDS = {"index": int, "file": str, "first_game": int, "games": int, "samples": int, "sha256": str}
+
+
+def check_manifest(manifest: Any, path: Path) -> None:
+    """Refuse a manifest whose fields rgou reads are missing or of the wrong type, naming the field."""
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
         raise ValueError(f"{path}: not an rgou manifest of format {MANIFEST_FORMAT}")
-    return manifest
+
+    def bad(field: str, expected: str, got: Any) -> ValueError:
+        return ValueError(f"{path}: damaged manifest: {field} must be {expected}, got {got!r:.60}")
+
+    if not isinstance(manifest.get("complete"), bool):
+        raise bad("complete", "true or false", manifest.get("complete"))
+    shards = manifest.get("shards")
+    if not isinstance(shards, list):
+        raise bad("shards", "a list", shards)
+    for i, entry in enumerate(shards):
+        if not isinstance(entry, dict):
+            raise bad(f"shards[{i}]", "an object", entry)
+        for field, kind in _ENTRY_FIELDS.items():
+            value = entry.get(field)
+            if not isinstance(value, kind) or isinstance(value, bool) or (kind is int and value < 0):
+                raise bad(f"shards[{i}].{field}", "a string" if kind is str else "an integer >= 0", value)
+        name = entry["file"]
+        if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
+            raise bad(f"shards[{i}].file", "a file name inside the folder", name)
+    indices = [entry["index"] for entry in shards]
+    if len(set(indices)) != len(indices):
+        raise bad("shards", "entries of distinct indices", indices)
 
 
 def _write_manifest(folder: Path, manifest: dict) -> None:
@@ -194,12 +225,57 @@ def verified_shards(folder: Path, manifest: dict) -> dict[int, dict]:
     good = {}
     for entry in manifest.get("shards", []):
         path = folder / entry["file"]
-        if path.exists() and file_sha256(path) == entry["sha256"]:
+        if path.is_file() and file_sha256(path) == entry["sha256"]:
             good[entry["index"]] = entry
     return good
 
 
+def manifest_shards(manifest_path: Path, allow_incomplete: bool = False) -> list[Path]:
+    """The shard files a manifest lists, in order, after checking what generation promised.
+
+    Every listed file must exist inside the folder and match its SHA-256; a
+    run that did not finish (`complete: false`) is refused unless
+    `allow_incomplete`.
+    """
+    folder = manifest_path.parent
+    manifest = read_manifest(folder)
+    if manifest is None:
+        raise ValueError(f"{manifest_path}: no such manifest")
+    shards = manifest["shards"]
+    if not manifest["complete"] and not allow_incomplete:
+        total = manifest.get("shard_count", "?")
+        raise ValueError(
+            f"{manifest_path}: the run that wrote it did not finish ({len(shards)} of {total} shards); rerun the "
+            "same rgou generate to finish it, or pass --allow-incomplete to train on the shards it has"
+        )
+    if not shards:
+        raise ValueError(f"{manifest_path}: lists no shards")
+    good = verified_shards(folder, manifest)
+    for entry in shards:
+        if entry["index"] not in good:
+            state = "is missing" if not (folder / entry["file"]).is_file() else "does not match its SHA-256"
+            raise ValueError(
+                f"{folder / entry['file']} {state} in {manifest_path} (replaced or damaged); rerun the same "
+                "rgou generate to make it again"
+            )
+    return [folder / entry["file"] for entry in shards]
+
+
 ProgressFn = Callable[[int, int], None]
+
+
+@contextmanager
+def _folder_of_this_run(folder: Path) -> Iterator[None]:
+    """Create `folder` if needed; if the block fails, remove it again when this run created it and left it empty."""
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        if created:
+            with suppress(OSError):  # not empty: a shard or a manifest was written, keep it
+                folder.rmdir()
+        raise
 
 
 def generate_shards(
@@ -237,74 +313,76 @@ def generate_shards(
     if table is not None:
         require_table_file(table)
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    plan = shard_plan(games, shards, first_game)
-    run = {
-        "seed": int(seed),
-        "games": int(games),
-        "first_game": int(first_game),
-        "depth": int(depth),
-        "epsilon": float(epsilon),
-        "max_plies": int(max_plies),
-        "include_passes": bool(include_passes),
-        "shard_count": int(shards),
-        "agent": agent,
-        "value_target": value_target,
-        "afterstates": bool(afterstates),
-    }
-    manifest = read_manifest(folder)
-    if manifest is not None:
-        saved = {k: manifest.get(k, RUN_DEFAULTS.get(k)) for k in RUN_FIELDS}
-        differ = [k for k in RUN_FIELDS if saved[k] != run[k]]
-        if differ:
-            detail = ", ".join(f"{k}: {saved[k]!r} there, {run[k]!r} now" for k in differ)
-            raise ValueError(f"{folder / MANIFEST} belongs to another run ({detail}); use another --out folder")
-    done = verified_shards(folder, manifest) if manifest else {}
-    header = {"format": MANIFEST_FORMAT, "version": __version__, **run, "heuristic_params": DEFAULT_PARAMS.to_dict()}
+    with _folder_of_this_run(folder):
+        plan = shard_plan(games, shards, first_game)
+        run = {
+            "seed": int(seed),
+            "games": int(games),
+            "first_game": int(first_game),
+            "depth": int(depth),
+            "epsilon": float(epsilon),
+            "max_plies": int(max_plies),
+            "include_passes": bool(include_passes),
+            "shard_count": int(shards),
+            "agent": agent,
+            "value_target": value_target,
+            "afterstates": bool(afterstates),
+        }
+        manifest = read_manifest(folder)
+        if manifest is not None:
+            saved = {k: manifest.get(k, RUN_DEFAULTS.get(k)) for k in RUN_FIELDS}
+            differ = [k for k in RUN_FIELDS if saved[k] != run[k]]
+            if differ:
+                detail = ", ".join(f"{k}: {saved[k]!r} there, {run[k]!r} now" for k in differ)
+                raise ValueError(f"{folder / MANIFEST} belongs to another run ({detail}); use another --out folder")
+        done = verified_shards(folder, manifest) if manifest else {}
+        params = DEFAULT_PARAMS.to_dict()
+        header = {"format": MANIFEST_FORMAT, "version": __version__, **run, "heuristic_params": params}
 
-    def write(complete: bool) -> dict:
-        entries = [done[i] for i in sorted(done)]
-        doc = {**header, "complete": complete, "samples": int(sum(e["samples"] for e in entries)), "shards": entries}
-        _write_manifest(folder, doc)
-        return doc
+        def write(complete: bool) -> dict:
+            entries = [done[i] for i in sorted(done)]
+            samples = int(sum(e["samples"] for e in entries))
+            doc = {**header, "complete": complete, "samples": samples, "shards": entries}
+            _write_manifest(folder, doc)
+            return doc
 
-    todo = [i for i in range(len(plan)) if i not in done]
-    finished = sum(plan[i][1] for i in done)
-    if progress is not None:
-        progress(finished, games)
-    if todo:
-        own_client = client is None
-        client = client or connect(scheduler, workers)
-        try:
-            _, _, as_completed = _dask()
-            options = {**run, "heuristic_params": header["heuristic_params"], "table": table}
-            # Keys name the run (seed and folder): two runs on one scheduler never share a task.
-            run_key = hashlib.sha256(f"{seed} {folder.resolve()}".encode()).hexdigest()[:16]
-            futures = [
-                client.submit(
-                    _generate_shard,
-                    i,
-                    str(folder.resolve()),
-                    plan[i][0],
-                    plan[i][1],
-                    options,
-                    retries=TASK_RETRIES,
-                    pure=False,
-                    key=f"rgou-shard-{run_key}-{i}",
-                )
-                for i in todo
-            ]
-            for future in as_completed(futures):
-                entry = future.result()
-                done[entry["index"]] = entry
-                write(complete=False)
-                finished += entry["games"]
-                if progress is not None:
-                    progress(finished, games)
-        finally:
-            if own_client:
-                close_client(client)
-    return write(complete=len(done) == len(plan))
+        todo = [i for i in range(len(plan)) if i not in done]
+        finished = sum(plan[i][1] for i in done)
+        if progress is not None:
+            progress(finished, games)
+        if todo:
+            own_client = client is None
+            client = client or connect(scheduler, workers)
+            try:
+                _, _, as_completed = _dask()
+                options = {**run, "heuristic_params": header["heuristic_params"], "table": table}
+                # Keys name the run (seed and folder): two runs on one scheduler never share a task.
+                run_key = hashlib.sha256(f"{seed} {folder.resolve()}".encode()).hexdigest()[:16]
+                futures = [
+                    client.submit(
+                        _generate_shard,
+                        i,
+                        str(folder.resolve()),
+                        plan[i][0],
+                        plan[i][1],
+                        options,
+                        retries=TASK_RETRIES,
+                        pure=False,
+                        key=f"rgou-shard-{run_key}-{i}",
+                    )
+                    for i in todo
+                ]
+                for future in as_completed(futures):
+                    entry = future.result()
+                    done[entry["index"]] = entry
+                    write(complete=False)
+                    finished += entry["games"]
+                    if progress is not None:
+                        progress(finished, games)
+            finally:
+                if own_client:
+                    close_client(client)
+        return write(complete=len(done) == len(plan))
 
 
 def close_client(client) -> None:

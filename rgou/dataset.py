@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,12 +39,14 @@ from numba import prange
 from rgou._io import atomic_write
 from rgou._numba import njit
 from rgou.features import NUM_FEATURES, extract_features_batch
-from rgou.game import STATE_SIZE, legal_mask
+from rgou.game import STATE_SIZE, check_states, legal_mask
 from rgou.rules import NUM_PIECES
 
 DATASET_FORMAT = 2
 READABLE_FORMATS = (1, 2)
 NO_MOVE = -1
+MIXED = "mixed"  # a meta field (MIXABLE_META) whose parts of a dataset disagree
+MIXABLE_META = ("depth", "agent", "value_target")
 _STORED = ("state", "move", "value_target", "outcome", "game_id")  # format 2 arrays, besides meta
 
 
@@ -131,8 +134,10 @@ class Dataset:
             if bad.any():
                 row = int(np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1))[0])
                 raise ValueError(f"dataset array {name!r} has a non-finite value in row {row}")
+        _check_targets(self.value_target, self.policy_target)
         if not np.isin(self.outcome, (-1, 0, 1)).all():
-            raise ValueError("dataset array 'outcome' must hold -1, 0 or 1")
+            row = int(np.flatnonzero(~np.isin(self.outcome, (-1, 0, 1)))[0])
+            raise ValueError(f"dataset array 'outcome' must hold -1, 0 or 1, got {self.outcome[row]} in row {row}")
         if self.decision is not None:
             d = self.decision
             if not isinstance(d, np.ndarray) or d.dtype != np.int32 or d.shape != (len(self.value_target),):
@@ -151,6 +156,7 @@ class Dataset:
         decision: np.ndarray | None = None,
     ) -> Dataset:
         """A dataset from its stored arrays (format 2): features, policy targets and masks are computed."""
+        check_states(state, "dataset array 'state'")  # before the int8 cast, which would wrap 300 to 44
         state = np.ascontiguousarray(state, dtype=np.int8)
         move = np.asarray(move)
         if state.ndim != 2 or state.shape[1] != STATE_SIZE:
@@ -160,19 +166,15 @@ class Dataset:
         if len(move) and (move.min() < NO_MOVE or move.max() >= NUM_PIECES):
             raise ValueError(f"dataset array 'move' must hold slots 0..{NUM_PIECES - 1} or -1 (a pass)")
         move = move.astype(np.int8)
-        masks = legal_masks(state)
-        played = np.flatnonzero(move >= 0)
-        if not masks[played, move[played]].all():
-            row = int(played[~masks[played, move[played]]][0])
-            raise ValueError(f"dataset row {row}: move {int(move[row])} is not legal in its state")
+        masks = _check_moves_legal(state, move)
         return cls(
             features=extract_features_batch(state),
-            value_target=np.asarray(value_target, dtype=np.float32),
+            value_target=_column("value_target", value_target, len(state), np.float32, -1.0, 1.0),
             policy_target=one_hot(move),
             legal_mask=masks,
             state=state,
-            outcome=np.asarray(outcome, dtype=np.int8),
-            game_id=np.asarray(game_id, dtype=np.int32),
+            outcome=_column("outcome", outcome, len(state), np.int8, -1, 1),
+            game_id=_column("game_id", game_id, len(state), np.int32, 0, np.iinfo(np.int32).max),
             meta=dict(meta or {}),
             decision=None if decision is None else _decision_ids(decision, len(state)),
         )
@@ -222,9 +224,9 @@ class Dataset:
         decisions = [p.decision for p in parts]
         decision = None if any(d is None for d in decisions) else np.concatenate(decisions)
         meta = dict(parts[0].meta if meta is None else meta)
-        targets = {p.meta.get("value_target") for p in parts}
-        if len(targets) > 1:  # the parts' targets differ: none of their descriptions is the whole's
-            meta["value_target"] = "mixed"
+        for key in MIXABLE_META:  # the parts differ: none of their descriptions is the whole's
+            if len({json.dumps(p.meta.get(key)) for p in parts}) > 1:
+                meta[key] = MIXED
         return cls(**arrays, meta=meta, decision=decision)
 
     def save(self, path: str | Path) -> Path:
@@ -267,10 +269,12 @@ class Dataset:
                 arrays = {name: data[name] for name in wanted}
                 if fmt == 2 and "decision" in names:
                     arrays["decision"] = data["decision"]
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as e:
-            raise ValueError(f"{path}: cannot read dataset ({e})") from e
+        except (OSError, ValueError, EOFError, KeyError, TypeError, RecursionError, MemoryError, zlib.error,
+                zipfile.BadZipFile) as e:  # fmt: skip
+            raise ValueError(f"{path}: cannot read dataset ({type(e).__name__}: {e})") from e
         try:
             if fmt == 1:
+                check_states(arrays["state"], "dataset array 'state'")
                 return cls(**arrays, meta=meta)
             return cls.from_samples(**arrays, meta=meta)
         except ValueError as e:
@@ -292,32 +296,133 @@ class Dataset:
         path = Path(path)
         try:
             items = json.loads(Path(path).read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ValueError(f"{path}: cannot read JSON dataset ({e})") from e
+        except (OSError, ValueError, RecursionError) as e:  # ValueError: bad UTF-8 or JSON, a 5000-digit number
+            raise ValueError(f"{path}: cannot read JSON dataset ({type(e).__name__}: {e})") from e
         if not isinstance(items, list) or not items:
             raise ValueError(f"{path}: expected a non-empty JSON list of samples")
+        n = len(items)
         try:
-            n = len(items)
-            features = np.array([it["features"] for it in items], dtype=np.float32)
-            value = np.array([it["value_target"] for it in items], dtype=np.float32)
-            policy = np.array([it["policy_target"] for it in items], dtype=np.float32)
-            outcome = np.array([it.get("outcome", 0) for it in items], dtype=np.int8)
-            game_id = np.array([it.get("game_id", i) for i, it in enumerate(items)], dtype=np.int32)
-        except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"{path}: malformed sample ({type(e).__name__}: {e})") from e
-        try:
+            if not all(isinstance(it, dict) for it in items):
+                _first_bad_sample(items)
+            features = _json_field(items, "features", (NUM_FEATURES,), "f")
+            value = _json_field(items, "value_target", (), "f")
+            policy = _json_field(items, "policy_target", (NUM_PIECES,), "f")
+            outcome = _json_field(items, "outcome", (), "i", default=0)
+            game_id = _json_field(items, "game_id", (), "i", default=None)
             return cls(
-                features,
-                value,
-                policy,
+                features.astype(np.float32),
+                _column("value_target", value, n, np.float32, -1.0, 1.0),
+                policy.astype(np.float32),
                 np.ones((n, NUM_PIECES), np.bool_),
                 np.zeros((n, STATE_SIZE), np.int8),
-                outcome,
-                game_id,
+                _column("outcome", outcome, n, np.int8, -1, 1),
+                _column("game_id", game_id, n, np.int32, 0, np.iinfo(np.int32).max),
                 {"source": str(path), "format": "json"},
             )
         except ValueError as e:
-            raise ValueError(f"{path}: {e}") from e
+            message = str(e).replace("in row", "in sample").replace("' row ", "' sample ")
+            raise ValueError(f"{path}: {message}") from e
+
+
+def _json_field(items: list, name: str, tail: tuple[int, ...], kind: str, default: object = "required") -> np.ndarray:
+    """One field of every sample of a JSON export as an array [N, *tail] of numbers (kind "f") or integers ("i").
+
+    The fast path converts the whole column at once; if that fails, the
+    samples are checked one by one and the first bad one is named.
+    """
+    try:
+        if default == "required":
+            column = [it[name] for it in items]
+        elif default is None:  # game_id: the sample's own index when absent
+            column = [it.get(name, i) for i, it in enumerate(items)]
+        else:
+            column = [it.get(name, default) for it in items]
+        arr = np.array(column)
+    except (KeyError, ValueError, TypeError, OverflowError):
+        arr = None
+    kinds = "iu" if kind == "i" else "iuf"
+    if arr is None or arr.shape != (len(items), *tail) or arr.dtype.kind not in kinds:
+        _first_bad_sample(items)
+        raise ValueError(f"malformed {name!r} fields")  # _first_bad_sample found nothing more precise
+    return arr
+
+
+def _first_bad_sample(items: list) -> None:
+    """Raise a ValueError naming the first sample of a JSON export that is malformed, and its field."""
+    number = lambda x: isinstance(x, (int, float)) and not isinstance(x, bool)
+    integer = lambda x: isinstance(x, int) and not isinstance(x, bool)
+    for i, it in enumerate(items):
+        if not isinstance(it, dict):
+            raise ValueError(f"sample {i} is not a JSON object")
+        for name, size in (("features", NUM_FEATURES), ("policy_target", NUM_PIECES)):
+            vec = it.get(name)
+            if not isinstance(vec, list) or len(vec) != size or not all(number(x) for x in vec):
+                raise ValueError(f"sample {i}: {name!r} must be a list of {size} numbers")
+        if not number(it.get("value_target")):
+            raise ValueError(f"sample {i}: 'value_target' must be a number, got {it.get('value_target')!r:.40}")
+        for name in ("outcome", "game_id"):
+            if name in it and not integer(it[name]):
+                raise ValueError(f"sample {i}: {name!r} must be an integer, got {it[name]!r:.40}")
+
+
+def _check_moves_legal(state: np.ndarray, move: np.ndarray) -> np.ndarray:
+    """The legal masks bool [N, 7] of valid states int8 [N, 16]; ValueError if a stored move is not legal."""
+    masks = legal_masks(state)
+    played = np.flatnonzero(move >= 0)
+    if not masks[played, move[played]].all():
+        row = int(played[~masks[played, move[played]]][0])
+        raise ValueError(f"dataset row {row}: move {int(move[row])} is not legal in its state")
+    return masks
+
+
+def check_stored(arrays: dict[str, np.ndarray]) -> None:
+    """Check the stored arrays of a format 2 file that are present (a shard is read a few at a time)."""
+    n = len(next(iter(arrays.values()))) if arrays else 0
+    if "state" in arrays:
+        check_states(arrays["state"], "dataset array 'state'")
+    if "move" in arrays:
+        move = _column("move", arrays["move"], n, np.int8, NO_MOVE, NUM_PIECES - 1)
+        if "state" in arrays:
+            _check_moves_legal(np.ascontiguousarray(arrays["state"], np.int8), move)
+    for name, dtype, low, high in (
+        ("value_target", np.float32, -1.0, 1.0),
+        ("outcome", np.int8, -1, 1),
+        ("game_id", np.int32, 0, np.iinfo(np.int32).max),
+        ("decision", np.int32, 0, np.iinfo(np.int32).max),
+    ):
+        if name in arrays:
+            _column(name, arrays[name], n, dtype, low, high)
+
+
+def _column(name: str, values, n: int, dtype, low: float, high: float) -> np.ndarray:
+    """A stored per-sample array as `dtype`, after checking its shape, kind and range on the values as given."""
+    arr = np.asarray(values)
+    integer = np.issubdtype(np.dtype(dtype), np.integer)
+    kinds = "iu" if integer else "iuf"
+    if arr.shape != (n,) or arr.dtype.kind not in kinds:
+        what = "integers" if integer else "numbers"
+        raise ValueError(f"dataset array {name!r}: expected {n} {what}, got {arr.dtype} {arr.shape}")
+    bad = ~((arr >= low) & (arr <= high))  # NaN is bad too
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"dataset array {name!r} must be in [{low}, {high}], got {arr[row]} in row {row}")
+    return arr.astype(dtype)
+
+
+def _check_targets(value: np.ndarray, policy: np.ndarray) -> None:
+    """Value targets in [-1, 1]; policy rows in [0, 1] summing to 1 (a move) or 0 (a pass); else ValueError."""
+    bad = ~((value >= -1.0) & (value <= 1.0))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"dataset array 'value_target' must be in [-1, 1], got {value[row]} in row {row}")
+    sums = policy.sum(axis=1, dtype=np.float64) if policy.size else np.zeros(len(policy))
+    bad = ~((policy >= 0.0) & (policy <= 1.0)).all(axis=1) | ~((np.abs(sums - 1.0) < 1e-4) | (sums == 0.0))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"dataset array 'policy_target' row {row} must be probabilities summing to 1 (or zeros for a pass), "
+            f"got {policy[row].tolist()}"
+        )
 
 
 def _decision_ids(decision: np.ndarray, n: int) -> np.ndarray:

@@ -26,30 +26,35 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from rgou.dataset import READABLE_FORMATS, legal_masks, one_hot
+from rgou.dataset import MIXABLE_META, MIXED, READABLE_FORMATS, check_stored, legal_masks, one_hot
 from rgou.features import NUM_FEATURES, features_batch_into
 from rgou.nn.contract import Batch, shuffle_order
 from rgou.rules import NUM_PIECES
 
 DEFAULT_BUFFER = 1 << 20  # samples in the shuffle buffer (about 30 MB)
 _STORED = ("state", "move", "value_target", "outcome", "game_id")
-_SHARED_META = ("depth", "agent", "value_target")  # kept in ShardedData.meta when every shard has the same
 
 
-def shard_files(sources: list[str]) -> list[Path]:
-    """Files of shards: paths, globs, or a folder's manifest.json (its shards, in order)."""
+def shard_files(sources: list[str], allow_incomplete: bool = False) -> list[Path]:
+    """Files of shards: paths, globs, or a folder's manifest.json (its shards, in order, checksums verified).
+
+    A manifest of a run that did not finish is refused unless `allow_incomplete`.
+    """
+    from rgou.cluster import MANIFEST, manifest_shards
+
     paths: list[Path] = []
     for source in sources:
-        if source.endswith("manifest.json") or (Path(source).is_dir() and (Path(source) / "manifest.json").exists()):
-            manifest_path = Path(source) if source.endswith("manifest.json") else Path(source) / "manifest.json"
-            manifest = json.loads(manifest_path.read_text())
-            paths += [manifest_path.parent / entry["file"] for entry in manifest["shards"]]
+        if source.endswith(MANIFEST) or (Path(source).is_dir() and (Path(source) / MANIFEST).exists()):
+            manifest_path = Path(source) if source.endswith(MANIFEST) else Path(source) / MANIFEST
+            paths += manifest_shards(manifest_path, allow_incomplete)
             continue
         matches = sorted(glob.glob(source)) if any(c in source for c in "*?[") else [source]
         if not matches:
@@ -59,15 +64,20 @@ def shard_files(sources: list[str]) -> list[Path]:
 
 
 def _read(path: Path, names: tuple[str, ...]) -> dict:
-    """The arrays `names` of a shard, and its metadata under "meta"."""
+    """The arrays `names` of a shard, checked as `Dataset.from_samples` checks them, and its metadata under "meta"."""
     try:
         with np.load(path, allow_pickle=False) as f:
             meta = json.loads(str(f["meta"]))
+            if not isinstance(meta, dict):
+                raise ValueError("meta is not a JSON object")
             if meta.get("format", 1) not in READABLE_FORMATS or meta.get("format") == 1:
                 raise ValueError("sharded training reads format 2 datasets only (rgou 0.2 and later)")
-            return {"meta": meta, **{name: f[name] for name in names}}
-    except (OSError, KeyError, ValueError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: cannot read shard ({e})") from e
+            arrays = {name: f[name] for name in names}
+        check_stored(arrays)
+    except (OSError, ValueError, EOFError, KeyError, TypeError, RecursionError, MemoryError, zlib.error,
+            zipfile.BadZipFile) as e:  # fmt: skip
+        raise ValueError(f"{path}: cannot read shard ({type(e).__name__}: {e})") from e
+    return {"meta": meta, **arrays}
 
 
 @dataclass
@@ -82,23 +92,23 @@ class ShardedData:
     sizes: np.ndarray  # int64 [shards]: samples per shard
     shard_games: list[np.ndarray]  # per shard: its game ids, sorted, unique (int32)
     shard_game_sizes: list[np.ndarray]  # per shard: samples of each of those games (int64)
-    meta: dict  # "depth": D when every shard was labelled at search depth D; "agent": A when all were played by A;
-    # "value_target": the shards' description of their targets when all share it
+    meta: dict  # "depth", "agent", "value_target": the value every shard records, or "mixed" when they differ
 
     @classmethod
     def open(cls, paths: list[Path]) -> ShardedData:
         if not paths:
             raise ValueError("no shards given")
         games, counts = [], []
-        shared: dict[str, set] = {key: set() for key in _SHARED_META}
+        shared: dict[str, set] = {key: set() for key in MIXABLE_META}  # JSON texts of each shard's value
         for path in paths:
             stored = _read(path, ("game_id",))
             ids, n = np.unique(stored["game_id"], return_counts=True)
             games.append(ids)
             counts.append(n.astype(np.int64))
             for key, values in shared.items():
-                values.add(stored["meta"].get(key))
-        meta = {key: values.pop() for key, values in shared.items() if len(values) == 1 and None not in values}
+                values.add(json.dumps(stored["meta"].get(key)))
+        meta = {key: json.loads(values.pop()) if len(values) == 1 else MIXED for key, values in shared.items()}
+        meta = {key: value for key, value in meta.items() if value is not None}
         return cls(list(paths), np.array([c.sum() for c in counts], np.int64), games, counts, meta)
 
     def __len__(self) -> int:

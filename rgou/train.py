@@ -45,7 +45,7 @@ from rgou import __version__
 from rgou._io import atomic_write
 from rgou._numba import njit
 from rgou._validate import check_int
-from rgou.dataset import Dataset, load_dataset
+from rgou.dataset import MIXED, Dataset, load_dataset
 from rgou.exact import EXACT_TARGETS, exactly_labelled, is_unrolled
 from rgou.nn.contract import (
     MAX_SIBLING_WEIGHT,
@@ -73,7 +73,6 @@ SIBLINGS_NEEDED = (
     "the sibling term needs the positions after each move of a decision, with the decision they follow "
     "(--afterstates, or data from rgou generate --afterstates)"
 )
-MIXED = "mixed"  # a meta field whose files disagree (Dataset.concatenate, ShardedData)
 IMPROVEMENT = 1e-7  # a validation loss must drop by more than this to count as better
 
 
@@ -240,17 +239,19 @@ def resolve_options(
 # Data.
 
 
-def read_data(sources: list[str], in_memory: bool = False):
+def read_data(sources: list[str], in_memory: bool = False, allow_incomplete: bool = False):
     """Training data from files: a Dataset in memory, or shards streamed from disk.
 
     One .npz or a JSON export is read into memory; several .npz files (paths
     or globs) or a shard folder's manifest.json are opened as
     `rgou.shards.ShardedData`, read lazily, unless `in_memory` asks to load
-    and concatenate them.
+    and concatenate them. A manifest's shards are checked against its
+    checksums, and a run that did not finish is refused unless
+    `allow_incomplete`.
     """
     from rgou.shards import ShardedData, shard_files
 
-    paths = shard_files(sources)
+    paths = shard_files(sources, allow_incomplete)
     sharded = len(paths) > 1 or any(s.endswith("manifest.json") or Path(s).is_dir() for s in sources)
     if sharded and not in_memory:
         return ShardedData.open(paths)

@@ -331,7 +331,7 @@ def test_bad_config_and_bad_data_are_refused(tmp_path, capsys, data):
     bad.write_text(json.dumps(items))
     out = tmp_path / "m.json.gz"
     assert main(["train", "--data", str(bad), *TINY, "--out", str(out)]) == 2
-    assert "non-finite value in row 3" in capsys.readouterr().err and not out.exists()
+    assert "non-finite value in sample 3" in capsys.readouterr().err and not out.exists()
 
 
 def test_training_reads_npz_shards_and_the_json_export(tmp_path, data):

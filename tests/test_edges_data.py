@@ -1,0 +1,413 @@
+"""Training data never reaches the kernels unchecked: states, moves and targets of every loader (npz of both
+formats, the JSON export, shards) are range-checked before any cast; shard manifests are verified (checksums,
+the complete flag, files inside the folder) and damaged ones name the file and the field."""
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rgou.cli import main
+from rgou.cluster import MANIFEST, MANIFEST_FORMAT, file_sha256
+from rgou.dataset import MIXED, Dataset
+from rgou.game import Position, check_states
+from rgou.selfplay import generate
+from rgou.shards import ShardedData, shard_files
+from rgou.testing import random_states
+from rgou.train import read_data
+
+STORED = ("state", "move", "value_target", "outcome", "game_id")
+
+
+@pytest.fixture(scope="module")
+def data() -> Dataset:
+    return generate(2, depth=1, seed=1)
+
+
+def _stored(data: Dataset) -> dict[str, np.ndarray]:
+    return {"state": data.state, "move": data.move, "value_target": data.value_target,
+            "outcome": data.outcome, "game_id": data.game_id}  # fmt: skip
+
+
+def _write_npz(path: Path, arrays: dict, meta: dict | None = None) -> Path:
+    meta = {"format": 2, "depth": 1} if meta is None else meta
+    np.savez(path, **arrays, meta=np.array(json.dumps(meta)))
+    return path
+
+
+def _load_error(path: Path) -> str:
+    before = path.read_bytes()
+    with pytest.raises(ValueError) as error:
+        Dataset.load(path)
+    assert path.read_bytes() == before
+    assert str(path) in str(error.value)
+    return str(error.value)
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (120, "p1[2] = 120 is out of range -1..20"),
+        (-77, "p1[2] = -77 is out of range -1..20"),
+        (300, "p1[2] = 300 is out of range -1..20"),  # an int8 cast would have made it 44
+        (16, "p1[2] = 16 is not on player 1's track"),
+    ],
+)
+def test_a_state_out_of_range_is_refused_before_any_cast(tmp_path, data, value, message):
+    arrays = _stored(data)
+    state = arrays["state"].astype(np.int64)
+    state[5, 2] = value
+    err = _load_error(_write_npz(tmp_path / "d.npz", {**arrays, "state": state}))
+    assert "dataset array 'state': row 5: " + message in err
+
+
+@pytest.mark.parametrize(
+    "column, value, message",
+    [
+        (14, 3, "to_move must be 1 or 2, got 3"),
+        (15, 5, "dice must be 0..4, got 5"),
+        (15, -1, "dice must be 0..4, got -1"),
+    ],
+)
+def test_player_and_roll_are_checked(tmp_path, data, column, value, message):
+    arrays = _stored(data)
+    state = arrays["state"].copy()
+    state[3, column] = value
+    assert "row 3: " + message in _load_error(_write_npz(tmp_path / "d.npz", {**arrays, "state": state}))
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("value_target", 5.0, "'value_target' must be in [-1.0, 1.0], got 5.0 in row 4"),
+        ("value_target", 1e30, "'value_target' must be in [-1.0, 1.0], got 1e+30 in row 4"),
+        ("value_target", np.nan, "'value_target' must be in [-1.0, 1.0], got nan in row 4"),
+        ("outcome", 300, "'outcome' must be in [-1, 1], got 300 in row 4"),
+        ("game_id", -5, "'game_id' must be in [0, 2147483647], got -5 in row 4"),
+        ("move", 9, "'move' must hold slots 0..6 or -1"),
+    ],
+)
+def test_targets_and_ids_out_of_range_are_refused(tmp_path, data, name, value, message):
+    arrays = _stored(data)
+    column = arrays[name].astype(np.float64 if name == "value_target" else np.int64)
+    column[4] = value
+    assert message in _load_error(_write_npz(tmp_path / "d.npz", {**arrays, name: column}))
+
+
+def test_a_format_1_dataset_checks_its_states_and_policy_targets(tmp_path, data):
+    arrays = {name: getattr(data, name) for name, _, _ in Dataset.ARRAYS}
+    state = data.state.copy()
+    state[2, 0] = 120
+    err = _load_error(_write_npz(tmp_path / "s.npz", {**arrays, "state": state}, {"format": 1}))
+    assert "row 2: p1[0] = 120 is out of range" in err
+    policy = data.policy_target.copy()
+    policy[6] = [5, -3, 0, 0, 0, 0, 0]
+    err = _load_error(_write_npz(tmp_path / "p.npz", {**arrays, "policy_target": policy}, {"format": 1}))
+    assert "'policy_target' row 6 must be probabilities summing to 1" in err
+
+
+def test_check_states_agrees_with_position_on_damaged_states():
+    """The vectorized check refuses exactly what the validating Position refuses."""
+    states = random_states(1)[0]
+    rng = np.random.default_rng(0)
+    for _ in range(3000):
+        state = states[rng.integers(len(states))].astype(np.int64)
+        for _ in range(rng.integers(1, 3)):
+            state[rng.integers(16)] = rng.integers(-3, 24)
+        try:
+            Position.from_array(state)
+            valid = True
+        except ValueError:
+            valid = False
+        try:
+            check_states(state[None], "s")
+            checked = True
+        except ValueError:
+            checked = False
+        assert valid == checked, state
+
+
+def _export(tmp_path: Path, data: Dataset, change) -> Path:
+    data.to_json(tmp_path / "d.json")
+    items = json.loads((tmp_path / "d.json").read_text())
+    change(items)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(items))
+    return path
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("outcome", 300, "'outcome' must be in [-1, 1], got 300 in sample 7"),
+        ("value_target", 5.0, "'value_target' must be in [-1.0, 1.0], got 5.0 in sample 7"),
+        ("policy_target", [5, -3, 0, 0, 0, 0, 0], "'policy_target' sample 7 must be probabilities"),
+        ("features", [1.0] * 3, "sample 7: 'features' must be a list of 150 numbers"),
+        ("value_target", "x", "sample 7: 'value_target' must be a number, got 'x'"),
+        ("game_id", 2**40, "'game_id' must be in [0, 2147483647]"),
+    ],
+)
+def test_a_json_export_names_the_sample_and_the_field(tmp_path, data, field, value, message):
+    path = _export(tmp_path, data, lambda items: items[7].__setitem__(field, value))
+    with pytest.raises(ValueError) as error:
+        Dataset.from_json(path)
+    assert str(path) in str(error.value) and message in str(error.value)
+
+
+def test_a_json_export_that_is_not_a_list_of_objects(tmp_path, data):
+    path = _export(tmp_path, data, lambda items: items.__setitem__(3, [1, 2]))
+    with pytest.raises(ValueError, match="sample 3 is not a JSON object"):
+        Dataset.from_json(path)
+    (tmp_path / "deep.json").write_text("[" * 100000 + "]" * 100000)
+    with pytest.raises(ValueError, match=r"deep.json: cannot read JSON dataset"):
+        Dataset.from_json(tmp_path / "deep.json")
+
+
+def _shard_folder(tmp_path: Path, data: Dataset, complete: bool = True, parts: int = 3) -> Path:
+    """A folder as `rgou generate --shards` writes it: shards split by game and their manifest."""
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    games = np.unique(data.game_id)
+    entries = []
+    for i, chunk in enumerate(np.array_split(games, parts)):
+        part = data.subset(np.isin(data.game_id, chunk))
+        name = f"shard-{i:05d}.npz"
+        part.save(folder / name)
+        entries.append({"index": i, "file": name, "first_game": int(chunk[0]), "games": len(chunk),
+                        "samples": len(part), "sha256": file_sha256(folder / name)})  # fmt: skip
+    manifest = {"format": MANIFEST_FORMAT, "complete": complete, "shard_count": parts, "shards": entries}
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def six_games() -> Dataset:
+    return generate(6, depth=1, seed=2)
+
+
+def test_a_complete_shard_folder_reads_all_its_shards(tmp_path, six_games):
+    folder = _shard_folder(tmp_path, six_games)
+    assert [p.name for p in shard_files([str(folder)])] == [f"shard-{i:05d}.npz" for i in range(3)]
+    assert len(read_data([str(folder)])) == len(six_games)
+
+
+def test_a_replaced_shard_is_refused(tmp_path, six_games):
+    folder = _shard_folder(tmp_path, six_games)
+    six_games.subset(np.arange(10)).save(folder / "shard-00001.npz")  # a valid dataset, not the one listed
+    with pytest.raises(ValueError, match=r"shard-00001.npz does not match its SHA-256"):
+        read_data([str(folder)])
+    (folder / "shard-00002.npz").unlink()
+    with pytest.raises(ValueError, match=r"shard-00001.npz does not match|shard-00002.npz is missing"):
+        shard_files([str(folder / MANIFEST)])
+
+
+def test_an_incomplete_run_is_refused_unless_asked(tmp_path, six_games, capsys):
+    folder = _shard_folder(tmp_path, six_games, complete=False)
+    manifest = json.loads((folder / MANIFEST).read_text())
+    manifest["shards"] = manifest["shards"][:2]
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match=r"did not finish \(2 of 3 shards\).*--allow-incomplete"):
+        read_data([str(folder)])
+    assert len(read_data([str(folder)], allow_incomplete=True)) < len(six_games)
+    argv = ["train", "--data", str(folder), "--out", str(tmp_path / "m.json"), "--epochs", "1", "--no-eval"]
+    assert main([*argv, "--quiet"]) == 2
+    assert "did not finish" in capsys.readouterr().err and not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.parametrize("name", ["../../data/d.npz", "/etc/passwd", "..", "sub/shard.npz", ""])
+def test_a_manifest_never_leads_out_of_its_folder(tmp_path, six_games, name):
+    folder = _shard_folder(tmp_path, six_games)
+    manifest = json.loads((folder / MANIFEST).read_text())
+    manifest["shards"][0]["file"] = name
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match=r"shards\[0\]\.file must be a file name inside the folder"):
+        read_data([str(folder)])
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda m: m["shards"][0].pop("file"), r"shards\[0\]\.file must be a string, got None"),
+        (lambda m: m.__setitem__("shards", 5), "shards must be a list, got 5"),
+        (lambda m: m["shards"][0].__setitem__("index", "0"), r"shards\[0\]\.index must be an integer >= 0"),
+        (lambda m: m.__setitem__("complete", "yes"), "complete must be true or false"),
+        (lambda m: m["shards"].__setitem__(1, []), r"shards\[1\] must be an object"),
+        (lambda m: m["shards"][1].__setitem__("index", 0), "shards must be entries of distinct indices"),
+    ],
+)
+def test_a_tampered_manifest_names_the_field(tmp_path, six_games, change, message):
+    folder = _shard_folder(tmp_path, six_games)
+    manifest = json.loads((folder / MANIFEST).read_text())
+    change(manifest)
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match=f"manifest.json: damaged manifest: {message}"):
+        read_data([str(folder)])
+
+
+@pytest.mark.parametrize("text", ["", "{", "null", "[]", '{"format": 1}'])
+def test_an_empty_or_invalid_manifest_says_what_it_is(tmp_path, six_games, text):
+    folder = _shard_folder(tmp_path, six_games)
+    (folder / MANIFEST).write_text(text)
+    with pytest.raises(ValueError, match=r"manifest.json: (not a readable manifest|not an rgou manifest|damaged)"):
+        read_data([str(folder)])
+
+
+def _damage_member(path: Path, member: str) -> None:
+    """Flip bytes inside one stored member of an .npz, keeping the zip directory readable (a CRC error)."""
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo(member)
+    raw = bytearray(path.read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + 200
+    raw[start : start + 8] = bytes(b ^ 0xFF for b in raw[start : start + 8])
+    path.write_bytes(bytes(raw))
+
+
+def test_a_shard_damaged_mid_epoch_names_the_shard(tmp_path, six_games):
+    paths = []
+    for i, g in enumerate(np.array_split(np.unique(six_games.game_id), 2)):
+        paths.append(tmp_path / f"s{i}.npz")
+        six_games.subset(np.isin(six_games.game_id, g)).save(paths[-1])
+    shards = ShardedData.open(paths)  # game ids read: fine
+    _damage_member(paths[1], "state.npy")  # damaged after opening, read lazily in the epoch
+    with pytest.raises(ValueError, match=r"s1.npz: cannot read shard \(BadZipFile"):
+        shards.read(1)
+
+
+def test_shards_of_different_players_are_labelled_mixed(tmp_path):
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    generate(2, depth=1, seed=1).save(a)
+    generate(2, depth=2, seed=1, first_game=2).save(b)
+    assert ShardedData.open([a, b]).meta["depth"] == MIXED
+    assert read_data([str(a), str(b)], in_memory=True).meta["depth"] == MIXED
+
+
+def test_a_failed_sharded_run_leaves_no_empty_folder(tmp_path):
+    pytest.importorskip("dask.distributed")
+    from rgou.cluster import generate_shards
+
+    with pytest.raises(ValueError, match=r"shards must be in 1..2"):
+        generate_shards(tmp_path / "new", 2, 5, depth=1)  # fails once the folder is made
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "old").mkdir()
+    with pytest.raises(ValueError):
+        generate_shards(tmp_path / "old", 2, 5, depth=1)
+    assert (tmp_path / "old").is_dir()  # a folder the user had stays
+
+
+# Fuzz: every loader, damaged every way, gives a clear error or a correct result and changes no file.
+
+_VALUES = st.one_of(
+    st.integers(-(2**40), 2**40), st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([-1, 0, 1, 20, 21])
+)
+
+
+@given(
+    name=st.sampled_from(STORED),
+    row=st.integers(0, 50),
+    col=st.integers(0, 15),
+    value=_VALUES,
+    dtype=st.sampled_from(["int8", "int16", "int64", "uint8", "float32", "float64"]),
+)
+def test_fuzz_dataset_arrays(tmp_path_factory, data, name, row, col, value, dtype):
+    arrays = {k: v.copy() for k, v in _stored(data).items()}
+    column = arrays[name].astype(np.float64)
+    try:
+        if name == "state":
+            column[row, col] = value
+        else:
+            column[row] = value
+        with np.errstate(invalid="ignore", over="ignore"):
+            arrays[name] = column.astype(dtype)
+    except (OverflowError, ValueError):
+        return
+    path = _write_npz(tmp_path_factory.mktemp("fz") / "d.npz", arrays)
+    before = path.read_bytes()
+    try:
+        loaded = Dataset.load(path)
+    except ValueError as e:
+        assert str(path) in str(e)
+    else:
+        assert np.array_equal(loaded.state, arrays["state"]) and len(loaded) == len(data)
+        check_states(loaded.state)
+        assert np.all(np.abs(loaded.value_target) <= 1)
+    assert path.read_bytes() == before
+
+
+@given(cut=st.integers(0, 4000), flips=st.lists(st.integers(0, 10**6), max_size=4))
+def test_fuzz_dataset_bytes(tmp_path_factory, data, cut, flips):
+    folder = tmp_path_factory.mktemp("fb")
+    data.save(folder / "d.npz")
+    raw = bytearray((folder / "d.npz").read_bytes())
+    for f in flips:
+        raw[f % len(raw)] ^= 0xA5
+    raw = raw[: len(raw) - cut]
+    path = folder / "d.npz"
+    path.write_bytes(bytes(raw))
+    try:
+        loaded = Dataset.load(path)
+    except ValueError as e:
+        assert str(path) in str(e)
+    else:
+        check_states(loaded.state)
+    assert path.read_bytes() == bytes(raw)
+
+
+_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(), st.text(max_size=5)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=5), inner, max_size=4)),
+    max_leaves=8,
+)
+
+
+@given(sample=st.integers(0, 20), field=st.sampled_from(["features", "value_target", "policy_target", "outcome",
+                                                         "game_id", None]), value=_JSON)  # fmt: skip
+def test_fuzz_json_export(tmp_path_factory, data, sample, field, value):
+    folder = tmp_path_factory.mktemp("fj")
+    small = data.subset(np.arange(21))
+
+    def change(items):
+        if field is None:
+            items[sample] = value
+        else:
+            items[sample][field] = value
+
+    try:
+        path = _export(folder, small, change)
+    except ValueError:  # NaN or infinity: not JSON
+        return
+    before = path.read_bytes()
+    try:
+        loaded = Dataset.from_json(path)
+    except ValueError as e:
+        assert str(path) in str(e)
+    else:
+        assert len(loaded) == 21 and np.all(np.abs(loaded.value_target) <= 1)
+    assert path.read_bytes() == before
+
+
+@given(
+    field=st.sampled_from(["format", "complete", "shards", "shard_count", "index", "file", "sha256", "samples", None]),
+    value=_JSON,
+)
+def test_fuzz_manifest(tmp_path_factory, six_games, field, value):
+    folder = _shard_folder(tmp_path_factory.mktemp("fm"), six_games)
+    manifest = json.loads((folder / MANIFEST).read_text())
+    if field is None:
+        manifest = value
+    elif field in ("index", "file", "sha256", "samples"):
+        manifest["shards"][1][field] = value
+    else:
+        manifest[field] = value
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    try:
+        loaded = read_data([str(folder)])
+    except ValueError as e:
+        assert "manifest.json" in str(e) or "shard-" in str(e)
+    else:
+        assert len(loaded) == len(six_games)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
