@@ -19,7 +19,9 @@
 ``{"p1": [7 squares], "p2": [7 squares], "to_move": 1|2, "dice": 0..4}``;
 `parse_small_position(line, n)` the same with n squares per player. Both
 check types and ranges strictly in `position_fields` (integers only, no
-bools), and any bad line is a ValueError.
+bools, no key given twice), and any bad line is a ValueError. `read_lines`
+reads a byte stream (a file or standard input alike) line by line, with a
+bound on a line's length, for `analyze_lines`.
 """
 
 from __future__ import annotations
@@ -41,31 +43,80 @@ POSITION_KEYS = ("p1", "p2", "to_move", "dice")
 
 
 MAX_SHOWN = 40  # characters of a bad value quoted in an error message
+MAX_LINE = 1 << 20  # bytes (characters for text) of one input line, its end included; a position takes about 100
 
 
 def _shown(value) -> str:
     """repr(value), cut to MAX_SHOWN characters, for an error message."""
-    text = repr(value)
+    try:
+        text = repr(value)
+    except RecursionError:  # a list nested almost as deep as the parser allows, with little stack left
+        text = f"a {type(value).__name__} nested too deep"
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
+
+
+def read_line(stream, limit: int = MAX_LINE) -> bytes | str:
+    """The next line of a byte or text stream (empty at its end), never more than limit + 1 long.
+
+    A longer line comes back cut to its first limit + 1 bytes, so it still
+    reads as too long, and the rest of it is read past in pieces: one endless
+    line neither fills the memory nor swallows the lines after it.
+    """
+    line = stream.readline(limit + 1)
+    end = b"\n" if isinstance(line, bytes) else "\n"
+    if len(line) > limit and not line.endswith(end):
+        while True:
+            rest = stream.readline(limit)
+            if not rest or rest.endswith(end):
+                break
+    return line
+
+
+def read_lines(stream, limit: int = MAX_LINE) -> Iterator[bytes | str]:
+    """Every line of a stream by `read_line`: a file and standard input are read by the same code."""
+    while line := read_line(stream, limit):
+        yield line
 
 
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 
 
+class _GivenTwice(ValueError):
+    """A JSON object with a key given twice (json.loads would keep the last value silently)."""
+
+
+def _unique_keys(pairs: list) -> dict:
+    """A JSON object's dict; _GivenTwice if a key repeats, since which value counts would be a guess."""
+    out = dict(pairs)
+    if len(out) < len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _GivenTwice(f"key {_shown(key)} given twice")
+            seen.add(key)
+    return out
+
+
 def _position_object(line: str | bytes) -> dict:
     """The JSON object of one position line, with every key of POSITION_KEYS; ValueError says what is wrong."""
+    if len(line) > MAX_LINE:
+        unit = "bytes" if isinstance(line, bytes) else "characters"
+        raise ValueError(f"line too long: over {MAX_LINE:,} {unit} (a position takes about 100)")
     if isinstance(line, bytes):
         try:
             line = line.decode("utf-8")
         except UnicodeDecodeError as e:
             raise ValueError(f"not valid UTF-8 (byte 0x{line[e.start]:02x} at byte {e.start + 1})") from None
+    line = line.rstrip("\r\n")  # so that an error at the end of the line names its column, not the next line's
     if not line.strip():
         raise ValueError("empty line: expected a JSON object with p1, p2, to_move, dice")
     try:
-        data = json.loads(line, parse_constant=_reject_constant)
+        data = json.loads(line, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as e:
         raise ValueError(f"not valid JSON ({e.msg} at column {e.colno})") from None
+    except _GivenTwice as e:
+        raise ValueError(str(e)) from None
     except RecursionError:
         raise ValueError("not valid JSON (nested too deep)") from None
     except ValueError as e:  # NaN/Infinity, or an integer over the int conversion limit

@@ -267,28 +267,32 @@ def _generate_shards(args: argparse.Namespace, params) -> int:
 def cmd_analyze(args: argparse.Namespace) -> int:
     import json
 
-    from rgou.analysis import Analyzer, analyze_lines
+    from rgou.analysis import Analyzer, analyze_lines, read_lines
 
-    table = None
-    if args.exact or args.table:
-        from rgou.agents import load_perfect_table
-        from rgou.solve import load_table
-
-        table = load_table(args.table) if args.table else load_perfect_table()
-    if table is not None and table.n_pieces != 7 and (args.depth or args.model):
-        raise ValueError(f"a {table.n_pieces}-piece table gives the exact fields only: drop --depth and --model")
-    analyzer = Analyzer(
-        args.depth, _params(args.params), args.model, features=not args.no_features, ml_depth=args.ml_depth, table=table
-    )
-    # bytes line by line, stdin and a file alike: a bad UTF-8 byte spoils only its own line
     from_stdin = args.input in (None, "-")
-    source = getattr(sys.stdin, "buffer", sys.stdin) if from_stdin else open(args.input, "rb")
+    if from_stdin and sys.stdin is None:  # started with standard input closed
+        raise ValueError("standard input is closed: give FILE")
+    if sys.stdout is None:
+        raise ValueError("standard output is closed: nowhere to write the results")
+    # bytes line by line, stdin and a file alike: a bad UTF-8 byte spoils only its own line
+    source = getattr(sys.stdin, "buffer", sys.stdin) if from_stdin else open(args.input, "rb")  # before the table
     errors = 0
     try:
-        for result, error in analyze_lines(source, analyzer):
+        table = None
+        if args.exact or args.table:
+            from rgou.agents import load_perfect_table
+            from rgou.solve import load_table
+
+            table = load_table(args.table) if args.table else load_perfect_table()
+        if table is not None and table.n_pieces != 7 and (args.depth or args.model):
+            raise ValueError(f"a {table.n_pieces}-piece table gives the exact fields only: drop --depth and --model")
+        analyzer = Analyzer(args.depth, _params(args.params), args.model, features=not args.no_features,
+                            ml_depth=args.ml_depth, table=table)  # fmt: skip
+        for result, error in analyze_lines(read_lines(source), analyzer):
             if error is not None:
                 errors += 1
-                print(f"rgou analyze: {error}", file=sys.stderr)
+                if sys.stderr is not None:  # print(file=None) would write the message into the results
+                    print(f"rgou analyze: {error}", file=sys.stderr)
             sys.stdout.write(json.dumps(result, allow_nan=False) + "\n")
     finally:
         if not from_stdin:

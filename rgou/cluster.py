@@ -26,7 +26,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -186,8 +186,17 @@ def read_manifest(folder: str | Path) -> dict[str, Any] | None:
 _ENTRY_FIELDS = {"index": int, "file": str, "first_game": int, "games": int, "samples": int, "sha256": str}
 
 
+def _count(value: Any, least: int) -> bool:
+    """`value` is a JSON integer (not a boolean) >= least."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
 def check_manifest(manifest: Any, path: Path) -> None:
-    """Refuse a manifest whose fields rgou reads are missing or of the wrong type, naming the field."""
+    """Refuse a manifest whose fields rgou reads are missing, of the wrong type or inconsistent, naming the field.
+
+    Entries are distinct files inside the folder with distinct indices below
+    shard_count; a complete run lists every index 0..shard_count - 1.
+    """
     if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
         raise ValueError(f"{path}: not an rgou manifest of format {MANIFEST_FORMAT}")
 
@@ -196,6 +205,9 @@ def check_manifest(manifest: Any, path: Path) -> None:
 
     if not isinstance(manifest.get("complete"), bool):
         raise bad("complete", "true or false", manifest.get("complete"))
+    count = manifest.get("shard_count")
+    if not _count(count, 1):
+        raise bad("shard_count", "an integer >= 1", count)
     shards = manifest.get("shards")
     if not isinstance(shards, list):
         raise bad("shards", "a list", shards)
@@ -204,14 +216,20 @@ def check_manifest(manifest: Any, path: Path) -> None:
             raise bad(f"shards[{i}]", "an object", entry)
         for field, kind in _ENTRY_FIELDS.items():
             value = entry.get(field)
-            if not isinstance(value, kind) or isinstance(value, bool) or (kind is int and value < 0):
+            if not (isinstance(value, str) if kind is str else _count(value, 0)):
                 raise bad(f"shards[{i}].{field}", "a string" if kind is str else "an integer >= 0", value)
         name = entry["file"]
         if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
             raise bad(f"shards[{i}].file", "a file name inside the folder", name)
+        if entry["index"] >= count:
+            raise bad(f"shards[{i}].index", f"below shard_count {count}", entry["index"])
     indices = [entry["index"] for entry in shards]
     if len(set(indices)) != len(indices):
         raise bad("shards", "entries of distinct indices", indices)
+    if len({entry["file"] for entry in shards}) != len(shards):
+        raise bad("shards", "entries of distinct files", [entry["file"] for entry in shards])
+    if manifest["complete"] and len(shards) != count:
+        raise bad("shards", f"the {count} shards of a complete run", f"{len(shards)} entries")
 
 
 def _write_manifest(folder: Path, manifest: dict) -> None:
@@ -242,23 +260,68 @@ def manifest_shards(manifest_path: Path, allow_incomplete: bool = False) -> list
     if manifest is None:
         raise ValueError(f"{manifest_path}: no such manifest")
     shards = manifest["shards"]
-    if not manifest["complete"] and not allow_incomplete:
-        total = manifest.get("shard_count", "?")
-        raise ValueError(
-            f"{manifest_path}: the run that wrote it did not finish ({len(shards)} of {total} shards); rerun the "
-            "same rgou generate to finish it, or pass --allow-incomplete to train on the shards it has"
-        )
+    _refuse_incomplete(manifest_path, manifest, allow_incomplete)
     if not shards:
         raise ValueError(f"{manifest_path}: lists no shards")
+    inside = folder.resolve()
+    for i, entry in enumerate(shards):
+        target = (folder / entry["file"]).resolve()
+        if target.parent != inside:  # a link: the manifest names files inside the folder, read only those
+            raise ValueError(f"{manifest_path}: shards[{i}].file {entry['file']!r} is a link out of the folder")
     good = verified_shards(folder, manifest)
     for entry in shards:
         if entry["index"] not in good:
-            state = "is missing" if not (folder / entry["file"]).is_file() else "does not match its SHA-256"
-            raise ValueError(
-                f"{folder / entry['file']} {state} in {manifest_path} (replaced or damaged); rerun the same "
-                "rgou generate to make it again"
-            )
+            _refuse_shard(folder / entry["file"], manifest_path)
     return [folder / entry["file"] for entry in shards]
+
+
+def verify_run_files(paths: list[Path], allow_incomplete: bool = False) -> None:
+    """Hold shard files named one by one (paths, a glob) to the manifest of their folder, when it has one.
+
+    The run must have finished (unless `allow_incomplete`) and each file it
+    lists must match its SHA-256; a file it does not list is the user's own,
+    and so is a folder whose manifest.json is another program's.
+    """
+    for folder in dict.fromkeys(path.parent for path in paths):
+        try:
+            manifest = read_manifest(folder)
+        except ValueError:
+            if _foreign_manifest(folder / MANIFEST):
+                continue
+            raise
+        if manifest is None:
+            continue
+        _refuse_incomplete(folder / MANIFEST, manifest, allow_incomplete)
+        listed = {entry["file"]: entry["sha256"] for entry in manifest["shards"]}
+        for path in paths:
+            if path.parent == folder and path.name in listed and path.is_file():
+                if file_sha256(path) != listed[path.name]:
+                    _refuse_shard(path, folder / MANIFEST)
+
+
+def _foreign_manifest(path: Path) -> bool:
+    """`path` is not a manifest rgou wrote: not a JSON object with rgou's format and a shards field."""
+    try:
+        manifest = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return True
+    return not (isinstance(manifest, dict) and manifest.get("format") == MANIFEST_FORMAT and "shards" in manifest)
+
+
+def _refuse_incomplete(manifest_path: Path, manifest: dict, allow_incomplete: bool) -> None:
+    if not manifest["complete"] and not allow_incomplete:
+        raise ValueError(
+            f"{manifest_path}: the run that wrote it did not finish ({len(manifest['shards'])} of "
+            f"{manifest['shard_count']} shards); rerun the same rgou generate to finish it, or pass "
+            "--allow-incomplete to train on the shards it has"
+        )
+
+
+def _refuse_shard(path: Path, manifest_path: Path) -> None:
+    state = "is missing" if not path.is_file() else "does not match its SHA-256"
+    raise ValueError(
+        f"{path} {state} in {manifest_path} (replaced or damaged); rerun the same rgou generate to make it again"
+    )
 
 
 ProgressFn = Callable[[int, int], None]
@@ -266,15 +329,24 @@ ProgressFn = Callable[[int, int], None]
 
 @contextmanager
 def _folder_of_this_run(folder: Path) -> Iterator[None]:
-    """Create `folder` if needed; if the block fails, remove it again when this run created it and left it empty."""
-    created = not folder.exists()
+    """Create `folder` and its missing parents; if the block fails, remove those it created that are still empty.
+
+    A folder that existed before, or that holds anything (a shard, a manifest), stays.
+    """
+    created = []
+    missing = folder.absolute()
+    while not missing.exists() and missing != missing.parent:
+        created.append(missing)
+        missing = missing.parent
     folder.mkdir(parents=True, exist_ok=True)
     try:
         yield
     except BaseException:
-        if created:
-            with suppress(OSError):  # not empty: a shard or a manifest was written, keep it
-                folder.rmdir()
+        for made in created:
+            try:
+                made.rmdir()
+            except OSError:  # not empty: a shard or a manifest was written, keep it and its parents
+                break
         raise
 
 

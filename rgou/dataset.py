@@ -28,6 +28,8 @@ counts each sample as its own game).
 from __future__ import annotations
 
 import json
+import struct
+import tokenize
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -48,6 +50,11 @@ NO_MOVE = -1
 MIXED = "mixed"  # a meta field (MIXABLE_META) whose parts of a dataset disagree
 MIXABLE_META = ("depth", "agent", "value_target")
 _STORED = ("state", "move", "value_target", "outcome", "game_id")  # format 2 arrays, besides meta
+# What np.load raises on a damaged .npz: zipfile (RuntimeError: a flag says "encrypted", NotImplementedError: an
+# unknown compression method) and the .npy header parser (SyntaxError, tokenize.TokenError: a header cut short).
+NPZ_DAMAGE = (OSError, ValueError, EOFError, KeyError, TypeError, RuntimeError, NotImplementedError, OverflowError,
+              MemoryError, RecursionError, SyntaxError, tokenize.TokenError, struct.error, zlib.error,
+              zipfile.BadZipFile)  # fmt: skip
 
 
 @njit(parallel=True)
@@ -245,7 +252,7 @@ class Dataset:
         if self.decision is not None:
             arrays["decision"] = self.decision
         arrays["meta"] = np.array(json.dumps({**self.meta, "format": DATASET_FORMAT}, sort_keys=True))
-        np.savez(fh, **arrays)
+        _savez_reproducible(fh, arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> Dataset:
@@ -269,13 +276,12 @@ class Dataset:
                 arrays = {name: data[name] for name in wanted}
                 if fmt == 2 and "decision" in names:
                     arrays["decision"] = data["decision"]
-        except (OSError, ValueError, EOFError, KeyError, TypeError, RecursionError, MemoryError, zlib.error,
-                zipfile.BadZipFile) as e:  # fmt: skip
+        except NPZ_DAMAGE as e:
             raise ValueError(f"{path}: cannot read dataset ({type(e).__name__}: {e})") from e
         try:
             if fmt == 1:
                 check_states(arrays["state"], "dataset array 'state'")
-                return cls(**arrays, meta=meta)
+                return _checked_format_1(cls(**arrays, meta=meta))
             return cls.from_samples(**arrays, meta=meta)
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from e
@@ -295,14 +301,16 @@ class Dataset:
         """
         path = Path(path)
         try:
-            items = json.loads(Path(path).read_text())
+            text = Path(path).read_text()
+            items = json.loads(text)
         except (OSError, ValueError, RecursionError) as e:  # ValueError: bad UTF-8 or JSON, a 5000-digit number
             raise ValueError(f"{path}: cannot read JSON dataset ({type(e).__name__}: {e})") from e
         if not isinstance(items, list) or not items:
             raise ValueError(f"{path}: expected a non-empty JSON list of samples")
         n = len(items)
         try:
-            if not all(isinstance(it, dict) for it in items):
+            # np.array turns true/false among numbers into 1/0: a file holding either is checked sample by sample.
+            if not all(isinstance(it, dict) for it in items) or "true" in text or "false" in text:
                 _first_bad_sample(items)
             features = _json_field(items, "features", (NUM_FEATURES,), "f")
             value = _json_field(items, "value_target", (), "f")
@@ -349,20 +357,52 @@ def _json_field(items: list, name: str, tail: tuple[int, ...], kind: str, defaul
 
 def _first_bad_sample(items: list) -> None:
     """Raise a ValueError naming the first sample of a JSON export that is malformed, and its field."""
-    number = lambda x: isinstance(x, (int, float)) and not isinstance(x, bool)
     integer = lambda x: isinstance(x, int) and not isinstance(x, bool)
+    number = lambda x: isinstance(x, float) or (integer(x) and -(2**63) <= x < 2**63)  # NumPy holds it as a number
     for i, it in enumerate(items):
         if not isinstance(it, dict):
             raise ValueError(f"sample {i} is not a JSON object")
         for name, size in (("features", NUM_FEATURES), ("policy_target", NUM_PIECES)):
             vec = it.get(name)
-            if not isinstance(vec, list) or len(vec) != size or not all(number(x) for x in vec):
-                raise ValueError(f"sample {i}: {name!r} must be a list of {size} numbers")
+            if not isinstance(vec, list) or len(vec) != size:
+                raise ValueError(f"sample {i}: {name!r} must be a list of {size} numbers, got {vec!r:.40}")
+            j = next((j for j, x in enumerate(vec) if not number(x)), None)
+            if j is not None:
+                raise ValueError(f"sample {i}: {name!r} must be a list of {size} numbers, got {vec[j]!r:.40} at [{j}]")
         if not number(it.get("value_target")):
             raise ValueError(f"sample {i}: 'value_target' must be a number, got {it.get('value_target')!r:.40}")
-        for name in ("outcome", "game_id"):
+        for name, low, high in (("outcome", -1, 1), ("game_id", 0, np.iinfo(np.int32).max)):
             if name in it and not integer(it[name]):
                 raise ValueError(f"sample {i}: {name!r} must be an integer, got {it[name]!r:.40}")
+            if name in it and not low <= it[name] <= high:
+                raise ValueError(
+                    f"dataset array {name!r} must be in [{low}, {high}], got {it[name]!r:.40} in sample {i}"
+                )
+
+
+def _checked_format_1(data: Dataset) -> Dataset:
+    """A format 1 dataset whose stored legal masks are its states' and whose policy targets are on legal slots."""
+    masks = _check_moves_legal(data.state, data.move)
+    bad = (masks != data.legal_mask).any(axis=1) | ((data.policy_target > 0) & ~masks).any(axis=1)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        legal = np.flatnonzero(masks[row]).tolist()
+        raise ValueError(
+            f"dataset row {row}: 'legal_mask' (slots {np.flatnonzero(data.legal_mask[row]).tolist()}) or "
+            f"'policy_target' {data.policy_target[row].tolist()} is not what its state allows (slots {legal})"
+        )
+    return data
+
+
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # every member's timestamp: the same data gives the same bytes
+
+
+def _savez_reproducible(fh, arrays: dict[str, np.ndarray]) -> None:
+    """`np.savez` (uncompressed) with fixed timestamps, so a shard written twice has one SHA-256."""
+    with zipfile.ZipFile(fh, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, value in arrays.items():
+            with zf.open(zipfile.ZipInfo(f"{name}.npy", date_time=ZIP_EPOCH), "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
 
 
 def _check_moves_legal(state: np.ndarray, move: np.ndarray) -> np.ndarray:
@@ -375,15 +415,20 @@ def _check_moves_legal(state: np.ndarray, move: np.ndarray) -> np.ndarray:
     return masks
 
 
-def check_stored(arrays: dict[str, np.ndarray]) -> None:
-    """Check the stored arrays of a format 2 file that are present (a shard is read a few at a time)."""
+def check_stored(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The stored arrays present (a shard is read a few at a time), checked as `from_samples` checks them.
+
+    They come back in the dtypes `save` writes, the kernels' types.
+    """
     n = len(next(iter(arrays.values()))) if arrays else 0
+    checked = {}
     if "state" in arrays:
         check_states(arrays["state"], "dataset array 'state'")
+        checked["state"] = np.ascontiguousarray(arrays["state"], np.int8)
     if "move" in arrays:
-        move = _column("move", arrays["move"], n, np.int8, NO_MOVE, NUM_PIECES - 1)
-        if "state" in arrays:
-            _check_moves_legal(np.ascontiguousarray(arrays["state"], np.int8), move)
+        checked["move"] = _column("move", arrays["move"], n, np.int8, NO_MOVE, NUM_PIECES - 1)
+        if "state" in checked:
+            _check_moves_legal(checked["state"], checked["move"])
     for name, dtype, low, high in (
         ("value_target", np.float32, -1.0, 1.0),
         ("outcome", np.int8, -1, 1),
@@ -391,7 +436,8 @@ def check_stored(arrays: dict[str, np.ndarray]) -> None:
         ("decision", np.int32, 0, np.iinfo(np.int32).max),
     ):
         if name in arrays:
-            _column(name, arrays[name], n, dtype, low, high)
+            checked[name] = _column(name, arrays[name], n, dtype, low, high)
+    return checked
 
 
 def _column(name: str, values, n: int, dtype, low: float, high: float) -> np.ndarray:
@@ -409,16 +455,39 @@ def _column(name: str, values, n: int, dtype, low: float, high: float) -> np.nda
     return arr.astype(dtype)
 
 
+@njit
+def _first_bad_targets(value, policy):
+    """(first value row outside [-1, 1] or NaN, first policy row that is not probabilities summing to 1 or 0); -1: none.
+
+    value: float32 [N]; policy: float32 [N, 7]. One compiled pass each.
+    """
+    bad_value = -1
+    for row in range(value.shape[0]):
+        if not (value[row] >= -1.0 and value[row] <= 1.0):
+            bad_value = row
+            break
+    bad_policy = -1
+    for row in range(policy.shape[0]):
+        total = 0.0
+        inside = True
+        for j in range(policy.shape[1]):
+            p = policy[row, j]
+            inside &= p >= 0.0 and p <= 1.0
+            total += p
+        if not (inside and (abs(total - 1.0) < 1e-4 or total == 0.0)):
+            bad_policy = row
+            break
+    return bad_value, bad_policy
+
+
 def _check_targets(value: np.ndarray, policy: np.ndarray) -> None:
     """Value targets in [-1, 1]; policy rows in [0, 1] summing to 1 (a move) or 0 (a pass); else ValueError."""
-    bad = ~((value >= -1.0) & (value <= 1.0))
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
+    bad_value, bad_policy = _first_bad_targets(value, policy)
+    if bad_value >= 0:
+        row = bad_value
         raise ValueError(f"dataset array 'value_target' must be in [-1, 1], got {value[row]} in row {row}")
-    sums = policy.sum(axis=1, dtype=np.float64) if policy.size else np.zeros(len(policy))
-    bad = ~((policy >= 0.0) & (policy <= 1.0)).all(axis=1) | ~((np.abs(sums - 1.0) < 1e-4) | (sums == 0.0))
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
+    if bad_policy >= 0:
+        row = bad_policy
         raise ValueError(
             f"dataset array 'policy_target' row {row} must be probabilities summing to 1 (or zeros for a pass), "
             f"got {policy[row].tolist()}"

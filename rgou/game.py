@@ -293,45 +293,72 @@ def _check_pieces(name: str, squares, player: int) -> tuple[int, ...]:
     return tuple(int(s) for s in squares)
 
 
-def _on_track_table() -> np.ndarray:
-    """bool [2, 22]: [player - 1, square + 1] -> the square may hold that player's piece."""
-    table = TRACK_POSITION >= 0
-    table[:, OFF_BOARD + 1] = True
-    return table
+def _state_codes() -> np.ndarray:
+    """int64 [14, 23]: [piece column, square + 1] -> the piece's code; index 22 stands for any out-of-range value.
+
+    A piece on board square s codes 1 << s, a finished piece 1 << _DONE_BIT,
+    a piece off the board 0, a square off its owner's track or out of range
+    1 << _BAD_BIT. Summed over a row, the fields do not overlap (at most 14
+    of each); the sum's board bits differ from the codes' bitwise or exactly
+    when two pieces share a board square (the sum carries).
+    """
+    codes = np.full((2 * NUM_PIECES, FINISHED + 3), 1 << _BAD_BIT, dtype=np.int64)
+    for col in range(2 * NUM_PIECES):
+        for square in range(OFF_BOARD, FINISHED + 1):
+            if square == OFF_BOARD:
+                codes[col, square + 1] = 0
+            elif TRACK_POSITION[col // NUM_PIECES, square + 1] >= 0:
+                codes[col, square + 1] = 1 << (_DONE_BIT if square == FINISHED else square)
+    return codes
 
 
-_ON_TRACK = _on_track_table()
-
-
-BAD_RANGE, BAD_TRACK, BAD_DOUBLED, BAD_BOTH_DONE, BAD_TO_MOVE, BAD_DICE = 1, 2, 3, 4, 5, 6
+_BAD_BIT, _DONE_BIT = 40, 48  # above the board bits 0..19 and their carries, 8 bits apart
+_STATE_CODES = _state_codes()
 
 
 @njit
-def _first_bad_state(states, on_track):
-    """(row, problem, column) of the first invalid row of integer states [N, 16]; (-1, 0, 0) when all are valid."""
+def _first_bad_state(states, codes):
+    """The first row of integer states [N, 16] that is not a valid position (see `check_states`); -1 when none is."""
     for row in range(states.shape[0]):
-        occupied = 0
-        done = 0
+        total = 0
+        union = 0
         for col in range(2 * NUM_PIECES):
-            sq = states[row, col]
-            if sq < OFF_BOARD or sq > FINISHED:
-                return row, BAD_RANGE, col
-            if not on_track[col // NUM_PIECES, sq + 1]:
-                return row, BAD_TRACK, col
-            if sq == FINISHED:
-                done += 1
-            elif sq != OFF_BOARD:
-                bit = 1 << sq
-                if occupied & bit:
-                    return row, BAD_DOUBLED, col
-                occupied |= bit
-        if done == 2 * NUM_PIECES:
-            return row, BAD_BOTH_DONE, 0
-        if states[row, TO_MOVE] != P1 and states[row, TO_MOVE] != P2:
-            return row, BAD_TO_MOVE, TO_MOVE
-        if states[row, DICE] < 0 or states[row, DICE] > MAX_ROLL:
-            return row, BAD_DICE, DICE
-    return -1, 0, 0
+            index = np.int64(states[row, col]) + 1  # 0..21 for squares -1..20 (an int64 overflow wraps below 0)
+            code = codes[col, index if 0 <= index <= FINISHED + 1 else FINISHED + 2]
+            total += code
+            union |= code
+        to_move = states[row, TO_MOVE]
+        dice = states[row, DICE]
+        if (
+            (total & ((1 << _BAD_BIT) - 1)) != (union & ((1 << NUM_SQUARES) - 1))  # two pieces on a square
+            or (total >> _BAD_BIT) & 255 != 0  # a square out of range or off its owner's track
+            or total >> _DONE_BIT == 2 * NUM_PIECES  # both players finished
+            or (to_move != P1 and to_move != P2)
+            or dice < 0
+            or dice > MAX_ROLL
+        ):
+            return row
+    return -1
+
+
+def _state_problem(state: np.ndarray) -> str:
+    """Why one invalid state (integers [16]) is not a position: its first bad field, as `check_states` says it."""
+    board: set[int] = set()
+    for col, square in enumerate(int(v) for v in state[: 2 * NUM_PIECES]):
+        field = f"p{1 + col // NUM_PIECES}[{col % NUM_PIECES}] = {square}"
+        if not OFF_BOARD <= square <= FINISHED:
+            return f"{field} is out of range {OFF_BOARD}..{FINISHED}"
+        if square != OFF_BOARD and TRACK_POSITION[col // NUM_PIECES, square + 1] < 0:
+            return f"{field} is not on player {1 + col // NUM_PIECES}'s track"
+        if OFF_BOARD < square < FINISHED:
+            if square in board:
+                return f"{field}: two pieces on square {square}"
+            board.add(square)
+    if (np.asarray(state[: 2 * NUM_PIECES]) == FINISHED).all():
+        return "both players have finished all pieces"
+    if int(state[TO_MOVE]) not in (P1, P2):
+        return f"to_move must be 1 or 2, got {int(state[TO_MOVE])}"
+    return f"dice must be 0..{MAX_ROLL}, got {int(state[DICE])}"
 
 
 def check_states(states: np.ndarray, what: str = "state") -> None:
@@ -340,34 +367,24 @@ def check_states(states: np.ndarray, what: str = "state") -> None:
     Squares -1..20 on the owner's track, at most one piece on a board square,
     not both players finished, to_move 1 or 2, a roll 0..4. Checked on the
     values as given (before any int8 cast, which would wrap 300 to 44), in one
-    compiled pass (about 10 ms a million rows); the ValueError names `what`,
-    the first bad row and its field.
+    compiled pass over int8 or int64 rows (about 10 ms a million rows); the
+    ValueError names `what`, the first bad row and its field.
     """
     states = np.asarray(states)
     if states.ndim != 2 or states.shape[1] != STATE_SIZE:
         raise ValueError(f"{what}: expected shape (N, {STATE_SIZE}), got {states.shape}")
     if not np.issubdtype(states.dtype, np.integer):
         raise ValueError(f"{what}: expected integers, got dtype {states.dtype}")
-    if states.dtype.itemsize > 8 or states.dtype == np.uint64:
-        states = states.astype(np.float64)  # no integer type of Numba's holds it: compare as floats below
-        if (np.abs(states) > 2**62).any():
-            row = int(np.flatnonzero((np.abs(states) > 2**62).any(axis=1))[0])
-            raise ValueError(f"{what}: row {row}: a value out of range")
-        states = states.astype(np.int64)
-    row, problem, col = _first_bad_state(np.ascontiguousarray(states), _ON_TRACK)
-    if row < 0:
-        return
-    value = int(states[row, col])
-    field = f"p{1 + col // NUM_PIECES}[{col % NUM_PIECES}]"
-    reason = {
-        BAD_RANGE: f"{field} = {value} is out of range {OFF_BOARD}..{FINISHED}",
-        BAD_TRACK: f"{field} = {value} is not on player {1 + col // NUM_PIECES}'s track",
-        BAD_DOUBLED: f"{field} = {value}: two pieces on square {value}",
-        BAD_BOTH_DONE: "both players have finished all pieces",
-        BAD_TO_MOVE: f"to_move must be 1 or 2, got {value}",
-        BAD_DICE: f"dice must be 0..{MAX_ROLL}, got {value}",
-    }[problem]
-    raise ValueError(f"{what}: row {row}: {reason}")
+    if states.dtype == np.uint64 and len(states):
+        huge = (states > np.uint64(2**62)).any(axis=1)  # beyond int64: out of range whatever the field
+        if huge.any():
+            row = int(np.flatnonzero(huge)[0])
+            raise ValueError(f"{what}: row {row}: {_state_problem(states[row])}")
+    if states.dtype != np.int8:
+        states = states.astype(np.int64, copy=False)  # one compiled kernel for every wider or unsigned type
+    row = _first_bad_state(np.ascontiguousarray(states), _STATE_CODES)
+    if row >= 0:
+        raise ValueError(f"{what}: row {row}: {_state_problem(states[row])}")
 
 
 @dataclass(frozen=True)

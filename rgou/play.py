@@ -27,6 +27,7 @@ import numpy as np
 
 from rgou._random import seed_rng
 from rgou.agents import Agent
+from rgou.analysis import read_line
 from rgou.game import (
     DICE,
     TO_MOVE,
@@ -121,6 +122,7 @@ def describe_move(state: np.ndarray, slot: int) -> str:
 
 
 MAX_SHOWN = 20  # characters of refused input echoed back
+MAX_INPUT = 1 << 16  # bytes of one input line; a longer line is refused (and read past, never held)
 
 
 def parse_number(text: str) -> int | None:
@@ -164,10 +166,13 @@ class PlaySession:
         if dice not in DICE_MODES:
             raise ValueError(f"dice must be one of {', '.join(DICE_MODES)}, got {dice!r}")
         self.agent, self.human, self.dice = agent, human, dice
-        self.stdin = stdin or sys.stdin
-        # the real stdin is read as bytes and decoded line by line, so one bad byte spoils only its line
-        self._stdin_bytes = getattr(sys.stdin, "buffer", None) if stdin is None else None
-        self.stdout = stdout or sys.stdout
+        self.stdin = stdin if stdin is not None else sys.stdin  # None: started with stdin closed, no input
+        # a text stream over bytes (the real stdin) is read as bytes and decoded line by line, so one
+        # bad byte spoils only its line (the text stream itself would raise, and lose what it had read)
+        self._stdin_bytes = getattr(self.stdin, "buffer", None)
+        self.stdout = stdout if stdout is not None else sys.stdout
+        if self.stdout is None:
+            raise ValueError("standard output is closed: nowhere to show the game")
         self._rng = seed_rng(np.uint64(seed), np.uint64(0))
         self.state = new_state()
 
@@ -176,13 +181,22 @@ class PlaySession:
         self.stdout.flush()
 
     def _ask(self, prompt: str) -> str:
-        """The next input line, stripped; a line that is not UTF-8 is refused and asked again."""
+        """The next input line, stripped; a line that is not UTF-8 or is over MAX_INPUT long is refused."""
         while True:
             self.stdout.write(prompt)
             self.stdout.flush()
-            line = self._stdin_bytes.readline() if self._stdin_bytes is not None else self.stdin.readline()
+            if self.stdin is None:
+                raise EOFError
+            try:
+                line = read_line(self._stdin_bytes if self._stdin_bytes is not None else self.stdin, MAX_INPUT)
+            except UnicodeDecodeError:  # a text stream without a byte buffer underneath
+                self.say("  that line is not valid UTF-8 text: please type it again")
+                continue
             if not line:
                 raise EOFError
+            if len(line) > MAX_INPUT:
+                self.say(f"  that line is too long (over {MAX_INPUT:,} characters): please type it again")
+                continue
             if isinstance(line, bytes):
                 try:
                     line = line.decode("utf-8")

@@ -26,15 +26,13 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
-import zipfile
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from rgou.dataset import MIXABLE_META, MIXED, READABLE_FORMATS, check_stored, legal_masks, one_hot
+from rgou.dataset import MIXABLE_META, MIXED, NPZ_DAMAGE, READABLE_FORMATS, check_stored, legal_masks, one_hot
 from rgou.features import NUM_FEATURES, features_batch_into
 from rgou.nn.contract import Batch, shuffle_order
 from rgou.rules import NUM_PIECES
@@ -46,25 +44,36 @@ _STORED = ("state", "move", "value_target", "outcome", "game_id")
 def shard_files(sources: list[str], allow_incomplete: bool = False) -> list[Path]:
     """Files of shards: paths, globs, or a folder's manifest.json (its shards, in order, checksums verified).
 
-    A manifest of a run that did not finish is refused unless `allow_incomplete`.
+    Files of a `rgou generate --shards` folder named one by one or by a glob
+    are held to its manifest too. A run that did not finish is refused unless
+    `allow_incomplete`; a file named twice is refused (its games would count
+    twice).
     """
-    from rgou.cluster import MANIFEST, manifest_shards
+    from rgou.cluster import MANIFEST, manifest_shards, verify_run_files
 
     paths: list[Path] = []
+    singles: list[Path] = []
     for source in sources:
-        if source.endswith(MANIFEST) or (Path(source).is_dir() and (Path(source) / MANIFEST).exists()):
-            manifest_path = Path(source) if source.endswith(MANIFEST) else Path(source) / MANIFEST
-            paths += manifest_shards(manifest_path, allow_incomplete)
-            continue
         matches = sorted(glob.glob(source)) if any(c in source for c in "*?[") else [source]
         if not matches:
             raise ValueError(f"--data {source}: no file matches")
-        paths += [Path(m) for m in matches]
+        for match in map(Path, matches):
+            if match.name == MANIFEST or (match.is_dir() and (match / MANIFEST).exists()):
+                paths += manifest_shards(match if match.name == MANIFEST else match / MANIFEST, allow_incomplete)
+            else:
+                singles.append(match)
+                paths.append(match)
+    verify_run_files(singles, allow_incomplete)
+    seen: set[Path] = set()
+    for path in paths:
+        if path.resolve() in seen:
+            raise ValueError(f"--data names {path} twice (its games would count twice)")
+        seen.add(path.resolve())
     return paths
 
 
 def _read(path: Path, names: tuple[str, ...]) -> dict:
-    """The arrays `names` of a shard, checked as `Dataset.from_samples` checks them, and its metadata under "meta"."""
+    """The arrays `names` of a shard, checked as `from_samples` checks them, in `save`'s dtypes; "meta": its meta."""
     try:
         with np.load(path, allow_pickle=False) as f:
             meta = json.loads(str(f["meta"]))
@@ -72,10 +81,8 @@ def _read(path: Path, names: tuple[str, ...]) -> dict:
                 raise ValueError("meta is not a JSON object")
             if meta.get("format", 1) not in READABLE_FORMATS or meta.get("format") == 1:
                 raise ValueError("sharded training reads format 2 datasets only (rgou 0.2 and later)")
-            arrays = {name: f[name] for name in names}
-        check_stored(arrays)
-    except (OSError, ValueError, EOFError, KeyError, TypeError, RecursionError, MemoryError, zlib.error,
-            zipfile.BadZipFile) as e:  # fmt: skip
+            arrays = check_stored({name: f[name] for name in names})
+    except NPZ_DAMAGE as e:
         raise ValueError(f"{path}: cannot read shard ({type(e).__name__}: {e})") from e
     return {"meta": meta, **arrays}
 

@@ -252,7 +252,7 @@ def read_data(sources: list[str], in_memory: bool = False, allow_incomplete: boo
     from rgou.shards import ShardedData, shard_files
 
     paths = shard_files(sources, allow_incomplete)
-    sharded = len(paths) > 1 or any(s.endswith("manifest.json") or Path(s).is_dir() for s in sources)
+    sharded = len(paths) > 1 or any(Path(s).name == "manifest.json" or Path(s).is_dir() for s in sources)
     if sharded and not in_memory:
         return ShardedData.open(paths)
     parts = [load_dataset(p) for p in paths]

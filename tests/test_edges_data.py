@@ -8,19 +8,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rgou.cli import main
 from rgou.cluster import MANIFEST, MANIFEST_FORMAT, file_sha256
-from rgou.dataset import MIXED, Dataset
+from rgou.dataset import MIXED, Dataset, legal_masks
 from rgou.game import Position, check_states
 from rgou.selfplay import generate
 from rgou.shards import ShardedData, shard_files
 from rgou.testing import random_states
-from rgou.train import read_data
+from rgou.train import data_depth, data_players, read_data
 
 STORED = ("state", "move", "value_target", "outcome", "game_id")
+FUZZ = settings(max_examples=50, deadline=None)
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +109,21 @@ def test_a_format_1_dataset_checks_its_states_and_policy_targets(tmp_path, data)
     policy[6] = [5, -3, 0, 0, 0, 0, 0]
     err = _load_error(_write_npz(tmp_path / "p.npz", {**arrays, "policy_target": policy}, {"format": 1}))
     assert "'policy_target' row 6 must be probabilities summing to 1" in err
+    legal = legal_masks(data.state[6:7])[0]
+    assert not legal.all()
+    policy[6] = 0
+    policy[6, np.argmin(legal)] = 1
+    err = _load_error(_write_npz(tmp_path / "i.npz", {**arrays, "policy_target": policy}, {"format": 1}))
+    assert f"row 6: move {np.argmin(legal)} is not legal in its state" in err
+    policy[6, np.argmax(legal)] = 3  # the most probable move legal, a quarter on an illegal slot
+    policy[6] /= 4
+    err = _load_error(_write_npz(tmp_path / "j.npz", {**arrays, "policy_target": policy}, {"format": 1}))
+    assert "row 6: 'legal_mask'" in err and "is not what its state allows" in err
+    mask = data.legal_mask.copy()
+    mask[9] = True
+    err = _load_error(_write_npz(tmp_path / "m.npz", {**arrays, "legal_mask": mask}, {"format": 1}))
+    assert "row 9: 'legal_mask' (slots [0, 1, 2, 3, 4, 5, 6])" in err
+    assert len(Dataset.load(_write_npz(tmp_path / "ok.npz", arrays, {"format": 1}))) == len(data)
 
 
 def test_check_states_agrees_with_position_on_damaged_states():
@@ -149,6 +165,13 @@ def _export(tmp_path: Path, data: Dataset, change) -> Path:
         ("features", [1.0] * 3, "sample 7: 'features' must be a list of 150 numbers"),
         ("value_target", "x", "sample 7: 'value_target' must be a number, got 'x'"),
         ("game_id", 2**40, "'game_id' must be in [0, 2147483647]"),
+        ("game_id", 2**70, "'game_id' must be in [0, 2147483647], got 1180591620717411303424 in sample 7"),
+        ("value_target", 2**70, "sample 7: 'value_target' must be a number, got 1180591620717411303424"),
+        ("features", [0.0] * 3 + [2**70] + [0.0] * 146, "'features' must be a list of 150 numbers, got 11805"),
+        ("outcome", True, "sample 7: 'outcome' must be an integer, got True"),  # np.array made it 1
+        ("value_target", False, "sample 7: 'value_target' must be a number, got False"),
+        ("features", [True] + [0.0] * 149, "sample 7: 'features' must be a list of 150 numbers"),
+        ("policy_target", [1, 0, 0, 0, 0, 0], "sample 7: 'policy_target' must be a list of 7 numbers"),
     ],
 )
 def test_a_json_export_names_the_sample_and_the_field(tmp_path, data, field, value, message):
@@ -228,6 +251,14 @@ def test_a_manifest_never_leads_out_of_its_folder(tmp_path, six_games, name):
         read_data([str(folder)])
 
 
+def test_a_shard_linked_out_of_the_folder_is_refused(tmp_path, six_games):
+    folder = _shard_folder(tmp_path, six_games)
+    (folder / "shard-00001.npz").rename(tmp_path / "elsewhere.npz")
+    (folder / "shard-00001.npz").symlink_to(tmp_path / "elsewhere.npz")  # the same bytes, outside
+    with pytest.raises(ValueError, match=r"shards\[1\]\.file 'shard-00001.npz' is a link out of the folder"):
+        read_data([str(folder)])
+
+
 @pytest.mark.parametrize(
     "change, message",
     [
@@ -237,6 +268,10 @@ def test_a_manifest_never_leads_out_of_its_folder(tmp_path, six_games, name):
         (lambda m: m.__setitem__("complete", "yes"), "complete must be true or false"),
         (lambda m: m["shards"].__setitem__(1, []), r"shards\[1\] must be an object"),
         (lambda m: m["shards"][1].__setitem__("index", 0), "shards must be entries of distinct indices"),
+        (lambda m: m["shards"][1].__setitem__("file", "shard-00000.npz"), "shards must be entries of distinct files"),
+        (lambda m: m.__setitem__("shard_count", "3"), "shard_count must be an integer >= 1"),
+        (lambda m: m["shards"][2].__setitem__("index", 3), r"shards\[2\]\.index must be below shard_count 3"),
+        (lambda m: m["shards"].pop(), "shards must be the 3 shards of a complete run, got '2 entries'"),
     ],
 )
 def test_a_tampered_manifest_names_the_field(tmp_path, six_games, change, message):
@@ -277,12 +312,29 @@ def test_a_shard_damaged_mid_epoch_names_the_shard(tmp_path, six_games):
         shards.read(1)
 
 
+def test_an_npy_header_cut_short_names_the_file(tmp_path, data):
+    """NumPy's header parser raises tokenize.TokenError, not a ValueError, on an unbalanced bracket."""
+    path = data.save(tmp_path / "d.npz")
+    shards = ShardedData.open([path])  # game ids read; the states are read in the epoch
+    raw = path.read_bytes()
+    shape = raw.index(b"'shape': (%d, 16)" % len(data))
+    path.write_bytes(raw[:shape] + raw[shape:].replace(b"16)", b"16s", 1))
+    assert "cannot read dataset (TokenError" in _load_error(path)
+    with pytest.raises(ValueError, match=r"d.npz: cannot read shard \(TokenError"):
+        shards.read(0)
+
+
 def test_shards_of_different_players_are_labelled_mixed(tmp_path):
     a, b = tmp_path / "a.npz", tmp_path / "b.npz"
     generate(2, depth=1, seed=1).save(a)
     generate(2, depth=2, seed=1, first_game=2).save(b)
-    assert ShardedData.open([a, b]).meta["depth"] == MIXED
-    assert read_data([str(a), str(b)], in_memory=True).meta["depth"] == MIXED
+    for data in (ShardedData.open([a, b]), read_data([str(a), str(b)], in_memory=True)):
+        assert data.meta["depth"] == MIXED and data_depth(data) is None  # the metadata's depth: None, not 3
+        assert data_players(data) == "mixed (the files were played by different players)"
+    assert data_players(read_data([str(a)])) == "expectiminimax-1"
+    Dataset.load(a).to_json(tmp_path / "a.json")
+    data = read_data([str(tmp_path / "a.json")])
+    assert data_depth(data) is None and data_players(data) == "unknown (a JSON export records no players)"
 
 
 def test_a_failed_sharded_run_leaves_no_empty_folder(tmp_path):
@@ -298,6 +350,61 @@ def test_a_failed_sharded_run_leaves_no_empty_folder(tmp_path):
     assert (tmp_path / "old").is_dir()  # a folder the user had stays
 
 
+def test_shards_named_one_by_one_are_held_to_their_manifest(tmp_path, six_games):
+    folder = _shard_folder(tmp_path, six_games, complete=False, parts=3)
+    glob = str(folder / "shard-*.npz")
+    with pytest.raises(ValueError, match=r"manifest.json: the run that wrote it did not finish"):
+        read_data([glob])
+    assert len(read_data([glob], allow_incomplete=True)) == len(six_games)
+    (tmp_path / "b").mkdir()
+    folder = _shard_folder(tmp_path / "b", six_games)
+    six_games.subset(np.arange(10)).save(folder / "shard-00002.npz")
+    with pytest.raises(ValueError, match=r"shard-00002.npz does not match its SHA-256"):
+        read_data([str(folder / "shard-00002.npz")])
+    six_games.subset(np.arange(10)).save(folder / "mine.npz")  # not the run's: the user's own file
+    assert len(read_data([str(folder / "mine.npz")])) == 10
+    (folder / MANIFEST).write_text('{"name": "a web app", "format": 1}')  # another program's manifest.json
+    assert len(read_data([str(folder / "shard-00002.npz")])) == 10
+    (folder / MANIFEST).write_text('{"format": 1, "shards": 5}')  # rgou's, damaged
+    with pytest.raises(ValueError, match=r"manifest\.json: damaged manifest"):
+        read_data([str(folder / "shard-00002.npz")])
+
+
+def test_a_file_named_twice_is_refused(tmp_path, six_games):
+    folder = _shard_folder(tmp_path, six_games)
+    with pytest.raises(ValueError, match=r"--data names .*shard-00000.npz twice"):
+        read_data([str(folder / "*")])  # the manifest and its shards
+    with pytest.raises(ValueError, match=r"--data names .*shard-00001.npz twice"):
+        read_data([str(folder / "shard-00001.npz"), str(folder / "shard-0000[1-2].npz")])
+    assert len(read_data([str(tmp_path / "shard[s]")])) == len(six_games)  # a glob of the folder: its manifest
+
+
+def test_shards_come_in_the_kernels_dtypes(tmp_path, six_games):
+    """Valid values stored in wider types are checked as given, then cast: no kernel sees an int64 state."""
+    arrays = _stored(six_games)
+    wide = {"state": arrays["state"].astype(np.int64), "move": arrays["move"].astype(np.int32),
+            "value_target": arrays["value_target"].astype(np.float64), "outcome": arrays["outcome"].astype(np.int64),
+            "game_id": arrays["game_id"].astype(np.int64)}  # fmt: skip
+    paths = [_write_npz(tmp_path / "a.npz", wide), _write_npz(tmp_path / "b.npz", arrays)]
+    read = ShardedData.open(paths).read(0)
+    assert {name: a.dtype for name, a in read.items()} == {name: a.dtype for name, a in arrays.items()}
+    assert all(np.array_equal(read[name], arrays[name]) for name in STORED)
+
+
+def test_a_failed_sharded_run_removes_the_parents_it_made(tmp_path):
+    pytest.importorskip("dask.distributed")
+    from rgou.cluster import generate_shards
+
+    with pytest.raises(ValueError, match=r"shards must be in 1..2"):
+        generate_shards(tmp_path / "a" / "b" / "new", 2, 5, depth=1)
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "keep").write_text("")
+    with pytest.raises(ValueError):
+        generate_shards(tmp_path / "a" / "b" / "new", 2, 5, depth=1)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "keep"]
+
+
 # Fuzz: every loader, damaged every way, gives a clear error or a correct result and changes no file.
 
 _VALUES = st.one_of(
@@ -305,6 +412,7 @@ _VALUES = st.one_of(
 )
 
 
+@FUZZ
 @given(
     name=st.sampled_from(STORED),
     row=st.integers(0, 50),
@@ -337,6 +445,7 @@ def test_fuzz_dataset_arrays(tmp_path_factory, data, name, row, col, value, dtyp
     assert path.read_bytes() == before
 
 
+@FUZZ
 @given(cut=st.integers(0, 4000), flips=st.lists(st.integers(0, 10**6), max_size=4))
 def test_fuzz_dataset_bytes(tmp_path_factory, data, cut, flips):
     folder = tmp_path_factory.mktemp("fb")
@@ -363,6 +472,7 @@ _JSON = st.recursive(
 )
 
 
+@FUZZ
 @given(sample=st.integers(0, 20), field=st.sampled_from(["features", "value_target", "policy_target", "outcome",
                                                          "game_id", None]), value=_JSON)  # fmt: skip
 def test_fuzz_json_export(tmp_path_factory, data, sample, field, value):
@@ -383,12 +493,13 @@ def test_fuzz_json_export(tmp_path_factory, data, sample, field, value):
     try:
         loaded = Dataset.from_json(path)
     except ValueError as e:
-        assert str(path) in str(e)
+        assert str(path) in str(e) and "sample" in str(e), e  # the sample, whatever broke
     else:
         assert len(loaded) == 21 and np.all(np.abs(loaded.value_target) <= 1)
     assert path.read_bytes() == before
 
 
+@FUZZ
 @given(
     field=st.sampled_from(["format", "complete", "shards", "shard_count", "index", "file", "sha256", "samples", None]),
     value=_JSON,
@@ -411,3 +522,31 @@ def test_fuzz_manifest(tmp_path_factory, six_games, field, value):
     else:
         assert len(loaded) == len(six_games)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+@FUZZ
+@given(shard=st.integers(0, 1), cut=st.integers(0, 3000), flips=st.lists(st.integers(0, 10**6), max_size=4))
+def test_fuzz_shard_bytes(tmp_path_factory, six_games, shard, cut, flips):
+    """Shards named one by one (no manifest to check them against), damaged before opening or before reading."""
+    folder = tmp_path_factory.mktemp("fs")
+    paths = []
+    for i, games in enumerate(np.array_split(np.unique(six_games.game_id), 2)):
+        paths.append(six_games.subset(np.isin(six_games.game_id, games)).save(folder / f"s{i}.npz"))
+    raw = bytearray(paths[shard].read_bytes())
+    for f in flips:
+        raw[f % len(raw)] ^= 0x5A
+    raw = bytes(raw[: len(raw) - cut])
+    late = bool(flips) and len(flips) % 2 == 0  # damaged after opening: read lazily in the epoch
+    shards = ShardedData.open(paths) if late else None
+    paths[shard].write_bytes(raw)
+    try:
+        shards = shards or read_data([str(p) for p in paths])
+        rows = [shards.read(k) for k in range(2)]
+    except ValueError as e:
+        assert str(paths[shard]) in str(e)
+    else:
+        assert sum(len(r["state"]) for r in rows) == len(shards)
+        for r in rows:
+            check_states(r["state"])
+            assert r["state"].dtype == np.int8 and np.all(np.abs(r["value_target"]) <= 1)
+    assert paths[shard].read_bytes() == raw

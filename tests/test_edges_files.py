@@ -31,7 +31,7 @@ from rgou.solve.table import read_array_file, write_array_file
 from rgou.train import TrainOptions, _load_checkpoint, _Progress, _save_checkpoint, checkpoint_weights
 from rgou.weights import Weights, WeightsFormatError, load_weights, save_weights
 
-FUZZ = settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FUZZ = settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 SMALL_V, SMALL_P = NetConfig(5, (4, 3), 1), NetConfig(5, (4, 3), 7)
 OTHER_VALUES = [None, True, False, 0, 1, -1, 2**31, 10**30, 1.5, -0.5, 7.5, math.nan, math.inf, -math.inf, "", "x"]
 OTHER_VALUES += [[], [1], [1, 2], ["a"], {}, {"a": 1}, [[[]]]]

@@ -11,9 +11,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rgou.agents import make_agent
-from rgou.analysis import Analyzer, analyze_lines, parse_position, parse_small_position
+from rgou.analysis import (
+    MAX_LINE,
+    Analyzer,
+    _shown,
+    analyze_lines,
+    parse_position,
+    parse_small_position,
+    read_line,
+    read_lines,
+)
 from rgou.cli import main
-from rgou.play import PlaySession, parse_number, shown
+from rgou.play import MAX_INPUT, PlaySession, parse_number, shown
 
 START = {"p1": [4, -1, -1, -1, -1, -1, -1], "p2": [9, -1, -1, -1, -1, -1, -1], "to_move": 2, "dice": 2}
 SMALL = {"p1": [-1, 12], "p2": [5, -1], "to_move": 1, "dice": 2}
@@ -153,6 +162,67 @@ def test_output_lines_are_strict_json(monkeypatch, tmp_path, capsys):
     assert "line 1: " in out[0]["error"] and "legal_moves" in out[1]
 
 
+def test_a_key_given_twice_is_an_error_of_its_line(small_table):
+    twice = GOOD[:-1] + ', "dice": 3}'
+    with pytest.raises(ValueError, match="key 'dice' given twice"):
+        parse_position(twice)
+    small_twice = json.dumps(SMALL).replace('"p2"', '"p1": [-1, 12], "p2"')
+    with pytest.raises(ValueError, match="key 'p1' given twice"):
+        parse_small_position(small_twice, 2)
+    out = _check_lines([twice, GOOD, _with(START, "p1[0]", '{"a": 1, "a": 2}')], Analyzer(features=False))
+    assert [e for _, e in out] == ["line 1: key 'dice' given twice", None, "line 3: key 'a' given twice"]
+
+
+def test_a_json_error_names_its_column_even_at_the_end_of_the_line(tmp_path, capsys):
+    cut = GOOD[:-1]  # the closing brace missing: the error is just past the last character
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(cut.encode() + b"\r\n" + GOOD.encode() + b"\n")
+    assert main(["analyze", str(src), "--no-features"]) == 1
+    err = capsys.readouterr().err
+    assert f"line 1: not valid JSON (Expecting ',' delimiter at column {len(cut) + 1})" in err
+
+
+def test_an_endless_line_is_an_error_of_its_line_and_is_never_held_whole(tmp_path, capsys):
+    endless = b"[" + b"1," * (2 * MAX_LINE) + b"1]"
+    stream = io.BytesIO(endless + b"\n" + GOOD.encode() + b"\n\n")
+    lines = list(read_lines(stream))
+    assert [len(line) for line in lines] == [MAX_LINE + 1, len(GOOD) + 1, 1]
+    out = _check_lines(lines, Analyzer(features=False))
+    assert out[0][1] == f"line 1: line too long: over {MAX_LINE:,} bytes (a position takes about 100)"
+    assert out[1][1] is None and out[2][1].startswith("line 3: empty line")
+    assert read_line(io.StringIO("x" * 50 + "\nnext\n"), 10) == "x" * 11
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(endless + b"\n" + GOOD.encode() + b"\n")
+    assert main(["analyze", str(src), "--no-features"]) == 1
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 2 and "legal_moves" in captured.out.splitlines()[1]
+    assert "line 1: line too long" in captured.err
+
+
+def test_a_value_too_deep_to_show_is_still_a_value_error():
+    value: list = []
+    for _ in range(5 * sys.getrecursionlimit()):
+        value = [value]
+    assert _shown(value) == "a list nested too deep"
+
+
+def test_analyze_and_play_with_standard_streams_closed(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(sys, "stdin", None)
+    assert main(["analyze", "--no-features"]) == 2
+    assert "rgou analyze: error: standard input is closed: give FILE" in capsys.readouterr().err
+    assert main(["play", "--seed", "1", "--opponent", "random"]) == 0
+    assert "game ended before its end" in capsys.readouterr().out
+    src = tmp_path / "in.jsonl"
+    src.write_text("nonsense\n" + GOOD + "\n")
+    monkeypatch.setattr(sys, "stderr", None)
+    assert main(["analyze", str(src), "--no-features"]) == 1
+    out = [_strict(line) for line in capsys.readouterr().out.splitlines()]  # no error message among the results
+    assert len(out) == 2 and out[0]["error"].startswith("line 1: ") and "legal_moves" in out[1]
+    monkeypatch.setattr(sys, "stdout", None)
+    with pytest.raises(ValueError, match="standard output is closed"):
+        PlaySession(make_agent("random", seed=1), stdin=io.StringIO("quit\n"))
+
+
 def _session(commands: str, **kwargs):
     out = io.StringIO()
     session = PlaySession(make_agent("random", seed=1), stdin=io.StringIO(commands), stdout=out, seed=1, **kwargs)
@@ -167,6 +237,15 @@ def test_play_refuses_digits_that_are_not_numbers():
     assert "'\\udcff' is not a move" in text and "you quit" in text and result.winner == 0
     result, text = _session(f"²\n{HUGE}\n①\n2\nquit\n", dice="manual")
     assert text.count("please type the number of dice") == 3 and "you (X) rolled 2" in text
+
+
+def test_play_reads_a_text_stream_over_bytes_as_bytes_and_refuses_an_endless_line():
+    stream = io.TextIOWrapper(io.BytesIO(b"\xff\n" + b"9" * (3 * MAX_INPUT) + b"\n1\nquit\n"))
+    out, agent = io.StringIO(), make_agent("random", seed=1)
+    result = PlaySession(agent, stdin=stream, stdout=out, seed=1).run()
+    text = out.getvalue()
+    assert "not valid UTF-8" in text and f"that line is too long (over {MAX_INPUT:,} characters)" in text
+    assert f"{agent.name} plays" in text and "you quit" in text and result.winner == 0
 
 
 def test_play_on_stdin_refuses_an_invalid_byte_and_goes_on():
@@ -202,7 +281,7 @@ RAW_TOKENS = st.sampled_from(["Infinity", "-Infinity", "NaN", "1e300", "1e999", 
 @st.composite
 def damaged_line(draw, base: dict) -> bytes:
     """A position line with damage: a field replaced, raw tokens, deep nesting, bytes cut or inserted."""
-    kind = draw(st.integers(0, 4))
+    kind = draw(st.integers(0, 5))
     if kind == 0:
         return json.dumps(base).encode()
     if kind == 1:
@@ -213,6 +292,9 @@ def damaged_line(draw, base: dict) -> bytes:
         return _with(base, field, draw(RAW_TOKENS)).encode()
     if kind == 3:
         return json.dumps(draw(JSON_VALUES)).encode()
+    if kind == 5:  # a key given twice, the second time with any value
+        key = draw(st.sampled_from(["p1", "p2", "to_move", "dice"]))
+        return (json.dumps(base)[:-1] + f', "{key}": {json.dumps(draw(JSON_VALUES))}}}').encode()
     line = json.dumps(base).encode()
     at = draw(st.integers(0, len(line)))
     junk = draw(st.binary(max_size=4).filter(lambda b: b"\n" not in b))
@@ -263,6 +345,19 @@ def test_fuzz_the_analyze_line_loop_with_a_small_table(small_table, lines):
     _check_lines(lines, Analyzer(table=small_table))
 
 
+@FUZZ
+@given(st.binary(max_size=200), st.integers(1, 16))
+def test_fuzz_read_lines_keeps_every_line_and_bounds_each(data, limit):
+    whole = data.split(b"\n")
+    whole = whole[:-1] if data.endswith(b"\n") or not data else whole
+    for stream in (io.BytesIO(data), io.StringIO(data.decode("latin-1"))):  # bytes and text alike
+        lines = list(read_lines(stream, limit))
+        assert len(lines) == len(whole)
+        for line, original in zip(lines, whole, strict=True):
+            raw = line if isinstance(line, bytes) else line.encode("latin-1")
+            assert len(raw) <= limit + 1 and (original + b"\n").startswith(raw)
+
+
 TYPED = st.text(max_size=12) | st.sampled_from(["²", "①", "٣", HUGE, "1", "2", "hint", "board", "0" * 7, "１"])
 
 
@@ -279,3 +374,15 @@ def test_fuzz_the_play_number_parser(text):
 def test_fuzz_a_play_session_input(lines, manual):
     result, text = _session("".join(f"{line}\n" for line in lines) + "quit\n", dice="manual" if manual else "auto")
     assert "Traceback" not in text and result.winner in (0, 1, 2)
+
+
+@FUZZ
+@given(st.lists(st.binary(max_size=12).map(lambda b: b.replace(b"\n", b" ")), max_size=8), st.booleans())
+def test_fuzz_a_play_session_on_raw_bytes(lines, manual):
+    stream = io.TextIOWrapper(io.BytesIO(b"".join(line + b"\n" for line in lines) + b"quit\n"))
+    out = io.StringIO()
+    session = PlaySession(
+        make_agent("random", seed=1), stdin=stream, stdout=out, seed=1, dice="manual" if manual else "auto"
+    )
+    result = session.run()
+    assert "Traceback" not in out.getvalue() and result.winner in (0, 1, 2)
