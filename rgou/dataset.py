@@ -163,25 +163,18 @@ class Dataset:
         decision: np.ndarray | None = None,
     ) -> Dataset:
         """A dataset from its stored arrays (format 2): features, policy targets and masks are computed."""
-        check_states(state, "dataset array 'state'")  # before the int8 cast, which would wrap 300 to 44
-        state = np.ascontiguousarray(state, dtype=np.int8)
-        move = np.asarray(move)
-        if state.ndim != 2 or state.shape[1] != STATE_SIZE:
-            raise ValueError(f"dataset array 'state': expected shape (N, {STATE_SIZE}), got {state.shape}")
-        if move.shape != (len(state),) or not np.issubdtype(move.dtype, np.integer):
-            raise ValueError(f"dataset array 'move': expected {len(state)} integers, got {move.dtype} {move.shape}")
-        if len(move) and (move.min() < NO_MOVE or move.max() >= NUM_PIECES):
-            raise ValueError(f"dataset array 'move' must hold slots 0..{NUM_PIECES - 1} or -1 (a pass)")
-        move = move.astype(np.int8)
-        masks = _check_moves_legal(state, move)
+        checked = check_stored(
+            {"state": state, "move": move, "value_target": value_target, "outcome": outcome, "game_id": game_id}
+        )
+        state = checked["state"]
         return cls(
             features=extract_features_batch(state),
-            value_target=_column("value_target", value_target, len(state), np.float32, -1.0, 1.0),
-            policy_target=one_hot(move),
-            legal_mask=masks,
+            value_target=checked["value_target"],
+            policy_target=one_hot(checked["move"]),
+            legal_mask=checked["legal_mask"],
             state=state,
-            outcome=_column("outcome", outcome, len(state), np.int8, -1, 1),
-            game_id=_column("game_id", game_id, len(state), np.int32, 0, np.iinfo(np.int32).max),
+            outcome=checked["outcome"],
+            game_id=checked["game_id"],
             meta=dict(meta or {}),
             decision=None if decision is None else _decision_ids(decision, len(state)),
         )
@@ -416,19 +409,25 @@ def _check_moves_legal(state: np.ndarray, move: np.ndarray) -> np.ndarray:
 
 
 def check_stored(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The stored arrays present (a shard is read a few at a time), checked as `from_samples` checks them.
+    """The stored arrays present (a shard is read a few at a time), checked: the one check of every loader.
 
-    They come back in the dtypes `save` writes, the kernels' types.
+    They come back in the dtypes `save` writes, the kernels' types, with
+    "legal_mask" (bool [N, 7]) added when states and moves were both given.
     """
-    n = len(next(iter(arrays.values()))) if arrays else 0
+    n = len(np.asarray(next(iter(arrays.values())))) if arrays else 0
     checked = {}
     if "state" in arrays:
-        check_states(arrays["state"], "dataset array 'state'")
+        check_states(arrays["state"], "dataset array 'state'")  # before the int8 cast, which would wrap 300 to 44
         checked["state"] = np.ascontiguousarray(arrays["state"], np.int8)
     if "move" in arrays:
-        checked["move"] = _column("move", arrays["move"], n, np.int8, NO_MOVE, NUM_PIECES - 1)
+        move = np.asarray(arrays["move"])
+        if move.shape != (n,) or not np.issubdtype(move.dtype, np.integer):
+            raise ValueError(f"dataset array 'move': expected {n} integers, got {move.dtype} {move.shape}")
+        if n and (move.min() < NO_MOVE or move.max() >= NUM_PIECES):
+            raise ValueError(f"dataset array 'move' must hold slots 0..{NUM_PIECES - 1} or -1 (a pass)")
+        checked["move"] = move.astype(np.int8)
         if "state" in checked:
-            _check_moves_legal(checked["state"], checked["move"])
+            checked["legal_mask"] = _check_moves_legal(checked["state"], checked["move"])
     for name, dtype, low, high in (
         ("value_target", np.float32, -1.0, 1.0),
         ("outcome", np.int8, -1, 1),

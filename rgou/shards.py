@@ -82,6 +82,7 @@ def _read(path: Path, names: tuple[str, ...]) -> dict:
             if meta.get("format", 1) not in READABLE_FORMATS or meta.get("format") == 1:
                 raise ValueError("sharded training reads format 2 datasets only (rgou 0.2 and later)")
             arrays = check_stored({name: f[name] for name in names})
+            arrays.pop("legal_mask", None)  # recomputed per minibatch, with the features
     except NPZ_DAMAGE as e:
         raise ValueError(f"{path}: cannot read shard ({type(e).__name__}: {e})") from e
     return {"meta": meta, **arrays}

@@ -345,3 +345,16 @@ def test_a_model_trained_on_a_json_export_does_not_claim_a_depth(work, capsys):
     out = capsys.readouterr().out
     assert "played by unknown (a JSON export records no players)" in out and "expectiminimax-3" not in out
     assert load_weights(work / "j.json").metadata["depth"] is None
+
+
+def test_the_bench_checks_its_outputs_before_the_run(tmp_path, capsys):
+    from rgou.bench.cli import main as bench
+
+    for argv, message in (
+        (["--json", str(tmp_path / "r"), "--markdown", str(tmp_path / "r")], "are the same file"),
+        (["--json", "/dev/null"], "is not a regular file"),
+        (["--markdown", "/proc/r.md"], "cannot write in /proc"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            bench(["--only", "engine", *argv])
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err

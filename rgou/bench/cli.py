@@ -20,8 +20,8 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
+from rgou._io import atomic_write, check_outputs
 from rgou.bench.engine import bench_engine, bench_features, bench_search, bench_selfplay
 from rgou.bench.nn import bench_nn
 from rgou.bench.report import SectionResult, evaluate_targets, machine_info, render_markdown, render_text
@@ -110,18 +110,22 @@ def main(argv: list[str] | None = None) -> dict:
     if args.repeats is not None and args.repeats < 1:
         parser.error("--repeats must be >= 1")
     names = _parse_only(args.only)
+    try:  # before a run of minutes: same file twice, a special file, a folder that cannot be written
+        check_outputs({"--json": args.json, "--markdown": args.markdown}, force=True)
+    except ValueError as e:
+        parser.error(str(e))
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     ctx = BenchContext(quick=args.quick, seed=args.seed, repeats=args.repeats, log=log)
     report = run(names, ctx)
     report["argv"] = list(sys.argv[1:] if argv is None else argv)
     sys.stdout.write(render_text(report))
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        with atomic_write(args.json, "w") as fh:
+            fh.write(json.dumps(report, indent=2) + "\n")
     if args.plot:
         for path in plot_scaling(report, args.plot):
             log(f"wrote {path}")
     if args.markdown:
-        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.markdown).write_text(render_markdown(report))
+        with atomic_write(args.markdown, "w") as fh:
+            fh.write(render_markdown(report))
     return report
