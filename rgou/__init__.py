@@ -4,8 +4,7 @@ The curated API; the modules hold the rest (kernels, layouts, backends).
 JAX is never imported here: `rgou.nn.jax_trainer` is the only module that does.
 """
 
-__version__ = "0.2.0"
-
+from rgou._version import __version__
 from rgou.agents import MLAgent, make_agent
 from rgou.dataset import Dataset, load_dataset
 from rgou.features import NUM_FEATURES, extract_features, extract_features_batch, feature_names
@@ -25,6 +24,7 @@ __all__ = [
     "SearchResult",
     "Weights",
     "WeightsFormatError",
+    "__version__",
     "convert_file",
     "evaluate_position",
     "expected_value",

@@ -25,7 +25,8 @@ cache whenever any of rgou's source files changed since it was written.
 
 import hashlib
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -67,13 +68,29 @@ def _drop_stale_cache() -> None:
 _drop_stale_cache()
 
 
+_KERNELS: list = []  # every dispatcher njit made: what `compilations` counts
+
+
 def njit(*args, no_alloc: bool = False, **kwargs):
     """`numba.njit` with rgou's defaults (overridable per kernel); no_alloc: compile without
     reference counting (the kernel creates no array; views of its arguments are fine)."""
     options = {**JIT_OPTIONS, **kwargs}
     if no_alloc:
         options.update(NO_REFCOUNT)
-    return numba.njit(*args, **options)
+    if len(args) == 1 and callable(args[0]):  # @njit
+        return _registered(numba.njit(**options)(args[0]))
+    decorate = numba.njit(*args, **options)
+    return lambda fn: _registered(decorate(fn))
+
+
+def _registered(dispatcher):
+    _KERNELS.append(dispatcher)
+    return dispatcher
+
+
+def compilations() -> int:
+    """Kernel versions compiled so far in this process (not loaded from the cache): a warm-up's cost, told apart."""
+    return sum(sum(kernel.stats.cache_misses.values()) for kernel in _KERNELS)
 
 
 @contextmanager
@@ -86,3 +103,20 @@ def numba_threads(threads: int | None) -> Iterator[None]:
         yield
     finally:
         numba.set_num_threads(previous)
+
+
+def warm_up(fn: Callable[[], object], message: Callable[[str], None] | None = None) -> float:
+    """Run fn() (it loads or compiles the kernels a run needs) and say so when it compiled; its seconds.
+
+    Commands call it on a tiny problem first, so that their timings leave compilation out.
+    """
+    say = message or (lambda text: None)
+    before = compilations()
+    say("loading the compiled kernels (a first run compiles them: about a minute) ...")
+    start = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - start
+    compiled = compilations() - before
+    if compiled:
+        say(f"compiled {compiled} kernels in {seconds:.1f} s (first run only; later runs load them from the cache)")
+    return seconds

@@ -37,7 +37,6 @@ import numpy as np
 from rgou._numba import njit
 from rgou._random import next_u64, seed_rng
 from rgou._validate import check_float, check_int
-from rgou.exact import is_unrolled
 from rgou.features import NUM_FEATURES, features_into
 from rgou.game import STATE_SIZE, TO_MOVE, count_legal_moves, legal_moves
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
@@ -61,6 +60,7 @@ from rgou.search import (
     search_into,
     table_leaf,
 )
+from rgou.targets import ValueTarget
 
 AGENT_RANDOM = 0
 AGENT_SEARCH = 1
@@ -288,7 +288,7 @@ def _check_weights(weights) -> None:
 
 def trained_unrolled(weights) -> bool:
     """Whether a model's value net was trained on the value before the roll (the `exact-unrolled` target)."""
-    return is_unrolled(str(weights.metadata.get("value_target")))
+    return weights.metadata.get("value_target") == str(ValueTarget("exact-unrolled"))
 
 
 class MLAgent(Agent):

@@ -16,11 +16,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rgou import __version__
-from rgou.exact import EXACT_TARGETS
+from rgou._version import __version__
 from rgou.nn.contract import MAX_SIBLING_WEIGHT
 from rgou.playout import MAX_MATCH_GAMES
 from rgou.search import DEFAULT_DEPTH, MAX_DEPTH
+from rgou.targets import GENERATED
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -85,27 +85,6 @@ def _spec_inputs(option: str, specs: list[str | None]) -> list[tuple[str, Path]]
     return [(option, path) for spec in specs if spec for path in spec_inputs(spec)]
 
 
-def _data_inputs(sources: list[str] | None) -> list[tuple[str, Path]]:
-    """(--data, file) of every file a --data list names: globs expanded, folders' files listed."""
-    import glob
-
-    found: list[tuple[str, Path]] = []
-    for source in sources or []:
-        for match in [source, *glob.glob(source)]:
-            path = Path(match)
-            found.append(("--data", path))
-            if path.is_dir():
-                found.extend(("--data", child) for child in path.iterdir())
-    return found
-
-
-def _check_games(games: int, first_game: int = 0) -> None:
-    from rgou.selfplay import MAX_GAME_ID
-
-    if first_game + games > MAX_GAME_ID + 1:
-        raise ValueError(f"--first-game + --games must be at most {MAX_GAME_ID + 1:,} (game ids are 32-bit)")
-
-
 def _progress_enabled(args: argparse.Namespace) -> bool:
     if getattr(args, "quiet", False):
         return False
@@ -131,19 +110,41 @@ class Progress:
             self.bar.close()
 
 
-def warm_up(fn: Callable[[], Any], enabled: bool) -> float:
-    """Run fn() (loads or compiles the kernels a command needs) and say so when it compiled."""
-    if enabled:
-        print("compiling kernels if needed (first run only) ...", file=sys.stderr, flush=True)
-    start = time.perf_counter()
-    fn()
-    seconds = time.perf_counter() - start
-    if enabled and seconds > SLOW_WARMUP_S:
-        print(
-            f"compiled kernels in {seconds:.1f} s (first run only; later runs load them from the cache)",
-            file=sys.stderr,
-        )
-    return seconds
+def _say(enabled: bool) -> Callable[[str], None]:
+    """A message callback of the library's long runs: a line on stderr, or nothing when progress is off."""
+
+    def say(text: str) -> None:
+        if enabled:
+            print(text, file=sys.stderr, flush=True)
+
+    return say
+
+
+class StageProgress:
+    """One bar per stage of a run (progress(stage, done, total)): a new bar when the stage changes."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.stage: str | None = None
+        self.bar: Progress | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self.stage:
+            self.close()
+            self.stage, self.bar = stage, Progress(total, "games", self.enabled, desc=stage)
+        self.bar(done, total)
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+            self.stage = None
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None or x != x else f"{100 * x:.1f}%"
 
 
 def _params(path: str | None):
@@ -155,113 +156,49 @@ def _params(path: str | None):
 # Commands.
 
 
+def _generate_options(args: argparse.Namespace):
+    from rgou.selfplay import DATA_FIELDS, GenerateOptions
+
+    return GenerateOptions(**{k: getattr(args, k) for k in DATA_FIELDS}, table=args.table, params=_params(args.params))
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
-    from rgou._io import atomic_write_many
-    from rgou.dataset import write_json
-    from rgou.selfplay import check_targets, generate
+    from rgou.selfplay import generate_files
 
-    _check_games(args.games, args.first_game)
-    check_targets(args.value_target, args.afterstates)  # before compiling anything
-    inputs = [("--params", args.params), ("--table", args.table), *_spec_inputs("--agent", [args.agent])]
-    if args.shards:
-        if not args.out.strip():
-            raise ValueError("--out is empty; give a folder for the shards")
-        if args.json:
-            raise ValueError("--json exports one file; with --shards, export shards one by one (Dataset.to_json)")
-        return _generate_shards(args, _params(args.params))
-    _check_outputs(args, {"--out": args.out, "--json": args.json}, inputs)
-    params = _params(args.params)
+    options = _generate_options(args)
     show = _progress_enabled(args)
-    warm_up(lambda: _warm_generate(args.include_passes, args.afterstates), show)
-    bar = Progress(args.games, "games", show, desc="generate")
+    bar = Progress(args.games, "games", show, desc="shards" if args.shards else "generate")
     try:
-        dataset = generate(
-            args.games,
-            depth=args.depth,
-            seed=args.seed,
-            epsilon=args.epsilon,
-            params=params,
-            threads=args.threads,
-            progress=bar,
-            max_plies=args.max_plies,
-            first_game=args.first_game,
-            include_passes=args.include_passes,
-            agent=args.agent,
-            value_target=args.value_target,
-            table=args.table,
-            afterstates=args.afterstates,
-        )
-    finally:
-        bar.close()
-    paths, modes = [args.out], ["wb"]
-    if args.json:
-        paths.append(args.json)
-        modes.append("w")
-    start = time.perf_counter()
-    with atomic_write_many(paths, modes) as handles:
-        dataset.write_npz(handles[0])
-        if args.json:
-            write_json(dataset, handles[1])
-    write_s = time.perf_counter() - start
-    seconds = dataset.meta["seconds"]
-    print(
-        f"wrote {args.out}: {len(dataset)} samples from {args.games} games "
-        f"({f'played by {args.agent}' if args.agent else f'depth {args.depth}'}, seed {args.seed}) in {seconds:.2f}s, "
-        f"{args.games / max(seconds, 1e-9):,.1f} games/s, {len(dataset) / max(seconds, 1e-9):,.0f} samples/s; "
-        f"{dataset.meta['unfinished_games']} games cut at {args.max_plies} turns; written in {write_s:.2f}s"
-    )
-    if args.json:
-        print(f"wrote {args.json}")
-    return 0
-
-
-def _warm_generate(include_passes: bool, afterstates: bool, games: int = 1, max_plies: int = 8):
-    """Load or compile the kernels of a generation run on short games (kept out of the timings); their data."""
-    from rgou.selfplay import generate, positions_after_moves
-
-    data = generate(games, depth=1, seed=0, max_plies=max_plies, include_passes=include_passes)
-    if afterstates:
-        positions_after_moves(data.state[data.has_policy], data.game_id[data.has_policy], 0, include_passes)
-    return data
-
-
-def _generate_shards(args: argparse.Namespace, params) -> int:
-    from rgou.cluster import generate_shards
-    from rgou.heuristic import DEFAULT_PARAMS
-
-    if params != DEFAULT_PARAMS:
-        raise ValueError("--params: sharded runs use the default heuristic parameters")
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        raise ValueError(f"--out {args.out} is a file; with --shards it is a folder for the shards")
-    bar = Progress(args.games, "games", _progress_enabled(args), desc="shards")
-    start = time.perf_counter()
-    try:
-        manifest = generate_shards(
+        run = generate_files(
+            options,
             args.out,
-            args.games,
-            args.shards,
-            depth=args.depth,
-            seed=args.seed,
-            epsilon=args.epsilon,
-            max_plies=args.max_plies,
-            include_passes=args.include_passes,
-            first_game=args.first_game,
+            json=args.json,
+            shards=args.shards,
             scheduler=args.scheduler,
-            workers=args.threads,
+            threads=args.threads,
+            force=args.force,
             progress=bar,
-            agent=args.agent,
-            value_target=args.value_target,
-            table=None if args.table is None else str(Path(args.table).resolve()),  # the workers' path
-            afterstates=args.afterstates,
+            message=_say(show),
+            inputs=(("--params", args.params),),
         )
     finally:
         bar.close()
-    seconds = time.perf_counter() - start
+    rate = f"{args.games / max(run.seconds, 1e-9):,.1f} games/s"
+    if run.shards is not None:
+        print(
+            f"wrote {run.shards} shards of {args.games} games ({run.samples} samples) into {run.out} in "
+            f"{run.seconds:.1f}s ({rate}); manifest {run.out}/manifest.json"
+        )
+        return 0 if run.complete else 1
     print(
-        f"wrote {len(manifest['shards'])} shards of {args.games} games ({manifest['samples']} samples) into "
-        f"{args.out} in {seconds:.1f}s ({args.games / seconds:,.1f} games/s); manifest {args.out}/manifest.json"
+        f"wrote {run.out}: {run.samples} samples from {args.games} games "
+        f"({f'played by {args.agent}' if args.agent else f'depth {args.depth}'}, seed {args.seed}) in "
+        f"{run.seconds:.2f}s, {rate}, {run.samples / max(run.seconds, 1e-9):,.0f} samples/s; "
+        f"{run.unfinished_games} games cut at {args.max_plies} turns; written in {run.write_seconds:.2f}s"
     )
-    return 0 if manifest["complete"] else 1
+    if run.json:
+        print(f"wrote {run.json}")
+    return 0
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
@@ -317,336 +254,51 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
-STRENGTH_OPPONENTS = ("heuristic", "emm-1", "emm-2", "emm-3")
-
-
-def _strength(weights, games: int, seed: int, threads: int | None, show: bool) -> list:
-    from rgou.agents import MLAgent, make_agent
-    from rgou.arena import match
-
-    agent = MLAgent(weights, name="new model")
-    results = []
-    for spec in STRENGTH_OPPONENTS:
-        bar = Progress(games, "games", show, desc=f"vs {spec}")
-        try:
-            results.append(match(agent, make_agent(spec), games, seed, threads=threads, progress=bar))
-        finally:
-            bar.close()
-    return results
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None or x != x else f"{100 * x:.1f}%"
-
-
-def _loss(x: float | None) -> str:
-    """A loss to four significant digits: exact-target value losses are of order 1e-5."""
-    return "n/a" if x is None or x != x else f"{x:#.4g}"
-
-
-def _epoch_line(record: dict, epochs: int, started: float) -> str:
-    done = record["epoch"]
-    elapsed = time.perf_counter() - started
-    eta = elapsed / done * (epochs - done)
-    val = ""
-    if "val_value_loss" in record:
-        val = (
-            f"  val {_loss(record['val_value_loss'])} / {_loss(record['val_policy_loss'])}"
-            f"  top-1 {_pct(record['val_policy_accuracy'])}"
-        )
-    return (
-        f"epoch {done:>3}/{epochs}  train {_loss(record['train_value_loss'])} / {_loss(record['train_policy_loss'])}"
-        f"{val}  {record['seconds']:.1f} s  ETA {eta:.0f} s{'  *' if record['best'] else ''}"
-    )
-
-
-def _plot(history: list[dict], path: str) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as e:
-        raise ValueError(f"--plot needs matplotlib: pip install 'rgou[plot]' ({e})") from None
-    from rgou._io import atomic_write
-
-    epochs = [h["epoch"] for h in history]
-    fig, (losses, accuracy) = plt.subplots(1, 2, figsize=(10, 4))
-    for key, label in (
-        ("train_value_loss", "train value"),
-        ("val_value_loss", "validation value"),
-        ("train_policy_loss", "train policy"),
-        ("val_policy_loss", "validation policy"),
-    ):
-        if all(key in h for h in history):
-            losses.plot(epochs, [h[key] for h in history], label=label)
-    losses.set_xlabel("epoch")
-    losses.set_ylabel("loss")
-    losses.legend()
-    if all("val_policy_accuracy" in h for h in history):
-        accuracy.plot(epochs, [100 * h["val_policy_accuracy"] for h in history])
-    accuracy.set_xlabel("epoch")
-    accuracy.set_ylabel("policy top-1 agreement, held-out games (%)")
-    fig.tight_layout()
-    with atomic_write(path) as fh:
-        fig.savefig(fh, format="png", dpi=100)
-    plt.close(fig)
-
-
 def cmd_train(args: argparse.Namespace) -> int:
-    import json
+    from rgou.train import load_config, resolve_options, train_model
+    from rgou.train.options import FLAT_NAMES
+    from rgou.train.pipeline import epoch_line
 
-    from rgou.train import checkpoint_path, data_players, load_config, read_data, resolve_options, train
-
-    config = load_config(args.config)
-    overrides = {name: getattr(args, name) for name in TRAIN_OVERRIDES}
-    options = resolve_options(args.preset, overrides, config)
-    if args.data and args.afterstates:
-        raise ValueError(
-            "--afterstates shapes the data rgou train generates; with --data the samples are the files' "
-            "(make them with rgou generate --afterstates)"
-        )
-    if options.sibling_weight > 0 and not args.data and not options.afterstates:
-        from rgou.train import SIBLINGS_NEEDED
-
-        raise ValueError(f"--sibling-weight: {SIBLINGS_NEEDED}")
-    if not args.data:
-        _check_games(options.games)
+    overrides = {name: getattr(args, name) for name in FLAT_NAMES if hasattr(args, name)}
     if args.no_eval:
-        options = options.__class__(**{**options.to_json(), "eval_games": 0})
-    name = args.preset or "model"
-    if args.out is not None and not args.out.strip():
-        raise ValueError("--out is empty; give a file name")
-    out = Path(args.out if args.out is not None else f"ml/weights/{name}-{options.backend}.json.gz")
-    ckpt = checkpoint_path(out)
-    inputs = [
-        *_data_inputs(args.data),
-        ("--config", args.config),
-        ("--init", options.init),
-        ("--table", options.table),
-        *_spec_inputs("--agent", [options.agent]),
-    ]
-    outputs = {"--out": out, "--json": args.json, "--plot": args.plot, "the checkpoint": ckpt}
-    if ckpt.exists() and not (args.force or args.resume):
-        raise ValueError(
-            f"the checkpoint {ckpt} of an earlier run exists: --resume continues that run, --force starts anew"
-        )
-    _check_outputs(args, outputs, inputs, may_exist=("--out", "the checkpoint") if args.resume else ())
-    if args.plot:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError as e:
-            raise ValueError(f"--plot needs matplotlib: pip install 'rgou[plot]' ({e})") from None
+        overrides["eval_games"] = 0
+    options = resolve_options(args.preset, overrides, load_config(args.config))
     show = _progress_enabled(args)
-    phases: dict[str, float] = {}
-    if args.data:
-        start = time.perf_counter()
-        data = read_data(args.data, in_memory=args.in_memory, allow_incomplete=args.allow_incomplete)
-        phases["load"] = time.perf_counter() - start
-        phases["compile"] = warm_up(lambda: _warm_train(options), show)
-    else:
-        from rgou.selfplay import generate
-
-        phases["compile"] = warm_up(lambda: _warm_train(options), show)
-        bar = Progress(options.games, "games", show, desc="generate")
-        start = time.perf_counter()
-        try:
-            data = generate(
-                options.games,
-                agent=options.agent,
-                depth=options.depth,
-                seed=options.seed,
-                epsilon=options.epsilon,
-                max_plies=options.max_plies,
-                include_passes=options.include_passes,
-                threads=args.threads,
-                progress=bar,
-                afterstates=options.afterstates,
-                value_target=options.value_target if options.afterstates else "search",  # afterstates: exact ones
-                table=options.table,
-            )
-        finally:
-            bar.close()
-        phases["generate"] = time.perf_counter() - start
-    started = time.perf_counter()
+    stages = StageProgress(show)
+    started: list[float] = []
 
     def on_epoch(record: dict) -> None:
+        if not started:
+            started.append(time.perf_counter() - record["seconds"])
         if show:
-            print(_epoch_line(record, options.epochs, started), file=sys.stderr, flush=True)
+            elapsed = time.perf_counter() - started[0]
+            print(epoch_line(record, options.training.epochs, elapsed), file=sys.stderr, flush=True)
 
-    if show:
-        print(
-            f"training {len(data):,} samples of {data.num_games:,} games with the {options.backend} trainer",
-            file=sys.stderr,
+    try:
+        run = train_model(
+            options,
+            args.out,
+            data=args.data,
+            preset=args.preset,
+            resume=args.resume,
+            force=args.force,
+            in_memory=args.in_memory,
+            allow_incomplete=args.allow_incomplete,
+            threads=args.threads,
+            plot=args.plot,
+            summary=args.json,
+            inputs=(("--config", args.config),),
+            on_epoch=on_epoch,
+            progress=stages,
+            message=_say(show),
         )
-    result = train(data, options, checkpoint=ckpt, resume=args.resume, on_epoch=on_epoch)
-    phases["train"] = result.seconds
-    if result.interrupted:
-        print(f"rgou train: {_save_interrupted(result, out, ckpt)}", file=sys.stderr)
+    finally:
+        stages.close()
+    if run.interrupted:
+        print(f"rgou train: {run.interrupted}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    if not _save_final(result, out, ckpt):
-        return EXIT_INTERRUPTED
-    strength = []
-    if options.eval_games:
-        start = time.perf_counter()
-        try:
-            strength = _strength(result.weights, options.eval_games, options.seed, args.threads, show)
-        except KeyboardInterrupt:
-            print(f"rgou train: interrupted in the strength check; the trained model is in {out}", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        phases["evaluate"] = time.perf_counter() - start
-    if args.plot:
-        _plot(result.history, args.plot)
-    summary = {
-        "output": str(out),
-        "preset": args.preset,
-        "options": options.to_json(),
-        "games": data.num_games,
-        "samples": len(data),
-        "players": data_players(data) if args.data else options.agent or f"expectiminimax-{options.depth}",
-        "train_games": result.train_games,
-        "validation_games": result.validation_games,
-        "train_samples": result.train_samples,
-        "validation_samples": result.validation_samples,
-        "epochs_run": result.epochs_run,
-        "best_epoch": result.best_epoch,
-        "best_validation_value_loss": _finite_or_none(result.best_value_loss),
-        "best_validation_policy_loss": _finite_or_none(result.best_policy_loss),
-        "policy_top1_agreement": _finite_or_none(result.policy_accuracy),
-        "seconds": {k: round(v, 3) for k, v in phases.items()},
-        "strength": [r.to_json() for r in strength],
-    }
-    print(render_train_summary(summary))
-    if args.json:
-        from rgou._io import atomic_write
-
-        with atomic_write(args.json, "w") as fh:
-            json.dump(summary, fh, indent=2, allow_nan=False)
-            fh.write("\n")
+    print(run.render())
     return 0
-
-
-def _finite_or_none(x: float | None) -> float | None:
-    """JSON has no NaN: a figure that does not exist (no validation games) is null."""
-    return None if x is None or x != x else float(x)
-
-
-def _save_interrupted(result, out: Path, ckpt: Path) -> str:
-    """Write the best validated weights of an interrupted run, if any; what is true of the files, in words."""
-    from rgou.weights import save_weights
-
-    resume = f"; the checkpoint {ckpt} resumes the run: rerun the same command with --resume" if ckpt.exists() else ""
-    if result.best_epoch < 1:
-        kept = f"{out} is unchanged" if out.exists() else f"{out} was not written"
-        return f"interrupted before the first epoch ended: no weights were validated, {kept}{resume}"
-    try:
-        save_weights(out, result.weights)
-    except KeyboardInterrupt:
-        return f"interrupted again while writing {out}, which is unchanged{resume}"
-    return (
-        f"interrupted after {result.epochs_run} epoch(s); the best weights so far (epoch {result.best_epoch}) "
-        f"are in {out}{resume}"
-    )
-
-
-def _save_final(result, out: Path, ckpt: Path) -> bool:
-    """Write the trained model, then drop the checkpoint; False (both files as they were) on Ctrl-C."""
-    from rgou.weights import save_weights
-
-    try:
-        save_weights(out, result.weights)
-    except KeyboardInterrupt:
-        print(
-            f"rgou train: interrupted while writing {out}, which is unchanged; the checkpoint {ckpt} resumes "
-            "the run: rerun the same command with --resume",
-            file=sys.stderr,
-        )
-        return False
-    ckpt.unlink(missing_ok=True)
-    return True
-
-
-def _warm_train(options) -> None:
-    """Load or compile every kernel a training run uses, on a tiny problem (kept out of the timings)."""
-    from dataclasses import replace
-
-    from rgou.train import train
-
-    data = _warm_generate(options.include_passes, options.afterstates, games=2, max_plies=40)
-    if options.sibling_weight > 0:  # every row its own decision: the kernels of the sibling term compile
-        from rgou.selfplay import decision_numbers
-
-        data = replace(data, decision=decision_numbers(data.game_id))
-    tiny = replace(options, epochs=1, batch_size=2, validation_split=0.5, init=None, eval_games=0)
-    result = train(data, tiny)
-    if options.eval_games:
-        from rgou.agents import MLAgent, make_agent
-        from rgou.arena import match
-
-        match(MLAgent(result.weights), make_agent("heuristic"), 2, threads=1)
-
-
-def render_train_summary(s: dict) -> str:
-    """The summary `rgou train` prints."""
-    o = s["options"]
-    players = s.get("players") or o.get("agent") or f"expectiminimax-{o['depth']}"
-    lines = [
-        f"rgou train: {s['preset'] or 'custom'} options, {o['backend']} trainer, seed {o['seed']}",
-        f"  data       {s['games']:,} games ({s['train_games']:,} train / {s['validation_games']:,} validation), "
-        f"{s['samples']:,} samples ({s['train_samples']:,} / {s['validation_samples']:,}), played by {players}",
-        f"  training   {s['epochs_run']} epoch{'' if s['epochs_run'] == 1 else 's'} (best: epoch {s['best_epoch']}), "
-        f"batch {o['batch_size']}, "
-        f"learning rate {o['learning_rate']}, value target {o['value_target']}, policy loss {o['policy_loss']}"
-        + (f", sibling weight {o['sibling_weight']:g}" if o.get("sibling_weight") else ""),
-        (
-            f"  validation value loss {_loss(s['best_validation_value_loss'])}, policy loss "
-            f"{_loss(s['best_validation_policy_loss'])}, policy top-1 agreement with the expert "
-            f"{_pct(s['policy_top1_agreement'])} (held-out games, legal moves)"
-            if s["validation_games"]
-            else f"  training   value loss {_loss(s['best_validation_value_loss'])}, policy loss "
-            f"{_loss(s['best_validation_policy_loss'])} (no validation games: the training losses)"
-        ),
-        "  time       " + ", ".join(f"{k} {v:.1f} s" for k, v in s["seconds"].items()),
-    ]
-    if s["strength"]:
-        games = s["strength"][0]["games"] + s["strength"][0]["unfinished"]
-        lines.append(f"  strength   new model (ML agent, search depth 0) over {games} games each, paired dice:")
-        for r in s["strength"]:
-            lo, hi = r["ci95"]
-            lines.append(
-                f"    vs {r['b']:<10} wins {_pct(r['a_win_rate']):>6}  95% CI [{100 * lo:.1f}, {100 * hi:.1f}]"
-                f"  ({r['ms_per_move']['new model']:.3f} ms per move)"
-            )
-    lines.append(f"  wrote {s['output']}")
-    return "\n".join(lines)
-
-
-TRAIN_OVERRIDES = (
-    "games",
-    "epochs",
-    "learning_rate",
-    "batch_size",
-    "depth",
-    "seed",
-    "validation_split",
-    "patience",
-    "dropout",
-    "value_target",
-    "policy_loss",
-    "backend",
-    "epsilon",
-    "max_plies",
-    "include_passes",
-    "afterstates",
-    "init",
-    "td_warmup",
-    "lr_decay",
-    "sibling_weight",
-    "agent",
-    "table",
-    "shuffle_buffer",
-    "eval_games",
-)
 
 
 def _arena_on_dask(args: argparse.Namespace, progress) -> list:
@@ -705,8 +357,8 @@ def cmd_arena(args: argparse.Namespace) -> int:
         print(
             f"{r.a} vs {r.b}: {r.a} wins {r.a_wins}/{r.games} = {_pct(r.a_win_rate)} "
             f"[95% CI {100 * lo:.1f}, {100 * hi:.1f}]; as P1 {_pct(r.a_win_rate_as_p1)}, "
-            f"as P2 {_pct(r.a_win_rate_as_p2)}; {r.mean_plies:.1f} plies a game; ms per move: "
-            + ", ".join(f"{k} {v:.4f}" for k, v in r.ms_per_move.items())
+            f"as P2 {_pct(r.a_win_rate_as_p2)}; {r.mean_plies:.1f} plies a game; µs per move: "
+            + ", ".join(f"{k} {1000 * v:.1f}" for k, v in r.ms_per_move.items())
             + (f"; {r.unfinished} unfinished" if r.unfinished else "")
         )
     if len(args.agents) > 2:
@@ -867,7 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--agent", help="play both sides with this agent spec instead of the expert (e.g. ml-1)")
     gen.add_argument(
         "--value-target",
-        choices=("search", *EXACT_TARGETS),
+        choices=GENERATED,
         default="search",
         help="search: the player's score; exact: perfect play's, from a solved table (rgou solve); "
         "exact-unrolled: the same, of the pieces before the roll",
@@ -1012,9 +664,16 @@ def build_parser() -> argparse.ArgumentParser:
         type=_int_type(0, what="a number of epochs >= 0"),
         help="with --value-target td:L, train the first epochs on the outcome",
     )
-    tr.add_argument("--out", help="output weight file (default ml/weights/PRESET-BACKEND.json.gz)")
+    tr.add_argument(
+        "--out",
+        help="output weight file (default: a new run folder runs/PRESET-N/ with weights, summary and curves)",
+    )
     tr.add_argument("--force", action="store_true", help="overwrite an existing output file")
-    tr.add_argument("--resume", action="store_true", help="continue from the checkpoint beside the output")
+    tr.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the checkpoint beside --out (without --out: the newest run folder's)",
+    )
     tr.add_argument(
         "--eval-games",
         type=_int_type(0, what="a number of games >= 0"),
@@ -1068,7 +727,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--pieces",
         type=_int_type(1, 7, what="a number of pieces in 1..7"),
         default=7,
-        help="pieces per player (7: the real game; 1-4: small variants)",
+        help="pieces per player (7: the real game; 1-6: smaller variants, solved in seconds to minutes)",
     )
     so.add_argument("--out", help="table file (default: the user's cache folder, e.g. ~/.cache/rgou/finkel-7.table)")
     so.add_argument(

@@ -35,23 +35,14 @@ import numpy as np
 
 from rgou._io import atomic_write
 from rgou._validate import check_int
+from rgou.selfplay import DATA_FIELDS, GenerateOptions
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
 TASK_RETRIES = 2
-RUN_FIELDS = (
-    "seed",
-    "games",
-    "first_game",
-    "depth",
-    "epsilon",
-    "max_plies",
-    "include_passes",
-    "shard_count",
-    "agent",
-    "value_target",
-    "afterstates",
-)
+SHARD_COUNT = "shard_count"
+# A manifest's run: the generation options that decide the samples, and the shard count.
+RUN_FIELDS = (*DATA_FIELDS, SHARD_COUNT)
 # What a manifest written before a field existed means by its absence.
 RUN_DEFAULTS = {"agent": None, "value_target": "search", "afterstates": False}
 
@@ -145,26 +136,19 @@ class Shard:
 
 
 def _generate_shard(index: int, folder: str, first_game: int, games: int, options: dict) -> dict:
-    """A Dask task: generate one shard on one thread and write it atomically; returns its manifest entry."""
+    """A Dask task: generate one shard on one thread and write it atomically; returns its manifest entry.
+
+    `options`: the run's `GenerateOptions.to_json()` with "heuristic_params" and "table" (a path or None).
+    """
     from rgou.heuristic import HeuristicParams
     from rgou.selfplay import generate
 
+    fields = {k: options[k] for k in DATA_FIELDS}
     params = HeuristicParams.from_dict(options["heuristic_params"])
-    data = generate(
-        games,
-        depth=options["depth"],
-        seed=options["seed"],
-        epsilon=options["epsilon"],
-        params=params,
-        threads=1,
-        max_plies=options["max_plies"],
-        first_game=first_game,
-        include_passes=options["include_passes"],
-        agent=options["agent"],
-        value_target=options["value_target"],
-        table=options["table"],
-        afterstates=options["afterstates"],
+    shard = GenerateOptions(
+        **{**fields, "games": games, "first_game": first_game}, table=options["table"], params=params
     )
+    data = generate(shard, threads=1)
     path = Path(folder) / f"shard-{index:05d}.npz"
     data.save(path)
     return asdict(Shard(index, path.name, first_game, games, len(data), file_sha256(path)))
@@ -352,54 +336,35 @@ def _folder_of_this_run(folder: Path) -> Iterator[None]:
 
 def generate_shards(
     folder: str | Path,
-    games: int,
+    options: GenerateOptions,
     shards: int,
-    depth: int = 3,
-    seed: int = 0,
-    epsilon: float = 0.0,
-    max_plies: int = 1000,
-    include_passes: bool = False,
-    first_game: int = 0,
     scheduler: str = "local",
     workers: int | None = None,
     progress: ProgressFn | None = None,
     client=None,
-    agent: str | None = None,
-    value_target: str = "search",
-    table: str | None = None,
-    afterstates: bool = False,
 ) -> dict[str, Any]:
-    """Generate a run as `shards` Dask tasks into `folder`; returns the manifest (see the module docstring).
+    """Generate a run (`options`) as `shards` Dask tasks into `folder`; returns the manifest (module docstring).
 
-    agent, value_target, table and afterstates are `rgou.selfplay.generate`'s.
-    `table` is a path every worker can read (None: each worker's default
-    cache file); workers memory-map it, so the workers of one machine share
-    one copy.
+    `options.table` is a path every worker can read (None: each worker's
+    default cache file); workers memory-map it, so the workers of one machine
+    share one copy. Sharded runs use the default heuristic parameters.
     """
-    from rgou import __version__
-    from rgou.agents import require_table_file
+    from rgou._version import __version__
+    from rgou.agents import require_table_file  # MERGE: rgou.solve
     from rgou.heuristic import DEFAULT_PARAMS
-    from rgou.selfplay import check_targets
 
-    check_targets(value_target, afterstates)
+    if options.params != DEFAULT_PARAMS:
+        raise ValueError("--params: sharded runs use the default heuristic parameters")
+    if options.table is not None and not isinstance(options.table, (str, Path)):
+        raise ValueError("table: a sharded run's workers read the table from a path; give its path")
+    table = None if options.table is None else str(Path(options.table).resolve())  # the workers' path
     if table is not None:
         require_table_file(table)
     folder = Path(folder)
+    games, seed = options.games, options.seed
     with _folder_of_this_run(folder):
-        plan = shard_plan(games, shards, first_game)
-        run = {
-            "seed": int(seed),
-            "games": int(games),
-            "first_game": int(first_game),
-            "depth": int(depth),
-            "epsilon": float(epsilon),
-            "max_plies": int(max_plies),
-            "include_passes": bool(include_passes),
-            "shard_count": int(shards),
-            "agent": agent,
-            "value_target": value_target,
-            "afterstates": bool(afterstates),
-        }
+        plan = shard_plan(games, shards, options.first_game)
+        run = {**options.to_json(), SHARD_COUNT: int(shards)}
         manifest = read_manifest(folder)
         if manifest is not None:
             saved = {k: manifest.get(k, RUN_DEFAULTS.get(k)) for k in RUN_FIELDS}
@@ -427,7 +392,7 @@ def generate_shards(
             client = client or connect(scheduler, workers)
             try:
                 _, _, as_completed = _dask()
-                options = {**run, "heuristic_params": header["heuristic_params"], "table": table}
+                task = {**run, "heuristic_params": header["heuristic_params"], "table": table}
                 # Keys name the run (seed and folder): two runs on one scheduler never share a task.
                 run_key = hashlib.sha256(f"{seed} {folder.resolve()}".encode()).hexdigest()[:16]
                 futures = [
@@ -437,7 +402,7 @@ def generate_shards(
                         str(folder.resolve()),
                         plan[i][0],
                         plan[i][1],
-                        options,
+                        task,
                         retries=TASK_RETRIES,
                         pure=False,
                         key=f"rgou-shard-{run_key}-{i}",

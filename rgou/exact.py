@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from rgou._numba import njit
-from rgou.game import DICE, TO_MOVE, legal_moves
+from rgou.game import TO_MOVE, legal_moves, pass_turn_inplace
 from rgou.rules import NUM_PIECES, P2
 from rgou.solve.lookup import p2_win_after_moves, p2_win_probability
 
@@ -39,8 +39,7 @@ def exact_labels(values, states, out_value, out_move):
         maximise = state[TO_MOVE] == P2
         if count == 0:
             passed[:] = state
-            passed[TO_MOVE] = 3 - state[TO_MOVE]
-            passed[DICE] = 0
+            pass_turn_inplace(passed)
             out_value[i] = 2.0 * p2_win_probability(values, passed) - 1.0
             out_move[i] = -1
             continue
@@ -79,32 +78,6 @@ def decision_losses(values, states, moves, out):
         out[i] = best - chosen
 
 
-EXACT_TARGETS = ("exact", "exact-unrolled")  # the value-target names of the two (rgou generate and rgou train)
-EXACT_LABELS = "2 P(P2 wins) - 1 under perfect play; policy target: the perfect move"  # meta["value_target"]
-EXACT_UNROLLED_LABELS = (
-    "2 P(P2 wins) - 1 under perfect play before the roll; policy target: the perfect move"  # the same, unrolled
-)
-
-
-def labels_name(unrolled: bool) -> str:
-    """meta["value_target"] of data labelled by `label_exactly(..., unrolled)`."""
-    return EXACT_UNROLLED_LABELS if unrolled else EXACT_LABELS
-
-
-def is_unrolled(value_target: str) -> bool:
-    """True for the exact value target of the pieces before the roll."""
-    return value_target == EXACT_TARGETS[1]
-
-
-def exactly_labelled(meta: dict, unrolled: bool = False) -> bool:
-    """True when a dataset's (or all shards') value and policy targets are already `label_exactly`'s.
-
-    Exact targets are the solved game's, so any table of these rules gives
-    them: such data need not be labelled again for the same exact target.
-    """
-    return meta.get("value_target") == labels_name(unrolled)
-
-
 def label_exactly(table, states: np.ndarray, unrolled: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(values float32 [N] in [-1, 1], P2's point of view; perfect moves int8 [N], -1 when passing).
 
@@ -118,3 +91,18 @@ def label_exactly(table, states: np.ndarray, unrolled: bool = False) -> tuple[np
         if unrolled:
             unrolled_labels(table.values, states, values)
     return values.astype(np.float32), moves
+
+
+def relabel_exactly(
+    table, states: np.ndarray, has_policy: np.ndarray | None = None, unrolled: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact (values float32 [N], moves int8 [N]) of samples: the one rule for passing samples.
+
+    A sample without a policy target (`has_policy` False, a passing position)
+    keeps move -1; None: every sample may have one (afterstates, whose passing
+    positions get -1 from `label_exactly`).
+    """
+    values, moves = label_exactly(table, states, unrolled)
+    if has_policy is not None:
+        moves = np.where(has_policy, moves, -1).astype(np.int8)
+    return values, moves

@@ -28,23 +28,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numba import prange
 
-from rgou import __version__
 from rgou._numba import njit, numba_threads
 from rgou._random import seed_rng
-from rgou._validate import check_int
+from rgou._validate import check_float, check_int
+from rgou._version import __version__
 from rgou.agents import AGENT_RANDOM, search_agent_data
 from rgou.dataset import DATASET_FORMAT, Dataset, legal_masks, one_hot, run_starts
-from rgou.exact import EXACT_TARGETS, is_unrolled, labels_name
 from rgou.features import extract_features_batch
 from rgou.game import DICE, NO_WINNER, apply_move_inplace, count_legal_moves, distinct_moves, roll_dice, winner
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
 from rgou.playout import check_threads, play_games
 from rgou.rules import MAX_ROLL, NUM_PIECES, P1, P2
-from rgou.search import check_depth, heuristic_leaf
+from rgou.search import DEFAULT_DEPTH, check_depth, heuristic_leaf
+from rgou.targets import ValueTarget, check_generated
 
 MAX_PLIES = 1000  # a game is cut after this many turns, passes included (see docs: practically none are)
 MAX_SEED = 2**64 - 1  # seeds are uint64
@@ -142,94 +145,123 @@ def decision_numbers(game_id: np.ndarray) -> np.ndarray:
     return (np.arange(n) - np.repeat(first, np.diff(np.r_[first, n]))).astype(np.int32)
 
 
-def _check_epsilon(epsilon: float) -> float:
-    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not 0.0 <= float(epsilon) <= 1.0:
-        raise ValueError(f"epsilon must be in [0, 1], got {epsilon!r}")
-    return float(epsilon)
+@dataclass(frozen=True)
+class GenerateOptions:
+    """Everything that decides a generation run's samples (validated; `generate` takes one).
+
+    games: number of games (>= 1). depth: expectiminimax depth of the expert
+    (1..MAX_DEPTH). seed: dice seed; game k uses stream first_game + k, so a
+    run can be sharded by game range (first_game = i * n on worker i).
+    epsilon: probability that a move actually played is uniformly random
+    (the sample's targets remain the expert's). max_plies: turns (passes
+    included) after which a game is cut; its samples have outcome 0.
+    include_passes: also record passing positions (value-only samples).
+    afterstates: sample the positions after every distinct move of every
+    decision, each with a fresh roll, instead of the games' positions (exact
+    targets only; see the module docstring). agent: an agent spec
+    (`rgou.agents.make_agent`) playing both sides instead of the expert
+    (depth is then ignored); its moves and values become the targets.
+    value_target: "search" (the player's search value / win score),
+    "exact" (perfect play's, with the perfect move as the policy target) or
+    "exact-unrolled" (the same, of the pieces before the roll), see
+    `rgou.targets`. table: the solved 7-piece table of exact targets and of
+    the agent "perfect" (a `rgou.solve.Table` or a path; None: the cache
+    folder's). params: the expert's heuristic.
+    """
+
+    games: int = 100
+    depth: int = DEFAULT_DEPTH
+    seed: int = 0
+    epsilon: float = 0.0
+    max_plies: int = MAX_PLIES
+    first_game: int = 0
+    include_passes: bool = False
+    afterstates: bool = False
+    agent: str | None = None
+    value_target: str = "search"
+    table: Any = field(default=None, compare=False)  # any table of these rules gives the same labels
+    params: HeuristicParams = DEFAULT_PARAMS
+
+    def __post_init__(self) -> None:
+        check_int("games", self.games, 1, MAX_GAME_ID + 1)
+        check_depth(self.depth)
+        check_int("seed", self.seed, 0, MAX_SEED)
+        object.__setattr__(self, "epsilon", check_float("epsilon", self.epsilon, 0.0, 1.0))
+        check_int("max_plies", self.max_plies, 1)
+        check_int("first_game", self.first_game, 0)
+        if self.first_game + self.games > MAX_GAME_ID + 1:
+            raise ValueError(
+                f"first_game + games (--first-game + --games) must be at most {MAX_GAME_ID + 1:,} (game ids are 32-bit)"
+            )
+        if not isinstance(self.include_passes, bool) or not isinstance(self.afterstates, bool):
+            raise ValueError("include_passes and afterstates must be true or false")
+        if self.agent is not None and not isinstance(self.agent, str):
+            raise ValueError(f"agent must be an agent spec (a string) or None, got {self.agent!r}")
+        check_generated(self.value_target, self.afterstates)
+        if not isinstance(self.params, HeuristicParams):
+            raise ValueError(f"params must be HeuristicParams, got {type(self.params).__name__}")
+
+    @property
+    def target(self) -> ValueTarget:
+        return ValueTarget.parse(self.value_target)
+
+    @property
+    def players(self) -> str:
+        """Who plays the games: the agent spec, or the expert of `depth`."""
+        return self.agent or f"expectiminimax-{self.depth}"
+
+    def to_json(self) -> dict[str, Any]:
+        """The fields that decide the samples, as JSON values (table and params left out)."""
+        return {name: getattr(self, name) for name in DATA_FIELDS}
 
 
-def check_targets(value_target: str, afterstates: bool) -> None:
-    """Refuse value targets `generate` does not know, and afterstates without exact targets."""
-    if value_target not in ("search", *EXACT_TARGETS):
-        raise ValueError(f"value_target must be search, exact or exact-unrolled, got {value_target!r}")
-    if afterstates and value_target not in EXACT_TARGETS:
-        raise ValueError(
-            "afterstates (--afterstates): the positions after each move have no search value; "
-            "use value target (--value-target) exact or exact-unrolled"
-        )
+DATA_FIELDS = tuple(f.name for f in fields(GenerateOptions) if f.name not in ("table", "params"))
 
 
 def generate(
-    games: int,
-    depth: int = 3,
-    seed: int = 0,
-    epsilon: float = 0.0,
-    params: HeuristicParams = DEFAULT_PARAMS,
+    options: GenerateOptions | int | None = None,
+    *,
     threads: int | None = None,
     chunk_games: int | None = None,
     progress: ProgressFn | None = None,
-    max_plies: int = MAX_PLIES,
-    first_game: int = 0,
-    include_passes: bool = False,
-    agent: str | None = None,
-    value_target: str = "search",
-    table=None,
-    afterstates: bool = False,
+    **fields: Any,
 ) -> Dataset:
-    """Play `games` expert-vs-expert games and return their samples.
+    """Play a generation run's games and return their samples.
 
-    Arguments:
-      games: number of games (>= 1).
-      depth: expectiminimax depth of the expert (1..MAX_DEPTH; 3 is the default expert).
-      seed: dice seed; game k uses stream first_game + k, so a run can be
-        sharded by game range: generate(n, seed=s, first_game=i * n) on worker i.
-      epsilon: probability that a move actually played is uniformly random
-        (the sample's targets remain the expert's).
-      threads: Numba threads (default: all cores); results do not depend on it.
-      progress: called as progress(games_done, games_total) after each chunk.
-      max_plies: turns (passes included) after which a game is cut; meta
-        records how many games were cut ("unfinished_games"); their samples
-        have outcome 0.
-      include_passes: also record passing positions (value-only samples).
-      agent: an agent spec (`rgou.agents.make_agent`) to play both sides
-        instead of the expert, e.g. "ml-1" for data from a model's own play;
-        its moves and values become the targets (depth is then ignored).
-      value_target: "search" (the player's search value / win score),
-        "exact": 2 P(P2 wins) - 1 under perfect play, with the perfect move
-        as the policy target, from a solved 7-piece table (`table`: a Table or
-        a path; default the cache folder's), or "exact-unrolled": the same
-        with the value of the pieces before the roll (`rgou.exact`). `table`
-        also serves the agent "perfect".
-      afterstates: sample the positions after every distinct move of every
-        decision, each with a fresh roll, instead of the games' positions
-        (exact targets only; see the module docstring).
+    `generate(options)` takes a `GenerateOptions`; `generate(games, **fields)`
+    builds one (e.g. ``generate(100, depth=2, seed=7)``); fields given with
+    options replace theirs. threads: Numba threads (default: all cores); the
+    samples do not depend on it. progress: called as progress(games_done,
+    games_total) after each chunk of games.
     """
-    games = check_int("games", games, 1)
-    depth = check_depth(depth)
-    check_targets(value_target, afterstates)
+    if isinstance(options, GenerateOptions):
+        options = replace(options, **fields) if fields else options
+    elif options is None:
+        options = GenerateOptions(**fields)
+    else:
+        options = GenerateOptions(options, **fields)
+    o = options
+    target = o.target
     exact_table = None
-    if value_target in EXACT_TARGETS:
-        from rgou.agents import load_perfect_table
+    if target.is_exact:
+        from rgou.agents import load_perfect_table  # MERGE: rgou.solve
 
-        exact_table = load_perfect_table(table)
-    epsilon = _check_epsilon(epsilon)
-    seed = check_int("seed", seed, 0, MAX_SEED)
-    first_game = check_int("first_game", first_game, 0, MAX_GAME_ID + 1 - games)
-    max_plies = check_int("max_plies", max_plies, 1)
+        exact_table = load_perfect_table(o.table)
     n_threads = check_threads(threads)
     if chunk_games is not None:
         check_int("chunk_games", chunk_games, 1)
     chunk = chunk_games or CHUNK_GAMES_PER_THREAD * n_threads
-    if agent is None:
-        expert = search_agent_data(depth, heuristic_leaf(params), epsilon)
+    games, seed, first_game, max_plies, include_passes = o.games, o.seed, o.first_game, o.max_plies, o.include_passes
+    if o.agent is None:
+        expert = search_agent_data(o.depth, heuristic_leaf(o.params), o.epsilon)
     else:
         from rgou.agents import make_agent
 
-        players_table = exact_table if exact_table is not None else table  # the one table, loaded once
-        expert = make_agent(agent, seed=seed, params=params, table=players_table).data._replace(epsilon=epsilon)
+        players_table = exact_table if exact_table is not None else o.table  # the one table, loaded once
+        expert = make_agent(o.agent, seed=seed, params=o.params, table=players_table).data._replace(epsilon=o.epsilon)
         if exact_table is None and (expert.kind == AGENT_RANDOM or expert.value_weight == 0.0):
             raise ValueError(
-                f"--agent {agent}: its moves come without a search value to store as the value target; "
+                f"--agent {o.agent}: its moves come without a search value to store as the value target; "
                 "use an agent that searches (emm-N, ml, perfect) or exact targets (--value-target exact)"
             )
     parts = []
@@ -271,36 +303,32 @@ def generate(
     game_id = np.concatenate([p[4] for p in parts])
     decision = None
     with numba_threads(n_threads):  # the parallel kernels below too, not only the games
-        if afterstates:
-            decided = moves >= 0
-            state, parent = positions_after_moves(state[decided], game_id[decided], seed, include_passes)
-            decision = decision_numbers(game_id[decided])[parent]
-            outcome, game_id = outcome[decided][parent], game_id[decided][parent]
+        has_policy = moves >= 0
+        if o.afterstates:
+            state, parent = positions_after_moves(state[has_policy], game_id[has_policy], seed, include_passes)
+            decision = decision_numbers(game_id[has_policy])[parent]
+            outcome, game_id = outcome[has_policy][parent], game_id[has_policy][parent]
+            has_policy = None  # every afterstate that moves has a perfect move
         if exact_table is not None:
-            from rgou.exact import label_exactly
+            from rgou.exact import relabel_exactly
 
-            values, perfect = label_exactly(exact_table, state, is_unrolled(value_target))
-            moves = perfect if afterstates else np.where(moves >= 0, perfect, -1).astype(np.int8)
+            values, moves = relabel_exactly(exact_table, state, has_policy, target.is_unrolled)
         features, legal = extract_features_batch(state), legal_masks(state)
     meta = {
         "format": DATASET_FORMAT,
         "version": __version__,
         "games": int(games),
         "first_game": int(first_game),
-        "depth": depth,
+        "depth": o.depth,
         "seed": int(seed),
-        "epsilon": float(epsilon),
+        "epsilon": float(o.epsilon),
         "max_plies": int(max_plies),
         "include_passes": bool(include_passes),
-        "afterstates": bool(afterstates),
+        "afterstates": bool(o.afterstates),
         "unfinished_games": int(sum(int(np.count_nonzero(p[5] == 0)) for p in parts)),
-        "value_target": (
-            labels_name(is_unrolled(value_target))
-            if exact_table is not None
-            else "search_score / win_score, clipped to [-1, 1], P2's point of view"
-        ),
-        "heuristic_params": params.to_dict(),
-        "agent": agent or f"expectiminimax-{depth}",
+        "value_target": target.describe(),
+        "heuristic_params": o.params.to_dict(),
+        "agent": o.players,
         "seconds": round(time.perf_counter() - start, 3),
     }
     return Dataset(
@@ -314,3 +342,93 @@ def generate(
         meta=meta,
         decision=decision,
     )
+
+
+@dataclass
+class GenerationRun:
+    """What `generate_files` wrote: the dataset (or shard folder), its size and speed."""
+
+    out: Path
+    options: GenerateOptions
+    samples: int
+    seconds: float  # playing and labelling, compilation left out
+    write_seconds: float = 0.0
+    unfinished_games: int = 0
+    json: Path | None = None
+    shards: int | None = None  # a sharded run: the shard count
+    complete: bool = True  # a sharded run: every shard is there
+
+
+def generate_files(
+    options: GenerateOptions,
+    out: str | Path,
+    *,
+    json: str | Path | None = None,
+    shards: int | None = None,
+    scheduler: str = "local",
+    threads: int | None = None,
+    force: bool = False,
+    progress: ProgressFn | None = None,
+    message: Callable[[str], None] | None = None,
+    inputs: tuple[tuple[str, Any], ...] = (),
+) -> GenerationRun:
+    """Generate a run into files as `rgou generate` does: one .npz (and a JSON export), or a shard folder.
+
+    With `shards`, the games are split into that many Dask tasks (`scheduler`:
+    "local" or an address; `threads` local workers) writing `out`/shard-*.npz
+    and `out`/manifest.json (`rgou.cluster.generate_shards`); a rerun finishes
+    a run that did not. Outputs are checked before any work: an existing
+    file needs `force`, and no output may be an input (the table, the
+    players' files, and `inputs`: more (option, path) pairs).
+    """
+    from rgou._io import atomic_write_many, check_outputs
+    from rgou._numba import warm_up
+    from rgou.agents import spec_inputs
+    from rgou.dataset import write_json
+
+    inputs = [*inputs, ("--table", options.table if isinstance(options.table, (str, Path)) else None)]
+    inputs += [("--agent", path) for path in (spec_inputs(options.agent) if options.agent else [])]
+    if shards:
+        if not str(out).strip():
+            raise ValueError("--out is empty; give a folder for the shards")
+        if json:
+            raise ValueError("--json exports one file; with --shards, export shards one by one (Dataset.to_json)")
+        if Path(out).exists() and not Path(out).is_dir():
+            raise ValueError(f"--out {out} is a file; with --shards it is a folder for the shards")
+        from rgou.cluster import generate_shards
+
+        start = time.perf_counter()
+        manifest = generate_shards(out, options, shards, scheduler=scheduler, workers=threads, progress=progress)
+        return GenerationRun(
+            Path(out),
+            options,
+            manifest["samples"],
+            time.perf_counter() - start,
+            shards=len(manifest["shards"]),
+            complete=manifest["complete"],
+        )
+    paths = check_outputs({"--out": out, "--json": json}, inputs, force=force)
+    warm_up(lambda: _warm_generate(options), message)
+    dataset = generate(options, threads=threads, progress=progress)
+    start = time.perf_counter()
+    targets = [paths["--out"], *([paths["--json"]] if json else [])]
+    with atomic_write_many(targets, ["wb", "w"][: len(targets)]) as handles:
+        dataset.write_npz(handles[0])
+        if json:
+            write_json(dataset, handles[1])
+    return GenerationRun(
+        paths["--out"],
+        options,
+        len(dataset),
+        dataset.meta["seconds"],
+        time.perf_counter() - start,
+        dataset.meta["unfinished_games"],
+        paths.get("--json"),
+    )
+
+
+def _warm_generate(options: GenerateOptions) -> None:
+    """Load or compile the kernels of a generation run on two short games (kept out of the timings)."""
+    data = generate(1, depth=1, seed=0, max_plies=8, include_passes=options.include_passes)
+    if options.afterstates:
+        positions_after_moves(data.state[data.has_policy], data.game_id[data.has_policy], 0, options.include_passes)

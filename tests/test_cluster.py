@@ -12,7 +12,7 @@ pytest.importorskip("dask.distributed")
 
 from rgou.cluster import generate_shards, match_sharded, read_manifest, shard_plan
 from rgou.dataset import Dataset
-from rgou.selfplay import generate
+from rgou.selfplay import GenerateOptions, generate
 from rgou.shards import ShardedData, shard_files
 
 
@@ -46,7 +46,7 @@ def test_shard_plan_covers_every_game_once():
 def test_sharded_run_equals_one_run_and_repairs_damaged_shards(tmp_path, client):
     single = generate(9, depth=2, seed=4, epsilon=0.1)
     folder = tmp_path / "shards"
-    manifest = generate_shards(folder, 9, 4, depth=2, seed=4, epsilon=0.1, client=client)
+    manifest = generate_shards(folder, GenerateOptions(9, depth=2, seed=4, epsilon=0.1), 4, client=client)
     assert manifest["complete"] and len(manifest["shards"]) == 4 and manifest["samples"] == len(single)
     _same(_union(folder), single)
     # one shard deleted, one corrupted: a rerun regenerates exactly those two
@@ -54,31 +54,36 @@ def test_sharded_run_equals_one_run_and_repairs_damaged_shards(tmp_path, client)
     damaged = folder / "shard-00002.npz"
     damaged.write_bytes(damaged.read_bytes()[:-10] + b"0123456789")
     untouched = (folder / "shard-00000.npz").stat().st_mtime_ns
-    again = generate_shards(folder, 9, 4, depth=2, seed=4, epsilon=0.1, client=client)
+    again = generate_shards(folder, GenerateOptions(9, depth=2, seed=4, epsilon=0.1), 4, client=client)
     assert again["complete"] and (folder / "shard-00000.npz").stat().st_mtime_ns == untouched
     _same(_union(folder), single)
     with pytest.raises(ValueError, match="another run"):
-        generate_shards(folder, 9, 4, depth=3, seed=4, epsilon=0.1, client=client)
+        generate_shards(folder, GenerateOptions(9, depth=3, seed=4, epsilon=0.1), 4, client=client)
 
 
 def test_sharded_runs_take_an_agent_and_manifests_from_before_still_resume(tmp_path, client):
     folder = tmp_path / "shards"
-    manifest = generate_shards(folder, 6, 3, seed=2, epsilon=0.1, agent="emm-1", client=client)
+    manifest = generate_shards(folder, GenerateOptions(6, seed=2, epsilon=0.1, agent="emm-1"), 3, client=client)
     assert manifest["complete"] and manifest["agent"] == "emm-1"
     _same(_union(folder), generate(6, seed=2, epsilon=0.1, agent="emm-1"))
     with pytest.raises(ValueError, match=r"another run \(agent: 'emm-1' there, None now\)"):
-        generate_shards(folder, 6, 3, seed=2, epsilon=0.1, client=client)
+        generate_shards(folder, GenerateOptions(6, seed=2, epsilon=0.1), 3, client=client)
     old = tmp_path / "old"  # a manifest written before runs named their agent and targets
-    generate_shards(old, 4, 2, seed=2, client=client)
+    generate_shards(old, GenerateOptions(4, seed=2), 2, client=client)
     doc = json.loads((old / "manifest.json").read_text())
     for key in ("agent", "value_target", "afterstates"):
         del doc[key]
     (old / "manifest.json").write_text(json.dumps(doc))
-    assert generate_shards(old, 4, 2, seed=2, client=client)["complete"]
+    assert generate_shards(old, GenerateOptions(4, seed=2), 2, client=client)["complete"]
     with pytest.raises(ValueError, match=r"afterstates \(--afterstates\): .*exact or exact-unrolled"):
-        generate_shards(tmp_path / "x", 4, 2, afterstates=True, client=client)
+        generate_shards(tmp_path / "x", GenerateOptions(4, afterstates=True), 2, client=client)
     with pytest.raises(ValueError, match=r"no solved table at .*none\.table"):
-        generate_shards(tmp_path / "x", 4, 2, value_target="exact", table=str(tmp_path / "none.table"), client=client)
+        generate_shards(
+            tmp_path / "x",
+            GenerateOptions(4, value_target="exact", table=str(tmp_path / "none.table")),
+            2,
+            client=client,
+        )
     assert not (tmp_path / "x").exists()
 
 
@@ -92,7 +97,7 @@ def test_a_worker_killed_mid_run_loses_no_shard(tmp_path, client):
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
-    manifest = generate_shards(folder, 24, 8, depth=2, seed=7, client=client, progress=progress)
+    manifest = generate_shards(folder, GenerateOptions(24, depth=2, seed=7), 8, client=client, progress=progress)
     assert killed and manifest["complete"] and len(manifest["shards"]) == 8
     _same(_union(folder), generate(24, depth=2, seed=7))
     deadline = time.time() + 60
@@ -111,7 +116,8 @@ def test_sharded_match_equals_the_single_machine_match(client):
 
 
 def test_training_from_shards_sees_the_same_samples_per_epoch(tmp_path):
-    from rgou.train import TrainOptions, _MemorySource, _ShardSource
+    from rgou.train import TrainOptions
+    from rgou.train.sources import _MemorySource, _ShardSource
 
     data = generate(12, depth=1, seed=3)
     for k, ids in enumerate(np.array_split(np.unique(data.game_id), 3)):

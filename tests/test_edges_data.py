@@ -15,7 +15,7 @@ from rgou.cli import main
 from rgou.cluster import MANIFEST, MANIFEST_FORMAT, file_sha256
 from rgou.dataset import MIXED, Dataset, legal_masks
 from rgou.game import Position, check_states
-from rgou.selfplay import generate
+from rgou.selfplay import GenerateOptions, generate
 from rgou.shards import ShardedData, shard_files
 from rgou.testing import random_states
 from rgou.train import data_depth, data_players, read_data
@@ -342,11 +342,11 @@ def test_a_failed_sharded_run_leaves_no_empty_folder(tmp_path):
     from rgou.cluster import generate_shards
 
     with pytest.raises(ValueError, match=r"shards must be in 1..2"):
-        generate_shards(tmp_path / "new", 2, 5, depth=1)  # fails once the folder is made
+        generate_shards(tmp_path / "new", GenerateOptions(2, depth=1), 5)  # fails once the folder is made
     assert not (tmp_path / "new").exists()
     (tmp_path / "old").mkdir()
     with pytest.raises(ValueError):
-        generate_shards(tmp_path / "old", 2, 5, depth=1)
+        generate_shards(tmp_path / "old", GenerateOptions(2, depth=1), 5)
     assert (tmp_path / "old").is_dir()  # a folder the user had stays
 
 
@@ -396,12 +396,12 @@ def test_a_failed_sharded_run_removes_the_parents_it_made(tmp_path):
     from rgou.cluster import generate_shards
 
     with pytest.raises(ValueError, match=r"shards must be in 1..2"):
-        generate_shards(tmp_path / "a" / "b" / "new", 2, 5, depth=1)
+        generate_shards(tmp_path / "a" / "b" / "new", GenerateOptions(2, depth=1), 5)
     assert list(tmp_path.iterdir()) == []
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "keep").write_text("")
     with pytest.raises(ValueError):
-        generate_shards(tmp_path / "a" / "b" / "new", 2, 5, depth=1)
+        generate_shards(tmp_path / "a" / "b" / "new", GenerateOptions(2, depth=1), 5)
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "keep"]
 
 

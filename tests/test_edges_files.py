@@ -28,7 +28,10 @@ from rgou.nn.contract import STATE_ARRAYS, TrainConfig, TrainState
 from rgou.nn.layout import NetConfig, init_params, num_params
 from rgou.solve import Table, load_table, save_table, solve
 from rgou.solve.table import read_array_file, write_array_file
-from rgou.train import TrainOptions, _load_checkpoint, _Progress, _save_checkpoint, checkpoint_weights
+from rgou.train import TrainOptions, checkpoint_weights
+from rgou.train.checkpoint import Progress as _Progress
+from rgou.train.checkpoint import load_checkpoint as _load_checkpoint
+from rgou.train.checkpoint import save_checkpoint as _save_checkpoint
 from rgou.weights import Weights, WeightsFormatError, load_weights, save_weights
 
 FUZZ = settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -581,8 +584,8 @@ def test_truncated_or_flipped_checkpoint_is_a_value_error(checkpoint, tmp_path, 
     "change, message",
     [
         (lambda m: m.update(options="x"), "options must be an object"),
-        (lambda m: m["options"].update(games="100"), "options.games"),
-        (lambda m: m["options"].update(include_passes="yes"), "options.include_passes"),
+        (lambda m: m["options"].update(epochs="100"), "options.epochs"),
+        (lambda m: m["options"].update(shuffle_buffer=True), "options.shuffle_buffer"),
         (lambda m: m["options"].update(init=5), "options.init"),
         (lambda m: m["options"].update(learning_rate=math.nan), "options.learning_rate"),
         (lambda m: m.update(counts={"games": "10"}), "counts"),
@@ -610,7 +613,10 @@ def test_convert_refuses_a_checkpoint_whose_hidden_sizes_do_not_match_its_arrays
     target.write_bytes(_with_meta(data, lambda m: m["options"].update(hidden_sizes=[16])))
     out = tmp_path / "m.json"
     assert main(["convert", str(target), str(out), "--from", "checkpoint", "--to", "rgou"]) == 2
-    assert f"{target}: 1217 parameters do not fit hidden layers [16]" in capsys.readouterr().err
+    assert (
+        f"{target}: array value holds 1217 values; the options' nets (hidden layers [16]) have"
+        in capsys.readouterr().err
+    )
     assert not out.exists()
 
 

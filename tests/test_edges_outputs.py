@@ -191,7 +191,7 @@ def _interrupt_epoch(monkeypatch, after_epochs: int):
     """Ctrl-C inside epoch number after_epochs + 1 (0: the first)."""
     import rgou.train
 
-    real = rgou.train._MemorySource.epoch
+    real = rgou.train.sources._MemorySource.epoch
     calls = []
 
     def epoch(self, runner, state, number):
@@ -202,7 +202,7 @@ def _interrupt_epoch(monkeypatch, after_epochs: int):
             raise KeyboardInterrupt
         return real(self, runner, state, number)
 
-    monkeypatch.setattr(rgou.train._MemorySource, "epoch", epoch)
+    monkeypatch.setattr(rgou.train.sources._MemorySource, "epoch", epoch)
 
 
 def test_ctrl_c_in_the_first_epoch_keeps_the_old_model_and_promises_no_checkpoint(work, capsys, monkeypatch):

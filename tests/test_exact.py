@@ -16,12 +16,14 @@ import pytest
 from rgou import evaluate
 from rgou.agents import PerfectAgent, make_agent
 from rgou.cli import main
-from rgou.exact import decision_losses, exactly_labelled, label_exactly
+from rgou.exact import decision_losses, label_exactly
 from rgou.game import TO_MOVE, Position
 from rgou.playout import play_games
 from rgou.search import expectiminimax, table_leaf
-from rgou.selfplay import generate
+from rgou.selfplay import GenerateOptions, generate
 from rgou.solve import Table, default_table_path, load_table
+from rgou.targets import ValueTarget
+from rgou.train import PipelineOptions
 
 
 def test_the_exact_leaf_and_the_perfect_agent_follow_the_tables_look_ups(states, table):
@@ -99,7 +101,7 @@ def test_exact_training_targets(table, tmp_path, monkeypatch):
     values, moves = label_exactly(table, data.state)
     np.testing.assert_array_equal(exact.value_target, values)
     np.testing.assert_array_equal(exact.move, np.where(data.has_policy, moves, -1))
-    assert exactly_labelled(exact.meta) and not exactly_labelled(exact.meta, unrolled=True)
+    assert ValueTarget.of_meta(exact.meta) == ValueTarget("exact")
     assert with_exact_targets(exact, None) is exact
     TrainOptions(value_target="exact")  # a valid spec
 
@@ -117,7 +119,8 @@ def test_exact_unrolled_targets_are_the_tables_values_before_the_roll(table, mon
     """The value is the unrolled position's (dice ignored), the policy target still the perfect move;
     rolled exact data is labelled again for it, unrolled data is not."""
     from rgou.shards import ShardedData
-    from rgou.train import TrainOptions, _MemorySource, _ShardSource, with_exact_targets
+    from rgou.train import TrainOptions, with_exact_targets
+    from rgou.train.sources import _MemorySource, _ShardSource
 
     monkeypatch.setattr("rgou.agents.load_perfect_table", lambda table_path=None: table)
     data = generate(3, depth=1, seed=11, value_target="exact", afterstates=True)
@@ -132,7 +135,7 @@ def test_exact_unrolled_targets_are_the_tables_values_before_the_roll(table, mon
     unrolled = with_exact_targets(data, None, unrolled=True)
     np.testing.assert_array_equal(unrolled.value_target, values)
     np.testing.assert_array_equal(unrolled.move, data.move)
-    assert exactly_labelled(unrolled.meta, unrolled=True) and not exactly_labelled(unrolled.meta)
+    assert ValueTarget.of_meta(unrolled.meta) == ValueTarget("exact-unrolled")
     generated = generate(3, depth=1, seed=11, value_target="exact-unrolled", afterstates=True)
     np.testing.assert_array_equal(generated.value_target, values)
     assert generated.meta["value_target"] == unrolled.meta["value_target"]
@@ -163,12 +166,14 @@ def test_exactly_labelled_data_is_not_labelled_again(table, tmp_path, monkeypatc
     from shards; a mix with other targets, joined or sharded, is labelled."""
     from rgou.dataset import Dataset, load_dataset
     from rgou.shards import ShardedData
-    from rgou.train import TrainOptions, _ShardSource, with_exact_targets
+    from rgou.train import TrainOptions, with_exact_targets
+    from rgou.train.sources import _ShardSource
 
     monkeypatch.setattr("rgou.agents.load_perfect_table", lambda table_path=None: table)
     exact = generate(3, depth=1, seed=11, value_target="exact", afterstates=True)
     search = generate(2, depth=1, seed=12, first_game=3)
-    assert exactly_labelled(exact.meta) and not exactly_labelled(search.meta)
+    assert ValueTarget("exact").labels(exact.meta) and not ValueTarget("exact").labels(search.meta)
+    assert ValueTarget.of_meta(search.meta) == ValueTarget("search")
 
     def refuse(table_path=None):
         raise AssertionError("the table was loaded")
@@ -196,7 +201,6 @@ def test_exactly_labelled_data_is_not_labelled_again(table, tmp_path, monkeypatc
 
 def test_afterstate_samples_carry_exact_labels_and_their_games(table, monkeypatch):
     from rgou.selfplay import positions_after_moves
-    from rgou.train import TrainOptions
 
     monkeypatch.setattr("rgou.agents.load_perfect_table", lambda table_path=None: table)
     games = generate(3, depth=1, seed=11)
@@ -215,8 +219,8 @@ def test_afterstate_samples_carry_exact_labels_and_their_games(table, monkeypatc
     sib = data.siblings
     np.testing.assert_array_equal(sib[1:] != sib[:-1], parents[1:] != parents[:-1])
     with pytest.raises(ValueError, match=r"afterstates.*use exact"):
-        TrainOptions(afterstates=True, value_target="outcome")
-    TrainOptions(afterstates=True, value_target="exact")
+        PipelineOptions.from_flat({"afterstates": True, "value_target": "outcome"})
+    assert PipelineOptions.from_flat({"afterstates": True, "value_target": "exact"}).generation.value_target == "exact"
 
 
 def test_the_table_option_also_serves_the_perfect_players(table, monkeypatch):
@@ -257,7 +261,9 @@ def test_sharded_perfect_play_with_exact_afterstates_equals_one_run(table, tmp_p
     single = generate(4, **options)
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
         with Client(cluster) as client:
-            manifest = generate_shards(tmp_path / "shards", 4, 2, table=str(given), client=client, **options)
+            manifest = generate_shards(
+                tmp_path / "shards", GenerateOptions(4, table=str(given), **options), 2, client=client
+            )
     assert manifest["complete"] and manifest["afterstates"] and manifest["value_target"] == "exact"
     union = Dataset.concatenate([Dataset.load(p) for p in shard_files([str(tmp_path / "shards")])])
     for name in ("state", "value_target", "move", "outcome", "game_id", "decision"):
@@ -308,10 +314,11 @@ def test_the_decision_of_afterstate_samples_survives_files_subsets_and_concatena
 
 
 def test_sibling_weight_trains_on_whole_decisions(table, monkeypatch):
-    from rgou.train import TrainOptions, _MemorySource, train
+    from rgou.train import TrainOptions, train
+    from rgou.train.sources import _MemorySource
 
     data = _afterstate_data(table, monkeypatch)
-    options = TrainOptions(value_target="exact", epochs=1, batch_size=16, eval_games=0, sibling_weight=3.0)
+    options = TrainOptions(value_target="exact", epochs=1, batch_size=16, sibling_weight=3.0)
     source = _MemorySource(data, options)
 
     class Recorder:
@@ -338,7 +345,7 @@ def test_sibling_weight_on_the_jax_trainer_follows_the_numba_one(table, monkeypa
     from rgou.train import TrainOptions, train
 
     data = _afterstate_data(table, monkeypatch)
-    options = TrainOptions(value_target="exact", epochs=2, batch_size=16, eval_games=0, dropout=0.0)
+    options = TrainOptions(value_target="exact", epochs=2, batch_size=16, dropout=0.0)
     numba = train(data, dataclasses.replace(options, sibling_weight=3.0)).weights.value
     jax = train(data, dataclasses.replace(options, sibling_weight=3.0, backend="jax")).weights.value
     plain = train(data, options).weights.value
@@ -351,7 +358,7 @@ def test_sibling_weight_refuses_shards(table, monkeypatch, tmp_path):
     data = _afterstate_data(table, monkeypatch, games=4)
     data.subset(data.game_id < 2).save(tmp_path / "a.npz")
     data.subset(data.game_id >= 2).save(tmp_path / "b.npz")
-    options = TrainOptions(value_target="exact", epochs=1, batch_size=16, eval_games=0, sibling_weight=1.0)
+    options = TrainOptions(value_target="exact", epochs=1, batch_size=16, sibling_weight=1.0)
     with pytest.raises(ValueError, match="sibling_weight: shards are shuffled row by row"):
         train(read_data([str(tmp_path / "a.npz"), str(tmp_path / "b.npz")]), options)
 

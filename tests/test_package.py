@@ -83,5 +83,5 @@ def test_version_is_defined_once():
     from rgou import __version__
 
     text = (ROOT / "pyproject.toml").read_text()
-    assert 'dynamic = ["version"]' in text and "rgou.__version__" in text
+    assert 'dynamic = ["version"]' in text and "rgou._version.__version__" in text
     assert f"## {__version__}" in (ROOT / "CHANGELOG.md").read_text()

@@ -14,10 +14,10 @@ from rgou.cli import build_parser, main
 from rgou.dataset import Dataset
 from rgou.nn.layout import init_params
 from rgou.selfplay import generate
+from rgou.targets import lambda_returns
 from rgou.train import (
     TrainOptions,
     checkpoint_path,
-    lambda_returns,
     load_config,
     resolve_options,
     split_by_game,
@@ -123,7 +123,7 @@ def test_a_checkpoint_from_before_an_option_existed_resumes_with_its_default(tmp
     with np.load(ckpt) as f:
         arrays = dict(f)
     meta = json.loads(str(arrays["meta"]))
-    del meta["options"]["afterstates"]  # an option added after this checkpoint was written
+    del meta["options"]["sibling_weight"]  # an option added after this checkpoint was written
     arrays["meta"] = np.array(json.dumps(meta))
     np.savez(ckpt, **arrays)
     resumed = train(data, options, checkpoint=ckpt, resume=True)
@@ -132,7 +132,7 @@ def test_a_checkpoint_from_before_an_option_existed_resumes_with_its_default(tmp
 
 
 def test_cli_interrupt_saves_the_best_weights_and_resume_finishes(tmp_path, capsys, monkeypatch):
-    import rgou.train as train_module
+    import rgou.train.pipeline as train_module
 
     out = tmp_path / "m.json.gz"
     real = train_module.train
@@ -178,7 +178,8 @@ def test_a_killed_runs_checkpoint_converts_to_its_best_weights(tmp_path, data, c
 
     meta["options"]["hidden_sizes"] = [16, 4]
     np.savez(tmp_path / "other.ckpt.npz", **{**arrays, "meta": np.array(json.dumps(meta))})
-    with pytest.raises(ValueError, match=r"other.ckpt.npz: \d+ parameters do not fit hidden layers \[16, 4\]"):
+    nets = r"other.ckpt.npz: array value holds \d+ values; the options' nets \(hidden layers \[16, 4\]\) have"
+    with pytest.raises(ValueError, match=nets):
         checkpoint_weights(tmp_path / "other.ckpt.npz")
     (tmp_path / "bad.ckpt.npz").write_text("not a checkpoint")
     capsys.readouterr()
@@ -256,10 +257,17 @@ def test_value_targets_and_lambda_returns():
     assert np.array_equal(search, ds.value_target) and search_w.all()
 
 
+def _flat(preset, overrides):
+    """The resolved options under their flat names, as attributes."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(**resolve_options(preset, overrides).to_json())
+
+
 def test_presets_and_overrides():
     config = load_config()
     assert {"quick", "standard", "production"} <= set(config["presets"])
-    quick = resolve_options("quick", {})
+    quick = _flat("quick", {})
     assert (quick.games, quick.epochs, quick.batch_size, quick.learning_rate, quick.depth, quick.seed) == (
         100,
         10,
@@ -269,13 +277,13 @@ def test_presets_and_overrides():
         42,
     )
     assert quick.validation_split == 0.2
-    standard = resolve_options("standard", {"epochs": 7, "games": None})
+    standard = _flat("standard", {"epochs": 7, "games": None})
     assert (standard.games, standard.epochs) == (1000, 7)
-    numba = resolve_options("production", {})
-    jax = resolve_options("production", {"backend": "jax"})
+    numba = _flat("production", {})
+    jax = _flat("production", {"backend": "jax"})
     assert (numba.games, numba.epochs, numba.batch_size, numba.depth) == (5000, 100, 64, 4)
     assert (jax.games, jax.epochs, jax.backend) == (2000, 75, "jax")
-    strong = resolve_options("strong", {})
+    strong = _flat("strong", {})
     assert (strong.agent, strong.value_target, strong.afterstates, strong.include_passes) == (
         "perfect",
         "exact-unrolled",
@@ -283,12 +291,12 @@ def test_presets_and_overrides():
         False,
     )
     args = build_parser().parse_args(["train", "--preset", "strong", "--no-afterstates"])
-    assert resolve_options("strong", {"afterstates": args.afterstates}).afterstates is False
+    assert _flat("strong", {"afterstates": args.afterstates}).afterstates is False
     assert build_parser().parse_args(["train"]).afterstates is None  # the preset decides
     args = build_parser().parse_args(["train", "--no-include-passes"])
-    assert resolve_options("strong", {"include_passes": args.include_passes}).include_passes is False
+    assert _flat("strong", {"include_passes": args.include_passes}).include_passes is False
     args = build_parser().parse_args(["train", "--include-passes"])
-    assert resolve_options("strong", {"include_passes": args.include_passes}).include_passes is True
+    assert _flat("strong", {"include_passes": args.include_passes}).include_passes is True
     assert build_parser().parse_args(["train"]).include_passes is None
 
 
@@ -336,7 +344,7 @@ def test_bad_config_and_bad_data_are_refused(tmp_path, capsys, data):
 
 def test_training_reads_npz_shards_and_the_json_export(tmp_path, data):
     from rgou.shards import ShardedData
-    from rgou.train import data_identity, read_data
+    from rgou.train.sources import data_identity, read_data
 
     data.subset(np.flatnonzero(data.game_id < 5)).save(tmp_path / "shard-0.npz")
     data.subset(np.flatnonzero(data.game_id >= 5)).save(tmp_path / "shard-1.npz")

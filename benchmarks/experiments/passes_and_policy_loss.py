@@ -28,7 +28,7 @@ from rgou.selfplay import generate
 from rgou.train import TrainOptions, train
 
 GAMES, DEPTH, EPSILON, SEED = 6000, 2, 0.1, 11
-OPTIONS = dict(epochs=8, batch_size=256, learning_rate=1e-3, patience=3, dropout=0.1, seed=SEED, eval_games=0)
+OPTIONS = dict(epochs=8, batch_size=256, learning_rate=1e-3, patience=3, dropout=0.1, seed=SEED)
 MATCH_GAMES = {"emm-3": 4000, "heuristic": 2000}
 
 

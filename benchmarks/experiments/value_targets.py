@@ -22,9 +22,7 @@ from rgou.train import TrainOptions, train
 from rgou.weights import save_weights
 
 GAMES, DEPTH, EPSILON, SEED = 24_000, 2, 0.1, 1
-BASE = dict(
-    batch_size=512, learning_rate=1e-3, dropout=0.0, patience=100, seed=SEED, eval_games=0, validation_split=0.05
-)
+BASE = dict(batch_size=512, learning_rate=1e-3, dropout=0.0, patience=100, seed=SEED, validation_split=0.05)
 STAGES = {
     "outcome": [dict(epochs=12, patience=3)],
     "outcome-then-td": [

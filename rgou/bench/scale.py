@@ -208,7 +208,7 @@ def _workers(res: SectionResult, ctx: BenchContext) -> None:
         res.notes.append("worker scaling skipped: Dask is not installed (pip install 'rgou[cluster]')")
         return
     from rgou.cluster import generate_shards
-    from rgou.selfplay import generate
+    from rgou.selfplay import GenerateOptions, generate
 
     games = 400 if ctx.quick else 10_000
     single = timed(lambda: generate(games, depth=3, seed=5))
@@ -226,7 +226,7 @@ def _workers(res: SectionResult, ctx: BenchContext) -> None:
             with tempfile.TemporaryDirectory(prefix="rgou-bench-cluster-") as tmp:
                 t = timed(
                     lambda tmp=tmp, client=client, workers=workers: generate_shards(
-                        tmp, games, 4 * workers * 4, depth=3, seed=5, client=client
+                        tmp, GenerateOptions(games, depth=3, seed=5), 4 * workers * 4, client=client
                     )
                 )
         finally:

@@ -1,0 +1,332 @@
+"""Checkpoints of a training run: written atomically after every epoch, validated in full when read.
+
+A checkpoint (NAME.ckpt.npz beside the run's output) holds the trainer's
+state (both nets, Adam's moments, the step), the best weights so far, the
+per-epoch history, the options and the data's identity: resuming it with
+the same options and data continues the run bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rgou._io import atomic_write
+from rgou._version import __version__
+from rgou.dataset import NPZ_DAMAGE
+from rgou.nn.contract import STATE_ARRAYS, TrainState
+from rgou.nn.layout import LAYOUT_IN_OUT, NUM_POLICY_OUTPUTS, NetConfig
+from rgou.train.options import OPTION_NAMES, TRAINING_FIELDS, TrainOptions
+from rgou.weights import Weights
+
+CHECKPOINT_FORMAT = 1
+
+
+def checkpoint_path(output: str | Path) -> Path:
+    """Where the checkpoint of a run writing `output` lives: beside it, NAME.ckpt.npz."""
+    output = Path(output)
+    name = output.name
+    for suffix in (".gz", ".json"):
+        name = name.removesuffix(suffix)
+    return output.with_name(name + ".ckpt.npz")
+
+
+@dataclass
+class Progress:
+    """Where a run stands: epochs done, the best epoch and its loss, the epochs since, the history."""
+
+    epoch: int = 0  # epochs completed
+    best_epoch: int = -1
+    best_loss: float = math.inf
+    since_best: int = 0
+    history: list[dict] = field(default_factory=list)
+
+
+def save_checkpoint(
+    path: Path,
+    state: TrainState,
+    best: tuple[np.ndarray, np.ndarray],
+    progress: Progress,
+    options: TrainOptions,
+    identity: str,
+    counts: dict[str, int],
+    depth: int,
+) -> None:
+    meta = {
+        "format": CHECKPOINT_FORMAT,
+        "version": __version__,
+        "options": options.to_json(),
+        "data": identity,
+        "counts": {k: int(v) for k, v in counts.items()},
+        "depth": depth,
+        "step": int(state.step),
+        **asdict(progress),
+    }
+    arrays = {name: np.asarray(getattr(state, name)) for name in STATE_ARRAYS}
+    arrays["best_value"], arrays["best_policy"] = best
+    arrays["meta"] = np.array(json.dumps(meta))
+    with atomic_write(path) as fh:
+        np.savez(fh, **arrays)
+
+
+def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """(metadata, arrays) of a checkpoint file, validated in full; else a ValueError naming the file.
+
+    The archive is read member by member with bounded sizes (a damaged or
+    crafted one cannot make it allocate more than the nets it describes);
+    the metadata's fields are checked for type and range, `options` as
+    TrainOptions would take them; every array must be float32 of the shape
+    its net has (NUM_FEATURES inputs, the options' hidden sizes, 1 or 7
+    outputs), the best weights finite. The state arrays' finiteness is
+    `load_checkpoint`'s to check: a diverged run keeps its best weights.
+    """
+    import io
+    import lzma
+    import zipfile
+
+    from rgou.nn.contract import MAX_NET_PARAMS, net_params
+
+    # what zipfile and NumPy's .npy header parser raise on damaged bytes
+    damaged = (*NPZ_DAMAGE, lzma.LZMAError)
+    meta_bytes = 64 << 20  # the metadata member: UTF-32 JSON of the options and the per-epoch history
+    npy_header = 1 << 16
+
+    def shown(value: Any) -> str:
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    def member(archive: zipfile.ZipFile, name: str, kind: str, limit: int) -> np.ndarray:
+        """Array `name` (a float32 vector, kind "f", or a text scalar, kind "U") of at most `limit` data bytes."""
+        info = archive.getinfo(f"{name}.npy")
+        if info.file_size > limit + npy_header:
+            raise ValueError(f"array {name} holds {info.file_size} bytes, more than {limit + npy_header}")
+        with archive.open(info) as handle:
+            raw = handle.read(limit + npy_header + 1)  # reading to the end checks the CRC
+        stream = io.BytesIO(raw)
+        version = np.lib.format.read_magic(stream)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"array {name}: unsupported .npy version {version}")
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(stream)
+        vector = kind == "f" and dtype == np.dtype("<f4") and len(shape) == 1
+        text = kind == "U" and dtype.kind == "U" and shape == ()
+        if not (vector or text) or fortran:
+            expected = "float32 vector" if kind == "f" else "text"
+            raise ValueError(f"array {name} is {dtype} of shape {shape}, not a {expected}")
+        body = raw[stream.tell() :]
+        if len(body) != dtype.itemsize * math.prod(shape):
+            raise ValueError(f"array {name}: {len(body)} data bytes for {dtype} of shape {shape}")
+        return np.frombuffer(body, dtype=dtype).reshape(shape).copy()  # a writable copy: trainers update it
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            meta_text = str(member(archive, "meta", "U", meta_bytes)[()])
+            names = (*STATE_ARRAYS, "best_value", "best_policy")
+            arrays = {name: member(archive, name, "f", 4 * MAX_NET_PARAMS) for name in names}
+        meta = json.loads(meta_text)
+    except RecursionError:
+        raise ValueError(f"{path}: not a readable rgou checkpoint (metadata nested too deep)") from None
+    except damaged as e:
+        raise ValueError(f"{path}: not a readable rgou checkpoint ({type(e).__name__}: {str(e)[:200]})") from e
+    if not isinstance(meta, dict) or type(meta.get("format")) is not int or meta["format"] != CHECKPOINT_FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise ValueError(f"{path}: checkpoint format {shown(found)}, expected {CHECKPOINT_FORMAT}")
+
+    def bad(field_name: str, expected: str, value: Any) -> ValueError:
+        return ValueError(f"{path}: damaged checkpoint metadata: {field_name} must be {expected}, got {shown(value)}")
+
+    def count(value: Any, low: int = 0) -> bool:
+        return type(value) is int and value >= low
+
+    def number(value: Any) -> bool:
+        return type(value) in (int, float)
+
+    saved = meta.get("options")
+    if not isinstance(saved, dict):
+        raise bad("options", "an object of training options", saved)
+    defaults = TrainOptions().to_json()
+    for key, value in saved.items():
+        if key not in defaults:
+            continue  # an option of a newer rgou: ignored, as TrainOptions would not take it
+        default = defaults[key]
+        if isinstance(default, bool):
+            ok = type(value) is bool
+        elif isinstance(default, int):
+            ok = type(value) is int
+        elif isinstance(default, float):
+            ok = number(value) and math.isfinite(value)
+        elif isinstance(default, list):
+            ok = isinstance(value, list) and all(type(h) is int for h in value)
+        else:  # str, or None for init, agent and table
+            ok = isinstance(value, str) or (default is None and value is None)
+        if not ok:
+            raise bad(f"options.{key}", f"of the type of {shown(default)}", value)
+    try:
+        options = TrainOptions(**{k: v for k, v in saved.items() if k in OPTION_NAMES})
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{path}: damaged checkpoint metadata: options: {e}") from None
+    for key, low in (("step", 0), ("epoch", 0), ("best_epoch", -1), ("since_best", 0)):
+        if not count(meta.get(key), low):
+            raise bad(key, f"an integer >= {low}", meta.get(key))
+    if meta["best_epoch"] > meta["epoch"]:
+        raise bad("best_epoch", f"at most epoch ({meta['epoch']})", meta["best_epoch"])
+    if not number(meta.get("best_loss")) or math.isnan(meta["best_loss"]):
+        raise bad("best_loss", "a number", meta.get("best_loss"))
+    if not isinstance(meta.get("data"), str):
+        raise bad("data", "the data's identity (a string)", meta.get("data"))
+    if "version" in meta and not isinstance(meta["version"], str):
+        raise bad("version", "a string", meta["version"])
+    if "depth" in meta and not count(meta["depth"]):
+        raise bad("depth", "an integer >= 0", meta["depth"])
+    counts = meta.get("counts")
+    if "counts" in meta and not (
+        isinstance(counts, dict)
+        and all(count(v) for v in counts.values())
+        and all(k in counts for k in ("games", "train_samples"))
+    ):
+        raise bad("counts", "an object of sample and game counts (games, train_samples, ...)", counts)
+    history = meta.get("history")
+    if not isinstance(history, list) or len(history) > meta["epoch"]:
+        raise bad("history", f"a list of at most {meta['epoch']} epoch records", history)
+    for k, record in enumerate(history):
+        if not isinstance(record, dict) or not count(record.get("epoch"), 1) or record["epoch"] > meta["epoch"]:
+            raise bad(f"history[{k}]", f"an epoch record with an epoch in 1..{meta['epoch']}", record)
+        for key, value in record.items():
+            if key == "best":
+                ok = type(value) is bool
+            elif key == "seconds":
+                ok = number(value) and math.isfinite(value) and value >= 0
+            else:
+                ok = number(value)  # losses and agreements (NaN when nothing was measured)
+            if not ok:
+                raise bad(f"history[{k}].{key}", "true or false" if key == "best" else "a number", value)
+
+    value_cfg, policy_cfg = net_configs(options.hidden_sizes)
+    for name, array in arrays.items():
+        cfg = value_cfg if name in ("value", "value_m", "value_v", "best_value") else policy_cfg
+        expected = net_params(cfg)
+        if array.shape != (expected,):
+            raise ValueError(
+                f"{path}: array {name} holds {array.size} values; the options' nets (hidden layers "
+                f"{list(options.hidden_sizes)}) have {expected}"
+            )
+    for name in ("best_value", "best_policy"):
+        bad_values = ~np.isfinite(arrays[name])
+        if bad_values.any():
+            index = int(np.flatnonzero(bad_values)[0])
+            raise ValueError(f"{path}: array {name}[{index}] is {arrays[name][index]}: weights must be finite")
+    return meta, arrays
+
+
+def load_checkpoint(path: Path, options: TrainOptions, identity: str):
+    """(state as NumPy, best weights, progress) of a checkpoint made with the same options and data."""
+    meta, arrays = read_checkpoint(path)
+    saved = meta["options"]
+    mine = options.to_json()
+    default = TrainOptions().to_json()  # an option newer than the checkpoint had its default value
+    differ = [k for k in TRAINING_FIELDS if saved.get(k, default[k]) != mine[k]]
+    if differ:
+        detail = ", ".join(f"{k}: {saved.get(k, default[k])!r} there, {mine[k]!r} now" for k in differ)
+        raise ValueError(
+            f"{path}: checkpoint of other options ({detail}); rerun with the same options or without --resume"
+        )
+    if meta["data"] != identity:
+        raise ValueError(f"{path}: checkpoint of other data (the samples differ); rerun with the same data")
+    for name in STATE_ARRAYS:
+        bad = ~np.isfinite(arrays[name])
+        if name.endswith("_v"):
+            bad |= arrays[name] < 0  # Adam's second moments
+        if bad.any():
+            index = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"{path}: array {name}[{index}] is {arrays[name][index]}: the run cannot resume from there "
+                "(its best weights may still be converted: rgou convert CHECKPOINT OUT --from checkpoint)"
+            )
+    state = TrainState(*(arrays[name] for name in STATE_ARRAYS), meta["step"])
+    progress = Progress(meta["epoch"], meta["best_epoch"], meta["best_loss"], meta["since_best"], meta["history"])
+    return state, (arrays["best_value"], arrays["best_policy"]), progress
+
+
+def checkpoint_weights(path: str | Path) -> Weights:
+    """The best weights so far of a run's checkpoint, with the metadata its output file would have.
+
+    For a run that was killed (SIGKILL, a machine taken away) before it wrote
+    its output: `rgou convert RUN.ckpt.npz MODEL.json.gz --from checkpoint`.
+    The metadata says `interrupted`. Checkpoints written before they held the
+    sample counts and the depth give None for those fields.
+    """
+    path = Path(path)
+    meta, arrays = read_checkpoint(path)  # validated: options, progress, arrays of the options' nets
+    options = TrainOptions(**{k: v for k, v in meta["options"].items() if k in OPTION_NAMES})
+    progress = Progress(meta["epoch"], meta["best_epoch"], meta["best_loss"], meta["since_best"], meta["history"])
+    counts = meta.get("counts")
+    value, policy = (np.ascontiguousarray(arrays[k], np.float32) for k in ("best_value", "best_policy"))
+    value_cfg, policy_cfg = net_configs(options.hidden_sizes)  # the arrays were checked against them
+    seconds = sum(float(h.get("seconds", 0.0)) for h in progress.history)
+    metadata = training_metadata(
+        options, counts or {"games": 0, "train_samples": 0}, meta.get("depth", 0), progress, seconds, True
+    )
+    if counts is None:
+        metadata.update(num_games=None, num_training_samples=None, depth=None)
+    metadata["from_checkpoint"] = path.name
+
+    def finite(value: Any) -> Any:
+        """NaN (a loss nothing was measured for) as None: a weight file holds finite numbers only."""
+        if isinstance(value, dict):
+            return {k: finite(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [finite(v) for v in value]
+        return None if isinstance(value, float) and not math.isfinite(value) else value
+
+    return Weights(value, policy, value_cfg, policy_cfg, finite(metadata))
+
+
+def net_configs(hidden_sizes: tuple[int, ...]) -> tuple[NetConfig, NetConfig]:
+    """The value and policy nets of a run: NUM_FEATURES inputs (all data has), these hidden layers, 1 and 7 outputs."""
+    return NetConfig(hidden_sizes=hidden_sizes, output_size=1), NetConfig(
+        hidden_sizes=hidden_sizes, output_size=NUM_POLICY_OUTPUTS
+    )
+
+
+def _json_finite(record: dict) -> dict:
+    """An epoch record for a file: a non-finite figure (no value targets to validate on) is None."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in record.items()}
+
+
+def training_metadata(
+    options: TrainOptions, counts: dict[str, int], depth: int, progress: Progress, seconds: float, interrupted: bool
+) -> dict[str, Any]:
+    """The weight file's metadata: the standard fields, the options and the per-epoch history."""
+    import datetime
+
+    best = next((h for h in progress.history if h["epoch"] == progress.best_epoch), {})
+    return {
+        "training_date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "version": __version__,
+        "backend": options.backend,
+        "num_games": int(counts["games"]),
+        "num_training_samples": int(counts["train_samples"]),
+        "epochs": int(progress.epoch),
+        "learning_rate": float(options.learning_rate),
+        "batch_size": int(options.batch_size),
+        "validation_split": float(options.validation_split),
+        "seed": int(options.seed),
+        "depth": depth,
+        "training_time_seconds": round(seconds, 3),
+        "best_validation_loss": float(progress.best_loss) if math.isfinite(progress.best_loss) else None,
+        "best_epoch": int(progress.best_epoch),
+        "best_validation_value_loss": best.get("val_value_loss"),
+        "best_validation_policy_loss": best.get("val_policy_loss"),
+        "value_target": options.value_target,
+        "policy_loss": options.policy_loss,
+        "dropout": float(options.dropout),
+        "options": options.to_json(),
+        "interrupted": bool(interrupted),
+        "history": [_json_finite(h) for h in progress.history],
+        "layout": LAYOUT_IN_OUT,
+    }

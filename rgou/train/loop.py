@@ -1,0 +1,176 @@
+"""The training loop: epochs of either trainer over a data source, early stopping, checkpoints.
+
+`train(data, options)` trains both networks and returns a `TrainResult`
+holding the best weights (by validation loss), the per-epoch history and the
+held-out policy agreement. In order:
+
+1. split the games (never the samples) into training and validation games;
+2. value targets (`rgou.targets`): outcome, search, blend:A, td:L (the
+   lambda-return of the value net's own predictions, recomputed at the start
+   of every epoch after the first `td_warmup` epochs, which train on the
+   outcome; validation uses the outcome), exact or exact-unrolled;
+3. epochs over a seeded shuffle of the training rows (from shards: a seeded
+   shard order and a shuffle buffer, see rgou.shards; with
+   ``sibling_weight``, a shuffle of whole decisions), in full minibatches;
+   after each: validation losses, the policy's top-1 agreement with the
+   expert on held-out positions (among legal moves), a checkpoint; early
+   stopping after `patience` epochs without a better validation loss
+   (value + policy), keeping the best weights.
+
+A checkpoint resumes a run bit for bit: shuffles depend on (seed, epoch),
+dropout on (seed, step), targets on the state.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rgou.dataset import Dataset
+from rgou.nn.contract import TrainConfig
+from rgou.nn.layout import init_params
+from rgou.train.checkpoint import Progress, load_checkpoint, net_configs, save_checkpoint, training_metadata
+from rgou.train.options import TrainOptions
+from rgou.train.runners import make_runner
+from rgou.train.sources import _MemorySource, _ShardSource, data_depth
+from rgou.weights import Weights
+
+IMPROVEMENT = 1e-7  # a validation loss must drop by more than this to count as better
+
+
+@dataclass
+class TrainResult:
+    """What `train` returns."""
+
+    weights: Weights  # the best epoch's weights, with metadata and history
+    history: list[dict]  # one dict per epoch
+    best_epoch: int
+    best_value_loss: float
+    best_policy_loss: float
+    policy_accuracy: float  # top-1 agreement with the expert among legal moves, held-out games
+    train_samples: int
+    validation_samples: int
+    train_games: int
+    validation_games: int
+    epochs_run: int
+    seconds: float
+    interrupted: bool = False
+
+
+EpochFn = Callable[[dict], None]
+
+
+def train(
+    data: Dataset,
+    options: TrainOptions,
+    checkpoint: str | Path | None = None,
+    resume: bool = False,
+    on_epoch: EpochFn | None = None,
+) -> TrainResult:
+    """Train both networks on `data` (see the module docstring); checkpoints to `checkpoint` after every epoch.
+
+    `data` is a Dataset in memory, or a `rgou.shards.ShardedData` streamed from
+    disk. Ctrl-C (KeyboardInterrupt) ends the run after the current step and
+    returns the best weights so far with `interrupted=True`.
+    """
+    from rgou.shards import ShardedData
+
+    start = time.perf_counter()
+    if isinstance(data, ShardedData):
+        source = _ShardSource(data, options, options.shuffle_buffer)
+    else:
+        source = _MemorySource(data, options)
+    counts = source.counts()
+    depth = data_depth(data)
+    if counts["train_samples"] < options.batch_size:
+        raise ValueError(f"{counts['train_samples']} training samples are fewer than one batch of {options.batch_size}")
+    value_cfg, policy_cfg = net_configs(options.hidden_sizes)
+    config = TrainConfig(
+        value_cfg,
+        policy_cfg,
+        float(options.learning_rate),
+        "adam",
+        float(options.dropout),
+        int(options.seed),
+        int(options.batch_size),
+        options.policy_loss,
+        float(options.sibling_weight),
+    )
+    runner = make_runner(config, options.backend, source.runner_data())
+    if options.init is not None:
+        from rgou.models import load_model
+
+        start_weights = load_model(options.init)
+        v0, p0 = start_weights.value, start_weights.policy
+    else:
+        v0, p0 = init_params(value_cfg, options.seed), init_params(policy_cfg, options.seed + 1)
+
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if resume and ckpt is not None and ckpt.exists():
+        state_np, best, progress = load_checkpoint(ckpt, options, source.identity)
+        state = runner.restore(state_np)
+    else:
+        if resume and ckpt is not None:
+            raise ValueError(f"--resume: no checkpoint {ckpt} to resume from")
+        state = runner.init(v0, p0)
+        best = (np.array(v0, np.float32), np.array(p0, np.float32))
+        progress = Progress()
+
+    interrupted = False
+    try:
+        while progress.epoch < options.epochs and progress.since_best < options.patience:
+            epoch = progress.epoch
+            t0 = time.perf_counter()
+            state, losses = source.epoch(runner, state, epoch)
+            record: dict[str, Any] = {
+                "epoch": epoch + 1,
+                "train_value_loss": float(losses[:, 0].mean()),
+                "train_policy_loss": float(losses[:, 1].mean()),
+            }
+            validation = source.validate(runner, state)
+            if validation is not None:
+                record.update(validation)
+                score = validation["val_value_loss"] + validation["val_policy_loss"]
+            else:
+                score = record["train_value_loss"] + record["train_policy_loss"]
+            record["seconds"] = round(time.perf_counter() - t0, 3)
+            progress.epoch = epoch + 1
+            if score < progress.best_loss - IMPROVEMENT:
+                snapshot = runner.to_numpy(state)
+                best = (np.array(snapshot.value, np.float32), np.array(snapshot.policy, np.float32))
+                progress.best_loss, progress.best_epoch, progress.since_best = score, epoch + 1, 0
+            else:
+                progress.since_best += 1
+            record["best"] = progress.best_epoch == epoch + 1
+            progress.history.append(record)
+            if ckpt is not None:
+                save_checkpoint(ckpt, runner.to_numpy(state), best, progress, options, source.identity, counts, depth)
+            if on_epoch is not None:
+                on_epoch(record)
+    except KeyboardInterrupt:
+        interrupted = True
+
+    best_record = next((h for h in progress.history if h["epoch"] == progress.best_epoch), {})
+    metadata = training_metadata(options, counts, depth, progress, time.perf_counter() - start, interrupted)
+    weights = Weights(best[0], best[1], value_cfg, policy_cfg, metadata)
+    return TrainResult(
+        weights=weights,
+        history=progress.history,
+        best_epoch=progress.best_epoch,
+        best_value_loss=best_record.get("val_value_loss", best_record.get("train_value_loss", math.nan)),
+        best_policy_loss=best_record.get("val_policy_loss", best_record.get("train_policy_loss", math.nan)),
+        policy_accuracy=best_record.get("val_policy_accuracy", math.nan),
+        train_samples=counts["train_samples"],
+        validation_samples=counts["validation_samples"],
+        train_games=counts["train_games"],
+        validation_games=counts["validation_games"],
+        epochs_run=progress.epoch,
+        seconds=time.perf_counter() - start,
+        interrupted=interrupted,
+    )

@@ -1,0 +1,214 @@
+"""Options of a training run: the trainer's (`TrainOptions`), the whole pipeline's (`PipelineOptions`), presets.
+
+`TrainOptions` holds what decides the trained weights given the data;
+`PipelineOptions` composes the stages of `rgou train`: generation
+(`rgou.selfplay.GenerateOptions`), training, and the strength check's games.
+Presets (the packaged ``training.json``, or a config file) name flat option
+values; `resolve_options` turns a preset and overrides into `PipelineOptions`.
+The defaults live in the dataclasses only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from rgou._validate import check_float, check_int
+from rgou.nn.contract import MAX_SIBLING_WEIGHT, POLICY_LOSSES
+from rgou.nn.layout import DEFAULT_HIDDEN_SIZES, NUM_POLICY_OUTPUTS
+from rgou.selfplay import GenerateOptions
+from rgou.targets import ValueTarget
+
+BACKENDS = ("numba", "jax")
+DEFAULT_SEED = 42
+DEFAULT_EVAL_GAMES = 200
+MAX_TRAIN_SEED = 2**32 - 1
+ARCHITECTURE_SIZES = {"input_size": None, "value_output_size": 1, "policy_output_size": NUM_POLICY_OUTPUTS}
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Everything that decides the trained weights, given the data."""
+
+    epochs: int = 10
+    learning_rate: float = 1e-3
+    batch_size: int = 32
+    validation_split: float = 0.2
+    patience: int = 10
+    dropout: float = 0.1
+    value_target: str = "outcome"
+    policy_loss: str = "full"
+    backend: str = "numba"
+    seed: int = DEFAULT_SEED
+    hidden_sizes: tuple[int, ...] = DEFAULT_HIDDEN_SIZES
+    init: str | None = None  # start from this model (file or packaged name) instead of fresh weights
+    td_warmup: int = 0  # with td:L targets, train this many first epochs on the outcome
+    lr_decay: float = 1.0  # the learning rate of epoch e is learning_rate * lr_decay**e
+    sibling_weight: float = 0.0  # beta of the value loss's sibling term (afterstate data; rgou.nn.contract)
+    table: str | None = None  # the solved 7-piece table of exact targets (None: the cache folder's)
+    shuffle_buffer: int = 1 << 20  # samples in the shuffle buffer when training from shards
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
+        check_int("epochs", self.epochs, 1)
+        check_int("batch_size", self.batch_size, 1)
+        check_int("patience", self.patience, 1)
+        check_int("seed", self.seed, 0, MAX_TRAIN_SEED)
+        check_int("td_warmup", self.td_warmup, 0)
+        check_int("shuffle_buffer", self.shuffle_buffer, 1)
+        check_float("validation_split", self.validation_split, 0.0, 0.9)
+        check_float("dropout", self.dropout, 0.0, 0.95)
+        check_float("lr_decay", self.lr_decay, 0.01, 1.0)
+        check_float("sibling_weight", self.sibling_weight, 0.0, MAX_SIBLING_WEIGHT)
+        if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float)):
+            raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate!r}")
+        if not 0.0 < float(self.learning_rate) < 1.0:
+            raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.policy_loss not in POLICY_LOSSES:
+            raise ValueError(f"policy_loss must be one of {', '.join(POLICY_LOSSES)}, got {self.policy_loss!r}")
+        ValueTarget.parse(self.value_target)
+        if not self.hidden_sizes or any(
+            isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden_sizes
+        ):
+            raise ValueError(f"hidden_sizes must be positive integers, got {self.hidden_sizes!r}")
+
+    @property
+    def target(self) -> ValueTarget:
+        return ValueTarget.parse(self.value_target)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["hidden_sizes"] = list(self.hidden_sizes)
+        return out
+
+
+OPTION_NAMES = tuple(f.name for f in fields(TrainOptions))
+TRAINING_FIELDS = OPTION_NAMES  # what a checkpoint must agree on (the data's identity covers the rest)
+GENERATION_FIELDS = ("games", "depth", "epsilon", "max_plies", "include_passes", "afterstates", "agent")
+SHARED_FIELDS = ("seed", "table")  # one value for generation and training
+PIPELINE_FIELDS = ("eval_games",)
+FLAT_NAMES = (*GENERATION_FIELDS, *OPTION_NAMES, *PIPELINE_FIELDS)  # the names presets and the CLI use
+
+
+def epoch_learning_rate(options: TrainOptions, epoch: int) -> float:
+    """The learning rate of an epoch (0-based): learning_rate * lr_decay**epoch."""
+    return float(options.learning_rate) * float(options.lr_decay) ** epoch
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    """The stages of `rgou train`: the games to generate, the training, the strength check (0 games: none).
+
+    One seed and one table serve generation and training. The generated data
+    is labelled by the search, or, for afterstates, by the training's exact
+    target (the positions after each move have only exact values).
+    """
+
+    generation: GenerateOptions
+    training: TrainOptions
+    eval_games: int = DEFAULT_EVAL_GAMES
+
+    def __post_init__(self) -> None:
+        check_int("eval_games", self.eval_games, 0)
+
+    @classmethod
+    def from_flat(cls, values: dict[str, Any]) -> PipelineOptions:
+        """Options from flat names (FLAT_NAMES, as presets and the CLI give them); missing ones are defaults."""
+        unknown = sorted(set(values) - set(FLAT_NAMES))
+        if unknown:
+            raise ValueError(f"unknown option(s) {', '.join(unknown)}; valid: {', '.join(FLAT_NAMES)}")
+        training = TrainOptions(**{k: v for k, v in values.items() if k in OPTION_NAMES})
+        target = training.target
+        afterstates = values.get("afterstates", False)
+        if afterstates is True and not target.is_exact:
+            raise ValueError(
+                f"afterstates: the positions after each move have only exact values; value_target is "
+                f"{training.value_target!r}, use exact or exact-unrolled"
+            )
+        generation = GenerateOptions(
+            **{k: v for k, v in values.items() if k in GENERATION_FIELDS},
+            seed=training.seed,
+            table=training.table,
+            value_target=training.value_target if afterstates is True else "search",
+        )
+        return cls(generation, training, values.get("eval_games", DEFAULT_EVAL_GAMES))
+
+    def to_json(self) -> dict[str, Any]:
+        """The options under their flat names."""
+        generation = {k: getattr(self.generation, k) for k in GENERATION_FIELDS}
+        return {**generation, **self.training.to_json(), "eval_games": self.eval_games}
+
+
+def load_config(path: str | Path | None = None) -> dict[str, Any]:
+    """The training configuration (presets, and optional defaults): a JSON file, or the packaged one."""
+    if path is None:
+        from rgou.models import data_file
+
+        name, text = "training.json (packaged)", data_file("training.json").read_text()
+    else:
+        name = str(path)
+        try:
+            text = Path(path).read_text()
+        except (OSError, UnicodeDecodeError) as e:
+            raise ValueError(f"{name}: cannot read the training config ({e})") from e
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{name}: not valid JSON ({e})") from e
+    if not isinstance(config, dict) or not isinstance(config.get("presets"), dict):
+        raise ValueError(f"{name}: expected a JSON object with a 'presets' object")
+    for where in ("defaults", *(f"presets.{p}" for p in config["presets"])):
+        section = config.get("defaults", {}) if where == "defaults" else config["presets"][where.split(".", 1)[1]]
+        if not isinstance(section, dict):
+            raise ValueError(f"{name}: {where} must be an object")
+        unknown = sorted(set(section) - set(FLAT_NAMES) - set(BACKENDS))
+        if unknown:
+            raise ValueError(
+                f"{name}: unknown option(s) {', '.join(unknown)} in {where}; valid: {', '.join(FLAT_NAMES)}"
+            )
+    _check_architecture(config.get("architecture"), name)
+    return config
+
+
+def _check_architecture(architecture: Any, name: str) -> None:
+    """An old config's "architecture": its hidden sizes are read; the other sizes must be the nets' own."""
+    from rgou.features import NUM_FEATURES
+
+    if architecture is None:
+        return
+    fixed = {**ARCHITECTURE_SIZES, "input_size": NUM_FEATURES}
+    if not isinstance(architecture, dict) or any(architecture.get(k, v) != v for k, v in fixed.items()):
+        raise ValueError(
+            f"{name}: architecture: the nets have {NUM_FEATURES} inputs and 1 and {NUM_POLICY_OUTPUTS} outputs; "
+            "only hidden_sizes can change (give it in defaults or a preset)"
+        )
+
+
+def resolve_options(
+    preset: str | None, overrides: dict[str, Any], config: dict[str, Any] | None = None
+) -> PipelineOptions:
+    """Options of a preset (or the defaults), backend-specific values applied, then `overrides` (None ignored).
+
+    Names are flat (FLAT_NAMES): ``games`` and ``depth`` go to generation,
+    ``epochs`` to training, ``seed`` and ``table`` to both.
+    """
+    config = load_config() if config is None else config
+    values: dict[str, Any] = dict(config.get("defaults", {}))
+    hidden = config.get("architecture", {}).get("hidden_sizes")
+    if hidden is not None:
+        values["hidden_sizes"] = tuple(hidden)
+    chosen = {k: v for k, v in overrides.items() if v is not None}
+    if preset is not None:
+        presets = config["presets"]
+        if preset not in presets:
+            raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(presets)}")
+        section = presets[preset]
+        values.update({k: v for k, v in section.items() if k not in BACKENDS})
+        backend = chosen.get("backend", values.get("backend", "numba"))
+        values.update(section.get(backend, {}))
+    values.update(chosen)
+    return PipelineOptions.from_flat(values)

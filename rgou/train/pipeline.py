@@ -1,0 +1,472 @@
+"""`rgou train` as one library call: generate (or read) data, train, checkpoint, check strength, summarise.
+
+`train_model(options)` does exactly what the command does and returns a
+`TrainingRun`; the command only parses arguments and prints around it.
+Without an output file, each run gets a folder of its own (runs/quick-1,
+runs/quick-2, ...) holding the weights, the checkpoint while it runs, the
+summary with the per-epoch history (summary.json) and, when matplotlib is
+installed, the curves (curves.png).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from rgou._numba import warm_up
+from rgou.train.checkpoint import checkpoint_path
+from rgou.train.loop import EpochFn, TrainResult, train
+from rgou.train.options import PipelineOptions, resolve_options
+from rgou.train.sources import data_players, read_data
+
+RUNS_FOLDER = "runs"
+WEIGHTS_NAME = "weights.json.gz"
+SUMMARY_NAME = "summary.json"
+CURVES_NAME = "curves.png"
+STRENGTH_OPPONENTS = ("heuristic", "emm-1", "emm-2", "emm-3")
+SMOKE_TEST_PRESETS = ("quick",)  # presets that check the pipeline runs, far weaker than the shipped model
+SHIPPED_MODEL = "default"
+
+ProgressFn = Callable[[str, int, int], None]  # (stage, done, total): "generate", "vs heuristic", ...
+MessageFn = Callable[[str], None]
+
+
+@dataclass
+class TrainingRun:
+    """What `train_model` did: where everything went, the options, the data, the result and the strength."""
+
+    output: Path  # the weight file
+    folder: Path | None  # the run's own folder (None when an output file was given)
+    checkpoint: Path
+    preset: str | None
+    options: PipelineOptions
+    games: int
+    samples: int
+    players: str
+    result: TrainResult
+    strength: list = field(default_factory=list)  # rgou.arena.PairResult per opponent
+    seconds: dict[str, float] = field(default_factory=dict)  # per phase: load, compile, generate, train, evaluate
+    files: dict[str, Path] = field(default_factory=dict)  # what was written besides the weights
+    interrupted: str | None = None  # what is true of the files after Ctrl-C, in words; None: the run finished
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary as JSON (summary.json, `rgou train --json`)."""
+        r = self.result
+        return {
+            "output": str(self.output),
+            "folder": None if self.folder is None else str(self.folder),
+            "preset": self.preset,
+            "options": self.options.to_json(),
+            "games": self.games,
+            "samples": self.samples,
+            "players": self.players,
+            "train_games": r.train_games,
+            "validation_games": r.validation_games,
+            "train_samples": r.train_samples,
+            "validation_samples": r.validation_samples,
+            "epochs_run": r.epochs_run,
+            "best_epoch": r.best_epoch,
+            "best_validation_value_loss": finite_or_none(r.best_value_loss),
+            "best_validation_policy_loss": finite_or_none(r.best_policy_loss),
+            "policy_top1_agreement": finite_or_none(r.policy_accuracy),
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+            "strength": [s.to_json() for s in self.strength],
+            "history": [{k: finite_or_none(v) for k, v in h.items()} for h in r.history],
+        }
+
+    def render(self) -> str:
+        """The summary `rgou train` prints."""
+        return render_summary(self.to_json(), {k: str(v) for k, v in self.files.items()})
+
+
+def finite_or_none(x: Any) -> Any:
+    """JSON has no NaN: a figure that does not exist (no validation games) is null."""
+    return None if isinstance(x, float) and not math.isfinite(x) else x
+
+
+def new_run_folder(runs: str | Path, name: str) -> Path:
+    """Create and return runs/NAME-N for the first N >= 1 not taken (mkdir is atomic: two runs never share one)."""
+    runs = Path(runs)
+    runs.mkdir(parents=True, exist_ok=True)
+    taken = [int(m.group(1)) for p in runs.iterdir() if (m := re.fullmatch(re.escape(name) + r"-(\d+)", p.name))]
+    number = max(taken, default=0) + 1
+    while True:
+        folder = runs / f"{name}-{number}"
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            number += 1
+
+
+def latest_run_folder(runs: str | Path, name: str) -> Path:
+    """The newest runs/NAME-N (what --resume continues without an output file)."""
+    runs = Path(runs)
+    found = [
+        (int(m.group(1)), p)
+        for p in (runs.iterdir() if runs.is_dir() else [])
+        if (m := re.fullmatch(re.escape(name) + r"-(\d+)", p.name)) and p.is_dir()
+    ]
+    if not found:
+        raise ValueError(f"--resume: no run folder {runs}/{name}-N to resume; give the run's weight file with --out")
+    return max(found)[1]
+
+
+def train_model(
+    options: PipelineOptions | str = "quick",
+    out: str | Path | None = None,
+    *,
+    data: list[str] | None = None,
+    preset: str | None = None,
+    runs: str | Path = RUNS_FOLDER,
+    resume: bool = False,
+    force: bool = False,
+    in_memory: bool = False,
+    allow_incomplete: bool = False,
+    threads: int | None = None,
+    plot: str | Path | None = None,
+    summary: str | Path | None = None,
+    inputs: tuple[tuple[str, Any], ...] = (),
+    on_epoch: EpochFn | None = None,
+    progress: ProgressFn | None = None,
+    message: MessageFn | None = None,
+) -> TrainingRun:
+    """Train a model as `rgou train` does; returns the run (its `render()` is the command's summary).
+
+    options: a `PipelineOptions`, or a preset's name (``train_model("quick")``).
+    out: the weight file; None: a new folder runs/PRESET-N (`runs`) with
+    weights.json.gz, summary.json and curves.png. data: train on these files
+    (datasets, shard folders, globs; `read_data`) instead of generating games.
+    resume: continue from the checkpoint beside `out` (or in the newest run
+    folder). force: replace existing outputs. plot, summary: also write the
+    curves (PNG, needs matplotlib) and the summary (JSON) there. inputs:
+    more (option, path) pairs no output may overwrite (e.g. a config file).
+    on_epoch(record) after every epoch; progress(stage, done, total) while
+    generating and in the strength check; message(text) for notes (kernels
+    compiling, what is trained). Ctrl-C ends the run cleanly: the returned
+    run's `interrupted` says what is true of the files.
+    """
+    from rgou._io import check_outputs
+
+    if isinstance(options, str):
+        preset, options = options, resolve_options(options, {})
+    o = options
+    if data and o.generation.afterstates:
+        raise ValueError(
+            "--afterstates shapes the data rgou train generates; with --data the samples are the files' "
+            "(make them with rgou generate --afterstates)"
+        )
+    if o.training.sibling_weight > 0 and not data and not o.generation.afterstates:
+        from rgou.train.sources import SIBLINGS_NEEDED
+
+        raise ValueError(f"--sibling-weight: {SIBLINGS_NEEDED}")
+    if out is not None and not str(out).strip():
+        raise ValueError("--out is empty; give a file name")
+    name = preset or "model"
+    fresh_folder = out is None and not resume  # made once the data is there: a failed run leaves no folder
+    folder = latest_run_folder(runs, name) if out is None and resume else None
+    out = Path(out) if out is not None else (folder or Path(runs)) / WEIGHTS_NAME
+    ckpt = checkpoint_path(out)
+    outputs = {"--json": summary, "--plot": plot}
+    if not fresh_folder:
+        if ckpt.exists() and not (force or resume):
+            raise ValueError(
+                f"the checkpoint {ckpt} of an earlier run exists: --resume continues that run, --force starts anew"
+            )
+        outputs.update({"--out": out, "the checkpoint": ckpt})
+    named_inputs = [*_data_inputs(data), *inputs, *_option_inputs(o)]
+    check_outputs(outputs, named_inputs, force=force, may_exist=("--out", "the checkpoint") if resume else ())
+    if plot is not None:
+        _require_matplotlib("--plot")
+    say = message or (lambda text: None)
+    seconds: dict[str, float] = {}
+    if data:
+        start = time.perf_counter()
+        dataset = read_data(data, in_memory=in_memory, allow_incomplete=allow_incomplete)
+        seconds["load"] = time.perf_counter() - start
+        seconds["compile"] = warm_up(lambda: _warm_train(o), say)
+    else:
+        from rgou.selfplay import generate
+
+        seconds["compile"] = warm_up(lambda: _warm_train(o), say)
+        start = time.perf_counter()
+        stage = None if progress is None else (lambda done, total: progress("generate", done, total))
+        dataset = generate(o.generation, threads=threads, progress=stage)
+        seconds["generate"] = time.perf_counter() - start
+    if fresh_folder:
+        folder = new_run_folder(runs, name)
+        out = folder / WEIGHTS_NAME
+        ckpt = checkpoint_path(out)
+    say(f"training {len(dataset):,} samples of {dataset.num_games:,} games with the {o.training.backend} trainer")
+    result = train(dataset, o.training, checkpoint=ckpt, resume=resume, on_epoch=on_epoch)
+    seconds["train"] = result.seconds
+    run = TrainingRun(
+        output=out,
+        folder=folder,
+        checkpoint=ckpt,
+        preset=preset,
+        options=o,
+        games=dataset.num_games,
+        samples=len(dataset),
+        players=data_players(dataset) if data else o.generation.players,
+        result=result,
+        seconds=seconds,
+    )
+    result.weights.metadata["options"] = o.to_json()  # the generation's options too, not only the trainer's
+    if result.interrupted:
+        run.interrupted = _save_interrupted(result, out, ckpt)
+        return run
+    run.interrupted = _save_final(result, out, ckpt)
+    if run.interrupted:
+        return run
+    if o.eval_games:
+        start = time.perf_counter()
+        try:
+            run.strength = strength_check(result.weights, o.eval_games, o.training.seed, threads, progress)
+        except KeyboardInterrupt:
+            run.interrupted = f"interrupted in the strength check; the trained model is in {out}"
+            return run
+        seconds["evaluate"] = time.perf_counter() - start
+    _write_reports(run, plot, summary)
+    return run
+
+
+def _write_reports(run: TrainingRun, plot: str | Path | None, summary: str | Path | None) -> None:
+    """The summary JSON and the curves: where asked, and into the run's folder."""
+    from rgou._io import atomic_write
+
+    summaries = [Path(p) for p in (summary, run.folder and run.folder / SUMMARY_NAME) if p]
+    curves = [Path(plot)] if plot else []
+    if run.folder is not None and _has_matplotlib():
+        curves.append(run.folder / CURVES_NAME)
+    for path in curves:
+        plot_curves(run, path)
+        run.files["curves"] = path
+    for path in summaries:
+        run.files["summary"] = path
+        with atomic_write(path, "w") as fh:
+            json.dump(run.to_json(), fh, indent=2, allow_nan=False)
+            fh.write("\n")
+
+
+def _option_inputs(o: PipelineOptions) -> list[tuple[str, Any]]:
+    """(option, file) of every file the options read: the start model, the table, the players' files."""
+    from rgou.agents import spec_inputs
+
+    found: list[tuple[str, Any]] = [("--init", o.training.init), ("--table", o.training.table)]
+    if o.generation.agent:
+        found.extend(("--agent", path) for path in spec_inputs(o.generation.agent))
+    return found
+
+
+def _data_inputs(sources: list[str] | None) -> list[tuple[str, Path]]:
+    """(--data, file) of every file a --data list names: globs expanded, folders' files listed."""
+    import glob
+
+    found: list[tuple[str, Path]] = []
+    for source in sources or []:
+        for match in [source, *glob.glob(source)]:
+            path = Path(match)
+            found.append(("--data", path))
+            if path.is_dir():
+                found.extend(("--data", child) for child in path.iterdir())
+    return found
+
+
+def _warm_train(o: PipelineOptions) -> None:
+    """Load or compile every kernel a training run uses, on a tiny problem (kept out of the timings)."""
+    from rgou.selfplay import decision_numbers, generate, positions_after_moves
+
+    g = o.generation
+    data = generate(2, depth=1, seed=0, max_plies=40, include_passes=g.include_passes)
+    if g.afterstates:
+        positions_after_moves(data.state[data.has_policy], data.game_id[data.has_policy], 0, g.include_passes)
+    if o.training.sibling_weight > 0:  # every row its own decision: the kernels of the sibling term compile
+        data = replace(data, decision=decision_numbers(data.game_id))
+    tiny = replace(o.training, epochs=1, batch_size=2, validation_split=0.5, init=None)
+    result = train(data, tiny)
+    if o.eval_games:
+        from rgou.agents import MLAgent, make_agent
+        from rgou.arena import match
+
+        match(MLAgent(result.weights), make_agent("heuristic"), 2, threads=1)
+
+
+def strength_check(weights, games: int, seed: int, threads: int | None = None, progress: ProgressFn | None = None):
+    """Matches of the model (ML agent, depth 0) against STRENGTH_OPPONENTS, paired dice: a PairResult each."""
+    from rgou.agents import MLAgent, make_agent
+    from rgou.arena import match
+
+    agent = MLAgent(weights, name="new model")
+    results = []
+    for spec in STRENGTH_OPPONENTS:
+        stage = None if progress is None else (lambda done, total, s=spec: progress(f"vs {s}", done, total))
+        results.append(match(agent, make_agent(spec), games, seed, threads=threads, progress=stage))
+    return results
+
+
+def _save_interrupted(result: TrainResult, out: Path, ckpt: Path) -> str:
+    """Write the best validated weights of an interrupted run, if any; what is true of the files, in words."""
+    from rgou.weights import save_weights
+
+    resume = f"; the checkpoint {ckpt} resumes the run: rerun the same command with --resume" if ckpt.exists() else ""
+    if result.best_epoch < 1:
+        kept = f"{out} is unchanged" if out.exists() else f"{out} was not written"
+        return f"interrupted before the first epoch ended: no weights were validated, {kept}{resume}"
+    try:
+        save_weights(out, result.weights)
+    except KeyboardInterrupt:
+        return f"interrupted again while writing {out}, which is unchanged{resume}"
+    epochs = f"{result.epochs_run} epoch{'' if result.epochs_run == 1 else 's'}"
+    return f"interrupted after {epochs}; the best weights so far (epoch {result.best_epoch}) are in {out}{resume}"
+
+
+def _save_final(result: TrainResult, out: Path, ckpt: Path) -> str | None:
+    """Write the trained model, then drop the checkpoint; on Ctrl-C (both files as they were) what happened."""
+    from rgou.weights import save_weights
+
+    try:
+        save_weights(out, result.weights)
+    except KeyboardInterrupt:
+        return (
+            f"interrupted while writing {out}, which is unchanged; the checkpoint {ckpt} resumes the run: "
+            "rerun the same command with --resume"
+        )
+    ckpt.unlink(missing_ok=True)
+    return None
+
+
+def _has_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _require_matplotlib(option: str) -> None:
+    if not _has_matplotlib():
+        raise ValueError(f"{option} needs matplotlib: pip install 'rgou[plot]'")
+
+
+def plot_curves(run: TrainingRun, path: str | Path) -> None:
+    """Loss and agreement curves of a run, the best epoch and the early stop marked, titled with the run (PNG)."""
+    _require_matplotlib("--plot")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rgou._io import atomic_write
+
+    history, r, o = run.result.history, run.result, run.options
+    epochs = [h["epoch"] for h in history]
+    fig, (losses, accuracy) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for key, label in (
+        ("train_value_loss", "train value"),
+        ("val_value_loss", "validation value"),
+        ("train_policy_loss", "train policy"),
+        ("val_policy_loss", "validation policy"),
+    ):
+        if all(key in h for h in history):
+            losses.plot(epochs, [h[key] for h in history], label=label)
+    if all("val_policy_accuracy" in h for h in history):
+        accuracy.plot(epochs, [100 * h["val_policy_accuracy"] for h in history], color="C4")
+    stopped_early = r.epochs_run < o.training.epochs and not run.interrupted
+    for axes in (losses, accuracy):
+        if r.best_epoch >= 1:
+            axes.axvline(r.best_epoch, color="C2", linestyle="--", label=f"best epoch ({r.best_epoch})")
+        if stopped_early:
+            axes.axvline(r.epochs_run, color="C3", linestyle=":", label=f"early stop ({r.epochs_run})")
+        axes.set_xlabel("epoch")
+    losses.set_ylabel("loss")
+    losses.legend(fontsize="small")
+    accuracy.set_ylabel("policy top-1 agreement, held-out games (%)")
+    if r.best_epoch >= 1 or stopped_early:
+        accuracy.legend(fontsize="small")
+    data = f"{run.games:,} games by {run.players}"
+    fig.suptitle(
+        f"rgou train: {run.preset or 'custom'} options, {o.training.backend} trainer, {data}, "
+        f"value target {o.training.value_target}"
+    )
+    fig.tight_layout()
+    with atomic_write(path) as fh:
+        fig.savefig(fh, format="png", dpi=100)
+    plt.close(fig)
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None or x != x else f"{100 * x:.1f}%"
+
+
+def _loss(x: float | None) -> str:
+    """A loss to four significant digits: exact-target value losses are of order 1e-5."""
+    return "n/a" if x is None or x != x else f"{x:#.4g}"
+
+
+def epoch_line(record: dict, epochs: int, elapsed: float) -> str:
+    """One epoch's progress line: losses, agreement, time and the ETA after `elapsed` seconds of training."""
+    done = record["epoch"]
+    eta = elapsed / done * (epochs - done)
+    val = ""
+    if "val_value_loss" in record:
+        val = (
+            f"  val {_loss(record['val_value_loss'])} / {_loss(record['val_policy_loss'])}"
+            f"  top-1 {_pct(record['val_policy_accuracy'])}"
+        )
+    return (
+        f"epoch {done:>3}/{epochs}  train {_loss(record['train_value_loss'])} / {_loss(record['train_policy_loss'])}"
+        f"{val}  {record['seconds']:.1f} s  ETA {eta:.0f} s{'  *' if record['best'] else ''}"
+    )
+
+
+def render_summary(s: dict, files: dict[str, str] | None = None) -> str:
+    """The summary `rgou train` prints, from `TrainingRun.to_json()`."""
+    o = s["options"]
+    players = s.get("players") or o.get("agent") or f"expectiminimax-{o['depth']}"
+    epochs = f"{s['epochs_run']} epoch{'' if s['epochs_run'] == 1 else 's'}"
+    lines = [
+        f"rgou train: {s['preset'] or 'custom'} options, {o['backend']} trainer, seed {o['seed']}",
+        f"  data       {s['games']:,} games ({s['train_games']:,} train / {s['validation_games']:,} validation), "
+        f"{s['samples']:,} samples ({s['train_samples']:,} / {s['validation_samples']:,}), played by {players}",
+        f"  training   {epochs} (best: epoch {s['best_epoch']}), batch {o['batch_size']}, "
+        f"learning rate {o['learning_rate']}, value target {o['value_target']}, policy loss {o['policy_loss']}"
+        + (f", sibling weight {o['sibling_weight']:g}" if o.get("sibling_weight") else ""),
+        (
+            f"  validation value loss {_loss(s['best_validation_value_loss'])}, policy loss "
+            f"{_loss(s['best_validation_policy_loss'])}, policy top-1 agreement with the expert "
+            f"{_pct(s['policy_top1_agreement'])} (held-out games, legal moves)"
+            if s["validation_games"]
+            else f"  training   value loss {_loss(s['best_validation_value_loss'])}, policy loss "
+            f"{_loss(s['best_validation_policy_loss'])} (no validation games: the training losses)"
+        ),
+        "  time       " + ", ".join(f"{k} {v:.1f} s" for k, v in s["seconds"].items()),
+    ]
+    if s["strength"]:
+        games = s["strength"][0]["games"] + s["strength"][0]["unfinished"]
+        lines.append(f"  strength   new model (ML agent, search depth 0) over {games} games each, paired dice:")
+        for r in s["strength"]:
+            lo, hi = r["ci95"]
+            lines.append(
+                f"    vs {r['b']:<10} wins {_pct(r['a_win_rate']):>6}  95% CI [{100 * lo:.1f}, {100 * hi:.1f}]"
+                f"  ({1000 * r['ms_per_move']['new model']:.0f} µs per move)"
+            )
+    if s["preset"] in SMOKE_TEST_PRESETS:
+        lines.append(
+            f"  note       the {s['preset']} preset is a smoke test: its model is far weaker than the shipped one "
+            "(ml); the strong preset trains one at its level"
+        )
+    out = s["output"]
+    lines.append(f"  files      wrote {out}" + (f" (run folder {s['folder']})" if s.get("folder") else ""))
+    for what, path in (files or {}).items():
+        lines.append(f"             wrote {path} ({what})")
+    lines.append(f"  next       play against it:   rgou play --opponent ml:{out}")
+    lines.append(f"             match it:          rgou arena ml:{out} ml --games 1000")
+    lines.append(f"             measure it:        rgou evaluate ml:{out}  (needs the table of rgou solve)")
+    return "\n".join(lines)
