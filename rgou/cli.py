@@ -24,7 +24,7 @@ from rgou.targets import GENERATED
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
-SLOW_WARMUP_S = 2.0  # a warm-up slower than this compiled the kernels
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader closed the pipe
 
 
 # Argument types (errors name the option).
@@ -178,7 +178,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             threads=args.threads,
             force=args.force,
             progress=bar,
-            message=_say(show),
+            message=_say(not args.quiet),  # kernels compiling: said even when output goes to a file
             inputs=(("--params", args.params),),
         )
     finally:
@@ -290,7 +290,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             inputs=(("--config", args.config),),
             on_epoch=on_epoch,
             progress=stages,
-            message=_say(show),
+            message=_say(not args.quiet),  # kernels compiling: said even when output goes to a file
         )
     finally:
         stages.close()
@@ -391,6 +391,7 @@ def cmd_play(args: argparse.Namespace) -> int:
 
 def cmd_solve(args: argparse.Namespace) -> int:
     from rgou.solve import default_table_path, load_table, save_table, solve
+    from rgou.solve.solver import CHECKPOINT_SUFFIX
 
     out = Path(args.out) if args.out is not None else default_table_path(args.pieces)
     _check_outputs(args, {"--out": args.out if args.out is not None else out, "--compact": args.compact}, [],
@@ -428,7 +429,17 @@ def cmd_solve(args: argparse.Namespace) -> int:
             )
 
     start = time.perf_counter()
-    table = solve(args.pieces, tolerance=args.tolerance, out=out, progress=progress, threads=args.threads)
+    try:
+        table = solve(args.pieces, tolerance=args.tolerance, out=out, progress=progress, threads=args.threads)
+    except KeyboardInterrupt:
+        partial = out.with_name(out.name + CHECKPOINT_SUFFIX)
+        kept = (
+            f"the groups solved so far are kept in {partial}: rerun the same command to resume from them"
+            if partial.exists()
+            else "no group was finished yet, so nothing was kept"
+        )
+        print(f"rgou solve: interrupted; {kept}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     from rgou.game import Position
 
     opening = ""
@@ -777,12 +788,26 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null: the interpreter's final flush into a closed pipe would print a traceback."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         with _terminate_as_interrupt():
             return args.func(args)
+    except BrokenPipeError:  # the reader went away (`rgou analyze ... | head`): stop quietly, as other tools do
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except (ValueError, OSError, OverflowError) as e:
         print(f"rgou {args.command}: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -12,14 +12,13 @@ games against emm-3 (seed 99).
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 from rgou.agents import MLAgent, make_agent
 from rgou.arena import match
-from rgou.selfplay import generate
-from rgou.train import TrainOptions, train
-from rgou.weights import save_weights
+from rgou.selfplay import GenerateOptions, generate_files
+from rgou.train import PipelineOptions, TrainOptions, train_model
+from rgou.weights import load_weights
 
 GAMES, DEPTH, EPSILON, SEED = 24_000, 2, 0.1, 1
 BASE = dict(batch_size=512, learning_rate=1e-3, dropout=0.0, patience=100, seed=SEED, validation_split=0.05)
@@ -37,19 +36,23 @@ STAGES = {
 
 def main(name: str, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    data = generate(GAMES, depth=DEPTH, seed=SEED, epsilon=EPSILON)
-    print(f"{name}: {len(data)} samples in {time.perf_counter() - t0:.0f} s", flush=True)
+    games = out / "games.npz"  # one dataset for every configuration
+    if not games.exists():
+        written = generate_files(GenerateOptions(GAMES, depth=DEPTH, seed=SEED, epsilon=EPSILON), games)
+        print(f"{name}: {written.samples} samples in {written.seconds:.0f} s", flush=True)
     init = None
     for k, stage in enumerate(STAGES[name]):
-        options = TrainOptions(**{**BASE, **stage, "init": init})
-        result = train(
-            data, options, on_epoch=lambda r: print(f"  epoch {r['epoch']} {r['seconds']:.0f} s", flush=True)
+        training = TrainOptions(**{**BASE, **stage, "init": init})
+        run = train_model(
+            PipelineOptions(GenerateOptions(), training, eval_games=0),  # measured below, against emm-3 only
+            out / f"{name}-{k}.json.gz",
+            data=[str(games)],
+            force=True,
+            on_epoch=lambda r: print(f"  epoch {r['epoch']} {r['seconds']:.0f} s", flush=True),
         )
-        init = str(out / f"{name}-{k}.json.gz")
-        save_weights(init, result.weights)
-        print(f"  stage {k}: {result.seconds:.0f} s of training, best epoch {result.best_epoch}", flush=True)
-    r = match(MLAgent(result.weights, mirrored=False), make_agent("emm-3"), 2000, seed=99)
+        init = str(run.output)
+        print(f"  stage {k}: {run.result.seconds:.0f} s of training, best epoch {run.result.best_epoch}", flush=True)
+    r = match(MLAgent(load_weights(init), mirrored=False), make_agent("emm-3"), 2000, seed=99)
     lo, hi = r.ci95
     print(f"| {name} | {100 * r.a_win_rate:.1f}% | [{100 * lo:.1f}, {100 * hi:.1f}] | {init} |", flush=True)
 

@@ -218,7 +218,8 @@ def train_model(
         result=result,
         seconds=seconds,
     )
-    result.weights.metadata["options"] = o.to_json()  # the generation's options too, not only the trainer's
+    if not data:  # the generated games' options too, not only the trainer's
+        result.weights.metadata["options"] = o.to_json()
     if result.interrupted:
         run.interrupted = _save_interrupted(result, out, ckpt)
         return run

@@ -148,3 +148,12 @@ class JaxRunner:
 def make_runner(config: TrainConfig, backend: str, train: Batch | None):
     """The runner of `backend` ("numba" or "jax") for these nets and training rows (None: streamed batches)."""
     return (NumbaRunner if backend == "numba" else JaxRunner)(config, train)
+
+
+def jax_device() -> str:
+    """Which device the JAX trainer would use (e.g. 'gpu: NVIDIA H100 (1 device)'), or what to install."""
+    try:
+        from rgou.nn.jax_trainer import jax_device_description
+    except ImportError as e:
+        return f"JAX is not installed ({e}): pip install 'rgou[jax]', or a CUDA build of jax for a GPU"
+    return jax_device_description()
