@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rgou._validate import check_float, check_int
-from rgou.nn.contract import MAX_SIBLING_WEIGHT, POLICY_LOSSES
+from rgou.nn.contract import DEFAULT_DROPOUT_RATE, DEFAULT_LEARNING_RATE, MAX_SIBLING_WEIGHT, POLICY_LOSSES
 from rgou.nn.layout import DEFAULT_HIDDEN_SIZES, NUM_POLICY_OUTPUTS
 from rgou.selfplay import GenerateOptions
 from rgou.targets import ValueTarget
@@ -33,11 +33,11 @@ class TrainOptions:
     """Everything that decides the trained weights, given the data."""
 
     epochs: int = 10
-    learning_rate: float = 1e-3
+    learning_rate: float = DEFAULT_LEARNING_RATE
     batch_size: int = 32
     validation_split: float = 0.2
     patience: int = 10
-    dropout: float = 0.1
+    dropout: float = DEFAULT_DROPOUT_RATE
     value_target: str = "outcome"
     policy_loss: str = "full"
     backend: str = "numba"

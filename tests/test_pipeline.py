@@ -1,0 +1,170 @@
+"""The library's pipeline: train_model is rgou train, run folders, options objects, value targets, messages."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rgou.cli import main
+from rgou.selfplay import DATA_FIELDS, GenerateOptions, generate
+from rgou.targets import ValueTarget, check_generated
+from rgou.train import PipelineOptions, TrainOptions, resolve_options, train_model
+from rgou.train.options import FLAT_NAMES, GENERATION_FIELDS
+from rgou.weights import load_weights
+
+TINY = {"games": 6, "epochs": 2, "batch_size": 16, "depth": 1, "eval_games": 2}
+TINY_ARGS = ["--games", "6", "--epochs", "2", "--batch-size", "16", "--depth", "1", "--eval-games", "2", "--quiet"]
+
+
+def test_train_model_is_rgou_train(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = train_model(resolve_options("quick", TINY), "lib.json.gz", preset="quick")
+    assert main(["train", "--preset", "quick", *TINY_ARGS, "--out", "cli.json.gz"]) == 0
+    lib, cli = load_weights("lib.json.gz"), load_weights("cli.json.gz")
+    assert np.array_equal(lib.value, cli.value) and np.array_equal(lib.policy, cli.policy)
+    assert run.interrupted is None and len(run.strength) == 4 and run.result.epochs_run == 2
+    summary = run.to_json()
+    assert summary["options"]["games"] == 6 and len(summary["history"]) == 2
+    assert "wrote lib.json.gz" in run.render() and "rgou arena ml:lib.json.gz" in run.render()
+
+
+def test_each_run_gets_its_own_folder_and_resume_continues_the_newest(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--preset", "quick", *TINY_ARGS]) == 0
+    assert main(["train", "--preset", "quick", *TINY_ARGS]) == 0  # the same command again: a new folder
+    first, second = tmp_path / "runs" / "quick-1", tmp_path / "runs" / "quick-2"
+    for folder in (first, second):
+        assert (folder / "weights.json.gz").is_file() and not (folder / "weights.ckpt.npz").exists()
+        summary = json.loads((folder / "summary.json").read_text())
+        assert summary["folder"] == str(folder.relative_to(tmp_path)) and summary["history"]
+    out = capsys.readouterr().out
+    assert "wrote runs/quick-2/weights.json.gz (run folder runs/quick-2)" in out and "smoke test" in out
+    assert np.array_equal(load_weights(first / "weights.json.gz").value, load_weights(second / "weights.json.gz").value)
+    # a killed run's checkpoint in the newest folder: --resume without --out finishes it there
+    (second / "weights.json.gz").rename(second / "kept.json.gz")
+    checkpoint = second / "weights.ckpt.npz"
+    checkpoint.write_bytes(b"not a checkpoint")
+    assert main(["train", "--preset", "quick", *TINY_ARGS, "--resume"]) == 2
+    assert "runs/quick-2/weights.ckpt.npz: not a readable rgou checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "quick-3").exists()
+
+
+def test_no_run_folder_is_left_by_a_run_that_failed_before_training(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"missing\.npz: no such dataset file"):
+        train_model(resolve_options("quick", TINY), data=[str(tmp_path / "missing.npz")], preset="quick")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_curves_mark_the_best_epoch_and_are_titled_with_the_run(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from rgou.train.pipeline import plot_curves
+
+    monkeypatch.chdir(tmp_path)
+    options = resolve_options("quick", {**TINY, "epochs": 3, "eval_games": 0})
+    run = train_model(options, "m.json.gz", preset="quick", plot="curves.png")
+    png = (tmp_path / "curves.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    import matplotlib.pyplot as plt
+
+    drawn = []
+    monkeypatch.setattr(plt, "close", lambda fig: drawn.append(fig))
+    plot_curves(run, tmp_path / "again.png")
+    fig = drawn[0]
+    title = fig._suptitle.get_text()
+    assert "quick options" in title and "numba trainer" in title and "value target outcome" in title
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert f"best epoch ({run.result.best_epoch})" in labels
+
+
+def test_generate_options_are_the_one_spelling_of_a_generation_run():
+    options = GenerateOptions(12, depth=2, seed=5, epsilon=0.25)
+    assert options.to_json() == {k: getattr(options, k) for k in DATA_FIELDS}
+    assert np.array_equal(generate(options).state, generate(12, depth=2, seed=5, epsilon=0.25).state)
+    for bad, message in (
+        (dict(games=0), "games"),
+        (dict(depth=9), "depth"),
+        (dict(epsilon=1.5), "epsilon"),
+        (dict(games=2, first_game=2**31 - 1), "first_game \\+ games"),
+        (dict(value_target="outcome"), "value_target must be search, exact or exact-unrolled"),
+        (dict(afterstates=True), "afterstates"),
+        (dict(agent=3), "agent"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            GenerateOptions(**bad)
+    # the pipeline's stages: flat names split by stage, one seed for both
+    pipeline = PipelineOptions.from_flat({"games": 7, "epochs": 3, "seed": 9, "eval_games": 0})
+    assert (pipeline.generation.games, pipeline.generation.seed) == (7, 9)
+    assert (pipeline.training.epochs, pipeline.training.seed, pipeline.eval_games) == (3, 9, 0)
+    assert set(pipeline.to_json()) == set(FLAT_NAMES) and set(GENERATION_FIELDS) < set(DATA_FIELDS)
+    with pytest.raises(ValueError, match="unknown option"):
+        PipelineOptions.from_flat({"gamez": 3})
+    assert not hasattr(TrainOptions(), "games")  # training options hold training fields only
+
+
+@pytest.mark.parametrize(
+    "spec, kind, parameter, exact, unrolled",
+    [
+        ("outcome", "outcome", 0.0, False, False),
+        ("search", "search", 0.0, False, False),
+        ("blend:0.25", "blend", 0.25, False, False),
+        ("td:1", "td", 1.0, False, False),
+        ("exact", "exact", 0.0, True, False),
+        ("exact-unrolled", "exact-unrolled", 0.0, True, True),
+    ],
+)
+def test_value_targets_parse_into_one_type(spec, kind, parameter, exact, unrolled):
+    target = ValueTarget.parse(spec)
+    assert (target.kind, target.parameter, target.is_exact, target.is_unrolled) == (kind, parameter, exact, unrolled)
+    assert ValueTarget.parse(str(target)) == target
+    if kind in ("search", "exact", "exact-unrolled"):  # what a dataset's meta records, read back
+        assert ValueTarget.of_meta({"value_target": target.describe()}) == target
+        assert check_generated(spec, afterstates=exact) == target
+    else:
+        with pytest.raises(ValueError):
+            target.describe()
+
+
+@pytest.mark.parametrize("spec", ["blend:2", "td:x", "blend", "exactly", ""])
+def test_bad_value_targets_are_refused_naming_the_choices(spec):
+    with pytest.raises(ValueError, match="value target must be one of outcome, search, blend:A, td:L"):
+        ValueTarget.parse(spec)
+
+
+def test_the_warm_up_says_it_compiled_only_when_it_did(monkeypatch):
+    import rgou._numba as numba_settings
+
+    said = []
+    counts = iter([5, 5])
+    monkeypatch.setattr(numba_settings, "compilations", lambda: next(counts))
+    numba_settings.warm_up(lambda: None, said.append)
+    assert said and not any(s.startswith("compiled") for s in said)  # loaded from the cache: no claim of compiling
+    counts = iter([5, 8])
+    numba_settings.warm_up(lambda: None, said.append)
+    assert any(s.startswith("compiled 3 kernels") for s in said)
+
+
+def test_a_closed_pipe_ends_the_command_quietly(tmp_path):
+    lines = "\n".join(
+        ['{"p1": [-1, -1, -1, -1, -1, -1, -1], "p2": [-1, -1, -1, -1, -1, -1, -1], "to_move": 1}'] * 20000
+    )
+    (tmp_path / "in.jsonl").write_text(lines + "\n")
+    command = f"{sys.executable} -m rgou analyze {tmp_path / 'in.jsonl'} | head -n 1"
+    run = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=300)
+    assert run.stdout.count("\n") == 1 and "Broken pipe" not in run.stderr and "Traceback" not in run.stderr
+    assert run.returncode == 141
+
+
+def test_an_interrupted_solve_says_how_to_resume(tmp_path, monkeypatch, capsys):
+    import rgou.solve
+
+    def interrupted(pieces, tolerance, out, progress, threads):
+        (out.parent / (out.name + ".partial")).mkdir()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rgou.solve, "solve", interrupted)
+    assert main(["solve", "--pieces", "2", "--out", str(tmp_path / "t.table")]) == 130
+    err = capsys.readouterr().err
+    assert f"kept in {tmp_path / 't.table.partial'}: rerun the same command to resume" in err
