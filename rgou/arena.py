@@ -141,16 +141,39 @@ def tournament(
     threads: int | None = None,
     progress: Callable[[str, str, int, int], None] | None = None,
     max_plies: int = ARENA_MAX_PLIES,
+    scheduler: str | None = None,
 ) -> list[PairResult]:
-    """Every pair of agents (by spec) plays `games` games; pairs in the order of the specs."""
+    """Every pair of agents (by spec) plays `games` games; pairs in the order of the specs (`rgou arena`).
+
+    With `scheduler` ("local" or a Dask scheduler's address) the games are
+    Dask tasks (`rgou.cluster.match_sharded`, one client for every pair;
+    `threads` local workers); the results are the same as on one machine.
+    """
     if len(specs) < 2:
         raise ValueError(f"an arena needs at least two agents, got {len(specs)}")
     agents = [make_agent(spec, seed=seed) for spec in specs]  # bad specs fail before any game
-    results = []
-    for i, j in itertools.combinations(range(len(agents)), 2):
-        report = None if progress is None else (lambda done, total, i=i, j=j: progress(specs[i], specs[j], done, total))
-        results.append(match(agents[i], agents[j], games, seed, threads, report, max_plies))
-    return results
+    pairs = list(itertools.combinations(range(len(agents)), 2))
+
+    def report(i: int, j: int):
+        return None if progress is None else (lambda done, total: progress(specs[i], specs[j], done, total))
+
+    if scheduler is None:
+        return [match(agents[i], agents[j], games, seed, threads, report(i, j), max_plies) for i, j in pairs]
+    from rgou.cluster import close_client, connect, match_sharded
+
+    client = connect(scheduler, threads)
+    try:
+        return [
+            match_sharded(specs[i], specs[j], games, seed, client=client, max_plies=max_plies, progress=report(i, j))
+            for i, j in pairs
+        ]
+    finally:
+        close_client(client)
+
+
+def tournament_json(results: list[PairResult], games: int, seed: int) -> dict:
+    """A tournament's results as `rgou arena --json` writes them."""
+    return {"games_per_pair": games, "seed": seed, "pairs": [r.to_json() for r in results]}
 
 
 def win_matrix(specs: list[str], results: list[PairResult]) -> list[list[float | None]]:

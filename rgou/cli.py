@@ -301,57 +301,32 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _arena_on_dask(args: argparse.Namespace, progress) -> list:
-    import itertools
+def _write_json(path: str, doc: dict) -> None:
+    import json
 
-    from rgou.agents import make_agent
-    from rgou.cluster import close_client, connect, match_sharded
+    from rgou._io import atomic_write
 
-    if len(args.agents) < 2:
-        raise ValueError(f"an arena needs at least two agents, got {len(args.agents)}")
-    for spec in args.agents:
-        make_agent(spec)
-    client = connect(args.scheduler, args.threads)
-    try:
-        return [
-            match_sharded(
-                a,
-                b,
-                args.games,
-                args.seed,
-                client=client,
-                progress=lambda done, total, a=a, b=b: progress(a, b, done, total),
-            )
-            for a, b in itertools.combinations(args.agents, 2)
-        ]
-    finally:
-        close_client(client)
+    with atomic_write(path, "w") as fh:
+        json.dump(doc, fh, indent=2)
+        fh.write("\n")
 
 
 def cmd_arena(args: argparse.Namespace) -> int:
-    import json
-
-    from rgou.arena import tournament, win_matrix
+    from rgou.arena import tournament, tournament_json, win_matrix
 
     _check_outputs(args, {"--json": args.json}, _spec_inputs("AGENT", args.agents))
-    show = _progress_enabled(args)
-    bars: dict = {}
-
-    def progress(a: str, b: str, done: int, total: int) -> None:
-        if (a, b) not in bars:
-            for bar in bars.values():
-                bar.close()
-            bars[(a, b)] = Progress(total, "games", show, desc=f"{a} vs {b}")
-        bars[(a, b)](done, total)
-
+    stages = StageProgress(_progress_enabled(args))
     try:
-        if args.scheduler:
-            results = _arena_on_dask(args, progress)
-        else:
-            results = tournament(args.agents, args.games, args.seed, threads=args.threads, progress=progress)
+        results = tournament(
+            args.agents,
+            args.games,
+            args.seed,
+            threads=args.threads,
+            progress=lambda a, b, done, total: stages(f"{a} vs {b}", done, total),
+            scheduler=args.scheduler,
+        )
     finally:
-        for bar in bars.values():
-            bar.close()
+        stages.close()
     for r in results:
         lo, hi = r.ci95
         print(
@@ -370,12 +345,7 @@ def cmd_arena(args: argparse.Namespace) -> int:
             cells = ["-" if v is None else _pct(v) for v in row]
             print(f"{spec:<{width}}  " + "  ".join(f"{c:>{max(width, 6)}}" for c in cells))
     if args.json:
-        from rgou._io import atomic_write
-
-        doc = {"games_per_pair": args.games, "seed": args.seed, "pairs": [r.to_json() for r in results]}
-        with atomic_write(args.json, "w") as fh:
-            json.dump(doc, fh, indent=2)
-            fh.write("\n")
+        _write_json(args.json, tournament_json(results, args.games, args.seed))
     return 0
 
 
@@ -456,26 +426,17 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    import json
-
-    from rgou.agents import PerfectAgent, make_agent
-    from rgou.evaluate import evaluate_agent
+    from rgou.evaluate import evaluate_spec
 
     _check_outputs(args, {"--json": args.json}, [("--table", args.table), *_spec_inputs("AGENT", [args.agent])])
-    perfect = PerfectAgent(args.table)
-    agent = make_agent(args.agent, seed=args.seed)
     bar = Progress(args.games, "games", _progress_enabled(args), desc=f"{args.agent} vs perfect")
     try:
-        report = evaluate_agent(agent, perfect, args.games, seed=args.seed, threads=args.threads, progress=bar)
+        report = evaluate_spec(args.agent, args.games, args.table, seed=args.seed, threads=args.threads, progress=bar)
     finally:
         bar.close()
     print(report.summary())
     if args.json:
-        from rgou._io import atomic_write
-
-        with atomic_write(args.json, "w") as fh:
-            json.dump(report.to_json(), fh, indent=2)
-            fh.write("\n")
+        _write_json(args.json, report.to_json())
     return 0
 
 

@@ -125,3 +125,13 @@ def evaluate_agent(
         win_rate=result.a_win_rate,
         win_rate_ci95=result.ci95,
     )
+
+
+def evaluate_spec(
+    spec: str, games: int = 200, table=None, seed: int = 0, threads: int | None = None, progress=None
+) -> Evaluation:
+    """`rgou evaluate`: the agent of `spec` against the perfect agent of `table` (None: the cache folder's)."""
+    from rgou.agents import PerfectAgent, make_agent
+
+    perfect = PerfectAgent(table)
+    return evaluate_agent(make_agent(spec, seed=seed), perfect, games, seed=seed, threads=threads, progress=progress)
