@@ -19,7 +19,7 @@ from typing import Any
 from rgou._version import __version__
 from rgou.nn.contract import MAX_SIBLING_WEIGHT
 from rgou.playout import MAX_MATCH_GAMES
-from rgou.search import DEFAULT_DEPTH, MAX_DEPTH
+from rgou.search import MAX_DEPTH
 from rgou.targets import GENERATED
 
 EXIT_BAD_INPUT = 2
@@ -448,56 +448,73 @@ def _add_progress(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from rgou.selfplay import MAX_PLIES
+def _add_generation_options(parser: argparse.ArgumentParser, for_train: bool) -> None:
+    """The options of the games to generate (GenerateOptions), for rgou generate and rgou train.
 
+    rgou generate takes GenerateOptions' defaults; in rgou train an option
+    left out keeps the preset's value (None here).
+    """
+    from rgou.selfplay import GenerateOptions
+
+    default = GenerateOptions()
+
+    def given(name: str, help: str) -> dict:
+        """help and default of an option: GenerateOptions' default, or in train the preset's (None)."""
+        if for_train:
+            return {"help": f"{help} (default: the preset's, else {getattr(default, name)})"}
+        return {"help": f"{help} (default {getattr(default, name)})", "default": getattr(default, name)}
+
+    switch = argparse.BooleanOptionalAction if for_train else "store_true"
+    if for_train:
+        parser.add_argument("--games", type=GENERATED_GAMES, help="self-play games to generate")
+    else:
+        parser.add_argument("--games", type=GENERATED_GAMES, required=True, help="number of games")
+        parser.add_argument("--seed", type=SEED, **given("seed", "dice seed"))
+    parser.add_argument("--depth", type=DEPTH, **given("depth", "expert search depth"))
+    parser.add_argument("--epsilon", type=PROBABILITY, **given("epsilon", "probability of a random exploration move"))
+    parser.add_argument(
+        "--max-plies", type=POSITIVE_INT, **given("max_plies", "cut a game after this many turns, passes included")
+    )
+    parser.add_argument(
+        "--agent", help="play both sides with this agent spec instead of the expert of --depth (e.g. ml-1, perfect)"
+    )
+    parser.add_argument("--include-passes", action=switch, help="also record passing positions, as value-only samples")
+    parser.add_argument(
+        "--afterstates",
+        action=switch,
+        help="record the positions after every distinct move of every decision, each with a fresh roll, "
+        "instead of the games' positions (exact value targets only)",
+    )
+    parser.add_argument(
+        "--table",
+        help="the solved 7-piece table of exact targets and of --agent perfect (default: the cache folder's)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rgou", description="Royal Game of Ur engine, expert and trainers.")
     parser.add_argument("--version", action="version", version=f"rgou {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     gen = sub.add_parser("generate", help="self-play training data from the expectiminimax expert")
-    gen.add_argument("--games", type=GENERATED_GAMES, required=True, help="number of games")
-    gen.add_argument(
-        "--depth", type=DEPTH, default=DEFAULT_DEPTH, help=f"expert search depth (default {DEFAULT_DEPTH})"
-    )
-    gen.add_argument("--seed", type=SEED, default=0, help="dice seed (default 0)")
+    _add_generation_options(gen, for_train=False)
     gen.add_argument("--out", required=True, help="output .npz dataset (a folder with --shards)")
     gen.add_argument("--json", help="also export the samples as JSON (written together with --out)")
     gen.add_argument("--force", action="store_true", help="overwrite existing output files")
-    gen.add_argument("--epsilon", type=PROBABILITY, default=0.0, help="probability of a random exploration move")
     gen.add_argument("--threads", type=POSITIVE_INT, help="threads (default: all cores)")
-    gen.add_argument(
-        "--max-plies",
-        type=POSITIVE_INT,
-        default=MAX_PLIES,
-        help=f"cut a game after this many turns, passes included (default {MAX_PLIES})",
-    )
     gen.add_argument(
         "--first-game",
         type=_int_type(0, what="a game index >= 0"),
         default=0,
         help="index of the first game: shard a run as --games N --first-game i*N on worker i",
     )
-    gen.add_argument(
-        "--include-passes", action="store_true", help="also record passing positions as value-only samples"
-    )
-    gen.add_argument(
-        "--afterstates",
-        action="store_true",
-        help="record the positions after every distinct move of every decision, each with a fresh roll, "
-        "instead of the games' positions (needs --value-target exact or exact-unrolled)",
-    )
     gen.add_argument("--params", help="heuristic parameter JSON (default: the packaged defaults)")
-    gen.add_argument("--agent", help="play both sides with this agent spec instead of the expert (e.g. ml-1)")
     gen.add_argument(
         "--value-target",
         choices=GENERATED,
         default="search",
         help="search: the player's score; exact: perfect play's, from a solved table (rgou solve); "
         "exact-unrolled: the same, of the pieces before the roll",
-    )
-    gen.add_argument(
-        "--table", help="the solved 7-piece table of exact targets and of --agent perfect (default: the cache folder's)"
     )
     gen.add_argument(
         "--shards",
@@ -578,22 +595,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="samples in the shuffle buffer when streaming shards (default 1048576)",
     )
     tr.add_argument("--backend", choices=("numba", "jax"), help="trainer (default numba)")
-    tr.add_argument("--games", type=GENERATED_GAMES, help="self-play games to generate")
-    tr.add_argument("--depth", type=DEPTH, help="expert search depth of the generated games")
-    tr.add_argument("--epsilon", type=PROBABILITY, help="exploration of the generated games")
-    tr.add_argument("--max-plies", type=POSITIVE_INT, help="turn cap of the generated games")
-    tr.add_argument("--agent", help="the generated games' players, an agent spec (default: the expert of --depth)")
-    tr.add_argument(
-        "--include-passes",
-        action=argparse.BooleanOptionalAction,
-        help="also train the value net on passing positions; --no-include-passes: not (default: the preset's choice)",
-    )
-    tr.add_argument(
-        "--afterstates",
-        action=argparse.BooleanOptionalAction,
-        help="train on the positions after every distinct move of the generated games' decisions (exact targets); "
-        "--no-afterstates: on the games' positions (default: the preset's choice)",
-    )
+    _add_generation_options(tr, for_train=True)
     tr.add_argument("--epochs", type=POSITIVE_INT, help="maximum epochs")
     tr.add_argument(
         "--learning-rate",
@@ -625,9 +627,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument("--dropout", type=_float_type(0.0, 0.95, "a dropout rate in [0, 0.95]"), help="dropout rate")
     tr.add_argument("--value-target", help="outcome | search | blend:A | td:L | exact | exact-unrolled")
-    tr.add_argument(
-        "--table", help="the solved 7-piece table of exact targets and of --agent perfect (default: the cache folder's)"
-    )
     tr.add_argument("--policy-loss", choices=("full", "legal"), help="softmax over all slots or the legal ones")
     tr.add_argument("--seed", type=_int_type(0, 2**32 - 1, what="a seed in 0..2**32-1"), help="seed of everything")
     tr.add_argument("--init", metavar="MODEL", help="start from this model (file or packaged name)")
