@@ -1,0 +1,387 @@
+"""One function per command: it calls the command's library entry and prints around it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+# Output helpers.
+
+
+def _check_outputs(
+    args: argparse.Namespace, outputs: dict[str, Any], inputs: list[tuple[str, Any]], may_exist: tuple[str, ...] = ()
+) -> dict[str, Path]:
+    """Refuse, before any work, outputs that are inputs, special files, unwritable or existing without --force."""
+    from rgou._io import check_outputs
+
+    return check_outputs(outputs, inputs, force=bool(getattr(args, "force", False)), may_exist=may_exist)
+
+
+def _spec_inputs(option: str, specs: list[str | None]) -> list[tuple[str, Path]]:
+    """(option, file) of each file the agent specs read."""
+    from rgou.agents import spec_inputs
+
+    return [(option, path) for spec in specs if spec for path in spec_inputs(spec)]
+
+
+def _progress_enabled(args: argparse.Namespace) -> bool:
+    if getattr(args, "quiet", False):
+        return False
+    return bool(getattr(args, "progress", False)) or sys.stderr.isatty()
+
+
+class Progress:
+    """A tqdm bar on stderr (games/s, ETA), or nothing when disabled."""
+
+    def __init__(self, total: int, unit: str, enabled: bool, desc: str | None = None):
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit=unit, desc=desc, file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is not None:
+            self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _say(enabled: bool) -> Callable[[str], None]:
+    """A message callback of the library's long runs: a line on stderr, or nothing when progress is off."""
+
+    def say(text: str) -> None:
+        if enabled:
+            print(text, file=sys.stderr, flush=True)
+
+    return say
+
+
+class StageProgress:
+    """One bar per stage of a run (progress(stage, done, total)): a new bar when the stage changes."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.stage: str | None = None
+        self.bar: Progress | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self.stage:
+            self.close()
+            self.stage, self.bar = stage, Progress(total, "games", self.enabled, desc=stage)
+        self.bar(done, total)
+        if done >= total:
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+            self.stage = None
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None or x != x else f"{100 * x:.1f}%"
+
+
+def _params(path: str | None):
+    from rgou.heuristic import HeuristicParams
+
+    return HeuristicParams.load(path) if path else HeuristicParams.load()
+
+
+# Commands.
+
+
+def _generate_options(args: argparse.Namespace):
+    from rgou.selfplay import DATA_FIELDS, GenerateOptions
+
+    return GenerateOptions(**{k: getattr(args, k) for k in DATA_FIELDS}, table=args.table, params=_params(args.params))
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from rgou.selfplay import generate_files
+
+    options = _generate_options(args)
+    show = _progress_enabled(args)
+    bar = Progress(args.games, "games", show, desc="shards" if args.shards else "generate")
+    try:
+        run = generate_files(
+            options,
+            args.out,
+            json=args.json,
+            shards=args.shards,
+            scheduler=args.scheduler,
+            threads=args.threads,
+            force=args.force,
+            progress=bar,
+            message=_say(not args.quiet),  # kernels compiling: said even when output goes to a file
+            inputs=(("--params", args.params),),
+        )
+    finally:
+        bar.close()
+    rate = f"{args.games / max(run.seconds, 1e-9):,.1f} games/s"
+    if run.shards is not None:
+        print(
+            f"wrote {run.shards} shards of {args.games} games ({run.samples} samples) into {run.out} in "
+            f"{run.seconds:.1f}s ({rate}); manifest {run.out}/manifest.json"
+        )
+        return 0 if run.complete else 1
+    print(
+        f"wrote {run.out}: {run.samples} samples from {args.games} games "
+        f"({f'played by {args.agent}' if args.agent else f'depth {args.depth}'}, seed {args.seed}) in "
+        f"{run.seconds:.2f}s, {rate}, {run.samples / max(run.seconds, 1e-9):,.0f} samples/s; "
+        f"{run.unfinished_games} games cut at {args.max_plies} turns; written in {run.write_seconds:.2f}s"
+    )
+    if run.json:
+        print(f"wrote {run.json}")
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    import json
+
+    from rgou.analysis import Analyzer, analyze_lines, read_lines
+
+    from_stdin = args.input in (None, "-")
+    if from_stdin and sys.stdin is None:  # started with standard input closed
+        raise ValueError("standard input is closed: give FILE")
+    if sys.stdout is None:
+        raise ValueError("standard output is closed: nowhere to write the results")
+    # bytes line by line, stdin and a file alike: a bad UTF-8 byte spoils only its own line
+    source = getattr(sys.stdin, "buffer", sys.stdin) if from_stdin else open(args.input, "rb")  # before the table
+    errors = 0
+    try:
+        table = None
+        if args.exact or args.table:
+            from rgou.agents import load_perfect_table
+            from rgou.solve import load_table
+
+            table = load_table(args.table) if args.table else load_perfect_table()
+        if table is not None and table.n_pieces != 7 and (args.depth or args.model):
+            raise ValueError(f"a {table.n_pieces}-piece table gives the exact fields only: drop --depth and --model")
+        analyzer = Analyzer(args.depth, _params(args.params), args.model, features=not args.no_features,
+                            ml_depth=args.ml_depth, table=table)  # fmt: skip
+        for result, error in analyze_lines(read_lines(source), analyzer):
+            if error is not None:
+                errors += 1
+                if sys.stderr is not None:  # print(file=None) would write the message into the results
+                    print(f"rgou analyze: {error}", file=sys.stderr)
+            sys.stdout.write(json.dumps(result, allow_nan=False) + "\n")
+    finally:
+        if not from_stdin:
+            source.close()
+    return 1 if errors else 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from rgou.weights import convert_file, convert_weights, save_weights
+
+    _check_outputs(args, {"OUT": args.dst}, [("IN", args.src)])
+    if args.from_layout != "checkpoint":
+        convert_file(args.src, args.dst, args.from_layout, args.to_layout)
+        print(f"wrote {args.dst} ({args.from_layout} -> {args.to_layout} layout)")
+        return 0
+    from rgou.train import checkpoint_weights
+
+    weights = checkpoint_weights(args.src)
+    save_weights(args.dst, convert_weights(weights, "rgou", args.to_layout))
+    epoch = weights.metadata["best_epoch"]
+    print(f"wrote {args.dst}: the best weights of {args.src} (epoch {epoch}), {args.to_layout} layout")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from rgou.train import load_config, resolve_options, train_model
+    from rgou.train.options import FLAT_NAMES
+    from rgou.train.pipeline import epoch_line
+
+    overrides = {name: getattr(args, name) for name in FLAT_NAMES if hasattr(args, name)}
+    if args.no_eval:
+        overrides["eval_games"] = 0
+    options = resolve_options(args.preset, overrides, load_config(args.config))
+    show = _progress_enabled(args)
+    stages = StageProgress(show)
+    started: list[float] = []
+
+    def on_epoch(record: dict) -> None:
+        if not started:
+            started.append(time.perf_counter() - record["seconds"])
+        if show:
+            elapsed = time.perf_counter() - started[0]
+            print(epoch_line(record, options.training.epochs, elapsed), file=sys.stderr, flush=True)
+
+    try:
+        run = train_model(
+            options,
+            args.out,
+            data=args.data,
+            preset=args.preset,
+            resume=args.resume,
+            force=args.force,
+            in_memory=args.in_memory,
+            allow_incomplete=args.allow_incomplete,
+            threads=args.threads,
+            plot=args.plot,
+            summary=args.json,
+            inputs=(("--config", args.config),),
+            on_epoch=on_epoch,
+            progress=stages,
+            message=_say(not args.quiet),  # kernels compiling: said even when output goes to a file
+        )
+    finally:
+        stages.close()
+    if run.interrupted:
+        print(f"rgou train: {run.interrupted}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(run.render())
+    return 0
+
+
+def _write_json(path: str, doc: dict) -> None:
+    import json
+
+    from rgou._io import atomic_write
+
+    with atomic_write(path, "w") as fh:
+        json.dump(doc, fh, indent=2)
+        fh.write("\n")
+
+
+def cmd_arena(args: argparse.Namespace) -> int:
+    from rgou.arena import tournament, tournament_json, win_matrix
+
+    _check_outputs(args, {"--json": args.json}, _spec_inputs("AGENT", args.agents))
+    stages = StageProgress(_progress_enabled(args))
+    try:
+        results = tournament(
+            args.agents,
+            args.games,
+            args.seed,
+            threads=args.threads,
+            progress=lambda a, b, done, total: stages(f"{a} vs {b}", done, total),
+            scheduler=args.scheduler,
+        )
+    finally:
+        stages.close()
+    for r in results:
+        lo, hi = r.ci95
+        print(
+            f"{r.a} vs {r.b}: {r.a} wins {r.a_wins}/{r.games} = {_pct(r.a_win_rate)} "
+            f"[95% CI {100 * lo:.1f}, {100 * hi:.1f}]; as P1 {_pct(r.a_win_rate_as_p1)}, "
+            f"as P2 {_pct(r.a_win_rate_as_p2)}; {r.mean_plies:.1f} plies a game; µs per move: "
+            + ", ".join(f"{k} {1000 * v:.1f}" for k, v in r.ms_per_move.items())
+            + (f"; {r.unfinished} unfinished" if r.unfinished else "")
+        )
+    if len(args.agents) > 2:
+        matrix = win_matrix(args.agents, results)
+        width = max(len(s) for s in args.agents)
+        print("\nwin rate of the row against the column:")
+        print(" " * (width + 2) + "  ".join(f"{s:>{max(width, 6)}}" for s in args.agents))
+        for spec, row in zip(args.agents, matrix):
+            cells = ["-" if v is None else _pct(v) for v in row]
+            print(f"{spec:<{width}}  " + "  ".join(f"{c:>{max(width, 6)}}" for c in cells))
+    if args.json:
+        _write_json(args.json, tournament_json(results, args.games, args.seed))
+    return 0
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    from rgou.agents import make_agent
+    from rgou.play import PlaySession
+
+    agent = make_agent(args.opponent, seed=args.seed)
+    human = 2 if args.second else 1
+    result = PlaySession(agent, human=human, seed=args.seed, dice=args.dice).run()
+    return 0 if result.winner or not args.strict else 1
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from rgou.solve import default_table_path, load_table, save_table, solve
+    from rgou.solve.solver import CHECKPOINT_SUFFIX
+
+    out = Path(args.out) if args.out is not None else default_table_path(args.pieces)
+    _check_outputs(args, {"--out": args.out if args.out is not None else out, "--compact": args.compact}, [],
+                   may_exist=("--out",))  # fmt: skip
+    compact = Path(args.compact) if args.compact is not None else None
+    if out.exists() and not args.force:
+        if compact is None:
+            raise ValueError(
+                f"--out {out} exists; pass --force to solve again (an interrupted solve resumes by itself)"
+            )
+        try:
+            table = load_table(out, args.pieces)  # validated: rules, N, checksum
+        except ValueError as e:
+            raise ValueError(f"--out {e} (--pieces {args.pieces})") from None
+        if table.tolerance != args.tolerance:
+            print(f"note: {out} was solved to {table.tolerance:g}; --tolerance does not apply to a conversion",
+                  file=sys.stderr)  # fmt: skip
+        save_table(table, compact, dtype="uint16")
+        print(f"wrote {compact}: the 16-bit copy of {out} ({compact.stat().st_size:,} bytes)")
+        return 0
+    show = _progress_enabled(args)
+    last = [0.0]
+
+    def progress(p) -> None:
+        now = time.perf_counter()
+        if show and (p.done or now - last[0] > 2.0):
+            last[0] = now
+            state = "resumed" if p.resumed else ("done" if p.done else f"sweep {p.sweep}")
+            print(
+                f"group {p.group_number}/{p.group_count} {p.group} ({p.group_positions:,} positions): {state}, "
+                f"change {p.change:.2e}; {p.positions_done:,}/{p.positions_total:,} positions final, "
+                f"{p.elapsed:,.0f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    start = time.perf_counter()
+    try:
+        table = solve(args.pieces, tolerance=args.tolerance, out=out, progress=progress, threads=args.threads)
+    except KeyboardInterrupt:
+        partial = out.with_name(out.name + CHECKPOINT_SUFFIX)
+        kept = (
+            f"the groups solved so far are kept in {partial}: rerun the same command to resume from them"
+            if partial.exists()
+            else "no group was finished yet, so nothing was kept"
+        )
+        print(f"rgou solve: interrupted; {kept}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    from rgou.game import Position
+
+    opening = ""
+    if args.pieces == 7:
+        opening = f"; the first player wins {100 * table.win_probability(Position.initial().to_array()):.2f}%"
+    print(
+        f"wrote {out}: {len(table.values):,} positions of the {args.pieces}-piece game solved to "
+        f"{args.tolerance:g} (residual {table.residual:.1e}) in {time.perf_counter() - start:,.1f} s{opening}"
+    )
+    if compact is not None:
+        save_table(table, compact, dtype="uint16")
+        print(f"wrote {compact}: its 16-bit copy ({compact.stat().st_size:,} bytes)")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from rgou.evaluate import evaluate_spec
+
+    _check_outputs(args, {"--json": args.json}, [("--table", args.table), *_spec_inputs("AGENT", [args.agent])])
+    bar = Progress(args.games, "games", _progress_enabled(args), desc=f"{args.agent} vs perfect")
+    try:
+        report = evaluate_spec(args.agent, args.games, args.table, seed=args.seed, threads=args.threads, progress=bar)
+    finally:
+        bar.close()
+    print(report.summary())
+    if args.json:
+        _write_json(args.json, report.to_json())
+    return 0
