@@ -78,8 +78,8 @@ def main() -> None:
         f"`python benchmarks/compare_models.py {' '.join(args.models)} --rounds {args.rounds}"
         f"{' --variants' if args.variants else ''}`",
         "",
-        "| model | net asked once | colour swap | search depth | positions | median us | mean us | round medians (us) "
-        "|",
+        "| model | net asked once | colour swap | search depth | positions | median µs | mean µs "
+        "| round medians (µs) |",
         "|---|---|---|---:|---:|---:|---:|---|",
     ]
     lines += [

@@ -41,7 +41,7 @@ def test_quick_nn_json(tmp_path, capsys):
         "gemm_gflops",
         "numba_b32_samples_per_s",
         "numba_b1024_samples_per_s",
-        "numba_b1024_gemm_pct",
+        "numba_b1024_exec_gemm_pct",
         "value_policy_one_us",
         "ml_agent_decision_us",
         "ml_plus_agent_decision_mean_us",
@@ -51,8 +51,14 @@ def test_quick_nn_json(tmp_path, capsys):
         if not key.endswith("_other_load"):
             assert m["value"] > 0, f"nn.{key} = {m['value']}"
     targets = {t["metric"] for t in report["targets"]}
-    assert {"numba_steps_gemm_pct_min_ge256", "value_policy_one_us", "ml_agent_decision_us"} <= targets
-    assert {"numba_gemm_pct_min_ge256", "numba_steps_b1024_gemm_pct"} <= set(metrics)
+    assert {"numba_steps_exec_gemm_pct_min_ge256", "value_policy_one_us", "ml_agent_decision_us"} <= targets
+    assert {"numba_exec_gemm_pct_min_ge256", "numba_steps_b1024_exec_gemm_pct"} <= set(metrics)
+    # a share of the GEMM rate counts the FLOPs the trainer executes, not the columns it skips
+    value = {key: m["value"] for key, m in metrics.items()}
+    assert value["numba_flops_per_sample"] < value["train_flops_per_sample"]
+    for key in ("numba_b1024", "numba_steps_b1024"):
+        executed = value[f"{key}_samples_per_s"] * value["numba_flops_per_sample"] / 1e9
+        assert value[f"{key}_exec_gemm_pct"] == pytest.approx(100 * executed / value["gemm_gflops"])
     assert "ml_plus_agent_decision_mean_us" in targets
     for optional, key in (("torch", "numba_vs_torch_b32"), ("jax", "jax_b32_samples_per_s")):
         try:
@@ -92,3 +98,63 @@ def test_gpu_trainers_script_times_both_trainers_and_they_agree(tmp_path):
     assert result["agreement"] < 1e-4  # 2.5e-6 measured on this CPU, 9.1e-6 on an H200
     bad = subprocess.run([*cmd[:-1], "1000000"], capture_output=True, text=True)
     assert bad.returncode != 0 and "--batches" in bad.stderr
+
+
+def _fake_report() -> dict:
+    """A report with made-up nn and scaling measurements, shaped as `bench.run` returns it."""
+
+    def metric(value: float, unit: str) -> dict:
+        return {"value": value, "unit": unit, "label": "fake"}
+
+    nn = {"gemm_gflops": metric(390.0, "GFLOP/s")}
+    nn["train_flops_per_sample"] = metric(824_832, "FLOPs")
+    nn["numba_flops_per_sample"] = metric(677_376, "FLOPs")
+    for batch, rate in ((32, 150_000.0), (256, 250_000.0), (1024, 290_000.0)):
+        nn[f"numba_b{batch}_samples_per_s"] = metric(rate, "samples/s")
+        nn[f"numba_steps_b{batch}_samples_per_s"] = metric(1.1 * rate, "samples/s")
+        nn[f"torch_b{batch}_samples_per_s"] = metric(rate / 5, "samples/s")
+        nn[f"jax_b{batch}_samples_per_s"] = metric(rate / 4, "samples/s")
+        nn[f"jax_scan_b{batch}_samples_per_s"] = metric(rate / 3, "samples/s")
+    scaling = {f"train_b{batch}_samples_per_s": metric(1000.0 * batch, "samples/s") for batch in (32, 256, 1024)}
+    scaling |= {f"generate_depth{d}_games_per_s": metric(1000.0 / d, "games/s") for d in (1, 2, 3)}
+    return {"machine": {"cpu": "test CPU"}, "sections": {"nn": {"metrics": nn}, "scaling": {"metrics": scaling}}}
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    """(width, height) from a PNG's header; fails if the file is not a PNG."""
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR", path
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def test_plot_draws_the_trainers_and_scaling_figures_from_a_report(tmp_path):
+    pytest.importorskip("matplotlib")
+    from rgou.bench.plots import DPI, TRAINERS_FIGSIZE, plot_report
+
+    written = plot_report(_fake_report(), tmp_path / "figures")
+    names = {p.name for p in written}
+    assert names == {"trainers.png", "train_batch.png", "generate_depth.png"}
+    for path in written:
+        assert 5_000 < path.stat().st_size < 500_000, path
+    width, height = _png_size(tmp_path / "figures" / "trainers.png")
+    assert (width, height) == (round(TRAINERS_FIGSIZE[0] * DPI), round(TRAINERS_FIGSIZE[1] * DPI))
+
+
+def test_plot_without_nn_or_scaling_draws_nothing(tmp_path):
+    pytest.importorskip("matplotlib")
+    from rgou.bench.plots import plot_report
+
+    report = _fake_report()
+    report["sections"] = {"engine": {"metrics": {"x": {"value": 1.0, "unit": "x", "label": "x"}}}}
+    assert plot_report(report, tmp_path) == []
+
+
+def test_plot_without_matplotlib_stops_before_the_run_and_says_what_to_install(tmp_path, monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # find_spec answers None: not installed
+    with pytest.raises(SystemExit):
+        bench.main(["--quick", "--quiet", "--only", "engine", "--plot", str(tmp_path / "figures")])
+    err = capsys.readouterr().err
+    assert "pip install 'rgou[plot]'" in err
+    assert not (tmp_path / "figures").exists()

@@ -27,13 +27,13 @@ def main() -> None:
         "combined": MLAgent(weights, mode="combined", mirrored=False),
         "policy": MLAgent(weights, mode="policy"),
     }
-    print("| agent | games | vs emm-3 | 95% interval | ms per move |\n|---|---:|---:|---|---:|")
+    print("| agent | games | vs emm-3 | 95% interval | µs per move |\n|---|---:|---:|---|---:|")
     for name, agent in variants.items():
         r = match(agent, opponent, GAMES, seed=SEED)
         lo, hi = r.ci95
-        ms = r.ms_per_move[r.a]
+        us = 1000.0 * r.ms_per_move[r.a]
         print(
-            f"| {name} | {r.games} | {100 * r.a_win_rate:.1f}% | [{100 * lo:.1f}, {100 * hi:.1f}] | {ms:.3f} |",
+            f"| {name} | {r.games} | {100 * r.a_win_rate:.1f}% | [{100 * lo:.1f}, {100 * hi:.1f}] | {us:.0f} |",
             flush=True,
         )
 

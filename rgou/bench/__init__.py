@@ -4,7 +4,9 @@
 the result types, the performance `TARGETS` and the text, Markdown and machine
 report; `timing` the shared `BenchContext`, contention metering and clocks;
 `engine` the engine, features, search and self-play sections; `nn` the
-trainers, inference and ML agent section.
+trainers, inference and ML agent section; `train` the training runs end to
+end; `scale` the memory and scaling sections; `plots` the figures of
+--plot (matplotlib, optional).
 
 Conventions:
 

@@ -10,12 +10,14 @@ Usage::
     python -m rgou.bench                       # all sections
     python -m rgou.bench --quick               # short smoke run
     python -m rgou.bench --only search,selfplay --json out.json --markdown out.md
+    python -m rgou.bench --only nn,scaling --plot curves/   # figures (needs matplotlib)
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import importlib.util
 import json
 import sys
 import time
@@ -24,8 +26,9 @@ from collections.abc import Callable
 from rgou._io import atomic_write, check_outputs
 from rgou.bench.engine import bench_engine, bench_features, bench_search, bench_selfplay
 from rgou.bench.nn import bench_nn
+from rgou.bench.plots import PLOT_INSTALL, plot_report
 from rgou.bench.report import SectionResult, evaluate_targets, machine_info, render_markdown, render_text
-from rgou.bench.scale import bench_memory, bench_scaling, plot_scaling
+from rgou.bench.scale import bench_memory, bench_scaling
 from rgou.bench.timing import BENCH_SEED, CONTENDED_CORES, BenchContext, LoadMeter
 from rgou.bench.train import bench_train
 
@@ -105,7 +108,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--json", metavar="FILE", help="write the full report as JSON")
     parser.add_argument("--markdown", metavar="FILE", help="write the report as a Markdown table")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    parser.add_argument("--plot", metavar="DIR", help="draw the scaling curves into DIR (needs matplotlib)")
+    parser.add_argument(
+        "--plot",
+        metavar="DIR",
+        help="draw figures into DIR: the trainers' samples/s against batch size with the GEMM roofline (nn) "
+        f"and the scaling curves (scaling); needs matplotlib: {PLOT_INSTALL}",
+    )
     args = parser.parse_args(argv)
     if args.repeats is not None and args.repeats < 1:
         parser.error("--repeats must be >= 1")
@@ -114,6 +122,8 @@ def main(argv: list[str] | None = None) -> dict:
         check_outputs({"--json": args.json, "--markdown": args.markdown}, force=True)
     except ValueError as e:
         parser.error(str(e))
+    if args.plot and importlib.util.find_spec("matplotlib") is None:  # before the run, not after it
+        parser.error(f"--plot needs matplotlib, which is not installed: {PLOT_INSTALL} (or run without --plot)")
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     ctx = BenchContext(quick=args.quick, seed=args.seed, repeats=args.repeats, log=log)
     report = run(names, ctx)
@@ -122,10 +132,13 @@ def main(argv: list[str] | None = None) -> dict:
     if args.json:
         with atomic_write(args.json, "w") as fh:
             fh.write(json.dumps(report, indent=2) + "\n")
-    if args.plot:
-        for path in plot_scaling(report, args.plot):
-            log(f"wrote {path}")
     if args.markdown:
         with atomic_write(args.markdown, "w") as fh:
             fh.write(render_markdown(report))
+    if args.plot:
+        written = plot_report(report, args.plot)
+        for path in written:
+            log(f"wrote {path}")
+        if not written:
+            log("--plot: no figure written (the figures come from the nn and scaling sections)")
     return report

@@ -261,7 +261,7 @@ def bench_search(ctx: BenchContext) -> SectionResult:
             "depth3_speedup_vs_rust",
             RUST_DEPTH3_DECISION_US / res.metrics["depth3_median_us"].value,
             "x",
-            f"depth 3 median vs Rust engine (~{RUST_DEPTH3_DECISION_US:.0f} us)",
+            f"depth 3 median vs Rust engine (~{RUST_DEPTH3_DECISION_US:.0f} µs)",
         )
     _bench_perfect(ctx, res)
     return res

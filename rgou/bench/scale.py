@@ -9,7 +9,7 @@ buffer: streamed training's memory does not grow with the data.
 (training, both Numba steps and the JAX trainer's many-steps dispatch when
 installed), and workers (generation on a Dask LocalCluster of 1 and 2 worker
 processes against the single-process run on all cores). `--plot DIR` draws
-the curves (matplotlib).
+the curves (`rgou.bench.plots`, matplotlib).
 """
 
 from __future__ import annotations
@@ -244,43 +244,3 @@ def _workers(res: SectionResult, ctx: BenchContext) -> None:
         "x",
         "  2 workers / one process on 2 cores",
     )
-
-
-def plot_scaling(report: dict, folder: str) -> list[Path]:
-    """Curves of the scaling section into folder (PNG files); returns their paths."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as e:
-        raise SystemExit(f"--plot needs matplotlib: pip install 'rgou[plot]' ({e})") from None
-    metrics = report["sections"].get("scaling", {}).get("metrics", {})
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    panels = (
-        ("generate_games.png", "games", "seconds", "generate_depth3_", "_s"),
-        ("generate_depth.png", "depth", "games/s", "generate_depth", "_games_per_s"),
-        ("train_batch.png", "batch size", "samples/s", "train_b", "_samples_per_s"),
-        ("train_samples.png", "samples", "seconds", "train_epoch_", "_s"),
-    )
-    for name, xlabel, ylabel, prefix, suffix in panels:
-        points = sorted(
-            (float(k[len(prefix) : -len(suffix)]), m["value"])
-            for k, m in metrics.items()
-            if k.startswith(prefix) and k.endswith(suffix) and k[len(prefix) : -len(suffix)].isdigit()
-        )
-        if not points:
-            continue
-        fig, ax = plt.subplots(figsize=(5, 3.5))
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o")
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        if xlabel in ("batch size", "samples", "games"):
-            ax.set_xscale("log")
-        fig.tight_layout()
-        fig.savefig(out / name, dpi=100)
-        plt.close(fig)
-        written.append(out / name)
-    return written
