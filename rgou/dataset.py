@@ -49,7 +49,7 @@ READABLE_FORMATS = (1, 2)
 NO_MOVE = -1
 MIXED = "mixed"  # a meta field (MIXABLE_META) whose parts of a dataset disagree
 MIXABLE_META = ("depth", "agent", "value_target")
-_STORED = ("state", "move", "value_target", "outcome", "game_id")  # format 2 arrays, besides meta
+STORED_ARRAYS = ("state", "move", "value_target", "outcome", "game_id")  # format 2 arrays, besides meta
 # What np.load raises on a damaged .npz: zipfile (RuntimeError: a flag says "encrypted", NotImplementedError: an
 # unknown compression method) and the .npy header parser (SyntaxError, tokenize.TokenError: a header cut short).
 NPZ_DAMAGE = (OSError, ValueError, EOFError, KeyError, TypeError, RuntimeError, NotImplementedError, OverflowError,
@@ -262,7 +262,7 @@ class Dataset:
                 fmt = meta.get("format", 1)
                 if fmt not in READABLE_FORMATS:
                     raise ValueError(f"dataset format {fmt!r} is not one of {READABLE_FORMATS} (a newer rgou?)")
-                wanted = _STORED if fmt == 2 else [name for name, _, _ in cls.ARRAYS]
+                wanted = STORED_ARRAYS if fmt == 2 else [name for name, _, _ in cls.ARRAYS]
                 missing = [name for name in wanted if name not in names]
                 if missing:
                     raise ValueError(f"not an rgou dataset, missing {', '.join(missing)}")

@@ -14,6 +14,7 @@ nor raise; `Position` is the validating edge for users.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,9 +30,7 @@ from rgou.rules import (
     OFF_BOARD,
     OTHER_TRACK_SQUARE,
     P1,
-    P1_TRACK,
     P2,
-    P2_TRACK,
     TRACK_LENGTH,
     TRACK_POSITION,
     TRACKS,
@@ -275,21 +274,44 @@ def roll_dice(rng):
 
 # The validating edge.
 
-_PRIVATE = {P1: set(P1_TRACK) - set(P2_TRACK), P2: set(P2_TRACK) - set(P1_TRACK)}
+
+def position_problem(p1: Sequence[int], p2: Sequence[int], to_move: int, dice: int) -> str | None:
+    """What first keeps these fields from being a position, in words (None: they are one); any number of pieces.
+
+    The one statement of a valid position: squares -1..20 on the owner's
+    track, at most one piece on a board square, not both players finished,
+    to_move 1 or 2, a roll 0..4. `Position`, `check_states` and the solver's
+    `check_state` all say it through this function.
+    """
+    board: dict[int, str] = {}
+    for name, squares, player in (("p1", p1, P1), ("p2", p2, P2)):
+        for slot, square in enumerate(squares):
+            field = f"{name}[{slot}] = {square}"
+            if not OFF_BOARD <= square <= FINISHED:
+                return f"{field} is out of range {OFF_BOARD}..{FINISHED}"
+            if square != OFF_BOARD and TRACK_POSITION[player - 1, square + 1] < 0:
+                return f"{field} is not on player {player}'s track"
+            if OFF_BOARD < square < FINISHED:
+                if square in board:
+                    return f"two pieces on square {square}: {board[square]} and {name}[{slot}]"
+                board[square] = f"{name}[{slot}]"
+    if all(s == FINISHED for s in p1) and all(s == FINISHED for s in p2):
+        return "both players have finished all pieces"
+    if to_move not in (P1, P2):
+        return f"to_move must be 1 or 2, got {to_move}"
+    if not 0 <= dice <= MAX_ROLL:
+        return f"dice must be 0..{MAX_ROLL}, got {dice}"
+    return None
 
 
-def _check_pieces(name: str, squares, player: int) -> tuple[int, ...]:
+def _check_pieces(name: str, squares) -> tuple[int, ...]:
+    """Seven integer squares (their ranges and tracks are `position_problem`'s to check)."""
     squares = tuple(squares)
     if len(squares) != NUM_PIECES:
         raise ValueError(f"{name} must list {NUM_PIECES} piece squares, got {len(squares)}")
-    opponent_private = _PRIVATE[3 - player]
     for slot, sq in enumerate(squares):
         if isinstance(sq, bool) or not isinstance(sq, (int, np.integer)):
             raise ValueError(f"{name}[{slot}] must be an integer square, got {sq!r}")
-        if not OFF_BOARD <= sq <= FINISHED:
-            raise ValueError(f"{name}[{slot}] = {sq} is out of range {OFF_BOARD}..{FINISHED}")
-        if sq in opponent_private:
-            raise ValueError(f"{name}[{slot}] = {sq} is not on player {player}'s track")
     return tuple(int(s) for s in squares)
 
 
@@ -343,22 +365,9 @@ def _first_bad_state(states, codes):
 
 def _state_problem(state: np.ndarray) -> str:
     """Why one invalid state (integers [16]) is not a position: its first bad field, as `check_states` says it."""
-    board: set[int] = set()
-    for col, square in enumerate(int(v) for v in state[: 2 * NUM_PIECES]):
-        field = f"p{1 + col // NUM_PIECES}[{col % NUM_PIECES}] = {square}"
-        if not OFF_BOARD <= square <= FINISHED:
-            return f"{field} is out of range {OFF_BOARD}..{FINISHED}"
-        if square != OFF_BOARD and TRACK_POSITION[col // NUM_PIECES, square + 1] < 0:
-            return f"{field} is not on player {1 + col // NUM_PIECES}'s track"
-        if OFF_BOARD < square < FINISHED:
-            if square in board:
-                return f"{field}: two pieces on square {square}"
-            board.add(square)
-    if (np.asarray(state[: 2 * NUM_PIECES]) == FINISHED).all():
-        return "both players have finished all pieces"
-    if int(state[TO_MOVE]) not in (P1, P2):
-        return f"to_move must be 1 or 2, got {int(state[TO_MOVE])}"
-    return f"dice must be 0..{MAX_ROLL}, got {int(state[DICE])}"
+    values = [int(v) for v in state]
+    pieces = 2 * NUM_PIECES
+    return position_problem(values[:NUM_PIECES], values[NUM_PIECES:pieces], values[TO_MOVE], values[DICE]) or ""
 
 
 def check_states(states: np.ndarray, what: str = "state") -> None:
@@ -403,31 +412,15 @@ class Position:
     dice: int = 0
 
     def __post_init__(self) -> None:
-        p1 = _check_pieces("p1", self.p1, P1)
-        p2 = _check_pieces("p2", self.p2, P2)
+        p1, p2 = _check_pieces("p1", self.p1), _check_pieces("p2", self.p2)
         object.__setattr__(self, "p1", p1)
         object.__setattr__(self, "p2", p2)
-        seen: dict[int, str] = {}
-        for name, squares in (("p1", p1), ("p2", p2)):
-            for slot, sq in enumerate(squares):
-                if 0 <= sq < NUM_SQUARES:
-                    if sq in seen:
-                        raise ValueError(f"two pieces on square {sq}: {seen[sq]} and {name}[{slot}]")
-                    seen[sq] = f"{name}[{slot}]"
-        if all(sq == FINISHED for sq in p1) and all(sq == FINISHED for sq in p2):
-            raise ValueError("both players cannot have finished all pieces")
-        if (
-            isinstance(self.to_move, bool)
-            or not isinstance(self.to_move, (int, np.integer))
-            or self.to_move not in (P1, P2)
-        ):
-            raise ValueError(f"to_move must be 1 or 2, got {self.to_move!r}")
-        if (
-            isinstance(self.dice, bool)
-            or not isinstance(self.dice, (int, np.integer))
-            or not 0 <= self.dice <= MAX_ROLL
-        ):
-            raise ValueError(f"dice must be an integer 0..{MAX_ROLL}, got {self.dice!r}")
+        for name, value, what in (("to_move", self.to_move, "1..2"), ("dice", self.dice, f"0..{MAX_ROLL}")):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ValueError(f"{name} must be an integer {what}, got {value!r}")
+        problem = position_problem(p1, p2, int(self.to_move), int(self.dice))
+        if problem:
+            raise ValueError(problem)
         object.__setattr__(self, "to_move", int(self.to_move))
         object.__setattr__(self, "dice", int(self.dice))
 

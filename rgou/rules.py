@@ -28,7 +28,6 @@ P2 = 2
 P1_TRACK = (3, 2, 1, 0, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
 P2_TRACK = (19, 18, 17, 16, 4, 5, 6, 7, 8, 9, 10, 11, 14, 15)
 ROSETTE_SQUARES = (0, 7, 13, 15, 16)
-SHARED_SQUARES = tuple(range(4, 12))  # the middle lane
 CENTER_FIRST, CENTER_LAST = 4, 11  # track positions (and squares) of the middle lane
 HOME_STRETCH_START = 12  # track positions 12, 13: the last private squares
 
@@ -56,10 +55,3 @@ for _player, _track in enumerate((P1_TRACK, P2_TRACK)):
 OTHER_TRACK_SQUARE = np.arange(OFF_BOARD, NUM_CELLS, dtype=np.int8)
 for _mine, _theirs in zip(P1_TRACK, P2_TRACK):
     OTHER_TRACK_SQUARE[_mine + 1], OTHER_TRACK_SQUARE[_theirs + 1] = _theirs, _mine
-
-
-def track_squares(player: int) -> tuple[int, ...]:
-    """The 14 squares of `player`'s track (1 or 2), in walking order."""
-    if player not in (P1, P2):
-        raise ValueError(f"player must be 1 or 2, got {player!r}")
-    return P1_TRACK if player == P1 else P2_TRACK

@@ -88,7 +88,6 @@ NO_MOVE = -1
 LEAF_HEURISTIC = 0
 LEAF_NET = 1
 LEAF_TABLE = 2
-LEAF_KINDS = {"heuristic": LEAF_HEURISTIC, "net": LEAF_NET, "table": LEAF_TABLE}
 NET_WIN = 1.0  # a won game, for the value net and the exact table
 UNROLLED_ROLL = 2  # the roll an unrolled net's leaf is asked at: the most likely one (6 in 16)
 

@@ -32,13 +32,20 @@ from pathlib import Path
 
 import numpy as np
 
-from rgou.dataset import MIXABLE_META, MIXED, NPZ_DAMAGE, READABLE_FORMATS, check_stored, legal_masks, one_hot
+from rgou.dataset import (
+    MIXABLE_META,
+    MIXED,
+    NPZ_DAMAGE,
+    READABLE_FORMATS,
+    STORED_ARRAYS,
+    check_stored,
+    legal_masks,
+    one_hot,
+)
 from rgou.features import NUM_FEATURES, features_batch_into
 from rgou.nn.contract import Batch, shuffle_order
-from rgou.rules import NUM_PIECES
 
 DEFAULT_BUFFER = 1 << 20  # samples in the shuffle buffer (about 30 MB)
-_STORED = ("state", "move", "value_target", "outcome", "game_id")
 
 
 def shard_files(sources: list[str], allow_incomplete: bool = False) -> list[Path]:
@@ -146,7 +153,7 @@ class ShardedData:
 
     def read(self, k: int) -> dict[str, np.ndarray]:
         """The stored arrays of shard k."""
-        stored = _read(self.paths[k], _STORED)
+        stored = _read(self.paths[k], STORED_ARRAYS)
         del stored["meta"]
         return stored
 
@@ -176,14 +183,14 @@ class ShardedData:
             pending.append(arrays)
             count += int(mask.sum())
             while count >= buffer:
-                merged = {name: np.concatenate([p[name] for p in pending]) for name in _STORED}
+                merged = {name: np.concatenate([p[name] for p in pending]) for name in STORED_ARRAYS}
                 head = {name: a[:buffer] for name, a in merged.items()}
                 rest = {name: a[buffer:] for name, a in merged.items()}
                 yield _permuted(head, seed, epoch, chunk, shuffle)
                 chunk += 1
                 pending, count = ([rest], len(rest["state"])) if len(rest["state"]) else ([], 0)
         if count:
-            merged = {name: np.concatenate([p[name] for p in pending]) for name in _STORED}
+            merged = {name: np.concatenate([p[name] for p in pending]) for name in STORED_ARRAYS}
             yield _permuted(merged, seed, epoch, chunk, shuffle)
 
 
@@ -213,8 +220,3 @@ def rows_to_batch(rows: dict[str, np.ndarray], value: np.ndarray, value_w: np.nd
 
 def feature_buffer(rows: int) -> np.ndarray:
     return np.empty((rows, NUM_FEATURES), np.float32)
-
-
-def policy_targets(moves: np.ndarray) -> np.ndarray:
-    """One-hot float32 [n, 7] policy targets of stored moves (zeros for passes)."""
-    return one_hot(moves) if len(moves) else np.zeros((0, NUM_PIECES), np.float32)

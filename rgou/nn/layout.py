@@ -74,11 +74,6 @@ def layer_sizes(cfg: NetConfig) -> np.ndarray:
     return np.array([cfg.input_size, *cfg.hidden_sizes, cfg.output_size], dtype=np.int64)
 
 
-def num_layers(cfg: NetConfig) -> int:
-    """Number of dense layers L (hidden layers + output layer)."""
-    return len(cfg.hidden_sizes) + 1
-
-
 @njit(no_alloc=True)
 def weight_offset(sizes: np.ndarray, layer: int) -> int:
     """Offset of layer ``layer``'s weight matrix [n_in][n_out] in the flat vector."""

@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from rgou._numba import njit
-from rgou.rules import FINISHED, MAX_ROLL, NUM_SQUARES, OFF_BOARD, P1, P1_TRACK, P2, P2_TRACK
+from rgou.game import position_problem
+from rgou.rules import P1, P2
 from rgou.solve.index import encode
 from rgou.solve.rules import (
     BEAR_OFF,
@@ -152,8 +153,6 @@ def best_move(values, state):
 
 # The validating edge.
 
-_PRIVATE = {P1: set(P1_TRACK) - set(P2_TRACK), P2: set(P2_TRACK) - set(P1_TRACK)}
-
 
 def make_state(p1, p2, to_move: int = P1, dice: int = 0) -> np.ndarray:
     """Validated int8[2N + 2] state from N squares per player (rgou numbering), for N = 1..7."""
@@ -174,23 +173,8 @@ def check_state(state, n_pieces: int) -> np.ndarray:
     if not np.issubdtype(arr.dtype, np.integer):
         raise ValueError(f"state must be an integer array, got dtype {arr.dtype}")
     values = [int(v) for v in arr]
-    seen: dict[int, str] = {}
-    for player, base in ((P1, 0), (P2, n_pieces)):
-        for slot in range(n_pieces):
-            sq = values[base + slot]
-            name = f"state[{base + slot}] (player {player} slot {slot})"
-            if not OFF_BOARD <= sq <= FINISHED:
-                raise ValueError(f"{name} = {sq} is out of range {OFF_BOARD}..{FINISHED}")
-            if sq in _PRIVATE[3 - player]:
-                raise ValueError(f"{name} = {sq} is not on player {player}'s track")
-            if 0 <= sq < NUM_SQUARES:
-                if sq in seen:
-                    raise ValueError(f"two pieces on square {sq}: {seen[sq]} and {name}")
-                seen[sq] = name
-    if all(v == FINISHED for v in values[: 2 * n_pieces]):
-        raise ValueError("state: both players cannot have finished all pieces")
-    if values[2 * n_pieces] not in (P1, P2):
-        raise ValueError(f"state[{2 * n_pieces}] (player to move) must be 1 or 2, got {values[2 * n_pieces]}")
-    if not 0 <= values[2 * n_pieces + 1] <= MAX_ROLL:
-        raise ValueError(f"state[{2 * n_pieces + 1}] (dice) must be 0..{MAX_ROLL}, got {values[2 * n_pieces + 1]}")
+    n = n_pieces
+    problem = position_problem(values[:n], values[n : 2 * n], values[2 * n], values[2 * n + 1])
+    if problem:
+        raise ValueError(f"state: {problem}")
     return np.ascontiguousarray(values, dtype=np.int8)
