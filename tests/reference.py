@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "data"
-REFERENCE_WEIGHTS = REFERENCE_DIR / "ml-weights.json.gz"
 
 
 def _load_json(name: str):

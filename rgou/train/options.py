@@ -89,7 +89,6 @@ class TrainOptions:
 OPTION_NAMES = tuple(f.name for f in fields(TrainOptions))
 TRAINING_FIELDS = OPTION_NAMES  # what a checkpoint must agree on (the data's identity covers the rest)
 GENERATION_FIELDS = ("games", "depth", "epsilon", "max_plies", "include_passes", "afterstates", "agent")
-SHARED_FIELDS = ("seed", "table")  # one value for generation and training
 PIPELINE_FIELDS = ("eval_games",)
 FLAT_NAMES = (*GENERATION_FIELDS, *OPTION_NAMES, *PIPELINE_FIELDS)  # the names presets and the CLI use
 

@@ -31,7 +31,6 @@ SUMMARY_NAME = "summary.json"
 CURVES_NAME = "curves.png"
 STRENGTH_OPPONENTS = ("heuristic", "emm-1", "emm-2", "emm-3")
 SMOKE_TEST_PRESETS = ("quick",)  # presets that check the pipeline runs, far weaker than the shipped model
-SHIPPED_MODEL = "default"
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total): "generate", "vs heuristic", ...
 MessageFn = Callable[[str], None]
