@@ -5,7 +5,7 @@ loop (`rgou.playout`) and the wrappers call the same kernel, `decide_into`:
 
 * random: a uniformly random legal move;
 * search: expectiminimax to `depth` plies over a leaf evaluator
-  (`rgou.search.Leaf`), optionally mixed with a policy net: a move's score
+  (`rgou.leaves.Leaf`), optionally mixed with a policy net: a move's score
   is value_weight * (its search score from the mover's point of view) +
   policy_weight * (its policy probability); value_weight 0 plays the
   policy alone.
@@ -40,26 +40,12 @@ from rgou._validate import check_float, check_int
 from rgou.features import NUM_FEATURES, features_into
 from rgou.game import STATE_SIZE, TO_MOVE, count_legal_moves, legal_moves
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
+from rgou.leaves import NET_WIN, Leaf, heuristic_leaf, net_leaf, net_value, table_leaf
 from rgou.models import PACKAGED_MODELS
 from rgou.nn.inference import forward_one_into, softmax_into
 from rgou.nn.layout import LAYOUT_IN_OUT, layer_sizes
 from rgou.rules import NUM_PIECES, P2
-from rgou.search import (
-    DEFAULT_DEPTH,
-    MAX_DEPTH,
-    NET_WIN,
-    NO_MOVE,
-    Leaf,
-    Work,
-    check_depth,
-    deepen_close_calls,
-    heuristic_leaf,
-    make_work,
-    net_leaf,
-    net_value,
-    search_into,
-    table_leaf,
-)
+from rgou.search import DEFAULT_DEPTH, MAX_DEPTH, NO_MOVE, Work, check_depth, deepen_close_calls, make_work, search_into
 from rgou.targets import ValueTarget
 
 AGENT_RANDOM = 0
@@ -299,7 +285,7 @@ class MLAgent(Agent):
     depth: extra search plies on the value net (0: each move's value is the
     chance node after it). unrolled: the value net values the pieces before
     the roll, so a chance node at the search's edge asks it once, not over the
-    five rolls (`rgou.search.net_leaf`); None (the default) when the model
+    five rolls (`rgou.leaves.net_leaf`); None (the default) when the model
     says it was trained on the `exact-unrolled` target (`trained_unrolled`).
     close_gap: when the value scores of two moves or more are within this of
     the best one (the value net's units: 2 P(P2 wins) - 1), search those
@@ -307,7 +293,7 @@ class MLAgent(Agent):
     (`rgou.search.deepen_close_calls`; `decide` then shows their deeper
     scores); 0 (the default) never does, the spec `ml+` uses `CLOSE_GAP`.
     mirrored: value each position as the mean of the net's value of it and
-    minus its value of its colour swap (`rgou.search.net_leaf`): a smaller
+    minus its value of its colour swap (`rgou.leaves.net_leaf`): a smaller
     error for twice the leaf work. None (the default): at depth 0 without
     close calls, in modes with a value search, where it is the cheapest gain;
     a deeper search spends the same time better. The name says a choice other

@@ -36,8 +36,9 @@ from rgou.agents import MLAgent
 from rgou.features import NUM_FEATURES, features_into
 from rgou.game import Position, apply_move, winner
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, evaluate
+from rgou.leaves import heuristic_leaf
 from rgou.rules import FINISHED, MAX_ROLL, NUM_PIECES, OFF_BOARD, P1, P2
-from rgou.search import NO_MOVE, check_depth, heuristic_leaf, leaf_work, search_into
+from rgou.search import NO_MOVE, check_depth, leaf_work, search_into
 
 POSITION_KEYS = ("p1", "p2", "to_move", "dice")
 

@@ -47,8 +47,9 @@ from rgou.game import (
     roll_dice,
     winner,
 )
+from rgou.leaves import thread_copy
 from rgou.rules import NUM_PIECES, P1
-from rgou.search import search_into, thread_copy
+from rgou.search import search_into
 
 MAX_MATCH_GAMES = 100_000_000  # games in one call: their records take 34 bytes a game (3.4 GB here)
 
@@ -225,7 +226,7 @@ def play_games(
 
     def task(begin: int) -> int:
         agents = getattr(local, "agents", None)
-        if agents is None:  # each thread plays its own copies of the leaves (see rgou.search.thread_copy)
+        if agents is None:  # each thread plays its own copies of the leaves (see rgou.leaves.thread_copy)
             agents = local.agents = (
                 (agent0, agent1)
                 if n_threads == 1

@@ -44,9 +44,10 @@ from rgou.dataset import DATASET_FORMAT, Dataset, legal_masks, one_hot, run_star
 from rgou.features import extract_features_batch
 from rgou.game import DICE, NO_WINNER, apply_move_inplace, count_legal_moves, distinct_moves, roll_dice, winner
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
+from rgou.leaves import heuristic_leaf
 from rgou.playout import check_threads, play_games
 from rgou.rules import MAX_ROLL, NUM_PIECES, P1, P2
-from rgou.search import DEFAULT_DEPTH, check_depth, heuristic_leaf
+from rgou.search import DEFAULT_DEPTH, check_depth
 from rgou.targets import ValueTarget, check_generated
 
 MAX_PLIES = 1000  # a game is cut after this many turns, passes included (see docs: practically none are)

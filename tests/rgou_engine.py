@@ -10,7 +10,8 @@ from rgou.game import legal_moves as _legal_moves
 from rgou.game import winner as _winner
 from rgou.heuristic import HeuristicParams
 from rgou.heuristic import evaluate as _evaluate
-from rgou.search import chance_value_into, heuristic_leaf, leaf_work, search_into
+from rgou.leaves import heuristic_leaf
+from rgou.search import chance_value_into, leaf_work, search_into
 
 NAME = "rgou"
 

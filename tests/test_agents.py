@@ -156,7 +156,7 @@ def test_ml_agent_rejects_torch_layout(weights):
 
 @pytest.mark.parametrize("mirrored", [False, True])
 def test_ml_agent_asks_an_unrolled_net_once_when_the_model_says_so(weights, states, mirrored):
-    from rgou.search import UNROLLED_ROLL
+    from rgou.leaves import UNROLLED_ROLL
 
     def net(child):
         child = child.copy()

@@ -18,8 +18,9 @@ from rgou.agents import PerfectAgent, make_agent
 from rgou.cli import main
 from rgou.exact import decision_losses, label_exactly
 from rgou.game import TO_MOVE, Position
+from rgou.leaves import table_leaf
 from rgou.playout import play_games
-from rgou.search import expectiminimax, table_leaf
+from rgou.search import expectiminimax
 from rgou.selfplay import GenerateOptions, generate
 from rgou.solve import Table, default_table_path, load_table
 from rgou.targets import ValueTarget

@@ -9,8 +9,9 @@ from reference import REFERENCE_DIR
 
 from rgou.agents import ExpectiminimaxAgent, HeuristicAgent, RandomAgent, search_agent_data
 from rgou.game import DICE, TO_MOVE, Position, is_over
+from rgou.leaves import heuristic_leaf
 from rgou.playout import NO_SAMPLE_MOVE, play_games
-from rgou.search import expectiminimax, heuristic_leaf
+from rgou.search import expectiminimax
 from rgou.selfplay import generate
 
 

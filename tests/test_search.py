@@ -11,9 +11,10 @@ from reference import load_positions
 
 from rgou.game import Position
 from rgou.heuristic import HeuristicParams
+from rgou.leaves import UNROLLED_ROLL, net_leaf
 from rgou.nn.layout import NetConfig, init_params, layer_sizes, num_params, unflatten
 from rgou.rules import P1_TRACK, P2_TRACK
-from rgou.search import MAX_DEPTH, UNROLLED_ROLL, count_nodes, expected_value, expectiminimax, net_leaf
+from rgou.search import MAX_DEPTH, count_nodes, expected_value, expectiminimax
 from rgou.testing import random_states
 
 
@@ -157,7 +158,7 @@ def _swap_colours(p1, p2):
 
 
 def _leaf(flat, p1, p2, player, exact_passes):
-    """Plain reference of the net leaf of an unrolled position (see rgou.search.net_chance_value).
+    """Plain reference of the net leaf of an unrolled position (see rgou.leaves.net_chance_value).
 
     exact_passes: False, True, "unrolled" (the net at UNROLLED_ROLL alone),
     or "mirrored" / "unrolled-mirrored" / "mirrored-passes" (the mean with the colour swap's value).
@@ -424,7 +425,7 @@ def test_counting_mode_counts_what_a_plain_search_visits(depth):
 
 
 def test_thread_copy_of_a_leaf_shares_its_arrays_and_searches_the_same():
-    from rgou.search import _leaf_fields, heuristic_leaf, thread_copy
+    from rgou.leaves import _leaf_fields, heuristic_leaf, thread_copy
 
     leaves = (heuristic_leaf(), _tiny_leaf(_tiny_net(3), True), _tiny_leaf(_tiny_net(3), "mirrored-passes"))
     for leaf in leaves:
@@ -442,7 +443,8 @@ def test_thread_copy_of_a_leaf_shares_its_arrays_and_searches_the_same():
 
 @pytest.mark.parametrize("mode", ["mirrored", "unrolled-mirrored", "mirrored-passes"])
 def test_a_mirrored_leaf_leaves_its_position_as_it_found_it(mode):
-    from rgou.search import leaf_work, net_chance_value
+    from rgou.leaves import net_chance_value
+    from rgou.search import leaf_work
 
     leaf = _tiny_leaf(_tiny_net(7), mode)
     work = leaf_work(1, leaf)

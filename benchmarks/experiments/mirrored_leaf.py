@@ -3,7 +3,7 @@
 A position and its colour swap (each piece at the same track position of the other track, the other player
 to move) have opposite values; the net was trained on both colours but answers them with different errors.
 First, a static check: every decision with a choice of 300 perfect-play games (20% exploration moves) scored
-at depth 0 with the library's value-net leaves (`rgou.search.net_leaf`: the net asked once at roll 2 or over
+at depth 0 with the library's value-net leaves (`rgou.leaves.net_leaf`: the net asked once at roll 2 or over
 the five rolls, with or without the swap; the swap alone is 2 x mirrored - plain). Then each ML agent plays
 the same 2,000 games of dice against perfect play (`rgou evaluate AGENT --games 2000 --seed 6`) and is timed
 per decision from Python (`MLAgent.choose_move`, each of 600 positions of perfect-play games timed 5 times,
@@ -23,10 +23,11 @@ from rgou.agents import CLOSE_GAP, MLAgent, PerfectAgent
 from rgou.bench.timing import per_call_us
 from rgou.evaluate import evaluate_agent
 from rgou.game import TO_MOVE, apply_move, distinct_moves, legal_moves, winner
+from rgou.leaves import net_chance_value, net_leaf
 from rgou.models import load_model
 from rgou.nn.layout import layer_sizes
 from rgou.rules import NUM_PIECES, P2
-from rgou.search import leaf_work, net_chance_value, net_leaf
+from rgou.search import leaf_work
 from rgou.selfplay import generate
 from rgou.weights import Weights
 

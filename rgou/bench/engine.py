@@ -28,9 +28,10 @@ from rgou.bench.timing import (
 )
 from rgou.features import NUM_FEATURES, extract_features, extract_features_batch, features_batch_into, features_into
 from rgou.game import STATE_SIZE, TO_MOVE, apply_move_inplace, legal_moves
+from rgou.leaves import heuristic_leaf
 from rgou.playout import play_games
 from rgou.rules import NUM_PIECES
-from rgou.search import MAX_DEPTH, heuristic_leaf, leaf_work, search_into
+from rgou.search import MAX_DEPTH, leaf_work, search_into
 from rgou.selfplay import generate
 
 
