@@ -148,6 +148,26 @@ def _open_frame(fi, ff, level):
     ff[level, _TOTAL] = 0.0
 
 
+@njit(inline="always")
+def _below(child, scratch, child_moves, depth, table, params, leaf, work, counts):
+    """Value of `child` (not over) one or two plies above the leaves: a leaf (depth 1) or a chance node of leaves.
+
+    The heuristic (leaf None) values them incrementally, in integer arithmetic;
+    the others position by position (scratch: a state for the chance node's children).
+    """
+    if depth == 1:
+        if counts is not None:
+            counts[COUNT_LEAVES] += 1
+        if leaf is None:
+            return np.float64(evaluate_table(child, table, params))
+        return unrolled_value(child, leaf, work, table, params)
+    if counts is not None:
+        counts[COUNT_CHANCE] += 1
+    if leaf is None:
+        return chance_leaf_heuristic(child, table, params, child_moves, counts)
+    return chance_leaf_general(child, scratch, leaf, work, child_moves, counts)
+
+
 def _search_loop(stack, moves, fi, ff, table, params, win, leaf, work, depth0, rolled, scores, counts):
     """Expectiminimax of the root stack[0] to depth0 >= 1 plies; the root is not over.
 
@@ -204,20 +224,8 @@ def _search_loop(stack, moves, fi, ff, table, params, win, leaf, work, depth0, r
                     if counts is not None:
                         counts[COUNT_LEAVES] += 1
                     v = won_value(child, win)
-                elif depth == 1:
-                    if counts is not None:
-                        counts[COUNT_LEAVES] += 1
-                    if leaf is None:
-                        v = np.float64(evaluate_table(child, table, params))
-                    else:
-                        v = unrolled_value(child, leaf, work, table, params)
-                elif depth == 2:
-                    if counts is not None:
-                        counts[COUNT_CHANCE] += 1
-                    if leaf is None:
-                        v = chance_leaf_heuristic(child, table, params, moves[level + 1], counts)
-                    else:
-                        v = chance_leaf_general(child, stack[level + 2], leaf, work, moves[level + 1], counts)
+                elif depth <= 2:
+                    v = _below(child, stack[level + 2], moves[level + 1], depth, table, params, leaf, work, counts)
                 else:
                     level += 1
                     _open_frame(fi, ff, level)
@@ -260,20 +268,8 @@ def _search_loop(stack, moves, fi, ff, table, params, win, leaf, work, depth0, r
             pass_turn_inplace(child)
             if counts is not None:
                 counts[COUNT_GENERATED] += 1
-            if depth == 1:
-                if counts is not None:
-                    counts[COUNT_LEAVES] += 1
-                if leaf is None:
-                    v = np.float64(evaluate_table(child, table, params))
-                else:
-                    v = unrolled_value(child, leaf, work, table, params)
-            elif depth == 2:
-                if counts is not None:
-                    counts[COUNT_CHANCE] += 1
-                if leaf is None:
-                    v = chance_leaf_heuristic(child, table, params, moves[level + 1], counts)
-                else:
-                    v = chance_leaf_general(child, stack[level + 2], leaf, work, moves[level + 1], counts)
+            if depth <= 2:
+                v = _below(child, stack[level + 2], moves[level + 1], depth, table, params, leaf, work, counts)
             else:
                 fi[level, _PASSING] = 1
                 level += 1
