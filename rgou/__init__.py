@@ -9,7 +9,7 @@ from rgou.agents import MLAgent, make_agent
 from rgou.dataset import Dataset, load_dataset
 from rgou.features import NUM_FEATURES, extract_features, extract_features_batch, feature_names
 from rgou.game import Position
-from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, evaluate_position
+from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, heuristic_score_of
 from rgou.search import SearchResult, expected_value, expectiminimax
 from rgou.selfplay import generate
 from rgou.weights import Weights, WeightsFormatError, convert_file, load_weights, save_weights
@@ -26,13 +26,13 @@ __all__ = [
     "WeightsFormatError",
     "__version__",
     "convert_file",
-    "evaluate_position",
     "expected_value",
     "expectiminimax",
     "extract_features",
     "extract_features_batch",
     "feature_names",
     "generate",
+    "heuristic_score_of",
     "load_dataset",
     "load_weights",
     "make_agent",

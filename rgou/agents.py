@@ -40,7 +40,7 @@ from rgou._validate import check_float, check_int
 from rgou.features import NUM_FEATURES, features_into
 from rgou.game import STATE_SIZE, TO_MOVE, count_legal_moves, legal_moves
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
-from rgou.leaves import NET_WIN, Leaf, heuristic_leaf, net_leaf, net_value, table_leaf
+from rgou.leaves import NET_WIN, Leaf, heuristic_leaf, net_leaf, net_value, no_leaf, table_leaf
 from rgou.models import PACKAGED_MODELS
 from rgou.nn.inference import forward_one_into, softmax_into
 from rgou.nn.layout import LAYOUT_IN_OUT, layer_sizes
@@ -55,7 +55,8 @@ DEFAULT_ML_MODE = "value"  # strongest with the shipped model: docs/agents.md, "
 DEFAULT_POLICY_WEIGHT = 0.1
 CLOSE_GAP = 0.01  # ml+: value scores this close (half a point of winning chance) are searched one ply deeper
 MAX_CLOSE_GAP = 2 * NET_WIN  # the whole range of net values: every decision with two distinct moves
-MAX_ML_DEPTH = MAX_DEPTH - 1
+ML_ROOT_PLY = 1  # an ML agent of depth D searches D + 1 plies: each move's value is the chance node after it
+MAX_ML_DEPTH = MAX_DEPTH - ML_ROOT_PLY
 NO_POLICY = np.zeros(0, dtype=np.float32)
 _NO_SIZES = np.array([NUM_FEATURES, 1], dtype=np.int64)  # the layer widths of "no net"
 
@@ -64,8 +65,8 @@ class AgentData(NamedTuple):
     """What the game loop needs to play an agent."""
 
     kind: int  # AGENT_RANDOM | AGENT_SEARCH
-    depth: int  # search plies (>= 1 for search agents)
-    leaf: Leaf  # the search's leaf evaluator
+    plies: int  # plies the search looks ahead (>= 1 for search agents; emm-N: N, ml-D: D + ML_ROOT_PLY)
+    leaf: Leaf  # the search's leaf evaluator (a random agent's: `no_leaf()`, never read)
     epsilon: float  # probability of playing a uniformly random legal move instead
     value_weight: float  # weight of the search score (0: policy only)
     policy_weight: float  # weight of the policy probability (0: no policy net)
@@ -87,7 +88,7 @@ class Scratch(NamedTuple):
 @njit
 def agent_scratch(data):
     """Scratch for playing `data` (one per thread)."""
-    work = make_work(max(data.depth, 1), data.leaf, data.policy_sizes)
+    work = make_work(max(data.plies, 1), data.leaf, data.policy_sizes)
     return Scratch(
         work,
         np.empty(NUM_PIECES, np.float64),
@@ -103,6 +104,18 @@ def policy_into(policy_net, policy_sizes, state, work, out):
     features_into(state, work.x)
     forward_one_into(policy_net, policy_sizes, work.x, out, work.buf)
     softmax_into(out, out)
+
+
+@njit(no_alloc=True)
+def move_score(value_weight, policy_weight, sign, search_score, probability):
+    """A move's score for the mover: the policy's probability and the search score (sign: +1 for P2), weighted.
+
+    The one mixing rule: the compiled decision ranks moves by it, `Agent.decide` reports it.
+    """
+    score = policy_weight * probability
+    if value_weight != 0.0:
+        score += value_weight * sign * search_score
+    return score
 
 
 @njit
@@ -122,10 +135,10 @@ def decide_into(data, state, rng, scratch):
     value = np.nan
     best = NO_MOVE
     if data.value_weight != 0.0:
-        value, best = search_into(state, data.depth, data.leaf, scratch.work, scratch.scores, None)
+        value, best = search_into(state, data.plies, data.leaf, scratch.work, scratch.scores, None)
         if data.close_gap > 0.0:
             value, best = deepen_close_calls(
-                state, data.depth, data.leaf, scratch.work, scratch.scores, data.close_gap, value, best,
+                state, data.plies, data.leaf, scratch.work, scratch.scores, data.close_gap, value, best,
                 scratch.child, scratch.candidates,
             )  # fmt: skip
     if data.policy_weight != 0.0:
@@ -136,9 +149,7 @@ def decide_into(data, state, rng, scratch):
         best_score = 0.0
         for k in range(n):
             slot = moves[k]
-            score = data.policy_weight * scratch.policy[slot]
-            if data.value_weight != 0.0:
-                score += data.value_weight * sign * scratch.scores[slot]
+            score = move_score(data.value_weight, data.policy_weight, sign, scratch.scores[slot], scratch.policy[slot])
             if best == NO_MOVE or score > best_score:
                 best = slot
                 best_score = score
@@ -220,12 +231,9 @@ class Agent:
             if d.kind == AGENT_RANDOM:
                 scores[slot] = 1.0 / len(legal)
                 continue
-            score = 0.0
-            if d.value_weight != 0.0:
-                score += d.value_weight * sign * float(self._scratch.scores[slot])
-            if has_policy:
-                score += d.policy_weight * float(self._scratch.policy[slot])
-            scores[slot] = score
+            probability = self._scratch.policy[slot] if has_policy else np.float32(0.0)
+            search = self._scratch.scores[slot] if d.value_weight != 0.0 else 0.0
+            scores[slot] = float(move_score(d.value_weight, d.policy_weight, sign, search, probability))
         policy = [float(p) for p in self._scratch.policy] if has_policy else None
         return Decision(int(move), scores, float(value), policy)
 
@@ -234,8 +242,8 @@ class RandomAgent(Agent):
     """Uniformly random legal move, from its own seeded generator."""
 
     def __init__(self, seed: int = 0):
-        leaf = heuristic_leaf()
-        super().__init__("random", AgentData(AGENT_RANDOM, 0, leaf, 0.0, 0.0, 0.0, NO_POLICY, _NO_SIZES, 0.0), seed)
+        data = AgentData(AGENT_RANDOM, 0, no_leaf(), 0.0, 0.0, 0.0, NO_POLICY, _NO_SIZES, 0.0)
+        super().__init__("random", data, seed)
 
 
 def search_agent_data(depth: int, leaf: Leaf, epsilon: float = 0.0) -> AgentData:
@@ -297,7 +305,8 @@ class MLAgent(Agent):
     error for twice the leaf work. None (the default): at depth 0 without
     close calls, in modes with a value search, where it is the cheapest gain;
     a deeper search spends the same time better. The name says a choice other
-    than the default (`ml-value-unmirrored`, `ml-1-value-mirrored`).
+    than the default (`ml (unmirrored)`, `ml-1 (mirrored)`). Names are the
+    agent specs of the default model (`ml`, `ml-1`, `ml+`, `ml:combined`).
     """
 
     def __init__(
@@ -331,33 +340,38 @@ class MLAgent(Agent):
         )
         vw = 0.0 if mode == "policy" else float(value_weight)
         pw = 0.0 if mode == "value" else float(policy_weight)
-        policy = np.ascontiguousarray(weights.policy, np.float32) if pw else NO_POLICY
-        policy_sizes = layer_sizes(weights.policy_config) if pw else _NO_SIZES
+        policy = np.ascontiguousarray(weights.policy, np.float32)  # held once: `net_values` reads it too
+        policy_sizes = layer_sizes(weights.policy_config)
         if self.close_gap and (mode == "policy" or self.depth == MAX_ML_DEPTH):
             raise ValueError(
                 f"close calls are searched one ply deeper than the value search: mode {mode!r} with search depth "
                 f"{self.depth} has {'no value search' if mode == 'policy' else 'no ply to spare'}"
             )
-        data = AgentData(AGENT_SEARCH, self.depth + 1, leaf, 0.0, vw, pw, policy, policy_sizes, self.close_gap)
-        plus = "+" if self.close_gap else ""
-        swap = "" if self.mirrored == usual else "-mirrored" if self.mirrored else "-unmirrored"
-        base = f"ml{plus}-{mode}" if self.depth == 0 else f"ml-{self.depth}{plus}-{mode}"
-        super().__init__(name or base + swap, data)
-        self._policy_net = np.ascontiguousarray(weights.policy, np.float32)
-        self._policy_sizes = layer_sizes(weights.policy_config)
+        plies = self.depth + ML_ROOT_PLY
+        data = AgentData(AGENT_SEARCH, plies, leaf, 0.0, vw, pw, policy, policy_sizes, self.close_gap)
+        super().__init__(name or self._spec_name(mode, usual), data)
 
-    def evaluate(self, state: np.ndarray) -> tuple[float, list[float]]:
+    def _spec_name(self, mode: str, usual: bool) -> str:
+        """The agent spec of these choices for the packaged default model (`make_agent` names agents by spec).
+
+        A mirroring choice other than the default, which no spec expresses, is said after it.
+        """
+        name = "ml" + (f"-{self.depth}" if self.depth else "") + ("+" if self.close_gap else "")
+        name += "" if mode == DEFAULT_ML_MODE else f":{mode}"
+        return name + ("" if self.mirrored == usual else " (mirrored)" if self.mirrored else " (unmirrored)")
+
+    def net_values(self, state: np.ndarray) -> tuple[float, list[float]]:
         """The value net's value of the rolled `state` (P2's point of view) and its policy (7 probabilities)."""
         work = self._scratch.work
         value = float(net_value(state, self.data.leaf, work))
         policy = np.zeros(NUM_PIECES, np.float32)
-        policy_into(self._policy_net, self._policy_sizes, state, work, policy)
+        policy_into(self.data.policy, self.data.policy_sizes, state, work, policy)
         return value, [float(p) for p in policy]
 
     def decide(self, state: np.ndarray) -> Decision:
         """The move and its scores, with the value net's value and the policy of `state` itself."""
         decision = super().decide(state)
-        value, policy = self.evaluate(state)
+        value, policy = self.net_values(state)
         return Decision(decision.move, decision.scores, value, policy)
 
 
@@ -369,30 +383,10 @@ class PerfectAgent(Agent):
     """
 
     def __init__(self, table=None, name: str = "perfect"):
+        from rgou.solve import load_perfect_table
+
         self.table = load_perfect_table(table)
         super().__init__(name, search_agent_data(1, table_leaf(self.table.values)))
-
-
-def load_perfect_table(table=None):
-    """A solved 7-piece `Table`: the given one, a file path, or the default file (a clear error if absent)."""
-    from rgou.solve import Table, default_table_path, load_table
-
-    if isinstance(table, Table):
-        if table.n_pieces != NUM_PIECES:
-            raise ValueError(f"the perfect agent needs the {NUM_PIECES}-piece table, got a {table.n_pieces}-piece one")
-        return table
-    path = default_table_path(NUM_PIECES) if table is None else table
-    require_table_file(path)
-    return load_table(path, NUM_PIECES)
-
-
-def require_table_file(path) -> None:
-    """A clear error when the solved 7-piece table file `path` is not there."""
-    if not Path(path).is_file():
-        raise ValueError(
-            f"no solved table at {path}: run `rgou solve --pieces {NUM_PIECES}` first (it writes it "
-            "there), or name a table file: perfect:FILE"
-        )
 
 
 def _parse_ml(spec: str) -> tuple[int, bool, str, str]:

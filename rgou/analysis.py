@@ -35,7 +35,7 @@ import numpy as np
 from rgou.agents import MLAgent
 from rgou.features import NUM_FEATURES, features_into
 from rgou.game import Position, apply_move, winner
-from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, evaluate
+from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, heuristic_score
 from rgou.leaves import heuristic_leaf
 from rgou.rules import FINISHED, MAX_ROLL, NUM_PIECES, OFF_BOARD, P1, P2
 from rgou.search import NO_MOVE, check_depth, leaf_work, search_into
@@ -218,7 +218,7 @@ class Analyzer:
             "legal_moves": moves,
             "successors": successors,
             "winner": over,
-            "heuristic": int(evaluate(state, self._params)),
+            "heuristic": int(heuristic_score(state, self._params)),
         }
         if self.with_features:
             features_into(state, self._features)
@@ -236,7 +236,7 @@ class Analyzer:
                 out["ml_scores"] = [decision.scores[m] for m in moves]
                 out["ml_move"] = decision.move
             else:
-                value, policy = self.agent.evaluate(state)
+                value, policy = self.agent.net_values(state)
                 out["value"], out["policy"] = value, policy
                 out["ml_scores"], out["ml_move"] = [], None
         if self.table is not None:

@@ -350,8 +350,8 @@ def generate_shards(
     share one copy. Sharded runs use the default heuristic parameters.
     """
     from rgou._version import __version__
-    from rgou.agents import require_table_file  # MERGE: rgou.solve
     from rgou.heuristic import DEFAULT_PARAMS
+    from rgou.solve import require_table_file
 
     if options.params != DEFAULT_PARAMS:
         raise ValueError("--params: sharded runs use the default heuristic parameters")

@@ -1,4 +1,4 @@
-"""The heuristic evaluation `evaluate()` (integer, positive favours P2) and its parameters.
+"""The heuristic evaluation `heuristic_score()` (integer, positive favours P2) and its parameters.
 
 Parameters travel to the kernels as one int64 array in `PARAM_NAMES` order;
 `HeuristicParams` is the user-facing, validated form, read from JSON files
@@ -130,7 +130,7 @@ POSITION_TERMS = 1
 
 @njit
 def heuristic_table(params):
-    """Per-piece terms of `evaluate` for every (player, square), int64[2, 2, 22]."""
+    """Per-piece terms of `heuristic_score` for every (player, square), int64[2, 2, 22]."""
     table = np.zeros((2, 2, FINISHED + 2), dtype=np.int64)
     center = params[ADVANCEMENT_BONUS] + params[CENTER_LANE_BONUS]
     home = 2 * params[ADVANCEMENT_BONUS]
@@ -154,8 +154,8 @@ def heuristic_table(params):
 
 
 @njit(no_alloc=True)
-def evaluate_table(state, table, params):
-    """`evaluate` from a `heuristic_table(params)`: branch-free sums over the 14 pieces."""
+def heuristic_score_from_table(state, table, params):
+    """`heuristic_score` from a `heuristic_table(params)`: branch-free sums over the 14 pieces."""
     score = 0
     position = 0
     p1_finished = 0
@@ -177,12 +177,12 @@ def evaluate_table(state, table, params):
 
 
 @njit
-def evaluate(state, params):
+def heuristic_score(state, params):
     """Heuristic value of `state` (int8[16]) under `params` (int64[8]); positive favours P2."""
-    return evaluate_table(state, heuristic_table(params), params)
+    return heuristic_score_from_table(state, heuristic_table(params), params)
 
 
-def evaluate_position(position, params: HeuristicParams = DEFAULT_PARAMS) -> int:
-    """`evaluate()` of a `Position` (or int8[16] state)."""
+def heuristic_score_of(position, params: HeuristicParams = DEFAULT_PARAMS) -> int:
+    """`heuristic_score()` of a `Position` (or int8[16] state)."""
     state = position.to_array() if hasattr(position, "to_array") else np.ascontiguousarray(position, dtype=np.int8)
-    return int(evaluate(state, params.to_array()))
+    return int(heuristic_score(state, params.to_array()))

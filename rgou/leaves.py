@@ -51,7 +51,7 @@ from rgou.heuristic import (
     SCORE_TERMS,
     WIN_SCORE,
     HeuristicParams,
-    evaluate_table,
+    heuristic_score_from_table,
     heuristic_table,
     trunc_div,
 )
@@ -63,6 +63,7 @@ from rgou.solve.lookup import p2_win_probability
 LEAF_HEURISTIC = 0
 LEAF_NET = 1
 LEAF_TABLE = 2
+LEAF_NONE = 3  # `no_leaf`: an agent that does not search
 NET_WIN = 1.0  # a won game, for the value net and the exact table
 UNROLLED_ROLL = 2  # the roll an unrolled net's leaf is asked at: the most likely one (6 in 16)
 
@@ -122,6 +123,14 @@ def heuristic_leaf(params: HeuristicParams = DEFAULT_PARAMS) -> Leaf:
     return _new_leaf(LEAF_HEURISTIC, p, heuristic_table(p), win, _NO_NET, NO_NET_SIZES, _NO_EXACT, False, False, False)
 
 
+def no_leaf() -> Leaf:
+    """The leaf of an agent that does not search (random): empty arrays, never read."""
+    empty_table = np.zeros((0, 0, 0), np.int64)
+    return _new_leaf(
+        LEAF_NONE, np.zeros(0, np.int64), empty_table, 0.0, _NO_NET, NO_NET_SIZES, _NO_EXACT, False, False, False
+    )
+
+
 def net_leaf(
     value: np.ndarray,
     sizes: np.ndarray,
@@ -176,7 +185,10 @@ def _leaf_fields(leaf):
 
 def _fresh(a: np.ndarray) -> np.ndarray:
     """The same memory under a new NumPy owner, so Numba gives it its own reference count."""
-    out = np.frombuffer(memoryview(a).cast("B"), dtype=a.dtype).reshape(a.shape)
+    if a.size == 0:  # nothing to share (no_leaf's arrays, the empty net of a heuristic leaf)
+        out = np.zeros(a.shape, a.dtype)
+    else:
+        out = np.frombuffer(memoryview(a).cast("B"), dtype=a.dtype).reshape(a.shape)
     if not a.flags.writeable:
         out.setflags(write=False)
     return out
@@ -324,7 +336,7 @@ def _table_value(node, leaf):
 def unrolled_value(node, leaf, work, table, params):
     """Leaf value of an unrolled position whose game is not over (a chance node at depth 0)."""
     if leaf.kind == LEAF_HEURISTIC:
-        return np.float64(evaluate_table(node, table, params))
+        return np.float64(heuristic_score_from_table(node, table, params))
     if leaf.kind == LEAF_NET:
         return net_chance_value(node, leaf, work)
     return _table_value(node, leaf)
@@ -344,7 +356,7 @@ def chance_leaf_heuristic(node, table, params, moves, counts):
 
     A move changes the heuristic's sums by the moved piece's terms and, on a
     capture, the captured piece's; the integer arithmetic is that of
-    `evaluate_table`, so values are identical, without copying a child.
+    `heuristic_score_from_table`, so values are identical, without copying a child.
     """
     player = node[TO_MOVE]
     me = player - 1

@@ -119,7 +119,7 @@ def play_games_kernel(
                     value = np.nan
                     if agent.kind != AGENT_RANDOM and agent.value_weight != 0.0:
                         s = scratch[side]
-                        value, _ = search_into(state, agent.depth, agent.leaf, s.work, s.scores, None)
+                        value, _ = search_into(state, agent.plies, agent.leaf, s.work, s.scores, None)
                     states[g, n] = state
                     moves[g, n] = NO_SAMPLE_MOVE
                     values[g, n] = _target(value, agent.leaf.win)

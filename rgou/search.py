@@ -50,7 +50,7 @@ from rgou.game import (
 from rgou.heuristic import (
     DEFAULT_PARAMS,
     HeuristicParams,
-    evaluate_table,
+    heuristic_score_from_table,
 )
 from rgou.leaves import (
     COUNT_CHANCE,
@@ -159,7 +159,7 @@ def _below(child, scratch, child_moves, depth, table, params, leaf, work, counts
         if counts is not None:
             counts[COUNT_LEAVES] += 1
         if leaf is None:
-            return np.float64(evaluate_table(child, table, params))
+            return np.float64(heuristic_score_from_table(child, table, params))
         return unrolled_value(child, leaf, work, table, params)
     if counts is not None:
         counts[COUNT_CHANCE] += 1
@@ -360,7 +360,7 @@ def search_into(state, depth, leaf, work, scores, counts):
             counts[COUNT_LEAVES] += 1
         if leaf.kind == LEAF_NET:
             return net_value(state, leaf, work), NO_MOVE
-        return np.float64(evaluate_table(state, leaf.table, leaf.params)), NO_MOVE
+        return np.float64(heuristic_score_from_table(state, leaf.table, leaf.params)), NO_MOVE
     work.stack[0] = state
     value = _search(work, leaf, depth, True, scores, counts)
     _copy_entering_scores(state, scores)

@@ -245,7 +245,7 @@ def generate(
     target = o.target
     exact_table = None
     if target.is_exact:
-        from rgou.agents import load_perfect_table  # MERGE: rgou.solve
+        from rgou.solve import load_perfect_table
 
         exact_table = load_perfect_table(o.table)
     n_threads = check_threads(threads)

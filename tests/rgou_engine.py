@@ -9,7 +9,7 @@ from rgou.game import apply_move as _apply_move
 from rgou.game import legal_moves as _legal_moves
 from rgou.game import winner as _winner
 from rgou.heuristic import HeuristicParams
-from rgou.heuristic import evaluate as _evaluate
+from rgou.heuristic import heuristic_score as _evaluate
 from rgou.leaves import heuristic_leaf
 from rgou.search import chance_value_into, leaf_work, search_into
 

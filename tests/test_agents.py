@@ -190,16 +190,23 @@ def test_ml_agents_mirror_by_default_at_depth_0_alone(weights, states):
     assert MLAgent(weights, depth=1, mirrored=True).mirrored and not MLAgent(weights, mirrored=False).mirrored
     assert not MLAgent(weights, mode="policy").mirrored and MLAgent(weights, mode="combined").mirrored
     # The name says a choice other than the default, and only then.
-    assert MLAgent(weights).name == "ml-value" and MLAgent(weights, mirrored=True).name == "ml-value"
-    assert MLAgent(weights, mirrored=False).name == "ml-value-unmirrored"
-    assert MLAgent(weights, depth=1).name == "ml-1-value" and MLAgent(weights, close_gap=0.01).name == "ml+-value"
-    assert MLAgent(weights, depth=1, mirrored=True).name == "ml-1-value-mirrored"
+    assert MLAgent(weights).name == "ml" and MLAgent(weights, mirrored=True).name == "ml"
+    assert MLAgent(weights, mirrored=False).name == "ml (unmirrored)"
+    assert MLAgent(weights, depth=1).name == "ml-1" and MLAgent(weights, close_gap=0.01).name == "ml+"
+    assert MLAgent(weights, depth=1, mirrored=True).name == "ml-1 (mirrored)"
+    # the names are the specs make_agent takes for the default model, and gives its agents
+    for spec, agent in (
+        ("ml", MLAgent(weights)),
+        ("ml-1", MLAgent(weights, depth=1)),
+        ("ml:combined", MLAgent(weights, mode="combined")),
+    ):
+        assert make_agent(spec).name == agent.name == spec
     # The value of the rolled position itself (analyze's `value`) is the network's own answer.
     state = states[1]
     plain = np.tanh(numpy_forward(weights.value, VALUE_CONFIG, extract_features(state))[0])
     swapped = np.tanh(numpy_forward(weights.value, VALUE_CONFIG, extract_features(colour_swap(state)))[0])
     for mirrored in (True, False):
-        assert MLAgent(weights, mirrored=mirrored).evaluate(state)[0] == pytest.approx(plain, abs=1e-6)
+        assert MLAgent(weights, mirrored=mirrored).net_values(state)[0] == pytest.approx(plain, abs=1e-6)
     assert abs(plain + swapped) > 1e-3  # an untrained net: its two answers differ
 
 
@@ -219,3 +226,23 @@ def test_ml_plus_specs_search_close_calls_deeper(tmp_path, weights):
     for gap in (-0.1, 2.5, float("nan"), True, "0.1"):
         with pytest.raises(ValueError, match="close-call gap"):
             MLAgent(weights, close_gap=gap)
+
+
+def test_agent_data_says_its_plies_and_a_random_agent_has_no_heuristic(weights):
+    from rgou.agents import ML_ROOT_PLY
+    from rgou.leaves import LEAF_NONE, _leaf_fields
+
+    assert make_agent("emm-3").data.plies == 3 and make_agent("heuristic").data.plies == 1
+    assert MLAgent(weights).data.plies == ML_ROOT_PLY and MLAgent(weights, depth=2).data.plies == 2 + ML_ROOT_PLY
+    assert _leaf_fields(RandomAgent().data.leaf)[0] == LEAF_NONE and RandomAgent().data.plies == 0
+
+
+@pytest.mark.parametrize("mode", ["value", "combined", "policy"])
+def test_the_reported_scores_rank_moves_as_the_decision_does(weights, states, mode):
+    """One mixing rule (`move_score`): the move played is the best of the scores `decide` reports."""
+    agent = MLAgent(weights, mode=mode)
+    for state in states[:40]:
+        decision = agent.decide(state)
+        legal = [s for s in decision.scores if s is not None]
+        assert decision.scores[decision.move] == max(legal)
+        assert agent.choose_move(state) == decision.move

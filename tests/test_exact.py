@@ -97,7 +97,7 @@ def test_exact_training_targets(table, tmp_path, monkeypatch):
     from rgou.train import TrainOptions, with_exact_targets
 
     data = generate(2, depth=1, seed=11)
-    monkeypatch.setattr("rgou.agents.load_perfect_table", lambda table_path=None: table)
+    monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None: table)
     exact = with_exact_targets(data, "any")
     values, moves = label_exactly(table, data.state)
     np.testing.assert_array_equal(exact.value_target, values)
@@ -123,7 +123,7 @@ def test_exact_unrolled_targets_are_the_tables_values_before_the_roll(table, mon
     from rgou.train import TrainOptions, with_exact_targets
     from rgou.train.sources import _MemorySource, _ShardSource
 
-    monkeypatch.setattr("rgou.agents.load_perfect_table", lambda table_path=None: table)
+    monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None: table)
     data = generate(3, depth=1, seed=11, value_target="exact", afterstates=True)
     values, moves = label_exactly(table, data.state, unrolled=True)
     np.testing.assert_array_equal(values, _unrolled_values(table, data.state))
@@ -144,7 +144,7 @@ def test_exact_unrolled_targets_are_the_tables_values_before_the_roll(table, mon
     def refuse(table_path=None):
         raise AssertionError("the table was loaded")
 
-    monkeypatch.setattr("rgou.agents.load_perfect_table", refuse)
+    monkeypatch.setattr("rgou.solve.load_perfect_table", refuse)
     assert with_exact_targets(generated, None, unrolled=True) is generated
     source = _MemorySource(generated, TrainOptions(value_target="exact-unrolled", batch_size=4))
     np.testing.assert_array_equal(source.train.value_target, values)
@@ -157,7 +157,7 @@ def test_exact_unrolled_targets_are_the_tables_values_before_the_roll(table, mon
     options = TrainOptions(value_target="exact-unrolled", batch_size=4)
     rows = {name: getattr(data, name) for name in ("state", "move", "value_target", "outcome", "game_id")}
     assert _ShardSource(ShardedData.open([tmp_path / "unrolled.npz"]), options, 64)._table is None
-    monkeypatch.setattr("rgou.agents.load_perfect_table", lambda table_path=None: table)
+    monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None: table)
     batch = _ShardSource(ShardedData.open([tmp_path / "rolled.npz"]), options, 64)._to_batch(rows)
     np.testing.assert_array_equal(batch.value_target, values)
 
@@ -170,7 +170,7 @@ def test_exactly_labelled_data_is_not_labelled_again(table, tmp_path, monkeypatc
     from rgou.train import TrainOptions, with_exact_targets
     from rgou.train.sources import _ShardSource
 
-    monkeypatch.setattr("rgou.agents.load_perfect_table", lambda table_path=None: table)
+    monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None: table)
     exact = generate(3, depth=1, seed=11, value_target="exact", afterstates=True)
     search = generate(2, depth=1, seed=12, first_game=3)
     assert ValueTarget("exact").labels(exact.meta) and not ValueTarget("exact").labels(search.meta)
@@ -179,7 +179,7 @@ def test_exactly_labelled_data_is_not_labelled_again(table, tmp_path, monkeypatc
     def refuse(table_path=None):
         raise AssertionError("the table was loaded")
 
-    monkeypatch.setattr("rgou.agents.load_perfect_table", refuse)
+    monkeypatch.setattr("rgou.solve.load_perfect_table", refuse)
     assert with_exact_targets(exact, None) is exact
     exact.save(tmp_path / "exact.npz")
     again = load_dataset(tmp_path / "exact.npz")
@@ -203,7 +203,7 @@ def test_exactly_labelled_data_is_not_labelled_again(table, tmp_path, monkeypatc
 def test_afterstate_samples_carry_exact_labels_and_their_games(table, monkeypatch):
     from rgou.selfplay import positions_after_moves
 
-    monkeypatch.setattr("rgou.agents.load_perfect_table", lambda table_path=None: table)
+    monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None: table)
     games = generate(3, depth=1, seed=11)
     data = generate(3, depth=1, seed=11, value_target="exact", afterstates=True, include_passes=True)
     states, parents = positions_after_moves(games.state, games.game_id, 11, include_passes=True)
@@ -235,7 +235,7 @@ def test_the_table_option_also_serves_the_perfect_players(table, monkeypatch):
             raise ValueError(f"no solved table at {table_path}")
         return table
 
-    monkeypatch.setattr("rgou.agents.load_perfect_table", load)
+    monkeypatch.setattr("rgou.solve.load_perfect_table", load)
     reference = generate(2, seed=3, agent="perfect", value_target="exact")
     loads.clear()
     data = generate(2, seed=3, agent="perfect", value_target="exact", table="given.table")
@@ -255,7 +255,7 @@ def test_sharded_perfect_play_with_exact_afterstates_equals_one_run(table, tmp_p
     from rgou.dataset import Dataset
     from rgou.shards import shard_files
 
-    monkeypatch.setattr("rgou.agents.load_perfect_table", lambda table_path=None: table)
+    monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None: table)
     given = tmp_path / "given.table"
     given.write_bytes(b"")  # the workers are threads of this process: the patched loader serves it
     options = dict(seed=3, epsilon=0.2, agent="perfect", value_target="exact", afterstates=True)
@@ -274,7 +274,7 @@ def test_sharded_perfect_play_with_exact_afterstates_equals_one_run(table, tmp_p
 def test_rgou_train_generates_afterstates(table, tmp_path, monkeypatch, capsys):
     import gzip
 
-    monkeypatch.setattr("rgou.agents.load_perfect_table", lambda table_path=None: table)
+    monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None: table)
     out, summary = tmp_path / "m.json.gz", tmp_path / "s.json"
     argv = ["train", "--games", "3", "--depth", "1", "--seed", "5", "--afterstates", "--value-target", "exact"]
     argv += ["--epochs", "1", "--batch-size", "16", "--no-eval", "--quiet", "--out", str(out), "--json", str(summary)]
@@ -288,7 +288,7 @@ def test_rgou_train_generates_afterstates(table, tmp_path, monkeypatch, capsys):
 
 
 def _afterstate_data(table, monkeypatch, games=6):
-    monkeypatch.setattr("rgou.agents.load_perfect_table", lambda table_path=None: table)
+    monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None: table)
     return generate(games, depth=1, seed=5, value_target="exact", afterstates=True)
 
 

@@ -10,7 +10,7 @@ from reference import load_positions
 from rgou._random import seed_rng
 from rgou.features import NUM_FEATURES, extract_features, extract_features_batch, feature_names
 from rgou.game import Position, apply_move, distinct_moves, legal_mask, legal_moves, new_state, roll_dice
-from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, evaluate, evaluate_position
+from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, heuristic_score, heuristic_score_of
 from rgou.rules import FINISHED, NUM_PIECES
 from rgou.testing import check_state_invariants, random_states
 
@@ -40,7 +40,7 @@ def test_golden_legal_moves_winner_and_successors():
 
 def test_golden_heuristic():
     for r in RECORDS:
-        assert evaluate_position(Position(r["p1"], r["p2"], r["to_move"], r["dice"])) == r["heuristic"], r["id"]
+        assert heuristic_score_of(Position(r["p1"], r["p2"], r["to_move"], r["dice"])) == r["heuristic"], r["id"]
 
 
 def test_golden_features_every_record():
@@ -153,7 +153,7 @@ def test_heuristic_params_from_file(tmp_path):
     assert HeuristicParams.load() == DEFAULT_PARAMS
     for r in RECORDS[:100]:
         pos = (r["p1"], r["p2"], r["to_move"], r["dice"])
-        assert evaluate(Position(*pos).to_array(), params.to_array()) == oracle.evaluate(pos, params.to_dict())
+        assert heuristic_score(Position(*pos).to_array(), params.to_array()) == oracle.evaluate(pos, params.to_dict())
     path.write_text('{"win_scor": 1}')
     with pytest.raises(ValueError, match="unknown heuristic parameters: win_scor"):
         HeuristicParams.load(path)
@@ -201,7 +201,7 @@ def test_engine_agrees_with_oracle(seed, data):
         pos = as_tuple(state)
         n = legal_moves(state, moves)
         assert list(moves[:n]) == oracle.legal_moves(pos)
-        assert evaluate(state, DEFAULT_PARAMS.to_array()) == oracle.evaluate(pos)
+        assert heuristic_score(state, DEFAULT_PARAMS.to_array()) == oracle.evaluate(pos)
         np.testing.assert_allclose(f, oracle.features(pos), rtol=0, atol=1e-6)
         board = f[14:34]
         for player, sign in ((0, 1.0), (1, -1.0)):  # board block agrees with the piece lists

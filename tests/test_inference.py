@@ -102,13 +102,13 @@ def test_forward_from_any_layer_matches_numpy(problem):
 NO_REFCOUNT_SCRIPT = """
 from rgou.agents import MLAgent, make_agent
 from rgou.game import DICE, new_state
-from rgou.heuristic import DEFAULT_PARAMS, evaluate
+from rgou.heuristic import DEFAULT_PARAMS, heuristic_score
 from rgou.models import load_model
 from rgou.leaves import _roll_values
 from rgou.search import _search_heuristic
 state = new_state()
 state[DICE] = 2
-evaluate(state, DEFAULT_PARAMS.to_array())  # entry points first: a kernel that allocates must keep its counts
+heuristic_score(state, DEFAULT_PARAMS.to_array())  # entry points first: a kernel that allocates must keep its counts
 make_agent("emm-2").choose_move(state)
 MLAgent(load_model("default")).choose_move(state)
 sig = _roll_values.signatures[0]

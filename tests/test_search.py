@@ -369,8 +369,8 @@ def test_close_calls_need_a_value_search_and_a_ply_to_spare():
         MLAgent(weights, mode="policy", close_gap=0.01)
     with pytest.raises(ValueError, match="close calls"):
         MLAgent(weights, depth=MAX_ML_DEPTH, close_gap=0.01)
-    assert MLAgent(weights, close_gap=0.01).name == "ml+-value"
-    assert MLAgent(weights, depth=2, close_gap=0.01).name == "ml-2+-value"
+    assert MLAgent(weights, close_gap=0.01).name == "ml+"
+    assert MLAgent(weights, depth=2, close_gap=0.01).name == "ml-2+"
 
 
 # Counting mode.

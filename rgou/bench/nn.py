@@ -597,7 +597,7 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
         )
         res.add("ml_plus_agent_decision_us", float(np.median(p_us)), "us", "  ml+, median")
         res.add("ml_plus_agent_decision_p90_us", float(np.percentile(p_us, 90)), "us", "  ml+, 90th percentile")
-        if agent.name != "ml-combined":
+        if agent.name != "ml:combined":
             both = MLAgent(weights, mode="combined")
             both.choose_move(states[0])
             c_us = per_call_us(lambda i: both.choose_move(states[i]), n_pos, inf_reps)

@@ -164,8 +164,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     try:
         table = None
         if args.exact or args.table:
-            from rgou.agents import load_perfect_table
-            from rgou.solve import load_table
+            from rgou.solve import load_perfect_table, load_table
 
             table = load_table(args.table) if args.table else load_perfect_table()
         if table is not None and table.n_pieces != 7 and (args.depth or args.model):

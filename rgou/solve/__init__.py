@@ -6,6 +6,7 @@ play by both sides. See docs/solver.md.
 
     solve(n_pieces, tolerance, out, progress, threads) -> Table
     load_table(path, n_pieces) -> Table;  save_table(table, path, dtype)
+    load_perfect_table(table_or_path) -> the 7-piece Table perfect play reads
     default_table_path(n_pieces) -> Path
     win_probability(values, state), p2_win_probability(values, state),
     p2_win_after_moves(values, state, out),
@@ -27,10 +28,20 @@ from rgou.solve.lookup import (
 )
 from rgou.solve.rules import RULES_NAME
 from rgou.solve.solver import DEFAULT_TOLERANCE, SolveProgress, solve
-from rgou.solve.table import Table, cache_dir, default_table_path, load_table, save_table
+from rgou.solve.table import (
+    PERFECT_PIECES,
+    Table,
+    cache_dir,
+    default_table_path,
+    load_perfect_table,
+    load_table,
+    require_table_file,
+    save_table,
+)
 
 __all__ = [
     "DEFAULT_TOLERANCE",
+    "PERFECT_PIECES",
     "RULES_NAME",
     "SolveProgress",
     "Table",
@@ -40,11 +51,13 @@ __all__ = [
     "decode",
     "default_table_path",
     "encode",
+    "load_perfect_table",
     "load_table",
     "make_state",
     "p2_win_after_moves",
     "p2_win_probability",
     "position_count",
+    "require_table_file",
     "save_table",
     "solve",
     "solve_order",

@@ -435,3 +435,28 @@ def load_table(
         path=path,
         groups=tuple(header.get("groups", ())),
     )
+
+
+PERFECT_PIECES = 7  # the real game: perfect play, exact targets and exact analysis read its table
+
+
+def load_perfect_table(table=None):
+    """A solved 7-piece `Table`: the given one, a file path, or the default file (a clear error if absent)."""
+    if isinstance(table, Table):
+        if table.n_pieces != PERFECT_PIECES:
+            raise ValueError(
+                f"the perfect agent needs the {PERFECT_PIECES}-piece table, got a {table.n_pieces}-piece one"
+            )
+        return table
+    path = default_table_path(PERFECT_PIECES) if table is None else table
+    require_table_file(path)
+    return load_table(path, PERFECT_PIECES)
+
+
+def require_table_file(path) -> None:
+    """A clear error when the solved 7-piece table file `path` is not there."""
+    if not Path(path).is_file():
+        raise ValueError(
+            f"no solved table at {path}: run `rgou solve --pieces {PERFECT_PIECES}` first (it writes it there), "
+            "or give a table file (--table FILE; in an agent spec, perfect:FILE)"
+        )

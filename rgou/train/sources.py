@@ -84,9 +84,9 @@ def with_exact_targets(data: Dataset, table_path: str | None, unrolled: bool = F
     labelled so (`rgou generate --value-target exact` for the rolled values)
     is returned as it is: no table is loaded.
     """
-    from rgou.agents import load_perfect_table  # MERGE: rgou.solve
     from rgou.dataset import one_hot
     from rgou.exact import relabel_exactly
+    from rgou.solve import load_perfect_table
 
     target = ValueTarget("exact-unrolled" if unrolled else "exact")
     if target.labels(data.meta):
@@ -257,7 +257,7 @@ class _ShardSource:
         target = options.target
         self._unrolled = target.is_unrolled
         if target.is_exact and not target.labels(shards.meta):
-            from rgou.agents import load_perfect_table  # MERGE: rgou.solve
+            from rgou.solve import load_perfect_table
 
             self._table = load_perfect_table(options.table)
 
