@@ -227,7 +227,7 @@ def test_dropout_step_seeded_and_learning():
     start = state = trainer.init(init_params(vc, 0), init_params(pc, 1))
     for _ in range(200):
         state, _ = trainer.step(state, b)
-    before, after = trainer.evaluate(start, b), trainer.evaluate(state, b)
+    before, after = trainer.losses(start, b), trainer.losses(state, b)
     assert after[0] < 0.5 * before[0] and after[1] < 0.5 * before[1]
 
 

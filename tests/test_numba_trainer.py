@@ -298,10 +298,10 @@ def test_trainer_learns_and_is_reproducible(optimizer):
     runs = []
     for _ in range(2):
         trainer, state = _trainer(learning_rate=lr, optimizer=optimizer, dropout_rate=0.1)
-        before = trainer.evaluate(state, batch)
+        before = trainer.losses(state, batch)
         for _ in range(150):
             state, _ = trainer.step(state, batch)
-        after = trainer.evaluate(state, batch)
+        after = trainer.losses(state, batch)
         assert after[0] < 0.5 * before[0] and after[1] < 0.5 * before[1]
         runs.append((state.value.copy(), state.policy.copy()))
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
@@ -463,7 +463,7 @@ def test_evaluate_chunks_like_one_batch_and_weights_rows():
     vt, pt = np.tanh(X[:, 0]), np.eye(7, dtype=np.float32)[rng.integers(0, 7, 40)]
     vw = (rng.uniform(size=40) < 0.7).astype(np.float32)
     trainer, state = _trainer()
-    vloss, ploss = trainer.evaluate(state, make_batch(X, vt, pt, value_weight=vw))  # 40 rows, max_batch 16
+    vloss, ploss = trainer.losses(state, make_batch(X, vt, pt, value_weight=vw))  # 40 rows, max_batch 16
     v64, p64 = state.value.astype(np.float64), state.policy.astype(np.float64)
     assert vloss == pytest.approx(numpy_loss(v64, VC, X, vt[:, None], "tanh_mse", weights=vw), rel=1e-5)
     assert ploss == pytest.approx(numpy_loss(p64, PC, X, pt, "softmax_ce"), rel=1e-5)
@@ -478,10 +478,10 @@ def test_evaluate_hands_back_the_policy_logits_of_every_chunk(monkeypatch):
     monkeypatch.setattr(nt, "EVAL_ROWS", 13)  # 4 chunks, the last one short
     batch = make_batch(X, np.tanh(X[:, 0]), pt, policy_weight=pw)
     logits = np.full((40, 7), np.nan, np.float32)
-    assert trainer.evaluate(state, batch, logits) == trainer.evaluate(state, batch)
+    assert trainer.losses(state, batch, logits) == trainer.losses(state, batch)
     np.testing.assert_array_equal(logits, trainer.outputs(state, X, "policy"))
     with pytest.raises(ValueError, match="policy_logits has shape"):
-        trainer.evaluate(state, batch, logits[:39])
+        trainer.losses(state, batch, logits[:39])
 
 
 def test_bad_inputs_raise():

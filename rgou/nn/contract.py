@@ -5,7 +5,7 @@ functions over a `TrainState` (exactly what a checkpoint saves)::
 
     state = trainer.init(value_params, policy_params)        # fresh moments, step 0
     state, (value_loss, policy_loss) = trainer.step(state, batch)
-    value_loss, policy_loss = trainer.evaluate(state, batch)  # no dropout, no update
+    value_loss, policy_loss = trainer.losses(state, batch)  # no dropout, no update
 
 `rgou.nn.numba_trainer.NumbaTrainer` updates the state's arrays in place and
 returns the state with its step advanced (the argument must not be used
@@ -61,8 +61,8 @@ STREAM_VALUE = 0  # dropout seed streams of the two nets
 STREAM_POLICY = 1
 
 # 32-bit mixing constants of the shuffle hash (lowbias32 by C. Wellons)
-_HASH_M1 = 0x7FEB352D
-_HASH_M2 = 0x846CA68B
+HASH_M1 = 0x7FEB352D  # the shuffle hash's multipliers (shuffle_order; JAX's copy reads these)
+HASH_M2 = 0x846CA68B
 _SEED_SALT = 0x9E3779B9
 _MASK32 = 0xFFFFFFFF
 
@@ -230,9 +230,9 @@ def hash32(x: np.ndarray) -> np.ndarray:
     """lowbias32 of uint32 values (wrapping arithmetic), uint32 of the same shape."""
     x = np.array(x, dtype=np.uint32, ndmin=1)  # arrays wrap silently; NumPy scalars would warn
     x = x ^ (x >> np.uint32(16))
-    x = x * np.uint32(_HASH_M1)
+    x = x * np.uint32(HASH_M1)
     x = x ^ (x >> np.uint32(15))
-    x = x * np.uint32(_HASH_M2)
+    x = x * np.uint32(HASH_M2)
     return x ^ (x >> np.uint32(16))
 
 

@@ -6,7 +6,7 @@
     state = trainer.init(value_params, policy_params)     # TrainState of device arrays
     state, (value_loss, policy_loss) = trainer.step(state, batch)
     state, losses = trainer.run(state, data, order, batch_size)   # many steps in one dispatch
-    value_loss, policy_loss = trainer.evaluate(state, batch)
+    value_loss, policy_loss = trainer.losses(state, batch)
 
 The network is read from one flat vector through ``layout.unflatten`` (static
 slices), so ``jax.grad`` of the loss is a flat vector and Adam's moments are
@@ -36,6 +36,8 @@ from rgou.nn.contract import (
     ADAM_BETA1,
     ADAM_BETA2,
     ADAM_EPS,
+    HASH_M1,
+    HASH_M2,
     Batch,
     TrainConfig,
     TrainState,
@@ -194,10 +196,11 @@ def shuffle_order_on_device(n: int, seed: int, epoch: int) -> Array:
 
 
 def _hash32(x: Array) -> Array:
+    """`rgou.nn.contract`'s 32-bit hash of the shuffle, on the device."""
     x = x ^ (x >> 16)
-    x = x * jnp.uint32(0x7FEB352D)
+    x = x * jnp.uint32(HASH_M1)
     x = x ^ (x >> 15)
-    x = x * jnp.uint32(0x846CA68B)
+    x = x * jnp.uint32(HASH_M2)
     return x ^ (x >> 16)
 
 
@@ -349,7 +352,7 @@ class JaxTrainer:
         ]
         return np.concatenate(parts) if parts else np.zeros((0, cfg.output_size), np.float32)
 
-    def evaluate(self, state: TrainState, batch: Batch, chunk: int = 65536) -> tuple[float, float]:
+    def losses(self, state: TrainState, batch: Batch, chunk: int = 65536) -> tuple[float, float]:
         """Weighted (value_loss, policy_loss) over any number of rows, without dropout or updates."""
         n = int(batch.x.shape[0])
         sums = np.zeros(4)

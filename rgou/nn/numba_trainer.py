@@ -6,7 +6,7 @@
     state = trainer.init(value_params, policy_params)          # TrainState, NumPy arrays
     state, (value_loss, policy_loss) = trainer.step(state, batch)   # in place; returns the state, step + 1
     state, losses = trainer.steps(state, data, rows, batch_size)   # len(rows) // batch_size steps, one call
-    value_loss, policy_loss = trainer.evaluate(state, batch)   # any number of rows
+    value_loss, policy_loss = trainer.losses(state, batch)   # any number of rows
     loss_and_grad(flat, cfg, X, targets, head, ...) -> (loss, grad [P])   # one net, for tests and tools
 
 Both nets train on the same minibatches side by side, one per thread, each
@@ -250,12 +250,11 @@ def _tanh_sibling_loss_grad(Z, T, W, D, G, beta, scale):
 
 
 @njit
-def _loss_and_grad_kernel(flat, sizes, X, T, RW, M, head, legal, rate, seed, acts, delta, grad, want_grad, G, beta):
-    """Forward (with dropout), weighted loss and, if want_grad, the full gradient into grad.
+def _forward_layers(flat, sizes, X, acts, rate, seed):
+    """The forward pass over rows X [n, <= in] into acts (each layer's [n, width] after the last); its output's offset.
 
-    RW [n] row weights; M [n, out] legal mask (read when legal); G [n] sibling
-    ids and beta the sibling term (read when beta > 0); acts
-    [>= n * sum(sizes[1:])] and delta [2, >= n * max width] are scratch.
+    X may hold only a prefix of the inputs (the rest are zero). Hidden layers
+    are ReLU with inverted dropout at `rate` (0: none), drawn from `seed`.
     """
     n = X.shape[0]
     n_layers = sizes.shape[0] - 1
@@ -266,7 +265,7 @@ def _loss_and_grad_kernel(flat, sizes, X, T, RW, M, head, legal, rate, seed, act
         n_out = sizes[k + 1]
         w_off = weight_offset(sizes, k)
         Z = acts[a_off : a_off + n * n_out].reshape((n, n_out))
-        if k == 0:  # X may hold only a prefix of the inputs (the rest are zero)
+        if k == 0:
             np.dot(X, flat[w_off : w_off + X.shape[1] * n_out].reshape((X.shape[1], n_out)), Z)
         else:
             W = flat[w_off : w_off + n_in * n_out].reshape((n_in, n_out))
@@ -274,7 +273,20 @@ def _loss_and_grad_kernel(flat, sizes, X, T, RW, M, head, legal, rate, seed, act
         _bias_activate(Z, flat, bias_offset(sizes, k), k < n_layers - 1, rate, seed, k)
         p_off = a_off
         a_off += n * n_out
+    return p_off
 
+
+@njit
+def _loss_and_grad_kernel(flat, sizes, X, T, RW, M, head, legal, rate, seed, acts, delta, grad, want_grad, G, beta):
+    """Forward (with dropout), weighted loss and, if want_grad, the full gradient into grad.
+
+    RW [n] row weights; M [n, out] legal mask (read when legal); G [n] sibling
+    ids and beta the sibling term (read when beta > 0); acts
+    [>= n * sum(sizes[1:])] and delta [2, >= n * max width] are scratch.
+    """
+    n = X.shape[0]
+    n_layers = sizes.shape[0] - 1
+    p_off = _forward_layers(flat, sizes, X, acts, rate, seed)
     n_last = sizes[n_layers]
     Z = acts[p_off : p_off + n * n_last].reshape((n, n_last))
     D = delta[0, : n * n_last].reshape((n, n_last))
@@ -335,24 +347,8 @@ def _output_block(acts, sizes, n):
 @njit
 def _forward_batch(flat, sizes, X, acts, out):
     """Raw outputs of the net for rows X [n, in] into out [n, out] (no dropout); acts is scratch."""
-    n = X.shape[0]
-    n_layers = sizes.shape[0] - 1
-    a_off = 0
-    p_off = 0
-    for k in range(n_layers):
-        n_in = sizes[k]
-        n_out = sizes[k + 1]
-        w_off = weight_offset(sizes, k)
-        W = flat[w_off : w_off + n_in * n_out].reshape((n_in, n_out))
-        Z = acts[a_off : a_off + n * n_out].reshape((n, n_out))
-        if k == 0:
-            np.dot(X, W, Z)
-        else:
-            np.dot(acts[p_off : p_off + n * n_in].reshape((n, n_in)), W, Z)
-        _bias_activate(Z, flat, bias_offset(sizes, k), k < n_layers - 1, 0.0, np.uint64(0), k)
-        p_off = a_off
-        a_off += n * n_out
-    out[:, :] = _output_block(acts, sizes, n)
+    _forward_layers(flat, sizes, X, acts, 0.0, np.uint64(0))
+    out[:, :] = _output_block(acts, sizes, X.shape[0])
 
 
 @njit
@@ -407,14 +403,19 @@ def _sgd_kernel(params, grad, lr):
 
 
 @njit
-def _train_net(
-    flat, sizes, grad, m, v, acts, delta, X, T, W, M, head, legal, rate, seed, lr, a, s, tiny, use_adam, live, G, beta,
-):  # fmt: skip
-    """Loss, gradient and one optimizer update of one net (SGD: lr; Adam: the scalars a, s); returns the loss.
+def _train_net(net, batch, step, update):
+    """Loss, gradient and one optimizer update of one net; returns the loss.
 
-    live: the first layer's inputs at or past it have a zero gradient and zero
-    Adam moments (see `_live_inputs`): Adam skips their weights.
+    net: (flat, sizes, grad, m, v, acts, delta); batch: (X, T, W, M, G), the
+    minibatch; step: (head, legal, rate, seed, beta); update: (lr, a, s, tiny,
+    use_adam, live): SGD's lr, or Adam's scalars a and s. live: the first
+    layer's inputs at or past it have a zero gradient and zero Adam moments
+    (see `_live_inputs`): Adam skips their weights.
     """
+    flat, sizes, grad, m, v, acts, delta = net
+    X, T, W, M, G = batch
+    head, legal, rate, seed, beta = step
+    lr, a, s, tiny, use_adam, live = update
     loss = _loss_and_grad_kernel(flat, sizes, X, T, W, M, head, legal, rate, seed, acts, delta, grad, True, G, beta)
     if use_adam:
         w_off = weight_offset(sizes, 0)
@@ -478,18 +479,22 @@ def _gather_rows(src, rows, dst):
 
 
 @njit
-def _train_net_steps(
-    flat, sizes, grad, m, v, acts, delta, scratch, X, T, W, M, rows, batch, head, legal, rate, seed, stream,
-    first_step, lr, scalars, tiny, use_adam, losses, col, G, gbuf, beta,
-):  # fmt: skip
-    """Steps of one net: step s trains on the rows rows[s*batch:(s+1)*batch] of (X, T, W, M).
+def _train_net_steps(net, scratch, data, rows, batch, task, hyper, first_step, scalars, losses, gbuf):
+    """Steps of one net: step s trains on the rows rows[s*batch:(s+1)*batch] of data (X, T, W, M, G).
 
-    scratch: (xbuf [>= batch * in], tbuf [>= batch, out], wbuf [>= batch, 1],
-    mbuf [>= batch, out]) for the gathered minibatch; scalars [steps, 2] each
-    step's Adam scalars (`adam_scalars`); losses[s, col] receives step s's loss.
-    G [N] sibling ids, gathered into gbuf [>= batch] when beta > 0.
+    net: (flat, sizes, grad, m, v, acts, delta); scratch: (xbuf [>= batch * in],
+    tbuf [>= batch, out], wbuf [>= batch, 1], mbuf [>= batch, out]) for the
+    gathered minibatch; task: (head, legal, stream, col): the net's loss, its
+    dropout stream and its column of losses; hyper: (rate, seed, lr, tiny,
+    use_adam, beta); scalars [steps, 2] each step's Adam scalars
+    (`adam_scalars`); losses[s, col] receives step s's loss. G [N] sibling
+    ids, gathered into gbuf [>= batch] when beta > 0.
     """
+    sizes, m, v = net[1], net[3], net[4]
     xbuf, tbuf, wbuf, mbuf = scratch
+    X, T, W, M, G = data
+    head, legal, stream, col = task
+    rate, seed, lr, tiny, use_adam, beta = hyper
     live = _live_inputs(sizes, m, v) if use_adam else sizes[0]
     for s in range(rows.shape[0] // batch):
         r = rows[s * batch : (s + 1) * batch]
@@ -503,39 +508,34 @@ def _train_net_steps(
             Gb = gbuf[: r.shape[0]]
             for k in range(r.shape[0]):
                 Gb[k] = G[r[k]]
-        step_seed = _mix_seed(seed, first_step + s, stream)
-        losses[s, col] = _train_net(
-            flat, sizes, grad, m, v, acts, delta, Xa, Tb, Wb, Mb, head, legal, rate, step_seed, lr,
-            scalars[s, 0], scalars[s, 1], tiny, use_adam, live, Gb, beta,
-        )  # fmt: skip
+        step = (head, legal, rate, _mix_seed(seed, first_step + s, stream), beta)
+        update = (lr, scalars[s, 0], scalars[s, 1], tiny, use_adam, live)
+        losses[s, col] = _train_net(net, (Xa, Tb, Wb, Mb, Gb), step, update)
 
 
 @njit(parallel=True)
-def _train_steps_kernel(
-    vflat, vsizes, vgrad, vm, vv, vacts, vdelta, vx, vt, vw, vmask,
-    pflat, psizes, pgrad, pm, pv, pacts, pdelta, px, pt, pw, pmask,
-    X, VT, PT, VW, PW, M, rows, batch, legal, rate, seed, first_step, lr, scalars, tiny, use_adam, losses,
-    G, gbuf, beta,
-):  # fmt: skip
+def _train_steps_kernel(value, policy, data, rows, batch, legal, hyper, first_step, scalars, losses, gbuf):
     """Steps of both nets on the same minibatches, one net per thread for the whole block.
 
-    v*, p*: each net's (flat, sizes, grad, m, v, acts, delta) and its gather
-    scratch (x, t, w, mask); G, gbuf, beta: the value net's sibling term. The
-    nets share nothing but the read-only data, so the threads meet once per
-    block instead of once per step.
+    value, policy: each net's ((flat, sizes, grad, m, v, acts, delta), gather
+    scratch (x, t, w, mask)); data: (X, value targets, policy targets, value
+    weights, policy weights, legal mask, sibling ids); hyper: (rate, seed, lr,
+    tiny, use_adam, beta), beta the value net's sibling term. The nets share
+    nothing but the read-only data, so the threads meet once per block
+    instead of once per step.
     """
+    X, VT, PT, VW, PW, M, G = data
+    rate, seed, lr, tiny, use_adam, _ = hyper  # the policy net has no sibling term
     for net in prange(2):
         if net == 0:
             _train_net_steps(
-                vflat, vsizes, vgrad, vm, vv, vacts, vdelta, (vx, vt, vw, vmask), X, VT, VW, M, rows, batch,
-                HEAD_TANH_MSE, False, rate, seed, STREAM_VALUE, first_step, lr, scalars, tiny, use_adam, losses, 0,
-                G, gbuf, beta,
+                value[0], value[1], (X, VT, VW, M, G), rows, batch, (HEAD_TANH_MSE, False, STREAM_VALUE, 0),
+                hyper, first_step, scalars, losses, gbuf,
             )  # fmt: skip
         else:
             _train_net_steps(
-                pflat, psizes, pgrad, pm, pv, pacts, pdelta, (px, pt, pw, pmask), X, PT, PW, M, rows, batch,
-                HEAD_SOFTMAX_CE, legal, rate, seed, STREAM_POLICY, first_step, lr, scalars, tiny, use_adam, losses, 1,
-                G, gbuf[:0], 0.0,
+                policy[0], policy[1], (X, PT, PW, M, G), rows, batch, (HEAD_SOFTMAX_CE, legal, STREAM_POLICY, 1),
+                (rate, seed, lr, tiny, use_adam, 0.0), first_step, scalars, losses, gbuf[:0],
             )  # fmt: skip
 
 
@@ -741,42 +741,25 @@ class NumbaTrainer:
         cfg = self.config
         with single_threaded_blas() if _BLAS_LIMIT_DEPTH == 0 else nullcontext():
             _train_steps_kernel(
-                state.value,
-                vsizes,
-                vgrad,
-                state.value_m,
-                state.value_v,
-                vacts,
-                vdelta,
-                *vscratch,
-                state.policy,
-                psizes,
-                pgrad,
-                state.policy_m,
-                state.policy_v,
-                pacts,
-                pdelta,
-                *pscratch,
-                d.x,
-                d.value_target.reshape(-1, 1),
-                d.policy_target,
-                d.value_weight.reshape(-1, 1),
-                d.policy_weight.reshape(-1, 1),
-                d.legal_mask,
+                ((state.value, vsizes, vgrad, state.value_m, state.value_v, vacts, vdelta), vscratch),
+                ((state.policy, psizes, pgrad, state.policy_m, state.policy_v, pacts, pdelta), pscratch),
+                (
+                    d.x,
+                    d.value_target.reshape(-1, 1),
+                    d.policy_target,
+                    d.value_weight.reshape(-1, 1),
+                    d.policy_weight.reshape(-1, 1),
+                    d.legal_mask,
+                    _NO_GROUP if d.group is None else d.group,
+                ),
                 rows,
                 batch_size,
                 self._legal,
-                float(cfg.dropout_rate),
-                _seed64(cfg.seed),
+                (float(cfg.dropout_rate), _seed64(cfg.seed), lr, self._tiny, self._use_adam, self._beta),
                 first,
-                lr,
                 scalars.reshape(n_steps, 2),
-                self._tiny,
-                self._use_adam,
                 losses,
-                _NO_GROUP if d.group is None else d.group,
                 self._gbuf,
-                self._beta,
             )
         return state._replace(step=first + n_steps), losses
 
@@ -789,7 +772,7 @@ class NumbaTrainer:
             self._eval = (acts, delta)
         return self._eval
 
-    def evaluate(self, state: TrainState, batch: Batch, policy_logits: np.ndarray | None = None) -> tuple[float, float]:
+    def losses(self, state: TrainState, batch: Batch, policy_logits: np.ndarray | None = None) -> tuple[float, float]:
         """Weighted (value_loss, policy_loss) over any number of rows, without dropout or updates.
 
         policy_logits, if given ([n, 7], any float dtype), receives the policy net's raw

@@ -66,7 +66,7 @@ class NumbaRunner:
     def validate(self, state: TrainState, batch: Batch) -> tuple[float, float, np.ndarray]:
         """(value loss, policy loss, policy logits) in one forward pass per net."""
         logits = np.empty((len(batch.x), self.trainer.config.policy_cfg.output_size), np.float32)
-        vloss, ploss = self.trainer.evaluate(state, batch, logits)
+        vloss, ploss = self.trainer.losses(state, batch, logits)
         return vloss, ploss, logits
 
     def outputs(self, state: TrainState, x: np.ndarray, net: str) -> np.ndarray:
@@ -139,7 +139,7 @@ class JaxRunner:
 
     def validate(self, state: TrainState, batch: Batch) -> tuple[float, float, np.ndarray]:
         """(value loss, policy loss, policy logits)."""
-        return (*self.trainer.evaluate(state, batch), self.trainer.outputs(state, batch.x, "policy"))
+        return (*self.trainer.losses(state, batch), self.trainer.outputs(state, batch.x, "policy"))
 
     def outputs(self, state: TrainState, x: np.ndarray, net: str) -> np.ndarray:
         return self.trainer.outputs(state, x, net)
