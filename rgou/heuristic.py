@@ -7,7 +7,6 @@ shaped like the packaged defaults (``rgou/data/heuristic_params.json``).
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -91,19 +90,9 @@ class HeuristicParams:
     @classmethod
     def load(cls, path: str | Path | None = None) -> HeuristicParams:
         """Read a parameter file (default: the packaged defaults); missing keys take their defaults."""
-        if path is None:
-            from rgou.models import HEURISTIC_PARAMS_FILE, data_file
+        from rgou.resources import HEURISTIC_PARAMS_FILE, read_json
 
-            text, name = data_file(HEURISTIC_PARAMS_FILE).read_text(), HEURISTIC_PARAMS_FILE
-        else:
-            try:
-                text, name = Path(path).read_text(), str(path)
-            except (OSError, UnicodeDecodeError) as e:
-                raise ValueError(f"{path}: cannot read heuristic parameters ({e})") from e
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{name}: not valid JSON ({e})") from e
+        name, data = read_json(path, HEURISTIC_PARAMS_FILE, "heuristic parameters")
         try:
             return cls.from_dict(data)
         except (TypeError, ValueError) as e:

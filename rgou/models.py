@@ -1,4 +1,4 @@
-"""The models and defaults shipped inside the package (found through importlib.resources).
+"""The models shipped inside the package (found through importlib.resources, `rgou.resources`).
 
 ``default`` is the model `ml` agents use when no file is named: ``strong``,
 which `rgou train --preset strong` made (exact targets from the solved game);
@@ -13,17 +13,13 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
+from rgou.resources import data_file
+
 PACKAGED_MODELS = {
     "default": "models/strong.json.gz",
     "strong": "models/strong.json.gz",
     "upstream": "models/upstream.json.gz",
 }
-HEURISTIC_PARAMS_FILE = "heuristic_params.json"
-
-
-def data_file(name: str) -> resources.abc.Traversable:
-    """A file of the package's data folder (rgou/data/NAME)."""
-    return resources.files("rgou").joinpath("data", *name.split("/"))
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from rgou.analysis import (
     read_lines,
 )
 from rgou.cli import main
-from rgou.play import MAX_INPUT, PlaySession, parse_number, shown
+from rgou.terminal import MAX_INPUT, PlaySession, parse_number, shown
 
 START = {"p1": [4, -1, -1, -1, -1, -1, -1], "p2": [9, -1, -1, -1, -1, -1, -1], "to_move": 2, "dice": 2}
 SMALL = {"p1": [-1, 12], "p2": [5, -1], "to_move": 1, "dice": 2}

@@ -13,7 +13,7 @@ import pytest
 from rgou.agents import HeuristicAgent, make_agent
 from rgou.analysis import parse_position
 from rgou.game import Position
-from rgou.play import PlaySession, describe_move, render_board
+from rgou.terminal import PlaySession, describe_move, render_board
 
 
 def _session(commands: str, **kwargs) -> tuple[PlaySession, str]:

@@ -297,7 +297,7 @@ def cmd_arena(args: argparse.Namespace) -> int:
 
 def cmd_play(args: argparse.Namespace) -> int:
     from rgou.agents import make_agent
-    from rgou.play import PlaySession
+    from rgou.terminal import PlaySession
 
     agent = make_agent(args.opponent, seed=args.seed)
     human = 2 if args.second else 1

@@ -10,7 +10,6 @@ The defaults live in the dataclasses only.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -144,20 +143,9 @@ class PipelineOptions:
 
 def load_config(path: str | Path | None = None) -> dict[str, Any]:
     """The training configuration (presets, and optional defaults): a JSON file, or the packaged one."""
-    if path is None:
-        from rgou.models import data_file
+    from rgou.resources import TRAINING_CONFIG_FILE, read_json
 
-        name, text = "training.json (packaged)", data_file("training.json").read_text()
-    else:
-        name = str(path)
-        try:
-            text = Path(path).read_text()
-        except (OSError, UnicodeDecodeError) as e:
-            raise ValueError(f"{name}: cannot read the training config ({e})") from e
-    try:
-        config = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{name}: not valid JSON ({e})") from e
+    name, config = read_json(path, TRAINING_CONFIG_FILE, "the training config")
     if not isinstance(config, dict) or not isinstance(config.get("presets"), dict):
         raise ValueError(f"{name}: expected a JSON object with a 'presets' object")
     for where in ("defaults", *(f"presets.{p}" for p in config["presets"])):

@@ -1,0 +1,40 @@
+"""The package's data files (found through importlib.resources) and the one way JSON settings are read.
+
+rgou/data holds the shipped models (`rgou.models`), the heuristic's default
+parameters and the training presets. `read_json` reads a user's file or the
+packaged one, with errors that name the file.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+HEURISTIC_PARAMS_FILE = "heuristic_params.json"
+TRAINING_CONFIG_FILE = "training.json"
+
+
+def data_file(name: str) -> resources.abc.Traversable:
+    """A file of the package's data folder (rgou/data/NAME)."""
+    return resources.files("rgou").joinpath("data", *name.split("/"))
+
+
+def read_json(path: str | Path | None, packaged: str, what: str) -> tuple[str, Any]:
+    """(the file's name for messages, its parsed JSON): `path`, or the packaged data file `packaged` when None.
+
+    what: what the file holds, for the error when it cannot be read.
+    """
+    if path is None:
+        name, text = f"{packaged} (packaged)", data_file(packaged).read_text()
+    else:
+        name = str(path)
+        try:
+            text = Path(path).read_text()
+        except (OSError, UnicodeDecodeError) as e:
+            raise ValueError(f"{name}: cannot read {what} ({e})") from e
+    try:
+        return name, json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise ValueError(f"{name}: not valid JSON ({e})") from e
