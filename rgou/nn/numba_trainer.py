@@ -524,18 +524,23 @@ def _train_steps_kernel(value, policy, data, rows, batch, legal, hyper, first_st
     nothing but the read-only data, so the threads meet once per block
     instead of once per step.
     """
+    # A parallel loop takes arrays and scalars, not tuples of arrays: unpack here, pack again inside.
+    (vflat, vsizes, vgrad, vm, vv, vacts, vdelta), (vx, vt, vw, vmask) = value
+    (pflat, psizes, pgrad, pm, pv, pacts, pdelta), (px, pt, pw, pmask) = policy
     X, VT, PT, VW, PW, M, G = data
-    rate, seed, lr, tiny, use_adam, _ = hyper  # the policy net has no sibling term
+    rate, seed, lr, tiny, use_adam, beta = hyper
     for net in prange(2):
         if net == 0:
             _train_net_steps(
-                value[0], value[1], (X, VT, VW, M, G), rows, batch, (HEAD_TANH_MSE, False, STREAM_VALUE, 0),
-                hyper, first_step, scalars, losses, gbuf,
+                (vflat, vsizes, vgrad, vm, vv, vacts, vdelta), (vx, vt, vw, vmask), (X, VT, VW, M, G), rows, batch,
+                (HEAD_TANH_MSE, False, STREAM_VALUE, 0), (rate, seed, lr, tiny, use_adam, beta), first_step,
+                scalars, losses, gbuf,
             )  # fmt: skip
         else:
             _train_net_steps(
-                policy[0], policy[1], (X, PT, PW, M, G), rows, batch, (HEAD_SOFTMAX_CE, legal, STREAM_POLICY, 1),
-                (rate, seed, lr, tiny, use_adam, 0.0), first_step, scalars, losses, gbuf[:0],
+                (pflat, psizes, pgrad, pm, pv, pacts, pdelta), (px, pt, pw, pmask), (X, PT, PW, M, G), rows, batch,
+                (HEAD_SOFTMAX_CE, legal, STREAM_POLICY, 1), (rate, seed, lr, tiny, use_adam, 0.0), first_step,
+                scalars, losses, gbuf[:0],
             )  # fmt: skip
 
 
