@@ -56,6 +56,9 @@ def test_no_run_folder_is_left_by_a_run_that_failed_before_training(tmp_path, mo
     with pytest.raises(ValueError, match=r"missing\.npz: no such dataset file"):
         train_model(resolve_options("quick", TINY), data=[str(tmp_path / "missing.npz")], preset="quick")
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    with pytest.raises(ValueError, match="fewer than one batch"):  # refused after the games, before an epoch
+        train_model(resolve_options("quick", {**TINY, "batch_size": 10**6}), preset="quick")
+    assert not any((tmp_path / "runs").iterdir())
 
 
 def test_curves_mark_the_best_epoch_and_are_titled_with_the_run(tmp_path, monkeypatch):

@@ -203,7 +203,12 @@ def train_model(
         out = folder / WEIGHTS_NAME
         ckpt = checkpoint_path(out)
     say(f"training {len(dataset):,} samples of {dataset.num_games:,} games with the {o.training.backend} trainer")
-    result = train(dataset, o.training, checkpoint=ckpt, resume=resume, on_epoch=on_epoch)
+    try:
+        result = train(dataset, o.training, checkpoint=ckpt, resume=resume, on_epoch=on_epoch)
+    except BaseException:
+        if fresh_folder and not any(folder.iterdir()):  # refused before the first epoch: no empty folder stays
+            folder.rmdir()
+        raise
     seconds["train"] = result.seconds
     run = TrainingRun(
         output=out,
