@@ -17,29 +17,35 @@ from rgou.nn.layout import POLICY_CONFIG, VALUE_CONFIG, init_params
 from rgou.nn.numba_trainer import NumbaTrainer
 from rgou.selfplay import generate
 
-data = generate(64, depth=1, seed=1)
-out = {}
-for b in (256, 4096):
-    cfg = TrainConfig(max_batch=b)
-    tr = NumbaTrainer(cfg)
-    state = tr.init(init_params(VALUE_CONFIG, 1), init_params(POLICY_CONFIG, 2))
-    batch = make_batch(data.features, data.outcome.astype(np.float32), data.policy_target)
-    n = len(data.features) // b * b
-    rows = np.arange(n) % len(data.features)
-    steps_rows = np.tile(rows, max(1, (40 * b) // max(n, 1)))[: (40 * b)]
-    steps_rows = steps_rows[: len(steps_rows) // b * b]
-    state, _ = tr.steps(state, batch, steps_rows[:b], b)
+
+def main() -> None:
+    data = generate(64, depth=1, seed=1)
+    out = {}
+    for b in (256, 4096):
+        cfg = TrainConfig(max_batch=b)
+        tr = NumbaTrainer(cfg)
+        state = tr.init(init_params(VALUE_CONFIG, 1), init_params(POLICY_CONFIG, 2))
+        batch = make_batch(data.features, data.outcome.astype(np.float32), data.policy_target)
+        n = len(data.features) // b * b
+        rows = np.arange(n) % len(data.features)
+        steps_rows = np.tile(rows, max(1, (40 * b) // max(n, 1)))[: (40 * b)]
+        steps_rows = steps_rows[: len(steps_rows) // b * b]
+        state, _ = tr.steps(state, batch, steps_rows[:b], b)
+        best = 0
+        for _ in range(5):
+            t = time.perf_counter()
+            state, _ = tr.steps(state, batch, steps_rows, b)
+            best = max(best, len(steps_rows) / (time.perf_counter() - t))
+        out[f"b{b}"] = best
+    generate(4, depth=2, seed=0)
     best = 0
-    for _ in range(5):
+    for r in range(5):
         t = time.perf_counter()
-        state, _ = tr.steps(state, batch, steps_rows, b)
-        best = max(best, len(steps_rows) / (time.perf_counter() - t))
-    out[f"b{b}"] = best
-generate(4, depth=2, seed=0)
-best = 0
-for r in range(5):
-    t = time.perf_counter()
-    generate(60, depth=2, seed=r + 1)
-    best = max(best, 60 / (time.perf_counter() - t))
-out["selfplay_d2"] = best
-print(json.dumps(out))
+        generate(60, depth=2, seed=r + 1)
+        best = max(best, 60 / (time.perf_counter() - t))
+    out["selfplay_d2"] = best
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
