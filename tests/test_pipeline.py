@@ -49,6 +49,13 @@ def test_each_run_gets_its_own_folder_and_resume_continues_the_newest(tmp_path, 
     assert main(["train", "--preset", "quick", *TINY_ARGS, "--resume"]) == 2
     assert "runs/quick-2/weights.ckpt.npz: not a readable rgou checkpoint" in capsys.readouterr().err
     assert not (tmp_path / "runs" / "quick-3").exists()
+    # the resumed folder's files are outputs too: one that is an input is refused before any work
+    checkpoint.unlink()
+    (second / "summary.json").rename(second / "kept-summary.json")
+    (second / "summary.json").symlink_to(tmp_path / "data.json")
+    (tmp_path / "data.json").write_text("{}")
+    code = main(["train", "--preset", "quick", *TINY_ARGS, "--resume", "--data", str(tmp_path / "data.json")])
+    assert code == 2 and "is also the input --data" in capsys.readouterr().err
 
 
 def test_no_run_folder_is_left_by_a_run_that_failed_before_training(tmp_path, monkeypatch):

@@ -275,15 +275,7 @@ def checkpoint_weights(path: str | Path) -> Weights:
         metadata.update(num_games=None, num_training_samples=None, depth=None)
     metadata["from_checkpoint"] = path.name
 
-    def finite(value: Any) -> Any:
-        """NaN (a loss nothing was measured for) as None: a weight file holds finite numbers only."""
-        if isinstance(value, dict):
-            return {k: finite(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [finite(v) for v in value]
-        return None if isinstance(value, float) and not math.isfinite(value) else value
-
-    return Weights(value, policy, value_cfg, policy_cfg, finite(metadata))
+    return Weights(value, policy, value_cfg, policy_cfg, finite_or_none(metadata))
 
 
 def net_configs(hidden_sizes: tuple[int, ...]) -> tuple[NetConfig, NetConfig]:
@@ -293,9 +285,16 @@ def net_configs(hidden_sizes: tuple[int, ...]) -> tuple[NetConfig, NetConfig]:
     )
 
 
-def _json_finite(record: dict) -> dict:
-    """An epoch record for a file: a non-finite figure (no value targets to validate on) is None."""
-    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in record.items()}
+def finite_or_none(value: Any) -> Any:
+    """`value` for a JSON file, which has no NaN: a figure nothing was measured for (no validation games) is None.
+
+    Dicts and lists are walked (an epoch record, a weight file's metadata).
+    """
+    if isinstance(value, dict):
+        return {k: finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite_or_none(v) for v in value]
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def training_metadata(
@@ -327,6 +326,6 @@ def training_metadata(
         "dropout": float(options.dropout),
         "options": options.to_json(),
         "interrupted": bool(interrupted),
-        "history": [_json_finite(h) for h in progress.history],
+        "history": [finite_or_none(h) for h in progress.history],
         "layout": LAYOUT_IN_OUT,
     }

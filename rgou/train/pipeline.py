@@ -11,7 +11,6 @@ installed, the curves (curves.png).
 from __future__ import annotations
 
 import json
-import math
 import re
 import time
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rgou._numba import warm_up
-from rgou.train.checkpoint import checkpoint_path
+from rgou.train.checkpoint import checkpoint_path, finite_or_none
 from rgou.train.loop import EpochFn, TrainResult, train
 from rgou.train.options import PipelineOptions, resolve_options
 from rgou.train.sources import data_players, read_data
@@ -76,17 +75,12 @@ class TrainingRun:
             "policy_top1_agreement": finite_or_none(r.policy_accuracy),
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "strength": [s.to_json() for s in self.strength],
-            "history": [{k: finite_or_none(v) for k, v in h.items()} for h in r.history],
+            "history": finite_or_none(r.history),
         }
 
     def render(self) -> str:
         """The summary `rgou train` prints."""
         return render_summary(self.to_json(), {k: str(v) for k, v in self.files.items()})
-
-
-def finite_or_none(x: Any) -> Any:
-    """JSON has no NaN: a figure that does not exist (no validation games) is null."""
-    return None if isinstance(x, float) and not math.isfinite(x) else x
 
 
 def new_run_folder(runs: str | Path, name: str) -> Path:
@@ -179,8 +173,12 @@ def train_model(
                 f"the checkpoint {ckpt} of an earlier run exists: --resume continues that run, --force starts anew"
             )
         outputs.update({"--out": out, "the checkpoint": ckpt})
+    kept = ("--out", "the checkpoint")
+    if folder is not None:  # resuming a run folder: its summary and curves are written again at the end
+        outputs.update({"the run's summary": folder / SUMMARY_NAME, "the run's curves": folder / CURVES_NAME})
+        kept += ("the run's summary", "the run's curves")
     named_inputs = [*_data_inputs(data), *inputs, *_option_inputs(o)]
-    check_outputs(outputs, named_inputs, force=force, may_exist=("--out", "the checkpoint") if resume else ())
+    check_outputs(outputs, named_inputs, force=force, may_exist=kept if resume else ())
     if plot is not None:
         _require_matplotlib("--plot")
     say = message or (lambda text: None)
