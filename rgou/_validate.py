@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import numbers
 
 
@@ -29,3 +30,56 @@ def check_float(name: str, value: object, low: float, high: float) -> float:
     if not low <= value <= high:  # also rejects NaN
         raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
     return value
+
+
+MAX_SHOWN = 60  # characters of a bad value quoted in an error message
+
+
+def shown(value: object, limit: int = MAX_SHOWN) -> str:
+    """repr(value) cut to `limit` characters, for an error message: bad input may hold anything."""
+    try:
+        text = repr(value)
+    except RecursionError:  # a list nested almost as deep as the parser allows, with little stack left
+        text = f"a {type(value).__name__} nested too deep"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class _GivenTwice(ValueError):
+    """A JSON object with a key given twice (json.loads would keep the last value silently)."""
+
+
+def _unique_keys(pairs: list) -> dict:
+    """A JSON object's dict; _GivenTwice if a key repeats, since which value counts would be a guess."""
+    out = dict(pairs)
+    if len(out) < len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _GivenTwice(f"key {shown(key)} given twice")
+            seen.add(key)
+    return out
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def strict_json(text: str) -> object:
+    """json.loads, refusing what it would let through quietly: NaN and Infinity, a key given twice.
+
+    Every failure is a ValueError whose message says what is wrong ("not valid
+    JSON (...)", "key 'x' given twice"), never a RecursionError.
+    """
+    try:
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as e:
+        where = f"column {e.colno}" if e.lineno == 1 else f"line {e.lineno} column {e.colno}"
+        raise ValueError(f"not valid JSON ({e.msg} at {where})") from None
+    except _GivenTwice as e:
+        raise ValueError(str(e)) from None
+    except RecursionError:
+        raise ValueError("not valid JSON (nested too deep)") from None
+    except ValueError as e:  # NaN/Infinity, or an integer over the int conversion limit
+        if "integer string conversion" in str(e):
+            raise ValueError("not valid JSON (an integer with too many digits)") from None
+        raise ValueError(f"not valid JSON ({e})") from None

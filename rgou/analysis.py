@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rgou._validate import shown, strict_json
 from rgou.agents import MLAgent
 from rgou.features import NUM_FEATURES, features_into
 from rgou.game import Position, apply_move, winner
@@ -48,12 +49,7 @@ MAX_LINE = 1 << 20  # bytes (characters for text) of one input line, its end inc
 
 
 def _shown(value) -> str:
-    """repr(value), cut to MAX_SHOWN characters, for an error message."""
-    try:
-        text = repr(value)
-    except RecursionError:  # a list nested almost as deep as the parser allows, with little stack left
-        text = f"a {type(value).__name__} nested too deep"
-    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
+    return shown(value, MAX_SHOWN)
 
 
 def read_line(stream, limit: int = MAX_LINE) -> bytes | str:
@@ -79,26 +75,6 @@ def read_lines(stream, limit: int = MAX_LINE) -> Iterator[bytes | str]:
         yield line
 
 
-def _reject_constant(name: str):
-    raise ValueError(f"{name} is not a JSON number")
-
-
-class _GivenTwice(ValueError):
-    """A JSON object with a key given twice (json.loads would keep the last value silently)."""
-
-
-def _unique_keys(pairs: list) -> dict:
-    """A JSON object's dict; _GivenTwice if a key repeats, since which value counts would be a guess."""
-    out = dict(pairs)
-    if len(out) < len(pairs):
-        seen = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _GivenTwice(f"key {_shown(key)} given twice")
-            seen.add(key)
-    return out
-
-
 def _position_object(line: str | bytes) -> dict:
     """The JSON object of one position line, with every key of POSITION_KEYS; ValueError says what is wrong."""
     if len(line) > MAX_LINE:
@@ -112,18 +88,7 @@ def _position_object(line: str | bytes) -> dict:
     line = line.rstrip("\r\n")  # so that an error at the end of the line names its column, not the next line's
     if not line.strip():
         raise ValueError("empty line: expected a JSON object with p1, p2, to_move, dice")
-    try:
-        data = json.loads(line, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"not valid JSON ({e.msg} at column {e.colno})") from None
-    except _GivenTwice as e:
-        raise ValueError(str(e)) from None
-    except RecursionError:
-        raise ValueError("not valid JSON (nested too deep)") from None
-    except ValueError as e:  # NaN/Infinity, or an integer over the int conversion limit
-        if "integer string conversion" in str(e):
-            raise ValueError("not valid JSON (an integer with too many digits)") from None
-        raise ValueError(f"not valid JSON ({e})") from None
+    data = strict_json(line)
     if not isinstance(data, dict):
         raise ValueError("expected a JSON object with p1, p2, to_move, dice")
     missing = [k for k in POSITION_KEYS if k not in data]

@@ -5,6 +5,8 @@ with the colours alternated and the dice paired: games 2k and 2k+1 roll the
 same dice stream (k of the seed) with the colours swapped, so luck of the
 dice cancels between the two agents. Results are reproducible for a seed,
 whatever the number of threads. `tournament(specs, ...)` plays every pair.
+`match_records(a, b, games, seed)` plays the first games of the same match
+again, recording every turn, as game records (`rgou.record`).
 Win rates come with 95% Wilson score intervals; a game cut at `max_plies`
 turns (practically never at the default) counts for neither side and is
 reported as unfinished.
@@ -21,9 +23,15 @@ import numpy as np
 
 from rgou._validate import check_int
 from rgou.agents import Agent, make_agent
-from rgou.playout import play_games
+from rgou.game import DICE, TO_MOVE
+from rgou.playout import NO_SAMPLE_MOVE, play_games
+from rgou.record import MAX_TURNS, GameRecord, Turn
 
-ARENA_MAX_PLIES = 10_000  # turns, passes included: a cap no real game reaches
+ARENA_MAX_PLIES = MAX_TURNS  # turns, passes included: a cap no real game reaches
+RECORD_CHUNK = (
+    16  # games recorded at a time (even: a chunk holds whole pairs): 16 x MAX_TURNS x 16 bytes of positions (2.6 MB)
+)
+MAX_SAVED_GAMES = 100_000  # game records saved per pair
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile
 
 
@@ -89,6 +97,30 @@ def match(
         progress=progress,
     )
     return summarize(a.name, b.name, rec.winners, rec.first_agent, rec.plies, rec.time_ns, rec.decisions)
+
+
+def match_records(
+    a: Agent, b: Agent, games: int, seed: int = 0, threads: int | None = None, max_plies: int = ARENA_MAX_PLIES
+) -> list[GameRecord]:
+    """The first `games` games of `match(a, b, ..., seed)`, the same games, as game records (every turn kept)."""
+    games = check_int("games", games, 1)
+    max_plies = check_int("max_plies", max_plies, 1, MAX_TURNS)
+    out = []
+    for first in range(0, games, RECORD_CHUNK):
+        count = min(RECORD_CHUNK, games - first)
+        rec = play_games(
+            a.data, b.data, count, seed, first_game=first // 2, paired=True, split_streams=True,
+            max_plies=max_plies, record_samples=max_plies, record_passes=True, threads=threads,
+        )  # fmt: skip
+        for g in range(count):
+            players = (a.name, b.name) if rec.first_agent[g] == 0 else (b.name, a.name)
+            n = int(rec.counts[g])
+            turns = [
+                Turn(int(s[TO_MOVE]), int(s[DICE]), None if m == NO_SAMPLE_MOVE else int(m))
+                for s, m in zip(rec.states[g, :n], rec.moves[g, :n])
+            ]
+            out.append(GameRecord(players, seed, (first + g) // 2, turns))
+    return out
 
 
 def summarize(

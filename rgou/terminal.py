@@ -6,15 +6,20 @@ terminal, a pipe and the tests drive it alike. Each turn shows the board
 legal moves by number, named so a person understands them (which piece, from
 where to where, a capture, a rosette). Commands at the prompt:
 
-* a move number (1, 2, ...) plays that move;
-* ``hint`` shows the agent's score of every legal move (higher is better
-  for the player to move);
+* a move number (1, 2, ...) plays that move (pieces not yet entered are one
+  move: entering any of them reaches the same position);
+* ``hint`` shows your chance of winning after each move, in percent: exact
+  with a solved table (`rgou.chances.WinChances`), else the shipped model's
+  estimate, and says which;
 * ``board`` shows the board again; ``quit`` ends the game.
 
 With ``dice="manual"`` every roll (the agent's too) is typed in, 0..4, so
-rgou can advise on a game played on a physical board. Bad input is refused
-with a hint and the game goes on; end of input or Ctrl-C ends it cleanly,
-printing the position so far as a line that `rgou analyze` reads.
+rgou can advise on a game played on a physical board; ``quit`` and
+``board`` work at that prompt too. Bad input is refused with a hint and the
+game goes on; ``quit``, end of input or Ctrl-C stops it cleanly, printing
+the position so far as a line that `rgou analyze` reads (its "dice" the
+roll, or left out before one). `record` holds the game (`rgou.record`), for
+`rgou play --save`.
 """
 
 from __future__ import annotations
@@ -25,102 +30,18 @@ from typing import TextIO
 
 import numpy as np
 
-from rgou._random import seed_rng
 from rgou.agents import Agent
 from rgou.analysis import read_line
-from rgou.game import (
-    DICE,
-    TO_MOVE,
-    _target_square,
-    apply_move_inplace,
-    is_over,
-    legal_moves,
-    new_state,
-    pass_turn_inplace,
-    roll_dice,
-    winner,
-)
-from rgou.rules import FINISHED, IS_ROSETTE, MAX_ROLL, NUM_PIECES, OFF_BOARD, P1, P2
+from rgou.chances import WinChances
+from rgou.game import DICE, TO_MOVE
+from rgou.notation import MARKS, describe_move, person_moves, render_board
+from rgou.record import HUMAN, GameRecord
+from rgou.rules import MAX_ROLL, P1, P2
 
-MARKS = {P1: "X", P2: "O"}
-TOP_ROW = (0, 1, 2, 3, None, None, 13, 12)  # squares by column, None: no square
-MIDDLE_ROW = (4, 5, 6, 7, 8, 9, 10, 11)
-BOTTOM_ROW = (16, 17, 18, 19, None, None, 15, 14)
 DICE_MODES = ("auto", "manual")
 
 
-def _cell(square: int | None, occupant: dict[int, str]) -> str:
-    if square is None:
-        return "     "
-    rosette = "*" if IS_ROSETTE[square] else " "
-    return f"{square:>2}{rosette}{occupant.get(square, ' ')} "
-
-
-def _border(row: tuple) -> str:
-    """The horizontal line above or below a row: '+-----' over squares, blanks over the gap."""
-    out = ""
-    for k, square in enumerate(row):
-        before = row[k - 1] if k > 0 else None
-        out += ("+" if square is not None or before is not None else " ") + ("-----" if square is not None else "     ")
-    return out + ("+" if row[-1] is not None else "")
-
-
-def render_board(state: np.ndarray) -> str:
-    """The board as text: square numbers, X (player 1) and O (player 2) on their squares, * rosettes."""
-    occupant: dict[int, str] = {}
-    for player, base in ((P1, 0), (P2, NUM_PIECES)):
-        for sq in state[base : base + NUM_PIECES]:
-            if 0 <= sq < FINISHED:
-                occupant[int(sq)] = MARKS[player]
-
-    def row(label: str, squares: tuple) -> str:
-        cells = "".join(
-            ("|" + _cell(sq, occupant))
-            if sq is not None
-            else ("|     " if k > 0 and squares[k - 1] is not None else "      ")
-            for k, sq in enumerate(squares)
-        )
-        return f" {label:<3}{cells}{'|' if squares[-1] is not None else ''}"
-
-    full = "+-----" * 8 + "+"
-    lines = [
-        "    " + _border(TOP_ROW),
-        row("P1", TOP_ROW),
-        "    " + full,
-        row("", MIDDLE_ROW),
-        "    " + full,
-        row("P2", BOTTOM_ROW),
-        "    " + _border(BOTTOM_ROW),
-    ]
-    for player, base in ((P1, 0), (P2, NUM_PIECES)):
-        pieces = state[base : base + NUM_PIECES]
-        waiting = int((pieces == OFF_BOARD).sum())
-        done = int((pieces == FINISHED).sum())
-        lines.append(f" player {player} ({MARKS[player]}): {waiting} waiting to enter, {done} borne off")
-    return "\n".join(lines)
-
-
-def describe_move(state: np.ndarray, slot: int) -> str:
-    """A legal move in words, e.g. 'piece 3: 6 -> 7, rosette: roll again' (state rolled, move legal)."""
-    player = int(state[TO_MOVE])
-    base = 0 if player == P1 else NUM_PIECES
-    square = int(state[base + slot])
-    target = int(_target_square(player, square, state[DICE]))
-    if square == OFF_BOARD:
-        text = f"piece {slot}: enters at {target}"
-    elif target == FINISHED:
-        text = f"piece {slot}: {square} -> borne off"
-    else:
-        text = f"piece {slot}: {square} -> {target}"
-    if target != FINISHED:
-        theirs = state[(NUM_PIECES if player == P1 else 0) : (2 * NUM_PIECES if player == P1 else NUM_PIECES)]
-        if target in theirs:
-            text += f", captures {MARKS[3 - player]}"
-        if IS_ROSETTE[target]:
-            text += ", rosette: roll again"
-    return text
-
-
+QUIT_WORDS = ("quit", "q", "exit")
 MAX_SHOWN = 20  # characters of refused input echoed back
 MAX_INPUT = 1 << 16  # bytes of one input line; a longer line is refused (and read past, never held)
 
@@ -140,15 +61,24 @@ def shown(text: str) -> str:
 
 @dataclass
 class PlayResult:
-    """How a session ended: the winner (0: not finished), the final kernel state, turns played."""
+    """How a session ended: the winner (0: not finished), the final kernel state, turns played, the record."""
 
     winner: int
     state: np.ndarray
     turns: int
+    record: GameRecord
+
+
+class _Quit(Exception):
+    """The person typed quit."""
 
 
 class PlaySession:
-    """One game between a person and an agent, over text streams."""
+    """One game between a person and an agent, over text streams.
+
+    chances: the judge of hints (`rgou.chances.WinChances`); None builds one
+    at the first hint, exact when the cache folder holds a solved table.
+    """
 
     def __init__(
         self,
@@ -158,6 +88,7 @@ class PlaySession:
         dice: str = "auto",
         stdin: TextIO | None = None,
         stdout: TextIO | None = None,
+        chances: WinChances | None = None,
     ):
         import sys
 
@@ -173,8 +104,10 @@ class PlaySession:
         self.stdout = stdout if stdout is not None else sys.stdout
         if self.stdout is None:
             raise ValueError("standard output is closed: nowhere to show the game")
-        self._rng = seed_rng(np.uint64(seed), np.uint64(0))
-        self.state = new_state()
+        players = (HUMAN, agent.name) if human == P1 else (agent.name, HUMAN)
+        self.record = GameRecord(players, seed if dice == "auto" else None)
+        self.chances = chances
+        self.state = self.record.state.copy()  # the position shown: the record's, with the roll once rolled
 
     def say(self, text: str = "") -> None:
         self.stdout.write(text + "\n")
@@ -207,20 +140,30 @@ class PlaySession:
 
     def _roll(self, who: str) -> int:
         if self.dice == "auto":
-            return int(roll_dice(self._rng))
+            return self.record.seeded_roll()
         while True:
-            text = self._ask(f"roll for {who} (0-{MAX_ROLL}): ")
+            text = self._ask(f"roll for {who} (0-{MAX_ROLL}, board, quit): ").lower()
             roll = parse_number(text)
             if roll is not None and 0 <= roll <= MAX_ROLL:
                 return roll
-            self.say(f"  please type the number of dice showing their mark, 0 to {MAX_ROLL}")
+            if text in QUIT_WORDS:
+                raise _Quit
+            if text == "board":
+                self.say(render_board(self.state))
+                continue
+            self.say(f"  please type the number of dice showing their mark, 0 to {MAX_ROLL} (or board, quit)")
 
-    def _moves(self) -> list[int]:
-        out = np.empty(NUM_PIECES, np.int8)
-        return [int(m) for m in out[: legal_moves(self.state, out)]]
+    def _hint(self, moves: list[int]) -> None:
+        if self.chances is None:
+            self.chances = WinChances()
+        judged = self.chances.moves(self.state)
+        self.say(f"  your chance of winning after each move ({self.chances.label}):")
+        for k, slot in enumerate(moves, start=1):
+            best = "  <- best" if slot == judged.best_move else ""
+            self.say(f"  {k}) {describe_move(self.state, slot)}: {100 * judged.after[slot]:.1f}%{best}")
 
-    def _human_move(self, moves: list[int]) -> int | None:
-        """The person's choice (a slot), or None to quit."""
+    def _human_move(self, moves: list[int]) -> int:
+        """The person's choice (a slot); _Quit when they quit."""
         for k, slot in enumerate(moves, start=1):
             self.say(f"  {k}) {describe_move(self.state, slot)}")
         while True:
@@ -229,72 +172,63 @@ class PlaySession:
             if number is not None and 1 <= number <= len(moves):
                 return moves[number - 1]
             if text == "hint":
-                decision = self.agent.decide(self.state)
-                for k, slot in enumerate(moves, start=1):
-                    best = "  <- its choice" if slot == decision.move else ""
-                    self.say(
-                        f"  {k}) {describe_move(self.state, slot)}: {self.agent.name} scores it "
-                        f"{decision.scores[slot]:+.4f}{best}"
-                    )
+                self._hint(moves)
                 continue
             if text == "board":
                 self.say(render_board(self.state))
                 continue
-            if text in ("quit", "q", "exit"):
-                return None
+            if text in QUIT_WORDS:
+                raise _Quit
             self.say(f"  '{shown(text)}' is not a move: type a number from 1 to {len(moves)}, or hint, board, quit")
 
     def position_line(self) -> str:
-        """The current position as a JSON line for `rgou analyze`."""
+        """The current position as a JSON line for `rgou analyze` (no "dice" before the roll)."""
         s = self.state
-        return json.dumps(
-            {"p1": s[:7].tolist(), "p2": s[7:14].tolist(), "to_move": int(s[TO_MOVE]), "dice": int(s[DICE])}
-        )
+        doc = {"p1": s[:7].tolist(), "p2": s[7:14].tolist(), "to_move": int(s[TO_MOVE])}
+        if s[DICE] or self._rolled:
+            doc["dice"] = int(s[DICE])
+        return json.dumps(doc)
 
     def run(self) -> PlayResult:
         """Play until the game ends, the person quits, the input ends or Ctrl-C."""
-        turns = 0
         names = {self.human: "you", 3 - self.human: f"{self.agent.name}"}
         self.say(
             f"You play {MARKS[self.human]} (player {self.human}) against {self.agent.name}; "
             f"player 1 moves first. Dice: {self.dice}."
         )
+        self._rolled = False
         try:
-            while not is_over(self.state):
-                player = int(self.state[TO_MOVE])
+            while not self.record.over:
+                player = self.record.to_move
                 self.say("")
                 self.say(render_board(self.state))
                 roll = self._roll(names[player])
-                self.state[DICE] = roll
-                turns += 1
-                moves = self._moves()
+                self.state[DICE], self._rolled = roll, True
+                moves = person_moves(self.state)
                 self.say(f"{names[player]} ({MARKS[player]}) rolled {roll}")
                 if not moves:
                     self.say("  no legal move: the turn passes")
-                    pass_turn_inplace(self.state)
-                    continue
-                if player == self.human:
+                    slot = None
+                elif player == self.human:
                     slot = self._human_move(moves)
-                    if slot is None:
-                        return self._stop("you quit", turns)
                 else:
-                    decision = self.agent.decide(self.state)
-                    slot = decision.move
-                    self.say(
-                        f"  {self.agent.name} plays {describe_move(self.state, slot)} "
-                        f"(its score {decision.scores[slot]:+.4f})"
-                    )
-                apply_move_inplace(self.state, slot)
+                    slot = self.agent.choose_move(self.state)
+                    self.say(f"  {self.agent.name} plays {describe_move(self.state, slot)}")
+                self.record.add(roll, slot)
+                self.state, self._rolled = self.record.state.copy(), False
+        except _Quit:
+            return self._stop("you quit")
         except (EOFError, KeyboardInterrupt):
-            return self._stop("game ended before its end", turns)
-        won = int(winner(self.state))
+            return self._stop("the game stopped before the end")
+        won = self.record.winner
         self.say("")
         self.say(render_board(self.state))
         self.say("You win!" if won == self.human else f"{self.agent.name} wins.")
-        return PlayResult(won, self.state.copy(), turns)
+        return PlayResult(won, self.state.copy(), len(self.record.turns), self.record)
 
-    def _stop(self, why: str, turns: int) -> PlayResult:
+    def _stop(self, why: str) -> PlayResult:
         self.say("")
-        self.say(f"{why}; the position so far (for rgou analyze):")
+        before = "" if self._rolled else f", before player {self.record.to_move}'s roll"
+        self.say(f"{why}; the position so far{before} (for rgou analyze):")
         self.say(self.position_line())
-        return PlayResult(0, self.state.copy(), turns)
+        return PlayResult(0, self.state.copy(), len(self.record.turns), self.record)

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from rgou._io import atomic_write
+from rgou._validate import shown
 from rgou.nn.contract import MAX_NET_PARAMS, net_params
 from rgou.nn.layout import (
     LAYOUT_IN_OUT,
@@ -288,12 +289,6 @@ def _first_non_finite(document: dict[str, Any], skip: tuple[str, ...]) -> tuple[
     return None
 
 
-def _shown(value: Any) -> str:
-    """repr of a value read from a file, cut short."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _is_width(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_NET_PARAMS
 
@@ -303,7 +298,7 @@ def _int_field(obj: dict[str, Any], key: str, where: str) -> int:
         raise WeightsFormatError(f"missing key {where}.{key}")
     value = obj[key]
     if not _is_width(value):
-        raise WeightsFormatError(f"{where}.{key} must be an integer in 1..{MAX_NET_PARAMS}, got {_shown(value)}")
+        raise WeightsFormatError(f"{where}.{key} must be an integer in 1..{MAX_NET_PARAMS}, got {shown(value)}")
     return value
 
 
@@ -313,7 +308,7 @@ def _hidden_field(obj: dict[str, Any], where: str) -> tuple[int, ...]:
     value = obj["hidden_sizes"]
     if not isinstance(value, list) or 2 * len(value) > MAX_NET_PARAMS or not all(_is_width(h) for h in value):
         raise WeightsFormatError(
-            f"{where}.hidden_sizes must be a list of integers in 1..{MAX_NET_PARAMS}, got {_shown(value)}"
+            f"{where}.hidden_sizes must be a list of integers in 1..{MAX_NET_PARAMS}, got {shown(value)}"
         )
     return tuple(value)
 
@@ -379,7 +374,7 @@ def _vector(document: dict[str, Any], key: str, cfg: NetConfig) -> np.ndarray:
         if type(v) is not float and type(v) is not int:
             if isinstance(v, _Constant):
                 raise WeightsFormatError(f"{key}[{i}] is {v.name}: weight files hold finite numbers only")
-            raise WeightsFormatError(f"{key}[{i}] is {_shown(v)}, expected a number")
+            raise WeightsFormatError(f"{key}[{i}] is {shown(v)}, expected a number")
     expected = num_params(cfg)
     if len(values) != expected:
         raise WeightsFormatError(f"{key} has {len(values)} values, expected {expected} for {cfg}")
@@ -405,7 +400,7 @@ def _parse(document: dict[str, Any]) -> tuple[Weights, str | None]:
         raise WeightsFormatError(f"{found[0]} is {found[1]!r}: weight files hold finite numbers only")
     declared = metadata.get("layout")
     if declared is not None and declared not in LAYOUTS:
-        raise WeightsFormatError(f"unknown metadata.layout {_shown(declared)}: expected one of {LAYOUTS}")
+        raise WeightsFormatError(f"unknown metadata.layout {shown(declared)}: expected one of {LAYOUTS}")
     value_cfg, policy_cfg = _configs(document)
     if value_cfg.input_size != policy_cfg.input_size:
         raise WeightsFormatError(

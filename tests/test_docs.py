@@ -102,3 +102,42 @@ def test_relative_links_resolve(doc):
         elif anchor and resolved.suffix == ".md" and anchor not in _anchors(resolved):
             broken.append(f"{link} (no such heading)")
     assert not broken, f"{doc}: broken links: {', '.join(broken)}"
+
+
+def transcripts(path: Path) -> list[tuple[str, list[str]]]:
+    """(command, expected lines) of each text block that opens with '$ ': a command and what it prints."""
+    out = []
+    for lang, body in blocks(path):
+        lines = body.rstrip("\n").split("\n")
+        if lang == "text" and lines[0].startswith("$ "):
+            out.append((lines[0][2:], lines[1:]))
+    return out
+
+
+def matches(expected: list[str], got: list[str]) -> bool:
+    """Whether the lines match, each compared without trailing blanks; an expected '...' stands for any lines."""
+    if not expected:
+        return not got
+    if expected[0] == "...":
+        return any(matches(expected[1:], got[k:]) for k in range(len(got) + 1))
+    return bool(got) and expected[0].rstrip() == got[0].rstrip() and matches(expected[1:], got[1:])
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_transcripts_print_what_they_show(doc, tmp_path):
+    """A transcript in the docs is what its command prints today (run with an empty cache: no solved table)."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "COLUMNS": "120",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}  # fmt: skip
+    for command, expected in transcripts(ROOT / doc):
+        run = subprocess.run(["bash", "-euo", "pipefail", "-c", command], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=600)  # fmt: skip
+        assert run.returncode == 0, f"{doc}: {command}\n{run.stderr[-2000:]}"
+        assert matches(expected, run.stdout.splitlines()), (
+            f"{doc}: the transcript of `{command}` no longer matches what it prints:\n{run.stdout}"
+        )
+
+
+def test_a_transcript_that_drifted_fails():
+    shown = ["a", "...", "c", "d"]
+    assert matches(shown, ["a", "b", "b", "c", "d"]) and matches(shown, ["a", "c", "d "])
+    assert not matches(shown, ["a", "c", "e"]) and not matches(shown, ["a", "b", "c", "d", "e"])

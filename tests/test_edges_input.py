@@ -211,7 +211,7 @@ def test_analyze_and_play_with_standard_streams_closed(monkeypatch, tmp_path, ca
     assert main(["analyze", "--no-features"]) == 2
     assert "rgou analyze: error: standard input is closed: give FILE" in capsys.readouterr().err
     assert main(["play", "--seed", "1", "--opponent", "random"]) == 0
-    assert "game ended before its end" in capsys.readouterr().out
+    assert "the game stopped before the end" in capsys.readouterr().out
     src = tmp_path / "in.jsonl"
     src.write_text("nonsense\n" + GOOD + "\n")
     monkeypatch.setattr(sys, "stderr", None)

@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -12,8 +13,16 @@ import pytest
 
 from rgou.agents import HeuristicAgent, make_agent
 from rgou.analysis import parse_position
+from rgou.chances import WinChances
 from rgou.game import Position
-from rgou.terminal import PlaySession, describe_move, render_board
+from rgou.notation import describe_move, person_moves, render_board
+from rgou.record import read_record, write_record
+from rgou.terminal import PlaySession
+
+
+@pytest.fixture(scope="module")
+def estimates():
+    return WinChances(find_table=False)  # the same hints whether or not this machine holds a solved table
 
 
 def _session(commands: str, **kwargs) -> tuple[PlaySession, str]:
@@ -23,15 +32,52 @@ def _session(commands: str, **kwargs) -> tuple[PlaySession, str]:
     return session, out.getvalue()
 
 
-def test_a_legal_move_an_illegal_one_a_hint_and_the_end_of_input():
-    session, text = _session("hint\n9\nfoo\n1\n", seed=3)
-    assert "heuristic scores it" in text and "<- its choice" in text
+def test_a_legal_move_an_illegal_one_a_hint_and_the_end_of_input(estimates):
+    session, text = _session("hint\n9\nfoo\n1\n", seed=3, chances=estimates)
+    assert "your chance of winning after each move (estimated):" in text and "<- best" in text
     assert "'9' is not a move" in text and "'foo' is not a move" in text
     assert "heuristic plays piece" in text  # the game went on after our move
     assert session.result.winner == 0 and session.result.turns >= 2
+    assert "the game stopped before the end; the position so far (for rgou analyze):" in text
     last = text.strip().splitlines()[-1]
-    pos = parse_position(last)  # the position so far, readable by rgou analyze
+    pos = parse_position(last)  # the position so far, readable by rgou analyze, with the roll it was stopped at
     np.testing.assert_array_equal(pos.to_array()[:14], session.result.state[:14])
+    assert pos.dice == session.result.state[15] > 0
+
+
+def test_a_hint_is_each_moves_winning_chance_in_percent(estimates):
+    # the first roll: every distinct move with the mover's chance after it, as the judge gives it
+    session, text = _session("hint\nquit\n", seed=0, chances=estimates, agent=make_agent("random"))
+    lines = [ln for ln in text.splitlines() if ln.startswith("  ") and "%" in ln]
+    rolled = session.record.state.copy()
+    rolled[15] = session.state[15]
+    judged = estimates.moves(rolled)
+    shown = [float(re.search(r": (\d+\.\d)%", ln).group(1)) for ln in lines]
+    assert shown == [round(100 * judged.after[m], 1) for m in person_moves(rolled)]
+
+
+def test_pieces_waiting_to_enter_are_one_move():
+    _, text = _session("quit\n", seed=2)
+    moves = [ln for ln in text.splitlines() if re.match(r"  \d\) ", ln)]
+    assert len(moves) == 1 and "enters at" in moves[0]  # seven pieces wait: one entering move, not seven
+
+
+def test_quit_at_the_manual_roll_prompt_stops_before_the_roll():
+    session, text = _session("board\nquit\n", dice="manual")
+    assert "roll for you (0-4, board, quit): " in text and text.count("P1 |") == 2  # board shown again
+    assert "you quit; the position so far, before player 1's roll (for rgou analyze):" in text
+    assert json.loads(text.strip().splitlines()[-1]) == {"p1": [-1] * 7, "p2": [-1] * 7, "to_move": 1}  # no dice
+    assert session.result.turns == 0 and session.record.turns == []
+
+
+def test_the_record_of_a_terminal_game_replays_it(tmp_path, estimates):
+    rolls_and_moves = "1\n" * 3000
+    session, _ = _session(rolls_and_moves, seed=6, agent=make_agent("emm-1"), chances=estimates)
+    record = session.result.record
+    assert record.winner == session.result.winner in (1, 2) and record.players == ("human", "emm-1")
+    write_record(record, tmp_path / "g.json")
+    again = read_record(tmp_path / "g.json")  # the seed's rolls and every move check out
+    assert again.turns == record.turns and again.seed == 6 and again.stream == 0
 
 
 def test_a_whole_game_with_manual_dice_against_an_expert():
@@ -89,7 +135,7 @@ def test_play_in_a_real_terminal(tmp_path):
         shown = wait_for("your move")
         assert "P1 |" in shown and "rolled" in shown
         subprocess.run(["tmux", "send-keys", "-t", name, "hint", "Enter"], check=True)
-        wait_for("heuristic scores it")
+        wait_for("your chance of winning after each move")
         subprocess.run(["tmux", "send-keys", "-t", name, "C-c"], check=True)
         shown = wait_for("the position so far")
         line = next(ln for ln in shown.splitlines() if ln.startswith('{"p1"'))

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable
 
 from rgou._version import __version__
+from rgou.arena import MAX_SAVED_GAMES
 from rgou.cli.commands import (
     cmd_analyze,
     cmd_arena,
@@ -13,6 +14,8 @@ from rgou.cli.commands import (
     cmd_evaluate,
     cmd_generate,
     cmd_play,
+    cmd_review,
+    cmd_serve,
     cmd_solve,
     cmd_train,
 )
@@ -286,6 +289,17 @@ def build_parser() -> argparse.ArgumentParser:
     ar.add_argument("--json", metavar="FILE", help="write the results as JSON")
     ar.add_argument("--force", action="store_true", help="overwrite an existing --json file")
     ar.add_argument("--scheduler", help="play the games as Dask tasks: 'local' or a scheduler's address")
+    ar.add_argument(
+        "--save-games",
+        metavar="DIR",
+        help="write the first games of each pair as game records (rgou review reads them)",
+    )
+    ar.add_argument(
+        "--save-count",
+        type=_int_type(1, MAX_SAVED_GAMES, what=f"a number of games in 1..{MAX_SAVED_GAMES}"),
+        default=10,
+        help="games saved per pair with --save-games (default 10)",
+    )
     _add_progress(ar)
     ar.set_defaults(func=cmd_arena)
 
@@ -305,8 +319,29 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto: rgou rolls; manual: type every roll (advice on a physical board)",
     )
+    pl.add_argument("--save", metavar="FILE", help="write the game record here when the game ends or stops")
+    pl.add_argument("--table", help="solved 7-piece table for exact hints (default: the cache folder's, if any)")
+    pl.add_argument("--force", action="store_true", help="overwrite an existing --save file")
     pl.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)
     pl.set_defaults(func=cmd_play)
+
+    rv = sub.add_parser("review", help="review a recorded game: accuracy, categories, the winning chance move by move")
+    rv.add_argument(
+        "game", metavar="GAME.json", help="a game record (rgou play --save, rgou serve, arena --save-games)"
+    )
+    rv.add_argument("--table", help="solved 7-piece table (default: the cache folder's; without one, estimates)")
+    rv.add_argument("--plot", metavar="FILE.png", help="draw player 1's winning chance through the game (matplotlib)")
+    rv.add_argument("--json", metavar="FILE", help="write the whole review as JSON ('-': standard output)")
+    rv.add_argument("--force", action="store_true", help="overwrite existing --plot or --json files")
+    rv.set_defaults(func=cmd_review)
+
+    sv = sub.add_parser("serve", help="play, get hints and review games in the browser (a local web app)")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    sv.add_argument("--port", type=_int_type(0, 65535, what="a port in 0..65535"), default=8000,
+                    help="port (default 8000; 0: any free port)")  # fmt: skip
+    sv.add_argument("--table", help="solved 7-piece table: exact hints and reviews, the perfect agent "
+                    "(default: the cache folder's, if any)")  # fmt: skip
+    sv.set_defaults(func=cmd_serve)
 
     so = sub.add_parser("solve", help="solve the game exactly: every position's chance of winning under perfect play")
     so.add_argument(

@@ -260,7 +260,9 @@ def _write_json(path: str, doc: dict) -> None:
 def cmd_arena(args: argparse.Namespace) -> int:
     from rgou.arena import tournament, tournament_json, win_matrix
 
-    _check_outputs(args, {"--json": args.json}, _spec_inputs("AGENT", args.agents))
+    saved = _saved_game_files(args)
+    outputs = {"--json": args.json, **{f"--save-games ({p.name})": p for ps in saved.values() for p in ps}}
+    _check_outputs(args, outputs, _spec_inputs("AGENT", args.agents))
     stages = StageProgress(_progress_enabled(args))
     try:
         results = tournament(
@@ -292,17 +294,91 @@ def cmd_arena(args: argparse.Namespace) -> int:
             print(f"{spec:<{width}}  " + "  ".join(f"{c:>{max(width, 6)}}" for c in cells))
     if args.json:
         _write_json(args.json, tournament_json(results, args.games, args.seed))
+    if saved:
+        _save_games(args, saved)
     return 0
+
+
+def _saved_game_files(args: argparse.Namespace) -> dict[tuple[int, int], list[Path]]:
+    """The files `arena --save-games DIR` writes, per pair of agents (their indices): A-vs-B-0001.json, ..."""
+    import itertools
+    import re
+
+    if not args.save_games:
+        return {}
+    folder = Path(args.save_games)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--save-games {folder}: not a folder")
+    count = min(args.save_count, args.games)
+    safe = [re.sub(r"[^A-Za-z0-9+.=-]", "_", spec) for spec in args.agents]
+    files = {
+        (i, j): [folder / f"{safe[i]}-vs-{safe[j]}-{k:04d}.json" for k in range(1, count + 1)]
+        for i, j in itertools.combinations(range(len(args.agents)), 2)
+    }
+    names = [f for fs in files.values() for f in fs]
+    if len(set(names)) < len(names):
+        raise ValueError("--save-games: two agent specs give the same file names; name the agents differently")
+    return files
+
+
+def _save_games(args: argparse.Namespace, files: dict[tuple[int, int], list[Path]]) -> None:
+    from rgou.agents import make_agent
+    from rgou.arena import match_records
+    from rgou.record import write_record
+
+    for (i, j), paths in files.items():
+        a, b = make_agent(args.agents[i], seed=args.seed), make_agent(args.agents[j], seed=args.seed)
+        for record, path in zip(match_records(a, b, len(paths), args.seed, threads=args.threads), paths):
+            write_record(record, path)
+    count = sum(len(p) for p in files.values())
+    print(f"wrote {count} game records to {args.save_games} (rgou review reads them)")
 
 
 def cmd_play(args: argparse.Namespace) -> int:
     from rgou.agents import make_agent
+    from rgou.chances import WinChances
+    from rgou.record import write_record
     from rgou.terminal import PlaySession
 
+    _check_outputs(args, {"--save": args.save}, [("--table", args.table), *_spec_inputs("--opponent", [args.opponent])])
     agent = make_agent(args.opponent, seed=args.seed)
+    chances = WinChances(args.table) if args.table is not None else None
     human = 2 if args.second else 1
-    result = PlaySession(agent, human=human, seed=args.seed, dice=args.dice).run()
+    result = PlaySession(agent, human=human, seed=args.seed, dice=args.dice, chances=chances).run()
+    if args.save:
+        write_record(result.record, args.save)
+        print(f"wrote {args.save}: the game record ({len(result.record.turns)} turns; rgou review reads it)")
     return 0 if result.winner or not args.strict else 1
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    import json
+
+    from rgou.chances import WinChances
+    from rgou.record import read_record
+    from rgou.review import plot_review, render_review, review_game
+
+    to_stdout = args.json == "-"
+    outputs = {"--plot": args.plot, "--json": None if to_stdout else args.json}
+    _check_outputs(args, outputs, [("GAME.json", args.game), ("--table", args.table)])
+    record = read_record(args.game)
+    review = review_game(record, WinChances(args.table))
+    if to_stdout:
+        print(json.dumps(review.to_json(), indent=2))
+    else:
+        print(render_review(review, args.game))
+    if args.json and not to_stdout:
+        _write_json(args.json, review.to_json())
+    if args.plot:
+        plot_review(review, args.plot)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from rgou.web.server import serve
+
+    serve(args.host, args.port, table=args.table)
+    return 0
 
 
 def cmd_solve(args: argparse.Namespace) -> int:

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from rgou._io import atomic_write
-from rgou._validate import check_int
+from rgou._validate import check_int, shown
 from rgou.solve.index import position_count, solve_order
 from rgou.solve.lookup import best_move, check_state, p2_win_after_moves, win_probability
 from rgou.solve.rules import MAX_PIECES, RULES_NAME
@@ -147,14 +147,8 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _shown(value: object) -> str:
-    """repr of a header value, cut short: a damaged header may hold anything."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _bad_field(where: str, name: str, expected: str, value: object) -> ValueError:
-    return ValueError(f"{where}: {name} must be {expected}, got {_shown(value)}")
+    return ValueError(f"{where}: {name} must be {expected}, got {shown(value)}")
 
 
 def _check_fraction(where: str, name: str, value: object) -> float:
@@ -198,17 +192,17 @@ def _check_common(path: Path, header: object, kind: str, length: int) -> tuple[n
     damaged = f"{path}: damaged header"
     version = header["format"]
     if not _is_int(version) or version != FORMAT_VERSION:
-        raise ValueError(f"{path}: unsupported format version {_shown(version)} (expected {FORMAT_VERSION})")
+        raise ValueError(f"{path}: unsupported format version {shown(version)} (expected {FORMAT_VERSION})")
     if not isinstance(header["kind"], str):
         raise _bad_field(damaged, "kind", "a string", header["kind"])
     if header["kind"] != kind:
-        raise ValueError(f"{path}: holds a {_shown(header['kind'])}, not a {kind!r}")
+        raise ValueError(f"{path}: holds a {shown(header['kind'])}, not a {kind!r}")
     if not isinstance(header["rules"], str):
         raise _bad_field(damaged, "rules", "a string", header["rules"])
     if header["rules"] != RULES_NAME:
-        raise ValueError(f"{path}: solved for rules {_shown(header['rules'])}, not {RULES_NAME!r}")
+        raise ValueError(f"{path}: solved for rules {shown(header['rules'])}, not {RULES_NAME!r}")
     if not isinstance(header["dtype"], str) or header["dtype"] not in DTYPES:
-        raise ValueError(f"{path}: unsupported dtype {_shown(header['dtype'])} (expected one of {sorted(DTYPES)})")
+        raise ValueError(f"{path}: unsupported dtype {shown(header['dtype'])} (expected one of {sorted(DTYPES)})")
     n = header["n_pieces"]
     if not _is_int(n) or not 1 <= n <= MAX_PIECES:
         raise _bad_field(damaged, "n_pieces", f"an integer in 1..{MAX_PIECES}", n)
@@ -423,7 +417,7 @@ def load_table(
         expected = position_count(n)
         raise ValueError(f"{path}: wrong position count {header['count']} for {n} pieces (expected {expected})")
     if header.get("index") != INDEX_NAME:
-        raise ValueError(f"{path}: unknown index layout {_shown(header.get('index'))} (expected {INDEX_NAME!r})")
+        raise ValueError(f"{path}: unknown index layout {shown(header.get('index'))} (expected {INDEX_NAME!r})")
     _check_table_fields(f"{path}: damaged header", header)
     if header["dtype"] == "uint16":
         data = _from_uint16(data)

@@ -1,0 +1,200 @@
+"""The web app's speed and steadiness: `rgou serve` in its own process, driven over loopback.
+
+    python benchmarks/web.py [--moves 300] [--requests 1000] [--clients 8] [--table FILE]
+
+1. Move latency: games in which the agent (ml+, and perfect when a solved
+   table is there) plays player 1; every request after which the agent moved
+   (a roll on its turn: roll, decision, reply) is timed end to end, from the
+   client's send to the last byte of the answer, on a fresh connection.
+2. Load: `--clients` threads send `--requests` requests as fast as they are
+   answered (new games, rolls, moves, hints, records, reviews and some bad
+   requests that must get their 4xx), three times; the server's resident memory
+   (/proc/PID/status VmRSS) is read after a warm-up and after each of three
+   rounds: a leak grows it round after round.
+
+Prints a Markdown table; benchmarks/web.md records a run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import random
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+
+def start_server(table: str | None) -> tuple[subprocess.Popen, int]:
+    command = [sys.executable, "-m", "rgou", "serve", "--port", "0"] + (["--table", table] if table else [])
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = proc.stdout.readline()
+    match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+    if not match:
+        proc.kill()
+        raise SystemExit(f"the server did not start: {line!r}")
+    threading.Thread(target=proc.stdout.read, daemon=True).start()  # drain what it prints
+    return proc, int(match.group(1))
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Browser:
+    def __init__(self, port: int):
+        self.port = port
+        self.cookie = ""
+
+    def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict, float]:
+        """(status, JSON, seconds from send to the whole answer), on a new connection."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        started = time.perf_counter()
+        conn.request(method, path, data, headers)
+        response = conn.getresponse()
+        raw = response.read()
+        elapsed = time.perf_counter() - started
+        conn.close()
+        cookie = response.getheader("Set-Cookie")
+        if cookie:
+            self.cookie = cookie.split(";")[0]
+        return response.status, json.loads(raw), elapsed
+
+
+def latency(port: int, opponent: str, moves: int, seed: int) -> list[float]:
+    """Seconds of each request after which `opponent` had moved (it plays player 1)."""
+    rng = random.Random(seed)
+    browser = Browser(port)
+    times: list[float] = []
+    while len(times) < moves:
+        status, game, _ = browser.call(
+            "POST", "/api/games", {"opponent": opponent, "human": 2, "seed": rng.getrandbits(32)}
+        )
+        assert status == 201, game
+        while not game["over"] and len(times) < moves:
+            path = f"/api/games/{game['id']}"
+            if game["roll"] is None:
+                status, after, seconds = browser.call("POST", f"{path}/roll", {})
+                if any("thinking_ms" in t for t in after["log"][len(after["log"]) - after["played"] :]):
+                    times.append(seconds)
+            else:
+                status, after, _ = browser.call("POST", f"{path}/move", {"move": rng.choice(game["moves"])["move"]})
+            assert status == 200, after
+            game = after
+    return times
+
+
+def load(port: int, requests: int, clients: int, seed: int) -> tuple[int, int, float]:
+    """(requests answered as expected, unexpected answers, seconds) of one round of rapid requests."""
+    counter = iter(range(requests))
+    lock = threading.Lock()
+    bad = [0]
+    done = [0]
+
+    def client(k: int) -> None:
+        rng = random.Random(seed * 1000 + k)
+        browser = Browser(port)
+        game = None
+        while True:
+            with lock:
+                if next(counter, None) is None:
+                    return
+            pick = rng.random()
+            try:
+                if game is None or game["over"] or pick < 0.05:
+                    status, doc, _ = browser.call(
+                        "POST", "/api/games", {"opponent": rng.choice(["ml+", "random", "ml"])}
+                    )
+                    expected = 201
+                    game = doc if status == 201 else game
+                elif pick < 0.10:
+                    status, doc, _ = browser.call("POST", f"/api/games/{game['id']}/move", {"move": "bad"})
+                    expected = 400
+                elif pick < 0.15:
+                    status, doc, _ = browser.call("GET", f"/api/games/{game['id']}/hint")
+                    expected = 200
+                elif pick < 0.17:
+                    status, doc, _ = browser.call("GET", f"/api/games/{game['id']}/review")
+                    expected = 200
+                elif pick < 0.22:
+                    status, doc, _ = browser.call("GET", f"/api/games/{game['id']}/record")
+                    expected = 200
+                elif game["roll"] is None:
+                    status, doc, _ = browser.call("POST", f"/api/games/{game['id']}/roll", {})
+                    expected, game = 200, doc
+                else:
+                    status, doc, _ = browser.call(
+                        "POST", f"/api/games/{game['id']}/move", {"move": game["moves"][0]["move"]}
+                    )
+                    expected, game = 200, doc
+            except OSError:
+                status, expected = -1, 0
+            with lock:
+                done[0] += status == expected
+                bad[0] += status != expected
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return done[0], bad[0], time.perf_counter() - started
+
+
+def quantile(sorted_seconds: list[float], fraction: float) -> float:
+    """Milliseconds at a fraction of sorted times."""
+    return 1000 * sorted_seconds[min(len(sorted_seconds) - 1, int(fraction * len(sorted_seconds)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--moves", type=int, default=300, help="agent moves timed per opponent")
+    parser.add_argument("--requests", type=int, default=1000, help="requests per round of the load test")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients of the load test")
+    parser.add_argument("--table", help="solved 7-piece table (default: the cache folder's, if any)")
+    args = parser.parse_args()
+    from rgou.solve import default_table_path
+
+    table = args.table or (str(default_table_path(7)) if default_table_path(7).exists() else None)
+    proc, port = start_server(table)
+    try:
+        print(f"`{' '.join(['python', *sys.argv])}` on {platform.node()} ({os.cpu_count()} cores), "
+              f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}\n")  # fmt: skip
+        print("| measure | value |\n|---|---|")
+        for opponent in ["ml+"] + (["perfect"] if table else []):
+            latency(port, opponent, 20, seed=1)  # warm-up: the agent is built, compiled code is loaded
+            times = sorted(latency(port, opponent, args.moves, seed=2))
+            print(f"| {opponent}: request with the agent's move, ms (median / p95 / max of {len(times)}) | "
+                  f"{quantile(times, 0.5):.1f} / {quantile(times, 0.95):.1f} / {1000 * times[-1]:.1f} |")  # fmt: skip
+        load(port, 200, args.clients, seed=0)  # warm-up: every route and agent once
+        rss = [rss_mb(proc.pid)]
+        for round_ in (1, 2, 3):
+            ok, bad, seconds = load(port, args.requests, args.clients, seed=round_)
+            rss.append(rss_mb(proc.pid))
+            print(f"| load round {round_}: {args.requests} requests from {args.clients} clients | {ok} as expected, "
+                  f"{bad} not; {seconds:.1f} s ({args.requests / seconds:.0f} requests/s) |")  # fmt: skip
+        print(f"| server memory (VmRSS) after the warm-up and each round, MB | {' / '.join(f'{m:.1f}' for m in rss)} |")
+        alive = proc.poll() is None and Browser(port).call("GET", "/api/info")[0] == 200
+        print(f"| server alive and answering after the load | {alive} |")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+if __name__ == "__main__":
+    main()

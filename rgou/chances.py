@@ -1,0 +1,121 @@
+"""Winning chances of a position and of each of its moves: exact from a solved table, else estimated.
+
+`WinChances` is the one judge behind hints (the terminal and browser games)
+and game review: with a solved 7-piece table every figure is exact (the
+chance of winning under perfect play by both sides); without one they are
+estimates by the shipped model searched one ply deeper than the `ml` agent
+(the `ml-1` agent's search: each move's value is the chance node after it,
+searched one more ply), and `exact` says which.
+
+Chances are probabilities in [0, 1]. `moves(state)` gives the rolled
+position's: the mover's best chance and the chance after each legal move;
+`position(state)` gives an unrolled position's, before its roll. Both are
+P2's chances underneath (the search's point of view) and the mover's or
+player 1's on the way out, as each function says.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from rgou.game import TO_MOVE, distinct_moves
+from rgou.leaves import NET_WIN
+from rgou.rules import NUM_PIECES, P1, P2
+from rgou.search import chance_value_into, leaf_work, search_into
+
+ESTIMATE_AGENT = "ml-1"  # the shipped model, searched one ply deeper than `ml`
+
+
+@dataclass(frozen=True)
+class MoveChances:
+    """A rolled position's chances, the mover's: `best` with the best move, `after[slot]` after each legal move.
+
+    `after` holds None for illegal slots; `choices` counts distinct moves
+    (entering pieces reach one position: one choice), `best_move` is the
+    lowest slot of the best.
+    """
+
+    mover: int
+    best: float
+    best_move: int
+    after: list[float | None]
+    choices: int
+
+
+def _p2_chance(value: float) -> float:
+    """A search value (2 P(P2 wins) - 1, the table's and the value net's units) as P(P2 wins), clipped."""
+    return min(1.0, max(0.0, (value / NET_WIN + 1.0) / 2.0))
+
+
+class WinChances:
+    """Winning chances from a solved table (`table`: a `rgou.solve.Table`, a path, or None) or the shipped model.
+
+    table=None with `find_table` looks for the cache folder's table
+    (`rgou.solve.default_table_path`); without one, the figures are the
+    shipped model's estimates. Safe to share between threads (one search at
+    a time).
+    """
+
+    def __init__(self, table=None, find_table: bool = True):
+        from rgou.agents import make_agent
+        from rgou.leaves import table_leaf
+        from rgou.solve import default_table_path, load_perfect_table
+
+        if table is None and find_table and default_table_path(NUM_PIECES).exists():
+            table = default_table_path(NUM_PIECES)
+        if table is not None:
+            self.table = load_perfect_table(table)
+            self.exact = True
+            self.source = f"the solved table {self.table.path}" if self.table.path else "a solved table"
+            self._leaf, self._plies = table_leaf(self.table.values), 1
+        else:
+            self.table = None
+            self.exact = False
+            self.source = (
+                f"no solved table (rgou solve makes one), so the shipped model searched one ply deeper "
+                f"({ESTIMATE_AGENT}) judged every move"
+            )
+            data = make_agent(ESTIMATE_AGENT).data
+            self._leaf, self._plies = data.leaf, int(data.plies)
+        self._work = leaf_work(self._plies, self._leaf)
+        self._scores = np.empty(NUM_PIECES, np.float64)
+        self._distinct = np.empty(NUM_PIECES, np.int8)
+        self._lock = threading.Lock()
+
+    @property
+    def label(self) -> str:
+        """'exact' or 'estimated', for a figure shown to a person."""
+        return "exact" if self.exact else "estimated"
+
+    def moves(self, state: np.ndarray) -> MoveChances:
+        """The mover's chances in a rolled position (int8[16], dice 1..4) with at least one legal move."""
+        state = np.ascontiguousarray(state, np.int8)
+        mover = int(state[TO_MOVE])
+        with self._lock:
+            value, best = search_into(state, np.int64(self._plies), self._leaf, self._work, self._scores, None)
+            choices = int(distinct_moves(state, self._distinct))
+            scores = self._scores.copy()
+        if best < 0:
+            raise ValueError("the position has no legal move: the turn passes")
+
+        def mine(v: float) -> float:
+            p2 = _p2_chance(v)
+            return p2 if mover == P2 else 1.0 - p2
+
+        after = [None if np.isnan(v) else mine(float(v)) for v in scores]
+        return MoveChances(mover, mine(float(value)), int(best), after, choices)
+
+    def position(self, state: np.ndarray) -> float:
+        """Player 1's chance in an unrolled position (int8[16]; its dice entry is ignored)."""
+        state = np.ascontiguousarray(state, np.int8)
+        with self._lock:
+            value = chance_value_into(state, np.int64(self._plies - 1), self._leaf, self._work, None)
+        return 1.0 - _p2_chance(float(value))
+
+
+def p1_chance(mover: int, chance: float) -> float:
+    """Player 1's chance from the mover's."""
+    return chance if mover == P1 else 1.0 - chance

@@ -1,0 +1,1 @@
+"""The browser game: `rgou serve` (`rgou.web.server`) over the games of `rgou.web.games`."""

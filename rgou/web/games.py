@@ -1,0 +1,383 @@
+"""The games of the web app, apart from HTTP: each browser's games, what a request may do to one, as JSON.
+
+A `Lobby` holds the games of every browser session (a session is a random
+token in a cookie), a bounded number of each, and answers the API's
+requests with JSON-ready dicts; a `GameError` carries the HTTP status and a
+message for the person. One game is a `WebGame`: a `rgou.record.GameRecord`,
+the opponent (an agent spec from `WEB_AGENTS`, or "human" for two people at
+one board), the side the person plays and the dice (rolled by the server from
+a seed, or typed in: advisor mode for a physical board).
+
+A turn: `roll` (the server's roll, or the one typed in); a turn without a
+legal move passes at once, and on the agent's turn the agent moves at once;
+otherwise the person `move`s. `undo` takes back the person's last decision
+(with seeded dice, the same roll comes again). `hint` gives the winning
+chances (`rgou.chances.WinChances`), `review` the game review
+(`rgou.review`), `record` the game record.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rgou.agents import Agent, make_agent
+from rgou.chances import WinChances
+from rgou.game import DICE, TO_MOVE, _target_square, piece_offset
+from rgou.notation import BOARD_ROWS, describe_move, person_moves
+from rgou.record import HUMAN, MAX_SEED, GameRecord, parse_record
+from rgou.review import CATEGORIES, CATEGORY_NAMES, review_game
+from rgou.rules import FINISHED, IS_ROSETTE, MAX_ROLL, NUM_PIECES, OFF_BOARD, P1, P2, ROLL_PROBS
+
+WEB_AGENTS = ("random", "heuristic", "emm-1", "emm-2", "emm-3", "ml", "ml-1", "ml+", "perfect")
+DEFAULT_OPPONENT = "ml+"
+DICE_MODES = ("auto", "manual")
+REVIEW_ONLY = "loaded for review only: its players are not a person and an agent this server offers"
+MAX_GAMES_PER_SESSION = 16  # a browser's games kept; the least recently used goes first
+MAX_SESSIONS = 256  # browsers remembered; the least recently used goes first
+SESSION_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
+GAME_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+class GameError(Exception):
+    """A request that cannot be done: an HTTP status and a message for the person."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _field(body: dict, name: str, kind, default=None, required: bool = False):
+    """body[name] of a JSON type (bool refused for int), or the default; GameError 400 naming the field."""
+    if name not in body or body[name] is None:
+        if required:
+            raise GameError(400, f"missing field {name!r}")
+        return default
+    value = body[name]
+    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
+        raise GameError(
+            400, f"field {name!r} must be {'an integer' if kind is int else 'a string'}, got {value!r}"[:200]
+        )
+    return value
+
+
+@dataclass
+class WebGame:
+    """One game of one browser; every change holds `lock`."""
+
+    id: str
+    record: GameRecord
+    opponent: str | None  # an agent spec, HUMAN, or None: a loaded game of two agents, for review only
+    human: int  # the side the person plays (both, against HUMAN)
+    dice: str
+    agent: Agent | None = None
+    roll: int | None = None  # the roll of the turn under way, once rolled
+    log: list[dict] = field(default_factory=list)  # every turn as the page shows it (`_turn_json`)
+    played: int = 0  # turns played by the last request
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    note: str = ""
+
+    def persons_turn(self) -> bool:
+        return self.opponent == HUMAN or self.record.to_move == self.human
+
+
+class Lobby:
+    """Every browser's games, and the one agent of each spec that the games copy (see `Agent.data`)."""
+
+    def __init__(self, table=None, find_table: bool = True):
+        """table: a solved table or its path; None: the cache folder's, when `find_table` and it exists."""
+        self.chances = WinChances(table, find_table)
+        self.table = self.chances.table
+        self.agents = [a for a in WEB_AGENTS if a != "perfect" or self.table is not None]
+        self._prototypes: dict[str, Agent] = {}
+        self._sessions: OrderedDict[str, OrderedDict[str, WebGame]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # sessions and games
+
+    @staticmethod
+    def new_session() -> str:
+        return secrets.token_urlsafe(24)
+
+    def _games(self, session: str) -> OrderedDict[str, WebGame]:
+        with self._lock:
+            games = self._sessions.pop(session, None)
+            if games is None:
+                games = OrderedDict()
+                while len(self._sessions) >= MAX_SESSIONS:
+                    self._sessions.popitem(last=False)
+            self._sessions[session] = games
+            return games
+
+    def game(self, session: str, game_id: str) -> WebGame:
+        """The session's game; 403 if it is another browser's, 404 if there is none."""
+        if not GAME_ID.fullmatch(game_id):
+            raise GameError(404, "no such game")
+        games = self._games(session)
+        with self._lock:
+            game = games.get(game_id)
+            if game is not None:
+                games.move_to_end(game_id)
+                return game
+            if any(game_id in other for key, other in self._sessions.items() if key != session):
+                raise GameError(403, "this game belongs to another browser")
+        raise GameError(404, "no such game (games are kept while the server runs, at most "
+                             f"{MAX_GAMES_PER_SESSION} per browser)")  # fmt: skip
+
+    def _add(self, session: str, game: WebGame) -> None:
+        games = self._games(session)
+        with self._lock:
+            while len(games) >= MAX_GAMES_PER_SESSION:
+                games.popitem(last=False)
+            games[game.id] = game
+
+    def _agent(self, spec: str, seed: int) -> Agent:
+        """A game's own agent: the spec's data (built once), its own scratch and seeded generator."""
+        if spec not in self.agents:
+            raise GameError(400, f"unknown opponent {spec!r}: choose one of {', '.join(self.agents + [HUMAN])}")
+        with self._lock:
+            proto = self._prototypes.get(spec)
+        if proto is None:
+            proto = make_agent(spec, table=self.table)
+            with self._lock:
+                self._prototypes[spec] = proto
+        return Agent(spec, proto.data, seed=seed)
+
+    # requests
+
+    def info(self) -> dict:
+        return {
+            "agents": self.agents + [HUMAN],
+            "default_opponent": DEFAULT_OPPONENT,
+            "exact": self.chances.exact,
+            "source": self.chances.source,
+            "board": {
+                "rows": [list(row) for row in BOARD_ROWS],
+                "rosettes": [int(s) for s in np.flatnonzero(IS_ROSETTE)],
+                "pieces": NUM_PIECES,
+                "off_board": OFF_BOARD,
+                "finished": FINISHED,
+            },
+            "roll_probabilities": [float(p) for p in ROLL_PROBS],
+            "categories": [[name, None if top == float("inf") else top] for name, top in CATEGORIES],
+        }
+
+    def create(self, session: str, body: dict) -> dict:
+        opponent = _field(body, "opponent", str, DEFAULT_OPPONENT)
+        human = _field(body, "human", int, P1)
+        if human not in (P1, P2):
+            raise GameError(400, f"field 'human' must be 1 or 2, got {human}")
+        dice = _field(body, "dice", str, "auto")
+        if dice not in DICE_MODES:
+            raise GameError(400, f"field 'dice' must be one of {', '.join(DICE_MODES)}, got {dice!r}"[:200])
+        seed = _field(body, "seed", int, None)
+        if seed is not None and not 0 <= seed <= MAX_SEED:
+            raise GameError(400, f"field 'seed' must be in 0..2**64-1, got {seed}")
+        if dice == "auto" and seed is None:
+            seed = secrets.randbits(63)
+        agent = None if opponent == HUMAN else self._agent(opponent, seed or 0)
+        players = (HUMAN, opponent) if human == P1 else (opponent, HUMAN)
+        record = GameRecord(players, seed if dice == "auto" else None)
+        game = WebGame(secrets.token_urlsafe(12), record, opponent, human, dice, agent)
+        self._add(session, game)
+        return self.state(game)
+
+    def load(self, session: str, body: dict) -> dict:
+        """A game from a record: playable on against its agent (or by two people), else for review only."""
+        try:
+            record = parse_record(body.get("record"))
+        except ValueError as e:
+            raise GameError(400, f"not a valid game record: {e}"[:500]) from None
+        a, b = record.players
+        if a == HUMAN and b == HUMAN:
+            opponent, human, note = HUMAN, P1, ""
+        elif HUMAN in (a, b) and (b if a == HUMAN else a) in self.agents:
+            opponent, human, note = (b if a == HUMAN else a), (P1 if a == HUMAN else P2), ""
+        else:
+            opponent, human, note = None, P1, REVIEW_ONLY
+        dice = "auto" if record.seed is not None else "manual"
+        agent = self._agent(opponent, record.seed or 0) if opponent not in (None, HUMAN) else None
+        log = [_turn_json(rolled, t.move) for rolled, t in zip(record.positions(), record.turns)]
+        game = WebGame(secrets.token_urlsafe(12), record, opponent, human, dice, agent, log=log, note=note)
+        self._add(session, game)
+        return self.state(game)
+
+    def roll(self, game: WebGame, body: dict) -> dict:
+        with game.lock:
+            self._can_play(game)
+            if game.roll is not None:
+                raise GameError(409, f"already rolled {game.roll}: play a move first")
+            value = _field(body, "roll", int, None)
+            if game.dice == "auto":
+                if value is not None:
+                    raise GameError(400, "this game's dice are rolled by the server (dice: auto): send no 'roll'")
+                value = game.record.seeded_roll()
+            elif value is None:
+                raise GameError(400, f"this game's dice are typed in (dice: manual): send 'roll', 0..{MAX_ROLL}")
+            elif not 0 <= value <= MAX_ROLL:
+                raise GameError(400, f"field 'roll' must be 0..{MAX_ROLL}, got {value}")
+            game.played = 0
+            game.roll = value
+            self._play_on(game)
+            return self.state(game)
+
+    def move(self, game: WebGame, body: dict) -> dict:
+        with game.lock:
+            self._can_play(game)
+            slot = _field(body, "move", int, required=True)
+            if game.roll is None:
+                raise GameError(409, "roll first")
+            if not game.persons_turn():
+                raise GameError(409, "it is the agent's turn")
+            legal = game.record.legal_moves(game.roll)
+            if slot not in legal:
+                raise GameError(400, f"move {slot} is not legal with roll {game.roll}: the legal pieces are {legal}")
+            game.played = 0
+            self._play(game, slot)
+            return self.state(game)
+
+    def undo(self, game: WebGame) -> dict:
+        with game.lock:
+            self._can_play(game, finished_ok=True)
+            turns = game.record.turns
+            mine = [
+                k
+                for k, t in enumerate(turns)
+                if t.move is not None and (game.opponent == HUMAN or t.player == game.human)
+            ]
+            if not mine:
+                raise GameError(409, "nothing to undo: you have not moved yet")
+            game.record = game.record.truncated(mine[-1])
+            del game.log[mine[-1] :]
+            game.roll = None
+            game.played = 0
+            return self.state(game)
+
+    def hint(self, game: WebGame) -> dict:
+        with game.lock:
+            record, roll = game.record, game.roll
+            state = record.state.copy()
+        out = {"exact": self.chances.exact, "source": self.chances.source, "to_move": int(state[TO_MOVE])}
+        p1 = self.chances.position(state) if not record.over else float(record.winner == P1)
+        out["p1_before_roll"] = p1
+        out["moves"] = []
+        if roll is not None and record.legal_moves(roll):
+            state[DICE] = roll
+            judged = self.chances.moves(state)
+            out["mover_best"] = judged.best
+            out["best_move"] = judged.best_move
+            out["moves"] = [{**_move_json(state, m), "chance": judged.after[m]} for m in person_moves(state)]
+        return out
+
+    def record(self, game: WebGame) -> dict:
+        with game.lock:
+            return game.record.to_json()
+
+    def review(self, game: WebGame) -> dict:
+        with game.lock:
+            record = game.record.truncated(len(game.record.turns))
+            log = list(game.log)
+        out = review_game(record, self.chances).to_json()
+        out["positions"] = [_pieces(s) for s in record.positions()] + [_pieces(record.state)]
+        out["log"] = log
+        out["category_names"] = list(CATEGORY_NAMES)
+        return out
+
+    # the game under way
+
+    def _can_play(self, game: WebGame, finished_ok: bool = False) -> None:
+        if game.opponent is None:
+            raise GameError(409, game.note or "this game is for review only")
+        if game.record.over and not finished_ok:
+            raise GameError(409, f"the game is over: player {game.record.winner} won")
+
+    def _play(self, game: WebGame, slot: int | None, thinking_ms: float | None = None) -> None:
+        rolled = game.record.state.copy()
+        rolled[DICE] = game.roll
+        turn = _turn_json(rolled, slot)
+        if thinking_ms is not None:
+            turn["thinking_ms"] = round(thinking_ms, 3)
+        game.record.add(game.roll, slot)
+        game.roll = None
+        game.log.append(turn)
+        game.played += 1
+        self._play_on(game)
+
+    def _play_on(self, game: WebGame) -> None:
+        """After a roll: pass a turn without a legal move; let the agent move on its turn."""
+        if game.roll is None or game.record.over:
+            return
+        legal = game.record.legal_moves(game.roll)
+        if not legal:
+            self._play(game, None)
+        elif not game.persons_turn():
+            state = game.record.state.copy()
+            state[DICE] = game.roll
+            started = time.perf_counter()
+            slot = game.agent.choose_move(state)
+            self._play(game, slot, thinking_ms=1000 * (time.perf_counter() - started))
+
+    def state(self, game: WebGame) -> dict:
+        record = game.record
+        state = record.state.copy()
+        out = {
+            "id": game.id,
+            "players": list(record.players),
+            "opponent": game.opponent,
+            "human": game.human,
+            "dice": game.dice,
+            "seed": record.seed,
+            **_pieces(state),
+            "roll": game.roll,
+            "turns": len(record.turns),
+            "winner": record.winner,
+            "over": record.over,
+            "persons_turn": game.persons_turn() and game.opponent is not None and not record.over,
+            "can_undo": game.opponent is not None and bool(_decisions(game)),
+            "log": game.log,
+            "played": game.played,
+            "note": game.note,
+            "moves": [],
+        }
+        if game.roll is not None:
+            state[DICE] = game.roll
+            out["moves"] = [_move_json(state, m) for m in person_moves(state)]
+        return out
+
+
+def _decisions(game: WebGame) -> list[int]:
+    """Indices of the turns where the person chose a move (any player's, for two people)."""
+    person = (P1, P2) if game.opponent == HUMAN else (game.human,)
+    return [k for k, t in enumerate(game.record.turns) if t.move is not None and t.player in person]
+
+
+def _turn_json(rolled: np.ndarray, slot: int | None) -> dict:
+    """A turn as the page logs it: who, the roll, and the move (None: the turn passed)."""
+    turn = {"player": int(rolled[TO_MOVE]), "roll": int(rolled[DICE]), "move": slot}
+    if slot is not None:
+        turn.update(_move_json(rolled, slot))
+    return turn
+
+
+def _pieces(state: np.ndarray) -> dict:
+    """The pieces of a position as the API gives them (slot order)."""
+    return {
+        "p1": state[:NUM_PIECES].tolist(),
+        "p2": state[NUM_PIECES : 2 * NUM_PIECES].tolist(),
+        "to_move": int(state[TO_MOVE]),
+    }
+
+
+def _move_json(state: np.ndarray, slot: int) -> dict:
+    """A legal move of a rolled position: the slot, its square before and after (20: borne off), in words."""
+    mover = int(state[TO_MOVE])
+    square = int(state[piece_offset(mover) + slot])
+    target = int(_target_square(mover, square, state[DICE]))
+    return {"move": slot, "from": square, "to": target, "text": describe_move(state, slot)}

@@ -1,0 +1,228 @@
+"""The web app in a real headless Chromium (Debian's chromium, driven by Playwright), used as a person would.
+
+A whole game is played by clicking; hints, undo, save, load and the review
+are used from the page's buttons. Without Chromium or Playwright the tests
+skip, except under CI (CI=true), where a missing browser fails them:
+`tools/install-chromium` (run by `.ci/run`) installs it.
+"""
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from web_helpers import Client, running_server
+
+from rgou.agents import make_agent
+from rgou.arena import match_records
+from rgou.record import read_record, write_record
+
+CHROMIUM_FLAGS = [  # as root in a container, with no network: no sandbox, no background connections
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _chromium() -> str | None:
+    for candidate in (os.environ.get("RGOU_CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+def _missing(why: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"{why}: the browser tests never skip in CI (tools/install-chromium installs Chromium)")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("Playwright is not installed (pip install -e '.[test]')")
+    executable = _chromium()
+    if executable is None:
+        _missing("no chromium found (run tools/install-chromium, or set RGOU_CHROMIUM)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def site():
+    with running_server() as (host, port, _):
+        yield f"http://{host}:{port}", port
+
+
+@pytest.fixture
+def page(browser, site):
+    # bypass_csp: the tests wait on script expressions, which the page's policy (no eval) refuses
+    context = browser.new_context(viewport={"width": 1100, "height": 900}, accept_downloads=True, bypass_csp=True)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and not _refused(m.text) else None)
+    yield page
+    context.close()
+    assert not errors, errors  # no script error, no failed load, in any test
+
+
+def _refused(text: str) -> bool:
+    """The browser's own line for an answer of 4xx: the tests that send bad input expect it (the page says why)."""
+    return text.startswith("Failed to load resource: the server responded with a status of 4")
+
+
+def _settled(page) -> None:
+    page.wait_for_function("!busy")
+
+
+def _start(page, site, opponent="random", seed=1, side="1", dice="auto"):
+    """Open the page (?fast: the agent moves without a pause) and start a game from the New game dialog."""
+    page.goto(f"{site[0]}/?fast")
+    page.wait_for_selector("[data-testid=roll]:not([disabled])")
+    page.click("[data-testid=new-game]")
+    page.select_option("[data-testid=opponent]", opponent)
+    page.select_option("[data-testid=side]", side)
+    page.select_option("[data-testid=dice-mode]", dice)
+    page.fill("[data-testid=seed]", str(seed))
+    page.click("[data-testid=start]")
+    page.wait_for_function("document.querySelector('[data-testid=log]').childElementCount === 0")
+
+
+def _game(page) -> dict:
+    """The page's game, asked of the server with the page's own cookie (the game id from the page's script)."""
+    return page.evaluate("fetch('/api/games/' + game.id).then(r => r.json())")
+
+
+def _take_turn(page) -> None:
+    """One action of the person: roll when the Roll button is on, else click the first highlighted piece."""
+    page.wait_for_function(
+        "!busy && (document.querySelector('[data-testid=roll]:not([disabled])') !== null"
+        " || document.querySelector('.movable') !== null || game.over)"
+    )
+    if page.query_selector("[data-testid=roll]:not([disabled])"):
+        page.click("[data-testid=roll]")
+    elif page.query_selector(".movable"):
+        page.click(".movable .piece >> nth=0")
+
+
+def test_a_whole_game_played_by_clicking_then_reviewed(page, site):
+    _start(page, site, opponent="random", seed=3)
+    for _ in range(2000):
+        _settled(page)
+        if page.evaluate("game.over"):
+            break
+        _take_turn(page)
+    state = _game(page)
+    assert state["over"] and state["winner"] in (1, 2)
+    assert re.search(r"(You win|wins)!", page.inner_text("[data-testid=status]"))
+    assert page.locator("[data-testid=log] li").count() == state["turns"]
+    # the review: both players, the graph through every turn, every decision, and stepping on the board
+    page.click("[data-testid=review]")
+    page.wait_for_selector("[data-testid=review-panel]:not([hidden])")
+    assert "estimated" in page.inner_text("[data-testid=review-panel] h2")
+    for player in (1, 2):
+        assert re.search(r"player \d \(", page.inner_text(f"[data-testid=summary-{player}]"))
+    points = page.get_attribute("[data-testid=graph-line]", "points").split()
+    assert len(points) == state["turns"] + 1
+    decisions = [k + 1 for k, t in enumerate(state["log"]) if t["move"] is not None]
+    assert page.locator("[data-testid=review-moves] tr[data-turn]").count() == len(decisions)
+    turn = decisions[len(decisions) // 2]
+    page.click(f"[data-testid=review-turn-{turn}]")
+    assert page.inner_text("[data-testid=step-label]").startswith(f"after turn {turn}:")
+    page.click("[data-testid=step-back]")
+    assert page.inner_text("[data-testid=step-label]").startswith(
+        f"after turn {turn - 1}:" if turn > 1 else "the start"
+    )
+    page.click("[data-testid=close-review]")
+    assert page.is_hidden("[data-testid=review-panel]")
+
+
+def test_hint_undo_and_save(page, site, tmp_path):
+    _start(page, site, opponent="heuristic", seed=8)
+    _settled(page)
+    while not page.query_selector(".movable"):
+        _take_turn(page)
+        _settled(page)
+    page.click("[data-testid=hint]")
+    page.wait_for_selector("[data-testid=hint-panel]:not([hidden])")
+    text = page.inner_text("[data-testid=hint-panel]")
+    assert "(estimated)" in text and re.search(r"\d+\.\d%", text)
+    assert page.locator(".hint-label").count() == page.locator(".movable").count()  # the chance over each piece
+    page.click(".movable .piece >> nth=0")
+    page.wait_for_function("game.can_undo")
+    moved = _game(page)
+    page.click("[data-testid=undo]")
+    page.wait_for_function(f"game.turns < {moved['turns']}")
+    undone = _game(page)
+    mine = [k for k, t in enumerate(moved["log"]) if t["player"] == 1 and t["move"] is not None]
+    assert undone["turns"] == mine[-1] and undone["roll"] is None
+    assert page.locator("[data-testid=log] li").count() == undone["turns"]
+    with page.expect_download() as download:
+        page.click("[data-testid=save]")
+    path = tmp_path / "saved.json"
+    download.value.save_as(path)
+    record = read_record(path)  # a valid record of the game as the server holds it
+    assert record.players == ("human", "heuristic") and len(record.turns) == undone["turns"] and record.seed == 8
+
+
+def test_load_a_record_and_review_it(page, site, tmp_path):
+    # a game of two agents: loaded for review only
+    record = match_records(make_agent("heuristic"), make_agent("ml"), 1, seed=4)[0]
+    path = tmp_path / "agents.json"
+    write_record(record, path)
+    _start(page, site)
+    page.set_input_files("[data-testid=load-file]", str(path))
+    page.wait_for_function(f"game.turns === {len(record.turns)}")
+    assert "review only" in page.inner_text("[data-testid=status]")
+    assert page.is_disabled("[data-testid=roll]") and page.is_disabled("[data-testid=hint]")
+    page.click("[data-testid=review]")
+    page.wait_for_selector("[data-testid=review-panel]:not([hidden])")
+    assert "heuristic" in page.inner_text("[data-testid=summary-1]") + page.inner_text("[data-testid=summary-2]")
+    # a file that is not a record: a clear message, and the game shown stays
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**record.to_json(), "winner": 3 - record.winner}))
+    page.click("[data-testid=close-review]")
+    page.set_input_files("[data-testid=load-file]", str(bad))
+    page.wait_for_selector("[data-testid=error]:not([hidden])")
+    assert "not a valid game record: winner" in page.inner_text("[data-testid=error]")
+    assert page.evaluate("game.turns") == len(record.turns)
+
+
+def test_manual_dice_advise_on_a_real_board(page, site):
+    _start(page, site, opponent="heuristic", dice="manual", side="2")
+    page.click("#manual-roll button[data-roll='3']")  # the agent's roll, typed in: it moves at once
+    page.wait_for_function("game.turns === 1")
+    state = _game(page)
+    assert state["log"][0]["roll"] == 3 and state["log"][0]["player"] == 1
+    assert "Your turn: type the roll" in page.inner_text("[data-testid=status]")
+
+
+def test_the_page_needs_no_network(page, site):
+    requested = []
+    page.on("request", lambda r: requested.append(r.url))
+    _start(page, site)
+    assert requested and all(url.startswith(site[0]) for url in requested), requested
+
+
+def test_a_second_browser_cannot_touch_the_first_ones_game(browser, site):
+    first = browser.new_context()
+    page = first.new_page()
+    page.goto(f"{site[0]}/?fast")
+    page.wait_for_selector("[data-testid=roll]:not([disabled])")
+    gid = page.evaluate("game.id")
+    other = Client(site[1])
+    status, doc = other.call("GET", f"/api/games/{gid}")
+    assert status == 403 and "another browser" in doc["error"]
+    first.close()
