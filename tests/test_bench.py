@@ -25,6 +25,18 @@ def test_quick_engine_features_json(tmp_path, capsys):
     assert "[engine]" in capsys.readouterr().out
 
 
+def test_quick_web_answers_every_request_as_expected(tmp_path):
+    """The web section drives a real `rgou serve`: every load request gets its expected answer, the server lives."""
+    out = tmp_path / "web.json"
+    bench.main(["--quick", "--quiet", "--only", "web", "--json", str(out)])
+    report = json.loads(out.read_text())
+    metrics = report["sections"]["web"]["metrics"]
+    assert metrics["load_unexpected_answers"]["value"] == 0 and metrics["alive_after_load"]["value"] == 1
+    assert 0 < metrics["ml_plus_move_ms_median"]["value"] <= metrics["ml_plus_move_ms_max"]["value"]
+    names = {t["metric"] for t in report["targets"]}
+    assert {"ml_plus_move_ms_p95", "load_unexpected_answers", "load_rss_growth_mb"} <= names
+
+
 def test_unknown_section_is_rejected():
     with pytest.raises(SystemExit):
         bench.main(["--quick", "--only", "nope"])

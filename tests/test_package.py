@@ -47,6 +47,8 @@ run("where", [python, "-c", "import rgou; print(rgou.__file__)"])
 rgou = str(env / "bin" / "rgou")
 run("analyze", [rgou, "analyze", "--depth", "2", "--model", "default"], LINE)
 run("upstream", [rgou, "analyze", "--model", "upstream", "--no-features"], LINE)
+STATIC = "from rgou.web.server import STATIC, static_file; print(min(len(static_file(n)) for n in STATIC))"
+run("static", [python, "-c", STATIC])
 runs["env"] = [0, str(env), ""]
 print(json.dumps(runs))
 """
@@ -58,7 +60,8 @@ def test_wheel_runs_analyze_with_the_heuristic_and_the_shipped_model(script_run)
     runs = json.loads(script_run.stdout)
     for name, (code, _, err) in runs.items():
         assert code == 0, f"{name}: {err}"
-    assert set(runs) == {"build", "purelib", "install", "where", "analyze", "upstream", "env"}
+    assert set(runs) == {"build", "purelib", "install", "where", "analyze", "upstream", "static", "env"}
+    assert int(runs["static"][1]) > 1000  # the web page's files ship in the wheel
     installed = runs["env"][1]
     assert runs["where"][1].startswith(installed) and str(ROOT) not in runs["where"][1]
     out = json.loads(runs["analyze"][1])
@@ -85,3 +88,10 @@ def test_version_is_defined_once():
     text = (ROOT / "pyproject.toml").read_text()
     assert 'dynamic = ["version"]' in text and "rgou._version.__version__" in text
     assert f"## {__version__}" in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_ci_runs_the_readmes_test_command():
+    readme = (ROOT / "README.md").read_text()
+    command = next(line for line in readme.splitlines() if "pytest" in line and line.startswith("sh tools/"))
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()[-1]
+    assert ci == command.replace("pip install -e", "pip install -q -e")  # the same, less pip's chatter

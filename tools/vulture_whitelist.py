@@ -24,3 +24,13 @@ used.pytest_configure  # pytest hooks in tests/conftest.py
 used.pytest_collection_finish
 used.pytest_sessionfinish
 used.NAME  # tests/rgou_engine.py: the oracle interface names its engine
+used.server_version  # http.server.BaseHTTPRequestHandler's settings and hooks (rgou.web.server.Handler)
+used.protocol_version
+used.log_message
+used.do_GET
+used.do_HEAD
+used.do_POST
+used.do_PUT
+used.do_DELETE
+used.daemon_threads  # socketserver.ThreadingMixIn's settings
+used.request_queue_size

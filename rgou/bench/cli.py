@@ -31,6 +31,7 @@ from rgou.bench.report import SectionResult, evaluate_targets, machine_info, ren
 from rgou.bench.scale import bench_memory, bench_scaling
 from rgou.bench.timing import BENCH_SEED, CONTENDED_CORES, BenchContext, LoadMeter
 from rgou.bench.train import bench_train
+from rgou.bench.web import bench_web
 
 SECTIONS: dict[str, Callable[[BenchContext], SectionResult]] = {
     "engine": bench_engine,
@@ -41,6 +42,7 @@ SECTIONS: dict[str, Callable[[BenchContext], SectionResult]] = {
     "train": bench_train,
     "memory": bench_memory,
     "scaling": bench_scaling,
+    "web": bench_web,
 }
 
 

@@ -205,6 +205,38 @@ TARGETS = [
         1.15,
         "same shuffle buffer",
     ),
+    Target(
+        "web: a move of ml+, request end to end (p95) < 50 ms",
+        "web",
+        "ml_plus_move_ms_p95",
+        "<",
+        50.0,
+        "rgou serve on loopback, a new connection a request",
+    ),
+    Target(
+        "web: a move of perfect, request end to end (p95) < 50 ms",
+        "web",
+        "perfect_move_ms_p95",
+        "<",
+        50.0,
+        "with a solved table",
+    ),
+    Target(
+        "web: 3 x 1,000 rapid requests, every answer as expected",
+        "web",
+        "load_unexpected_answers",
+        "<",
+        1.0,
+        "8 clients",
+    ),
+    Target(
+        "web: server memory flat under load (growth < 8 MB over 2,000 requests)",
+        "web",
+        "load_rss_growth_mb",
+        "<",
+        8.0,
+        "VmRSS after round 1 and round 3",
+    ),
 ]
 
 

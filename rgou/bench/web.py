@@ -1,27 +1,21 @@
-"""The web app's speed and steadiness: `rgou serve` in its own process, driven over loopback.
-
-    python benchmarks/web.py [--moves 300] [--requests 1000] [--clients 8] [--table FILE]
+"""The `web` section: `rgou serve` in its own process, driven over loopback.
 
 1. Move latency: games in which the agent (ml+, and perfect when a solved
    table is there) plays player 1; every request after which the agent moved
-   (a roll on its turn: roll, decision, reply) is timed end to end, from the
-   client's send to the last byte of the answer, on a fresh connection.
-2. Load: `--clients` threads send `--requests` requests as fast as they are
-   answered (new games, rolls, moves, hints, records, reviews and some bad
-   requests that must get their 4xx), three times; the server's resident memory
-   (/proc/PID/status VmRSS) is read after a warm-up and after each of three
-   rounds: a leak grows it round after round.
-
-Prints a Markdown table; benchmarks/web.md records a run.
+   (a roll on its turn: the roll, the decision, the reply) is timed end to
+   end, from the client's send to the last byte of the answer, on a new
+   connection each.
+2. Load: 8 client threads send 1,000 requests as fast as they are answered
+   (new games, rolls, moves, hints, records, reviews and some bad requests
+   that must get their 4xx), three times; the server's resident memory
+   (/proc/PID/status VmRSS) is read after a warm-up round and after each
+   round: a leak grows it round after round.
 """
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
-import os
-import platform
 import random
 import re
 import subprocess
@@ -29,6 +23,11 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from rgou.bench.report import SectionResult
+from rgou.bench.timing import BenchContext
+
+CLIENTS = 8
 
 
 def start_server(table: str | None) -> tuple[subprocess.Popen, int]:
@@ -161,40 +160,47 @@ def quantile(sorted_seconds: list[float], fraction: float) -> float:
     return 1000 * sorted_seconds[min(len(sorted_seconds) - 1, int(fraction * len(sorted_seconds)))]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--moves", type=int, default=300, help="agent moves timed per opponent")
-    parser.add_argument("--requests", type=int, default=1000, help="requests per round of the load test")
-    parser.add_argument("--clients", type=int, default=8, help="concurrent clients of the load test")
-    parser.add_argument("--table", help="solved 7-piece table (default: the cache folder's, if any)")
-    args = parser.parse_args()
+def bench_web(ctx: BenchContext) -> SectionResult:
     from rgou.solve import default_table_path
 
-    table = args.table or (str(default_table_path(7)) if default_table_path(7).exists() else None)
+    res = SectionResult()
+    table = str(default_table_path(7)) if default_table_path(7).exists() else None
+    moves = 30 if ctx.quick else 300
+    requests = 200 if ctx.quick else 1000
+    started = time.perf_counter()
     proc, port = start_server(table)
     try:
-        print(f"`{' '.join(['python', *sys.argv])}` on {platform.node()} ({os.cpu_count()} cores), "
-              f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}\n")  # fmt: skip
-        print("| measure | value |\n|---|---|")
         for opponent in ["ml+"] + (["perfect"] if table else []):
             latency(port, opponent, 20, seed=1)  # warm-up: the agent is built, compiled code is loaded
-            times = sorted(latency(port, opponent, args.moves, seed=2))
-            print(f"| {opponent}: request with the agent's move, ms (median / p95 / max of {len(times)}) | "
-                  f"{quantile(times, 0.5):.1f} / {quantile(times, 0.95):.1f} / {1000 * times[-1]:.1f} |")  # fmt: skip
-        load(port, 200, args.clients, seed=0)  # warm-up: every route and agent once
+            res.warmup_s = time.perf_counter() - started if opponent == "ml+" else res.warmup_s
+            times = sorted(latency(port, opponent, moves, seed=ctx.seed))
+            key = opponent.replace("+", "_plus")
+            label = f"{opponent}: a request in which the agent moves, end to end, ms"
+            res.add(f"{key}_move_ms_median", quantile(times, 0.5), "ms", f"{label} (median of {len(times)})")
+            res.add(f"{key}_move_ms_p95", quantile(times, 0.95), "ms", "  same, 95th percentile")
+            res.add(f"{key}_move_ms_max", 1000 * times[-1], "ms", "  same, the slowest")
+        load(port, 200, CLIENTS, seed=0)  # warm-up: every route and agent once
         rss = [rss_mb(proc.pid)]
+        unexpected = 0
+        rates = []
         for round_ in (1, 2, 3):
-            ok, bad, seconds = load(port, args.requests, args.clients, seed=round_)
+            _, bad, seconds = load(port, requests, CLIENTS, seed=ctx.seed + round_)
+            unexpected += bad
+            rates.append(requests / seconds)
             rss.append(rss_mb(proc.pid))
-            print(f"| load round {round_}: {args.requests} requests from {args.clients} clients | {ok} as expected, "
-                  f"{bad} not; {seconds:.1f} s ({args.requests / seconds:.0f} requests/s) |")  # fmt: skip
-        print(f"| server memory (VmRSS) after the warm-up and each round, MB | {' / '.join(f'{m:.1f}' for m in rss)} |")
         alive = proc.poll() is None and Browser(port).call("GET", "/api/info")[0] == 200
-        print(f"| server alive and answering after the load | {alive} |")
+        res.add("load_unexpected_answers", unexpected, "", f"load: 3 x {requests} requests from {CLIENTS} clients, "
+                "answers other than expected (errors, dropped connections)")  # fmt: skip
+        res.add("load_requests_per_s", sorted(rates)[1], "req/s", "  same, requests/s (median round)")
+        res.add("load_rss_growth_mb", rss[-1] - rss[1], "MB", "  server memory growth from round 1 to round 3 (VmRSS)")
+        res.add("load_rss_mb", rss[-1], "MB", "  server memory after the load (VmRSS; the table is memory-mapped)")
+        res.add("alive_after_load", float(alive), "", "  the server still answers (1: yes)")
+        res.notes.append(
+            f"rgou serve in a child process ({'with' if table else 'without'} a solved table); every request on a "
+            "new loopback connection. Memory after the warm-up and each round, MB: "
+            + " / ".join(f"{m:.1f}" for m in rss)
+        )
     finally:
         proc.terminate()
         proc.wait(10)
-
-
-if __name__ == "__main__":
-    main()
+    return res
