@@ -1,5 +1,7 @@
 """The Numba trainer against a plain NumPy oracle, finite differences and float64 Adam."""
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -7,7 +9,18 @@ from hypothesis import strategies as st
 from nn_problems import problems, sibling_errors, sibling_ids
 
 from rgou.nn import numba_trainer as nt
-from rgou.nn.contract import TrainConfig, adam_scalars, make_batch, map_batch, shuffle_groups, shuffle_order
+from rgou.nn.contract import (
+    TrainConfig,
+    adam_scalars,
+    dropout_layer_key,
+    dropout_run_key,
+    dropout_step_key,
+    dropout_threshold,
+    make_batch,
+    map_batch,
+    shuffle_groups,
+    shuffle_order,
+)
 from rgou.nn.layout import NetConfig, init_params, layer_sizes, num_params, unflatten
 
 
@@ -193,33 +206,48 @@ def test_dropout_masks_seeded_and_inverted():
     assert (nt.dropout_scale((8, 8), 0.0, seed=1, layer=0) == 1.0).all()
 
 
-def _splitmix64(x: int) -> int:
-    """splitmix64 on Python ints (the published constants), independent of rgou._random."""
-    mask = (1 << 64) - 1
-    z = (x + 0x9E3779B97F4A7C15) & mask
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
-    return z ^ (z >> 31)
+def _lowbias32(x: int) -> int:
+    """lowbias32 on Python ints (C. Wellons' published constants), independent of rgou."""
+    mask = (1 << 32) - 1
+    x &= mask
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & mask
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & mask
+    return x ^ (x >> 16)
 
 
-@pytest.mark.parametrize("rate", [0.1, 0.25, 0.5, 2.0**-53, 1.0 - 2.0**-53, 3 * 2.0**-53])
+@pytest.mark.parametrize("rate", [0.1, 0.25, 0.5, 2.0**-32, 1.0 - 2.0**-32, 3 * 2.0**-32])
 def test_dropout_mask_is_the_documented_hash_rule(rate):
-    """Unit i of layer k is kept when (splitmix64(stream ^ i) >> 11) * 2**-53 >= rate, in float64."""
-    seed, layer, shape = 2**63 + 12345, 2, (16, 24)
-    stream = _splitmix64(seed ^ _splitmix64(layer + 1))
+    """Unit i of hidden layer k is kept when lowbias32(layer_key ^ i) >= min(ceil(rate 2**32), 2**32 - 1)."""
+    step_key, layer, shape = 0xDEADBEEF, 2, (16, 24)
+    layer_key = _lowbias32(step_key ^ _lowbias32(layer + 1))
+    threshold = min(math.ceil(rate * 2**32), 2**32 - 1)
     want = np.array(
-        [1.0 / (1.0 - rate) if (_splitmix64(stream ^ i) >> 11) * 2.0**-53 >= rate else 0.0 for i in range(16 * 24)]
+        [1.0 / (1.0 - rate) if _lowbias32(layer_key ^ i) >= threshold else 0.0 for i in range(16 * 24)]
     ).reshape(shape)
-    np.testing.assert_array_equal(nt.dropout_scale(shape, rate, seed=seed, layer=layer), want)
+    np.testing.assert_array_equal(nt.dropout_scale(shape, rate, seed=step_key, layer=layer), want)
+
+
+def test_dropout_keys_are_the_documented_hashes():
+    """The run, step and layer keys of `rgou.nn.contract`, against the rule written out on Python ints."""
+    for seed in (0, 1, 42, 2**63 + 12345, -7, 2**70 + 3):
+        s = seed & (2**64 - 1)
+        run = _lowbias32(_lowbias32((s & 0xFFFFFFFF) ^ 0x9E3779B9) ^ (s >> 32))
+        assert dropout_run_key(seed) == run
+        for step, stream in ((0, 0), (1, 1), (2**32 + 5, 0)):
+            key = _lowbias32(_lowbias32((run + step) & 0xFFFFFFFF) ^ stream)
+            assert dropout_step_key(run, step, stream) == key == int(nt._step_key(np.uint64(run), step, stream))
+            assert dropout_layer_key(key, 1) == _lowbias32(key ^ _lowbias32(2)) == int(nt._layer_key(np.uint64(key), 1))
 
 
 def test_dropout_threshold_decides_at_the_boundary():
-    """The integer threshold keeps a unit whose uniform equals the rate and drops the one just below."""
-    for k in [1, 2, 3, 12345, 2**52 + 1, 2**53 - 1]:
-        rate = k * 2.0**-53
-        t = int(nt._keep_threshold(rate))
-        assert t == k and (t * 2.0**-53 >= rate) and not ((t - 1) * 2.0**-53 >= rate)
-    assert int(nt._keep_threshold(0.1)) * 2.0**-53 >= 0.1 > (int(nt._keep_threshold(0.1)) - 1) * 2.0**-53
+    """The integer threshold keeps a unit whose hash is ceil(rate 2**32) and drops the one just below."""
+    for k in [1, 2, 3, 12345, 2**31 + 1, 2**32 - 1]:
+        rate = k * 2.0**-32
+        assert int(nt._keep_threshold(rate)) == k == dropout_threshold(rate)
+    assert dropout_threshold(0.1) == 429496730 == int(nt._keep_threshold(0.1))  # ceil(429496729.6)
+    assert dropout_threshold(1.0 - 2.0**-33) == 2**32 - 1  # never 2**32: a 32-bit hash could not reach it
 
 
 @settings(max_examples=15, deadline=None)

@@ -9,9 +9,24 @@ functions over a `TrainState` (exactly what a checkpoint saves)::
 
 `rgou.nn.numba_trainer.NumbaTrainer` updates the state's arrays in place and
 returns the state with its step advanced (the argument must not be used
-again); `rgou.nn.jax_trainer.JaxTrainer` returns new arrays. Both draw their
-dropout masks from (seed, step) alone, so the state's step count is the whole
-random-number position: resuming from a saved state repeats a run bit for bit.
+again); `rgou.nn.jax_trainer.JaxTrainer` returns new arrays. Both draw the
+same dropout masks from (seed, step) alone, so the state's step count is the
+whole random-number position: resuming from a saved state repeats a run bit
+for bit, and a state saved by one trainer resumes on the other.
+
+Dropout (inverted, on the hidden layers) keeps unit j of row r of hidden
+layer k (index i = r * units + j) in the step of the net with stream s
+(`STREAM_VALUE`, `STREAM_POLICY`) when hash32(layer_key ^ i) >= T, with
+
+    run_key   = hash32(hash32(lo ^ 0x9E3779B9) ^ hi)  (lo, hi: the seed's 32-bit halves, mod 2**64)
+    step_key  = hash32(hash32(run_key + step) ^ s)     (step: the state's step count, mod 2**32)
+    layer_key = hash32(step_key ^ hash32(k + 1))
+    T         = min(ceil(rate * 2**32), 2**32 - 1)
+
+hash32 being lowbias32, the shuffle's hash, in wrapping 32-bit arithmetic:
+one seed gives one model whatever the backend, up to float32 rounding
+(`dropout_run_key`, `dropout_step_key`, `dropout_layer_key`,
+`dropout_threshold` compute the keys on the host).
 
 Losses, over the rows of a `Batch` with weights w (0 drops a row):
 value = sum_i w_i * mean_j (tanh(z_ij) - t_ij)^2 / sum_i w_i; policy =
@@ -234,6 +249,28 @@ def hash32(x: np.ndarray) -> np.ndarray:
     x = x ^ (x >> np.uint32(15))
     x = x * np.uint32(HASH_M2)
     return x ^ (x >> np.uint32(16))
+
+
+def dropout_run_key(seed: int) -> int:
+    """The 32-bit key of a run's dropout: a hash of the seed's two 32-bit halves (the seed taken mod 2**64)."""
+    seed = int(seed) & 0xFFFFFFFFFFFFFFFF
+    low = int(hash32((seed & _MASK32) ^ _SEED_SALT)[0])
+    return int(hash32(low ^ (seed >> 32))[0])
+
+
+def dropout_step_key(run_key: int, step: int, stream: int) -> int:
+    """The 32-bit key of one net's dropout in one step (stream: `STREAM_VALUE` or `STREAM_POLICY`)."""
+    return int(hash32(int(hash32((int(run_key) + int(step)) & _MASK32)[0]) ^ int(stream))[0])
+
+
+def dropout_layer_key(step_key: int, layer: int) -> int:
+    """The 32-bit key of hidden layer `layer` (0 first) in a step."""
+    return int(hash32(int(step_key) ^ int(hash32(int(layer) + 1)[0]))[0])
+
+
+def dropout_threshold(rate: float) -> int:
+    """T: a unit survives when its 32-bit hash is >= T = min(ceil(rate * 2**32), 2**32 - 1)."""
+    return min(math.ceil(float(rate) * 2.0**32), _MASK32)
 
 
 def shuffle_key(seed: int, epoch: int) -> int:

@@ -15,9 +15,10 @@ minibatches (``lax.scan``), gathering each one by index: one dispatch for
 hundreds of steps, the same arithmetic as calling `step` for each (on a GPU
 XLA may fuse the two differently: equal to float32 rounding). Losses,
 Adam (bias corrections computed in float64 on the host, as the Numba trainer
-does) and the dropout placement match ``rgou.nn.numba_trainer``; dropout
-masks come from ``jax.random`` keyed by (seed, step), so they differ from the
-Numba ones but repeat exactly.
+does) and dropout match ``rgou.nn.numba_trainer``: the masks are the
+contract's 32-bit hash of (seed, step, net, layer, row, unit), computed on
+the device, so one seed trains one model on either backend (up to float32
+rounding) and a checkpoint of one resumes on the other.
 
 JAX places arrays on its default device: a GPU when jax sees one, else the
 CPU. Float64 needs ``jax.enable_x64`` (tests only); this module never turns it on.
@@ -38,12 +39,16 @@ from rgou.nn.contract import (
     ADAM_EPS,
     HASH_M1,
     HASH_M2,
+    STREAM_POLICY,
+    STREAM_VALUE,
     Batch,
     TrainConfig,
     TrainState,
     adam_scalars,
     check_group,
     check_sibling,
+    dropout_run_key,
+    dropout_threshold,
     map_batch,
     shuffle_key,
 )
@@ -68,7 +73,11 @@ MATMUL_PRECISION = jax.lax.Precision.HIGHEST
 
 
 def forward(flat: Array, cfg: NetConfig, X: Array, dropout_rate: float = 0.0, key: Array | None = None) -> Array:
-    """Raw outputs [N, out] for X [N, in]; ReLU hidden layers with inverted dropout when key is given."""
+    """Raw outputs [N, out] for X [N, in]; ReLU hidden layers with inverted dropout when key is given.
+
+    key: the step's dropout key (uint32, `dropout_step_key_on_device`); hidden layer k keeps unit i
+    (row * units + unit) when hash32(layer_key ^ i) >= T, as `rgou.nn.contract` states.
+    """
     layers = unflatten(flat, cfg)
     h = X
     for k, (W, b) in enumerate(layers):
@@ -76,9 +85,19 @@ def forward(flat: Array, cfg: NetConfig, X: Array, dropout_rate: float = 0.0, ke
         if k < len(layers) - 1:
             h = jax.nn.relu(h)
             if dropout_rate > 0.0 and key is not None:
-                keep = jax.random.bernoulli(jax.random.fold_in(key, k), 1.0 - dropout_rate, h.shape)
-                h = jnp.where(keep, h / (1.0 - dropout_rate), 0.0)
+                layer_key = _hash32(key ^ _hash32(jnp.uint32(k + 1)))
+                rows, units = h.shape
+                index = jnp.arange(rows, dtype=jnp.uint32)[:, None] * jnp.uint32(units) + jnp.arange(
+                    units, dtype=jnp.uint32
+                )
+                keep = _hash32(layer_key ^ index) >= jnp.uint32(dropout_threshold(dropout_rate))
+                h = jnp.where(keep, h * (1.0 / (1.0 - dropout_rate)), 0.0)
     return h
+
+
+def dropout_step_key_on_device(run_key: int, step: Array, stream: int) -> Array:
+    """`rgou.nn.contract.dropout_step_key` of a traced step count, uint32."""
+    return _hash32(_hash32(jnp.uint32(run_key) + step.astype(jnp.uint32)) ^ jnp.uint32(stream))
 
 
 def _weighted_mean(per_row: Array, weights: Array) -> Array:
@@ -214,7 +233,7 @@ class JaxTrainer:
         self.dtype = dtype
         self._legal = config.policy_loss == "legal"
         self._use_adam = config.optimizer == "adam"
-        self._base_key = jax.random.key(int(config.seed) & 0xFFFFFFFF)
+        self._run_key = dropout_run_key(config.seed)
         self._step = jax.jit(self._step_impl)
         self._run = jax.jit(self._run_impl, static_argnames=("batch_size",))
         self._evaluate = jax.jit(self._evaluate_impl)
@@ -241,9 +260,10 @@ class JaxTrainer:
         arrays = [np.asarray(jax.device_get(a)) for a in state[:6]]
         return TrainState(*arrays, int(state.step))
 
-    def _losses_and_grads(self, state: TrainState, b: Batch, key: Array):
+    def _losses_and_grads(self, state: TrainState, b: Batch):
         cfg = self.config
-        value_key, policy_key = jax.random.split(key)
+        value_key = dropout_step_key_on_device(self._run_key, state.step, STREAM_VALUE)
+        policy_key = dropout_step_key_on_device(self._run_key, state.step, STREAM_POLICY)
         mask = b.legal_mask if self._legal else None
         vloss, vgrad = jax.value_and_grad(loss)(
             state.value,
@@ -282,8 +302,7 @@ class JaxTrainer:
         return TrainState(value, policy, vm, vv, pm, pv, state.step + 1)
 
     def _step_impl(self, state: TrainState, b: Batch, bc: Array):
-        key = jax.random.fold_in(self._base_key, state.step)
-        losses, grads = self._losses_and_grads(state, b, key)
+        losses, grads = self._losses_and_grads(state, b)
         return self._apply(state, grads, bc[0], bc[1], bc[2]), losses
 
     def _run_impl(self, state: TrainState, data: Batch, order: Array, bc: Array, batch_size: int):

@@ -19,9 +19,10 @@ Forward and backward are written out per layer: matrix products are
 is never computed, and the first layer multiplies only the leading feature
 columns that are not all zero (features 78..149 always are), which changes
 no value. Hidden layers use
-inverted dropout: a unit is kept when a counter-based hash of (seed, step,
-net, layer, row, unit) is >= rate, so masks never depend on threads or call
-order. Every kernel also compiles for float64 (the gradient checks use it).
+inverted dropout: a unit is kept when a counter-based 32-bit hash of (seed,
+step, net, layer, row, unit) reaches a threshold (the rule of
+`rgou.nn.contract`, which the JAX trainer computes too), so masks never
+depend on threads, call order or backend. Every kernel also compiles for float64 (the gradient checks use it).
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ import numpy as np
 from numba import prange
 
 from rgou._numba import njit
-from rgou._random import splitmix64
 from rgou.nn.contract import (
     ADAM_BETA1,
     ADAM_BETA2,
     ADAM_EPS,
+    HASH_M1,
+    HASH_M2,
     STREAM_POLICY,
     STREAM_VALUE,
     Batch,
@@ -47,6 +49,7 @@ from rgou.nn.contract import (
     adam_scalars,
     check_group,
     check_sibling,
+    dropout_run_key,
 )
 from rgou.nn.layout import NetConfig, bias_offset, check_flat, layer_sizes, num_params, weight_offset
 
@@ -54,63 +57,76 @@ HEAD_TANH_MSE = 0
 HEAD_SOFTMAX_CE = 1
 EVAL_ROWS = 4096  # rows per forward pass when evaluating (large products run near the BLAS peak)
 HEADS = {"tanh_mse": HEAD_TANH_MSE, "softmax_ce": HEAD_SOFTMAX_CE}
-_TWO53 = 9007199254740992.0  # 2**53: a unit's uniform has 53 bits
+_TWO32 = 4294967296.0  # 2**32: dropout hashes have 32 bits
+_MASK32 = np.uint64(0xFFFFFFFF)
+_M1 = np.uint64(HASH_M1)
+_M2 = np.uint64(HASH_M2)
 
 
-# Dropout.
+# Dropout: the hash rule of `rgou.nn.contract`, in uint64 arithmetic masked to 32 bits.
+
+
+@njit(inline="always")
+def _hash32(x):
+    """lowbias32 of a 32-bit value held in a uint64 (the contract's hash32)."""
+    x = x ^ (x >> np.uint64(16))
+    x = (x * _M1) & _MASK32
+    x = x ^ (x >> np.uint64(15))
+    x = (x * _M2) & _MASK32
+    return x ^ (x >> np.uint64(16))
 
 
 @njit
-def _layer_stream(seed, layer):
-    return splitmix64(seed ^ splitmix64(np.uint64(layer + 1)))
+def _step_key(run_key, step, stream):
+    """`contract.dropout_step_key`: one net's key in one step."""
+    return _hash32(_hash32((run_key + np.uint64(step)) & _MASK32) ^ np.uint64(stream))
+
+
+@njit
+def _layer_key(step_key, layer):
+    """`contract.dropout_layer_key`: hidden layer ``layer``'s key in a step."""
+    return _hash32(step_key ^ _hash32(np.uint64(layer + 1)))
 
 
 @njit
 def _keep_threshold(rate):
-    """The uint64 that the top 53 bits of a unit's hash must reach to survive dropout at ``rate``.
+    """`contract.dropout_threshold`: T = min(ceil(rate * 2**32), 2**32 - 1); a unit whose hash is >= T is kept.
 
-    A unit is kept when its uniform u = (hash >> 11) * 2**-53 is >= rate;
-    rate * 2**53 is exact in float64, so comparing the integer with its
-    ceiling decides the same and needs no float conversion per unit.
+    rate * 2**32 is exact in float64, so the integer comparison decides as the rule says.
     """
-    return np.uint64(np.ceil(rate * _TWO53))
+    return min(np.uint64(np.ceil(rate * _TWO32)), _MASK32)
+
+
+@njit(inline="always")
+def _keep_unit(layer_key, index, threshold):
+    """True when unit ``index`` (row * units + unit) of a layer survives dropout."""
+    return _hash32(layer_key ^ np.uint64(index)) >= threshold
 
 
 @njit
-def _keep_unit(stream, index, threshold):
-    """True when unit ``index`` of a layer's stream survives dropout (threshold: `_keep_threshold`)."""
-    return (splitmix64(stream ^ np.uint64(index)) >> np.uint64(11)) >= threshold
-
-
-@njit
-def _mix_seed(seed, step, stream):
-    return splitmix64(splitmix64(seed ^ splitmix64(np.uint64(step))) ^ np.uint64(stream))
-
-
-@njit
-def _dropout_scale_kernel(n_rows, n_cols, rate, seed, layer, out):
-    stream = _layer_stream(seed, layer)
+def _dropout_scale_kernel(n_rows, n_cols, rate, step_key, layer, out):
+    key = _layer_key(step_key, layer)
     threshold = _keep_threshold(rate)
     inv_keep = 1.0 / (1.0 - rate)
     for r in range(n_rows):
         for j in range(n_cols):
-            out[r, j] = inv_keep if _keep_unit(stream, r * n_cols + j, threshold) else 0.0
+            out[r, j] = inv_keep if _keep_unit(key, r * n_cols + j, threshold) else 0.0
 
 
 def dropout_scale(shape: tuple[int, int], rate: float, seed: int, layer: int) -> np.ndarray:
     """The dropout multiplier f64 [rows, units] (0 or 1/(1-rate)) used for hidden layer ``layer``.
 
-    ``seed`` is the per-step seed passed to ``loss_and_grad``.
+    ``seed`` is the step's key passed to ``loss_and_grad`` (its low 32 bits: `contract.dropout_step_key`).
     """
     _check_rate(rate)
     out = np.empty(shape, dtype=np.float64)
-    _dropout_scale_kernel(shape[0], shape[1], float(rate), _seed64(seed), layer, out)
+    _dropout_scale_kernel(shape[0], shape[1], float(rate), _key32(seed), layer, out)
     return out
 
 
-def _seed64(seed: int) -> np.uint64:
-    """Any Python int as the uint64 seed the kernels take (two's complement for negatives)."""
-    return np.uint64(int(seed) & 0xFFFFFFFFFFFFFFFF)
+def _key32(seed: int) -> np.uint64:
+    """A step key: the low 32 bits of any Python int (two's complement for negatives), as the kernels take it."""
+    return np.uint64(int(seed) & 0xFFFFFFFF)
 
 
 def _check_rate(rate: float) -> None:
@@ -135,7 +151,7 @@ def _bias_activate(Z, flat, b_off, hidden, rate, seed, layer):
             for j in range(n_out):
                 Z[r, j] += b[j]
     elif rate > 0.0:
-        stream = _layer_stream(seed, layer)
+        key = _layer_key(seed, layer)
         threshold = _keep_threshold(rate)
         inv_keep = 1.0 / (1.0 - rate)  # float64, as the backward pass scales by it
         zero = Z.dtype.type(0.0)
@@ -143,7 +159,7 @@ def _bias_activate(Z, flat, b_off, hidden, rate, seed, layer):
             row = Z[r]
             for j in range(n_out):
                 z = row[j] + b[j]
-                row[j] = z * inv_keep if (z > zero) & _keep_unit(stream, r * n_out + j, threshold) else zero
+                row[j] = z * inv_keep if (z > zero) & _keep_unit(key, r * n_out + j, threshold) else zero
     else:
         for r in range(n):
             for j in range(n_out):
@@ -485,7 +501,7 @@ def _train_net_steps(net, scratch, data, rows, batch, task, hyper, first_step, s
     net: (flat, sizes, grad, m, v, acts, delta); scratch: (xbuf [>= batch * in],
     tbuf [>= batch, out], wbuf [>= batch, 1], mbuf [>= batch, out]) for the
     gathered minibatch; task: (head, legal, stream, col): the net's loss, its
-    dropout stream and its column of losses; hyper: (rate, seed, lr, tiny,
+    dropout stream and its column of losses; hyper: (rate, run_key, lr, tiny,
     use_adam, beta); scalars [steps, 2] each step's Adam scalars
     (`adam_scalars`); losses[s, col] receives step s's loss. G [N] sibling
     ids, gathered into gbuf [>= batch] when beta > 0.
@@ -494,7 +510,7 @@ def _train_net_steps(net, scratch, data, rows, batch, task, hyper, first_step, s
     xbuf, tbuf, wbuf, mbuf = scratch
     X, T, W, M, G = data
     head, legal, stream, col = task
-    rate, seed, lr, tiny, use_adam, beta = hyper
+    rate, run_key, lr, tiny, use_adam, beta = hyper
     live = _live_inputs(sizes, m, v) if use_adam else sizes[0]
     for s in range(rows.shape[0] // batch):
         r = rows[s * batch : (s + 1) * batch]
@@ -508,7 +524,7 @@ def _train_net_steps(net, scratch, data, rows, batch, task, hyper, first_step, s
             Gb = gbuf[: r.shape[0]]
             for k in range(r.shape[0]):
                 Gb[k] = G[r[k]]
-        step = (head, legal, rate, _mix_seed(seed, first_step + s, stream), beta)
+        step = (head, legal, rate, _step_key(run_key, first_step + s, stream), beta)
         update = (lr, scalars[s, 0], scalars[s, 1], tiny, use_adam, live)
         losses[s, col] = _train_net(net, (Xa, Tb, Wb, Mb, Gb), step, update)
 
@@ -519,8 +535,9 @@ def _train_steps_kernel(value, policy, data, rows, batch, legal, hyper, first_st
 
     value, policy: each net's ((flat, sizes, grad, m, v, acts, delta), gather
     scratch (x, t, w, mask)); data: (X, value targets, policy targets, value
-    weights, policy weights, legal mask, sibling ids); hyper: (rate, seed, lr,
-    tiny, use_adam, beta), beta the value net's sibling term. The nets share
+    weights, policy weights, legal mask, sibling ids); hyper: (rate, run_key,
+    lr, tiny, use_adam, beta), run_key `contract.dropout_run_key` of the seed,
+    beta the value net's sibling term. The nets share
     nothing but the read-only data, so the threads meet once per block
     instead of once per step.
     """
@@ -528,18 +545,18 @@ def _train_steps_kernel(value, policy, data, rows, batch, legal, hyper, first_st
     (vflat, vsizes, vgrad, vm, vv, vacts, vdelta), (vx, vt, vw, vmask) = value
     (pflat, psizes, pgrad, pm, pv, pacts, pdelta), (px, pt, pw, pmask) = policy
     X, VT, PT, VW, PW, M, G = data
-    rate, seed, lr, tiny, use_adam, beta = hyper
+    rate, run_key, lr, tiny, use_adam, beta = hyper
     for net in prange(2):
         if net == 0:
             _train_net_steps(
                 (vflat, vsizes, vgrad, vm, vv, vacts, vdelta), (vx, vt, vw, vmask), (X, VT, VW, M, G), rows, batch,
-                (HEAD_TANH_MSE, False, STREAM_VALUE, 0), (rate, seed, lr, tiny, use_adam, beta), first_step,
+                (HEAD_TANH_MSE, False, STREAM_VALUE, 0), (rate, run_key, lr, tiny, use_adam, beta), first_step,
                 scalars, losses, gbuf,
             )  # fmt: skip
         else:
             _train_net_steps(
                 (pflat, psizes, pgrad, pm, pv, pacts, pdelta), (px, pt, pw, pmask), (X, PT, PW, M, G), rows, batch,
-                (HEAD_SOFTMAX_CE, legal, STREAM_POLICY, 1), (rate, seed, lr, tiny, use_adam, 0.0), first_step,
+                (HEAD_SOFTMAX_CE, legal, STREAM_POLICY, 1), (rate, run_key, lr, tiny, use_adam, 0.0), first_step,
                 scalars, losses, gbuf[:0],
             )  # fmt: skip
 
@@ -606,7 +623,7 @@ def loss_and_grad(
     X [N, in] and targets [N, out] (or [N] for out 1) are cast to flat's dtype;
     head "tanh_mse" or "softmax_ce"; weights [N] (default ones) weight the rows;
     legal_mask [N, out] restricts the softmax to the legal slots; dropout on
-    hidden layers with the masks of ``dropout_scale(..., seed, layer)``;
+    hidden layers with the masks of ``dropout_scale(..., seed, layer)`` (seed: the step's key);
     group [N] sibling ids and sibling_weight the sibling term of the tanh head
     (`rgou.nn.contract`).
     """
@@ -639,7 +656,7 @@ def loss_and_grad(
         _head_code(head),
         legal_mask is not None,
         float(dropout_rate),
-        _seed64(seed),
+        _key32(seed),
         acts,
         delta,
         grad,
@@ -671,6 +688,7 @@ class NumbaTrainer:
         self._tiny = float(np.finfo(self.dtype).tiny)
         self._legal = config.policy_loss == "legal"
         self._beta = float(config.sibling_weight)
+        self._run_key = np.uint64(dropout_run_key(config.seed))  # the dropout hash's key of this seed
         self._gbuf = np.empty(b, np.int32)
         self._eval: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -760,7 +778,7 @@ class NumbaTrainer:
                 rows,
                 batch_size,
                 self._legal,
-                (float(cfg.dropout_rate), _seed64(cfg.seed), lr, self._tiny, self._use_adam, self._beta),
+                (float(cfg.dropout_rate), self._run_key, lr, self._tiny, self._use_adam, self._beta),
                 first,
                 scalars.reshape(n_steps, 2),
                 losses,
