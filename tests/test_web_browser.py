@@ -200,6 +200,19 @@ def test_load_a_record_and_review_it(page, site, tmp_path):
     assert page.evaluate("game.turns") == len(record.turns)
 
 
+def test_the_keyboard_plays_too(page, site):
+    _start(page, site, opponent="random", seed=2)
+    page.keyboard.press("r")
+    page.wait_for_function("!busy && game.roll !== null && game.moves.length > 0")
+    first = page.evaluate("game.moves[0]")
+    page.keyboard.press("1")
+    page.wait_for_function("!busy && game.log.length > 0")
+    assert page.evaluate("game.log[0]")["move"] == first["move"]
+    page.wait_for_function("!busy && game.can_undo")
+    page.keyboard.press("u")
+    page.wait_for_function("!busy && game.turns === 0")
+
+
 def test_manual_dice_advise_on_a_real_board(page, site):
     _start(page, site, opponent="heuristic", dice="manual", side="2")
     page.click("#manual-roll button[data-roll='3']")  # the agent's roll, typed in: it moves at once

@@ -35,7 +35,20 @@ from rgou.record import HUMAN, MAX_SEED, GameRecord, parse_record
 from rgou.review import CATEGORIES, CATEGORY_NAMES, review_game
 from rgou.rules import FINISHED, IS_ROSETTE, MAX_ROLL, NUM_PIECES, OFF_BOARD, P1, P2, ROLL_PROBS
 
-WEB_AGENTS = ("random", "heuristic", "emm-1", "emm-2", "emm-3", "ml", "ml-1", "ml+", "perfect")
+WEB_AGENTS = (
+    "random",
+    "heuristic",
+    "emm-1",
+    "emm-2",
+    "emm-3",
+    "emm-4",
+    "emm-5",
+    "ml",
+    "ml-1",
+    "ml-2",
+    "ml+",
+    "perfect",
+)
 DEFAULT_OPPONENT = "ml+"
 DICE_MODES = ("auto", "manual")
 REVIEW_ONLY = "loaded for review only: its players are not a person and an agent this server offers"

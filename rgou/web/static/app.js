@@ -473,9 +473,19 @@ async function start() {
   $("step-back").addEventListener("click", () => setStep(step - 1));
   $("step-forward").addEventListener("click", () => setStep(step + 1));
   document.addEventListener("keydown", (event) => {
-    if (review === null || event.target.tagName === "INPUT") return;
-    if (event.key === "ArrowLeft") setStep(step - 1);
-    if (event.key === "ArrowRight") setStep(step + 1);
+    if (event.target.tagName === "INPUT" || event.target.tagName === "SELECT" || $("setup").open) return;
+    if (review !== null) {
+      if (event.key === "ArrowLeft") setStep(step - 1);
+      if (event.key === "ArrowRight") setStep(step + 1);
+      return;
+    }
+    // The game by keyboard: r rolls, 1.. plays the n-th move (the pieces' order on the board), h hint, u undo.
+    if (event.key === "r" && !$("roll").disabled && !$("roll").hidden) $("roll").click();
+    else if (event.key === "h" && !$("hint").disabled) $("hint").click();
+    else if (event.key === "u" && !$("undo").disabled) $("undo").click();
+    else if (/^[1-7]$/.test(event.key) && !busy && game && game.moves.length >= Number(event.key)) {
+      play(game.moves[Number(event.key) - 1].move);
+    }
   });
   await newGame({ opponent: info.default_opponent, human: 1, dice: "auto", seed: null });
 }
