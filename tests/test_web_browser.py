@@ -97,7 +97,9 @@ def _start(page, site, opponent="random", seed=1, side="1", dice="auto"):
     page.select_option("[data-testid=dice-mode]", dice)
     page.fill("[data-testid=seed]", str(seed))
     page.click("[data-testid=start]")
-    page.wait_for_function("document.querySelector('[data-testid=log]').childElementCount === 0")
+    # the new game, not the one the page opened with: its seed and opponent, and nothing under way
+    seeded = f"game.seed === {seed}" if dice == "auto" else "game.seed === null"  # typed-in dice have no seed
+    page.wait_for_function(f"!busy && {seeded} && game.opponent === '{opponent}' && game.turns === 0")
 
 
 def _game(page) -> dict:
@@ -169,12 +171,20 @@ def test_hint_undo_and_save(page, site, tmp_path):
     mine = [k for k, t in enumerate(moved["log"]) if t["player"] == 1 and t["move"] is not None]
     assert undone["turns"] == mine[-1] and undone["roll"] is None
     assert page.locator("[data-testid=log] li").count() == undone["turns"]
+    _take_turn(page)  # the same roll again; a move of the same length of game: the log shows the new turns
+    _settled(page)
+    while not page.evaluate("game.persons_turn && game.roll === null"):
+        _take_turn(page)
+        _settled(page)
+    state = _game(page)
+    items = page.locator("[data-testid=log] li").all_inner_texts()
+    assert len(items) == state["turns"] and items[-1].endswith(state["log"][-1].get("text", "no move"))
     with page.expect_download() as download:
         page.click("[data-testid=save]")
     path = tmp_path / "saved.json"
     download.value.save_as(path)
     record = read_record(path)  # a valid record of the game as the server holds it
-    assert record.players == ("human", "heuristic") and len(record.turns) == undone["turns"] and record.seed == 8
+    assert record.players == ("human", "heuristic") and len(record.turns) == state["turns"] and record.seed == 8
 
 
 def test_load_a_record_and_review_it(page, site, tmp_path):

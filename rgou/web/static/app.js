@@ -176,7 +176,7 @@ function statusText() {
     return `${who === "you" ? "You win" : `${who} wins`}! Open the review to see how the game went.`;
   }
   const who = playerName(game.to_move);
-  const last = game.log.slice(-game.played);
+  const last = game.played ? game.log.slice(-game.played) : [];  // the turns the last request played
   const passed = last.filter((t) => t.move === null && (game.opponent === "human" || t.player === game.human));
   const passNote = passed.length ? `(${playerName(passed[0].player)} rolled ${passed[0].roll}: no move, the turn passed) ` : "";
   if (game.roll === null) {
@@ -235,9 +235,11 @@ function turnText(turn) {
 
 function renderLog() {
   const log = $("log");
-  if (log.childElementCount === game.log.length && log.dataset.game === game.id) return;
-  log.replaceChildren(...game.log.map((t) => h("li", turnText(t))));
-  log.dataset.game = game.id;
+  const items = game.log.map((t) => turnText(t));
+  const key = `${game.id}:${items.length}:${items[items.length - 1] || ""}`;
+  if (log.dataset.key === key) return;  // unchanged (an undo then a new move of the same length changes the last)
+  log.replaceChildren(...items.map((text) => h("li", text)));
+  log.dataset.key = key;
   log.scrollTop = log.scrollHeight;
 }
 
@@ -263,7 +265,7 @@ async function update(method, path, body) {
     hint = null;
   }
   render();
-  scheduleAgent();
+  if (state !== null) scheduleAgent();  // after an error the page waits for the person, not a retry loop
 }
 
 function scheduleAgent() {
