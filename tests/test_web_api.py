@@ -236,10 +236,12 @@ def test_a_game_answers_its_own_browser_only(server):
     port, _ = server
     alice, bob = Client(port), Client(port)
     game = alice.ok("POST", "/api/games", {"opponent": "random"})
-    status, doc = bob.call("GET", f"/api/games/{game['id']}")
-    assert status == 403 and "another browser" in doc["error"]
-    status, doc = bob.call("POST", f"/api/games/{game['id']}/roll", {})
-    assert status == 403
+    gid = game["id"]
+    for method, path, body in [("GET", "", None), ("POST", "/roll", {}), ("POST", "/move", {"move": 0}),
+                               ("POST", "/undo", {}), ("GET", "/hint", None), ("GET", "/record", None),
+                               ("GET", "/review", None)]:  # fmt: skip
+        status, doc = bob.call(method, f"/api/games/{gid}{path}", body)
+        assert status == 403 and "another browser" in doc["error"], (path, status, doc)
     assert alice.ok("GET", f"/api/games/{game['id']}")["id"] == game["id"]
 
 
