@@ -89,10 +89,10 @@ class GameRecord:
 
     def __post_init__(self) -> None:
         players = tuple(self.players) if isinstance(self.players, list | tuple) else ()
-        if len(players) != 2 or not all(isinstance(p, str) and 0 < len(p) <= MAX_PLAYER_NAME for p in players):
+        if len(players) != 2 or not all(_is_name(p) for p in players):
             raise ValueError(
-                f'players must be two names ("{HUMAN}" or an agent spec, 1..{MAX_PLAYER_NAME} characters), '
-                f"got {shown(self.players)}"
+                f'players must be two names ("{HUMAN}" or an agent spec: 1..{MAX_PLAYER_NAME} printable '
+                f"characters), got {shown(self.players)}"
             )
         self.players = players
         if self.seed is not None:
@@ -195,6 +195,11 @@ class GameRecord:
         }
 
 
+def _is_name(name: object) -> bool:
+    """A player's name: 1..MAX_PLAYER_NAME printable characters (no terminal escape reaches a screen)."""
+    return isinstance(name, str) and 0 < len(name) <= MAX_PLAYER_NAME and name.isprintable()
+
+
 def _integer(name: str, value: object, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise ValueError(f"{name} must be an integer {low}..{high}, got {shown(value)}")
@@ -215,11 +220,11 @@ def parse_record(data: object) -> GameRecord:
         raise ValueError(f"missing {', '.join(missing)}")
     if data["format"] != FORMAT:
         raise ValueError(f"format must be {FORMAT!r}, got {shown(data['format'])}: not an rgou game record")
-    if data["version"] != VERSION or isinstance(data["version"], bool):
+    if type(data["version"]) is not int or data["version"] != VERSION:
         raise ValueError(f"unsupported version {shown(data['version'])} (this rgou reads version {VERSION})")
     if data["rules"] != RULES:
         raise ValueError(f"rules must be {RULES!r} (the rule set rgou plays), got {shown(data['rules'])}")
-    if data["pieces"] != NUM_PIECES or isinstance(data["pieces"], bool):
+    if type(data["pieces"]) is not int or data["pieces"] != NUM_PIECES:
         raise ValueError(f"pieces must be {NUM_PIECES}, got {shown(data['pieces'])}")
     turns = data["turns"]
     if not isinstance(turns, list):
@@ -230,12 +235,17 @@ def parse_record(data: object) -> GameRecord:
     for number, turn in enumerate(turns, start=1):
         if not isinstance(turn, dict) or sorted(turn) != sorted(TURN_KEYS):
             raise ValueError(f"turn {number}: must be an object with {', '.join(TURN_KEYS)}, got {shown(turn)}")
-        move = turn["move"]
-        parsed.append(Turn(turn["player"], turn["roll"], move))
+        try:
+            player = _integer("player", turn["player"], P1, P2)
+        except ValueError as e:
+            raise ValueError(f"turn {number}: {e}") from None
+        parsed.append(Turn(player, turn["roll"], turn["move"]))
     seed = data["seed"]
-    if seed is None and data.get("stream", 0) not in (0, None):
+    stream = data.get("stream", 0)
+    if seed is None and stream not in (0, None):
         raise ValueError("stream is given without a seed")
-    record = GameRecord(data["players"], seed, data.get("stream") or 0, parsed)
+    stream = 0 if stream is None else _integer("stream", stream, 0, MAX_SEED)
+    record = GameRecord(data["players"], seed, stream, parsed)
     claimed = _integer("winner", data["winner"], 0, P2)
     if claimed != record.winner:
         said = f"says player {claimed} won" if claimed else "says the game is not over"

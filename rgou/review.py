@@ -84,7 +84,7 @@ class PlayerSummary:
     accuracy: float | None
     decisions: int
     counts: dict[str, int]
-    costliest: list[int]  # turn numbers of the costliest moves, costliest first (only moves and losses of 0 left out)
+    costliest: list[int]  # turn numbers of the costliest moves, costliest first (only moves and best moves left out)
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ def _summary(player: int, name: str, decisions: list[Decision]) -> PlayerSummary
     choices = [d for d in mine if d.category != ONLY_MOVE]
     accuracy = sum(move_accuracy(d.loss) for d in choices) / len(choices) if choices else None
     counts = {name: sum(d.category == name for d in mine) for name in CATEGORY_NAMES}
-    costly = sorted((d for d in choices if d.loss > 0.0), key=lambda d: (-d.loss, d.turn))[:COSTLIEST]
+    costly = sorted((d for d in choices if d.category != "best"), key=lambda d: (-d.loss, d.turn))[:COSTLIEST]
     return PlayerSummary(player, name, accuracy, len(mine), counts, [d.turn for d in costly])
 
 

@@ -88,6 +88,12 @@ def test_every_wrong_turn_is_named(games):
         (lambda d: d.update(seed=-1), "seed = -1 is out of range"),
         (lambda d: d.update(seed=2**64), "seed = "),
         (lambda d: d.update(seed=None, stream=1), "stream is given without a seed"),
+        (lambda d: d.update(stream=""), "stream must be an integer"),
+        (lambda d: d.update(stream=False), "stream must be an integer"),
+        (lambda d: d.update(version=1.0), "unsupported version 1.0"),
+        (lambda d: d.update(pieces=7.0), "pieces must be 7"),
+        (lambda d: d["turns"][k].update(player=None), f"turn {k + 1}: player must be an integer"),
+        (lambda d: d.update(players=["human", "ml\x1b]0;pwned\x07"]), "printable"),
     ]
     for change, message in cases:
         with pytest.raises(ValueError) as error:

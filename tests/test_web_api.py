@@ -3,6 +3,7 @@
 import json
 import socket
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -15,8 +16,8 @@ from rgou.models import load_model
 from rgou.notation import BOARD_ROWS
 from rgou.record import GameRecord, parse_record
 from rgou.rules import NUM_PIECES, ROSETTE_SQUARES
-from rgou.web.games import MAX_GAMES_PER_SESSION
-from rgou.web.server import MAX_BODY
+from rgou.web.games import MAX_GAMES_PER_SESSION, MAX_SESSIONS, WEB_MAX_TURNS
+from rgou.web.server import MAX_BODY, MAX_CONNECTIONS
 
 
 @pytest.fixture(scope="module")
@@ -305,3 +306,44 @@ def test_manual_dice_take_the_roll_typed_in(server):
     game = client.ok("POST", f"/api/games/{game['id']}/move", {"move": game["moves"][0]["move"]})
     game = client.ok("POST", f"/api/games/{game['id']}/roll", {"roll": 0})  # the rosette's extra turn: a 0 passes
     assert game["log"][-1] == {"player": 1, "roll": 0, "move": None} and game["to_move"] == 2
+
+
+def test_what_a_flood_or_a_slow_client_cannot_do(server):
+    """Cookie-less lookups register no browser (a page elsewhere cannot push real games out); a game too long for
+    the browser is refused; a bad Content-Length is a 400; connections beyond the cap get a 503 and the server
+    serves again once they go."""
+    port, _ = server
+    owner = Client(port)
+    gid = owner.ok("POST", "/api/games", {"opponent": "random"})["id"]
+    for _ in range(MAX_SESSIONS + 10):
+        assert Client(port).raw("GET", "/api/games/AAAAAAAAAA")[0] == 404
+    assert owner.ok("GET", f"/api/games/{gid}")["id"] == gid
+    record = GameRecord(("human", "human"))
+    for _ in range(WEB_MAX_TURNS + 1):
+        record.add(0, None)  # a roll of 0 passes: a legal, endless game
+    status, doc = owner.call("POST", "/api/games/load", {"record": record.to_json()})
+    assert status == 400 and "at most 1,000" in doc["error"]
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall("POST /api/games HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \u00b2\r\n\r\n".encode("latin-1"))
+        assert sock.makefile("rb").read().startswith(b"HTTP/1.1 400")
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(MAX_CONNECTIONS)]
+    try:
+        time.sleep(0.5)  # every idle connection holds a request slot, waiting for its request line
+        status, _, data = Client(port).raw("GET", "/api/info")
+        assert status == 503 and b"busy" in data
+    finally:
+        for sock in idle:
+            sock.close()
+    time.sleep(0.5)
+    assert owner.ok("GET", "/api/info")["board"]
+
+
+def test_a_seed_beyond_what_javascript_holds_is_kept_exactly(server):
+    port, _ = server
+    client = Client(port)
+    seed = 2**63 + 12345
+    game = client.ok("POST", "/api/games", {"opponent": "random", "seed": seed})
+    game = client.ok("POST", f"/api/games/{game['id']}/roll", {})
+    status, _, raw = client.raw("GET", f"/api/games/{game['id']}/record")
+    assert status == 200 and f'"seed": {seed}'.encode() in raw
+    assert parse_record(json.loads(raw)).seed == seed

@@ -189,7 +189,7 @@ def test_hint_undo_and_save(page, site, tmp_path):
 
 def test_load_a_record_and_review_it(page, site, tmp_path):
     # a game of two agents: loaded for review only
-    record = match_records(make_agent("heuristic"), make_agent("ml"), 1, seed=4)[0]
+    record = match_records(make_agent("heuristic"), make_agent("ml"), 1, seed=2**60 + 3)[0]  # beyond 2**53
     path = tmp_path / "agents.json"
     write_record(record, path)
     _start(page, site)
@@ -200,6 +200,11 @@ def test_load_a_record_and_review_it(page, site, tmp_path):
     page.click("[data-testid=review]")
     page.wait_for_selector("[data-testid=review-panel]:not([hidden])")
     assert "heuristic" in page.inner_text("[data-testid=summary-1]") + page.inner_text("[data-testid=summary-2]")
+    with page.expect_download() as download:  # saved again: the same record, its seed to the last digit
+        page.click("[data-testid=save]")
+    download.value.save_as(tmp_path / "again.json")
+    again = read_record(tmp_path / "again.json")
+    assert again.seed == 2**60 + 3 and again.turns == record.turns
     # a file that is not a record: a clear message, and the game shown stays
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**record.to_json(), "winner": 3 - record.winner}))

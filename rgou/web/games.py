@@ -53,7 +53,9 @@ DEFAULT_OPPONENT = "ml+"
 DICE_MODES = ("auto", "manual")
 REVIEW_ONLY = "loaded for review only: its players are not a person and an agent this server offers"
 MAX_GAMES_PER_SESSION = 16  # a browser's games kept; the least recently used goes first
-MAX_SESSIONS = 256  # browsers remembered; the least recently used goes first
+MAX_SESSIONS = 64  # browsers remembered; the least recently used goes first
+WEB_MAX_TURNS = 1000  # turns of a game played or loaded here (the longest of 25,000 agent games: 330)
+RANDOM_SEED_BITS = 53  # seeds drawn here fit a JavaScript number exactly
 SESSION_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
 GAME_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
@@ -94,6 +96,7 @@ class WebGame:
     roll: int | None = None  # the roll of the turn under way, once rolled
     log: list[dict] = field(default_factory=list)  # every turn as the page shows it (`_turn_json`)
     played: int = 0  # turns played by the last request
+    review: tuple[int, dict] | None = None  # (turns, the review of the game at that many turns)
     lock: threading.Lock = field(default_factory=threading.Lock)
     note: str = ""
 
@@ -119,7 +122,23 @@ class Lobby:
     def new_session() -> str:
         return secrets.token_urlsafe(24)
 
-    def _games(self, session: str) -> OrderedDict[str, WebGame]:
+    def game(self, session: str, game_id: str) -> WebGame:
+        """The session's game; 403 if it is another browser's, 404 if there is none. Registers nothing."""
+        if not GAME_ID.fullmatch(game_id):
+            raise GameError(404, "no such game")
+        with self._lock:
+            games = self._sessions.get(session)
+            if games is not None and game_id in games:
+                self._sessions.move_to_end(session)
+                games.move_to_end(game_id)
+                return games[game_id]
+            if any(game_id in other for key, other in self._sessions.items() if key != session):
+                raise GameError(403, "this game belongs to another browser")
+        raise GameError(404, "no such game (games are kept while the server runs, at most "
+                             f"{MAX_GAMES_PER_SESSION} per browser)")  # fmt: skip
+
+    def _add(self, session: str, game: WebGame) -> None:
+        """Keep a new game for its browser (the only way a browser's session is registered)."""
         with self._lock:
             games = self._sessions.pop(session, None)
             if games is None:
@@ -127,26 +146,6 @@ class Lobby:
                 while len(self._sessions) >= MAX_SESSIONS:
                     self._sessions.popitem(last=False)
             self._sessions[session] = games
-            return games
-
-    def game(self, session: str, game_id: str) -> WebGame:
-        """The session's game; 403 if it is another browser's, 404 if there is none."""
-        if not GAME_ID.fullmatch(game_id):
-            raise GameError(404, "no such game")
-        games = self._games(session)
-        with self._lock:
-            game = games.get(game_id)
-            if game is not None:
-                games.move_to_end(game_id)
-                return game
-            if any(game_id in other for key, other in self._sessions.items() if key != session):
-                raise GameError(403, "this game belongs to another browser")
-        raise GameError(404, "no such game (games are kept while the server runs, at most "
-                             f"{MAX_GAMES_PER_SESSION} per browser)")  # fmt: skip
-
-    def _add(self, session: str, game: WebGame) -> None:
-        games = self._games(session)
-        with self._lock:
             while len(games) >= MAX_GAMES_PER_SESSION:
                 games.popitem(last=False)
             games[game.id] = game
@@ -194,8 +193,12 @@ class Lobby:
         if seed is not None and not 0 <= seed <= MAX_SEED:
             raise GameError(400, f"field 'seed' must be in 0..2**64-1, got {seed}")
         if dice == "auto" and seed is None:
-            seed = secrets.randbits(63)
-        agent = None if opponent == HUMAN else self._agent(opponent, seed or 0)
+            seed = secrets.randbits(RANDOM_SEED_BITS)
+        agent = (
+            None
+            if opponent == HUMAN
+            else self._agent(opponent, secrets.randbits(RANDOM_SEED_BITS) if seed is None else seed)
+        )
         players = (HUMAN, opponent) if human == P1 else (opponent, HUMAN)
         record = GameRecord(players, seed if dice == "auto" else None)
         game = WebGame(secrets.token_urlsafe(12), record, opponent, human, dice, agent)
@@ -208,6 +211,9 @@ class Lobby:
             record = parse_record(body.get("record"))
         except ValueError as e:
             raise GameError(400, f"not a valid game record: {e}"[:500]) from None
+        if len(record.turns) > WEB_MAX_TURNS:
+            raise GameError(400, f"a game of {len(record.turns):,} turns: the browser game holds at most "
+                                 f"{WEB_MAX_TURNS:,} (rgou review reads longer ones)")  # fmt: skip
         a, b = record.players
         if a == HUMAN and b == HUMAN:
             opponent, human, note = HUMAN, P1, ""
@@ -216,7 +222,8 @@ class Lobby:
         else:
             opponent, human, note = None, P1, REVIEW_ONLY
         dice = "auto" if record.seed is not None else "manual"
-        agent = self._agent(opponent, record.seed or 0) if opponent not in (None, HUMAN) else None
+        seed = secrets.randbits(RANDOM_SEED_BITS) if record.seed is None else record.seed
+        agent = self._agent(opponent, seed) if opponent not in (None, HUMAN) else None
         log = [_turn_json(rolled, t.move) for rolled, t in zip(record.positions(), record.turns)]
         game = WebGame(secrets.token_urlsafe(12), record, opponent, human, dice, agent, log=log, note=note)
         self._add(session, game)
@@ -227,6 +234,8 @@ class Lobby:
             self._can_play(game)
             if game.roll is not None:
                 raise GameError(409, f"already rolled {game.roll}: play a move first")
+            if len(game.record.turns) >= WEB_MAX_TURNS:
+                raise GameError(409, f"the game has reached {WEB_MAX_TURNS:,} turns, all this server keeps")
             value = _field(body, "roll", int, None)
             if game.dice == "auto":
                 if value is not None:
@@ -274,20 +283,19 @@ class Lobby:
             return self.state(game)
 
     def hint(self, game: WebGame) -> dict:
-        with game.lock:
+        with game.lock:  # one position: the game cannot move on while it is judged
             record, roll = game.record, game.roll
             state = record.state.copy()
-        out = {"exact": self.chances.exact, "source": self.chances.source, "to_move": int(state[TO_MOVE])}
-        p1 = self.chances.position(state) if not record.over else float(record.winner == P1)
-        out["p1_before_roll"] = p1
-        out["moves"] = []
-        if roll is not None and record.legal_moves(roll):
-            state[DICE] = roll
-            judged = self.chances.moves(state)
-            out["mover_best"] = judged.best
-            out["best_move"] = judged.best_move
-            out["moves"] = [{**_move_json(state, m), "chance": judged.after[m]} for m in person_moves(state)]
-        return out
+            out = {"exact": self.chances.exact, "source": self.chances.source, "to_move": int(state[TO_MOVE])}
+            out["p1_before_roll"] = self.chances.position(state) if not record.over else float(record.winner == P1)
+            out["moves"] = []
+            if roll is not None and record.legal_moves(roll):
+                state[DICE] = roll
+                judged = self.chances.moves(state)
+                out["mover_best"] = judged.best
+                out["best_move"] = judged.best_move
+                out["moves"] = [{**_move_json(state, m), "chance": judged.after[m]} for m in person_moves(state)]
+            return out
 
     def record(self, game: WebGame) -> dict:
         with game.lock:
@@ -295,13 +303,22 @@ class Lobby:
 
     def review(self, game: WebGame) -> dict:
         with game.lock:
-            record = game.record.truncated(len(game.record.turns))
+            turns = len(game.record.turns)
+            if game.review is not None and game.review[0] == turns:
+                return game.review[1]  # the same game: judged once
+            record = game.record.truncated(turns)
             log = list(game.log)
         out = review_game(record, self.chances).to_json()
         out["positions"] = [_pieces(s) for s in record.positions()] + [_pieces(record.state)]
         out["log"] = log
         out["category_names"] = list(CATEGORY_NAMES)
+        with game.lock:
+            game.review = (turns, out)
         return out
+
+    def read_state(self, game: WebGame) -> dict:
+        with game.lock:
+            return self.state(game)
 
     # the game under way
 
@@ -354,7 +371,7 @@ class Lobby:
             "over": record.over,
             "persons_turn": game.persons_turn() and game.opponent is not None and not record.over,
             "can_undo": game.opponent is not None and bool(_decisions(game)),
-            "log": game.log,
+            "log": list(game.log),
             "played": game.played,
             "note": game.note,
             "moves": [],

@@ -26,11 +26,14 @@ server also refuses requests whose Host is not this machine (DNS rebinding).
 from __future__ import annotations
 
 import http.server
+import ipaddress
 import json
 import re
 import socket
 import sys
+import threading
 import traceback
+from http import HTTPStatus
 from importlib import resources
 from urllib.parse import urlsplit
 
@@ -48,7 +51,13 @@ STATIC = {  # file -> content type: the only files served
     "style.css": "text/css; charset=utf-8",
 }
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+CONTENT_LENGTH = re.compile(r"[0-9]{1,12}")  # ASCII digits only ('²'.isdigit() is True)
+MAX_CONNECTIONS = 64  # requests served at once; more are refused with a 503 (a slow client holds one)
 GAME_ROUTE = re.compile(r"/api/games/([^/]+)(?:/(roll|move|undo|hint|record|review))?")
+BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
+    b'Content-Length: 45\r\n\r\n{"error": "the server is busy: try again soon"}'
+)
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'",
@@ -95,6 +104,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _json(self, status: int, doc: dict, cookie: str | None = None) -> None:
         self._send(status, json.dumps(doc, allow_nan=False).encode(), "application/json", cookie)
 
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The standard library's own errors (a bad request line, an unknown method) as JSON too."""
+        self.close_connection = True
+        try:
+            self._json(code, {"error": message or HTTPStatus(code).phrase})
+        except (OSError, ValueError):
+            pass
+
     def _error(self, status: int, message: str) -> None:
         self.close_connection = True  # the request's body may be unread: this connection ends here
         self._json(status, {"error": message})
@@ -116,7 +133,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         length = self.headers.get("Content-Length")
         if length is None:
             raise GameError(411, "a POST needs a Content-Length")
-        if not length.isdigit():
+        if not CONTENT_LENGTH.fullmatch(length):
             raise GameError(400, "bad Content-Length")
         if int(length) > MAX_BODY:
             raise GameError(413, f"request body over {MAX_BODY:,} bytes")
@@ -144,6 +161,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     raise GameError(405, f"{method} is not allowed here")
                 return self._static(path)
             session, new_cookie = self._session()
+            if method != "POST" and self.headers.get("Content-Length", "0") not in ("", "0"):
+                self.close_connection = True  # a body nobody reads: the connection cannot go on
             body = self._body() if method == "POST" else {}
             status, doc = self._route(method, path, session, body)
             self._json(status, doc, new_cookie)
@@ -178,7 +197,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise GameError(404, f"no such API route: {path[:100]}")
         game = lobby.game(session, match.group(1))
         action = match.group(2)
-        reads = {None: lobby.state, "hint": lobby.hint, "record": lobby.record, "review": lobby.review}
+        reads = {None: lobby.read_state, "hint": lobby.hint, "record": lobby.record, "review": lobby.review}
         if method == "GET" and action in reads:
             return 200, reads[action](game)
         if method == "POST" and action == "roll":
@@ -205,6 +224,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self._handle("DELETE")
 
 
+def _is_loopback(host: str) -> bool:
+    """Whether a --host binds this machine only (127.0.0.0/8, ::1, localhost): then requests must name it."""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _host_name(header: str) -> str:
     """The host of a Host header, without its port: 'localhost:8000' -> 'localhost', '[::1]:80' -> '[::1]'."""
     if header.startswith("["):
@@ -213,8 +240,30 @@ def _host_name(header: str) -> str:
 
 
 class Server(http.server.ThreadingHTTPServer):
+    """A thread per request, at most MAX_CONNECTIONS at once (a request beyond gets a 503 and is closed)."""
+
     daemon_threads = True
     request_queue_size = 64
+
+    def __init__(self, *args, **kwargs):
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request, client_address) -> None:
+        if not self._slots.acquire(blocking=False):
+            try:
+                request.sendall(BUSY)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 def make_server(
@@ -226,7 +275,7 @@ def make_server(
     None: the cache folder's, when `find_table` and it exists. quiet: no request log.
     """
     lobby = Lobby(table, find_table)
-    local = host in ("127.0.0.1", "localhost", "::1")
+    local = _is_loopback(host)
     handler = type("RgouHandler", (Handler,), {"lobby": lobby, "local_only": local, "quiet": quiet})
     server_class = type("RgouServer", (Server,), {"address_family": socket.AF_INET6 if ":" in host else socket.AF_INET})
     try:

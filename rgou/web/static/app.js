@@ -33,17 +33,22 @@ function h(tag, text = "", attrs = {}) {
   return node;
 }
 
-async function api(method, path, body) {
+// body: an object (sent as JSON) or a string of JSON sent as it is; raw: return the answer's text unparsed.
+// A game record goes both ways as text: its seed may be above 2**53, which a JavaScript number would round.
+async function api(method, path, body, raw = false) {
   const options = { method, credentials: "same-origin", headers: {} };
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
-    options.body = JSON.stringify(body);
+    options.body = typeof body === "string" ? body : JSON.stringify(body);
   }
   const response = await fetch(path, options);
-  let doc = null;
-  try { doc = await response.json(); } catch (e) { doc = { error: response.statusText }; }
-  if (!response.ok) throw new Error(doc.error || `HTTP ${response.status}`);
-  return doc;
+  const text = await response.text();
+  if (!response.ok) {
+    let message = `HTTP ${response.status}`;
+    try { message = JSON.parse(text).error || message; } catch (e) { /* not JSON: the status says it */ }
+    throw new Error(message);
+  }
+  return raw ? text : JSON.parse(text);
 }
 
 function showError(message) {
@@ -53,8 +58,11 @@ function showError(message) {
 }
 
 const pct = (p) => `${(100 * p).toFixed(1)}%`;
-const playerName = (player) => (game && game.players[player - 1] === "human" && game.opponent !== "human")
-  ? "you" : (game ? game.players[player - 1] : `player ${player}`);
+// "you" against an agent; "player N" for two people at one board (both are "human"), else the agent's name.
+const playerName = (player) => {
+  if (!game || game.opponent === "human") return `player ${player}`;
+  return game.players[player - 1] === "human" ? "you" : game.players[player - 1];
+};
 
 // The board.
 
@@ -243,13 +251,13 @@ function renderLog() {
   log.scrollTop = log.scrollHeight;
 }
 
-async function request(method, path, body) {
+async function request(method, path, body, raw = false) {
   if (busy) return null;
   busy = true;
   showError("");
   render();
   try {
-    return await api(method, path, body);
+    return await api(method, path, body, raw);
   } catch (e) {
     showError(e.message);
     return null;
@@ -292,10 +300,10 @@ async function showHint() {
 // Save and load.
 
 async function save() {
-  const record = await request("GET", `/api/games/${game.id}/record`);
+  const record = await request("GET", `/api/games/${game.id}/record`, undefined, true);  // the text as served
   render();
   if (record === null) return;
-  const blob = new Blob([JSON.stringify(record, null, 1)], { type: "application/json" });
+  const blob = new Blob([record], { type: "application/json" });
   const link = document.createElement("a");
   const stamp = new Date().toISOString().slice(0, 16).replace(/[-:T]/g, "");
   link.href = URL.createObjectURL(blob);
@@ -307,15 +315,15 @@ async function save() {
 }
 
 async function load(file) {
-  let record;
+  const text = await file.text();
   try {
-    record = JSON.parse(await file.text());
+    JSON.parse(text);  // only to say early what is wrong; the server reads the text itself
   } catch (e) {
     showError(`${file.name}: not a JSON file`);
     return;
   }
   review = null;
-  await update("POST", "/api/games/load", { record });
+  await update("POST", "/api/games/load", `{"record": ${text}}`);
 }
 
 // The review.
@@ -454,6 +462,10 @@ async function start() {
   $("setup-form").addEventListener("submit", (event) => {
     if (event.submitter && event.submitter.value !== "start") return;
     const seed = $("seed").value.trim();
+    if (seed !== "" && !(Number.isSafeInteger(Number(seed)) && Number(seed) >= 0)) {
+      showError(`seed ${seed}: give a whole number from 0 to ${Number.MAX_SAFE_INTEGER} (or none)`);
+      return;
+    }
     newGame({ opponent: select.value, human: Number($("side").value), dice: $("dice-mode").value,
       seed: seed === "" ? null : Number(seed) });
   });
