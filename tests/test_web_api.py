@@ -347,3 +347,18 @@ def test_a_seed_beyond_what_javascript_holds_is_kept_exactly(server):
     status, _, raw = client.raw("GET", f"/api/games/{game['id']}/record")
     assert status == 200 and f'"seed": {seed}'.encode() in raw
     assert parse_record(json.loads(raw)).seed == seed
+
+
+def test_the_standard_librarys_own_errors_are_json_too(server):
+    port, _ = server
+
+    def answer(request: bytes) -> bytes:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(request)
+            return sock.makefile("rb").read()
+
+    head, _, body = answer(b"BREW / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 501") and b"application/json" in head and b"nosniff" in head
+    assert "BREW" in json.loads(body)["error"]
+    # a line that is no HTTP request: the standard library answers it as HTTP/0.9, a body alone, JSON here too
+    assert "Bad request syntax" in json.loads(answer(b"GARBAGE\r\n\r\n"))["error"]

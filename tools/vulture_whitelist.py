@@ -34,3 +34,4 @@ used.do_PUT
 used.do_DELETE
 used.daemon_threads  # socketserver.ThreadingMixIn's settings
 used.request_queue_size
+used.send_error  # http.server.BaseHTTPRequestHandler's error hook (rgou.web.server.Handler)

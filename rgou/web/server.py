@@ -107,8 +107,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """The standard library's own errors (a bad request line, an unknown method) as JSON too."""
         self.close_connection = True
+        text = message or HTTPStatus(code).phrase
         try:
-            self._json(code, {"error": message or HTTPStatus(code).phrase})
+            self._json(code, {"error": f"{text}: {explain}" if explain else text})
         except (OSError, ValueError):
             pass
 
