@@ -35,6 +35,18 @@ def check_float(name: str, value: object, low: float, high: float) -> float:
 MAX_SHOWN = 60  # characters of a bad value quoted in an error message
 
 
+def json_int(name: str, value: object, low: int, high: int, shown_as: int = MAX_SHOWN) -> int:
+    """A field read from a file or a request: an integer (not a bool, not 12.0) in low..high, else ValueError.
+
+    The messages name the field: "roll must be an integer 0..4, got '3'", "roll = 5 is out of range 0..4".
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer {low}..{high}, got {shown(value, shown_as)}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} = {shown(value, shown_as)} is out of range {low}..{high}")
+    return int(value)
+
+
 def shown(value: object, limit: int = MAX_SHOWN) -> str:
     """repr(value) cut to `limit` characters, for an error message: bad input may hold anything."""
     try:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rgou._validate import shown, strict_json
+from rgou._validate import json_int, shown, strict_json
 from rgou.agents import MLAgent
 from rgou.features import NUM_FEATURES, features_into
 from rgou.game import Position, apply_move, winner
@@ -98,12 +98,7 @@ def _position_object(line: str | bytes) -> dict:
 
 
 def _integer(name: str, value, low: int, high: int) -> int:
-    """value if it is an integer (not a bool) in low..high; ValueError naming the field otherwise."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer {low}..{high}, got {_shown(value)}")
-    if not low <= value <= high:
-        raise ValueError(f"{name} = {_shown(value)} is out of range {low}..{high}")
-    return value
+    return json_int(name, value, low, high, MAX_SHOWN)
 
 
 def position_fields(line: str | bytes, n_pieces: int = NUM_PIECES) -> tuple[list[int], list[int], int, int]:

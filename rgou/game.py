@@ -275,6 +275,12 @@ def roll_dice(rng):
 # The validating edge.
 
 
+def legal_move_list(state: np.ndarray) -> list[int]:
+    """The legal slots of a rolled state (int8[16]), ascending, as Python ints (empty: the turn passes)."""
+    out = np.empty(NUM_PIECES, dtype=np.int8)
+    return [int(m) for m in out[: legal_moves(state, out)]]
+
+
 def position_problem(p1: Sequence[int], p2: Sequence[int], to_move: int, dice: int) -> str | None:
     """What first keeps these fields from being a position, in words (None: they are one); any number of pieces.
 
@@ -459,9 +465,7 @@ class Position:
 
     def legal_moves(self) -> list[int]:
         """Slots the player to move may move with the current roll, ascending."""
-        out = np.empty(NUM_PIECES, dtype=np.int8)
-        n = legal_moves(self.to_array(), out)
-        return [int(m) for m in out[:n]]
+        return legal_move_list(self.to_array())
 
     def play(self, slot: int) -> Position:
         """The position after moving piece `slot` (dice reset to 0)."""

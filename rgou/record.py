@@ -42,8 +42,17 @@ import numpy as np
 
 from rgou._io import atomic_write
 from rgou._random import seed_rng
-from rgou._validate import shown, strict_json
-from rgou.game import DICE, TO_MOVE, apply_move_inplace, is_over, legal_moves, new_state, pass_turn_inplace, roll_dice
+from rgou._validate import json_int, shown, strict_json
+from rgou.game import (
+    DICE,
+    TO_MOVE,
+    apply_move_inplace,
+    is_over,
+    legal_move_list,
+    new_state,
+    pass_turn_inplace,
+    roll_dice,
+)
 from rgou.game import winner as state_winner
 from rgou.rules import MAX_ROLL, NUM_PIECES, P1, P2
 
@@ -66,11 +75,6 @@ class Turn:
     player: int
     roll: int
     move: int | None
-
-
-def _legal(state: np.ndarray) -> list[int]:
-    out = np.empty(NUM_PIECES, np.int8)
-    return [int(m) for m in out[: legal_moves(state, out)]]
 
 
 @dataclass
@@ -96,8 +100,8 @@ class GameRecord:
             )
         self.players = players
         if self.seed is not None:
-            self.seed = _integer("seed", self.seed, 0, MAX_SEED)
-        self.stream = _integer("stream", self.stream, 0, MAX_SEED)
+            self.seed = json_int("seed", self.seed, 0, MAX_SEED)
+        self.stream = json_int("stream", self.stream, 0, MAX_SEED)
         turns, self.turns = list(self.turns), []
         self.state = new_state()
         self._rng = None if self.seed is None else seed_rng(np.uint64(self.seed), np.uint64(self.stream))
@@ -128,8 +132,8 @@ class GameRecord:
     def legal_moves(self, roll: int) -> list[int]:
         """The legal slots of the player to move with this roll."""
         rolled = self.state.copy()
-        rolled[DICE] = _integer("roll", roll, 0, MAX_ROLL)
-        return _legal(rolled)
+        rolled[DICE] = json_int("roll", roll, 0, MAX_ROLL)
+        return legal_move_list(rolled)
 
     def add(self, roll: int, move: int | None, player: int | None = None) -> None:
         """Play one turn: check it (ValueError says what is wrong, and nothing changes), then apply it."""
@@ -137,9 +141,9 @@ class GameRecord:
             raise ValueError(f"the game is already over (player {self.winner} won)")
         if len(self.turns) >= MAX_TURNS:
             raise ValueError(f"a game holds at most {MAX_TURNS:,} turns")
-        if player is not None and _integer("player", player, P1, P2) != self.to_move:
+        if player is not None and json_int("player", player, P1, P2) != self.to_move:
             raise ValueError(f"player {player} moved, but it is player {self.to_move}'s turn")
-        roll = _integer("roll", roll, 0, MAX_ROLL)
+        roll = json_int("roll", roll, 0, MAX_ROLL)
         seeded = self.seeded_roll()
         if seeded is not None and roll != seeded:
             raise ValueError(f"roll {roll} is not the seed's roll ({seeded}) for this turn")
@@ -148,7 +152,7 @@ class GameRecord:
             if legal:
                 raise ValueError(f"the turn passed, but roll {roll} has legal moves (slots {legal})")
         else:
-            move = _integer("move", move, 0, NUM_PIECES - 1)
+            move = json_int("move", move, 0, NUM_PIECES - 1)
             if move not in legal:
                 where = int(self.state[(0 if self.to_move == P1 else NUM_PIECES) + move])
                 allowed = f"the legal slots are {legal}" if legal else "no move is legal: the turn passes"
@@ -200,14 +204,6 @@ def _is_name(name: object) -> bool:
     return isinstance(name, str) and 0 < len(name) <= MAX_PLAYER_NAME and name.isprintable()
 
 
-def _integer(name: str, value: object, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be an integer {low}..{high}, got {shown(value)}")
-    if not low <= value <= high:
-        raise ValueError(f"{name} = {shown(value)} is out of range {low}..{high}")
-    return int(value)
-
-
 def parse_record(data: object) -> GameRecord:
     """A `GameRecord` from a parsed JSON document, checked to the last turn; ValueError names what is wrong."""
     if not isinstance(data, dict):
@@ -236,7 +232,7 @@ def parse_record(data: object) -> GameRecord:
         if not isinstance(turn, dict) or sorted(turn) != sorted(TURN_KEYS):
             raise ValueError(f"turn {number}: must be an object with {', '.join(TURN_KEYS)}, got {shown(turn)}")
         try:
-            player = _integer("player", turn["player"], P1, P2)
+            player = json_int("player", turn["player"], P1, P2)
         except ValueError as e:
             raise ValueError(f"turn {number}: {e}") from None
         parsed.append(Turn(player, turn["roll"], turn["move"]))
@@ -244,9 +240,9 @@ def parse_record(data: object) -> GameRecord:
     stream = data.get("stream", 0)
     if seed is None and stream not in (0, None):
         raise ValueError("stream is given without a seed")
-    stream = 0 if stream is None else _integer("stream", stream, 0, MAX_SEED)
+    stream = 0 if stream is None else json_int("stream", stream, 0, MAX_SEED)
     record = GameRecord(data["players"], seed, stream, parsed)
-    claimed = _integer("winner", data["winner"], 0, P2)
+    claimed = json_int("winner", data["winner"], 0, P2)
     if claimed != record.winner:
         said = f"says player {claimed} won" if claimed else "says the game is not over"
         real = f"player {record.winner} won at turn {len(record.turns)}" if record.winner else "the game is not over"

@@ -28,7 +28,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from rgou.chances import WinChances, p1_chance
-from rgou.game import new_state
+from rgou.game import new_state, winner
 from rgou.notation import describe_move
 from rgou.record import GameRecord
 from rgou.rules import P1, P2
@@ -122,15 +122,15 @@ def review_game(record: GameRecord, chances: WinChances) -> GameReview:
     """Judge every decision of a recorded game (see the module docstring)."""
     decisions: list[Decision] = []
     graph = [chances.position(new_state())]
-    replay = GameRecord(record.players)
-    for number, (turn, rolled) in enumerate(zip(record.turns, record.positions()), start=1):
-        if turn.move is None:
-            replay.add(turn.roll, None)  # a pass never ends the game
-            graph.append(chances.position(replay.state))
+    positions = record.positions()
+    afters = positions[1:] + [record.state]  # the pieces after each turn (the next turn's, or the final ones)
+    for number, (turn, rolled, after) in enumerate(zip(record.turns, positions, afters), start=1):
+        if turn.move is None:  # a pass never ends the game
+            graph.append(chances.position(after))
             continue
         judged = chances.moves(rolled)
-        after = judged.after[turn.move]
-        loss = max(0.0, 100.0 * (judged.best - after))
+        chance = judged.after[turn.move]
+        loss = max(0.0, 100.0 * (judged.best - chance))
         decisions.append(
             Decision(
                 turn=number,
@@ -141,23 +141,18 @@ def review_game(record: GameRecord, chances: WinChances) -> GameReview:
                 best_move=judged.best_move,
                 best_text=describe_move(rolled, judged.best_move),
                 chance_before=judged.best,
-                chance_after=after,
+                chance_after=chance,
                 loss=loss,
                 category=category(loss, judged.choices),
                 choices=judged.choices,
             )
         )
-        replay.add(turn.roll, turn.move)
-        graph.append(_p1_result(replay) if replay.over else p1_chance(turn.player, after))
+        won = int(winner(after))
+        graph.append(float(won == P1) if won else p1_chance(turn.player, chance))
     summaries = tuple(_summary(player, record.players[player - 1], decisions) for player in (P1, P2))
     return GameReview(
         record.players, record.winner, len(record.turns), chances.exact, chances.source, decisions, summaries, graph
     )
-
-
-def _p1_result(record: GameRecord) -> float:
-    """Player 1's chance in a finished game: 1 or 0."""
-    return 1.0 if record.winner == P1 else 0.0
 
 
 def _summary(player: int, name: str, decisions: list[Decision]) -> PlayerSummary:

@@ -50,28 +50,46 @@ def rss_mb(pid: int) -> float:
 
 
 class Browser:
-    def __init__(self, port: int):
-        self.port = port
-        self.cookie = ""
+    """One browser of `rgou serve`: every request on a new loopback connection, the session cookie kept.
 
-    def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict, float]:
-        """(status, JSON, seconds from send to the whole answer), on a new connection."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        headers = {"Cookie": self.cookie} if self.cookie else {}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        started = time.perf_counter()
-        conn.request(method, path, data, headers)
-        response = conn.getresponse()
-        raw = response.read()
-        elapsed = time.perf_counter() - started
-        conn.close()
+    `raw` sends bytes and returns (status, headers, body); `call` sends a dict as JSON and returns (status,
+    JSON); `ok` returns the JSON of a 200 or 201. `seconds` is the last request's time from the send to the
+    whole answer. The bench and the tests drive the server with it.
+    """
+
+    def __init__(self, port: int, host: str = "127.0.0.1"):
+        self.port, self.host = port, host
+        self.cookie = ""
+        self.seconds = 0.0
+
+    def raw(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        try:
+            headers = dict(headers or {})
+            if self.cookie:
+                headers.setdefault("Cookie", self.cookie)
+            started = time.perf_counter()
+            conn.request(method, path, body, headers)
+            response = conn.getresponse()
+            data = response.read()
+            self.seconds = time.perf_counter() - started
+        finally:
+            conn.close()
         cookie = response.getheader("Set-Cookie")
         if cookie:
             self.cookie = cookie.split(";")[0]
-        return response.status, json.loads(raw), elapsed
+        return response.status, dict(response.getheaders()), data
+
+    def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        data = None if body is None else json.dumps(body).encode()
+        status, _, answer = self.raw(method, path, data, {} if body is None else {"Content-Type": "application/json"})
+        return status, json.loads(answer)
+
+    def ok(self, method: str, path: str, body: dict | None = None) -> dict:
+        status, doc = self.call(method, path, body)
+        if status not in (200, 201):
+            raise AssertionError(f"{method} {path}: {status} {doc}")
+        return doc
 
 
 def latency(port: int, opponent: str, moves: int, seed: int) -> list[float]:
@@ -80,18 +98,19 @@ def latency(port: int, opponent: str, moves: int, seed: int) -> list[float]:
     browser = Browser(port)
     times: list[float] = []
     while len(times) < moves:
-        status, game, _ = browser.call(
+        status, game = browser.call(
             "POST", "/api/games", {"opponent": opponent, "human": 2, "seed": rng.getrandbits(32)}
         )
         assert status == 201, game
         while not game["over"] and len(times) < moves:
             path = f"/api/games/{game['id']}"
             if game["roll"] is None:
-                status, after, seconds = browser.call("POST", f"{path}/roll", {})
+                status, after = browser.call("POST", f"{path}/roll", {})
+                seconds = browser.seconds
                 if any("thinking_ms" in t for t in after["log"][len(after["log"]) - after["played"] :]):
                     times.append(seconds)
             else:
-                status, after, _ = browser.call("POST", f"{path}/move", {"move": rng.choice(game["moves"])["move"]})
+                status, after = browser.call("POST", f"{path}/move", {"move": rng.choice(game["moves"])["move"]})
             assert status == 200, after
             game = after
     return times
@@ -115,28 +134,26 @@ def load(port: int, requests: int, clients: int, seed: int) -> tuple[int, int, f
             pick = rng.random()
             try:
                 if game is None or game["over"] or pick < 0.05:
-                    status, doc, _ = browser.call(
-                        "POST", "/api/games", {"opponent": rng.choice(["ml+", "random", "ml"])}
-                    )
+                    status, doc = browser.call("POST", "/api/games", {"opponent": rng.choice(["ml+", "random", "ml"])})
                     expected = 201
                     game = doc if status == 201 else game
                 elif pick < 0.10:
-                    status, doc, _ = browser.call("POST", f"/api/games/{game['id']}/move", {"move": "bad"})
+                    status, doc = browser.call("POST", f"/api/games/{game['id']}/move", {"move": "bad"})
                     expected = 400
                 elif pick < 0.15:
-                    status, doc, _ = browser.call("GET", f"/api/games/{game['id']}/hint")
+                    status, doc = browser.call("GET", f"/api/games/{game['id']}/hint")
                     expected = 200
                 elif pick < 0.17:
-                    status, doc, _ = browser.call("GET", f"/api/games/{game['id']}/review")
+                    status, doc = browser.call("GET", f"/api/games/{game['id']}/review")
                     expected = 200
                 elif pick < 0.22:
-                    status, doc, _ = browser.call("GET", f"/api/games/{game['id']}/record")
+                    status, doc = browser.call("GET", f"/api/games/{game['id']}/record")
                     expected = 200
                 elif game["roll"] is None:
-                    status, doc, _ = browser.call("POST", f"/api/games/{game['id']}/roll", {})
+                    status, doc = browser.call("POST", f"/api/games/{game['id']}/roll", {})
                     expected, game = 200, doc
                 else:
-                    status, doc, _ = browser.call(
+                    status, doc = browser.call(
                         "POST", f"/api/games/{game['id']}/move", {"move": game["moves"][0]["move"]}
                     )
                     expected, game = 200, doc

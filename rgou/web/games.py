@@ -32,8 +32,8 @@ from rgou.chances import WinChances
 from rgou.game import DICE, TO_MOVE, _target_square, piece_offset
 from rgou.notation import BOARD_ROWS, describe_move, person_moves
 from rgou.record import HUMAN, MAX_SEED, GameRecord, parse_record
-from rgou.review import CATEGORIES, CATEGORY_NAMES, review_game
-from rgou.rules import FINISHED, IS_ROSETTE, MAX_ROLL, NUM_PIECES, OFF_BOARD, P1, P2, ROLL_PROBS
+from rgou.review import CATEGORY_NAMES, review_game
+from rgou.rules import FINISHED, IS_ROSETTE, MAX_ROLL, NUM_PIECES, OFF_BOARD, P1, P2
 
 WEB_AGENTS = (
     "random",
@@ -177,8 +177,6 @@ class Lobby:
                 "off_board": OFF_BOARD,
                 "finished": FINISHED,
             },
-            "roll_probabilities": [float(p) for p in ROLL_PROBS],
-            "categories": [[name, None if top == float("inf") else top] for name, top in CATEGORIES],
         }
 
     def create(self, session: str, body: dict) -> dict:
