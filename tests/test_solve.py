@@ -29,6 +29,7 @@ from rgou.solve import (
     state_index,
     win_probability,
 )
+from rgou.solve import solver as solver_module
 from rgou.solve import table as table_module
 from rgou.solve.index import COUNT
 from rgou.solve.solver import bellman_residual
@@ -411,6 +412,22 @@ def test_interrupted_solve_resumes_to_the_same_bits(tmp_path):
     assert np.array_equal(resumed.values, reference.values)
     assert np.array_equal(load_table(out, 3).values, reference.values)
     assert [p.name for p in tmp_path.iterdir()] == ["finkel-3.table"]
+
+
+def test_skipping_settled_units_changes_no_value_beyond_the_tolerance(monkeypatch):
+    # The sweeps that follow the recorded moves skip units that have settled; the full sweeps, which
+    # decide convergence, visit every unit. Compare against no skipping, and against skipping every
+    # unit once swept (only full sweeps then make progress: more of them, the same values).
+    skipping = solve(3)
+    monkeypatch.setattr(solver_module, "SETTLED_SHARE", 0.0)
+    plain = solve(3)
+    monkeypatch.setattr(solver_module, "SETTLED_SHARE", np.inf)
+    only_full = solve(3)
+    for table in (skipping, only_full):
+        assert np.abs(table.values.astype(np.float64) - plain.values).max() < 3 * plain.tolerance
+        assert bellman_residual(3, table.values) < plain.tolerance
+    assert not np.array_equal(skipping.values, plain.values)  # units were skipped: the path differs
+    assert sum(g["full_sweeps"] for g in only_full.groups) > sum(g["full_sweeps"] for g in plain.groups)
 
 
 def test_progress_reports(tmp_path):
