@@ -428,7 +428,6 @@ def solve_group(
     table: np.ndarray,
     tolerance: float,
     report: Callable[[int, bool, float], None] | None = None,
-    settle: float | None = None,
 ) -> dict:
     """Solve group {hi, lo} into table[group_range(n, hi, lo)]; later groups must be final.
 
@@ -439,8 +438,8 @@ def solve_group(
     full sweep changes values no more than the following sweeps before it
     did (its new best moves made no difference), they go on down to a
     quarter of the tolerance. The following sweeps skip the units that
-    changed by less than `settle` times the tolerance when last swept (0:
-    skip none); the full sweeps, and so the test of convergence, visit all.
+    changed by less than SETTLED_SHARE times the tolerance when last swept
+    (0: skip none); the full sweeps, and so the test of convergence, visit all.
 
     report(sweep, full, change) is called after every sweep. Returns the
     group's statistics (a JSON-friendly dict).
@@ -451,7 +450,7 @@ def solve_group(
     policy = np.empty(NUM_MOVE_ROLLS * (stop - start), dtype=np.int32)
     work = np.full(stop - start, INITIAL_VALUE, dtype=np.float64)
     unit_change = np.full(units.shape[0], np.inf)
-    settled = tolerance * (SETTLED_SHARE if settle is None else settle)
+    settled = tolerance * SETTLED_SHARE
     sweeps = full_sweeps = 0
 
     def run(full: bool) -> float:
