@@ -178,3 +178,42 @@ def test_an_interrupted_solve_says_how_to_resume(tmp_path, monkeypatch, capsys):
     assert main(["solve", "--pieces", "2", "--out", str(tmp_path / "t.table")]) == 130
     err = capsys.readouterr().err
     assert f"kept in {tmp_path / 't.table.partial'}: rerun the same command to resume" in err
+
+
+def test_a_run_without_a_solved_table_solves_it_first(tmp_path, monkeypatch, capsys):
+    # Exact targets or perfect play on a machine with no table: `rgou train` solves the 7-piece game into the
+    # cache folder first, with progress. The solve itself is tested in test_solve; here it is intercepted.
+    import rgou.solve
+    from rgou.solve.solver import SolveProgress
+    from rgou.train import pipeline
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    table = rgou.solve.default_table_path(7)
+    assert table.is_relative_to(tmp_path / "cache")
+    calls, stages, said = [], [], []
+
+    def solve(n, out, progress):
+        calls.append((n, out))
+        fields = dict(n_pieces=n, group=(6, 6), group_number=1, group_count=28, group_positions=217, sweep=1)
+        progress(SolveProgress(**fields, full=True, change=0.1, done=True, resumed=False, positions_done=217,
+                               positions_total=1000, elapsed=0.1))  # fmt: skip
+        raise KeyboardInterrupt  # stop here: generating perfect play needs a real table
+
+    monkeypatch.setattr(rgou.solve, "solve", solve)
+    strong = resolve_options("strong", {"games": 2, "epochs": 1, "eval_games": 0})
+    with pytest.raises(KeyboardInterrupt):
+        train_model(strong, tmp_path / "m.json.gz", progress=lambda *a: stages.append(a), message=said.append)
+    assert calls == [(7, table)] and stages == [("solve", 217, 1000)]
+    assert said[0].startswith(f"no solved table at {table}: solving the 7-piece game first")
+    assert said[-1] == f"the groups solved so far are kept in {table}.partial: the next run resumes from them"
+    assert main(["train", "--preset", "strong", "--games", "2", "--out", str(tmp_path / "c.json.gz")]) == 130
+    assert f"no solved table at {table}: solving" in capsys.readouterr().err and len(calls) == 2
+    # what reads the table: exact targets (generated or relabelled) and the perfect agent, unless --table names one
+    assert pipeline.needs_solved_table(resolve_options("quick", {"value_target": "exact"}))
+    assert pipeline.needs_solved_table(resolve_options("quick", {"agent": "perfect"}))
+    assert not pipeline.needs_solved_table(resolve_options("quick", {}))
+    assert not pipeline.needs_solved_table(resolve_options("quick", {"agent": f"perfect:{tmp_path / 't.table'}"}))
+    assert not pipeline.needs_solved_table(resolve_options("strong", {"table": str(tmp_path / "t.table")}))
+    table.parent.mkdir(parents=True)
+    table.write_bytes(b"")  # there (its contents are checked when it is read): nothing to solve
+    assert not pipeline.needs_solved_table(strong)

@@ -67,6 +67,9 @@ def _say(enabled: bool) -> Callable[[str], None]:
     return say
 
 
+STAGE_UNITS = {"solve": "positions"}  # what a stage's bar counts, when not games
+
+
 class StageProgress:
     """One bar per stage of a run (progress(stage, done, total)): a new bar when the stage changes."""
 
@@ -78,7 +81,8 @@ class StageProgress:
     def __call__(self, stage: str, done: int, total: int) -> None:
         if stage != self.stage:
             self.close()
-            self.stage, self.bar = stage, Progress(total, "games", self.enabled, desc=stage)
+            unit = STAGE_UNITS.get(stage, "games")
+            self.stage, self.bar = stage, Progress(total, unit, self.enabled, desc=stage)
         self.bar(done, total)
         if done >= total:
             self.close()

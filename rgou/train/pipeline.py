@@ -31,7 +31,7 @@ CURVES_NAME = "curves.png"
 STRENGTH_OPPONENTS = ("heuristic", "emm-1", "emm-2", "emm-3")
 SMOKE_TEST_PRESETS = ("quick",)  # presets that check the pipeline runs, far weaker than the shipped model
 
-ProgressFn = Callable[[str, int, int], None]  # (stage, done, total): "generate", "vs heuristic", ...
+ProgressFn = Callable[[str, int, int], None]  # (stage, done, total): "solve", "generate", "vs heuristic", ...
 MessageFn = Callable[[str], None]
 
 
@@ -141,8 +141,10 @@ def train_model(
     curves (PNG, needs matplotlib) and the summary (JSON) there. inputs:
     more (option, path) pairs no output may overwrite (e.g. a config file).
     on_epoch(record) after every epoch; progress(stage, done, total) while
-    generating and in the strength check; message(text) for notes (kernels
-    compiling, what is trained). Ctrl-C ends the run cleanly: the returned
+    solving, generating and in the strength check; message(text) for notes
+    (kernels compiling, what is trained). A run that generates data with
+    exact targets or perfect play and has no solved table first solves the
+    7-piece game into the cache folder (`solve_default_table`). Ctrl-C ends the run cleanly: the returned
     run's `interrupted` says what is true of the files.
     """
     from rgou._io import check_outputs
@@ -191,6 +193,8 @@ def train_model(
     else:
         from rgou.selfplay import generate
 
+        if needs_solved_table(o):
+            seconds["solve"] = solve_default_table(say, progress)
         seconds["compile"] = warm_up(lambda: _warm_train(o), say)
         start = time.perf_counter()
         stage = None if progress is None else (lambda done, total: progress("generate", done, total))
@@ -238,6 +242,45 @@ def train_model(
         seconds["evaluate"] = time.perf_counter() - start
     _write_reports(run, plot, summary)
     return run
+
+
+def needs_solved_table(o: PipelineOptions) -> bool:
+    """Whether a run that generates its data reads the cache folder's solved table, and it is not there.
+
+    Exact value targets and the perfect agent read the solved 7-piece table;
+    without --table (or an agent spec perfect:FILE) they read the cache
+    folder's, `rgou.solve.default_table_path(7)`.
+    """
+    from rgou.solve import PERFECT_PIECES, default_table_path
+    from rgou.targets import ValueTarget
+
+    g = o.generation
+    reads = g.target.is_exact or ValueTarget(o.training.value_target).is_exact or g.agent == "perfect"
+    return reads and o.training.table is None and not default_table_path(PERFECT_PIECES).exists()
+
+
+def solve_default_table(say: MessageFn, progress: ProgressFn | None = None) -> float:
+    """Solve the 7-piece game into the cache folder (`rgou solve --pieces 7`); the seconds it took.
+
+    progress("solve", positions final, positions) after every sweep. An
+    interrupted solve keeps its finished groups beside the table
+    (<table>.partial) and the next call resumes from them.
+    """
+    from rgou.solve import PERFECT_PIECES, default_table_path, solve
+
+    path = default_table_path(PERFECT_PIECES)
+    say(
+        f"no solved table at {path}: solving the {PERFECT_PIECES}-piece game first (6 to 10 minutes and 1.4 GB "
+        "on two cores); it is written there and later runs read it"
+    )
+    report = None if progress is None else (lambda p: progress("solve", p.positions_done, p.positions_total))
+    start = time.perf_counter()
+    try:
+        solve(PERFECT_PIECES, out=path, progress=report)
+    except KeyboardInterrupt:
+        say(f"the groups solved so far are kept in {path}.partial: the next run resumes from them")
+        raise
+    return time.perf_counter() - start
 
 
 def _write_reports(run: TrainingRun, plot: str | Path | None, summary: str | Path | None) -> None:
