@@ -37,7 +37,7 @@ most 70 consecutive indices, so a sweep reads memory almost in order.
 
 Sweeps. A full sweep generates every move and records the best move of
 every roll (the policy). Most sweeps instead follow the recorded moves
-(modified policy iteration): about five times cheaper, since they neither
+(modified policy iteration): about four times cheaper, since they neither
 generate moves nor read the losing successors. A group alternates one full
 sweep with a run of following sweeps and is final when a full sweep changes
 no value by the tolerance or more. The following sweeps skip the units that
