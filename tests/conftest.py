@@ -24,6 +24,23 @@ settings.register_profile("dev", deadline=None, suppress_health_check=[HealthChe
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
+@pytest.fixture(autouse=True)
+def _no_seven_piece_solve(monkeypatch):
+    """Fail a test that would start the real 7-piece solve (minutes): with no solved table in the cache
+    folder (as in CI), `rgou train` solves it first. A test that means to reach that call patches
+    `rgou.solve.solve` itself."""
+    import rgou.solve
+
+    real = rgou.solve.solve
+
+    def guarded(n_pieces, *args, **kwargs):
+        if n_pieces == 7:
+            raise AssertionError("the test started the 7-piece solve; give a table or patch rgou.solve.solve")
+        return real(n_pieces, *args, **kwargs)
+
+    monkeypatch.setattr(rgou.solve, "solve", guarded)
+
+
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
     """tests/data: the golden vectors of the upstream engine."""

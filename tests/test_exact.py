@@ -275,8 +275,10 @@ def test_rgou_train_generates_afterstates(table, tmp_path, monkeypatch, capsys):
     import gzip
 
     monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None: table)
-    out, summary = tmp_path / "m.json.gz", tmp_path / "s.json"
+    out, summary, given = tmp_path / "m.json.gz", tmp_path / "s.json", tmp_path / "given.table"
+    given.write_bytes(b"")  # the patched loader serves it (without --table a missing cache table is solved first)
     argv = ["train", "--games", "3", "--depth", "1", "--seed", "5", "--afterstates", "--value-target", "exact"]
+    argv += ["--table", str(given)]
     argv += ["--epochs", "1", "--batch-size", "16", "--no-eval", "--quiet", "--out", str(out), "--json", str(summary)]
     assert main([*argv, "--sibling-weight", "2.5"]) == 0
     assert "policy loss full, sibling weight 2.5\n" in capsys.readouterr().out
