@@ -35,3 +35,4 @@ used.do_DELETE
 used.daemon_threads  # socketserver.ThreadingMixIn's settings
 used.request_queue_size
 used.send_error  # http.server.BaseHTTPRequestHandler's error hook (rgou.web.server.Handler)
+used._no_seven_piece_solve  # tests/conftest.py: an autouse pytest fixture, called by pytest
