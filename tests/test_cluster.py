@@ -138,3 +138,16 @@ def test_training_from_shards_sees_the_same_samples_per_epoch(tmp_path):
     assert key(np.array(seen)) == key(expected)
     assert not np.array_equal(np.array(seen), expected)  # and shuffled
     assert read_manifest(tmp_path) is None
+
+
+def test_a_shard_made_twice_is_the_same_file(tmp_path):
+    # Dask reruns the task of a worker that died; whichever copy lands last must match the manifest's SHA-256.
+    from rgou.cluster import _generate_shard
+    from rgou.heuristic import DEFAULT_PARAMS
+
+    options = {**GenerateOptions(4, depth=1, seed=3).to_json(), "heuristic_params": DEFAULT_PARAMS.to_dict()}
+    options["table"] = None
+    first = _generate_shard(1, str(tmp_path), 2, 2, options)
+    copy = (tmp_path / first["file"]).read_bytes()
+    second = _generate_shard(1, str(tmp_path), 2, 2, options)
+    assert second == first and (tmp_path / first["file"]).read_bytes() == copy
