@@ -197,6 +197,7 @@ def test_a_run_without_a_solved_table_solves_it_first(tmp_path, monkeypatch, cap
         fields = dict(n_pieces=n, group=(6, 6), group_number=1, group_count=28, group_positions=217, sweep=1)
         progress(SolveProgress(**fields, full=True, change=0.1, done=True, resumed=False, positions_done=217,
                                positions_total=1000, elapsed=0.1))  # fmt: skip
+        (out.parent / (out.name + ".partial")).mkdir(parents=True, exist_ok=True)  # a finished group was kept
         raise KeyboardInterrupt  # stop here: generating perfect play needs a real table
 
     monkeypatch.setattr(rgou.solve, "solve", solve)
@@ -214,6 +215,6 @@ def test_a_run_without_a_solved_table_solves_it_first(tmp_path, monkeypatch, cap
     assert not pipeline.needs_solved_table(resolve_options("quick", {}))
     assert not pipeline.needs_solved_table(resolve_options("quick", {"agent": f"perfect:{tmp_path / 't.table'}"}))
     assert not pipeline.needs_solved_table(resolve_options("strong", {"table": str(tmp_path / "t.table")}))
-    table.parent.mkdir(parents=True)
+    table.parent.mkdir(parents=True, exist_ok=True)
     table.write_bytes(b"")  # there (its contents are checked when it is read): nothing to solve
     assert not pipeline.needs_solved_table(strong)

@@ -387,7 +387,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_solve(args: argparse.Namespace) -> int:
     from rgou.solve import default_table_path, load_table, save_table, solve
-    from rgou.solve.solver import CHECKPOINT_SUFFIX
+    from rgou.solve.solver import interrupted_note
 
     out = Path(args.out) if args.out is not None else default_table_path(args.pieces)
     _check_outputs(args, {"--out": args.out if args.out is not None else out, "--compact": args.compact}, [],
@@ -428,12 +428,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     try:
         table = solve(args.pieces, tolerance=args.tolerance, out=out, progress=progress, threads=args.threads)
     except KeyboardInterrupt:
-        partial = out.with_name(out.name + CHECKPOINT_SUFFIX)
-        kept = (
-            f"the groups solved so far are kept in {partial}: rerun the same command to resume from them"
-            if partial.exists()
-            else "no group was finished yet, so nothing was kept"
-        )
+        kept = interrupted_note(out, "rerun the same command to resume from them")
         print(f"rgou solve: interrupted; {kept}", file=sys.stderr)
         return EXIT_INTERRUPTED
     from rgou.game import Position

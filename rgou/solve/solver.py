@@ -499,6 +499,14 @@ def _checkpoint_dir(out: Path) -> Path:
     return out.with_name(out.name + CHECKPOINT_SUFFIX)
 
 
+def interrupted_note(out: str | os.PathLike, resume: str) -> str:
+    """What an interrupted `solve(out=out)` kept, in words; `resume` says how to go on (when something was kept)."""
+    partial = _checkpoint_dir(Path(out))
+    if partial.exists():
+        return f"the groups solved so far are kept in {partial}: {resume}"
+    return "no group was finished yet, so nothing was kept"
+
+
 def _checkpoint_file(folder: Path, hi: int, lo: int) -> Path:
     return folder / f"group-{hi}-{lo}.bin"
 

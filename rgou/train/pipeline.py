@@ -267,6 +267,7 @@ def solve_default_table(say: MessageFn, progress: ProgressFn | None = None) -> f
     (<table>.partial) and the next call resumes from them.
     """
     from rgou.solve import PERFECT_PIECES, default_table_path, solve
+    from rgou.solve.solver import interrupted_note
 
     path = default_table_path(PERFECT_PIECES)
     say(
@@ -278,7 +279,7 @@ def solve_default_table(say: MessageFn, progress: ProgressFn | None = None) -> f
     try:
         solve(PERFECT_PIECES, out=path, progress=report)
     except KeyboardInterrupt:
-        say(f"the groups solved so far are kept in {path}.partial: the next run resumes from them")
+        say(interrupted_note(path, "the next run resumes from them"))
         raise
     return time.perf_counter() - start
 
