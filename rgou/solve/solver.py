@@ -280,6 +280,20 @@ def sweep_unit(n, fm, fo, unit, table, work, group_start, policy, improve):
     return worst
 
 
+@njit
+def visit(n, fm, fo, units, k, table, work, group_start, policy, improve, unit_change, settled):
+    """Sweep unit k and record its largest change in unit_change[k], unless a following sweep skips it.
+
+    A sweep that follows the recorded moves skips a unit whose last change
+    was below `settled` (returning 0.0); a full sweep visits every unit.
+    """
+    if not improve and unit_change[k] < settled:
+        return 0.0
+    change = sweep_unit(n, fm, fo, units[k], table, work, group_start, policy, improve)
+    unit_change[k] = change
+    return change
+
+
 @njit(parallel=True)
 def sweep(n, fm, fo, units, level_start, table, work, group_start, policy, improve, unit_change, settled):
     """One sweep over a group: unit levels high to low, the units of a level in parallel; the largest change.
@@ -304,20 +318,14 @@ def sweep(n, fm, fo, units, level_start, table, work, group_start, policy, impro
         total = level_start[lev + 1] - first
         if total < MIN_PARALLEL_UNITS:
             for k in range(first, first + total):
-                if not improve and unit_change[k] < settled:
-                    continue
-                change = sweep_unit(n, fm, fo, units[k], table, work, group_start, policy, improve)
-                unit_change[k] = change
+                change = visit(n, fm, fo, units, k, table, work, group_start, policy, improve, unit_change, settled)
                 if change > changes[0]:
                     changes[0] = change
             continue
         for chunk in prange(NUM_CHUNKS):
             worst = changes[chunk]
             for k in range(first + total * chunk // NUM_CHUNKS, first + total * (chunk + 1) // NUM_CHUNKS):
-                if not improve and unit_change[k] < settled:
-                    continue
-                change = sweep_unit(n, fm, fo, units[k], table, work, group_start, policy, improve)
-                unit_change[k] = change
+                change = visit(n, fm, fo, units, k, table, work, group_start, policy, improve, unit_change, settled)
                 if change > worst:
                     worst = change
             changes[chunk] = worst
