@@ -1,15 +1,19 @@
 """Game state and rules as pure Numba kernels, plus a small validating `Position`.
 
-The state is one ``int8[16]`` array (`STATE_SIZE`)::
+The state is one ``int8[2N + 2]`` array for N pieces a player (`STATE_SIZE`;
+``int8[16]`` for the seven pieces of Finkel and Masters)::
 
-    state[0:7]   P1 piece squares, slot order   (-1 off board, 0..19, 20 finished)
-    state[7:14]  P2 piece squares, slot order
-    state[14]    player to move (1 or 2)
-    state[15]    dice roll of the player to move (0..4; 0 before rolling)
+    state[0:N]    P1 piece squares, slot order   (-1 off board, 0..19, 20 finished)
+    state[N:2N]   P2 piece squares, slot order
+    state[2N]     player to move (1 or 2)
+    state[2N + 1] dice roll of the player to move (0..4; 0 before rolling)
 
 Orientation is absolute (P1/P2), as the feature and value contracts are. A move
-is a piece slot 0..6 of the player to move. Kernels neither allocate in loops
+is a piece slot 0..N-1 of the player to move. Kernels neither allocate in loops
 nor raise; `Position` is the validating edge for users.
+
+The kernels here play the Finkel rules; `engine(rules)` is this module for
+another rule set, compiled with that rule set's constants (`rgou.specialise`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import numpy as np
 from rgou._numba import njit
 from rgou._random import next_u64
 from rgou.rules import (
+    CAPTURE_AGAIN,
+    DEFAULT_RULES,
     FINISHED,
     IS_ROSETTE,
     MAX_ROLL,
@@ -31,17 +37,31 @@ from rgou.rules import (
     OTHER_TRACK_SQUARE,
     P1,
     P2,
+    ROSETTE_AGAIN,
+    SAFE_ROSETTES,
     TRACK_LENGTH,
     TRACK_POSITION,
     TRACKS,
+    RuleSet,
+    rule_set,
 )
+from rgou.specialise import specialise
 
-STATE_SIZE = 16
 P1_OFFSET = 0
-P2_OFFSET = NUM_PIECES
-TO_MOVE = 2 * NUM_PIECES
-DICE = TO_MOVE + 1
 NO_WINNER = 0
+
+
+def state_layout(pieces: int) -> dict[str, int]:
+    """The state's size and field offsets for `pieces` pieces a player."""
+    return {"STATE_SIZE": 2 * pieces + 2, "P2_OFFSET": pieces, "TO_MOVE": 2 * pieces, "DICE": 2 * pieces + 1}
+
+
+STATE_SIZE, P2_OFFSET, TO_MOVE, DICE = state_layout(NUM_PIECES).values()
+
+
+def engine(rules: RuleSet | str) -> object:
+    """This module's functions for `rules` (a name or a RuleSet): this module itself for Finkel."""
+    return specialise(__name__, rules)
 
 
 @njit
@@ -61,7 +81,7 @@ def piece_offset(player):
 
 @njit(no_alloc=True)
 def winner(state):
-    """1 or 2 if that player has borne off all seven pieces, else 0."""
+    """1 or 2 if that player has borne off all their pieces, else 0."""
     for player in (P1, P2):
         base = piece_offset(player)
         done = True
@@ -93,7 +113,7 @@ def _target_square(player, square, roll):
 
 @njit(no_alloc=True)
 def _occupancy(state, base):
-    """Bitmask of the board squares 0..19 occupied by the pieces at state[base:base+7]."""
+    """Bitmask of the board squares 0..19 occupied by the pieces at state[base:base+N]."""
     mask = 0
     for i in range(NUM_PIECES):
         sq = state[base + i]
@@ -114,7 +134,7 @@ def _is_legal_fast(state, player, slot, roll, own, opp):
     target = TRACKS[player - 1, pos]
     if (own >> target) & 1:
         return False
-    if IS_ROSETTE[target] and (opp >> target) & 1:
+    if SAFE_ROSETTES and IS_ROSETTE[target] and (opp >> target) & 1:
         return False
     return True
 
@@ -137,7 +157,7 @@ def legal_slots(state):
 
 @njit(no_alloc=True)
 def legal_moves(state, out):
-    """Write the legal slots (ascending) of the player to move into `out` (int8[7]); return their count.
+    """Write the legal slots (ascending) of the player to move into `out` (int8[N]); return their count.
 
     A roll of 0 has no moves. Finished positions still list what the movement
     rules allow (the features count them); playing on is the caller's choice.
@@ -187,7 +207,7 @@ def count_legal_moves(state):
 
 @njit(no_alloc=True)
 def legal_mask(state, out):
-    """Write a bool[7] mask of the legal slots into `out`; return the count."""
+    """Write a bool[N] mask of the legal slots into `out`; return the count."""
     bits = legal_slots(state)
     n = 0
     for slot in range(NUM_PIECES):
@@ -207,8 +227,10 @@ def copy_state_into(dst, src):
 def apply_move_inplace(state, slot):
     """Play legal move `slot` on `state` in place; return True if the mover rolls again.
 
-    Captures send the opponent's piece back to -1; landing on a rosette keeps
-    the turn, otherwise it passes. The dice entry is reset to 0 (not rolled).
+    Captures send the opponent's piece back to -1. Landing on a rosette keeps
+    the turn (where the rules say so: ROSETTE_AGAIN), and so does a capture
+    where CAPTURE_AGAIN; otherwise the turn passes. The dice entry is reset
+    to 0 (not rolled).
     """
     player = state[TO_MOVE]
     mine = piece_offset(player)
@@ -220,7 +242,9 @@ def apply_move_inplace(state, slot):
         for i in range(NUM_PIECES):
             if state[theirs + i] == target:
                 state[theirs + i] = OFF_BOARD
-        again = IS_ROSETTE[target]
+                again = CAPTURE_AGAIN
+        if ROSETTE_AGAIN and IS_ROSETTE[target]:
+            again = True
     if not again:
         state[TO_MOVE] = 3 - player
     state[DICE] = 0
@@ -276,7 +300,7 @@ def roll_dice(rng):
 
 
 def legal_move_list(state: np.ndarray) -> list[int]:
-    """The legal slots of a rolled state (int8[16]), ascending, as Python ints (empty: the turn passes)."""
+    """The legal slots of a rolled state (int8[STATE_SIZE]), ascending, as Python ints (empty: the turn passes)."""
     out = np.empty(NUM_PIECES, dtype=np.int8)
     return [int(m) for m in out[: legal_moves(state, out)]]
 
@@ -311,7 +335,7 @@ def position_problem(p1: Sequence[int], p2: Sequence[int], to_move: int, dice: i
 
 
 def _check_pieces(name: str, squares) -> tuple[int, ...]:
-    """Seven integer squares (their ranges and tracks are `position_problem`'s to check)."""
+    """NUM_PIECES integer squares (their ranges and tracks are `position_problem`'s to check)."""
     squares = tuple(squares)
     if len(squares) != NUM_PIECES:
         raise ValueError(f"{name} must list {NUM_PIECES} piece squares, got {len(squares)}")
@@ -342,6 +366,7 @@ def _state_codes() -> np.ndarray:
 
 _BAD_BIT, _DONE_BIT = 40, 48  # above the board bits 0..19 and their carries, 8 bits apart
 _STATE_CODES = _state_codes()
+RULE_DERIVED = {"_STATE_CODES": _state_codes}  # module data `rgou.specialise` recomputes per rule set
 
 
 @njit
@@ -406,58 +431,68 @@ def check_states(states: np.ndarray, what: str = "state") -> None:
 class Position:
     """A validated game position (absolute orientation), convertible to the kernel state.
 
-    `p1`, `p2`: seven squares each (-1 off board, 0..19, 20 finished);
-    `to_move`: 1 or 2; `dice`: the roll of the player to move, 0..4. A 0 is
-    a rolled zero, which passes the turn; `play()` returns positions with
-    dice 0 until the next roll is set with `with_dice()`.
+    `p1`, `p2`: the squares of each player's pieces, as many as the rule set
+    has (seven for Finkel; -1 off board, 0..19, 20 finished); `to_move`: 1
+    or 2; `dice`: the roll of the player to move, 0..4. A 0 is a rolled zero,
+    which passes the turn; `play()` returns positions with dice 0 until the
+    next roll is set with `with_dice()`. `rules`: the rule set's name.
     """
 
     p1: tuple[int, ...]
     p2: tuple[int, ...]
     to_move: int = P1
     dice: int = 0
+    rules: str = DEFAULT_RULES
 
     def __post_init__(self) -> None:
-        p1, p2 = _check_pieces("p1", self.p1), _check_pieces("p2", self.p2)
+        object.__setattr__(self, "rules", rule_set(self.rules, "rules").name)
+        kernels = self._engine
+        p1, p2 = kernels._check_pieces("p1", self.p1), kernels._check_pieces("p2", self.p2)
         object.__setattr__(self, "p1", p1)
         object.__setattr__(self, "p2", p2)
         for name, value, what in (("to_move", self.to_move, "1..2"), ("dice", self.dice, f"0..{MAX_ROLL}")):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise ValueError(f"{name} must be an integer {what}, got {value!r}")
-        problem = position_problem(p1, p2, int(self.to_move), int(self.dice))
+        problem = kernels.position_problem(p1, p2, int(self.to_move), int(self.dice))
         if problem:
             raise ValueError(problem)
         object.__setattr__(self, "to_move", int(self.to_move))
         object.__setattr__(self, "dice", int(self.dice))
 
-    @classmethod
-    def initial(cls, dice: int = 0) -> Position:
-        """The opening position, P1 to move."""
-        return cls((OFF_BOARD,) * NUM_PIECES, (OFF_BOARD,) * NUM_PIECES, P1, dice)
+    @property
+    def _engine(self):
+        return engine(self.rules)
 
     @classmethod
-    def from_array(cls, state: np.ndarray) -> Position:
-        """Validate and wrap a kernel state (int8[16])."""
+    def initial(cls, dice: int = 0, rules: str = DEFAULT_RULES) -> Position:
+        """The opening position, P1 to move."""
+        pieces = rule_set(rules, "rules").pieces
+        return cls((OFF_BOARD,) * pieces, (OFF_BOARD,) * pieces, P1, dice, rules)
+
+    @classmethod
+    def from_array(cls, state: np.ndarray, rules: str = DEFAULT_RULES) -> Position:
+        """Validate and wrap a kernel state (int8[2N + 2] for the rule set's N pieces)."""
         state = np.asarray(state)
-        if state.shape != (STATE_SIZE,):
-            raise ValueError(f"expected a state of shape ({STATE_SIZE},), got {state.shape}")
+        pieces = rule_set(rules, "rules").pieces
+        if state.shape != (2 * pieces + 2,):
+            raise ValueError(f"expected a state of shape ({2 * pieces + 2},), got {state.shape}")
         if not np.issubdtype(state.dtype, np.integer):
             raise ValueError(f"expected an integer state array, got dtype {state.dtype}")
         s = [int(v) for v in state]
-        return cls(tuple(s[:NUM_PIECES]), tuple(s[NUM_PIECES : 2 * NUM_PIECES]), s[TO_MOVE], s[DICE])
+        return cls(tuple(s[:pieces]), tuple(s[pieces : 2 * pieces]), s[2 * pieces], s[2 * pieces + 1], rules)
 
     def to_array(self) -> np.ndarray:
-        """The kernel state, int8[16]."""
+        """The kernel state, int8[2N + 2] (int8[16] for seven pieces)."""
         return np.array(self.p1 + self.p2 + (self.to_move, self.dice), dtype=np.int8)
 
     def with_dice(self, dice: int) -> Position:
         """The same position with roll `dice` for the player to move."""
-        return Position(self.p1, self.p2, self.to_move, dice)
+        return Position(self.p1, self.p2, self.to_move, dice, self.rules)
 
     @property
     def winner(self) -> int:
         """0 while the game goes on, else the winning player."""
-        return int(winner(self.to_array()))
+        return int(self._engine.winner(self.to_array()))
 
     @property
     def is_over(self) -> bool:
@@ -465,7 +500,7 @@ class Position:
 
     def legal_moves(self) -> list[int]:
         """Slots the player to move may move with the current roll, ascending."""
-        return legal_move_list(self.to_array())
+        return self._engine.legal_move_list(self.to_array())
 
     def play(self, slot: int) -> Position:
         """The position after moving piece `slot` (dice reset to 0)."""
@@ -476,12 +511,12 @@ class Position:
             raise ValueError(
                 f"illegal move: slot {slot!r} with roll {self.dice} for player {self.to_move}; legal moves are {legal}"
             )
-        return Position.from_array(apply_move(self.to_array(), np.int64(slot)))
+        return Position.from_array(self._engine.apply_move(self.to_array(), np.int64(slot)), self.rules)
 
     def pass_turn(self) -> Position:
         """The position after a roll with no legal move (or a 0): the opponent is to move."""
         if self.legal_moves():
             raise ValueError(f"cannot pass: legal moves {self.legal_moves()} exist")
         state = self.to_array()
-        pass_turn_inplace(state)
-        return Position.from_array(state)
+        self._engine.pass_turn_inplace(state)
+        return Position.from_array(state, self.rules)

@@ -1,4 +1,4 @@
-"""Board geometry, tracks, rosettes and dice of the Royal Game of Ur.
+"""Board geometry, tracks, rosettes and dice of the Royal Game of Ur, and its rule sets.
 
 The board as rgou (and the upstream engine) numbers it (``*`` marks a rosette)::
 
@@ -8,9 +8,18 @@ The board as rgou (and the upstream engine) numbers it (``*`` marks a rosette)::
     P2 row   [16*] [ 17] [ 18] [ 19]               [15*] [ 14]
 
 A piece's square is OFF_BOARD (-1) before it enters, 0..19 on the board and
-FINISHED (20) once it has borne off. Each player walks a 14-square track; its
-"track position" is the index of its square in that track.
+FINISHED (20) once it has borne off. Each player walks a track of squares;
+its "track position" is the index of its square in that track.
+
+The module's constants are those of the Finkel rules (the default). A
+`RuleSet` describes any of the four rule sets rgou plays (`RULE_SETS`), and
+`rule_constants` gives the same constants for it: `rgou.specialise` compiles
+the kernels once per rule set with them, so no kernel branches on the rules.
 """
+
+from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,22 +45,129 @@ NUM_ROLLS = MAX_ROLL + 1
 ROLL_WEIGHTS = (1, 4, 6, 4, 1)  # four binary dice: C(4, r)
 ROLL_PROBS = np.array(ROLL_WEIGHTS, dtype=np.float64) / 16.0
 
-# Lookup tables used by the kernels (index 0 = P1, 1 = P2).
-TRACKS = np.array([P1_TRACK, P2_TRACK], dtype=np.int8)  # [player, track position] -> square
 
-IS_ROSETTE = np.zeros(NUM_CELLS, dtype=np.bool_)
-IS_ROSETTE[list(ROSETTE_SQUARES)] = True
+@dataclass(frozen=True)
+class RuleSet:
+    """One rule set: the board, both tracks, the rosettes and what they do, and the pieces.
 
-# [player, square + 1] -> track position; -1 for squares off this player's track,
-# -1 for OFF_BOARD (index 0) and TRACK_LENGTH for FINISHED.
-TRACK_POSITION = np.full((NUM_PLAYERS, NUM_CELLS + 1), -1, dtype=np.int8)
-for _player, _track in enumerate((P1_TRACK, P2_TRACK)):
-    for _pos, _square in enumerate(_track):
-        TRACK_POSITION[_player, _square + 1] = _pos
-    TRACK_POSITION[_player, FINISHED + 1] = TRACK_LENGTH
+    Tracks and rosettes are board squares (see the module docstring; the Aseb
+    board numbers its squares the same way, with a 12-square middle row
+    4..15). A piece enters on its track's first square and bears off with the
+    exact roll past the last. The dice are four binary dice in every rule set.
+    """
 
-# [square + 1] -> the square at the same track position on the other player's track (the colour swap;
-# shared squares, OFF_BOARD and FINISHED map to themselves).
-OTHER_TRACK_SQUARE = np.arange(OFF_BOARD, NUM_CELLS, dtype=np.int8)
-for _mine, _theirs in zip(P1_TRACK, P2_TRACK):
-    OTHER_TRACK_SQUARE[_mine + 1], OTHER_TRACK_SQUARE[_theirs + 1] = _theirs, _mine
+    name: str
+    board: str  # "standard" or "aseb": the board's shape, for drawing it
+    p1_track: tuple[int, ...]
+    p2_track: tuple[int, ...]
+    rosettes: tuple[int, ...]
+    pieces: int
+    safe_rosettes: bool  # a piece on a rosette cannot be captured
+    rosette_again: bool  # landing on a rosette grants another roll
+    capture_again: bool  # capturing grants another roll
+
+    def __post_init__(self) -> None:
+        if len(self.p1_track) != len(self.p2_track):
+            raise ValueError(f"rule set {self.name!r}: the two tracks differ in length")
+        for track in (self.p1_track, self.p2_track):
+            if len(set(track)) != len(track) or not all(0 <= sq < NUM_SQUARES for sq in track):
+                raise ValueError(f"rule set {self.name!r}: a track must visit distinct squares 0..{NUM_SQUARES - 1}")
+        if not 1 <= self.pieces <= NUM_PIECES:
+            raise ValueError(f"rule set {self.name!r}: pieces must be 1..{NUM_PIECES}, got {self.pieces}")
+
+    @property
+    def track_length(self) -> int:
+        """Squares on a track; track position track_length means borne off."""
+        return len(self.p1_track)
+
+
+FINKEL = RuleSet("finkel", "standard", P1_TRACK, P2_TRACK, ROSETTE_SQUARES, NUM_PIECES, True, True, False)
+# James Masters' path: up the middle row to its seventh square, then through the opponent's last two squares,
+# the middle row's last square and the player's own last two squares (16 squares).
+MASTERS_P1_TRACK = (3, 2, 1, 0, 4, 5, 6, 7, 8, 9, 10, 15, 14, 11, 12, 13)
+MASTERS_P2_TRACK = (19, 18, 17, 16, 4, 5, 6, 7, 8, 9, 10, 13, 12, 11, 14, 15)
+MASTERS = RuleSet("masters", "standard", MASTERS_P1_TRACK, MASTERS_P2_TRACK, ROSETTE_SQUARES, 7, False, True, False)
+BLITZ = RuleSet("blitz", "standard", MASTERS_P1_TRACK, MASTERS_P2_TRACK, ROSETTE_SQUARES, 5, False, True, True)
+# The Aseb board: four squares per side row (0..3, 16..19) and a 12-square middle row (4..15).
+ASEB_P1_TRACK = (3, 2, 1, 0) + tuple(range(4, 16))
+ASEB_P2_TRACK = (19, 18, 17, 16) + tuple(range(4, 16))
+ASEB_ROSETTES = (0, 7, 11, 15, 16)
+ASEB = RuleSet("aseb", "aseb", ASEB_P1_TRACK, ASEB_P2_TRACK, ASEB_ROSETTES, 5, True, True, False)
+
+RULE_SETS = {rules.name: rules for rules in (FINKEL, MASTERS, BLITZ, ASEB)}
+DEFAULT_RULES = FINKEL.name
+
+
+def rule_set(name: str | RuleSet, what: str = "--rules") -> RuleSet:
+    """The rule set called `name` (a RuleSet passes through); a ValueError names `what` and the choices."""
+    if isinstance(name, RuleSet):
+        return name
+    if isinstance(name, str) and name.lower() in RULE_SETS:
+        return RULE_SETS[name.lower()]
+    raise ValueError(f"{what}: unknown rule set {name!r}; choose one of {', '.join(RULE_SETS)}")
+
+
+def tracks_array(rules: RuleSet) -> np.ndarray:
+    """int8 [player, track position] -> square (index 0 = P1, 1 = P2)."""
+    return np.array([rules.p1_track, rules.p2_track], dtype=np.int8)
+
+
+def rosette_array(rules: RuleSet) -> np.ndarray:
+    """bool [cell]: whether a board square (0..NUM_CELLS-1) is a rosette."""
+    out = np.zeros(NUM_CELLS, dtype=np.bool_)
+    out[list(rules.rosettes)] = True
+    return out
+
+
+def track_position_array(rules: RuleSet) -> np.ndarray:
+    """int8 [player, square + 1] -> track position.
+
+    -1 for squares off this player's track and for OFF_BOARD (index 0);
+    the track length for FINISHED.
+    """
+    out = np.full((NUM_PLAYERS, NUM_CELLS + 1), -1, dtype=np.int8)
+    for player, track in enumerate((rules.p1_track, rules.p2_track)):
+        for pos, square in enumerate(track):
+            out[player, square + 1] = pos
+        out[player, FINISHED + 1] = rules.track_length
+    return out
+
+
+def other_track_square_array(rules: RuleSet) -> np.ndarray:
+    """int8 [square + 1] -> the square at the same track position on the other player's track.
+
+    The colour swap; squares on neither track or on both at the same
+    position, OFF_BOARD and FINISHED map to themselves.
+    """
+    out = np.arange(OFF_BOARD, NUM_CELLS, dtype=np.int8)
+    for mine, theirs in zip(rules.p1_track, rules.p2_track, strict=True):
+        out[mine + 1], out[theirs + 1] = theirs, mine
+    return out
+
+
+def rule_constants(rules: RuleSet) -> dict[str, object]:
+    """The module constants that depend on the rule set, for `rules`: what kernels specialise on."""
+    return {
+        "NUM_PIECES": rules.pieces,
+        "TRACK_LENGTH": rules.track_length,
+        "P1_TRACK": rules.p1_track,
+        "P2_TRACK": rules.p2_track,
+        "ROSETTE_SQUARES": rules.rosettes,
+        "SAFE_ROSETTES": rules.safe_rosettes,
+        "ROSETTE_AGAIN": rules.rosette_again,
+        "CAPTURE_AGAIN": rules.capture_again,
+        "TRACKS": tracks_array(rules),
+        "IS_ROSETTE": rosette_array(rules),
+        "TRACK_POSITION": track_position_array(rules),
+        "OTHER_TRACK_SQUARE": other_track_square_array(rules),
+    }
+
+
+# The Finkel constants the kernels read (index 0 = P1, 1 = P2).
+SAFE_ROSETTES = FINKEL.safe_rosettes
+ROSETTE_AGAIN = FINKEL.rosette_again
+CAPTURE_AGAIN = FINKEL.capture_again
+TRACKS = tracks_array(FINKEL)
+IS_ROSETTE = rosette_array(FINKEL)
+TRACK_POSITION = track_position_array(FINKEL)
+OTHER_TRACK_SQUARE = other_track_square_array(FINKEL)
