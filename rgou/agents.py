@@ -23,6 +23,10 @@ or policy; a `+` searches the close calls one ply deeper (`CLOSE_GAP`).
 `perfect` plays perfectly from a solved 7-piece table (`rgou solve`), the
 default table file or TABLE. An optional `epsilon` makes an agent play a uniformly random move
 with that probability (self-play exploration).
+
+An agent plays one rule set (`rules`, Finkel by default): random, heuristic
+and expectiminimax-N play any of them; ml and perfect play Finkel, the rule
+set of the shipped models and the solver.
 """
 
 from __future__ import annotations
@@ -40,12 +44,13 @@ from rgou._validate import check_float, check_int
 from rgou.features import NUM_FEATURES, features_into
 from rgou.game import STATE_SIZE, TO_MOVE, count_legal_moves, legal_moves
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
-from rgou.leaves import NET_WIN, Leaf, heuristic_leaf, net_leaf, net_value, no_leaf, table_leaf
+from rgou.leaves import NET_WIN, Leaf, net_leaf, net_value, no_leaf, table_leaf
 from rgou.models import PACKAGED_MODELS
 from rgou.nn.inference import forward_one_into, softmax_into
 from rgou.nn.layout import LAYOUT_IN_OUT, layer_sizes
-from rgou.rules import NUM_PIECES, P2
+from rgou.rules import DEFAULT_RULES, NUM_PIECES, P2, rule_set
 from rgou.search import DEFAULT_DEPTH, MAX_DEPTH, NO_MOVE, Work, check_depth, deepen_close_calls, make_work, search_into
+from rgou.specialise import specialise
 from rgou.targets import ValueTarget
 
 AGENT_RANDOM = 0
@@ -180,7 +185,7 @@ NO_LEGAL_MOVE = "the position has no legal move (roll 0 or blocked): the turn pa
 
 
 def _kernel_state(state) -> np.ndarray:
-    """A writable C-contiguous int8[16] copy-or-view of a rolled state (the one type the compiled entry takes)."""
+    """A writable C-contiguous int8[STATE_SIZE] copy-or-view of a rolled state (the compiled entry's one type)."""
     state = np.ascontiguousarray(state, dtype=np.int8)
     if state.shape != (STATE_SIZE,):
         raise ValueError(f"a state is int8[{STATE_SIZE}], got shape {state.shape}")
@@ -196,37 +201,41 @@ def _legal(state: np.ndarray) -> np.ndarray:
 
 
 class Agent:
-    """An agent: its `AgentData` and its own scratch and random generator.
+    """An agent: its `AgentData`, its rule set, and its own scratch and random generator.
 
     `choose_move(state)` returns a legal slot of the rolled kernel state
-    (int8[16]); `decide(state)` also returns the scores behind it.
+    (int8[16] for seven pieces a player); `decide(state)` also returns the
+    scores behind it. `data` must have been built for `rules` (its leaf's
+    tables are the rule set's).
     """
 
-    def __init__(self, name: str, data: AgentData, seed: int = 0):
+    def __init__(self, name: str, data: AgentData, seed: int = 0, rules: str = DEFAULT_RULES):
         self.name = name
         self.data = data
-        self._scratch = agent_scratch(data)
+        self.rules = rule_set(rules, "rules").name
+        self._kernels = kernels = specialise(__name__, self.rules)
+        self._scratch = kernels.agent_scratch(data)
         self._rng = seed_rng(np.uint64(check_int("seed", seed, 0, 2**64 - 1)), np.uint64(0))
         # The compiled checked_decide_into for these argument types, called directly: Numba's dispatch would
         # type the AgentData tuple on every call (about 150 us, ten times an ML agent's decision).
-        args = (data, np.zeros(STATE_SIZE, np.int8), self._rng, self._scratch)
-        self._decide = checked_decide_into.compile(tuple(numba.typeof(a) for a in args))
+        args = (data, np.zeros(kernels.STATE_SIZE, np.int8), self._rng, self._scratch)
+        self._decide = kernels.checked_decide_into.compile(tuple(numba.typeof(a) for a in args))
 
     def choose_move(self, state: np.ndarray) -> int:
-        move = int(self._decide(self.data, _kernel_state(state), self._rng, self._scratch)[0])
+        move = int(self._decide(self.data, self._kernels._kernel_state(state), self._rng, self._scratch)[0])
         if move == NO_MOVE:
             raise ValueError(NO_LEGAL_MOVE)
         return move
 
     def decide(self, state: np.ndarray) -> Decision:
         """The move with its per-slot scores (the agent's own mix of search and policy)."""
-        state = _kernel_state(state)
-        legal = _legal(state)
+        state = self._kernels._kernel_state(state)
+        legal = self._kernels._legal(state)
         move, value = self._decide(self.data, state, self._rng, self._scratch)
         d = self.data
-        sign = 1.0 if state[TO_MOVE] == P2 else -1.0
+        sign = 1.0 if state[self._kernels.TO_MOVE] == P2 else -1.0
         has_policy = d.kind == AGENT_SEARCH and d.policy_weight != 0.0
-        scores: list[float | None] = [None] * NUM_PIECES
+        scores: list[float | None] = [None] * self._kernels.NUM_PIECES
         for slot in legal:
             if d.kind == AGENT_RANDOM:
                 scores[slot] = 1.0 / len(legal)
@@ -241,9 +250,9 @@ class Agent:
 class RandomAgent(Agent):
     """Uniformly random legal move, from its own seeded generator."""
 
-    def __init__(self, seed: int = 0):
+    def __init__(self, seed: int = 0, rules: str = DEFAULT_RULES):
         data = AgentData(AGENT_RANDOM, 0, no_leaf(), 0.0, 0.0, 0.0, NO_POLICY, _NO_SIZES, 0.0)
-        super().__init__("random", data, seed)
+        super().__init__("random", data, seed, rules)
 
 
 def search_agent_data(depth: int, leaf: Leaf, epsilon: float = 0.0) -> AgentData:
@@ -254,16 +263,20 @@ def search_agent_data(depth: int, leaf: Leaf, epsilon: float = 0.0) -> AgentData
 class HeuristicAgent(Agent):
     """Greedy one-ply on the heuristic: the depth-1 search (the best heuristic value after the move)."""
 
-    def __init__(self, params: HeuristicParams = DEFAULT_PARAMS):
-        super().__init__("heuristic", search_agent_data(1, heuristic_leaf(params)))
+    def __init__(self, params: HeuristicParams = DEFAULT_PARAMS, rules: str = DEFAULT_RULES):
+        leaf = specialise("rgou.leaves", rules).heuristic_leaf(params)  # the rule set's heuristic table
+        super().__init__("heuristic", search_agent_data(1, leaf), rules=rules)
 
 
 class ExpectiminimaxAgent(Agent):
     """The expert: expectiminimax to `depth` move plies on the heuristic."""
 
-    def __init__(self, depth: int = DEFAULT_DEPTH, params: HeuristicParams = DEFAULT_PARAMS):
+    def __init__(
+        self, depth: int = DEFAULT_DEPTH, params: HeuristicParams = DEFAULT_PARAMS, rules: str = DEFAULT_RULES
+    ):
         self.depth = check_depth(depth)
-        super().__init__(f"expectiminimax-{self.depth}", search_agent_data(self.depth, heuristic_leaf(params)))
+        leaf = specialise("rgou.leaves", rules).heuristic_leaf(params)
+        super().__init__(f"expectiminimax-{self.depth}", search_agent_data(self.depth, leaf), rules=rules)
 
 
 def _check_weights(weights) -> None:
@@ -426,23 +439,33 @@ def spec_inputs(spec: str) -> list[Path]:
 AGENT_SPECS = "random, heuristic, expectiminimax-N (emm-N), ml[-D][+][:MODEL][:MODE], perfect[:TABLE]"
 
 
-def make_agent(spec: str, seed: int = 0, params: HeuristicParams = DEFAULT_PARAMS, table=None) -> Agent:
-    """Build an agent from a spec (see the module docstring); its name is the spec as given.
+def make_agent(
+    spec: str, seed: int = 0, params: HeuristicParams = DEFAULT_PARAMS, table=None, rules: str = DEFAULT_RULES
+) -> Agent:
+    """Build an agent from a spec (see the module docstring) for a rule set; its name is the spec as given.
 
     `table` (a solved `Table` or a path) serves the spec `perfect`; None: the cache folder's
-    table. `perfect:FILE` names its own.
+    table. `perfect:FILE` names its own. ml and perfect play Finkel only.
     """
     if not isinstance(spec, str):
         raise ValueError(f"agent spec must be a string, got {spec!r}")
+    rules = rule_set(rules, "rules").name
     if spec == "random":
-        agent: Agent = RandomAgent(seed)
+        agent: Agent = RandomAgent(seed, rules)
     elif spec == "heuristic":
-        agent = HeuristicAgent(params)
+        agent = HeuristicAgent(params, rules)
     elif spec.startswith(("expectiminimax-", "emm-")):
         depth = spec.split("-", 1)[1]
         if not depth.isdigit():
             raise ValueError(f"bad agent spec {spec!r}: expected expectiminimax-N or emm-N with a depth N")
-        agent = ExpectiminimaxAgent(int(depth), params)
+        agent = ExpectiminimaxAgent(int(depth), params, rules)
+    elif rules != DEFAULT_RULES and (
+        spec in ("ml", "ml+", "perfect") or spec.startswith(("ml:", "ml-", "ml+:", "perfect:"))
+    ):
+        raise ValueError(
+            f"agent {spec!r} plays the {DEFAULT_RULES} rules only (its models and solved table are Finkel's); "
+            f"under {rules} play random, heuristic or expectiminimax-N"
+        )
     elif spec in ("ml", "ml+") or spec.startswith(("ml:", "ml-", "ml+:")):
         from rgou.models import load_model
 

@@ -16,7 +16,9 @@
   in [-1, 1] in value mode) and ``ml_move``.
 
 `parse_position(line)` reads one JSON line (str, or bytes decoded as UTF-8)
-``{"p1": [7 squares], "p2": [7 squares], "to_move": 1|2, "dice": 0..4}``;
+``{"p1": [7 squares], "p2": [7 squares], "to_move": 1|2, "dice": 0..4}``
+(optionally ``"rules"``: the rule set's name, which must be the analyzer's;
+a rule set of N pieces lists N squares a player);
 `parse_small_position(line, n)` the same with n squares per player. Both
 check types and ranges strictly in `position_fields` (integers only, no
 bools, no key given twice), and any bad line is a ValueError. `read_lines`
@@ -35,11 +37,11 @@ import numpy as np
 from rgou._validate import json_int, shown, strict_json
 from rgou.agents import MLAgent
 from rgou.features import NUM_FEATURES, features_into
-from rgou.game import Position, apply_move, winner
-from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, heuristic_score
-from rgou.leaves import heuristic_leaf
-from rgou.rules import FINISHED, MAX_ROLL, NUM_PIECES, OFF_BOARD, P1, P2
-from rgou.search import NO_MOVE, check_depth, leaf_work, search_into
+from rgou.game import Position, engine
+from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
+from rgou.rules import DEFAULT_RULES, FINISHED, MAX_ROLL, NUM_PIECES, OFF_BOARD, P1, P2, RULE_SETS, rule_set
+from rgou.search import NO_MOVE, check_depth
+from rgou.specialise import specialise
 
 POSITION_KEYS = ("p1", "p2", "to_move", "dice")
 
@@ -122,9 +124,13 @@ def position_fields(line: str | bytes, n_pieces: int = NUM_PIECES) -> tuple[list
     return squares["p1"], squares["p2"], to_move, dice
 
 
-def parse_position(line: str | bytes) -> Position:
-    """A `Position` from one JSON line (str, or bytes read as UTF-8); ValueError says what is wrong."""
-    return Position(*position_fields(line))
+def parse_position(line: str | bytes, rules: str = DEFAULT_RULES) -> Position:
+    """A `Position` of `rules` from one JSON line (str, or bytes read as UTF-8); ValueError says what is wrong."""
+    rules = rule_set(rules, "rules").name
+    said = _position_object(line).get("rules", rules)
+    if said != rules:
+        raise ValueError(f"rules: the line is a position of {_shown(said)}, this analysis plays {rules} (--rules)")
+    return Position(*position_fields(line, RULE_SETS[rules].pieces), rules)
 
 
 class Analyzer:
@@ -132,7 +138,9 @@ class Analyzer:
 
     depth: also search the heuristic to this depth (None: no search);
     model: a weight file or packaged model name for the ML fields (None: none);
-    ml_depth: the ML agent's search depth; features: include the 150 features.
+    ml_depth: the ML agent's search depth; features: include the 150 features;
+    rules: the rule set of the positions (the features, model and table are
+    Finkel's: other rule sets report the rest).
     """
 
     def __init__(
@@ -143,48 +151,63 @@ class Analyzer:
         features: bool = True,
         ml_depth: int = 0,
         table=None,
+        rules: str = DEFAULT_RULES,
     ):
         """table: a solved `rgou.solve.Table` (or None) for the exact fields."""
         from rgou.models import load_model
 
+        self.rules = rule_set(rules, "rules").name
+        if self.rules != DEFAULT_RULES and (model is not None or table is not None):
+            raise ValueError(f"the model and the solved table are {DEFAULT_RULES}'s: not with the {self.rules} rules")
+        if self.rules != DEFAULT_RULES and features:
+            raise ValueError(f"the 150 features are {DEFAULT_RULES}'s: analyse {self.rules} without them")
+        self._game = engine(self.rules)
+        self._search = specialise("rgou.search", self.rules)
+        self._heuristic = specialise("rgou.heuristic", self.rules)
         self.table = table
         self.depth = None if depth is None else check_depth(depth)
         self.params = params
         self.with_features = features
         self._params = params.to_array()
-        self._leaf = heuristic_leaf(params)
-        self._work = leaf_work(self.depth or 1, self._leaf)
+        self._leaf = self._search.heuristic_leaf(params)
+        self._work = self._search.leaf_work(self.depth or 1, self._leaf)
         self._features = np.empty(NUM_FEATURES, dtype=np.float32)
-        self._scores = np.empty(NUM_PIECES, dtype=np.float64)
+        self._scores = np.empty(self._game.NUM_PIECES, dtype=np.float64)
         self.agent = None if model is None else MLAgent(load_model(model), depth=ml_depth)
 
     def analyze_line(self, line: str | bytes) -> dict:
         """The report of one JSON line (a 7-piece position, or an N-piece one with an N-piece table)."""
         if self.table is not None and self.table.n_pieces != NUM_PIECES:
             return {"exact": exact_fields(self.table, parse_small_position(line, self.table.n_pieces))}
-        return self.analyze(parse_position(line))
+        return self.analyze(parse_position(line, self.rules))
 
     def analyze(self, pos: Position) -> dict:
+        if pos.rules != self.rules:
+            raise ValueError(f"a position of the {pos.rules} rules: this analyzer plays {self.rules}")
+        game = self._game
+        n = game.NUM_PIECES
         state = pos.to_array()
         moves = pos.legal_moves()
-        over = int(winner(state))
+        over = int(game.winner(state))
         successors = []
         for m in moves:
-            after = apply_move(state, m)
+            after = game.apply_move(state, m)
             successors.append(
-                {"move": m, "p1": after[:7].tolist(), "p2": after[7:14].tolist(), "to_move": int(after[14])}
+                {"move": m, "p1": after[:n].tolist(), "p2": after[n : 2 * n].tolist(), "to_move": int(after[2 * n])}
             )
         out: dict = {
             "legal_moves": moves,
             "successors": successors,
             "winner": over,
-            "heuristic": int(heuristic_score(state, self._params)),
+            "heuristic": int(self._heuristic.heuristic_score(state, self._params)),
         }
         if self.with_features:
             features_into(state, self._features)
             out["features"] = self._features.tolist()
         if self.depth is not None:
-            value, best = search_into(state, np.int64(self.depth), self._leaf, self._work, self._scores, None)
+            value, best = self._search.search_into(
+                state, np.int64(self.depth), self._leaf, self._work, self._scores, None
+            )
             out["search_value"] = float(value)
             out["best_move"] = None if best == NO_MOVE or over else int(best)
             out["scores"] = [] if over else [float(self._scores[m]) for m in moves]

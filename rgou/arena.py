@@ -23,9 +23,11 @@ import numpy as np
 
 from rgou._validate import check_int
 from rgou.agents import Agent, make_agent
-from rgou.game import DICE, TO_MOVE
-from rgou.playout import NO_SAMPLE_MOVE, play_games
+from rgou.game import engine
+from rgou.playout import NO_SAMPLE_MOVE
 from rgou.record import MAX_TURNS, GameRecord, Turn
+from rgou.rules import DEFAULT_RULES
+from rgou.specialise import specialise
 
 ARENA_MAX_PLIES = MAX_TURNS  # turns, passes included: a cap no real game reaches
 RECORD_CHUNK = (
@@ -82,9 +84,9 @@ def match(
     max_plies: int = ARENA_MAX_PLIES,
     first_game: int = 0,
 ) -> PairResult:
-    """Play `games` games of a against b with paired dice and alternating colours."""
+    """Play `games` games of a against b with paired dice and alternating colours (under the agents' rule set)."""
     games = check_int("games", games, 1)
-    rec = play_games(
+    rec = _game_loop(a, b)(
         a.data,
         b.data,
         games,
@@ -99,16 +101,24 @@ def match(
     return summarize(a.name, b.name, rec.winners, rec.first_agent, rec.plies, rec.time_ns, rec.decisions)
 
 
+def _game_loop(a: Agent, b: Agent) -> Callable:
+    """`rgou.playout.play_games` for the agents' rule set (both must play the same one)."""
+    if a.rules != b.rules:
+        raise ValueError(f"{a.name} plays the {a.rules} rules and {b.name} the {b.rules} rules: a match needs one")
+    return specialise("rgou.playout", a.rules).play_games
+
+
 def match_records(
     a: Agent, b: Agent, games: int, seed: int = 0, threads: int | None = None, max_plies: int = ARENA_MAX_PLIES
 ) -> list[GameRecord]:
     """The first `games` games of `match(a, b, ..., seed)`, the same games, as game records (every turn kept)."""
     games = check_int("games", games, 1)
     max_plies = check_int("max_plies", max_plies, 1, MAX_TURNS)
+    loop, kernels = _game_loop(a, b), engine(a.rules)
     out = []
     for first in range(0, games, RECORD_CHUNK):
         count = min(RECORD_CHUNK, games - first)
-        rec = play_games(
+        rec = loop(
             a.data, b.data, count, seed, first_game=first // 2, paired=True, split_streams=True,
             max_plies=max_plies, record_samples=max_plies, record_passes=True, threads=threads,
         )  # fmt: skip
@@ -116,10 +126,10 @@ def match_records(
             players = (a.name, b.name) if rec.first_agent[g] == 0 else (b.name, a.name)
             n = int(rec.counts[g])
             turns = [
-                Turn(int(s[TO_MOVE]), int(s[DICE]), None if m == NO_SAMPLE_MOVE else int(m))
+                Turn(int(s[kernels.TO_MOVE]), int(s[kernels.DICE]), None if m == NO_SAMPLE_MOVE else int(m))
                 for s, m in zip(rec.states[g, :n], rec.moves[g, :n])
             ]
-            out.append(GameRecord(players, seed, (first + g) // 2, turns))
+            out.append(GameRecord(players, seed, (first + g) // 2, turns, a.rules))
     return out
 
 
@@ -174,16 +184,20 @@ def tournament(
     progress: Callable[[str, str, int, int], None] | None = None,
     max_plies: int = ARENA_MAX_PLIES,
     scheduler: str | None = None,
+    rules: str = DEFAULT_RULES,
 ) -> list[PairResult]:
     """Every pair of agents (by spec) plays `games` games; pairs in the order of the specs (`rgou arena`).
 
     With `scheduler` ("local" or a Dask scheduler's address) the games are
     Dask tasks (`rgou.cluster.match_sharded`, one client for every pair;
     `threads` local workers); the results are the same as on one machine.
+    `rules`: the rule set every game is played under.
     """
     if len(specs) < 2:
         raise ValueError(f"an arena needs at least two agents, got {len(specs)}")
-    agents = [make_agent(spec, seed=seed) for spec in specs]  # bad specs fail before any game
+    agents = [make_agent(spec, seed=seed, rules=rules) for spec in specs]  # bad specs fail before any game
+    if scheduler is not None and agents[0].rules != DEFAULT_RULES:
+        raise ValueError(f"a Dask arena plays the {DEFAULT_RULES} rules only; play {rules} without --scheduler")
     pairs = list(itertools.combinations(range(len(agents)), 2))
 
     def report(i: int, j: int):
@@ -203,9 +217,9 @@ def tournament(
         close_client(client)
 
 
-def tournament_json(results: list[PairResult], games: int, seed: int) -> dict:
+def tournament_json(results: list[PairResult], games: int, seed: int, rules: str = DEFAULT_RULES) -> dict:
     """A tournament's results as `rgou arena --json` writes them."""
-    return {"games_per_pair": games, "seed": seed, "pairs": [r.to_json() for r in results]}
+    return {"rules": rules, "games_per_pair": games, "seed": seed, "pairs": [r.to_json() for r in results]}
 
 
 def win_matrix(specs: list[str], results: list[PairResult]) -> list[list[float | None]]:

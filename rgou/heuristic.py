@@ -26,6 +26,7 @@ from rgou.rules import (
     P2,
     TRACK_POSITION,
 )
+from rgou.specialise import specialise
 
 PARAM_NAMES = (
     "win_score",
@@ -167,11 +168,13 @@ def heuristic_score_from_table(state, table, params):
 
 @njit
 def heuristic_score(state, params):
-    """Heuristic value of `state` (int8[16]) under `params` (int64[8]); positive favours P2."""
+    """Heuristic value of `state` (int8[STATE_SIZE]) under `params` (int64[8]); positive favours P2."""
     return heuristic_score_from_table(state, heuristic_table(params), params)
 
 
 def heuristic_score_of(position, params: HeuristicParams = DEFAULT_PARAMS) -> int:
-    """`heuristic_score()` of a `Position` (or int8[16] state)."""
-    state = position.to_array() if hasattr(position, "to_array") else np.ascontiguousarray(position, dtype=np.int8)
-    return int(heuristic_score(state, params.to_array()))
+    """`heuristic_score()` of a `Position` under its rule set (or of an int8[16] Finkel state)."""
+    if not hasattr(position, "to_array"):
+        return int(heuristic_score(np.ascontiguousarray(position, dtype=np.int8), params.to_array()))
+    kernels = specialise(__name__, position.rules)
+    return int(kernels.heuristic_score(position.to_array(), params.to_array()))

@@ -1,10 +1,13 @@
 """How positions and moves are written for people: the board as text, a move in words.
 
-The board's rows as rgou draws it (None: no square in that column)::
+The board's rows as rgou draws the standard board (`rgou.rules.BOARD_ROWS`;
+None: no square in that column)::
 
     P1 row   0*  1   2   3   .   .  13* 12
     middle   4   5   6   7*  8   9  10  11
     P2 row  16* 17  18  19   .   .  15* 14
+
+Other rule sets draw their own board (`rgou.specialise`).
 """
 
 from __future__ import annotations
@@ -12,13 +15,19 @@ from __future__ import annotations
 import numpy as np
 
 from rgou.game import DICE, TO_MOVE, _target_square, distinct_moves
-from rgou.rules import FINISHED, IS_ROSETTE, NUM_PIECES, OFF_BOARD, P1, P2
+from rgou.rules import (
+    BOARD_ROWS,
+    CAPTURE_AGAIN,
+    FINISHED,
+    IS_ROSETTE,
+    NUM_PIECES,
+    OFF_BOARD,
+    P1,
+    P2,
+    ROSETTE_AGAIN,
+)
 
 MARKS = {P1: "X", P2: "O"}
-TOP_ROW = (0, 1, 2, 3, None, None, 13, 12)  # squares by column, None: no square
-MIDDLE_ROW = (4, 5, 6, 7, 8, 9, 10, 11)
-BOTTOM_ROW = (16, 17, 18, 19, None, None, 15, 14)
-BOARD_ROWS = (TOP_ROW, MIDDLE_ROW, BOTTOM_ROW)
 
 
 def _cell(square: int | None, occupant: dict[int, str]) -> str:
@@ -54,22 +63,23 @@ def render_board(state: np.ndarray) -> str:
         )
         return f" {label:<3}{cells}{'|' if squares[-1] is not None else ''}"
 
-    full = "+-----" * 8 + "+"
+    top, middle, bottom = BOARD_ROWS
+    full = "+-----" * len(middle) + "+"
     lines = [
-        "    " + _border(TOP_ROW),
-        row("P1", TOP_ROW),
+        "    " + _border(top),
+        row("P1", top),
         "    " + full,
-        row("", MIDDLE_ROW),
+        row("", middle),
         "    " + full,
-        row("P2", BOTTOM_ROW),
-        "    " + _border(BOTTOM_ROW),
+        row("P2", bottom),
+        "    " + _border(bottom),
     ]
     for player, base in ((P1, 0), (P2, NUM_PIECES)):
         pieces = state[base : base + NUM_PIECES]
         waiting = int((pieces == OFF_BOARD).sum())
         done = int((pieces == FINISHED).sum())
         lines.append(f" player {player} ({MARKS[player]}): {waiting} waiting to enter, {done} borne off")
-    return "\n".join(lines)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def describe_move(state: np.ndarray, slot: int) -> str:
@@ -86,10 +96,13 @@ def describe_move(state: np.ndarray, slot: int) -> str:
         text = f"piece {slot}: {square} -> {target}"
     if target != FINISHED:
         theirs = state[(NUM_PIECES if player == P1 else 0) : (2 * NUM_PIECES if player == P1 else NUM_PIECES)]
-        if target in theirs:
+        captures = target in theirs
+        if captures:
             text += f", captures {MARKS[3 - player]}"
         if IS_ROSETTE[target]:
-            text += ", rosette: roll again"
+            text += ", rosette: roll again" if ROSETTE_AGAIN else ", rosette"
+        elif captures and CAPTURE_AGAIN:
+            text += ": roll again"
     return text
 
 

@@ -16,13 +16,15 @@
       "winner": 0
     }
 
+* ``rules``, ``pieces``: the rule set (``finkel``, ``masters``, ``blitz`` or
+  ``aseb``) and its pieces a player (7, 7, 5, 5).
 * ``players``: player 1 (who moves first) and player 2, each ``"human"`` or an
   agent spec (``"ml+"``, ``"emm-3"``, ...).
 * ``seed``, ``stream``: the dice were rgou's, seeded: turn k's roll is the
   k-th roll of the generator seeded with (seed, stream) (`rgou.game.roll_dice`),
   so a reader checks every roll. ``null`` seed: the rolls were typed in.
 * ``turns``: every turn in order, passes included: who moved, the roll (0..4)
-  and the piece moved, as its slot (0..6: its index in the position's ``p1``
+  and the piece moved, as its slot (0..N-1: its index in the position's ``p1``
   or ``p2`` list; every piece starts off the board and keeps its slot), or
   ``null`` when the turn passed (a roll of 0, or no legal move).
 * ``winner``: 1 or 2 once the game is over, 0 while it is not.
@@ -43,22 +45,11 @@ import numpy as np
 from rgou._io import atomic_write
 from rgou._random import seed_rng
 from rgou._validate import json_int, shown, strict_json
-from rgou.game import (
-    DICE,
-    TO_MOVE,
-    apply_move_inplace,
-    is_over,
-    legal_move_list,
-    new_state,
-    pass_turn_inplace,
-    roll_dice,
-)
-from rgou.game import winner as state_winner
-from rgou.rules import MAX_ROLL, NUM_PIECES, P1, P2
+from rgou.game import engine, roll_dice
+from rgou.rules import DEFAULT_RULES, MAX_ROLL, P1, P2, RULE_SETS, rule_set
 
 FORMAT = "rgou-game"
 VERSION = 1
-RULES = "finkel"
 HUMAN = "human"
 RECORD_KEYS = ("format", "version", "rules", "pieces", "players", "seed", "stream", "turns", "winner")
 TURN_KEYS = ("player", "roll", "move")
@@ -82,14 +73,15 @@ class GameRecord:
     """A game being played or read: its players, dice seed and turns, replayed as they are added.
 
     `add(roll, move)` checks a turn against the rules (and the seed) and plays
-    it; `state` is the position now (int8[16], not rolled), `winner` 0 until
-    the game is over.
+    it; `state` is the position now (int8[2N + 2], not rolled), `winner` 0
+    until the game is over. `rules`: the rule set's name.
     """
 
     players: tuple[str, str]
     seed: int | None = None
     stream: int = 0
     turns: list[Turn] = field(default_factory=list)
+    rules: str = DEFAULT_RULES
 
     def __post_init__(self) -> None:
         players = tuple(self.players) if isinstance(self.players, list | tuple) else ()
@@ -102,8 +94,10 @@ class GameRecord:
         if self.seed is not None:
             self.seed = json_int("seed", self.seed, 0, MAX_SEED)
         self.stream = json_int("stream", self.stream, 0, MAX_SEED)
+        self.rules = rule_set(self.rules, "rules").name
+        self._engine = engine(self.rules)
         turns, self.turns = list(self.turns), []
-        self.state = new_state()
+        self.state = self._engine.new_state()
         self._rng = None if self.seed is None else seed_rng(np.uint64(self.seed), np.uint64(self.stream))
         for number, turn in enumerate(turns, start=1):
             try:
@@ -113,15 +107,15 @@ class GameRecord:
 
     @property
     def winner(self) -> int:
-        return int(state_winner(self.state))
+        return int(self._engine.winner(self.state))
 
     @property
     def over(self) -> bool:
-        return bool(is_over(self.state))
+        return bool(self._engine.is_over(self.state))
 
     @property
     def to_move(self) -> int:
-        return int(self.state[TO_MOVE])
+        return int(self.state[self._engine.TO_MOVE])
 
     def seeded_roll(self) -> int | None:
         """The seed's roll for the next turn (None when the dice are not seeded); draws nothing."""
@@ -132,8 +126,8 @@ class GameRecord:
     def legal_moves(self, roll: int) -> list[int]:
         """The legal slots of the player to move with this roll."""
         rolled = self.state.copy()
-        rolled[DICE] = json_int("roll", roll, 0, MAX_ROLL)
-        return legal_move_list(rolled)
+        rolled[self._engine.DICE] = json_int("roll", roll, 0, MAX_ROLL)
+        return self._engine.legal_move_list(rolled)
 
     def add(self, roll: int, move: int | None, player: int | None = None) -> None:
         """Play one turn: check it (ValueError says what is wrong, and nothing changes), then apply it."""
@@ -152,9 +146,10 @@ class GameRecord:
             if legal:
                 raise ValueError(f"the turn passed, but roll {roll} has legal moves (slots {legal})")
         else:
-            move = json_int("move", move, 0, NUM_PIECES - 1)
+            pieces = self._engine.NUM_PIECES
+            move = json_int("move", move, 0, pieces - 1)
             if move not in legal:
-                where = int(self.state[(0 if self.to_move == P1 else NUM_PIECES) + move])
+                where = int(self.state[(0 if self.to_move == P1 else pieces) + move])
                 allowed = f"the legal slots are {legal}" if legal else "no move is legal: the turn passes"
                 raise ValueError(
                     f"move {move} (player {self.to_move}'s piece on square {where}) is not legal with roll {roll}: "
@@ -163,34 +158,35 @@ class GameRecord:
         if self._rng is not None:
             roll_dice(self._rng)
         self.turns.append(Turn(self.to_move, roll, move))
-        self.state[DICE] = roll
+        kernels = self._engine
+        self.state[kernels.DICE] = roll
         if move is None:
-            pass_turn_inplace(self.state)
+            kernels.pass_turn_inplace(self.state)
         else:
-            apply_move_inplace(self.state, move)
-        self.state[DICE] = 0
+            kernels.apply_move_inplace(self.state, move)
+        self.state[kernels.DICE] = 0
 
     def positions(self) -> list[np.ndarray]:
-        """The rolled position (int8[16]) of every turn, in order: turn k's pieces, mover and roll."""
-        replay = GameRecord(self.players)
+        """The rolled position (int8[2N + 2]) of every turn, in order: turn k's pieces, mover and roll."""
+        replay = GameRecord(self.players, rules=self.rules)
         out = []
         for turn in self.turns:
             rolled = replay.state.copy()
-            rolled[DICE] = turn.roll
+            rolled[self._engine.DICE] = turn.roll
             out.append(rolled)
             replay.add(turn.roll, turn.move)
         return out
 
     def truncated(self, turns: int) -> GameRecord:
         """The same game with only its first `turns` turns (undo)."""
-        return GameRecord(self.players, self.seed, self.stream, self.turns[:turns])
+        return GameRecord(self.players, self.seed, self.stream, self.turns[:turns], self.rules)
 
     def to_json(self) -> dict:
         return {
             "format": FORMAT,
             "version": VERSION,
-            "rules": RULES,
-            "pieces": NUM_PIECES,
+            "rules": self.rules,
+            "pieces": self._engine.NUM_PIECES,
             "players": list(self.players),
             "seed": self.seed,
             "stream": self.stream,
@@ -218,10 +214,12 @@ def parse_record(data: object) -> GameRecord:
         raise ValueError(f"format must be {FORMAT!r}, got {shown(data['format'])}: not an rgou game record")
     if type(data["version"]) is not int or data["version"] != VERSION:
         raise ValueError(f"unsupported version {shown(data['version'])} (this rgou reads version {VERSION})")
-    if data["rules"] != RULES:
-        raise ValueError(f"rules must be {RULES!r} (the rule set rgou plays), got {shown(data['rules'])}")
-    if type(data["pieces"]) is not int or data["pieces"] != NUM_PIECES:
-        raise ValueError(f"pieces must be {NUM_PIECES}, got {shown(data['pieces'])}")
+    rules = data["rules"]
+    if not isinstance(rules, str) or rules not in RULE_SETS:
+        raise ValueError(f"rules must be one of {', '.join(RULE_SETS)}, got {shown(rules)}")
+    pieces = RULE_SETS[rules].pieces
+    if type(data["pieces"]) is not int or data["pieces"] != pieces:
+        raise ValueError(f"pieces must be {pieces} (the {rules} rules' pieces), got {shown(data['pieces'])}")
     turns = data["turns"]
     if not isinstance(turns, list):
         raise ValueError(f"turns must be a list, got {shown(turns)}")
@@ -241,7 +239,7 @@ def parse_record(data: object) -> GameRecord:
     if seed is None and stream not in (0, None):
         raise ValueError("stream is given without a seed")
     stream = 0 if stream is None else json_int("stream", stream, 0, MAX_SEED)
-    record = GameRecord(data["players"], seed, stream, parsed)
+    record = GameRecord(data["players"], seed, stream, parsed, rules)
     claimed = json_int("winner", data["winner"], 0, P2)
     if claimed != record.winner:
         said = f"says player {claimed} won" if claimed else "says the game is not over"

@@ -31,7 +31,7 @@ from rgou.chances import WinChances, p1_chance
 from rgou.game import new_state, winner
 from rgou.notation import describe_move
 from rgou.record import GameRecord
-from rgou.rules import P1, P2
+from rgou.rules import DEFAULT_RULES, P1, P2
 
 CATEGORIES = (  # (name, the largest loss in percentage points it takes)
     ("best", 0.01),
@@ -120,6 +120,8 @@ class GameReview:
 
 def review_game(record: GameRecord, chances: WinChances) -> GameReview:
     """Judge every decision of a recorded game (see the module docstring)."""
+    if record.rules != DEFAULT_RULES:
+        raise ValueError(f"a game of the {record.rules} rules: the review judges {DEFAULT_RULES} games (its chances)")
     decisions: list[Decision] = []
     graph = [chances.position(new_state())]
     positions = record.positions()

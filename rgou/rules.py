@@ -37,8 +37,22 @@ P2 = 2
 P1_TRACK = (3, 2, 1, 0, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
 P2_TRACK = (19, 18, 17, 16, 4, 5, 6, 7, 8, 9, 10, 11, 14, 15)
 ROSETTE_SQUARES = (0, 7, 13, 15, 16)
-CENTER_FIRST, CENTER_LAST = 4, 11  # track positions (and squares) of the middle lane
+CENTER_FIRST, CENTER_LAST = 4, 11  # track positions (and squares) of the middle lane: the shared squares
 HOME_STRETCH_START = 12  # track positions 12, 13: the last private squares
+
+# The boards' rows as drawn (player 1's row, the middle row, player 2's row): squares by column, None: no square.
+STANDARD_BOARD = (
+    (0, 1, 2, 3, None, None, 13, 12),
+    (4, 5, 6, 7, 8, 9, 10, 11),
+    (16, 17, 18, 19, None, None, 15, 14),
+)
+ASEB_BOARD = (
+    (0, 1, 2, 3) + (None,) * 8,
+    tuple(range(4, 16)),
+    (16, 17, 18, 19) + (None,) * 8,
+)
+BOARDS = {"standard": STANDARD_BOARD, "aseb": ASEB_BOARD}
+BOARD_ROWS = STANDARD_BOARD
 
 MAX_ROLL = 4
 NUM_ROLLS = MAX_ROLL + 1
@@ -74,11 +88,20 @@ class RuleSet:
                 raise ValueError(f"rule set {self.name!r}: a track must visit distinct squares 0..{NUM_SQUARES - 1}")
         if not 1 <= self.pieces <= NUM_PIECES:
             raise ValueError(f"rule set {self.name!r}: pieces must be 1..{NUM_PIECES}, got {self.pieces}")
+        drawn = {sq for row in BOARDS.get(self.board, ()) for sq in row if sq is not None}
+        if not set(self.p1_track) | set(self.p2_track) <= drawn:
+            raise ValueError(f"rule set {self.name!r}: the tracks leave the {self.board!r} board")
 
     @property
     def track_length(self) -> int:
         """Squares on a track; track position track_length means borne off."""
         return len(self.p1_track)
+
+    @property
+    def shared_positions(self) -> tuple[int, int]:
+        """(first, last) track position on a square of both tracks (the same on both, by the rule sets' shape)."""
+        shared = [p for p, square in enumerate(self.p1_track) if square in self.p2_track]
+        return shared[0], shared[-1]
 
 
 FINKEL = RuleSet("finkel", "standard", P1_TRACK, P2_TRACK, ROSETTE_SQUARES, NUM_PIECES, True, True, False)
@@ -147,12 +170,18 @@ def other_track_square_array(rules: RuleSet) -> np.ndarray:
 
 def rule_constants(rules: RuleSet) -> dict[str, object]:
     """The module constants that depend on the rule set, for `rules`: what kernels specialise on."""
+    center_first, center_last = rules.shared_positions
     return {
+        "RULES_NAME": rules.name,
         "NUM_PIECES": rules.pieces,
         "TRACK_LENGTH": rules.track_length,
         "P1_TRACK": rules.p1_track,
         "P2_TRACK": rules.p2_track,
         "ROSETTE_SQUARES": rules.rosettes,
+        "BOARD_ROWS": BOARDS[rules.board],
+        "CENTER_FIRST": center_first,
+        "CENTER_LAST": center_last,
+        "HOME_STRETCH_START": center_last + 1,
         "SAFE_ROSETTES": rules.safe_rosettes,
         "ROSETTE_AGAIN": rules.rosette_again,
         "CAPTURE_AGAIN": rules.capture_again,
@@ -164,6 +193,7 @@ def rule_constants(rules: RuleSet) -> dict[str, object]:
 
 
 # The Finkel constants the kernels read (index 0 = P1, 1 = P2).
+RULES_NAME = FINKEL.name
 SAFE_ROSETTES = FINKEL.safe_rosettes
 ROSETTE_AGAIN = FINKEL.rosette_again
 CAPTURE_AGAIN = FINKEL.capture_again

@@ -70,7 +70,8 @@ from rgou.leaves import (
     won_value,
 )
 from rgou.nn.inference import INFERENCE_WORK_ROWS
-from rgou.rules import MAX_ROLL, NUM_PIECES, OFF_BOARD, P2, ROLL_PROBS
+from rgou.rules import DEFAULT_RULES, MAX_ROLL, NUM_PIECES, OFF_BOARD, P2, ROLL_PROBS, RULES_NAME
+from rgou.specialise import specialise
 
 MAX_DEPTH = 6  # about 0.25 s per decision with the heuristic; each ply costs ~25x more
 DEFAULT_DEPTH = 3
@@ -428,14 +429,23 @@ def check_depth(depth: int, low: int = 1) -> int:
     return check_int("depth", depth, low, MAX_DEPTH)
 
 
+def _kernels_for(position, leaf: Leaf | None):
+    """This module compiled for the position's rule set; other rule sets search on the heuristic only."""
+    rules = getattr(position, "rules", RULES_NAME)
+    if leaf is not None and rules != DEFAULT_RULES:
+        raise ValueError(f"the {rules} rules are searched on their heuristic only (nets and tables are Finkel's)")
+    return specialise(__name__, rules)
+
+
 def expected_value(
     position, depth: int = DEFAULT_DEPTH, params: HeuristicParams = DEFAULT_PARAMS, leaf: Leaf | None = None
 ) -> float:
     """Value of a `Position` before its player rolls (P2's point of view): the mean over the five rolls."""
     depth = check_depth(depth)
-    leaf = heuristic_leaf(params) if leaf is None else leaf
-    work = leaf_work(depth, leaf)
-    return float(chance_value_into(position.to_array(), np.int64(depth), leaf, work, None))
+    kernels = _kernels_for(position, leaf)
+    leaf = kernels.heuristic_leaf(params) if leaf is None else leaf
+    work = kernels.leaf_work(depth, leaf)
+    return float(kernels.chance_value_into(position.to_array(), np.int64(depth), leaf, work, None))
 
 
 def expectiminimax(
@@ -448,10 +458,11 @@ def expectiminimax(
     `leaf` defaults to the heuristic with `params`.
     """
     depth = check_depth(depth)
-    leaf = heuristic_leaf(params) if leaf is None else leaf
-    scores = np.empty(NUM_PIECES, dtype=np.float64)
-    work = leaf_work(depth, leaf)
-    value, best = search_into(position.to_array(), np.int64(depth), leaf, work, scores, None)
+    kernels = _kernels_for(position, leaf)
+    leaf = kernels.heuristic_leaf(params) if leaf is None else leaf
+    scores = np.empty(kernels.NUM_PIECES, dtype=np.float64)
+    work = kernels.leaf_work(depth, leaf)
+    value, best = kernels.search_into(position.to_array(), np.int64(depth), leaf, work, scores, None)
     moves = [int(m) for m in np.flatnonzero(~np.isnan(scores))]
     return SearchResult(float(value), int(best), moves, [float(scores[m]) for m in moves])
 

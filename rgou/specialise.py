@@ -29,7 +29,15 @@ from rgou._numba import _registered
 from rgou.rules import FINKEL, RuleSet, rule_constants, rule_set
 
 # Modules whose every rule-dependent value is a constant named in rule_constants or state_layout.
-RULE_AWARE = ("rgou.game",)
+RULE_AWARE = (
+    "rgou.game",
+    "rgou.heuristic",
+    "rgou.leaves",
+    "rgou.search",
+    "rgou.agents",
+    "rgou.playout",
+    "rgou.notation",
+)
 
 _COPIES: dict[tuple[str, str], types.SimpleNamespace] = {}
 

@@ -33,10 +33,11 @@ import numpy as np
 from rgou.agents import Agent
 from rgou.analysis import read_line
 from rgou.chances import WinChances
-from rgou.game import DICE, TO_MOVE
-from rgou.notation import MARKS, describe_move, person_moves, render_board
+from rgou.game import engine
+from rgou.notation import MARKS
 from rgou.record import HUMAN, GameRecord
-from rgou.rules import MAX_ROLL, P1, P2
+from rgou.rules import DEFAULT_RULES, MAX_ROLL, P1, P2
+from rgou.specialise import specialise
 
 DICE_MODES = ("auto", "manual")
 
@@ -77,7 +78,8 @@ class PlaySession:
     """One game between a person and an agent, over text streams.
 
     chances: the judge of hints (`rgou.chances.WinChances`); None builds one
-    at the first hint, exact when the cache folder holds a solved table.
+    at the first hint, exact when the cache folder holds a solved table. The
+    game is played under the agent's rule set (hints judge Finkel games only).
     """
 
     def __init__(
@@ -105,7 +107,10 @@ class PlaySession:
         if self.stdout is None:
             raise ValueError("standard output is closed: nowhere to show the game")
         players = (HUMAN, agent.name) if human == P1 else (agent.name, HUMAN)
-        self.record = GameRecord(players, seed if dice == "auto" else None)
+        self.rules = agent.rules
+        self._game = engine(self.rules)
+        self._notation = specialise("rgou.notation", self.rules)
+        self.record = GameRecord(players, seed if dice == "auto" else None, rules=self.rules)
         self.chances = chances
         self.state = self.record.state.copy()  # the position shown: the record's, with the roll once rolled
 
@@ -149,23 +154,26 @@ class PlaySession:
             if text in QUIT_WORDS:
                 raise _Quit
             if text == "board":
-                self.say(render_board(self.state))
+                self.say(self._notation.render_board(self.state))
                 continue
             self.say(f"  please type the number of dice showing their mark, 0 to {MAX_ROLL} (or board, quit)")
 
     def _hint(self, moves: list[int]) -> None:
+        if self.rules != DEFAULT_RULES:
+            self.say(f"  hints judge {DEFAULT_RULES} games only (the shipped model and the solved table are Finkel's)")
+            return
         if self.chances is None:
             self.chances = WinChances()
         judged = self.chances.moves(self.state)
         self.say(f"  your chance of winning after each move ({self.chances.label}):")
         for k, slot in enumerate(moves, start=1):
             best = "  <- best" if slot == judged.best_move else ""
-            self.say(f"  {k}) {describe_move(self.state, slot)}: {100 * judged.after[slot]:.1f}%{best}")
+            self.say(f"  {k}) {self._notation.describe_move(self.state, slot)}: {100 * judged.after[slot]:.1f}%{best}")
 
     def _human_move(self, moves: list[int]) -> int:
         """The person's choice (a slot); _Quit when they quit."""
         for k, slot in enumerate(moves, start=1):
-            self.say(f"  {k}) {describe_move(self.state, slot)}")
+            self.say(f"  {k}) {self._notation.describe_move(self.state, slot)}")
         while True:
             text = self._ask("your move (number, hint, board, quit): ").lower()
             number = parse_number(text)
@@ -175,7 +183,7 @@ class PlaySession:
                 self._hint(moves)
                 continue
             if text == "board":
-                self.say(render_board(self.state))
+                self.say(self._notation.render_board(self.state))
                 continue
             if text in QUIT_WORDS:
                 raise _Quit
@@ -183,10 +191,13 @@ class PlaySession:
 
     def position_line(self) -> str:
         """The current position as a JSON line for `rgou analyze` (no "dice" before the roll)."""
-        s = self.state
-        doc = {"p1": s[:7].tolist(), "p2": s[7:14].tolist(), "to_move": int(s[TO_MOVE])}
-        if s[DICE] or self._rolled:
-            doc["dice"] = int(s[DICE])
+        s, game = self.state, self._game
+        n = game.NUM_PIECES
+        doc = {"p1": s[:n].tolist(), "p2": s[n : 2 * n].tolist(), "to_move": int(s[game.TO_MOVE])}
+        if s[game.DICE] or self._rolled:
+            doc["dice"] = int(s[game.DICE])
+        if self.rules != DEFAULT_RULES:
+            doc["rules"] = self.rules
         return json.dumps(doc)
 
     def run(self) -> PlayResult:
@@ -195,16 +206,17 @@ class PlaySession:
         self.say(
             f"You play {MARKS[self.human]} (player {self.human}) against {self.agent.name}; "
             f"player 1 moves first. Dice: {self.dice}."
+            + ("" if self.rules == DEFAULT_RULES else f" Rules: {self.rules} (docs/rules.md).")
         )
         self._rolled = False
         try:
             while not self.record.over:
                 player = self.record.to_move
                 self.say("")
-                self.say(render_board(self.state))
+                self.say(self._notation.render_board(self.state))
                 roll = self._roll(names[player])
-                self.state[DICE], self._rolled = roll, True
-                moves = person_moves(self.state)
+                self.state[self._game.DICE], self._rolled = roll, True
+                moves = self._notation.person_moves(self.state)
                 self.say(f"{names[player]} ({MARKS[player]}) rolled {roll}")
                 if not moves:
                     self.say("  no legal move: the turn passes")
@@ -213,7 +225,7 @@ class PlaySession:
                     slot = self._human_move(moves)
                 else:
                     slot = self.agent.choose_move(self.state)
-                    self.say(f"  {self.agent.name} plays {describe_move(self.state, slot)}")
+                    self.say(f"  {self.agent.name} plays {self._notation.describe_move(self.state, slot)}")
                 self.record.add(roll, slot)
                 self.state, self._rolled = self.record.state.copy(), False
         except _Quit:
@@ -222,7 +234,7 @@ class PlaySession:
             return self._stop("the game stopped before the end")
         won = self.record.winner
         self.say("")
-        self.say(render_board(self.state))
+        self.say(self._notation.render_board(self.state))
         self.say("You win!" if won == self.human else f"{self.agent.name} wins.")
         return PlayResult(won, self.state.copy(), len(self.record.turns), self.record)
 

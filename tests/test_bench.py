@@ -25,6 +25,24 @@ def test_quick_engine_features_json(tmp_path, capsys):
     assert "[engine]" in capsys.readouterr().out
 
 
+def test_quick_rules_plays_each_rule_sets_own_games(tmp_path):
+    # The section's games are the arena's games of that rule set: the same turns a game, the same seed.
+    from rgou.agents import make_agent
+    from rgou.arena import match
+    from rgou.bench.timing import BENCH_SEED
+    from rgou.rules import RULE_SETS
+
+    out = tmp_path / "bench.json"
+    bench.main(["--quick", "--quiet", "--only", "rules", "--json", str(out)])
+    metrics = {k: m["value"] for k, m in json.loads(out.read_text())["sections"]["rules"]["metrics"].items()}
+    for name in RULE_SETS:
+        assert metrics[f"{name}_selfplay_games_per_s"] > 0 and metrics[f"{name}_emm3_decision_us"] > 0
+        agent = make_agent("emm-2", rules=name)
+        arena = match(agent, agent, 40, BENCH_SEED)
+        assert metrics[f"{name}_selfplay_plies_per_game"] == pytest.approx(arena.mean_plies)
+    assert len({metrics[f"{name}_selfplay_plies_per_game"] for name in RULE_SETS}) == len(RULE_SETS)
+
+
 def test_quick_web_answers_every_request_as_expected(tmp_path):
     """The web section drives a real `rgou serve`: every load request gets its expected answer, the server lives."""
     out = tmp_path / "web.json"

@@ -8,6 +8,7 @@ games of each rule set compare, turn by turn, every legal move's outcome
 
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -204,3 +205,259 @@ def test_rule_sets_compile_into_their_own_cache_entries(tmp_path):
         printed.append(done.stdout.strip())
     assert list(tmp_path.rglob("*legal_moves__masters*.nbi")), "the Masters copy has its own cache index"
     assert printed == ["[1, 2, 3, 4, 5, 6] [0, 1, 2, 3, 4, 5, 6]"] * 2
+
+
+# The heuristic and the search: a plain heuristic and expectiminimax over the reference's moves, written from
+# docs/rules.md's formula with its terms read per rule set ("centre": a square both paths share; "home": a track
+# position past every shared square).
+PARAMS = {
+    "win_score": 10000,
+    "finished_piece_value": 1000,
+    "position_weight": 15,
+    "safety_bonus": 25,
+    "rosette_control_bonus": 40,
+    "advancement_bonus": 5,
+    "capture_bonus": 35,
+    "center_lane_bonus": 2,
+}
+
+
+def plain_heuristic(name: str, state: tuple) -> int:
+    ref = REFERENCE[name]
+    p1, p2 = state[0], state[1]
+    if all(sq == ref.done for sq in p1):
+        return -PARAMS["win_score"]
+    if all(sq == ref.done for sq in p2):
+        return PARAMS["win_score"]
+
+    def terms(path, other, pieces):
+        finished = sum(sq == ref.done for sq in pieces)
+        on_board = [sq for sq in pieces if sq not in (oracle.OUT, ref.done)]
+        last_shared = max(path.index(sq) for sq in path if sq in other)
+        position = strategic = 0
+        for sq in on_board:
+            p = path.index(sq)
+            position += p + 1
+            if sq in ref.rosettes:
+                strategic += PARAMS["safety_bonus"] + PARAMS["rosette_control_bonus"]
+            if sq in other:
+                strategic += PARAMS["advancement_bonus"] + PARAMS["center_lane_bonus"]
+            elif p > last_shared:
+                strategic += 2 * PARAMS["advancement_bonus"]
+        return finished, len(on_board), position, strategic
+
+    f1, b1, pos1, s1 = terms(ref.paths[0], ref.paths[1], p1)
+    f2, b2, pos2, s2 = terms(ref.paths[1], ref.paths[0], p2)
+    score = (f2 - f1) * PARAMS["finished_piece_value"] + (b2 - b1) * PARAMS["capture_bonus"]
+    weighted = (pos2 - pos1) * PARAMS["position_weight"]
+    score += abs(weighted) // 10 * (1 if weighted >= 0 else -1)  # truncated toward zero
+    return score + s2 - s1
+
+
+def plain_chance(name: str, state: tuple, depth: int) -> float:
+    if depth == 0:
+        return plain_heuristic(name, state)
+    return sum(p * plain_value(name, state, roll, depth)[0] for roll, p in enumerate(oracle.FOUR_BINARY_DICE))
+
+
+def plain_value(name: str, state: tuple, roll: int, depth: int) -> tuple[float, list[float]]:
+    """(value, distinct move scores) of a rolled reference state, as the docs' expectiminimax defines it."""
+    ref = REFERENCE[name]
+    if oracle.winner(state, ref) or depth == 0:
+        return plain_heuristic(name, state), []
+    children = oracle.moves(state, roll, ref)
+    if not children:
+        return plain_chance(name, oracle.passed(state), depth - 1), []
+    scores = [
+        plain_heuristic(name, child) if oracle.winner(child, ref) else plain_chance(name, child, depth - 1)
+        for child in children
+    ]
+    return (max(scores) if state[2] == 2 else min(scores)), scores
+
+
+def random_positions(name: str, seed: int, count: int) -> list[np.ndarray]:
+    """Rolled states met in random games of rule set `name`."""
+    kernels = engine(name)
+    rng = np.random.default_rng(seed)
+    out = np.empty(RULE_SETS[name].pieces, dtype=np.int8)
+    found = []
+    state = kernels.new_state()
+    while len(found) < count:
+        if kernels.is_over(state):
+            state = kernels.new_state()
+        state[kernels.DICE] = rng.choice(5, p=oracle.FOUR_BINARY_DICE)
+        if rng.random() < 0.2:
+            found.append(state.copy())
+        n = kernels.legal_moves(state, out)
+        if n:
+            state = kernels.apply_move(state, np.int64(out[rng.integers(n)]))
+        else:
+            kernels.pass_turn_inplace(state)
+    return found
+
+
+@pytest.mark.parametrize("name", list(RULE_SETS))
+def test_every_rule_sets_search_is_the_plain_expectiminimax(name):
+    from rgou.heuristic import heuristic_score_of
+    from rgou.search import expected_value, expectiminimax
+
+    for k, state in enumerate(random_positions(name, seed=11, count=24)):
+        pos = Position.from_array(state, name)
+        ref_state, roll = to_reference(name, state), int(state[-1])
+        assert heuristic_score_of(pos) == plain_heuristic(name, ref_state)
+        depth = 1 + k % 2
+        value, scores = plain_value(name, ref_state, roll, depth)
+        result = expectiminimax(pos, depth)
+        assert result.value == pytest.approx(value, rel=1e-12, abs=1e-9), (name, ref_state, roll)
+        assert sorted(set(np.round(result.scores, 6))) == sorted(set(np.round(scores, 6)))
+        unrolled = plain_chance(name, ref_state[:2] + (ref_state[2],), 1)
+        assert expected_value(pos, 1) == pytest.approx(unrolled, rel=1e-12, abs=1e-9)
+
+
+@pytest.mark.parametrize("name", ["masters", "blitz", "aseb"])
+def test_the_game_loop_plays_each_rule_sets_games(name):
+    # Every turn of an arena game between two agents of the rule set is a legal turn of the reference.
+    from rgou.agents import make_agent
+    from rgou.arena import match
+    from rgou.playout import NO_SAMPLE_MOVE
+
+    a, b = make_agent("heuristic", rules=name), make_agent("random", seed=3, rules=name)
+    loop = specialise("rgou.playout", name).play_games
+    rec = loop(a.data, b.data, 6, 9, paired=True, split_streams=True, max_plies=600, record_samples=600,
+               record_passes=True)  # fmt: skip
+    kernels, ref = engine(name), REFERENCE[name]
+    for g in range(6):
+        turns = rec.states[g, : rec.counts[g]]
+        for k, (state, move) in enumerate(zip(turns, rec.moves[g, : rec.counts[g]])):
+            before, roll = to_reference(name, state), int(state[kernels.DICE])
+            if move == NO_SAMPLE_MOVE:
+                after = oracle.passed(before)
+                assert not oracle.moves(before, roll, ref)
+            else:
+                after = to_reference(name, kernels.apply_move(state, np.int64(move)))
+                assert after in oracle.moves(before, roll, ref)
+            if k + 1 < len(turns):
+                assert to_reference(name, turns[k + 1]) == after
+            else:
+                assert oracle.winner(after, ref) == rec.winners[g]
+    result = match(a, b, 40, seed=9)
+    assert result.a_wins + result.b_wins == 40 and result.a_wins > result.b_wins
+
+
+def test_agents_and_matches_keep_to_one_rule_set():
+    from rgou.agents import make_agent
+    from rgou.arena import match
+
+    for spec in ("ml", "ml+", "perfect", "ml-1:default"):
+        with pytest.raises(ValueError, match=re.escape(f"agent {spec!r} plays the finkel rules only")):
+            make_agent(spec, rules="masters")
+    with pytest.raises(ValueError, match="rules: unknown rule set 'ur'"):
+        make_agent("heuristic", rules="ur")
+    with pytest.raises(ValueError, match="heuristic plays the blitz rules and random the finkel rules"):
+        match(make_agent("heuristic", rules="blitz"), make_agent("random"), 2)
+    with pytest.raises(ValueError, match="nets and tables are Finkel's"):
+        from rgou.leaves import heuristic_leaf
+        from rgou.search import expectiminimax
+
+        expectiminimax(Position.initial(2, "aseb"), 1, leaf=heuristic_leaf())
+
+
+def test_play_a_rule_set_in_the_terminal_and_replay_its_record(tmp_path):
+    import io
+
+    from rgou.agents import make_agent
+    from rgou.record import read_record, write_record
+    from rgou.terminal import PlaySession
+
+    out = io.StringIO()
+    session = PlaySession(make_agent("emm-1", rules="aseb"), seed=4, stdin=io.StringIO("hint\n" + "1\n" * 400),
+                          stdout=out)  # fmt: skip
+    result = session.run()
+    text = out.getvalue()
+    assert "Rules: aseb" in text and "hints judge finkel games only" in text
+    assert "|11*  |12   |13   |14   |15*  |" in text  # the Aseb board's middle row
+    assert result.winner in (1, 2) and result.record.rules == "aseb"
+    path = tmp_path / "aseb.json"
+    write_record(result.record, path)
+    again = read_record(path)
+    assert again.rules == "aseb" and again.turns == result.record.turns and again.winner == result.winner
+    assert [len(p) for p in again.positions()[:1]] == [12]
+
+
+def test_records_name_their_rule_set_and_mismatches_are_refused(tmp_path):
+    import json
+
+    from rgou.record import GameRecord, parse_record, record_text
+    from rgou.review import review_game
+
+    record = GameRecord(("human", "heuristic"), seed=1, rules="blitz")
+    for _ in range(30):
+        moves = record.legal_moves(record.seeded_roll())
+        record.add(record.seeded_roll(), moves[-1] if moves else None)
+    doc = json.loads(record_text(record))
+    assert (doc["rules"], doc["pieces"]) == ("blitz", 5)
+    assert parse_record(doc).state.tolist() == record.state.tolist()
+    with pytest.raises(ValueError, match=r"pieces must be 5 \(the blitz rules' pieces\), got 7"):
+        parse_record({**doc, "pieces": 7})
+    with pytest.raises(ValueError, match="rules must be one of finkel, masters, blitz, aseb, got 'bell'"):
+        parse_record({**doc, "rules": "bell"})
+    # The same turns under other rules are another game: replayed, they fail or differ.
+    with pytest.raises(ValueError, match="turn"):
+        parse_record({**doc, "rules": "aseb"})
+    with pytest.raises(ValueError, match="a game of the blitz rules: the review judges finkel games"):
+        review_game(record, None)
+
+
+def test_the_commands_take_a_rule_set(tmp_path, capsys, monkeypatch):
+    import io
+    import json
+
+    from rgou.cli import main
+    from rgou.record import read_record
+
+    out = tmp_path / "arena.json"
+    folder = tmp_path / "games"
+    assert main(["arena", "heuristic", "random", "--rules", "blitz", "--games", "20", "--seed", "3", "--json", str(out),
+                 "--save-games", str(folder), "--save-count", "2", "--quiet"]) == 0  # fmt: skip
+    doc = json.loads(out.read_text())
+    assert doc["rules"] == "blitz" and doc["pairs"][0]["games"] == 20
+    records = [read_record(f) for f in sorted(folder.iterdir())]
+    assert [r.rules for r in records] == ["blitz", "blitz"] and all(r.winner for r in records)
+    capsys.readouterr()
+    assert main(["arena", "ml", "heuristic", "--rules", "masters", "--games", "2", "--quiet"]) == 2
+    assert "agent 'ml' plays the finkel rules only" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["arena", "heuristic", "random", "--rules", "ur"])
+    assert "argument --rules: invalid choice: 'ur'" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("quit\n"))
+    assert main(["play", "--rules", "masters", "--seed", "1"]) == 0
+    text = capsys.readouterr().out
+    assert "against expectiminimax-3" in text and "Rules: masters" in text and '"rules": "masters"' in text
+
+
+def test_analyze_a_rule_sets_positions(capsys, monkeypatch, tmp_path):
+    import io
+    import json
+
+    from rgou.analysis import Analyzer, parse_position
+    from rgou.cli import main
+
+    line = '{"p1": [5, -1, -1, -1, -1], "p2": [8, -1, -1, -1, -1], "to_move": 1, "dice": 3, "rules": "blitz"}'
+    pos = parse_position(line, "blitz")
+    report = Analyzer(depth=2, features=False, rules="blitz").analyze(pos)
+    value, scores = plain_value("blitz", to_reference("blitz", pos.to_array()), 3, 2)
+    assert report["search_value"] == pytest.approx(value)
+    assert sorted(set(report["scores"])) == pytest.approx(sorted(scores))
+    assert report["successors"][0] == {"move": 0, "p1": [8, -1, -1, -1, -1], "p2": [-1] * 5, "to_move": 1}
+    with pytest.raises(ValueError, match=r"rules: the line is a position of 'blitz', this analysis plays aseb"):
+        parse_position(line, "aseb")
+    with pytest.raises(ValueError, match="p1 must list 7 squares for 7 pieces, got 5"):
+        parse_position(line.replace(', "rules": "blitz"', ""))
+    with pytest.raises(ValueError, match="the 150 features are finkel's"):
+        Analyzer(rules="aseb")
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO((line + "\n").encode())))
+    assert main(["analyze", "--rules", "blitz", "--depth", "2"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["search_value"] == report["search_value"] and "features" not in printed
+    assert main(["analyze", "--rules", "blitz", "--table", str(tmp_path / "none")]) == 2
+    assert "--exact, --table and --model are finkel's" in capsys.readouterr().err

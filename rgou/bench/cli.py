@@ -28,6 +28,7 @@ from rgou.bench.engine import bench_engine, bench_features, bench_search, bench_
 from rgou.bench.nn import bench_nn
 from rgou.bench.plots import PLOT_INSTALL, plot_report
 from rgou.bench.report import SectionResult, evaluate_targets, machine_info, render_markdown, render_text
+from rgou.bench.rules import bench_rules
 from rgou.bench.scale import bench_memory, bench_scaling
 from rgou.bench.timing import BENCH_SEED, CONTENDED_CORES, BenchContext, LoadMeter
 from rgou.bench.train import bench_train
@@ -38,6 +39,7 @@ SECTIONS: dict[str, Callable[[BenchContext], SectionResult]] = {
     "features": bench_features,
     "search": bench_search,
     "selfplay": bench_selfplay,
+    "rules": bench_rules,
     "nn": bench_nn,
     "train": bench_train,
     "memory": bench_memory,

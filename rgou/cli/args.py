@@ -8,6 +8,7 @@ from collections.abc import Callable
 from rgou._version import __version__
 from rgou.arena import MAX_SAVED_GAMES
 from rgou.cli.commands import (
+    OTHER_RULES_OPPONENT,
     cmd_analyze,
     cmd_arena,
     cmd_convert,
@@ -21,6 +22,7 @@ from rgou.cli.commands import (
 )
 from rgou.nn.contract import MAX_SIBLING_WEIGHT
 from rgou.playout import MAX_MATCH_GAMES
+from rgou.rules import DEFAULT_RULES, RULE_SETS
 from rgou.search import MAX_DEPTH
 from rgou.targets import GENERATED
 
@@ -59,6 +61,15 @@ DEPTH = _int_type(1, MAX_DEPTH, what=f"a depth in 1..{MAX_DEPTH}")
 PROBABILITY = _float_type(0.0, 1.0, "a probability in [0, 1]")
 GENERATED_GAMES = _int_type(1, 2**31, what="a number of games in 1..2**31")  # game ids are int32
 MATCH_GAMES = _int_type(1, MAX_MATCH_GAMES, what=f"a number of games in 1..{MAX_MATCH_GAMES:,}")
+
+
+def _add_rules(parser: argparse.ArgumentParser, which_agents: str) -> None:
+    parser.add_argument(
+        "--rules",
+        choices=tuple(RULE_SETS),
+        default=DEFAULT_RULES,
+        help=f"the rule set (default {DEFAULT_RULES}; docs/rules.md): {which_agents}",
+    )
 
 
 def _add_progress(parser: argparse.ArgumentParser) -> None:
@@ -150,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     ana = sub.add_parser("analyze", help="analyse positions given as JSON lines")
     ana.add_argument("input", nargs="?", help="file of JSON lines (default: stdin)")
     ana.add_argument("--depth", type=DEPTH, help="also search the heuristic to this depth: best_move and scores")
+    _add_rules(ana, "the positions' rule set; features, --model and the exact fields are finkel's")
     ana.add_argument(
         "--model",
         "--weights",
@@ -284,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ml[-D][+]:MODEL[:MODE], perfect[:TABLE]",
     )
     ar.add_argument("--games", type=MATCH_GAMES, default=1000, help="games per pair (default 1000)")
+    _add_rules(ar, "random, heuristic and emm-N play every rule set; ml and perfect play finkel")
     ar.add_argument("--seed", type=SEED, default=0, help="dice seed (default 0)")
     ar.add_argument("--threads", type=POSITIVE_INT, help="threads (default: all cores)")
     ar.add_argument("--json", metavar="FILE", help="write the results as JSON")
@@ -306,13 +319,14 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("play", help="play against an agent in the terminal (or let it advise on a real game)")
     pl.add_argument(
         "--opponent",
-        default="ml+",
-        help="agent spec (default ml+: the shipped model, its close calls searched one ply deeper)",
+        help="agent spec (default ml+: the shipped model, its close calls searched one ply deeper; "
+        f"under other --rules {OTHER_RULES_OPPONENT})",
     )
     side = pl.add_mutually_exclusive_group()
     side.add_argument("--first", action="store_true", help="play player 1, who moves first (the default)")
     side.add_argument("--second", action="store_true", help="play player 2")
     pl.add_argument("--seed", type=SEED, default=0, help="dice seed (default 0)")
+    _add_rules(pl, "against random, heuristic or emm-N under the other rule sets")
     pl.add_argument(
         "--dice",
         choices=("auto", "manual"),

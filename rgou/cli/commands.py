@@ -9,6 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rgou.rules import DEFAULT_RULES
+
+OTHER_RULES_OPPONENT = "expectiminimax-3"  # rgou play's default opponent where no model plays the rules
+
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
@@ -167,14 +171,17 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     errors = 0
     try:
         table = None
+        if args.rules != DEFAULT_RULES and (args.exact or args.table or args.model):
+            raise ValueError(f"--exact, --table and --model are {DEFAULT_RULES}'s: not with --rules {args.rules}")
         if args.exact or args.table:
             from rgou.solve import load_perfect_table, load_table
 
             table = load_table(args.table) if args.table else load_perfect_table()
         if table is not None and table.n_pieces != 7 and (args.depth or args.model):
             raise ValueError(f"a {table.n_pieces}-piece table gives the exact fields only: drop --depth and --model")
-        analyzer = Analyzer(args.depth, _params(args.params), args.model, features=not args.no_features,
-                            ml_depth=args.ml_depth, table=table)  # fmt: skip
+        features = not args.no_features and args.rules == DEFAULT_RULES  # the 150 inputs are Finkel's
+        analyzer = Analyzer(args.depth, _params(args.params), args.model, features=features,
+                            ml_depth=args.ml_depth, table=table, rules=args.rules)  # fmt: skip
         for result, error in analyze_lines(read_lines(source), analyzer):
             if error is not None:
                 errors += 1
@@ -276,6 +283,7 @@ def cmd_arena(args: argparse.Namespace) -> int:
             threads=args.threads,
             progress=lambda a, b, done, total: stages(f"{a} vs {b}", done, total),
             scheduler=args.scheduler,
+            rules=args.rules,
         )
     finally:
         stages.close()
@@ -297,7 +305,7 @@ def cmd_arena(args: argparse.Namespace) -> int:
             cells = ["-" if v is None else _pct(v) for v in row]
             print(f"{spec:<{width}}  " + "  ".join(f"{c:>{max(width, 6)}}" for c in cells))
     if args.json:
-        _write_json(args.json, tournament_json(results, args.games, args.seed))
+        _write_json(args.json, tournament_json(results, args.games, args.seed, args.rules))
     if saved:
         _save_games(args, saved)
     return 0
@@ -331,7 +339,7 @@ def _save_games(args: argparse.Namespace, files: dict[tuple[int, int], list[Path
     from rgou.record import write_record
 
     for (i, j), paths in files.items():
-        a, b = make_agent(args.agents[i], seed=args.seed), make_agent(args.agents[j], seed=args.seed)
+        a, b = (make_agent(args.agents[k], seed=args.seed, rules=args.rules) for k in (i, j))
         for record, path in zip(match_records(a, b, len(paths), args.seed, threads=args.threads), paths):
             write_record(record, path)
     count = sum(len(p) for p in files.values())
@@ -344,8 +352,11 @@ def cmd_play(args: argparse.Namespace) -> int:
     from rgou.record import write_record
     from rgou.terminal import PlaySession
 
-    _check_outputs(args, {"--save": args.save}, [("--table", args.table), *_spec_inputs("--opponent", [args.opponent])])
-    agent = make_agent(args.opponent, seed=args.seed)
+    opponent = args.opponent or ("ml+" if args.rules == DEFAULT_RULES else OTHER_RULES_OPPONENT)
+    _check_outputs(args, {"--save": args.save}, [("--table", args.table), *_spec_inputs("--opponent", [opponent])])
+    agent = make_agent(opponent, seed=args.seed, rules=args.rules)
+    if args.table is not None and args.rules != DEFAULT_RULES:
+        raise ValueError(f"--table: a solved table judges {DEFAULT_RULES} games; not with --rules {args.rules}")
     chances = WinChances(args.table) if args.table is not None else None
     human = 2 if args.second else 1
     result = PlaySession(agent, human=human, seed=args.seed, dice=args.dice, chances=chances).run()

@@ -33,7 +33,7 @@ from rgou.game import DICE, TO_MOVE, _target_square, piece_offset
 from rgou.notation import BOARD_ROWS, describe_move, person_moves
 from rgou.record import HUMAN, MAX_SEED, GameRecord, parse_record
 from rgou.review import CATEGORY_NAMES, review_game
-from rgou.rules import FINISHED, IS_ROSETTE, MAX_ROLL, NUM_PIECES, OFF_BOARD, P1, P2
+from rgou.rules import DEFAULT_RULES, FINISHED, IS_ROSETTE, MAX_ROLL, NUM_PIECES, OFF_BOARD, P1, P2
 
 WEB_AGENTS = (
     "random",
@@ -209,6 +209,8 @@ class Lobby:
             record = parse_record(body.get("record"))
         except ValueError as e:
             raise GameError(400, f"not a valid game record: {e}"[:500]) from None
+        if record.rules != DEFAULT_RULES:
+            raise GameError(400, f"a game of the {record.rules} rules: the browser game plays {DEFAULT_RULES}")
         if len(record.turns) > WEB_MAX_TURNS:
             raise GameError(400, f"a game of {len(record.turns):,} turns: the browser game holds at most "
                                  f"{WEB_MAX_TURNS:,} (rgou review reads longer ones)")  # fmt: skip
