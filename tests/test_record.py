@@ -80,7 +80,8 @@ def test_every_wrong_turn_is_named(games):
         (lambda d: d.pop("players"), "missing players"),
         (lambda d: d.update(format="chess"), "not an rgou game record"),
         (lambda d: d.update(version=2), "unsupported version 2"),
-        (lambda d: d.update(rules="masters"), "rules must be 'finkel'"),
+        (lambda d: d.update(rules="ur"), "rules must be one of finkel, masters, blitz, aseb, got 'ur'"),
+        (lambda d: d.update(rules="masters"), "turn "),  # the same turns under other rules: another game
         (lambda d: d.update(pieces=5), "pieces must be 7"),
         (lambda d: d.update(turns={}), "turns must be a list"),
         (lambda d: d.update(players=["human"]), "players must be two names"),
