@@ -73,8 +73,9 @@ def _copy_module(module: types.ModuleType, rules: RuleSet) -> types.SimpleNamesp
     scope.update(constants(rules))
     for key, value in list(scope.items()):
         source = _function_module(value)
-        if source in RULE_AWARE and source != module.__name__:
-            scope[key] = getattr(specialise(source, rules), key)
+        if source in RULE_AWARE and source != module.__name__:  # imported (perhaps renamed): the source's copy
+            own_name = next(k for k, v in vars(importlib.import_module(source)).items() if v is value)
+            scope[key] = getattr(specialise(source, rules), own_name)
     for key, value in list(scope.items()):
         if _function_module(value) == module.__name__:
             scope[key] = _copy_function(value, scope, rules.name)

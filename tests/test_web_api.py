@@ -161,6 +161,14 @@ def test_load_continues_a_game_against_an_offered_agent_and_reviews_others(serve
     assert client.ok("GET", f"/api/games/{other['id']}/review")["turns"] == len(record["turns"])
 
 
+def test_a_record_of_another_rule_set_is_refused_by_name(server):
+    port, _ = server
+    record = GameRecord(("human", "heuristic"), seed=2, rules="aseb")
+    record.add(record.seeded_roll(), (record.legal_moves(record.seeded_roll()) or [None])[0])
+    status, doc = Client(port).call("POST", "/api/games/load", {"record": record.to_json()})
+    assert status == 400 and doc["error"] == "a game of the aseb rules: the browser game plays finkel"
+
+
 def test_bad_input_gets_a_clear_4xx_and_the_server_goes_on(server):
     port, _ = server
     client = Client(port)
