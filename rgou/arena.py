@@ -196,8 +196,6 @@ def tournament(
     if len(specs) < 2:
         raise ValueError(f"an arena needs at least two agents, got {len(specs)}")
     agents = [make_agent(spec, seed=seed, rules=rules) for spec in specs]  # bad specs fail before any game
-    if scheduler is not None and agents[0].rules != DEFAULT_RULES:
-        raise ValueError(f"a Dask arena plays the {DEFAULT_RULES} rules only; play {rules} without --scheduler")
     pairs = list(itertools.combinations(range(len(agents)), 2))
 
     def report(i: int, j: int):
@@ -210,7 +208,9 @@ def tournament(
     client = connect(scheduler, threads)
     try:
         return [
-            match_sharded(specs[i], specs[j], games, seed, client=client, max_plies=max_plies, progress=report(i, j))
+            match_sharded(
+                specs[i], specs[j], games, seed, client=client, max_plies=max_plies, progress=report(i, j), rules=rules
+            )
             for i, j in pairs
         ]
     finally:

@@ -35,6 +35,7 @@ import numpy as np
 
 from rgou._io import atomic_write
 from rgou._validate import check_int
+from rgou.rules import DEFAULT_RULES
 from rgou.selfplay import DATA_FIELDS, GenerateOptions
 
 MANIFEST = "manifest.json"
@@ -432,12 +433,13 @@ def close_client(client) -> None:
         cluster.close()
 
 
-def _play_chunk(spec_a: str, spec_b: str, seed: int, first_stream: int, games: int, max_plies: int) -> dict:
-    """A Dask task: `games` paired games from dice stream `first_stream` on; the per-game arrays."""
+def _play_chunk(spec_a: str, spec_b: str, seed: int, first_stream: int, games: int, max_plies: int, rules: str) -> dict:
+    """A Dask task: `games` paired games under `rules` from dice stream `first_stream` on; the per-game arrays."""
     from rgou.agents import make_agent
-    from rgou.playout import play_games
+    from rgou.specialise import specialise
 
-    a, b = make_agent(spec_a, seed=seed), make_agent(spec_b, seed=seed)
+    a, b = make_agent(spec_a, seed=seed, rules=rules), make_agent(spec_b, seed=seed, rules=rules)
+    play_games = specialise("rgou.playout", rules).play_games
     rec = play_games(a.data, b.data, games, seed, first_game=first_stream, paired=True, max_plies=max_plies, threads=1)
     return {k: getattr(rec, k) for k in ("winners", "first_agent", "plies", "time_ns", "decisions")}
 
@@ -453,14 +455,15 @@ def match_sharded(
     max_plies: int = 10_000,
     client=None,
     progress: ProgressFn | None = None,
+    rules: str = DEFAULT_RULES,
 ):
-    """`rgou.arena.match` of two agent specs, its games played as Dask tasks of paired games."""
+    """`rgou.arena.match` of two agent specs under `rules`, its games played as Dask tasks of paired games."""
     from rgou.agents import make_agent
     from rgou.arena import summarize
 
     games = check_int("games", games, 1)
-    make_agent(spec_a)  # fail on a bad spec before starting a cluster
-    make_agent(spec_b)
+    make_agent(spec_a, rules=rules)  # fail on a bad spec or rule set before starting a cluster
+    make_agent(spec_b, rules=rules)
     pairs = (games + 1) // 2
     chunks = min(chunks or max(1, pairs // 50), pairs)
     plan = shard_plan(pairs, chunks)
@@ -473,7 +476,16 @@ def match_sharded(
             n_games = min(2 * n_pairs, games - 2 * first_pair)
             futures[
                 client.submit(
-                    _play_chunk, spec_a, spec_b, seed, first_pair, n_games, max_plies, retries=TASK_RETRIES, pure=False
+                    _play_chunk,
+                    spec_a,
+                    spec_b,
+                    seed,
+                    first_pair,
+                    n_games,
+                    max_plies,
+                    rules,
+                    retries=TASK_RETRIES,
+                    pure=False,
                 )
             ] = k
         parts: dict[int, dict] = {}

@@ -109,10 +109,12 @@ def test_sharded_match_equals_the_single_machine_match(client):
     from rgou.agents import make_agent
     from rgou.arena import match
 
-    sharded = match_sharded("heuristic", "random", 30, seed=5, chunks=4, client=client)
-    single = match(make_agent("heuristic"), make_agent("random"), 30, seed=5)
-    for field in ("games", "a_wins", "b_wins", "mean_plies", "a_win_rate_as_p1", "a_win_rate_as_p2"):
-        assert getattr(sharded, field) == getattr(single, field), field
+    for rules in ("finkel", "blitz"):
+        sharded = match_sharded("heuristic", "random", 30, seed=5, chunks=4, client=client, rules=rules)
+        single = match(make_agent("heuristic", rules=rules), make_agent("random", rules=rules), 30, seed=5)
+        for field in ("games", "a_wins", "b_wins", "mean_plies", "a_win_rate_as_p1", "a_win_rate_as_p2"):
+            assert getattr(sharded, field) == getattr(single, field), (rules, field)
+    assert sharded.mean_plies != match(make_agent("heuristic"), make_agent("random"), 30, seed=5).mean_plies
 
 
 def test_training_from_shards_sees_the_same_samples_per_epoch(tmp_path):
