@@ -166,7 +166,28 @@ def test_a_record_of_another_rule_set_is_refused_by_name(server):
     record = GameRecord(("human", "heuristic"), seed=2, rules="aseb")
     record.add(record.seeded_roll(), (record.legal_moves(record.seeded_roll()) or [None])[0])
     status, doc = Client(port).call("POST", "/api/games/load", {"record": record.to_json()})
-    assert status == 400 and doc["error"] == "a game of the aseb rules: the browser game plays finkel"
+    assert status == 400 and doc["error"] == "a game of the aseb rules: this server plays finkel (rgou serve --rules)"
+
+
+def test_a_server_of_another_rule_set_plays_it_and_says_what_it_cannot_do():
+    with running_server(rules="blitz") as (_, port, _server):
+        client = Client(port)
+        info = client.ok("GET", "/api/info")
+        assert info["rules"] == "blitz" and info["board"]["pieces"] == 5 and not info["hints"]
+        assert info["agents"] == ["random", "heuristic", "emm-1", "emm-2", "emm-3", "emm-4", "emm-5", "human"]
+        game = client.ok("POST", "/api/games", {"seed": 6})
+        assert game["opponent"] == "emm-3" and len(game["p1"]) == 5
+        while not game["over"]:
+            game = client.ok("POST", f"/api/games/{game['id']}/roll", {})
+            if game["moves"]:
+                game = client.ok("POST", f"/api/games/{game['id']}/move", {"move": game["moves"][-1]["move"]})
+        record = parse_record(client.ok("GET", f"/api/games/{game['id']}/record"))
+        assert record.rules == "blitz" and record.winner == game["winner"]
+        for path in ("hint", "review"):
+            status, doc = client.call("GET", f"/api/games/{game['id']}/{path}")
+            assert status == 409 and doc["error"] == "hints and the review judge finkel games; this server plays blitz"
+        status, doc = client.call("POST", "/api/games", {"opponent": "ml"})
+        assert status == 400 and "unknown opponent 'ml'" in doc["error"]
 
 
 def test_bad_input_gets_a_clear_4xx_and_the_server_goes_on(server):

@@ -254,3 +254,32 @@ def test_a_second_browser_cannot_touch_the_first_ones_game(browser, site):
     status, doc = other.call("GET", f"/api/games/{gid}")
     assert status == 403 and "another browser" in doc["error"]
     first.close()
+
+
+def test_a_whole_game_of_another_rule_set_by_clicking(browser):
+    # An Aseb server: its board (12 middle squares) drawn from /api/info, five pieces a side, an agent of the rule
+    # set, and no hints or review (their chances are Finkel's).
+    with running_server(rules="aseb") as (host, port, _):
+        site = (f"http://{host}:{port}", port)
+        context = browser.new_context(viewport={"width": 1100, "height": 900}, bypass_csp=True)
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        try:
+            _start(page, site, opponent="emm-2", seed=5)
+            assert "(aseb rules)" in page.inner_text("h1")
+            assert page.locator("[data-square]").count() == 20
+            assert page.get_attribute("#board", "viewBox").split()[2] == str(2 * 10 + 12 * 70)
+            assert page.is_disabled("[data-testid=hint]")
+            for _ in range(2000):
+                _settled(page)
+                if page.evaluate("game.over"):
+                    break
+                _take_turn(page)
+            state = _game(page)
+            assert state["over"] and len(state["p1"]) == 5 and page.is_disabled("[data-testid=review]")
+            record = page.evaluate("fetch('/api/games/' + game.id + '/record').then(r => r.json())")
+            assert record["rules"] == "aseb" and record["winner"] == state["winner"]
+        finally:
+            context.close()
+        assert not errors, errors

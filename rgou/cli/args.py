@@ -355,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="port (default 8000; 0: any free port)")  # fmt: skip
     sv.add_argument("--table", help="solved 7-piece table: exact hints and reviews, the perfect agent "
                     "(default: the cache folder's, if any)")  # fmt: skip
+    _add_rules(sv, "random, heuristic and emm-N, without hints or reviews, under the other rule sets")
     sv.set_defaults(func=cmd_serve)
 
     so = sub.add_parser("solve", help="solve the game exactly: every position's chance of winning under perfect play")

@@ -392,7 +392,7 @@ def cmd_review(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from rgou.web.server import serve
 
-    serve(args.host, args.port, table=args.table)
+    serve(args.host, args.port, table=args.table, rules=args.rules)
     return 0
 
 

@@ -29,11 +29,11 @@ import numpy as np
 
 from rgou.agents import Agent, make_agent
 from rgou.chances import WinChances
-from rgou.game import DICE, TO_MOVE, _target_square, piece_offset
-from rgou.notation import BOARD_ROWS, describe_move, person_moves
+from rgou.game import engine
 from rgou.record import HUMAN, MAX_SEED, GameRecord, parse_record
 from rgou.review import CATEGORY_NAMES, review_game
-from rgou.rules import DEFAULT_RULES, FINISHED, IS_ROSETTE, MAX_ROLL, NUM_PIECES, OFF_BOARD, P1, P2
+from rgou.rules import DEFAULT_RULES, FINISHED, MAX_ROLL, OFF_BOARD, P1, P2, rule_set
+from rgou.specialise import specialise
 
 WEB_AGENTS = (
     "random",
@@ -50,6 +50,8 @@ WEB_AGENTS = (
     "perfect",
 )
 DEFAULT_OPPONENT = "ml+"
+OTHER_RULES_DEFAULT_OPPONENT = "emm-3"  # where no model plays the rule set
+OTHER_RULES_NOTE = "hints and the review judge finkel games; this server plays {rules}"
 DICE_MODES = ("auto", "manual")
 REVIEW_ONLY = "loaded for review only: its players are not a person and an agent this server offers"
 MAX_GAMES_PER_SESSION = 16  # a browser's games kept; the least recently used goes first
@@ -107,11 +109,28 @@ class WebGame:
 class Lobby:
     """Every browser's games, and the one agent of each spec that the games copy (see `Agent.data`)."""
 
-    def __init__(self, table=None, find_table: bool = True):
-        """table: a solved table or its path; None: the cache folder's, when `find_table` and it exists."""
-        self.chances = WinChances(table, find_table)
-        self.table = self.chances.table
-        self.agents = [a for a in WEB_AGENTS if a != "perfect" or self.table is not None]
+    def __init__(self, table=None, find_table: bool = True, rules: str = DEFAULT_RULES):
+        """table: a solved table or its path; None: the cache folder's, when `find_table` and it exists.
+
+        rules: the rule set every game here plays; under another than Finkel the
+        agents are random, heuristic and emm-N, and there are no hints or reviews
+        (their chances are Finkel's).
+        """
+        self.rules = rule_set(rules, "rules").name
+        self.finkel = self.rules == DEFAULT_RULES
+        if not self.finkel and table is not None:
+            raise ValueError(f"--table: a solved table judges {DEFAULT_RULES} games; not with --rules {self.rules}")
+        self._game = engine(self.rules)
+        self._notation = specialise("rgou.notation", self.rules)
+        self.chances = WinChances(table, find_table) if self.finkel else None
+        self.table = self.chances.table if self.finkel else None
+        self.agents = [
+            a
+            for a in WEB_AGENTS
+            if (a != "perfect" or self.table is not None)
+            and (self.finkel or a in ("random", "heuristic") or a.startswith("emm-"))
+        ]
+        self.default_opponent = DEFAULT_OPPONENT if self.finkel else OTHER_RULES_DEFAULT_OPPONENT
         self._prototypes: dict[str, Agent] = {}
         self._sessions: OrderedDict[str, OrderedDict[str, WebGame]] = OrderedDict()
         self._lock = threading.Lock()
@@ -157,30 +176,32 @@ class Lobby:
         with self._lock:
             proto = self._prototypes.get(spec)
         if proto is None:
-            proto = make_agent(spec, table=self.table)
+            proto = make_agent(spec, table=self.table, rules=self.rules)
             with self._lock:
                 self._prototypes[spec] = proto
-        return Agent(spec, proto.data, seed=seed)
+        return Agent(spec, proto.data, seed=seed, rules=self.rules)
 
     # requests
 
     def info(self) -> dict:
         return {
+            "rules": self.rules,
             "agents": self.agents + [HUMAN],
-            "default_opponent": DEFAULT_OPPONENT,
-            "exact": self.chances.exact,
-            "source": self.chances.source,
+            "default_opponent": self.default_opponent,
+            "hints": self.finkel,
+            "exact": self.finkel and self.chances.exact,
+            "source": self.chances.source if self.finkel else OTHER_RULES_NOTE.format(rules=self.rules),
             "board": {
-                "rows": [list(row) for row in BOARD_ROWS],
-                "rosettes": [int(s) for s in np.flatnonzero(IS_ROSETTE)],
-                "pieces": NUM_PIECES,
+                "rows": [list(row) for row in self._notation.BOARD_ROWS],
+                "rosettes": [int(s) for s in np.flatnonzero(self._game.IS_ROSETTE)],
+                "pieces": self._game.NUM_PIECES,
                 "off_board": OFF_BOARD,
                 "finished": FINISHED,
             },
         }
 
     def create(self, session: str, body: dict) -> dict:
-        opponent = _field(body, "opponent", str, DEFAULT_OPPONENT)
+        opponent = _field(body, "opponent", str, self.default_opponent)
         human = _field(body, "human", int, P1)
         if human not in (P1, P2):
             raise GameError(400, f"field 'human' must be 1 or 2, got {human}")
@@ -198,7 +219,7 @@ class Lobby:
             else self._agent(opponent, secrets.randbits(RANDOM_SEED_BITS) if seed is None else seed)
         )
         players = (HUMAN, opponent) if human == P1 else (opponent, HUMAN)
-        record = GameRecord(players, seed if dice == "auto" else None)
+        record = GameRecord(players, seed if dice == "auto" else None, rules=self.rules)
         game = WebGame(secrets.token_urlsafe(12), record, opponent, human, dice, agent)
         self._add(session, game)
         return self.state(game)
@@ -209,8 +230,10 @@ class Lobby:
             record = parse_record(body.get("record"))
         except ValueError as e:
             raise GameError(400, f"not a valid game record: {e}"[:500]) from None
-        if record.rules != DEFAULT_RULES:
-            raise GameError(400, f"a game of the {record.rules} rules: the browser game plays {DEFAULT_RULES}")
+        if record.rules != self.rules:
+            raise GameError(
+                400, f"a game of the {record.rules} rules: this server plays {self.rules} (rgou serve --rules)"
+            )
         if len(record.turns) > WEB_MAX_TURNS:
             raise GameError(400, f"a game of {len(record.turns):,} turns: the browser game holds at most "
                                  f"{WEB_MAX_TURNS:,} (rgou review reads longer ones)")  # fmt: skip
@@ -224,7 +247,7 @@ class Lobby:
         dice = "auto" if record.seed is not None else "manual"
         seed = secrets.randbits(RANDOM_SEED_BITS) if record.seed is None else record.seed
         agent = self._agent(opponent, seed) if opponent not in (None, HUMAN) else None
-        log = [_turn_json(rolled, t.move) for rolled, t in zip(record.positions(), record.turns)]
+        log = [self._turn_json(rolled, t.move) for rolled, t in zip(record.positions(), record.turns)]
         game = WebGame(secrets.token_urlsafe(12), record, opponent, human, dice, agent, log=log, note=note)
         self._add(session, game)
         return self.state(game)
@@ -283,18 +306,25 @@ class Lobby:
             return self.state(game)
 
     def hint(self, game: WebGame) -> dict:
+        self._need_chances()
         with game.lock:  # one position: the game cannot move on while it is judged
             record, roll = game.record, game.roll
             state = record.state.copy()
-            out = {"exact": self.chances.exact, "source": self.chances.source, "to_move": int(state[TO_MOVE])}
+            out = {
+                "exact": self.chances.exact,
+                "source": self.chances.source,
+                "to_move": int(state[self._game.TO_MOVE]),
+            }
             out["p1_before_roll"] = self.chances.position(state) if not record.over else float(record.winner == P1)
             out["moves"] = []
             if roll is not None and record.legal_moves(roll):
-                state[DICE] = roll
+                state[self._game.DICE] = roll
                 judged = self.chances.moves(state)
                 out["mover_best"] = judged.best
                 out["best_move"] = judged.best_move
-                out["moves"] = [{**_move_json(state, m), "chance": judged.after[m]} for m in person_moves(state)]
+                out["moves"] = [
+                    {**self._move_json(state, m), "chance": judged.after[m]} for m in self._notation.person_moves(state)
+                ]
             return out
 
     def record(self, game: WebGame) -> dict:
@@ -302,6 +332,7 @@ class Lobby:
             return game.record.to_json()
 
     def review(self, game: WebGame) -> dict:
+        self._need_chances()
         with game.lock:
             turns = len(game.record.turns)
             if game.review is not None and game.review[0] == turns:
@@ -309,7 +340,7 @@ class Lobby:
             record = game.record.truncated(turns)
             log = list(game.log)
         out = review_game(record, self.chances).to_json()
-        out["positions"] = [_pieces(s) for s in record.positions()] + [_pieces(record.state)]
+        out["positions"] = [self._pieces(s) for s in record.positions()] + [self._pieces(record.state)]
         out["log"] = log
         out["category_names"] = list(CATEGORY_NAMES)
         with game.lock:
@@ -319,6 +350,10 @@ class Lobby:
     def read_state(self, game: WebGame) -> dict:
         with game.lock:
             return self.state(game)
+
+    def _need_chances(self) -> None:
+        if not self.finkel:
+            raise GameError(409, OTHER_RULES_NOTE.format(rules=self.rules))
 
     # the game under way
 
@@ -330,8 +365,8 @@ class Lobby:
 
     def _play(self, game: WebGame, slot: int | None, thinking_ms: float | None = None) -> None:
         rolled = game.record.state.copy()
-        rolled[DICE] = game.roll
-        turn = _turn_json(rolled, slot)
+        rolled[self._game.DICE] = game.roll
+        turn = self._turn_json(rolled, slot)
         if thinking_ms is not None:
             turn["thinking_ms"] = round(thinking_ms, 3)
         game.record.add(game.roll, slot)
@@ -349,7 +384,7 @@ class Lobby:
             self._play(game, None)
         elif not game.persons_turn():
             state = game.record.state.copy()
-            state[DICE] = game.roll
+            state[self._game.DICE] = game.roll
             started = time.perf_counter()
             slot = game.agent.choose_move(state)
             self._play(game, slot, thinking_ms=1000 * (time.perf_counter() - started))
@@ -364,7 +399,7 @@ class Lobby:
             "human": game.human,
             "dice": game.dice,
             "seed": record.seed,
-            **_pieces(state),
+            **self._pieces(state),
             "roll": game.roll,
             "turns": len(record.turns),
             "winner": record.winner,
@@ -377,37 +412,33 @@ class Lobby:
             "moves": [],
         }
         if game.roll is not None:
-            state[DICE] = game.roll
-            out["moves"] = [_move_json(state, m) for m in person_moves(state)]
+            state[self._game.DICE] = game.roll
+            out["moves"] = [self._move_json(state, m) for m in self._notation.person_moves(state)]
         return out
+
+    def _turn_json(self, rolled: np.ndarray, slot: int | None) -> dict:
+        """A turn as the page logs it: who, the roll, and the move (None: the turn passed)."""
+        game = self._game
+        turn = {"player": int(rolled[game.TO_MOVE]), "roll": int(rolled[game.DICE]), "move": slot}
+        if slot is not None:
+            turn.update(self._move_json(rolled, slot))
+        return turn
+
+    def _pieces(self, state: np.ndarray) -> dict:
+        """The pieces of a position as the API gives them (slot order)."""
+        n = self._game.NUM_PIECES
+        return {"p1": state[:n].tolist(), "p2": state[n : 2 * n].tolist(), "to_move": int(state[2 * n])}
+
+    def _move_json(self, state: np.ndarray, slot: int) -> dict:
+        """A legal move of a rolled position: the slot, its square before and after (20: borne off), in words."""
+        game = self._game
+        mover = int(state[game.TO_MOVE])
+        square = int(state[game.piece_offset(mover) + slot])
+        target = int(game._target_square(mover, square, state[game.DICE]))
+        return {"move": slot, "from": square, "to": target, "text": self._notation.describe_move(state, slot)}
 
 
 def _decisions(game: WebGame) -> list[int]:
     """Indices of the turns where the person chose a move (any player's, for two people)."""
     person = (P1, P2) if game.opponent == HUMAN else (game.human,)
     return [k for k, t in enumerate(game.record.turns) if t.move is not None and t.player in person]
-
-
-def _turn_json(rolled: np.ndarray, slot: int | None) -> dict:
-    """A turn as the page logs it: who, the roll, and the move (None: the turn passed)."""
-    turn = {"player": int(rolled[TO_MOVE]), "roll": int(rolled[DICE]), "move": slot}
-    if slot is not None:
-        turn.update(_move_json(rolled, slot))
-    return turn
-
-
-def _pieces(state: np.ndarray) -> dict:
-    """The pieces of a position as the API gives them (slot order)."""
-    return {
-        "p1": state[:NUM_PIECES].tolist(),
-        "p2": state[NUM_PIECES : 2 * NUM_PIECES].tolist(),
-        "to_move": int(state[TO_MOVE]),
-    }
-
-
-def _move_json(state: np.ndarray, slot: int) -> dict:
-    """A legal move of a rolled position: the slot, its square before and after (20: borne off), in words."""
-    mover = int(state[TO_MOVE])
-    square = int(state[piece_offset(mover) + slot])
-    target = int(_target_square(mover, square, state[DICE]))
-    return {"move": slot, "from": square, "to": target, "text": describe_move(state, slot)}

@@ -40,6 +40,7 @@ from urllib.parse import urlsplit
 from rgou._validate import strict_json
 from rgou._version import __version__
 from rgou.record import MAX_RECORD_BYTES
+from rgou.rules import DEFAULT_RULES
 from rgou.web.games import SESSION_TOKEN, GameError, Lobby
 
 MAX_BODY = MAX_RECORD_BYTES + 1024  # a game record and its envelope
@@ -268,14 +269,20 @@ class Server(http.server.ThreadingHTTPServer):
 
 
 def make_server(
-    host: str = "127.0.0.1", port: int = 8000, table=None, quiet: bool = False, find_table: bool = True
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    table=None,
+    quiet: bool = False,
+    find_table: bool = True,
+    rules: str = DEFAULT_RULES,
 ) -> Server:
     """A server bound to (host, port) (port 0: any free one), not yet serving; `server_address` says where.
 
     table: a solved table or its path for exact chances and the perfect agent;
     None: the cache folder's, when `find_table` and it exists. quiet: no request log.
+    rules: the rule set of its games (hints and reviews are Finkel's).
     """
-    lobby = Lobby(table, find_table)
+    lobby = Lobby(table, find_table and rules == DEFAULT_RULES, rules)
     local = _is_loopback(host)
     handler = type("RgouHandler", (Handler,), {"lobby": lobby, "local_only": local, "quiet": quiet})
     server_class = type("RgouServer", (Server,), {"address_family": socket.AF_INET6 if ":" in host else socket.AF_INET})
@@ -285,13 +292,16 @@ def make_server(
         raise ValueError(f"--host {host} --port {port}: cannot listen there ({e.strerror or e})") from None
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, table=None) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8000, table=None, rules: str = DEFAULT_RULES) -> None:
     """Serve until Ctrl-C, printing the address to open."""
-    server = make_server(host, port, table)
+    server = make_server(host, port, table, rules=rules)
     lobby = server.RequestHandlerClass.lobby
     shown_host = f"[{host}]" if ":" in host else host
     print(f"rgou {__version__}: open http://{shown_host}:{server.server_address[1]}/ in a browser (Ctrl-C stops)")
-    print(f"winning chances: {'exact' if lobby.chances.exact else 'estimated'} ({lobby.chances.source})")
+    if lobby.chances is None:
+        print(f"rules: {lobby.rules} (no hints or reviews: their chances are {DEFAULT_RULES}'s)")
+    else:
+        print(f"winning chances: {'exact' if lobby.chances.exact else 'estimated'} ({lobby.chances.source})")
     print(f"opponents: {', '.join(lobby.agents)}", flush=True)
     try:
         server.serve_forever()

@@ -101,7 +101,8 @@ function drawRosette(svg, x, y) {
 function drawBoard(position, moves, lastMove) {
   const svg = $("board");
   svg.replaceChildren();
-  svg.setAttribute("viewBox", `0 0 ${2 * PAD + 8 * CELL} ${2 * PAD + 3 * CELL}`);
+  const columns = Math.max(...info.board.rows.map((row) => row.length));  // 8, or 12 for the Aseb board
+  svg.setAttribute("viewBox", `0 0 ${2 * PAD + columns * CELL} ${2 * PAD + 3 * CELL}`);
   info.board.rows.forEach((row, r) => row.forEach((square, c) => {
     if (square === null) return;
     const { x, y } = centre(r, c);
@@ -211,9 +212,9 @@ function render() {
   $("manual-label").textContent = `roll for ${playerName(game.to_move)}:`;
   for (const b of document.querySelectorAll("#manual-roll button")) b.disabled = busy;
   $("undo").disabled = busy || !live || !game.can_undo;
-  $("hint").disabled = busy || !live || game.opponent === null || game.over;
+  $("hint").disabled = busy || !live || game.opponent === null || game.over || !info.hints;
   $("save").disabled = busy;
-  $("review").disabled = busy || game.turns === 0;
+  $("review").disabled = busy || game.turns === 0 || !info.hints;
   renderHint();
   renderLog();
 }
@@ -451,7 +452,12 @@ async function start() {
     return;
   }
   $("version").textContent = info.version;
-  $("chances-kind").textContent = info.exact ? "exact (solved table)" : "estimated (no solved table)";
+  $("chances-kind").textContent = !info.hints ? `none (${info.source})`
+    : info.exact ? "exact (solved table)" : "estimated (no solved table)";
+  if (info.rules !== "finkel") {
+    $("rules-name").textContent = ` (${info.rules} rules)`;
+    document.title = `Royal Game of Ur (${info.rules}) - rgou`;
+  }
   const select = $("opponent");
   for (const spec of info.agents) {
     const option = h("option", spec === "human" ? "human (two people at one board)" : spec, { value: spec });
