@@ -44,7 +44,18 @@ from rgou._validate import check_float, check_int
 from rgou.features import NUM_FEATURES, features_into
 from rgou.game import STATE_SIZE, TO_MOVE, count_legal_moves, legal_moves
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
-from rgou.leaves import NET_WIN, Leaf, net_leaf, net_value, no_leaf, table_leaf
+from rgou.leaves import (
+    LEAF_HEURISTIC,
+    LEAF_NET,
+    LEAF_TABLE,
+    NET_WIN,
+    Leaf,
+    leaf_heuristic,
+    net_leaf,
+    net_value,
+    no_leaf,
+    table_leaf,
+)
 from rgou.models import PACKAGED_MODELS
 from rgou.nn.inference import forward_one_into, softmax_into
 from rgou.nn.layout import LAYOUT_IN_OUT, layer_sizes
@@ -200,6 +211,17 @@ def _legal(state: np.ndarray) -> np.ndarray:
     return moves[:n]
 
 
+def _check_data_rules(name: str, data: AgentData, rules: str) -> None:
+    """Refuse agent data built for another rule set: a heuristic table of other tracks, or (off Finkel) a net,
+    a policy or a solved table, which read the Finkel features and table."""
+    kind, params, table = leaf_heuristic(data.leaf)
+    if rules != DEFAULT_RULES and (kind in (LEAF_NET, LEAF_TABLE) or data.policy_weight != 0.0):
+        raise ValueError(f"agent {name!r}: nets and solved tables play the {DEFAULT_RULES} rules only, not {rules}")
+    if kind == LEAF_HEURISTIC:
+        if not np.array_equal(table, specialise("rgou.heuristic", rules).heuristic_table(params)):
+            raise ValueError(f"agent {name!r}: its heuristic leaf was built for another rule set than {rules}")
+
+
 class Agent:
     """An agent: its `AgentData`, its rule set, and its own scratch and random generator.
 
@@ -213,6 +235,7 @@ class Agent:
         self.name = name
         self.data = data
         self.rules = rule_set(rules, "rules").name
+        _check_data_rules(name, data, self.rules)
         self._kernels = kernels = specialise(__name__, self.rules)
         self._scratch = kernels.agent_scratch(data)
         self._rng = seed_rng(np.uint64(check_int("seed", seed, 0, 2**64 - 1)), np.uint64(0))

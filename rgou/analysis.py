@@ -127,10 +127,15 @@ def position_fields(line: str | bytes, n_pieces: int = NUM_PIECES) -> tuple[list
 def parse_position(line: str | bytes, rules: str = DEFAULT_RULES) -> Position:
     """A `Position` of `rules` from one JSON line (str, or bytes read as UTF-8); ValueError says what is wrong."""
     rules = rule_set(rules, "rules").name
-    said = _position_object(line).get("rules", rules)
-    if said != rules:
-        raise ValueError(f"rules: the line is a position of {_shown(said)}, this analysis plays {rules} (--rules)")
+    _check_line_rules(line, rules)
     return Position(*position_fields(line, RULE_SETS[rules].pieces), rules)
+
+
+def _check_line_rules(line: str | bytes, rules: str) -> None:
+    """Refuse a line whose "rules" (if any) is not `rules`."""
+    said = _position_object(line).get("rules", rules)
+    if not isinstance(said, str) or said.lower() != rules:
+        raise ValueError(f"rules: the line is a position of {_shown(said)}, this analysis plays {rules} (--rules)")
 
 
 class Analyzer:
@@ -177,6 +182,7 @@ class Analyzer:
 
     def analyze_line(self, line: str | bytes) -> dict:
         """The report of one JSON line (a 7-piece position, or an N-piece one with an N-piece table)."""
+        _check_line_rules(line, self.rules)
         if self.table is not None and self.table.n_pieces != NUM_PIECES:
             return {"exact": exact_fields(self.table, parse_small_position(line, self.table.n_pieces))}
         return self.analyze(parse_position(line, self.rules))

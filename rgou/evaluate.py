@@ -21,7 +21,7 @@ from rgou.arena import summarize
 from rgou.exact import decision_losses
 from rgou.game import TO_MOVE
 from rgou.playout import play_games
-from rgou.rules import P1, P2
+from rgou.rules import DEFAULT_RULES, P1, P2
 
 OPTIMAL = 1e-7  # a move within this of the best is optimal (the table's tolerance)
 CHUNK_GAMES = 512  # games per chunk (an even number: paired games stay together)
@@ -72,6 +72,8 @@ def evaluate_agent(
 
     Games are played in chunks of paired games, so memory stays bounded.
     """
+    if agent.rules != DEFAULT_RULES:
+        raise ValueError(f"{agent.name} plays the {agent.rules} rules: perfect play is known for {DEFAULT_RULES} only")
     values = perfect.table.values
     per_game_loss = np.zeros(games)
     per_game_optimal = np.zeros(games)

@@ -61,7 +61,7 @@ STATE_SIZE, P2_OFFSET, TO_MOVE, DICE = state_layout(NUM_PIECES).values()
 
 def engine(rules: RuleSet | str) -> object:
     """This module's functions for `rules` (a name or a RuleSet): this module itself for Finkel."""
-    return specialise(__name__, rules)
+    return specialise(__name__, rule_set(rules, "rules"))
 
 
 @njit

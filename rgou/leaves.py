@@ -167,6 +167,12 @@ def net_leaf(
     )
 
 
+def leaf_heuristic(leaf: Leaf) -> tuple[int, np.ndarray, np.ndarray]:
+    """(kind, params int64[8], heuristic table int64[2, 2, 22]) of a leaf, read from Python."""
+    fields = _leaf_fields(leaf)
+    return int(fields[0]), fields[1], fields[2]
+
+
 @njit
 def _leaf_fields(leaf):
     return (

@@ -122,8 +122,13 @@ DEFAULT_RULES = FINKEL.name
 
 
 def rule_set(name: str | RuleSet, what: str = "--rules") -> RuleSet:
-    """The rule set called `name` (a RuleSet passes through); a ValueError names `what` and the choices."""
+    """The rule set called `name` (a RuleSet passes through); a ValueError names `what` and the choices.
+
+    A RuleSet with a built-in name must be that rule set: kernels are compiled and cached by name.
+    """
     if isinstance(name, RuleSet):
+        if name.name in RULE_SETS and name != RULE_SETS[name.name]:
+            raise ValueError(f"{what}: a rule set named {name.name!r} must be rgou's own; give yours another name")
         return name
     if isinstance(name, str) and name.lower() in RULE_SETS:
         return RULE_SETS[name.lower()]

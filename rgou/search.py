@@ -433,7 +433,7 @@ def _kernels_for(position, leaf: Leaf | None):
     """This module compiled for the position's rule set; other rule sets search on the heuristic only."""
     rules = getattr(position, "rules", RULES_NAME)
     if leaf is not None and rules != DEFAULT_RULES:
-        raise ValueError(f"the {rules} rules are searched on their heuristic only (nets and tables are Finkel's)")
+        raise ValueError(f"leaf: the {rules} rules are searched on their own heuristic (leave leaf out)")
     return specialise(__name__, rules)
 
 

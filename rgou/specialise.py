@@ -12,12 +12,17 @@ So a kernel for Blitz has Blitz's tracks as constants and its branches on
 unchanged.
 
 The copies keep Numba's on-disk cache apart by name (the qualified name
-gains ``__<rules>``): Numba's cache files are named for the function, and
-its index does not hash globals.
+gains ``__<rules>``, with a digest of the settings for a rule set that is not
+built in): Numba's cache files are named for the function, and its index does
+not hash globals. Functions of modules that are not rule-aware (the features,
+the solved-table look-ups) stay Finkel's in a copy: what reaches them (net,
+policy and table leaves) is refused for other rule sets by `rgou.agents.Agent`
+and `rgou.search`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import types
 from typing import Any
@@ -26,7 +31,7 @@ import numba
 from numba.core.caching import NullCache
 
 from rgou._numba import _registered
-from rgou.rules import FINKEL, RuleSet, rule_constants, rule_set
+from rgou.rules import FINKEL, RULE_SETS, RuleSet, rule_constants, rule_set
 
 # Modules whose every rule-dependent value is a constant named in rule_constants or state_layout.
 RULE_AWARE = (
@@ -39,7 +44,7 @@ RULE_AWARE = (
     "rgou.notation",
 )
 
-_COPIES: dict[tuple[str, str], types.SimpleNamespace] = {}
+_COPIES: dict[tuple[str, RuleSet], types.SimpleNamespace] = {}
 
 
 def constants(rules: RuleSet) -> dict[str, Any]:
@@ -58,14 +63,21 @@ def specialise(module: types.ModuleType | str, rules: RuleSet | str) -> Any:
     name = module if isinstance(module, str) else module.__name__
     if name not in RULE_AWARE:
         raise ValueError(f"{name} is not written for other rule sets (rule-aware modules: {', '.join(RULE_AWARE)})")
-    rules = rule_set(rules)
+    rules = rule_set(rules, "rules")
     original = importlib.import_module(name)
     if rules == FINKEL:
         return original
-    key = (name, rules.name)
+    key = (name, rules)
     if key not in _COPIES:
         _COPIES[key] = _copy_module(original, rules)
     return _COPIES[key]
+
+
+def _suffix(rules: RuleSet) -> str:
+    """The name the compiled copies carry: the rule set's, with a digest of its settings unless it is built in."""
+    if RULE_SETS.get(rules.name) == rules:
+        return rules.name
+    return f"{rules.name}_{hashlib.sha1(repr(rules).encode()).hexdigest()[:10]}"
 
 
 def _copy_module(module: types.ModuleType, rules: RuleSet) -> types.SimpleNamespace:
@@ -78,7 +90,7 @@ def _copy_module(module: types.ModuleType, rules: RuleSet) -> types.SimpleNamesp
             scope[key] = getattr(specialise(source, rules), own_name)
     for key, value in list(scope.items()):
         if _function_module(value) == module.__name__:
-            scope[key] = _copy_function(value, scope, rules.name)
+            scope[key] = _copy_function(value, scope, _suffix(rules))
     for key, make in scope.get("RULE_DERIVED", {}).items():
         scope[key] = scope[make.__name__]()  # module data computed from the constants
     return types.SimpleNamespace(**{k: v for k, v in scope.items() if not k.startswith("__")})

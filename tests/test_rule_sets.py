@@ -260,19 +260,19 @@ def plain_chance(name: str, state: tuple, depth: int) -> float:
     return sum(p * plain_value(name, state, roll, depth)[0] for roll, p in enumerate(oracle.FOUR_BINARY_DICE))
 
 
-def plain_value(name: str, state: tuple, roll: int, depth: int) -> tuple[float, list[float]]:
-    """(value, distinct move scores) of a rolled reference state, as the docs' expectiminimax defines it."""
+def plain_value(name: str, state: tuple, roll: int, depth: int) -> tuple[float, dict]:
+    """(value, {child: score}) of a rolled reference state, as the docs' expectiminimax defines it."""
     ref = REFERENCE[name]
     if oracle.winner(state, ref) or depth == 0:
-        return plain_heuristic(name, state), []
+        return plain_heuristic(name, state), {}
     children = oracle.moves(state, roll, ref)
     if not children:
-        return plain_chance(name, oracle.passed(state), depth - 1), []
-    scores = [
-        plain_heuristic(name, child) if oracle.winner(child, ref) else plain_chance(name, child, depth - 1)
+        return plain_chance(name, oracle.passed(state), depth - 1), {}
+    scores = {
+        child: plain_heuristic(name, child) if oracle.winner(child, ref) else plain_chance(name, child, depth - 1)
         for child in children
-    ]
-    return (max(scores) if state[2] == 2 else min(scores)), scores
+    }
+    return (max(scores.values()) if state[2] == 2 else min(scores.values())), scores
 
 
 def random_positions(name: str, seed: int, count: int) -> list[np.ndarray]:
@@ -301,15 +301,20 @@ def test_every_rule_sets_search_is_the_plain_expectiminimax(name):
     from rgou.heuristic import heuristic_score_of
     from rgou.search import expected_value, expectiminimax
 
+    kernels = engine(name)
     for k, state in enumerate(random_positions(name, seed=11, count=24)):
         pos = Position.from_array(state, name)
         ref_state, roll = to_reference(name, state), int(state[-1])
         assert heuristic_score_of(pos) == plain_heuristic(name, ref_state)
-        depth = 1 + k % 2
+        depth = 1 + k % 2 if k < 20 else 3  # depth 3: the search's inner plies, captures that roll again within
         value, scores = plain_value(name, ref_state, roll, depth)
         result = expectiminimax(pos, depth)
         assert result.value == pytest.approx(value, rel=1e-12, abs=1e-9), (name, ref_state, roll)
-        assert sorted(set(np.round(result.scores, 6))) == sorted(set(np.round(scores, 6)))
+        for slot, score in zip(result.legal_moves, result.scores):  # each slot's score is its child's
+            child = to_reference(name, kernels.apply_move(state, np.int64(slot)))
+            assert score == pytest.approx(scores[child], rel=1e-12, abs=1e-9), (name, ref_state, roll, slot)
+        if scores:
+            assert result.scores[result.legal_moves.index(result.best_move)] == result.value
         unrolled = plain_chance(name, ref_state[:2] + (ref_state[2],), 1)
         assert expected_value(pos, 1) == pytest.approx(unrolled, rel=1e-12, abs=1e-9)
 
@@ -355,7 +360,7 @@ def test_agents_and_matches_keep_to_one_rule_set():
         make_agent("heuristic", rules="ur")
     with pytest.raises(ValueError, match="heuristic plays the blitz rules and random the finkel rules"):
         match(make_agent("heuristic", rules="blitz"), make_agent("random"), 2)
-    with pytest.raises(ValueError, match="nets and tables are Finkel's"):
+    with pytest.raises(ValueError, match="leaf: the aseb rules are searched on their own heuristic"):
         from rgou.leaves import heuristic_leaf
         from rgou.search import expectiminimax
 
@@ -447,7 +452,7 @@ def test_analyze_a_rule_sets_positions(capsys, monkeypatch, tmp_path):
     report = Analyzer(depth=2, features=False, rules="blitz").analyze(pos)
     value, scores = plain_value("blitz", to_reference("blitz", pos.to_array()), 3, 2)
     assert report["search_value"] == pytest.approx(value)
-    assert sorted(set(report["scores"])) == pytest.approx(sorted(scores))
+    assert sorted(set(report["scores"])) == pytest.approx(sorted(scores.values()))
     assert report["successors"][0] == {"move": 0, "p1": [8, -1, -1, -1, -1], "p2": [-1] * 5, "to_move": 1}
     with pytest.raises(ValueError, match=r"rules: the line is a position of 'blitz', this analysis plays aseb"):
         parse_position(line, "aseb")
@@ -461,3 +466,33 @@ def test_analyze_a_rule_sets_positions(capsys, monkeypatch, tmp_path):
     assert printed["search_value"] == report["search_value"] and "features" not in printed
     assert main(["analyze", "--rules", "blitz", "--table", str(tmp_path / "none")]) == 2
     assert "--exact, --table and --model are finkel's" in capsys.readouterr().err
+
+
+def test_rule_sets_and_the_data_built_for_them_are_never_mixed(tmp_path, capsys):
+    from rgou.agents import Agent, make_agent
+    from rgou.analysis import Analyzer
+    from rgou.cli import main
+    from rgou.evaluate import evaluate_agent
+    from rgou.record import GameRecord, write_record
+
+    with pytest.raises(ValueError, match="a rule set named 'blitz' must be rgou's own"):
+        engine(dataclasses.replace(RULE_SETS["blitz"], pieces=4))
+    custom = specialise("rgou.game", dataclasses.replace(RULE_SETS["blitz"], name="blitz4", pieces=4))
+    assert custom.NUM_PIECES == 4 and custom.legal_moves.py_func.__qualname__.startswith("legal_moves__blitz4_")
+    finkel, blitz = make_agent("heuristic"), make_agent("heuristic", rules="blitz")
+    with pytest.raises(ValueError, match="its heuristic leaf was built for another rule set than blitz"):
+        Agent("mixed", finkel.data, rules="blitz")
+    with pytest.raises(ValueError, match="its heuristic leaf was built for another rule set than finkel"):
+        Agent("mixed", blitz.data)
+    with pytest.raises(ValueError, match="nets and solved tables play the finkel rules only, not masters"):
+        Agent("ml", make_agent("ml").data, rules="masters")
+    with pytest.raises(ValueError, match="plays the blitz rules: perfect play is known for finkel only"):
+        evaluate_agent(blitz, None, 2)
+    line = '{"p1": [-1, -1, -1, -1, -1], "p2": [-1, -1, -1, -1, -1], "to_move": 1, "dice": 2, "rules": "Blitz"}'
+    assert Analyzer(features=False, rules="blitz").analyze_line(line)["legal_moves"] == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="the line is a position of 'Blitz', this analysis plays finkel"):
+        Analyzer(features=False).analyze_line(line)
+    record = GameRecord(("human", "heuristic"), seed=3, rules="aseb")
+    write_record(record, tmp_path / "aseb.json")
+    assert main(["review", str(tmp_path / "aseb.json")]) == 2
+    assert f"{tmp_path / 'aseb.json'}: a game of the aseb rules" in capsys.readouterr().err

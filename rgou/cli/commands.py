@@ -377,6 +377,8 @@ def cmd_review(args: argparse.Namespace) -> int:
     outputs = {"--plot": args.plot, "--json": None if to_stdout else args.json}
     _check_outputs(args, outputs, [("GAME.json", args.game), ("--table", args.table)])
     record = read_record(args.game)
+    if record.rules != DEFAULT_RULES:
+        raise ValueError(f"{args.game}: a game of the {record.rules} rules: the review judges {DEFAULT_RULES} games")
     review = review_game(record, WinChances(args.table))
     if to_stdout:
         print(json.dumps(review.to_json(), indent=2))
