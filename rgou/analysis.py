@@ -103,14 +103,17 @@ def _integer(name: str, value, low: int, high: int) -> int:
     return json_int(name, value, low, high, MAX_SHOWN)
 
 
-def position_fields(line: str | bytes, n_pieces: int = NUM_PIECES) -> tuple[list[int], list[int], int, int]:
+Line = str | bytes | dict  # a JSON line, or its object once read (`_position_object`): read once per line
+
+
+def position_fields(line: Line, n_pieces: int = NUM_PIECES) -> tuple[list[int], list[int], int, int]:
     """(p1, p2, to_move, dice) of one JSON line with n_pieces squares per player, types and ranges checked.
 
     Squares are integers -1..20, to_move 1 or 2, dice 0..4 (bools and floats
     such as 12.0 are refused); ValueError names the field. The rules (tracks,
     two pieces on a square) are checked by `Position` and `make_state`.
     """
-    data = _position_object(line)
+    data = line if isinstance(line, dict) else _position_object(line)
     squares = {}
     for key in ("p1", "p2"):
         value = data[key]
@@ -124,16 +127,17 @@ def position_fields(line: str | bytes, n_pieces: int = NUM_PIECES) -> tuple[list
     return squares["p1"], squares["p2"], to_move, dice
 
 
-def parse_position(line: str | bytes, rules: str = DEFAULT_RULES) -> Position:
+def parse_position(line: Line, rules: str = DEFAULT_RULES) -> Position:
     """A `Position` of `rules` from one JSON line (str, or bytes read as UTF-8); ValueError says what is wrong."""
     rules = rule_set(rules, "rules").name
-    _check_line_rules(line, rules)
-    return Position(*position_fields(line, RULE_SETS[rules].pieces), rules)
+    data = line if isinstance(line, dict) else _position_object(line)
+    _check_line_rules(data, rules)
+    return Position(*position_fields(data, RULE_SETS[rules].pieces), rules)
 
 
-def _check_line_rules(line: str | bytes, rules: str) -> None:
-    """Refuse a line whose "rules" (if any) is not `rules`."""
-    said = _position_object(line).get("rules", rules)
+def _check_line_rules(data: dict, rules: str) -> None:
+    """Refuse a line's object whose "rules" (if any) is not `rules`."""
+    said = data.get("rules", rules)
     if not isinstance(said, str) or said.lower() != rules:
         raise ValueError(f"rules: the line is a position of {_shown(said)}, this analysis plays {rules} (--rules)")
 
@@ -182,10 +186,11 @@ class Analyzer:
 
     def analyze_line(self, line: str | bytes) -> dict:
         """The report of one JSON line (a 7-piece position, or an N-piece one with an N-piece table)."""
-        _check_line_rules(line, self.rules)
+        data = _position_object(line)
+        _check_line_rules(data, self.rules)
         if self.table is not None and self.table.n_pieces != NUM_PIECES:
-            return {"exact": exact_fields(self.table, parse_small_position(line, self.table.n_pieces))}
-        return self.analyze(parse_position(line, self.rules))
+            return {"exact": exact_fields(self.table, parse_small_position(data, self.table.n_pieces))}
+        return self.analyze(parse_position(data, self.rules))
 
     def analyze(self, pos: Position) -> dict:
         if pos.rules != self.rules:
@@ -233,7 +238,7 @@ class Analyzer:
         return out
 
 
-def parse_small_position(line: str | bytes, n_pieces: int) -> np.ndarray:
+def parse_small_position(line: Line, n_pieces: int) -> np.ndarray:
     """An int8[2N + 2] state of the N-piece game from a JSON line with N squares per player."""
     from rgou.solve import make_state
 
