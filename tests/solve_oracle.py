@@ -102,6 +102,9 @@ FINKEL_TILES = from_tiles("finkel", *BELL_TILES, STANDARD_ROSETTES)
 MASTERS = from_tiles("masters", *MASTERS_TILES, STANDARD_ROSETTES, safe_rosettes=False)
 BLITZ = from_tiles("blitz", *MASTERS_TILES, STANDARD_ROSETTES, safe_rosettes=False, capture_again=True)
 ASEB = from_tiles("aseb", *ASEB_TILES, ASEB_ROSETTES)
+# By rgou's rule-set names: the rules on tiles, and the two paths' tiles they were numbered from.
+BY_NAME = {"finkel": FINKEL_TILES, "masters": MASTERS, "blitz": BLITZ, "aseb": ASEB}
+PATHS_BY_NAME = {"finkel": BELL_TILES, "masters": MASTERS_TILES, "blitz": MASTERS_TILES, "aseb": ASEB_TILES}
 
 
 @functools.cache

@@ -14,6 +14,7 @@ import sys
 import textwrap
 
 import numpy as np
+import oracle as finkel_oracle
 import pytest
 import solve_oracle as oracle
 from hypothesis import given, settings
@@ -25,13 +26,8 @@ from rgou.game import Position, engine, state_layout
 from rgou.rules import FINKEL, RULE_SETS, rule_constants, rule_set
 from rgou.specialise import specialise
 
-REFERENCE = {"finkel": oracle.FINKEL_TILES, "masters": oracle.MASTERS, "blitz": oracle.BLITZ, "aseb": oracle.ASEB}
-PATH_TILES = {
-    "finkel": oracle.BELL_TILES,
-    "masters": oracle.MASTERS_TILES,
-    "blitz": oracle.MASTERS_TILES,
-    "aseb": oracle.ASEB_TILES,
-}
+REFERENCE = oracle.BY_NAME
+PATH_TILES = oracle.PATHS_BY_NAME
 # rgou's square numbers on board tiles (x, y): x = 1 player 1's row, 2 the middle row, 3 player 2's row;
 # written from docs/rules.md's board diagrams.
 STANDARD_TILES = {
@@ -210,16 +206,7 @@ def test_rule_sets_compile_into_their_own_cache_entries(tmp_path):
 # The heuristic and the search: a plain heuristic and expectiminimax over the reference's moves, written from
 # docs/rules.md's formula with its terms read per rule set ("centre": a square both paths share; "home": a track
 # position past every shared square).
-PARAMS = {
-    "win_score": 10000,
-    "finished_piece_value": 1000,
-    "position_weight": 15,
-    "safety_bonus": 25,
-    "rosette_control_bonus": 40,
-    "advancement_bonus": 5,
-    "capture_bonus": 35,
-    "center_lane_bonus": 2,
-}
+PARAMS = finkel_oracle.DEFAULT_PARAMS  # the upstream defaults, as the Finkel plain reference writes them
 
 
 def plain_heuristic(name: str, state: tuple) -> int:

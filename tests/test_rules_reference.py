@@ -11,13 +11,8 @@ import numpy as np
 import pytest
 import solve_oracle as oracle
 
-TILE_RULES = {"finkel": oracle.FINKEL_TILES, "masters": oracle.MASTERS, "blitz": oracle.BLITZ, "aseb": oracle.ASEB}
-PATH_TILES = {
-    "finkel": oracle.BELL_TILES,
-    "masters": oracle.MASTERS_TILES,
-    "blitz": oracle.MASTERS_TILES,
-    "aseb": oracle.ASEB_TILES,
-}
+TILE_RULES = oracle.BY_NAME
+PATH_TILES = oracle.PATHS_BY_NAME
 
 
 def squares(name: str) -> dict:

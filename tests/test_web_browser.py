@@ -119,14 +119,19 @@ def _take_turn(page) -> None:
         page.click(".movable .piece >> nth=0")
 
 
-def test_a_whole_game_played_by_clicking_then_reviewed(page, site):
-    _start(page, site, opponent="random", seed=3)
+def _play_to_the_end(page) -> dict:
+    """Take the person's turns until the game is over (at most 2,000 actions); the game as the server has it."""
     for _ in range(2000):
         _settled(page)
         if page.evaluate("game.over"):
             break
         _take_turn(page)
-    state = _game(page)
+    return _game(page)
+
+
+def test_a_whole_game_played_by_clicking_then_reviewed(page, site):
+    _start(page, site, opponent="random", seed=3)
+    state = _play_to_the_end(page)
     assert state["over"] and state["winner"] in (1, 2)
     assert re.search(r"(You win|wins)!", page.inner_text("[data-testid=status]"))
     assert page.locator("[data-testid=log] li").count() == state["turns"]
@@ -271,12 +276,7 @@ def test_a_whole_game_of_another_rule_set_by_clicking(browser):
             assert page.locator("[data-square]").count() == 20
             assert page.get_attribute("#board", "viewBox").split()[2] == str(2 * 10 + 12 * 70)
             assert page.is_disabled("[data-testid=hint]")
-            for _ in range(2000):
-                _settled(page)
-                if page.evaluate("game.over"):
-                    break
-                _take_turn(page)
-            state = _game(page)
+            state = _play_to_the_end(page)
             assert state["over"] and len(state["p1"]) == 5 and page.is_disabled("[data-testid=review]")
             record = page.evaluate("fetch('/api/games/' + game.id + '/record').then(r => r.json())")
             assert record["rules"] == "aseb" and record["winner"] == state["winner"]
