@@ -20,13 +20,13 @@ chance node after it (the net over the next player's rolls). Specs::
 MODEL is a weight file or a packaged model name (`default`, the model `ml`
 uses when none is given, or `upstream`); MODE is value (default), combined
 or policy; a `+` searches the close calls one ply deeper (`CLOSE_GAP`).
-`perfect` plays perfectly from a solved 7-piece table (`rgou solve`), the
-default table file or TABLE. An optional `epsilon` makes an agent play a uniformly random move
+`perfect` plays perfectly from the rule set's solved table (`rgou solve
+[--rules NAME]`), the default table file or TABLE. An optional `epsilon` makes an agent play a uniformly random move
 with that probability (self-play exploration).
 
-An agent plays one rule set (`rules`, Finkel by default): random, heuristic
-and expectiminimax-N play any of them; ml and perfect play Finkel, the rule
-set of the shipped models and the solver.
+An agent plays one rule set (`rules`, Finkel by default): random, heuristic,
+expectiminimax-N and perfect play any of them; ml plays Finkel, the rule set
+of the shipped models.
 """
 
 from __future__ import annotations
@@ -50,11 +50,11 @@ from rgou.leaves import (
     LEAF_TABLE,
     NET_WIN,
     Leaf,
+    leaf_exact,
     leaf_heuristic,
     net_leaf,
     net_value,
     no_leaf,
-    table_leaf,
 )
 from rgou.models import PACKAGED_MODELS
 from rgou.nn.inference import forward_one_into, softmax_into
@@ -212,11 +212,17 @@ def _legal(state: np.ndarray) -> np.ndarray:
 
 
 def _check_data_rules(name: str, data: AgentData, rules: str) -> None:
-    """Refuse agent data built for another rule set: a heuristic table of other tracks, or (off Finkel) a net,
-    a policy or a solved table, which read the Finkel features and table."""
+    """Refuse agent data built for another rule set: a heuristic table of other tracks, a solved table of
+    another size, or (off Finkel) a net or a policy, which read the Finkel features."""
     kind, params, table = leaf_heuristic(data.leaf)
-    if rules != DEFAULT_RULES and (kind in (LEAF_NET, LEAF_TABLE) or data.policy_weight != 0.0):
-        raise ValueError(f"agent {name!r}: nets and solved tables play the {DEFAULT_RULES} rules only, not {rules}")
+    if rules != DEFAULT_RULES and (kind == LEAF_NET or data.policy_weight != 0.0):
+        raise ValueError(f"agent {name!r}: nets play the {DEFAULT_RULES} rules only, not {rules}")
+    if kind == LEAF_TABLE:
+        from rgou.solve import position_count
+
+        pieces = rule_set(rules, "rules").pieces
+        if leaf_exact(data.leaf).shape != (position_count(pieces, rules),):
+            raise ValueError(f"agent {name!r}: its solved table is not one of the {pieces}-piece {rules} game")
     if kind == LEAF_HEURISTIC:
         if not np.array_equal(table, specialise("rgou.heuristic", rules).heuristic_table(params)):
             raise ValueError(f"agent {name!r}: its heuristic leaf was built for another rule set than {rules}")
@@ -412,17 +418,20 @@ class MLAgent(Agent):
 
 
 class PerfectAgent(Agent):
-    """Perfect play: the move with the highest exact chance of winning, from a solved 7-piece table.
+    """Perfect play: the move with the highest exact chance of winning, from the rule set's solved table.
 
-    `table` is a `rgou.solve.Table` (or None: the default table file, see
-    `rgou.solve.default_table_path`). It is the depth-1 search on the exact leaf.
+    `table` is a `rgou.solve.Table` of the rule set's real game (Finkel and
+    Masters 7 pieces, Blitz and Aseb 5), or a path, or None: the default
+    table file (`rgou.solve.default_table_path`). It is the depth-1 search
+    on the exact leaf.
     """
 
-    def __init__(self, table=None, name: str = "perfect"):
+    def __init__(self, table=None, name: str = "perfect", rules: str = DEFAULT_RULES):
         from rgou.solve import load_perfect_table
 
-        self.table = load_perfect_table(table)
-        super().__init__(name, search_agent_data(1, table_leaf(self.table.values)))
+        self.table = load_perfect_table(table, rules)
+        leaf = specialise("rgou.leaves", rules).table_leaf(self.table.values)
+        super().__init__(name, search_agent_data(1, leaf), rules=rules)
 
 
 def _parse_ml(spec: str) -> tuple[int, bool, str, str]:
@@ -468,7 +477,7 @@ def make_agent(
     """Build an agent from a spec (see the module docstring) for a rule set; its name is the spec as given.
 
     `table` (a solved `Table` or a path) serves the spec `perfect`; None: the cache folder's
-    table. `perfect:FILE` names its own. ml and perfect play Finkel only.
+    table of the rule set. `perfect:FILE` names its own. ml plays Finkel only.
     """
     if not isinstance(spec, str):
         raise ValueError(f"agent spec must be a string, got {spec!r}")
@@ -482,12 +491,10 @@ def make_agent(
         if not depth.isdigit():
             raise ValueError(f"bad agent spec {spec!r}: expected expectiminimax-N or emm-N with a depth N")
         agent = ExpectiminimaxAgent(int(depth), params, rules)
-    elif rules != DEFAULT_RULES and (
-        spec in ("ml", "ml+", "perfect") or spec.startswith(("ml:", "ml-", "ml+:", "perfect:"))
-    ):
+    elif rules != DEFAULT_RULES and (spec in ("ml", "ml+") or spec.startswith(("ml:", "ml-", "ml+:"))):
         raise ValueError(
-            f"agent {spec!r} plays the {DEFAULT_RULES} rules only (its models and solved table are Finkel's); "
-            f"under {rules} play random, heuristic or expectiminimax-N"
+            f"agent {spec!r} plays the {DEFAULT_RULES} rules only (its models are Finkel's); "
+            f"under {rules} play random, heuristic, expectiminimax-N or perfect"
         )
     elif spec in ("ml", "ml+") or spec.startswith(("ml:", "ml-", "ml+:")):
         from rgou.models import load_model
@@ -498,7 +505,7 @@ def make_agent(
         weights = load_model(Path(model) if Path(model).exists() else model)
         agent = MLAgent(weights, mode, depth, close_gap=CLOSE_GAP if close else 0.0)
     elif spec == "perfect" or spec.startswith("perfect:"):
-        agent = PerfectAgent(spec.partition(":")[2] or table)
+        agent = PerfectAgent(spec.partition(":")[2] or table, rules=rules)
     else:
         raise ValueError(f"unknown agent {spec!r}; expected one of: {AGENT_SPECS}")
     agent.name = spec

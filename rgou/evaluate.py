@@ -18,10 +18,8 @@ import numpy as np
 
 from rgou.agents import Agent
 from rgou.arena import summarize
-from rgou.exact import decision_losses
-from rgou.game import TO_MOVE
-from rgou.playout import play_games
 from rgou.rules import DEFAULT_RULES, P1, P2
+from rgou.specialise import specialise
 
 OPTIMAL = 1e-7  # a move within this of the best is optimal (the table's tolerance)
 CHUNK_GAMES = 512  # games per chunk (an even number: paired games stay together)
@@ -68,12 +66,15 @@ def evaluate_agent(
     progress=None,
     max_plies: int = EVAL_MAX_PLIES,
 ) -> Evaluation:
-    """Play `games` games against `perfect` (a PerfectAgent) and measure every decision of `agent`.
+    """Play `games` games against `perfect` (a PerfectAgent of the agent's rule set) and measure every decision.
 
     Games are played in chunks of paired games, so memory stays bounded.
     """
-    if agent.rules != DEFAULT_RULES:
-        raise ValueError(f"{agent.name} plays the {agent.rules} rules: perfect play is known for {DEFAULT_RULES} only")
+    if agent.rules != perfect.rules:
+        raise ValueError(f"{agent.name} plays the {agent.rules} rules, {perfect.name} the {perfect.rules} rules")
+    play_games = specialise("rgou.playout", agent.rules).play_games
+    decision_losses = specialise("rgou.exact", agent.rules).decision_losses
+    to_move = specialise("rgou.game", agent.rules).TO_MOVE
     values = perfect.table.values
     per_game_loss = np.zeros(games)
     per_game_optimal = np.zeros(games)
@@ -100,7 +101,7 @@ def evaluate_agent(
             states = rec.states[g, : rec.counts[g]]
             moves = rec.moves[g, : rec.counts[g]]
             agent_player = P1 if rec.first_agent[g] == 0 else P2
-            mine = states[:, TO_MOVE] == agent_player
+            mine = states[:, to_move] == agent_player
             if not mine.any():
                 continue
             losses = np.empty(int(mine.sum()))
@@ -130,10 +131,18 @@ def evaluate_agent(
 
 
 def evaluate_spec(
-    spec: str, games: int = 200, table=None, seed: int = 0, threads: int | None = None, progress=None
+    spec: str,
+    games: int = 200,
+    table=None,
+    seed: int = 0,
+    threads: int | None = None,
+    progress=None,
+    rules: str = DEFAULT_RULES,
 ) -> Evaluation:
-    """`rgou evaluate`: the agent of `spec` against the perfect agent of `table` (None: the cache folder's)."""
+    """`rgou evaluate`: the agent of `spec` against the perfect agent of `table` (None: the cache folder's table
+    of the rule set), both playing `rules`."""
     from rgou.agents import PerfectAgent, make_agent
 
-    perfect = PerfectAgent(table)
-    return evaluate_agent(make_agent(spec, seed=seed), perfect, games, seed=seed, threads=threads, progress=progress)
+    perfect = PerfectAgent(table, rules=rules)
+    agent = make_agent(spec, seed=seed, rules=rules)
+    return evaluate_agent(agent, perfect, games, seed=seed, threads=threads, progress=progress)

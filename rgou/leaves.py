@@ -57,7 +57,7 @@ from rgou.heuristic import (
 )
 from rgou.nn.inference import dense_into, forward_one_from_into, forward_one_into
 from rgou.nn.layout import weight_row_offset
-from rgou.rules import FINISHED, MAX_ROLL, NUM_PIECES, NUM_ROLLS, P1, P2, ROLL_PROBS
+from rgou.rules import FINISHED, MAX_ROLL, NUM_PIECES, NUM_ROLLS, P1, P2, ROLL_PROBS, RULES_NAME
 from rgou.solve.lookup import p2_win_probability
 
 LEAF_HEURISTIC = 0
@@ -173,6 +173,11 @@ def leaf_heuristic(leaf: Leaf) -> tuple[int, np.ndarray, np.ndarray]:
     return int(fields[0]), fields[1], fields[2]
 
 
+def leaf_exact(leaf: Leaf) -> np.ndarray:
+    """The solved table (float32 [positions]) an exact leaf reads, from Python; empty for other leaves."""
+    return _leaf_fields(leaf)[6]
+
+
 @njit
 def _leaf_fields(leaf):
     return (
@@ -212,10 +217,10 @@ def thread_copy(leaf: Leaf) -> Leaf:
 
 
 def table_leaf(values: np.ndarray) -> Leaf:
-    """The exact evaluator over a solved 7-piece table's values (float32, `rgou.solve.Table.values`)."""
+    """The exact evaluator over the solved table of the rule set's real game (float32, `rgou.solve.Table.values`)."""
     from rgou.solve.index import position_count
 
-    count = position_count(NUM_PIECES)
+    count = position_count(NUM_PIECES, RULES_NAME)
     if values.dtype != np.float32 or values.ndim != 1 or len(values) != count:
         raise ValueError(
             f"an exact leaf needs a solved {NUM_PIECES}-piece table (float32[{count}]), "

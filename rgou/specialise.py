@@ -1,7 +1,9 @@
 """Kernels compiled once per rule set, from the one source that reads the Finkel constants.
 
 A rule-aware module (`RULE_AWARE`) is written against module constants
-(`rgou.rules.rule_constants`, and the state layout of `rgou.game.state_layout`):
+(`rgou.rules.rule_constants`, the state layout of `rgou.game.state_layout`,
+and what the module's own `derived_constants(rules)`, if it has one, derives
+from the rule set: the solver's masks and index tables):
 its kernels read `TRACKS`, `NUM_PIECES`, `CAPTURE_AGAIN`, ... as globals, which
 Numba freezes into the compiled code. `specialise(module, rules)` gives the
 same module for another rule set: every function the module defines is
@@ -14,10 +16,9 @@ unchanged.
 The copies keep Numba's on-disk cache apart by name (the qualified name
 gains ``__<rules>``, with a digest of the settings for a rule set that is not
 built in): Numba's cache files are named for the function, and its index does
-not hash globals. Functions of modules that are not rule-aware (the features,
-the solved-table look-ups) stay Finkel's in a copy: what reaches them (net,
-policy and table leaves) is refused for other rule sets by `rgou.agents.Agent`
-and `rgou.search`.
+not hash globals. Functions of modules that are not rule-aware (the features)
+stay Finkel's in a copy: what reaches them (net and policy leaves) is refused
+for other rule sets by `rgou.agents.Agent` and `rgou.search`.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ RULE_AWARE = (
     "rgou.agents",
     "rgou.playout",
     "rgou.notation",
+    "rgou.exact",
+    "rgou.solve.rules",
+    "rgou.solve.index",
+    "rgou.solve.lookup",
+    "rgou.solve.solver",
 )
 
 _COPIES: dict[tuple[str, RuleSet], types.SimpleNamespace] = {}
@@ -83,6 +89,9 @@ def _suffix(rules: RuleSet) -> str:
 def _copy_module(module: types.ModuleType, rules: RuleSet) -> types.SimpleNamespace:
     scope = dict(vars(module))
     scope.update(constants(rules))
+    derived = getattr(module, "derived_constants", None)
+    if derived is not None:  # constants the module derives from the rule set (tables, masks)
+        scope.update(derived(rules))
     for key, value in list(scope.items()):
         source = _function_module(value)
         if source in RULE_AWARE and source != module.__name__:  # imported (perhaps renamed): the source's copy

@@ -7,6 +7,7 @@ games of each rule set compare, turn by turn, every legal move's outcome
 """
 
 import dataclasses
+import functools
 import os
 import re
 import subprocess
@@ -24,6 +25,7 @@ import rgou.game as game
 import rgou.rules as rules_module
 from rgou.game import Position, engine, state_layout
 from rgou.rules import FINKEL, RULE_SETS, rule_constants, rule_set
+from rgou.solve import default_table_path, load_table, make_state, position_count, save_table, solve
 from rgou.specialise import specialise
 
 REFERENCE = oracle.BY_NAME
@@ -340,9 +342,13 @@ def test_agents_and_matches_keep_to_one_rule_set():
     from rgou.agents import make_agent
     from rgou.arena import match
 
-    for spec in ("ml", "ml+", "perfect", "ml-1:default"):
+    for spec in ("ml", "ml+", "ml-1:default"):
         with pytest.raises(ValueError, match=re.escape(f"agent {spec!r} plays the finkel rules only")):
             make_agent(spec, rules="masters")
+    with pytest.raises(ValueError, match=r"no solved table at .*masters-7.table: run `rgou solve --rules masters`"):
+        make_agent("perfect", rules="masters")
+    with pytest.raises(ValueError, match="perfect play under blitz needs its 5-piece table, got a 1-piece blitz one"):
+        make_agent("perfect", rules="blitz", table=solved("blitz", 1))
     with pytest.raises(ValueError, match="rules: unknown rule set 'ur'"):
         make_agent("heuristic", rules="ur")
     with pytest.raises(ValueError, match="heuristic plays the blitz rules and random the finkel rules"):
@@ -456,10 +462,10 @@ def test_analyze_a_rule_sets_positions(capsys, monkeypatch, tmp_path):
 
 
 def test_rule_sets_and_the_data_built_for_them_are_never_mixed(tmp_path, capsys):
-    from rgou.agents import Agent, make_agent
+    from rgou.agents import Agent, make_agent, search_agent_data
     from rgou.analysis import Analyzer
     from rgou.cli import main
-    from rgou.evaluate import evaluate_agent
+    from rgou.leaves import table_leaf
     from rgou.record import GameRecord, write_record
 
     with pytest.raises(ValueError, match="a rule set named 'blitz' must be rgou's own"):
@@ -471,10 +477,10 @@ def test_rule_sets_and_the_data_built_for_them_are_never_mixed(tmp_path, capsys)
         Agent("mixed", finkel.data, rules="blitz")
     with pytest.raises(ValueError, match="its heuristic leaf was built for another rule set than finkel"):
         Agent("mixed", blitz.data)
-    with pytest.raises(ValueError, match="nets and solved tables play the finkel rules only, not masters"):
+    with pytest.raises(ValueError, match="its solved table is not one of the 5-piece aseb game"):
+        Agent("perfect", search_agent_data(1, table_leaf(np.zeros(position_count(7), np.float32))), rules="aseb")
+    with pytest.raises(ValueError, match="nets play the finkel rules only, not masters"):
         Agent("ml", make_agent("ml").data, rules="masters")
-    with pytest.raises(ValueError, match="plays the blitz rules: perfect play is known for finkel only"):
-        evaluate_agent(blitz, None, 2)
     line = '{"p1": [-1, -1, -1, -1, -1], "p2": [-1, -1, -1, -1, -1], "to_move": 1, "dice": 2, "rules": "Blitz"}'
     assert Analyzer(features=False, rules="blitz").analyze_line(line)["legal_moves"] == [0, 1, 2, 3, 4]
     with pytest.raises(ValueError, match="the line is a position of 'Blitz', this analysis plays finkel"):
@@ -483,3 +489,155 @@ def test_rule_sets_and_the_data_built_for_them_are_never_mixed(tmp_path, capsys)
     write_record(record, tmp_path / "aseb.json")
     assert main(["review", str(tmp_path / "aseb.json")]) == 2
     assert f"{tmp_path / 'aseb.json'}: a game of the aseb rules" in capsys.readouterr().err
+
+
+# The exact solver under every rule set, against the reference's plain value iteration.
+
+SOLVED_ELSEWHERE = ("masters", "blitz", "aseb")
+
+
+def from_reference(name: str, state: tuple, dice: int = 0) -> np.ndarray:
+    """The reference's state (sorted squares, to_move) as rgou's int8[2N + 2]."""
+    rules = RULE_SETS[name]
+    ref = REFERENCE[name]
+    light, dark = PATH_TILES[name]
+    number = {tile: i for i, tile in enumerate(sorted(set(light) | set(dark)))}
+    square = {number[tile]: s for s, tile in BOARD_TILES[rules.board].items() if tile in number}
+    square.update({oracle.OUT: -1, ref.done: 20})
+    p1, p2, to_move = state
+    return np.array([square[s] for s in p1] + [square[s] for s in p2] + [to_move, dice], dtype=np.int8)
+
+
+@functools.cache
+def solved(name: str, n: int):
+    return solve(n, tolerance=1e-10, rules=name)
+
+
+@functools.cache
+def reference_solution(name: str, n: int):
+    return oracle.solve(n, tolerance=1e-11, rules=REFERENCE[name])
+
+
+@pytest.mark.parametrize("name", SOLVED_ELSEWHERE)
+@pytest.mark.parametrize("n", [1, 2])
+def test_each_rule_sets_table_is_the_reference_solve(name, n):
+    table = solved(name, n)
+    graph, values = reference_solution(name, n)
+    kernels = specialise("rgou.solve.lookup", name)
+    states = [from_reference(name, graph.states[i]) for i in graph.live]
+    got = np.array([table.win_probability(s) for s in states])
+    assert np.abs(got - values[graph.live]).max() < 1e-7
+    # Every reachable position has an index, and each index is one position seen by either colour.
+    indices = np.array([kernels.state_index(s) for s in states])
+    count = position_count(n, name)
+    assert np.array_equal(np.bincount(indices, minlength=count), np.full(count, 2))
+    assert specialise("rgou.solve.solver", name).bellman_residual(n, table.values) < 1e-7  # float32 storage
+    assert table.rules == name and table.values.shape == (count,)
+
+
+@pytest.mark.parametrize("name", SOLVED_ELSEWHERE)
+def test_each_rule_sets_table_ranks_the_moves_as_the_reference_does(name):
+    table = solved(name, 2)
+    graph, values = reference_solution(name, 2)
+    value_of = {graph.states[i]: values[i] for i in range(len(graph.states))}
+    rng = np.random.default_rng(5)
+    for i in rng.choice(graph.live, 300, replace=False):
+        before = graph.states[i]
+        roll = int(rng.integers(1, 5))
+        children = oracle.moves(before, roll, REFERENCE[name])
+        state = from_reference(name, before, roll)
+        after = table.p2_win_after_moves(state)
+        # P(player 2 wins) after each child: the child's value for its player to move, seen from player 2.
+        expected = [value_of[c] if c[2] == 2 else 1 - value_of[c] for c in children]
+        gaps = np.abs(np.subtract.outer(after, np.array(expected)))  # every move is a child, every child a move
+        assert (after.size == 0 and not expected) or (gaps.min(axis=1).max() < 1e-6 and gaps.min(axis=0).max() < 1e-6)
+        if children:
+            mover_best = max(e if before[2] == 2 else 1 - e for e in expected)
+            assert table.best_move(state) in (0, 1)
+            assert abs(max(a if before[2] == 2 else 1 - a for a in after) - mover_best) < 1e-6
+        else:
+            assert table.best_move(state) == -1 and after.size == 0
+
+
+@pytest.mark.parametrize("name", SOLVED_ELSEWHERE)
+def test_each_rule_sets_index_is_a_bijection(name):
+    index = specialise("rgou.solve.index", name)
+    rules = RULE_SETS[name]
+    rng = np.random.default_rng(11)
+    for n in (3, 5, 7):
+        count = position_count(n, name)
+        for i in rng.integers(0, count, 300):
+            mover, opponent, fm, fo = index.decode(n, i)
+            assert index.encode(n, mover, opponent, fm, fo) == i
+            mine = {rules.p1_track[p] for p in range(16) if mover >> p & 1}  # the mover as player 1
+            theirs = {rules.p2_track[p] for p in range(16) if opponent >> p & 1}
+            assert not mine & theirs and len(mine) <= n - fm and len(theirs) <= n - fo and max(fm, fo) < n
+
+
+def test_tables_record_their_rule_set_and_others_are_refused(tmp_path, capsys):
+    from rgou.cli import main
+
+    table = solved("blitz", 1)
+    path = save_table(table, tmp_path / "blitz-1.table")
+    loaded = load_table(path, 1, rules="blitz")
+    assert loaded.rules == "blitz" and np.array_equal(loaded.values, table.values)
+    with pytest.raises(ValueError, match=r"blitz-1.table: solved for rules 'blitz', not 'finkel'"):
+        load_table(path, 1)
+    with pytest.raises(ValueError, match=r"solved for rules 'blitz', not 'masters'"):
+        load_table(path, 1, rules="masters")
+    assert default_table_path(5, "aseb").name == "aseb-5.table"
+    # A checkpoint folder left by another rule set's solve is refused, not mixed in.
+    out = tmp_path / "t.table"
+    with pytest.raises(RuntimeError, match="stop"):
+        solve(1, out=out, rules="masters", progress=_stop_after_first_group)
+    with pytest.raises(ValueError, match=r"checkpoint of a solve with rules=masters"):
+        solve(1, out=out, rules="aseb")
+    with pytest.raises(ValueError, match=r"rules: only the built-in rule sets are solved"):
+        solve(1, rules=dataclasses.replace(RULE_SETS["aseb"], name="mine"))
+    assert main(["solve", "--rules", "aseb", "--pieces", "1", "--out", str(tmp_path / "a.table"), "--quiet"]) == 0
+    out_text = capsys.readouterr().out
+    assert "277 positions of the 1-piece aseb game" in out_text
+    assert f"(opening value {solved('aseb', 1).win_probability(make_state([-1], [-1], rules='aseb')):.7f})" in out_text
+    assert main(["evaluate", "heuristic", "--rules", "blitz", "--table", str(path), "--games", "2", "--quiet"]) == 2
+    assert "blitz-1.table: table is for 1 pieces, expected 5" in capsys.readouterr().err
+
+
+def _stop_after_first_group(progress) -> None:
+    if progress.done:
+        raise RuntimeError("stop")
+
+
+@pytest.mark.parametrize("name", ["blitz", "aseb"])
+def test_the_perfect_agent_of_each_rule_set_plays_its_tables_best_move(name):
+    # Random values in a table of the rule set's real game: the agent (the depth-1 search on the exact
+    # leaf) and the table's own look-up (rgou.solve.lookup) must pick the same move, ties being improbable.
+    from rgou.agents import make_agent
+    from rgou.evaluate import evaluate_agent
+    from rgou.solve import Table
+
+    rules = RULE_SETS[name]
+    values = np.random.default_rng(2).random(position_count(rules.pieces, name), dtype=np.float32)
+    table = Table(n_pieces=rules.pieces, values=values, tolerance=1e-7, residual=0.0, rules=name)
+    agent, kernels = make_agent("perfect", rules=name, table=table), engine(name)
+    rng = np.random.default_rng(4)
+    state, chosen = kernels.new_state(), 0
+    while chosen < 200:
+        state[kernels.DICE] = rng.choice(5, p=oracle.FOUR_BINARY_DICE)
+        moves = kernels.legal_move_list(state)
+        if moves:
+            move = agent.choose_move(state)
+            assert move == table.best_move(state)
+            chosen += 1
+            state = kernels.apply_move(state, np.int64(move if rng.random() < 0.5 else rng.choice(moves)))
+        else:
+            kernels.pass_turn_inplace(state)
+        if kernels.winner(state):
+            state = kernels.new_state()
+    # rgou evaluate's measure under the rule set: the table's own best moves lose nothing, the heuristic's do.
+    itself = evaluate_agent(agent, agent, 4, seed=1)
+    assert itself.mean_loss == 0.0 and itself.optimal_share == 1.0 and itself.decisions > 100
+    heuristic = evaluate_agent(make_agent("heuristic", rules=name), agent, 4, seed=1)
+    assert heuristic.mean_loss > 0.0 and heuristic.optimal_share < 1.0
+    other = "aseb" if name == "blitz" else "blitz"
+    with pytest.raises(ValueError, match=f"heuristic plays the {other} rules, perfect the {name} rules"):
+        evaluate_agent(make_agent("heuristic", rules=other), agent, 2)

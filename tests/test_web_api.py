@@ -17,7 +17,7 @@ from rgou.notation import BOARD_ROWS
 from rgou.record import GameRecord, parse_record
 from rgou.rules import NUM_PIECES, ROSETTE_SQUARES
 from rgou.web.games import MAX_GAMES_PER_SESSION, MAX_SESSIONS, WEB_MAX_TURNS
-from rgou.web.server import MAX_BODY, MAX_CONNECTIONS
+from rgou.web.server import MAX_BODY, MAX_CONNECTIONS, make_server
 
 
 @pytest.fixture(scope="module")
@@ -391,3 +391,25 @@ def test_the_standard_librarys_own_errors_are_json_too(server):
     assert "BREW" in json.loads(body)["error"]
     # a line that is no HTTP request: the standard library answers it as HTTP/0.9, a body alone, JSON here too
     assert "Bad request syntax" in json.loads(answer(b"GARBAGE\r\n\r\n"))["error"]
+
+
+def test_a_server_of_another_rule_set_offers_perfect_play_from_its_table(tmp_path):
+    from rgou.solve import Table, position_count
+
+    values = np.random.default_rng(0).random(position_count(5, "aseb"), dtype=np.float32)
+    table = Table(n_pieces=5, values=values, tolerance=1e-7, residual=0.0, rules="aseb")
+    with running_server(rules="aseb", table=table) as (_, port, _server):
+        client = Client(port)
+        assert "perfect" in client.ok("GET", "/api/info")["agents"]
+        game = client.ok("POST", "/api/games", {"seed": 4, "opponent": "perfect", "human": 2})
+        turns = 0
+        while not game["over"] and turns < 40:
+            game = client.ok("POST", f"/api/games/{game['id']}/roll", {})
+            if game["moves"]:
+                game = client.ok("POST", f"/api/games/{game['id']}/move", {"move": game["moves"][0]["move"]})
+            turns += 1
+        record = parse_record(client.ok("GET", f"/api/games/{game['id']}/record"))
+        assert record.rules == "aseb" and record.players == ("perfect", "human")
+        assert any(t.player == 1 and t.move is not None for t in record.turns)  # the perfect agent moved
+    with pytest.raises(ValueError, match=r"--table: perfect play under aseb needs .*, got a 5-piece blitz one"):
+        make_server("127.0.0.1", 0, table=Table(5, values, 1e-7, 0.0, rules="blitz"), rules="aseb")

@@ -63,12 +63,13 @@ GENERATED_GAMES = _int_type(1, 2**31, what="a number of games in 1..2**31")  # g
 MATCH_GAMES = _int_type(1, MAX_MATCH_GAMES, what=f"a number of games in 1..{MAX_MATCH_GAMES:,}")
 
 
-def _add_rules(parser: argparse.ArgumentParser, which_agents: str) -> None:
+def _add_rules(parser: argparse.ArgumentParser, what: str, *, agents: bool = True) -> None:
+    """--rules; `what` says what it changes (with agents=True: which agents play the other rule sets)."""
     parser.add_argument(
         "--rules",
         choices=tuple(RULE_SETS),
         default=DEFAULT_RULES,
-        help=f"the rule set (default {DEFAULT_RULES}; docs/rules.md): {which_agents}",
+        help=f"the rule set (default {DEFAULT_RULES}; docs/rules.md)" + (": " if agents else "; ") + what,
     )
 
 
@@ -296,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ml[-D][+]:MODEL[:MODE], perfect[:TABLE]",
     )
     ar.add_argument("--games", type=MATCH_GAMES, default=1000, help="games per pair (default 1000)")
-    _add_rules(ar, "random, heuristic and emm-N play every rule set; ml and perfect play finkel")
+    _add_rules(ar, "random, heuristic, emm-N and perfect play every rule set; ml plays finkel")
     ar.add_argument("--seed", type=SEED, default=0, help="dice seed (default 0)")
     ar.add_argument("--threads", type=POSITIVE_INT, help="threads (default: all cores)")
     ar.add_argument("--json", metavar="FILE", help="write the results as JSON")
@@ -326,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     side.add_argument("--first", action="store_true", help="play player 1, who moves first (the default)")
     side.add_argument("--second", action="store_true", help="play player 2")
     pl.add_argument("--seed", type=SEED, default=0, help="dice seed (default 0)")
-    _add_rules(pl, "against random, heuristic or emm-N under the other rule sets")
+    _add_rules(pl, "against random, heuristic, emm-N or perfect under the other rule sets")
     pl.add_argument(
         "--dice",
         choices=("auto", "manual"),
@@ -353,19 +354,23 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     sv.add_argument("--port", type=_int_type(0, 65535, what="a port in 0..65535"), default=8000,
                     help="port (default 8000; 0: any free port)")  # fmt: skip
-    sv.add_argument("--table", help="solved 7-piece table: exact hints and reviews, the perfect agent "
-                    "(default: the cache folder's, if any)")  # fmt: skip
-    _add_rules(sv, "random, heuristic and emm-N, without hints or reviews, under the other rule sets")
+    sv.add_argument("--table", help="solved table of the rule set's game: the perfect agent, and for finkel exact "
+                    "hints and reviews (default: the cache folder's, if any)")  # fmt: skip
+    _add_rules(sv, "random, heuristic, emm-N and perfect, without hints or reviews, under the other rule sets")
     sv.set_defaults(func=cmd_serve)
 
     so = sub.add_parser("solve", help="solve the game exactly: every position's chance of winning under perfect play")
     so.add_argument(
         "--pieces",
         type=_int_type(1, 7, what="a number of pieces in 1..7"),
-        default=7,
-        help="pieces per player (7: the real game; 1-6: smaller variants, solved in seconds to minutes)",
+        help="pieces per player (default: the rule set's, 7 for Finkel and Masters, 5 for Blitz and Aseb; "
+        "fewer: smaller variants, solved in seconds to minutes)",
     )
-    so.add_argument("--out", help="table file (default: the user's cache folder, e.g. ~/.cache/rgou/finkel-7.table)")
+    _add_rules(so, "the solver's kernels are compiled for it and the table records it", agents=False)
+    so.add_argument(
+        "--out",
+        help="table file (default: the user's cache folder, e.g. ~/.cache/rgou/finkel-7.table or masters-7.table)",
+    )
     so.add_argument(
         "--tolerance",
         type=_float_type(1e-12, 1e-3, "a tolerance in [1e-12, 1e-3]"),
@@ -386,7 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="measure an agent exactly: its loss in winning chance per decision")
     ev.add_argument("agent", help="agent spec")
     ev.add_argument("--games", type=MATCH_GAMES, default=200, help="games against the perfect agent (default 200)")
-    ev.add_argument("--table", help="solved 7-piece table (default: the cache folder's)")
+    ev.add_argument("--table", help="solved table of the rule set's real game (default: the cache folder's)")
+    _add_rules(ev, "the agent and the perfect agent play it, from its solved table", agents=False)
     ev.add_argument("--seed", type=SEED, default=0, help="dice seed (default 0)")
     ev.add_argument("--threads", type=POSITIVE_INT, help="threads (default: all cores)")
     ev.add_argument("--json", metavar="FILE", help="write the report as JSON")

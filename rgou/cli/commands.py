@@ -399,10 +399,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
-    from rgou.solve import default_table_path, load_table, save_table, solve
+    from rgou.rules import rule_set
+    from rgou.solve import default_table_path, load_table, make_state, save_table, solve
     from rgou.solve.solver import interrupted_note
 
-    out = Path(args.out) if args.out is not None else default_table_path(args.pieces)
+    rules = rule_set(args.rules)
+    pieces = rules.pieces if args.pieces is None else args.pieces
+    game = f"{pieces}-piece {rules.name}" if rules.name != DEFAULT_RULES else f"{pieces}-piece"
+    out = Path(args.out) if args.out is not None else default_table_path(pieces, rules)
     _check_outputs(args, {"--out": args.out if args.out is not None else out, "--compact": args.compact}, [],
                    may_exist=("--out",))  # fmt: skip
     compact = Path(args.compact) if args.compact is not None else None
@@ -412,9 +416,9 @@ def cmd_solve(args: argparse.Namespace) -> int:
                 f"--out {out} exists; pass --force to solve again (an interrupted solve resumes by itself)"
             )
         try:
-            table = load_table(out, args.pieces)  # validated: rules, N, checksum
+            table = load_table(out, pieces, rules=rules)  # validated: rules, N, checksum
         except ValueError as e:
-            raise ValueError(f"--out {e} (--pieces {args.pieces})") from None
+            raise ValueError(f"--out {e} (--pieces {pieces}, --rules {rules.name})") from None
         if table.tolerance != args.tolerance:
             print(f"note: {out} was solved to {table.tolerance:g}; --tolerance does not apply to a conversion",
                   file=sys.stderr)  # fmt: skip
@@ -439,19 +443,16 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     try:
-        table = solve(args.pieces, tolerance=args.tolerance, out=out, progress=progress, threads=args.threads)
+        table = solve(pieces, tolerance=args.tolerance, out=out, progress=progress, threads=args.threads, rules=rules)
     except KeyboardInterrupt:
         kept = interrupted_note(out, "rerun the same command to resume from them")
         print(f"rgou solve: interrupted; {kept}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    from rgou.game import Position
-
-    opening = ""
-    if args.pieces == 7:
-        opening = f"; the first player wins {100 * table.win_probability(Position.initial().to_array()):.2f}%"
+    opening = table.win_probability(make_state([-1] * pieces, [-1] * pieces, rules=rules))
     print(
-        f"wrote {out}: {len(table.values):,} positions of the {args.pieces}-piece game solved to "
-        f"{args.tolerance:g} (residual {table.residual:.1e}) in {time.perf_counter() - start:,.1f} s{opening}"
+        f"wrote {out}: {len(table.values):,} positions of the {game} game solved to {args.tolerance:g} "
+        f"(residual {table.residual:.1e}) in {time.perf_counter() - start:,.1f} s; "
+        f"the first player wins {100 * opening:.2f}% (opening value {opening:.7f})"
     )
     if compact is not None:
         save_table(table, compact, dtype="uint16")
@@ -465,7 +466,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     _check_outputs(args, {"--json": args.json}, [("--table", args.table), *_spec_inputs("AGENT", [args.agent])])
     bar = Progress(args.games, "games", _progress_enabled(args), desc=f"{args.agent} vs perfect")
     try:
-        report = evaluate_spec(args.agent, args.games, args.table, seed=args.seed, threads=args.threads, progress=bar)
+        report = evaluate_spec(
+            args.agent, args.games, args.table, seed=args.seed, threads=args.threads, progress=bar, rules=args.rules
+        )
     finally:
         bar.close()
     print(report.summary())

@@ -42,131 +42,189 @@ and each unit in index order: it reads memory almost in order.
 
 from __future__ import annotations
 
+import functools
 from math import comb
 
 import numpy as np
 
 from rgou._numba import njit
+from rgou.rules import FINKEL, RuleSet, rule_set
+from rgou.solve import rules as solve_rules
 from rgou.solve.rules import (
     LANE_FIRST,
+    LANE_PERMUTED,
     LANE_SIZE,
     MAX_PIECES,
     PRIVATE_SIZE,
-    TRACK_LENGTH,
+    RULES,
 )
+from rgou.specialise import specialise
 
 LANE_STATES = 3  # a lane square is empty, mover or opponent
-NUM_LANE_PATTERNS = LANE_STATES**LANE_SIZE  # 6561
-LANE_BITS = (1 << LANE_SIZE) - 1  # 8-bit lane mask
-START_BITS = (1 << LANE_FIRST) - 1  # track positions 0..3: private mask bits 0..3
-END_SHIFT = TRACK_LENGTH - PRIVATE_SIZE  # track positions 12, 13 <-> private bits 4, 5
-END_BITS = ((1 << PRIVATE_SIZE) - 1) & ~START_BITS
-NUM_PRIVATE = 1 << PRIVATE_SIZE  # 64 private masks
-PRIVATE_MASK = NUM_PRIVATE - 1
+SPLIT_ABOVE_BYTES = 10**6  # per-pattern int64 tables larger than Numba freezes into cached code: split them
 MAX_CAP = MAX_PIECES  # a, b = pieces not finished, 0..7
-END_SHIFT_BITS = LANE_FIRST  # private mask bits 4, 5: the end squares (track positions 12, 13)
-NUM_ENDS = 1 << (PRIVATE_SIZE - LANE_FIRST)  # 4 end-square patterns per player
-MAX_START_PIECES = 2 * LANE_FIRST  # pieces on both players' start squares
 
 
-def _private_bits(p: int) -> int:
+def _private_bit(p: int, lane_first: int, lane_size: int, length: int) -> int:
     """The private-mask bit of track position p (0 for a lane position)."""
-    if p < LANE_FIRST:
+    if p < lane_first:
         return 1 << p
-    if p >= END_SHIFT + LANE_FIRST:
-        return 1 << (p - END_SHIFT)
+    if p >= lane_first + lane_size:
+        return 1 << (p - lane_size)
     return 0
 
 
-def _build_tables():
-    popcount8 = np.array([bin(m).count("1") for m in range(1 << LANE_SIZE)], dtype=np.int64)
-    tern8 = np.array(
-        [sum(LANE_STATES**i for i in range(LANE_SIZE) if m >> i & 1) for m in range(1 << LANE_SIZE)], dtype=np.int64
-    )
-    lane_mover = np.zeros(NUM_LANE_PATTERNS, dtype=np.int64)
-    lane_opponent = np.zeros(NUM_LANE_PATTERNS, dtype=np.int64)
-    for m in range(1 << LANE_SIZE):
-        for o in range(1 << LANE_SIZE):
-            if m & o == 0:
-                code = tern8[m] + 2 * tern8[o]
-                lane_mover[code] = m
-                lane_opponent[code] = o
-    # Lane patterns grouped by class (ml, ol), ascending code within a class.
-    class_count = np.zeros((LANE_SIZE + 1, LANE_SIZE + 1), dtype=np.int64)
-    lane_rank = np.zeros(NUM_LANE_PATTERNS, dtype=np.int64)
-    for code in range(NUM_LANE_PATTERNS):
-        ml, ol = popcount8[lane_mover[code]], popcount8[lane_opponent[code]]
-        lane_rank[code] = class_count[ml, ol]
-        class_count[ml, ol] += 1
-    class_start = np.zeros((LANE_SIZE + 1, LANE_SIZE + 1), dtype=np.int64)
-    start = 0
-    for ml in range(LANE_SIZE + 1):
-        for ol in range(LANE_SIZE + 1):
-            class_start[ml, ol] = start
-            start += class_count[ml, ol]
-    lane_unrank = np.zeros(NUM_LANE_PATTERNS, dtype=np.int64)
-    for code in range(NUM_LANE_PATTERNS):
-        ml, ol = popcount8[lane_mover[code]], popcount8[lane_opponent[code]]
-        lane_unrank[class_start[ml, ol] + lane_rank[code]] = code
+def _digit_masks(squares: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mover mask, opponent mask) of every pattern code over `squares` lane squares (code digit 1, 2)."""
+    codes = np.arange(LANE_STATES**squares, dtype=np.int64)
+    mover = np.zeros_like(codes)
+    opponent = np.zeros_like(codes)
+    for i in range(squares):
+        digit = (codes // LANE_STATES**i) % LANE_STATES
+        mover |= (digit == 1).astype(np.int64) << i
+        opponent |= (digit == 2).astype(np.int64) << i
+    return mover, opponent
 
-    order = sorted(range(NUM_PRIVATE), key=lambda m: (bin(m).count("1"), m))
-    private_rank = np.zeros(NUM_PRIVATE, dtype=np.int64)
-    private_rank[order] = np.arange(NUM_PRIVATE)
+
+def _split_tables(lane_size: int, popcount: np.ndarray, lane_perm: np.ndarray) -> dict:
+    """Lane-pattern tables as two halves, for a lane whose per-pattern tables Numba could not cache.
+
+    Numba freezes a global array into compiled (and disk-cached) code only up
+    to 1 MB; the 12-square lanes have 531,441 patterns. A code is lo +
+    SPLIT_PATTERNS * hi (lo: the first LANE_SPLIT squares), so ascending codes
+    are ascending (hi, lo), and a pattern's rank in its class (ml, ol) is
+    RANK_BEFORE[hi, ml, ol] (patterns of the class with a smaller hi) plus
+    LO_RANK[lo] (its lo among the lo halves of their class). Finkel's 8-square
+    lane (6,561 patterns) keeps the direct tables: LANE_SPLIT = 0.
+    """
+    if LANE_STATES**lane_size * np.dtype(np.int64).itemsize <= SPLIT_ABOVE_BYTES:
+        none = np.zeros(1, dtype=np.int64)  # never read: the kernels' split branches are pruned
+        unused = ("LO_MOVER", "LO_SEEN", "HI_MOVER", "HI_SEEN", "LO_RANK", "LO_UNRANK")
+        return {"LANE_SPLIT": 0, "SPLIT_PATTERNS": 1, **dict.fromkeys(unused, none),
+                "LO_COUNT": none.reshape(1, 1), "LO_CLASS_START": none.reshape(1, 1),
+                "RANK_BEFORE": none.reshape(1, 1, 1).astype(np.int32)}  # fmt: skip
+    low = lane_size // 2
+    lo_mover, lo_seen = _digit_masks(low)
+    hi_mover, hi_seen = _digit_masks(lane_size - low)
+    lo_ml, lo_ol = popcount[lo_mover], popcount[lo_seen]
+    width = low + 1
+    lo_class = lo_ml * width + lo_ol
+    lo_unrank = np.argsort(lo_class, kind="stable").astype(np.int64)
+    lo_count = np.bincount(lo_class, minlength=width * width).reshape(width, width)
+    lo_class_start = (np.cumsum(lo_count) - lo_count.ravel()).reshape(width, width)
+    lo_rank = np.empty_like(lo_unrank)
+    lo_rank[lo_unrank] = np.arange(lo_mover.size) - lo_class_start.ravel()[lo_class[lo_unrank]]
+    rank_before = np.zeros((hi_mover.size, lane_size + 1, lane_size + 1), dtype=np.int32)
+    running = np.zeros((lane_size + 1, lane_size + 1), dtype=np.int64)
+    for hi in range(hi_mover.size):
+        rank_before[hi] = running
+        hm, ho = popcount[hi_mover[hi]], popcount[hi_seen[hi]]
+        running[hm : hm + width, ho : ho + width] += lo_count
+    return {
+        "LANE_SPLIT": low,
+        "SPLIT_PATTERNS": lo_mover.size,
+        "LO_MOVER": lo_mover,
+        "LO_SEEN": lo_seen,
+        "HI_MOVER": hi_mover,
+        "HI_SEEN": hi_seen,
+        "LO_RANK": lo_rank,
+        "LO_UNRANK": lo_unrank,
+        "LO_COUNT": lo_count,
+        "LO_CLASS_START": lo_class_start,
+        "RANK_BEFORE": rank_before,
+    }
+
+
+@functools.cache
+def derived_constants(rules: RuleSet) -> dict:
+    """This module's constants and rank tables for `rules` (and those of `rgou.solve.rules` it reads)."""
+    g = solve_rules.derived_constants(rules)
+    first, lane_size, private_size, length = g["LANE_FIRST"], g["LANE_SIZE"], g["PRIVATE_SIZE"], rules.track_length
+    num_patterns = LANE_STATES**lane_size
+    start_bits = (1 << first) - 1
+    num_private = 1 << private_size
+    end_squares = private_size - first
+    masks = np.arange(1 << lane_size, dtype=np.int64)
+    popcount = np.array([bin(m).count("1") for m in range(1 << lane_size)], dtype=np.int64)
+    tern = np.zeros_like(masks)
+    lane_perm = np.zeros_like(masks)  # a lane mask in the opponent's own positions, seen in the mover's
+    other = [int(g["OTHER_BIT"][first + i]).bit_length() - 1 - first for i in range(lane_size)]
+    for i in range(lane_size):
+        on = (masks >> i) & 1
+        tern += on * LANE_STATES**i
+        lane_perm |= on << other[i]
+    # Lane pattern code = sum over squares of 3**i * (0 empty, 1 mover, 2 opponent), squares in the mover's positions.
+    codes = np.arange(num_patterns, dtype=np.int64)
+    lane_mover, opponent_seen = _digit_masks(lane_size)
+    lane_opponent = lane_perm[opponent_seen]  # the opponent's lane mask in its own positions
+    # Lane patterns grouped by class (ml, ol), ascending code within a class.
+    ml, ol = popcount[lane_mover], popcount[lane_opponent]
+    class_id = ml * (lane_size + 1) + ol
+    lane_unrank = np.argsort(class_id, kind="stable").astype(np.int64)
+    class_count = np.bincount(class_id, minlength=(lane_size + 1) ** 2).reshape(lane_size + 1, lane_size + 1)
+    class_start = (np.cumsum(class_count) - class_count.ravel()).reshape(lane_size + 1, lane_size + 1)
+    lane_rank = np.empty_like(codes)
+    lane_rank[lane_unrank] = codes - class_start.ravel()[class_id[lane_unrank]]
+    positions = first + 1 + np.arange(lane_size)  # track position + 1 of each lane square
+    occupied = [((lane_mover >> i) & 1) + ((lane_opponent >> i) & 1) for i in range(lane_size)]  # own positions
+    lane_level = sum(occupied[i] * positions[i] for i in range(lane_size))
+
+    split = _split_tables(lane_size, popcount, lane_perm)
+
+    order = sorted(range(num_private), key=lambda m: (bin(m).count("1"), m))
     private_at_most = np.array(
-        [sum(comb(PRIVATE_SIZE, j) for j in range(min(c, PRIVATE_SIZE) + 1)) for c in range(MAX_CAP + 1)],
+        [sum(comb(private_size, j) for j in range(min(c, private_size) + 1)) for c in range(MAX_CAP + 1)],
         dtype=np.int64,
     )
     private_level = np.array(
-        [sum(p + 1 for p in range(TRACK_LENGTH) if _private_bits(p) & m) for m in range(NUM_PRIVATE)], dtype=np.int64
-    )
-    start_level = private_level[np.arange(NUM_PRIVATE) & START_BITS]
-    end_level = private_level[np.arange(NUM_ENDS) << END_SHIFT_BITS]
-    lane_level = np.array(
         [
-            sum(LANE_FIRST + i + 1 for i in range(LANE_SIZE) if (lane_mover[c] | lane_opponent[c]) >> i & 1)
-            for c in range(NUM_LANE_PATTERNS)
+            sum(p + 1 for p in range(length) if _private_bit(p, first, lane_size, length) & m)
+            for m in range(num_private)
         ],
         dtype=np.int64,
     )
+    start_level = private_level[np.arange(num_private) & start_bits]
+    num_ends = 1 << end_squares
+    end_level = private_level[np.arange(num_ends) << first]
     # Pairs (mover mask, opponent mask) of a lane block with private caps (cm, co), grouped into
     # units by (mover's end squares, opponent's end squares, pieces on start squares), and by start
     # level descending inside a unit.
-    start_count = np.array([bin(m & START_BITS).count("1") for m in range(NUM_PRIVATE)], dtype=np.int64)
-    pair_rank = np.full((PRIVATE_SIZE + 1, PRIVATE_SIZE + 1, NUM_PRIVATE, NUM_PRIVATE), -1, dtype=np.int16)
-    pair_unrank = np.zeros((PRIVATE_SIZE + 1, PRIVATE_SIZE + 1, NUM_PRIVATE * NUM_PRIVATE), dtype=np.int16)
-    shape = (PRIVATE_SIZE + 1, PRIVATE_SIZE + 1, NUM_ENDS, NUM_ENDS, MAX_START_PIECES + 1)
+    start_count = np.array([bin(m & start_bits).count("1") for m in range(num_private)], dtype=np.int64)
+    pair_rank = np.full((private_size + 1, private_size + 1, num_private, num_private), -1, dtype=np.int16)
+    pair_unrank = np.zeros((private_size + 1, private_size + 1, num_private * num_private), dtype=np.int16)
+    shape = (private_size + 1, private_size + 1, num_ends, num_ends, 2 * first + 1)
     unit_start = np.zeros(shape, dtype=np.int64)
     unit_stop = np.zeros(shape, dtype=np.int64)
 
     def unit_key(pair):
         pm, po = pair
-        return pm >> END_SHIFT_BITS, po >> END_SHIFT_BITS, start_count[pm] + start_count[po]
+        return pm >> first, po >> first, start_count[pm] + start_count[po]
 
-    for cm in range(PRIVATE_SIZE + 1):
-        for co in range(PRIVATE_SIZE + 1):
+    for cm in range(private_size + 1):
+        for co in range(private_size + 1):
             pairs = [(pm, po) for pm in order[: private_at_most[cm]] for po in order[: private_at_most[co]]]
             pairs.sort(key=lambda q: (unit_key(q), -start_level[q[0]] - start_level[q[1]]))  # stable: then ranks
             for r, (pm, po) in enumerate(pairs):
                 pair_rank[cm, co, pm, po] = r
-                pair_unrank[cm, co, r] = pm | (po << PRIVATE_SIZE)
+                pair_unrank[cm, co, r] = pm | (po << private_size)
                 key = (cm, co, *unit_key((pm, po)))
                 if unit_stop[key] == 0:
                     unit_start[key] = r
                 unit_stop[key] = r + 1
 
     # class_off[a, b, ml, ol]: start of lane class (ml, ol) in a subgroup with caps a, b.
-    class_off = np.zeros((MAX_CAP + 1, MAX_CAP + 1, LANE_SIZE + 1, LANE_SIZE + 1), dtype=np.int64)
+    class_off = np.zeros((MAX_CAP + 1, MAX_CAP + 1, lane_size + 1, lane_size + 1), dtype=np.int64)
     class_size = np.zeros_like(class_off)
     subgroup_size = np.zeros((MAX_CAP + 1, MAX_CAP + 1), dtype=np.int64)
     for a in range(MAX_CAP + 1):
         for b in range(MAX_CAP + 1):
             off = 0
-            for ml in range(LANE_SIZE + 1):
-                for ol in range(LANE_SIZE + 1):
-                    class_off[a, b, ml, ol] = off
-                    if ml <= a and ol <= b:
-                        size = class_count[ml, ol] * private_at_most[a - ml] * private_at_most[b - ol]
-                        class_size[a, b, ml, ol] = size
+            for cml in range(lane_size + 1):
+                for col in range(lane_size + 1):
+                    class_off[a, b, cml, col] = off
+                    if cml <= a and col <= b:
+                        size = class_count[cml, col] * private_at_most[a - cml] * private_at_most[b - col]
+                        class_size[a, b, cml, col] = size
                         off += size
             subgroup_size[a, b] = off
 
@@ -180,27 +238,39 @@ def _build_tables():
                 subgroup_off[n, fm, fo] = off
                 off += subgroup_size[n - fm, n - fo]
         count[n] = off
-    return dict(
-        POPCOUNT8=popcount8,
-        TERN8=tern8,
-        LANE_MOVER=lane_mover,
-        LANE_OPPONENT=lane_opponent,
-        LANE_RANK=lane_rank,
-        LANE_UNRANK=lane_unrank,
-        CLASS_START=class_start,
-        PRIVATE_AT_MOST=private_at_most,
-        LANE_LEVEL=lane_level,
-        END_LEVEL=end_level,
-        PAIR_RANK=pair_rank,
-        PAIR_UNRANK=pair_unrank,
-        UNIT_START=unit_start,
-        UNIT_STOP=unit_stop,
-        CLASS_OFF=class_off,
-        CLASS_SIZE=class_size,
-        SUBGROUP_SIZE=subgroup_size,
-        SUBGROUP_OFF=subgroup_off,
-        COUNT=count,
-    )
+    return {
+        **g,
+        **split,
+        "NUM_LANE_PATTERNS": num_patterns,
+        "LANE_BITS": (1 << lane_size) - 1,
+        "START_BITS": start_bits,
+        "END_SHIFT": lane_size,  # end track positions <-> private bits first.. (the lane's squares left out)
+        "END_BITS": (num_private - 1) & ~start_bits,
+        "NUM_PRIVATE": num_private,
+        "PRIVATE_MASK": num_private - 1,
+        "NUM_ENDS": num_ends,
+        "MAX_START_PIECES": 2 * first,
+        "LANE_POPCOUNT": popcount,
+        "LANE_TERN": tern,
+        "LANE_PERM": lane_perm,
+        "LANE_MOVER": lane_mover,
+        "LANE_OPPONENT": lane_opponent,
+        "LANE_RANK": lane_rank,
+        "LANE_UNRANK": lane_unrank,
+        "CLASS_START": class_start,
+        "PRIVATE_AT_MOST": private_at_most,
+        "LANE_LEVEL": lane_level,
+        "END_LEVEL": end_level,
+        "PAIR_RANK": pair_rank,
+        "PAIR_UNRANK": pair_unrank,
+        "UNIT_START": unit_start,
+        "UNIT_STOP": unit_stop,
+        "CLASS_OFF": class_off,
+        "CLASS_SIZE": class_size,
+        "SUBGROUP_SIZE": subgroup_size,
+        "SUBGROUP_OFF": subgroup_off,
+        "COUNT": count,
+    }
 
 
 def solve_order(n_pieces: int) -> list[tuple[int, int]]:
@@ -214,9 +284,30 @@ def solve_order(n_pieces: int) -> list[tuple[int, int]]:
     return sorted(pairs, key=lambda g: (-(g[0] + g[1]), -g[0]))
 
 
-_T = _build_tables()
-POPCOUNT8 = _T["POPCOUNT8"]
-TERN8 = _T["TERN8"]
+_T = derived_constants(FINKEL)
+LANE_SPLIT = _T["LANE_SPLIT"]  # 0: Finkel reads its 6,561 lane patterns from direct tables
+SPLIT_PATTERNS = _T["SPLIT_PATTERNS"]
+LO_MOVER = _T["LO_MOVER"]
+LO_SEEN = _T["LO_SEEN"]
+HI_MOVER = _T["HI_MOVER"]
+HI_SEEN = _T["HI_SEEN"]
+LO_RANK = _T["LO_RANK"]
+LO_UNRANK = _T["LO_UNRANK"]
+LO_COUNT = _T["LO_COUNT"]
+LO_CLASS_START = _T["LO_CLASS_START"]
+RANK_BEFORE = _T["RANK_BEFORE"]
+NUM_LANE_PATTERNS = _T["NUM_LANE_PATTERNS"]
+LANE_BITS = _T["LANE_BITS"]
+START_BITS = _T["START_BITS"]
+END_SHIFT = _T["END_SHIFT"]
+END_BITS = _T["END_BITS"]
+NUM_PRIVATE = _T["NUM_PRIVATE"]
+PRIVATE_MASK = _T["PRIVATE_MASK"]
+NUM_ENDS = _T["NUM_ENDS"]
+MAX_START_PIECES = _T["MAX_START_PIECES"]
+LANE_POPCOUNT = _T["LANE_POPCOUNT"]
+LANE_TERN = _T["LANE_TERN"]
+LANE_PERM = _T["LANE_PERM"]
 LANE_MOVER = _T["LANE_MOVER"]
 LANE_OPPONENT = _T["LANE_OPPONENT"]
 LANE_RANK = _T["LANE_RANK"]
@@ -237,10 +328,13 @@ COUNT = _T["COUNT"]
 del _T
 
 
-def position_count(n_pieces: int) -> int:
-    """Number of indexed (non-final, mover-relative) positions of the N-piece game."""
+def position_count(n_pieces: int, rules: str | RuleSet | None = None) -> int:
+    """Number of indexed (non-final, mover-relative) positions of the N-piece game of `rules` (None: Finkel)."""
     if not 1 <= n_pieces <= MAX_PIECES:
         raise ValueError(f"n_pieces must be in 1..{MAX_PIECES}, got {n_pieces!r}")
+    rules = RULES if rules is None else rule_set(rules, "rules")
+    if rules != RULES:
+        return specialise(__name__, rules).position_count(n_pieces, rules)
     return int(COUNT[n_pieces])
 
 
@@ -255,7 +349,10 @@ def group_range(n_pieces: int, hi: int, lo: int) -> tuple[int, int]:
 
 @njit(no_alloc=True)
 def private_bits(track_mask):
-    """The 6-bit private mask (track positions 0..3 -> bits 0..3, 12, 13 -> bits 4, 5)."""
+    """The private mask: start squares 0..3 -> bits 0..3, end squares after the lane -> the next bits.
+
+    Finkel: 6 bits (end squares 12, 13 -> bits 4, 5); the 16-square paths: 4 bits.
+    """
     return (track_mask & START_BITS) | ((track_mask >> END_SHIFT) & END_BITS)
 
 
@@ -269,19 +366,24 @@ def private_to_track(bits):
 def encode(n, mover, opponent, fm, fo):
     """Index (int64) of the valid non-final position (mover, opponent, fm, fo) of the n-piece game.
 
-    Valid: fm, fo < n; the masks are disjoint on the lane; popcount(mover)
+    Valid: fm, fo < n; no lane square is both players'; popcount(mover)
     <= n - fm and popcount(opponent) <= n - fo. Nothing is checked.
     """
     a = n - fm
     b = n - fo
     lane_m = (mover >> LANE_FIRST) & LANE_BITS
     lane_o = (opponent >> LANE_FIRST) & LANE_BITS
-    ml = POPCOUNT8[lane_m]
-    ol = POPCOUNT8[lane_o]
-    code = TERN8[lane_m] + 2 * TERN8[lane_o]
+    ml = LANE_POPCOUNT[lane_m]
+    ol = LANE_POPCOUNT[lane_o]
+    seen = LANE_PERM[lane_o] if LANE_PERMUTED else lane_o  # the opponent's squares in the mover's positions
+    code = LANE_TERN[lane_m] + 2 * LANE_TERN[seen]
     cm = min(a - ml, PRIVATE_SIZE)
     co = min(b - ol, PRIVATE_SIZE)
-    block = LANE_RANK[code] * PRIVATE_AT_MOST[cm] * PRIVATE_AT_MOST[co]
+    if LANE_SPLIT:
+        rank = RANK_BEFORE[code // SPLIT_PATTERNS, ml, ol] + LO_RANK[code % SPLIT_PATTERNS]
+    else:
+        rank = LANE_RANK[code]
+    block = rank * PRIVATE_AT_MOST[cm] * PRIVATE_AT_MOST[co]
     pair = PAIR_RANK[cm, co, private_bits(mover), private_bits(opponent)]
     return SUBGROUP_OFF[n, fm, fo] + CLASS_OFF[a, b, ml, ol] + block + pair
 
@@ -306,16 +408,42 @@ def decode_local(a, b, local):
     co = min(b - ol, PRIVATE_SIZE)
     block = PRIVATE_AT_MOST[cm] * PRIVATE_AT_MOST[co]
     q = local - CLASS_OFF[a, b, ml, ol]
-    code = LANE_UNRANK[CLASS_START[ml, ol] + q // block]
+    lane_m, lane_o = lane_masks(lane_code(ml, ol, q // block))
     pair = PAIR_UNRANK[cm, co, q % block]
-    return position_of(code, pair)
+    return position_of(lane_m, lane_o, pair)
 
 
 @njit
-def position_of(code, pair):
-    """(mover, opponent) masks of lane pattern `code` and packed private pair `pair` (PAIR_UNRANK)."""
-    mover = private_to_track(pair & PRIVATE_MASK) | (LANE_MOVER[code] << LANE_FIRST)
-    opponent = private_to_track(pair >> PRIVATE_SIZE) | (LANE_OPPONENT[code] << LANE_FIRST)
+def lane_code(ml, ol, rank):
+    """The lane pattern of rank `rank` in class (ml, ol): the inverse of the rank `encode` reads."""
+    if not LANE_SPLIT:
+        return LANE_UNRANK[CLASS_START[ml, ol] + rank]
+    for hi in range(HI_MOVER.shape[0]):  # ascending codes are ascending (hi, lo)
+        lm = ml - LANE_POPCOUNT[HI_MOVER[hi]]
+        lo = ol - LANE_POPCOUNT[HI_SEEN[hi]]
+        if 0 <= lm < LO_COUNT.shape[0] and 0 <= lo < LO_COUNT.shape[1]:
+            if rank < LO_COUNT[lm, lo]:
+                return hi * SPLIT_PATTERNS + LO_UNRANK[LO_CLASS_START[lm, lo] + rank]
+            rank -= LO_COUNT[lm, lo]
+    return -1
+
+
+@njit(no_alloc=True)
+def lane_masks(code):
+    """(mover's lane mask, opponent's lane mask in its own positions) of lane pattern `code`."""
+    if LANE_SPLIT:
+        lo = code % SPLIT_PATTERNS
+        hi = code // SPLIT_PATTERNS
+        seen = LO_SEEN[lo] | (HI_SEEN[hi] << LANE_SPLIT)
+        return LO_MOVER[lo] | (HI_MOVER[hi] << LANE_SPLIT), LANE_PERM[seen]
+    return LANE_MOVER[code], LANE_OPPONENT[code]
+
+
+@njit
+def position_of(lane_m, lane_o, pair):
+    """(mover, opponent) masks of the lane masks (`lane_masks`) and packed private pair `pair` (PAIR_UNRANK)."""
+    mover = private_to_track(pair & PRIVATE_MASK) | (lane_m << LANE_FIRST)
+    opponent = private_to_track(pair >> PRIVATE_SIZE) | (lane_o << LANE_FIRST)
     return mover, opponent
 
 

@@ -21,7 +21,8 @@ import numpy as np
 
 from rgou._numba import njit
 from rgou.game import position_problem
-from rgou.rules import P1, P2
+from rgou.rules import P1, P2, RuleSet, rule_set
+from rgou.solve.index import derived_constants as index_constants
 from rgou.solve.index import encode
 from rgou.solve.rules import (
     BEAR_OFF,
@@ -29,10 +30,18 @@ from rgou.solve.rules import (
     ILLEGAL,
     MAX_PIECES,
     ROLLS_AGAIN,
+    RULES,
     move_kind,
     state_masks,
     track_position,
 )
+from rgou.specialise import specialise
+
+
+def derived_constants(rules: RuleSet) -> dict:
+    """This module's constants for `rules` (those of the index and rules it reads), for `rgou.specialise`."""
+    return index_constants(rules)
+
 
 NO_MOVE_SLOT = -1
 
@@ -154,16 +163,19 @@ def best_move(values, state):
 # The validating edge.
 
 
-def make_state(p1, p2, to_move: int = P1, dice: int = 0) -> np.ndarray:
-    """Validated int8[2N + 2] state from N squares per player (rgou numbering), for N = 1..7."""
+def make_state(p1, p2, to_move: int = P1, dice: int = 0, rules: str | RuleSet | None = None) -> np.ndarray:
+    """Validated int8[2N + 2] state from N squares per player (rgou numbering), for N = 1..7 (rules None: Finkel)."""
     p1 = [int(s) for s in p1]
     p2 = [int(s) for s in p2]
     state = np.array(p1 + p2 + [int(to_move), int(dice)], dtype=np.int64)
-    return check_state(state, len(p1))
+    return check_state(state, len(p1), rules)
 
 
-def check_state(state, n_pieces: int) -> np.ndarray:
-    """`state` as a contiguous int8[2N + 2] array for N = n_pieces, or a ValueError saying what is wrong."""
+def check_state(state, n_pieces: int, rules: str | RuleSet | None = None) -> np.ndarray:
+    """`state` as a contiguous int8[2N + 2] array for N = n_pieces under `rules` (None: Finkel), or a ValueError."""
+    rules = RULES if rules is None else rule_set(rules, "rules")
+    if rules != RULES:
+        return specialise(__name__, rules).check_state(state, n_pieces, rules)
     if not 1 <= n_pieces <= MAX_PIECES:
         raise ValueError(f"n_pieces must be in 1..{MAX_PIECES}, got {n_pieces!r}")
     arr = np.asarray(state)

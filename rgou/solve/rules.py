@@ -1,17 +1,24 @@
-"""The N-piece Finkel rules on track-position bitmasks, from the mover's point of view.
+"""The N-piece game of a rule set on track-position bitmasks, from the mover's point of view.
 
-A position of the N-piece game (N = 1..7, same board as rgou's 7-piece game)
-is stored relative to the player to move ("mover") and the other player
-("opponent"), which halves the positions by colour symmetry:
+A position of the N-piece game (N = 1..7 on the rule set's board) is stored
+relative to the player to move ("mover") and the other player ("opponent"),
+which halves the positions by colour symmetry:
 
-    mover    int: bitmask over the mover's track positions 0..13 (bit p set:
-                  a mover piece stands on track position p)
+    mover    int: bitmask over the mover's track positions (bit p set: a
+                  mover piece stands on track position p)
     opponent int: the same over the opponent's own track positions
     fm, fo   int: finished pieces of the mover / opponent (0..N)
 
-Unentered pieces are implied: N - fm - popcount(mover). Track positions
-4..11 are the shared middle lane, where both players' position p is the
-board square p, so the two masks collide exactly there.
+Unentered pieces are implied: N - fm - popcount(mover). Every rule set rgou
+plays has the same shape: four private start squares (track positions
+0..3), a lane of shared squares (Finkel: 4..11; Masters, Blitz and Aseb:
+4..15), then private end squares (Finkel: 12, 13; the others: none). On
+the lane the mover's track position p and the opponent's OTHER_POSITION[p]
+are one square: the same position for Finkel and Aseb, p <-> 26 - p on the
+last five for the Masters path, which crosses to the far end of the board.
+
+The module's constants are Finkel's; `derived_constants(rules)` gives them
+for another rule set, and `rgou.specialise` compiles the kernels with those.
 
 The value of a position is the probability that the mover wins, before
 rolling, under perfect play by both players.
@@ -19,48 +26,86 @@ rolling, under perfect play by both players.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from rgou._numba import njit
 from rgou.rules import (
-    CENTER_FIRST,
-    CENTER_LAST,
     FINISHED,
-    NUM_PIECES,
+    FINKEL,
     OFF_BOARD,
-    P1_TRACK,
-    P2_TRACK,
     ROLL_PROBS,
-    ROSETTE_SQUARES,
-    TRACK_LENGTH,
     TRACK_POSITION,
+    RuleSet,
 )
 
-RULES_NAME = "finkel"
-MAX_PIECES = NUM_PIECES  # variants N = 1..7 use rgou's board
+RULES = FINKEL  # the rule set of this module's constants (a specialised copy has its own)
+RULES_NAME = FINKEL.name
+MAX_PIECES = 7  # N-piece variants N = 1..7 of every rule set
 NOT_ENTERED = -1  # track position of a piece that has not entered
-BEAR_OFF = TRACK_LENGTH  # track position 14: the piece finishes (exact roll only)
-LANE_FIRST, LANE_LAST = CENTER_FIRST, CENTER_LAST  # shared track positions 4..11
-LANE_SIZE = LANE_LAST - LANE_FIRST + 1
-PRIVATE_SIZE = TRACK_LENGTH - LANE_SIZE  # 4 start squares + 2 end squares
-ROSETTE_POSITIONS = tuple(p for p in range(TRACK_LENGTH) if P1_TRACK[p] in ROSETTE_SQUARES)
-SHARED_ROSETTE = next(p for p in ROSETTE_POSITIONS if LANE_FIRST <= p <= LANE_LAST)
-
-assert ROSETTE_POSITIONS == tuple(p for p in range(TRACK_LENGTH) if P2_TRACK[p] in ROSETTE_SQUARES)
-assert all(P1_TRACK[p] == P2_TRACK[p] == p for p in range(LANE_FIRST, LANE_LAST + 1))
-assert not set(P1_TRACK[:LANE_FIRST] + P1_TRACK[LANE_LAST + 1 :]) & set(P2_TRACK)
-
-ROSETTE_MASK = sum(1 << p for p in ROSETTE_POSITIONS)
 
 # Outcome of one move (`move_kind`).
 ILLEGAL = 0
 TURN_PASSES = 1  # the opponent moves next
-ROLLS_AGAIN = 2  # landed on a rosette: the mover moves again
+ROLLS_AGAIN = 2  # landed on a rosette (or captured, where that grants a roll): the mover moves again
 BORE_OFF = 3  # the piece finished; the opponent moves next
 
-# LOWEST_BIT[x]: index of the lowest set bit of x (0 < x < 2**15; 0 for x = 0).
-LOWEST_BIT = np.array([(x & -x).bit_length() - 1 if x else 0 for x in range(1 << (TRACK_LENGTH + 1))], dtype=np.int8)
 ROLL_PROB = ROLL_PROBS.copy()  # float64[5], P(roll r); a roll of 0 always passes the turn
+
+
+@functools.cache
+def derived_constants(rules: RuleSet) -> dict:
+    """The track-position constants of `rules`; a ValueError if its board has another shape.
+
+    The shape the solver needs: private start squares, then one block of
+    shared squares, then private end squares, and rosettes (and the pairing
+    of shared squares) the same for both players.
+    """
+    length = rules.track_length
+    p1, p2 = rules.p1_track, rules.p2_track
+    shared = [p for p in range(length) if p1[p] in p2]
+    first, last = shared[0], shared[-1]
+    if shared != list(range(first, last + 1)) or any(p2[p] in p1 for p in range(length) if p not in shared):
+        raise ValueError(f"rule set {rules.name!r}: the solver needs the shared squares in one block of both tracks")
+    other = tuple(p2.index(p1[p]) if first <= p <= last else p for p in range(length))
+    if any(other[p] != p1.index(p2[p]) or not first <= other[p] <= last for p in shared):
+        raise ValueError(f"rule set {rules.name!r}: the solver needs the shared squares paired alike for both players")
+    rosettes = tuple(p for p in range(length) if p1[p] in rules.rosettes)
+    if rosettes != tuple(p for p in range(length) if p2[p] in rules.rosettes):
+        raise ValueError(f"rule set {rules.name!r}: the solver needs the rosettes at the same track positions")
+    lane_size = last - first + 1
+    shared_rosettes = sum(1 << p for p in rosettes if first <= p <= last)
+    return {
+        "RULES": rules,
+        "BEAR_OFF": length,
+        "LANE_FIRST": first,
+        "LANE_LAST": last,
+        "LANE_SIZE": lane_size,
+        "PRIVATE_SIZE": length - lane_size,
+        "LANE_PERMUTED": any(other[p] != p for p in shared),
+        "OTHER_BIT": np.array([1 << q for q in other], dtype=np.int64),
+        "ROSETTE_MASK": sum(1 << p for p in rosettes),
+        "SAFE_MASK": shared_rosettes if rules.safe_rosettes else 0,
+        # LOWEST_BIT[x]: index of the lowest set bit of x (0 < x < 2**(length + 1); 0 for x = 0).
+        "LOWEST_BIT": np.array([(x & -x).bit_length() - 1 if x else 0 for x in range(1 << (length + 1))], np.int8),
+    }
+
+
+_FINKEL = derived_constants(FINKEL)
+BEAR_OFF = _FINKEL["BEAR_OFF"]  # track position 14: the piece finishes (exact roll only)
+LANE_FIRST = _FINKEL["LANE_FIRST"]  # shared track positions 4..11
+LANE_LAST = _FINKEL["LANE_LAST"]
+LANE_SIZE = _FINKEL["LANE_SIZE"]
+PRIVATE_SIZE = _FINKEL["PRIVATE_SIZE"]  # 4 start squares + 2 end squares
+LANE_PERMUTED = _FINKEL["LANE_PERMUTED"]  # False: a shared square is the same track position for both
+OTHER_BIT = _FINKEL["OTHER_BIT"]  # int64[track length]: 1 << the opponent's track position of that square
+ROSETTE_MASK = _FINKEL["ROSETTE_MASK"]
+SAFE_MASK = _FINKEL["SAFE_MASK"]  # shared rosettes a piece cannot be captured on
+LOWEST_BIT = _FINKEL["LOWEST_BIT"]
+ROSETTE_AGAIN = FINKEL.rosette_again
+CAPTURE_AGAIN = FINKEL.capture_again
+del _FINKEL
 
 
 @njit(no_alloc=True)
@@ -93,11 +138,15 @@ def move_kind(mover, opponent, source, roll):
     bit = 1 << target
     if mover & bit:
         return ILLEGAL, mover, opponent
-    if LANE_FIRST <= target <= LANE_LAST and opponent & bit:
-        if target == SHARED_ROSETTE:
-            return ILLEGAL, mover, opponent
-        opponent = opponent & ~bit
-    if ROSETTE_MASK & bit:
+    again = ROSETTE_AGAIN and ROSETTE_MASK & bit != 0
+    if LANE_FIRST <= target <= LANE_LAST:
+        other = OTHER_BIT[target] if LANE_PERMUTED else bit
+        if opponent & other:
+            if SAFE_MASK & bit:
+                return ILLEGAL, mover, opponent
+            opponent = opponent & ~other
+            again = again or CAPTURE_AGAIN
+    if again:
         return ROLLS_AGAIN, moved | bit, opponent
     return TURN_PASSES, moved | bit, opponent
 

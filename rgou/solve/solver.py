@@ -64,6 +64,7 @@ from numba import prange
 
 from rgou._numba import njit, numba_threads
 from rgou._validate import check_int
+from rgou.rules import FINKEL, RULE_SETS, RuleSet, rule_set
 from rgou.solve.index import (
     CLASS_OFF,
     COUNT,
@@ -71,24 +72,31 @@ from rgou.solve.index import (
     LANE_LEVEL,
     LANE_MOVER,
     LANE_OPPONENT,
+    LANE_PERM,
+    LANE_POPCOUNT,
     LANE_RANK,
+    LANE_SPLIT,
+    LANE_TERN,
     LANE_UNRANK,
+    LO_RANK,
     MAX_START_PIECES,
     NUM_ENDS,
     PAIR_UNRANK,
-    POPCOUNT8,
     PRIVATE_AT_MOST,
+    RANK_BEFORE,
+    SPLIT_PATTERNS,
     SUBGROUP_OFF,
-    TERN8,
     UNIT_START,
     UNIT_STOP,
     decode,
     encode,
     group_range,
+    lane_masks,
     position_count,
     position_of,
     solve_order,
 )
+from rgou.solve.index import derived_constants as index_constants
 from rgou.solve.rules import (
     BORE_OFF,
     ILLEGAL,
@@ -97,26 +105,52 @@ from rgou.solve.rules import (
     PRIVATE_SIZE,
     ROLL_PROB,
     ROLLS_AGAIN,
+    RULES,
     RULES_NAME,
     TURN_PASSES,
     move_kind,
     popcount,
 )
 from rgou.solve.table import Table, check_table_path, read_array_file, save_table, write_array_file
+from rgou.specialise import specialise
 
 NUM_CHUNKS = 64  # parallel work items per unit level (fixed, so results do not depend on threads)
-UNIT_ENDS_SHIFT = 13  # a unit packs lane code (< 6561 < 2**13) | ends << 13 | ends << 15 | start pieces << 17
-ENDS_BITS = NUM_ENDS.bit_length() - 1  # 2: a player's end squares 12, 13
-ENDS_MASK = (1 << ENDS_BITS) - 1
-UNIT_CODE_MASK = (1 << UNIT_ENDS_SHIFT) - 1
-UNIT_START_SHIFT = UNIT_ENDS_SHIFT + 2 * ENDS_BITS
+
+
+@functools.cache
+def derived_constants(rules: RuleSet) -> dict:
+    """How a unit is packed for `rules`: lane code | ends << s | ends << s + e | start pieces << s + 2 e.
+
+    s holds a lane code (Finkel: 6561 codes, 13 bits; the 12-square lanes:
+    531,441 codes, 20 bits), e a player's end squares (Finkel 2, else 0).
+    """
+    g = index_constants(rules)
+    shift = (g["NUM_LANE_PATTERNS"] - 1).bit_length()
+    ends = g["NUM_ENDS"].bit_length() - 1
+    return {
+        **g,
+        "UNIT_ENDS_SHIFT": shift,
+        "ENDS_BITS": ends,
+        "ENDS_MASK": (1 << ends) - 1,
+        "UNIT_CODE_MASK": (1 << shift) - 1,
+        "UNIT_START_SHIFT": shift + 2 * ends,
+    }
+
+
+_FINKEL = derived_constants(FINKEL)
+UNIT_ENDS_SHIFT = _FINKEL["UNIT_ENDS_SHIFT"]  # Finkel: code (13 bits) | ends << 13 | ends << 15 | pieces << 17
+ENDS_BITS = _FINKEL["ENDS_BITS"]
+ENDS_MASK = _FINKEL["ENDS_MASK"]
+UNIT_CODE_MASK = _FINKEL["UNIT_CODE_MASK"]
+UNIT_START_SHIFT = _FINKEL["UNIT_START_SHIFT"]
+del _FINKEL
 MIN_PARALLEL_UNITS = 1 << 8  # about 5,000 positions: smaller unit levels are swept on one thread
 INITIAL_VALUE = 0.5
 NUM_MOVE_ROLLS = ROLL_PROB.shape[0] - 1  # rolls 1..4 may have moves
 # Recorded best moves (int32): NO_MOVE, WIN, or kind << KIND_SHIFT | index.
 NO_MOVE = -1
 WIN = -2
-KIND_SHIFT = 28  # indices < 2**28 (the 7-piece table has 137,870,097 positions)
+KIND_SHIFT = 29  # indices < 2**29 (the 7-piece tables: Finkel 137,870,097 positions, Masters 500,929,993)
 assert TURN_PASSES < ROLLS_AGAIN < BORE_OFF  # `follow` tests the kinds by range
 INDEX_MASK = (1 << KIND_SHIFT) - 1
 
@@ -262,18 +296,23 @@ def sweep_unit(n, fm, fo, unit, table, work, group_start, policy, improve):
     start_pieces = unit >> UNIT_START_SHIFT
     a = n - fm
     b = n - fo
-    ml = POPCOUNT8[LANE_MOVER[code]]
-    ol = POPCOUNT8[LANE_OPPONENT[code]]
+    lane_m, lane_o = lane_masks(code)
+    ml = LANE_POPCOUNT[lane_m]
+    ol = LANE_POPCOUNT[lane_o]
     cm = min(a - ml, PRIVATE_SIZE)
     co = min(b - ol, PRIVATE_SIZE)
+    if LANE_SPLIT:
+        rank = RANK_BEFORE[code // SPLIT_PATTERNS, ml, ol] + LO_RANK[code % SPLIT_PATTERNS]
+    else:
+        rank = LANE_RANK[code]
     block = SUBGROUP_OFF[n, fm, fo] - group_start + CLASS_OFF[a, b, ml, ol]
-    block += LANE_RANK[code] * PRIVATE_AT_MOST[cm] * PRIVATE_AT_MOST[co]
+    block += rank * PRIVATE_AT_MOST[cm] * PRIVATE_AT_MOST[co]
     worst = 0.0
     for r in range(
         UNIT_START[cm, co, mover_ends, opponent_ends, start_pieces],
         UNIT_STOP[cm, co, mover_ends, opponent_ends, start_pieces],
     ):
-        mover, opponent = position_of(code, PAIR_UNRANK[cm, co, r])
+        mover, opponent = position_of(lane_m, lane_o, PAIR_UNRANK[cm, co, r])
         change = update_pair(n, mover, opponent, block + r, fm, fo, table, work, group_start, policy, improve)
         if change > worst:
             worst = change
@@ -346,14 +385,14 @@ def group_units(n: int, fm: int, fo: int) -> tuple[np.ndarray, np.ndarray]:
     """
     a, b = n - fm, n - fo
     codes = LANE_UNRANK
-    ml, ol = POPCOUNT8[LANE_MOVER[codes]], POPCOUNT8[LANE_OPPONENT[codes]]
+    ml, ol = LANE_POPCOUNT[LANE_MOVER[codes]], LANE_POPCOUNT[LANE_OPPONENT[codes]]
     fits = (ml <= a) & (ol <= b)
     codes, ml, ol = codes[fits], ml[fits], ol[fits]
     cm, co = np.minimum(a - ml, PRIVATE_SIZE), np.minimum(b - ol, PRIVATE_SIZE)
     block = (
         SUBGROUP_OFF[n, fm, fo] + CLASS_OFF[a, b, ml, ol] + LANE_RANK[codes] * PRIVATE_AT_MOST[cm] * PRIVATE_AT_MOST[co]
     )
-    swapped = TERN8[LANE_OPPONENT[codes]] + 2 * TERN8[LANE_MOVER[codes]]
+    swapped = LANE_TERN[LANE_OPPONENT[codes]] + 2 * LANE_TERN[LANE_PERM[LANE_MOVER[codes]]]
     swapped_block = (
         SUBGROUP_OFF[n, fo, fm]
         + CLASS_OFF[b, a, ol, ml]
@@ -524,13 +563,13 @@ def _load_checkpoint(path: Path, n: int, hi: int, lo: int, tolerance: float, int
     if not path.exists():
         return None
     try:
-        header, data = read_array_file(path, CHECKPOINT_KIND, mmap=False, verify=True)
+        header, data = read_array_file(path, CHECKPOINT_KIND, mmap=False, verify=True, rules=None)
     except ValueError:
         return None  # damaged: solve the group again (its file is then replaced)
-    if header["n_pieces"] != n or header.get("tolerance") != tolerance:
+    if header["rules"] != RULES_NAME or header["n_pieces"] != n or header.get("tolerance") != tolerance:
         raise ValueError(
-            f"{path.parent}: checkpoint of a solve with n_pieces={header['n_pieces']}, "
-            f"tolerance={header.get('tolerance')}, not n_pieces={n}, tolerance={tolerance}; "
+            f"{path.parent}: checkpoint of a solve with rules={header['rules']}, n_pieces={header['n_pieces']}, "
+            f"tolerance={header.get('tolerance')}, not rules={RULES_NAME}, n_pieces={n}, tolerance={tolerance}; "
             "delete the folder or solve with the same settings"
         )
     if header.get("group") != [hi, lo] or header["count"] != into.size or header["dtype"] != "float32":
@@ -545,8 +584,9 @@ def solve(
     out: str | os.PathLike | None = None,
     progress: Callable[[SolveProgress], None] | None = None,
     threads: int | None = None,
+    rules: str | RuleSet | None = None,
 ) -> Table:
-    """Solve the N-piece game exactly: every position's probability that the player to move wins.
+    """Solve the N-piece game of `rules` exactly: every position's probability that the player to move wins.
 
     tolerance: each group is swept until a full sweep changes no value by
         this much or more (the values are then within a few tolerances of
@@ -561,8 +601,20 @@ def solve(
         checkpointed).
     threads: Numba threads to use (default: Numba's current setting). The
         result does not depend on it.
+    rules: a built-in rule set or its name (`rgou.rules.RULE_SETS`; None:
+        Finkel); the kernels are compiled for it.
     """
+    rules = RULES if rules is None else rule_set(rules, "rules")
+    if rules.name not in RULE_SETS:
+        raise ValueError(f"rules: only the built-in rule sets are solved ({', '.join(RULE_SETS)}), not {rules.name!r}")
+    if rules != RULES:
+        return specialise(__name__, rules).solve(n_pieces, tolerance, out, progress, threads, rules)
     n = check_int("n_pieces", n_pieces, 1, MAX_PIECES)
+    if position_count(n, rules) >= 1 << KIND_SHIFT:
+        raise ValueError(
+            f"n_pieces: the {n}-piece {rules.name} game has {position_count(n, rules):,} positions, "
+            f"more than the solver indexes ({1 << KIND_SHIFT:,})"
+        )
     if (
         isinstance(tolerance, bool)
         or not isinstance(tolerance, numbers.Real)
@@ -578,6 +630,7 @@ def solve(
     with numba_threads(threads):
         table, stats = _solve_groups(n, tolerance, folder, progress)
     result = Table(
+        rules=RULES_NAME,
         n_pieces=n,
         values=table,
         tolerance=tolerance,

@@ -8,7 +8,7 @@ A table file is::
                    starts on a multiple of 64 bytes)
     data_offset..  `count` values, little-endian, in index order
 
-The JSON header holds: format (1), kind ("table"), rules ("finkel"),
+The JSON header holds: format (1), kind ("table"), rules (the rule set's name: "finkel", "masters", ...),
 n_pieces, count, dtype ("float32", or "uint16" for the compact copy: value
 = stored / 65535), tolerance (requested), residual (the largest final change
 of a sweep over all groups), sha256 (hex digest of the data bytes),
@@ -39,9 +39,10 @@ import numpy as np
 
 from rgou._io import atomic_write
 from rgou._validate import check_int, shown
+from rgou.rules import FINKEL, RULE_SETS, RuleSet, rule_set
 from rgou.solve.index import position_count, solve_order
-from rgou.solve.lookup import best_move, check_state, p2_win_after_moves, win_probability
 from rgou.solve.rules import MAX_PIECES, RULES_NAME
+from rgou.specialise import specialise
 
 MAGIC = b"RGOUSOLV"
 FORMAT_VERSION = 1
@@ -67,9 +68,9 @@ GROUP_STATS = {  # per-group statistics of a solve: field -> (check, what it mus
 
 @dataclass(frozen=True, eq=False)
 class Table:
-    """A solved N-piece table.
+    """A solved N-piece table of one rule set (`rules`, its name).
 
-    values: float32[position_count(n_pieces)], values[i] = probability that
+    values: float32[position_count(n_pieces, rules)], values[i] = probability that
         the player to move in position i wins, before rolling (read-only
         when memory-mapped from a file).
     tolerance: the requested tolerance; residual: the largest change of the
@@ -86,19 +87,27 @@ class Table:
     groups: tuple = field(default=(), repr=False)
     rules: str = RULES_NAME
 
+    @property
+    def kernels(self):
+        """`rgou.solve.lookup` compiled for this table's rule set (its Numba kernels take `values`)."""
+        return specialise("rgou.solve.lookup", self.rules)
+
+    def _state(self, state) -> np.ndarray:
+        return self.kernels.check_state(state, self.n_pieces)
+
     def win_probability(self, state) -> float:
         """P(player to move wins) before rolling, for an rgou-style int8[2N + 2] state (dice ignored)."""
-        return float(win_probability(self.values, check_state(state, self.n_pieces)))
+        return float(self.kernels.win_probability(self.values, self._state(state)))
 
     def p2_win_after_moves(self, state) -> np.ndarray:
         """float64[k]: P(Player 2 wins) after each of the k legal moves of a rolled state (rgou's order)."""
         out = np.empty(self.n_pieces, dtype=np.float64)
-        count = p2_win_after_moves(self.values, check_state(state, self.n_pieces), out)
+        count = self.kernels.p2_win_after_moves(self.values, self._state(state), out)
         return out[:count].copy()
 
     def best_move(self, state) -> int:
         """Slot of a best move for the player to move of a rolled state; -1 if there is none."""
-        return int(best_move(self.values, check_state(state, self.n_pieces)))
+        return int(self.kernels.best_move(self.values, self._state(state)))
 
 
 def cache_dir() -> Path:
@@ -108,10 +117,10 @@ def cache_dir() -> Path:
     return root / "rgou"
 
 
-def default_table_path(n_pieces: int) -> Path:
-    """Where a solved N-piece table lives by default: <cache_dir()>/finkel-<N>.table."""
+def default_table_path(n_pieces: int, rules: str | RuleSet = FINKEL) -> Path:
+    """Where a solved N-piece table lives by default: <cache_dir()>/<rules>-<N>.table (finkel-7.table, ...)."""
     n_pieces = check_int("n_pieces", n_pieces, 1, MAX_PIECES)
-    return cache_dir() / f"{RULES_NAME}-{n_pieces}.table"
+    return cache_dir() / f"{rule_set(rules, 'rules').name}-{n_pieces}.table"
 
 
 def _sha256(data: np.ndarray) -> str:
@@ -184,7 +193,7 @@ def _check_stats(where: str, name: str, stats: object, required: tuple[str, ...]
     return stats
 
 
-def _check_common(path: Path, header: object, kind: str, length: int) -> tuple[np.dtype, int, int]:
+def _check_common(path: Path, header: object, kind: str, length: int, rules: str | None) -> tuple[np.dtype, int, int]:
     """The fields every array file has, each of its type and in its range; (dtype, count, data_offset)."""
     required = ("format", "kind", "rules", "n_pieces", "count", "dtype", "sha256", "data_offset")
     if not isinstance(header, dict) or any(key not in header for key in required):
@@ -199,8 +208,9 @@ def _check_common(path: Path, header: object, kind: str, length: int) -> tuple[n
         raise ValueError(f"{path}: holds a {shown(header['kind'])}, not a {kind!r}")
     if not isinstance(header["rules"], str):
         raise _bad_field(damaged, "rules", "a string", header["rules"])
-    if header["rules"] != RULES_NAME:
-        raise ValueError(f"{path}: solved for rules {shown(header['rules'])}, not {RULES_NAME!r}")
+    if header["rules"] != rules and (rules is not None or header["rules"] not in RULE_SETS):
+        expected = f"{rules!r}" if rules is not None else f"one of {', '.join(RULE_SETS)}"
+        raise ValueError(f"{path}: solved for rules {shown(header['rules'])}, not {expected}")
     if not isinstance(header["dtype"], str) or header["dtype"] not in DTYPES:
         raise ValueError(f"{path}: unsupported dtype {shown(header['dtype'])} (expected one of {sorted(DTYPES)})")
     n = header["n_pieces"]
@@ -217,8 +227,12 @@ def _check_common(path: Path, header: object, kind: str, length: int) -> tuple[n
     return DTYPES[header["dtype"]], count, offset
 
 
-def read_array_file(path: str | os.PathLike, kind: str, *, mmap: bool, verify: bool) -> tuple[dict, np.ndarray]:
+def read_array_file(
+    path: str | os.PathLike, kind: str, *, mmap: bool, verify: bool, rules: str | None = RULES_NAME
+) -> tuple[dict, np.ndarray]:
     """(header, data) of an array file of `kind`, or a ValueError naming the file and the problem.
+
+    rules: the name of the rule set the file must be for (None: any built-in one).
 
     Every field the file format defines is checked for its type and range
     (kind "group": also group, start, tolerance and stats), and float32
@@ -249,7 +263,7 @@ def read_array_file(path: str | os.PathLike, kind: str, *, mmap: bool, verify: b
         header = json.loads(text)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise ValueError(f"{path}: damaged header ({type(exc).__name__}: {str(exc)[:200]})") from None
-    dtype, count, offset = _check_common(path, header, kind, length)
+    dtype, count, offset = _check_common(path, header, kind, length, rules)
     if kind == "group":
         _check_group_fields(path, header)
     expected = offset + count * dtype.itemsize
@@ -333,13 +347,15 @@ def save_table(table: Table, path: str | os.PathLike, dtype: str = "float32") ->
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
     n = check_int("table.n_pieces", table.n_pieces, 1, MAX_PIECES)
+    rules = rule_set(table.rules, "table.rules")
     values = np.asarray(table.values, dtype=np.float32)
-    if values.shape != (position_count(n),):
-        raise ValueError(f"table.values must have shape ({position_count(n)},) for {n} pieces, got {values.shape}")
+    count = position_count(n, rules)
+    if values.shape != (count,):
+        raise ValueError(f"table.values must have shape ({count},) for {n} {rules.name} pieces, got {values.shape}")
     check_values(values, "table.values")
     header = {
         "kind": "table",
-        "rules": table.rules,
+        "rules": rules.name,
         "index": INDEX_NAME,
         "n_pieces": n,
         "count": int(values.size),
@@ -386,10 +402,11 @@ def load_table(
     *,
     mmap: bool = True,
     verify: bool = True,
+    rules: str | RuleSet = FINKEL,
 ) -> Table:
-    """Load and validate a table file.
+    """Load and validate a table file of the rule set `rules` (Finkel unless given).
 
-    path: the file (default: `default_table_path(n_pieces)`, which then
+    path: the file (default: `default_table_path(n_pieces, rules)`, which then
         needs n_pieces). n_pieces: if given, the table must be for that N.
     mmap: memory-map a float32 file (read-only values, loaded on demand)
         instead of reading it into memory; uint16 files are always decoded
@@ -400,21 +417,22 @@ def load_table(
     Raises ValueError naming the file (and the field, or the first bad
     value's index) for any mismatch or damage.
     """
+    rules = rule_set(rules, "rules")
     if n_pieces is not None:
         n_pieces = check_int("n_pieces", n_pieces, 1, MAX_PIECES)
     if path is None:
         if n_pieces is None:
             raise ValueError("load_table needs a path or n_pieces")
-        path = default_table_path(n_pieces)
+        path = default_table_path(n_pieces, rules)
     if os.fspath(path).strip() == "":
         raise ValueError("the table file name is empty; give a table file")
     path = Path(path)
-    header, data = read_array_file(path, "table", mmap=mmap, verify=verify)
+    header, data = read_array_file(path, "table", mmap=mmap, verify=verify, rules=rules.name)
     n = header["n_pieces"]  # an integer in 1..MAX_PIECES (read_array_file checked)
     if n_pieces is not None and n != n_pieces:
         raise ValueError(f"{path}: table is for {n} pieces, expected {n_pieces}")
-    if header["count"] != position_count(n):
-        expected = position_count(n)
+    expected = position_count(n, rules)
+    if header["count"] != expected:
         raise ValueError(f"{path}: wrong position count {header['count']} for {n} pieces (expected {expected})")
     if header.get("index") != INDEX_NAME:
         raise ValueError(f"{path}: unknown index layout {shown(header.get('index'))} (expected {INDEX_NAME!r})")
@@ -422,6 +440,7 @@ def load_table(
     if header["dtype"] == "uint16":
         data = _from_uint16(data)
     return Table(
+        rules=rules.name,
         n_pieces=n,
         values=data,
         tolerance=float(header.get("tolerance", math.nan)),
@@ -431,26 +450,33 @@ def load_table(
     )
 
 
-PERFECT_PIECES = 7  # the real game: perfect play, exact targets and exact analysis read its table
+PERFECT_PIECES = 7  # the real Finkel game: perfect play, exact targets and exact analysis read its table
 
 
-def load_perfect_table(table=None):
-    """A solved 7-piece `Table`: the given one, a file path, or the default file (a clear error if absent)."""
+def load_perfect_table(table=None, rules: str | RuleSet = FINKEL) -> Table:
+    """The solved table of the real game of `rules` (its own piece count): the given one, a path, or the default file.
+
+    A clear error if the default file is absent, or if the table is of another rule set or piece count.
+    """
+    rules = rule_set(rules, "rules")
     if isinstance(table, Table):
-        if table.n_pieces != PERFECT_PIECES:
+        if table.rules != rules.name or table.n_pieces != rules.pieces:
             raise ValueError(
-                f"the perfect agent needs the {PERFECT_PIECES}-piece table, got a {table.n_pieces}-piece one"
+                f"perfect play under {rules.name} needs its {rules.pieces}-piece table, "
+                f"got a {table.n_pieces}-piece {table.rules} one"
             )
         return table
-    path = default_table_path(PERFECT_PIECES) if table is None else table
-    require_table_file(path)
-    return load_table(path, PERFECT_PIECES)
+    path = default_table_path(rules.pieces, rules) if table is None else table
+    require_table_file(path, rules)
+    return load_table(path, rules.pieces, rules=rules)
 
 
-def require_table_file(path) -> None:
-    """A clear error when the solved 7-piece table file `path` is not there."""
+def require_table_file(path, rules: str | RuleSet = FINKEL) -> None:
+    """A clear error when the solved table file `path` of the real game of `rules` is not there."""
+    rules = rule_set(rules, "rules")
     if not Path(path).is_file():
+        command = "rgou solve" + (f" --rules {rules.name}" if rules != FINKEL else f" --pieces {PERFECT_PIECES}")
         raise ValueError(
-            f"no solved table at {path}: run `rgou solve --pieces {PERFECT_PIECES}` first (it writes it there), "
+            f"no solved table at {path}: run `{command}` first (it writes it there), "
             "or give a table file (--table FILE; in an agent spec, perfect:FILE)"
         )

@@ -32,7 +32,7 @@ from rgou.chances import WinChances
 from rgou.game import engine
 from rgou.record import HUMAN, MAX_SEED, GameRecord, parse_record
 from rgou.review import CATEGORY_NAMES, review_game
-from rgou.rules import DEFAULT_RULES, FINISHED, MAX_ROLL, OFF_BOARD, P1, P2, rule_set
+from rgou.rules import DEFAULT_RULES, FINISHED, MAX_ROLL, OFF_BOARD, P1, P2, RULE_SETS, rule_set
 from rgou.specialise import specialise
 
 WEB_AGENTS = (
@@ -106,6 +106,21 @@ class WebGame:
         return self.opponent == HUMAN or self.record.to_move == self.human
 
 
+def _perfect_table(table, find_table: bool, rules: str):
+    """The solved table the perfect agent of another rule set plays from: `table` (a Table or a path), else the
+    cache folder's when `find_table` and it is there, else None (no perfect agent)."""
+    from rgou.solve import default_table_path, load_perfect_table
+
+    if table is None:
+        table = default_table_path(RULE_SETS[rules].pieces, rules)
+        if not (find_table and table.is_file()):
+            return None
+    try:
+        return load_perfect_table(table, rules)
+    except ValueError as e:
+        raise ValueError(f"--table: {e}") from None
+
+
 class Lobby:
     """Every browser's games, and the one agent of each spec that the games copy (see `Agent.data`)."""
 
@@ -113,22 +128,20 @@ class Lobby:
         """table: a solved table or its path; None: the cache folder's, when `find_table` and it exists.
 
         rules: the rule set every game here plays; under another than Finkel the
-        agents are random, heuristic and emm-N, and there are no hints or reviews
-        (their chances are Finkel's).
+        agents are random, heuristic, emm-N and perfect (with that rule set's
+        solved table), and there are no hints or reviews (their chances are Finkel's).
         """
         self.rules = rule_set(rules, "rules").name
         self.finkel = self.rules == DEFAULT_RULES
-        if not self.finkel and table is not None:
-            raise ValueError(f"--table: a solved table judges {DEFAULT_RULES} games; not with --rules {self.rules}")
         self._game = engine(self.rules)
         self._notation = specialise("rgou.notation", self.rules)
         self.chances = WinChances(table, find_table) if self.finkel else None
-        self.table = self.chances.table if self.finkel else None
+        self.table = self.chances.table if self.finkel else _perfect_table(table, find_table, self.rules)
         self.agents = [
             a
             for a in WEB_AGENTS
             if (a != "perfect" or self.table is not None)
-            and (self.finkel or a in ("random", "heuristic") or a.startswith("emm-"))
+            and (self.finkel or a in ("random", "heuristic", "perfect") or a.startswith("emm-"))
         ]
         self.default_opponent = DEFAULT_OPPONENT if self.finkel else OTHER_RULES_DEFAULT_OPPONENT
         self._prototypes: dict[str, Agent] = {}

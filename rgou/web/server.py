@@ -282,7 +282,7 @@ def make_server(
     None: the cache folder's, when `find_table` and it exists. quiet: no request log.
     rules: the rule set of its games (hints and reviews are Finkel's).
     """
-    lobby = Lobby(table, find_table and rules == DEFAULT_RULES, rules)
+    lobby = Lobby(table, find_table, rules)
     local = _is_loopback(host)
     handler = type("RgouHandler", (Handler,), {"lobby": lobby, "local_only": local, "quiet": quiet})
     server_class = type("RgouServer", (Server,), {"address_family": socket.AF_INET6 if ":" in host else socket.AF_INET})
