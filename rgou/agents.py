@@ -212,8 +212,9 @@ def _legal(state: np.ndarray) -> np.ndarray:
 
 
 def _check_data_rules(name: str, data: AgentData, rules: str) -> None:
-    """Refuse agent data built for another rule set: a heuristic table of other tracks, a solved table of
-    another size, or (off Finkel) a net or a policy, which read the Finkel features."""
+    """Refuse agent data built for another rule set: a heuristic or exact leaf built with another rule set's
+    heuristic table, a solved table of another size, or (off Finkel) a net or a policy, which read the Finkel
+    features. Blitz and Aseb tables have one size; their leaves' heuristic tables tell them apart."""
     kind, params, table = leaf_heuristic(data.leaf)
     if rules != DEFAULT_RULES and (kind == LEAF_NET or data.policy_weight != 0.0):
         raise ValueError(f"agent {name!r}: nets play the {DEFAULT_RULES} rules only, not {rules}")
@@ -223,7 +224,7 @@ def _check_data_rules(name: str, data: AgentData, rules: str) -> None:
         pieces = rule_set(rules, "rules").pieces
         if leaf_exact(data.leaf).shape != (position_count(pieces, rules),):
             raise ValueError(f"agent {name!r}: its solved table is not one of the {pieces}-piece {rules} game")
-    if kind == LEAF_HEURISTIC:
+    if kind in (LEAF_HEURISTIC, LEAF_TABLE):  # a table leaf keeps its rule set's heuristic table too
         if not np.array_equal(table, specialise("rgou.heuristic", rules).heuristic_table(params)):
             raise ValueError(f"agent {name!r}: its heuristic leaf was built for another rule set than {rules}")
 

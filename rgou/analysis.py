@@ -168,6 +168,8 @@ class Analyzer:
         self.rules = rule_set(rules, "rules").name
         if self.rules != DEFAULT_RULES and (model is not None or table is not None):
             raise ValueError(f"the model and the solved table are {DEFAULT_RULES}'s: not with the {self.rules} rules")
+        if table is not None and table.rules != DEFAULT_RULES:
+            raise ValueError(f"the exact fields read a {DEFAULT_RULES} table, not a {table.rules} one")
         if self.rules != DEFAULT_RULES and features:
             raise ValueError(f"the 150 features are {DEFAULT_RULES}'s: analyse {self.rules} without them")
         self._game = engine(self.rules)
@@ -247,8 +249,6 @@ def parse_small_position(line: Line, n_pieces: int) -> np.ndarray:
 
 def exact_fields(table, state: np.ndarray) -> dict:
     """p2_win (the rolled position), moves (P2's chance after each legal move), loss (the mover's, per move)."""
-    from rgou.solve.lookup import p2_win_probability
-
     n = table.n_pieces
     mover = int(state[2 * n])
     after = table.p2_win_after_moves(state)
@@ -259,7 +259,7 @@ def exact_fields(table, state: np.ndarray) -> dict:
     passed = state.copy()
     passed[2 * n] = 3 - mover  # a roll of 0 or no move: the opponent is to move, same pieces
     passed[2 * n + 1] = 0
-    return {"p2_win": float(p2_win_probability(table.values, passed)), "moves": [], "loss": []}
+    return {"p2_win": float(table.kernels.p2_win_probability(table.values, passed)), "moves": [], "loss": []}
 
 
 def analyze_lines(lines: Iterable[str | bytes], analyzer: Analyzer) -> Iterator[tuple[dict, str | None]]:

@@ -143,6 +143,6 @@ def evaluate_spec(
     of the rule set), both playing `rules`."""
     from rgou.agents import PerfectAgent, make_agent
 
+    agent = make_agent(spec, seed=seed, rules=rules)  # first: a spec that cannot play `rules` says so
     perfect = PerfectAgent(table, rules=rules)
-    agent = make_agent(spec, seed=seed, rules=rules)
     return evaluate_agent(agent, perfect, games, seed=seed, threads=threads, progress=progress)

@@ -1,7 +1,7 @@
 """Exact labels from a solved table: values and moves of rolled positions, and decision losses.
 
 These njit kernels read a table's values (`rgou.solve.Table.values`) and
-rgou's int8[16] states; the moves follow rgou's legal-move order. They are
+rgou's kernel states (int8[16] for Finkel); the moves follow rgou's legal-move order. They are
 Finkel's; `rgou.specialise.specialise("rgou.exact", rules)` gives them for
 another rule set (its states and its table).
 

@@ -22,20 +22,21 @@ from rgou.testing import random_states
 settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+LONG_SOLVE_PIECES = 5  # solves of this many pieces take a minute or more: benchmarks, not tests
 
 
 @pytest.fixture(autouse=True)
-def _no_seven_piece_solve(monkeypatch):
-    """Fail a test that would start the real 7-piece solve (minutes): with no solved table in the cache
-    folder (as in CI), `rgou train` solves it first. A test that means to reach that call patches
-    `rgou.solve.solve` itself."""
+def _no_long_solve(monkeypatch):
+    """Fail a test that would start a solve of 5 or more pieces (a minute to several): with no solved table in
+    the cache folder (as in CI), `rgou train` solves the 7-piece game first, and `rgou solve --rules blitz`
+    solves 5 pieces. A test that means to reach that call patches `rgou.solve.solve` itself."""
     import rgou.solve
 
     real = rgou.solve.solve
 
     def guarded(n_pieces, *args, **kwargs):
-        if n_pieces == 7:
-            raise AssertionError("the test started the 7-piece solve; give a table or patch rgou.solve.solve")
+        if n_pieces >= LONG_SOLVE_PIECES:
+            raise AssertionError(f"the test started the {n_pieces}-piece solve; give a table or patch rgou.solve.solve")
         return real(n_pieces, *args, **kwargs)
 
     monkeypatch.setattr(rgou.solve, "solve", guarded)

@@ -410,6 +410,7 @@ def test_a_server_of_another_rule_set_offers_perfect_play_from_its_table(tmp_pat
             turns += 1
         record = parse_record(client.ok("GET", f"/api/games/{game['id']}/record"))
         assert record.rules == "aseb" and record.players == ("perfect", "human")
-        assert any(t.player == 1 and t.move is not None for t in record.turns)  # the perfect agent moved
+        played = [(s, t.move) for s, t in zip(record.positions(), record.turns) if t.player == 1 and t.move is not None]
+        assert played and all(move == table.best_move(state) for state, move in played)  # the table's best moves
     with pytest.raises(ValueError, match=r"--table: perfect play under aseb needs .*, got a 5-piece blitz one"):
         make_server("127.0.0.1", 0, table=Table(5, values, 1e-7, 0.0, rules="blitz"), rules="aseb")

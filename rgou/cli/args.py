@@ -363,8 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     so.add_argument(
         "--pieces",
         type=_int_type(1, 7, what="a number of pieces in 1..7"),
-        help="pieces per player (default: the rule set's, 7 for Finkel and Masters, 5 for Blitz and Aseb; "
-        "fewer: smaller variants, solved in seconds to minutes)",
+        help="pieces per player, 1..7 (default: the rule set's, 7 for Finkel and Masters, 5 for Blitz and Aseb; "
+        "other counts are variants on the same board)",
     )
     _add_rules(so, "the solver's kernels are compiled for it and the table records it", agents=False)
     so.add_argument(

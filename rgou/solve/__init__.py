@@ -1,13 +1,14 @@
-"""The exact solver of the Royal Game of Ur (Finkel rules) and its tables.
+"""The exact solver of the Royal Game of Ur and its tables, for every rule set (Finkel by default).
 
-Every position of the N-piece game (N = 1..7; 7 is the real game) gets the
-probability that the player to move wins, before rolling, under perfect
-play by both sides. See docs/solver.md.
+Every position of the N-piece game (N = 1..7; the real game has 7 pieces
+under Finkel and Masters, 5 under Blitz and Aseb) gets the probability that
+the player to move wins, before rolling, under perfect play by both sides.
+See docs/solver.md. `rules` is a rule set's name or `rgou.rules.RuleSet`.
 
-    solve(n_pieces, tolerance, out, progress, threads) -> Table
-    load_table(path, n_pieces) -> Table;  save_table(table, path, dtype)
-    load_perfect_table(table_or_path) -> the 7-piece Table perfect play reads
-    default_table_path(n_pieces) -> Path
+    solve(n_pieces, tolerance, out, progress, threads, rules) -> Table
+    load_table(path, n_pieces, rules=...) -> Table;  save_table(table, path, dtype)
+    load_perfect_table(table_or_path, rules) -> the Table of the rule set's real game
+    default_table_path(n_pieces, rules) -> Path
     win_probability(values, state), p2_win_probability(values, state),
     p2_win_after_moves(values, state, out),
     best_move(values, state), state_index(state): Numba kernels on

@@ -1,4 +1,4 @@
-"""A dense, bijective index of the non-final positions of the N-piece game.
+"""A dense, bijective index of the non-final positions of the N-piece game of a rule set.
 
 Positions are mover-relative (see `rgou.solve.rules`): (mover, opponent, fm,
 fo). Only positions where neither player has finished all N pieces are
@@ -12,12 +12,15 @@ Layout, outermost first:
    descending), and the two subgroups (hi, lo), (lo, hi) of a group are
    adjacent, so a group is one contiguous range.
 2. Lane class (ml, ol): how many mover / opponent pieces stand in the shared
-   lane (track positions 4..11).
-3. The lane pattern (each lane square empty, mover or opponent), ranked
-   within its class. Each pattern owns a block of positions.
+   lane (track positions 4..11 for Finkel, 4..15 for the other rule sets).
+3. The lane pattern (each lane square empty, mover or opponent, squares
+   numbered by the mover's track positions; the opponent's are read through
+   the pairing of `rgou.solve.rules`), ranked within its class. Each pattern
+   owns a block of positions.
 4. Inside a block, the pair (mover's private squares, opponent's private
-   squares), each a 6-bit mask: bits 0..3 the start squares (track
-   positions 0..3), bits 4, 5 the end squares (12, 13). Pairs with the same
+   squares), each a mask: bits 0..3 the start squares (track positions
+   0..3), then the end squares (Finkel: bits 4, 5 for 12, 13; the other rule
+   sets have none, so 4-bit masks). Pairs with the same
    end squares and the same number of pieces on start squares form a unit
    (at most 70 positions); units follow (mover's end squares, opponent's
    end squares, start pieces). Inside a unit, pairs are sorted by start
@@ -29,8 +32,10 @@ Within subgroup (fm, fo) the mover has a = N - fm pieces not finished and
 the opponent b = N - fo; every board with at most a mover and b opponent
 pieces is one position (the rest are unentered). So the index is a few
 table look-ups (`encode`, about 11 ns) and the inverse a short scan
-(`decode`). The rank tables (about 1.3 MB) depend on (a, b) only, so one set
-serves every N.
+(`decode`). The rank tables (about 1.3 MB for Finkel) depend on (a, b) only,
+so one set serves every N. The 12-square lanes have 531,441 patterns: their
+per-pattern tables are read in two halves (`_split_tables`), so no table
+the kernels read passes the 1 MB Numba freezes into cached code.
 
 Why units: a move between start squares stays in the unit (or its colour
 swap), and every other move without a capture raises the unit level: the
@@ -65,7 +70,7 @@ SPLIT_ABOVE_BYTES = 10**6  # per-pattern int64 tables larger than Numba freezes 
 MAX_CAP = MAX_PIECES  # a, b = pieces not finished, 0..7
 
 
-def _private_bit(p: int, lane_first: int, lane_size: int, length: int) -> int:
+def _private_bit(p: int, lane_first: int, lane_size: int) -> int:
     """The private-mask bit of track position p (0 for a lane position)."""
     if p < lane_first:
         return 1 << p
@@ -86,7 +91,7 @@ def _digit_masks(squares: int) -> tuple[np.ndarray, np.ndarray]:
     return mover, opponent
 
 
-def _split_tables(lane_size: int, popcount: np.ndarray, lane_perm: np.ndarray) -> dict:
+def _split_tables(lane_size: int, popcount: np.ndarray) -> dict:
     """Lane-pattern tables as two halves, for a lane whose per-pattern tables Numba could not cache.
 
     Numba freezes a global array into compiled (and disk-cached) code only up
@@ -169,7 +174,7 @@ def derived_constants(rules: RuleSet) -> dict:
     occupied = [((lane_mover >> i) & 1) + ((lane_opponent >> i) & 1) for i in range(lane_size)]  # own positions
     lane_level = sum(occupied[i] * positions[i] for i in range(lane_size))
 
-    split = _split_tables(lane_size, popcount, lane_perm)
+    split = _split_tables(lane_size, popcount)
 
     order = sorted(range(num_private), key=lambda m: (bin(m).count("1"), m))
     private_at_most = np.array(
@@ -177,10 +182,7 @@ def derived_constants(rules: RuleSet) -> dict:
         dtype=np.int64,
     )
     private_level = np.array(
-        [
-            sum(p + 1 for p in range(length) if _private_bit(p, first, lane_size, length) & m)
-            for m in range(num_private)
-        ],
+        [sum(p + 1 for p in range(length) if _private_bit(p, first, lane_size) & m) for m in range(num_private)],
         dtype=np.int64,
     )
     start_level = private_level[np.arange(num_private) & start_bits]

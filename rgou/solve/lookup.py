@@ -7,7 +7,7 @@ An rgou-style state of the N-piece game is an int8[2N + 2] array::
     state[2N]      player to move (1 or 2)
     state[2N + 1]  dice roll of the player to move (0..4)
 
-For N = 7 this is exactly rgou's kernel state (`rgou.game`, int8[16]), so
+For the rule set's real game this is exactly rgou's kernel state (`rgou.game`, int8[16] for Finkel), so
 the kernels below take rgou's states as they are; N is read from the
 length. `values` is a solved table of the same N (`Table.values`).
 

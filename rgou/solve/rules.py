@@ -173,7 +173,7 @@ def state_masks(state, n_pieces, player):
 
 @njit(no_alloc=True)
 def track_position(state, n_pieces, player, slot):
-    """Track position of `player`'s piece `slot`: -1 unentered, 0..13, 14 finished."""
+    """Track position of `player`'s piece `slot`: -1 unentered, 0..13 (Finkel; else 0..15), BEAR_OFF finished."""
     base = 0 if player == 1 else n_pieces
     square = state[base + slot]
     if square == OFF_BOARD:

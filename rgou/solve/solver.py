@@ -377,8 +377,9 @@ def sweep(n, fm, fo, units, level_start, table, work, group_start, policy, impro
 def group_units(n: int, fm: int, fo: int) -> tuple[np.ndarray, np.ndarray]:
     """The units of subgroup (fm, fo) in sweep order, and where each unit level starts.
 
-    Returns (units, level_start): units is int64[k], each lane code |
-    mover ends << 13 | opponent ends << 15 | start pieces << 17, sorted by
+    Returns (units, level_start): units is int64[k], each packed as
+    `derived_constants` says (Finkel: lane code | mover ends << 13 |
+    opponent ends << 15 | start pieces << 17), sorted by
     unit level descending, then index; units[level_start[j]:level_start[j +
     1]] share one level. For fm == fo a unit whose colour swap (also in the
     subgroup) comes first is left out: sweeping that one covers both.

@@ -112,9 +112,8 @@ def _perfect_table(table, find_table: bool, rules: str):
     from rgou.solve import default_table_path, load_perfect_table
 
     if table is None:
-        table = default_table_path(RULE_SETS[rules].pieces, rules)
-        if not (find_table and table.is_file()):
-            return None
+        path = default_table_path(RULE_SETS[rules].pieces, rules)
+        return load_perfect_table(path, rules) if find_table and path.is_file() else None
     try:
         return load_perfect_table(table, rules)
     except ValueError as e:
