@@ -35,5 +35,5 @@ used.do_DELETE
 used.daemon_threads  # socketserver.ThreadingMixIn's settings
 used.request_queue_size
 used.send_error  # http.server.BaseHTTPRequestHandler's error hook (rgou.web.server.Handler)
-used._no_seven_piece_solve  # tests/conftest.py: an autouse pytest fixture, called by pytest
+used._no_long_solve  # tests/conftest.py: an autouse pytest fixture, called by pytest
 used.RULE_DERIVED  # rgou.game: module data rgou.specialise recomputes per rule set, read by name
