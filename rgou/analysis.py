@@ -162,14 +162,14 @@ class Analyzer:
         table=None,
         rules: str = DEFAULT_RULES,
     ):
-        """table: a solved `rgou.solve.Table` (or None) for the exact fields."""
+        """table: a solved `rgou.solve.Table` of the rule set (or None) for the exact fields."""
         from rgou.models import load_model
 
         self.rules = rule_set(rules, "rules").name
-        if self.rules != DEFAULT_RULES and (model is not None or table is not None):
-            raise ValueError(f"the model and the solved table are {DEFAULT_RULES}'s: not with the {self.rules} rules")
-        if table is not None and table.rules != DEFAULT_RULES:
-            raise ValueError(f"the exact fields read a {DEFAULT_RULES} table, not a {table.rules} one")
+        if self.rules != DEFAULT_RULES and model is not None:
+            raise ValueError(f"the model is {DEFAULT_RULES}'s: not with the {self.rules} rules")
+        if table is not None and table.rules != self.rules:
+            raise ValueError(f"the exact fields of {self.rules} positions read its table, not a {table.rules} one")
         if self.rules != DEFAULT_RULES and features:
             raise ValueError(f"the 150 features are {DEFAULT_RULES}'s: analyse {self.rules} without them")
         self._game = engine(self.rules)
@@ -190,8 +190,8 @@ class Analyzer:
         """The report of one JSON line (a 7-piece position, or an N-piece one with an N-piece table)."""
         data = _position_object(line)
         _check_line_rules(data, self.rules)
-        if self.table is not None and self.table.n_pieces != NUM_PIECES:
-            return {"exact": exact_fields(self.table, parse_small_position(data, self.table.n_pieces))}
+        if self.table is not None and self.table.n_pieces != self._game.NUM_PIECES:
+            return {"exact": exact_fields(self.table, parse_small_position(data, self.table.n_pieces, self.rules))}
         return self.analyze(parse_position(data, self.rules))
 
     def analyze(self, pos: Position) -> dict:
@@ -240,11 +240,11 @@ class Analyzer:
         return out
 
 
-def parse_small_position(line: Line, n_pieces: int) -> np.ndarray:
-    """An int8[2N + 2] state of the N-piece game from a JSON line with N squares per player."""
+def parse_small_position(line: Line, n_pieces: int, rules: str = DEFAULT_RULES) -> np.ndarray:
+    """An int8[2N + 2] state of the N-piece game of `rules` from a JSON line with N squares per player."""
     from rgou.solve import make_state
 
-    return make_state(*position_fields(line, n_pieces))
+    return make_state(*position_fields(line, n_pieces), rules=rules)
 
 
 def exact_fields(table, state: np.ndarray) -> dict:

@@ -170,7 +170,7 @@ def test_a_closed_pipe_ends_the_command_quietly(tmp_path):
 def test_an_interrupted_solve_says_how_to_resume(tmp_path, monkeypatch, capsys):
     import rgou.solve
 
-    def interrupted(pieces, tolerance, out, progress, threads):
+    def interrupted(pieces, tolerance, out, progress, threads, rules):
         (out.parent / (out.name + ".partial")).mkdir()
         raise KeyboardInterrupt
 

@@ -458,8 +458,20 @@ def test_analyze_a_rule_sets_positions(capsys, monkeypatch, tmp_path):
     assert main(["analyze", "--rules", "blitz", "--depth", "2"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["search_value"] == report["search_value"] and "features" not in printed
-    assert main(["analyze", "--rules", "blitz", "--table", str(tmp_path / "none")]) == 2
-    assert "--exact, --table and --model are finkel's" in capsys.readouterr().err
+    assert main(["analyze", "--rules", "blitz", "--model", "default"]) == 2
+    assert "--model is finkel's: not with --rules blitz" in capsys.readouterr().err
+    # The exact fields from the rule set's own table (a 1-piece one: one square a player).
+    table = solved("blitz", 1)
+    save_table(table, tmp_path / "blitz-1.table")
+    small = '{"p1": [5], "p2": [7], "to_move": 1, "dice": 2}'
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO((small + "\n").encode())))
+    assert main(["analyze", "--rules", "blitz", "--table", str(tmp_path / "blitz-1.table")]) == 0
+    exact = json.loads(capsys.readouterr().out)["exact"]
+    state = make_state([5], [7], to_move=1, dice=2, rules="blitz")
+    assert exact["moves"] == pytest.approx(list(table.p2_win_after_moves(state))) and len(exact["moves"]) == 1
+    assert exact["p2_win"] == pytest.approx(min(exact["moves"]))  # player 1 moves: P2's chance after its best
+    with pytest.raises(ValueError, match="the exact fields of aseb positions read its table, not a blitz one"):
+        Analyzer(features=False, rules="aseb", table=table)
 
 
 def test_rule_sets_and_the_data_built_for_them_are_never_mixed(tmp_path, capsys):

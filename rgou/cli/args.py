@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     ana = sub.add_parser("analyze", help="analyse positions given as JSON lines")
     ana.add_argument("input", nargs="?", help="file of JSON lines (default: stdin)")
     ana.add_argument("--depth", type=DEPTH, help="also search the heuristic to this depth: best_move and scores")
-    _add_rules(ana, "the positions' rule set; features, --model and the exact fields are finkel's")
+    _add_rules(ana, "the positions' rule set (--exact and --table read its table); features and --model are finkel's")
     ana.add_argument(
         "--model",
         "--weights",

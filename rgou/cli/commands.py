@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rgou.rules import DEFAULT_RULES
+from rgou.rules import DEFAULT_RULES, RULE_SETS
 
 OTHER_RULES_OPPONENT = "expectiminimax-3"  # rgou play's default opponent where no model plays the rules
 
@@ -171,13 +171,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     errors = 0
     try:
         table = None
-        if args.rules != DEFAULT_RULES and (args.exact or args.table or args.model):
-            raise ValueError(f"--exact, --table and --model are {DEFAULT_RULES}'s: not with --rules {args.rules}")
+        if args.rules != DEFAULT_RULES and args.model:
+            raise ValueError(f"--model is {DEFAULT_RULES}'s: not with --rules {args.rules}")
         if args.exact or args.table:
             from rgou.solve import load_perfect_table, load_table
 
-            table = load_table(args.table) if args.table else load_perfect_table()
-        if table is not None and table.n_pieces != 7 and (args.depth or args.model):
+            table = load_table(args.table, rules=args.rules) if args.table else load_perfect_table(rules=args.rules)
+        if table is not None and table.n_pieces != RULE_SETS[args.rules].pieces and (args.depth or args.model):
             raise ValueError(f"a {table.n_pieces}-piece table gives the exact fields only: drop --depth and --model")
         features = not args.no_features and args.rules == DEFAULT_RULES  # the 150 inputs are Finkel's
         analyzer = Analyzer(args.depth, _params(args.params), args.model, features=features,
