@@ -1,11 +1,11 @@
 """Winning chances of a position and of each of its moves: exact from a solved table, else estimated.
 
 `WinChances` is the one judge behind hints (the terminal and browser games)
-and game review: with a solved 7-piece table every figure is exact (the
+and game review, for one rule set: with its solved table every figure is exact (the
 chance of winning under perfect play by both sides); without one they are
 estimates by the shipped model searched one ply deeper than the `ml` agent
 (the `ml-1` agent's search: each move's value is the chance node after it,
-searched one more ply), and `exact` says which.
+searched one more ply; Finkel only), and `exact` says which.
 
 Chances are probabilities in [0, 1]. `moves(state)` gives the rolled
 position's: the mover's best chance and the chance after each legal move;
@@ -21,10 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rgou.game import TO_MOVE, distinct_moves
 from rgou.leaves import NET_WIN
-from rgou.rules import NUM_PIECES, P1, P2
-from rgou.search import chance_value_into, leaf_work, search_into
+from rgou.rules import DEFAULT_RULES, P1, P2, RULE_SETS, rule_set
+from rgou.specialise import specialise
 
 ESTIMATE_AGENT = "ml-1"  # the shipped model, searched one ply deeper than `ml`
 
@@ -55,22 +54,33 @@ class WinChances:
 
     table=None with `find_table` looks for the cache folder's table
     (`rgou.solve.default_table_path`); without one, the figures are the
-    shipped model's estimates. Safe to share between threads (one search at
-    a time).
+    shipped model's estimates. `rules`: the rule set of the positions judged;
+    under another than Finkel the figures are exact only (no model plays it),
+    so its solved table is needed. Safe to share between threads (one search
+    at a time).
     """
 
-    def __init__(self, table=None, find_table: bool = True):
+    def __init__(self, table=None, find_table: bool = True, rules: str = DEFAULT_RULES):
         from rgou.agents import make_agent
-        from rgou.leaves import table_leaf
         from rgou.solve import default_table_path, load_perfect_table
 
-        if table is None and find_table and default_table_path(NUM_PIECES).exists():
-            table = default_table_path(NUM_PIECES)
+        self.rules = rule_set(rules, "rules").name
+        game, search = specialise("rgou.game", self.rules), specialise("rgou.search", self.rules)
+        self._to_move, self._distinct_moves = game.TO_MOVE, game.distinct_moves
+        self._search_into, self._chance_value_into = search.search_into, search.chance_value_into
+        pieces = RULE_SETS[self.rules].pieces
+        if table is None and find_table and default_table_path(pieces, self.rules).exists():
+            table = default_table_path(pieces, self.rules)
+        if table is None and self.rules != DEFAULT_RULES:
+            raise ValueError(
+                f"winning chances under {self.rules} are exact only: run `rgou solve --rules {self.rules}` "
+                "(or give its table file)"
+            )
         if table is not None:
-            self.table = load_perfect_table(table)
+            self.table = load_perfect_table(table, self.rules)
             self.exact = True
             self.source = f"the solved table {self.table.path}" if self.table.path else "a solved table"
-            self._leaf, self._plies = table_leaf(self.table.values), 1
+            self._leaf, self._plies = specialise("rgou.leaves", self.rules).table_leaf(self.table.values), 1
         else:
             self.table = None
             self.exact = False
@@ -80,9 +90,9 @@ class WinChances:
             )
             data = make_agent(ESTIMATE_AGENT).data
             self._leaf, self._plies = data.leaf, int(data.plies)
-        self._work = leaf_work(self._plies, self._leaf)
-        self._scores = np.empty(NUM_PIECES, np.float64)
-        self._distinct = np.empty(NUM_PIECES, np.int8)
+        self._work = search.leaf_work(self._plies, self._leaf)
+        self._scores = np.empty(pieces, np.float64)
+        self._distinct = np.empty(pieces, np.int8)
         self._lock = threading.Lock()
 
     @property
@@ -93,10 +103,10 @@ class WinChances:
     def moves(self, state: np.ndarray) -> MoveChances:
         """The mover's chances in a rolled position (int8[16], dice 1..4) with at least one legal move."""
         state = np.ascontiguousarray(state, np.int8)
-        mover = int(state[TO_MOVE])
+        mover = int(state[self._to_move])
         with self._lock:
-            value, best = search_into(state, np.int64(self._plies), self._leaf, self._work, self._scores, None)
-            choices = int(distinct_moves(state, self._distinct))
+            value, best = self._search_into(state, np.int64(self._plies), self._leaf, self._work, self._scores, None)
+            choices = int(self._distinct_moves(state, self._distinct))
             scores = self._scores.copy()
         if best < 0:
             raise ValueError("the position has no legal move: the turn passes")
@@ -112,7 +122,7 @@ class WinChances:
         """Player 1's chance in an unrolled position (int8[16]; its dice entry is ignored)."""
         state = np.ascontiguousarray(state, np.int8)
         with self._lock:
-            value = chance_value_into(state, np.int64(self._plies - 1), self._leaf, self._work, None)
+            value = self._chance_value_into(state, np.int64(self._plies - 1), self._leaf, self._work, None)
         return 1.0 - _p2_chance(float(value))
 
 

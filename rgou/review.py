@@ -28,10 +28,9 @@ import math
 from dataclasses import asdict, dataclass
 
 from rgou.chances import WinChances, p1_chance
-from rgou.game import new_state, winner
-from rgou.notation import describe_move
 from rgou.record import GameRecord
 from rgou.rules import DEFAULT_RULES, P1, P2
+from rgou.specialise import specialise
 
 CATEGORIES = (  # (name, the largest loss in percentage points it takes)
     ("best", 0.01),
@@ -120,10 +119,12 @@ class GameReview:
 
 def review_game(record: GameRecord, chances: WinChances) -> GameReview:
     """Judge every decision of a recorded game (see the module docstring)."""
-    if record.rules != DEFAULT_RULES:
-        raise ValueError(f"a game of the {record.rules} rules: the review judges {DEFAULT_RULES} games (its chances)")
+    judges = getattr(chances, "rules", DEFAULT_RULES)  # a judge that names no rule set judges Finkel games
+    if record.rules != judges:
+        raise ValueError(f"a game of the {record.rules} rules: these chances judge {judges} games")
+    game, describe_move = specialise("rgou.game", record.rules), specialise("rgou.notation", record.rules).describe_move
     decisions: list[Decision] = []
-    graph = [chances.position(new_state())]
+    graph = [chances.position(game.new_state())]
     positions = record.positions()
     afters = positions[1:] + [record.state]  # the pieces after each turn (the next turn's, or the final ones)
     for number, (turn, rolled, after) in enumerate(zip(record.turns, positions, afters), start=1):
@@ -149,7 +150,7 @@ def review_game(record: GameRecord, chances: WinChances) -> GameReview:
                 choices=judged.choices,
             )
         )
-        won = int(winner(after))
+        won = int(game.winner(after))
         graph.append(float(won == P1) if won else p1_chance(turn.player, chance))
     summaries = tuple(_summary(player, record.players[player - 1], decisions) for player in (P1, P2))
     return GameReview(

@@ -159,11 +159,12 @@ class PlaySession:
             self.say(f"  please type the number of dice showing their mark, 0 to {MAX_ROLL} (or board, quit)")
 
     def _hint(self, moves: list[int]) -> None:
-        if self.rules != DEFAULT_RULES:
-            self.say(f"  hints judge {DEFAULT_RULES} games only (the shipped model and the solved table are Finkel's)")
-            return
         if self.chances is None:
-            self.chances = WinChances()
+            try:
+                self.chances = WinChances(rules=self.rules)  # the rule set's table, or (Finkel) the model's estimates
+            except ValueError as e:
+                self.say(f"  no hints: {e}")
+                return
         judged = self.chances.moves(self.state)
         self.say(f"  your chance of winning after each move ({self.chances.label}):")
         for k, slot in enumerate(moves, start=1):

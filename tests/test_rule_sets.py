@@ -8,6 +8,7 @@ games of each rule set compare, turn by turn, every legal move's outcome
 
 import dataclasses
 import functools
+import io
 import os
 import re
 import subprocess
@@ -361,19 +362,20 @@ def test_agents_and_matches_keep_to_one_rule_set(monkeypatch, tmp_path):
         expectiminimax(Position.initial(2, "aseb"), 1, leaf=heuristic_leaf())
 
 
-def test_play_a_rule_set_in_the_terminal_and_replay_its_record(tmp_path):
+def test_play_a_rule_set_in_the_terminal_and_replay_its_record(tmp_path, monkeypatch):
     import io
 
     from rgou.agents import make_agent
     from rgou.record import read_record, write_record
     from rgou.terminal import PlaySession
 
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # no solved table there
     out = io.StringIO()
     session = PlaySession(make_agent("emm-1", rules="aseb"), seed=4, stdin=io.StringIO("hint\n" + "1\n" * 400),
                           stdout=out)  # fmt: skip
     result = session.run()
     text = out.getvalue()
-    assert "Rules: aseb" in text and "hints judge finkel games only" in text
+    assert "Rules: aseb" in text and "no hints: winning chances under aseb are exact only" in text
     assert "|11*  |12   |13   |14   |15*  |" in text  # the Aseb board's middle row
     assert result.winner in (1, 2) and result.record.rules == "aseb"
     path = tmp_path / "aseb.json"
@@ -403,8 +405,10 @@ def test_records_name_their_rule_set_and_mismatches_are_refused(tmp_path):
     # The same turns under other rules are another game: replayed, they fail or differ.
     with pytest.raises(ValueError, match="turn"):
         parse_record({**doc, "rules": "aseb"})
-    with pytest.raises(ValueError, match="a game of the blitz rules: the review judges finkel games"):
-        review_game(record, None)
+    from rgou.chances import WinChances
+
+    with pytest.raises(ValueError, match="a game of the blitz rules: these chances judge finkel games"):
+        review_game(record, WinChances(find_table=False))
 
 
 def test_the_commands_take_a_rule_set(tmp_path, capsys, monkeypatch):
@@ -474,7 +478,7 @@ def test_analyze_a_rule_sets_positions(capsys, monkeypatch, tmp_path):
         Analyzer(features=False, rules="aseb", table=table)
 
 
-def test_rule_sets_and_the_data_built_for_them_are_never_mixed(tmp_path, capsys):
+def test_rule_sets_and_the_data_built_for_them_are_never_mixed(tmp_path, capsys, monkeypatch):
     from rgou.agents import Agent, make_agent, search_agent_data
     from rgou.analysis import Analyzer
     from rgou.cli import main
@@ -500,8 +504,10 @@ def test_rule_sets_and_the_data_built_for_them_are_never_mixed(tmp_path, capsys)
         Analyzer(features=False).analyze_line(line)
     record = GameRecord(("human", "heuristic"), seed=3, rules="aseb")
     write_record(record, tmp_path / "aseb.json")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # no solved table there
     assert main(["review", str(tmp_path / "aseb.json")]) == 2
-    assert f"{tmp_path / 'aseb.json'}: a game of the aseb rules" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'aseb.json'}: a game of the aseb rules: winning chances under aseb are exact only" in err
 
 
 # The exact solver under every rule set, against the reference's plain value iteration.
@@ -626,8 +632,12 @@ def test_the_perfect_agent_of_each_rule_set_plays_its_tables_best_move(name):
     # Random values in a table of the rule set's real game: the agent (the depth-1 search on the exact
     # leaf) and the table's own look-up (rgou.solve.lookup) must pick the same move, ties being improbable.
     from rgou.agents import make_agent
+    from rgou.chances import WinChances
     from rgou.evaluate import evaluate_agent
+    from rgou.record import GameRecord
+    from rgou.review import review_game
     from rgou.solve import Table
+    from rgou.terminal import PlaySession
 
     rules = RULE_SETS[name]
     values = np.random.default_rng(2).random(position_count(rules.pieces, name), dtype=np.float32)
@@ -655,3 +665,21 @@ def test_the_perfect_agent_of_each_rule_set_plays_its_tables_best_move(name):
     other = "aseb" if name == "blitz" else "blitz"
     with pytest.raises(ValueError, match=f"heuristic plays the {other} rules, perfect the {name} rules"):
         evaluate_agent(make_agent("heuristic", rules=other), agent, 2)
+    # The review of a game of the rule set, exact from its table: the best moves are the table's.
+    record = GameRecord(("heuristic", "random"), seed=5, rules=name)
+    while not record.over and len(record.turns) < 400:
+        roll = record.seeded_roll()
+        moves = record.legal_moves(roll)
+        record.add(roll, moves[-1] if moves else None)
+    chances = WinChances(table, rules=name)
+    review = review_game(record, chances)
+    rolled = dict(zip(range(1, len(record.turns) + 1), record.positions()))
+    assert review.exact and len(review.p1_chances) == len(record.turns) + 1 and review.decisions
+    for d in review.decisions:
+        assert d.best_move == table.best_move(rolled[d.turn]) and d.loss >= 0.0
+        assert (d.loss == 0.0) == (d.move == d.best_move) or d.chance_after == d.chance_before
+    # Hints in the terminal game, from the same chances.
+    out = io.StringIO()
+    PlaySession(make_agent("random", rules=name), seed=2, stdin=io.StringIO("hint\n" + "1\n" * 400), stdout=out,
+                chances=chances).run()  # fmt: skip
+    assert "your chance of winning after each move (exact):" in out.getvalue()

@@ -185,7 +185,9 @@ def test_a_server_of_another_rule_set_plays_it_and_says_what_it_cannot_do():
         assert record.rules == "blitz" and record.winner == game["winner"]
         for path in ("hint", "review"):
             status, doc = client.call("GET", f"/api/games/{game['id']}/{path}")
-            assert status == 409 and doc["error"] == "hints and the review judge finkel games; this server plays blitz"
+            assert status == 409 and doc["error"] == (
+                "hints and the review under blitz need its solved table (rgou solve --rules blitz)"
+            )
         status, doc = client.call("POST", "/api/games", {"opponent": "ml"})
         assert status == 400 and "unknown opponent 'ml'" in doc["error"]
 
@@ -400,7 +402,8 @@ def test_a_server_of_another_rule_set_offers_perfect_play_from_its_table(tmp_pat
     table = Table(n_pieces=5, values=values, tolerance=1e-7, residual=0.0, rules="aseb")
     with running_server(rules="aseb", table=table) as (_, port, _server):
         client = Client(port)
-        assert "perfect" in client.ok("GET", "/api/info")["agents"]
+        info = client.ok("GET", "/api/info")
+        assert "perfect" in info["agents"] and info["hints"] and info["exact"]
         game = client.ok("POST", "/api/games", {"seed": 4, "opponent": "perfect", "human": 2})
         turns = 0
         while not game["over"] and turns < 40:
@@ -412,5 +415,8 @@ def test_a_server_of_another_rule_set_offers_perfect_play_from_its_table(tmp_pat
         assert record.rules == "aseb" and record.players == ("perfect", "human")
         played = [(s, t.move) for s, t in zip(record.positions(), record.turns) if t.player == 1 and t.move is not None]
         assert played and all(move == table.best_move(state) for state, move in played)  # the table's best moves
+        review = client.ok("GET", f"/api/games/{game['id']}/review")  # exact, from the rule set's table
+        assert review["exact"] and review["decisions"]
+        assert all(d["best_move"] == table.best_move(record.positions()[d["turn"] - 1]) for d in review["decisions"])
     with pytest.raises(ValueError, match=r"--table: perfect play under aseb needs .*, got a 5-piece blitz one"):
         make_server("127.0.0.1", 0, table=Table(5, values, 1e-7, 0.0, rules="blitz"), rules="aseb")

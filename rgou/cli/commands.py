@@ -355,9 +355,7 @@ def cmd_play(args: argparse.Namespace) -> int:
     opponent = args.opponent or ("ml+" if args.rules == DEFAULT_RULES else OTHER_RULES_OPPONENT)
     _check_outputs(args, {"--save": args.save}, [("--table", args.table), *_spec_inputs("--opponent", [opponent])])
     agent = make_agent(opponent, seed=args.seed, rules=args.rules)
-    if args.table is not None and args.rules != DEFAULT_RULES:
-        raise ValueError(f"--table: a solved table judges {DEFAULT_RULES} games; not with --rules {args.rules}")
-    chances = WinChances(args.table) if args.table is not None else None
+    chances = WinChances(args.table, rules=args.rules) if args.table is not None else None
     human = 2 if args.second else 1
     result = PlaySession(agent, human=human, seed=args.seed, dice=args.dice, chances=chances).run()
     if args.save:
@@ -377,9 +375,11 @@ def cmd_review(args: argparse.Namespace) -> int:
     outputs = {"--plot": args.plot, "--json": None if to_stdout else args.json}
     _check_outputs(args, outputs, [("GAME.json", args.game), ("--table", args.table)])
     record = read_record(args.game)
-    if record.rules != DEFAULT_RULES:
-        raise ValueError(f"{args.game}: a game of the {record.rules} rules: the review judges {DEFAULT_RULES} games")
-    review = review_game(record, WinChances(args.table))
+    try:
+        chances = WinChances(args.table, rules=record.rules)  # the record's rule set: its table
+    except ValueError as e:
+        raise ValueError(f"{args.game}: a game of the {record.rules} rules: {e}") from None
+    review = review_game(record, chances)
     if to_stdout:
         print(json.dumps(review.to_json(), indent=2))
     else:

@@ -51,7 +51,7 @@ WEB_AGENTS = (
 )
 DEFAULT_OPPONENT = "ml+"
 OTHER_RULES_DEFAULT_OPPONENT = "emm-3"  # where no model plays the rule set
-OTHER_RULES_NOTE = "hints and the review judge finkel games; this server plays {rules}"
+OTHER_RULES_NOTE = "hints and the review under {rules} need its solved table (rgou solve --rules {rules})"
 DICE_MODES = ("auto", "manual")
 REVIEW_ONLY = "loaded for review only: its players are not a person and an agent this server offers"
 MAX_GAMES_PER_SESSION = 16  # a browser's games kept; the least recently used goes first
@@ -106,16 +106,16 @@ class WebGame:
         return self.opponent == HUMAN or self.record.to_move == self.human
 
 
-def _perfect_table(table, find_table: bool, rules: str):
-    """The solved table the perfect agent of another rule set plays from: `table` (a Table or a path), else the
-    cache folder's when `find_table` and it is there, else None (no perfect agent)."""
-    from rgou.solve import default_table_path, load_perfect_table
+def _exact_chances(table, find_table: bool, rules: str) -> WinChances | None:
+    """Exact chances of another rule set (hints, review, the perfect agent) from its solved table: `table` (a
+    Table or a path), else the cache folder's when `find_table` and it is there, else None (none of them)."""
+    from rgou.solve import default_table_path
 
     if table is None:
         path = default_table_path(RULE_SETS[rules].pieces, rules)
-        return load_perfect_table(path, rules) if find_table and path.is_file() else None
+        return WinChances(path, rules=rules) if find_table and path.is_file() else None
     try:
-        return load_perfect_table(table, rules)
+        return WinChances(table, rules=rules)
     except ValueError as e:
         raise ValueError(f"--table: {e}") from None
 
@@ -127,15 +127,15 @@ class Lobby:
         """table: a solved table or its path; None: the cache folder's, when `find_table` and it exists.
 
         rules: the rule set every game here plays; under another than Finkel the
-        agents are random, heuristic, emm-N and perfect (with that rule set's
-        solved table), and there are no hints or reviews (their chances are Finkel's).
+        agents are random, heuristic and emm-N, and with that rule set's solved
+        table perfect, exact hints and reviews (no model estimates its chances).
         """
         self.rules = rule_set(rules, "rules").name
         self.finkel = self.rules == DEFAULT_RULES
         self._game = engine(self.rules)
         self._notation = specialise("rgou.notation", self.rules)
-        self.chances = WinChances(table, find_table) if self.finkel else None
-        self.table = self.chances.table if self.finkel else _perfect_table(table, find_table, self.rules)
+        self.chances = WinChances(table, find_table) if self.finkel else _exact_chances(table, find_table, self.rules)
+        self.table = None if self.chances is None else self.chances.table
         self.agents = [
             a
             for a in WEB_AGENTS
@@ -200,9 +200,9 @@ class Lobby:
             "rules": self.rules,
             "agents": self.agents + [HUMAN],
             "default_opponent": self.default_opponent,
-            "hints": self.finkel,
-            "exact": self.finkel and self.chances.exact,
-            "source": self.chances.source if self.finkel else OTHER_RULES_NOTE.format(rules=self.rules),
+            "hints": self.chances is not None,
+            "exact": self.chances is not None and self.chances.exact,
+            "source": self.chances.source if self.chances else OTHER_RULES_NOTE.format(rules=self.rules),
             "board": {
                 "rows": [list(row) for row in self._notation.BOARD_ROWS],
                 "rosettes": [int(s) for s in np.flatnonzero(self._game.IS_ROSETTE)],
@@ -364,7 +364,7 @@ class Lobby:
             return self.state(game)
 
     def _need_chances(self) -> None:
-        if not self.finkel:
+        if self.chances is None:
             raise GameError(409, OTHER_RULES_NOTE.format(rules=self.rules))
 
     # the game under way
