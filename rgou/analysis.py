@@ -187,7 +187,7 @@ class Analyzer:
         self.agent = None if model is None else MLAgent(load_model(model), depth=ml_depth)
 
     def analyze_line(self, line: str | bytes) -> dict:
-        """The report of one JSON line (a 7-piece position, or an N-piece one with an N-piece table)."""
+        """The report of one JSON line (a position of the rule set's game, or an N-piece one with an N-piece table)."""
         data = _position_object(line)
         _check_line_rules(data, self.rules)
         if self.table is not None and self.table.n_pieces != self._game.NUM_PIECES:

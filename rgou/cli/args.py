@@ -179,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     ana.add_argument(
         "--exact",
         action="store_true",
-        help="add the exact fields from the solved 7-piece table in the cache folder (rgou solve)",
+        help="add the exact fields from the rule set's solved table in the cache folder (rgou solve [--rules NAME])",
     )
     ana.add_argument("--table", help="add the exact fields from this solved table (N pieces: N-square positions)")
     ana.add_argument("--params", help="heuristic parameter JSON")
@@ -335,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto: rgou rolls; manual: type every roll (advice on a physical board)",
     )
     pl.add_argument("--save", metavar="FILE", help="write the game record here when the game ends or stops")
-    pl.add_argument("--table", help="solved 7-piece table for exact hints (default: the cache folder's, if any)")
+    pl.add_argument("--table", help="the rule set's solved table for exact hints (default: the cache folder's, if any)")
     pl.add_argument("--force", action="store_true", help="overwrite an existing --save file")
     pl.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)
     pl.set_defaults(func=cmd_play)
@@ -344,7 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
     rv.add_argument(
         "game", metavar="GAME.json", help="a game record (rgou play --save, rgou serve, arena --save-games)"
     )
-    rv.add_argument("--table", help="solved 7-piece table (default: the cache folder's; without one, estimates)")
+    rv.add_argument("--table", help="solved table of the game's rule set (default: the cache folder's; "
+                    "without one, estimates for finkel)")  # fmt: skip
     rv.add_argument("--plot", metavar="FILE.png", help="draw player 1's winning chance through the game (matplotlib)")
     rv.add_argument("--json", metavar="FILE", help="write the whole review as JSON ('-': standard output)")
     rv.add_argument("--force", action="store_true", help="overwrite existing --plot or --json files")
