@@ -62,15 +62,15 @@ class WinChances:
 
     def __init__(self, table=None, find_table: bool = True, rules: str = DEFAULT_RULES):
         from rgou.agents import make_agent
-        from rgou.solve import default_table_path, load_perfect_table
+        from rgou.solve import load_perfect_table, perfect_table_path
 
         self.rules = rule_set(rules, "rules").name
         game, search = specialise("rgou.game", self.rules), specialise("rgou.search", self.rules)
         self._to_move, self._distinct_moves = game.TO_MOVE, game.distinct_moves
         self._search_into, self._chance_value_into = search.search_into, search.chance_value_into
         pieces = RULE_SETS[self.rules].pieces
-        if table is None and find_table and default_table_path(pieces, self.rules).exists():
-            table = default_table_path(pieces, self.rules)
+        if table is None and find_table and perfect_table_path(self.rules).exists():
+            table = perfect_table_path(self.rules)
         if table is None and self.rules != DEFAULT_RULES:
             raise ValueError(
                 f"winning chances under {self.rules} are exact only: run `rgou solve --rules {self.rules}` "

@@ -119,6 +119,7 @@ ASEB = RuleSet("aseb", "aseb", ASEB_P1_TRACK, ASEB_P2_TRACK, ASEB_ROSETTES, 5, T
 
 RULE_SETS = {rules.name: rules for rules in (FINKEL, MASTERS, BLITZ, ASEB)}
 DEFAULT_RULES = FINKEL.name
+OTHER_RULES_DEPTH = 3  # no model plays the other rule sets: their default opponent is the expert at this depth
 
 
 def rule_set(name: str | RuleSet, what: str = "--rules") -> RuleSet:

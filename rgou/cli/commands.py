@@ -9,9 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rgou.rules import DEFAULT_RULES, RULE_SETS
+from rgou.rules import DEFAULT_RULES, OTHER_RULES_DEPTH, RULE_SETS
 
-OTHER_RULES_OPPONENT = "expectiminimax-3"  # rgou play's default opponent where no model plays the rules
+OTHER_RULES_OPPONENT = f"expectiminimax-{OTHER_RULES_DEPTH}"  # rgou play's default opponent off Finkel
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
@@ -399,11 +399,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
-    from rgou.rules import rule_set
     from rgou.solve import default_table_path, load_table, make_state, save_table, solve
     from rgou.solve.solver import interrupted_note
 
-    rules = rule_set(args.rules)
+    rules = RULE_SETS[args.rules]
     pieces = rules.pieces if args.pieces is None else args.pieces
     game = f"{pieces}-piece {rules.name}" if rules.name != DEFAULT_RULES else f"{pieces}-piece"
     out = Path(args.out) if args.out is not None else default_table_path(pieces, rules)

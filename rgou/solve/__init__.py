@@ -36,6 +36,7 @@ from rgou.solve.table import (
     default_table_path,
     load_perfect_table,
     load_table,
+    perfect_table_path,
     require_table_file,
     save_table,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "make_state",
     "p2_win_after_moves",
     "p2_win_probability",
+    "perfect_table_path",
     "position_count",
     "require_table_file",
     "save_table",

@@ -453,6 +453,12 @@ def load_table(
 PERFECT_PIECES = 7  # the real Finkel game: perfect play, exact targets and exact analysis read its table
 
 
+def perfect_table_path(rules: str | RuleSet = FINKEL) -> Path:
+    """The default file of the solved table of the real game of `rules` (finkel-7.table, blitz-5.table, ...)."""
+    rules = rule_set(rules, "rules")
+    return default_table_path(rules.pieces, rules)
+
+
 def load_perfect_table(table=None, rules: str | RuleSet = FINKEL) -> Table:
     """The solved table of the real game of `rules` (its own piece count): the given one, a path, or the default file.
 
@@ -466,7 +472,7 @@ def load_perfect_table(table=None, rules: str | RuleSet = FINKEL) -> Table:
                 f"got a {table.n_pieces}-piece {table.rules} one"
             )
         return table
-    path = default_table_path(rules.pieces, rules) if table is None else table
+    path = perfect_table_path(rules) if table is None else table
     require_table_file(path, rules)
     return load_table(path, rules.pieces, rules=rules)
 

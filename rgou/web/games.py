@@ -32,7 +32,7 @@ from rgou.chances import WinChances
 from rgou.game import engine
 from rgou.record import HUMAN, MAX_SEED, GameRecord, parse_record
 from rgou.review import CATEGORY_NAMES, review_game
-from rgou.rules import DEFAULT_RULES, FINISHED, MAX_ROLL, OFF_BOARD, P1, P2, RULE_SETS, rule_set
+from rgou.rules import DEFAULT_RULES, FINISHED, MAX_ROLL, OFF_BOARD, OTHER_RULES_DEPTH, P1, P2, rule_set
 from rgou.specialise import specialise
 
 WEB_AGENTS = (
@@ -50,7 +50,7 @@ WEB_AGENTS = (
     "perfect",
 )
 DEFAULT_OPPONENT = "ml+"
-OTHER_RULES_DEFAULT_OPPONENT = "emm-3"  # where no model plays the rule set
+OTHER_RULES_DEFAULT_OPPONENT = f"emm-{OTHER_RULES_DEPTH}"  # where no model plays the rule set
 OTHER_RULES_NOTE = "hints and the review under {rules} need its solved table (rgou solve --rules {rules})"
 DICE_MODES = ("auto", "manual")
 REVIEW_ONLY = "loaded for review only: its players are not a person and an agent this server offers"
@@ -109,11 +109,10 @@ class WebGame:
 def _exact_chances(table, find_table: bool, rules: str) -> WinChances | None:
     """Exact chances of another rule set (hints, review, the perfect agent) from its solved table: `table` (a
     Table or a path), else the cache folder's when `find_table` and it is there, else None (none of them)."""
-    from rgou.solve import default_table_path
+    from rgou.solve import perfect_table_path
 
     if table is None:
-        path = default_table_path(RULE_SETS[rules].pieces, rules)
-        return WinChances(path, rules=rules) if find_table and path.is_file() else None
+        return WinChances(None, find_table, rules) if find_table and perfect_table_path(rules).is_file() else None
     try:
         return WinChances(table, rules=rules)
     except ValueError as e:
