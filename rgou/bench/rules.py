@@ -36,8 +36,13 @@ def bench_rules(ctx: BenchContext) -> SectionResult:
     res.warmup_s = timed(lambda: [_games(name, d, 2, ctx.seed) for name in RULE_SETS for d in (1, 2, 3)])
     reps = ctx.reps(3, 1)
     for name in RULE_SETS:
-        seconds, _ = median_time(lambda n=name: _games(n, SELFPLAY_DEPTH, selfplay_games, ctx.seed), reps)
-        plies = _games(name, SELFPLAY_DEPTH, selfplay_games, ctx.seed).plies
+        played = {}  # the last timed run's record: seeded, so every run plays the same games
+
+        def selfplay(n=name, out=played):
+            out["record"] = _games(n, SELFPLAY_DEPTH, selfplay_games, ctx.seed)
+
+        seconds, _ = median_time(selfplay, reps)
+        plies = played["record"].plies
         res.add(f"{name}_selfplay_games_per_s", selfplay_games / seconds, "games/s",
                 f"{name}: emm-{SELFPLAY_DEPTH} self-play on the game loop, 1 thread")  # fmt: skip
         res.add(f"{name}_selfplay_plies_per_game", float(np.mean(plies)), "plies", f"{name}: turns a game")
