@@ -25,8 +25,9 @@ or policy; a `+` searches the close calls one ply deeper (`CLOSE_GAP`).
 with that probability (self-play exploration).
 
 An agent plays one rule set (`rules`, Finkel by default): random, heuristic,
-expectiminimax-N and perfect play any of them; ml plays Finkel, the rule set
-of the shipped models.
+expectiminimax-N and perfect play any of them; ml plays its model's rule set
+(`Weights.rules`: the shipped models are Finkel's; `rgou train --rules NAME`
+trains one for another).
 """
 
 from __future__ import annotations
@@ -46,20 +47,18 @@ from rgou.game import STATE_SIZE, TO_MOVE, count_legal_moves, legal_moves
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
 from rgou.leaves import (
     LEAF_HEURISTIC,
-    LEAF_NET,
     LEAF_TABLE,
     NET_WIN,
     Leaf,
     leaf_exact,
     leaf_heuristic,
     net_leaf,
-    net_value,
     no_leaf,
 )
 from rgou.models import PACKAGED_MODELS
 from rgou.nn.inference import forward_one_into, softmax_into
 from rgou.nn.layout import LAYOUT_IN_OUT, layer_sizes
-from rgou.rules import DEFAULT_RULES, NUM_PIECES, P2, rule_set
+from rgou.rules import DEFAULT_RULES, MAX_PIECES, NUM_PIECES, P2, rule_set
 from rgou.search import DEFAULT_DEPTH, MAX_DEPTH, NO_MOVE, Work, check_depth, deepen_close_calls, make_work, search_into
 from rgou.specialise import specialise
 from rgou.targets import ValueTarget
@@ -108,7 +107,7 @@ def agent_scratch(data):
     return Scratch(
         work,
         np.empty(NUM_PIECES, np.float64),
-        np.zeros(NUM_PIECES, np.float32),
+        np.zeros(MAX_PIECES, np.float32),
         np.zeros(STATE_SIZE, np.int8),
         np.zeros(NUM_PIECES, np.int8),
     )
@@ -213,11 +212,9 @@ def _legal(state: np.ndarray) -> np.ndarray:
 
 def _check_data_rules(name: str, data: AgentData, rules: str) -> None:
     """Refuse agent data built for another rule set: a heuristic or exact leaf built with another rule set's
-    heuristic table, a solved table of another size, or (off Finkel) a net or a policy, which read the Finkel
-    features. Blitz and Aseb tables have one size; their leaves' heuristic tables tell them apart."""
+    heuristic table, or a solved table of another size. Blitz and Aseb tables have one size; their leaves'
+    heuristic tables tell them apart. A net cannot tell: `MLAgent` checks its model's rule set."""
     kind, params, table = leaf_heuristic(data.leaf)
-    if rules != DEFAULT_RULES and (kind == LEAF_NET or data.policy_weight != 0.0):
-        raise ValueError(f"agent {name!r}: nets play the {DEFAULT_RULES} rules only, not {rules}")
     if kind == LEAF_TABLE:
         from rgou.solve import position_count
 
@@ -273,7 +270,7 @@ class Agent:
             probability = self._scratch.policy[slot] if has_policy else np.float32(0.0)
             search = self._scratch.scores[slot] if d.value_weight != 0.0 else 0.0
             scores[slot] = float(move_score(d.value_weight, d.policy_weight, sign, search, probability))
-        policy = [float(p) for p in self._scratch.policy] if has_policy else None
+        policy = [float(p) for p in self._scratch.policy[: len(scores)]] if has_policy else None
         return Decision(int(move), scores, float(value), policy)
 
 
@@ -312,8 +309,8 @@ class ExpectiminimaxAgent(Agent):
 def _check_weights(weights) -> None:
     if weights.value_config.input_size != NUM_FEATURES or weights.policy_config.input_size != NUM_FEATURES:
         raise ValueError(f"ML agent needs networks with {NUM_FEATURES} inputs")
-    if weights.policy_config.output_size != NUM_PIECES or weights.value_config.output_size != 1:
-        raise ValueError(f"ML agent needs a value net with 1 output and a policy net with {NUM_PIECES}")
+    if weights.policy_config.output_size != MAX_PIECES or weights.value_config.output_size != 1:
+        raise ValueError(f"ML agent needs a value net with 1 output and a policy net with {MAX_PIECES}")
     if weights.layout != LAYOUT_IN_OUT:
         raise ValueError(
             f"ML agent needs weights in the {LAYOUT_IN_OUT} layout, got {weights.layout} "
@@ -350,6 +347,7 @@ class MLAgent(Agent):
     a deeper search spends the same time better. The name says a choice other
     than the default (`ml (unmirrored)`, `ml-1 (mirrored)`). Names are the
     agent specs of the default model (`ml`, `ml-1`, `ml+`, `ml:combined`).
+    The agent plays the rule set its model was trained for (`Weights.rules`).
     """
 
     def __init__(
@@ -392,7 +390,7 @@ class MLAgent(Agent):
             )
         plies = self.depth + ML_ROOT_PLY
         data = AgentData(AGENT_SEARCH, plies, leaf, 0.0, vw, pw, policy, policy_sizes, self.close_gap)
-        super().__init__(name or self._spec_name(mode, usual), data)
+        super().__init__(name or self._spec_name(mode, usual), data, rules=weights.rules)
 
     def _spec_name(self, mode: str, usual: bool) -> str:
         """The agent spec of these choices for the packaged default model (`make_agent` names agents by spec).
@@ -404,12 +402,12 @@ class MLAgent(Agent):
         return name + ("" if self.mirrored == usual else " (mirrored)" if self.mirrored else " (unmirrored)")
 
     def net_values(self, state: np.ndarray) -> tuple[float, list[float]]:
-        """The value net's value of the rolled `state` (P2's point of view) and its policy (7 probabilities)."""
-        work = self._scratch.work
-        value = float(net_value(state, self.data.leaf, work))
-        policy = np.zeros(NUM_PIECES, np.float32)
-        policy_into(self.data.policy, self.data.policy_sizes, state, work, policy)
-        return value, [float(p) for p in policy]
+        """The value net's value of the rolled `state` (P2's point of view) and its policy (one probability a piece)."""
+        work, kernels = self._scratch.work, self._kernels
+        value = float(specialise("rgou.leaves", self.rules).net_value(state, self.data.leaf, work))
+        policy = np.zeros(MAX_PIECES, np.float32)
+        kernels.policy_into(self.data.policy, self.data.policy_sizes, state, work, policy)
+        return value, [float(p) for p in policy[: kernels.NUM_PIECES]]
 
     def decide(self, state: np.ndarray) -> Decision:
         """The move and its scores, with the value net's value and the policy of `state` itself."""
@@ -478,7 +476,8 @@ def make_agent(
     """Build an agent from a spec (see the module docstring) for a rule set; its name is the spec as given.
 
     `table` (a solved `Table` or a path) serves the spec `perfect`; None: the cache folder's
-    table of the rule set. `perfect:FILE` names its own. ml plays Finkel only.
+    table of the rule set. `perfect:FILE` names its own. An ml spec's model must be one of the rule set
+    (the shipped model plays Finkel; train one for another with `rgou train --rules NAME`).
     """
     if not isinstance(spec, str):
         raise ValueError(f"agent spec must be a string, got {spec!r}")
@@ -492,11 +491,6 @@ def make_agent(
         if not depth.isdigit():
             raise ValueError(f"bad agent spec {spec!r}: expected expectiminimax-N or emm-N with a depth N")
         agent = ExpectiminimaxAgent(int(depth), params, rules)
-    elif rules != DEFAULT_RULES and (spec in ("ml", "ml+") or spec.startswith(("ml:", "ml-", "ml+:"))):
-        raise ValueError(
-            f"agent {spec!r} plays the {DEFAULT_RULES} rules only (its models are Finkel's); "
-            f"under {rules} play random, heuristic, expectiminimax-N or perfect"
-        )
     elif spec in ("ml", "ml+") or spec.startswith(("ml:", "ml-", "ml+:")):
         from rgou.models import load_model
 
@@ -504,6 +498,11 @@ def make_agent(
         if depth > MAX_ML_DEPTH:
             raise ValueError(f"bad agent spec {spec!r}: ML search depth must be 0..{MAX_ML_DEPTH}")
         weights = load_model(Path(model) if Path(model).exists() else model)
+        if weights.rules != rules:
+            raise ValueError(
+                f"agent {spec!r}: its model ({model}) plays the {weights.rules} rules, not {rules}; "
+                f"train a model for {rules} with `rgou train --rules {rules} --preset strong` and play ml:FILE"
+            )
         agent = MLAgent(weights, mode, depth, close_gap=CLOSE_GAP if close else 0.0)
     elif spec == "perfect" or spec.startswith("perfect:"):
         agent = PerfectAgent(spec.partition(":")[2] or table, rules=rules)

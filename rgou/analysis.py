@@ -36,7 +36,7 @@ import numpy as np
 
 from rgou._validate import json_int, shown, strict_json
 from rgou.agents import MLAgent
-from rgou.features import NUM_FEATURES, features_into
+from rgou.features import NUM_FEATURES, feature_kernels
 from rgou.game import Position, engine
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
 from rgou.rules import DEFAULT_RULES, FINISHED, MAX_ROLL, NUM_PIECES, OFF_BOARD, P1, P2, RULE_SETS, rule_set
@@ -148,8 +148,8 @@ class Analyzer:
     depth: also search the heuristic to this depth (None: no search);
     model: a weight file or packaged model name for the ML fields (None: none);
     ml_depth: the ML agent's search depth; features: include the 150 features;
-    rules: the rule set of the positions (the features, model and table are
-    Finkel's: other rule sets report the rest).
+    rules: the rule set of the positions (the features are the rule set's;
+    the model and the table must be of it).
     """
 
     def __init__(
@@ -166,12 +166,12 @@ class Analyzer:
         from rgou.models import load_model
 
         self.rules = rule_set(rules, "rules").name
-        if self.rules != DEFAULT_RULES and model is not None:
-            raise ValueError(f"the model is {DEFAULT_RULES}'s: not with the {self.rules} rules")
+        weights = None if model is None else load_model(model)
+        if weights is not None and weights.rules != self.rules:
+            raise ValueError(f"the model ({model}) plays the {weights.rules} rules, not {self.rules}")
         if table is not None and table.rules != self.rules:
             raise ValueError(f"the exact fields of {self.rules} positions read its table, not a {table.rules} one")
-        if self.rules != DEFAULT_RULES and features:
-            raise ValueError(f"the 150 features are {DEFAULT_RULES}'s: analyse {self.rules} without them")
+        self._features_into = feature_kernels(self.rules).features_into
         self._game = engine(self.rules)
         self._search = specialise("rgou.search", self.rules)
         self._heuristic = specialise("rgou.heuristic", self.rules)
@@ -184,7 +184,7 @@ class Analyzer:
         self._work = self._search.leaf_work(self.depth or 1, self._leaf)
         self._features = np.empty(NUM_FEATURES, dtype=np.float32)
         self._scores = np.empty(self._game.NUM_PIECES, dtype=np.float64)
-        self.agent = None if model is None else MLAgent(load_model(model), depth=ml_depth)
+        self.agent = None if weights is None else MLAgent(weights, depth=ml_depth)
 
     def analyze_line(self, line: str | bytes) -> dict:
         """The report of one JSON line (a position of the rule set's game, or an N-piece one with an N-piece table)."""
@@ -215,7 +215,7 @@ class Analyzer:
             "heuristic": int(self._heuristic.heuristic_score(state, self._params)),
         }
         if self.with_features:
-            features_into(state, self._features)
+            self._features_into(state, self._features)
             out["features"] = self._features.tolist()
         if self.depth is not None:
             value, best = self._search.search_into(

@@ -55,7 +55,7 @@ class WinChances:
     table=None with `find_table` looks for the cache folder's table
     (`rgou.solve.default_table_path`); without one, the figures are the
     shipped model's estimates. `rules`: the rule set of the positions judged;
-    under another than Finkel the figures are exact only (no model plays it),
+    under another than Finkel the figures are exact only (no shipped model plays it),
     so its solved table is needed. Safe to share between threads (one search
     at a time).
     """

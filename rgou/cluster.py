@@ -45,7 +45,7 @@ SHARD_COUNT = "shard_count"
 # A manifest's run: the generation options that decide the samples, and the shard count.
 RUN_FIELDS = (*DATA_FIELDS, SHARD_COUNT)
 # What a manifest written before a field existed means by its absence.
-RUN_DEFAULTS = {"agent": None, "value_target": "search", "afterstates": False}
+RUN_DEFAULTS = {"agent": None, "value_target": "search", "afterstates": False, "rules": DEFAULT_RULES}
 
 
 def _dask():

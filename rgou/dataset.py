@@ -36,13 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from numba import prange
 
 from rgou._io import atomic_write
 from rgou._numba import njit
-from rgou.features import NUM_FEATURES, extract_features_batch
-from rgou.game import STATE_SIZE, check_states, legal_mask
-from rgou.rules import NUM_PIECES
+from rgou.features import NUM_FEATURES, feature_kernels
+from rgou.game import STATE_SIZE, engine
+from rgou.rules import DEFAULT_RULES, MAX_PIECES, RULE_SETS, rule_set
 
 DATASET_FORMAT = 2
 READABLE_FORMATS = (1, 2)
@@ -55,12 +54,6 @@ STORED_ARRAYS = ("state", "move", "value_target", "outcome", "game_id")  # forma
 NPZ_DAMAGE = (OSError, ValueError, EOFError, KeyError, TypeError, RuntimeError, NotImplementedError, OverflowError,
               MemoryError, RecursionError, SyntaxError, tokenize.TokenError, struct.error, zlib.error,
               zipfile.BadZipFile)  # fmt: skip
-
-
-@njit(parallel=True)
-def _legal_masks(states, out):
-    for i in prange(states.shape[0]):
-        legal_mask(states[i], out[i])
 
 
 def run_starts(*keys: np.ndarray) -> np.ndarray:
@@ -78,17 +71,22 @@ def run_starts(*keys: np.ndarray) -> np.ndarray:
     return np.flatnonzero(change)
 
 
-def legal_masks(states: np.ndarray) -> np.ndarray:
-    """Legal-slot masks bool [N, 7] of rolled states int8 [N, 16]."""
-    out = np.zeros((len(states), NUM_PIECES), dtype=np.bool_)
-    if len(states):
-        _legal_masks(np.ascontiguousarray(states, np.int8), out)
-    return out
+def legal_masks(states: np.ndarray, rules: str = DEFAULT_RULES) -> np.ndarray:
+    """Legal-slot masks bool [N, 7] of rolled states int8 [N, STATE_SIZE] of the rule set `rules`."""
+    return feature_kernels(rules).legal_masks(states)
+
+
+def data_rules(meta: dict, what: str = "dataset") -> str:
+    """The rule set a dataset's meta names ("rules"; Finkel when absent), checked."""
+    name = meta.get("rules", DEFAULT_RULES)
+    if not isinstance(name, str) or name not in RULE_SETS:
+        raise ValueError(f"{what}: meta 'rules' must be one of {', '.join(RULE_SETS)}, got {name!r:.40}")
+    return name
 
 
 def one_hot(moves: np.ndarray) -> np.ndarray:
     """Policy targets float32 [N, 7] from moves int8 [N]; a move of -1 gives a row of zeros."""
-    out = np.zeros((len(moves), NUM_PIECES), dtype=np.float32)
+    out = np.zeros((len(moves), MAX_PIECES), dtype=np.float32)
     rows = np.flatnonzero(moves >= 0)
     out[rows, moves[rows]] = 1.0
     return out
@@ -96,13 +94,13 @@ def one_hot(moves: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Dataset:
-    """Training samples; the arrays share their first axis N."""
+    """Training samples of one rule set (meta "rules", Finkel when absent); the arrays share their first axis N."""
 
     features: np.ndarray  # float32 [N, 150]
     value_target: np.ndarray  # float32 [N], P2's point of view, in [-1, 1]
     policy_target: np.ndarray  # float32 [N, 7], one-hot of the expert's move; zeros for passing positions
     legal_mask: np.ndarray  # bool [N, 7]
-    state: np.ndarray  # int8 [N, 16]
+    state: np.ndarray  # int8 [N, STATE_SIZE]: 16 for seven pieces a player, 12 for five
     outcome: np.ndarray  # int8 [N]: +1 P2 won, -1 P1 won, 0 unfinished
     game_id: np.ndarray  # int32 [N]
     meta: dict = field(default_factory=dict)
@@ -111,16 +109,18 @@ class Dataset:
     ARRAYS = (
         ("features", np.float32, (NUM_FEATURES,)),
         ("value_target", np.float32, ()),
-        ("policy_target", np.float32, (NUM_PIECES,)),
-        ("legal_mask", np.bool_, (NUM_PIECES,)),
-        ("state", np.int8, (STATE_SIZE,)),
+        ("policy_target", np.float32, (MAX_PIECES,)),
+        ("legal_mask", np.bool_, (MAX_PIECES,)),
+        ("state", np.int8, (STATE_SIZE,)),  # the rule set's STATE_SIZE (`Dataset.rules`)
         ("outcome", np.int8, ()),
         ("game_id", np.int32, ()),
     )
 
     def __post_init__(self) -> None:
         n = None
+        state_size = engine(data_rules(self.meta)).STATE_SIZE
         for name, dtype, tail in self.ARRAYS:
+            tail = (state_size,) if name == "state" else tail
             arr = getattr(self, name)
             if not isinstance(arr, np.ndarray) or arr.dtype != dtype:
                 got = arr.dtype if isinstance(arr, np.ndarray) else type(arr).__name__
@@ -162,13 +162,18 @@ class Dataset:
         meta: dict | None = None,
         decision: np.ndarray | None = None,
     ) -> Dataset:
-        """A dataset from its stored arrays (format 2): features, policy targets and masks are computed."""
+        """A dataset from its stored arrays (format 2): features, policy targets and masks are computed.
+
+        The states are of the rule set that `meta` names ("rules"; Finkel when absent).
+        """
+        rules = data_rules(meta or {})
         checked = check_stored(
-            {"state": state, "move": move, "value_target": value_target, "outcome": outcome, "game_id": game_id}
+            {"state": state, "move": move, "value_target": value_target, "outcome": outcome, "game_id": game_id},
+            rules,
         )
         state = checked["state"]
         return cls(
-            features=extract_features_batch(state),
+            features=feature_kernels(rules).extract_features_batch(state),
             value_target=checked["value_target"],
             policy_target=one_hot(checked["move"]),
             legal_mask=checked["legal_mask"],
@@ -181,6 +186,11 @@ class Dataset:
 
     def __len__(self) -> int:
         return int(self.value_target.shape[0])
+
+    @property
+    def rules(self) -> str:
+        """The rule set of the samples' positions (meta "rules"; Finkel when absent)."""
+        return data_rules(self.meta)
 
     @property
     def num_games(self) -> int:
@@ -220,6 +230,9 @@ class Dataset:
         """The samples of several datasets, one after another."""
         if not parts:
             raise ValueError("no datasets to concatenate")
+        found = sorted({p.rules for p in parts})
+        if len(found) > 1:
+            raise ValueError(f"the datasets are of different rule sets ({', '.join(found)}): train one at a time")
         arrays = {name: np.concatenate([getattr(p, name) for p in parts]) for name, _, _ in cls.ARRAYS}
         decisions = [p.decision for p in parts]
         decision = None if any(d is None for d in decisions) else np.concatenate(decisions)
@@ -273,7 +286,7 @@ class Dataset:
             raise ValueError(f"{path}: cannot read dataset ({type(e).__name__}: {e})") from e
         try:
             if fmt == 1:
-                check_states(arrays["state"], "dataset array 'state'")
+                engine(data_rules(meta)).check_states(arrays["state"], "dataset array 'state'")
                 return _checked_format_1(cls(**arrays, meta=meta))
             return cls.from_samples(**arrays, meta=meta)
         except ValueError as e:
@@ -307,14 +320,14 @@ class Dataset:
                 _first_bad_sample(items)
             features = _json_field(items, "features", (NUM_FEATURES,), "f")
             value = _json_field(items, "value_target", (), "f")
-            policy = _json_field(items, "policy_target", (NUM_PIECES,), "f")
+            policy = _json_field(items, "policy_target", (MAX_PIECES,), "f")
             outcome = _json_field(items, "outcome", (), "i", default=0)
             game_id = _json_field(items, "game_id", (), "i", default=None)
             return cls(
                 features.astype(np.float32),
                 _column("value_target", value, n, np.float32, -1.0, 1.0),
                 policy.astype(np.float32),
-                np.ones((n, NUM_PIECES), np.bool_),
+                np.ones((n, MAX_PIECES), np.bool_),
                 np.zeros((n, STATE_SIZE), np.int8),
                 _column("outcome", outcome, n, np.int8, -1, 1),
                 _column("game_id", game_id, n, np.int32, 0, np.iinfo(np.int32).max),
@@ -355,7 +368,7 @@ def _first_bad_sample(items: list) -> None:
     for i, it in enumerate(items):
         if not isinstance(it, dict):
             raise ValueError(f"sample {i} is not a JSON object")
-        for name, size in (("features", NUM_FEATURES), ("policy_target", NUM_PIECES)):
+        for name, size in (("features", NUM_FEATURES), ("policy_target", MAX_PIECES)):
             vec = it.get(name)
             if not isinstance(vec, list) or len(vec) != size:
                 raise ValueError(f"sample {i}: {name!r} must be a list of {size} numbers, got {vec!r:.40}")
@@ -375,7 +388,7 @@ def _first_bad_sample(items: list) -> None:
 
 def _checked_format_1(data: Dataset) -> Dataset:
     """A format 1 dataset whose stored legal masks are its states' and whose policy targets are on legal slots."""
-    masks = _check_moves_legal(data.state, data.move)
+    masks = _check_moves_legal(data.state, data.move, data.rules)
     bad = (masks != data.legal_mask).any(axis=1) | ((data.policy_target > 0) & ~masks).any(axis=1)
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -398,9 +411,9 @@ def _savez_reproducible(fh, arrays: dict[str, np.ndarray]) -> None:
                 np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
 
 
-def _check_moves_legal(state: np.ndarray, move: np.ndarray) -> np.ndarray:
-    """The legal masks bool [N, 7] of valid states int8 [N, 16]; ValueError if a stored move is not legal."""
-    masks = legal_masks(state)
+def _check_moves_legal(state: np.ndarray, move: np.ndarray, rules: str) -> np.ndarray:
+    """The legal masks bool [N, 7] of valid states int8 [N, STATE_SIZE]; ValueError if a stored move is not legal."""
+    masks = legal_masks(state, rules)
     played = np.flatnonzero(move >= 0)
     if not masks[played, move[played]].all():
         row = int(played[~masks[played, move[played]]][0])
@@ -408,26 +421,29 @@ def _check_moves_legal(state: np.ndarray, move: np.ndarray) -> np.ndarray:
     return masks
 
 
-def check_stored(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def check_stored(arrays: dict[str, np.ndarray], rules: str = DEFAULT_RULES) -> dict[str, np.ndarray]:
     """The stored arrays present (a shard is read a few at a time), checked: the one check of every loader.
 
     They come back in the dtypes `save` writes, the kernels' types, with
     "legal_mask" (bool [N, 7]) added when states and moves were both given.
+    States and moves are positions and slots of the rule set `rules`.
     """
     n = len(np.asarray(next(iter(arrays.values())))) if arrays else 0
     checked = {}
+    pieces = rule_set(rules, "rules").pieces
     if "state" in arrays:
-        check_states(arrays["state"], "dataset array 'state'")  # before the int8 cast, which would wrap 300 to 44
+        # before the int8 cast, which would wrap 300 to 44
+        engine(rules).check_states(arrays["state"], "dataset array 'state'")
         checked["state"] = np.ascontiguousarray(arrays["state"], np.int8)
     if "move" in arrays:
         move = np.asarray(arrays["move"])
         if move.shape != (n,) or not np.issubdtype(move.dtype, np.integer):
             raise ValueError(f"dataset array 'move': expected {n} integers, got {move.dtype} {move.shape}")
-        if n and (move.min() < NO_MOVE or move.max() >= NUM_PIECES):
-            raise ValueError(f"dataset array 'move' must hold slots 0..{NUM_PIECES - 1} or -1 (a pass)")
+        if n and (move.min() < NO_MOVE or move.max() >= pieces):
+            raise ValueError(f"dataset array 'move' must hold slots 0..{pieces - 1} or -1 (a pass)")
         checked["move"] = move.astype(np.int8)
         if "state" in checked:
-            checked["legal_mask"] = _check_moves_legal(checked["state"], checked["move"])
+            checked["legal_mask"] = _check_moves_legal(checked["state"], checked["move"], rules)
     for name, dtype, low, high in (
         ("value_target", np.float32, -1.0, 1.0),
         ("outcome", np.int8, -1, 1),

@@ -1,9 +1,15 @@
-"""The 150 network inputs of the upstream engine (docs/features.md), single and batched.
+"""The 150 network inputs of the upstream engine (docs/features.md), single and batched, for every rule set.
 
 "Present" below means 0 <= square <= 20: it INCLUDES finished pieces, a quirk
 of the contract. "In track" means the square lies on the player's own track
 (finished pieces are not). Pairs of features list P1 first, then P2. Values
 are float32, clamped to [-10, 10]; indices 78..149 are always 0.
+
+The kernels here compute Finkel's features, the upstream's bit for bit.
+`feature_kernels(rules)` is this module for another rule set (`rgou.specialise`):
+the same 150 inputs with that rule set's tracks, rosettes, shared squares and
+piece count (its fractions are of its own pieces; the piece slots of a rule
+set with fewer than seven pieces stay 0), so one network shape serves all.
 """
 
 from __future__ import annotations
@@ -12,19 +18,23 @@ import numpy as np
 from numba import prange
 
 from rgou._numba import njit
-from rgou.game import DICE, P1_OFFSET, P2_OFFSET, STATE_SIZE, TO_MOVE, count_legal_moves
+from rgou.game import DICE, P1_OFFSET, P2_OFFSET, STATE_SIZE, TO_MOVE, count_legal_moves, legal_mask
 from rgou.rules import (
     CENTER_FIRST,
     CENTER_LAST,
     FINISHED,
     IS_ROSETTE,
+    MAX_PIECES,
     MAX_ROLL,
     NUM_PIECES,
     NUM_SQUARES,
     P1,
     TRACK_LENGTH,
     TRACK_POSITION,
+    RuleSet,
+    rule_set,
 )
+from rgou.specialise import specialise
 
 FEATURE_CLAMP = 10.0
 COORDINATION_DISTANCE = 3  # pieces at most this many squares apart are "coordinated"
@@ -35,8 +45,8 @@ ON_BOARD_CREDIT = 0.5
 
 # Named blocks: name -> slice (pairs are P1 then P2).
 FEATURE_BLOCKS = {
-    "p1_pieces": slice(0, 7),
-    "p2_pieces": slice(7, 14),
+    "p1_pieces": slice(0, MAX_PIECES),
+    "p2_pieces": slice(MAX_PIECES, 2 * MAX_PIECES),
     "board": slice(14, 35),
     "rosette_occupancy": slice(35, 36),
     "on_board": slice(36, 38),
@@ -96,6 +106,11 @@ _FINISHED_DIFFERENCE = FEATURE_BLOCKS["finished_difference"].start
 _PROGRESS_SUM = FEATURE_BLOCKS["progress_sum"].start
 
 
+def feature_kernels(rules: RuleSet | str) -> object:
+    """This module's functions for `rules` (a name or a RuleSet): this module itself for Finkel."""
+    return specialise(__name__, rule_set(rules, "rules"))
+
+
 def feature_names() -> list[str]:
     """One name per feature index, e.g. ``board[3]`` or ``coordination[p2]``."""
     names: list[str] = []
@@ -112,9 +127,9 @@ def feature_names() -> list[str]:
 
 @njit(no_alloc=True)
 def features_into(state, out):
-    """Write the 150 features of `state` (int8[16]) into `out` (float32[150])."""
+    """Write the 150 features of `state` (int8[STATE_SIZE]) into `out` (float32[150])."""
     f32 = np.float32
-    seven = f32(NUM_PIECES)
+    pieces = f32(NUM_PIECES)  # the fractions are of the rule set's pieces (seven: the upstream's)
     for k in range(out.shape[0]):
         out[k] = 0.0
     for player in range(2):
@@ -133,7 +148,7 @@ def features_into(state, out):
         weight = f32(0.0)
         for i in range(NUM_PIECES):
             sq = state[base + i]
-            out[_PIECES + NUM_PIECES * player + i] = f32(sq) / f32(20.0) if sq >= 0 else f32(-1.0)
+            out[_PIECES + MAX_PIECES * player + i] = f32(sq) / f32(FINISHED) if sq >= 0 else f32(-1.0)
             if sq < 0:
                 continue
             present += 1
@@ -169,15 +184,15 @@ def features_into(state, out):
         out[_PRESENT_OFF_ROSETTE_2 + player] = off_rosette
         n_progress = finished + in_track
         out[_MEAN_PROGRESS + player] = mean_progress / f32(n_progress) if n_progress > 0 else f32(0.0)
-        out[_DISTANCE_TO_GO + player] = f32(in_track * TRACK_LENGTH - pos_sum) / seven
-        out[_PRESENT_FRACTION + player] = f32(present) / seven
+        out[_DISTANCE_TO_GO + player] = f32(in_track * TRACK_LENGTH - pos_sum) / pieces
+        out[_PRESENT_FRACTION + player] = f32(present) / pieces
         out[_PRESENT_OFF_ROSETTE_3 + player] = off_rosette
-        out[_ON_ROSETTE_FRACTION + player] = f32(on_rosette) / seven
-        out[_IN_CENTER_FRACTION + player] = f32(in_center) / seven
-        out[_SAFETY_WEIGHT + player] = weight / seven
-        out[_FINISHED_FRACTION + player] = f32(finished) / seven
-        out[_CREDIT + player] = credit / seven
-        out[_PROGRESS_SUM + player] = progress / seven
+        out[_ON_ROSETTE_FRACTION + player] = f32(on_rosette) / pieces
+        out[_IN_CENTER_FRACTION + player] = f32(in_center) / pieces
+        out[_SAFETY_WEIGHT + player] = weight / pieces
+        out[_FINISHED_FRACTION + player] = f32(finished) / pieces
+        out[_CREDIT + player] = credit / pieces
+        out[_PROGRESS_SUM + player] = progress / pieces
         # coordination and pressure over present pieces
         pairs = 0
         close = 0
@@ -203,8 +218,8 @@ def features_into(state, out):
         out[_PRESSURE + player] = pressure / f32(present) if present > 0 else f32(0.0)
     out[_TO_MOVE] = 1.0 if state[TO_MOVE] == P1 else -1.0
     out[_DICE] = f32(state[DICE]) / f32(MAX_ROLL)
-    out[_LEGAL_MOVES] = f32(count_legal_moves(state)) / seven
-    out[_FINISHED_DIFFERENCE] = (out[_FINISHED] - out[_FINISHED + 1]) / seven
+    out[_LEGAL_MOVES] = f32(count_legal_moves(state)) / pieces
+    out[_FINISHED_DIFFERENCE] = (out[_FINISHED] - out[_FINISHED + 1]) / pieces
     for k in range(NUM_USED_FEATURES):
         if out[k] > FEATURE_CLAMP:
             out[k] = FEATURE_CLAMP
@@ -214,7 +229,7 @@ def features_into(state, out):
 
 @njit
 def extract_features(state):
-    """The 150 features of one state, float32[150]."""
+    """The 150 features of one state (int8[STATE_SIZE]), float32[150]."""
     out = np.empty(NUM_FEATURES, dtype=np.float32)
     features_into(state, out)
     return out
@@ -222,17 +237,34 @@ def extract_features(state):
 
 @njit(parallel=True)
 def features_batch_into(states, out):
-    """Features of states (int8[N, 16]) into out (float32[N, 150]), in parallel."""
+    """Features of states (int8[N, STATE_SIZE]) into out (float32[N, 150]), in parallel."""
     for n in prange(states.shape[0]):
         features_into(states[n], out[n])
 
 
 def extract_features_batch(states: np.ndarray) -> np.ndarray:
-    """Features of a batch of kernel states int8[N, 16] -> float32[N, 150]."""
+    """Features of a batch of kernel states int8[N, STATE_SIZE] -> float32[N, 150]."""
     states = np.ascontiguousarray(states, dtype=np.int8)
     if states.ndim != 2 or states.shape[1] != STATE_SIZE:
         raise ValueError(f"expected states of shape (N, {STATE_SIZE}), got {states.shape}")
     out = np.empty((states.shape[0], NUM_FEATURES), dtype=np.float32)
     if states.shape[0]:
         features_batch_into(states, out)
+    return out
+
+
+@njit(parallel=True)
+def _legal_masks(states, out):
+    for i in prange(states.shape[0]):
+        legal_mask(states[i], out[i])
+
+
+def legal_masks(states: np.ndarray) -> np.ndarray:
+    """The policy's legal-slot masks, bool [N, 7], of rolled states int8 [N, STATE_SIZE] (past the pieces: False)."""
+    states = np.ascontiguousarray(states, dtype=np.int8)
+    if states.ndim != 2 or states.shape[1] != STATE_SIZE:
+        raise ValueError(f"expected states of shape (N, {STATE_SIZE}), got {states.shape}")
+    out = np.zeros((len(states), MAX_PIECES), dtype=np.bool_)
+    if len(states):
+        _legal_masks(states, out)
     return out

@@ -25,6 +25,7 @@ import numpy as np
 
 NUM_PLAYERS = 2
 NUM_PIECES = 7
+MAX_PIECES = 7  # pieces a player at most, in every rule set: the nets' piece slots and policy outputs
 NUM_SQUARES = 20  # board squares 0..19
 NUM_CELLS = 21  # board cells incl. the never-occupied cell 20 (feature block 14..34)
 OFF_BOARD = -1
@@ -86,8 +87,8 @@ class RuleSet:
         for track in (self.p1_track, self.p2_track):
             if len(set(track)) != len(track) or not all(0 <= sq < NUM_SQUARES for sq in track):
                 raise ValueError(f"rule set {self.name!r}: a track must visit distinct squares 0..{NUM_SQUARES - 1}")
-        if not 1 <= self.pieces <= NUM_PIECES:
-            raise ValueError(f"rule set {self.name!r}: pieces must be 1..{NUM_PIECES}, got {self.pieces}")
+        if not 1 <= self.pieces <= MAX_PIECES:
+            raise ValueError(f"rule set {self.name!r}: pieces must be 1..{MAX_PIECES}, got {self.pieces}")
         drawn = {sq for row in BOARDS.get(self.board, ()) for sq in row if sq is not None}
         if not set(self.p1_track) | set(self.p2_track) <= drawn:
             raise ValueError(f"rule set {self.name!r}: the tracks leave the {self.board!r} board")
@@ -119,7 +120,7 @@ ASEB = RuleSet("aseb", "aseb", ASEB_P1_TRACK, ASEB_P2_TRACK, ASEB_ROSETTES, 5, T
 
 RULE_SETS = {rules.name: rules for rules in (FINKEL, MASTERS, BLITZ, ASEB)}
 DEFAULT_RULES = FINKEL.name
-OTHER_RULES_DEPTH = 3  # no model plays the other rule sets: their default opponent is the expert at this depth
+OTHER_RULES_DEPTH = 3  # no shipped model plays the other rule sets: their default opponent is the expert at this depth
 
 
 def rule_set(name: str | RuleSet, what: str = "--rules") -> RuleSet:

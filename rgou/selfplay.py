@@ -40,14 +40,15 @@ from rgou._random import seed_rng
 from rgou._validate import check_float, check_int
 from rgou._version import __version__
 from rgou.agents import AGENT_RANDOM, search_agent_data
-from rgou.dataset import DATASET_FORMAT, Dataset, legal_masks, one_hot, run_starts
-from rgou.features import extract_features_batch
+from rgou.dataset import DATASET_FORMAT, Dataset, one_hot, run_starts
+from rgou.features import extract_features_batch, legal_masks
 from rgou.game import DICE, NO_WINNER, apply_move_inplace, count_legal_moves, distinct_moves, roll_dice, winner
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
 from rgou.leaves import heuristic_leaf
 from rgou.playout import check_threads, play_games
-from rgou.rules import MAX_ROLL, NUM_PIECES, P1, P2
+from rgou.rules import DEFAULT_RULES, MAX_ROLL, NUM_PIECES, P1, P2, RULES_NAME, rule_set
 from rgou.search import DEFAULT_DEPTH, check_depth
+from rgou.specialise import specialise
 from rgou.targets import ValueTarget, check_generated
 
 MAX_PLIES = 1000  # a game is cut after this many turns, passes included (see docs: practically none are)
@@ -165,9 +166,10 @@ class GenerateOptions:
     value_target: "search" (the player's search value / win score),
     "exact" (perfect play's, with the perfect move as the policy target) or
     "exact-unrolled" (the same, of the pieces before the roll), see
-    `rgou.targets`. table: the solved 7-piece table of exact targets and of
-    the agent "perfect" (a `rgou.solve.Table` or a path; None: the cache
-    folder's). params: the expert's heuristic.
+    `rgou.targets`. table: the rule set's solved table of exact targets and
+    of the agent "perfect" (a `rgou.solve.Table` or a path; None: the cache
+    folder's). params: the expert's heuristic. rules: the rule set played
+    (`rgou.rules.RULE_SETS`; the samples' meta records it).
     """
 
     games: int = 100
@@ -182,8 +184,10 @@ class GenerateOptions:
     value_target: str = "search"
     table: Any = field(default=None, compare=False)  # any table of these rules gives the same labels
     params: HeuristicParams = DEFAULT_PARAMS
+    rules: str = DEFAULT_RULES
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "rules", rule_set(self.rules, "rules").name)
         check_int("games", self.games, 1, MAX_GAME_ID + 1)
         check_depth(self.depth)
         check_int("seed", self.seed, 0, MAX_SEED)
@@ -242,12 +246,14 @@ def generate(
     else:
         options = GenerateOptions(options, **fields)
     o = options
+    if o.rules != RULES_NAME:  # this module compiled for the rule set plays its games
+        return specialise(__name__, o.rules).generate(o, threads=threads, chunk_games=chunk_games, progress=progress)
     target = o.target
     exact_table = None
     if target.is_exact:
         from rgou.solve import load_perfect_table
 
-        exact_table = load_perfect_table(o.table)
+        exact_table = load_perfect_table(o.table, RULES_NAME)
     n_threads = check_threads(threads)
     if chunk_games is not None:
         check_int("chunk_games", chunk_games, 1)
@@ -259,7 +265,8 @@ def generate(
         from rgou.agents import make_agent
 
         players_table = exact_table if exact_table is not None else o.table  # the one table, loaded once
-        expert = make_agent(o.agent, seed=seed, params=o.params, table=players_table).data._replace(epsilon=o.epsilon)
+        expert = make_agent(o.agent, seed=seed, params=o.params, table=players_table, rules=RULES_NAME).data
+        expert = expert._replace(epsilon=o.epsilon)
         if exact_table is None and (expert.kind == AGENT_RANDOM or expert.value_weight == 0.0):
             raise ValueError(
                 f"--agent {o.agent}: its moves come without a search value to store as the value target; "
@@ -311,13 +318,13 @@ def generate(
             outcome, game_id = outcome[has_policy][parent], game_id[has_policy][parent]
             has_policy = None  # every afterstate that moves has a perfect move
         if exact_table is not None:
-            from rgou.exact import relabel_exactly
-
+            relabel_exactly = specialise("rgou.exact", RULES_NAME).relabel_exactly
             values, moves = relabel_exactly(exact_table, state, has_policy, target.is_unrolled)
         features, legal = extract_features_batch(state), legal_masks(state)
     meta = {
         "format": DATASET_FORMAT,
         "version": __version__,
+        "rules": RULES_NAME,
         "games": int(games),
         "first_game": int(first_game),
         "depth": o.depth,
@@ -430,6 +437,8 @@ def generate_files(
 
 def _warm_generate(options: GenerateOptions) -> None:
     """Load or compile the kernels of a generation run on two short games (kept out of the timings)."""
-    data = generate(1, depth=1, seed=0, max_plies=8, include_passes=options.include_passes)
+    if options.rules != RULES_NAME:
+        return specialise(__name__, options.rules)._warm_generate(options)
+    data = generate(1, depth=1, seed=0, max_plies=8, include_passes=options.include_passes, rules=options.rules)
     if options.afterstates:
         positions_after_moves(data.state[data.has_policy], data.game_id[data.has_policy], 0, options.include_passes)

@@ -39,10 +39,11 @@ from rgou.dataset import (
     READABLE_FORMATS,
     STORED_ARRAYS,
     check_stored,
+    data_rules,
     legal_masks,
     one_hot,
 )
-from rgou.features import NUM_FEATURES, features_batch_into
+from rgou.features import NUM_FEATURES, feature_kernels
 from rgou.nn.contract import Batch, shuffle_order
 
 DEFAULT_BUFFER = 1 << 20  # samples in the shuffle buffer (about 30 MB)
@@ -88,7 +89,7 @@ def _read(path: Path, names: tuple[str, ...]) -> dict:
                 raise ValueError("meta is not a JSON object")
             if meta.get("format", 1) not in READABLE_FORMATS or meta.get("format") == 1:
                 raise ValueError("sharded training reads format 2 datasets only (rgou 0.2 and later)")
-            arrays = check_stored({name: f[name] for name in names})
+            arrays = check_stored({name: f[name] for name in names}, data_rules(meta))
             arrays.pop("legal_mask", None)  # recomputed per minibatch, with the features
     except NPZ_DAMAGE as e:
         raise ValueError(f"{path}: cannot read shard ({type(e).__name__}: {e})") from e
@@ -107,7 +108,8 @@ class ShardedData:
     sizes: np.ndarray  # int64 [shards]: samples per shard
     shard_games: list[np.ndarray]  # per shard: its game ids, sorted, unique (int32)
     shard_game_sizes: list[np.ndarray]  # per shard: samples of each of those games (int64)
-    meta: dict  # "depth", "agent", "value_target": the value every shard records, or "mixed" when they differ
+    meta: dict  # "depth", "agent", "value_target": the value every shard records, or "mixed" when they differ;
+    # "rules": the rule set of every shard (shards of different rule sets are refused)
 
     @classmethod
     def open(cls, paths: list[Path]) -> ShardedData:
@@ -115,8 +117,10 @@ class ShardedData:
             raise ValueError("no shards given")
         games, counts = [], []
         shared: dict[str, set] = {key: set() for key in MIXABLE_META}  # JSON texts of each shard's value
+        rules: dict[str, Path] = {}  # a shard of each rule set found
         for path in paths:
             stored = _read(path, ("game_id",))
+            rules.setdefault(data_rules(stored["meta"], str(path)), path)
             ids, n = np.unique(stored["game_id"], return_counts=True)
             games.append(ids)
             counts.append(n.astype(np.int64))
@@ -124,10 +128,19 @@ class ShardedData:
                 values.add(json.dumps(stored["meta"].get(key)))
         meta = {key: json.loads(values.pop()) if len(values) == 1 else MIXED for key, values in shared.items()}
         meta = {key: value for key, value in meta.items() if value is not None}
+        if len(rules) > 1:
+            found = ", ".join(f"{name} ({path})" for name, path in rules.items())
+            raise ValueError(f"the shards are of different rule sets: {found}; train one rule set at a time")
+        meta["rules"] = next(iter(rules))
         return cls(list(paths), np.array([c.sum() for c in counts], np.int64), games, counts, meta)
 
     def __len__(self) -> int:
         return int(self.sizes.sum())
+
+    @property
+    def rules(self) -> str:
+        """The rule set of the shards' positions."""
+        return self.meta["rules"]
 
     @property
     def games(self) -> np.ndarray:
@@ -201,12 +214,14 @@ def _permuted(arrays: dict[str, np.ndarray], seed: int, epoch: int, chunk: int, 
     return {name: a[perm] for name, a in arrays.items()}
 
 
-def rows_to_batch(rows: dict[str, np.ndarray], value: np.ndarray, value_w: np.ndarray, x: np.ndarray) -> Batch:
-    """A Batch of stored rows: features computed into x (float32 [>= n, 150]) from the states."""
+def rows_to_batch(
+    rows: dict[str, np.ndarray], value: np.ndarray, value_w: np.ndarray, x: np.ndarray, rules: str
+) -> Batch:
+    """A Batch of stored rows of the rule set `rules`: features computed into x (float32 [>= n, 150])."""
     n = len(rows["state"])
     features = x[:n]
     if n:
-        features_batch_into(rows["state"], features)
+        feature_kernels(rules).features_batch_into(rows["state"], features)
     moves = rows["move"]
     return Batch(
         features,
@@ -214,7 +229,7 @@ def rows_to_batch(rows: dict[str, np.ndarray], value: np.ndarray, value_w: np.nd
         one_hot(moves),
         np.ascontiguousarray(value_w, np.float32),
         (moves >= 0).astype(np.float32),
-        legal_masks(rows["state"]).astype(np.float32),
+        legal_masks(rows["state"], rules).astype(np.float32),
     )
 
 

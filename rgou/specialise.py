@@ -16,9 +16,7 @@ unchanged.
 The copies keep Numba's on-disk cache apart by name (the qualified name
 gains ``__<rules>``, with a digest of the settings for a rule set that is not
 built in): Numba's cache files are named for the function, and its index does
-not hash globals. Functions of modules that are not rule-aware (the features)
-stay Finkel's in a copy: what reaches them (net and policy leaves) is refused
-for other rule sets by `rgou.agents.Agent` and `rgou.search`.
+not hash globals.
 """
 
 from __future__ import annotations
@@ -37,11 +35,13 @@ from rgou.rules import FINKEL, RULE_SETS, RuleSet, rule_constants, rule_set
 # Modules whose every rule-dependent value is a constant named in rule_constants or state_layout.
 RULE_AWARE = (
     "rgou.game",
+    "rgou.features",
     "rgou.heuristic",
     "rgou.leaves",
     "rgou.search",
     "rgou.agents",
     "rgou.playout",
+    "rgou.selfplay",
     "rgou.notation",
     "rgou.exact",
     "rgou.solve.rules",

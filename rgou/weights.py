@@ -48,6 +48,7 @@ from rgou.nn.layout import (
     layer_sizes,
     num_params,
 )
+from rgou.rules import DEFAULT_RULES, RULE_SETS
 
 FORMAT_VERSION = 1
 LAYOUTS = (LAYOUT_IN_OUT, LAYOUT_OUT_IN)
@@ -68,6 +69,7 @@ METADATA_FIELDS = (
     "best_validation_loss",
     "layout",
     "format_version",
+    "rules",
 )
 GZIP_SUFFIX = ".gz"
 TEXT_BYTES_PER_PARAM = 32  # a float32's shortest float64 repr is at most 24 characters; separator, indent to spare
@@ -103,6 +105,14 @@ class Weights:
     def layout(self) -> str:
         """Layout of the vectors: metadata['layout'], in_out_row_major when absent."""
         return str(self.metadata.get("layout", LAYOUT_IN_OUT))
+
+    @property
+    def rules(self) -> str:
+        """The rule set the model was trained for: metadata['rules'], Finkel when absent (the upstream's files)."""
+        name = self.metadata.get("rules", DEFAULT_RULES)
+        if not isinstance(name, str) or name not in RULE_SETS:
+            raise WeightsFormatError(f"metadata.rules must be one of {', '.join(RULE_SETS)}, got {shown(name)}")
+        return name
 
 
 # Layout conversion.
@@ -398,6 +408,9 @@ def _parse(document: dict[str, Any]) -> tuple[Weights, str | None]:
     found = _first_non_finite(document, skip=("value_weights", "policy_weights"))  # those say their index
     if found is not None:
         raise WeightsFormatError(f"{found[0]} is {found[1]!r}: weight files hold finite numbers only")
+    rules = metadata.get("rules", DEFAULT_RULES)
+    if not isinstance(rules, str) or rules not in RULE_SETS:
+        raise WeightsFormatError(f"metadata.rules must be one of {', '.join(RULE_SETS)}, got {shown(rules)}")
     declared = metadata.get("layout")
     if declared is not None and declared not in LAYOUTS:
         raise WeightsFormatError(f"unknown metadata.layout {shown(declared)}: expected one of {LAYOUTS}")

@@ -221,15 +221,15 @@ def evaluate(pos, params=None) -> int:
 _f32 = np.float32
 
 
-def _progress_f32(player, pieces):
-    """Features 53/54: float32 running mean of 1.0 (finished) or p/14 (in track)."""
+def _progress_f32(track, pieces):
+    """Features 53/54: float32 running mean of 1.0 (finished) or p/14 (in track; 14: the track's length)."""
     total, count = _f32(0), 0
     for sq in pieces:  # slot order
         if sq == FINISHED:
             total = _f32(total + _f32(1))
             count += 1
-        elif sq in TRACKS[player]:
-            total = _f32(total + _f32(TRACKS[player].index(sq)) / _f32(14))
+        elif sq in track:
+            total = _f32(total + _f32(track.index(sq)) / _f32(len(track)))
             count += 1
     return _f32(total / _f32(count)) if count else _f32(0)
 
@@ -247,15 +247,15 @@ def _pressure_f32(own_squares, opp_squares):
     return _f32(total / _f32(len(own_squares)))
 
 
-def _advancement_f32(track_ps):
-    """Features 76/77: float32 sum of p/14 over in-track pieces, divided by 7."""
+def _advancement_f32(track_ps, length=14, pieces=7):
+    """Features 76/77: float32 sum of p/14 over in-track pieces, divided by 7 (the track's length, the pieces)."""
     total = _f32(0)
     for p in track_ps:  # slot order
-        total = _f32(total + _f32(p) / _f32(14))
-    return _f32(total / _f32(7))
+        total = _f32(total + _f32(p) / _f32(length))
+    return _f32(total / _f32(pieces))
 
 
-def features(pos) -> list[float]:
+def features(pos, tracks=None, rosettes=ROSETTES, legal_count=None) -> list[float]:
     """The 150 float32 network inputs of docs/features.md, as Python floats.
 
     Most values are computed exactly (Fraction) and then rounded once to
@@ -263,17 +263,26 @@ def features(pos) -> list[float]:
     step in float32 in slot order, as the upstream engine does, which makes
     the result bit-identical to the golden vectors.  Finally every value is
     clamped to [-10, 10].
+
+    Another rule set's features: its `tracks` ({1: squares, 2: squares}),
+    `rosettes`, and the mover's number of legal moves `legal_count`; its
+    pieces are the length of p1, its centre the squares on both tracks.
     """
+    tracks = TRACKS if tracks is None else tracks
     p1, p2, to_move, dice = pos
     F = Fraction
     out = [F(0)] * NUM_FEATURES
     players = {1: tuple(p1), 2: tuple(p2)}
+    pieces = len(p1)
+    length = len(tracks[1])
+    shared = set(tracks[1]) & set(tracks[2])
+    legal = len(legal_moves(pos)) if legal_count is None else legal_count
 
     def on_board(pieces):  # the quirk: 0 <= square <= 20, finished included
         return [sq for sq in pieces if 0 <= sq <= 20]
 
     def in_track(player):  # track positions of pieces whose square is in the track
-        return [TRACKS[player].index(sq) for sq in players[player] if sq in TRACKS[player]]
+        return [tracks[player].index(sq) for sq in players[player] if sq in tracks[player]]
 
     for k, player in enumerate((1, 2)):
         for slot, sq in enumerate(players[player]):
@@ -284,11 +293,11 @@ def features(pos) -> list[float]:
     for sq in players[2]:
         if 0 <= sq <= 19:
             out[14 + sq] = F(-1)
-    out[35] = F(sum(1 for r in ROSETTES if r in players[1]) - sum(1 for r in ROSETTES if r in players[2]))
+    out[35] = F(sum(1 for r in rosettes if r in players[1]) - sum(1 for r in rosettes if r in players[2]))
     out[46] = F(1) if to_move == 1 else F(-1)
     out[47] = F(dice, 4)
-    out[48] = F(len(legal_moves(pos)), 7)
-    out[75] = F(players[1].count(FINISHED) - players[2].count(FINISHED), 7)
+    out[48] = F(legal, pieces)
+    out[75] = F(players[1].count(FINISHED) - players[2].count(FINISHED), pieces)
 
     for k, player in enumerate((1, 2)):
         mine = players[player]
@@ -296,8 +305,8 @@ def features(pos) -> list[float]:
         board = on_board(mine)
         track_ps = in_track(player)
         n_fin = mine.count(FINISHED)
-        on_ros = sum(1 for sq in board if sq in ROSETTES)
-        centre = sum(1 for sq in mine if 4 <= sq <= 11)
+        on_ros = sum(1 for sq in board if sq in rosettes)
+        centre = sum(1 for sq in mine if sq in shared)
         not_ros = len(board) - on_ros
 
         out[36 + k] = F(sum(1 for sq in mine if 0 <= sq <= 19))
@@ -306,20 +315,20 @@ def features(pos) -> list[float]:
         out[42 + k] = F(on_ros)
         out[44 + k] = F(centre)
         out[49 + k] = out[51 + k] = out[59 + k] = F(not_ros)
-        out[53 + k] = _progress_f32(player, mine)
-        out[55 + k] = F(sum(14 - p for p in track_ps), 7)
-        out[57 + k] = F(len(board), 7)
-        out[61 + k] = F(on_ros, 7)
-        out[63 + k] = F(centre, 7)
+        out[53 + k] = _progress_f32(tracks[player], mine)
+        out[55 + k] = F(sum(length - p for p in track_ps), pieces)
+        out[57 + k] = F(len(board), pieces)
+        out[61 + k] = F(on_ros, pieces)
+        out[63 + k] = F(centre, pieces)
         n = len(board)
         if n >= 2:
             close = sum(1 for i in range(n) for j in range(i + 1, n) if abs(board[i] - board[j]) <= 3)
             out[65 + k] = F(close, n * (n - 1) // 2)
         out[67 + k] = _pressure_f32(board, on_board(theirs))
-        out[69 + k] = sum((F(2) if sq in ROSETTES else F(1, 2) for sq in board), F(0)) / 7
-        out[71 + k] = F(n_fin, 7)
-        out[73 + k] = (F(n_fin) + F(sum(1 for sq in mine if 0 <= sq <= 19), 2)) / 7
-        out[76 + k] = _advancement_f32(track_ps)
+        out[69 + k] = sum((F(2) if sq in rosettes else F(1, 2) for sq in board), F(0)) / pieces
+        out[71 + k] = F(n_fin, pieces)
+        out[73 + k] = (F(n_fin) + F(sum(1 for sq in mine if 0 <= sq <= 19), 2)) / pieces
+        out[76 + k] = _advancement_f32(track_ps, length, pieces)
 
     result = []
     for v in out:

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 import rgou.game as game
 import rgou.rules as rules_module
+from rgou.features import feature_kernels
 from rgou.game import Position, engine, state_layout
 from rgou.rules import FINKEL, RULE_SETS, rule_constants, rule_set
 from rgou.solve import default_table_path, load_table, make_state, position_count, save_table, solve
@@ -344,7 +345,7 @@ def test_agents_and_matches_keep_to_one_rule_set(monkeypatch, tmp_path):
     from rgou.arena import match
 
     for spec in ("ml", "ml+", "ml-1:default"):
-        with pytest.raises(ValueError, match=re.escape(f"agent {spec!r} plays the finkel rules only")):
+        with pytest.raises(ValueError, match=re.escape(f"agent {spec!r}: its model (default) plays the finkel rules")):
             make_agent(spec, rules="masters")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # no solved table there
     with pytest.raises(ValueError, match=r"no solved table at .*masters-7.table: run `rgou solve --rules masters`"):
@@ -428,7 +429,7 @@ def test_the_commands_take_a_rule_set(tmp_path, capsys, monkeypatch):
     assert [r.rules for r in records] == ["blitz", "blitz"] and all(r.winner for r in records)
     capsys.readouterr()
     assert main(["arena", "ml", "heuristic", "--rules", "masters", "--games", "2", "--quiet"]) == 2
-    assert "agent 'ml' plays the finkel rules only" in capsys.readouterr().err
+    assert "agent 'ml': its model (default) plays the finkel rules, not masters" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["arena", "heuristic", "random", "--rules", "ur"])
     assert "argument --rules: invalid choice: 'ur'" in capsys.readouterr().err
@@ -456,14 +457,15 @@ def test_analyze_a_rule_sets_positions(capsys, monkeypatch, tmp_path):
         parse_position(line, "aseb")
     with pytest.raises(ValueError, match="p1 must list 7 squares for 7 pieces, got 5"):
         parse_position(line.replace(', "rules": "blitz"', ""))
-    with pytest.raises(ValueError, match="the 150 features are finkel's"):
-        Analyzer(rules="aseb")
+    with pytest.raises(ValueError, match=r"the model \(default\) plays the finkel rules, not aseb"):
+        Analyzer(rules="aseb", model="default")
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO((line + "\n").encode())))
     assert main(["analyze", "--rules", "blitz", "--depth", "2"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["search_value"] == report["search_value"] and "features" not in printed
+    assert printed["search_value"] == report["search_value"]
+    assert printed["features"] == feature_kernels("blitz").extract_features(pos.to_array()).tolist()
     assert main(["analyze", "--rules", "blitz", "--model", "default"]) == 2
-    assert "--model is finkel's: not with --rules blitz" in capsys.readouterr().err
+    assert "the model (default) plays the finkel rules, not blitz" in capsys.readouterr().err
     # The exact fields from the rule set's own table (a 1-piece one: one square a player).
     table = solved("blitz", 1)
     save_table(table, tmp_path / "blitz-1.table")
@@ -496,8 +498,6 @@ def test_rule_sets_and_the_data_built_for_them_are_never_mixed(tmp_path, capsys,
         Agent("mixed", blitz.data)
     with pytest.raises(ValueError, match="its solved table is not one of the 5-piece aseb game"):
         Agent("perfect", search_agent_data(1, table_leaf(np.zeros(position_count(7), np.float32))), rules="aseb")
-    with pytest.raises(ValueError, match="nets play the finkel rules only, not masters"):
-        Agent("ml", make_agent("ml").data, rules="masters")
     line = '{"p1": [-1, -1, -1, -1, -1], "p2": [-1, -1, -1, -1, -1], "to_move": 1, "dice": 2, "rules": "Blitz"}'
     assert Analyzer(features=False, rules="blitz").analyze_line(line)["legal_moves"] == [0, 1, 2, 3, 4]
     with pytest.raises(ValueError, match="the line is a position of 'Blitz', this analysis plays finkel"):

@@ -117,7 +117,12 @@ def _add_generation_options(parser: argparse.ArgumentParser, for_train: bool) ->
     )
     parser.add_argument(
         "--table",
-        help="the solved 7-piece table of exact targets and of --agent perfect (default: the cache folder's)",
+        help="the rule set's solved table of exact targets and of --agent perfect (default: the cache folder's)",
+    )
+    parser.add_argument(
+        "--rules",
+        choices=tuple(RULE_SETS),
+        **given("rules", "the rule set of the games (docs/rules.md); the data and the model record it"),
     )
 
 
@@ -162,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     ana = sub.add_parser("analyze", help="analyse positions given as JSON lines")
     ana.add_argument("input", nargs="?", help="file of JSON lines (default: stdin)")
     ana.add_argument("--depth", type=DEPTH, help="also search the heuristic to this depth: best_move and scores")
-    _add_rules(ana, "the positions' rule set (--exact and --table read its table); features and --model are finkel's")
+    _add_rules(ana, "the positions' rule set: its features; --exact and --table read its table, --model must be its")
     ana.add_argument(
         "--model",
         "--weights",
@@ -297,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
         "ml[-D][+]:MODEL[:MODE], perfect[:TABLE]",
     )
     ar.add_argument("--games", type=MATCH_GAMES, default=1000, help="games per pair (default 1000)")
-    _add_rules(ar, "random, heuristic, emm-N and perfect play every rule set; ml plays finkel")
+    _add_rules(ar, "every agent plays every rule set; an ml agent's model must be one of the rule set")
     ar.add_argument("--seed", type=SEED, default=0, help="dice seed (default 0)")
     ar.add_argument("--threads", type=POSITIVE_INT, help="threads (default: all cores)")
     ar.add_argument("--json", metavar="FILE", help="write the results as JSON")

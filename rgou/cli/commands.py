@@ -147,7 +147,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         return 0 if run.complete else 1
     print(
         f"wrote {run.out}: {run.samples} samples from {args.games} games "
-        f"({f'played by {args.agent}' if args.agent else f'depth {args.depth}'}, seed {args.seed}) in "
+        f"({f'played by {args.agent}' if args.agent else f'depth {args.depth}'}, seed {args.seed}"
+        f"{'' if args.rules == DEFAULT_RULES else f', {args.rules} rules'}) in "
         f"{run.seconds:.2f}s, {rate}, {run.samples / max(run.seconds, 1e-9):,.0f} samples/s; "
         f"{run.unfinished_games} games cut at {args.max_plies} turns; written in {run.write_seconds:.2f}s"
     )
@@ -171,16 +172,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     errors = 0
     try:
         table = None
-        if args.rules != DEFAULT_RULES and args.model:
-            raise ValueError(f"--model is {DEFAULT_RULES}'s: not with --rules {args.rules}")
         if args.exact or args.table:
             from rgou.solve import load_perfect_table, load_table
 
             table = load_table(args.table, rules=args.rules) if args.table else load_perfect_table(rules=args.rules)
         if table is not None and table.n_pieces != RULE_SETS[args.rules].pieces and (args.depth or args.model):
             raise ValueError(f"a {table.n_pieces}-piece table gives the exact fields only: drop --depth and --model")
-        features = not args.no_features and args.rules == DEFAULT_RULES  # the 150 inputs are Finkel's
-        analyzer = Analyzer(args.depth, _params(args.params), args.model, features=features,
+        analyzer = Analyzer(args.depth, _params(args.params), args.model, features=not args.no_features,
                             ml_depth=args.ml_depth, table=table, rules=args.rules)  # fmt: skip
         for result, error in analyze_lines(read_lines(source), analyzer):
             if error is not None:

@@ -21,6 +21,7 @@ from rgou._version import __version__
 from rgou.dataset import NPZ_DAMAGE
 from rgou.nn.contract import STATE_ARRAYS, TrainState
 from rgou.nn.layout import LAYOUT_IN_OUT, NUM_POLICY_OUTPUTS, NetConfig
+from rgou.rules import DEFAULT_RULES, RULE_SETS
 from rgou.train.options import OPTION_NAMES, TRAINING_FIELDS, TrainOptions
 from rgou.weights import Weights
 
@@ -56,6 +57,7 @@ def save_checkpoint(
     identity: str,
     counts: dict[str, int],
     depth: int,
+    rules: str = DEFAULT_RULES,
 ) -> None:
     meta = {
         "format": CHECKPOINT_FORMAT,
@@ -64,6 +66,7 @@ def save_checkpoint(
         "data": identity,
         "counts": {k: int(v) for k, v in counts.items()},
         "depth": depth,
+        "rules": rules,
         "step": int(state.step),
         **asdict(progress),
     }
@@ -183,6 +186,8 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         raise bad("version", "a string", meta["version"])
     if "depth" in meta and not count(meta["depth"]):
         raise bad("depth", "an integer >= 0", meta["depth"])
+    if not isinstance(meta.get("rules", DEFAULT_RULES), str) or meta.get("rules", DEFAULT_RULES) not in RULE_SETS:
+        raise bad("rules", f"one of {', '.join(RULE_SETS)}", meta["rules"])
     counts = meta.get("counts")
     if "counts" in meta and not (
         isinstance(counts, dict)
@@ -268,10 +273,10 @@ def checkpoint_weights(path: str | Path) -> Weights:
     value, policy = (np.ascontiguousarray(arrays[k], np.float32) for k in ("best_value", "best_policy"))
     value_cfg, policy_cfg = net_configs(options.hidden_sizes)  # the arrays were checked against them
     seconds = sum(float(h.get("seconds", 0.0)) for h in progress.history)
-    metadata = training_metadata(
-        options, counts or {"games": 0, "train_samples": 0}, meta.get("depth", 0), progress, seconds, True
-    )
-    if counts is None:
+    counts = counts or {"games": 0, "train_samples": 0}
+    rules = meta.get("rules", DEFAULT_RULES)
+    metadata = training_metadata(options, counts, meta.get("depth", 0), progress, seconds, True, rules)
+    if meta.get("counts") is None:
         metadata.update(num_games=None, num_training_samples=None, depth=None)
     metadata["from_checkpoint"] = path.name
 
@@ -298,9 +303,15 @@ def finite_or_none(value: Any) -> Any:
 
 
 def training_metadata(
-    options: TrainOptions, counts: dict[str, int], depth: int, progress: Progress, seconds: float, interrupted: bool
+    options: TrainOptions,
+    counts: dict[str, int],
+    depth: int,
+    progress: Progress,
+    seconds: float,
+    interrupted: bool,
+    rules: str = DEFAULT_RULES,
 ) -> dict[str, Any]:
-    """The weight file's metadata: the standard fields, the options and the per-epoch history."""
+    """The weight file's metadata: the standard fields, the options, the rule set and the per-epoch history."""
     import datetime
 
     best = next((h for h in progress.history if h["epoch"] == progress.best_epoch), {})
@@ -316,6 +327,7 @@ def training_metadata(
         "validation_split": float(options.validation_split),
         "seed": int(options.seed),
         "depth": depth,
+        "rules": rules,
         "training_time_seconds": round(seconds, 3),
         "best_validation_loss": float(progress.best_loss) if math.isfinite(progress.best_loss) else None,
         "best_epoch": int(progress.best_epoch),

@@ -88,6 +88,7 @@ def train(
         source = _MemorySource(data, options)
     counts = source.counts()
     depth = data_depth(data)
+    rules = data.rules
     if counts["train_samples"] < options.batch_size:
         raise ValueError(f"{counts['train_samples']} training samples are fewer than one batch of {options.batch_size}")
     value_cfg, policy_cfg = net_configs(options.hidden_sizes)
@@ -107,6 +108,10 @@ def train(
         from rgou.models import load_model
 
         start_weights = load_model(options.init)
+        if start_weights.rules != rules:
+            raise ValueError(
+                f"--init {options.init}: a model of the {start_weights.rules} rules, the data {rules}'s"
+            )
         v0, p0 = start_weights.value, start_weights.policy
     else:
         v0, p0 = init_params(value_cfg, options.seed), init_params(policy_cfg, options.seed + 1)
@@ -150,14 +155,16 @@ def train(
             record["best"] = progress.best_epoch == epoch + 1
             progress.history.append(record)
             if ckpt is not None:
-                save_checkpoint(ckpt, runner.to_numpy(state), best, progress, options, source.identity, counts, depth)
+                save_checkpoint(
+                    ckpt, runner.to_numpy(state), best, progress, options, source.identity, counts, depth, rules
+                )
             if on_epoch is not None:
                 on_epoch(record)
     except KeyboardInterrupt:
         interrupted = True
 
     best_record = next((h for h in progress.history if h["epoch"] == progress.best_epoch), {})
-    metadata = training_metadata(options, counts, depth, progress, time.perf_counter() - start, interrupted)
+    metadata = training_metadata(options, counts, depth, progress, time.perf_counter() - start, interrupted, rules)
     weights = Weights(best[0], best[1], value_cfg, policy_cfg, metadata)
     return TrainResult(
         weights=weights,

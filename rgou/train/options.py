@@ -46,7 +46,7 @@ class TrainOptions:
     td_warmup: int = 0  # with td:L targets, train this many first epochs on the outcome
     lr_decay: float = 1.0  # the learning rate of epoch e is learning_rate * lr_decay**e
     sibling_weight: float = 0.0  # beta of the value loss's sibling term (afterstate data; rgou.nn.contract)
-    table: str | None = None  # the solved 7-piece table of exact targets (None: the cache folder's)
+    table: str | None = None  # the rule set's solved table of exact targets (None: the cache folder's)
     shuffle_buffer: int = 1 << 20  # samples in the shuffle buffer when training from shards
 
     def __post_init__(self) -> None:
@@ -87,7 +87,7 @@ class TrainOptions:
 
 OPTION_NAMES = tuple(f.name for f in fields(TrainOptions))
 TRAINING_FIELDS = OPTION_NAMES  # what a checkpoint must agree on (the data's identity covers the rest)
-GENERATION_FIELDS = ("games", "depth", "epsilon", "max_plies", "include_passes", "afterstates", "agent")
+GENERATION_FIELDS = ("games", "depth", "epsilon", "max_plies", "include_passes", "afterstates", "agent", "rules")
 PIPELINE_FIELDS = ("eval_games",)
 FLAT_NAMES = (*GENERATION_FIELDS, *OPTION_NAMES, *PIPELINE_FIELDS)  # the names presets and the CLI use
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rgou._numba import warm_up
+from rgou.rules import DEFAULT_RULES, RULE_SETS
 from rgou.train.checkpoint import checkpoint_path, finite_or_none
 from rgou.train.loop import EpochFn, TrainResult, train
 from rgou.train.options import PipelineOptions, resolve_options
@@ -189,12 +190,17 @@ def train_model(
         start = time.perf_counter()
         dataset = read_data(data, in_memory=in_memory, allow_incomplete=allow_incomplete)
         seconds["load"] = time.perf_counter() - start
+        if dataset.rules != o.generation.rules:
+            raise ValueError(
+                f"--data holds positions of the {dataset.rules} rules, not {o.generation.rules}: "
+                f"give --rules {dataset.rules}"
+            )
         seconds["compile"] = warm_up(lambda: _warm_train(o), say)
     else:
         from rgou.selfplay import generate
 
         if needs_solved_table(o):
-            seconds["solve"] = solve_default_table(say, progress)
+            seconds["solve"] = solve_default_table(say, progress, o.generation.rules)
         seconds["compile"] = warm_up(lambda: _warm_train(o), say)
         start = time.perf_counter()
         stage = None if progress is None else (lambda done, total: progress("generate", done, total))
@@ -247,37 +253,39 @@ def train_model(
 def needs_solved_table(o: PipelineOptions) -> bool:
     """Whether a run that generates its data reads the cache folder's solved table, and it is not there.
 
-    Exact value targets and the perfect agent read the solved 7-piece table;
-    without --table (or an agent spec perfect:FILE) they read the cache
-    folder's, `rgou.solve.default_table_path(7)`.
+    Exact value targets and the perfect agent read the rule set's solved
+    table; without --table (or an agent spec perfect:FILE) they read the
+    cache folder's, `rgou.solve.perfect_table_path(rules)`.
     """
-    from rgou.solve import PERFECT_PIECES, default_table_path
+    from rgou.solve import perfect_table_path
     from rgou.targets import ValueTarget
 
     g = o.generation
     reads = g.target.is_exact or ValueTarget(o.training.value_target).is_exact or g.agent == "perfect"
-    return reads and o.training.table is None and not default_table_path(PERFECT_PIECES).exists()
+    return reads and o.training.table is None and not perfect_table_path(g.rules).exists()
 
 
-def solve_default_table(say: MessageFn, progress: ProgressFn | None = None) -> float:
-    """Solve the 7-piece game into the cache folder (`rgou solve --pieces 7`); the seconds it took.
+def solve_default_table(say: MessageFn, progress: ProgressFn | None = None, rules: str = DEFAULT_RULES) -> float:
+    """Solve the rule set's game into the cache folder (`rgou solve --rules NAME`); the seconds it took.
 
     progress("solve", positions final, positions) after every sweep. An
     interrupted solve keeps its finished groups beside the table
     (<table>.partial) and the next call resumes from them.
     """
-    from rgou.solve import PERFECT_PIECES, default_table_path, solve
+    from rgou.solve import perfect_table_path, solve
     from rgou.solve.solver import interrupted_note
 
-    path = default_table_path(PERFECT_PIECES)
+    path = perfect_table_path(rules)
+    pieces = RULE_SETS[rules].pieces
+    cost = "6 to 10 minutes and 1.4 GB" if rules == DEFAULT_RULES else "from 2 minutes (5 pieces) to an hour"
     say(
-        f"no solved table at {path}: solving the {PERFECT_PIECES}-piece game first (6 to 10 minutes and 1.4 GB "
-        "on two cores); it is written there and later runs read it"
+        f"no solved table at {path}: solving the {pieces}-piece {rules} game first ({cost} on two cores); "
+        "it is written there and later runs read it"
     )
     report = None if progress is None else (lambda p: progress("solve", p.positions_done, p.positions_total))
     start = time.perf_counter()
     try:
-        solve(PERFECT_PIECES, out=path, progress=report)
+        solve(pieces, out=path, progress=report, rules=rules)
     except KeyboardInterrupt:
         say(interrupted_note(path, "the next run resumes from them"))
         raise
@@ -328,12 +336,14 @@ def _data_inputs(sources: list[str] | None) -> list[tuple[str, Path]]:
 
 def _warm_train(o: PipelineOptions) -> None:
     """Load or compile every kernel a training run uses, on a tiny problem (kept out of the timings)."""
-    from rgou.selfplay import decision_numbers, generate, positions_after_moves
+    from rgou.selfplay import decision_numbers, generate
+    from rgou.specialise import specialise
 
     g = o.generation
-    data = generate(2, depth=1, seed=0, max_plies=40, include_passes=g.include_passes)
+    data = generate(2, depth=1, seed=0, max_plies=40, include_passes=g.include_passes, rules=g.rules)
     if g.afterstates:
-        positions_after_moves(data.state[data.has_policy], data.game_id[data.has_policy], 0, g.include_passes)
+        after = specialise("rgou.selfplay", g.rules).positions_after_moves
+        after(data.state[data.has_policy], data.game_id[data.has_policy], 0, g.include_passes)
     if o.training.sibling_weight > 0:  # every row its own decision: the kernels of the sibling term compile
         data = replace(data, decision=decision_numbers(data.game_id))
     tiny = replace(o.training, epochs=1, batch_size=2, validation_split=0.5, init=None)
@@ -342,11 +352,14 @@ def _warm_train(o: PipelineOptions) -> None:
         from rgou.agents import MLAgent, make_agent
         from rgou.arena import match
 
-        match(MLAgent(result.weights), make_agent("heuristic"), 2, threads=1)
+        match(MLAgent(result.weights), make_agent("heuristic", rules=g.rules), 2, threads=1)
 
 
 def strength_check(weights, games: int, seed: int, threads: int | None = None, progress: ProgressFn | None = None):
-    """Matches of the model (ML agent, depth 0) against STRENGTH_OPPONENTS, paired dice: a PairResult each."""
+    """Matches of the model (ML agent, depth 0) against STRENGTH_OPPONENTS of its rule set, paired dice.
+
+    A PairResult each.
+    """
     from rgou.agents import MLAgent, make_agent
     from rgou.arena import match
 
@@ -354,7 +367,8 @@ def strength_check(weights, games: int, seed: int, threads: int | None = None, p
     results = []
     for spec in STRENGTH_OPPONENTS:
         stage = None if progress is None else (lambda done, total, s=spec: progress(f"vs {s}", done, total))
-        results.append(match(agent, make_agent(spec), games, seed, threads=threads, progress=stage))
+        opponent = make_agent(spec, rules=agent.rules)
+        results.append(match(agent, opponent, games, seed, threads=threads, progress=stage))
     return results
 
 
@@ -478,8 +492,10 @@ def render_summary(s: dict, files: dict[str, str] | None = None) -> str:
     o = s["options"]
     players = s.get("players") or o.get("agent") or f"expectiminimax-{o['depth']}"
     epochs = f"{s['epochs_run']} epoch{'' if s['epochs_run'] == 1 else 's'}"
+    rules = o.get("rules", DEFAULT_RULES)
     lines = [
-        f"rgou train: {s['preset'] or 'custom'} options, {o['backend']} trainer, seed {o['seed']}",
+        f"rgou train: {s['preset'] or 'custom'} options, {o['backend']} trainer, seed {o['seed']}"
+        + ("" if rules == DEFAULT_RULES else f", {rules} rules"),
         f"  data       {s['games']:,} games ({s['train_games']:,} train / {s['validation_games']:,} validation), "
         f"{s['samples']:,} samples ({s['train_samples']:,} / {s['validation_samples']:,}), played by {players}",
         f"  training   {epochs} (best: epoch {s['best_epoch']}), batch {o['batch_size']}, "
@@ -505,15 +521,18 @@ def render_summary(s: dict, files: dict[str, str] | None = None) -> str:
                 f"  ({1000 * r['ms_per_move']['new model']:.0f} µs per move)"
             )
     if s["preset"] in SMOKE_TEST_PRESETS:
+        shipped = "the shipped one (ml)" if rules == DEFAULT_RULES else "perfect play"
         lines.append(
-            f"  note       the {s['preset']} preset is a smoke test: its model is far weaker than the shipped one "
-            "(ml); the strong preset trains one at its level"
+            f"  note       the {s['preset']} preset is a smoke test: its model is far weaker than {shipped}; "
+            "the strong preset trains one at that level"
         )
     out = s["output"]
     lines.append(f"  files      wrote {out}" + (f" (run folder {s['folder']})" if s.get("folder") else ""))
     for what, path in (files or {}).items():
         lines.append(f"             wrote {path} ({what})")
-    lines.append(f"  next       play against it:   rgou play --opponent ml:{out}")
-    lines.append(f"             match it:          rgou arena ml:{out} ml --games 1000")
-    lines.append(f"             measure it:        rgou evaluate ml:{out}  (needs the table of rgou solve)")
+    flag = "" if rules == DEFAULT_RULES else f" --rules {rules}"
+    rival = "ml" if rules == DEFAULT_RULES else "perfect"
+    lines.append(f"  next       play against it:   rgou play{flag} --opponent ml:{out}")
+    lines.append(f"             match it:          rgou arena{flag} ml:{out} {rival} --games 1000")
+    lines.append(f"             measure it:        rgou evaluate{flag} ml:{out}  (needs the table of rgou solve{flag})")
     return "\n".join(lines)

@@ -85,15 +85,16 @@ def with_exact_targets(data: Dataset, table_path: str | None, unrolled: bool = F
     is returned as it is: no table is loaded.
     """
     from rgou.dataset import one_hot
-    from rgou.exact import relabel_exactly
     from rgou.solve import load_perfect_table
+    from rgou.specialise import specialise
 
     target = ValueTarget("exact-unrolled" if unrolled else "exact")
     if target.labels(data.meta):
         return data
     if data.meta.get("format") == "json":
         raise ValueError("exact targets need positions: a JSON export holds none (use the .npz dataset)")
-    values, moves = relabel_exactly(load_perfect_table(table_path), data.state, data.has_policy, unrolled)
+    relabel_exactly = specialise("rgou.exact", data.rules).relabel_exactly
+    values, moves = relabel_exactly(load_perfect_table(table_path, data.rules), data.state, data.has_policy, unrolled)
     return Dataset(
         data.features,
         values,
@@ -259,7 +260,7 @@ class _ShardSource:
         if target.is_exact and not target.labels(shards.meta):
             from rgou.solve import load_perfect_table
 
-            self._table = load_perfect_table(options.table)
+            self._table = load_perfect_table(options.table, shards.rules)
 
     def counts(self) -> dict[str, int]:
         games, val_samples = self.shards.num_games, self.shards.samples_of(self.val_games)
@@ -292,12 +293,13 @@ class _ShardSource:
         from rgou.shards import rows_to_batch
 
         if self._table is not None:
-            from rgou.exact import relabel_exactly
+            from rgou.specialise import specialise
 
+            relabel_exactly = specialise("rgou.exact", self.shards.rules).relabel_exactly
             values, moves = relabel_exactly(self._table, rows["state"], rows["move"] >= 0, self._unrolled)
             rows = {**rows, "value_target": values, "move": moves}
         targets, weights = targets_of(self.options.value_target, rows["outcome"], rows["value_target"])
-        return rows_to_batch(rows, targets, weights, self._x)
+        return rows_to_batch(rows, targets, weights, self._x, self.shards.rules)
 
     def epoch(self, runner, state: TrainState, epoch: int) -> tuple[TrainState, np.ndarray]:
         batches = self._batches(False, epoch, self.options.batch_size, True)

@@ -1,0 +1,256 @@
+"""Networks and training under every rule set: features, data, models, agents and the CLI.
+
+The features of each rule set are compared, bit for bit, with the plain
+feature reference (tests/oracle.py) given that rule set's tracks and rosettes
+as the board tiles of tests/solve_oracle.py describe them, and the number of
+legal moves that the tile reference allows. The ML agent's scores under a
+rule set are recomputed from those features with a NumPy forward pass.
+"""
+
+import json
+
+import numpy as np
+import oracle as features_oracle
+import pytest
+import solve_oracle
+from test_agents import numpy_forward
+from test_rule_sets import BOARD_TILES, PATH_TILES, REFERENCE
+
+from rgou.dataset import Dataset, check_stored, load_dataset
+from rgou.features import feature_kernels
+from rgou.game import engine
+from rgou.rules import RULE_SETS
+from rgou.selfplay import generate
+
+ROSETTE_TILES = {"standard": solve_oracle.STANDARD_ROSETTES, "aseb": solve_oracle.ASEB_ROSETTES}
+
+
+def tile_rules(name: str) -> tuple[dict, tuple]:
+    """({1: track, 2: track}, rosettes) in rgou's square numbers, from the reference's board tiles."""
+    board = RULE_SETS[name].board
+    square_of = {tile: square for square, tile in BOARD_TILES[board].items()}
+    light, dark = PATH_TILES[name]
+    tracks = {1: [square_of[t] for t in light], 2: [square_of[t] for t in dark]}
+    return tracks, tuple(square_of[t] for t in ROSETTE_TILES[board] if t in square_of)
+
+
+def legal_count(name: str, state: np.ndarray) -> int:
+    """How many of the mover's piece slots the roll moves (each piece off the board counted), by the tiles."""
+    tracks, rosettes = tile_rules(name)
+    n = RULE_SETS[name].pieces
+    mover, roll = int(state[2 * n]), int(state[2 * n + 1])
+    mine = [int(s) for s in (state[:n] if mover == 1 else state[n : 2 * n])]
+    theirs = [int(s) for s in (state[n : 2 * n] if mover == 1 else state[:n])]
+    track = tracks[mover]
+    safe = REFERENCE[name].safe_rosettes
+    count = 0
+    for square in mine:
+        if roll == 0 or square == 20:
+            continue
+        target = (-1 if square == -1 else track.index(square)) + roll
+        if target > len(track):
+            continue
+        if target == len(track):
+            count += 1
+            continue
+        to = track[target]
+        if to in mine or (safe and to in rosettes and to in theirs):
+            continue
+        count += 1
+    return count
+
+
+def reference_features(name: str, state: np.ndarray) -> np.ndarray:
+    tracks, rosettes = tile_rules(name)
+    n = RULE_SETS[name].pieces
+    pos = (list(state[:n]), list(state[n : 2 * n]), int(state[2 * n]), int(state[2 * n + 1]))
+    values = features_oracle.features(pos, tracks, rosettes, legal_count(name, state))
+    return np.array(values, np.float32)
+
+
+def random_states(name: str, seed: int, count: int) -> list[np.ndarray]:
+    """Rolled positions of random games of the rule set (captures, rosettes and finished pieces among them)."""
+    kernels = engine(name)
+    rng = np.random.default_rng(seed)
+    out = np.empty(RULE_SETS[name].pieces, np.int8)
+    states: list[np.ndarray] = []
+    state = kernels.new_state()
+    while len(states) < count:
+        if kernels.is_over(state):
+            state = kernels.new_state()
+        state[kernels.DICE] = rng.choice(5, p=solve_oracle.FOUR_BINARY_DICE)
+        states.append(state.copy())
+        n = kernels.legal_moves(state, out)
+        if n == 0:
+            kernels.pass_turn_inplace(state)
+        else:
+            state = kernels.apply_move(state, np.int64(out[rng.integers(n)]))
+    return states
+
+
+@pytest.mark.parametrize("name", list(RULE_SETS))
+def test_every_rule_sets_features_are_the_plain_references(name):
+    kernels = feature_kernels(name)
+    states = random_states(name, 11, 400)
+    batch = kernels.extract_features_batch(np.array(states))
+    for k, state in enumerate(states):
+        expected = reference_features(name, state)
+        np.testing.assert_array_equal(batch[k], expected, err_msg=f"{name} {state.tolist()}")
+        np.testing.assert_array_equal(kernels.extract_features(state), expected)
+        assert kernels.legal_masks(state[None]).sum() == legal_count(name, state)
+    assert batch[:, 5:7].max() == 0.0 if RULE_SETS[name].pieces == 5 else batch[:, 5:7].min() >= -1.0
+
+
+def test_finkel_features_stay_the_upstreams():
+    # The copy mechanism changes nothing for Finkel: the module's kernels are the upstream's 150 inputs.
+    import rgou.features as module
+
+    assert feature_kernels("finkel") is module
+    assert feature_kernels("blitz").features_into.py_func.__qualname__ == "features_into__blitz"
+
+
+def test_a_rule_sets_data_records_it_and_is_never_mixed(tmp_path):
+    data = generate(12, depth=1, seed=4, rules="blitz")
+    assert data.meta["rules"] == data.rules == "blitz" and data.state.shape[1] == 12
+    assert data.legal_mask.shape[1] == data.policy_target.shape[1] == 7 and not data.legal_mask[:, 5:].any()
+    for k in range(0, len(data), 97):
+        np.testing.assert_array_equal(data.features[k], reference_features("blitz", data.state[k]))
+    path = data.save(tmp_path / "blitz.npz")
+    back = load_dataset(path)
+    assert back.rules == "blitz"
+    np.testing.assert_array_equal(back.features, data.features)
+    assert generate(12, depth=1, seed=4, rules="blitz").meta["rules"] == "blitz"  # the same games again
+    np.testing.assert_array_equal(generate(12, depth=1, seed=4, rules="blitz").state, data.state)
+    finkel = generate(2, depth=1, seed=4)
+    assert finkel.rules == "finkel"
+    with pytest.raises(ValueError, match=r"different rule sets \(blitz, finkel\): train one at a time"):
+        Dataset.concatenate([data, finkel])
+    with pytest.raises(ValueError, match=r"dataset array 'state': expected shape \(N, 16\)"):
+        Dataset.from_samples(data.state, data.move, data.value_target, data.outcome, data.game_id, {})
+    with pytest.raises(ValueError, match="meta 'rules' must be one of finkel, masters, blitz, aseb, got 'ur'"):
+        Dataset.from_samples(data.state, data.move, data.value_target, data.outcome, data.game_id, {"rules": "ur"})
+    move = data.move.copy()
+    move[0] = 5  # a sixth piece: Blitz has five
+    with pytest.raises(ValueError, match=r"'move' must hold slots 0..4 or -1"):
+        check_stored({"state": data.state, "move": move}, "blitz")
+    # A finkel meta on Blitz states is refused by the states' shape, before any kernel reads them.
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    meta = json.loads(str(arrays["meta"]))
+    arrays["meta"] = np.array(json.dumps({**meta, "rules": "finkel"}))
+    np.savez(tmp_path / "lying.npz", **arrays)
+    with pytest.raises(ValueError, match=r"lying.npz: dataset array 'state': expected shape \(N, 16\), got"):
+        load_dataset(tmp_path / "lying.npz")
+
+
+def test_shards_of_one_rule_set_train_and_of_two_are_refused(tmp_path):
+    from rgou.shards import ShardedData
+    from rgou.train.loop import train
+    from rgou.train.options import TrainOptions
+
+    a = generate(8, depth=1, seed=1, rules="aseb").save(tmp_path / "a.npz")
+    b = generate(8, depth=1, seed=1, first_game=8, rules="aseb").save(tmp_path / "b.npz")
+    shards = ShardedData.open([a, b])
+    assert shards.rules == "aseb"
+    result = train(shards, TrainOptions(epochs=1, batch_size=64, shuffle_buffer=256))
+    assert result.weights.rules == "aseb" and result.weights.metadata["rules"] == "aseb"
+    c = generate(2, depth=1, seed=1, rules="masters").save(tmp_path / "c.npz")
+    with pytest.raises(ValueError, match=r"shards are of different rule sets: aseb \(.*a.npz\), masters \(.*c.npz\)"):
+        ShardedData.open([a, b, c])
+
+
+@pytest.fixture(scope="module")
+def aseb_model(tmp_path_factory):
+    """A small model trained on Aseb games (its file, its weights)."""
+    from rgou.train.loop import train
+    from rgou.train.options import TrainOptions
+    from rgou.weights import save_weights
+
+    data = generate(30, depth=1, seed=2, rules="aseb")
+    result = train(data, TrainOptions(epochs=2, batch_size=64, hidden_sizes=(32, 16)))
+    path = tmp_path_factory.mktemp("aseb") / "aseb.json.gz"
+    save_weights(path, result.weights)
+    return path, result.weights
+
+
+def test_the_ml_agent_plays_its_models_rule_set_as_the_reference_computes(aseb_model):
+    from rgou.agents import MLAgent, make_agent
+    from rgou.leaves import ROLL_PROBS
+    from rgou.weights import load_weights
+
+    path, weights = aseb_model
+    assert load_weights(path).rules == "aseb"
+    agent = MLAgent(weights, mode="combined", value_weight=1.0, policy_weight=0.5, mirrored=False)
+    assert agent.rules == "aseb"
+    kernels = engine("aseb")
+    checked = 0
+    for state in random_states("aseb", 3, 120):
+        if kernels.count_legal_moves(state) == 0:
+            continue
+        logits = numpy_forward(weights.policy, weights.policy_config, reference_features("aseb", state))
+        policy = np.exp(logits - logits.max())
+        policy /= policy.sum()
+        decision = agent.decide(state)
+        np.testing.assert_allclose(decision.policy, policy[:5], atol=1e-6)
+        sign = 1.0 if state[10] == 2 else -1.0
+        mine = state[:5] if state[10] == 1 else state[5:10]
+        out = np.empty(5, np.int8)
+        for slot in out[: kernels.legal_moves(state, out)]:
+            slot = int(np.argmax(mine == -1)) if mine[slot] == -1 else int(slot)  # the lowest piece enters
+            child = kernels.apply_move(state, np.int64(slot))
+            if kernels.winner(child):
+                expected = 1.0 if kernels.winner(child) == 2 else -1.0
+            else:
+                expected = 0.0
+                for roll in range(5):
+                    child[kernels.DICE] = roll
+                    x = reference_features("aseb", child)
+                    expected += ROLL_PROBS[roll] * np.tanh(numpy_forward(weights.value, weights.value_config, x)[0])
+            assert decision.scores[slot] == pytest.approx(sign * expected + 0.5 * policy[slot], abs=1e-5)
+            checked += 1
+    assert checked > 100
+    assert make_agent(f"ml:{path}", rules="aseb").rules == "aseb"
+    with pytest.raises(ValueError, match=r"its model \(.*aseb.json.gz\) plays the aseb rules, not finkel; train"):
+        make_agent(f"ml:{path}")
+    with pytest.raises(ValueError, match=r"agent 'ml': its model \(default\) plays the finkel rules, not blitz"):
+        make_agent("ml", rules="blitz")
+
+
+def test_training_a_rule_set_from_the_command_line(tmp_path, capsys):
+    from rgou.cli import main
+
+    data, model = tmp_path / "aseb.npz", tmp_path / "model.json.gz"
+    assert main(["generate", "--rules", "aseb", "--games", "6", "--depth", "1", "--out", str(data)]) == 0
+    assert "seed 0, aseb rules)" in capsys.readouterr().out
+    args = ["train", "--data", str(data), "--epochs", "1", "--eval-games", "2", "--out", str(model), "--quiet"]
+    assert main(args) == 2
+    assert "--data holds positions of the aseb rules, not finkel: give --rules aseb" in capsys.readouterr().err
+    assert not model.exists()
+    assert main([*args, "--rules", "aseb"]) == 0
+    printed = capsys.readouterr().out
+    assert "aseb rules" in printed and f"rgou arena --rules aseb ml:{model} perfect" in printed
+    assert main(["arena", f"ml:{model}", "heuristic", "--rules", "aseb", "--games", "4", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["arena", f"ml:{model}", "heuristic", "--games", "2", "--quiet"]) == 2
+    assert "plays the aseb rules, not finkel" in capsys.readouterr().err
+    assert main(["train", "--rules", "aseb", "--data", str(data), "--init", "default", "--epochs", "1",
+                 "--out", str(tmp_path / "x.json.gz"), "--quiet"]) == 2  # fmt: skip
+    assert "--init default: a model of the finkel rules, the data aseb's" in capsys.readouterr().err
+
+
+def test_analyze_a_rule_sets_position_with_its_model(aseb_model, capsys, monkeypatch):
+    import io
+
+    from rgou.cli import main
+
+    path, _ = aseb_model
+    line = '{"p1": [5, -1, -1, -1, -1], "p2": [8, 20, -1, -1, -1], "to_move": 2, "dice": 3}'
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO((line + "\n").encode())))
+    assert main(["analyze", "--rules", "aseb", "--model", str(path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    state = np.array([5, -1, -1, -1, -1, 8, 20, -1, -1, -1, 2, 3], np.int8)
+    np.testing.assert_array_equal(np.float32(report["features"]), reference_features("aseb", state))
+    assert len(report["policy"]) == 5 and report["ml_move"] in report["legal_moves"]
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO((line + "\n").encode())))
+    assert main(["analyze", "--rules", "blitz", "--model", str(path)]) == 2
+    assert "plays the aseb rules, not blitz" in capsys.readouterr().err
