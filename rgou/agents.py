@@ -47,6 +47,7 @@ from rgou.game import STATE_SIZE, TO_MOVE, count_legal_moves, legal_moves
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
 from rgou.leaves import (
     LEAF_HEURISTIC,
+    LEAF_NET,
     LEAF_TABLE,
     NET_WIN,
     Leaf,
@@ -210,11 +211,17 @@ def _legal(state: np.ndarray) -> np.ndarray:
     return moves[:n]
 
 
-def _check_data_rules(name: str, data: AgentData, rules: str) -> None:
+def _check_data_rules(name: str, data: AgentData, rules: str, model_rules: str) -> None:
     """Refuse agent data built for another rule set: a heuristic or exact leaf built with another rule set's
-    heuristic table, or a solved table of another size. Blitz and Aseb tables have one size; their leaves'
-    heuristic tables tell them apart. A net cannot tell: `MLAgent` checks its model's rule set."""
+    heuristic table, a solved table of another size, or nets of a model of another rule set (`model_rules`:
+    a net cannot tell its rule set, `MLAgent` says its model's). Blitz and Aseb tables have one size; their
+    leaves' heuristic tables tell them apart."""
     kind, params, table = leaf_heuristic(data.leaf)
+    if (kind == LEAF_NET or data.policy_weight != 0.0) and model_rules != rules:
+        raise ValueError(
+            f"agent {name!r}: its nets are a {model_rules} model's, not {rules}'s "
+            "(an ML agent plays its model's rule set: MLAgent(weights), make_agent('ml:FILE', rules=...))"
+        )
     if kind == LEAF_TABLE:
         from rgou.solve import position_count
 
@@ -232,14 +239,18 @@ class Agent:
     `choose_move(state)` returns a legal slot of the rolled kernel state
     (int8[16] for seven pieces a player); `decide(state)` also returns the
     scores behind it. `data` must have been built for `rules` (its leaf's
-    tables are the rule set's).
+    tables are the rule set's; its nets, if any, a model's of `model_rules`,
+    which only `MLAgent` knows: data with nets is taken for Finkel's otherwise).
     """
 
-    def __init__(self, name: str, data: AgentData, seed: int = 0, rules: str = DEFAULT_RULES):
+    def __init__(
+        self, name: str, data: AgentData, seed: int = 0, rules: str = DEFAULT_RULES, model_rules: str = DEFAULT_RULES
+    ):
         self.name = name
         self.data = data
         self.rules = rule_set(rules, "rules").name
-        _check_data_rules(name, data, self.rules)
+        self.model_rules = model_rules
+        _check_data_rules(name, data, self.rules, model_rules)
         self._kernels = kernels = specialise(__name__, self.rules)
         self._scratch = kernels.agent_scratch(data)
         self._rng = seed_rng(np.uint64(check_int("seed", seed, 0, 2**64 - 1)), np.uint64(0))
@@ -390,7 +401,8 @@ class MLAgent(Agent):
             )
         plies = self.depth + ML_ROOT_PLY
         data = AgentData(AGENT_SEARCH, plies, leaf, 0.0, vw, pw, policy, policy_sizes, self.close_gap)
-        super().__init__(name or self._spec_name(mode, usual), data, rules=weights.rules)
+        super().__init__(name or self._spec_name(mode, usual), data, rules=weights.rules, model_rules=weights.rules)
+        self._leaves = specialise("rgou.leaves", self.rules)
 
     def _spec_name(self, mode: str, usual: bool) -> str:
         """The agent spec of these choices for the packaged default model (`make_agent` names agents by spec).
@@ -404,7 +416,8 @@ class MLAgent(Agent):
     def net_values(self, state: np.ndarray) -> tuple[float, list[float]]:
         """The value net's value of the rolled `state` (P2's point of view) and its policy (one probability a piece)."""
         work, kernels = self._scratch.work, self._kernels
-        value = float(specialise("rgou.leaves", self.rules).net_value(state, self.data.leaf, work))
+        state = kernels._kernel_state(state)
+        value = float(self._leaves.net_value(state, self.data.leaf, work))
         policy = np.zeros(MAX_PIECES, np.float32)
         kernels.policy_into(self.data.policy, self.data.policy_sizes, state, work, policy)
         return value, [float(p) for p in policy[: kernels.NUM_PIECES]]

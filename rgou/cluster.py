@@ -363,7 +363,7 @@ def generate_shards(
         raise ValueError("table: a sharded run's workers read the table from a path; give its path")
     table = None if options.table is None else str(Path(options.table).resolve())  # the workers' path
     if table is not None:
-        require_table_file(table)
+        require_table_file(table, options.rules)
     folder = Path(folder)
     games, seed = options.games, options.seed
     with _folder_of_this_run(folder):

@@ -65,7 +65,6 @@ from rgou.leaves import (
     chance_leaf_heuristic,
     heuristic_leaf,
     improves,
-    leaf_heuristic,
     net_value,
     unrolled_value,
     won_value,
@@ -431,14 +430,17 @@ def check_depth(depth: int, low: int = 1) -> int:
 
 
 def _kernels_for(position, leaf: Leaf | None):
-    """This module compiled for the position's rule set.
+    """This module compiled for the position's rule set; other rule sets search on their heuristic here.
 
-    Off Finkel a leaf must be a value net's (trained for that rule set: the net
-    leaf cannot tell); the heuristic leaf is the rule set's own when left out.
+    A leaf cannot say its rule set (a net leaf's model is the caller's): a
+    model of another rule set searches through its agent (`MLAgent(weights)`).
     """
     rules = getattr(position, "rules", RULES_NAME)
-    if leaf is not None and rules != DEFAULT_RULES and leaf_heuristic(leaf)[0] != LEAF_NET:
-        raise ValueError(f"leaf: the {rules} rules are searched on their own heuristic (leave leaf out) or a net")
+    if leaf is not None and rules != DEFAULT_RULES:
+        raise ValueError(
+            f"leaf: the {rules} rules are searched on their own heuristic (leave leaf out); "
+            "a model of the rule set searches through MLAgent(weights)"
+        )
     return specialise(__name__, rules)
 
 

@@ -42,11 +42,20 @@ from rgou._version import __version__
 from rgou.agents import AGENT_RANDOM, search_agent_data
 from rgou.dataset import DATASET_FORMAT, Dataset, one_hot, run_starts
 from rgou.features import extract_features_batch, legal_masks
-from rgou.game import DICE, NO_WINNER, apply_move_inplace, count_legal_moves, distinct_moves, roll_dice, winner
+from rgou.game import (
+    DICE,
+    NO_WINNER,
+    STATE_SIZE,
+    apply_move_inplace,
+    count_legal_moves,
+    distinct_moves,
+    roll_dice,
+    winner,
+)
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
 from rgou.leaves import heuristic_leaf
 from rgou.playout import check_threads, play_games
-from rgou.rules import DEFAULT_RULES, MAX_ROLL, NUM_PIECES, P1, P2, RULES_NAME, rule_set
+from rgou.rules import DEFAULT_RULES, MAX_ROLL, NUM_PIECES, P1, P2, RULE_SETS, RULES_NAME, rule_set
 from rgou.search import DEFAULT_DEPTH, check_depth
 from rgou.specialise import specialise
 from rgou.targets import ValueTarget, check_generated
@@ -126,6 +135,8 @@ def positions_after_moves(
     (`game_id` int32 [N], each game's rows contiguous); see the module docstring.
     """
     states = np.ascontiguousarray(states, dtype=np.int8)
+    if states.ndim != 2 or states.shape[1] != STATE_SIZE:
+        raise ValueError(f"expected {RULES_NAME} states of shape (N, {STATE_SIZE}), got {states.shape}")
     counts = np.empty(len(states), np.int64)
     _afterstate_counts(states, include_passes, counts)
     offsets = np.zeros(len(states) + 1, np.int64)
@@ -187,7 +198,10 @@ class GenerateOptions:
     rules: str = DEFAULT_RULES
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "rules", rule_set(self.rules, "rules").name)
+        rules = rule_set(self.rules, "rules")
+        if RULE_SETS.get(rules.name) != rules:
+            raise ValueError(f"rules: data is generated under the built-in rule sets only ({', '.join(RULE_SETS)})")
+        object.__setattr__(self, "rules", rules.name)
         check_int("games", self.games, 1, MAX_GAME_ID + 1)
         check_depth(self.depth)
         check_int("seed", self.seed, 0, MAX_SEED)
@@ -415,6 +429,8 @@ def generate_files(
             shards=len(manifest["shards"]),
             complete=manifest["complete"],
         )
+    if json and options.rules != DEFAULT_RULES:
+        raise ValueError(f"--json: the JSON export holds {DEFAULT_RULES} samples only (the upstream trainer's format)")
     paths = check_outputs({"--out": out, "--json": json}, inputs, force=force)
     warm_up(lambda: _warm_generate(options), message)
     dataset = generate(options, threads=threads, progress=progress)

@@ -7,7 +7,9 @@ legal moves that the tile reference allows. The ML agent's scores under a
 rule set are recomputed from those features with a NumPy forward pass.
 """
 
+import dataclasses
 import json
+from dataclasses import replace
 
 import numpy as np
 import oracle as features_oracle
@@ -20,7 +22,7 @@ from rgou.dataset import Dataset, check_stored, load_dataset
 from rgou.features import feature_kernels
 from rgou.game import engine
 from rgou.rules import RULE_SETS
-from rgou.selfplay import generate
+from rgou.selfplay import generate, positions_after_moves
 
 ROSETTE_TILES = {"standard": solve_oracle.STANDARD_ROSETTES, "aseb": solve_oracle.ASEB_ROSETTES}
 
@@ -98,7 +100,8 @@ def test_every_rule_sets_features_are_the_plain_references(name):
         np.testing.assert_array_equal(batch[k], expected, err_msg=f"{name} {state.tolist()}")
         np.testing.assert_array_equal(kernels.extract_features(state), expected)
         assert kernels.legal_masks(state[None]).sum() == legal_count(name, state)
-    assert batch[:, 5:7].max() == 0.0 if RULE_SETS[name].pieces == 5 else batch[:, 5:7].min() >= -1.0
+    if RULE_SETS[name].pieces == 5:  # the slots of the sixth and seventh pieces stay 0
+        assert not batch[:, [5, 6, 12, 13]].any()
 
 
 def test_finkel_features_stay_the_upstreams():
@@ -144,19 +147,28 @@ def test_a_rule_sets_data_records_it_and_is_never_mixed(tmp_path):
 
 
 def test_shards_of_one_rule_set_train_and_of_two_are_refused(tmp_path):
-    from rgou.shards import ShardedData
+    from rgou.shards import ShardedData, rows_to_batch
     from rgou.train.loop import train
     from rgou.train.options import TrainOptions
+    from rgou.train.sources import read_data
 
     a = generate(8, depth=1, seed=1, rules="aseb").save(tmp_path / "a.npz")
     b = generate(8, depth=1, seed=1, first_game=8, rules="aseb").save(tmp_path / "b.npz")
     shards = ShardedData.open([a, b])
     assert shards.rules == "aseb"
+    rows = shards.read(0)
+    x = np.empty((len(rows["state"]), 150), np.float32)
+    batch = rows_to_batch(rows, rows["value_target"], np.ones(len(x), np.float32), x, "aseb")
+    whole = load_dataset(a)
+    np.testing.assert_array_equal(batch.x, whole.features)
+    np.testing.assert_array_equal(batch.legal_mask, whole.legal_mask.astype(np.float32))
     result = train(shards, TrainOptions(epochs=1, batch_size=64, shuffle_buffer=256))
     assert result.weights.rules == "aseb" and result.weights.metadata["rules"] == "aseb"
     c = generate(2, depth=1, seed=1, rules="masters").save(tmp_path / "c.npz")
     with pytest.raises(ValueError, match=r"shards are of different rule sets: aseb \(.*a.npz\), masters \(.*c.npz\)"):
         ShardedData.open([a, b, c])
+    with pytest.raises(ValueError, match=r"--data: the files are of different rule sets: aseb \(.*a.npz\), masters"):
+        read_data([str(a), str(c)], in_memory=True)
 
 
 @pytest.fixture(scope="module")
@@ -254,3 +266,101 @@ def test_analyze_a_rule_sets_position_with_its_model(aseb_model, capsys, monkeyp
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO((line + "\n").encode())))
     assert main(["analyze", "--rules", "blitz", "--model", str(path)]) == 2
     assert "plays the aseb rules, not blitz" in capsys.readouterr().err
+
+
+def test_exact_labels_of_a_rule_set_come_from_its_table():
+    # Random values in a table of the Blitz game: the labels must be its look-ups, position by position.
+    from rgou.solve import Table, position_count
+
+    values = np.random.default_rng(5).random(position_count(5, "blitz"), dtype=np.float32)
+    table = Table(n_pieces=5, values=values, tolerance=1e-7, residual=0.0, rules="blitz")
+    data = generate(6, depth=1, seed=3, rules="blitz", value_target="exact", table=table)
+    for k in range(0, len(data), 7):
+        state, move = data.state[k], int(data.move[k])
+        after = table.p2_win_after_moves(state)
+        best = after.max() if state[10] == 2 else after.min()
+        assert data.value_target[k] == pytest.approx(2 * best - 1, abs=1e-6)
+        assert move == table.best_move(state)
+    after = generate(6, depth=1, seed=3, rules="blitz", afterstates=True, value_target="exact-unrolled", table=table)
+    assert after.rules == "blitz" and after.decision is not None
+    for k in range(0, len(after), 5):
+        state = after.state[k]
+        mover_wins = table.win_probability(state)
+        p2 = mover_wins if state[10] == 2 else 1 - mover_wins
+        assert after.value_target[k] == pytest.approx(2 * p2 - 1, abs=1e-6)
+    with pytest.raises(ValueError, match="perfect play under aseb needs its 5-piece table, got a 5-piece blitz one"):
+        generate(2, depth=1, rules="aseb", value_target="exact", table=table)
+
+
+def colour_swap(name: str, state: np.ndarray) -> np.ndarray:
+    """The position for the other colour, from the tile reference's tracks: each piece at its track position."""
+    tracks, _ = tile_rules(name)
+    n = RULE_SETS[name].pieces
+
+    def moved(square, player):
+        return square if square in (-1, 20) else tracks[3 - player][tracks[player].index(square)]
+
+    out = state.copy()
+    out[:n] = [moved(int(s), 2) for s in state[n : 2 * n]]
+    out[n : 2 * n] = [moved(int(s), 1) for s in state[:n]]
+    out[2 * n] = 3 - state[2 * n]
+    return out
+
+
+def test_the_default_ml_agent_mirrors_its_rule_sets_positions(aseb_model):
+    # At depth 0 the ML agent values a position as the mean of its net's value and minus its colour swap's.
+    from rgou.agents import MLAgent
+    from rgou.leaves import ROLL_PROBS
+
+    _, weights = aseb_model
+    agent, kernels = MLAgent(weights), engine("aseb")
+    assert agent.mirrored
+
+    def chance(child):
+        child, total = child.copy(), 0.0
+        for roll in range(5):
+            child[kernels.DICE] = roll
+            x = reference_features("aseb", child)
+            total += ROLL_PROBS[roll] * np.tanh(numpy_forward(weights.value, weights.value_config, x)[0])
+        return total
+
+    checked = 0
+    for state in random_states("aseb", 8, 60):
+        moves = kernels.legal_move_list(state)
+        if not moves:
+            continue
+        decision = agent.decide(state)
+        sign = 1.0 if state[10] == 2 else -1.0
+        mine = state[:5] if state[10] == 1 else state[5:10]
+        for slot in moves:
+            slot = int(np.argmax(mine == -1)) if mine[slot] == -1 else slot
+            child = kernels.apply_move(state, np.int64(slot))
+            if kernels.winner(child):
+                continue
+            expected = 0.5 * (chance(child) - chance(colour_swap("aseb", child)))
+            assert decision.scores[slot] == pytest.approx(sign * expected, abs=1e-5)
+            checked += 1
+    assert checked > 40
+
+
+def test_checkpoints_and_exports_keep_to_their_rule_set(tmp_path):
+    from rgou.train.checkpoint import checkpoint_weights
+    from rgou.train.loop import train
+    from rgou.train.options import TrainOptions
+
+    data = generate(10, depth=1, seed=6, rules="masters")
+    options = TrainOptions(epochs=1, batch_size=64, hidden_sizes=(16,))
+    ckpt = tmp_path / "run.ckpt.npz"
+    train(data, options, checkpoint=ckpt)
+    assert checkpoint_weights(ckpt).rules == "masters"
+    finkel = generate(10, depth=1, seed=6)
+    with pytest.raises(ValueError, match=r"run.ckpt.npz: checkpoint of a masters run; the data is finkel's"):
+        train(finkel, replace(options, epochs=2), checkpoint=ckpt, resume=True)
+    with pytest.raises(ValueError, match="--json: the JSON export is the upstream trainer's format, which plays"):
+        data.to_json(tmp_path / "masters.json")
+    assert not (tmp_path / "masters.json").exists()
+    with pytest.raises(ValueError, match=r"expected finkel states of shape \(N, 16\), got \(3, 12\)"):
+        positions_after_moves(np.zeros((3, 12), np.int8), np.zeros(3, np.int32), 0)
+    custom = dataclasses.replace(RULE_SETS["blitz"], name="blitz4", pieces=4)
+    with pytest.raises(ValueError, match="rules: data is generated under the built-in rule sets only"):
+        generate(2, depth=1, rules=custom)

@@ -498,6 +498,8 @@ def test_rule_sets_and_the_data_built_for_them_are_never_mixed(tmp_path, capsys,
         Agent("mixed", blitz.data)
     with pytest.raises(ValueError, match="its solved table is not one of the 5-piece aseb game"):
         Agent("perfect", search_agent_data(1, table_leaf(np.zeros(position_count(7), np.float32))), rules="aseb")
+    with pytest.raises(ValueError, match="agent 'ml': its nets are a finkel model's, not masters's"):
+        Agent("ml", make_agent("ml").data, rules="masters")
     line = '{"p1": [-1, -1, -1, -1, -1], "p2": [-1, -1, -1, -1, -1], "to_move": 1, "dice": 2, "rules": "Blitz"}'
     assert Analyzer(features=False, rules="blitz").analyze_line(line)["legal_moves"] == [0, 1, 2, 3, 4]
     with pytest.raises(ValueError, match="the line is a position of 'Blitz', this analysis plays finkel"):

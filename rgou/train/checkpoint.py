@@ -228,9 +228,11 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     return meta, arrays
 
 
-def load_checkpoint(path: Path, options: TrainOptions, identity: str):
-    """(state as NumPy, best weights, progress) of a checkpoint made with the same options and data."""
+def load_checkpoint(path: Path, options: TrainOptions, identity: str, rules: str = DEFAULT_RULES):
+    """(state as NumPy, best weights, progress) of a checkpoint made with the same options and data (of `rules`)."""
     meta, arrays = read_checkpoint(path)
+    if meta.get("rules", DEFAULT_RULES) != rules:
+        raise ValueError(f"{path}: checkpoint of a {meta['rules']} run; the data is {rules}'s: rerun without --resume")
     saved = meta["options"]
     mine = options.to_json()
     default = TrainOptions().to_json()  # an option newer than the checkpoint had its default value

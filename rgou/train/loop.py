@@ -109,16 +109,14 @@ def train(
 
         start_weights = load_model(options.init)
         if start_weights.rules != rules:
-            raise ValueError(
-                f"--init {options.init}: a model of the {start_weights.rules} rules, the data {rules}'s"
-            )
+            raise ValueError(f"--init {options.init}: a model of the {start_weights.rules} rules, the data {rules}'s")
         v0, p0 = start_weights.value, start_weights.policy
     else:
         v0, p0 = init_params(value_cfg, options.seed), init_params(policy_cfg, options.seed + 1)
 
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if resume and ckpt is not None and ckpt.exists():
-        state_np, best, progress = load_checkpoint(ckpt, options, source.identity)
+        state_np, best, progress = load_checkpoint(ckpt, options, source.identity, rules)
         state = runner.restore(state_np)
     else:
         if resume and ckpt is not None:

@@ -44,6 +44,10 @@ def read_data(sources: list[str], in_memory: bool = False, allow_incomplete: boo
     if sharded and not in_memory:
         return ShardedData.open(paths)
     parts = [load_dataset(p) for p in paths]
+    found = {part.rules: path for part, path in zip(parts, paths, strict=True)}
+    if len(found) > 1:
+        named = ", ".join(f"{rules} ({path})" for rules, path in found.items())
+        raise ValueError(f"--data: the files are of different rule sets: {named}; train one rule set at a time")
     if len(parts) == 1:
         return parts[0]
     meta = {**parts[0].meta, "sources": [str(p) for p in paths], "games": sum(p.num_games for p in parts)}

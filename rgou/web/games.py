@@ -190,7 +190,7 @@ class Lobby:
             proto = make_agent(spec, table=self.table, rules=self.rules)
             with self._lock:
                 self._prototypes[spec] = proto
-        return Agent(spec, proto.data, seed=seed, rules=self.rules)
+        return Agent(spec, proto.data, seed=seed, rules=self.rules, model_rules=proto.model_rules)
 
     # requests
 
