@@ -90,10 +90,19 @@ def random_states(name: str, seed: int, count: int) -> list[np.ndarray]:
     return states
 
 
+def dataset_of(name: str, count: int) -> Dataset:
+    """A small dataset of a rule set's random positions (each with a legal move), without self-play."""
+    kernels = engine(name)
+    states = np.array([s for s in random_states(name, 7, 3 * count) if kernels.count_legal_moves(s)][:count])
+    moves = np.array([kernels.legal_move_list(s)[0] for s in states], np.int8)
+    zeros = np.zeros(len(states))
+    return Dataset.from_samples(states, moves, zeros, zeros.astype(np.int8), np.arange(len(states)), {"rules": name})
+
+
 @pytest.mark.parametrize("name", list(RULE_SETS))
 def test_every_rule_sets_features_are_the_plain_references(name):
     kernels = feature_kernels(name)
-    states = random_states(name, 11, 400)
+    states = random_states(name, 11, 200)
     batch = kernels.extract_features_batch(np.array(states))
     for k, state in enumerate(states):
         expected = reference_features(name, state)
@@ -113,30 +122,30 @@ def test_finkel_features_stay_the_upstreams():
 
 
 def test_a_rule_sets_data_records_it_and_is_never_mixed(tmp_path):
-    data = generate(12, depth=1, seed=4, rules="blitz")
-    assert data.meta["rules"] == data.rules == "blitz" and data.state.shape[1] == 12
+    data = generate(12, depth=1, seed=4, rules="aseb")
+    assert data.meta["rules"] == data.rules == "aseb" and data.state.shape[1] == 12
     assert data.legal_mask.shape[1] == data.policy_target.shape[1] == 7 and not data.legal_mask[:, 5:].any()
     for k in range(0, len(data), 97):
-        np.testing.assert_array_equal(data.features[k], reference_features("blitz", data.state[k]))
-    path = data.save(tmp_path / "blitz.npz")
+        np.testing.assert_array_equal(data.features[k], reference_features("aseb", data.state[k]))
+    path = data.save(tmp_path / "aseb.npz")
     back = load_dataset(path)
-    assert back.rules == "blitz"
+    assert back.rules == "aseb"
     np.testing.assert_array_equal(back.features, data.features)
-    assert generate(12, depth=1, seed=4, rules="blitz").meta["rules"] == "blitz"  # the same games again
-    np.testing.assert_array_equal(generate(12, depth=1, seed=4, rules="blitz").state, data.state)
+    assert generate(12, depth=1, seed=4, rules="aseb").meta["rules"] == "aseb"  # the same games again
+    np.testing.assert_array_equal(generate(12, depth=1, seed=4, rules="aseb").state, data.state)
     finkel = generate(2, depth=1, seed=4)
     assert finkel.rules == "finkel"
-    with pytest.raises(ValueError, match=r"different rule sets \(blitz, finkel\): train one at a time"):
+    with pytest.raises(ValueError, match=r"different rule sets \(aseb, finkel\): train one at a time"):
         Dataset.concatenate([data, finkel])
     with pytest.raises(ValueError, match=r"dataset array 'state': expected shape \(N, 16\)"):
         Dataset.from_samples(data.state, data.move, data.value_target, data.outcome, data.game_id, {})
     with pytest.raises(ValueError, match="meta 'rules' must be one of finkel, masters, blitz, aseb, got 'ur'"):
         Dataset.from_samples(data.state, data.move, data.value_target, data.outcome, data.game_id, {"rules": "ur"})
     move = data.move.copy()
-    move[0] = 5  # a sixth piece: Blitz has five
+    move[0] = 5  # a sixth piece: Aseb has five
     with pytest.raises(ValueError, match=r"'move' must hold slots 0..4 or -1"):
-        check_stored({"state": data.state, "move": move}, "blitz")
-    # A finkel meta on Blitz states is refused by the states' shape, before any kernel reads them.
+        check_stored({"state": data.state, "move": move}, "aseb")
+    # A finkel meta on Aseb states is refused by the states' shape, before any kernel reads them.
     with np.load(path) as f:
         arrays = {k: f[k] for k in f.files}
     meta = json.loads(str(arrays["meta"]))
@@ -164,7 +173,7 @@ def test_shards_of_one_rule_set_train_and_of_two_are_refused(tmp_path):
     np.testing.assert_array_equal(batch.legal_mask, whole.legal_mask.astype(np.float32))
     result = train(shards, TrainOptions(epochs=1, batch_size=64, shuffle_buffer=256))
     assert result.weights.rules == "aseb" and result.weights.metadata["rules"] == "aseb"
-    c = generate(2, depth=1, seed=1, rules="masters").save(tmp_path / "c.npz")
+    c = dataset_of("masters", 30).save(tmp_path / "c.npz")
     with pytest.raises(ValueError, match=r"shards are of different rule sets: aseb \(.*a.npz\), masters \(.*c.npz\)"):
         ShardedData.open([a, b, c])
     with pytest.raises(ValueError, match=r"--data: the files are of different rule sets: aseb \(.*a.npz\), masters"):
@@ -269,27 +278,27 @@ def test_analyze_a_rule_sets_position_with_its_model(aseb_model, capsys, monkeyp
 
 
 def test_exact_labels_of_a_rule_set_come_from_its_table():
-    # Random values in a table of the Blitz game: the labels must be its look-ups, position by position.
+    # Random values in a table of the Aseb game: the labels must be its look-ups, position by position.
     from rgou.solve import Table, position_count
 
-    values = np.random.default_rng(5).random(position_count(5, "blitz"), dtype=np.float32)
-    table = Table(n_pieces=5, values=values, tolerance=1e-7, residual=0.0, rules="blitz")
-    data = generate(6, depth=1, seed=3, rules="blitz", value_target="exact", table=table)
+    values = np.random.default_rng(5).random(position_count(5, "aseb"), dtype=np.float32)
+    table = Table(n_pieces=5, values=values, tolerance=1e-7, residual=0.0, rules="aseb")
+    data = generate(6, depth=1, seed=3, rules="aseb", value_target="exact", table=table)
     for k in range(0, len(data), 7):
         state, move = data.state[k], int(data.move[k])
         after = table.p2_win_after_moves(state)
         best = after.max() if state[10] == 2 else after.min()
         assert data.value_target[k] == pytest.approx(2 * best - 1, abs=1e-6)
         assert move == table.best_move(state)
-    after = generate(6, depth=1, seed=3, rules="blitz", afterstates=True, value_target="exact-unrolled", table=table)
-    assert after.rules == "blitz" and after.decision is not None
+    after = generate(6, depth=1, seed=3, rules="aseb", afterstates=True, value_target="exact-unrolled", table=table)
+    assert after.rules == "aseb" and after.decision is not None
     for k in range(0, len(after), 5):
         state = after.state[k]
         mover_wins = table.win_probability(state)
         p2 = mover_wins if state[10] == 2 else 1 - mover_wins
         assert after.value_target[k] == pytest.approx(2 * p2 - 1, abs=1e-6)
-    with pytest.raises(ValueError, match="perfect play under aseb needs its 5-piece table, got a 5-piece blitz one"):
-        generate(2, depth=1, rules="aseb", value_target="exact", table=table)
+    with pytest.raises(ValueError, match="perfect play under blitz needs its 5-piece table, got a 5-piece aseb one"):
+        generate(2, depth=1, rules="blitz", value_target="exact", table=table)  # refused before any game
 
 
 def colour_swap(name: str, state: np.ndarray) -> np.ndarray:
@@ -348,17 +357,17 @@ def test_checkpoints_and_exports_keep_to_their_rule_set(tmp_path):
     from rgou.train.loop import train
     from rgou.train.options import TrainOptions
 
-    data = generate(10, depth=1, seed=6, rules="masters")
+    data = generate(10, depth=1, seed=6, rules="aseb")
     options = TrainOptions(epochs=1, batch_size=64, hidden_sizes=(16,))
     ckpt = tmp_path / "run.ckpt.npz"
     train(data, options, checkpoint=ckpt)
-    assert checkpoint_weights(ckpt).rules == "masters"
+    assert checkpoint_weights(ckpt).rules == "aseb"
     finkel = generate(10, depth=1, seed=6)
-    with pytest.raises(ValueError, match=r"run.ckpt.npz: checkpoint of a masters run; the data is finkel's"):
+    with pytest.raises(ValueError, match=r"run.ckpt.npz: checkpoint of a run under the aseb rules, the data finkel.s"):
         train(finkel, replace(options, epochs=2), checkpoint=ckpt, resume=True)
     with pytest.raises(ValueError, match="--json: the JSON export is the upstream trainer's format, which plays"):
-        data.to_json(tmp_path / "masters.json")
-    assert not (tmp_path / "masters.json").exists()
+        data.to_json(tmp_path / "aseb.json")
+    assert not (tmp_path / "aseb.json").exists()
     with pytest.raises(ValueError, match=r"expected finkel states of shape \(N, 16\), got \(3, 12\)"):
         positions_after_moves(np.zeros((3, 12), np.int8), np.zeros(3, np.int32), 0)
     custom = dataclasses.replace(RULE_SETS["blitz"], name="blitz4", pieces=4)

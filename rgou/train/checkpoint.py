@@ -232,7 +232,9 @@ def load_checkpoint(path: Path, options: TrainOptions, identity: str, rules: str
     """(state as NumPy, best weights, progress) of a checkpoint made with the same options and data (of `rules`)."""
     meta, arrays = read_checkpoint(path)
     if meta.get("rules", DEFAULT_RULES) != rules:
-        raise ValueError(f"{path}: checkpoint of a {meta['rules']} run; the data is {rules}'s: rerun without --resume")
+        raise ValueError(
+            f"{path}: checkpoint of a run under the {meta['rules']} rules, the data {rules}'s: rerun without --resume"
+        )
     saved = meta["options"]
     mine = options.to_json()
     default = TrainOptions().to_json()  # an option newer than the checkpoint had its default value
