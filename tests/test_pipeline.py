@@ -192,8 +192,8 @@ def test_a_run_without_a_solved_table_solves_it_first(tmp_path, monkeypatch, cap
     assert table.is_relative_to(tmp_path / "cache")
     calls, stages, said = [], [], []
 
-    def solve(n, out, progress):
-        calls.append((n, out))
+    def solve(n, out, progress, rules="finkel"):
+        calls.append((n, out) if rules == "finkel" else (n, out, rules))
         fields = dict(n_pieces=n, group=(6, 6), group_number=1, group_count=28, group_positions=217, sweep=1)
         progress(SolveProgress(**fields, full=True, change=0.1, done=True, resumed=False, positions_done=217,
                                positions_total=1000, elapsed=0.1))  # fmt: skip
@@ -209,6 +209,13 @@ def test_a_run_without_a_solved_table_solves_it_first(tmp_path, monkeypatch, cap
     assert said[-1] == f"the groups solved so far are kept in {table}.partial: the next run resumes from them"
     assert main(["train", "--preset", "strong", "--games", "2", "--out", str(tmp_path / "c.json.gz")]) == 130
     assert f"no solved table at {table}: solving" in capsys.readouterr().err and len(calls) == 2
+    # Under another rule set, its own game and table.
+    blitz = resolve_options("strong", {"games": 2, "epochs": 1, "eval_games": 0, "rules": "blitz"})
+    with pytest.raises(KeyboardInterrupt):
+        train_model(blitz, tmp_path / "b.json.gz", progress=lambda *a: stages.append(a), message=said.append)
+    blitz_table = rgou.solve.default_table_path(5, "blitz")
+    assert calls[-1] == (5, blitz_table, "blitz") and blitz_table.name == "blitz-5.table"
+    assert said[-2].startswith(f"no solved table at {blitz_table}: solving the 5-piece blitz game first")
     # what reads the table: exact targets (generated or relabelled) and the perfect agent, unless --table names one
     assert pipeline.needs_solved_table(resolve_options("quick", {"value_target": "exact"}))
     assert pipeline.needs_solved_table(resolve_options("quick", {"agent": "perfect"}))
