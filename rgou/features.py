@@ -242,15 +242,20 @@ def features_batch_into(states, out):
         features_into(states[n], out[n])
 
 
-def extract_features_batch(states: np.ndarray) -> np.ndarray:
-    """Features of a batch of kernel states int8[N, STATE_SIZE] -> float32[N, 150]."""
+def _batch(kernel, states: np.ndarray, width: int, dtype, new=np.empty) -> np.ndarray:
+    """kernel(states, out) over rolled states int8[N, STATE_SIZE] (checked), into out = new((N, width), dtype)."""
     states = np.ascontiguousarray(states, dtype=np.int8)
     if states.ndim != 2 or states.shape[1] != STATE_SIZE:
         raise ValueError(f"expected states of shape (N, {STATE_SIZE}), got {states.shape}")
-    out = np.empty((states.shape[0], NUM_FEATURES), dtype=np.float32)
+    out = new((states.shape[0], width), dtype=dtype)
     if states.shape[0]:
-        features_batch_into(states, out)
+        kernel(states, out)
     return out
+
+
+def extract_features_batch(states: np.ndarray) -> np.ndarray:
+    """Features of a batch of kernel states int8[N, STATE_SIZE] -> float32[N, 150]."""
+    return _batch(features_batch_into, states, NUM_FEATURES, np.float32)
 
 
 @njit(parallel=True)
@@ -261,10 +266,4 @@ def _legal_masks(states, out):
 
 def legal_masks(states: np.ndarray) -> np.ndarray:
     """The policy's legal-slot masks, bool [N, 7], of rolled states int8 [N, STATE_SIZE] (past the pieces: False)."""
-    states = np.ascontiguousarray(states, dtype=np.int8)
-    if states.ndim != 2 or states.shape[1] != STATE_SIZE:
-        raise ValueError(f"expected states of shape (N, {STATE_SIZE}), got {states.shape}")
-    out = np.zeros((len(states), MAX_PIECES), dtype=np.bool_)
-    if len(states):
-        _legal_masks(states, out)
-    return out
+    return _batch(_legal_masks, states, MAX_PIECES, np.bool_, np.zeros)  # slots past the pieces stay False
