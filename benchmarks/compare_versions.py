@@ -7,6 +7,9 @@ both see the same machine. The table gives each key metric's median over the
 rounds and the ratio new / old (for times, old / new: above 1 is faster).
 
     python benchmarks/compare_versions.py --base a8d33e0 --rounds 3 --markdown benchmarks/results/compare.md
+
+With --all every speed row both versions report is compared (rates: units per
+second; times: ns, us, ms, s; memory: MB), not only the key metrics.
 """
 
 from __future__ import annotations
@@ -49,6 +52,21 @@ KEY_METRICS = (
 )
 
 
+TIME_UNITS = ("ns", "us", "ms", "s", "MB")  # lower is better
+
+
+def speed_metrics(report: dict) -> list[tuple[str, str, bool]]:
+    """(section, metric, higher is better) for every rate, time or memory row of a report."""
+    rows = []
+    for section, result in report["sections"].items():
+        for metric, entry in result["metrics"].items():
+            if entry["unit"].endswith("/s"):
+                rows.append((section, metric, True))
+            elif entry["unit"] in TIME_UNITS:
+                rows.append((section, metric, False))
+    return rows
+
+
 def run_bench(tree: Path, sections: str, out: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     cmd = [sys.executable, "-m", "rgou.bench", "--only", sections, "--quiet", "--json", str(out)]
@@ -62,6 +80,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sections", default="search,selfplay,nn")
     parser.add_argument("--markdown", help="write the table here")
+    parser.add_argument("--all", action="store_true", help="compare every speed row, not only the key metrics")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="rgou-compare-") as tmp:
         base = Path(tmp) / "base"
@@ -78,7 +97,8 @@ def main() -> None:
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, capture_output=True)
     rows = []
-    for section, metric, higher in KEY_METRICS:
+    metrics = speed_metrics(results["new"][0]) if args.all else KEY_METRICS
+    for section, metric, higher in metrics:
         values = {}
         for name in ("old", "new"):
             got = [
@@ -105,7 +125,8 @@ def main() -> None:
             f"# rgou: {args.base} against the working tree ({datetime.date.today()})",
             "",
             f"Command: `python benchmarks/compare_versions.py --base {args.base} --rounds {args.rounds} "
-            f"--sections {args.sections}`. Medians over {args.rounds} alternating rounds on this machine; "
+            f"--sections {args.sections}{' --all' if args.all else ''}`. "
+            f"Medians over {args.rounds} alternating rounds on this machine; "
             f"other processes used at most {max(loads):.2f} cores during a section.",
             "",
             "| section | metric | before | after | unit | speed after / before |",
@@ -117,6 +138,7 @@ def main() -> None:
     print(text)
     if args.markdown:
         Path(args.markdown).write_text(text)
+        Path(args.markdown).with_suffix(".json").write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

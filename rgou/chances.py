@@ -3,9 +3,11 @@
 `WinChances` is the one judge behind hints (the terminal and browser games)
 and game review, for one rule set: with its solved table every figure is exact (the
 chance of winning under perfect play by both sides); without one they are
-estimates by the shipped model searched one ply deeper than the `ml` agent
-(the `ml-1` agent's search: each move's value is the chance node after it,
-searched one more ply; Finkel only), and `exact` says which.
+estimates by a model searched one ply deeper than the `ml` agent (the `ml-1`
+agent's search: each move's value is the chance node after it, searched one
+more ply), and `exact` says which. The model is the shipped one under Finkel,
+or one given (`model`: trained for the rule set with `rgou train --rules NAME`),
+the only way to estimates under the other rule sets.
 
 Chances are probabilities in [0, 1]. `moves(state)` gives the rolled
 position's: the mover's best chance and the chance after each legal move;
@@ -50,17 +52,18 @@ def _p2_chance(value: float) -> float:
 
 
 class WinChances:
-    """Winning chances from a solved table (`table`: a `rgou.solve.Table`, a path, or None) or the shipped model.
+    """Winning chances from a solved table (`table`: a `rgou.solve.Table`, a path, or None) or a model.
 
     table=None with `find_table` looks for the cache folder's table
-    (`rgou.solve.default_table_path`); without one, the figures are the
-    shipped model's estimates. `rules`: the rule set of the positions judged;
-    under another than Finkel the figures are exact only (no shipped model plays it),
-    so its solved table is needed. Safe to share between threads (one search
-    at a time).
+    (`rgou.solve.default_table_path`); without one, the figures are a
+    model's estimates: `model` (a weight file or a packaged model's name,
+    trained for `rules`), else the shipped model, which plays Finkel only.
+    `rules`: the rule set of the positions judged; under another than Finkel
+    either its solved table or a model of it is needed. Safe to share
+    between threads (one search at a time).
     """
 
-    def __init__(self, table=None, find_table: bool = True, rules: str = DEFAULT_RULES):
+    def __init__(self, table=None, find_table: bool = True, rules: str = DEFAULT_RULES, model: str | None = None):
         from rgou.agents import make_agent
         from rgou.solve import load_perfect_table, perfect_table_path
 
@@ -71,10 +74,11 @@ class WinChances:
         pieces = RULE_SETS[self.rules].pieces
         if table is None and find_table and perfect_table_path(self.rules).exists():
             table = perfect_table_path(self.rules)
-        if table is None and self.rules != DEFAULT_RULES:
+        if table is None and model is None and self.rules != DEFAULT_RULES:
             raise ValueError(
-                f"winning chances under {self.rules} are exact only: run `rgou solve --rules {self.rules}` "
-                "(or give its table file)"
+                f"winning chances under {self.rules} need its solved table (`rgou solve --rules {self.rules}`, "
+                f"or give the table file) or a model trained for it (`rgou train --rules {self.rules}`, "
+                "then give the model file)"
             )
         if table is not None:
             self.table = load_perfect_table(table, self.rules)
@@ -84,11 +88,13 @@ class WinChances:
         else:
             self.table = None
             self.exact = False
+            judge = "the shipped model" if model is None else f"the model {model}"
             self.source = (
-                f"no solved table (rgou solve makes one), so the shipped model searched one ply deeper "
+                f"no solved table (rgou solve makes one), so {judge} searched one ply deeper "
                 f"({ESTIMATE_AGENT}) judged every move"
             )
-            data = make_agent(ESTIMATE_AGENT).data
+            spec = ESTIMATE_AGENT if model is None else f"{ESTIMATE_AGENT}:{model}"
+            data = make_agent(spec, rules=self.rules).data
             self._leaf, self._plies = data.leaf, int(data.plies)
         self._work = search.leaf_work(self._plies, self._leaf)
         self._scores = np.empty(pieces, np.float64)

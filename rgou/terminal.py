@@ -9,8 +9,8 @@ where to where, a capture, a rosette). Commands at the prompt:
 * a move number (1, 2, ...) plays that move (pieces not yet entered are one
   move: entering any of them reaches the same position);
 * ``hint`` shows your chance of winning after each move, in percent: exact
-  with a solved table (`rgou.chances.WinChances`), else the shipped model's
-  estimate, and says which;
+  with a solved table (`rgou.chances.WinChances`), else a model's estimate
+  (the shipped one's, or the `chances` given), and says which;
 * ``board`` shows the board again; ``quit`` ends the game.
 
 With ``dice="manual"`` every roll (the agent's too) is typed in, 0..4, so
@@ -78,8 +78,9 @@ class PlaySession:
     """One game between a person and an agent, over text streams.
 
     chances: the judge of hints (`rgou.chances.WinChances`); None builds one
-    at the first hint, exact when the cache folder holds a solved table. The
-    game is played under the agent's rule set (hints judge Finkel games only).
+    at the first hint, exact when the cache folder holds a solved table (else
+    the shipped model's estimates, Finkel's only). The game is played under
+    the agent's rule set; `chances` must judge that rule set.
     """
 
     def __init__(
@@ -111,6 +112,8 @@ class PlaySession:
         self._game = engine(self.rules)
         self._notation = specialise("rgou.notation", self.rules)
         self.record = GameRecord(players, seed if dice == "auto" else None, rules=self.rules)
+        if chances is not None and chances.rules != self.rules:
+            raise ValueError(f"chances: they judge {chances.rules} games, the agent plays {self.rules}")
         self.chances = chances
         self.state = self.record.state.copy()  # the position shown: the record's, with the roll once rolled
 

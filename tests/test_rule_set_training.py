@@ -316,23 +316,30 @@ def colour_swap(name: str, state: np.ndarray) -> np.ndarray:
     return out
 
 
+def net_chance(weights, state: np.ndarray) -> float:
+    """The value net's mean over the five rolls of an Aseb position (P2's units), on the reference features."""
+    from rgou.leaves import ROLL_PROBS
+
+    state, total, dice = state.copy(), 0.0, engine("aseb").DICE
+    for roll in range(5):
+        state[dice] = roll
+        x = reference_features("aseb", state)
+        total += ROLL_PROBS[roll] * np.tanh(numpy_forward(weights.value, weights.value_config, x)[0])
+    return total
+
+
+def mirrored_leaf(weights, state: np.ndarray) -> float:
+    """The default ML agent's value of an unrolled Aseb position: its net's, less its colour swap's, halved."""
+    return 0.5 * (net_chance(weights, state) - net_chance(weights, colour_swap("aseb", state)))
+
+
 def test_the_default_ml_agent_mirrors_its_rule_sets_positions(aseb_model):
     # At depth 0 the ML agent values a position as the mean of its net's value and minus its colour swap's.
     from rgou.agents import MLAgent
-    from rgou.leaves import ROLL_PROBS
 
     _, weights = aseb_model
     agent, kernels = MLAgent(weights), engine("aseb")
     assert agent.mirrored
-
-    def chance(child):
-        child, total = child.copy(), 0.0
-        for roll in range(5):
-            child[kernels.DICE] = roll
-            x = reference_features("aseb", child)
-            total += ROLL_PROBS[roll] * np.tanh(numpy_forward(weights.value, weights.value_config, x)[0])
-        return total
-
     checked = 0
     for state in random_states("aseb", 8, 60):
         moves = kernels.legal_move_list(state)
@@ -346,8 +353,7 @@ def test_the_default_ml_agent_mirrors_its_rule_sets_positions(aseb_model):
             child = kernels.apply_move(state, np.int64(slot))
             if kernels.winner(child):
                 continue
-            expected = 0.5 * (chance(child) - chance(colour_swap("aseb", child)))
-            assert decision.scores[slot] == pytest.approx(sign * expected, abs=1e-5)
+            assert decision.scores[slot] == pytest.approx(sign * mirrored_leaf(weights, child), abs=1e-5)
             checked += 1
     assert checked > 40
 
@@ -373,3 +379,127 @@ def test_checkpoints_and_exports_keep_to_their_rule_set(tmp_path):
     custom = dataclasses.replace(RULE_SETS["blitz"], name="blitz4", pieces=4)
     with pytest.raises(ValueError, match="rules: data is generated under the built-in rule sets only"):
         generate(2, depth=1, rules=custom)
+
+
+def test_a_rule_sets_estimated_chances_are_its_models_search_one_ply_deeper(aseb_model):
+    # Without a solved table, hints and reviews under Aseb judge by the model given: after each move, the chance
+    # node's mean over the rolls of the reply the net values best (a roll without a move: the passed position's
+    # value; a searched leaf is the net's mean over the five rolls, unmirrored), as the mover's chance of winning.
+    from rgou.chances import WinChances
+    from rgou.leaves import ROLL_PROBS
+
+    path, weights = aseb_model
+    chances = WinChances(find_table=False, rules="aseb", model=str(path))
+    assert not chances.exact and chances.label == "estimated" and str(path) in chances.source
+    kernels = engine("aseb")
+
+    def after(state: np.ndarray, slot: int, deeper: bool) -> float:
+        """P2's value of a move: a won game is +-1, else the net (deeper: the chance node over the replies)."""
+        mine = state[:5] if state[kernels.TO_MOVE] == 1 else state[5:10]
+        slot = int(np.argmax(mine == -1)) if mine[slot] == -1 else slot  # the lowest piece enters
+        child = kernels.apply_move(state, np.int64(slot))
+        if kernels.winner(child):
+            return 1.0 if kernels.winner(child) == 2 else -1.0
+        if not deeper:
+            return net_chance(weights, child)
+        total = 0.0
+        for roll, p in enumerate(ROLL_PROBS):
+            child[kernels.DICE] = roll
+            replies = kernels.legal_move_list(child)
+            if not replies:
+                passed = child.copy()
+                kernels.pass_turn_inplace(passed)
+                total += p * net_chance(weights, passed)
+                continue
+            values = [after(child, m, False) for m in replies]
+            total += p * (max(values) if child[kernels.TO_MOVE] == 2 else min(values))
+        return total
+
+    checked = 0
+    for state in random_states("aseb", 12, 60)[10:]:
+        moves = kernels.legal_move_list(state)
+        if len(moves) < 2:
+            continue
+        judged, mover = chances.moves(state), int(state[kernels.TO_MOVE])
+        for slot in range(5):
+            if slot not in moves:
+                assert judged.after[slot] is None
+                continue
+            p2 = (after(state, slot, True) + 1) / 2
+            assert judged.after[slot] == pytest.approx(p2 if mover == 2 else 1 - p2, abs=1e-5)
+        assert judged.best == max(c for c in judged.after if c is not None)
+        checked += 1
+        if checked == 4:
+            break
+    assert checked == 4
+    with pytest.raises(ValueError, match=r"winning chances under blitz need its solved table .* or a model trained"):
+        WinChances(find_table=False, rules="blitz")
+    with pytest.raises(ValueError, match=r"its model \(.*aseb.json.gz\) plays the aseb rules, not blitz"):
+        WinChances(find_table=False, rules="blitz", model=str(path))
+
+
+def test_the_browser_games_of_a_rule_set_play_its_model_and_judge_by_it(aseb_model):
+    from rgou.chances import WinChances
+    from rgou.record import parse_record
+    from rgou.web.games import Lobby
+
+    path, _ = aseb_model
+    lobby = Lobby(find_table=False, rules="aseb", model=str(path))
+    info = lobby.info()
+    assert (info["rules"], info["model"], info["hints"], info["exact"]) == ("aseb", str(path), True, False)
+    assert info["agents"][-5:] == ["ml", "ml-1", "ml-2", "ml+", "human"] and info["default_opponent"] == "ml+"
+    session = lobby.new_session()
+    game_id = lobby.create(session, {"seed": 8, "opponent": "ml"})["id"]
+    game = lobby.game(session, game_id)
+    assert game.agent.rules == "aseb" and game.agent.model_rules == "aseb"
+    judge, hinted = WinChances(find_table=False, rules="aseb", model=str(path)), 0
+    state = lobby.read_state(game)
+    while not state["over"]:
+        state = lobby.roll(game, {})
+        if state["moves"]:
+            hint = lobby.hint(game)
+            rolled = game.record.state.copy()
+            rolled[engine("aseb").DICE] = game.roll
+            assert hint["best_move"] == judge.moves(rolled).best_move and not hint["exact"]
+            hinted += 1
+            state = lobby.move(game, {"move": state["moves"][0]["move"]})
+    assert hinted > 5
+    record = parse_record(lobby.record(game))
+    assert record.rules == "aseb" and record.players == ("human", "ml")
+    review = lobby.review(game)
+    assert review["turns"] == len(record.turns) and not review["exact"]
+    with pytest.raises(ValueError, match=r"--model: .*plays the finkel rules, not blitz"):
+        Lobby(find_table=False, rules="blitz", model="default")
+
+
+def test_play_and_review_a_rule_sets_game_with_its_model(aseb_model, tmp_path, capsys, monkeypatch):
+    import io
+
+    from rgou.cli import main
+    from rgou.record import read_record
+
+    path, _ = aseb_model
+    game = tmp_path / "game.json"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # no solved table there
+    monkeypatch.setattr("sys.stdin", io.StringIO("hint\n" + "1\n" * 400))
+    assert main(["play", "--rules", "aseb", "--model", str(path), "--seed", "2", "--save", str(game)]) == 0
+    assert "your chance of winning after each move (estimated):" in capsys.readouterr().out
+    record = read_record(game)
+    assert record.rules == "aseb" and record.players == ("human", f"ml+:{path}") and record.winner
+    assert main(["review", str(game), "--model", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"ESTIMATES, not exact: no solved table (rgou solve makes one), so the model {path} searched" in out
+    assert main(["review", str(game)]) == 2
+    assert "need its solved table (`rgou solve --rules aseb`" in capsys.readouterr().err
+    assert main(["review", str(game), "--model", "default"]) == 2
+    assert "its model (default) plays the finkel rules, not aseb" in capsys.readouterr().err
+    assert main(["play", "--rules", "blitz", "--model", str(path)]) == 2
+    assert "--model: " in (err := capsys.readouterr().err) and "plays the aseb rules, not blitz" in err
+    assert main(["play", "--rules", "aseb", "--model", str(path), "--save", str(path), "--force"]) == 2
+    assert "--save" in capsys.readouterr().err and path.stat().st_size > 0
+    from rgou.agents import make_agent
+    from rgou.chances import WinChances
+    from rgou.terminal import PlaySession
+
+    with pytest.raises(ValueError, match="chances: they judge aseb games, the agent plays blitz"):
+        PlaySession(make_agent("random", rules="blitz"), chances=WinChances(rules="aseb", model=str(path)))

@@ -376,7 +376,7 @@ def test_play_a_rule_set_in_the_terminal_and_replay_its_record(tmp_path, monkeyp
                           stdout=out)  # fmt: skip
     result = session.run()
     text = out.getvalue()
-    assert "Rules: aseb" in text and "no hints: winning chances under aseb are exact only" in text
+    assert "Rules: aseb" in text and "no hints: winning chances under aseb need its solved table" in text
     assert "|11*  |12   |13   |14   |15*  |" in text  # the Aseb board's middle row
     assert result.winner in (1, 2) and result.record.rules == "aseb"
     path = tmp_path / "aseb.json"
@@ -509,7 +509,7 @@ def test_rule_sets_and_the_data_built_for_them_are_never_mixed(tmp_path, capsys,
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # no solved table there
     assert main(["review", str(tmp_path / "aseb.json")]) == 2
     err = capsys.readouterr().err
-    assert f"{tmp_path / 'aseb.json'}: a game of the aseb rules: winning chances under aseb are exact only" in err
+    assert f"{tmp_path / 'aseb.json'}: a game of the aseb rules: winning chances under aseb need its solved" in err
 
 
 # The exact solver under every rule set, against the reference's plain value iteration.

@@ -186,7 +186,8 @@ def test_a_server_of_another_rule_set_plays_it_and_says_what_it_cannot_do():
         for path in ("hint", "review"):
             status, doc = client.call("GET", f"/api/games/{game['id']}/{path}")
             assert status == 409 and doc["error"] == (
-                "hints and the review under blitz need its solved table (rgou solve --rules blitz)"
+                "hints and the review under blitz need its solved table (rgou solve --rules blitz) "
+                "or a model trained for it (rgou serve --rules blitz --model FILE)"
             )
         status, doc = client.call("POST", "/api/games", {"opponent": "ml"})
         assert status == 400 and "unknown opponent 'ml'" in doc["error"]

@@ -263,7 +263,7 @@ def test_a_second_browser_cannot_touch_the_first_ones_game(browser, site):
 
 def test_a_whole_game_of_another_rule_set_by_clicking(browser):
     # An Aseb server: its board (12 middle squares) drawn from /api/info, five pieces a side, an agent of the rule
-    # set, and no hints or review (their chances are Finkel's).
+    # set, and without its table or a model of it no hints or review.
     with running_server(rules="aseb") as (host, port, _):
         site = (f"http://{host}:{port}", port)
         context = browser.new_context(viewport={"width": 1100, "height": 900}, bypass_csp=True)
@@ -280,6 +280,46 @@ def test_a_whole_game_of_another_rule_set_by_clicking(browser):
             assert state["over"] and len(state["p1"]) == 5 and page.is_disabled("[data-testid=review]")
             record = page.evaluate("fetch('/api/games/' + game.id + '/record').then(r => r.json())")
             assert record["rules"] == "aseb" and record["winner"] == state["winner"]
+        finally:
+            context.close()
+        assert not errors, errors
+
+
+def test_a_model_of_another_rule_set_plays_hints_and_reviews_in_the_browser(browser, tmp_path):
+    # An Aseb server given a model of Aseb (here the shipped nets, declared Aseb's): the ml agents are offered,
+    # and hints and the review are that model's estimates, the footer naming it.
+    from dataclasses import replace
+
+    from rgou.models import load_model
+    from rgou.weights import save_weights
+
+    shipped = load_model("default")
+    model = tmp_path / "aseb.json.gz"
+    save_weights(model, replace(shipped, metadata={**shipped.metadata, "rules": "aseb"}))
+    with running_server(rules="aseb", model=str(model)) as (host, port, _):
+        site = (f"http://{host}:{port}", port)
+        context = browser.new_context(viewport={"width": 1100, "height": 900}, bypass_csp=True)
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        try:
+            _start(page, site, opponent="ml", seed=4)
+            assert page.inner_text("#chances-kind") == f"estimated (no solved table; model: {model})"
+            _settled(page)
+            while not page.query_selector(".movable"):
+                _take_turn(page)
+                _settled(page)
+            page.click("[data-testid=hint]")
+            page.wait_for_selector("[data-testid=hint-panel]:not([hidden])")
+            assert "(estimated)" in page.inner_text("[data-testid=hint-panel]")
+            assert page.locator(".hint-label").count() == page.locator(".movable").count()
+            page.click(".movable .piece >> nth=0")
+            _settled(page)
+            page.click("[data-testid=review]")
+            page.wait_for_selector("[data-testid=review-panel]:not([hidden])")
+            assert "estimated" in page.inner_text("[data-testid=review-panel] h2")
+            record = page.evaluate("fetch('/api/games/' + game.id + '/record').then(r => r.json())")
+            assert record["rules"] == "aseb" and record["players"] == ["human", "ml"]
         finally:
             context.close()
         assert not errors, errors

@@ -341,6 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pl.add_argument("--save", metavar="FILE", help="write the game record here when the game ends or stops")
     pl.add_argument("--table", help="the rule set's solved table for exact hints (default: the cache folder's, if any)")
+    pl.add_argument(
+        "--model",
+        help="weight file or packaged model name, trained for --rules: the default opponent plays ml+ with it, and "
+        "without a solved table it estimates the hints (default: the shipped model, finkel's)",
+    )
     pl.add_argument("--force", action="store_true", help="overwrite an existing --save file")
     pl.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)
     pl.set_defaults(func=cmd_play)
@@ -351,6 +356,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rv.add_argument("--table", help="solved table of the game's rule set (default: the cache folder's; "
                     "without one, estimates for finkel)")  # fmt: skip
+    rv.add_argument("--model", help="weight file or packaged model name: without a solved table, the model whose "
+                    "estimates judge the game (default: the shipped model, finkel's; other rule sets need one "
+                    "trained for them)")  # fmt: skip
     rv.add_argument("--plot", metavar="FILE.png", help="draw player 1's winning chance through the game (matplotlib)")
     rv.add_argument("--json", metavar="FILE", help="write the whole review as JSON ('-': standard output)")
     rv.add_argument("--force", action="store_true", help="overwrite existing --plot or --json files")
@@ -360,9 +368,12 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     sv.add_argument("--port", type=_int_type(0, 65535, what="a port in 0..65535"), default=8000,
                     help="port (default 8000; 0: any free port)")  # fmt: skip
-    sv.add_argument("--table", help="solved table of the rule set's game: the perfect agent, and for finkel exact "
-                    "hints and reviews (default: the cache folder's, if any)")  # fmt: skip
-    _add_rules(sv, "random, heuristic, emm-N and perfect, without hints or reviews, under the other rule sets")
+    sv.add_argument("--table", help="solved table of the rule set's game: the perfect agent, exact hints and "
+                    "reviews (default: the cache folder's, if any)")  # fmt: skip
+    _add_rules(sv, "random, heuristic, emm-N and perfect under the other rule sets, and with --model the ml agents")
+    sv.add_argument("--model", help="weight file or packaged model name, trained for --rules: the ml agents play it "
+                    "and, without a solved table, it estimates hints and reviews (default: the shipped model, "
+                    "finkel's)")  # fmt: skip
     sv.set_defaults(func=cmd_serve)
 
     so = sub.add_parser("solve", help="solve the game exactly: every position's chance of winning under perfect play")

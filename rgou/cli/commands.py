@@ -350,10 +350,19 @@ def cmd_play(args: argparse.Namespace) -> int:
     from rgou.record import write_record
     from rgou.terminal import PlaySession
 
-    opponent = args.opponent or ("ml+" if args.rules == DEFAULT_RULES else OTHER_RULES_OPPONENT)
-    _check_outputs(args, {"--save": args.save}, [("--table", args.table), *_spec_inputs("--opponent", [opponent])])
+    model_spec = [f"ml:{args.model}"] if args.model is not None else []
+    opponent = args.opponent or (
+        f"ml+:{args.model}" if args.model else "ml+" if args.rules == DEFAULT_RULES else OTHER_RULES_OPPONENT
+    )
+    inputs = [("--table", args.table), *_spec_inputs("--model", model_spec), *_spec_inputs("--opponent", [opponent])]
+    _check_outputs(args, {"--save": args.save}, inputs)
+    chances = None
+    if args.table is not None or args.model is not None:
+        try:
+            chances = WinChances(args.table, rules=args.rules, model=args.model)
+        except ValueError as e:
+            raise ValueError(f"{'--table' if args.table is not None else '--model'}: {e}") from None
     agent = make_agent(opponent, seed=args.seed, rules=args.rules)
-    chances = WinChances(args.table, rules=args.rules) if args.table is not None else None
     human = 2 if args.second else 1
     result = PlaySession(agent, human=human, seed=args.seed, dice=args.dice, chances=chances).run()
     if args.save:
@@ -371,10 +380,12 @@ def cmd_review(args: argparse.Namespace) -> int:
 
     to_stdout = args.json == "-"
     outputs = {"--plot": args.plot, "--json": None if to_stdout else args.json}
-    _check_outputs(args, outputs, [("GAME.json", args.game), ("--table", args.table)])
+    model_spec = [f"ml:{args.model}"] if args.model is not None else []
+    inputs = [("GAME.json", args.game), ("--table", args.table), *_spec_inputs("--model", model_spec)]
+    _check_outputs(args, outputs, inputs)
     record = read_record(args.game)
     try:
-        chances = WinChances(args.table, rules=record.rules)  # the record's rule set: its table
+        chances = WinChances(args.table, rules=record.rules, model=args.model)  # the record's rule set: its table
     except ValueError as e:
         raise ValueError(f"{args.game}: a game of the {record.rules} rules: {e}") from None
     review = review_game(record, chances)
@@ -392,7 +403,7 @@ def cmd_review(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from rgou.web.server import serve
 
-    serve(args.host, args.port, table=args.table, rules=args.rules)
+    serve(args.host, args.port, table=args.table, rules=args.rules, model=args.model)
     return 0
 
 

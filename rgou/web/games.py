@@ -51,7 +51,11 @@ WEB_AGENTS = (
 )
 DEFAULT_OPPONENT = "ml+"
 OTHER_RULES_DEFAULT_OPPONENT = f"emm-{OTHER_RULES_DEPTH}"  # where no model plays the rule set
-OTHER_RULES_NOTE = "hints and the review under {rules} need its solved table (rgou solve --rules {rules})"
+OTHER_RULES_NOTE = (
+    "hints and the review under {rules} need its solved table (rgou solve --rules {rules}) "
+    "or a model trained for it (rgou serve --rules {rules} --model FILE)"
+)
+ML_AGENTS = ("ml", "ml-1", "ml-2", "ml+")  # the agents a model plays (`model`: which one)
 DICE_MODES = ("auto", "manual")
 REVIEW_ONLY = "loaded for review only: its players are not a person and an agent this server offers"
 MAX_GAMES_PER_SESSION = 16  # a browser's games kept; the least recently used goes first
@@ -106,43 +110,50 @@ class WebGame:
         return self.opponent == HUMAN or self.record.to_move == self.human
 
 
-def _exact_chances(table, find_table: bool, rules: str) -> WinChances | None:
-    """Exact chances of another rule set (hints, review, the perfect agent) from its solved table: `table` (a
-    Table or a path), else the cache folder's when `find_table` and it is there, else None (none of them)."""
+def _chances(table, find_table: bool, rules: str, model: str | None) -> WinChances | None:
+    """The judge of hints and reviews (and the perfect agent's table): the solved table `table` (a Table or a
+    path), else the cache folder's when `find_table` and it is there, else the model's estimates (`model`, or
+    Finkel's shipped model); None under another rule set than Finkel with neither a table nor a model."""
     from rgou.solve import perfect_table_path
 
-    if table is None:
+    if table is None and model is None and rules != DEFAULT_RULES:
         return WinChances(None, find_table, rules) if find_table and perfect_table_path(rules).is_file() else None
     try:
-        return WinChances(table, rules=rules)
+        return WinChances(table, find_table, rules, model)
     except ValueError as e:
-        raise ValueError(f"--table: {e}") from None
+        raise ValueError(f"{'--table' if table is not None else '--model'}: {e}") from None
 
 
 class Lobby:
     """Every browser's games, and the one agent of each spec that the games copy (see `Agent.data`)."""
 
-    def __init__(self, table=None, find_table: bool = True, rules: str = DEFAULT_RULES):
+    def __init__(self, table=None, find_table: bool = True, rules: str = DEFAULT_RULES, model: str | None = None):
         """table: a solved table or its path; None: the cache folder's, when `find_table` and it exists.
 
-        rules: the rule set every game here plays; under another than Finkel the
-        agents are random, heuristic and emm-N, and with that rule set's solved
-        table perfect, exact hints and reviews (no model estimates its chances).
+        rules: the rule set every game here plays. model: the weight file (or
+        packaged model's name) the ml agents play and, without a table, that
+        estimates hints and reviews; it must be trained for `rules`. None: the
+        shipped model under Finkel; under another rule set the agents are then
+        random, heuristic, emm-N and (with its solved table) perfect, and hints
+        and reviews need the table.
         """
         self.rules = rule_set(rules, "rules").name
-        self.finkel = self.rules == DEFAULT_RULES
+        self.model = model
         self._game = engine(self.rules)
         self._notation = specialise("rgou.notation", self.rules)
-        self.chances = WinChances(table, find_table) if self.finkel else _exact_chances(table, find_table, self.rules)
+        self.chances = _chances(table, find_table, self.rules, model)
         self.table = None if self.chances is None else self.chances.table
+        has_model = model is not None or self.rules == DEFAULT_RULES
         self.agents = [
-            a
-            for a in WEB_AGENTS
-            if (a != "perfect" or self.table is not None)
-            and (self.finkel or a in ("random", "heuristic", "perfect") or a.startswith("emm-"))
+            a for a in WEB_AGENTS if (a != "perfect" or self.table is not None) and (has_model or a not in ML_AGENTS)
         ]
-        self.default_opponent = DEFAULT_OPPONENT if self.finkel else OTHER_RULES_DEFAULT_OPPONENT
+        self.default_opponent = DEFAULT_OPPONENT if has_model else OTHER_RULES_DEFAULT_OPPONENT
         self._prototypes: dict[str, Agent] = {}
+        if model is not None:  # refused now, not at the first game, when it is of another rule set
+            try:
+                self._prototypes["ml"] = make_agent(f"ml:{model}", rules=self.rules)
+            except ValueError as e:
+                raise ValueError(f"--model: {e}") from None
         self._sessions: OrderedDict[str, OrderedDict[str, WebGame]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -187,7 +198,8 @@ class Lobby:
         with self._lock:
             proto = self._prototypes.get(spec)
         if proto is None:
-            proto = make_agent(spec, table=self.table, rules=self.rules)
+            full = f"{spec}:{self.model}" if spec in ML_AGENTS and self.model is not None else spec
+            proto = make_agent(full, table=self.table, rules=self.rules)
             with self._lock:
                 self._prototypes[spec] = proto
         return Agent(spec, proto.data, seed=seed, rules=self.rules, model_rules=proto.model_rules)
@@ -197,6 +209,7 @@ class Lobby:
     def info(self) -> dict:
         return {
             "rules": self.rules,
+            "model": self.model,
             "agents": self.agents + [HUMAN],
             "default_opponent": self.default_opponent,
             "hints": self.chances is not None,

@@ -41,7 +41,7 @@ from rgou._validate import strict_json
 from rgou._version import __version__
 from rgou.record import MAX_RECORD_BYTES
 from rgou.rules import DEFAULT_RULES
-from rgou.web.games import SESSION_TOKEN, GameError, Lobby
+from rgou.web.games import OTHER_RULES_NOTE, SESSION_TOKEN, GameError, Lobby
 
 MAX_BODY = MAX_RECORD_BYTES + 1024  # a game record and its envelope
 REQUEST_TIMEOUT = 30.0  # seconds a connection may take to send its request
@@ -275,14 +275,17 @@ def make_server(
     quiet: bool = False,
     find_table: bool = True,
     rules: str = DEFAULT_RULES,
+    model: str | None = None,
 ) -> Server:
     """A server bound to (host, port) (port 0: any free one), not yet serving; `server_address` says where.
 
     table: a solved table or its path for exact chances and the perfect agent;
     None: the cache folder's, when `find_table` and it exists. quiet: no request log.
-    rules: the rule set of its games (hints and reviews are Finkel's).
+    rules: the rule set of its games. model: the weight file the ml agents
+    play and, without a table, that estimates hints and reviews (trained for
+    `rules`; None: the shipped model, Finkel's). See `rgou.web.games.Lobby`.
     """
-    lobby = Lobby(table, find_table, rules)
+    lobby = Lobby(table, find_table, rules, model)
     local = _is_loopback(host)
     handler = type("RgouHandler", (Handler,), {"lobby": lobby, "local_only": local, "quiet": quiet})
     server_class = type("RgouServer", (Server,), {"address_family": socket.AF_INET6 if ":" in host else socket.AF_INET})
@@ -292,14 +295,16 @@ def make_server(
         raise ValueError(f"--host {host} --port {port}: cannot listen there ({e.strerror or e})") from None
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, table=None, rules: str = DEFAULT_RULES) -> None:
+def serve(
+    host: str = "127.0.0.1", port: int = 8000, table=None, rules: str = DEFAULT_RULES, model: str | None = None
+) -> None:
     """Serve until Ctrl-C, printing the address to open."""
-    server = make_server(host, port, table, rules=rules)
+    server = make_server(host, port, table, rules=rules, model=model)
     lobby = server.RequestHandlerClass.lobby
     shown_host = f"[{host}]" if ":" in host else host
     print(f"rgou {__version__}: open http://{shown_host}:{server.server_address[1]}/ in a browser (Ctrl-C stops)")
     if lobby.chances is None:
-        print(f"rules: {lobby.rules} (no hints or reviews: their chances are {DEFAULT_RULES}'s)")
+        print(f"rules: {lobby.rules} (no hints or reviews: {OTHER_RULES_NOTE.format(rules=lobby.rules)})")
     else:
         print(f"winning chances: {'exact' if lobby.chances.exact else 'estimated'} ({lobby.chances.source})")
     print(f"opponents: {', '.join(lobby.agents)}", flush=True)

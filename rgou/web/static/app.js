@@ -453,7 +453,7 @@ async function start() {
   }
   $("version").textContent = info.version;
   $("chances-kind").textContent = !info.hints ? `none (${info.source})`
-    : info.exact ? "exact (solved table)" : "estimated (no solved table)";
+    : info.exact ? "exact (solved table)" : `estimated (no solved table; model: ${info.model ?? "the shipped one"})`;
   if (info.rules !== "finkel") {
     $("rules-name").textContent = ` (${info.rules} rules)`;
     document.title = `Royal Game of Ur (${info.rules}) - rgou`;
