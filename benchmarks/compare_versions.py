@@ -138,7 +138,8 @@ def main() -> None:
     print(text)
     if args.markdown:
         Path(args.markdown).write_text(text)
-        Path(args.markdown).with_suffix(".json").write_text(json.dumps(results, indent=1))
+        runs = Path(args.markdown)
+        runs.with_name(runs.stem + "-runs.json").write_text(json.dumps(results, indent=1))  # every round's report
 
 
 if __name__ == "__main__":

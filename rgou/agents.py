@@ -56,7 +56,7 @@ from rgou.leaves import (
     net_leaf,
     no_leaf,
 )
-from rgou.models import PACKAGED_MODELS
+from rgou.models import PACKAGED_MODELS, ModelRulesError, load_model
 from rgou.nn.inference import forward_one_into, softmax_into
 from rgou.nn.layout import LAYOUT_IN_OUT, layer_sizes
 from rgou.rules import DEFAULT_RULES, MAX_PIECES, NUM_PIECES, P2, rule_set
@@ -480,7 +480,13 @@ def spec_inputs(spec: str) -> list[Path]:
     return []
 
 
+ML_AGENTS = ("ml", "ml-1", "ml-2", "ml+")  # the ML specs a model file completes (`ml_spec`)
 AGENT_SPECS = "random, heuristic, expectiminimax-N (emm-N), ml[-D][+][:MODEL][:MODE], perfect[:TABLE]"
+
+
+def ml_spec(spec: str, model: str | None) -> str:
+    """`spec` playing `model`: ml, ml-1, ml-2 and ml+ given a model name or file become SPEC:MODEL."""
+    return f"{spec}:{model}" if spec in ML_AGENTS and model is not None else spec
 
 
 def make_agent(
@@ -505,17 +511,13 @@ def make_agent(
             raise ValueError(f"bad agent spec {spec!r}: expected expectiminimax-N or emm-N with a depth N")
         agent = ExpectiminimaxAgent(int(depth), params, rules)
     elif spec in ("ml", "ml+") or spec.startswith(("ml:", "ml-", "ml+:")):
-        from rgou.models import load_model
-
         depth, close, model, mode = _parse_ml(spec)
         if depth > MAX_ML_DEPTH:
             raise ValueError(f"bad agent spec {spec!r}: ML search depth must be 0..{MAX_ML_DEPTH}")
-        weights = load_model(Path(model) if Path(model).exists() else model)
-        if weights.rules != rules:
-            raise ValueError(
-                f"agent {spec!r}: its model ({model}) plays the {weights.rules} rules, not {rules}; "
-                f"train a model for {rules} with `rgou train --rules {rules} --preset strong` and play ml:FILE"
-            )
+        try:
+            weights = load_model(Path(model) if Path(model).exists() else model, rules)
+        except ModelRulesError as e:
+            raise ValueError(f"agent {spec!r}: {e} and play ml:FILE") from None
         agent = MLAgent(weights, mode, depth, close_gap=CLOSE_GAP if close else 0.0)
     elif spec == "perfect" or spec.startswith("perfect:"):
         agent = PerfectAgent(spec.partition(":")[2] or table, rules=rules)

@@ -64,10 +64,13 @@ class WinChances:
     """
 
     def __init__(self, table=None, find_table: bool = True, rules: str = DEFAULT_RULES, model: str | None = None):
-        from rgou.agents import make_agent
+        from rgou.agents import make_agent, ml_spec
+        from rgou.models import load_model
         from rgou.solve import load_perfect_table, perfect_table_path
 
         self.rules = rule_set(rules, "rules").name
+        if model is not None:
+            load_model(model, self.rules)  # a model of another rule set is refused, table or not
         game, search = specialise("rgou.game", self.rules), specialise("rgou.search", self.rules)
         self._to_move, self._distinct_moves = game.TO_MOVE, game.distinct_moves
         self._search_into, self._chance_value_into = search.search_into, search.chance_value_into
@@ -93,8 +96,7 @@ class WinChances:
                 f"no solved table (rgou solve makes one), so {judge} searched one ply deeper "
                 f"({ESTIMATE_AGENT}) judged every move"
             )
-            spec = ESTIMATE_AGENT if model is None else f"{ESTIMATE_AGENT}:{model}"
-            data = make_agent(spec, rules=self.rules).data
+            data = make_agent(ml_spec(ESTIMATE_AGENT, model), rules=self.rules).data
             self._leaf, self._plies = data.leaf, int(data.plies)
         self._work = search.leaf_work(self._plies, self._leaf)
         self._scores = np.empty(pieces, np.float64)

@@ -33,9 +33,23 @@ def model_file(name_or_path: str | Path) -> Iterator[Path]:
     yield Path(name_or_path)
 
 
-def load_model(name_or_path: str | Path):
-    """`Weights` of a packaged model name or a weight file (see `rgou.weights.load_weights`)."""
+class ModelRulesError(ValueError):
+    """A model trained for another rule set than the one asked for; the message names both."""
+
+
+def load_model(name_or_path: str | Path, rules: str | None = None):
+    """`Weights` of a packaged model name or a weight file (see `rgou.weights.load_weights`).
+
+    rules: the rule set the model must be trained for (None: any); another is
+    refused (`ModelRulesError`, a ValueError) naming the model and both rule sets.
+    """
     from rgou.weights import load_weights
 
     with model_file(name_or_path) as path:
-        return load_weights(path)
+        weights = load_weights(path)
+    if rules is not None and weights.rules != rules:
+        raise ModelRulesError(
+            f"the model {name_or_path} plays the {weights.rules} rules, not {rules}; "
+            f"train a model for {rules} with `rgou train --rules {rules} --preset strong`"
+        )
+    return weights

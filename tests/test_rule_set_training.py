@@ -231,9 +231,9 @@ def test_the_ml_agent_plays_its_models_rule_set_as_the_reference_computes(aseb_m
             checked += 1
     assert checked > 100
     assert make_agent(f"ml:{path}", rules="aseb").rules == "aseb"
-    with pytest.raises(ValueError, match=r"its model \(.*aseb.json.gz\) plays the aseb rules, not finkel; train"):
+    with pytest.raises(ValueError, match=r"the model .*aseb.json.gz plays the aseb rules, not finkel; train"):
         make_agent(f"ml:{path}")
-    with pytest.raises(ValueError, match=r"agent 'ml': its model \(default\) plays the finkel rules, not blitz"):
+    with pytest.raises(ValueError, match=r"agent 'ml': the model default plays the finkel rules, not blitz"):
         make_agent("ml", rules="blitz")
 
 
@@ -434,11 +434,15 @@ def test_a_rule_sets_estimated_chances_are_its_models_search_one_ply_deeper(aseb
     assert checked == 4
     with pytest.raises(ValueError, match=r"winning chances under blitz need its solved table .* or a model trained"):
         WinChances(find_table=False, rules="blitz")
-    with pytest.raises(ValueError, match=r"its model \(.*aseb.json.gz\) plays the aseb rules, not blitz"):
+    with pytest.raises(ValueError, match=r"the model .*aseb.json.gz plays the aseb rules, not blitz"):
         WinChances(find_table=False, rules="blitz", model=str(path))
+    with pytest.raises(ValueError, match="the model default plays the finkel rules, not aseb"):
+        WinChances("no-such.table", rules="aseb", model="default")  # refused before the table is read
 
 
-def test_the_browser_games_of_a_rule_set_play_its_model_and_judge_by_it(aseb_model):
+def test_the_browser_games_of_a_rule_set_play_its_model_and_judge_by_it(aseb_model, monkeypatch):
+    import types
+
     from rgou.chances import WinChances
     from rgou.record import parse_record
     from rgou.web.games import Lobby
@@ -446,7 +450,7 @@ def test_the_browser_games_of_a_rule_set_play_its_model_and_judge_by_it(aseb_mod
     path, _ = aseb_model
     lobby = Lobby(find_table=False, rules="aseb", model=str(path))
     info = lobby.info()
-    assert (info["rules"], info["model"], info["hints"], info["exact"]) == ("aseb", str(path), True, False)
+    assert (info["rules"], info["model"], info["hints"], info["exact"]) == ("aseb", path.name, True, False)
     assert info["agents"][-5:] == ["ml", "ml-1", "ml-2", "ml+", "human"] and info["default_opponent"] == "ml+"
     session = lobby.new_session()
     game_id = lobby.create(session, {"seed": 8, "opponent": "ml"})["id"]
@@ -468,8 +472,12 @@ def test_the_browser_games_of_a_rule_set_play_its_model_and_judge_by_it(aseb_mod
     assert record.rules == "aseb" and record.players == ("human", "ml")
     review = lobby.review(game)
     assert review["turns"] == len(record.turns) and not review["exact"]
-    with pytest.raises(ValueError, match=r"--model: .*plays the finkel rules, not blitz"):
+    with pytest.raises(ValueError, match="--model: the model default plays the finkel rules, not blitz"):
         Lobby(find_table=False, rules="blitz", model="default")
+    exact = types.SimpleNamespace(table=None, exact=True, source="a solved table")  # as if a table judged
+    monkeypatch.setattr("rgou.web.games._chances", lambda *args: exact)
+    with pytest.raises(ValueError, match="--model: the model default plays the finkel rules, not aseb"):
+        Lobby(rules="aseb", model="default")
 
 
 def test_play_and_review_a_rule_sets_game_with_its_model(aseb_model, tmp_path, capsys, monkeypatch):
@@ -482,19 +490,26 @@ def test_play_and_review_a_rule_sets_game_with_its_model(aseb_model, tmp_path, c
     game = tmp_path / "game.json"
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # no solved table there
     monkeypatch.setattr("sys.stdin", io.StringIO("hint\n" + "1\n" * 400))
-    assert main(["play", "--rules", "aseb", "--model", str(path), "--seed", "2", "--save", str(game)]) == 0
+    args = ["play", "--rules", "aseb", "--model", str(path), "--seed", "2", "--save", str(game), "--force"]
+    assert main([*args, "--opponent", "ml"]) == 0
     assert "your chance of winning after each move (estimated):" in capsys.readouterr().out
     record = read_record(game)
-    assert record.rules == "aseb" and record.players == ("human", f"ml+:{path}") and record.winner
+    assert record.rules == "aseb" and record.players == ("human", f"ml:{path}") and record.winner
     assert main(["review", str(game), "--model", str(path)]) == 0
     out = capsys.readouterr().out
     assert f"ESTIMATES, not exact: no solved table (rgou solve makes one), so the model {path} searched" in out
     assert main(["review", str(game)]) == 2
     assert "need its solved table (`rgou solve --rules aseb`" in capsys.readouterr().err
     assert main(["review", str(game), "--model", "default"]) == 2
-    assert "its model (default) plays the finkel rules, not aseb" in capsys.readouterr().err
+    assert f"{game}: a game of the aseb rules: --model: the model default plays the finkel rules, not aseb" in (
+        capsys.readouterr().err
+    )
     assert main(["play", "--rules", "blitz", "--model", str(path)]) == 2
-    assert "--model: " in (err := capsys.readouterr().err) and "plays the aseb rules, not blitz" in err
+    assert f"--model: the model {path} plays the aseb rules, not blitz" in capsys.readouterr().err
+    for opponent, spec in ((None, f"ml+:{path}"), ("ml-1", f"ml-1:{path}")):  # the ml agents play --model
+        monkeypatch.setattr("sys.stdin", io.StringIO("quit\n"))
+        assert main(args + (["--opponent", opponent] if opponent else [])) == 0
+        assert read_record(game).players == ("human", spec)
     assert main(["play", "--rules", "aseb", "--model", str(path), "--save", str(path), "--force"]) == 2
     assert "--save" in capsys.readouterr().err and path.stat().st_size > 0
     from rgou.agents import make_agent

@@ -345,7 +345,7 @@ def test_agents_and_matches_keep_to_one_rule_set(monkeypatch, tmp_path):
     from rgou.arena import match
 
     for spec in ("ml", "ml+", "ml-1:default"):
-        with pytest.raises(ValueError, match=re.escape(f"agent {spec!r}: its model (default) plays the finkel rules")):
+        with pytest.raises(ValueError, match=re.escape(f"agent {spec!r}: the model default plays the finkel rules")):
             make_agent(spec, rules="masters")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # no solved table there
     with pytest.raises(ValueError, match=r"no solved table at .*masters-7.table: run `rgou solve --rules masters`"):
@@ -429,7 +429,7 @@ def test_the_commands_take_a_rule_set(tmp_path, capsys, monkeypatch):
     assert [r.rules for r in records] == ["blitz", "blitz"] and all(r.winner for r in records)
     capsys.readouterr()
     assert main(["arena", "ml", "heuristic", "--rules", "masters", "--games", "2", "--quiet"]) == 2
-    assert "agent 'ml': its model (default) plays the finkel rules, not masters" in capsys.readouterr().err
+    assert "agent 'ml': the model default plays the finkel rules, not masters" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["arena", "heuristic", "random", "--rules", "ur"])
     assert "argument --rules: invalid choice: 'ur'" in capsys.readouterr().err

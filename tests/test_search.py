@@ -120,7 +120,7 @@ def test_deep_search_matches_memoised_plain_search(depth, monkeypatch):
 
     monkeypatch.setattr(oracle, "_chance", memoised)
     states, _ = random_states(5)
-    for state in states[:: max(1, len(states) // (6 if depth == 4 else 3))]:
+    for state in states[:: max(1, len(states) // (6 if depth == 4 else 2))]:
         check_against_oracle(Position.from_array(state), depth)
 
 

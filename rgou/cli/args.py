@@ -343,8 +343,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--table", help="the rule set's solved table for exact hints (default: the cache folder's, if any)")
     pl.add_argument(
         "--model",
-        help="weight file or packaged model name, trained for --rules: the default opponent plays ml+ with it, and "
-        "without a solved table it estimates the hints (default: the shipped model, finkel's)",
+        help="weight file or packaged model name, trained for --rules: the ml agents play it (default opponent ml+) "
+        "and, without a solved table, it estimates the hints (default: the shipped model, finkel's)",
     )
     pl.add_argument("--force", action="store_true", help="overwrite an existing --save file")
     pl.add_argument("--strict", action="store_true", help=argparse.SUPPRESS)
@@ -355,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
         "game", metavar="GAME.json", help="a game record (rgou play --save, rgou serve, arena --save-games)"
     )
     rv.add_argument("--table", help="solved table of the game's rule set (default: the cache folder's; "
-                    "without one, estimates for finkel)")  # fmt: skip
+                    "without one, a model's estimates: --model, or the shipped model for finkel)")  # fmt: skip
     rv.add_argument("--model", help="weight file or packaged model name: without a solved table, the model whose "
                     "estimates judge the game (default: the shipped model, finkel's; other rule sets need one "
                     "trained for them)")  # fmt: skip

@@ -344,24 +344,35 @@ def _save_games(args: argparse.Namespace, files: dict[tuple[int, int], list[Path
     print(f"wrote {count} game records to {args.save_games} (rgou review reads them)")
 
 
+def _check_model(model: str | None, rules: str, context: str = "") -> None:
+    """Refuse --model, before any work, unless it is a model of `rules` (`context` starts the message)."""
+    from rgou.models import load_model
+
+    if model is not None:
+        try:
+            load_model(model, rules)
+        except ValueError as e:
+            raise ValueError(f"{context}--model: {e}") from None
+
+
 def cmd_play(args: argparse.Namespace) -> int:
-    from rgou.agents import make_agent
+    from rgou.agents import make_agent, ml_spec
     from rgou.chances import WinChances
     from rgou.record import write_record
     from rgou.terminal import PlaySession
 
     model_spec = [f"ml:{args.model}"] if args.model is not None else []
-    opponent = args.opponent or (
-        f"ml+:{args.model}" if args.model else "ml+" if args.rules == DEFAULT_RULES else OTHER_RULES_OPPONENT
-    )
+    has_model = args.model is not None or args.rules == DEFAULT_RULES
+    opponent = ml_spec(args.opponent or ("ml+" if has_model else OTHER_RULES_OPPONENT), args.model)
     inputs = [("--table", args.table), *_spec_inputs("--model", model_spec), *_spec_inputs("--opponent", [opponent])]
     _check_outputs(args, {"--save": args.save}, inputs)
+    _check_model(args.model, args.rules)
     chances = None
     if args.table is not None or args.model is not None:
         try:
             chances = WinChances(args.table, rules=args.rules, model=args.model)
         except ValueError as e:
-            raise ValueError(f"{'--table' if args.table is not None else '--model'}: {e}") from None
+            raise ValueError(f"--table: {e}" if args.table is not None else str(e)) from None
     agent = make_agent(opponent, seed=args.seed, rules=args.rules)
     human = 2 if args.second else 1
     result = PlaySession(agent, human=human, seed=args.seed, dice=args.dice, chances=chances).run()
@@ -384,6 +395,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     inputs = [("GAME.json", args.game), ("--table", args.table), *_spec_inputs("--model", model_spec)]
     _check_outputs(args, outputs, inputs)
     record = read_record(args.game)
+    _check_model(args.model, record.rules, f"{args.game}: a game of the {record.rules} rules: ")
     try:
         chances = WinChances(args.table, rules=record.rules, model=args.model)  # the record's rule set: its table
     except ValueError as e:

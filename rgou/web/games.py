@@ -24,12 +24,14 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from rgou.agents import Agent, make_agent
+from rgou.agents import ML_AGENTS, Agent, make_agent, ml_spec
 from rgou.chances import WinChances
 from rgou.game import engine
+from rgou.models import load_model
 from rgou.record import HUMAN, MAX_SEED, GameRecord, parse_record
 from rgou.review import CATEGORY_NAMES, review_game
 from rgou.rules import DEFAULT_RULES, FINISHED, MAX_ROLL, OFF_BOARD, OTHER_RULES_DEPTH, P1, P2, rule_set
@@ -55,7 +57,6 @@ OTHER_RULES_NOTE = (
     "hints and the review under {rules} need its solved table (rgou solve --rules {rules}) "
     "or a model trained for it (rgou serve --rules {rules} --model FILE)"
 )
-ML_AGENTS = ("ml", "ml-1", "ml-2", "ml+")  # the agents a model plays (`model`: which one)
 DICE_MODES = ("auto", "manual")
 REVIEW_ONLY = "loaded for review only: its players are not a person and an agent this server offers"
 MAX_GAMES_PER_SESSION = 16  # a browser's games kept; the least recently used goes first
@@ -121,7 +122,9 @@ def _chances(table, find_table: bool, rules: str, model: str | None) -> WinChanc
     try:
         return WinChances(table, find_table, rules, model)
     except ValueError as e:
-        raise ValueError(f"{'--table' if table is not None else '--model'}: {e}") from None
+        if table is None:
+            raise  # the cache folder's table: the message names its file
+        raise ValueError(f"--table: {e}") from None
 
 
 class Lobby:
@@ -139,6 +142,11 @@ class Lobby:
         """
         self.rules = rule_set(rules, "rules").name
         self.model = model
+        if model is not None:
+            try:
+                load_model(model, self.rules)  # refused now, not at the first game, table or not
+            except ValueError as e:
+                raise ValueError(f"--model: {e}") from None
         self._game = engine(self.rules)
         self._notation = specialise("rgou.notation", self.rules)
         self.chances = _chances(table, find_table, self.rules, model)
@@ -149,11 +157,6 @@ class Lobby:
         ]
         self.default_opponent = DEFAULT_OPPONENT if has_model else OTHER_RULES_DEFAULT_OPPONENT
         self._prototypes: dict[str, Agent] = {}
-        if model is not None:  # refused now, not at the first game, when it is of another rule set
-            try:
-                self._prototypes["ml"] = make_agent(f"ml:{model}", rules=self.rules)
-            except ValueError as e:
-                raise ValueError(f"--model: {e}") from None
         self._sessions: OrderedDict[str, OrderedDict[str, WebGame]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -198,8 +201,7 @@ class Lobby:
         with self._lock:
             proto = self._prototypes.get(spec)
         if proto is None:
-            full = f"{spec}:{self.model}" if spec in ML_AGENTS and self.model is not None else spec
-            proto = make_agent(full, table=self.table, rules=self.rules)
+            proto = make_agent(ml_spec(spec, self.model), table=self.table, rules=self.rules)
             with self._lock:
                 self._prototypes[spec] = proto
         return Agent(spec, proto.data, seed=seed, rules=self.rules, model_rules=proto.model_rules)
@@ -209,7 +211,7 @@ class Lobby:
     def info(self) -> dict:
         return {
             "rules": self.rules,
-            "model": self.model,
+            "model": None if self.model is None else Path(self.model).name,  # not the server's folders
             "agents": self.agents + [HUMAN],
             "default_opponent": self.default_opponent,
             "hints": self.chances is not None,
