@@ -27,7 +27,8 @@ from rgou.leaves import NET_WIN
 from rgou.rules import DEFAULT_RULES, P1, P2, RULE_SETS, rule_set
 from rgou.specialise import specialise
 
-ESTIMATE_AGENT = "ml-1"  # the shipped model, searched one ply deeper than `ml`
+ESTIMATE_DEPTH = 1  # the model searched one ply deeper than `ml`
+ESTIMATE_AGENT = f"ml-{ESTIMATE_DEPTH}"  # its agent spec
 
 
 @dataclass(frozen=True)
@@ -64,13 +65,12 @@ class WinChances:
     """
 
     def __init__(self, table=None, find_table: bool = True, rules: str = DEFAULT_RULES, model: str | None = None):
-        from rgou.agents import make_agent, ml_spec
+        from rgou.agents import MLAgent, make_agent
         from rgou.models import load_model
         from rgou.solve import load_perfect_table, perfect_table_path
 
         self.rules = rule_set(rules, "rules").name
-        if model is not None:
-            load_model(model, self.rules)  # a model of another rule set is refused, table or not
+        weights = None if model is None else load_model(model, self.rules)  # another rule set's: refused
         game, search = specialise("rgou.game", self.rules), specialise("rgou.search", self.rules)
         self._to_move, self._distinct_moves = game.TO_MOVE, game.distinct_moves
         self._search_into, self._chance_value_into = search.search_into, search.chance_value_into
@@ -96,7 +96,8 @@ class WinChances:
                 f"no solved table (rgou solve makes one), so {judge} searched one ply deeper "
                 f"({ESTIMATE_AGENT}) judged every move"
             )
-            data = make_agent(ml_spec(ESTIMATE_AGENT, model), rules=self.rules).data
+            agent = make_agent(ESTIMATE_AGENT) if weights is None else MLAgent(weights, depth=ESTIMATE_DEPTH)
+            data = agent.data
             self._leaf, self._plies = data.leaf, int(data.plies)
         self._work = search.leaf_work(self._plies, self._leaf)
         self._scores = np.empty(pieces, np.float64)

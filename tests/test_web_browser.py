@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -65,17 +66,26 @@ def site():
         yield f"http://{host}:{port}", port
 
 
-@pytest.fixture
-def page(browser, site):
+@contextmanager
+def _new_page(browser):
+    """A page in a fresh browser context; on leaving, no script error or failed load may have happened."""
     # bypass_csp: the tests wait on script expressions, which the page's policy (no eval) refuses
     context = browser.new_context(viewport={"width": 1100, "height": 900}, accept_downloads=True, bypass_csp=True)
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" and not _refused(m.text) else None)
-    yield page
-    context.close()
-    assert not errors, errors  # no script error, no failed load, in any test
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not errors, errors
+
+
+@pytest.fixture
+def page(browser, site):
+    with _new_page(browser) as page:
+        yield page
 
 
 def _refused(text: str) -> bool:
@@ -119,6 +129,19 @@ def _take_turn(page) -> None:
         page.click(".movable .piece >> nth=0")
 
 
+def _record(page) -> dict:
+    """The page's game record, asked of the server with the page's own cookie."""
+    return page.evaluate("fetch('/api/games/' + game.id + '/record').then(r => r.json())")
+
+
+def _until_movable(page) -> None:
+    """Take the person's turns until a piece of theirs can move."""
+    _settled(page)
+    while not page.query_selector(".movable"):
+        _take_turn(page)
+        _settled(page)
+
+
 def _play_to_the_end(page) -> dict:
     """Take the person's turns until the game is over (at most 2,000 actions); the game as the server has it."""
     for _ in range(2000):
@@ -158,10 +181,7 @@ def test_a_whole_game_played_by_clicking_then_reviewed(page, site):
 
 def test_hint_undo_and_save(page, site, tmp_path):
     _start(page, site, opponent="heuristic", seed=8)
-    _settled(page)
-    while not page.query_selector(".movable"):
-        _take_turn(page)
-        _settled(page)
+    _until_movable(page)
     page.click("[data-testid=hint]")
     page.wait_for_selector("[data-testid=hint-panel]:not([hidden])")
     text = page.inner_text("[data-testid=hint-panel]")
@@ -264,25 +284,16 @@ def test_a_second_browser_cannot_touch_the_first_ones_game(browser, site):
 def test_a_whole_game_of_another_rule_set_by_clicking(browser):
     # An Aseb server: its board (12 middle squares) drawn from /api/info, five pieces a side, an agent of the rule
     # set, and without its table or a model of it no hints or review.
-    with running_server(rules="aseb") as (host, port, _):
-        site = (f"http://{host}:{port}", port)
-        context = browser.new_context(viewport={"width": 1100, "height": 900}, bypass_csp=True)
-        page = context.new_page()
-        errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        try:
-            _start(page, site, opponent="emm-2", seed=5)
-            assert "(aseb rules)" in page.inner_text("h1")
-            assert page.locator("[data-square]").count() == 20
-            assert page.get_attribute("#board", "viewBox").split()[2] == str(2 * 10 + 12 * 70)
-            assert page.is_disabled("[data-testid=hint]")
-            state = _play_to_the_end(page)
-            assert state["over"] and len(state["p1"]) == 5 and page.is_disabled("[data-testid=review]")
-            record = page.evaluate("fetch('/api/games/' + game.id + '/record').then(r => r.json())")
-            assert record["rules"] == "aseb" and record["winner"] == state["winner"]
-        finally:
-            context.close()
-        assert not errors, errors
+    with running_server(rules="aseb") as (host, port, _), _new_page(browser) as page:
+        _start(page, (f"http://{host}:{port}", port), opponent="emm-2", seed=5)
+        assert "(aseb rules)" in page.inner_text("h1")
+        assert page.locator("[data-square]").count() == 20
+        assert page.get_attribute("#board", "viewBox").split()[2] == str(2 * 10 + 12 * 70)
+        assert page.is_disabled("[data-testid=hint]")
+        state = _play_to_the_end(page)
+        assert state["over"] and len(state["p1"]) == 5 and page.is_disabled("[data-testid=review]")
+        record = _record(page)
+        assert record["rules"] == "aseb" and record["winner"] == state["winner"]
 
 
 def test_a_model_of_another_rule_set_plays_hints_and_reviews_in_the_browser(browser, tmp_path):
@@ -296,30 +307,18 @@ def test_a_model_of_another_rule_set_plays_hints_and_reviews_in_the_browser(brow
     shipped = load_model("default")
     model = tmp_path / "aseb.json.gz"
     save_weights(model, replace(shipped, metadata={**shipped.metadata, "rules": "aseb"}))
-    with running_server(rules="aseb", model=str(model)) as (host, port, _):
-        site = (f"http://{host}:{port}", port)
-        context = browser.new_context(viewport={"width": 1100, "height": 900}, bypass_csp=True)
-        page = context.new_page()
-        errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        try:
-            _start(page, site, opponent="ml", seed=4)
-            assert page.inner_text("#chances-kind") == "estimated (no solved table; model: aseb.json.gz)"
-            _settled(page)
-            while not page.query_selector(".movable"):
-                _take_turn(page)
-                _settled(page)
-            page.click("[data-testid=hint]")
-            page.wait_for_selector("[data-testid=hint-panel]:not([hidden])")
-            assert "(estimated)" in page.inner_text("[data-testid=hint-panel]")
-            assert page.locator(".hint-label").count() == page.locator(".movable").count()
-            page.click(".movable .piece >> nth=0")
-            _settled(page)
-            page.click("[data-testid=review]")
-            page.wait_for_selector("[data-testid=review-panel]:not([hidden])")
-            assert "estimated" in page.inner_text("[data-testid=review-panel] h2")
-            record = page.evaluate("fetch('/api/games/' + game.id + '/record').then(r => r.json())")
-            assert record["rules"] == "aseb" and record["players"] == ["human", "ml"]
-        finally:
-            context.close()
-        assert not errors, errors
+    with running_server(rules="aseb", model=str(model)) as (host, port, _), _new_page(browser) as page:
+        _start(page, (f"http://{host}:{port}", port), opponent="ml", seed=4)
+        assert page.inner_text("#chances-kind") == "estimated (no solved table; model: aseb.json.gz)"
+        _until_movable(page)
+        page.click("[data-testid=hint]")
+        page.wait_for_selector("[data-testid=hint-panel]:not([hidden])")
+        assert "(estimated)" in page.inner_text("[data-testid=hint-panel]")
+        assert page.locator(".hint-label").count() == page.locator(".movable").count()
+        page.click(".movable .piece >> nth=0")
+        _settled(page)
+        page.click("[data-testid=review]")
+        page.wait_for_selector("[data-testid=review-panel]:not([hidden])")
+        assert "estimated" in page.inner_text("[data-testid=review-panel] h2")
+        record = _record(page)
+        assert record["rules"] == "aseb" and record["players"] == ["human", "ml"]

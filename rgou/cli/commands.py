@@ -358,6 +358,7 @@ def _check_model(model: str | None, rules: str, context: str = "") -> None:
 def cmd_play(args: argparse.Namespace) -> int:
     from rgou.agents import make_agent, ml_spec
     from rgou.chances import WinChances
+    from rgou.models import ModelRulesError
     from rgou.record import write_record
     from rgou.terminal import PlaySession
 
@@ -366,11 +367,12 @@ def cmd_play(args: argparse.Namespace) -> int:
     opponent = ml_spec(args.opponent or ("ml+" if has_model else OTHER_RULES_OPPONENT), args.model)
     inputs = [("--table", args.table), *_spec_inputs("--model", model_spec), *_spec_inputs("--opponent", [opponent])]
     _check_outputs(args, {"--save": args.save}, inputs)
-    _check_model(args.model, args.rules)
     chances = None
     if args.table is not None or args.model is not None:
         try:
-            chances = WinChances(args.table, rules=args.rules, model=args.model)
+            chances = WinChances(args.table, rules=args.rules, model=args.model)  # checks --model first
+        except ModelRulesError as e:
+            raise ValueError(f"--model: {e}") from None
         except ValueError as e:
             raise ValueError(f"--table: {e}" if args.table is not None else str(e)) from None
     agent = make_agent(opponent, seed=args.seed, rules=args.rules)
