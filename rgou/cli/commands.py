@@ -344,17 +344,6 @@ def _save_games(args: argparse.Namespace, files: dict[tuple[int, int], list[Path
     print(f"wrote {count} game records to {args.save_games} (rgou review reads them)")
 
 
-def _check_model(model: str | None, rules: str, context: str = "") -> None:
-    """Refuse --model, before any work, unless it is a model of `rules` (`context` starts the message)."""
-    from rgou.models import load_model
-
-    if model is not None:
-        try:
-            load_model(model, rules)
-        except ValueError as e:
-            raise ValueError(f"{context}--model: {e}") from None
-
-
 def cmd_play(args: argparse.Namespace) -> int:
     from rgou.agents import make_agent, ml_spec
     from rgou.chances import WinChances
@@ -388,6 +377,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     import json
 
     from rgou.chances import WinChances
+    from rgou.models import ModelRulesError
     from rgou.record import read_record
     from rgou.review import plot_review, render_review, review_game
 
@@ -397,11 +387,11 @@ def cmd_review(args: argparse.Namespace) -> int:
     inputs = [("GAME.json", args.game), ("--table", args.table), *_spec_inputs("--model", model_spec)]
     _check_outputs(args, outputs, inputs)
     record = read_record(args.game)
-    _check_model(args.model, record.rules, f"{args.game}: a game of the {record.rules} rules: ")
     try:
         chances = WinChances(args.table, rules=record.rules, model=args.model)  # the record's rule set: its table
     except ValueError as e:
-        raise ValueError(f"{args.game}: a game of the {record.rules} rules: {e}") from None
+        option = "--model: " if isinstance(e, ModelRulesError) else ""
+        raise ValueError(f"{args.game}: a game of the {record.rules} rules: {option}{e}") from None
     review = review_game(record, chances)
     if to_stdout:
         print(json.dumps(review.to_json(), indent=2))
