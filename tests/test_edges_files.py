@@ -503,7 +503,7 @@ def checkpoint(options, tmp_path_factory):
         {"epoch": 1, "train_value_loss": 0.5, "val_value_loss": 0.25, "seconds": 0.25, "best": True},
         {"epoch": 2, "train_value_loss": 0.4, "val_value_loss": 0.3, "seconds": 0.5, "best": False},
     ]
-    progress = _Progress(epoch=2, best_epoch=1, best_loss=0.75, since_best=1, history=history)
+    progress = _Progress(2, 1, 1, 0.25, 0.5, since_best=1, history=history)
     best = (state.value + 1, state.policy - 1)
     counts = {"games": 10, "train_samples": 80, "validation_samples": 20, "train_games": 8, "validation_games": 2}
     _save_checkpoint(path, state, best, progress, options, IDENTITY, counts, 1)
@@ -593,7 +593,9 @@ def test_truncated_or_flipped_checkpoint_is_a_value_error(checkpoint, tmp_path, 
         (lambda m: m.update(history=[5]), r"history\[0\]"),
         (lambda m: m.update(step=-1), "step"),
         (lambda m: m.update(format=True), "checkpoint format True"),
-        (lambda m: m.update(best_loss=None), "best_loss"),
+        (lambda m: m.update(best_value_loss=None), "best_value_loss"),
+        (lambda m: m.update(best_policy_epoch=3), r"best_policy_epoch must be at most epoch \(2\)"),
+        (lambda m: m.update(format=1), "best_epoch must be an integer"),  # format 1 names one best epoch
     ],
 )
 def test_checkpoint_metadata_of_other_types_names_the_file_and_the_field(checkpoint, tmp_path, change, message):

@@ -86,7 +86,8 @@ def test_curves_mark_the_best_epoch_and_are_titled_with_the_run(tmp_path, monkey
     title = fig._suptitle.get_text()
     assert "quick options" in title and "numba trainer" in title and "value target outcome" in title
     labels = [line.get_label() for line in fig.axes[0].get_lines()]
-    assert f"best epoch ({run.result.best_epoch})" in labels
+    assert f"best value epoch ({run.result.best_value_epoch})" in labels
+    assert f"best policy epoch ({run.result.best_policy_epoch})" in labels
 
 
 def test_generate_options_are_the_one_spelling_of_a_generation_run():

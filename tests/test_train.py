@@ -101,6 +101,52 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path, data
     assert [h["val_value_loss"] for h in second.history] == [h["val_value_loss"] for h in whole.history]
 
 
+def test_each_net_keeps_the_weights_of_its_own_best_epoch(tmp_path, data):
+    """The value and policy nets share no parameters: each net's saved weights are those of its lowest loss."""
+    from rgou.train import checkpoint_weights
+    from rgou.train.checkpoint import read_checkpoint
+
+    options = TrainOptions(epochs=6, batch_size=16, learning_rate=0.01, hidden_sizes=(32, 16), seed=4, patience=6)
+    ckpt = tmp_path / "run.ckpt.npz"
+    states = {}
+
+    def keep_state(record: dict) -> None:  # the checkpoint holds the trainer's state after this epoch
+        states[record["epoch"]] = read_checkpoint(ckpt)[1]
+
+    result = train(data, options, checkpoint=ckpt, on_epoch=keep_state)
+    value_losses = [h["val_value_loss"] for h in result.history]
+    policy_losses = [h["val_policy_loss"] for h in result.history]
+    assert result.best_value_epoch == 1 + int(np.argmin(value_losses))
+    assert result.best_policy_epoch == 1 + int(np.argmin(policy_losses))
+    assert result.best_value_epoch != result.best_policy_epoch  # the case the rule is for
+    np.testing.assert_array_equal(result.weights.value, states[result.best_value_epoch]["value"])
+    np.testing.assert_array_equal(result.weights.policy, states[result.best_policy_epoch]["policy"])
+    assert (result.best_value_loss, result.best_policy_loss) == (min(value_losses), min(policy_losses))
+    best = result.history[result.best_policy_epoch - 1]
+    assert result.policy_accuracy == best["val_policy_accuracy"]
+    meta = result.weights.metadata
+    assert (meta["best_value_epoch"], meta["best_policy_epoch"]) == (result.best_value_epoch, result.best_policy_epoch)
+    assert meta["best_validation_loss"] == min(value_losses) + min(policy_losses)
+    improved = [h["epoch"] for h in result.history if h["best"]]
+    firsts = {1 + int(np.argmin(v[:k])) for v in (value_losses, policy_losses) for k in range(1, 7)}
+    assert improved == sorted(firsts)
+
+    # A checkpoint of format 1 (one best epoch for both nets) reads as each net's best at that epoch.
+    with np.load(ckpt) as f:
+        arrays = dict(f)
+    meta = json.loads(str(arrays["meta"]))
+    epoch = meta["best_policy_epoch"]
+    for key in ("best_value_epoch", "best_policy_epoch", "best_value_loss", "best_policy_loss"):
+        del meta[key]
+    record = result.history[epoch - 1]
+    meta.update(format=1, best_epoch=epoch, best_loss=record["val_value_loss"] + record["val_policy_loss"])
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "old.ckpt.npz", **arrays)
+    old = checkpoint_weights(tmp_path / "old.ckpt.npz").metadata
+    assert (old["best_value_epoch"], old["best_policy_epoch"]) == (epoch, epoch)
+    assert old["best_validation_value_loss"] == record["val_value_loss"]
+
+
 def test_a_checkpoint_of_other_options_or_data_is_refused(tmp_path, data):
     options = TrainOptions(epochs=2, batch_size=16, hidden_sizes=(8,))
     ckpt = tmp_path / "run.ckpt.npz"
@@ -157,7 +203,8 @@ def test_a_killed_runs_checkpoint_converts_to_its_best_weights(tmp_path, data, c
     np.testing.assert_array_equal(weights.policy, first.weights.policy)
     assert weights.value_config == first.weights.value_config
     assert weights.policy_config == first.weights.policy_config
-    expected = {k: first.weights.metadata[k] for k in ("num_games", "num_training_samples", "epochs", "best_epoch")}
+    kept = ("num_games", "num_training_samples", "epochs", "best_value_epoch", "best_policy_epoch")
+    expected = {k: first.weights.metadata[k] for k in kept}
     assert {k: weights.metadata[k] for k in expected} == expected
     assert weights.metadata["interrupted"] is True and weights.metadata["history"] == first.history
 
@@ -187,7 +234,7 @@ def test_a_killed_runs_checkpoint_converts_to_its_best_weights(tmp_path, data, c
                  "--force"]) == 2  # fmt: skip
     assert "bad.ckpt.npz: not a readable rgou checkpoint" in capsys.readouterr().err
     assert main(["convert", str(ckpt), str(ckpt), "--from", "checkpoint", "--to", "rgou"]) == 2
-    assert ckpt.exists() and checkpoint_weights(ckpt).metadata["best_epoch"] == first.best_epoch
+    assert ckpt.exists() and checkpoint_weights(ckpt).metadata["best_policy_epoch"] == first.best_policy_epoch
 
 
 def test_sigterm_stops_rgou_train_as_ctrl_c_does(tmp_path):

@@ -71,7 +71,8 @@ def main(beta: float, seed: int, out: str, data_path: str) -> None:
 
     result = train(data, options, on_epoch=show)
     save_weights(out, result.weights)
-    print(f"wrote {out} (best epoch {result.best_epoch}, {result.seconds:.0f} s)")
+    epochs = f"best epochs: value {result.best_value_epoch}, policy {result.best_policy_epoch}"
+    print(f"wrote {out} ({epochs}, {result.seconds:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -51,7 +51,8 @@ def main(name: str, out: Path) -> None:
             on_epoch=lambda r: print(f"  epoch {r['epoch']} {r['seconds']:.0f} s", flush=True),
         )
         init = str(run.output)
-        print(f"  stage {k}: {run.result.seconds:.0f} s of training, best epoch {run.result.best_epoch}", flush=True)
+        best = f"value {run.result.best_value_epoch}, policy {run.result.best_policy_epoch}"
+        print(f"  stage {k}: {run.result.seconds:.0f} s of training, best epochs: {best}", flush=True)
     r = match(MLAgent(load_weights(init), mirrored=False), make_agent("emm-3"), 2000, seed=99)
     lo, hi = r.ci95
     print(f"| {name} | {100 * r.a_win_rate:.1f}% | [{100 * lo:.1f}, {100 * hi:.1f}] | {init} |", flush=True)

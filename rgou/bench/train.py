@@ -119,11 +119,20 @@ def bench_train(ctx: BenchContext) -> SectionResult:
                 )
                 res.add(f"{key}_peak_rss_mb", rss, "MB", f"  {preset}, {backend}: peak resident memory of the process")
                 res.add(f"{key}_process_s", wall, "s", f"  {preset}, {backend}: whole process (imports, compile load)")
+                for net in ("value", "policy"):
+                    res.add(
+                        f"{key}_val_{net}_loss",
+                        summary[f"best_validation_{net}_loss"],
+                        "loss",
+                        f"  {preset}, {backend}: the kept {net} net's validation loss (epoch "
+                        f"{summary[f'best_{net}_epoch']})",
+                    )
                 if preset == "standard" and backend == "numba":
                     standard = summary
                 res.notes.append(
                     f"{preset}/{backend}: {summary['games']} games, {summary['samples']} samples, "
-                    f"{summary['epochs_run']} epochs (best {summary['best_epoch']}), policy top-1 "
+                    f"{summary['epochs_run']} epochs (best: value {summary['best_value_epoch']}, policy "
+                    f"{summary['best_policy_epoch']}), policy top-1 "
                     f"{100 * summary['policy_top1_agreement']:.1f}%"
                 )
         if standard is not None:

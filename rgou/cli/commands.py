@@ -204,8 +204,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
     weights = checkpoint_weights(args.src)
     save_weights(args.dst, convert_weights(weights, "rgou", args.to_layout))
-    epoch = weights.metadata["best_epoch"]
-    print(f"wrote {args.dst}: the best weights of {args.src} (epoch {epoch}), {args.to_layout} layout")
+    from rgou.train.pipeline import best_epochs
+
+    epochs = best_epochs(weights.metadata["best_value_epoch"], weights.metadata["best_policy_epoch"])
+    print(f"wrote {args.dst}: the best weights of {args.src} ({epochs}), {args.to_layout} layout")
     return 0
 
 

@@ -25,7 +25,8 @@ from rgou.rules import DEFAULT_RULES, RULE_SETS
 from rgou.train.options import OPTION_NAMES, TRAINING_FIELDS, TrainOptions
 from rgou.weights import Weights
 
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2
+OLD_FORMATS = (1,)  # one best epoch for both nets (the lowest value + policy loss): read as each net's best
 
 
 def checkpoint_path(output: str | Path) -> Path:
@@ -39,13 +40,46 @@ def checkpoint_path(output: str | Path) -> Path:
 
 @dataclass
 class Progress:
-    """Where a run stands: epochs done, the best epoch and its loss, the epochs since, the history."""
+    """Where a run stands: epochs done, each net's best epoch and loss, the epochs since either improved, the history.
+
+    The two nets share no parameters, so each keeps the weights of its own
+    best epoch (-1: none yet).
+    """
 
     epoch: int = 0  # epochs completed
-    best_epoch: int = -1
-    best_loss: float = math.inf
+    best_value_epoch: int = -1
+    best_policy_epoch: int = -1
+    best_value_loss: float = math.inf
+    best_policy_loss: float = math.inf
     since_best: int = 0
     history: list[dict] = field(default_factory=list)
+
+    @property
+    def validated(self) -> bool:
+        """Whether both nets have a best epoch (weights worth saving)."""
+        return self.best_value_epoch >= 1 and self.best_policy_epoch >= 1
+
+    @property
+    def best_loss(self) -> float:
+        """The sum of the two nets' best losses."""
+        return self.best_value_loss + self.best_policy_loss
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> Progress:
+        """The progress recorded in a checkpoint's (validated) metadata, of this format or an older one."""
+        if meta["format"] in OLD_FORMATS:
+            return cls._from_format_1(meta)
+        fields = ("best_value_epoch", "best_policy_epoch", "best_value_loss", "best_policy_loss")
+        return cls(meta["epoch"], *(meta[k] for k in fields), meta["since_best"], meta["history"])
+
+    @classmethod
+    def _from_format_1(cls, meta: dict[str, Any]) -> Progress:
+        """Format 1 kept one epoch for both nets: that epoch is each net's best, with its recorded losses."""
+        epoch = meta["best_epoch"]
+        record = next((h for h in meta["history"] if h["epoch"] == epoch), {})
+        value = record.get("val_value_loss", record.get("train_value_loss", math.inf))
+        policy = record.get("val_policy_loss", record.get("train_policy_loss", math.inf))
+        return cls(meta["epoch"], epoch, epoch, value, policy, meta["since_best"], meta["history"])
 
 
 def save_checkpoint(
@@ -136,9 +170,10 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         raise ValueError(f"{path}: not a readable rgou checkpoint (metadata nested too deep)") from None
     except damaged as e:
         raise ValueError(f"{path}: not a readable rgou checkpoint ({type(e).__name__}: {str(e)[:200]})") from e
-    if not isinstance(meta, dict) or type(meta.get("format")) is not int or meta["format"] != CHECKPOINT_FORMAT:
+    formats = (*OLD_FORMATS, CHECKPOINT_FORMAT)
+    if not isinstance(meta, dict) or type(meta.get("format")) is not int or meta["format"] not in formats:
         found = meta.get("format") if isinstance(meta, dict) else None
-        raise ValueError(f"{path}: checkpoint format {shown(found)}, expected {CHECKPOINT_FORMAT}")
+        raise ValueError(f"{path}: checkpoint format {shown(found)}, expected one of {', '.join(map(str, formats))}")
 
     def bad(field_name: str, expected: str, value: Any) -> ValueError:
         return ValueError(f"{path}: damaged checkpoint metadata: {field_name} must be {expected}, got {shown(value)}")
@@ -173,13 +208,18 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         options = TrainOptions(**{k: v for k, v in saved.items() if k in OPTION_NAMES})
     except (TypeError, ValueError) as e:
         raise ValueError(f"{path}: damaged checkpoint metadata: options: {e}") from None
-    for key, low in (("step", 0), ("epoch", 0), ("best_epoch", -1), ("since_best", 0)):
+    old = meta["format"] in OLD_FORMATS
+    epochs = ("best_epoch",) if old else ("best_value_epoch", "best_policy_epoch")
+    losses = ("best_loss",) if old else ("best_value_loss", "best_policy_loss")
+    for key, low in (("step", 0), ("epoch", 0), *((k, -1) for k in epochs), ("since_best", 0)):
         if not count(meta.get(key), low):
             raise bad(key, f"an integer >= {low}", meta.get(key))
-    if meta["best_epoch"] > meta["epoch"]:
-        raise bad("best_epoch", f"at most epoch ({meta['epoch']})", meta["best_epoch"])
-    if not number(meta.get("best_loss")) or math.isnan(meta["best_loss"]):
-        raise bad("best_loss", "a number", meta.get("best_loss"))
+    for key in epochs:
+        if meta[key] > meta["epoch"]:
+            raise bad(key, f"at most epoch ({meta['epoch']})", meta[key])
+    for key in losses:
+        if not number(meta.get(key)) or math.isnan(meta[key]):
+            raise bad(key, "a number", meta.get(key))
     if not isinstance(meta.get("data"), str):
         raise bad("data", "the data's identity (a string)", meta.get("data"))
     if "version" in meta and not isinstance(meta["version"], str):
@@ -257,7 +297,7 @@ def load_checkpoint(path: Path, options: TrainOptions, identity: str, rules: str
                 "(its best weights may still be converted: rgou convert CHECKPOINT OUT --from checkpoint)"
             )
     state = TrainState(*(arrays[name] for name in STATE_ARRAYS), meta["step"])
-    progress = Progress(meta["epoch"], meta["best_epoch"], meta["best_loss"], meta["since_best"], meta["history"])
+    progress = Progress.from_meta(meta)
     return state, (arrays["best_value"], arrays["best_policy"]), progress
 
 
@@ -272,7 +312,7 @@ def checkpoint_weights(path: str | Path) -> Weights:
     path = Path(path)
     meta, arrays = read_checkpoint(path)  # validated: options, progress, arrays of the options' nets
     options = TrainOptions(**{k: v for k, v in meta["options"].items() if k in OPTION_NAMES})
-    progress = Progress(meta["epoch"], meta["best_epoch"], meta["best_loss"], meta["since_best"], meta["history"])
+    progress = Progress.from_meta(meta)
     counts = meta.get("counts")
     value, policy = (np.ascontiguousarray(arrays[k], np.float32) for k in ("best_value", "best_policy"))
     value_cfg, policy_cfg = net_configs(options.hidden_sizes)  # the arrays were checked against them
@@ -318,7 +358,8 @@ def training_metadata(
     """The weight file's metadata: the standard fields, the options, the rule set and the per-epoch history."""
     import datetime
 
-    best = next((h for h in progress.history if h["epoch"] == progress.best_epoch), {})
+    value = next((h for h in progress.history if h["epoch"] == progress.best_value_epoch), {})
+    policy = next((h for h in progress.history if h["epoch"] == progress.best_policy_epoch), {})
     return {
         "training_date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "version": __version__,
@@ -334,9 +375,10 @@ def training_metadata(
         "rules": rules,
         "training_time_seconds": round(seconds, 3),
         "best_validation_loss": float(progress.best_loss) if math.isfinite(progress.best_loss) else None,
-        "best_epoch": int(progress.best_epoch),
-        "best_validation_value_loss": best.get("val_value_loss"),
-        "best_validation_policy_loss": best.get("val_policy_loss"),
+        "best_value_epoch": int(progress.best_value_epoch),
+        "best_policy_epoch": int(progress.best_policy_epoch),
+        "best_validation_value_loss": value.get("val_value_loss"),
+        "best_validation_policy_loss": policy.get("val_policy_loss"),
         "value_target": options.value_target,
         "policy_loss": options.policy_loss,
         "dropout": float(options.dropout),

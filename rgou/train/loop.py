@@ -14,8 +14,10 @@ held-out policy agreement. In order:
    ``sibling_weight``, a shuffle of whole decisions), in full minibatches;
    after each: validation losses, the policy's top-1 agreement with the
    expert on held-out positions (among legal moves), a checkpoint; early
-   stopping after `patience` epochs without a better validation loss
-   (value + policy), keeping the best weights.
+   stopping after `patience` epochs in which neither net's validation loss
+   improved. The nets share no parameters, so each keeps the weights of its
+   own best epoch: a value net that overfits its noisy outcome targets
+   after a few epochs is kept from before, while the policy net trains on.
 
 A checkpoint resumes a run bit for bit: shuffles depend on (seed, epoch),
 dropout on (seed, step), targets on the state.
@@ -48,12 +50,13 @@ IMPROVEMENT = 1e-7  # a validation loss must drop by more than this to count as 
 class TrainResult:
     """What `train` returns."""
 
-    weights: Weights  # the best epoch's weights, with metadata and history
+    weights: Weights  # each net's best epoch's weights, with metadata and history
     history: list[dict]  # one dict per epoch
-    best_epoch: int
+    best_value_epoch: int  # -1: no epoch gave a finite loss
+    best_policy_epoch: int
     best_value_loss: float
     best_policy_loss: float
-    policy_accuracy: float  # top-1 agreement with the expert among legal moves, held-out games
+    policy_accuracy: float  # the best policy's top-1 agreement with the expert among legal moves, held-out games
     train_samples: int
     validation_samples: int
     train_games: int
@@ -137,20 +140,15 @@ def train(
                 "train_policy_loss": float(losses[:, 1].mean()),
             }
             validation = source.validate(runner, state)
+            scores = record["train_value_loss"], record["train_policy_loss"]
             if validation is not None:
                 record.update(validation)
-                score = validation["val_value_loss"] + validation["val_policy_loss"]
-            else:
-                score = record["train_value_loss"] + record["train_policy_loss"]
+                scores = validation["val_value_loss"], validation["val_policy_loss"]
             record["seconds"] = round(time.perf_counter() - t0, 3)
             progress.epoch = epoch + 1
-            if score < progress.best_loss - IMPROVEMENT:
-                snapshot = runner.to_numpy(state)
-                best = (np.array(snapshot.value, np.float32), np.array(snapshot.policy, np.float32))
-                progress.best_loss, progress.best_epoch, progress.since_best = score, epoch + 1, 0
-            else:
-                progress.since_best += 1
-            record["best"] = progress.best_epoch == epoch + 1
+            best, improved = _keep_best(runner, state, best, progress, scores)
+            progress.since_best = 0 if improved else progress.since_best + 1
+            record["best"] = improved
             progress.history.append(record)
             if ckpt is not None:
                 save_checkpoint(
@@ -161,16 +159,18 @@ def train(
     except KeyboardInterrupt:
         interrupted = True
 
-    best_record = next((h for h in progress.history if h["epoch"] == progress.best_epoch), {})
+    value_record = next((h for h in progress.history if h["epoch"] == progress.best_value_epoch), {})
+    policy_record = next((h for h in progress.history if h["epoch"] == progress.best_policy_epoch), {})
     metadata = training_metadata(options, counts, depth, progress, time.perf_counter() - start, interrupted, rules)
     weights = Weights(best[0], best[1], value_cfg, policy_cfg, metadata)
     return TrainResult(
         weights=weights,
         history=progress.history,
-        best_epoch=progress.best_epoch,
-        best_value_loss=best_record.get("val_value_loss", best_record.get("train_value_loss", math.nan)),
-        best_policy_loss=best_record.get("val_policy_loss", best_record.get("train_policy_loss", math.nan)),
-        policy_accuracy=best_record.get("val_policy_accuracy", math.nan),
+        best_value_epoch=progress.best_value_epoch,
+        best_policy_epoch=progress.best_policy_epoch,
+        best_value_loss=value_record.get("val_value_loss", value_record.get("train_value_loss", math.nan)),
+        best_policy_loss=policy_record.get("val_policy_loss", policy_record.get("train_policy_loss", math.nan)),
+        policy_accuracy=policy_record.get("val_policy_accuracy", math.nan),
         train_samples=counts["train_samples"],
         validation_samples=counts["validation_samples"],
         train_games=counts["train_games"],
@@ -179,3 +179,25 @@ def train(
         seconds=time.perf_counter() - start,
         interrupted=interrupted,
     )
+
+
+def _keep_best(runner, state, best: tuple[np.ndarray, np.ndarray], progress: Progress, scores: tuple[float, float]):
+    """((value, policy) best weights, whether a net improved): each net whose loss in `scores` beat its best.
+
+    Updates `progress`'s best epochs and losses; a loss must drop by more
+    than IMPROVEMENT to count (NaN never does).
+    """
+    value_loss, policy_loss = scores
+    better_value = value_loss < progress.best_value_loss - IMPROVEMENT
+    better_policy = policy_loss < progress.best_policy_loss - IMPROVEMENT
+    if not (better_value or better_policy):
+        return best, False
+    snapshot = runner.to_numpy(state)
+    value, policy = best
+    if better_value:
+        value = np.array(snapshot.value, np.float32)
+        progress.best_value_loss, progress.best_value_epoch = value_loss, progress.epoch
+    if better_policy:
+        policy = np.array(snapshot.policy, np.float32)
+        progress.best_policy_loss, progress.best_policy_epoch = policy_loss, progress.epoch
+    return (value, policy), True

@@ -70,7 +70,8 @@ class TrainingRun:
             "train_samples": r.train_samples,
             "validation_samples": r.validation_samples,
             "epochs_run": r.epochs_run,
-            "best_epoch": r.best_epoch,
+            "best_value_epoch": r.best_value_epoch,
+            "best_policy_epoch": r.best_policy_epoch,
             "best_validation_value_loss": finite_or_none(r.best_value_loss),
             "best_validation_policy_loss": finite_or_none(r.best_policy_loss),
             "policy_top1_agreement": finite_or_none(r.policy_accuracy),
@@ -375,7 +376,7 @@ def _save_interrupted(result: TrainResult, out: Path, ckpt: Path) -> str:
     from rgou.weights import save_weights
 
     resume = f"; the checkpoint {ckpt} resumes the run: rerun the same command with --resume" if ckpt.exists() else ""
-    if result.best_epoch < 1:
+    if min(result.best_value_epoch, result.best_policy_epoch) < 1:
         kept = f"{out} is unchanged" if out.exists() else f"{out} was not written"
         return f"interrupted before the first epoch ended: no weights were validated, {kept}{resume}"
     try:
@@ -383,7 +384,8 @@ def _save_interrupted(result: TrainResult, out: Path, ckpt: Path) -> str:
     except KeyboardInterrupt:
         return f"interrupted again while writing {out}, which is unchanged{resume}"
     epochs = f"{result.epochs_run} epoch{'' if result.epochs_run == 1 else 's'}"
-    return f"interrupted after {epochs}; the best weights so far (epoch {result.best_epoch}) are in {out}{resume}"
+    best = best_epochs(result.best_value_epoch, result.best_policy_epoch)
+    return f"interrupted after {epochs}; the best weights so far ({best}) are in {out}{resume}"
 
 
 def _save_final(result: TrainResult, out: Path, ckpt: Path) -> str | None:
@@ -438,16 +440,18 @@ def plot_curves(run: TrainingRun, path: str | Path) -> None:
     if all("val_policy_accuracy" in h for h in history):
         accuracy.plot(epochs, [100 * h["val_policy_accuracy"] for h in history], color="C4")
     stopped_early = r.epochs_run < o.training.epochs and not run.interrupted
+    marks = ((losses, "value", r.best_value_epoch, "C0"), (losses, "policy", r.best_policy_epoch, "C2"))
+    for axes, net, epoch, color in (*marks, (accuracy, "policy", r.best_policy_epoch, "C2")):
+        if epoch >= 1:
+            axes.axvline(epoch, color=color, linestyle="--", label=f"best {net} epoch ({epoch})")
     for axes in (losses, accuracy):
-        if r.best_epoch >= 1:
-            axes.axvline(r.best_epoch, color="C2", linestyle="--", label=f"best epoch ({r.best_epoch})")
         if stopped_early:
             axes.axvline(r.epochs_run, color="C3", linestyle=":", label=f"early stop ({r.epochs_run})")
         axes.set_xlabel("epoch")
     losses.set_ylabel("loss")
     losses.legend(fontsize="small")
     accuracy.set_ylabel("policy top-1 agreement, held-out games (%)")
-    if r.best_epoch >= 1 or stopped_early:
+    if r.best_policy_epoch >= 1 or stopped_early:
         accuracy.legend(fontsize="small")
     data = f"{run.games:,} games by {run.players}"
     fig.suptitle(
@@ -467,6 +471,11 @@ def _pct(x: float | None) -> str:
 def _loss(x: float | None) -> str:
     """A loss to four significant digits: exact-target value losses are of order 1e-5."""
     return "n/a" if x is None or x != x else f"{x:#.4g}"
+
+
+def best_epochs(value: int, policy: int) -> str:
+    """The nets' best epochs in words: "epoch 7" when they agree, else "value epoch 3, policy epoch 25"."""
+    return f"epoch {value}" if value == policy else f"value epoch {value}, policy epoch {policy}"
 
 
 def epoch_line(record: dict, epochs: int, elapsed: float) -> str:
@@ -496,7 +505,8 @@ def render_summary(s: dict, files: dict[str, str] | None = None) -> str:
         + ("" if rules == DEFAULT_RULES else f", {rules} rules"),
         f"  data       {s['games']:,} games ({s['train_games']:,} train / {s['validation_games']:,} validation), "
         f"{s['samples']:,} samples ({s['train_samples']:,} / {s['validation_samples']:,}), played by {players}",
-        f"  training   {epochs} (best: epoch {s['best_epoch']}), batch {o['batch_size']}, "
+        f"  training   {epochs} (best: {best_epochs(s['best_value_epoch'], s['best_policy_epoch'])}), "
+        f"batch {o['batch_size']}, "
         f"learning rate {o['learning_rate']}, value target {o['value_target']}, policy loss {o['policy_loss']}"
         + (f", sibling weight {o['sibling_weight']:g}" if o.get("sibling_weight") else ""),
         (
