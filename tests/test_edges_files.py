@@ -500,8 +500,24 @@ def checkpoint(options, tmp_path_factory):
     path = tmp_path_factory.mktemp("ckpt") / "run.ckpt.npz"
     state = _state()
     history = [
-        {"epoch": 1, "train_value_loss": 0.5, "val_value_loss": 0.25, "seconds": 0.25, "best": True},
-        {"epoch": 2, "train_value_loss": 0.4, "val_value_loss": 0.3, "seconds": 0.5, "best": False},
+        {
+            "epoch": 1,
+            "train_value_loss": 0.5,
+            "val_value_loss": 0.25,
+            "train_policy_loss": 0.7,
+            "val_policy_loss": 0.5,
+            "seconds": 0.25,
+            "best": True,
+        },
+        {
+            "epoch": 2,
+            "train_value_loss": 0.4,
+            "val_value_loss": 0.3,
+            "train_policy_loss": 0.6,
+            "val_policy_loss": 0.55,
+            "seconds": 0.5,
+            "best": False,
+        },
     ]
     progress = _Progress(2, 1, 1, 0.25, 0.5, since_best=1, history=history)
     best = (state.value + 1, state.policy - 1)
@@ -594,7 +610,13 @@ def test_truncated_or_flipped_checkpoint_is_a_value_error(checkpoint, tmp_path, 
         (lambda m: m.update(step=-1), "step"),
         (lambda m: m.update(format=True), "checkpoint format True"),
         (lambda m: m.update(best_value_loss=None), "best_value_loss"),
-        (lambda m: m.update(best_policy_epoch=3), r"best_policy_epoch must be at most epoch \(2\)"),
+        (lambda m: m.update(best_policy_epoch=3), r"best_policy_epoch must be -1 \(none yet\) or an epoch in 1..2"),
+        (lambda m: m.update(best_value_epoch=0), r"best_value_epoch must be -1 \(none yet\) or an epoch in 1..2"),
+        (lambda m: m.update(best_value_loss=-math.inf), "best_value_loss must be finite, as best_value_epoch is 1"),
+        (lambda m: m.update(best_policy_loss=math.inf), "best_policy_loss must be finite"),
+        (lambda m: m.update(best_value_epoch=-1), r"best_value_loss must be Infinity \(none yet\)"),
+        (lambda m: m.update(since_best=3), r"since_best must be at most epoch \(2\)"),
+        (lambda m: m.update(history=m["history"][1:]), "best_value_epoch must be an epoch whose record"),
         (lambda m: m.update(format=1), "best_epoch must be an integer"),  # format 1 names one best epoch
     ],
 )

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import math
 import os
 import subprocess
 from pathlib import Path
@@ -99,6 +100,25 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path, data
     assert np.array_equal(second.weights.value, whole.weights.value)
     assert np.array_equal(second.weights.policy, whole.weights.policy)
     assert [h["val_value_loss"] for h in second.history] == [h["val_value_loss"] for h in whole.history]
+    assert [h["best"] for h in second.history] == [h["best"] for h in whole.history]
+    assert (second.best_value_epoch, second.best_policy_epoch) == (whole.best_value_epoch, whole.best_policy_epoch)
+
+
+def test_training_stops_after_patience_epochs_in_which_neither_net_improved(data):
+    """The stopping rule, replayed from the history: a net improves when its loss drops by more than 1e-7."""
+    options = TrainOptions(epochs=12, batch_size=16, learning_rate=0.05, hidden_sizes=(16,), seed=3, patience=2)
+    result = train(data, options)
+    best, since, stop = [math.inf, math.inf], 0, options.epochs
+    for record in result.history:
+        scores = record["val_value_loss"], record["val_policy_loss"]
+        better = [s < b - 1e-7 for s, b in zip(scores, best)]
+        best = [s if k else b for s, b, k in zip(scores, best, better)]
+        since = 0 if any(better) else since + 1
+        assert record["best"] == any(better)
+        if since >= options.patience:
+            stop = record["epoch"]
+            break
+    assert result.epochs_run == stop < options.epochs  # it did stop early
 
 
 def test_each_net_keeps_the_weights_of_its_own_best_epoch(tmp_path, data):
@@ -145,6 +165,10 @@ def test_each_net_keeps_the_weights_of_its_own_best_epoch(tmp_path, data):
     old = checkpoint_weights(tmp_path / "old.ckpt.npz").metadata
     assert (old["best_value_epoch"], old["best_policy_epoch"]) == (epoch, epoch)
     assert old["best_validation_value_loss"] == record["val_value_loss"]
+    resumed = train(data, options, checkpoint=tmp_path / "old.ckpt.npz", resume=True)  # all epochs were done
+    assert (resumed.best_value_epoch, resumed.best_policy_epoch) == (epoch, epoch)
+    assert (resumed.best_value_loss, resumed.best_policy_loss) == (record["val_value_loss"], record["val_policy_loss"])
+    np.testing.assert_array_equal(resumed.weights.policy, result.weights.policy)  # the arrays are format 2's
 
 
 def test_a_checkpoint_of_other_options_or_data_is_refused(tmp_path, data):

@@ -57,27 +57,38 @@ def perturbed(start: np.ndarray, size: float, seed: int) -> np.ndarray:
     return (start * (1 + size * rng.standard_normal(start.shape))).astype(np.float32)
 
 
-def branches(data, v0, p0, steps: int) -> None:
-    """Dropout 0.1: the JAX run against Numba runs from starts perturbed by several sizes and draws."""
-    import rgou.nn.jax_trainer as jt
+def jax_trainer():
+    try:
+        import rgou.nn.jax_trainer as jt
+    except ImportError as e:
+        raise SystemExit(f"this comparison needs JAX: pip install 'rgou[jax]' ({e})") from None
+    return jt
 
+
+def branches(data, v0, p0, steps: int) -> None:
+    """Dropout 0.1: the JAX run and the unperturbed Numba run against Numba runs from perturbed starts."""
+    jt = jax_trainer()
     config = TrainConfig(dropout_rate=0.1, max_batch=BATCH, seed=1)
     ntr, jtr = nt.NumbaTrainer(config), jt.JaxTrainer(config)
     theirs = run(jtr, jtr.to_numpy, jtr.init(v0, p0), data, steps)[-1]
-    print(f"| start of the Numba run | value net: distance to the JAX run after {steps} steps / change |")
-    print("|---|---:|")
+    plain = None
+    print(f"value net after {steps} steps, distance / what training changed:")
+    print("| start of the Numba run | to the JAX run | to the unperturbed Numba run |\n|---|---:|---:|")
     for size, seed in ((0.0, 0), (1e-7, 0), (1e-6, 0), (1e-6, 1), (1e-5, 0)):
         start = ntr.init(perturbed(v0, size, seed), perturbed(p0, size, seed))
         ours = run(ntr, copied, start, data, steps)[-1]
-        share = np.linalg.norm(ours.value - theirs.value) / np.linalg.norm(theirs.value - v0)
-        print(f"| {'unchanged' if size == 0 else f'changed by {size:g} (draw {seed})'} | {share:.2e} |")
+        plain = ours if plain is None else plain
+        change = np.linalg.norm(theirs.value - v0)
+        to_jax, to_plain = (np.linalg.norm(ours.value - other.value) / change for other in (theirs, plain))
+        name = "unchanged" if size == 0 else f"changed by {size:g} (draw {seed})"
+        print(f"| {name} | {to_jax:.2e} | {to_plain:.2e} |")
 
 
 def parting(data, v0, p0, steps: int) -> None:
     """Dropout 0.1, Numba and JAX from the same start: each step's distance; whose weights differ most."""
-    import rgou.nn.jax_trainer as jt
     from rgou.nn.layout import weight_offset
 
+    jt = jax_trainer()
     config = TrainConfig(dropout_rate=0.1, max_batch=BATCH, seed=1)
     ntr, jtr = nt.NumbaTrainer(config), jt.JaxTrainer(config)
     ours, theirs = ntr.init(v0.copy(), p0.copy()), jtr.init(v0, p0)
@@ -100,10 +111,13 @@ def parting(data, v0, p0, steps: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--branches", action="store_true", help="JAX against Numba runs from perturbed starts")
-    parser.add_argument("--parting", action="store_true", help="Numba against JAX step by step, dropout 0.1")
+    parser.add_argument("--steps", type=int, default=100, help=f"a multiple of {EVERY} (default 100)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--branches", action="store_true", help="JAX against Numba runs from perturbed starts")
+    mode.add_argument("--parting", action="store_true", help="Numba against JAX step by step, dropout 0.1")
     args = parser.parse_args()
+    if args.steps < EVERY or args.steps % EVERY:
+        parser.error(f"--steps must be a positive multiple of {EVERY}, got {args.steps}")
     data = generate(40, depth=2, seed=3)
     v0, p0 = init_params(VALUE_CONFIG, 1), init_params(POLICY_CONFIG, 2)
     if args.branches:
@@ -115,6 +129,7 @@ def main() -> None:
         import rgou.nn.jax_trainer as jt
     except ImportError:
         jt = None
+        print("JAX is not installed (pip install 'rgou[jax]'): Numba against Numba only")
     for rate in (0.0, 0.1):
         config = TrainConfig(dropout_rate=rate, max_batch=BATCH, seed=1)
         ntr = nt.NumbaTrainer(config)

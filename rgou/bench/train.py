@@ -12,6 +12,7 @@ The quick bench runs the quick preset only, with the strength check cut short.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import time
@@ -120,9 +121,10 @@ def bench_train(ctx: BenchContext) -> SectionResult:
                 res.add(f"{key}_peak_rss_mb", rss, "MB", f"  {preset}, {backend}: peak resident memory of the process")
                 res.add(f"{key}_process_s", wall, "s", f"  {preset}, {backend}: whole process (imports, compile load)")
                 for net in ("value", "policy"):
+                    loss = summary[f"best_validation_{net}_loss"]
                     res.add(
                         f"{key}_val_{net}_loss",
-                        summary[f"best_validation_{net}_loss"],
+                        math.nan if loss is None else loss,
                         "loss",
                         f"  {preset}, {backend}: the kept {net} net's validation loss (epoch "
                         f"{summary[f'best_{net}_epoch']})",

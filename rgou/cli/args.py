@@ -259,7 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="share of the games held out for validation",
     )
     tr.add_argument(
-        "--patience", type=POSITIVE_INT, help="stop after this many epochs without a better validation loss"
+        "--patience",
+        type=POSITIVE_INT,
+        help="stop after this many epochs in which neither network's validation loss improved",
     )
     tr.add_argument("--dropout", type=_float_type(0.0, 0.95, "a dropout rate in [0, 0.95]"), help="dropout rate")
     tr.add_argument("--value-target", help="outcome | search | blend:A | td:L | exact | exact-unrolled")

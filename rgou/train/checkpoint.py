@@ -54,10 +54,20 @@ class Progress:
     since_best: int = 0
     history: list[dict] = field(default_factory=list)
 
-    @property
-    def validated(self) -> bool:
-        """Whether both nets have a best epoch (weights worth saving)."""
-        return self.best_value_epoch >= 1 and self.best_policy_epoch >= 1
+    def best_losses(self) -> tuple[float, float]:
+        """(value, policy) best losses so far (inf before the first finite one)."""
+        return self.best_value_loss, self.best_policy_loss
+
+    def record_epoch(self, record: dict, better: list[bool], scores: tuple[float, float]) -> None:
+        """Count the epoch of `record` done; each net in `better` has its best here, with its loss in `scores`."""
+        self.epoch = record["epoch"]
+        if better[0]:
+            self.best_value_loss, self.best_value_epoch = scores[0], self.epoch
+        if better[1]:
+            self.best_policy_loss, self.best_policy_epoch = scores[1], self.epoch
+        self.since_best = 0 if any(better) else self.since_best + 1
+        record["best"] = any(better)
+        self.history.append(record)
 
     @property
     def best_loss(self) -> float:
@@ -77,9 +87,22 @@ class Progress:
         """Format 1 kept one epoch for both nets: that epoch is each net's best, with its recorded losses."""
         epoch = meta["best_epoch"]
         record = next((h for h in meta["history"] if h["epoch"] == epoch), {})
-        value = record.get("val_value_loss", record.get("train_value_loss", math.inf))
-        policy = record.get("val_policy_loss", record.get("train_policy_loss", math.inf))
+        value, policy = epoch_scores(record) if epoch >= 1 else (math.inf, math.inf)
         return cls(meta["epoch"], epoch, epoch, value, policy, meta["since_best"], meta["history"])
+
+
+def epoch_scores(record: dict) -> tuple[float, float]:
+    """(value, policy) losses of an epoch record that choose each net's best epoch: validation, else training.
+
+    A net whose validation rows carry no weight (NaN: say every held-out
+    game was cut by max_plies under outcome targets) is judged by its
+    training loss, as every net is without validation games.
+    """
+    out = []
+    for net in ("value", "policy"):
+        score = record.get(f"val_{net}_loss", math.nan)
+        out.append(record.get(f"train_{net}_loss", math.inf) if math.isnan(score) else score)
+    return out[0], out[1]
 
 
 def save_checkpoint(
@@ -215,11 +238,16 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         if not count(meta.get(key), low):
             raise bad(key, f"an integer >= {low}", meta.get(key))
     for key in epochs:
-        if meta[key] > meta["epoch"]:
-            raise bad(key, f"at most epoch ({meta['epoch']})", meta[key])
-    for key in losses:
+        if meta[key] == 0 or meta[key] > meta["epoch"]:
+            raise bad(key, f"-1 (none yet) or an epoch in 1..{meta['epoch']}", meta[key])
+    if meta["since_best"] > meta["epoch"]:
+        raise bad("since_best", f"at most epoch ({meta['epoch']})", meta["since_best"])
+    for epoch_key, key in zip(epochs, losses):
         if not number(meta.get(key)) or math.isnan(meta[key]):
             raise bad(key, "a number", meta.get(key))
+        if math.isfinite(meta[key]) != (meta[epoch_key] >= 1) or meta[key] == -math.inf:
+            expected = f"finite, as {epoch_key} is {meta[epoch_key]}" if meta[epoch_key] >= 1 else "Infinity (none yet)"
+            raise bad(key, expected, meta[key])
     if not isinstance(meta.get("data"), str):
         raise bad("data", "the data's identity (a string)", meta.get("data"))
     if "version" in meta and not isinstance(meta["version"], str):
@@ -250,6 +278,12 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                 ok = number(value)  # losses and agreements (NaN when nothing was measured)
             if not ok:
                 raise bad(f"history[{k}].{key}", "true or false" if key == "best" else "a number", value)
+    nets = ((0, 1),) if old else ((0,), (1,))  # format 1: one epoch for both nets
+    for key, which in zip(epochs, nets):
+        record = next((h for h in history if h["epoch"] == meta[key]), None)
+        scores = epoch_scores(record or {})
+        if meta[key] >= 1 and not all(math.isfinite(scores[k]) for k in which):
+            raise bad(key, "an epoch whose record in the history holds a finite loss", meta[key])
 
     value_cfg, policy_cfg = net_configs(options.hidden_sizes)
     for name, array in arrays.items():

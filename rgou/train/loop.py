@@ -37,7 +37,14 @@ import numpy as np
 from rgou.dataset import Dataset
 from rgou.nn.contract import TrainConfig
 from rgou.nn.layout import init_params
-from rgou.train.checkpoint import Progress, load_checkpoint, net_configs, save_checkpoint, training_metadata
+from rgou.train.checkpoint import (
+    Progress,
+    epoch_scores,
+    load_checkpoint,
+    net_configs,
+    save_checkpoint,
+    training_metadata,
+)
 from rgou.train.options import TrainOptions
 from rgou.train.runners import make_runner
 from rgou.train.sources import _MemorySource, _ShardSource, data_depth
@@ -140,16 +147,13 @@ def train(
                 "train_policy_loss": float(losses[:, 1].mean()),
             }
             validation = source.validate(runner, state)
-            scores = record["train_value_loss"], record["train_policy_loss"]
             if validation is not None:
                 record.update(validation)
-                scores = validation["val_value_loss"], validation["val_policy_loss"]
+            scores = epoch_scores(record)
             record["seconds"] = round(time.perf_counter() - t0, 3)
-            progress.epoch = epoch + 1
-            best, improved = _keep_best(runner, state, best, progress, scores)
-            progress.since_best = 0 if improved else progress.since_best + 1
-            record["best"] = improved
-            progress.history.append(record)
+            better = [score < so_far - IMPROVEMENT for score, so_far in zip(scores, progress.best_losses())]
+            best = _kept_weights(runner, state, best, better)
+            progress.record_epoch(record, better, scores)  # next to the weights it names: Ctrl-C's window is small
             if ckpt is not None:
                 save_checkpoint(
                     ckpt, runner.to_numpy(state), best, progress, options, source.identity, counts, depth, rules
@@ -159,7 +163,6 @@ def train(
     except KeyboardInterrupt:
         interrupted = True
 
-    value_record = next((h for h in progress.history if h["epoch"] == progress.best_value_epoch), {})
     policy_record = next((h for h in progress.history if h["epoch"] == progress.best_policy_epoch), {})
     metadata = training_metadata(options, counts, depth, progress, time.perf_counter() - start, interrupted, rules)
     weights = Weights(best[0], best[1], value_cfg, policy_cfg, metadata)
@@ -168,8 +171,8 @@ def train(
         history=progress.history,
         best_value_epoch=progress.best_value_epoch,
         best_policy_epoch=progress.best_policy_epoch,
-        best_value_loss=value_record.get("val_value_loss", value_record.get("train_value_loss", math.nan)),
-        best_policy_loss=policy_record.get("val_policy_loss", policy_record.get("train_policy_loss", math.nan)),
+        best_value_loss=_finite_or_nan(progress.best_value_loss),
+        best_policy_loss=_finite_or_nan(progress.best_policy_loss),
         policy_accuracy=policy_record.get("val_policy_accuracy", math.nan),
         train_samples=counts["train_samples"],
         validation_samples=counts["validation_samples"],
@@ -181,23 +184,14 @@ def train(
     )
 
 
-def _keep_best(runner, state, best: tuple[np.ndarray, np.ndarray], progress: Progress, scores: tuple[float, float]):
-    """((value, policy) best weights, whether a net improved): each net whose loss in `scores` beat its best.
-
-    Updates `progress`'s best epochs and losses; a loss must drop by more
-    than IMPROVEMENT to count (NaN never does).
-    """
-    value_loss, policy_loss = scores
-    better_value = value_loss < progress.best_value_loss - IMPROVEMENT
-    better_policy = policy_loss < progress.best_policy_loss - IMPROVEMENT
-    if not (better_value or better_policy):
-        return best, False
+def _kept_weights(runner, state, best: tuple[np.ndarray, np.ndarray], better: list[bool]):
+    """The (value, policy) weights to keep: copies of the state's for each net in `better`, else those of `best`."""
+    if not any(better):
+        return best
     snapshot = runner.to_numpy(state)
-    value, policy = best
-    if better_value:
-        value = np.array(snapshot.value, np.float32)
-        progress.best_value_loss, progress.best_value_epoch = value_loss, progress.epoch
-    if better_policy:
-        policy = np.array(snapshot.policy, np.float32)
-        progress.best_policy_loss, progress.best_policy_epoch = policy_loss, progress.epoch
-    return (value, policy), True
+    fresh = (snapshot.value, snapshot.policy)
+    return tuple(np.array(fresh[k], np.float32) if better[k] else best[k] for k in range(2))
+
+
+def _finite_or_nan(loss: float) -> float:
+    return loss if math.isfinite(loss) else math.nan

@@ -376,7 +376,7 @@ def _save_interrupted(result: TrainResult, out: Path, ckpt: Path) -> str:
     from rgou.weights import save_weights
 
     resume = f"; the checkpoint {ckpt} resumes the run: rerun the same command with --resume" if ckpt.exists() else ""
-    if min(result.best_value_epoch, result.best_policy_epoch) < 1:
+    if max(result.best_value_epoch, result.best_policy_epoch) < 1:
         kept = f"{out} is unchanged" if out.exists() else f"{out} was not written"
         return f"interrupted before the first epoch ended: no weights were validated, {kept}{resume}"
     try:
@@ -417,7 +417,7 @@ def _require_matplotlib(option: str) -> None:
 
 
 def plot_curves(run: TrainingRun, path: str | Path) -> None:
-    """Loss and agreement curves of a run, the best epoch and the early stop marked, titled with the run (PNG)."""
+    """Loss and agreement curves of a run, each net's best epoch and the early stop marked, titled (PNG)."""
     _require_matplotlib("--plot")
     import matplotlib
 
@@ -440,13 +440,13 @@ def plot_curves(run: TrainingRun, path: str | Path) -> None:
     if all("val_policy_accuracy" in h for h in history):
         accuracy.plot(epochs, [100 * h["val_policy_accuracy"] for h in history], color="C4")
     stopped_early = r.epochs_run < o.training.epochs and not run.interrupted
-    marks = ((losses, "value", r.best_value_epoch, "C0"), (losses, "policy", r.best_policy_epoch, "C2"))
-    for axes, net, epoch, color in (*marks, (accuracy, "policy", r.best_policy_epoch, "C2")):
+    marks = ((losses, "value", r.best_value_epoch, "C1"), (losses, "policy", r.best_policy_epoch, "C3"))
+    for axes, net, epoch, color in (*marks, (accuracy, "policy", r.best_policy_epoch, "C3")):
         if epoch >= 1:
             axes.axvline(epoch, color=color, linestyle="--", label=f"best {net} epoch ({epoch})")
     for axes in (losses, accuracy):
         if stopped_early:
-            axes.axvline(r.epochs_run, color="C3", linestyle=":", label=f"early stop ({r.epochs_run})")
+            axes.axvline(r.epochs_run, color="C7", linestyle=":", label=f"early stop ({r.epochs_run})")
         axes.set_xlabel("epoch")
     losses.set_ylabel("loss")
     losses.legend(fontsize="small")
@@ -474,8 +474,14 @@ def _loss(x: float | None) -> str:
 
 
 def best_epochs(value: int, policy: int) -> str:
-    """The nets' best epochs in words: "epoch 7" when they agree, else "value epoch 3, policy epoch 25"."""
-    return f"epoch {value}" if value == policy else f"value epoch {value}, policy epoch {policy}"
+    """The nets' best epochs in words: "epoch 7" when they agree, else "value epoch 3, policy epoch 25".
+
+    -1 (no epoch gave that net a finite loss: it keeps its start weights) reads "none".
+    """
+    if value == policy:
+        return f"epoch {value}" if value >= 1 else "no epoch"
+    shown = [f"epoch {e}" if e >= 1 else "no epoch" for e in (value, policy)]
+    return f"value {shown[0]}, policy {shown[1]}"
 
 
 def epoch_line(record: dict, epochs: int, elapsed: float) -> str:
