@@ -104,6 +104,16 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path, data
     assert (second.best_value_epoch, second.best_policy_epoch) == (whole.best_value_epoch, whole.best_policy_epoch)
 
 
+def test_a_net_without_validation_weight_is_judged_by_its_training_loss():
+    """Held-out rows that carry no weight for one net give it a NaN validation loss: its training loss decides."""
+    from rgou.train.checkpoint import epoch_scores
+
+    record = {"train_value_loss": 0.5, "val_value_loss": math.nan, "train_policy_loss": 1.5, "val_policy_loss": 0.9}
+    assert epoch_scores(record) == (0.5, 0.9)
+    assert epoch_scores({"train_value_loss": 0.4, "train_policy_loss": 1.2}) == (0.4, 1.2)  # no validation games
+    assert epoch_scores({}) == (math.inf, math.inf)
+
+
 def test_training_stops_after_patience_epochs_in_which_neither_net_improved(data):
     """The stopping rule, replayed from the history: a net improves when its loss drops by more than 1e-7."""
     options = TrainOptions(epochs=12, batch_size=16, learning_rate=0.05, hidden_sizes=(16,), seed=3, patience=2)
