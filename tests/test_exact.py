@@ -348,10 +348,14 @@ def test_sibling_weight_on_the_jax_trainer_follows_the_numba_one(table, monkeypa
     from rgou.train import TrainOptions, train
 
     data = _afterstate_data(table, monkeypatch)
-    options = TrainOptions(value_target="exact", epochs=2, batch_size=16, dropout=0.0)
-    numba = train(data, dataclasses.replace(options, sibling_weight=3.0)).weights.value
-    jax = train(data, dataclasses.replace(options, sibling_weight=3.0, backend="jax")).weights.value
-    plain = train(data, options).weights.value
+    # one epoch: longer runs may part at a ReLU edge (docs/training.md, "The two trainers"), the sibling term's
+    # effect is already 5e5 times the two trainers' difference (2.6 against 4.6e-6 in norm)
+    options = TrainOptions(value_target="exact", epochs=1, batch_size=16, dropout=0.0)
+    numba = train(data, dataclasses.replace(options, sibling_weight=3.0))
+    jax = train(data, dataclasses.replace(options, sibling_weight=3.0, backend="jax"))
+    plain = train(data, options)
+    assert numba.best_value_epoch == jax.best_value_epoch == plain.best_value_epoch == 1  # the same epoch's weights
+    numba, jax, plain = (run.weights.value for run in (numba, jax, plain))
     assert np.abs(numba - jax).max() < 0.1 * np.abs(numba - plain).max()
 
 
