@@ -12,7 +12,8 @@ DATA.npz: any rgou dataset, e.g. `rgou generate --games 256 --depth 1
 --seed 1 --out DATA.npz` (the `nn` bench section's data). Each rate is the
 best of --repeats timed passes over the data after one untimed pass
 (compilation excluded). Agreement: after --agree-steps steps at batch 64
-without dropout (the trainers draw their masks differently), the
+without dropout (dropout's masks are shared; a run with them may part at a
+ReLU edge: benchmarks/experiments/trajectory_sensitivity.md), the
 parameters' difference between the trainers relative to how far training
 moved them (float32 both; the JAX trainer asks for full float32 products,
 `MATMUL_PRECISION`). Longer runs drift apart by design of
@@ -70,11 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--agree-steps", type=int, default=100, help="steps of the agreement check")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args(argv)
-    import jax
-
     ds = load_dataset(args.data)
     host = make_batch(ds.features, ds.value_target, ds.policy_target)
     n = len(host.x)
+    batches = [int(b) for b in args.batches.split(",")]
+    for batch in batches:  # every size checked before any work
+        if not 0 < batch <= n:
+            raise SystemExit(f"--batches: {batch} is not in [1, {n}] (the samples of {args.data})")
+    import jax
+
     device = jax.devices()[0]
     print(f"jax {jax.__version__} on {device.platform}: {device.device_kind}; {n:,} samples", flush=True)
     from rgou.nn.jax_trainer import JaxTrainer
@@ -82,9 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(0)
     value0, policy0 = init_params(VALUE_CONFIG, 1), init_params(POLICY_CONFIG, 2)
     rows = []
-    for batch in (int(b) for b in args.batches.split(",")):
-        if not 0 < batch <= n:
-            raise SystemExit(f"--batches: {batch} is not in [1, {n}] (the samples of {args.data})")
+    for batch in batches:
         order = rng.permutation(n)[: n // batch * batch].astype(np.int64)
         jt = JaxTrainer(TrainConfig(max_batch=batch))
         data = jt.device_batch(host)
@@ -95,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"batch {batch:5d}: JAX {jax_rate:12,.0f} samples/s, Numba {numba_rate:10,.0f}, "
               f"JAX/Numba {jax_rate / numba_rate:6.2f}x", flush=True)  # fmt: skip
 
-    # Agreement: the same steps at batch 64 without dropout (the trainers draw their masks differently).
+    # Agreement: the same steps at batch 64 without dropout (trajectory_sensitivity.md: why not with it).
     batch, steps = 64, args.agree_steps
     order = rng.permutation(n)[: steps * batch].astype(np.int64)
     same = TrainConfig(max_batch=batch, dropout_rate=0.0)

@@ -248,7 +248,8 @@ def test_the_keyboard_plays_too(page, site):
     page.keyboard.press("1")
     page.wait_for_function("!busy && game.log.length > 0")
     assert page.evaluate("game.log[0]")["move"] == first["move"]
-    page.wait_for_function("!busy && game.can_undo")
+    # the person's turn again: the opponent's roll, on a timer, would otherwise disable undo as "u" arrives
+    page.wait_for_function("!busy && game.can_undo && game.persons_turn")
     page.keyboard.press("u")
     page.wait_for_function("!busy && game.turns === 0")
 
