@@ -71,6 +71,8 @@ def _torch_rate(preset_summary: dict) -> tuple[float, str] | None:
 
 def bench_train(ctx: BenchContext) -> SectionResult:
     """rgou train presets end to end (each backend), phases, peak memory; standard vs the PyTorch step."""
+    from rgou.train.pipeline import best_epochs
+
     res = SectionResult()
     presets = PRESETS_QUICK if ctx.quick else PRESETS_FULL
     backends = ["numba"]
@@ -131,10 +133,10 @@ def bench_train(ctx: BenchContext) -> SectionResult:
                     )
                 if preset == "standard" and backend == "numba":
                     standard = summary
+                epochs = summary["best_value_epoch"], summary["best_policy_epoch"]
                 res.notes.append(
                     f"{preset}/{backend}: {summary['games']} games, {summary['samples']} samples, "
-                    f"{summary['epochs_run']} epochs (best: value {summary['best_value_epoch']}, policy "
-                    f"{summary['best_policy_epoch']}), policy top-1 "
+                    f"{summary['epochs_run']} epochs (best: {best_epochs(*epochs)}), policy top-1 "
                     f"{100 * summary['policy_top1_agreement']:.1f}%"
                 )
         if standard is not None:

@@ -86,9 +86,13 @@ class Progress:
     def _from_format_1(cls, meta: dict[str, Any]) -> Progress:
         """Format 1 kept one epoch for both nets: that epoch is each net's best, with its recorded losses."""
         epoch = meta["best_epoch"]
-        record = next((h for h in meta["history"] if h["epoch"] == epoch), {})
-        value, policy = epoch_scores(record) if epoch >= 1 else (math.inf, math.inf)
+        value, policy = epoch_scores(epoch_record(meta["history"], epoch)) if epoch >= 1 else (math.inf, math.inf)
         return cls(meta["epoch"], epoch, epoch, value, policy, meta["since_best"], meta["history"])
+
+
+def epoch_record(history: list[dict], epoch: int) -> dict:
+    """The record of `epoch` in a run's history; {} when there is none (epoch -1: no best epoch yet)."""
+    return next((h for h in history if h["epoch"] == epoch), {})
 
 
 def epoch_scores(record: dict) -> tuple[float, float]:
@@ -280,8 +284,7 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                 raise bad(f"history[{k}].{key}", "true or false" if key == "best" else "a number", value)
     nets = ((0, 1),) if old else ((0,), (1,))  # format 1: one epoch for both nets
     for key, which in zip(epochs, nets):
-        record = next((h for h in history if h["epoch"] == meta[key]), None)
-        scores = epoch_scores(record or {})
+        scores = epoch_scores(epoch_record(history, meta[key]))
         if meta[key] >= 1 and not all(math.isfinite(scores[k]) for k in which):
             raise bad(key, "an epoch whose record in the history holds a finite loss", meta[key])
 
@@ -392,8 +395,8 @@ def training_metadata(
     """The weight file's metadata: the standard fields, the options, the rule set and the per-epoch history."""
     import datetime
 
-    value = next((h for h in progress.history if h["epoch"] == progress.best_value_epoch), {})
-    policy = next((h for h in progress.history if h["epoch"] == progress.best_policy_epoch), {})
+    value = epoch_record(progress.history, progress.best_value_epoch)
+    policy = epoch_record(progress.history, progress.best_policy_epoch)
     return {
         "training_date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "version": __version__,

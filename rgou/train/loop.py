@@ -39,6 +39,7 @@ from rgou.nn.contract import TrainConfig
 from rgou.nn.layout import init_params
 from rgou.train.checkpoint import (
     Progress,
+    epoch_record,
     epoch_scores,
     load_checkpoint,
     net_configs,
@@ -152,18 +153,17 @@ def train(
             scores = epoch_scores(record)
             record["seconds"] = round(time.perf_counter() - t0, 3)
             better = [score < so_far - IMPROVEMENT for score, so_far in zip(scores, progress.best_losses())]
-            best = _kept_weights(runner, state, best, better)
+            snapshot = runner.to_numpy(state) if ckpt is not None or any(better) else None  # one copy an epoch
+            best = _kept_weights(snapshot, best, better)
             progress.record_epoch(record, better, scores)  # next to the weights it names: Ctrl-C's window is small
             if ckpt is not None:
-                save_checkpoint(
-                    ckpt, runner.to_numpy(state), best, progress, options, source.identity, counts, depth, rules
-                )
+                save_checkpoint(ckpt, snapshot, best, progress, options, source.identity, counts, depth, rules)
             if on_epoch is not None:
                 on_epoch(record)
     except KeyboardInterrupt:
         interrupted = True
 
-    policy_record = next((h for h in progress.history if h["epoch"] == progress.best_policy_epoch), {})
+    policy_record = epoch_record(progress.history, progress.best_policy_epoch)
     metadata = training_metadata(options, counts, depth, progress, time.perf_counter() - start, interrupted, rules)
     weights = Weights(best[0], best[1], value_cfg, policy_cfg, metadata)
     return TrainResult(
@@ -184,11 +184,10 @@ def train(
     )
 
 
-def _kept_weights(runner, state, best: tuple[np.ndarray, np.ndarray], better: list[bool]):
-    """The (value, policy) weights to keep: copies of the state's for each net in `better`, else those of `best`."""
+def _kept_weights(snapshot, best: tuple[np.ndarray, np.ndarray], better: list[bool]):
+    """The (value, policy) weights to keep: copies of the snapshot's for each net in `better`, else `best`'s."""
     if not any(better):
         return best
-    snapshot = runner.to_numpy(state)
     fresh = (snapshot.value, snapshot.policy)
     return tuple(np.array(fresh[k], np.float32) if better[k] else best[k] for k in range(2))
 

@@ -440,8 +440,11 @@ def plot_curves(run: TrainingRun, path: str | Path) -> None:
     if all("val_policy_accuracy" in h for h in history):
         accuracy.plot(epochs, [100 * h["val_policy_accuracy"] for h in history], color="C4")
     stopped_early = r.epochs_run < o.training.epochs and not run.interrupted
-    marks = ((losses, "value", r.best_value_epoch, "C1"), (losses, "policy", r.best_policy_epoch, "C3"))
-    for axes, net, epoch, color in (*marks, (accuracy, "policy", r.best_policy_epoch, "C3")):
+    for axes, net, epoch, color in (  # each in its validation curve's colour
+        (losses, "value", r.best_value_epoch, "C1"),
+        (losses, "policy", r.best_policy_epoch, "C3"),
+        (accuracy, "policy", r.best_policy_epoch, "C3"),
+    ):
         if epoch >= 1:
             axes.axvline(epoch, color=color, linestyle="--", label=f"best {net} epoch ({epoch})")
     for axes in (losses, accuracy):
@@ -476,7 +479,7 @@ def _loss(x: float | None) -> str:
 def best_epochs(value: int, policy: int) -> str:
     """The nets' best epochs in words: "epoch 7" when they agree, else "value epoch 3, policy epoch 25".
 
-    -1 (no epoch gave that net a finite loss: it keeps its start weights) reads "none".
+    -1 (no epoch gave that net a finite loss: it keeps its start weights) reads "no epoch".
     """
     if value == policy:
         return f"epoch {value}" if value >= 1 else "no epoch"
