@@ -15,7 +15,12 @@ decision (``afterstates``) also hold ``decision`` int32 [N], the number of
 the decision in its game that a sample follows: the samples after one
 decision's moves are siblings (`Dataset.siblings`). Features (5.8 M
 positions/s) and legal masks are computed on load. Format 1 files (rgou
-0.1: compressed, with features) load too. Passing positions exist only in
+0.1: compressed, with features) load too.
+
+Features take 600 bytes a sample, the state 16: a dataset whose features
+would pass FEATURES_IN_MEMORY_BYTES holds a `StateFeatures` in their place,
+which computes the rows it is asked for, and the trainers gather a block of
+rows at a time (the same values, so the same training, bit for bit). Passing positions exist only in
 format 2 datasets made with ``include_passes``; `Dataset.has_policy` tells
 them apart.
 
@@ -49,6 +54,8 @@ NO_MOVE = -1
 MIXED = "mixed"  # a meta field (MIXABLE_META) whose parts of a dataset disagree
 MIXABLE_META = ("depth", "agent", "value_target")
 STORED_ARRAYS = ("state", "move", "value_target", "outcome", "game_id")  # format 2 arrays, besides meta
+FEATURES_IN_MEMORY_BYTES = 1 << 30  # a larger feature matrix is computed from the states when read
+FEATURE_BLOCK_ROWS = 1 << 16  # rows computed at a time when all of them are read in order
 # What np.load raises on a damaged .npz: zipfile (RuntimeError: a flag says "encrypted", NotImplementedError: an
 # unknown compression method) and the .npy header parser (SyntaxError, tokenize.TokenError: a header cut short).
 NPZ_DAMAGE = (OSError, ValueError, EOFError, KeyError, TypeError, RuntimeError, NotImplementedError, OverflowError,
@@ -92,11 +99,55 @@ def one_hot(moves: np.ndarray) -> np.ndarray:
     return out
 
 
+class StateFeatures:
+    """The features float32 [N, 150] of checked states int8 [N, STATE_SIZE] of one rule set, computed when read.
+
+    It stands in for a large dataset's feature matrix: `features[rows]` computes those rows (an index array,
+    a mask, a slice or one row), `blocks()` computes all of them a block at a time, and NumPy functions given
+    it compute the whole matrix (`__array__`). The states must have been checked (`check_stored`): the
+    feature kernels read them unguarded.
+    """
+
+    dtype = np.dtype(np.float32)
+    ndim = 2
+
+    def __init__(self, state: np.ndarray, rules: str):
+        self.state = state
+        self.rules = rules
+        self.shape = (len(state), NUM_FEATURES)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows) -> np.ndarray:
+        states = self.state[rows]
+        compute = feature_kernels(self.rules).extract_features_batch
+        if states.ndim == 1:  # one row
+            return compute(states[None])[0]
+        return compute(np.ascontiguousarray(states))
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        whole = self[:]
+        return whole if dtype is None else whole.astype(dtype, copy=False)
+
+    def blocks(self, rows: int = FEATURE_BLOCK_ROWS):
+        """The feature rows in order, float32 [<= rows, 150] at a time."""
+        for start in range(0, len(self), rows):
+            yield self[start : start + rows]
+
+
+def features_of(state: np.ndarray, rules: str) -> np.ndarray | StateFeatures:
+    """The features of checked states: computed now up to FEATURES_IN_MEMORY_BYTES, else when read."""
+    if len(state) * NUM_FEATURES * np.dtype(np.float32).itemsize > FEATURES_IN_MEMORY_BYTES:
+        return StateFeatures(state, rules)
+    return feature_kernels(rules).extract_features_batch(state)
+
+
 @dataclass
 class Dataset:
     """Training samples of one rule set (meta "rules", Finkel when absent); the arrays share their first axis N."""
 
-    features: np.ndarray  # float32 [N, 150]
+    features: np.ndarray | StateFeatures  # float32 [N, 150]; a large dataset's are computed when read
     value_target: np.ndarray  # float32 [N], P2's point of view, in [-1, 1]
     policy_target: np.ndarray  # float32 [N, 7], one-hot of the expert's move; zeros for passing positions
     legal_mask: np.ndarray  # bool [N, 7]
@@ -119,9 +170,15 @@ class Dataset:
     def __post_init__(self) -> None:
         n = None
         state_size = engine(data_rules(self.meta)).STATE_SIZE
+        if isinstance(self.features, StateFeatures) and (
+            self.features.state is not self.state or self.features.rules != self.rules
+        ):
+            raise ValueError("dataset array 'features': computed features must be those of the dataset's own states")
         for name, dtype, tail in self.ARRAYS:
             tail = (state_size,) if name == "state" else tail
             arr = getattr(self, name)
+            if isinstance(arr, StateFeatures):
+                continue  # its states are the dataset's, checked below
             if not isinstance(arr, np.ndarray) or arr.dtype != dtype:
                 got = arr.dtype if isinstance(arr, np.ndarray) else type(arr).__name__
                 raise ValueError(f"dataset array {name!r}: expected dtype {np.dtype(dtype)}, got {got}")
@@ -135,6 +192,8 @@ class Dataset:
                 raise ValueError(f"dataset array {name!r} has {arr.shape[0]} rows, expected {n}")
         for name in ("features", "value_target", "policy_target"):
             values = getattr(self, name)
+            if isinstance(values, StateFeatures):
+                continue  # computed from the states, clamped: finite
             if np.isfinite(values.sum(dtype=np.float64)):  # fast path: no NaN or infinity anywhere
                 continue
             bad = ~np.isfinite(values)
@@ -173,7 +232,7 @@ class Dataset:
         )
         state = checked["state"]
         return cls(
-            features=feature_kernels(rules).extract_features_batch(state),
+            features=features_of(state, rules),
             value_target=checked["value_target"],
             policy_target=one_hot(checked["move"]),
             legal_mask=checked["legal_mask"],
@@ -222,8 +281,10 @@ class Dataset:
     def subset(self, rows: np.ndarray) -> Dataset:
         """The samples at `rows` (indices or a boolean mask), in that order."""
         decision = None if self.decision is None else self.decision[rows]
-        arrays = {name: getattr(self, name)[rows] for name, _, _ in self.ARRAYS}
-        return Dataset(**arrays, meta=dict(self.meta), decision=decision)
+        arrays = {name: getattr(self, name)[rows] for name, _, _ in self.ARRAYS if name != "features"}
+        features = self.features
+        features = StateFeatures(arrays["state"], self.rules) if isinstance(features, StateFeatures) else features[rows]
+        return Dataset(features, **arrays, meta=dict(self.meta), decision=decision)
 
     @classmethod
     def concatenate(cls, parts: list[Dataset], meta: dict | None = None) -> Dataset:
@@ -233,7 +294,11 @@ class Dataset:
         found = sorted({p.rules for p in parts})
         if len(found) > 1:
             raise ValueError(f"the datasets are of different rule sets ({', '.join(found)}): train one at a time")
-        arrays = {name: np.concatenate([getattr(p, name) for p in parts]) for name, _, _ in cls.ARRAYS}
+        arrays = {name: np.concatenate([getattr(p, name) for p in parts]) for name, _, _ in cls.ARRAYS[1:]}
+        if any(isinstance(p.features, StateFeatures) for p in parts):
+            arrays["features"] = features_of(arrays["state"], found[0])
+        else:
+            arrays["features"] = np.concatenate([p.features for p in parts])
         decisions = [p.decision for p in parts]
         decision = None if any(d is None for d in decisions) else np.concatenate(decisions)
         meta = dict(parts[0].meta if meta is None else meta)
@@ -527,10 +592,12 @@ def write_json(data: Dataset, fh) -> None:
         )
     fh.write("[")
     for i in range(len(data)):
+        if i % FEATURE_BLOCK_ROWS == 0:
+            block = np.asarray(data.features[i : i + FEATURE_BLOCK_ROWS])
         if i:
             fh.write(",\n")
         item = {
-            "features": [float(x) for x in data.features[i]],
+            "features": [float(x) for x in block[i % FEATURE_BLOCK_ROWS]],
             "value_target": float(data.value_target[i]),
             "policy_target": [float(x) for x in data.policy_target[i]],
             "outcome": int(data.outcome[i]),

@@ -40,8 +40,8 @@ from rgou._random import seed_rng
 from rgou._validate import check_float, check_int
 from rgou._version import __version__
 from rgou.agents import AGENT_RANDOM, search_agent_data
-from rgou.dataset import DATASET_FORMAT, Dataset, one_hot, run_starts
-from rgou.features import extract_features_batch, legal_masks
+from rgou.dataset import DATASET_FORMAT, Dataset, features_of, one_hot, run_starts
+from rgou.features import legal_masks
 from rgou.game import (
     DICE,
     NO_WINNER,
@@ -334,7 +334,7 @@ def generate(
         if exact_table is not None:
             relabel_exactly = specialise("rgou.exact", RULES_NAME).relabel_exactly
             values, moves = relabel_exactly(exact_table, state, has_policy, target.is_unrolled)
-        features, legal = extract_features_batch(state), legal_masks(state)
+        features, legal = features_of(state, RULES_NAME), legal_masks(state)
     meta = {
         "format": DATASET_FORMAT,
         "version": __version__,

@@ -1,11 +1,14 @@
 """Shared test settings: hypothesis profiles, the golden reference folder, a synthetic solved table,
 scripts that run beside the suite."""
 
+import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,39 +79,70 @@ def table(states):
 
 # Scripts that compile every kernel anew (a fresh Numba cache) spend a minute each on one core. A test marked
 # `@pytest.mark.script(SCRIPT, env={...})` has its script started as soon as collection ends, in its own
-# process, so that it compiles on the second core while the suite runs; the test's `script_run` fixture waits
-# for it (and starts it, for a test run a second time in one session).
+# process, so that it compiles while the suite runs; the test's `script_run` fixture waits for it (and starts
+# it, for a test run a second time in one session). Under pytest-xdist (`-n 2`, as CI runs) every worker
+# collects every test: the worker that first claims a script's folder (an atomic mkdir) starts it, and the
+# worker that runs the test waits for the exit status the script leaves in that folder.
 SCRIPT_TIMEOUT_S = 900
+# Runs the script given as argv[1] with stdout and stderr in files, then leaves its exit status in "status".
+_RUNNER = """import os, subprocess, sys
+with open("stdout", "w") as out, open("stderr", "w") as err:
+    code = subprocess.call([sys.executable, "-c", sys.argv[1]], stdout=out, stderr=err)
+with open("status.tmp", "w") as f:
+    f.write(str(code))
+os.replace("status.tmp", "status")
+"""
+
+
+def _scripts_folder() -> Path:
+    """Where this run's scripts live: one folder for all workers of an xdist run (its run id names it)."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
+    return Path(tempfile.gettempdir()) / f"rgou-scripts-{run}"
 
 
 @dataclass
 class ScriptRun:
-    """A running `python -c SCRIPT` in a fresh folder (its working directory, which holds its Numba cache and
-    its output: files, never a full pipe); `wait` removes the folder."""
+    """`python -c SCRIPT` in a folder of its own (its working directory, which holds its Numba cache, its
+    output and, once it exits, its status), started by this process or by another worker of the run."""
 
-    process: subprocess.Popen
     folder: Path
+    process: subprocess.Popen | None = None  # None: another worker started it
 
     @classmethod
-    def start(cls, script: str, env: dict[str, str] | None = None) -> "ScriptRun":
-        folder = Path(tempfile.mkdtemp(prefix="rgou-script-"))
+    def claim(cls, nodeid: str, script: str, env: dict[str, str] | None = None) -> "ScriptRun":
+        """The run of the script of test `nodeid`: started here unless another worker claimed it first."""
+        folder = _scripts_folder() / hashlib.sha1(nodeid.encode()).hexdigest()[:16]
+        folder.parent.mkdir(exist_ok=True)
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            return cls(folder)
         full_env = dict(os.environ, NUMBA_CACHE_DIR=str(folder / "cache"), **(env or {}))
-        with open(folder / "stdout", "w") as out, open(folder / "stderr", "w") as err:
-            process = subprocess.Popen([sys.executable, "-c", script], cwd=folder, env=full_env, stdout=out, stderr=err)
-        return cls(process, folder)
+        process = subprocess.Popen(
+            [sys.executable, "-c", _RUNNER, script], cwd=folder, env=full_env, start_new_session=True
+        )
+        return cls(folder, process)
 
     def wait(self) -> subprocess.CompletedProcess:
         """Its exit status and output (text); the folder is removed."""
+        status = self.folder / "status"
+        deadline = time.monotonic() + SCRIPT_TIMEOUT_S
         try:
-            code = self.process.wait(timeout=SCRIPT_TIMEOUT_S)
+            while not status.exists():
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the test's script did not finish in {SCRIPT_TIMEOUT_S} s ({self.folder})")
+                if self.process is not None and self.process.poll() is not None and not status.exists():
+                    raise RuntimeError(f"the script runner stopped without a status ({self.folder})")
+                time.sleep(0.2)
+            code = int(status.read_text())
             out, err = ((self.folder / name).read_text() for name in ("stdout", "stderr"))
         finally:
             self.stop()
-        return subprocess.CompletedProcess(self.process.args, code, out, err)
+        return subprocess.CompletedProcess(["python", "-c", "..."], code, out, err)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)  # the runner and the script
             self.process.wait()
         shutil.rmtree(self.folder, ignore_errors=True)
 
@@ -126,12 +160,17 @@ def pytest_collection_finish(session):
     for item in session.items:
         marker = item.get_closest_marker("script")
         if marker is not None:
-            _SCRIPTS[item.nodeid] = ScriptRun.start(*marker.args, **marker.kwargs)
+            _SCRIPTS[item.nodeid] = ScriptRun.claim(item.nodeid, *marker.args, **marker.kwargs)
 
 
 def pytest_sessionfinish(session):
-    for run in _SCRIPTS.values():  # those of tests that did not run (-x, Ctrl-C)
-        run.stop()
+    for run in _SCRIPTS.values():  # those started here whose tests did not run (-x, Ctrl-C)
+        if run.process is not None:
+            run.stop()
+    try:
+        _scripts_folder().rmdir()
+    except OSError:
+        pass  # never made, or another worker's scripts are still in it
 
 
 @pytest.fixture
@@ -140,5 +179,5 @@ def script_run(request) -> subprocess.CompletedProcess:
     run = _SCRIPTS.pop(request.node.nodeid, None)
     if run is None:
         marker = request.node.get_closest_marker("script")
-        run = ScriptRun.start(*marker.args, **marker.kwargs)
+        run = ScriptRun.claim(request.node.nodeid, *marker.args, **marker.kwargs)
     return run.wait()

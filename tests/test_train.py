@@ -104,6 +104,76 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path, data
     assert (second.best_value_epoch, second.best_policy_epoch) == (whole.best_value_epoch, whole.best_policy_epoch)
 
 
+def _lazy(monkeypatch, rows: int | None = None) -> None:
+    """Every dataset made from now on computes its features when read; the runners gather `rows` at a time."""
+    import rgou.dataset
+    import rgou.train.runners
+
+    monkeypatch.setattr(rgou.dataset, "FEATURES_IN_MEMORY_BYTES", 0)
+    if rows is not None:
+        monkeypatch.setattr(rgou.train.runners, "GATHERED_ROWS", rows)
+
+
+def test_a_large_datasets_features_are_computed_when_read(tmp_path, monkeypatch):
+    """Past FEATURES_IN_MEMORY_BYTES a dataset holds StateFeatures: every way of reading them gives the same
+    numbers as the matrix, and subsets, concatenation, files, exports and the data's identity agree."""
+    from rgou.dataset import StateFeatures, load_dataset
+    from rgou.train.sources import data_identity
+
+    eager = generate(6, depth=1, seed=5)
+    _lazy(monkeypatch)
+    lazy = generate(6, depth=1, seed=5)
+    assert isinstance(lazy.features, StateFeatures) and isinstance(eager.features, np.ndarray)
+    x = eager.features
+    assert lazy.features.shape == x.shape and lazy.features.dtype == x.dtype and len(lazy.features) == len(x)
+    rows = np.random.default_rng(1).permutation(len(x))[:50]
+    mask = np.arange(len(x)) % 3 == 0
+    for index in (rows, mask, slice(7, 40), slice(None), 11):
+        assert np.array_equal(lazy.features[index], x[index])
+    assert np.array_equal(np.asarray(lazy.features), x)
+    assert np.array_equal(np.concatenate(list(lazy.features.blocks(17))), x)
+    part = lazy.subset(rows)
+    assert isinstance(part.features, StateFeatures) and np.array_equal(np.asarray(part.features), x[rows])
+    both = Dataset.concatenate([lazy, part])
+    assert isinstance(both.features, StateFeatures) and np.array_equal(np.asarray(both.features), x[np.r_[
+        np.arange(len(x)), rows]])  # fmt: skip
+    assert data_identity(lazy) == data_identity(eager)
+    back = load_dataset(lazy.save(tmp_path / "lazy.npz"))
+    assert isinstance(back.features, StateFeatures) and np.array_equal(np.asarray(back.features), x)
+    assert lazy.to_json(tmp_path / "lazy.json").read_text() == eager.to_json(tmp_path / "eager.json").read_text()
+    other = StateFeatures(lazy.state.copy(), "finkel")
+    with pytest.raises(ValueError, match="computed features must be those of the dataset's own states"):
+        dataclasses.replace(lazy, features=other)
+
+
+@pytest.mark.parametrize("backend", ["numba", "jax"])
+def test_training_on_features_computed_when_read_is_the_same_run(monkeypatch, data, backend):
+    """Gathered a few steps at a time (GATHERED_ROWS = 64: four minibatches), the rows train the same nets,
+    bit for bit, as from the feature matrix, with per-epoch targets (td) read through the blocks too, and
+    the same validation in chunks (which only rounds differently from one pass)."""
+    if backend == "jax":
+        pytest.importorskip("jax")
+    import rgou.train.sources
+
+    options = TrainOptions(epochs=3, batch_size=16, dropout=0.2, backend=backend, value_target="td:0.7", seed=5,
+                           hidden_sizes=(16, 8))  # fmt: skip
+    whole = train(data, options)
+    monkeypatch.setattr(rgou.train.sources, "VALIDATION_CHUNK", 50)  # validation passes of 50 rows
+    chunked = train(data, options)
+    assert np.array_equal(chunked.weights.value, whole.weights.value)
+    for key in ("val_value_loss", "val_policy_loss", "val_policy_accuracy"):  # the same up to rounding
+        assert [h[key] for h in chunked.history] == pytest.approx([h[key] for h in whole.history], rel=1e-6)
+    whole = chunked
+    _lazy(monkeypatch, rows=64)
+    lazy = generate(10, depth=1, seed=3)
+    assert not isinstance(lazy.features, np.ndarray) and np.array_equal(lazy.state, data.state)
+    gathered = train(lazy, options)
+    assert np.array_equal(gathered.weights.value, whole.weights.value)
+    assert np.array_equal(gathered.weights.policy, whole.weights.policy)
+    untimed = [[{k: v for k, v in h.items() if k != "seconds"} for h in r.history] for r in (gathered, whole)]
+    assert untimed[0] == untimed[1] and len(untimed[0]) == 3
+
+
 def test_a_net_without_validation_weight_is_judged_by_its_training_loss():
     """Held-out rows that carry no weight for one net give it a NaN validation loss: its training loss decides."""
     from rgou.train.checkpoint import epoch_scores

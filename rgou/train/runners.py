@@ -5,6 +5,11 @@ kernel, blocks of STEPS_PER_CALL steps per call so Ctrl-C stays prompt);
 `JaxRunner` drives `rgou.nn.jax_trainer` (the training rows live on the
 device; one dispatch per block of JAX_BLOCK_STEPS steps). Both follow the
 step contract of `rgou.nn.contract`, so a seed gives the same run on either.
+
+Training rows whose features are computed when read (`rgou.dataset.StateFeatures`,
+a large dataset) are gathered a block of steps at a time, at most
+GATHERED_ROWS rows, before the trainer sees them: the same rows in the same
+order, so the same run, bit for bit, with memory for one block of features.
 """
 
 from __future__ import annotations
@@ -17,6 +22,32 @@ from rgou.nn.contract import Batch, TrainConfig, TrainState, concat_batches, map
 
 JAX_BLOCK_STEPS = 256  # minibatches per JAX dispatch (one lax.scan)
 STEPS_PER_CALL = 1024  # minibatches per Numba trainer call (about 0.3 s at batch 32: Ctrl-C stays prompt)
+GATHERED_ROWS = 1 << 16  # most rows gathered at a time from features computed when read (40 MB of features)
+
+
+def _features_computed(data: Batch | None) -> bool:
+    """Whether data's features are computed when read (`rgou.dataset.StateFeatures`): gathered a block at a time."""
+    return data is not None and not isinstance(data.x, np.ndarray)
+
+
+def _block_steps(data: Batch | None, batch_size: int, steps: int) -> int:
+    """Steps a block: `steps`, fewer when the features are computed when read (at most GATHERED_ROWS rows)."""
+    return max(1, min(steps, GATHERED_ROWS // batch_size)) if _features_computed(data) else steps
+
+
+def _gathered(data: Batch, rows: np.ndarray) -> tuple[Batch, np.ndarray]:
+    """(data, rows) as a trainer reads them: when the features are computed when read, the rows gathered into
+    arrays of their own (float32; the masks are kept bool until then) and rows 0..len - 1; else unchanged."""
+    if not _features_computed(data):
+        return data, rows
+    return gather_rows(data, rows), np.arange(len(rows))
+
+
+def gather_rows(data: Batch, rows: np.ndarray | slice) -> Batch:
+    """The rows of `data` as a Batch of float32 arrays (features computed, masks made float32 when they are
+    not yet; a slice of float32 arrays is a view)."""
+    gathered = (np.ascontiguousarray(a[rows], dtype=np.float32) for a in data[:6])
+    return Batch(*gathered, None if data.group is None else data.group[rows])
 
 
 class NumbaRunner:
@@ -45,11 +76,12 @@ class NumbaRunner:
 
         steps = len(order) // batch_size
         losses = np.zeros((steps, 2))
+        block = _block_steps(self.data, batch_size, STEPS_PER_CALL)
         with single_threaded_blas():
-            for first in range(0, steps, STEPS_PER_CALL):
-                last = min(steps, first + STEPS_PER_CALL)
-                rows = order[first * batch_size : last * batch_size]
-                state, losses[first:last] = self.trainer.steps(state, self.data, rows, batch_size, lr)
+            for first in range(0, steps, block):
+                last = min(steps, first + block)
+                data, rows = _gathered(self.data, order[first * batch_size : last * batch_size])
+                state, losses[first:last] = self.trainer.steps(state, data, rows, batch_size, lr)
         return state, losses
 
     def steps(self, state: TrainState, batches: Iterator[Batch], lr: float) -> tuple[TrainState, np.ndarray]:
@@ -85,7 +117,8 @@ class JaxRunner:
             ) from e
         self.trainer = JaxTrainer(config)
         self.host = train  # None when training from shards: batches arrive through steps()
-        self.device = None if train is None else self.trainer.device_batch(train)
+        # None too when the features are computed when read: each block's rows go to the device in turn
+        self.device = None if train is None or _features_computed(train) else self.trainer.device_batch(train)
 
     def init(self, value: np.ndarray, policy: np.ndarray) -> TrainState:
         return self.trainer.init(value, policy)
@@ -100,17 +133,23 @@ class JaxRunner:
         import jax.numpy as jnp
 
         self.host.value_target[:] = targets
-        self.device = self.device._replace(value_target=jnp.asarray(targets))
+        if self.device is not None:
+            self.device = self.device._replace(value_target=jnp.asarray(targets))
 
     def epoch(self, state: TrainState, order: np.ndarray, batch_size: int, lr: float) -> tuple[TrainState, np.ndarray]:
         import jax.numpy as jnp
 
         steps = len(order) // batch_size
         parts = []
-        for start in range(0, steps, JAX_BLOCK_STEPS):
-            count = min(JAX_BLOCK_STEPS, steps - start)
-            block = jnp.asarray(order[start * batch_size : (start + count) * batch_size], jnp.int32)
-            state, losses = self.trainer.run(state, self.device, block, batch_size, lr)
+        block_steps = _block_steps(self.host, batch_size, JAX_BLOCK_STEPS)
+        for start in range(0, steps, block_steps):
+            count = min(block_steps, steps - start)
+            rows = order[start * batch_size : (start + count) * batch_size]
+            data = self.device
+            if data is None:  # features computed when read: this block's rows only
+                host, rows = _gathered(self.host, rows)
+                data = self.trainer.device_batch(host)
+            state, losses = self.trainer.run(state, data, jnp.asarray(rows, jnp.int32), batch_size, lr)
             parts.append(np.asarray(losses, dtype=np.float64))
         return state, (np.concatenate(parts) if parts else np.zeros((0, 2)))
 

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from rgou.dataset import MIXED, Dataset, load_dataset
+from rgou.dataset import MIXED, Dataset, StateFeatures, load_dataset
 from rgou.nn.contract import Batch, TrainState, shuffle_groups, shuffle_order
 from rgou.targets import ValueTarget, lambda_returns, targets_of
 from rgou.train.options import TrainOptions, epoch_learning_rate
+from rgou.train.runners import gather_rows
 
-VALIDATION_CHUNK = 65536  # rows per validation batch when streaming shards
+VALIDATION_CHUNK = 65536  # rows per validation pass (data in memory, or streamed from shards)
 SIBLINGS_NEEDED = (
     "the sibling term needs the positions after each move of a decision, with the decision they follow "
     "(--afterstates, or data from rgou generate --afterstates)"
@@ -61,7 +62,10 @@ def data_identity(data: Dataset) -> str:
     would double the peak memory of a large run.
     """
     digest = hashlib.sha256()
-    for name in ("features", "value_target", "policy_target", "outcome", "game_id"):
+    features = data.features
+    for block in features.blocks() if isinstance(features, StateFeatures) else [features]:  # the same bytes
+        digest.update(np.ascontiguousarray(block).view(np.uint8))
+    for name in ("value_target", "policy_target", "outcome", "game_id"):
         digest.update(np.ascontiguousarray(getattr(data, name)).view(np.uint8))
     return digest.hexdigest()
 
@@ -129,15 +133,25 @@ def _policy_hits(logits: np.ndarray, batch: Batch) -> tuple[int, int]:
 def _batch(
     data: Dataset, rows: np.ndarray | None, value: np.ndarray, value_w: np.ndarray, group: np.ndarray | None = None
 ) -> Batch:
-    """The samples at `rows` (copies), or all of them without copying the features when rows is None."""
+    """The samples at `rows` (copies), or all of them without copying the features when rows is None.
+
+    Features computed when read stay so, and the masks stay bool (a quarter of the bytes): the runners
+    gather a block of rows at a time and make them float32 then (`rgou.train.runners`).
+    """
     take = (lambda a: a) if rows is None else (lambda a: a[rows])
+    computed = isinstance(data.features, StateFeatures)
+    if computed:
+        x = data.features if rows is None else StateFeatures(data.state[rows], data.rules)
+    else:
+        x = np.ascontiguousarray(take(data.features))
+    mask = (lambda a: a) if computed else (lambda a: a.astype(np.float32))
     return Batch(
-        np.ascontiguousarray(take(data.features)),
+        x,
         np.ascontiguousarray(take(value), dtype=np.float32),
         np.ascontiguousarray(take(data.policy_target)),
         np.ascontiguousarray(take(value_w), dtype=np.float32),
-        take(data.has_policy).astype(np.float32),
-        take(data.legal_mask).astype(np.float32),
+        mask(take(data.has_policy)),
+        mask(take(data.legal_mask)),
         None if group is None else take(group),
     )
 
@@ -148,6 +162,8 @@ def check_training_data(data: Dataset) -> None:
         raise ValueError(f"the training data holds {len(data)} sample(s); at least 2 are needed")
     for name in ("features", "value_target", "policy_target"):
         values = getattr(data, name)
+        if isinstance(values, StateFeatures):
+            continue  # computed from checked states: finite
         bad = ~np.isfinite(values)
         if bad.any():
             row = int(np.flatnonzero(bad.reshape(len(values), -1).any(axis=1))[0])
@@ -216,7 +232,9 @@ class _MemorySource:
     def epoch(self, runner, state: TrainState, epoch: int) -> tuple[TrainState, np.ndarray]:
         o = self.options
         if self.target.changes_per_epoch and epoch >= o.td_warmup:
-            predictions = np.tanh(runner.outputs(state, self.data.features, "value")[:, 0])
+            features = self.data.features
+            blocks = features.blocks() if isinstance(features, StateFeatures) else [features]
+            predictions = np.tanh(np.concatenate([runner.outputs(state, x, "value")[:, 0] for x in blocks]))
             runner.set_value_targets(
                 lambda_returns(
                     predictions.astype(np.float64), self.data.outcome, self.data.game_id, self.target.parameter
@@ -231,8 +249,9 @@ class _MemorySource:
     def validate(self, runner, state: TrainState) -> dict[str, float] | None:
         if self.val is None:
             return None
-        v = _Validation()
-        v.add(runner, state, self.val)
+        v = _Validation()  # in chunks: a forward pass holds every layer's activations of its rows
+        for start in range(0, len(self.val.value_target), VALIDATION_CHUNK):
+            v.add(runner, state, gather_rows(self.val, slice(start, start + VALIDATION_CHUNK)))
         return v.record()
 
 
