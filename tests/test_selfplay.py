@@ -7,7 +7,7 @@ import numpy as np
 import oracle
 import pytest
 
-from rgou.dataset import Dataset, load_dataset
+from rgou.dataset import Dataset, features_of, load_dataset
 from rgou.features import extract_features_batch
 from rgou.game import Position, is_over
 from rgou.heuristic import DEFAULT_PARAMS
@@ -211,16 +211,16 @@ def test_generate_runs_its_parallel_kernels_on_the_threads_asked_for(monkeypatch
 
     seen = []
 
-    def recording(states):
+    def recording(states, rules):
         seen.append(numba.get_num_threads())
-        return extract_features_batch(states)
+        return features_of(states, rules)
 
-    monkeypatch.setattr(rgou.selfplay, "extract_features_batch", recording)
+    monkeypatch.setattr(rgou.selfplay, "features_of", recording)
     before = numba.get_num_threads()
     generate(2, depth=1, seed=3, threads=1, max_plies=20)
     assert seen == [1] and numba.get_num_threads() == before
     with pytest.raises(ZeroDivisionError):  # the setting comes back after an error too
-        monkeypatch.setattr(rgou.selfplay, "extract_features_batch", lambda states: 1 / 0)
+        monkeypatch.setattr(rgou.selfplay, "features_of", lambda states, rules: 1 / 0)
         generate(2, depth=1, seed=3, threads=1, max_plies=20)
     assert numba.get_num_threads() == before
 
