@@ -15,14 +15,14 @@ decision (``afterstates``) also hold ``decision`` int32 [N], the number of
 the decision in its game that a sample follows: the samples after one
 decision's moves are siblings (`Dataset.siblings`). Features (5.8 M
 positions/s) and legal masks are computed on load. Format 1 files (rgou
-0.1: compressed, with features) load too.
+0.1: compressed, with features) load too. Passing positions exist only in
+format 2 datasets made with ``include_passes``; `Dataset.has_policy` tells
+them apart.
 
 Features take 600 bytes a sample, the state 16: a dataset whose features
 would pass FEATURES_IN_MEMORY_BYTES holds a `StateFeatures` in their place,
-which computes the rows it is asked for, and the trainers gather a block of
-rows at a time (the same values, so the same training, bit for bit). Passing positions exist only in
-format 2 datasets made with ``include_passes``; `Dataset.has_policy` tells
-them apart.
+which computes the rows it is asked for, and the trainers gather at most
+65,536 rows at a time (the same values, so the same training, bit for bit).
 
 The JSON export (`to_json`) is a list of {"features", "value_target",
 "policy_target", "outcome", "game_id"} objects, the shape the existing
@@ -136,9 +136,14 @@ class StateFeatures:
             yield self[start : start + rows]
 
 
+def _features_too_large(n: int) -> bool:
+    """Whether the features of n samples would pass FEATURES_IN_MEMORY_BYTES."""
+    return n * NUM_FEATURES * np.dtype(np.float32).itemsize > FEATURES_IN_MEMORY_BYTES
+
+
 def features_of(state: np.ndarray, rules: str) -> np.ndarray | StateFeatures:
     """The features of checked states: computed now up to FEATURES_IN_MEMORY_BYTES, else when read."""
-    if len(state) * NUM_FEATURES * np.dtype(np.float32).itemsize > FEATURES_IN_MEMORY_BYTES:
+    if _features_too_large(len(state)):
         return StateFeatures(state, rules)
     return feature_kernels(rules).extract_features_batch(state)
 
@@ -295,10 +300,13 @@ class Dataset:
         if len(found) > 1:
             raise ValueError(f"the datasets are of different rule sets ({', '.join(found)}): train one at a time")
         arrays = {name: np.concatenate([getattr(p, name) for p in parts]) for name, _, _ in cls.ARRAYS[1:]}
-        if any(isinstance(p.features, StateFeatures) for p in parts):
-            arrays["features"] = features_of(arrays["state"], found[0])
+        # Features that are their states' (computed when read, or on generating or loading format 2) may be
+        # computed again; a JSON export's or a format 1 file's are the file's own, and are kept.
+        own = all(isinstance(p.features, StateFeatures) or p.meta.get("format") == DATASET_FORMAT for p in parts)
+        if own and _features_too_large(len(arrays["state"])):
+            arrays["features"] = StateFeatures(arrays["state"], found[0])
         else:
-            arrays["features"] = np.concatenate([p.features for p in parts])
+            arrays["features"] = np.concatenate([np.asarray(p.features) for p in parts])
         decisions = [p.decision for p in parts]
         decision = None if any(d is None for d in decisions) else np.concatenate(decisions)
         meta = dict(parts[0].meta if meta is None else meta)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,10 +95,12 @@ os.replace("status.tmp", "status")
 """
 
 
+_RUN = os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex  # the same for all workers of a run
+
+
 def _scripts_folder() -> Path:
     """Where this run's scripts live: one folder for all workers of an xdist run (its run id names it)."""
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
-    return Path(tempfile.gettempdir()) / f"rgou-scripts-{run}"
+    return Path(tempfile.gettempdir()) / f"rgou-scripts-{_RUN}"
 
 
 @dataclass
@@ -129,6 +132,8 @@ class ScriptRun:
         deadline = time.monotonic() + SCRIPT_TIMEOUT_S
         try:
             while not status.exists():
+                if not self.folder.exists():
+                    raise RuntimeError(f"the script's folder was removed before it finished ({self.folder})")
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"the test's script did not finish in {SCRIPT_TIMEOUT_S} s ({self.folder})")
                 if self.process is not None and self.process.poll() is not None and not status.exists():
@@ -163,10 +168,15 @@ def pytest_collection_finish(session):
             _SCRIPTS[item.nodeid] = ScriptRun.claim(item.nodeid, *marker.args, **marker.kwargs)
 
 
-def pytest_sessionfinish(session):
-    for run in _SCRIPTS.values():  # those started here whose tests did not run (-x, Ctrl-C)
-        if run.process is not None:
-            run.stop()
+def pytest_sessionfinish(session, exitstatus):
+    stopped = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldstop or session.shouldfail)
+    for run in _SCRIPTS.values():  # started here, their tests not run here
+        if run.process is None:
+            continue
+        if stopped or not os.environ.get("PYTEST_XDIST_WORKER"):
+            run.stop()  # their tests will not run (-x, Ctrl-C)
+        else:
+            run.process.wait(timeout=SCRIPT_TIMEOUT_S)  # the other worker runs their tests: it reads and removes them
     try:
         _scripts_folder().rmdir()
     except OSError:

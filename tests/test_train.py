@@ -138,6 +138,10 @@ def test_a_large_datasets_features_are_computed_when_read(tmp_path, monkeypatch)
     assert isinstance(both.features, StateFeatures) and np.array_equal(np.asarray(both.features), x[np.r_[
         np.arange(len(x)), rows]])  # fmt: skip
     assert data_identity(lazy) == data_identity(eager)
+    exported = Dataset.from_json(eager.to_json(tmp_path / "part.json"))  # its features are the file's (no states)
+    mixed = Dataset.concatenate([lazy, exported])
+    assert np.array_equal(np.asarray(mixed.features), np.concatenate([x, exported.features]))
+    assert isinstance(Dataset.concatenate([eager, eager]).features, StateFeatures)  # format 2: its states'
     back = load_dataset(lazy.save(tmp_path / "lazy.npz"))
     assert isinstance(back.features, StateFeatures) and np.array_equal(np.asarray(back.features), x)
     assert lazy.to_json(tmp_path / "lazy.json").read_text() == eager.to_json(tmp_path / "eager.json").read_text()

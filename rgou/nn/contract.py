@@ -140,7 +140,11 @@ STATE_ARRAYS = ("value", "policy", "value_m", "value_v", "policy_m", "policy_v")
 
 
 class Batch(NamedTuple):
-    """One minibatch (rows share the first axis B)."""
+    """One minibatch (rows share the first axis B).
+
+    The training rows of a dataset that computes its features when read are a Batch too, with x a
+    `rgou.dataset.StateFeatures` and bool masks; the runners gather them into this form (`rgou.train.runners`).
+    """
 
     x: np.ndarray  # f32 [B, 150]
     value_target: np.ndarray  # f32 [B], P2's point of view
