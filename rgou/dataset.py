@@ -132,8 +132,13 @@ class StateFeatures:
 
     def blocks(self, rows: int = FEATURE_BLOCK_ROWS):
         """The feature rows in order, float32 [<= rows, 150] at a time."""
-        for start in range(0, len(self), rows):
-            yield self[start : start + rows]
+        return feature_blocks(self, rows)
+
+
+def feature_blocks(features: np.ndarray | StateFeatures, rows: int = FEATURE_BLOCK_ROWS):
+    """A dataset's feature rows in order, float32 [<= rows, 150] at a time (views of a matrix, or computed)."""
+    for start in range(0, len(features), rows):
+        yield features[start : start + rows]
 
 
 def _features_too_large(n: int) -> bool:
@@ -599,13 +604,12 @@ def write_json(data: Dataset, fh) -> None:
             f"no rule set; keep the {data.rules} samples in the .npz dataset"
         )
     fh.write("[")
-    for i in range(len(data)):
-        if i % FEATURE_BLOCK_ROWS == 0:
-            block = np.asarray(data.features[i : i + FEATURE_BLOCK_ROWS])
+    rows = (row for block in feature_blocks(data.features) for row in block)
+    for i, features in enumerate(rows):
         if i:
             fh.write(",\n")
         item = {
-            "features": [float(x) for x in block[i % FEATURE_BLOCK_ROWS]],
+            "features": [float(x) for x in features],
             "value_target": float(data.value_target[i]),
             "policy_target": [float(x) for x in data.policy_target[i]],
             "outcome": int(data.outcome[i]),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rgou.dataset import MIXED, Dataset, StateFeatures, load_dataset
+from rgou.dataset import MIXED, Dataset, StateFeatures, feature_blocks, load_dataset
 from rgou.nn.contract import Batch, TrainState, shuffle_groups, shuffle_order
 from rgou.targets import ValueTarget, lambda_returns, targets_of
 from rgou.train.options import TrainOptions, epoch_learning_rate
@@ -62,8 +62,7 @@ def data_identity(data: Dataset) -> str:
     would double the peak memory of a large run.
     """
     digest = hashlib.sha256()
-    features = data.features
-    for block in features.blocks() if isinstance(features, StateFeatures) else [features]:  # the same bytes
+    for block in feature_blocks(data.features):  # the same bytes as the whole matrix
         digest.update(np.ascontiguousarray(block).view(np.uint8))
     for name in ("value_target", "policy_target", "outcome", "game_id"):
         digest.update(np.ascontiguousarray(getattr(data, name)).view(np.uint8))
@@ -232,8 +231,7 @@ class _MemorySource:
     def epoch(self, runner, state: TrainState, epoch: int) -> tuple[TrainState, np.ndarray]:
         o = self.options
         if self.target.changes_per_epoch and epoch >= o.td_warmup:
-            features = self.data.features
-            blocks = features.blocks() if isinstance(features, StateFeatures) else [features]
+            blocks = feature_blocks(self.data.features)
             predictions = np.tanh(np.concatenate([runner.outputs(state, x, "value")[:, 0] for x in blocks]))
             runner.set_value_targets(
                 lambda_returns(
