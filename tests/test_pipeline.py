@@ -157,6 +157,60 @@ def test_the_warm_up_says_it_compiled_only_when_it_did(monkeypatch):
     assert any(s.startswith("compiled 3 kernels") for s in said)
 
 
+def test_a_first_warm_up_runs_its_child_process_once_until_the_sources_change(tmp_path, monkeypatch):
+    import rgou._numba as numba_settings
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))  # where the marks go
+    made = tmp_path / "made"
+    child = ("os:makedirs", str(made))  # the child process makes the folder: proof that it ran, with its argument
+    seen, said = [], []
+    warm = lambda: numba_settings.warm_up(lambda: seen.append(made.is_dir()), said.append, child=child)
+    warm()
+    assert seen == [True] and "separate process" in said[0]  # the child ran before fn
+    made.rmdir()
+    warm()
+    assert seen == [True, False] and "loading" in said[-1]  # marked: fn alone loads the kernels
+    monkeypatch.setattr(numba_settings, "_sources_fingerprint", lambda: "rgou changed")
+    warm()
+    assert seen == [True, False, True]  # the mark was of other sources: the child runs again
+
+
+def test_a_failed_child_process_leaves_no_mark_and_the_warm_up_goes_on(tmp_path, monkeypatch):
+    import rgou._numba as numba_settings
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    child = ("os:rmdir", str(tmp_path / "absent"))  # fails in the child
+    seen = []
+    for _ in range(2):
+        numba_settings.warm_up(lambda: seen.append(True), None, child=child)
+    assert seen == [True, True] and not list(tmp_path.glob("rgou-warm-*"))
+
+
+def test_runs_that_differ_only_in_numbers_share_one_warm_up():
+    from rgou.train.pipeline import warm_up_options
+
+    strong = resolve_options("strong", {})
+    other = resolve_options("strong", {"seed": 7, "epochs": 3, "games": 50, "learning_rate": 0.01, "batch_size": 512})
+    tiny = warm_up_options(strong)
+    assert tiny == warm_up_options(other) == PipelineOptions.from_flat(tiny.to_json())  # the child gets the same
+    assert (tiny.training.epochs, tiny.training.batch_size, tiny.eval_games) == (1, 2, 1)
+    assert tiny.generation.afterstates and tiny.training.value_target == "exact-unrolled"
+    assert warm_up_options(resolve_options("quick", {})) != warm_up_options(resolve_options("standard", {}))  # dropout
+
+
+def test_the_numba_backend_compiles_in_a_child_process_and_jax_does_not(monkeypatch):
+    import rgou.train.pipeline as pipeline
+
+    children = []
+    monkeypatch.setattr(pipeline, "warm_up", lambda fn, say, child=None: children.append(child) or 0.0)
+    for backend in ("numba", "jax"):
+        pipeline._warm_up(resolve_options("quick", {"backend": backend}), print)
+    target, argument = children[0]
+    module, name = target.split(":")
+    assert module == pipeline.__name__ and callable(getattr(pipeline, name)) and argument["backend"] == "numba"
+    assert children[1] is None  # JAX compiles in the process that runs anyway
+
+
 def test_a_closed_pipe_ends_the_command_quietly(tmp_path):
     lines = "\n".join(
         ['{"p1": [-1, -1, -1, -1, -1, -1, -1], "p2": [-1, -1, -1, -1, -1, -1, -1], "to_move": 1}'] * 20000

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from rgou._numba import warm_up
+from rgou.nn.contract import DEFAULT_DROPOUT_RATE
 from rgou.rules import DEFAULT_RULES, RULE_SETS
 from rgou.train.checkpoint import checkpoint_path, finite_or_none
 from rgou.train.loop import EpochFn, TrainResult, train
-from rgou.train.options import PipelineOptions, resolve_options
+from rgou.train.options import PipelineOptions, TrainOptions, resolve_options
 from rgou.train.sources import data_players, read_data
 
 RUNS_FOLDER = "runs"
@@ -196,13 +197,13 @@ def train_model(
                 f"--data holds positions of the {dataset.rules} rules, not {o.generation.rules}: "
                 f"give --rules {dataset.rules}"
             )
-        seconds["compile"] = warm_up(lambda: _warm_train(o), say)
+        seconds["compile"] = _warm_up(o, say)
     else:
         from rgou.selfplay import generate
 
         if needs_solved_table(o):
             seconds["solve"] = solve_default_table(say, progress, o.generation.rules)
-        seconds["compile"] = warm_up(lambda: _warm_train(o), say)
+        seconds["compile"] = _warm_up(o, say)
         start = time.perf_counter()
         stage = None if progress is None else (lambda done, total: progress("generate", done, total))
         dataset = generate(o.generation, threads=threads, progress=stage)
@@ -333,8 +334,48 @@ def _data_inputs(sources: list[str] | None) -> list[tuple[str, Path]]:
     return found
 
 
+def _warm_up(o: PipelineOptions, say: MessageFn) -> float:
+    """Load or compile the kernels of a run (kept out of its timings); its seconds.
+
+    The Numba backend compiles them in a child process on a first run (`rgou._numba.warm_up`), so that a
+    large run does not carry the compiler's memory through its epochs; JAX compiles in this process anyway.
+    """
+    tiny = warm_up_options(o)
+    child = ("rgou.train.pipeline:_warm_train_flat", tiny.to_json()) if o.training.backend == "numba" else None
+    return warm_up(lambda: _warm_train(tiny), say, child=child)
+
+
+def warm_up_options(o: PipelineOptions) -> PipelineOptions:
+    """The warm-up's tiny run: o with every size, rate and seed that picks no kernel set to a fixed small one.
+
+    So runs that differ only in those share one warm-up (and its mark of cached kernels).
+    """
+    t, g = o.training, o.generation
+    training = replace(
+        TrainOptions(),
+        backend=t.backend,
+        value_target=t.value_target,
+        policy_loss=t.policy_loss,
+        hidden_sizes=t.hidden_sizes,
+        table=t.table,
+        dropout=DEFAULT_DROPOUT_RATE if t.dropout > 0 else 0.0,
+        sibling_weight=1.0 if t.sibling_weight > 0 else 0.0,
+        td_warmup=min(t.td_warmup, 1),
+        epochs=1,
+        batch_size=2,
+        validation_split=0.5,
+    )
+    flat = {**training.to_json(), "rules": g.rules, "include_passes": g.include_passes, "afterstates": g.afterstates}
+    return PipelineOptions.from_flat({**flat, "eval_games": min(o.eval_games, 1)})
+
+
+def _warm_train_flat(flat: dict[str, Any]) -> None:
+    """`_warm_train` of options given by their flat names (the warm-up's child process)."""
+    _warm_train(PipelineOptions.from_flat(flat))
+
+
 def _warm_train(o: PipelineOptions) -> None:
-    """Load or compile every kernel a training run uses, on a tiny problem (kept out of the timings)."""
+    """Load or compile every kernel a training run uses, on a tiny problem (o: `warm_up_options`)."""
     from rgou.selfplay import decision_numbers, generate
     from rgou.specialise import specialise
 
@@ -345,8 +386,7 @@ def _warm_train(o: PipelineOptions) -> None:
         after(data.state[data.has_policy], data.game_id[data.has_policy], 0, g.include_passes)
     if o.training.sibling_weight > 0:  # every row its own decision: the kernels of the sibling term compile
         data = replace(data, decision=decision_numbers(data.game_id))
-    tiny = replace(o.training, epochs=1, batch_size=2, validation_split=0.5, init=None)
-    result = train(data, tiny)
+    result = train(data, o.training)
     if o.eval_games:
         from rgou.agents import MLAgent, make_agent
         from rgou.arena import match
