@@ -21,6 +21,11 @@ Numba's cache checks only the source file of the cached function itself, so a
 kernel that inlines a kernel from another module would keep the old callee
 after an edit or a `git pull`. `_drop_stale_cache` therefore empties rgou's
 cache whenever any of rgou's source files changed since it was written.
+
+Compiling leaves 0.3 to 0.5 GB of Numba's and LLVM's records in the process
+that compiled, for its whole life; loading from the cache does not. So
+`warm_up` can compile in a child process that fills the cache, and leaves a
+mark beside the cache (the sources' fingerprint) so that later runs skip it.
 """
 
 import hashlib
@@ -111,7 +116,7 @@ def numba_threads(threads: int | None) -> Iterator[None]:
 def warm_up(
     fn: Callable[[], object],
     message: Callable[[str], None] | None = None,
-    child: tuple[str, dict] | None = None,
+    child: tuple[str, object] | None = None,
 ) -> float:
     """Run fn() (it loads or compiles the kernels a run needs) and say so when it compiled; its seconds.
 
@@ -126,16 +131,19 @@ def warm_up(
     start = time.perf_counter()
     in_child = 0
     mark = _warm_mark(*child) if child is not None else None
-    if mark is not None and not _marked(mark):
+    sources = _sources_fingerprint() if mark is not None else ""
+    if mark is not None and not _marked(mark, sources):
         say("compiling the kernels in a separate process (a first run only: about a minute) ...")
-        in_child = _compile_in_child(*child)
-        if in_child >= 0:
-            _write_mark(mark)
+        in_child, failure = _compile_in_child(*child)
+        if failure:
+            say(f"the separate process failed ({failure}); compiling in this one instead")
+        else:
+            _write_mark(mark, sources)
     else:
         say("loading the compiled kernels (a first run compiles them: about a minute) ...")
     fn()
     seconds = time.perf_counter() - start
-    compiled = compilations() - before + max(in_child, 0)
+    compiled = compilations() - before + in_child
     if compiled:
         say(f"compiled {compiled} kernels in {seconds:.1f} s (first run only; later runs load them from the cache)")
     return seconds
@@ -144,9 +152,10 @@ def warm_up(
 _CHILD = """
 import importlib, importlib.util, json, pathlib, sys
 spec = json.load(sys.stdin)
+package = pathlib.Path(spec["package"])
 found = importlib.util.find_spec("rgou")
-if found is None or pathlib.Path(found.origin).parent != pathlib.Path(spec["package"]):
-    sys.path.insert(0, str(pathlib.Path(spec["package"]).parent))  # the parent's rgou, not another install
+if found is None or found.origin is None or pathlib.Path(found.origin).resolve().parent != package:
+    sys.path.insert(0, str(package.parent))  # the parent's rgou, not another install
 from rgou._numba import compilations
 module, name = spec["target"].split(":")
 getattr(importlib.import_module(module), name)(spec["argument"])
@@ -154,12 +163,21 @@ print(compilations())
 """
 
 
-def _compile_in_child(target: str, argument: dict) -> int:
-    """Run target(argument) in a fresh Python process; the kernels it compiled (-1: it failed, and fn will say why)."""
-    spec = json.dumps({"package": str(_PACKAGE), "target": target, "argument": argument})
-    done = subprocess.run([sys.executable, "-c", _CHILD], input=spec, capture_output=True, text=True)
+def _compile_in_child(target: str, argument: object) -> tuple[int, str]:
+    """Run target(argument) in a fresh Python process (-P: not from the working folder).
+
+    Returns (kernels it compiled, "") or (0, why it failed).
+    """
+    spec = json.dumps({"package": str(_PACKAGE), "target": target, "argument": argument}, default=str)
+    try:
+        done = subprocess.run([sys.executable, "-P", "-c", _CHILD], input=spec, capture_output=True, text=True)
+    except OSError as error:
+        return 0, f"{sys.executable}: {error}"
     lines = done.stdout.split()
-    return int(lines[-1]) if done.returncode == 0 and lines and lines[-1].isdigit() else -1
+    if done.returncode == 0 and lines and lines[-1].isdigit():
+        return int(lines[-1]), ""
+    errors = done.stderr.strip().splitlines()
+    return 0, f"exit status {done.returncode}" + (f": {errors[-1]}" if errors else "")
 
 
 def _mark_folder() -> Path:
@@ -167,27 +185,36 @@ def _mark_folder() -> Path:
     return Path(os.environ.get("NUMBA_CACHE_DIR") or _PACKAGE / "__pycache__")
 
 
-def _warm_mark(target: str, argument: dict) -> Path | None:
-    """The mark of one warm-up (None where it cannot be written: then fn compiles in this process)."""
+def _warm_mark(target: str, argument: object) -> Path | None:
+    """The mark of one warm-up (None where it cannot be written: then fn compiles in this process).
+
+    Its name is a hash of the warm-up, the Python and the Numba that compile it.
+    """
     folder = _mark_folder()
-    if not (folder.is_dir() and os.access(folder, os.W_OK)):
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
         return None
-    key = hashlib.sha1(json.dumps([target, argument], sort_keys=True).encode()).hexdigest()[:16]
+    if not os.access(folder, os.W_OK):
+        return None
+    what = [target, argument, sys.version, numba.__version__]
+    key = hashlib.sha1(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
     return folder / f"rgou-warm-{key}.stamp"
 
 
-def _marked(mark: Path) -> bool:
+def _marked(mark: Path, sources: str) -> bool:
+    """Whether the mark says the kernels were cached for these sources."""
     try:
-        return mark.read_text() == _sources_fingerprint()
-    except OSError:
+        return mark.read_text() == sources
+    except (OSError, ValueError):
         return False
 
 
-def _write_mark(mark: Path) -> None:
-    """Record that the kernels of this warm-up are cached (for the current sources); atomic."""
+def _write_mark(mark: Path, sources: str) -> None:
+    """Record that the kernels of a warm-up are cached for `sources` (taken before compiling); atomic."""
     temporary = mark.with_name(f"{mark.name}.{os.getpid()}.tmp")
     try:
-        temporary.write_text(_sources_fingerprint())
+        temporary.write_text(sources)
         os.replace(temporary, mark)
     except OSError:
         temporary.unlink(missing_ok=True)

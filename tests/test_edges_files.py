@@ -223,7 +223,7 @@ def test_every_table_header_field_of_every_other_type(solved1, table_files, tmp_
         _outcome(target, load_table, check)
 
 
-@pytest.mark.parametrize("key", ["positions", "sweeps", "full_sweeps", "residual", "seconds", "group"])
+@pytest.mark.parametrize("key", ["positions", "sweeps", "full_sweeps", "generated", "residual", "seconds", "group"])
 def test_table_group_statistics_of_other_types(solved1, table_files, tmp_path, key):
     _, data = table_files["float32"]
     header, _ = _header_of(data)

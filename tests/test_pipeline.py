@@ -180,10 +180,11 @@ def test_a_failed_child_process_leaves_no_mark_and_the_warm_up_goes_on(tmp_path,
 
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
     child = ("os:rmdir", str(tmp_path / "absent"))  # fails in the child
-    seen = []
+    seen, said = [], []
     for _ in range(2):
-        numba_settings.warm_up(lambda: seen.append(True), None, child=child)
+        numba_settings.warm_up(lambda: seen.append(True), said.append, child=child)
     assert seen == [True, True] and not list(tmp_path.glob("rgou-warm-*"))
+    assert "failed (exit status 1: FileNotFoundError" in said[1] and "compiling in this one" in said[1]
 
 
 def test_runs_that_differ_only_in_numbers_share_one_warm_up():

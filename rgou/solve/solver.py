@@ -35,21 +35,26 @@ parallel (`prange`); the result does not depend on the thread count or the
 scheduling, and a sweep is bit-for-bit reproducible. A unit is a run of at
 most 70 consecutive indices, so a sweep reads memory almost in order.
 
-Sweeps. A full sweep generates every move and records the best move of
-every roll (the policy). Most sweeps instead follow the recorded moves
-(modified policy iteration): about four times cheaper, since they neither
-generate moves nor read the losing successors. A group alternates one full
-sweep with a run of following sweeps and is final when a full sweep changes
-no value by the tolerance or more. The following sweeps skip the units that
+Sweeps. A full sweep finds and records the best move of every roll (the
+policy), generating the moves of each position where they may have changed.
+Most sweeps instead follow the recorded moves (modified policy iteration):
+about four times cheaper, since they neither generate moves nor read the
+losing successors. A group alternates one full sweep with a run of following
+sweeps and is final when a full sweep changes no value by the tolerance or
+more. The following sweeps skip the units that
 have settled (their last change was below SETTLED_SHARE of the tolerance);
 the full sweeps visit every unit, so skipping never changes the test of
-convergence, only how many sweeps reach it. The group being solved is kept in
-float64; finished groups are stored as float32.
+convergence, only how many sweeps reach it. A full sweep generates a
+position's moves only where its best moves may have changed since it last
+did (`best_moves`: its margin against the changes since); elsewhere it
+follows them, with the same result bit for bit. The group being solved is
+kept in float64; finished groups are stored as float32.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 import os
 import shutil
@@ -162,16 +167,28 @@ MAX_EVAL_SWEEPS = 20
 SETTLED_SHARE = 0.003  # following sweeps skip units whose last change was below this times the tolerance
 MAX_SETTLED_EVAL_SWEEPS = 200
 MAX_FULL_SWEEPS = 1000
+# Margins (uint16 a position): a lower bound of half the gap between the best and second-best move of
+# its rolls, as (exponent + MARGIN_EXPONENT_OFFSET) << MARGIN_MANTISSA_BITS | the mantissa's next bits.
+MARGIN_MANTISSA_BITS = 8  # a stored margin loses at most 1/256 of itself
+MARGIN_EXPONENT_OFFSET = 64  # margins below 2**-64 are stored as 0 (none)
+MAX_MARGIN_EXPONENT = 254 - MARGIN_EXPONENT_OFFSET  # larger ones as 2**190 (biased exponent 255 is NO_CHOICE's)
+NO_MARGIN = 0
+NO_CHOICE = 0xFFFF  # no roll of the position has two legal moves: its best moves never change
+MARGIN_SLACK = 1e-12  # rounding of the changes that bound the drift (each about 1e-16)
+FULL_SWEEP_MARGINS = True  # full sweeps follow the positions whose best moves cannot have changed
 CHECKPOINT_SUFFIX = ".partial"
 CHECKPOINT_KIND = "group"
 
 
 @njit
 def choices(n, mover, opponent, fm, fo, table, work, group_start, policy, at):
-    """(c, q) of position x: V(x) = c + q * (1 - V(swap x)); records the best moves in policy[at:at + 4].
+    """(c, q, h) of position x: V(x) = c + q * (1 - V(swap x)); records the best moves in policy[at:at + 4].
 
     c sums P(r) * the best move's value over the rolls with a legal move; q
-    is the total probability of the rolls without one (roll 0 included).
+    is the total probability of the rolls without one (roll 0 included); h
+    is half the smallest gap between a roll's best and second-best move
+    (inf: no roll has two legal moves): while no move's value changes by h
+    or more, the best moves stay the same.
     Values of the group being solved are read from `work` (float64, offset
     `group_start`), bear-offs from `table` (final). The best move of roll r
     goes to policy[at + r - 1] (the first best wins ties): NO_MOVE, WIN, or
@@ -182,8 +199,10 @@ def choices(n, mover, opponent, fm, fo, table, work, group_start, policy, at):
     sources = (mover << 1) | (1 if n - fm - popcount(mover) > 0 else 0)
     c = 0.0
     q = ROLL_PROB[0]
+    half_gap = np.inf
     for roll in range(1, ROLL_PROB.shape[0]):
         best = -1.0
+        second = -1.0
         entry = NO_MOVE
         rest = sources
         while rest:
@@ -209,14 +228,71 @@ def choices(n, mover, opponent, fm, fo, table, work, group_start, policy, at):
                 value = 1.0 - work[target]
                 candidate = (TURN_PASSES << KIND_SHIFT) | target
             if value > best:
+                second = best
                 best = value
                 entry = candidate
+            elif value > second:
+                second = value
         policy[at + roll - 1] = entry
         if best < 0.0:
             q += ROLL_PROB[roll]
         else:
             c += ROLL_PROB[roll] * best
-    return c, q
+            if second >= 0.0:
+                half_gap = min(half_gap, 0.5 * (best - second))
+    return c, q, half_gap
+
+
+@njit
+def margin_code(h):
+    """A margin code whose value is at most h: NO_MARGIN for h <= 0 (or NaN), NO_CHOICE for inf."""
+    if h == np.inf:
+        return NO_CHOICE
+    if not h > 0.0:
+        return NO_MARGIN
+    m, e = math.frexp(h)  # h = m * 2**e, 0.5 <= m < 1: exact, and so is the floor below
+    if e > MAX_MARGIN_EXPONENT:
+        m, e = 0.5, MAX_MARGIN_EXPONENT
+    biased = e + MARGIN_EXPONENT_OFFSET
+    if biased <= 0:
+        return NO_MARGIN
+    bits = int((m - 0.5) * (1 << (MARGIN_MANTISSA_BITS + 1)))
+    return (biased << MARGIN_MANTISSA_BITS) | bits
+
+
+@njit
+def margin_value(code):
+    """The margin a code stands for (a lower bound of what was stored)."""
+    code = np.int64(code)
+    if code == NO_CHOICE:
+        return np.inf
+    if code == NO_MARGIN:
+        return 0.0
+    bits = code & ((1 << MARGIN_MANTISSA_BITS) - 1)
+    mantissa = 0.5 + bits / (1 << (MARGIN_MANTISSA_BITS + 1))
+    return math.ldexp(mantissa, int((code >> MARGIN_MANTISSA_BITS) - MARGIN_EXPONENT_OFFSET))
+
+
+@njit
+def best_moves(n, mover, opponent, fm, fo, ix, table, work, group_start, policy, margin, drift, bound):
+    """(c, q, moves generated: 0 or 1) of the position at group-local index ix, in a full sweep.
+
+    Its margin (half the gap of its best moves when last generated, less the
+    drift since) bounds how far any move's value may move before the best
+    moves change. The values it reads moved by at most `drift` since the last
+    full sweep began (the changes of every sweep since, summed) and `bound`
+    in this sweep so far. Within that margin the recorded moves are still the
+    best, and following them gives the same c and q bit for bit; otherwise
+    the moves are generated again and the margin renewed.
+    """
+    h = margin_value(margin[ix]) - drift
+    if h > bound + MARGIN_SLACK:
+        c, q = follow(policy, NUM_MOVE_ROLLS * ix, table, work)
+        margin[ix] = margin_code(h)
+        return c, q, 0
+    c, q, h = choices(n, mover, opponent, fm, fo, table, work, group_start, policy, NUM_MOVE_ROLLS * ix)
+    margin[ix] = margin_code(h)
+    return c, q, 1
 
 
 @njit
@@ -260,35 +336,44 @@ def solve_pair(ix, iy, c1, q1, c2, q2, work):
 
 
 @njit
-def update_pair(n, mover, opponent, ix, fm, fo, table, work, group_start, policy, improve):
+def update_pair(n, mover, opponent, ix, fm, fo, table, work, group_start, policy, improve, margin, drift, bound):
     """Update position x = (mover, opponent, fm, fo), group-local index ix, with its colour swap.
 
-    improve: recompute every move and record the best ones (policy[4 * i:4 * i + 4] for
-    local index i); else follow the recorded moves. Returns the largest change, 0.0 when
-    the swap has the lower index (x is then updated as the swap of that position).
+    improve: the best move of every roll (policy[4 * i:4 * i + 4] for local index i), generated
+    again where it may have changed (`best_moves`); else follow the recorded moves. Returns
+    (the largest change, positions whose moves were generated); (0.0, 0) when the swap has the
+    lower index (x is then updated as the swap of that position).
     """
     iy = encode(n, opponent, mover, fo, fm) - group_start
     if iy < ix and fm == fo:
-        return 0.0
+        return 0.0, 0
+    generated = 0
     if improve:
-        c1, q1 = choices(n, mover, opponent, fm, fo, table, work, group_start, policy, NUM_MOVE_ROLLS * ix)
-        c2, q2 = c1, q1
+        c1, q1, g1 = best_moves(n, mover, opponent, fm, fo, ix, table, work, group_start, policy, margin, drift, bound)
+        c2, q2, generated = c1, q1, g1
         if ix != iy:
-            c2, q2 = choices(n, opponent, mover, fo, fm, table, work, group_start, policy, NUM_MOVE_ROLLS * iy)
+            c2, q2, g2 = best_moves(
+                n, opponent, mover, fo, fm, iy, table, work, group_start, policy, margin, drift, bound
+            )
+            generated += g2
     else:
         c1, q1 = follow(policy, NUM_MOVE_ROLLS * ix, table, work)
         c2, q2 = c1, q1
         if ix != iy:
             c2, q2 = follow(policy, NUM_MOVE_ROLLS * iy, table, work)
-    return solve_pair(ix, iy, c1, q1, c2, q2, work)
+    return solve_pair(ix, iy, c1, q1, c2, q2, work), generated
 
 
 @njit
-def sweep_unit(n, fm, fo, unit, table, work, group_start, policy, improve):
+def sweep_unit(n, fm, fo, unit, table, work, group_start, policy, improve, margin, drift, swept):
     """Update the positions of one unit of subgroup (fm, fo) (and their colour swaps), in index order.
 
     `unit` packs (lane code, mover's end squares, opponent's end squares,
-    start pieces) as `group_units` does. Returns the largest change.
+    start pieces) as `group_units` does. swept: the largest change of this
+    sweep's finished unit levels; the only other values this sweep has
+    changed that a position reads are those of its unit and its colour-swapped
+    twin, updated here. Returns (the largest change, positions whose moves
+    were generated).
     """
     code = unit & UNIT_CODE_MASK
     mover_ends = (unit >> UNIT_ENDS_SHIFT) & ENDS_MASK
@@ -308,34 +393,55 @@ def sweep_unit(n, fm, fo, unit, table, work, group_start, policy, improve):
     block = SUBGROUP_OFF[n, fm, fo] - group_start + CLASS_OFF[a, b, ml, ol]
     block += rank * PRIVATE_AT_MOST[cm] * PRIVATE_AT_MOST[co]
     worst = 0.0
+    generated = 0
     for r in range(
         UNIT_START[cm, co, mover_ends, opponent_ends, start_pieces],
         UNIT_STOP[cm, co, mover_ends, opponent_ends, start_pieces],
     ):
         mover, opponent = position_of(lane_m, lane_o, PAIR_UNRANK[cm, co, r])
-        change = update_pair(n, mover, opponent, block + r, fm, fo, table, work, group_start, policy, improve)
+        change, count = update_pair(
+            n,
+            mover,
+            opponent,
+            block + r,
+            fm,
+            fo,
+            table,
+            work,
+            group_start,
+            policy,
+            improve,
+            margin,
+            drift,
+            max(swept, worst),
+        )
+        generated += count
         if change > worst:
             worst = change
-    return worst
+    return worst, generated
 
 
 @njit
-def visit(n, fm, fo, units, k, table, work, group_start, policy, improve, unit_change, settled):
+def visit(n, fm, fo, units, k, table, work, group_start, policy, improve, unit_change, settled, margin, drift, swept):
     """Sweep unit k and record its largest change in unit_change[k], unless a following sweep skips it.
 
     A sweep that follows the recorded moves skips a unit whose last change
-    was below `settled` (returning 0.0); a full sweep visits every unit.
+    was below `settled` (returning (0.0, 0)); a full sweep visits every unit.
     """
     if not improve and unit_change[k] < settled:
-        return 0.0
-    change = sweep_unit(n, fm, fo, units[k], table, work, group_start, policy, improve)
+        return 0.0, 0
+    change, generated = sweep_unit(n, fm, fo, units[k], table, work, group_start, policy, improve, margin, drift, swept)
     unit_change[k] = change
-    return change
+    return change, generated
 
 
 @njit(parallel=True)
-def sweep(n, fm, fo, units, level_start, table, work, group_start, policy, improve, unit_change, settled):
-    """One sweep over a group: unit levels high to low, the units of a level in parallel; the largest change.
+def sweep(
+    n, fm, fo, units, level_start, table, work, group_start, policy, improve, unit_change, settled, margin, drift
+):
+    """One sweep over a group: unit levels high to low, the units of a level in parallel.
+
+    Returns (the largest change, positions whose moves were generated).
 
     x runs over the units of subgroup (fm, fo) from `group_units` (the
     pairs (x, swap x) cover the group). improve=True: a full Bellman sweep
@@ -348,30 +454,77 @@ def sweep(n, fm, fo, units, level_start, table, work, group_start, policy, impro
     visited it (updated here). A sweep that follows the recorded moves skips
     the units whose last change was below `settled`; a full sweep visits
     every unit.
+
+    margin (uint16[group size]) and drift (the changes of the sweeps since the
+    last full sweep began, summed; inf: generate every position's moves) are
+    a full sweep's (`best_moves`); a following sweep leaves them alone.
     """
     changes = np.empty(NUM_CHUNKS, dtype=np.float64)
+    counts = np.empty(NUM_CHUNKS, dtype=np.int64)
     for chunk in range(NUM_CHUNKS):  # plain loops: array expressions would start threads in a parallel kernel
         changes[chunk] = 0.0
+        counts[chunk] = 0
     for lev in range(level_start.shape[0] - 1):
         first = level_start[lev]
         total = level_start[lev + 1] - first
+        swept = 0.0  # the largest change of the finished levels
+        for chunk in range(NUM_CHUNKS):
+            swept = max(swept, changes[chunk])
         if total < MIN_PARALLEL_UNITS:
             for k in range(first, first + total):
-                change = visit(n, fm, fo, units, k, table, work, group_start, policy, improve, unit_change, settled)
+                change, generated = visit(
+                    n,
+                    fm,
+                    fo,
+                    units,
+                    k,
+                    table,
+                    work,
+                    group_start,
+                    policy,
+                    improve,
+                    unit_change,
+                    settled,
+                    margin,
+                    drift,
+                    swept,
+                )
+                counts[0] += generated
                 if change > changes[0]:
                     changes[0] = change
             continue
         for chunk in prange(NUM_CHUNKS):
             worst = changes[chunk]
+            generated = 0
             for k in range(first + total * chunk // NUM_CHUNKS, first + total * (chunk + 1) // NUM_CHUNKS):
-                change = visit(n, fm, fo, units, k, table, work, group_start, policy, improve, unit_change, settled)
+                change, count = visit(
+                    n,
+                    fm,
+                    fo,
+                    units,
+                    k,
+                    table,
+                    work,
+                    group_start,
+                    policy,
+                    improve,
+                    unit_change,
+                    settled,
+                    margin,
+                    drift,
+                    swept,
+                )
+                generated += count
                 if change > worst:
                     worst = change
             changes[chunk] = worst
+            counts[chunk] += generated
     worst = 0.0
+    generated = 0
     for chunk in range(NUM_CHUNKS):
         worst = max(worst, changes[chunk])
-    return worst
+        generated += counts[chunk]
+    return worst, generated
 
 
 def group_units(n: int, fm: int, fo: int) -> tuple[np.ndarray, np.ndarray]:
@@ -432,7 +585,7 @@ def bellman_residual(n, values):
         worst = 0.0
         for index in range(count * chunk // NUM_CHUNKS, count * (chunk + 1) // NUM_CHUNKS):
             mover, opponent, fm, fo = decode(n, index)
-            c, q = choices(n, mover, opponent, fm, fo, values, values, 0, scratch, 0)
+            c, q, _ = choices(n, mover, opponent, fm, fo, values, values, 0, scratch, 0)
             swapped = values[encode(n, opponent, mover, fo, fm)]
             worst = max(worst, abs(c + q * (1.0 - swapped) - values[index]))
         changes[chunk] = worst
@@ -469,6 +622,11 @@ class SolveProgress:
     elapsed: float
 
 
+def _sweep_drift(drift: float) -> float:
+    """What a full sweep is told the values moved since the last one began (inf: generate every move)."""
+    return drift if FULL_SWEEP_MARGINS else np.inf
+
+
 def solve_group(
     n: int,
     hi: int,
@@ -496,16 +654,23 @@ def solve_group(
     start, stop = group_range(n, hi, lo)
     units, level_start = group_units(n, hi, lo)
     policy = np.empty(NUM_MOVE_ROLLS * (stop - start), dtype=np.int32)
+    margin = np.full(stop - start, NO_MARGIN, dtype=np.uint16)
     work = np.full(stop - start, INITIAL_VALUE, dtype=np.float64)
     unit_change = np.full(units.shape[0], np.inf)
     settled = tolerance * SETTLED_SHARE
-    sweeps = full_sweeps = 0
+    sweeps = full_sweeps = generated = 0
+    drift = 0.0  # the changes of the sweeps since the last full sweep began, summed
 
     def run(full: bool) -> float:
-        nonlocal sweeps, full_sweeps
-        change = float(sweep(n, hi, lo, units, level_start, table, work, start, policy, full, unit_change, settled))
+        nonlocal sweeps, full_sweeps, generated, drift
+        since = _sweep_drift(drift)
+        args = (n, hi, lo, units, level_start, table, work, start, policy, full, unit_change, settled, margin, since)
+        change, count = sweep(*args)
+        change = float(change)
+        drift = change if full else drift + change
         sweeps += 1
         full_sweeps += full
+        generated += int(count)
         if report is not None:
             report(sweeps, full, change)
         return change
@@ -538,6 +703,7 @@ def solve_group(
         "positions": int(stop - start),
         "sweeps": sweeps,
         "full_sweeps": full_sweeps,
+        "generated": generated,
         "residual": change,
         "seconds": round(time.perf_counter() - start_time, 3),
     }

@@ -61,6 +61,7 @@ GROUP_STATS = {  # per-group statistics of a solve: field -> (check, what it mus
     "positions": ("count", "an integer >= 0"),
     "sweeps": ("count", "an integer >= 0"),
     "full_sweeps": ("count", "an integer >= 0"),
+    "generated": ("count", "an integer >= 0"),
     "residual": ("fraction", "a number in [0, 1] (or NaN: unknown)"),
     "seconds": ("seconds", "a finite number >= 0"),
 }

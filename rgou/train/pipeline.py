@@ -337,8 +337,9 @@ def _data_inputs(sources: list[str] | None) -> list[tuple[str, Path]]:
 def _warm_up(o: PipelineOptions, say: MessageFn) -> float:
     """Load or compile the kernels of a run (kept out of its timings); its seconds.
 
-    The Numba backend compiles them in a child process on a first run (`rgou._numba.warm_up`), so that a
-    large run does not carry the compiler's memory through its epochs; JAX compiles in this process anyway.
+    With the Numba trainer a first run compiles them in a child process (`rgou._numba.warm_up`), so
+    that a large run does not carry the compiler's memory through its epochs. With JAX, whose programs
+    compile in the process that runs them, everything compiles here as before.
     """
     tiny = warm_up_options(o)
     child = ("rgou.train.pipeline:_warm_train_flat", tiny.to_json()) if o.training.backend == "numba" else None
@@ -346,9 +347,10 @@ def _warm_up(o: PipelineOptions, say: MessageFn) -> float:
 
 
 def warm_up_options(o: PipelineOptions) -> PipelineOptions:
-    """The warm-up's tiny run: o with every size, rate and seed that picks no kernel set to a fixed small one.
+    """The warm-up's tiny run: o's rule set, data kind and trainer, with one small run's sizes, rates and seed.
 
-    So runs that differ only in those share one warm-up (and its mark of cached kernels).
+    Runs that differ only in those share one warm-up (and its mark of cached kernels). The layer widths
+    and the table are kept; td targets train from the first epoch (so their kernels compile too).
     """
     t, g = o.training, o.generation
     training = replace(
@@ -360,7 +362,7 @@ def warm_up_options(o: PipelineOptions) -> PipelineOptions:
         table=t.table,
         dropout=DEFAULT_DROPOUT_RATE if t.dropout > 0 else 0.0,
         sibling_weight=1.0 if t.sibling_weight > 0 else 0.0,
-        td_warmup=min(t.td_warmup, 1),
+        td_warmup=0,
         epochs=1,
         batch_size=2,
         validation_split=0.5,
