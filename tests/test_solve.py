@@ -444,9 +444,11 @@ def test_full_sweeps_that_follow_the_moves_that_cannot_have_changed_give_the_sam
     assert all(g["generated"] == g["full_sweeps"] * g["positions"] for g in generated.groups)
     assert sum(g["generated"] for g in followed.groups) < 0.8 * sum(g["generated"] for g in generated.groups)
     # The test can fail: a rule that forgets how far the values moved since the last full sweep follows
-    # moves that are no longer the best, and the table is another.
+    # moves that are no longer the best, and the table is another (by 0.14 at 3 pieces).
+    generated = solve(3)
+    monkeypatch.setattr(solver_module, "FULL_SWEEP_MARGINS", True)
     monkeypatch.setattr(solver_module, "_sweep_drift", lambda drift: 0.0)
-    assert not np.array_equal(solve(4).values, generated.values)
+    assert np.abs(solve(3).values - generated.values).max() > 1e-3
 
 
 @given(st.floats(allow_nan=True, allow_infinity=True))

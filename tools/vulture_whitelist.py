@@ -37,3 +37,4 @@ used.request_queue_size
 used.send_error  # http.server.BaseHTTPRequestHandler's error hook (rgou.web.server.Handler)
 used._no_long_solve  # tests/conftest.py: an autouse pytest fixture, called by pytest
 used.RULE_DERIVED  # rgou.game: module data rgou.specialise recomputes per rule set, read by name
+used._warm_train_flat  # rgou.train.pipeline: the warm-up child process calls it by its "module:function" name
