@@ -422,17 +422,25 @@ def sweep_unit(n, fm, fo, unit, table, work, group_start, policy, improve, margi
 
 
 @njit
-def visit(n, fm, fo, units, k, table, work, group_start, policy, improve, unit_change, settled, margin, drift, swept):
-    """Sweep unit k and record its largest change in unit_change[k], unless a following sweep skips it.
+def visit(
+    n, fm, fo, units, first, stop, table, work, group_start, policy, improve, unit_change, settled, margin, drift, swept
+):
+    """Sweep units[first:stop] in order, recording each unit's largest change in unit_change.
 
     A sweep that follows the recorded moves skips a unit whose last change
-    was below `settled` (returning (0.0, 0)); a full sweep visits every unit.
+    was below `settled`; a full sweep visits every unit. Returns (the largest
+    change, positions whose moves were generated).
     """
-    if not improve and unit_change[k] < settled:
-        return 0.0, 0
-    change, generated = sweep_unit(n, fm, fo, units[k], table, work, group_start, policy, improve, margin, drift, swept)
-    unit_change[k] = change
-    return change, generated
+    worst = 0.0
+    generated = 0
+    for k in range(first, stop):
+        if not improve and unit_change[k] < settled:
+            continue
+        change, count = sweep_unit(n, fm, fo, units[k], table, work, group_start, policy, improve, margin, drift, swept)
+        unit_change[k] = change
+        generated += count
+        worst = max(worst, change)
+    return worst, generated
 
 
 @njit(parallel=True)
@@ -464,6 +472,7 @@ def sweep(
     for chunk in range(NUM_CHUNKS):  # plain loops: array expressions would start threads in a parallel kernel
         changes[chunk] = 0.0
         counts[chunk] = 0
+    state = (table, work, group_start, policy, improve, unit_change, settled, margin, drift)
     for lev in range(level_start.shape[0] - 1):
         first = level_start[lev]
         total = level_start[lev + 1] - first
@@ -471,53 +480,14 @@ def sweep(
         for chunk in range(NUM_CHUNKS):
             swept = max(swept, changes[chunk])
         if total < MIN_PARALLEL_UNITS:
-            for k in range(first, first + total):
-                change, generated = visit(
-                    n,
-                    fm,
-                    fo,
-                    units,
-                    k,
-                    table,
-                    work,
-                    group_start,
-                    policy,
-                    improve,
-                    unit_change,
-                    settled,
-                    margin,
-                    drift,
-                    swept,
-                )
-                counts[0] += generated
-                if change > changes[0]:
-                    changes[0] = change
+            worst, generated = visit(n, fm, fo, units, first, first + total, *state, swept)
+            changes[0] = max(changes[0], worst)
+            counts[0] += generated
             continue
         for chunk in prange(NUM_CHUNKS):
-            worst = changes[chunk]
-            generated = 0
-            for k in range(first + total * chunk // NUM_CHUNKS, first + total * (chunk + 1) // NUM_CHUNKS):
-                change, count = visit(
-                    n,
-                    fm,
-                    fo,
-                    units,
-                    k,
-                    table,
-                    work,
-                    group_start,
-                    policy,
-                    improve,
-                    unit_change,
-                    settled,
-                    margin,
-                    drift,
-                    swept,
-                )
-                generated += count
-                if change > worst:
-                    worst = change
-            changes[chunk] = worst
+            start = first + total * chunk // NUM_CHUNKS
+            worst, generated = visit(n, fm, fo, units, start, first + total * (chunk + 1) // NUM_CHUNKS, *state, swept)
+            changes[chunk] = max(changes[chunk], worst)
             counts[chunk] += generated
     worst = 0.0
     generated = 0
