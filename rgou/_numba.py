@@ -26,6 +26,10 @@ Compiling leaves 0.3 to 0.5 GB of Numba's and LLVM's records in the process
 that compiled, for its whole life; loading from the cache does not. So
 `warm_up` can compile in a child process that fills the cache, and leaves a
 mark beside the cache (the sources' fingerprint) so that later runs skip it.
+
+`prefetch(array, index)` asks the CPU to start loading an element a kernel
+will read soon (LLVM's prefetch intrinsic; it changes no result). The solver
+uses it where a sweep knows the indices it will read a few positions ahead.
 """
 
 import hashlib
@@ -39,7 +43,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numba
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
 from numba.core.cpu import CPUTargetOptions
+from numba.extending import intrinsic
 
 JIT_OPTIONS = dict(nogil=True, cache=True, error_model="numpy")
 # Numba's undocumented switch for reference counting; without it (a future Numba) kernels keep their counts.
@@ -89,6 +97,24 @@ def njit(*args, no_alloc: bool = False, **kwargs):
         return _registered(numba.njit(**options)(args[0]))
     decorate = numba.njit(*args, **options)
     return lambda fn: _registered(decorate(fn))
+
+
+@intrinsic
+def prefetch(typingctx, array, index):
+    """Hint that array[index] will be read soon (a C-contiguous array; index unchecked, no effect on results)."""
+
+    def codegen(context, builder, signature, args):
+        array_type = signature.args[0]
+        view = context.make_array(array_type)(context, builder, args[0])
+        pointer = cgutils.get_item_pointer(context, builder, array_type, view, [args[1]], wraparound=False)
+        byte_pointer = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fn_type = ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32])
+        fn = builder.module.declare_intrinsic("llvm.prefetch", [byte_pointer], fn_type)  # named for the pointer type
+        builder.call(fn, [builder.bitcast(pointer, byte_pointer), i32(0), i32(3), i32(1)])  # read, keep, data
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen
 
 
 def _registered(dispatcher):

@@ -13,7 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from numba import njit  # not rgou's cached njit: a cached test kernel would keep stale inlined rgou kernels
 
+from rgou._numba import prefetch
 from rgou.game import Position, apply_move, legal_moves
+from rgou.rules import RULE_SETS
 from rgou.solve import (
     Table,
     best_move,
@@ -34,6 +36,7 @@ from rgou.solve import table as table_module
 from rgou.solve.index import COUNT
 from rgou.solve.solver import bellman_residual
 from rgou.solve.table import write_array_file
+from rgou.specialise import specialise
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = (1, 2, 3)
@@ -447,8 +450,68 @@ def test_full_sweeps_that_follow_the_moves_that_cannot_have_changed_give_the_sam
     # moves that are no longer the best, and the table is another (by 0.14 at 3 pieces).
     generated = solve(3)
     monkeypatch.setattr(solver_module, "FULL_SWEEP_MARGINS", True)
-    monkeypatch.setattr(solver_module, "_sweep_drift", lambda drift: 0.0)
+    monkeypatch.setattr(solver_module, "_sweep_drift", np.zeros_like)
     assert np.abs(solve(3).values - generated.values).max() > 1e-3
+
+
+@njit
+def _prefetched_sum(values, order):
+    total = 0.0
+    for k in range(order.shape[0]):
+        if k + 4 < order.shape[0]:
+            prefetch(values, order[k + 4])
+        total += values[order[k]]
+    return total
+
+
+def test_prefetch_is_a_hint_that_changes_no_result():
+    # The sweeps request the values of the pairs ahead with rgou._numba.prefetch: LLVM's prefetch, nothing else.
+    values = np.random.default_rng(0).random(10_000)
+    order = np.random.default_rng(1).permutation(values.size)
+    assert _prefetched_sum(values, order) == sum(values[order].tolist())
+    code = _prefetched_sum.inspect_llvm(_prefetched_sum.signatures[0])
+    assert re.search(r"call void @llvm\.prefetch\.p0\w*\(", code)
+
+
+def _unit_level(rules: oracle.Rules, state: tuple, shared: set) -> int:
+    """The unit level, from its definition: track position + 1 of each piece past the start squares, 1 on them."""
+    level = 0
+    for squares, path in zip(state[:2], rules.paths, strict=True):
+        first = min(path.index(square) for square in shared)
+        for square in squares:
+            if square not in (oracle.OUT, rules.done):
+                level += 1 if path.index(square) < first else path.index(square) + 1
+    return level
+
+
+@pytest.mark.parametrize("name", list(RULE_SETS))
+def test_a_move_lowers_the_unit_level_by_at_most_its_capture_drop(name):
+    # The full sweeps bound how far a position's successors moved by the changes of the unit levels from
+    # level - capture_drop(opponent's lane pieces) up. Checked on the oracle's own moves (2 pieces).
+    rules = oracle.BY_NAME[name]
+    capture_drop = specialise("rgou.solve.solver", name).capture_drop
+    shared = set(rules.paths[0]) & set(rules.paths[1])
+    attained = 0
+    for state in oracle.explore(2, rules).states:
+        if oracle.winner(state, rules):
+            continue
+        player = state[2]
+        opponent_path = rules.paths[2 - player]
+        first = min(opponent_path.index(square) for square in shared)
+        lane = sum(1 << (opponent_path.index(s) - first) for s in state[2 - player] if s in shared)
+        drop = capture_drop(lane)
+        level = _unit_level(rules, state, shared)
+        finished = sum(pieces.count(rules.done) for pieces in state[:2])
+        unentered = state[2 - player].count(oracle.OUT)  # the opponent's
+        for roll in range(1, 5):
+            for after in oracle.moves(state, roll, rules):
+                if sum(pieces.count(rules.done) for pieces in after[:2]) > finished:
+                    continue  # a bear-off leaves the group: its value is final
+                lowered = level - _unit_level(rules, after, shared)
+                captured = after[2 - player].count(oracle.OUT) > unentered
+                assert lowered <= (drop if captured else 0), (state, roll, after, drop)
+                attained += lowered == drop > 0
+    assert attained > 0  # the bound is tight: some capture lowers the level by exactly the drop
 
 
 @given(st.floats(allow_nan=True, allow_infinity=True))

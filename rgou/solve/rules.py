@@ -119,36 +119,64 @@ def popcount(x):
 
 
 @njit(no_alloc=True)
+def landing_mask(mover, opponent):
+    """Track positions (bits, the bear-off position included) a mover piece may land on.
+
+    Not a square of its own pieces, nor a safe rosette the opponent holds.
+    """
+    blocked = 0
+    safe = SAFE_MASK
+    while safe:
+        bit = safe & -safe
+        safe ^= bit
+        if opponent & (OTHER_BIT[LOWEST_BIT[bit]] if LANE_PERMUTED else bit):
+            blocked |= bit
+    return ~(mover | blocked) & ((1 << (BEAR_OFF + 1)) - 1)
+
+
+@njit(no_alloc=True)
+def movable(mover, land, unentered, roll):
+    """The mover's pieces that may move by roll (1..4), as a mask (the solver takes the moves by ascending bit).
+
+    Bit s + 1: the piece on track position s; bit 0: an unentered piece.
+    land: `landing_mask`; unentered: 1 if the mover has a piece that has
+    not entered, else 0.
+    """
+    return ((mover & (land >> roll)) << 1) | (unentered & (land >> (roll - 1)))
+
+
+@njit(no_alloc=True)
+def move_outcome(mover, opponent, source, roll):
+    """(kind, new_mover, new_opponent) of a legal move (`movable`) of the piece on `source` by `roll`.
+
+    kind: TURN_PASSES, ROLLS_AGAIN or BORE_OFF; a capture clears the opponent's bit.
+    """
+    target = source + roll
+    moved = mover & ~((1 << (source + 1)) >> 1)  # NOT_ENTERED (-1) clears nothing
+    if target == BEAR_OFF:
+        return BORE_OFF, moved, opponent
+    bit = 1 << target
+    again = ROSETTE_AGAIN and ROSETTE_MASK & bit != 0
+    if LANE_FIRST <= target <= LANE_LAST:
+        other = OTHER_BIT[target] if LANE_PERMUTED else bit
+        if opponent & other:
+            opponent = opponent & ~other
+            again = again or CAPTURE_AGAIN
+    return (ROLLS_AGAIN if again else TURN_PASSES), moved | bit, opponent
+
+
+@njit(no_alloc=True)
 def move_kind(mover, opponent, source, roll):
     """Legality and outcome of moving the mover's piece on track position `source` by `roll`.
 
     `source` is NOT_ENTERED (-1) for an unentered piece (the caller checks
     that one exists). Returns (kind, new_mover, new_opponent): kind is
-    ILLEGAL, TURN_PASSES, ROLLS_AGAIN or BORE_OFF; the masks are only
-    meaningful when the move is legal (a capture clears the opponent's bit).
+    ILLEGAL, or `move_outcome`'s; the masks are only meaningful when the
+    move is legal.
     """
-    target = source + roll
-    if roll < 1 or target > BEAR_OFF:
+    if roll < 1 or source + roll > BEAR_OFF or not (landing_mask(mover, opponent) >> (source + roll)) & 1:
         return ILLEGAL, mover, opponent
-    moved = mover
-    if source >= 0:
-        moved = mover & ~(1 << source)
-    if target == BEAR_OFF:
-        return BORE_OFF, moved, opponent
-    bit = 1 << target
-    if mover & bit:
-        return ILLEGAL, mover, opponent
-    again = ROSETTE_AGAIN and ROSETTE_MASK & bit != 0
-    if LANE_FIRST <= target <= LANE_LAST:
-        other = OTHER_BIT[target] if LANE_PERMUTED else bit
-        if opponent & other:
-            if SAFE_MASK & bit:
-                return ILLEGAL, mover, opponent
-            opponent = opponent & ~other
-            again = again or CAPTURE_AGAIN
-    if again:
-        return ROLLS_AGAIN, moved | bit, opponent
-    return TURN_PASSES, moved | bit, opponent
+    return move_outcome(mover, opponent, source, roll)
 
 
 @njit(no_alloc=True)

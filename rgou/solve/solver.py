@@ -46,9 +46,12 @@ have settled (their last change was below SETTLED_SHARE of the tolerance);
 the full sweeps visit every unit, so skipping never changes the test of
 convergence, only how many sweeps reach it. A full sweep generates a
 position's moves only where its best moves may have changed since it last
-did (`best_moves`: its margin against the changes since); elsewhere it
-follows them, with the same result bit for bit. The group being solved is
-kept in float64; finished groups are stored as float32.
+did (`best_moves`: its margin against the changes since of the unit levels
+its moves can reach); elsewhere it follows them, with the same result bit
+for bit. A sweep requests the values a unit's recorded moves read a few
+positions ahead (`prefetch`), since they are scattered over the group. The
+group being solved is kept in float64; finished groups are stored as
+float32.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from rgou._numba import njit, numba_threads
+from rgou._numba import njit, numba_threads, prefetch
 from rgou._validate import check_int
 from rgou.rules import FINKEL, RULE_SETS, RuleSet, rule_set
 from rgou.solve.index import (
@@ -104,7 +107,7 @@ from rgou.solve.index import (
 from rgou.solve.index import derived_constants as index_constants
 from rgou.solve.rules import (
     BORE_OFF,
-    ILLEGAL,
+    LANE_FIRST,
     LOWEST_BIT,
     MAX_PIECES,
     PRIVATE_SIZE,
@@ -113,7 +116,9 @@ from rgou.solve.rules import (
     RULES,
     RULES_NAME,
     TURN_PASSES,
-    move_kind,
+    landing_mask,
+    movable,
+    move_outcome,
     popcount,
 )
 from rgou.solve.table import Table, check_table_path, read_array_file, save_table, write_array_file
@@ -176,6 +181,7 @@ NO_MARGIN = 0
 NO_CHOICE = 0xFFFF  # no roll of the position has two legal moves: its best moves never change
 MARGIN_SLACK = 1e-12  # rounding of the changes that bound the drift (each about 1e-16)
 FULL_SWEEP_MARGINS = True  # full sweeps follow the positions whose best moves cannot have changed
+PREFETCH_AHEAD = 8  # a sweep requests the values the recorded moves read this many pairs of a unit ahead
 CHECKPOINT_SUFFIX = ".partial"
 CHECKPOINT_KIND = "group"
 
@@ -195,8 +201,8 @@ def choices(n, mover, opponent, fm, fo, table, work, group_start, policy, at):
     kind << KIND_SHIFT | index, with a group-local index for TURN_PASSES /
     ROLLS_AGAIN and a table index for BORE_OFF.
     """
-    # Bit s + 1 of `sources`: a piece on track position s may move (bit 0: an unentered one).
-    sources = (mover << 1) | (1 if n - fm - popcount(mover) > 0 else 0)
+    land = landing_mask(mover, opponent)
+    unentered = 1 if n - fm - popcount(mover) > 0 else 0
     c = 0.0
     q = ROLL_PROB[0]
     half_gap = np.inf
@@ -204,13 +210,11 @@ def choices(n, mover, opponent, fm, fo, table, work, group_start, policy, at):
         best = -1.0
         second = -1.0
         entry = NO_MOVE
-        rest = sources
+        rest = movable(mover, land, unentered, roll)
         while rest:
             source = LOWEST_BIT[rest] - 1
             rest &= rest - 1
-            kind, m2, o2 = move_kind(mover, opponent, source, roll)
-            if kind == ILLEGAL:
-                continue
+            kind, m2, o2 = move_outcome(mover, opponent, source, roll)
             if kind == BORE_OFF:
                 if fm + 1 == n:
                     value = 1.0
@@ -227,12 +231,9 @@ def choices(n, mover, opponent, fm, fo, table, work, group_start, policy, at):
                 target = encode(n, o2, m2, fo, fm) - group_start
                 value = 1.0 - work[target]
                 candidate = (TURN_PASSES << KIND_SHIFT) | target
-            if value > best:
-                second = best
-                best = value
-                entry = candidate
-            elif value > second:
-                second = value
+            second = max(second, min(value, best))  # branch-free: the second-best, then the best
+            entry = candidate if value > best else entry
+            best = max(best, value)
         policy[at + roll - 1] = entry
         if best < 0.0:
             q += ROLL_PROB[roll]
@@ -280,10 +281,11 @@ def best_moves(n, mover, opponent, fm, fo, ix, table, work, group_start, policy,
     Its margin (half the gap of its best moves when last generated, less the
     drift since) bounds how far any move's value may move before the best
     moves change. The values it reads moved by at most `drift` since the last
-    full sweep began (the changes of every sweep since, summed) and `bound`
-    in this sweep so far. Within that margin the recorded moves are still the
-    best, and following them gives the same c and q bit for bit; otherwise
-    the moves are generated again and the margin renewed.
+    full sweep began (the largest changes of their unit levels in every sweep
+    since, summed) and `bound` in this sweep so far. Within that margin the
+    recorded moves are still the best, and following them gives the same c
+    and q bit for bit; otherwise the moves are generated again and the
+    margin renewed.
     """
     h = margin_value(margin[ix]) - drift
     if h > bound + MARGIN_SLACK:
@@ -293,6 +295,44 @@ def best_moves(n, mover, opponent, fm, fo, ix, table, work, group_start, policy,
     c, q, h = choices(n, mover, opponent, fm, fo, table, work, group_start, policy, NUM_MOVE_ROLLS * ix)
     margin[ix] = margin_code(h)
     return c, q, 1
+
+
+@njit
+def capture_drop(lane):
+    """How far a capture of a piece of `lane` (a player's lane mask, own positions) can lower the unit level.
+
+    The captured piece took its track position + 1 off the level and the
+    capturing piece adds at least 1 (it moves forward, or from a start square,
+    which counts 1, onto the lane): at most the furthest piece's track position.
+    Every move that captures nothing keeps or raises the level.
+    """
+    drop = 0
+    square = LANE_FIRST
+    while lane:
+        if lane & 1:
+            drop = square
+        lane >>= 1
+        square += 1
+    return drop
+
+
+@njit
+def request_moves(policy, at, table, work):
+    """Start loading the values the moves recorded in policy[at:at + 4] read (`prefetch`)."""
+    for roll in range(NUM_MOVE_ROLLS):
+        entry = policy[at + roll]
+        if (TURN_PASSES << KIND_SHIFT) <= entry < (BORE_OFF << KIND_SHIFT):
+            prefetch(work, entry & INDEX_MASK)
+        elif entry >= (BORE_OFF << KIND_SHIFT):
+            prefetch(table, entry & INDEX_MASK)
+
+
+@njit
+def request_pair(n, fm, fo, lane_m, lane_o, cm, co, r, block, group_start, policy, table, work):
+    """`request_moves` for pair r of a unit (`sweep_unit`'s names) and its colour swap."""
+    mover, opponent = position_of(lane_m, lane_o, PAIR_UNRANK[cm, co, r])
+    request_moves(policy, NUM_MOVE_ROLLS * (block + r), table, work)
+    request_moves(policy, NUM_MOVE_ROLLS * (encode(n, opponent, mover, fo, fm) - group_start), table, work)
 
 
 @njit
@@ -336,7 +376,9 @@ def solve_pair(ix, iy, c1, q1, c2, q2, work):
 
 
 @njit
-def update_pair(n, mover, opponent, ix, fm, fo, table, work, group_start, policy, improve, margin, drift, bound):
+def update_pair(
+    n, mover, opponent, ix, fm, fo, table, work, group_start, policy, improve, margin, drift_x, drift_y, bound
+):
     """Update position x = (mover, opponent, fm, fo), group-local index ix, with its colour swap.
 
     improve: the best move of every roll (policy[4 * i:4 * i + 4] for local index i), generated
@@ -349,11 +391,13 @@ def update_pair(n, mover, opponent, ix, fm, fo, table, work, group_start, policy
         return 0.0, 0
     generated = 0
     if improve:
-        c1, q1, g1 = best_moves(n, mover, opponent, fm, fo, ix, table, work, group_start, policy, margin, drift, bound)
+        c1, q1, g1 = best_moves(
+            n, mover, opponent, fm, fo, ix, table, work, group_start, policy, margin, drift_x, bound
+        )
         c2, q2, generated = c1, q1, g1
         if ix != iy:
             c2, q2, g2 = best_moves(
-                n, opponent, mover, fo, fm, iy, table, work, group_start, policy, margin, drift, bound
+                n, opponent, mover, fo, fm, iy, table, work, group_start, policy, margin, drift_y, bound
             )
             generated += g2
     else:
@@ -365,15 +409,20 @@ def update_pair(n, mover, opponent, ix, fm, fo, table, work, group_start, policy
 
 
 @njit
-def sweep_unit(n, fm, fo, unit, table, work, group_start, policy, improve, margin, drift, swept):
+def sweep_unit(n, fm, fo, unit, level, table, work, group_start, policy, improve, margin, drift_from, swept):
     """Update the positions of one unit of subgroup (fm, fo) (and their colour swaps), in index order.
 
     `unit` packs (lane code, mover's end squares, opponent's end squares,
-    start pieces) as `group_units` does. swept: the largest change of this
-    sweep's finished unit levels; the only other values this sweep has
-    changed that a position reads are those of its unit and its colour-swapped
-    twin, updated here. Returns (the largest change, positions whose moves
-    were generated).
+    start pieces) as `group_units` does; `level` is its unit level. swept:
+    the largest change of this sweep's finished unit levels; the only other
+    values this sweep has changed that a position reads are those of its unit
+    and its colour-swapped twin, updated here. drift_from[l]: how far the
+    values of unit levels l and up moved since the last full sweep began
+    (`_sweep_drift`); a position's successors in the group lie at levels
+    level - capture_drop(its opponent's lane pieces) and up. The values the
+    recorded moves of the pair PREFETCH_AHEAD ahead read are requested
+    before each update (`prefetch`: the reads of a sweep are scattered).
+    Returns (the largest change, positions whose moves were generated).
     """
     code = unit & UNIT_CODE_MASK
     mover_ends = (unit >> UNIT_ENDS_SHIFT) & ENDS_MASK
@@ -392,12 +441,17 @@ def sweep_unit(n, fm, fo, unit, table, work, group_start, policy, improve, margi
         rank = LANE_RANK[code]
     block = SUBGROUP_OFF[n, fm, fo] - group_start + CLASS_OFF[a, b, ml, ol]
     block += rank * PRIVATE_AT_MOST[cm] * PRIVATE_AT_MOST[co]
+    drift_x = drift_from[max(level - capture_drop(lane_o), 0)]
+    drift_y = drift_from[max(level - capture_drop(lane_m), 0)]
     worst = 0.0
     generated = 0
-    for r in range(
-        UNIT_START[cm, co, mover_ends, opponent_ends, start_pieces],
-        UNIT_STOP[cm, co, mover_ends, opponent_ends, start_pieces],
-    ):
+    first = UNIT_START[cm, co, mover_ends, opponent_ends, start_pieces]
+    stop = UNIT_STOP[cm, co, mover_ends, opponent_ends, start_pieces]
+    for r in range(first, min(first + PREFETCH_AHEAD, stop)):
+        request_pair(n, fm, fo, lane_m, lane_o, cm, co, r, block, group_start, policy, table, work)
+    for r in range(first, stop):
+        if r + PREFETCH_AHEAD < stop:
+            request_pair(n, fm, fo, lane_m, lane_o, cm, co, r + PREFETCH_AHEAD, block, group_start, policy, table, work)
         mover, opponent = position_of(lane_m, lane_o, PAIR_UNRANK[cm, co, r])
         change, count = update_pair(
             n,
@@ -412,7 +466,8 @@ def sweep_unit(n, fm, fo, unit, table, work, group_start, policy, improve, margi
             policy,
             improve,
             margin,
-            drift,
+            drift_x,
+            drift_y,
             max(swept, worst),
         )
         generated += count
@@ -423,7 +478,23 @@ def sweep_unit(n, fm, fo, unit, table, work, group_start, policy, improve, margi
 
 @njit
 def visit(
-    n, fm, fo, units, first, stop, table, work, group_start, policy, improve, unit_change, settled, margin, drift, swept
+    n,
+    fm,
+    fo,
+    units,
+    level,
+    first,
+    stop,
+    table,
+    work,
+    group_start,
+    policy,
+    improve,
+    unit_change,
+    settled,
+    margin,
+    drift_from,
+    swept,
 ):
     """Sweep units[first:stop] in order, recording each unit's largest change in unit_change.
 
@@ -436,7 +507,9 @@ def visit(
     for k in range(first, stop):
         if not improve and unit_change[k] < settled:
             continue
-        change, count = sweep_unit(n, fm, fo, units[k], table, work, group_start, policy, improve, margin, drift, swept)
+        change, count = sweep_unit(
+            n, fm, fo, units[k], level, table, work, group_start, policy, improve, margin, drift_from, swept
+        )
         unit_change[k] = change
         generated += count
         worst = max(worst, change)
@@ -445,7 +518,22 @@ def visit(
 
 @njit(parallel=True)
 def sweep(
-    n, fm, fo, units, level_start, table, work, group_start, policy, improve, unit_change, settled, margin, drift
+    n,
+    fm,
+    fo,
+    units,
+    level_start,
+    level_value,
+    table,
+    work,
+    group_start,
+    policy,
+    improve,
+    unit_change,
+    settled,
+    margin,
+    drift_from,
+    level_change,
 ):
     """One sweep over a group: unit levels high to low, the units of a level in parallel.
 
@@ -463,49 +551,57 @@ def sweep(
     the units whose last change was below `settled`; a full sweep visits
     every unit.
 
-    margin (uint16[group size]) and drift (the changes of the sweeps since the
-    last full sweep began, summed; inf: generate every position's moves) are
-    a full sweep's (`best_moves`); a following sweep leaves them alone.
+    margin (uint16[group size]) and drift_from (float64[highest level + 1]:
+    how far the values of each unit level and those above moved since the
+    last full sweep began; inf: generate every position's moves) are a full
+    sweep's (`best_moves`); a following sweep leaves them alone.
+    level_value (int64[levels]) holds each unit level; level_change
+    (float64[levels]) receives each level's largest change in this sweep.
     """
     changes = np.empty(NUM_CHUNKS, dtype=np.float64)
     counts = np.empty(NUM_CHUNKS, dtype=np.int64)
     for chunk in range(NUM_CHUNKS):  # plain loops: array expressions would start threads in a parallel kernel
         changes[chunk] = 0.0
         counts[chunk] = 0
-    state = (table, work, group_start, policy, improve, unit_change, settled, margin, drift)
+    state = (table, work, group_start, policy, improve, unit_change, settled, margin, drift_from)
+    swept = 0.0  # the largest change of the finished levels
     for lev in range(level_start.shape[0] - 1):
         first = level_start[lev]
         total = level_start[lev + 1] - first
-        swept = 0.0  # the largest change of the finished levels
-        for chunk in range(NUM_CHUNKS):
-            swept = max(swept, changes[chunk])
+        level = level_value[lev]
         if total < MIN_PARALLEL_UNITS:
-            worst, generated = visit(n, fm, fo, units, first, first + total, *state, swept)
-            changes[0] = max(changes[0], worst)
+            worst, generated = visit(n, fm, fo, units, level, first, first + total, *state, swept)
+            changes[0] = worst
             counts[0] += generated
-            continue
-        for chunk in prange(NUM_CHUNKS):
-            start = first + total * chunk // NUM_CHUNKS
-            worst, generated = visit(n, fm, fo, units, start, first + total * (chunk + 1) // NUM_CHUNKS, *state, swept)
-            changes[chunk] = max(changes[chunk], worst)
-            counts[chunk] += generated
-    worst = 0.0
+        else:
+            for chunk in prange(NUM_CHUNKS):
+                start = first + total * chunk // NUM_CHUNKS
+                stop = first + total * (chunk + 1) // NUM_CHUNKS
+                worst, generated = visit(n, fm, fo, units, level, start, stop, *state, swept)
+                changes[chunk] = worst
+                counts[chunk] += generated
+        worst = 0.0
+        for chunk in range(NUM_CHUNKS):
+            worst = max(worst, changes[chunk])
+            changes[chunk] = 0.0
+        level_change[lev] = worst
+        swept = max(swept, worst)
     generated = 0
     for chunk in range(NUM_CHUNKS):
-        worst = max(worst, changes[chunk])
         generated += counts[chunk]
-    return worst, generated
+    return swept, generated
 
 
-def group_units(n: int, fm: int, fo: int) -> tuple[np.ndarray, np.ndarray]:
-    """The units of subgroup (fm, fo) in sweep order, and where each unit level starts.
+def group_units(n: int, fm: int, fo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The units of subgroup (fm, fo) in sweep order, where each unit level starts, and the levels.
 
-    Returns (units, level_start): units is int64[k], each packed as
+    Returns (units, level_start, level_value): units is int64[k], each packed as
     `derived_constants` says (Finkel: lane code | mover ends << 13 |
     opponent ends << 15 | start pieces << 17), sorted by
     unit level descending, then index; units[level_start[j]:level_start[j +
-    1]] share one level. For fm == fo a unit whose colour swap (also in the
-    subgroup) comes first is left out: sweeping that one covers both.
+    1]] share level level_value[j]. For fm == fo a unit whose colour swap
+    (also in the subgroup) comes first is left out: sweeping that one covers
+    both.
     """
     a, b = n - fm, n - fo
     codes = LANE_UNRANK
@@ -542,7 +638,7 @@ def group_units(n: int, fm: int, fo: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.lexsort((starts, -levels))
     units, levels = units[order], levels[order]
     level_start = np.flatnonzero(np.diff(levels, prepend=levels[0] + 1, append=levels[-1] - 1))
-    return np.ascontiguousarray(units), level_start.astype(np.int64)
+    return np.ascontiguousarray(units), level_start.astype(np.int64), levels[level_start[:-1]].astype(np.int64)
 
 
 @njit(parallel=True)
@@ -592,9 +688,15 @@ class SolveProgress:
     elapsed: float
 
 
-def _sweep_drift(drift: float) -> float:
-    """What a full sweep is told the values moved since the last one began (inf: generate every move)."""
-    return drift if FULL_SWEEP_MARGINS else np.inf
+def _sweep_drift(drift: np.ndarray) -> np.ndarray:
+    """drift_from[l]: how far the values of unit levels l and above moved since the last full sweep began.
+
+    drift[l]: the largest changes of level l in every sweep since, summed.
+    With FULL_SWEEP_MARGINS off, inf everywhere: generate every move.
+    """
+    if not FULL_SWEEP_MARGINS:
+        return np.full_like(drift, np.inf)
+    return np.maximum.accumulate(drift[::-1])[::-1].copy()
 
 
 def solve_group(
@@ -622,22 +724,26 @@ def solve_group(
     """
     start_time = time.perf_counter()
     start, stop = group_range(n, hi, lo)
-    units, level_start = group_units(n, hi, lo)
+    units, level_start, level_value = group_units(n, hi, lo)
     policy = np.empty(NUM_MOVE_ROLLS * (stop - start), dtype=np.int32)
     margin = np.full(stop - start, NO_MARGIN, dtype=np.uint16)
     work = np.full(stop - start, INITIAL_VALUE, dtype=np.float64)
     unit_change = np.full(units.shape[0], np.inf)
     settled = tolerance * SETTLED_SHARE
     sweeps = full_sweeps = generated = 0
-    drift = 0.0  # the changes of the sweeps since the last full sweep began, summed
+    # drift[l]: the largest changes of unit level l in the sweeps since the last full sweep began, summed
+    drift = np.zeros(int(level_value.max()) + 1 if level_value.size else 1)
+    level_change = np.zeros(level_value.shape[0])
 
     def run(full: bool) -> float:
-        nonlocal sweeps, full_sweeps, generated, drift
-        since = _sweep_drift(drift)
-        args = (n, hi, lo, units, level_start, table, work, start, policy, full, unit_change, settled, margin, since)
-        change, count = sweep(*args)
+        nonlocal sweeps, full_sweeps, generated
+        drift_from = _sweep_drift(drift)
+        args = (n, hi, lo, units, level_start, level_value, table, work, start, policy, full, unit_change, settled)
+        change, count = sweep(*args, margin, drift_from, level_change)
         change = float(change)
-        drift = change if full else drift + change
+        if full:
+            drift[:] = 0.0
+        drift[level_value] += level_change
         sweeps += 1
         full_sweeps += full
         generated += int(count)
