@@ -101,12 +101,15 @@ def njit(*args, no_alloc: bool = False, **kwargs):
 
 @intrinsic
 def prefetch(typingctx, array, index):
-    """Hint that array[index] will be read soon (a C-contiguous array; index unchecked, no effect on results)."""
+    """Hint that array[index] will be read soon (a 1-d array, an integer index; unchecked, no effect on results)."""
+    if not isinstance(array, types.Array) or array.ndim != 1 or not isinstance(index, types.Integer):
+        return None
 
     def codegen(context, builder, signature, args):
-        array_type = signature.args[0]
+        array_type, index_type = signature.args
         view = context.make_array(array_type)(context, builder, args[0])
-        pointer = cgutils.get_item_pointer(context, builder, array_type, view, [args[1]], wraparound=False)
+        at = context.cast(builder, args[1], index_type, types.intp)
+        pointer = cgutils.get_item_pointer(context, builder, array_type, view, [at], wraparound=False)
         byte_pointer = ir.IntType(8).as_pointer()
         i32 = ir.IntType(32)
         fn_type = ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32])

@@ -454,6 +454,21 @@ def test_full_sweeps_that_follow_the_moves_that_cannot_have_changed_give_the_sam
     assert np.abs(solve(3).values - generated.values).max() > 1e-3
 
 
+@pytest.mark.parametrize("name", ["masters", "blitz", "aseb"])
+def test_each_rule_sets_full_sweeps_follow_only_moves_that_cannot_have_changed(monkeypatch, name):
+    # As above for the other rule sets' own compiled copies (Masters pairs its lane squares in another order,
+    # Blitz captures again, Aseb has safe rosettes on a 12-square lane).
+    copy_globals = specialise("rgou.solve.solver", name)._sweep_drift.__globals__
+    followed = solve(2, rules=name)
+    monkeypatch.setitem(copy_globals, "FULL_SWEEP_MARGINS", False)
+    generated = solve(2, rules=name)
+    assert np.array_equal(followed.values, generated.values)
+    assert sum(g["generated"] for g in followed.groups) < 0.8 * sum(g["generated"] for g in generated.groups)
+    monkeypatch.setitem(copy_globals, "FULL_SWEEP_MARGINS", True)
+    monkeypatch.setitem(copy_globals, "_sweep_drift", np.zeros_like)  # the control: forget the drift
+    assert np.abs(solve(2, rules=name).values - generated.values).max() > 1e-3
+
+
 @njit
 def _prefetched_sum(values, order):
     total = 0.0

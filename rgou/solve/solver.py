@@ -725,7 +725,7 @@ def solve_group(
     start_time = time.perf_counter()
     start, stop = group_range(n, hi, lo)
     units, level_start, level_value = group_units(n, hi, lo)
-    policy = np.empty(NUM_MOVE_ROLLS * (stop - start), dtype=np.int32)
+    policy = np.full(NUM_MOVE_ROLLS * (stop - start), NO_MOVE, dtype=np.int32)  # nothing to prefetch yet
     margin = np.full(stop - start, NO_MARGIN, dtype=np.uint16)
     work = np.full(stop - start, INITIAL_VALUE, dtype=np.float64)
     unit_change = np.full(units.shape[0], np.inf)
