@@ -477,31 +477,16 @@ def sweep_unit(n, fm, fo, unit, level, table, work, group_start, policy, improve
 
 
 @njit
-def visit(
-    n,
-    fm,
-    fo,
-    units,
-    level,
-    first,
-    stop,
-    table,
-    work,
-    group_start,
-    policy,
-    improve,
-    unit_change,
-    settled,
-    margin,
-    drift_from,
-    swept,
-):
+def visit(n, fm, fo, units, level, first, stop, state, swept):
     """Sweep units[first:stop] in order, recording each unit's largest change in unit_change.
 
-    A sweep that follows the recorded moves skips a unit whose last change
-    was below `settled`; a full sweep visits every unit. Returns (the largest
-    change, positions whose moves were generated).
+    state: `sweep`'s (table, work, group_start, policy, improve, unit_change,
+    settled, margin, drift_from). A sweep that follows the recorded moves
+    skips a unit whose last change was below `settled`; a full sweep visits
+    every unit. Returns (the largest change, positions whose moves were
+    generated).
     """
+    table, work, group_start, policy, improve, unit_change, settled, margin, drift_from = state
     worst = 0.0
     generated = 0
     for k in range(first, stop):
@@ -570,14 +555,14 @@ def sweep(
         total = level_start[lev + 1] - first
         level = level_value[lev]
         if total < MIN_PARALLEL_UNITS:
-            worst, generated = visit(n, fm, fo, units, level, first, first + total, *state, swept)
+            worst, generated = visit(n, fm, fo, units, level, first, first + total, state, swept)
             changes[0] = worst
             counts[0] += generated
         else:
             for chunk in prange(NUM_CHUNKS):
                 start = first + total * chunk // NUM_CHUNKS
                 stop = first + total * (chunk + 1) // NUM_CHUNKS
-                worst, generated = visit(n, fm, fo, units, level, start, stop, *state, swept)
+                worst, generated = visit(n, fm, fo, units, level, start, stop, state, swept)
                 changes[chunk] = worst
                 counts[chunk] += generated
         worst = 0.0
