@@ -605,3 +605,21 @@ def test_adam_flushes_moments_that_would_turn_subnormal():
     assert m[0] == 0.0 and m[2] == 0.0 and m[1] == np.float32(0.9) * np.float32(0.5)
     assert v[0] == 0.0 and v[1] > 0 and v[2] > 0
     assert not ((m != 0) & (np.abs(m) < tiny)).any() and not ((v != 0) & (v < tiny)).any()
+
+
+def test_single_threaded_blas_limits_the_blas_the_kernels_call_even_when_entered_before_any_kernel():
+    """The limit covers SciPy's BLAS (what np.dot in njit calls) in a process that enters it before any kernel."""
+    import subprocess
+    import sys
+
+    probe = (
+        "from rgou.nn import numba_trainer as nt\n"
+        "from threadpoolctl import threadpool_info\n"
+        "with nt.single_threaded_blas():\n"
+        "    import scipy.linalg.cython_blas\n"
+        "    limited = {c.filepath for c in nt._BLAS_CONTROLLER.lib_controllers}\n"
+        "    blas = {i['filepath'] for i in threadpool_info() if i['user_api'] == 'blas'}\n"
+        "    print(sorted(blas - limited))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

@@ -576,6 +576,10 @@ def single_threaded_blas() -> Iterator[None]:
     """
     global _BLAS_CONTROLLER, _BLAS_LIMIT_DEPTH
     if _BLAS_CONTROLLER is None:
+        # The controller sees only the libraries loaded when it is made. The
+        # kernels' np.dot calls SciPy's BLAS, loaded with the first kernel: load
+        # it now, or a block entered before any kernel would leave it threaded.
+        import scipy.linalg.cython_blas  # noqa: F401
         from threadpoolctl import ThreadpoolController
 
         _BLAS_CONTROLLER = ThreadpoolController()
