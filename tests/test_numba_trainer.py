@@ -366,7 +366,10 @@ def test_resumed_state_continues_bit_for_bit():
 
 @pytest.mark.parametrize(("policy_loss", "sibling_weight"), [("full", 0.0), ("legal", 0.0), ("full", 2.0)])
 def test_steps_equal_one_step_per_gathered_minibatch_bit_for_bit(policy_loss, sibling_weight):
-    """`steps` (rows gathered in the kernel, each net on its own thread) against `step` on np.take'n batches."""
+    """`steps` (rows gathered in the kernel, each net on its own thread) against `step` on np.take'n batches.
+
+    `steps` also prefetches each next minibatch's rows, which a one-minibatch `step` never does.
+    """
     rng = np.random.default_rng(8)
     n, batch = 50, 7
     X = rng.normal(size=(n, 6)).astype(np.float32)
@@ -623,3 +626,27 @@ def test_single_threaded_blas_limits_the_blas_the_kernels_call_even_when_entered
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 12),  # rows of the data
+    st.integers(1, 40),  # columns
+    st.integers(0, 2**32 - 1),
+    st.sampled_from([np.float32, np.float64]),
+)
+def test_gather_active_is_the_rows_up_to_their_last_nonzero_column(n, cols, seed, dtype):
+    """The in-kernel gather against NumPy: rows X[rows], cut after the last column any of them sets (at least 1)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, cols)).astype(dtype)
+    X[rng.uniform(size=(n, cols)) < 0.3] = 0.0
+    for r in range(n):  # each row's own zero tail, some rows all zero
+        X[r, rng.integers(0, cols + 1) :] = 0.0
+    if rng.uniform() < 0.2:
+        X[rng.integers(n), rng.integers(cols)] = np.nan  # NaN is not zero: it keeps its column
+    rows = rng.integers(0, n, size=rng.integers(1, 2 * n + 1))
+    set_cols = np.nonzero((X[rows] != 0).any(axis=0))[0]
+    width = int(set_cols.max()) + 1 if set_cols.size else 1
+    out = nt._gather_active(X, rows, np.empty(len(rows) * cols, dtype))
+    assert out.shape == (len(rows), width) and out.flags.c_contiguous
+    np.testing.assert_array_equal(out, X[rows, :width])

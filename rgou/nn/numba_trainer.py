@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from numba import prange
 
-from rgou._numba import njit
+from rgou._numba import njit, prefetch
 from rgou.nn.contract import (
     ADAM_BETA1,
     ADAM_BETA2,
@@ -56,6 +56,7 @@ from rgou.nn.layout import NetConfig, bias_offset, check_flat, layer_sizes, num_
 HEAD_TANH_MSE = 0
 HEAD_SOFTMAX_CE = 1
 EVAL_ROWS = 4096  # rows per forward pass when evaluating (large products run near the BLAS peak)
+CACHE_LINE_BYTES = 64  # what a prefetch of one address brings in
 HEADS = {"tanh_mse": HEAD_TANH_MSE, "softmax_ce": HEAD_SOFTMAX_CE}
 _TWO32 = 4294967296.0  # 2**32: dropout hashes have 32 bits
 _MASK32 = np.uint64(0xFFFFFFFF)
@@ -319,16 +320,15 @@ def _loss_and_grad_kernel(flat, sizes, X, T, RW, M, head, legal, rate, seed, act
         w_off = weight_offset(sizes, k)
         b_off = bias_offset(sizes, k)
         gW = grad[w_off:b_off].reshape((n_in, n_out))
-        for j in range(n_out):
-            grad[b_off + j] = 0.0
+        gb = grad[b_off : b_off + n_out]  # a view indexed from 0: the loop vectorises (no negative-index checks)
+        gb[:] = 0.0
         for r in range(n):
             for j in range(n_out):
-                grad[b_off + j] += D[r, j]
+                gb[j] += D[r, j]
         if k == 0:
             n_x = X.shape[1]
             np.dot(X.T, D, gW[:n_x])
-            for i in range(n_x * n_out, n_in * n_out):
-                grad[w_off + i] = 0.0
+            grad[w_off + n_x * n_out : b_off] = 0.0
             break
         p_off = a_off - n * n_in
         P = acts[p_off:a_off].reshape((n, n_in))
@@ -468,20 +468,41 @@ def _gather_active(X, rows, xbuf):
     """Rows X[rows] without their trailing all-zero columns, C-contiguous in xbuf: [len(rows), n_active].
 
     Features 78..149 are always zero, so the first layer's products shrink by
-    half; zero inputs add exact zeros, so nothing but the summation length changes.
+    half; zero inputs add exact zeros, so nothing but the summation length
+    changes. Each row's columns past the widest so far are first tested
+    together (a loop that vectorises), and searched only when one is set.
     """
     n_in = X.shape[1]
     n_active = 1
-    for r in rows:
-        for i in range(n_in - 1, n_active - 1, -1):
-            if X[r, i] != 0.0:
-                n_active = i + 1
-                break
+    for k in range(rows.shape[0]):
+        row = X[rows[k]]
+        tail = row[n_active:]
+        nonzero = False
+        for i in range(tail.shape[0]):
+            nonzero |= tail[i] != 0.0
+        if nonzero:
+            for i in range(n_in - 1, n_active - 1, -1):
+                if row[i] != 0.0:
+                    n_active = i + 1
+                    break
     Xa = xbuf[: rows.shape[0] * n_active].reshape((rows.shape[0], n_active))
     for k in range(rows.shape[0]):
+        row = X[rows[k]]
+        out = Xa[k]
         for i in range(n_active):
-            Xa[k, i] = X[rows[k], i]
+            out[i] = row[i]
     return Xa
+
+
+@njit
+def _prefetch_rows(X, rows):
+    """Ask for the rows X[rows] (every cache line of each) ahead of their gathering; changes no result."""
+    stride = max(1, CACHE_LINE_BYTES // X.itemsize)
+    for k in range(rows.shape[0]):
+        row = X[rows[k]]
+        for i in range(0, row.shape[0], stride):
+            prefetch(row, i)
+        prefetch(row, row.shape[0] - 1)
 
 
 @njit
@@ -512,9 +533,12 @@ def _train_net_steps(net, scratch, data, rows, batch, task, hyper, first_step, s
     head, legal, stream, col = task
     rate, run_key, lr, tiny, use_adam, beta = hyper
     live = _live_inputs(sizes, m, v) if use_adam else sizes[0]
-    for s in range(rows.shape[0] // batch):
+    n_steps = rows.shape[0] // batch
+    for s in range(n_steps):
         r = rows[s * batch : (s + 1) * batch]
         Xa = _gather_active(X, r, xbuf)
+        if s + 1 < n_steps:  # the next minibatch's rows arrive while this one trains (random rows: 6x faster gathers)
+            _prefetch_rows(X, rows[(s + 1) * batch : (s + 2) * batch])
         live = max(live, Xa.shape[1])
         Tb = _gather_rows(T, r, tbuf)
         Wb = _gather_rows(W, r, wbuf)[:, 0]
