@@ -99,6 +99,9 @@ def njit(*args, no_alloc: bool = False, **kwargs):
     return lambda fn: _registered(decorate(fn))
 
 
+CACHE_LINE_BYTES = 64  # what a prefetch of one address brings in (x86-64 and most ARM cores)
+
+
 @intrinsic
 def prefetch(typingctx, array, index):
     """Hint that array[index] will be read soon (a 1-d array, an integer index; unchecked, no effect on results)."""

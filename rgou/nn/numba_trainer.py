@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from numba import prange
 
-from rgou._numba import njit, prefetch
+from rgou._numba import CACHE_LINE_BYTES, njit, prefetch
 from rgou.nn.contract import (
     ADAM_BETA1,
     ADAM_BETA2,
@@ -56,7 +56,6 @@ from rgou.nn.layout import NetConfig, bias_offset, check_flat, layer_sizes, num_
 HEAD_TANH_MSE = 0
 HEAD_SOFTMAX_CE = 1
 EVAL_ROWS = 4096  # rows per forward pass when evaluating (large products run near the BLAS peak)
-CACHE_LINE_BYTES = 64  # what a prefetch of one address brings in
 HEADS = {"tanh_mse": HEAD_TANH_MSE, "softmax_ce": HEAD_SOFTMAX_CE}
 _TWO32 = 4294967296.0  # 2**32: dropout hashes have 32 bits
 _MASK32 = np.uint64(0xFFFFFFFF)
@@ -497,7 +496,7 @@ def _gather_active(X, rows, xbuf):
 @njit
 def _prefetch_rows(X, rows):
     """Ask for the rows X[rows] (every cache line of each) ahead of their gathering; changes no result."""
-    stride = max(1, CACHE_LINE_BYTES // X.itemsize)
+    stride = CACHE_LINE_BYTES // X.itemsize
     for k in range(rows.shape[0]):
         row = X[rows[k]]
         for i in range(0, row.shape[0], stride):
@@ -537,7 +536,7 @@ def _train_net_steps(net, scratch, data, rows, batch, task, hyper, first_step, s
     for s in range(n_steps):
         r = rows[s * batch : (s + 1) * batch]
         Xa = _gather_active(X, r, xbuf)
-        if s + 1 < n_steps:  # the next minibatch's rows arrive while this one trains (random rows: 6x faster gathers)
+        if s + 1 < n_steps:  # the next minibatch's rows arrive while this one trains
             _prefetch_rows(X, rows[(s + 1) * batch : (s + 2) * batch])
         live = max(live, Xa.shape[1])
         Tb = _gather_rows(T, r, tbuf)
