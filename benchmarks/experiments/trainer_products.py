@@ -17,14 +17,13 @@ With `--threads 1`, both nets run on one thread and the reference is np.dot in n
 from __future__ import annotations
 
 import argparse
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from rgou._numba import njit, numba_threads
 from rgou.bench.nn import GEMM_SIZE, TRAINER_THREADS, _gemm_rate
-from rgou.bench.timing import BENCH_MAX_PLIES, BENCH_SEED
+from rgou.bench.timing import BENCH_MAX_PLIES, BENCH_SEED, timed
 from rgou.nn import numba_trainer as nt
 from rgou.nn.contract import TrainConfig, make_batch
 from rgou.nn.layout import init_params, layer_sizes
@@ -66,7 +65,7 @@ def reference(threads: int, a: np.ndarray, b: np.ndarray, out: np.ndarray) -> fl
     """GFLOP/s of float32 2048 x 2048: the bench's own (NumPy, 2 BLAS threads), or SciPy's on this thread."""
     if threads == TRAINER_THREADS:
         return _gemm_rate(GEMM_SIZE, 1, threads=TRAINER_THREADS)
-    return 2.0 * GEMM_SIZE**3 / best_of_one(lambda: square(a, b, out)) / 1e9
+    return 2.0 * GEMM_SIZE**3 / timed(lambda: square(a, b, out)) / 1e9
 
 
 def product_operands(B: int, live: int, rng: np.random.Generator) -> tuple[tuple, int]:
@@ -81,12 +80,6 @@ def product_operands(B: int, live: int, rng: np.random.Generator) -> tuple[tuple
     # forward and weight gradient of every layer, input gradient of all but the first (which sees `live` inputs)
     flops = sum(2 * B * (i if k else live) * o * (3 if k else 2) for net in shapes for k, (i, o) in enumerate(net))
     return (weights, acts, deltas, grads), flops
-
-
-def best_of_one(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
 
 
 def row(B: int, rate: float, data: tuple, repeats: int, threads: int, rng: np.random.Generator) -> str:
@@ -119,8 +112,8 @@ def row(B: int, rate: float, data: tuple, repeats: int, threads: int, rng: np.ra
     square(a, b, out)
     step_t, prod_t, gemm = [], [], 0.0
     for _ in range(repeats):
-        step_t.append(best_of_one(steps) / count)
-        prod_t.append(best_of_one(alone) / reps)
+        step_t.append(timed(steps) / count)
+        prod_t.append(timed(alone) / reps)
         gemm = max(gemm, reference(threads, a, b, out))
     if pool is not None:
         pool.shutdown()
