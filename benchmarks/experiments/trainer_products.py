@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from rgou._numba import njit, numba_threads
-from rgou.bench.nn import GEMM_SIZE, TRAINER_THREADS, _gemm_rate
+from rgou.bench.nn import GEMM_SIZE, TRAINER_THREADS, _gemm_rate, _train_flops_per_sample
 from rgou.bench.timing import BENCH_MAX_PLIES, BENCH_SEED, timed
 from rgou.nn import numba_trainer as nt
 from rgou.nn.contract import TrainConfig, make_batch
@@ -77,8 +77,7 @@ def product_operands(B: int, live: int, rng: np.random.Generator) -> tuple[tuple
     acts = tuple(tuple(rng.random((B, o), dtype=np.float32) for _, o in net) for net in shapes)
     deltas = tuple(tuple(rng.random((B, o), dtype=np.float32) for _, o in net) for net in shapes)
     grads = tuple(tuple(np.empty(io, np.float32) for io in net) for net in shapes)
-    # forward and weight gradient of every layer, input gradient of all but the first (which sees `live` inputs)
-    flops = sum(2 * B * (i if k else live) * o * (3 if k else 2) for net in shapes for k, (i, o) in enumerate(net))
+    flops = B * sum(_train_flops_per_sample(c, live) for c in (cfg.value_cfg, cfg.policy_cfg))  # the bench's count
     return (weights, acts, deltas, grads), flops
 
 
