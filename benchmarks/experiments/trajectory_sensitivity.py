@@ -4,6 +4,7 @@ its start weights changed by 1e-6 (relative), and against the JAX trainer from t
     python benchmarks/experiments/trajectory_sensitivity.py [--steps 100]
     python benchmarks/experiments/trajectory_sensitivity.py --branches   # dropout 0.1: JAX against perturbed Numba runs
     python benchmarks/experiments/trajectory_sensitivity.py --parting    # dropout 0.1: step by step, whose weights part
+    python benchmarks/experiments/trajectory_sensitivity.py --seeds 20   # Numba against JAX, 20 seeds of start and run
 
 The data and steps are those of tests/test_jax_trainer.py's parity tests (40 depth-2 games, seed 3; batch 64;
 the full-size nets; seed 1). For each pair of runs and each net it prints the distance between the two runs'
@@ -29,8 +30,8 @@ WORST = 100  # the parameters that differ most, examined at the end
 PERTURBATION = 1e-6
 
 
-def batches(data, steps: int):
-    order = shuffle_order(len(data), seed=1, epoch=0)
+def batches(data, steps: int, seed: int = 1):
+    order = shuffle_order(len(data), seed=seed, epoch=0)
     for k in range(steps):
         rows = order[(k * BATCH) % (len(data) - BATCH) :][:BATCH]
         yield make_batch(data.features[rows], data.value_target[rows], data.policy_target[rows])
@@ -41,10 +42,10 @@ def copied(state):
     return state._replace(**{name: np.copy(getattr(state, name)) for name in state._fields[:6]})
 
 
-def run(trainer, to_numpy, state, data, steps: int) -> list:
+def run(trainer, to_numpy, state, data, steps: int, seed: int = 1) -> list:
     """The NumPy states (copies) after every EVERY steps."""
     out = []
-    for k, batch in enumerate(batches(data, steps), 1):
+    for k, batch in enumerate(batches(data, steps, seed), 1):
         state, _ = trainer.step(state, batch)
         if k % EVERY == 0:
             out.append(to_numpy(state))
@@ -109,12 +110,43 @@ def parting(data, v0, p0, steps: int) -> None:
         print(f"step {k}: {share:.2e}; differ most: {', '.join(where)}")
 
 
+def seeds(data, count: int, steps: int) -> None:
+    """Numba against JAX from the same start, for `count` seeds of the start weights, the minibatches' order and
+    the dropout masks: the distance after `steps` steps as a share of the change, dropout 0 and 0.1."""
+    jt = jax_trainer()
+    print(f"distance after {steps} steps / what training changed, value net and policy net")
+    print("| seed | dropout 0: value | policy | dropout 0.1: value | policy |\n|---:|---:|---:|---:|---:|")
+    worst = {0.0: [], 0.1: []}
+    for seed in range(1, count + 1):
+        v0, p0 = init_params(VALUE_CONFIG, 2 * seed + 1), init_params(POLICY_CONFIG, 2 * seed + 2)
+        cells = []
+        for rate in (0.0, 0.1):
+            config = TrainConfig(dropout_rate=rate, max_batch=BATCH, seed=seed)
+            ntr, jtr = nt.NumbaTrainer(config), jt.JaxTrainer(config)
+            ours = run(ntr, copied, ntr.init(v0.copy(), p0.copy()), data, steps, seed)[-1]
+            theirs = run(jtr, jtr.to_numpy, jtr.init(v0, p0), data, steps, seed)[-1]
+            shares = [
+                np.linalg.norm(getattr(ours, net) - getattr(theirs, net)) / np.linalg.norm(getattr(ours, net) - start)
+                for net, start in (("value", v0), ("policy", p0))
+            ]
+            worst[rate].append(max(shares))
+            cells += [f"{x:.1e}" for x in shares]
+        print(f"| {seed} | " + " | ".join(cells) + " |", flush=True)
+    for rate, values in worst.items():
+        within = sum(v <= 1e-3 for v in values)
+        print(
+            f"dropout {rate}: both nets within 1e-3 in {within} of {count} seeds; median of the larger share "
+            f"{np.median(values):.1e}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=100, help=f"a multiple of {EVERY} (default 100)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--branches", action="store_true", help="JAX against Numba runs from perturbed starts")
     mode.add_argument("--parting", action="store_true", help="Numba against JAX step by step, dropout 0.1")
+    mode.add_argument("--seeds", type=int, metavar="N", help="Numba against JAX for seeds 1 to N (start and run)")
     args = parser.parse_args()
     if args.steps < EVERY or args.steps % EVERY:
         parser.error(f"--steps must be a positive multiple of {EVERY}, got {args.steps}")
@@ -124,6 +156,8 @@ def main() -> None:
         return branches(data, v0, p0, args.steps)
     if args.parting:
         return parting(data, v0, p0, args.steps)
+    if args.seeds:
+        return seeds(data, args.seeds, args.steps)
     v1, p1 = perturbed(v0, PERTURBATION, 0), perturbed(p0, PERTURBATION, 0)
     try:
         import rgou.nn.jax_trainer as jt
