@@ -529,6 +529,31 @@ def test_a_move_lowers_the_unit_level_by_at_most_its_capture_drop(name):
     assert attained > 0  # the bound is tight: some capture lowers the level by exactly the drop
 
 
+@pytest.mark.parametrize("name", list(RULE_SETS))
+def test_a_units_layout_and_its_twins_span_are_where_encode_puts_its_positions_and_their_colour_swaps(name):
+    # sweep_unit updates a unit's pairs at block + r, and request_unit prefetches the span of their colour swaps:
+    # both against `encode`, for every unit of the 3-piece game.
+    s = specialise("rgou.solve.solver", name)
+    n = 3
+    covered = 0
+    for hi, lo in s.solve_order(n):
+        group_start, group_stop = s.group_range(n, hi, lo)
+        units, _, _ = s.group_units(n, hi, lo)
+        for unit in units:
+            lane_m, lane_o, cm, co, block, first, stop = s.unit_layout(n, hi, lo, unit, group_start)
+            twin_start, twin_stop = s.twin_span(n, hi, lo, unit, group_start)
+            own, swaps = [], []
+            for r in range(first, stop):
+                mover, opponent = s.position_of(lane_m, lane_o, s.PAIR_UNRANK[cm, co, r])
+                own.append(s.encode(n, mover, opponent, hi, lo) - group_start)
+                swaps.append(s.encode(n, opponent, mover, lo, hi) - group_start)
+            assert own == list(range(block + first, block + stop)), (hi, lo, unit)
+            assert sorted(swaps) == list(range(twin_start, twin_stop)), (hi, lo, unit)
+            covered += len(set(own) | set(swaps))
+        assert covered >= group_stop - group_start  # the units and their twins cover the group
+        covered = 0
+
+
 @given(st.floats(allow_nan=True, allow_infinity=True))
 def test_a_margin_is_stored_as_a_lower_bound(h):
     code = solver_module.margin_code(h)

@@ -369,10 +369,21 @@ def encode(n, mover, opponent, fm, fo):
     Valid: fm, fo < n; no lane square is both players'; popcount(mover)
     <= n - fm and popcount(opponent) <= n - fo. Nothing is checked.
     """
-    a = n - fm
-    b = n - fo
     lane_m = (mover >> LANE_FIRST) & LANE_BITS
     lane_o = (opponent >> LANE_FIRST) & LANE_BITS
+    block, cm, co = lane_block(n - fm, n - fo, lane_m, lane_o)
+    pair = PAIR_RANK[cm, co, private_bits(mover), private_bits(opponent)]
+    return SUBGROUP_OFF[n, fm, fo] + block + pair
+
+
+@njit(no_alloc=True)
+def lane_block(a, b, lane_m, lane_o):
+    """(block, cm, co): where a lane pattern's positions start in a subgroup with caps a, b, and the private caps.
+
+    lane_m, lane_o: the mover's and the opponent's lane masks, each in its
+    own positions (`lane_masks`). The block holds the pattern's positions
+    for every private pair (PAIR_RANK[cm, co, ...] past it).
+    """
     ml = LANE_POPCOUNT[lane_m]
     ol = LANE_POPCOUNT[lane_o]
     seen = LANE_PERM[lane_o] if LANE_PERMUTED else lane_o  # the opponent's squares in the mover's positions
@@ -383,9 +394,7 @@ def encode(n, mover, opponent, fm, fo):
         rank = RANK_BEFORE[code // SPLIT_PATTERNS, ml, ol] + LO_RANK[code % SPLIT_PATTERNS]
     else:
         rank = LANE_RANK[code]
-    block = rank * PRIVATE_AT_MOST[cm] * PRIVATE_AT_MOST[co]
-    pair = PAIR_RANK[cm, co, private_bits(mover), private_bits(opponent)]
-    return SUBGROUP_OFF[n, fm, fo] + CLASS_OFF[a, b, ml, ol] + block + pair
+    return CLASS_OFF[a, b, ml, ol] + rank * PRIVATE_AT_MOST[cm] * PRIVATE_AT_MOST[co], cm, co
 
 
 @njit

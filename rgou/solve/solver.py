@@ -49,7 +49,9 @@ position's moves only where its best moves may have changed since it last
 did (`best_moves`: its margin against the changes since of the unit levels
 its moves can reach); elsewhere it follows them, with the same result bit
 for bit. A sweep requests the values a unit's recorded moves read a few
-positions ahead (`prefetch`), since they are scattered over the group. The
+positions ahead (`prefetch`), since they are scattered over the group, and
+the rows of the units it will visit next (`request_unit`): units of one
+level lie far apart, and so do a unit and its colour swaps. The
 group being solved is kept in float64; finished groups are stored as
 float32.
 """
@@ -70,7 +72,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from rgou._numba import njit, numba_threads, prefetch
+from rgou._numba import CACHE_LINE_BYTES, njit, numba_threads, prefetch
 from rgou._validate import check_int
 from rgou.rules import FINKEL, RULE_SETS, RuleSet, rule_set
 from rgou.solve.index import (
@@ -83,22 +85,19 @@ from rgou.solve.index import (
     LANE_PERM,
     LANE_POPCOUNT,
     LANE_RANK,
-    LANE_SPLIT,
     LANE_TERN,
     LANE_UNRANK,
-    LO_RANK,
     MAX_START_PIECES,
     NUM_ENDS,
     PAIR_UNRANK,
     PRIVATE_AT_MOST,
-    RANK_BEFORE,
-    SPLIT_PATTERNS,
     SUBGROUP_OFF,
     UNIT_START,
     UNIT_STOP,
     decode,
     encode,
     group_range,
+    lane_block,
     lane_masks,
     position_count,
     position_of,
@@ -182,6 +181,7 @@ NO_CHOICE = 0xFFFF  # no roll of the position has two legal moves: its best move
 MARGIN_SLACK = 1e-12  # rounding of the changes that bound the drift (each about 1e-16)
 FULL_SWEEP_MARGINS = True  # full sweeps follow the positions whose best moves cannot have changed
 PREFETCH_AHEAD = 8  # a sweep requests the values the recorded moves read this many pairs of a unit ahead
+UNITS_AHEAD = 4  # ... and the recorded moves and values of the units it will visit this many units ahead
 CHECKPOINT_SUFFIX = ".partial"
 CHECKPOINT_KIND = "group"
 
@@ -409,6 +409,65 @@ def update_pair(
 
 
 @njit
+def unit_layout(n, fm, fo, unit, group_start):
+    """(lane_m, lane_o, cm, co, block, first, stop) of a unit packed as `group_units` packs it.
+
+    Its positions are the group-local indices block + r for r in
+    [first, stop); pair r's private pieces are PAIR_UNRANK[cm, co, r].
+    """
+    lane_m, lane_o = lane_masks(unit & UNIT_CODE_MASK)
+    mover_ends = (unit >> UNIT_ENDS_SHIFT) & ENDS_MASK
+    opponent_ends = (unit >> (UNIT_ENDS_SHIFT + ENDS_BITS)) & ENDS_MASK
+    start_pieces = unit >> UNIT_START_SHIFT
+    block, cm, co = lane_block(n - fm, n - fo, lane_m, lane_o)
+    block += SUBGROUP_OFF[n, fm, fo] - group_start
+    first = UNIT_START[cm, co, mover_ends, opponent_ends, start_pieces]
+    stop = UNIT_STOP[cm, co, mover_ends, opponent_ends, start_pieces]
+    return lane_m, lane_o, cm, co, block, first, stop
+
+
+@njit
+def twin_span(n, fm, fo, unit, group_start):
+    """[start, stop) of the group-local indices of a unit's colour swaps (a unit of subgroup (fo, fm))."""
+    lane_m, lane_o = lane_masks(unit & UNIT_CODE_MASK)
+    mover_ends = (unit >> UNIT_ENDS_SHIFT) & ENDS_MASK
+    opponent_ends = (unit >> (UNIT_ENDS_SHIFT + ENDS_BITS)) & ENDS_MASK
+    start_pieces = unit >> UNIT_START_SHIFT
+    block, co, cm = lane_block(n - fo, n - fm, lane_o, lane_m)
+    block += SUBGROUP_OFF[n, fo, fm] - group_start
+    start = block + UNIT_START[co, cm, opponent_ends, mover_ends, start_pieces]
+    return start, block + UNIT_STOP[co, cm, opponent_ends, mover_ends, start_pieces]
+
+
+@njit
+def request_span(array, start, stop):
+    """`prefetch` every cache line of array[start:stop]."""
+    step = max(CACHE_LINE_BYTES // array.itemsize, 1)
+    for i in range(start, stop, step):
+        prefetch(array, i)
+    if stop > start:
+        prefetch(array, stop - 1)  # the last line, when start was not on a line's first element
+
+
+@njit
+def request_unit(n, fm, fo, unit, group_start, policy, work, margin, improve):
+    """Start loading the recorded moves and values (and margins) of a unit and of its colour swaps (`prefetch`).
+
+    A sweep visits units scattered over the group, so each unit's first
+    reads of its own rows would otherwise wait on memory.
+    """
+    _, _, _, _, block, first, stop = unit_layout(n, fm, fo, unit, group_start)
+    twin_start, twin_stop = twin_span(n, fm, fo, unit, group_start)
+    request_span(policy, NUM_MOVE_ROLLS * (block + first), NUM_MOVE_ROLLS * (block + stop))
+    request_span(work, block + first, block + stop)
+    request_span(policy, NUM_MOVE_ROLLS * twin_start, NUM_MOVE_ROLLS * twin_stop)
+    request_span(work, twin_start, twin_stop)
+    if improve:  # a full sweep reads the margins too
+        request_span(margin, block + first, block + stop)
+        request_span(margin, twin_start, twin_stop)
+
+
+@njit
 def sweep_unit(n, fm, fo, unit, level, table, work, group_start, policy, improve, margin, drift_from, swept):
     """Update the positions of one unit of subgroup (fm, fo) (and their colour swaps), in index order.
 
@@ -424,29 +483,11 @@ def sweep_unit(n, fm, fo, unit, level, table, work, group_start, policy, improve
     before each update (`prefetch`: the reads of a sweep are scattered).
     Returns (the largest change, positions whose moves were generated).
     """
-    code = unit & UNIT_CODE_MASK
-    mover_ends = (unit >> UNIT_ENDS_SHIFT) & ENDS_MASK
-    opponent_ends = (unit >> (UNIT_ENDS_SHIFT + ENDS_BITS)) & ENDS_MASK
-    start_pieces = unit >> UNIT_START_SHIFT
-    a = n - fm
-    b = n - fo
-    lane_m, lane_o = lane_masks(code)
-    ml = LANE_POPCOUNT[lane_m]
-    ol = LANE_POPCOUNT[lane_o]
-    cm = min(a - ml, PRIVATE_SIZE)
-    co = min(b - ol, PRIVATE_SIZE)
-    if LANE_SPLIT:
-        rank = RANK_BEFORE[code // SPLIT_PATTERNS, ml, ol] + LO_RANK[code % SPLIT_PATTERNS]
-    else:
-        rank = LANE_RANK[code]
-    block = SUBGROUP_OFF[n, fm, fo] - group_start + CLASS_OFF[a, b, ml, ol]
-    block += rank * PRIVATE_AT_MOST[cm] * PRIVATE_AT_MOST[co]
+    lane_m, lane_o, cm, co, block, first, stop = unit_layout(n, fm, fo, unit, group_start)
     drift_x = drift_from[max(level - capture_drop(lane_o), 0)]
     drift_y = drift_from[max(level - capture_drop(lane_m), 0)]
     worst = 0.0
     generated = 0
-    first = UNIT_START[cm, co, mover_ends, opponent_ends, start_pieces]
-    stop = UNIT_STOP[cm, co, mover_ends, opponent_ends, start_pieces]
     for r in range(first, min(first + PREFETCH_AHEAD, stop)):
         request_pair(n, fm, fo, lane_m, lane_o, cm, co, r, block, group_start, policy, table, work)
     for r in range(first, stop):
@@ -489,9 +530,21 @@ def visit(n, fm, fo, units, level, first, stop, state, swept):
     table, work, group_start, policy, improve, unit_change, settled, margin, drift_from = state
     worst = 0.0
     generated = 0
+    ahead = first  # the next unit to consider requesting (`request_unit`)
+    pending = 0  # units requested and not yet swept
     for k in range(first, stop):
         if not improve and unit_change[k] < settled:
             continue
+        if ahead <= k:
+            ahead = k + 1
+            pending = 0
+        else:
+            pending -= 1
+        while pending < UNITS_AHEAD and ahead < stop:
+            if improve or unit_change[ahead] >= settled:
+                request_unit(n, fm, fo, units[ahead], group_start, policy, work, margin, improve)
+                pending += 1
+            ahead += 1
         change, count = sweep_unit(
             n, fm, fo, units[k], level, table, work, group_start, policy, improve, margin, drift_from, swept
         )
