@@ -8,6 +8,7 @@ kernels), then times the N-piece solve: wall time, CPU time, sweeps per
 position, and the largest difference between the two versions' values.
 
     python benchmarks/solve_versions.py --base 95fcd14 --pieces 5 --rounds 3
+    python benchmarks/solve_versions.py --base 95fcd14 --pieces 7 --rounds 1 --first new   # the other order
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def main() -> None:
     parser.add_argument("--base", required=True, help="git revision to compare against")
     parser.add_argument("--pieces", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--first", choices=("base", "new"), default="base", help="which runs first in round 1")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -64,6 +66,7 @@ def main() -> None:
             results: dict[str, list[dict]] = {"base": [], "new": []}
             for r in range(args.rounds):
                 order = [("base", worktree), ("new", ROOT)]
+                order = order if args.first == "base" else order[::-1]
                 for name, source in order if r % 2 == 0 else order[::-1]:
                     result = run(source, args.pieces, tmp / f"{name}.npy")
                     results[name].append(result)

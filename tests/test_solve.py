@@ -529,29 +529,44 @@ def test_a_move_lowers_the_unit_level_by_at_most_its_capture_drop(name):
     assert attained > 0  # the bound is tight: some capture lowers the level by exactly the drop
 
 
+def _check_unit_spans(s, n, hi, lo, units):
+    """Each unit's span (`unit_span`) holds its positions as `encode` numbers them, its twin's their colour swaps.
+
+    Returns the group-local indices the units and their twins cover.
+    """
+    group_start, _ = s.group_range(n, hi, lo)
+    covered = set()
+    for unit in units:
+        lane_m, lane_o, em, eo, pieces = s.unit_fields(unit)
+        block, cm, co, first, stop = s.unit_span(n, hi, lo, lane_m, lane_o, em, eo, pieces, group_start)
+        twin, _, _, twin_first, twin_stop = s.unit_span(n, lo, hi, lane_o, lane_m, eo, em, pieces, group_start)
+        own, swaps = [], []
+        for r in range(first, stop):
+            mover, opponent = s.position_of(lane_m, lane_o, s.PAIR_UNRANK[cm, co, r])
+            own.append(s.encode(n, mover, opponent, hi, lo) - group_start)
+            swaps.append(s.encode(n, opponent, mover, lo, hi) - group_start)
+        assert own == list(range(block + first, block + stop)), (hi, lo, unit)
+        assert sorted(swaps) == list(range(twin + twin_first, twin + twin_stop)), (hi, lo, unit)
+        covered.update(own, swaps)
+    return covered
+
+
 @pytest.mark.parametrize("name", list(RULE_SETS))
-def test_a_units_layout_and_its_twins_span_are_where_encode_puts_its_positions_and_their_colour_swaps(name):
+def test_a_units_span_and_its_twins_are_where_encode_puts_its_positions_and_their_colour_swaps(name):
     # sweep_unit updates a unit's pairs at block + r, and request_unit prefetches the span of their colour swaps:
-    # both against `encode`, for every unit of the 3-piece game.
+    # both against `encode`, for every unit of the 3-piece game, and for units of the smallest game in which the
+    # private squares cannot hold every piece off the lane (their caps bind).
     s = specialise("rgou.solve.solver", name)
-    n = 3
-    covered = 0
-    for hi, lo in s.solve_order(n):
-        group_start, group_stop = s.group_range(n, hi, lo)
-        units, _, _ = s.group_units(n, hi, lo)
-        for unit in units:
-            lane_m, lane_o, cm, co, block, first, stop = s.unit_layout(n, hi, lo, unit, group_start)
-            twin_start, twin_stop = s.twin_span(n, hi, lo, unit, group_start)
-            own, swaps = [], []
-            for r in range(first, stop):
-                mover, opponent = s.position_of(lane_m, lane_o, s.PAIR_UNRANK[cm, co, r])
-                own.append(s.encode(n, mover, opponent, hi, lo) - group_start)
-                swaps.append(s.encode(n, opponent, mover, lo, hi) - group_start)
-            assert own == list(range(block + first, block + stop)), (hi, lo, unit)
-            assert sorted(swaps) == list(range(twin_start, twin_stop)), (hi, lo, unit)
-            covered += len(set(own) | set(swaps))
-        assert covered >= group_stop - group_start  # the units and their twins cover the group
-        covered = 0
+    for hi, lo in s.solve_order(3):
+        units, _, _ = s.group_units(3, hi, lo)
+        start, stop = s.group_range(3, hi, lo)
+        assert _check_unit_spans(s, 3, hi, lo, units) == set(range(stop - start))  # the group, no more
+    n = s.PRIVATE_SIZE + 1
+    units, _, _ = s.group_units(n, 0, 0)
+    sample = units[np.random.default_rng(1).choice(units.size, 300, replace=False)]
+    capped = [u for u in sample if s.LANE_POPCOUNT[s.unit_fields(u)[0]] == 0]  # every mover's piece off the lane
+    assert capped
+    _check_unit_spans(s, n, 0, 0, sample)
 
 
 @given(st.floats(allow_nan=True, allow_infinity=True))

@@ -181,7 +181,7 @@ NO_CHOICE = 0xFFFF  # no roll of the position has two legal moves: its best move
 MARGIN_SLACK = 1e-12  # rounding of the changes that bound the drift (each about 1e-16)
 FULL_SWEEP_MARGINS = True  # full sweeps follow the positions whose best moves cannot have changed
 PREFETCH_AHEAD = 8  # a sweep requests the values the recorded moves read this many pairs of a unit ahead
-UNITS_AHEAD = 4  # ... and the recorded moves and values of the units it will visit this many units ahead
+UNITS_AHEAD = 4  # and the recorded moves, values and margins of the units it will visit next, this many ahead
 CHECKPOINT_SUFFIX = ".partial"
 CHECKPOINT_KIND = "group"
 
@@ -409,34 +409,29 @@ def update_pair(
 
 
 @njit
-def unit_layout(n, fm, fo, unit, group_start):
-    """(lane_m, lane_o, cm, co, block, first, stop) of a unit packed as `group_units` packs it.
+def unit_fields(unit):
+    """(lane_m, lane_o, mover_ends, opponent_ends, start_pieces) of a unit packed as `group_units` packs it.
 
-    Its positions are the group-local indices block + r for r in
-    [first, stop); pair r's private pieces are PAIR_UNRANK[cm, co, r].
+    lane_m, lane_o: the mover's and the opponent's lane masks, each in its own positions (`lane_masks`).
     """
     lane_m, lane_o = lane_masks(unit & UNIT_CODE_MASK)
     mover_ends = (unit >> UNIT_ENDS_SHIFT) & ENDS_MASK
     opponent_ends = (unit >> (UNIT_ENDS_SHIFT + ENDS_BITS)) & ENDS_MASK
-    start_pieces = unit >> UNIT_START_SHIFT
-    block, cm, co = lane_block(n - fm, n - fo, lane_m, lane_o)
-    block += SUBGROUP_OFF[n, fm, fo] - group_start
-    first = UNIT_START[cm, co, mover_ends, opponent_ends, start_pieces]
-    stop = UNIT_STOP[cm, co, mover_ends, opponent_ends, start_pieces]
-    return lane_m, lane_o, cm, co, block, first, stop
+    return lane_m, lane_o, mover_ends, opponent_ends, unit >> UNIT_START_SHIFT
 
 
 @njit
-def twin_span(n, fm, fo, unit, group_start):
-    """[start, stop) of the group-local indices of a unit's colour swaps (a unit of subgroup (fo, fm))."""
-    lane_m, lane_o = lane_masks(unit & UNIT_CODE_MASK)
-    mover_ends = (unit >> UNIT_ENDS_SHIFT) & ENDS_MASK
-    opponent_ends = (unit >> (UNIT_ENDS_SHIFT + ENDS_BITS)) & ENDS_MASK
-    start_pieces = unit >> UNIT_START_SHIFT
-    block, co, cm = lane_block(n - fo, n - fm, lane_o, lane_m)
-    block += SUBGROUP_OFF[n, fo, fm] - group_start
-    start = block + UNIT_START[co, cm, opponent_ends, mover_ends, start_pieces]
-    return start, block + UNIT_STOP[co, cm, opponent_ends, mover_ends, start_pieces]
+def unit_span(n, fm, fo, lane_m, lane_o, mover_ends, opponent_ends, start_pieces, group_start):
+    """(block, cm, co, first, stop) of a unit of subgroup (fm, fo): its positions are the group-local indices
+    block + r for r in [first, stop), and pair r's private pieces are PAIR_UNRANK[cm, co, r].
+
+    The unit's colour swaps are the unit of subgroup (fo, fm) with the players' fields swapped:
+    unit_span(n, fo, fm, lane_o, lane_m, opponent_ends, mover_ends, start_pieces, group_start).
+    """
+    block, cm, co = lane_block(n - fm, n - fo, lane_m, lane_o)
+    block += SUBGROUP_OFF[n, fm, fo] - group_start
+    first = UNIT_START[cm, co, mover_ends, opponent_ends, start_pieces]
+    return block, cm, co, first, UNIT_STOP[cm, co, mover_ends, opponent_ends, start_pieces]
 
 
 @njit
@@ -456,15 +451,16 @@ def request_unit(n, fm, fo, unit, group_start, policy, work, margin, improve):
     A sweep visits units scattered over the group, so each unit's first
     reads of its own rows would otherwise wait on memory.
     """
-    _, _, _, _, block, first, stop = unit_layout(n, fm, fo, unit, group_start)
-    twin_start, twin_stop = twin_span(n, fm, fo, unit, group_start)
-    request_span(policy, NUM_MOVE_ROLLS * (block + first), NUM_MOVE_ROLLS * (block + stop))
-    request_span(work, block + first, block + stop)
-    request_span(policy, NUM_MOVE_ROLLS * twin_start, NUM_MOVE_ROLLS * twin_stop)
-    request_span(work, twin_start, twin_stop)
-    if improve:  # a full sweep reads the margins too
-        request_span(margin, block + first, block + stop)
-        request_span(margin, twin_start, twin_stop)
+    lane_m, lane_o, mover_ends, opponent_ends, pieces = unit_fields(unit)
+    block, _, _, first, last = unit_span(n, fm, fo, lane_m, lane_o, mover_ends, opponent_ends, pieces, group_start)
+    twin, _, _, twin_first, twin_last = unit_span(
+        n, fo, fm, lane_o, lane_m, opponent_ends, mover_ends, pieces, group_start
+    )
+    for start, stop in ((block + first, block + last), (twin + twin_first, twin + twin_last)):
+        request_span(policy, NUM_MOVE_ROLLS * start, NUM_MOVE_ROLLS * stop)
+        request_span(work, start, stop)
+        if improve:  # a full sweep reads the margins too
+            request_span(margin, start, stop)
 
 
 @njit
@@ -483,7 +479,8 @@ def sweep_unit(n, fm, fo, unit, level, table, work, group_start, policy, improve
     before each update (`prefetch`: the reads of a sweep are scattered).
     Returns (the largest change, positions whose moves were generated).
     """
-    lane_m, lane_o, cm, co, block, first, stop = unit_layout(n, fm, fo, unit, group_start)
+    lane_m, lane_o, mover_ends, opponent_ends, pieces = unit_fields(unit)
+    block, cm, co, first, stop = unit_span(n, fm, fo, lane_m, lane_o, mover_ends, opponent_ends, pieces, group_start)
     drift_x = drift_from[max(level - capture_drop(lane_o), 0)]
     drift_y = drift_from[max(level - capture_drop(lane_m), 0)]
     worst = 0.0
@@ -518,6 +515,12 @@ def sweep_unit(n, fm, fo, unit, level, table, work, group_start, policy, improve
 
 
 @njit
+def skipped(improve, unit_change, settled, k):
+    """Whether a sweep leaves unit k alone: a following sweep skips the units that have settled."""
+    return not improve and unit_change[k] < settled
+
+
+@njit
 def visit(n, fm, fo, units, level, first, stop, state, swept):
     """Sweep units[first:stop] in order, recording each unit's largest change in unit_change.
 
@@ -533,7 +536,7 @@ def visit(n, fm, fo, units, level, first, stop, state, swept):
     ahead = first  # the next unit to consider requesting (`request_unit`)
     pending = 0  # units requested and not yet swept
     for k in range(first, stop):
-        if not improve and unit_change[k] < settled:
+        if skipped(improve, unit_change, settled, k):
             continue
         if ahead <= k:
             ahead = k + 1
@@ -541,7 +544,7 @@ def visit(n, fm, fo, units, level, first, stop, state, swept):
         else:
             pending -= 1
         while pending < UNITS_AHEAD and ahead < stop:
-            if improve or unit_change[ahead] >= settled:
+            if not skipped(improve, unit_change, settled, ahead):
                 request_unit(n, fm, fo, units[ahead], group_start, policy, work, margin, improve)
                 pending += 1
             ahead += 1
