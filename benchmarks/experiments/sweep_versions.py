@@ -1,0 +1,72 @@
+"""Following sweeps of one group of the 7-piece game, two or more versions of the solver side by side in one process.
+
+    git show 1627961:rgou/solve/solver.py > /tmp/solver_before.py
+    python benchmarks/experiments/sweep_versions.py /tmp/solver_before.py rgou/solve/solver.py [--threads 1]
+
+Each file is loaded as a module of its own (it imports the installed rgou's index and rules). From the solved
+values of the group ({1, 0} unless --group says otherwise; the table from `rgou solve --pieces 7` in the cache
+folder), each version records its best moves with one full sweep, then the versions' following sweeps
+alternate, their order reversed every round. Prints each version's ns a position per sweep and their median, and
+whether all versions left the same values. No unit is skipped as settled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from rgou.solve.index import group_range
+from rgou.solve.table import default_table_path, load_table
+
+
+def load(path: str, k: int):
+    spec = importlib.util.spec_from_file_location(f"solver_version_{k}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("solvers", nargs="+", help="solver.py files to compare")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--group", type=int, nargs=2, default=(1, 0), metavar=("HI", "LO"))
+    parser.add_argument("--rounds", type=int, default=6)
+    args = parser.parse_args()
+    numba.set_num_threads(args.threads)
+    n, (hi, lo) = 7, args.group
+    table = np.array(load_table(default_table_path(7), n_pieces=n, verify=False).values)
+    start, stop = group_range(n, hi, lo)
+    runs = []
+    for k, path in enumerate(args.solvers):
+        s = load(path, k)
+        units, level_start, level_value = s.group_units(n, hi, lo)
+        levels = int(level_value.max()) + 1
+        work = table[start:stop].astype(np.float64)
+        sweep = [n, hi, lo, units, level_start, level_value, table, work, start]
+        sweep += [np.full(4 * (stop - start), s.NO_MOVE, dtype=np.int32), True, np.full(units.size, np.inf), 0.0]
+        sweep += [np.full(stop - start, s.NO_MARGIN, dtype=np.uint16), np.full(levels, np.inf)]
+        sweep += [np.zeros(level_value.size)]
+        s.sweep(*sweep)  # records the best moves (every position's generated)
+        sweep[10], sweep[14] = False, np.zeros(levels)  # then follow them
+        runs.append((Path(path).name, s, sweep, []))
+    for r in range(args.rounds):
+        for _, s, sweep, times in runs if r % 2 == 0 else runs[::-1]:
+            began = time.perf_counter()
+            s.sweep(*sweep)
+            times.append((time.perf_counter() - began) / (stop - start) * 1e9)
+    for name, _, _, times in runs:
+        print(f"{name}: following sweep, ns a position {[round(t, 1) for t in times]}, median {np.median(times):.1f}")
+    same = all(np.array_equal(runs[0][2][7], other[2][7]) for other in runs[1:])
+    print(f"group {hi, lo}, {stop - start:,} positions, {args.threads} thread(s); the same values: {same}")
+
+
+if __name__ == "__main__":
+    main()
