@@ -28,8 +28,10 @@ that compiled, for its whole life; loading from the cache does not. So
 mark beside the cache (the sources' fingerprint) so that later runs skip it.
 
 `prefetch(array, index)` asks the CPU to start loading an element a kernel
-will read soon (LLVM's prefetch intrinsic; it changes no result). The solver
-uses it where a sweep knows the indices it will read a few positions ahead.
+will read soon (LLVM's prefetch intrinsic; it changes no result), and
+`prefetch_span(array, start, stop)` every cache line of a range. The solver
+uses them where a sweep knows the indices and units it will read next, the
+trainer for the next minibatch's rows.
 """
 
 import hashlib
@@ -126,6 +128,16 @@ def prefetch(typingctx, array, index):
 def _registered(dispatcher):
     _KERNELS.append(dispatcher)
     return dispatcher
+
+
+@njit
+def prefetch_span(array, start, stop):
+    """`prefetch` every cache line of array[start:stop] (a 1-d array); changes no result."""
+    step = max(CACHE_LINE_BYTES // array.itemsize, 1)
+    for i in range(start, stop, step):
+        prefetch(array, i)
+    if stop > start:
+        prefetch(array, stop - 1)  # the last line, when start was not on a line's first element
 
 
 def compilations() -> int:

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from numba import prange
 
-from rgou._numba import CACHE_LINE_BYTES, njit, prefetch
+from rgou._numba import njit, prefetch_span
 from rgou.nn.contract import (
     ADAM_BETA1,
     ADAM_BETA2,
@@ -496,12 +496,8 @@ def _gather_active(X, rows, xbuf):
 @njit
 def _prefetch_rows(X, rows):
     """Ask for the rows X[rows] (every cache line of each) ahead of their gathering; changes no result."""
-    stride = CACHE_LINE_BYTES // X.itemsize
     for k in range(rows.shape[0]):
-        row = X[rows[k]]
-        for i in range(0, row.shape[0], stride):
-            prefetch(row, i)
-        prefetch(row, row.shape[0] - 1)
+        prefetch_span(X[rows[k]], 0, X.shape[1])
 
 
 @njit

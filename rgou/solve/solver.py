@@ -72,7 +72,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from rgou._numba import CACHE_LINE_BYTES, njit, numba_threads, prefetch
+from rgou._numba import njit, numba_threads, prefetch, prefetch_span
 from rgou._validate import check_int
 from rgou.rules import FINKEL, RULE_SETS, RuleSet, rule_set
 from rgou.solve.index import (
@@ -435,16 +435,6 @@ def unit_span(n, fm, fo, lane_m, lane_o, mover_ends, opponent_ends, start_pieces
 
 
 @njit
-def request_span(array, start, stop):
-    """`prefetch` every cache line of array[start:stop]."""
-    step = max(CACHE_LINE_BYTES // array.itemsize, 1)
-    for i in range(start, stop, step):
-        prefetch(array, i)
-    if stop > start:
-        prefetch(array, stop - 1)  # the last line, when start was not on a line's first element
-
-
-@njit
 def request_unit(n, fm, fo, unit, group_start, policy, work, margin, improve):
     """Start loading the recorded moves and values (and margins) of a unit and of its colour swaps (`prefetch`).
 
@@ -457,10 +447,10 @@ def request_unit(n, fm, fo, unit, group_start, policy, work, margin, improve):
         n, fo, fm, lane_o, lane_m, opponent_ends, mover_ends, pieces, group_start
     )
     for start, stop in ((block + first, block + last), (twin + twin_first, twin + twin_last)):
-        request_span(policy, NUM_MOVE_ROLLS * start, NUM_MOVE_ROLLS * stop)
-        request_span(work, start, stop)
+        prefetch_span(policy, NUM_MOVE_ROLLS * start, NUM_MOVE_ROLLS * stop)
+        prefetch_span(work, start, stop)
         if improve:  # a full sweep reads the margins too
-            request_span(margin, start, stop)
+            prefetch_span(margin, start, stop)
 
 
 @njit
