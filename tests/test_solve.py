@@ -530,7 +530,8 @@ def test_a_move_lowers_the_unit_level_by_at_most_its_capture_drop(name):
 
 
 def _check_unit_spans(s, n, hi, lo, units):
-    """Each unit's span (`unit_span`) holds its positions as `encode` numbers them, its twin's their colour swaps.
+    """Each unit's span (`unit_span`) holds its positions as `encode` numbers them, its twin's their colour swaps,
+    and pair r's colour swap is at twin + SWAP_RANK[cm, co, r] (where `sweep_unit` finds it).
 
     Returns the group-local indices the units and their twins cover.
     """
@@ -547,13 +548,15 @@ def _check_unit_spans(s, n, hi, lo, units):
             swaps.append(s.encode(n, opponent, mover, lo, hi) - group_start)
         assert own == list(range(block + first, block + stop)), (hi, lo, unit)
         assert sorted(swaps) == list(range(twin + twin_first, twin + twin_stop)), (hi, lo, unit)
+        assert swaps == [twin + int(s.SWAP_RANK[cm, co, r]) for r in range(first, stop)], (hi, lo, unit)
         covered.update(own, swaps)
     return covered
 
 
 @pytest.mark.parametrize("name", list(RULE_SETS))
 def test_a_units_span_and_its_twins_are_where_encode_puts_its_positions_and_their_colour_swaps(name):
-    # sweep_unit updates a unit's pairs at block + r, and request_unit prefetches the span of their colour swaps:
+    # sweep_unit updates a unit's pairs at block + r with their colour swaps at twin + SWAP_RANK[cm, co, r], and
+    # request_unit prefetches the span of the colour swaps:
     # both against `encode`, for every unit of the 3-piece game, and for units of the smallest game in which the
     # private squares cannot hold every piece off the lane (their caps bind).
     s = specialise("rgou.solve.solver", name)

@@ -214,6 +214,11 @@ def derived_constants(rules: RuleSet) -> dict:
                     unit_start[key] = r
                 unit_stop[key] = r + 1
 
+    # swap_rank[cm, co, r]: the rank of pair r's colour swap (the players' private masks exchanged), caps (co, cm).
+    caps = np.arange(private_size + 1)
+    mover_bits, opponent_bits = pair_unrank & (num_private - 1), pair_unrank >> private_size
+    swap_rank = pair_rank[caps[None, :, None], caps[:, None, None], opponent_bits, mover_bits]
+
     # class_off[a, b, ml, ol]: start of lane class (ml, ol) in a subgroup with caps a, b.
     class_off = np.zeros((MAX_CAP + 1, MAX_CAP + 1, lane_size + 1, lane_size + 1), dtype=np.int64)
     class_size = np.zeros_like(class_off)
@@ -265,6 +270,7 @@ def derived_constants(rules: RuleSet) -> dict:
         "END_LEVEL": end_level,
         "PAIR_RANK": pair_rank,
         "PAIR_UNRANK": pair_unrank,
+        "SWAP_RANK": swap_rank,
         "UNIT_START": unit_start,
         "UNIT_STOP": unit_stop,
         "CLASS_OFF": class_off,
@@ -318,6 +324,7 @@ LANE_LEVEL = _T["LANE_LEVEL"]
 END_LEVEL = _T["END_LEVEL"]
 PAIR_RANK = _T["PAIR_RANK"]
 PAIR_UNRANK = _T["PAIR_UNRANK"]
+SWAP_RANK = _T["SWAP_RANK"]
 UNIT_START = _T["UNIT_START"]
 UNIT_STOP = _T["UNIT_STOP"]
 CLASS_OFF = _T["CLASS_OFF"]

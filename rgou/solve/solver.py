@@ -92,6 +92,7 @@ from rgou.solve.index import (
     PAIR_UNRANK,
     PRIVATE_AT_MOST,
     SUBGROUP_OFF,
+    SWAP_RANK,
     UNIT_START,
     UNIT_STOP,
     decode,
@@ -328,11 +329,10 @@ def request_moves(policy, at, table, work):
 
 
 @njit
-def request_pair(n, fm, fo, lane_m, lane_o, cm, co, r, block, group_start, policy, table, work):
-    """`request_moves` for pair r of a unit (`sweep_unit`'s names) and its colour swap."""
-    mover, opponent = position_of(lane_m, lane_o, PAIR_UNRANK[cm, co, r])
-    request_moves(policy, NUM_MOVE_ROLLS * (block + r), table, work)
-    request_moves(policy, NUM_MOVE_ROLLS * (encode(n, opponent, mover, fo, fm) - group_start), table, work)
+def request_pair(ix, iy, policy, table, work):
+    """`request_moves` for the positions at group-local indices ix and iy (a pair: x and its colour swap)."""
+    request_moves(policy, NUM_MOVE_ROLLS * ix, table, work)
+    request_moves(policy, NUM_MOVE_ROLLS * iy, table, work)
 
 
 @njit
@@ -377,20 +377,21 @@ def solve_pair(ix, iy, c1, q1, c2, q2, work):
 
 @njit
 def update_pair(
-    n, mover, opponent, ix, fm, fo, table, work, group_start, policy, improve, margin, drift_x, drift_y, bound
+    n, lane_m, lane_o, pair, ix, iy, fm, fo, table, work, group_start, policy, improve, margin, drift_x, drift_y, bound
 ):
-    """Update position x = (mover, opponent, fm, fo), group-local index ix, with its colour swap.
+    """Update position x of subgroup (fm, fo), group-local index ix, with its colour swap (index iy).
 
+    x's lane masks are lane_m, lane_o (`lane_masks`), its private pieces `pair` (PAIR_UNRANK).
     improve: the best move of every roll (policy[4 * i:4 * i + 4] for local index i), generated
     again where it may have changed (`best_moves`); else follow the recorded moves. Returns
     (the largest change, positions whose moves were generated); (0.0, 0) when the swap has the
     lower index (x is then updated as the swap of that position).
     """
-    iy = encode(n, opponent, mover, fo, fm) - group_start
     if iy < ix and fm == fo:
         return 0.0, 0
     generated = 0
     if improve:
+        mover, opponent = position_of(lane_m, lane_o, pair)
         c1, q1, g1 = best_moves(
             n, mover, opponent, fm, fo, ix, table, work, group_start, policy, margin, drift_x, bound
         )
@@ -471,21 +472,24 @@ def sweep_unit(n, fm, fo, unit, level, table, work, group_start, policy, improve
     """
     lane_m, lane_o, mover_ends, opponent_ends, pieces = unit_fields(unit)
     block, cm, co, first, stop = unit_span(n, fm, fo, lane_m, lane_o, mover_ends, opponent_ends, pieces, group_start)
+    twin = unit_span(n, fo, fm, lane_o, lane_m, opponent_ends, mover_ends, pieces, group_start)[0]
     drift_x = drift_from[max(level - capture_drop(lane_o), 0)]
     drift_y = drift_from[max(level - capture_drop(lane_m), 0)]
     worst = 0.0
     generated = 0
     for r in range(first, min(first + PREFETCH_AHEAD, stop)):
-        request_pair(n, fm, fo, lane_m, lane_o, cm, co, r, block, group_start, policy, table, work)
+        request_pair(block + r, twin + SWAP_RANK[cm, co, r], policy, table, work)
     for r in range(first, stop):
-        if r + PREFETCH_AHEAD < stop:
-            request_pair(n, fm, fo, lane_m, lane_o, cm, co, r + PREFETCH_AHEAD, block, group_start, policy, table, work)
-        mover, opponent = position_of(lane_m, lane_o, PAIR_UNRANK[cm, co, r])
+        ahead = r + PREFETCH_AHEAD
+        if ahead < stop:
+            request_pair(block + ahead, twin + SWAP_RANK[cm, co, ahead], policy, table, work)
         change, count = update_pair(
             n,
-            mover,
-            opponent,
+            lane_m,
+            lane_o,
+            PAIR_UNRANK[cm, co, r],
             block + r,
+            twin + SWAP_RANK[cm, co, r],
             fm,
             fo,
             table,
