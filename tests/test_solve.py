@@ -579,15 +579,16 @@ def test_a_margin_is_stored_as_a_lower_bound(h):
     stored = solver_module.margin_value(np.uint16(code))  # as the solver reads it from its uint16 array
     assert stored == solver_module.margin_value(code)
     if not h > 0.0:  # 0, negative, NaN: no margin, and a position without one is never followed
-        assert stored == 0.0
+        assert code == solver_module.NO_MARGIN and stored == 0.0
     elif h == np.inf:
-        assert stored == np.inf
-    elif h > 2.0**190:
+        assert code == solver_module.NO_CHOICE and stored == np.inf
+    elif h >= float(np.finfo(np.float32).max):
         assert 0.0 < stored <= h
-    elif h >= 2.0**-60:
-        assert h * (1 - 2.0**-solver_module.MARGIN_MANTISSA_BITS) <= stored <= h  # the next bits kept
+    elif h >= float(np.finfo(np.float32).tiny):  # normal float32: the float32 at or below h, 7 bits of mantissa kept
+        kept = 2.0 ** (solver_module.MARGIN_SHIFT - 23)
+        assert h * (1 - kept) * (1 - 2.0**-23) <= stored <= h
     else:
-        assert 0.0 <= stored < 2.0**-60
+        assert 0.0 <= stored <= h
 
 
 def test_progress_reports(tmp_path):

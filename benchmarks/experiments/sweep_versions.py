@@ -7,14 +7,19 @@ Each file is loaded as a module of its own (it imports the installed rgou's inde
 values of the group ({1, 0} unless --group says otherwise; the table from `rgou solve --pieces 7` in the cache
 folder), each version records its best moves with one full sweep, then the versions' following sweeps
 alternate, their order reversed every round. Prints each version's ns a position per sweep and their median, and
-whether all versions left the same values. No unit is skipped as settled.
+whether all versions left the same values. No unit is skipped as settled. --sweep full times full sweeps
+instead, with no drift since the last: each position follows its recorded moves where its margin allows, as in a
+group's last full sweeps; --sweep generating times full sweeps that generate every position's moves, as in a
+group's first full sweeps.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,8 +30,16 @@ from rgou.solve.index import group_range
 from rgou.solve.table import default_table_path, load_table
 
 
-def load(path: str, k: int):
-    spec = importlib.util.spec_from_file_location(f"solver_version_{k}", path)
+def load(path: str, k: int, folder: Path):
+    """Load a solver file as module solver_version_k from a copy in `folder`.
+
+    A copy, so that Numba caches its kernels beside the copy: cached under the
+    original's path they would name this module, and the original's next import
+    would find them.
+    """
+    copy = folder / f"solver_version_{k}.py"
+    shutil.copyfile(path, copy)
+    spec = importlib.util.spec_from_file_location(copy.stem, copy)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
@@ -39,14 +52,20 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--group", type=int, nargs=2, default=(1, 0), metavar=("HI", "LO"))
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--sweep", choices=("following", "full", "generating"), default="following")
     args = parser.parse_args()
     numba.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory(prefix="sweep_versions-") as folder:
+        compare(args, Path(folder))
+
+
+def compare(args: argparse.Namespace, folder: Path) -> None:
     n, (hi, lo) = 7, args.group
     table = np.array(load_table(default_table_path(7), n_pieces=n, verify=False).values)
     start, stop = group_range(n, hi, lo)
     runs = []
     for k, path in enumerate(args.solvers):
-        s = load(path, k)
+        s = load(path, k, folder)
         units, level_start, level_value = s.group_units(n, hi, lo)
         levels = int(level_value.max()) + 1
         work = table[start:stop].astype(np.float64)
@@ -55,7 +74,8 @@ def main() -> None:
         sweep += [np.full(stop - start, s.NO_MARGIN, dtype=np.uint16), np.full(levels, np.inf)]
         sweep += [np.zeros(level_value.size)]
         s.sweep(*sweep)  # records the best moves (every position's generated)
-        sweep[10], sweep[14] = False, np.zeros(levels)  # then follow them
+        if args.sweep != "generating":  # then follow them (or sweep in full, with no drift)
+            sweep[10], sweep[14] = args.sweep == "full", np.zeros(levels)
         runs.append((Path(path).name, s, sweep, []))
     for r in range(args.rounds):
         for _, s, sweep, times in runs if r % 2 == 0 else runs[::-1]:
@@ -63,7 +83,9 @@ def main() -> None:
             s.sweep(*sweep)
             times.append((time.perf_counter() - began) / (stop - start) * 1e9)
     for name, _, _, times in runs:
-        print(f"{name}: following sweep, ns a position {[round(t, 1) for t in times]}, median {np.median(times):.1f}")
+        print(
+            f"{name}: {args.sweep} sweep, ns a position {[round(t, 1) for t in times]}, median {np.median(times):.1f}"
+        )
     same = all(np.array_equal(runs[0][2][7], other[2][7]) for other in runs[1:])
     print(f"group {hi, lo}, {stop - start:,} positions, {args.threads} thread(s); the same values: {same}")
 
