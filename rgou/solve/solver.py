@@ -246,9 +246,9 @@ def choices(n, mover, opponent, fm, fo, table, work, group_start, policy, at):
 def margin_code(h):
     """A margin code whose value is at most h: NO_MARGIN for h <= 0 (or NaN), NO_CHOICE for inf.
 
-    The float32 at or below h, its low 16 bits dropped (towards zero): a few
-    integer operations, where frexp and ldexp were calls that took a third of
-    a full sweep that follows its recorded moves.
+    The float32 at or below h, its low 16 bits dropped (towards zero): a
+    conversion, a comparison and a shift (frexp and ldexp, which this
+    replaces, compile to calls).
     """
     if not h > 0.0:
         return NO_MARGIN
@@ -449,7 +449,9 @@ def sweep_unit(n, fm, fo, unit, level, table, work, group_start, policy, improve
     """Update the positions of one unit of subgroup (fm, fo) (and their colour swaps), in index order.
 
     `unit` packs (lane code, mover's end squares, opponent's end squares,
-    start pieces) as `group_units` does; `level` is its unit level. swept:
+    start pieces) as `group_units` does; `level` is its unit level. Pair r
+    is at block + r, its colour swap at twin + SWAP_RANK[cm, co, r] (twin:
+    the start of the colour-swapped unit's block). swept:
     the largest change of this sweep's finished unit levels; the only other
     values this sweep has changed that a position reads are those of its unit
     and its colour-swapped twin, updated here. drift_from[l]: how far the
