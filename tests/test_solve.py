@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import solve_oracle as oracle
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from numba import njit  # not rgou's cached njit: a cached test kernel would keep stale inlined rgou kernels
 
@@ -572,23 +572,50 @@ def test_a_units_span_and_its_twins_are_where_encode_puts_its_positions_and_thei
     _check_unit_spans(s, n, 0, 0, sample)
 
 
+@pytest.mark.parametrize("name", list(RULE_SETS))
+def test_swap_rank_is_the_rank_of_the_pair_with_the_players_private_squares_exchanged(name):
+    # Every pair of every pair of caps: the swap's masks are the pair's, exchanged, under the exchanged caps.
+    s = specialise("rgou.solve.index", name)
+    size, mask = s.PRIVATE_SIZE, s.PRIVATE_MASK
+    for cm in range(size + 1):
+        for co in range(size + 1):
+            pairs = s.PAIR_UNRANK[cm, co, : s.PRIVATE_AT_MOST[cm] * s.PRIVATE_AT_MOST[co]].astype(np.int64)
+            swaps = s.PAIR_UNRANK[co, cm, s.SWAP_RANK[cm, co, : pairs.size]].astype(np.int64)
+            assert np.array_equal(swaps, (pairs >> size) | ((pairs & mask) << size)), (name, cm, co)
+
+
 @given(st.floats(allow_nan=True, allow_infinity=True))
+@example(1 - 2.0**-30)  # just below a code's value: float32 rounds it up to 1.0, which is not a lower bound
+@example(float(np.nextafter(0.5, 0.0)))
+@example(float(np.nextafter(2.0, 0.0)))
+@example(float(np.finfo(np.float32).max) * (1 + 2.0**-24))  # float32 rounds it up to inf
 def test_a_margin_is_stored_as_a_lower_bound(h):
     code = solver_module.margin_code(h)
-    assert 0 <= code <= 0xFFFF
+    assert 0 <= code <= solver_module.NO_CHOICE
     stored = solver_module.margin_value(np.uint16(code))  # as the solver reads it from its uint16 array
     assert stored == solver_module.margin_value(code)
+    mantissa_bits = np.finfo(np.float32).nmant
     if not h > 0.0:  # 0, negative, NaN: no margin, and a position without one is never followed
         assert code == solver_module.NO_MARGIN and stored == 0.0
     elif h == np.inf:
         assert code == solver_module.NO_CHOICE and stored == np.inf
     elif h >= float(np.finfo(np.float32).max):
-        assert 0.0 < stored <= h
+        assert code < solver_module.NO_CHOICE and 0.0 < stored <= h
     elif h >= float(np.finfo(np.float32).tiny):  # normal float32: the float32 at or below h, 7 bits of mantissa kept
-        kept = 2.0 ** (solver_module.MARGIN_SHIFT - 23)
-        assert h * (1 - kept) * (1 - 2.0**-23) <= stored <= h
+        kept = 2.0 ** (solver_module.MARGIN_SHIFT - mantissa_bits)
+        assert h * (1 - kept) * (1 - 2.0**-mantissa_bits) <= stored <= h
     else:
         assert 0.0 <= stored <= h
+
+
+def test_every_margin_code_is_the_largest_whose_value_is_at_most_its_margin():
+    # The codes are ordered as their values, and a margin just below a code's value gets the code below it.
+    codes = np.arange(1, solver_module.NO_CHOICE + 1)
+    values = np.array([solver_module.margin_value(c) for c in codes])
+    assert np.all(np.diff(values) > 0)
+    assert [solver_module.margin_code(v) for v in values] == list(codes)
+    below = [solver_module.margin_code(float(np.nextafter(v, 0.0))) for v in values]
+    assert below == list(codes - 1)
 
 
 def test_progress_reports(tmp_path):

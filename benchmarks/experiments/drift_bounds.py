@@ -52,7 +52,7 @@ def followable(n, group_start, work, before, margin, unit_of, unit_count):
         land = landing_mask(mover, opponent)
         unentered = 1 if n - fm - popcount(mover) > 0 else 0
         drift = unit_bound = 0.0
-        for roll in range(1, 5):
+        for roll in range(1, S.NUM_MOVE_ROLLS + 1):
             rest = movable(mover, land, unentered, roll)
             while rest:
                 source = LOWEST_BIT[rest] - 1
@@ -92,17 +92,16 @@ def main() -> None:
             return plain(*sweep_args)
         if "unit_of" not in seen:
             seen["unit_of"] = unit_of_positions(n, fm, fo, units, group_start, work.size)
-        shares = (0.0, 0.0, 0.0)
+        shares = None  # the first full sweep has no margins yet
         if "before" in seen:
             shares = followable(n, group_start, work, seen["before"], margin, seen["unit_of"], units.shape[0])
         seen["before"] = work.copy()
         out = plain(*sweep_args)
-        followed = 1 - out[1] / work.size
-        print(
-            f"full sweep: followed {followed:.3f}; could follow: exact {shares[0]:.3f}, "
-            f"successor units {shares[1]:.3f}, unit union {shares[2]:.3f}",
-            flush=True,
-        )
+        line = f"full sweep: followed {1 - out[1] / work.size:.3f}"
+        if shares is not None:
+            exact, by_unit, by_union = shares
+            line += f"; could follow: exact {exact:.3f}, successor units {by_unit:.3f}, unit union {by_union:.3f}"
+        print(line, flush=True)
         return out
 
     S.sweep = measured

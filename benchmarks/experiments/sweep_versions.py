@@ -1,4 +1,4 @@
-"""Following sweeps of one group of the 7-piece game, two or more versions of the solver side by side in one process.
+"""Sweeps of one group of the 7-piece game, two or more versions of the solver side by side in one process.
 
     git show 1627961:rgou/solve/solver.py > /tmp/solver_before.py
     python benchmarks/experiments/sweep_versions.py /tmp/solver_before.py rgou/solve/solver.py [--threads 1]

@@ -172,10 +172,11 @@ SETTLED_SHARE = 0.003  # following sweeps skip units whose last change was below
 MAX_SETTLED_EVAL_SWEEPS = 200
 MAX_FULL_SWEEPS = 1000
 # Margins (uint16 a position): a lower bound of half the gap between the best and second-best move of
-# its rolls, as the upper 16 bits of a float32 (sign, exponent, 7 bits of mantissa): at most 1/128 lost.
+# its rolls, as the upper 16 bits of a float32 (sign, exponent, 7 bits of mantissa): at most 1/128 lost
+# from 2**-126 (float32's smallest normal) up to float32's largest, which larger margins become.
 MARGIN_SHIFT = 16  # float32 bits dropped
 NO_MARGIN = 0  # the code of 0.0
-NO_CHOICE = 0x7F80  # the code of inf: no roll of the position has two legal moves, its best moves never change
+NO_CHOICE = int(np.float32(np.inf).view(np.uint32)) >> MARGIN_SHIFT  # inf: no roll has two moves, none changes
 MARGIN_SLACK = 1e-12  # rounding of the changes that bound the drift (each about 1e-16)
 FULL_SWEEP_MARGINS = True  # full sweeps follow the positions whose best moves cannot have changed
 PREFETCH_AHEAD = 8  # a sweep requests the values the recorded moves read this many pairs of a unit ahead
@@ -246,9 +247,7 @@ def choices(n, mover, opponent, fm, fo, table, work, group_start, policy, at):
 def margin_code(h):
     """A margin code whose value is at most h: NO_MARGIN for h <= 0 (or NaN), NO_CHOICE for inf.
 
-    The float32 at or below h, its low 16 bits dropped (towards zero): a
-    conversion, a comparison and a shift (frexp and ldexp, which this
-    replaces, compile to calls).
+    The float32 at or below h, its low 16 bits dropped (towards zero).
     """
     if not h > 0.0:
         return NO_MARGIN
