@@ -415,7 +415,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_solve(args: argparse.Namespace) -> int:
     from rgou.solve import default_table_path, load_table, make_state, save_table, solve
-    from rgou.solve.solver import interrupted_note
+    from rgou.solve.checkpoint import interrupted_note
 
     rules = RULE_SETS[args.rules]
     pieces = rules.pieces if args.pieces is None else args.pieces

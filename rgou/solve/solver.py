@@ -74,6 +74,7 @@ from numba import prange
 from rgou._numba import njit, numba_threads, prefetch, prefetch_span
 from rgou._validate import check_int
 from rgou.rules import FINKEL, RULE_SETS, RuleSet, rule_set
+from rgou.solve.checkpoint import checkpoint_dir, load_group, save_group
 from rgou.solve.index import (
     CLASS_OFF,
     COUNT,
@@ -120,7 +121,7 @@ from rgou.solve.rules import (
     move_outcome,
     popcount,
 )
-from rgou.solve.table import Table, check_table_path, read_array_file, save_table, write_array_file
+from rgou.solve.table import Table, check_table_path, save_table
 from rgou.specialise import specialise
 
 NUM_CHUNKS = 64  # parallel work items per unit level (fixed, so results do not depend on threads)
@@ -181,8 +182,6 @@ MARGIN_SLACK = 1e-12  # rounding of the changes that bound the drift (each about
 FULL_SWEEP_MARGINS = True  # full sweeps follow the positions whose best moves cannot have changed
 PREFETCH_AHEAD = 8  # a sweep requests the values the recorded moves read this many pairs of a unit ahead
 UNITS_AHEAD = 4  # and the recorded moves, values and margins of the units it will visit next, this many ahead
-CHECKPOINT_SUFFIX = ".partial"
-CHECKPOINT_KIND = "group"
 
 
 @njit
@@ -811,42 +810,6 @@ def solve_group(
     }
 
 
-def _checkpoint_dir(out: Path) -> Path:
-    return out.with_name(out.name + CHECKPOINT_SUFFIX)
-
-
-def interrupted_note(out: str | os.PathLike, resume: str) -> str:
-    """What an interrupted `solve(out=out)` kept, in words; `resume` says how to go on (when something was kept)."""
-    partial = _checkpoint_dir(Path(out))
-    if partial.exists():
-        return f"the groups solved so far are kept in {partial}: {resume}"
-    return "no group was finished yet, so nothing was kept"
-
-
-def _checkpoint_file(folder: Path, hi: int, lo: int) -> Path:
-    return folder / f"group-{hi}-{lo}.bin"
-
-
-def _load_checkpoint(path: Path, n: int, hi: int, lo: int, tolerance: float, into: np.ndarray) -> dict | None:
-    """Copy a finished group's checkpoint into `into`; None if absent or damaged."""
-    if not path.exists():
-        return None
-    try:
-        header, data = read_array_file(path, CHECKPOINT_KIND, mmap=False, verify=True, rules=None)
-    except ValueError:
-        return None  # damaged: solve the group again (its file is then replaced)
-    if header["rules"] != RULES_NAME or header["n_pieces"] != n or header.get("tolerance") != tolerance:
-        raise ValueError(
-            f"{path.parent}: checkpoint of a solve with rules={header['rules']}, n_pieces={header['n_pieces']}, "
-            f"tolerance={header.get('tolerance')}, not rules={RULES_NAME}, n_pieces={n}, tolerance={tolerance}; "
-            "delete the folder or solve with the same settings"
-        )
-    if header.get("group") != [hi, lo] or header["count"] != into.size or header["dtype"] != "float32":
-        return None
-    into[:] = data
-    return header["stats"]
-
-
 def solve(
     n_pieces: int,
     tolerance: float = DEFAULT_TOLERANCE,
@@ -894,7 +857,7 @@ def solve(
     if threads is not None:
         threads = check_int("threads", threads, 1, numba.config.NUMBA_NUM_THREADS)
     out = None if out is None else check_table_path(out)
-    folder = None if out is None else _checkpoint_dir(out)
+    folder = None if out is None else checkpoint_dir(out)
 
     with numba_threads(threads):
         table, stats = _solve_groups(n, tolerance, folder, progress)
@@ -920,6 +883,7 @@ def _solve_groups(n: int, tolerance: float, folder: Path | None, progress) -> tu
     table = np.zeros(total, dtype=np.float32)
     stats = []
     done = 0
+    settings = {"rules": RULES_NAME, "n_pieces": n, "tolerance": tolerance}  # what a resume must match
     clock = time.perf_counter()
     for number, (hi, lo) in enumerate(order, 1):
         start, stop = group_range(n, hi, lo)
@@ -933,24 +897,13 @@ def _solve_groups(n: int, tolerance: float, folder: Path | None, progress) -> tu
         )
         group_stats = None
         if folder is not None:
-            group_stats = _load_checkpoint(_checkpoint_file(folder, hi, lo), n, hi, lo, tolerance, table[start:stop])
+            group_stats = load_group(folder, settings, hi, lo, table[start:stop])
         resumed = group_stats is not None
         if not resumed:
             report = None if progress is None else functools.partial(_report, progress, fields, clock, done)
             group_stats = solve_group(n, hi, lo, table, tolerance, report)
             if folder is not None:
-                header = {
-                    "kind": CHECKPOINT_KIND,
-                    "rules": RULES_NAME,
-                    "n_pieces": n,
-                    "tolerance": tolerance,
-                    "group": [hi, lo],
-                    "start": start,
-                    "count": stop - start,
-                    "dtype": "float32",
-                    "stats": group_stats,
-                }
-                write_array_file(_checkpoint_file(folder, hi, lo), header, table[start:stop])
+                save_group(folder, settings, hi, lo, start, table[start:stop], group_stats)
         stats.append(group_stats)
         done += stop - start
         if progress is not None:

@@ -275,7 +275,7 @@ def solve_default_table(say: MessageFn, progress: ProgressFn | None = None, rule
     (<table>.partial) and the next call resumes from them.
     """
     from rgou.solve import perfect_table_path, solve
-    from rgou.solve.solver import interrupted_note
+    from rgou.solve.checkpoint import interrupted_note
 
     path = perfect_table_path(rules)
     pieces = RULE_SETS[rules].pieces
