@@ -266,6 +266,8 @@ def derived_constants(rules: RuleSet) -> dict:
         "LANE_UNRANK": lane_unrank,
         "CLASS_START": class_start,
         "PRIVATE_AT_MOST": private_at_most,
+        # PRIVATE_BIT[p + 1]: the private-mask bit of track position p (0 unentered, on the lane or borne off)
+        "PRIVATE_BIT": np.array([0, *(_private_bit(p, first, lane_size) for p in range(length)), 0], dtype=np.int64),
         "LANE_LEVEL": lane_level,
         "END_LEVEL": end_level,
         "PAIR_RANK": pair_rank,
@@ -320,6 +322,7 @@ LANE_RANK = _T["LANE_RANK"]
 LANE_UNRANK = _T["LANE_UNRANK"]
 CLASS_START = _T["CLASS_START"]
 PRIVATE_AT_MOST = _T["PRIVATE_AT_MOST"]
+PRIVATE_BIT = _T["PRIVATE_BIT"]
 LANE_LEVEL = _T["LANE_LEVEL"]
 END_LEVEL = _T["END_LEVEL"]
 PAIR_RANK = _T["PAIR_RANK"]

@@ -79,6 +79,7 @@ from rgou.solve.index import (
     CLASS_OFF,
     COUNT,
     END_LEVEL,
+    LANE_BITS,
     LANE_LEVEL,
     LANE_MOVER,
     LANE_OPPONENT,
@@ -89,8 +90,10 @@ from rgou.solve.index import (
     LANE_UNRANK,
     MAX_START_PIECES,
     NUM_ENDS,
+    PAIR_RANK,
     PAIR_UNRANK,
     PRIVATE_AT_MOST,
+    PRIVATE_BIT,
     SUBGROUP_OFF,
     SWAP_RANK,
     UNIT_START,
@@ -102,6 +105,7 @@ from rgou.solve.index import (
     lane_masks,
     position_count,
     position_of,
+    private_bits,
     solve_order,
 )
 from rgou.solve.index import derived_constants as index_constants
@@ -144,6 +148,7 @@ def derived_constants(rules: RuleSet) -> dict:
         "ENDS_MASK": (1 << ends) - 1,
         "UNIT_CODE_MASK": (1 << shift) - 1,
         "UNIT_START_SHIFT": shift + 2 * ends,
+        "SUCCESSOR_KEY": (g["BEAR_OFF"] + 1) * (ROLL_PROB.shape[0] - 1),
     }
 
 
@@ -153,6 +158,7 @@ ENDS_BITS = _FINKEL["ENDS_BITS"]
 ENDS_MASK = _FINKEL["ENDS_MASK"]
 UNIT_CODE_MASK = _FINKEL["UNIT_CODE_MASK"]
 UNIT_START_SHIFT = _FINKEL["UNIT_START_SHIFT"]
+SUCCESSOR_KEY = _FINKEL["SUCCESSOR_KEY"]  # `successor_blocks`: the entries 4 * (source + 1) + roll - 1, then the key
 del _FINKEL
 MIN_PARALLEL_UNITS = 1 << 8  # about 5,000 positions: smaller unit levels are swept on one thread
 INITIAL_VALUE = 0.5
@@ -182,10 +188,64 @@ MARGIN_SLACK = 1e-12  # rounding of the changes that bound the drift (each about
 FULL_SWEEP_MARGINS = True  # full sweeps follow the positions whose best moves cannot have changed
 PREFETCH_AHEAD = 8  # a sweep requests the values the recorded moves read this many pairs of a unit ahead
 UNITS_AHEAD = 4  # and the recorded moves, values and margins of the units it will visit next, this many ahead
+# A move's successor block (`successor_block`): block << SUCCESSOR_SHIFT | kind << KIND_AT | cm << CAPS_BITS | co.
+CAPS_BITS = 3
+CAPS_MASK = (1 << CAPS_BITS) - 1
+KIND_AT = 2 * CAPS_BITS
+KIND_MASK = 3
+SUCCESSOR_SHIFT = KIND_AT + 2
+assert PRIVATE_SIZE <= CAPS_MASK and BORE_OFF <= KIND_MASK
+NO_KEY = -1  # an entry of `successor_blocks` not computed yet
+
+
+@njit(no_alloc=True)
+def successor_block(n, mover, opponent, fm, fo, group_start, source, roll):
+    """Where the successor of the legal move of the piece on `source` by `roll` lies, but for its private pieces.
+
+    block << SUCCESSOR_SHIFT | kind << KIND_AT | cm << CAPS_BITS | co: the
+    successor's index is block + PAIR_RANK[cm, co, its mover's private bits,
+    its opponent's] (group-local, or in the table for a bear-off; block 0
+    for a win). None of it depends on the private pieces: the positions of a
+    unit (one lane pattern) share it (`successor_blocks`).
+    """
+    kind, m2, o2 = move_outcome(mover, opponent, source, roll)
+    m2 = (m2 >> LANE_FIRST) & LANE_BITS
+    o2 = (o2 >> LANE_FIRST) & LANE_BITS
+    if kind == BORE_OFF:
+        if fm + 1 == n:
+            return kind << KIND_AT
+        block, cm, co = lane_block(n - fo, n - fm - 1, (opponent >> LANE_FIRST) & LANE_BITS, m2)
+        block += SUBGROUP_OFF[n, fo, fm + 1]
+    elif kind == ROLLS_AGAIN:
+        block, cm, co = lane_block(n - fm, n - fo, m2, o2)
+        block += SUBGROUP_OFF[n, fm, fo] - group_start
+    else:
+        block, cm, co = lane_block(n - fo, n - fm, o2, m2)
+        block += SUBGROUP_OFF[n, fo, fm] - group_start
+    return (block << SUCCESSOR_SHIFT) | (kind << KIND_AT) | (cm << CAPS_BITS) | co
+
+
+@njit(no_alloc=True)
+def successor_blocks(mover, opponent, fm, fo, blocks):
+    """Empty the cache of `successor_block`s unless it was filled for these lane pieces and finished counts.
+
+    blocks (int64[SUCCESSOR_KEY + 1]): blocks[4 * (source + 1) + roll - 1]
+    is the `successor_block` of moving the piece on `source` by `roll`, or
+    NO_KEY until a position needs it; blocks[SUCCESSOR_KEY] holds the lanes
+    and counts they are for. The positions of a unit share them, so each is
+    computed once a unit instead of `encode` once a move.
+    """
+    lane_m = (mover >> LANE_FIRST) & LANE_BITS
+    lane_o = (opponent >> LANE_FIRST) & LANE_BITS
+    key = ((lane_m * (LANE_BITS + 1) + lane_o) * (MAX_PIECES + 1) + fm) * (MAX_PIECES + 1) + fo
+    if blocks[SUCCESSOR_KEY] != key:
+        for slot in range(SUCCESSOR_KEY):
+            blocks[slot] = NO_KEY
+        blocks[SUCCESSOR_KEY] = key
 
 
 @njit
-def choices(n, mover, opponent, fm, fo, table, work, group_start, policy, at):
+def choices(n, mover, opponent, fm, fo, table, work, group_start, policy, at, blocks):
     """(c, q, h) of position x: V(x) = c + q * (1 - V(swap x)); records the best moves in policy[at:at + 4].
 
     c sums P(r) * the best move's value over the rolls with a legal move; q
@@ -197,8 +257,13 @@ def choices(n, mover, opponent, fm, fo, table, work, group_start, policy, at):
     `group_start`), bear-offs from `table` (final). The best move of roll r
     goes to policy[at + r - 1] (the first best wins ties): NO_MOVE, WIN, or
     kind << KIND_SHIFT | index, with a group-local index for TURN_PASSES /
-    ROLLS_AGAIN and a table index for BORE_OFF.
+    ROLLS_AGAIN and a table index for BORE_OFF. blocks: the cache of
+    `successor_blocks` (emptied here when the position's lanes or counts
+    differ from those it holds).
     """
+    successor_blocks(mover, opponent, fm, fo, blocks)
+    pm = private_bits(mover)
+    po = private_bits(opponent)  # a move never changes the opponent's private pieces (captures are on the lane)
     land = landing_mask(mover, opponent)
     unentered = 1 if n - fm - popcount(mover) > 0 else 0
     c = 0.0
@@ -212,21 +277,30 @@ def choices(n, mover, opponent, fm, fo, table, work, group_start, policy, at):
         while rest:
             source = LOWEST_BIT[rest] - 1
             rest &= rest - 1
-            kind, m2, o2 = move_outcome(mover, opponent, source, roll)
+            slot = NUM_MOVE_ROLLS * (source + 1) + roll - 1
+            packed = blocks[slot]
+            if packed == NO_KEY:
+                packed = successor_block(n, mover, opponent, fm, fo, group_start, source, roll)
+                blocks[slot] = packed
+            block = packed >> SUCCESSOR_SHIFT
+            kind = (packed >> KIND_AT) & KIND_MASK
+            caps_m = (packed >> CAPS_BITS) & CAPS_MASK
+            caps_o = packed & CAPS_MASK
+            moved = (pm & ~PRIVATE_BIT[source + 1]) | PRIVATE_BIT[source + roll + 1]  # the mover's private bits after
             if kind == BORE_OFF:
                 if fm + 1 == n:
                     value = 1.0
                     candidate = WIN
                 else:
-                    target = encode(n, opponent, m2, fo, fm + 1)
+                    target = block + PAIR_RANK[caps_m, caps_o, po, moved]
                     value = 1.0 - table[target]
                     candidate = (BORE_OFF << KIND_SHIFT) | target
             elif kind == ROLLS_AGAIN:
-                target = encode(n, m2, o2, fm, fo) - group_start
+                target = block + PAIR_RANK[caps_m, caps_o, moved, po]
                 value = work[target]
                 candidate = (ROLLS_AGAIN << KIND_SHIFT) | target
             else:
-                target = encode(n, o2, m2, fo, fm) - group_start
+                target = block + PAIR_RANK[caps_m, caps_o, po, moved]
                 value = 1.0 - work[target]
                 candidate = (TURN_PASSES << KIND_SHIFT) | target
             second = max(second, min(value, best))  # branch-free: the second-best, then the best
@@ -264,7 +338,7 @@ def margin_value(code):
 
 
 @njit
-def best_moves(n, mover, opponent, fm, fo, ix, table, work, group_start, policy, margin, drift, bound):
+def best_moves(n, mover, opponent, fm, fo, ix, table, work, group_start, policy, margin, drift, bound, blocks):
     """(c, q, moves generated: 0 or 1) of the position at group-local index ix, in a full sweep.
 
     Its margin (half the gap of its best moves when last generated, less the
@@ -281,7 +355,7 @@ def best_moves(n, mover, opponent, fm, fo, ix, table, work, group_start, policy,
         c, q = follow(policy, NUM_MOVE_ROLLS * ix, table, work)
         margin[ix] = margin_code(h)
         return c, q, 0
-    c, q, h = choices(n, mover, opponent, fm, fo, table, work, group_start, policy, NUM_MOVE_ROLLS * ix)
+    c, q, h = choices(n, mover, opponent, fm, fo, table, work, group_start, policy, NUM_MOVE_ROLLS * ix, blocks)
     margin[ix] = margin_code(h)
     return c, q, 1
 
@@ -364,36 +438,57 @@ def solve_pair(ix, iy, c1, q1, c2, q2, work):
 
 
 @njit
-def update_pair(
-    n, lane_m, lane_o, pair, ix, iy, fm, fo, table, work, group_start, policy, improve, margin, drift_x, drift_y, bound
-):
-    """Update position x of subgroup (fm, fo), group-local index ix, with its colour swap (index iy).
+def follow_pair(ix, iy, table, work, policy):
+    """Update position x, group-local index ix, with its colour swap (index iy), following their recorded moves
+    (policy[4 * i:4 * i + 4] for local index i). Returns the largest change.
 
-    x's lane masks are lane_m, lane_o (`lane_masks`), its private pieces `pair` (PAIR_UNRANK).
-    improve: the best move of every roll (policy[4 * i:4 * i + 4] for local index i), generated
-    again where it may have changed (`best_moves`); else follow the recorded moves. Returns
-    (the largest change, positions whose moves were generated); (0.0, 0) when the swap has the
-    lower index (x is then updated as the swap of that position).
+    Few arguments, so that it inlines into a sweep's loop: Numba passes an array as seven values, and two
+    arrays more in a call per pair cost a following sweep 12% (measured).
     """
-    if iy < ix and fm == fo:
-        return 0.0, 0
-    generated = 0
-    if improve:
-        mover, opponent = position_of(lane_m, lane_o, pair)
-        c1, q1, g1 = best_moves(
-            n, mover, opponent, fm, fo, ix, table, work, group_start, policy, margin, drift_x, bound
+    c1, q1 = follow(policy, NUM_MOVE_ROLLS * ix, table, work)
+    c2, q2 = c1, q1
+    if ix != iy:
+        c2, q2 = follow(policy, NUM_MOVE_ROLLS * iy, table, work)
+    return solve_pair(ix, iy, c1, q1, c2, q2, work)
+
+
+@njit
+def improve_pair(
+    n,
+    lane_m,
+    lane_o,
+    pair,
+    ix,
+    iy,
+    fm,
+    fo,
+    table,
+    work,
+    group_start,
+    policy,
+    margin,
+    drift_x,
+    drift_y,
+    bound,
+    blocks_x,
+    blocks_y,
+):
+    """`follow_pair` in a full sweep: the best move of every roll generated again where it may have changed
+    (`best_moves`). Returns (the largest change, positions whose moves were generated).
+
+    x's lane masks are lane_m, lane_o (`lane_masks`), its private pieces `pair` (PAIR_UNRANK). blocks_x,
+    blocks_y (int64[SUCCESSOR_KEY + 1]): `successor_blocks`' caches for x's moves and for its swap's.
+    """
+    mover, opponent = position_of(lane_m, lane_o, pair)
+    c1, q1, generated = best_moves(
+        n, mover, opponent, fm, fo, ix, table, work, group_start, policy, margin, drift_x, bound, blocks_x
+    )
+    c2, q2 = c1, q1
+    if ix != iy:
+        c2, q2, g2 = best_moves(
+            n, opponent, mover, fo, fm, iy, table, work, group_start, policy, margin, drift_y, bound, blocks_y
         )
-        c2, q2, generated = c1, q1, g1
-        if ix != iy:
-            c2, q2, g2 = best_moves(
-                n, opponent, mover, fo, fm, iy, table, work, group_start, policy, margin, drift_y, bound
-            )
-            generated += g2
-    else:
-        c1, q1 = follow(policy, NUM_MOVE_ROLLS * ix, table, work)
-        c2, q2 = c1, q1
-        if ix != iy:
-            c2, q2 = follow(policy, NUM_MOVE_ROLLS * iy, table, work)
+        generated += g2
     return solve_pair(ix, iy, c1, q1, c2, q2, work), generated
 
 
@@ -443,7 +538,9 @@ def request_unit(n, fm, fo, unit, group_start, policy, work, margin, improve):
 
 
 @njit
-def sweep_unit(n, fm, fo, unit, level, table, work, group_start, policy, improve, margin, drift_from, swept):
+def sweep_unit(
+    n, fm, fo, unit, level, table, work, group_start, policy, improve, margin, drift_from, swept, blocks_x, blocks_y
+):
     """Update the positions of one unit of subgroup (fm, fo) (and their colour swaps), in index order.
 
     `unit` packs (lane code, mover's end squares, opponent's end squares,
@@ -473,25 +570,42 @@ def sweep_unit(n, fm, fo, unit, level, table, work, group_start, policy, improve
         ahead = r + PREFETCH_AHEAD
         if ahead < stop:
             request_pair(block + ahead, twin + SWAP_RANK[cm, co, ahead], policy, table, work)
-        change, count = update_pair(
-            n,
-            lane_m,
-            lane_o,
-            PAIR_UNRANK[cm, co, r],
-            block + r,
-            twin + SWAP_RANK[cm, co, r],
-            fm,
-            fo,
-            table,
-            work,
-            group_start,
-            policy,
-            improve,
-            margin,
-            drift_x,
-            drift_y,
-            max(swept, worst),
-        )
+        ix = block + r
+        iy = twin + SWAP_RANK[cm, co, r]
+        if iy < ix and fm == fo:  # x is updated as the swap of the position at iy
+            continue
+        count = 0
+        if improve:  # a full sweep: follow where both margins hold (`best_moves`), in this loop; else generate
+            bound = max(swept, worst) + MARGIN_SLACK
+            hx = margin_value(margin[ix]) - drift_x
+            hy = margin_value(margin[iy]) - drift_y
+            if hx > bound and hy > bound:
+                change = follow_pair(ix, iy, table, work, policy)
+                margin[ix] = margin_code(hx)
+                margin[iy] = margin_code(hy)
+            else:
+                change, count = improve_pair(
+                    n,
+                    lane_m,
+                    lane_o,
+                    PAIR_UNRANK[cm, co, r],
+                    ix,
+                    iy,
+                    fm,
+                    fo,
+                    table,
+                    work,
+                    group_start,
+                    policy,
+                    margin,
+                    drift_x,
+                    drift_y,
+                    max(swept, worst),
+                    blocks_x,
+                    blocks_y,
+                )
+        else:
+            change = follow_pair(ix, iy, table, work, policy)
         generated += count
         if change > worst:
             worst = change
@@ -505,7 +619,7 @@ def skipped(improve, unit_change, settled, k):
 
 
 @njit
-def visit(n, fm, fo, units, level, first, stop, state, swept):
+def visit(n, fm, fo, units, level, first, stop, state, swept, blocks):
     """Sweep units[first:stop] in order, recording each unit's largest change in unit_change.
 
     state: `sweep`'s (table, work, group_start, policy, improve, unit_change,
@@ -515,6 +629,7 @@ def visit(n, fm, fo, units, level, first, stop, state, swept):
     generated).
     """
     table, work, group_start, policy, improve, unit_change, settled, margin, drift_from = state
+    x, y = blocks[0], blocks[1]  # `successor_blocks`' caches of the units' positions and of their colour swaps
     worst = 0.0
     generated = 0
     ahead = first  # the next unit to consider requesting (`request_unit`)
@@ -533,7 +648,7 @@ def visit(n, fm, fo, units, level, first, stop, state, swept):
                 pending += 1
             ahead += 1
         change, count = sweep_unit(
-            n, fm, fo, units[k], level, table, work, group_start, policy, improve, margin, drift_from, swept
+            n, fm, fo, units[k], level, table, work, group_start, policy, improve, margin, drift_from, swept, x, y
         )
         unit_change[k] = change
         generated += count
@@ -585,9 +700,12 @@ def sweep(
     """
     changes = np.empty(NUM_CHUNKS, dtype=np.float64)
     counts = np.empty(NUM_CHUNKS, dtype=np.int64)
+    blocks = np.empty((NUM_CHUNKS, 2, SUCCESSOR_KEY + 1), dtype=np.int64)  # `successor_blocks`, a pair per chunk
     for chunk in range(NUM_CHUNKS):  # plain loops: array expressions would start threads in a parallel kernel
         changes[chunk] = 0.0
         counts[chunk] = 0
+        blocks[chunk, 0, SUCCESSOR_KEY] = NO_KEY
+        blocks[chunk, 1, SUCCESSOR_KEY] = NO_KEY
     state = (table, work, group_start, policy, improve, unit_change, settled, margin, drift_from)
     swept = 0.0  # the largest change of the finished levels
     for lev in range(level_start.shape[0] - 1):
@@ -595,14 +713,14 @@ def sweep(
         total = level_start[lev + 1] - first
         level = level_value[lev]
         if total < MIN_PARALLEL_UNITS:
-            worst, generated = visit(n, fm, fo, units, level, first, first + total, state, swept)
+            worst, generated = visit(n, fm, fo, units, level, first, first + total, state, swept, blocks[0])
             changes[0] = worst
             counts[0] += generated
         else:
             for chunk in prange(NUM_CHUNKS):
                 start = first + total * chunk // NUM_CHUNKS
                 stop = first + total * (chunk + 1) // NUM_CHUNKS
-                worst, generated = visit(n, fm, fo, units, level, start, stop, state, swept)
+                worst, generated = visit(n, fm, fo, units, level, start, stop, state, swept, blocks[chunk])
                 changes[chunk] = worst
                 counts[chunk] += generated
         worst = 0.0
@@ -673,10 +791,11 @@ def bellman_residual(n, values):
     changes = np.zeros(NUM_CHUNKS, dtype=np.float64)
     for chunk in prange(NUM_CHUNKS):
         scratch = np.empty(NUM_MOVE_ROLLS, dtype=np.int32)
+        blocks = np.full(SUCCESSOR_KEY + 1, NO_KEY, dtype=np.int64)
         worst = 0.0
         for index in range(count * chunk // NUM_CHUNKS, count * (chunk + 1) // NUM_CHUNKS):
             mover, opponent, fm, fo = decode(n, index)
-            c, q, _ = choices(n, mover, opponent, fm, fo, values, values, 0, scratch, 0)
+            c, q, _ = choices(n, mover, opponent, fm, fo, values, values, 0, scratch, 0, blocks)
             swapped = values[encode(n, opponent, mover, fo, fm)]
             worst = max(worst, abs(c + q * (1.0 - swapped) - values[index]))
         changes[chunk] = worst
