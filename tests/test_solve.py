@@ -572,6 +572,65 @@ def test_a_units_span_and_its_twins_are_where_encode_puts_its_positions_and_thei
     _check_unit_spans(s, n, 0, 0, sample)
 
 
+def _check_successor_blocks(s, n, indices):
+    """Every legal move of the positions at `indices` (visited in that order, one cache for all): the successor's
+    index as `choices` computes it from its cached `successor_block` is the one `encode` gives, and so is the kind.
+
+    Returns the number of moves checked.
+    """
+    blocks = np.full(s.SUCCESSOR_KEY + 1, s.NO_KEY, dtype=np.int64)
+    checked = 0
+    for index in indices:
+        mover, opponent, fm, fo = s.decode(n, int(index))
+        group_start = s.group_range(n, max(fm, fo), min(fm, fo))[0]
+        s.successor_blocks(mover, opponent, fm, fo, blocks)
+        pm, po = s.private_bits(mover), s.private_bits(opponent)
+        unentered = 1 if n - fm - s.popcount(mover) > 0 else 0
+        land = s.landing_mask(mover, opponent)
+        for roll in range(1, 5):
+            rest = s.movable(mover, land, unentered, roll)
+            while rest:
+                source = int(s.LOWEST_BIT[rest]) - 1
+                rest &= rest - 1
+                kind, m2, o2 = s.move_outcome(mover, opponent, source, roll)
+                slot = 4 * (source + 1) + roll - 1
+                if blocks[slot] == s.NO_KEY:
+                    blocks[slot] = s.successor_block(n, mover, opponent, fm, fo, group_start, source, roll)
+                packed = int(blocks[slot])
+                assert (packed >> s.KIND_AT) & s.KIND_MASK == kind
+                if kind == s.BORE_OFF and fm + 1 == n:
+                    continue  # a win: no successor
+                block = packed >> s.SUCCESSOR_SHIFT
+                cm, co = (packed >> s.CAPS_BITS) & s.CAPS_MASK, packed & s.CAPS_MASK
+                moved = (pm & ~int(s.PRIVATE_BIT[source + 1])) | int(s.PRIVATE_BIT[source + roll + 1])
+                assert moved == s.private_bits(m2)
+                if kind == s.BORE_OFF:
+                    expected = s.encode(n, opponent, m2, fo, fm + 1)
+                    got = block + int(s.PAIR_RANK[cm, co, po, moved])
+                elif kind == s.ROLLS_AGAIN:
+                    expected = s.encode(n, m2, o2, fm, fo) - group_start
+                    got = block + int(s.PAIR_RANK[cm, co, moved, po])
+                else:
+                    expected = s.encode(n, o2, m2, fo, fm) - group_start
+                    got = block + int(s.PAIR_RANK[cm, co, po, moved])
+                assert got == expected, (index, source, roll, kind)
+                checked += 1
+    return checked
+
+
+@pytest.mark.parametrize("name", list(RULE_SETS))
+def test_a_moves_cached_successor_block_gives_the_index_encode_gives(name):
+    # choices computes each move's successor from the block its lane pieces lead to, cached once a unit
+    # (`successor_blocks`): every move of the 2-piece game, and runs of consecutive positions of the smallest
+    # game in which the caps on the private squares bind, one cache throughout (so it is emptied when the
+    # lanes change, and reused while they stay).
+    s = specialise("rgou.solve.solver", name)
+    assert _check_successor_blocks(s, 2, range(int(s.COUNT[2]))) > 10_000
+    n = s.PRIVATE_SIZE + 1
+    starts = np.random.default_rng(2).integers(0, s.COUNT[n] - 100, 12)
+    assert _check_successor_blocks(s, n, [i for start in starts for i in range(start, start + 100)]) > 1_000
+
+
 @pytest.mark.parametrize("name", list(RULE_SETS))
 def test_swap_rank_is_the_rank_of_the_pair_with_the_players_private_squares_exchanged(name):
     # Every pair of every pair of caps: the swap's masks are the pair's, exchanged, under the exchanged caps.
