@@ -110,8 +110,11 @@ from rgou.solve.index import (
 )
 from rgou.solve.index import derived_constants as index_constants
 from rgou.solve.rules import (
+    BEAR_OFF,
     BORE_OFF,
     LANE_FIRST,
+    LANE_PERMUTED,
+    LANE_SIZE,
     LOWEST_BIT,
     MAX_PIECES,
     PRIVATE_SIZE,
@@ -537,9 +540,82 @@ def request_unit(n, fm, fo, unit, group_start, policy, work, margin, improve):
             prefetch_span(margin, start, stop)
 
 
+@njit(no_alloc=True)
+def lane_code(lane_m, lane_o):
+    """The lane pattern code of the lane masks (`lane_masks`' inverse)."""
+    return LANE_TERN[lane_m] + 2 * LANE_TERN[LANE_PERM[lane_o] if LANE_PERMUTED else lane_o]
+
+
+@njit(no_alloc=True)
+def unit_drift_bound(n, fm, fo, hi, lane_m, lane_o, mover_ends, opponent_ends, pieces, unit_of, unit_drift):
+    """How far the values a unit's moves read in the group moved since the last full sweep began, by unit.
+
+    The unit of subgroup (fm, fo) has lane masks lane_m, lane_o, end-square
+    masks mover_ends, opponent_ends and `pieces` pieces on start squares. A
+    move's successor lies in one unit, given by the move alone: its lanes,
+    ends and start pieces change as the moving piece's squares (and a
+    captured piece) say. So the largest unit_drift (float64[units], each
+    swept unit's changes summed over the sweeps since the last full sweep
+    began) over the units of every move some position of the unit may have
+    bounds the drift of every value its positions read (bear-offs read final
+    values). unit_of (`unit_map`) numbers the units of the group being
+    solved, whose larger finished count is hi. A bound per unit instead of
+    per unit level (`_sweep_drift`): later full sweeps follow more moves.
+    """
+    a = n - fm
+    ml = LANE_POPCOUNT[lane_m]
+    on_board = ml + LANE_POPCOUNT[mover_ends]
+    mover = (lane_m << LANE_FIRST) | (mover_ends << (LANE_FIRST + LANE_SIZE))
+    opponent = lane_o << LANE_FIRST
+    bound = 0.0
+    for source in range(-1, BEAR_OFF):
+        if source < 0:
+            if on_board >= a:  # every piece is on the lane or the end squares: none unentered
+                continue
+        elif source < LANE_FIRST:
+            if pieces == 0 or on_board >= a:
+                continue
+        elif not (mover >> source) & 1:
+            continue
+        for roll in range(1, min(NUM_MOVE_ROLLS, BEAR_OFF - source) + 1):
+            target = source + roll
+            kind, m2, o2 = move_outcome(mover, opponent, source, roll)
+            if kind == BORE_OFF:
+                continue  # a final value
+            starts = pieces + (1 if target < LANE_FIRST else 0) - (1 if 0 <= source < LANE_FIRST else 0)
+            if starts > MAX_START_PIECES:
+                continue
+            lm2 = (m2 >> LANE_FIRST) & LANE_BITS
+            lo2 = (o2 >> LANE_FIRST) & LANE_BITS
+            em2 = (m2 >> (LANE_FIRST + LANE_SIZE)) & ENDS_MASK
+            if kind == ROLLS_AGAIN:
+                k = unit_of[0 if fm == hi else 1, lane_code(lm2, lo2), em2, opponent_ends, starts]
+            else:
+                k = unit_of[0 if fo == hi else 1, lane_code(lo2, lm2), opponent_ends, em2, starts]
+            if k >= 0:
+                bound = max(bound, unit_drift[k])
+    return bound
+
+
 @njit
 def sweep_unit(
-    n, fm, fo, unit, level, table, work, group_start, policy, improve, margin, drift_from, swept, blocks_x, blocks_y
+    n,
+    fm,
+    fo,
+    unit,
+    level,
+    table,
+    work,
+    group_start,
+    policy,
+    improve,
+    margin,
+    drift_from,
+    swept,
+    blocks_x,
+    blocks_y,
+    unit_of,
+    unit_drift,
 ):
     """Update the positions of one unit of subgroup (fm, fo) (and their colour swaps), in index order.
 
@@ -562,6 +638,7 @@ def sweep_unit(
     twin = unit_span(n, fo, fm, lane_o, lane_m, opponent_ends, mover_ends, pieces, group_start)[0]
     drift_x = drift_from[max(level - capture_drop(lane_o), 0)]
     drift_y = drift_from[max(level - capture_drop(lane_m), 0)]
+    tightened = False  # drift_x, drift_y are bounded by unit too (`unit_drift_bound`)
     worst = 0.0
     generated = 0
     for r in range(first, min(first + PREFETCH_AHEAD, stop)):
@@ -579,6 +656,14 @@ def sweep_unit(
             bound = max(swept, worst) + MARGIN_SLACK
             hx = margin_value(margin[ix]) - drift_x
             hy = margin_value(margin[iy]) - drift_y
+            if not (hx > bound and hy > bound) and not tightened:  # the drift by unit, once a unit that needs it
+                tightened = True
+                drift_x = min(drift_x, unit_drift_bound(n, fm, fo, fm, lane_m, lane_o, mover_ends, opponent_ends,
+                                                        pieces, unit_of, unit_drift))  # fmt: skip
+                drift_y = min(drift_y, unit_drift_bound(n, fo, fm, fm, lane_o, lane_m, opponent_ends, mover_ends,
+                                                        pieces, unit_of, unit_drift))  # fmt: skip
+                hx = margin_value(margin[ix]) - drift_x
+                hy = margin_value(margin[iy]) - drift_y
             if hx > bound and hy > bound:
                 change = follow_pair(ix, iy, table, work, policy)
                 margin[ix] = margin_code(hx)
@@ -628,7 +713,7 @@ def visit(n, fm, fo, units, level, first, stop, state, swept, blocks):
     every unit. Returns (the largest change, positions whose moves were
     generated).
     """
-    table, work, group_start, policy, improve, unit_change, settled, margin, drift_from = state
+    table, work, group_start, policy, improve, unit_change, settled, margin, drift_from, unit_of, unit_drift = state
     x, y = blocks[0], blocks[1]  # `successor_blocks`' caches of the units' positions and of their colour swaps
     worst = 0.0
     generated = 0
@@ -648,7 +733,23 @@ def visit(n, fm, fo, units, level, first, stop, state, swept, blocks):
                 pending += 1
             ahead += 1
         change, count = sweep_unit(
-            n, fm, fo, units[k], level, table, work, group_start, policy, improve, margin, drift_from, swept, x, y
+            n,
+            fm,
+            fo,
+            units[k],
+            level,
+            table,
+            work,
+            group_start,
+            policy,
+            improve,
+            margin,
+            drift_from,
+            swept,
+            x,
+            y,
+            unit_of,
+            unit_drift,
         )
         unit_change[k] = change
         generated += count
@@ -674,6 +775,8 @@ def sweep(
     margin,
     drift_from,
     level_change,
+    unit_of,
+    unit_drift,
 ):
     """One sweep over a group: unit levels high to low, the units of a level in parallel.
 
@@ -706,7 +809,7 @@ def sweep(
         counts[chunk] = 0
         blocks[chunk, 0, SUCCESSOR_KEY] = NO_KEY
         blocks[chunk, 1, SUCCESSOR_KEY] = NO_KEY
-    state = (table, work, group_start, policy, improve, unit_change, settled, margin, drift_from)
+    state = (table, work, group_start, policy, improve, unit_change, settled, margin, drift_from, unit_of, unit_drift)
     swept = 0.0  # the largest change of the finished levels
     for lev in range(level_start.shape[0] - 1):
         first = level_start[lev]
@@ -782,6 +885,25 @@ def group_units(n: int, fm: int, fo: int) -> tuple[np.ndarray, np.ndarray, np.nd
     units, levels = units[order], levels[order]
     level_start = np.flatnonzero(np.diff(levels, prepend=levels[0] + 1, append=levels[-1] - 1))
     return np.ascontiguousarray(units), level_start.astype(np.int64), levels[level_start[:-1]].astype(np.int64)
+
+
+def unit_map(hi: int, lo: int, units: np.ndarray) -> np.ndarray:
+    """unit_of (int32[2, lane codes, ends, ends, start pieces + 1]): which of `units` (`group_units` of
+    subgroup (hi, lo)) sweeps the positions of each unit of the group, -1 for none.
+
+    unit_of[side, lane code, mover's ends, opponent's ends, start pieces], side 0 for subgroup (hi, lo) and 1
+    for (lo, hi) (0 for both when hi == lo): a unit sweeps its own positions and its colour swaps'.
+    """
+    unit_of = np.full((2, LANE_RANK.shape[0], NUM_ENDS, NUM_ENDS, MAX_START_PIECES + 1), -1, dtype=np.int32)
+    code = units & UNIT_CODE_MASK
+    mover_ends = (units >> UNIT_ENDS_SHIFT) & ENDS_MASK
+    opponent_ends = (units >> (UNIT_ENDS_SHIFT + ENDS_BITS)) & ENDS_MASK
+    pieces = units >> UNIT_START_SHIFT
+    swapped = LANE_TERN[LANE_OPPONENT[code]] + 2 * LANE_TERN[LANE_PERM[LANE_MOVER[code]]]
+    k = np.arange(units.size, dtype=np.int32)
+    unit_of[0, code, mover_ends, opponent_ends, pieces] = k
+    unit_of[0 if hi == lo else 1, swapped, opponent_ends, mover_ends, pieces] = k
+    return unit_of
 
 
 @njit(parallel=True)
@@ -878,16 +1000,23 @@ def solve_group(
     # drift[l]: the largest changes of unit level l in the sweeps since the last full sweep began, summed
     drift = np.zeros(int(level_value.max()) + 1 if level_value.size else 1)
     level_change = np.zeros(level_value.shape[0])
+    unit_of = unit_map(hi, lo, units)
+    # unit_drift[k]: unit k's changes in the sweeps since the last full sweep began, summed (inf: none bounded)
+    unit_drift = np.full(units.shape[0], 0.0 if FULL_SWEEP_MARGINS else np.inf)
 
     def run(full: bool) -> float:
         nonlocal sweeps, full_sweeps, generated
         drift_from = _sweep_drift(drift)
+        visited = unit_change >= settled  # the units a following sweep visits (a full sweep visits all)
         args = (n, hi, lo, units, level_start, level_value, table, work, start, policy, full, unit_change, settled)
-        change, count = sweep(*args, margin, drift_from, level_change)
+        change, count = sweep(*args, margin, drift_from, level_change, unit_of, unit_drift)
         change = float(change)
         if full:
             drift[:] = 0.0
+            unit_drift[:] = 0.0 if FULL_SWEEP_MARGINS else np.inf
+            visited[:] = True
         drift[level_value] += level_change
+        unit_drift[visited] += unit_change[visited]
         sweeps += 1
         full_sweeps += full
         generated += int(count)
