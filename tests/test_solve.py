@@ -631,6 +631,65 @@ def test_a_moves_cached_successor_block_gives_the_index_encode_gives(name):
     assert _check_successor_blocks(s, n, [i for start in starts for i in range(start, start + 100)]) > 1_000
 
 
+def _check_unit_drift_bound(s, n, hi, lo, rng):
+    """For random drifts of the units of group {hi, lo}: each unit's `unit_drift_bound`, from either side, is at
+    least the drift of the unit that sweeps each successor in the group of each move of each of its positions.
+
+    Returns (moves checked, units whose bound is below the largest drift of the group).
+    """
+    start, _ = s.group_range(n, hi, lo)
+    units, _, _ = s.group_units(n, hi, lo)
+    unit_of = s.unit_map(hi, lo, units)
+    drift = rng.random(units.size)
+    sweeper = {}  # group-local index -> the unit that sweeps it
+    for k, unit in enumerate(units):
+        lane_m, lane_o, em, eo, pieces = s.unit_fields(unit)
+        block, cm, co, first, stop = s.unit_span(n, hi, lo, lane_m, lane_o, em, eo, pieces, start)
+        twin, tcm, tco, twin_first, twin_stop = s.unit_span(n, lo, hi, lane_o, lane_m, eo, em, pieces, start)
+        sweeper.update(dict.fromkeys(range(block + first, block + stop), k))
+        sweeper.update(dict.fromkeys(range(twin + twin_first, twin + twin_stop), k))
+        assert unit_of[0, unit & s.UNIT_CODE_MASK, em, eo, pieces] == k
+    checked = below = 0
+    for unit in units:
+        lane_m, lane_o, em, eo, pieces = s.unit_fields(unit)
+        for fm, fo, lm, lo_, me, oe in ((hi, lo, lane_m, lane_o, em, eo), (lo, hi, lane_o, lane_m, eo, em)):
+            bound = s.unit_drift_bound(n, fm, fo, hi, lm, lo_, me, oe, pieces, unit_of, drift)
+            below += bound < drift.max()
+            block, cm, co, first, stop = s.unit_span(n, fm, fo, lm, lo_, me, oe, pieces, start)
+            for r in range(first, stop):
+                mover, opponent = s.position_of(lm, lo_, s.PAIR_UNRANK[cm, co, r])
+                unentered = 1 if n - fm - s.popcount(mover) > 0 else 0
+                land = s.landing_mask(mover, opponent)
+                for roll in range(1, 5):
+                    rest = s.movable(mover, land, unentered, roll)
+                    while rest:
+                        source = int(s.LOWEST_BIT[rest]) - 1
+                        rest &= rest - 1
+                        kind, m2, o2 = s.move_outcome(mover, opponent, source, roll)
+                        if kind == s.BORE_OFF:
+                            continue  # a final value
+                        if kind == s.ROLLS_AGAIN:
+                            after = s.encode(n, m2, o2, fm, fo)
+                        else:
+                            after = s.encode(n, o2, m2, fo, fm)
+                        assert drift[sweeper[after - start]] <= bound, (unit, fm, fo, r, source, roll)
+                        checked += 1
+    return checked, below
+
+
+@pytest.mark.parametrize("name", list(RULE_SETS))
+def test_a_units_drift_bound_covers_the_units_of_every_move_of_its_positions(name):
+    # A full sweep lets a position follow its recorded moves while its margin exceeds how far the values they
+    # may read moved: bounded by the changes of the units its moves lead to (`unit_drift_bound`), checked
+    # against every legal move of every position of the 3-piece game's groups.
+    s = specialise("rgou.solve.solver", name)
+    rng = np.random.default_rng(3)
+    for hi, lo in ((0, 0), (1, 0), (2, 1)):
+        checked, below = _check_unit_drift_bound(s, 3, hi, lo, rng)
+        assert checked > 1_000
+        assert below > 0  # a bound by unit, not the group's largest
+
+
 @pytest.mark.parametrize("name", list(RULE_SETS))
 def test_swap_rank_is_the_rank_of_the_pair_with_the_players_private_squares_exchanged(name):
     # Every pair of every pair of caps: the swap's masks are the pair's, exchanged, under the exchanged caps.

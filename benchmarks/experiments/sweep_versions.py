@@ -73,6 +73,8 @@ def compare(args: argparse.Namespace, folder: Path) -> None:
         sweep += [np.full(4 * (stop - start), s.NO_MOVE, dtype=np.int32), True, np.full(units.size, np.inf), 0.0]
         sweep += [np.full(stop - start, s.NO_MARGIN, dtype=np.uint16), np.full(levels, np.inf)]
         sweep += [np.zeros(level_value.size)]
+        if hasattr(s, "unit_map"):  # the drift bound by unit (2026-12-06 on)
+            sweep += [s.unit_map(hi, lo, units), np.zeros(units.size)]
         s.sweep(*sweep)  # records the best moves (every position's generated)
         if args.sweep != "generating":  # then follow them (or sweep in full, with no drift)
             sweep[10], sweep[14] = args.sweep == "full", np.zeros(levels)

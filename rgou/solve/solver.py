@@ -47,8 +47,11 @@ the full sweeps visit every unit, so skipping never changes the test of
 convergence, only how many sweeps reach it. A full sweep generates a
 position's moves only where its best moves may have changed since it last
 did (`best_moves`: its margin against the changes since of the unit levels
-its moves can reach); elsewhere it follows them, with the same result bit
-for bit. A sweep requests the values a unit's recorded moves read a few
+its moves can reach, or where that is not enough, of the units they lead
+to: `unit_drift_bound`); elsewhere it follows them, with the same result
+bit for bit. Generating a position's moves finds each successor from the
+block its lane pieces lead to, computed once a unit (`successor_blocks`),
+and the successor's private pieces. A sweep requests the values a unit's recorded moves read a few
 positions ahead (`prefetch`), since they are scattered over the group, and
 the rows of the units it will visit next (`request_unit`): units of one
 level lie far apart, and so do a unit and its colour swaps. The
@@ -654,10 +657,12 @@ def sweep_unit(
         count = 0
         if improve:  # a full sweep: follow where both margins hold (`best_moves`), in this loop; else generate
             bound = max(swept, worst) + MARGIN_SLACK
-            hx = margin_value(margin[ix]) - drift_x
-            hy = margin_value(margin[iy]) - drift_y
-            if not (hx > bound and hy > bound) and not tightened:  # the drift by unit, once a unit that needs it
-                tightened = True
+            gap_x = margin_value(margin[ix])
+            gap_y = margin_value(margin[iy])
+            hx = gap_x - drift_x
+            hy = gap_y - drift_y
+            if not (hx > bound and hy > bound) and gap_x > bound and gap_y > bound and not tightened:
+                tightened = True  # the drift by unit, once a unit, where it may let the pair follow
                 drift_x = min(drift_x, unit_drift_bound(n, fm, fo, fm, lane_m, lane_o, mover_ends, opponent_ends,
                                                         pieces, unit_of, unit_drift))  # fmt: skip
                 drift_y = min(drift_y, unit_drift_bound(n, fo, fm, fm, lane_o, lane_m, opponent_ends, mover_ends,
