@@ -805,6 +805,10 @@ def sweep(
     sweep's (`best_moves`); a following sweep leaves them alone.
     level_value (int64[levels]) holds each unit level; level_change
     (float64[levels]) receives each level's largest change in this sweep.
+    unit_of (`unit_map`) and unit_drift (float64[units]: each unit's changes
+    summed over the sweeps since the last full sweep began) bound the drift
+    by unit where the bound by level does not let a pair follow
+    (`unit_drift_bound`).
     """
     changes = np.empty(NUM_CHUNKS, dtype=np.float64)
     counts = np.empty(NUM_CHUNKS, dtype=np.int64)
