@@ -645,7 +645,7 @@ def _check_unit_drift_bound(s, n, hi, lo, rng):
     for k, unit in enumerate(units):
         lane_m, lane_o, em, eo, pieces = s.unit_fields(unit)
         block, cm, co, first, stop = s.unit_span(n, hi, lo, lane_m, lane_o, em, eo, pieces, start)
-        twin, tcm, tco, twin_first, twin_stop = s.unit_span(n, lo, hi, lane_o, lane_m, eo, em, pieces, start)
+        twin, _, _, twin_first, twin_stop = s.unit_span(n, lo, hi, lane_o, lane_m, eo, em, pieces, start)
         sweeper.update(dict.fromkeys(range(block + first, block + stop), k))
         sweeper.update(dict.fromkeys(range(twin + twin_first, twin + twin_stop), k))
         assert unit_of[0, unit & s.UNIT_CODE_MASK, em, eo, pieces] == k
