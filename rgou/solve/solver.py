@@ -661,14 +661,15 @@ def sweep_unit(
             gap_y = margin_value(margin[iy])
             hx = gap_x - drift_x
             hy = gap_y - drift_y
-            if not (hx > bound and hy > bound) and gap_x > bound and gap_y > bound and not tightened:
+            maybe = gap_x > bound and gap_y > bound and drift_x + drift_y < np.inf  # inf: generate every move
+            if not (hx > bound and hy > bound) and maybe and not tightened:
                 tightened = True  # the drift by unit, once a unit, where it may let the pair follow
                 drift_x = min(drift_x, unit_drift_bound(n, fm, fo, fm, lane_m, lane_o, mover_ends, opponent_ends,
                                                         pieces, unit_of, unit_drift))  # fmt: skip
                 drift_y = min(drift_y, unit_drift_bound(n, fo, fm, fm, lane_o, lane_m, opponent_ends, mover_ends,
                                                         pieces, unit_of, unit_drift))  # fmt: skip
-                hx = margin_value(margin[ix]) - drift_x
-                hy = margin_value(margin[iy]) - drift_y
+                hx = gap_x - drift_x
+                hy = gap_y - drift_y
             if hx > bound and hy > bound:
                 change = follow_pair(ix, iy, table, work, policy)
                 margin[ix] = margin_code(hx)
