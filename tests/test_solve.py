@@ -572,6 +572,18 @@ def test_a_units_span_and_its_twins_are_where_encode_puts_its_positions_and_thei
     _check_unit_spans(s, n, 0, 0, sample)
 
 
+def _legal_moves(s, n, mover, opponent, fm):
+    """(source, roll, kind, new mover, new opponent) of every legal move, by the solver's own move rules."""
+    unentered = 1 if n - fm - s.popcount(mover) > 0 else 0
+    land = s.landing_mask(mover, opponent)
+    for roll in range(1, 5):
+        rest = s.movable(mover, land, unentered, roll)
+        while rest:
+            source = int(s.LOWEST_BIT[rest]) - 1
+            rest &= rest - 1
+            yield (source, roll, *s.move_outcome(mover, opponent, source, roll))
+
+
 def _check_successor_blocks(s, n, indices):
     """Every legal move of the positions at `indices` (visited in that order, one cache for all): the successor's
     index as `choices` computes it from its cached `successor_block` is the one `encode` gives, and so is the kind.
@@ -585,36 +597,29 @@ def _check_successor_blocks(s, n, indices):
         group_start = s.group_range(n, max(fm, fo), min(fm, fo))[0]
         s.successor_blocks(mover, opponent, fm, fo, blocks)
         pm, po = s.private_bits(mover), s.private_bits(opponent)
-        unentered = 1 if n - fm - s.popcount(mover) > 0 else 0
-        land = s.landing_mask(mover, opponent)
-        for roll in range(1, 5):
-            rest = s.movable(mover, land, unentered, roll)
-            while rest:
-                source = int(s.LOWEST_BIT[rest]) - 1
-                rest &= rest - 1
-                kind, m2, o2 = s.move_outcome(mover, opponent, source, roll)
-                slot = 4 * (source + 1) + roll - 1
-                if blocks[slot] == s.NO_KEY:
-                    blocks[slot] = s.successor_block(n, mover, opponent, fm, fo, group_start, source, roll)
-                packed = int(blocks[slot])
-                assert (packed >> s.KIND_AT) & s.KIND_MASK == kind
-                if kind == s.BORE_OFF and fm + 1 == n:
-                    continue  # a win: no successor
-                block = packed >> s.SUCCESSOR_SHIFT
-                cm, co = (packed >> s.CAPS_BITS) & s.CAPS_MASK, packed & s.CAPS_MASK
-                moved = (pm & ~int(s.PRIVATE_BIT[source + 1])) | int(s.PRIVATE_BIT[source + roll + 1])
-                assert moved == s.private_bits(m2)
-                if kind == s.BORE_OFF:
-                    expected = s.encode(n, opponent, m2, fo, fm + 1)
-                    got = block + int(s.PAIR_RANK[cm, co, po, moved])
-                elif kind == s.ROLLS_AGAIN:
-                    expected = s.encode(n, m2, o2, fm, fo) - group_start
-                    got = block + int(s.PAIR_RANK[cm, co, moved, po])
-                else:
-                    expected = s.encode(n, o2, m2, fo, fm) - group_start
-                    got = block + int(s.PAIR_RANK[cm, co, po, moved])
-                assert got == expected, (index, source, roll, kind)
-                checked += 1
+        for source, roll, kind, m2, o2 in _legal_moves(s, n, mover, opponent, fm):
+            slot = 4 * (source + 1) + roll - 1
+            if blocks[slot] == s.NO_KEY:
+                blocks[slot] = s.successor_block(n, mover, opponent, fm, fo, group_start, source, roll)
+            packed = int(blocks[slot])
+            assert (packed >> s.KIND_AT) & s.KIND_MASK == kind
+            if kind == s.BORE_OFF and fm + 1 == n:
+                continue  # a win: no successor
+            block = packed >> s.SUCCESSOR_SHIFT
+            cm, co = (packed >> s.CAPS_BITS) & s.CAPS_MASK, packed & s.CAPS_MASK
+            moved = (pm & ~int(s.PRIVATE_BIT[source + 1])) | int(s.PRIVATE_BIT[source + roll + 1])
+            assert moved == s.private_bits(m2)
+            if kind == s.BORE_OFF:
+                expected = s.encode(n, opponent, m2, fo, fm + 1)
+                got = block + int(s.PAIR_RANK[cm, co, po, moved])
+            elif kind == s.ROLLS_AGAIN:
+                expected = s.encode(n, m2, o2, fm, fo) - group_start
+                got = block + int(s.PAIR_RANK[cm, co, moved, po])
+            else:
+                expected = s.encode(n, o2, m2, fo, fm) - group_start
+                got = block + int(s.PAIR_RANK[cm, co, po, moved])
+            assert got == expected, (index, source, roll, kind)
+            checked += 1
     return checked
 
 
@@ -658,22 +663,15 @@ def _check_unit_drift_bound(s, n, hi, lo, rng):
             block, cm, co, first, stop = s.unit_span(n, fm, fo, lm, lo_, me, oe, pieces, start)
             for r in range(first, stop):
                 mover, opponent = s.position_of(lm, lo_, s.PAIR_UNRANK[cm, co, r])
-                unentered = 1 if n - fm - s.popcount(mover) > 0 else 0
-                land = s.landing_mask(mover, opponent)
-                for roll in range(1, 5):
-                    rest = s.movable(mover, land, unentered, roll)
-                    while rest:
-                        source = int(s.LOWEST_BIT[rest]) - 1
-                        rest &= rest - 1
-                        kind, m2, o2 = s.move_outcome(mover, opponent, source, roll)
-                        if kind == s.BORE_OFF:
-                            continue  # a final value
-                        if kind == s.ROLLS_AGAIN:
-                            after = s.encode(n, m2, o2, fm, fo)
-                        else:
-                            after = s.encode(n, o2, m2, fo, fm)
-                        assert drift[sweeper[after - start]] <= bound, (unit, fm, fo, r, source, roll)
-                        checked += 1
+                for source, roll, kind, m2, o2 in _legal_moves(s, n, mover, opponent, fm):
+                    if kind == s.BORE_OFF:
+                        continue  # a final value
+                    if kind == s.ROLLS_AGAIN:
+                        after = s.encode(n, m2, o2, fm, fo)
+                    else:
+                        after = s.encode(n, o2, m2, fo, fm)
+                    assert drift[sweeper[after - start]] <= bound, (unit, fm, fo, r, source, roll)
+                    checked += 1
     return checked, below
 
 
