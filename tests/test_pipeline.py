@@ -212,6 +212,17 @@ def test_the_numba_backend_compiles_in_a_child_process_and_jax_does_not(monkeypa
     assert children[1] is None  # JAX compiles in the process that runs anyway
 
 
+def test_a_run_that_solves_its_table_first_warms_the_solver_up_before(monkeypatch):
+    import rgou.solve
+    from rgou.train.pipeline import solve_default_table
+
+    order = []
+    monkeypatch.setattr(rgou.solve, "warm_up_solver", lambda rules, say: order.append(("warm", rules)))
+    monkeypatch.setattr(rgou.solve, "solve", lambda pieces, **kwargs: order.append(("solve", pieces, kwargs["rules"])))
+    solve_default_table(print, None, "blitz")
+    assert order == [("warm", "blitz"), ("solve", 5, "blitz")]
+
+
 def test_a_closed_pipe_ends_the_command_quietly(tmp_path):
     lines = "\n".join(
         ['{"p1": [-1, -1, -1, -1, -1, -1, -1], "p2": [-1, -1, -1, -1, -1, -1, -1], "to_move": 1}'] * 20000

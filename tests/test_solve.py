@@ -4,6 +4,7 @@ import functools
 import os
 import re
 import struct
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -757,6 +758,33 @@ def test_progress_reports(tmp_path):
 def test_solve_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         solve(**kwargs)
+
+
+def test_the_solvers_warm_up_solves_the_one_piece_game_of_its_rules_in_a_child_process(monkeypatch):
+    calls, solved = [], []
+    monkeypatch.setattr(solver_module, "warm_up", lambda fn, message, child=None: calls.append((fn, child)) or 0.0)
+    monkeypatch.setattr(specialise(solver_module, "blitz"), "_solve_groups", lambda *args: solved.append(args))
+    solver_module.warm_up_solver("blitz", print)
+    fn, (target, argument) = calls[0]
+    module, name = target.split(":")
+    assert module == solver_module.__name__ and argument == "blitz"
+    getattr(solver_module, name)(argument)  # what the child process runs
+    fn()  # what this process runs after it: the same, now loading the kernels
+    assert solved == [(1, solver_module.DEFAULT_TOLERANCE, None, None)] * 2
+    with pytest.raises(ValueError, match="only the built-in rule sets are solved"):
+        solver_module.warm_up_solver(replace(RULE_SETS["blitz"], name="mine"))
+
+
+def test_rgou_solve_warms_the_kernels_up_before_it_solves(tmp_path, monkeypatch):
+    import rgou.solve
+    from rgou.cli import main
+
+    order = []
+    real_solve = rgou.solve.solve
+    monkeypatch.setattr(rgou.solve, "warm_up_solver", lambda rules, say: order.append(("warm", rules.name)))
+    monkeypatch.setattr(rgou.solve, "solve", lambda *args, **kw: order.append("solve") or real_solve(*args, **kw))
+    assert main(["solve", "--pieces", "1", "--rules", "aseb", "--out", str(tmp_path / "t.table")]) == 0
+    assert order == [("warm", "aseb"), "solve"]
 
 
 # The docs and the full 7-piece table.

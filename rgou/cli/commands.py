@@ -414,7 +414,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
-    from rgou.solve import default_table_path, load_table, make_state, save_table, solve
+    from rgou.solve import default_table_path, load_table, make_state, save_table, solve, warm_up_solver
     from rgou.solve.checkpoint import interrupted_note
 
     rules = RULE_SETS[args.rules]
@@ -457,6 +457,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     try:
+        warm_up_solver(rules, _say(show))
         table = solve(pieces, tolerance=args.tolerance, out=out, progress=progress, threads=args.threads, rules=rules)
     except KeyboardInterrupt:
         kept = interrupted_note(out, "rerun the same command to resume from them")

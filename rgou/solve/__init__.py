@@ -6,6 +6,7 @@ the player to move wins, before rolling, under perfect play by both sides.
 See docs/solver.md. `rules` is a rule set's name or `rgou.rules.RuleSet`.
 
     solve(n_pieces, tolerance, out, progress, threads, rules) -> Table
+    warm_up_solver(rules, message): compile the kernels in a separate process first (peak memory)
     load_table(path, n_pieces, rules=...) -> Table;  save_table(table, path, dtype)
     load_perfect_table(table_or_path, rules) -> the Table of the rule set's real game
     default_table_path(n_pieces, rules) -> Path
@@ -28,7 +29,7 @@ from rgou.solve.lookup import (
     win_probability,
 )
 from rgou.solve.rules import RULES_NAME
-from rgou.solve.solver import DEFAULT_TOLERANCE, SolveProgress, solve
+from rgou.solve.solver import DEFAULT_TOLERANCE, SolveProgress, solve, warm_up_solver
 from rgou.solve.table import (
     PERFECT_PIECES,
     Table,
@@ -65,5 +66,6 @@ __all__ = [
     "solve",
     "solve_order",
     "state_index",
+    "warm_up_solver",
     "win_probability",
 ]

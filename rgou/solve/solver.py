@@ -74,7 +74,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from rgou._numba import njit, numba_threads, prefetch, prefetch_span
+from rgou._numba import njit, numba_threads, prefetch, prefetch_span, warm_up
 from rgou._validate import check_int
 from rgou.rules import FINKEL, RULE_SETS, RuleSet, rule_set
 from rgou.solve.checkpoint import checkpoint_dir, load_group, save_group
@@ -1094,9 +1094,7 @@ def solve(
     rules: a built-in rule set or its name (`rgou.rules.RULE_SETS`; None:
         Finkel); the kernels are compiled for it.
     """
-    rules = RULES if rules is None else rule_set(rules, "rules")
-    if rules.name not in RULE_SETS:
-        raise ValueError(f"rules: only the built-in rule sets are solved ({', '.join(RULE_SETS)}), not {rules.name!r}")
+    rules = _solved_rules(rules)
     if rules != RULES:
         return specialise(__name__, rules).solve(n_pieces, tolerance, out, progress, threads, rules)
     n = check_int("n_pieces", n_pieces, 1, MAX_PIECES)
@@ -1132,6 +1130,34 @@ def solve(
         save_table(result, out)
         shutil.rmtree(folder, ignore_errors=True)
     return result
+
+
+def warm_up_solver(rules: str | RuleSet | None = None, message: Callable[[str], None] | None = None) -> float:
+    """Load or compile the solver's kernels for `rules` (None: Finkel) by solving the 1-piece game; its seconds.
+
+    A first run compiles them in a separate process that fills Numba's cache
+    (`rgou._numba.warm_up`): a process that compiles keeps about 120 MB of
+    the compiler's records for its whole life, which a long solve would
+    carry. `rgou solve` and `rgou train` call it before they solve; from
+    Python, call it before `solve` for the same peak memory. message:
+    called with a line to show when it compiles.
+    """
+    rules = _solved_rules(rules)
+    child = (f"{__name__}:_warm_solver_child", rules.name)
+    return warm_up(lambda: _warm_solver_child(rules.name), message, child=child)
+
+
+def _solved_rules(rules: str | RuleSet | None) -> RuleSet:
+    """The rule set `rules` names (None: Finkel), refused unless it is built in."""
+    rules = RULES if rules is None else rule_set(rules, "rules")
+    if rules.name not in RULE_SETS:
+        raise ValueError(f"rules: only the built-in rule sets are solved ({', '.join(RULE_SETS)}), not {rules.name!r}")
+    return rules
+
+
+def _warm_solver_child(rules: str) -> None:
+    """Solve the 1-piece game of the rule set named `rules` in memory: every kernel of a solve, compiled or loaded."""
+    specialise(__name__, rules)._solve_groups(1, DEFAULT_TOLERANCE, None, None)
 
 
 def _solve_groups(n: int, tolerance: float, folder: Path | None, progress) -> tuple[np.ndarray, list]:

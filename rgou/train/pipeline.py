@@ -274,7 +274,7 @@ def solve_default_table(say: MessageFn, progress: ProgressFn | None = None, rule
     interrupted solve keeps its finished groups beside the table
     (<table>.partial) and the next call resumes from them.
     """
-    from rgou.solve import perfect_table_path, solve
+    from rgou.solve import perfect_table_path, solve, warm_up_solver
     from rgou.solve.checkpoint import interrupted_note
 
     path = perfect_table_path(rules)
@@ -285,6 +285,7 @@ def solve_default_table(say: MessageFn, progress: ProgressFn | None = None, rule
     report = None if progress is None else (lambda p: progress("solve", p.positions_done, p.positions_total))
     start = time.perf_counter()
     try:
+        warm_up_solver(rules, say)
         solve(pieces, out=path, progress=report, rules=rules)
     except KeyboardInterrupt:
         say(interrupted_note(path, "the next run resumes from them"))
