@@ -47,6 +47,7 @@ RULE_AWARE = (
     "rgou.solve.rules",
     "rgou.solve.index",
     "rgou.solve.lookup",
+    "rgou.solve.units",
     "rgou.solve.solver",
 )
 

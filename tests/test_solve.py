@@ -505,7 +505,7 @@ def test_a_move_lowers_the_unit_level_by_at_most_its_capture_drop(name):
     # The full sweeps bound how far a position's successors moved by the changes of the unit levels from
     # level - capture_drop(opponent's lane pieces) up. Checked on the oracle's own moves (2 pieces).
     rules = oracle.BY_NAME[name]
-    capture_drop = specialise("rgou.solve.solver", name).capture_drop
+    capture_drop = specialise("rgou.solve.units", name).capture_drop
     shared = set(rules.paths[0]) & set(rules.paths[1])
     attained = 0
     for state in oracle.explore(2, rules).states:
@@ -530,7 +530,7 @@ def test_a_move_lowers_the_unit_level_by_at_most_its_capture_drop(name):
     assert attained > 0  # the bound is tight: some capture lowers the level by exactly the drop
 
 
-def _check_unit_spans(s, n, hi, lo, units):
+def _check_unit_spans(s, u, n, hi, lo, units):
     """Each unit's span (`unit_span`) holds its positions as `encode` numbers them, its twin's their colour swaps,
     and pair r's colour swap is at twin + SWAP_RANK[cm, co, r] (where `sweep_unit` finds it).
 
@@ -539,9 +539,9 @@ def _check_unit_spans(s, n, hi, lo, units):
     group_start, _ = s.group_range(n, hi, lo)
     covered = set()
     for unit in units:
-        lane_m, lane_o, em, eo, pieces = s.unit_fields(unit)
-        block, cm, co, first, stop = s.unit_span(n, hi, lo, lane_m, lane_o, em, eo, pieces, group_start)
-        twin, _, _, twin_first, twin_stop = s.unit_span(n, lo, hi, lane_o, lane_m, eo, em, pieces, group_start)
+        lane_m, lane_o, em, eo, pieces = u.unit_fields(unit)
+        block, cm, co, first, stop = u.unit_span(n, hi, lo, lane_m, lane_o, em, eo, pieces, group_start)
+        twin, _, _, twin_first, twin_stop = u.unit_span(n, lo, hi, lane_o, lane_m, eo, em, pieces, group_start)
         own, swaps = [], []
         for r in range(first, stop):
             mover, opponent = s.position_of(lane_m, lane_o, s.PAIR_UNRANK[cm, co, r])
@@ -560,17 +560,17 @@ def test_a_units_span_and_its_twins_are_where_encode_puts_its_positions_and_thei
     # request_unit prefetches the span of the colour swaps:
     # both against `encode`, for every unit of the 3-piece game, and for units of the smallest game in which the
     # private squares cannot hold every piece off the lane (their caps bind).
-    s = specialise("rgou.solve.solver", name)
+    s, u = specialise("rgou.solve.solver", name), specialise("rgou.solve.units", name)
     for hi, lo in s.solve_order(3):
-        units, _, _ = s.group_units(3, hi, lo)
+        units, _, _ = u.group_units(3, hi, lo)
         start, stop = s.group_range(3, hi, lo)
-        assert _check_unit_spans(s, 3, hi, lo, units) == set(range(stop - start))  # the group, no more
+        assert _check_unit_spans(s, u, 3, hi, lo, units) == set(range(stop - start))  # the group, no more
     n = s.PRIVATE_SIZE + 1
-    units, _, _ = s.group_units(n, 0, 0)
+    units, _, _ = u.group_units(n, 0, 0)
     sample = units[np.random.default_rng(1).choice(units.size, 300, replace=False)]
-    capped = [u for u in sample if s.LANE_POPCOUNT[s.unit_fields(u)[0]] == 0]  # every mover's piece off the lane
+    capped = [k for k in sample if u.LANE_POPCOUNT[u.unit_fields(k)[0]] == 0]  # every mover's piece off the lane
     assert capped
-    _check_unit_spans(s, n, 0, 0, sample)
+    _check_unit_spans(s, u, n, 0, 0, sample)
 
 
 def _legal_moves(s, n, mover, opponent, fm):
@@ -637,31 +637,31 @@ def test_a_moves_cached_successor_block_gives_the_index_encode_gives(name):
     assert _check_successor_blocks(s, n, [i for start in starts for i in range(start, start + 100)]) > 1_000
 
 
-def _check_unit_drift_bound(s, n, hi, lo, rng):
+def _check_unit_drift_bound(s, u, n, hi, lo, rng):
     """For random drifts of the units of group {hi, lo}: each unit's `unit_drift_bound`, from either side, is at
     least the drift of the unit that sweeps each successor in the group of each move of each of its positions.
 
     Returns (moves checked, units whose bound is below the largest drift of the group).
     """
     start, _ = s.group_range(n, hi, lo)
-    units, _, _ = s.group_units(n, hi, lo)
-    unit_of = s.unit_map(hi, lo, units)
+    units, _, _ = u.group_units(n, hi, lo)
+    unit_of = u.unit_map(hi, lo, units)
     drift = rng.random(units.size)
     sweeper = {}  # group-local index -> the unit that sweeps it
     for k, unit in enumerate(units):
-        lane_m, lane_o, em, eo, pieces = s.unit_fields(unit)
-        block, cm, co, first, stop = s.unit_span(n, hi, lo, lane_m, lane_o, em, eo, pieces, start)
-        twin, _, _, twin_first, twin_stop = s.unit_span(n, lo, hi, lane_o, lane_m, eo, em, pieces, start)
+        lane_m, lane_o, em, eo, pieces = u.unit_fields(unit)
+        block, cm, co, first, stop = u.unit_span(n, hi, lo, lane_m, lane_o, em, eo, pieces, start)
+        twin, _, _, twin_first, twin_stop = u.unit_span(n, lo, hi, lane_o, lane_m, eo, em, pieces, start)
         sweeper.update(dict.fromkeys(range(block + first, block + stop), k))
         sweeper.update(dict.fromkeys(range(twin + twin_first, twin + twin_stop), k))
-        assert unit_of[0, unit & s.UNIT_CODE_MASK, em, eo, pieces] == k
+        assert unit_of[0, unit & u.UNIT_CODE_MASK, em, eo, pieces] == k
     checked = below = 0
     for unit in units:
-        lane_m, lane_o, em, eo, pieces = s.unit_fields(unit)
+        lane_m, lane_o, em, eo, pieces = u.unit_fields(unit)
         for fm, fo, lm, lo_, me, oe in ((hi, lo, lane_m, lane_o, em, eo), (lo, hi, lane_o, lane_m, eo, em)):
-            bound = s.unit_drift_bound(n, fm, fo, hi, lm, lo_, me, oe, pieces, unit_of, drift)
+            bound = u.unit_drift_bound(n, fm, fo, hi, lm, lo_, me, oe, pieces, unit_of, drift)
             below += bound < drift.max()
-            block, cm, co, first, stop = s.unit_span(n, fm, fo, lm, lo_, me, oe, pieces, start)
+            block, cm, co, first, stop = u.unit_span(n, fm, fo, lm, lo_, me, oe, pieces, start)
             for r in range(first, stop):
                 mover, opponent = s.position_of(lm, lo_, s.PAIR_UNRANK[cm, co, r])
                 for source, roll, kind, m2, o2 in _legal_moves(s, n, mover, opponent, fm):
@@ -681,10 +681,10 @@ def test_a_units_drift_bound_covers_the_units_of_every_move_of_its_positions(nam
     # A full sweep lets a position follow its recorded moves while its margin exceeds how far the values they
     # may read moved: bounded by the changes of the units its moves lead to (`unit_drift_bound`), checked
     # against every legal move of every position of the 3-piece game's groups.
-    s = specialise("rgou.solve.solver", name)
+    s, u = specialise("rgou.solve.solver", name), specialise("rgou.solve.units", name)
     rng = np.random.default_rng(3)
     for hi, lo in ((0, 0), (1, 0), (2, 1)):
-        checked, below = _check_unit_drift_bound(s, 3, hi, lo, rng)
+        checked, below = _check_unit_drift_bound(s, u, 3, hi, lo, rng)
         assert checked > 1_000
         assert below > 0  # a bound by unit, not the group's largest
 

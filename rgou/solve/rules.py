@@ -52,6 +52,7 @@ ROLLS_AGAIN = 2  # landed on a rosette (or captured, where that grants a roll): 
 BORE_OFF = 3  # the piece finished; the opponent moves next
 
 ROLL_PROB = ROLL_PROBS.copy()  # float64[5], P(roll r); a roll of 0 always passes the turn
+NUM_MOVE_ROLLS = ROLL_PROB.shape[0] - 1  # rolls 1..4 may have moves
 
 
 @functools.cache
