@@ -147,7 +147,7 @@ INDEX_MASK = (1 << KIND_SHIFT) - 1
 
 DEFAULT_TOLERANCE = 1e-7
 MIN_TOLERANCE, MAX_TOLERANCE = 1e-12, 0.5
-EVAL_GAIN = 0.05  # follow the recorded moves until the change drops 20x below the last full sweep's
+EVAL_GAIN = 0.1  # follow the recorded moves until the change drops 10x below the last full sweep's
 EVAL_FINAL = 0.25  # ... or below a quarter of the tolerance
 MAX_EVAL_SWEEPS = 20
 SETTLED_SHARE = 0.003  # following sweeps skip units whose last change was below this times the tolerance
