@@ -279,7 +279,7 @@ def solve_default_table(say: MessageFn, progress: ProgressFn | None = None, rule
 
     path = perfect_table_path(rules)
     pieces = RULE_SETS[rules].pieces
-    cost = "4 to 7 minutes and 1.5 GB" if rules == DEFAULT_RULES else "from 2 minutes (5 pieces) to an hour"
+    cost = "3.5 to 5 minutes and 1.5 GB" if rules == DEFAULT_RULES else "from 2 minutes (5 pieces) to an hour"
     game = f"{pieces}-piece" if rules == DEFAULT_RULES else f"{pieces}-piece {rules}"
     say(f"no solved table at {path}: solving the {game} game first ({cost} on two cores); later runs read it there")
     report = None if progress is None else (lambda p: progress("solve", p.positions_done, p.positions_total))
