@@ -268,6 +268,7 @@ def test_a_run_without_a_solved_table_solves_it_first(tmp_path, monkeypatch, cap
         raise KeyboardInterrupt  # stop here: generating perfect play needs a real table
 
     monkeypatch.setattr(rgou.solve, "solve", solve)
+    monkeypatch.setattr(rgou.solve, "warm_up_solver", lambda rules, say: 0.0)  # tested on its own above
     strong = resolve_options("strong", {"games": 2, "epochs": 1, "eval_games": 0})
     with pytest.raises(KeyboardInterrupt):
         train_model(strong, tmp_path / "m.json.gz", progress=lambda *a: stages.append(a), message=said.append)
