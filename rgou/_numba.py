@@ -177,7 +177,7 @@ def warm_up(
     mark = _warm_mark(*child) if child is not None else None
     sources = _sources_fingerprint() if mark is not None else ""
     if mark is not None and not _marked(mark, sources):
-        say("compiling the kernels in a separate process (a first run only: about a minute) ...")
+        say("preparing the kernels in a separate process (compiled once, in about a minute) ...")
         in_child, failure = _compile_in_child(*child)
         if failure:
             say(f"the separate process failed ({failure}); compiling in this one instead")
