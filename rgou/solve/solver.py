@@ -409,46 +409,6 @@ def follow_pair(ix, iy, table, work, policy):
 
 
 @njit
-def improve_pair(
-    n,
-    lane_m,
-    lane_o,
-    pair,
-    ix,
-    iy,
-    fm,
-    fo,
-    table,
-    work,
-    group_start,
-    policy,
-    margin,
-    drift_x,
-    drift_y,
-    bound,
-    blocks_x,
-    blocks_y,
-):
-    """`follow_pair` in a full sweep: the best move of every roll generated again where it may have changed
-    (`best_moves`). Returns (the largest change, positions whose moves were generated).
-
-    x's lane masks are lane_m, lane_o (`lane_masks`), its private pieces `pair` (PAIR_UNRANK). blocks_x,
-    blocks_y (int64[SUCCESSOR_KEY + 1]): `successor_blocks`' caches for x's moves and for its swap's.
-    """
-    mover, opponent = position_of(lane_m, lane_o, pair)
-    c1, q1, generated = best_moves(
-        n, mover, opponent, fm, fo, ix, table, work, group_start, policy, margin, drift_x, bound, blocks_x
-    )
-    c2, q2 = c1, q1
-    if ix != iy:
-        c2, q2, g2 = best_moves(
-            n, opponent, mover, fo, fm, iy, table, work, group_start, policy, margin, drift_y, bound, blocks_y
-        )
-        generated += g2
-    return solve_pair(ix, iy, c1, q1, c2, q2, work), generated
-
-
-@njit
 def request_unit(n, fm, fo, unit, group_start, policy, work, margin, improve):
     """Start loading the recorded moves and values (and margins) of a unit and of its colour swaps (`prefetch`).
 
@@ -542,26 +502,17 @@ def sweep_unit(
                 margin[ix] = margin_code(hx)
                 margin[iy] = margin_code(hy)
             else:
-                change, count = improve_pair(
-                    n,
-                    lane_m,
-                    lane_o,
-                    PAIR_UNRANK[cm, co, r],
-                    ix,
-                    iy,
-                    fm,
-                    fo,
-                    table,
-                    work,
-                    group_start,
-                    policy,
-                    margin,
-                    drift_x,
-                    drift_y,
-                    max(swept, worst),
-                    blocks_x,
-                    blocks_y,
-                )
+                # generate the moves of x, or its swap, or both: where its own margin does not hold (`best_moves`)
+                mover, opponent = position_of(lane_m, lane_o, PAIR_UNRANK[cm, co, r])
+                now = max(swept, worst)
+                c1, q1, count = best_moves(n, mover, opponent, fm, fo, ix, table, work, group_start, policy, margin,
+                                           drift_x, now, blocks_x)  # fmt: skip
+                c2, q2 = c1, q1
+                if ix != iy:
+                    c2, q2, swapped = best_moves(n, opponent, mover, fo, fm, iy, table, work, group_start, policy,
+                                                 margin, drift_y, now, blocks_y)  # fmt: skip
+                    count += swapped
+                change = solve_pair(ix, iy, c1, q1, c2, q2, work)
         else:
             change = follow_pair(ix, iy, table, work, policy)
         generated += count
