@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The `strong` preset's data with other hidden sizes and batch sizes, two epochs each: the table "Other net and
 # batch sizes" of benchmarks/experiments/strong_schedule.md. Needs the solved 7-piece table (rgou solve --pieces 7).
-# About 13 minutes on 2 cores. A run whose model file exists is skipped.
+# About 15 minutes on 2 cores. A run whose model file exists is skipped.
 # Usage: benchmarks/experiments/strong_sizes.sh [WORKDIR]   (default: ./strong-sizes-runs)
 set -euo pipefail
 dir=${1:-strong-sizes-runs}
@@ -30,7 +30,16 @@ run strong-wide --preset strong-wide
 for batch in 64 128 512; do
     run "strong-batch-$batch" --preset strong --batch-size "$batch"
 done
+[ -f strong-e3.json.gz ] || rgou train --config config.json --preset strong --epochs 3 --no-eval --out strong-e3.json.gz \
+    > strong-e3.log
+names="strong-small strong strong-wide-first strong-wide strong-batch-64 strong-batch-128 strong-batch-512 strong-e3"
+for name in $names; do
+    [ -f "$name.evaluate.json" ] || rgou evaluate "ml:$name.json.gz" --games 2000 --seed 6 --json "$name.evaluate.json" \
+        > /dev/null
+done
 python - <<'PY'
+import json
+
 from rgou.weights import load_weights
 
 print("| hidden sizes | batch | epoch | seconds | train value loss | validation value loss | validation policy loss | top-1 |")
@@ -45,4 +54,18 @@ for name in names:
             f"| {r['train_value_loss']:.3g} | {r['val_value_loss']:.3g} | {r['val_policy_loss']:.3f} "
             f"| {100 * r['val_policy_accuracy']:.1f}% |"
         )
+print()
+print("| hidden sizes | batch | epochs | kept validation value loss | loss per decision (points) | optimal |")
+print("|---|---:|---:|---:|---|---:|")
+for name in names + ["strong-e3"]:
+    weights = load_weights(f"{name}.json.gz")
+    sizes = ", ".join(str(h) for h in weights.value_config.hidden_sizes)
+    with open(f"{name}.evaluate.json") as f:
+        e = json.load(f)
+    low, high = (100 * x for x in e["mean_loss_ci95"])
+    print(
+        f"| {sizes} | {weights.metadata['batch_size']} | {len(weights.metadata['history'])} "
+        f"| {weights.metadata['best_validation_value_loss']:.3g} | {100 * e['mean_loss']:.4f} [{low:.4f}, {high:.4f}] "
+        f"| {100 * e['optimal_share']:.2f}% |"
+    )
 PY
