@@ -4,7 +4,7 @@
     python benchmarks/experiments/solve_phases.py --start --pieces 5
 
 The first form solves the game with the installed solver into a temporary file, timing every sweep (the time
-between two progress reports). It prints the wall time of the full and the following sweeps, then for each group
+between two progress reports, so a group's first sweep includes setting the group up). It prints the wall time of the full and the following sweeps, then for each group
 of a million positions or more its sweeps and the wall time a position of one full and of one following sweep,
 and for the three largest groups every full sweep's wall time a position and largest change.
 
