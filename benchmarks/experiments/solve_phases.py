@@ -4,9 +4,10 @@
     python benchmarks/experiments/solve_phases.py --start --pieces 5
 
 The first form solves the game with the installed solver into a temporary file, timing every sweep (the time
-between two progress reports, so a group's first sweep includes setting the group up). It prints the wall time of the full and the following sweeps, then for each group
-of a million positions or more its sweeps and the wall time a position of one full and of one following sweep,
-and for the three largest groups every full sweep's wall time a position and largest change.
+between two progress reports, so a group's first sweep includes setting the group up). It prints the wall time
+of the full and the following sweeps, then for each group of a million positions or more its sweeps and the
+wall time a position of one full and of one following sweep, and for the three largest groups every full
+sweep's wall time a position and largest change.
 
 --start loads a copy of the solver whose groups start from given values instead of INITIAL_VALUE (the way
 sweep_versions.py loads versions) and solves from the exact values plus Gaussian noise of a few sizes: the
