@@ -120,6 +120,12 @@ def lane_code(lane_m, lane_o):
     return LANE_TERN[lane_m] + 2 * LANE_TERN[LANE_PERM[lane_o] if LANE_PERMUTED else lane_o]
 
 
+def swapped_lane_codes(codes: np.ndarray) -> np.ndarray:
+    """The lane codes (int64 array) of the colour swaps of lane patterns `codes`: `lane_code` over arrays."""
+    mover, opponent = LANE_OPPONENT[codes], LANE_MOVER[codes]  # each player's lane mask in its own positions
+    return LANE_TERN[mover] + 2 * LANE_TERN[LANE_PERM[opponent] if LANE_PERMUTED else opponent]
+
+
 @njit
 def capture_drop(lane):
     """How far a capture of a piece of `lane` (a player's lane mask, own positions) can lower the unit level.
@@ -210,7 +216,7 @@ def group_units(n: int, fm: int, fo: int) -> tuple[np.ndarray, np.ndarray, np.nd
     block = (
         SUBGROUP_OFF[n, fm, fo] + CLASS_OFF[a, b, ml, ol] + LANE_RANK[codes] * PRIVATE_AT_MOST[cm] * PRIVATE_AT_MOST[co]
     )
-    swapped = LANE_TERN[LANE_OPPONENT[codes]] + 2 * LANE_TERN[LANE_PERM[LANE_MOVER[codes]]]
+    swapped = swapped_lane_codes(codes)
     swapped_block = (
         SUBGROUP_OFF[n, fo, fm]
         + CLASS_OFF[b, a, ol, ml]
@@ -251,7 +257,7 @@ def unit_map(hi: int, lo: int, units: np.ndarray) -> np.ndarray:
     mover_ends = (units >> UNIT_ENDS_SHIFT) & ENDS_MASK
     opponent_ends = (units >> (UNIT_ENDS_SHIFT + ENDS_BITS)) & ENDS_MASK
     pieces = units >> UNIT_START_SHIFT
-    swapped = LANE_TERN[LANE_OPPONENT[code]] + 2 * LANE_TERN[LANE_PERM[LANE_MOVER[code]]]
+    swapped = swapped_lane_codes(code)
     k = np.arange(units.size, dtype=np.int32)
     unit_of[0, code, mover_ends, opponent_ends, pieces] = k
     unit_of[0 if hi == lo else 1, swapped, opponent_ends, mover_ends, pieces] = k
