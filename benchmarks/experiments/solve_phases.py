@@ -92,17 +92,13 @@ def starts(n: int) -> None:
         for noise in (None, *NOISE):
             module.START = None if noise is None else np.clip(exact + rng.normal(0.0, noise, exact.shape), 0.0, 1.0)
             table = module.solve(n)
-            stats, count = table.groups, len(table.values)
-
-            def per_position(key: str, stats=stats, count=count) -> float:
-                scale = (lambda g: g["positions"]) if key != "generated" else (lambda g: 1)
-                return sum(g[key] * scale(g) for g in stats) / count
-
+            count = len(table.values)
+            sweeps = sum(g["sweeps"] * g["positions"] for g in table.groups) / count
+            full = sum(g["full_sweeps"] * g["positions"] for g in table.groups) / count
+            generated = sum(g["generated"] for g in table.groups) / count  # a count of positions, not per position
             name = f"{solver.INITIAL_VALUE}" if noise is None else f"exact + N(0, {noise})"
-            print(
-                f"| {name} | {per_position('sweeps'):.2f} | {per_position('full_sweeps'):.2f} "
-                f"| {per_position('generated'):.2f} | {np.abs(table.values - exact).max():.1e} |"
-            )
+            largest = np.abs(table.values - exact).max()
+            print(f"| {name} | {sweeps:.2f} | {full:.2f} | {generated:.2f} | {largest:.1e} |")
 
 
 def main() -> None:
