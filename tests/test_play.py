@@ -117,7 +117,11 @@ def test_bad_session_options():
 def test_play_in_a_real_terminal(tmp_path):
     name = f"rgou-test-{time.time_ns()}"
     command = f"{sys.executable} -m rgou play --opponent heuristic --seed 5"
-    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "120", "-y", "50", command], check=True)
+    # remain-on-exit keeps the pane, and what it printed, after the game exits on Ctrl-C: without it the
+    # session can close before a capture sees the last lines. The game waits for input, so the option is
+    # set before it can exit.
+    start = ["tmux", "new-session", "-d", "-s", name, "-x", "120", "-y", "50", command]
+    subprocess.run([*start, ";", "set-window-option", "-t", name, "remain-on-exit", "on"], check=True)
     try:
 
         def screen() -> str:
