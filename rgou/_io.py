@@ -3,8 +3,10 @@
 `check_outputs` refuses, before a run starts, every output that would lose
 data or cannot be written: an empty name, a folder, a device, FIFO or socket,
 a file that is one of the run's inputs or another of its outputs (with
-`--force` or not), an existing file without `--force`, a folder that cannot
-be written to. `atomic_write` then writes through a temporary file beside
+`--force` or not), a file rgou reads by default (the installed package's
+models and settings, the cache folder's solved tables, unless the output is
+a table), an existing file without `--force`, a folder that cannot be
+written to. `atomic_write` then writes through a temporary file beside
 the target: a failed or interrupted write leaves the target as it was and
 removes the temporary file; `atomic_write_many` replaces several files
 together. Temporary files are named ``.NAME.rgou-HOST-PID-XXXX.tmp``: one
@@ -28,6 +30,8 @@ from pathlib import Path
 from typing import IO
 
 PathLike = str | os.PathLike[str]
+PACKAGE_DIR = Path(__file__).resolve().parent  # the installed package: its data folder holds the shipped models
+TABLE_PARTS = (".table", ".table.partial")  # a solved table in the cache folder, and an unfinished solve's folder
 TEMP_MARK = ".rgou-"  # in every temporary file's name: .NAME.rgou-HOST-PID-XXXX.tmp
 TEMP_SUFFIX = ".tmp"
 
@@ -109,6 +113,36 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+def cache_dir() -> Path:
+    """$XDG_CACHE_HOME/rgou, or ~/.cache/rgou: the solved tables that commands read by default."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
+    return root / "rgou"
+
+
+def _default_input(path: Path, table_output: bool) -> str | None:
+    """What `path` is among the files rgou reads when no option names them, or None.
+
+    The installed package's files (the shipped models, the heuristic's and
+    the presets' settings) and, unless the output is itself a solved table,
+    the cache folder's tables and unfinished solves. Symlinks are followed;
+    a hard link to an existing table counts too.
+    """
+    resolved = path.resolve()
+    if resolved.is_relative_to(PACKAGE_DIR):
+        return "inside rgou's installed package (its shipped models and settings)"
+    if table_output:
+        return None
+    cache = cache_dir().resolve()
+    if resolved.is_relative_to(cache) and any(part.endswith(TABLE_PARTS) for part in resolved.relative_to(cache).parts):
+        return f"a solved table of rgou's cache folder {cache}, which commands read by default"
+    if path.exists() and cache.is_dir():
+        for table in cache.glob(f"*{TABLE_PARTS[0]}"):
+            if _same_file(path, table):
+                return f"a link to the solved table {table}, which commands read by default"
+    return None
+
+
 def _probe_writable(path: Path, what: str) -> None:
     """Create and remove a file in `path`'s folder (or a folder in its nearest existing ancestor)."""
     parent = path.parent
@@ -132,6 +166,7 @@ def check_outputs(
     inputs: Iterable[tuple[str, PathLike]] = (),
     force: bool = False,
     may_exist: Iterable[str] = (),
+    tables: Iterable[str] = (),
 ) -> dict[str, Path]:
     """Refuse, before any work, outputs that would lose data or cannot be written; their paths.
 
@@ -139,11 +174,15 @@ def check_outputs(
     path) pairs the run reads. An output may not be empty, a folder, a special
     file, an input or another output; an existing one needs `force` (or its
     option in `may_exist`, e.g. --out with --resume); its folder must be
-    writable. Stale temporary files of earlier writes into it are removed.
+    writable. No output may be a file rgou reads by default: one inside the
+    installed package, or a solved table of the cache folder unless its
+    option is in `tables` (the options that write solved tables). Stale
+    temporary files of earlier writes into it are removed.
     """
     checked: dict[str, Path] = {}
     inputs = [(name, Path(p)) for name, p in inputs if p is not None and str(p) != ""]
     allowed = set(may_exist)
+    table_options = set(tables)
     for option, raw in outputs.items():
         if raw is None:
             continue
@@ -154,6 +193,9 @@ def check_outputs(
             raise ValueError(f"{option} {text} is a directory; give a file name")
         path = Path(text)
         _check_regular(path, option)
+        reserved = _default_input(path, option in table_options)
+        if reserved is not None:
+            raise ValueError(f"{option} {text} is {reserved}: refusing to overwrite it; give another file")
         for name, source in inputs:
             if _same_file(path, source):
                 raise ValueError(f"{option} {text} is also the input {name}: refusing to overwrite an input")

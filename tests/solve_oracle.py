@@ -56,7 +56,7 @@ class Rules:
     capture_again: bool = False
     probs: tuple = FOUR_BINARY_DICE
 
-    @property
+    @functools.cached_property
     def done(self) -> int:
         return 1 + max(max(path) for path in self.paths)
 

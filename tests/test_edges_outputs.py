@@ -87,6 +87,59 @@ def test_an_existing_output_needs_force_everywhere(work, capsys, argv):
     assert _snapshot(work) == before
 
 
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["evaluate", "random", "--games", "2", "--json", "{table}", "--force"],
+        ["arena", "random", "random", "--games", "2", "--json", "{table}", "--force"],
+        ["generate", "--games", "2", "--depth", "1", "--out", "{table}", "--force"],
+        ["generate", "--games", "2", "--depth", "1", "--out", "{partial}", "--force"],
+        ["train", "--data", "d.npz", "--out", "{table}", "--force", *TINY],
+        ["evaluate", "random", "--games", "2", "--json", "{link}", "--force"],
+        ["generate", "--games", "2", "--depth", "1", "--out", "{package}", "--force"],
+        ["train", "--data", "d.npz", "--out", "{package}", "--force", *TINY],
+        ["solve", "--pieces", "1", "--out", "{package}", "--force"],
+    ],
+)
+def test_a_file_rgou_reads_by_default_is_never_an_output(work, capsys, monkeypatch, argv):
+    # The cache folder's solved tables and the installed package's files are read when no option names them,
+    # so no option names them as inputs either; they are refused by what they are. Both are stand-ins here:
+    # a test that failed would overwrite these, not the real ones.
+    tables = work / "cache" / "rgou"
+    (tables / "finkel-7.table.partial").mkdir(parents=True)
+    (tables / "finkel-7.table").write_bytes(b"a table")
+    (tables / "finkel-7.table.partial" / "group-2-2.bin").write_bytes(b"a group")
+    os.link(tables / "finkel-7.table", work / "link.table")
+    package = work / "package"
+    (package / "data").mkdir(parents=True)
+    (package / "data" / "training.json").write_text("{}")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(work / "cache"))
+    monkeypatch.setattr(_io, "PACKAGE_DIR", package)
+    names = {
+        "table": tables / "finkel-7.table",
+        "partial": tables / "finkel-7.table.partial" / "group-2-2.bin",
+        "link": "link.table",
+        "package": package / "data" / "training.json",
+    }
+    before = _tree(work)
+    assert main([arg.format(**names) for arg in argv]) == 2
+    assert "refusing to overwrite it" in capsys.readouterr().err
+    assert _tree(work) == before
+
+
+def test_rgou_solve_still_writes_the_cache_folders_table(work, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(work / "cache"))
+    assert main(["solve", "--pieces", "1", "--quiet"]) == 0
+    table = work / "cache" / "rgou" / "finkel-1.table"
+    assert main(["solve", "--pieces", "1", "--out", str(table), "--force", "--quiet"]) == 0
+    assert main(["solve", "--pieces", "1", "--compact", str(table.with_name("finkel-1.u16.table")), "--quiet"]) == 0
+    assert table.with_name("finkel-1.u16.table").stat().st_size < table.stat().st_size
+
+
 def test_convert_replaces_its_destination_with_force(work):
     assert main(["convert", "m.json", "t.json", "--from", "rgou", "--to", "torch"]) == 0
     (work / "t.json").write_text("old")

@@ -21,12 +21,16 @@ EXIT_INTERRUPTED = 130
 
 
 def _check_outputs(
-    args: argparse.Namespace, outputs: dict[str, Any], inputs: list[tuple[str, Any]], may_exist: tuple[str, ...] = ()
+    args: argparse.Namespace,
+    outputs: dict[str, Any],
+    inputs: list[tuple[str, Any]],
+    may_exist: tuple[str, ...] = (),
+    tables: tuple[str, ...] = (),
 ) -> dict[str, Path]:
     """Refuse, before any work, outputs that are inputs, special files, unwritable or existing without --force."""
     from rgou._io import check_outputs
 
-    return check_outputs(outputs, inputs, force=bool(getattr(args, "force", False)), may_exist=may_exist)
+    return check_outputs(outputs, inputs, force=bool(getattr(args, "force", False)), may_exist=may_exist, tables=tables)
 
 
 def _spec_inputs(option: str, specs: list[str | None]) -> list[tuple[str, Path]]:
@@ -421,8 +425,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     pieces = rules.pieces if args.pieces is None else args.pieces
     game = f"{pieces}-piece {rules.name}" if rules.name != DEFAULT_RULES else f"{pieces}-piece"
     out = Path(args.out) if args.out is not None else default_table_path(pieces, rules)
-    _check_outputs(args, {"--out": args.out if args.out is not None else out, "--compact": args.compact}, [],
-                   may_exist=("--out",))  # fmt: skip
+    outputs = {"--out": args.out if args.out is not None else out, "--compact": args.compact}
+    _check_outputs(args, outputs, [], may_exist=("--out",), tables=("--out", "--compact"))
     compact = Path(args.compact) if args.compact is not None else None
     if out.exists() and not args.force:
         if compact is None:

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rgou._io import atomic_write
+from rgou._io import atomic_write, cache_dir
 from rgou._validate import check_int, shown
 from rgou.rules import FINKEL, RULE_SETS, RuleSet, rule_set
 from rgou.solve.index import position_count, solve_order
@@ -109,13 +109,6 @@ class Table:
     def best_move(self, state) -> int:
         """Slot of a best move for the player to move of a rolled state; -1 if there is none."""
         return int(self.kernels.best_move(self.values, self._state(state)))
-
-
-def cache_dir() -> Path:
-    """$XDG_CACHE_HOME/rgou, or ~/.cache/rgou."""
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
-    return root / "rgou"
 
 
 def default_table_path(n_pieces: int, rules: str | RuleSet = FINKEL) -> Path:
