@@ -2,7 +2,8 @@
 
 `Analyzer(...).analyze(position)` returns a JSON-ready dict:
 
-* always: ``legal_moves`` (slots, ascending), ``successors`` (for each legal
+* always: ``legal_moves`` (slots, ascending; none once a player has won),
+  ``successors`` (for each legal
   move the position after it: ``move``, ``p1``, ``p2``, ``to_move``),
   ``winner`` (0, 1 or 2), ``heuristic`` (the heuristic, in points: a won game
   is +-10000 with the default parameters) and ``features`` (the 150 inputs,
@@ -248,8 +249,13 @@ def parse_small_position(line: Line, n_pieces: int, rules: str = DEFAULT_RULES) 
 
 
 def exact_fields(table, state: np.ndarray) -> dict:
-    """p2_win (the rolled position), moves (P2's chance after each legal move), loss (the mover's, per move)."""
+    """p2_win (the rolled position), moves (P2's chance after each legal move), loss (the mover's, per move).
+
+    A finished game has no moves: p2_win is 1.0 if Player 2 has won, else 0.0.
+    """
     n = table.n_pieces
+    if table.kernels.state_index(state) < 0:  # a player has won
+        return {"p2_win": float(table.kernels.p2_win_probability(table.values, state)), "moves": [], "loss": []}
     mover = int(state[2 * n])
     after = table.p2_win_after_moves(state)
     if len(after):

@@ -499,7 +499,9 @@ class Position:
         return self.winner != NO_WINNER
 
     def legal_moves(self) -> list[int]:
-        """Slots the player to move may move with the current roll, ascending."""
+        """Slots the player to move may move with the current roll, ascending; none once the game is over."""
+        if self.is_over:
+            return []
         return self._engine.legal_move_list(self.to_array())
 
     def play(self, slot: int) -> Position:
@@ -515,6 +517,8 @@ class Position:
 
     def pass_turn(self) -> Position:
         """The position after a roll with no legal move (or a 0): the opponent is to move."""
+        if self.is_over:
+            raise ValueError(f"the game is over (player {self.winner} won); no turn is passed")
         if self.legal_moves():
             raise ValueError(f"cannot pass: legal moves {self.legal_moves()} exist")
         state = self.to_array()

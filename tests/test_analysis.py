@@ -68,3 +68,16 @@ def test_a_missing_model_is_a_clear_error(model, capsys, tmp_path):
     src.write_text(START + "\n")
     assert main(["analyze", str(src), "--model", model]) == 2
     assert "no-such-file.json.gz" in capsys.readouterr().err
+
+
+def test_a_finished_game_has_no_moves_in_any_field():
+    from rgou.solve import solve
+
+    won = {"p1": [20] * 7, "p2": [9, -1, -1, -1, -1, -1, -1], "to_move": 2, "dice": 2}
+    out = Analyzer(depth=2, model="default").analyze_line(json.dumps(won))
+    assert (out["winner"], out["legal_moves"], out["successors"], out["scores"]) == (1, [], [], [])
+    assert out["best_move"] is None and out["ml_move"] is None and out["ml_scores"] == []
+    analyzer = Analyzer(table=solve(2))
+    for p1, p2, p2_win in (([20, 20], [9, -1], 0.0), ([9, -1], [20, 20], 1.0)):
+        small = analyzer.analyze_line(json.dumps({"p1": p1, "p2": p2, "to_move": 2, "dice": 2}))
+        assert small["exact"] == {"p2_win": p2_win, "moves": [], "loss": []}

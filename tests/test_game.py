@@ -26,16 +26,20 @@ def as_tuple(state):
 
 
 def test_golden_legal_moves_winner_and_successors():
-    checked = 0
+    checked = finished = 0
     for r in RECORDS:
         pos = Position(r["p1"], r["p2"], r["to_move"], r["dice"])
-        assert pos.legal_moves() == r["legal_moves"], r["id"]
+        slots = np.empty(NUM_PIECES, np.int8)
+        # the kernel lists moves as the upstream engine does, finished games included; a Position has none there
+        assert list(slots[: legal_moves(pos.to_array(), slots)]) == r["legal_moves"], r["id"]
         assert pos.winner == r["winner"], r["id"]
+        assert pos.legal_moves() == ([] if r["winner"] else r["legal_moves"]), r["id"]
+        finished += bool(r["winner"] and r["legal_moves"])
         for move, succ in zip(r["legal_moves"], r.get("successors") or []):
             after = apply_move(pos.to_array(), move)
             assert [list(after[:7]), list(after[7:14]), int(after[14])] == [succ["p1"], succ["p2"], succ["to_move"]]
             checked += 1
-    assert checked > 0
+    assert checked > 0 and finished > 0
 
 
 def test_golden_heuristic():
@@ -93,6 +97,9 @@ def test_illegal_move_and_finished_game_raise():
     assert over.winner == 1
     with pytest.raises(ValueError, match="game is over"):
         over.play(0)
+    assert over.legal_moves() == []  # the kernel's list would name P2's pieces: no move is played once a player won
+    with pytest.raises(ValueError, match="game is over"):
+        over.pass_turn()
     with pytest.raises(ValueError, match="cannot pass"):
         pos.pass_turn()
 
