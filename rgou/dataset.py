@@ -121,7 +121,7 @@ class StateFeatures:
 
     def __getitem__(self, rows) -> np.ndarray:
         states = self.state[rows]
-        compute = feature_kernels(self.rules).extract_features_batch
+        compute = feature_kernels(self.rules).features_batch  # the dataset's states were checked
         if states.ndim == 1:  # one row
             return compute(states[None])[0]
         return compute(np.ascontiguousarray(states))
@@ -150,7 +150,7 @@ def features_of(state: np.ndarray, rules: str) -> np.ndarray | StateFeatures:
     """The features of checked states: computed now up to FEATURES_IN_MEMORY_BYTES, else when read."""
     if _features_too_large(len(state)):
         return StateFeatures(state, rules)
-    return feature_kernels(rules).extract_features_batch(state)
+    return feature_kernels(rules).features_batch(state)
 
 
 @dataclass

@@ -18,7 +18,16 @@ import numpy as np
 from numba import prange
 
 from rgou._numba import njit
-from rgou.game import DICE, P1_OFFSET, P2_OFFSET, STATE_SIZE, TO_MOVE, count_legal_moves, legal_mask
+from rgou.game import (
+    DICE,
+    P1_OFFSET,
+    P2_OFFSET,
+    TO_MOVE,
+    check_state,
+    check_states,
+    count_legal_moves,
+    legal_mask,
+)
 from rgou.rules import (
     CENTER_FIRST,
     CENTER_LAST,
@@ -228,11 +237,23 @@ def features_into(state, out):
 
 
 @njit
-def extract_features(state):
-    """The 150 features of one state (int8[STATE_SIZE]), float32[150]."""
+def single_features(state):
+    """The 150 features of one valid state (int8[STATE_SIZE]), float32[150]: the kernel, unchecked."""
     out = np.empty(NUM_FEATURES, dtype=np.float32)
     features_into(state, out)
     return out
+
+
+def extract_features(state) -> np.ndarray:
+    """The 150 features of one rolled position, float32[150].
+
+    state: a `Position` (features of its own rule set), or integers
+    [STATE_SIZE] of this module's rule set, checked first: a square, player or
+    roll that is not a position is a ValueError, never a read past the state.
+    """
+    if hasattr(state, "to_array") and hasattr(state, "rules"):
+        return specialise(__name__, state.rules).single_features(state.to_array())
+    return single_features(check_state(state))
 
 
 @njit(parallel=True)
@@ -243,10 +264,14 @@ def features_batch_into(states, out):
 
 
 def _batch(kernel, states: np.ndarray, width: int, dtype, new=np.empty) -> np.ndarray:
-    """kernel(states, out) over rolled states int8[N, STATE_SIZE] (checked), into out = new((N, width), dtype)."""
+    """kernel(states, out) over rolled states, integers [N, STATE_SIZE] checked by `check_states` (before the
+    int8 cast, which would wrap 260 to 4), into out = new((N, width), dtype)."""
+    check_states(states, "states")
+    return _unchecked_batch(kernel, states, width, dtype, new)
+
+
+def _unchecked_batch(kernel, states: np.ndarray, width: int, dtype, new=np.empty) -> np.ndarray:
     states = np.ascontiguousarray(states, dtype=np.int8)
-    if states.ndim != 2 or states.shape[1] != STATE_SIZE:
-        raise ValueError(f"expected states of shape (N, {STATE_SIZE}), got {states.shape}")
     out = new((states.shape[0], width), dtype=dtype)
     if states.shape[0]:
         kernel(states, out)
@@ -254,8 +279,13 @@ def _batch(kernel, states: np.ndarray, width: int, dtype, new=np.empty) -> np.nd
 
 
 def extract_features_batch(states: np.ndarray) -> np.ndarray:
-    """Features of a batch of kernel states int8[N, STATE_SIZE] -> float32[N, 150]."""
+    """Features of a batch of states, integers [N, STATE_SIZE] (checked), -> float32[N, 150]."""
     return _batch(features_batch_into, states, NUM_FEATURES, np.float32)
+
+
+def features_batch(states: np.ndarray) -> np.ndarray:
+    """`extract_features_batch` of states already checked (a dataset's), int8[N, STATE_SIZE]: no check again."""
+    return _unchecked_batch(features_batch_into, states, NUM_FEATURES, np.float32)
 
 
 @njit(parallel=True)

@@ -413,18 +413,37 @@ def check_states(states: np.ndarray, what: str = "state") -> None:
     states = np.asarray(states)
     if states.ndim != 2 or states.shape[1] != STATE_SIZE:
         raise ValueError(f"{what}: expected shape (N, {STATE_SIZE}), got {states.shape}")
+    _check_integers(states, what)
+    row = _first_bad_row(states)
+    if row >= 0:
+        raise ValueError(f"{what}: row {row}: {_state_problem(states[row])}")
+
+
+def check_state(state) -> np.ndarray:
+    """One state, integers [STATE_SIZE] checked as `check_states` checks a row, as a contiguous int8 array."""
+    array = np.asarray(state)
+    if array.shape != (STATE_SIZE,):
+        raise ValueError(f"state: expected shape ({STATE_SIZE},), got {array.shape}")
+    _check_integers(array, "state")
+    if _first_bad_row(array[None]) >= 0:
+        raise ValueError(f"state: {_state_problem(array)}")
+    return np.ascontiguousarray(array, dtype=np.int8)
+
+
+def _check_integers(states: np.ndarray, what: str) -> None:
     if not np.issubdtype(states.dtype, np.integer):
         raise ValueError(f"{what}: expected integers, got dtype {states.dtype}")
+
+
+def _first_bad_row(states: np.ndarray) -> int:
+    """The first row of integers [N, STATE_SIZE] that is not a position; -1 when none is."""
     if states.dtype == np.uint64 and len(states):
         huge = (states > np.uint64(2**62)).any(axis=1)  # beyond int64: out of range whatever the field
         if huge.any():
-            row = int(np.flatnonzero(huge)[0])
-            raise ValueError(f"{what}: row {row}: {_state_problem(states[row])}")
+            return int(np.flatnonzero(huge)[0])
     if states.dtype != np.int8:
         states = states.astype(np.int64, copy=False)  # one compiled kernel for every wider or unsigned type
-    row = _first_bad_state(np.ascontiguousarray(states), _STATE_CODES)
-    if row >= 0:
-        raise ValueError(f"{what}: row {row}: {_state_problem(states[row])}")
+    return int(_first_bad_state(np.ascontiguousarray(states), _STATE_CODES))
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from rgou._numba import njit
-from rgou.game import P1_OFFSET, P2_OFFSET
+from rgou.game import P1_OFFSET, P2_OFFSET, check_state
 from rgou.rules import (
     CENTER_FIRST,
     CENTER_LAST,
@@ -175,6 +175,6 @@ def heuristic_score(state, params):
 def heuristic_score_of(position, params: HeuristicParams = DEFAULT_PARAMS) -> int:
     """`heuristic_score()` of a `Position` under its rule set (or of an int8[16] Finkel state)."""
     if not hasattr(position, "to_array"):
-        return int(heuristic_score(np.ascontiguousarray(position, dtype=np.int8), params.to_array()))
+        return int(heuristic_score(check_state(position), params.to_array()))
     kernels = specialise(__name__, position.rules)
     return int(kernels.heuristic_score(position.to_array(), params.to_array()))

@@ -8,7 +8,14 @@ from hypothesis import strategies as st
 from reference import load_positions
 
 from rgou._random import seed_rng
-from rgou.features import NUM_FEATURES, extract_features, extract_features_batch, feature_names
+from rgou.features import (
+    NUM_FEATURES,
+    extract_features,
+    extract_features_batch,
+    feature_kernels,
+    feature_names,
+    legal_masks,
+)
 from rgou.game import Position, apply_move, distinct_moves, legal_mask, legal_moves, new_state, roll_dice
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, heuristic_score, heuristic_score_of
 from rgou.rules import FINISHED, NUM_PIECES
@@ -40,6 +47,47 @@ def test_golden_legal_moves_winner_and_successors():
             assert [list(after[:7]), list(after[7:14]), int(after[14])] == [succ["p1"], succ["p2"], succ["to_move"]]
             checked += 1
     assert checked > 0 and finished > 0
+
+
+BAD_STATES = [
+    (np.array([-1] * 14 + [2, 2], float), "expected integers"),
+    (np.array([260] + [-1] * 13 + [2, 2], np.int16), r"p1\[0\] = 260 is out of range"),  # int8 would wrap it to 4
+    (np.array([4, 4] + [-1] * 12 + [1, 2], np.int8), "two pieces on square 4"),
+    (np.array([-1] * 14 + [3, 2], np.int8), "to_move must be 1 or 2"),
+    (np.array([-1] * 14 + [1, 5], np.int64), "dice must be 0..4"),
+]
+
+
+@pytest.mark.parametrize("state, message", [(np.zeros(3, np.int8), r"expected shape \(16,\)"), *BAD_STATES])
+def test_the_public_functions_of_one_state_check_it(state, message):
+    # The kernels read a state as given: a short array would be read past its end, a wrapped square misread.
+    with pytest.raises(ValueError, match=f"state: {message}"):
+        extract_features(state)
+    with pytest.raises(ValueError, match=f"state: {message}"):
+        heuristic_score_of(state)
+
+
+@pytest.mark.parametrize(
+    "states, message",
+    [
+        (np.zeros(16, np.int8), r"expected shape \(N, 16\)"),
+        (np.zeros((2, 16)), "expected integers"),
+        *[
+            (np.stack([Position.initial(dice=1).to_array().astype(s.dtype), s]), f"row 1: {m}")
+            for s, m in BAD_STATES[1:]
+        ],
+    ],
+)
+def test_the_public_functions_of_a_batch_check_every_row(states, message):
+    for function in (extract_features_batch, legal_masks):
+        with pytest.raises(ValueError, match=f"states: {message}"):
+            function(states)
+
+
+def test_features_of_a_position_are_those_of_its_rule_set():
+    blitz = Position.initial(dice=2, rules="blitz").play(0)
+    np.testing.assert_array_equal(extract_features(blitz), feature_kernels("blitz").single_features(blitz.to_array()))
+    assert not np.array_equal(extract_features(blitz), extract_features(Position.initial(dice=2).play(0)))
 
 
 def test_golden_heuristic():
