@@ -51,6 +51,9 @@ PARAM_NAMES = (
 POSITION_WEIGHT_DIVISOR = 10
 
 
+MAX_PARAM = 10**9  # each weight's bound: the kernels' int64 sums of a position's terms cannot overflow below it
+
+
 @dataclass(frozen=True)
 class HeuristicParams:
     """Weights of the heuristic; the defaults are the upstream engine's (docs/rules.md)."""
@@ -69,6 +72,8 @@ class HeuristicParams:
             v = getattr(self, f.name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
                 raise ValueError(f"heuristic parameter {f.name} must be an integer, got {v!r}")
+            if not -MAX_PARAM <= v <= MAX_PARAM:
+                raise ValueError(f"heuristic parameter {f.name} must be within +-{MAX_PARAM:,}, got {v}")
         if self.win_score <= 0:
             raise ValueError(f"win_score must be positive, got {self.win_score}")
 

@@ -17,7 +17,7 @@ from rgou.features import (
     legal_masks,
 )
 from rgou.game import Position, apply_move, distinct_moves, legal_mask, legal_moves, new_state, roll_dice
-from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, heuristic_score, heuristic_score_of
+from rgou.heuristic import DEFAULT_PARAMS, MAX_PARAM, PARAM_NAMES, HeuristicParams, heuristic_score, heuristic_score_of
 from rgou.rules import FINISHED, NUM_PIECES
 from rgou.testing import check_state_invariants, random_states
 
@@ -215,6 +215,20 @@ def test_heuristic_params_from_file(tmp_path):
     path.write_text("{")
     with pytest.raises(ValueError, match="not valid JSON"):
         HeuristicParams.load(path)
+    path.write_text(f'{{"position_weight": {2**62}}}')  # int64 sums would wrap: refused, naming file and field
+    with pytest.raises(
+        ValueError, match=r"p.json: heuristic parameter position_weight must be within \+-1,000,000,000"
+    ):
+        HeuristicParams.load(path)
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_the_heuristic_is_exact_at_the_parameters_bound(sign):
+    # The bound keeps every sum of a position's terms in int64: the kernel equals the oracle's Python integers.
+    params = HeuristicParams(**{name: MAX_PARAM if name == "win_score" else sign * MAX_PARAM for name in PARAM_NAMES})
+    for r in RECORDS[:300]:
+        pos = (r["p1"], r["p2"], r["to_move"], r["dice"])
+        assert heuristic_score(Position(*pos).to_array(), params.to_array()) == oracle.evaluate(pos, params.to_dict())
 
 
 def test_dice_distribution():
