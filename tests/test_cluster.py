@@ -153,3 +153,17 @@ def test_a_shard_made_twice_is_the_same_file(tmp_path):
     copy = (tmp_path / first["file"]).read_bytes()
     second = _generate_shard(1, str(tmp_path), 2, 2, options)
     assert second == first and (tmp_path / first["file"]).read_bytes() == copy
+
+
+@pytest.mark.parametrize(
+    "address, message",
+    [
+        ("bogus", "--scheduler bogus: not a scheduler address"),
+        ("foo://x:1", "--scheduler foo://x:1: not a scheduler address"),
+    ],
+)
+def test_a_bad_scheduler_address_names_the_option(address, message):
+    from rgou.cluster import connect
+
+    with pytest.raises(ValueError, match=message):
+        connect(address)
