@@ -411,6 +411,14 @@ def _parse(document: dict[str, Any]) -> tuple[Weights, str | None]:
     rules = metadata.get("rules", DEFAULT_RULES)
     if not isinstance(rules, str) or rules not in RULE_SETS:
         raise WeightsFormatError(f"metadata.rules must be one of {', '.join(RULE_SETS)}, got {shown(rules)}")
+    version = metadata.get("format_version", FORMAT_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise WeightsFormatError(f"metadata.format_version must be a positive integer, got {shown(version)}")
+    if version > FORMAT_VERSION:
+        raise WeightsFormatError(
+            f"metadata.format_version {version}: this rgou reads weight files up to version {FORMAT_VERSION} "
+            "(a newer rgou?)"
+        )
     declared = metadata.get("layout")
     if declared is not None and declared not in LAYOUTS:
         raise WeightsFormatError(f"unknown metadata.layout {shown(declared)}: expected one of {LAYOUTS}")

@@ -297,6 +297,12 @@ BAD_FILES = {
         lambda: _text(_document(metadata={"layout": "column_major"})),
         "unknown metadata.layout",
     ),
+    "newer format": ("w.json", lambda: _text(_document(metadata={"format_version": 2})), "up to version 1"),
+    "bad format version": (
+        "w.json",
+        lambda: _text(_document(metadata={"format_version": "1"})),
+        "format_version must be a positive integer",
+    ),
     "truncated json": ("w.json", lambda: _text(_document())[:-100], "not valid JSON"),
     "not json": ("w.json", lambda: "value_weights = [1, 2]", "not valid JSON"),
     "not an object": ("w.json", lambda: "[1, 2, 3]", "expected a JSON object"),
