@@ -32,6 +32,7 @@ trains one for another).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -70,6 +71,7 @@ ML_MODES = ("value", "combined", "policy")
 DEFAULT_ML_MODE = "value"  # strongest with the shipped model: docs/agents.md, "The ML agent"
 DEFAULT_POLICY_WEIGHT = 0.1
 CLOSE_GAP = 0.01  # ml+: value scores this close (half a point of winning chance) are searched one ply deeper
+MAX_MODE_WEIGHT = 1e6  # the combined mode's weights: finite, and far from float64's overflow in their sum
 MAX_CLOSE_GAP = 2 * NET_WIN  # the whole range of net values: every decision with two distinct moves
 ML_ROOT_PLY = 1  # an ML agent of depth D searches D + 1 plies: each move's value is the chance node after it
 MAX_ML_DEPTH = MAX_DEPTH - ML_ROOT_PLY
@@ -376,6 +378,8 @@ class MLAgent(Agent):
     ):
         if mode not in ML_MODES:
             raise ValueError(f"unknown ML agent mode {mode!r}; expected one of {', '.join(ML_MODES)}")
+        if isinstance(weights, (str, os.PathLike)):  # a weight file, or a packaged model's name
+            weights = load_model(weights)
         _check_weights(weights)
         self.depth = check_int("ML search depth", depth, 0, MAX_ML_DEPTH)
         self.weights = weights
@@ -390,8 +394,8 @@ class MLAgent(Agent):
         leaf = net_leaf(
             weights.value, value_sizes, exact_passes=exact_passes, unrolled=self.unrolled, mirrored=self.mirrored
         )
-        vw = 0.0 if mode == "policy" else float(value_weight)
-        pw = 0.0 if mode == "value" else float(policy_weight)
+        vw = 0.0 if mode == "policy" else check_float("value_weight", value_weight, -MAX_MODE_WEIGHT, MAX_MODE_WEIGHT)
+        pw = 0.0 if mode == "value" else check_float("policy_weight", policy_weight, -MAX_MODE_WEIGHT, MAX_MODE_WEIGHT)
         policy = np.ascontiguousarray(weights.policy, np.float32)  # held once: `net_values` reads it too
         policy_sizes = layer_sizes(weights.policy_config)
         if self.close_gap and (mode == "policy" or self.depth == MAX_ML_DEPTH):

@@ -186,6 +186,7 @@ class Analyzer:
         self._features = np.empty(NUM_FEATURES, dtype=np.float32)
         self._scores = np.empty(self._game.NUM_PIECES, dtype=np.float64)
         self.agent = None if weights is None else MLAgent(weights, depth=ml_depth)
+        self._model = model
 
     def analyze_line(self, line: str | bytes) -> dict:
         """The report of one JSON line (a position of the rule set's game, or an N-piece one with an N-piece table)."""
@@ -236,6 +237,8 @@ class Analyzer:
                 value, policy = self.agent.net_values(state)
                 out["value"], out["policy"] = value, policy
                 out["ml_scores"], out["ml_move"] = [], None
+            if not np.isfinite([out["value"], *out["policy"], *out["ml_scores"]]).all():
+                raise ValueError(f"the model {self._model} gives a value that is not finite here (weights overflow)")
         if self.table is not None:
             out["exact"] = exact_fields(self.table, state)
         return out

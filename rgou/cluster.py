@@ -102,7 +102,7 @@ def connect(scheduler: str, workers: int | None = None):
     except OSError as e:
         raise ValueError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({e})") from None
     except ValueError as e:  # an address Dask cannot parse: no port, an unknown protocol
-        raise ValueError(f"--scheduler {scheduler}: not a scheduler address, e.g. tcp://HOST:8786 or local ({e})") from None
+        raise ValueError(f"--scheduler {scheduler}: not a scheduler address, e.g. tcp://HOST:8786 ({e})") from None
 
 
 def shard_plan(games: int, shards: int, first_game: int = 0) -> list[tuple[int, int]]:

@@ -246,3 +246,23 @@ def test_the_reported_scores_rank_moves_as_the_decision_does(weights, states, mo
         legal = [s for s in decision.scores if s is not None]
         assert decision.scores[decision.move] == max(legal)
         assert agent.choose_move(state) == decision.move
+
+
+@pytest.mark.parametrize("option", ["value_weight", "policy_weight"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), 1e300, "1"])
+def test_the_combined_modes_weights_are_finite_numbers(weights, option, bad):
+    # a NaN weight would make every score NaN, and the agent quietly play its first legal move
+    with pytest.raises(ValueError, match=option):
+        MLAgent(weights, mode="combined", **{option: bad})
+
+
+def test_an_ml_agent_takes_a_weight_file_or_a_packaged_models_name(weights, tmp_path):
+    from rgou.models import load_model
+    from rgou.weights import save_weights
+
+    save_weights(tmp_path / "m.json", weights)
+    state = Position([4, -1, -1, -1, -1, -1, -1], [9, -1, -1, -1, -1, -1, -1], 1, 2).to_array()
+    assert MLAgent(tmp_path / "m.json").decide(state).scores == MLAgent(weights).decide(state).scores
+    assert MLAgent("default").decide(state).scores == MLAgent(load_model("default")).decide(state).scores
+    with pytest.raises(ValueError, match=r"missing\.json"):
+        MLAgent(str(tmp_path / "missing.json"))

@@ -81,3 +81,19 @@ def test_a_finished_game_has_no_moves_in_any_field():
     for p1, p2, p2_win in (([20, 20], [9, -1], 0.0), ([9, -1], [20, 20], 1.0)):
         small = analyzer.analyze_line(json.dumps({"p1": p1, "p2": p2, "to_move": 2, "dice": 2}))
         assert small["exact"] == {"p2_win": p2_win, "moves": [], "loss": []}
+
+
+def test_a_model_whose_outputs_overflow_is_named_not_the_line(tmp_path):
+    from dataclasses import replace
+
+    from rgou.models import load_model
+    from rgou.weights import save_weights
+
+    model = load_model("default")
+
+    def huge(size):  # finite float32 weights whose sums overflow: inf - inf, NaN
+        return np.where(np.arange(size) % 3 == 0, -3e38, 3e38)
+
+    save_weights(tmp_path / "huge.json", replace(model, value=huge(model.value.size), policy=huge(model.policy.size)))
+    out = list(analyze_lines([START], Analyzer(model=tmp_path / "huge.json", features=False)))
+    assert out[0][1].startswith("line 1: the model") and "huge.json" in out[0][1] and "not finite" in out[0][1]
