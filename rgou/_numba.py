@@ -27,6 +27,16 @@ that compiled, for its whole life; loading from the cache does not. So
 `warm_up` can compile in a child process that fills the cache, and leaves a
 mark beside the cache (the sources' fingerprint) so that later runs skip it.
 
+OpenMP's waiting threads sleep at once (`OMP_WAIT_POLICY=passive`, unless
+the environment says otherwise): the solver opens a parallel region per unit
+level, tens of thousands in a solve, and with GNU OpenMP's default a thread
+that has finished spins at the region's end for up to 300,000 turns. On a
+machine where another process holds a core, that spinning takes the time of
+the thread still working: a 5-piece solve on two threads took 2.0 to 4.5
+times as long as with passive waiting, which costs 3% on an idle machine
+(benchmarks/experiments/contended_solve.md). It is set before Numba first
+loads its OpenMP layer, at the first parallel kernel.
+
 `prefetch(array, index)` asks the CPU to start loading an element a kernel
 will read soon (LLVM's prefetch intrinsic; it changes no result), and
 `prefetch_span(array, start, stop)` every cache line of a range. The solver
@@ -51,6 +61,7 @@ from numba.core import cgutils
 from numba.core.cpu import CPUTargetOptions
 from numba.extending import intrinsic
 
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # before the first parallel kernel loads OpenMP (above)
 JIT_OPTIONS = dict(nogil=True, cache=True, error_model="numpy")
 # Numba's undocumented switch for reference counting; without it (a future Numba) kernels keep their counts.
 NO_REFCOUNT = {"_nrt": False} if hasattr(CPUTargetOptions, "_nrt") else {}

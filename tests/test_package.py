@@ -95,3 +95,20 @@ def test_ci_runs_the_readmes_test_command():
     command = next(line for line in readme.splitlines() if "pytest" in line and line.startswith("sh tools/"))
     ci = (ROOT / ".ci" / "run").read_text().splitlines()[-1]
     assert ci == command.replace("pip install -e", "pip install -q -e")  # the same, less pip's chatter
+
+
+@pytest.mark.parametrize("given, expected", [(None, "passive"), ("active", "active")])
+def test_openmp_threads_wait_passively_unless_the_environment_says(given, expected):
+    # Spinning at the end of the solver's many short parallel regions takes a busy machine's core from the
+    # thread still working (benchmarks/experiments/contended_solve.md); the setting must be in place before
+    # the first parallel kernel loads OpenMP, and a value the user set wins.
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given is not None:
+        env["OMP_WAIT_POLICY"] = given
+    code = "import os, rgou; print(os.environ['OMP_WAIT_POLICY'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected
