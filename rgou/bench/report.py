@@ -282,6 +282,7 @@ def machine_info() -> dict:
         "numba": numba.__version__,
         "platform": platform.platform(),
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),  # rgou sets passive unless the environment did
     }
     info.update(_optional_versions())
     try:
@@ -361,7 +362,8 @@ def _machine_lines(machine: dict) -> list[tuple[str, str]]:
         (
             "cores",
             f"{machine['cores']} (affinity {machine['affinity_cores']}), numba threads "
-            f"{machine['numba_threads']}, threading layer {machine['numba_threading_layer']}",
+            f"{machine['numba_threads']}, threading layer {machine['numba_threading_layer']} "
+            f"(OMP_WAIT_POLICY {machine.get('OMP_WAIT_POLICY')})",
         ),
         (
             "versions",
