@@ -125,8 +125,9 @@ def _default_input(path: Path, table_output: bool) -> str | None:
 
     The installed package's files (the shipped models, the heuristic's and
     the presets' settings) and, unless the output is itself a solved table,
-    the cache folder's tables and unfinished solves. Symlinks are followed;
-    a hard link to an existing table counts too.
+    the cache folder's tables and unfinished solves. Symlinks are followed
+    (a write goes through them); a hard link is not a table's name, and
+    writing it replaces the name, not the table.
     """
     resolved = path.resolve()
     if resolved.is_relative_to(PACKAGE_DIR):
@@ -136,10 +137,6 @@ def _default_input(path: Path, table_output: bool) -> str | None:
     cache = cache_dir().resolve()
     if resolved.is_relative_to(cache) and any(part.endswith(TABLE_PARTS) for part in resolved.relative_to(cache).parts):
         return f"a solved table of rgou's cache folder {cache}, which commands read by default"
-    if path.exists() and cache.is_dir():
-        for table in cache.glob(f"*{TABLE_PARTS[0]}"):
-            if _same_file(path, table):
-                return f"a link to the solved table {table}, which commands read by default"
     return None
 
 

@@ -61,6 +61,7 @@ from numba.core import cgutils
 from numba.core.cpu import CPUTargetOptions
 from numba.extending import intrinsic
 
+OMP_POLICY_CHOSEN_HERE = "OMP_WAIT_POLICY" not in os.environ  # the bench's PyTorch keeps OpenMP's own default then
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # before the first parallel kernel loads OpenMP (above)
 JIT_OPTIONS = dict(nogil=True, cache=True, error_model="numpy")
 # Numba's undocumented switch for reference counting; without it (a future Numba) kernels keep their counts.

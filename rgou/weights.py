@@ -405,12 +405,6 @@ def _parse(document: dict[str, Any]) -> tuple[Weights, str | None]:
     metadata = document.get("metadata", {})
     if not isinstance(metadata, dict):
         raise WeightsFormatError(f"metadata must be an object, got {type(metadata).__name__}")
-    found = _first_non_finite(document, skip=("value_weights", "policy_weights"))  # those say their index
-    if found is not None:
-        raise WeightsFormatError(f"{found[0]} is {found[1]!r}: weight files hold finite numbers only")
-    rules = metadata.get("rules", DEFAULT_RULES)
-    if not isinstance(rules, str) or rules not in RULE_SETS:
-        raise WeightsFormatError(f"metadata.rules must be one of {', '.join(RULE_SETS)}, got {shown(rules)}")
     version = metadata.get("format_version", FORMAT_VERSION)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise WeightsFormatError(f"metadata.format_version must be a positive integer, got {shown(version)}")
@@ -419,6 +413,12 @@ def _parse(document: dict[str, Any]) -> tuple[Weights, str | None]:
             f"metadata.format_version {version}: this rgou reads weight files up to version {FORMAT_VERSION} "
             "(a newer rgou?)"
         )
+    found = _first_non_finite(document, skip=("value_weights", "policy_weights"))  # those say their index
+    if found is not None:
+        raise WeightsFormatError(f"{found[0]} is {found[1]!r}: weight files hold finite numbers only")
+    rules = metadata.get("rules", DEFAULT_RULES)
+    if not isinstance(rules, str) or rules not in RULE_SETS:
+        raise WeightsFormatError(f"metadata.rules must be one of {', '.join(RULE_SETS)}, got {shown(rules)}")
     declared = metadata.get("layout")
     if declared is not None and declared not in LAYOUTS:
         raise WeightsFormatError(f"unknown metadata.layout {shown(declared)}: expected one of {LAYOUTS}")

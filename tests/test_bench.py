@@ -188,3 +188,23 @@ def test_plot_without_matplotlib_stops_before_the_run_and_says_what_to_install(t
     err = capsys.readouterr().err
     assert "pip install 'rgou[plot]'" in err
     assert not (tmp_path / "figures").exists()
+
+
+def test_the_pytorch_reference_loads_without_the_wait_policy_rgou_chose(tmp_path, monkeypatch):
+    # torch's own OpenMP reads OMP_WAIT_POLICY as it loads; rgou's passive waiting is for Numba's regions only
+    import os
+    import sys
+
+    from rgou import _numba
+    from rgou.bench import nn
+
+    (tmp_path / "torch.py").write_text("import os\nseen = os.environ.get('OMP_WAIT_POLICY')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    monkeypatch.setenv("OMP_WAIT_POLICY", "passive")
+    monkeypatch.setattr(_numba, "OMP_POLICY_CHOSEN_HERE", True)
+    assert nn._import_torch().seen is None
+    assert os.environ["OMP_WAIT_POLICY"] == "passive"
+    monkeypatch.delitem(sys.modules, "torch")
+    monkeypatch.setattr(_numba, "OMP_POLICY_CHOSEN_HERE", False)  # the user's own setting reaches torch too
+    assert nn._import_torch().seen == "passive"

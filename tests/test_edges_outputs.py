@@ -88,7 +88,9 @@ def test_an_existing_output_needs_force_everywhere(work, capsys, argv):
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    """Every file under `folder` (symlinks as their target's bytes, and as links)."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return {f"{p.relative_to(folder)}{' ->' if p.is_symlink() else ''}": p.read_bytes() for p in files}
 
 
 @pytest.mark.parametrize(
@@ -100,6 +102,7 @@ def _tree(folder: Path) -> dict[str, bytes]:
         ["generate", "--games", "2", "--depth", "1", "--out", "{partial}", "--force"],
         ["train", "--data", "d.npz", "--out", "{table}", "--force", *TINY],
         ["evaluate", "random", "--games", "2", "--json", "{link}", "--force"],
+        ["generate", "--games", "2", "--depth", "1", "--out", "{package_link}", "--force"],
         ["generate", "--games", "2", "--depth", "1", "--out", "{package}", "--force"],
         ["train", "--data", "d.npz", "--out", "{package}", "--force", *TINY],
         ["solve", "--pieces", "1", "--out", "{package}", "--force"],
@@ -113,10 +116,11 @@ def test_a_file_rgou_reads_by_default_is_never_an_output(work, capsys, monkeypat
     (tables / "finkel-7.table.partial").mkdir(parents=True)
     (tables / "finkel-7.table").write_bytes(b"a table")
     (tables / "finkel-7.table.partial" / "group-2-2.bin").write_bytes(b"a group")
-    os.link(tables / "finkel-7.table", work / "link.table")
+    (work / "link.table").symlink_to(tables / "finkel-7.table")  # a write goes through a symlink
     package = work / "package"
     (package / "data").mkdir(parents=True)
     (package / "data" / "training.json").write_text("{}")
+    (work / "settings.json").symlink_to(package / "data" / "training.json")
     monkeypatch.setenv("XDG_CACHE_HOME", str(work / "cache"))
     monkeypatch.setattr(_io, "PACKAGE_DIR", package)
     names = {
@@ -124,6 +128,7 @@ def test_a_file_rgou_reads_by_default_is_never_an_output(work, capsys, monkeypat
         "partial": tables / "finkel-7.table.partial" / "group-2-2.bin",
         "link": "link.table",
         "package": package / "data" / "training.json",
+        "package_link": "settings.json",
     }
     before = _tree(work)
     assert main([arg.format(**names) for arg in argv]) == 2

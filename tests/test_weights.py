@@ -297,7 +297,11 @@ BAD_FILES = {
         lambda: _text(_document(metadata={"layout": "column_major"})),
         "unknown metadata.layout",
     ),
-    "newer format": ("w.json", lambda: _text(_document(metadata={"format_version": 2})), "up to version 1"),
+    "newer format": (  # said first: a newer rgou's file may name things this one does not know
+        "w.json",
+        lambda: _text(_document(metadata={"format_version": 2, "rules": "a-new-rule-set"})),
+        "up to version 1",
+    ),
     "bad format version": (
         "w.json",
         lambda: _text(_document(metadata={"format_version": "1"})),

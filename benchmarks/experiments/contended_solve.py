@@ -4,7 +4,7 @@ Each run is a fresh process (OpenMP reads its settings once, when Numba first lo
 empty (GNU OpenMP's default: a thread spins up to 300,000 turns at a parallel region's end before it sleeps)
 or `passive` (rgou's default since this measurement: it sleeps at once). The busy process is a Python loop.
 
-    python benchmarks/experiments/contended_solve.py --pieces 5 --rounds 2    # about 8 minutes on 2 cores
+    python benchmarks/experiments/contended_solve.py --pieces 5 --rounds 2    # about 6 minutes on 2 cores
 """
 
 from __future__ import annotations

@@ -180,6 +180,19 @@ def _import_optional(name: str):
         return f"{type(exc).__name__}: {exc}"
 
 
+def _import_torch():
+    """torch, whose bundled OpenMP reads its settings as it loads: without the passive waiting rgou sets for
+    Numba (`rgou._numba`), unless the environment chose a policy, so the reference runs as it usually does."""
+    from rgou._numba import OMP_POLICY_CHOSEN_HERE
+
+    saved = os.environ.pop("OMP_WAIT_POLICY", None) if OMP_POLICY_CHOSEN_HERE else None
+    try:
+        return _import_optional("torch")
+    finally:
+        if saved is not None:
+            os.environ["OMP_WAIT_POLICY"] = saved
+
+
 def bench_nn(ctx: BenchContext) -> SectionResult:
     """Trainers (Numba, PyTorch, JAX) side by side on self-play minibatches; single-position inference; ML agent."""
     res = SectionResult()
@@ -231,7 +244,7 @@ def bench_nn(ctx: BenchContext) -> SectionResult:
     v0, p0 = init_params(VALUE_CONFIG, ctx.seed), init_params(POLICY_CONFIG, ctx.seed + 1)
 
     # ---- optional frameworks
-    torch = _import_optional("torch")
+    torch = _import_torch()
     if isinstance(torch, str):
         res.notes.append(f"PyTorch columns skipped: import torch failed ({torch})")
         torch = None
