@@ -86,7 +86,7 @@ def strict_json(text: str) -> object:
         return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as e:
         where = f"column {e.colno}" if e.lineno == 1 else f"line {e.lineno} column {e.colno}"
-        raise ValueError(f"not valid JSON ({e.msg} at {where})") from None
+        raise ValueError(f"not valid JSON ({e.msg.removesuffix(' at')} at {where})") from None  # "...character at"
     except _GivenTwice as e:
         raise ValueError(str(e)) from None
     except RecursionError:

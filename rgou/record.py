@@ -37,6 +37,7 @@ the end, or a winner that is not the game's is a ValueError naming the turn.
 from __future__ import annotations
 
 import json
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -178,7 +179,9 @@ class GameRecord:
         return out
 
     def truncated(self, turns: int) -> GameRecord:
-        """The same game with only its first `turns` turns (undo)."""
+        """The same game with only its first `turns` turns (undo), 0..len(turns)."""
+        if isinstance(turns, bool) or not isinstance(turns, numbers.Integral) or not 0 <= turns <= len(self.turns):
+            raise ValueError(f"turns must be an integer 0..{len(self.turns)}, got {turns!r}")
         return GameRecord(self.players, self.seed, self.stream, self.turns[:turns], self.rules)
 
     def to_json(self) -> dict:

@@ -99,12 +99,13 @@ class ValueTarget:
 
 def check_generated(target: ValueTarget | str, afterstates: bool) -> ValueTarget:
     """The target of generated data: search, exact or exact-unrolled; afterstates need an exact one."""
+    given = target
     try:
         target = ValueTarget.parse(target)
     except ValueError:
         target = None
     if target is None or target.kind not in GENERATED:
-        raise ValueError(f"value_target must be search, exact or exact-unrolled, got {target!s}")
+        raise ValueError(f"value_target must be search, exact or exact-unrolled, got {str(given)!r:.60}")
     if afterstates and not target.is_exact:
         raise ValueError(
             "afterstates (--afterstates): the positions after each move have no search value; "

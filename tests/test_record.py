@@ -166,3 +166,20 @@ def test_play_saves_its_record(tmp_path, monkeypatch, capsys):
 def test_an_unseeded_record_checks_the_rules_alone():
     record = GameRecord(("human", "ml+"), turns=[Turn(1, 4, 2), Turn(1, 2, 0)])
     assert record.state[2] == 0 and record.state[0] == 2  # piece 2 on the rosette, piece 0 entered at 2
+
+
+def test_a_record_is_cut_to_a_count_of_its_turns():
+    record = GameRecord(("human", "human"))
+    for _ in range(3):
+        record.add(0, None)
+    assert len(record.truncated(3).turns) == 3 and len(record.truncated(np.int64(1)).turns) == 1
+    for bad in (-1, 4, 1.0, True):  # -1 would have been Python's slice: all turns but the last
+        with pytest.raises(ValueError, match=r"turns must be an integer 0\.\.3"):
+            record.truncated(bad)
+
+
+def test_a_json_error_says_where_once():
+    from rgou._validate import strict_json
+
+    with pytest.raises(ValueError, match=r"\(Invalid control character at column 8\)"):
+        strict_json('{"a": "\x00"}')

@@ -240,3 +240,12 @@ def test_positions_after_moves_edge_cases(dataset):
 def test_afterstates_need_exact_targets():
     with pytest.raises(ValueError, match=r"afterstates.*exact"):
         generate(2, depth=1, afterstates=True)
+
+
+def test_a_bad_value_target_is_quoted_as_given():
+    from rgou.selfplay import GenerateOptions
+
+    with pytest.raises(ValueError, match=r"value_target must be search, exact or exact-unrolled, got 'zz'"):
+        GenerateOptions(value_target="zz")
+    with pytest.raises(ValueError, match=r"got 'td:0\.5'"):  # a target of training, not of generated data
+        GenerateOptions(value_target="td:0.5")

@@ -210,6 +210,9 @@ def test_bad_input_gets_a_clear_4xx_and_the_server_goes_on(server):
         (("GET", "/api/games/nosuchgame123", None), 404, "no such game"),
         (("GET", "/api/nothing", None), 404, "no such API route"),
         (("DELETE", f"/api/games/{gid}", None), 405, "not allowed"),
+        (("PUT", "/api/games", None), 405, "not allowed on /api/games: use POST"),
+        (("POST", "/api/info", {}), 405, "not allowed on /api/info: use GET"),
+        (("GET", "/api/games/load", None), 405, "use POST"),
         (("POST", "/api/games/load", {"record": {"format": "rgou-game"}}), 400, "not a valid game record"),
     ]
     for (method, path, body), status, text in cases:
@@ -362,7 +365,7 @@ def test_what_a_flood_or_a_slow_client_cannot_do(server):
     try:
         time.sleep(0.5)  # every idle connection holds a request slot, waiting for its request line
         status, _, data = Client(port).raw("GET", "/api/info")
-        assert status == 503 and b"busy" in data
+        assert status == 503 and json.loads(data) == {"error": "the server is busy: try again soon"}  # whole body
     finally:
         for sock in idle:
             sock.close()

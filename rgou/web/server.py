@@ -54,10 +54,12 @@ STATIC = {  # file -> content type: the only files served
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 CONTENT_LENGTH = re.compile(r"[0-9]{1,12}")  # ASCII digits only ('²'.isdigit() is True)
 MAX_CONNECTIONS = 64  # requests served at once; more are refused with a 503 (a slow client holds one)
+FIXED_ROUTES = {"/api/info": "GET", "/api/games": "POST", "/api/games/load": "POST"}  # path -> its one method
 GAME_ROUTE = re.compile(r"/api/games/([^/]+)(?:/(roll|move|undo|hint|record|review))?")
+BUSY_BODY = b'{"error": "the server is busy: try again soon"}'
 BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\n"
-    b'Content-Length: 45\r\n\r\n{"error": "the server is busy: try again soon"}'
+    b"Content-Length: %d\r\n\r\n%s" % (len(BUSY_BODY), BUSY_BODY)
 )
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -188,6 +190,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _route(self, method: str, path: str, session: str, body: dict) -> tuple[int, dict]:
         lobby = self.lobby
+        if path in FIXED_ROUTES and method != FIXED_ROUTES[path]:
+            raise GameError(405, f"{method} is not allowed on {path}: use {FIXED_ROUTES[path]}")
         if path == "/api/info" and method == "GET":
             return 200, {**lobby.info(), "version": __version__}
         if path == "/api/games" and method == "POST":
