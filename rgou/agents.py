@@ -44,7 +44,7 @@ from rgou._numba import njit
 from rgou._random import next_u64, seed_rng
 from rgou._validate import check_float, check_int
 from rgou.features import NUM_FEATURES, features_into
-from rgou.game import STATE_SIZE, TO_MOVE, count_legal_moves, legal_moves
+from rgou.game import STATE_SIZE, TO_MOVE, check_state, count_legal_moves, is_position, legal_moves
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
 from rgou.leaves import (
     LEAF_HEURISTIC,
@@ -176,8 +176,11 @@ def decide_into(data, state, rng, scratch):
 
 @njit
 def checked_decide_into(data, state, rng, scratch):
-    """decide_into, or (NO_MOVE, NaN) when the roll has no legal move: the entry point for Python,
-    one compiled call per decision (a separate legality check would cost a second dispatch)."""
+    """decide_into, or (NO_MOVE, NaN) when the roll has no legal move, or (NOT_A_POSITION, NaN) for a state
+    that is not a position: the entry point for Python, one compiled call per decision (separate checks
+    would cost more dispatches than the decision)."""
+    if not is_position(state):
+        return NOT_A_POSITION, np.nan
     if count_legal_moves(state) == 0:
         return NO_MOVE, np.nan
     return decide_into(data, state, rng, scratch)
@@ -194,15 +197,29 @@ class Decision:
     policy: list[float] | None
 
 
+NOT_A_POSITION = -2  # checked_decide_into's move for a state that is not a position (NO_MOVE is -1)
 NO_LEGAL_MOVE = "the position has no legal move (roll 0 or blocked): the turn passes"
 
 
 def _kernel_state(state) -> np.ndarray:
-    """A writable C-contiguous int8[STATE_SIZE] copy-or-view of a rolled state (the compiled entry's one type)."""
-    state = np.ascontiguousarray(state, dtype=np.int8)
+    """A writable C-contiguous int8[STATE_SIZE] copy-or-view of a rolled state (the compiled entry's one type).
+
+    An int8 state is checked by the compiled entry itself (`checked_decide_into`); any other type here,
+    before the cast, which would wrap 300 to 44.
+    """
+    if not (isinstance(state, np.ndarray) and state.dtype == np.int8):
+        state = check_state(state)
+    state = np.ascontiguousarray(state)
     if state.shape != (STATE_SIZE,):
         raise ValueError(f"a state is int8[{STATE_SIZE}], got shape {state.shape}")
     return state if state.flags.writeable else state.copy()
+
+
+def _decision(found: tuple, state: np.ndarray) -> tuple:
+    """The compiled entry's (move, value), or a ValueError naming what is wrong with `state`."""
+    if found[0] == NOT_A_POSITION:
+        check_state(state)  # raises, naming the field
+    return found
 
 
 def _legal(state: np.ndarray) -> np.ndarray:
@@ -262,7 +279,8 @@ class Agent:
         self._decide = kernels.checked_decide_into.compile(tuple(numba.typeof(a) for a in args))
 
     def choose_move(self, state: np.ndarray) -> int:
-        move = int(self._decide(self.data, self._kernels._kernel_state(state), self._rng, self._scratch)[0])
+        state = self._kernels._kernel_state(state)
+        move = int(self._kernels._decision(self._decide(self.data, state, self._rng, self._scratch), state)[0])
         if move == NO_MOVE:
             raise ValueError(NO_LEGAL_MOVE)
         return move
@@ -270,8 +288,8 @@ class Agent:
     def decide(self, state: np.ndarray) -> Decision:
         """The move with its per-slot scores (the agent's own mix of search and policy)."""
         state = self._kernels._kernel_state(state)
+        move, value = self._kernels._decision(self._decide(self.data, state, self._rng, self._scratch), state)
         legal = self._kernels._legal(state)
-        move, value = self._decide(self.data, state, self._rng, self._scratch)
         d = self.data
         sign = 1.0 if state[self._kernels.TO_MOVE] == P2 else -1.0
         has_policy = d.kind == AGENT_SEARCH and d.policy_weight != 0.0

@@ -369,27 +369,39 @@ _STATE_CODES = _state_codes()
 RULE_DERIVED = {"_STATE_CODES": _state_codes}  # module data `rgou.specialise` recomputes per rule set
 
 
+@njit(no_alloc=True)
+def _is_position(state, codes):
+    """Whether one integer state [16] is a valid position (see `check_states`), by its pieces' codes."""
+    total = 0
+    union = 0
+    for col in range(2 * NUM_PIECES):
+        index = np.int64(state[col]) + 1  # 0..21 for squares -1..20 (an int64 overflow wraps below 0)
+        code = codes[col, index if 0 <= index <= FINISHED + 1 else FINISHED + 2]
+        total += code
+        union |= code
+    to_move = state[TO_MOVE]
+    dice = state[DICE]
+    return not (
+        (total & ((1 << _BAD_BIT) - 1)) != (union & ((1 << NUM_SQUARES) - 1))  # two pieces on a square
+        or (total >> _BAD_BIT) & 255 != 0  # a square out of range or off its owner's track
+        or total >> _DONE_BIT == 2 * NUM_PIECES  # both players finished
+        or (to_move != P1 and to_move != P2)
+        or dice < 0
+        or dice > MAX_ROLL
+    )
+
+
+@njit(no_alloc=True)
+def is_position(state):
+    """Whether an int8[STATE_SIZE] kernel state is a valid position of the rule set (a kernel's own check)."""
+    return _is_position(state, _STATE_CODES)
+
+
 @njit
 def _first_bad_state(states, codes):
     """The first row of integer states [N, 16] that is not a valid position (see `check_states`); -1 when none is."""
     for row in range(states.shape[0]):
-        total = 0
-        union = 0
-        for col in range(2 * NUM_PIECES):
-            index = np.int64(states[row, col]) + 1  # 0..21 for squares -1..20 (an int64 overflow wraps below 0)
-            code = codes[col, index if 0 <= index <= FINISHED + 1 else FINISHED + 2]
-            total += code
-            union |= code
-        to_move = states[row, TO_MOVE]
-        dice = states[row, DICE]
-        if (
-            (total & ((1 << _BAD_BIT) - 1)) != (union & ((1 << NUM_SQUARES) - 1))  # two pieces on a square
-            or (total >> _BAD_BIT) & 255 != 0  # a square out of range or off its owner's track
-            or total >> _DONE_BIT == 2 * NUM_PIECES  # both players finished
-            or (to_move != P1 and to_move != P2)
-            or dice < 0
-            or dice > MAX_ROLL
-        ):
+        if not _is_position(states[row], codes):
             return row
     return -1
 

@@ -266,3 +266,35 @@ def test_an_ml_agent_takes_a_weight_file_or_a_packaged_models_name(weights, tmp_
     assert MLAgent("default").decide(state).scores == MLAgent(load_model("default")).decide(state).scores
     with pytest.raises(ValueError, match=r"missing\.json"):
         MLAgent(str(tmp_path / "missing.json"))
+
+
+@pytest.mark.parametrize("spec", ["random", "heuristic", "emm-2", "ml"])
+def test_an_agent_refuses_a_state_that_is_not_a_position(spec):
+    # The compiled entry checks an int8 state itself (a square of 50 was searched as if it were one); another
+    # dtype is checked before its cast to int8, which would wrap 300 to 44.
+    agent = make_agent(spec)
+    good = Position.initial(dice=2).to_array()
+    for slot, value, message in ((0, 50, r"p1\[0\] = 50 is out of range"), (15, 9, "dice must be 0..4"),
+                                 (14, 0, "to_move must be 1 or 2"), (1, 4, "two pieces on square 4")):  # fmt: skip
+        bad = good.copy()
+        bad[slot] = value
+        if slot == 1:
+            bad[0] = 4
+        for call in (agent.choose_move, agent.decide):
+            with pytest.raises(ValueError, match=f"state: {message}"):
+                call(bad)
+    wide = good.astype(np.int64)
+    wide[0] = 300
+    with pytest.raises(ValueError, match="300 is out of range"):
+        agent.choose_move(wide)
+    assert agent.choose_move(good) in Position.initial(dice=2).legal_moves()
+
+
+def test_an_agent_of_another_rule_set_checks_by_its_own_rules():
+    agent = make_agent("heuristic", rules="blitz")
+    state = Position.initial(dice=2, rules="blitz").to_array()
+    state[0] = state[1] = 4
+    with pytest.raises(ValueError, match="two pieces on square 4"):
+        agent.choose_move(state)
+    with pytest.raises(ValueError, match=r"expected shape \(12,\)"):
+        agent.choose_move(Position.initial(dice=2).to_array().astype(np.int64))
