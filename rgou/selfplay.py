@@ -61,6 +61,7 @@ from rgou.specialise import specialise
 from rgou.targets import ValueTarget, check_generated
 
 MAX_PLIES = 1000  # a game is cut after this many turns, passes included (see docs: practically none are)
+MAX_PLIES_LIMIT = 100 * MAX_PLIES  # the most max_plies may ask: arrays of games x max_plies are allocated
 MAX_SEED = 2**64 - 1  # seeds are uint64
 MAX_GAME_ID = 2**31 - 1  # game ids are int32 in the dataset
 CHUNK_GAMES_PER_THREAD = 512  # games per thread in one game-loop call (record arrays: ~20 KB a game)
@@ -206,7 +207,7 @@ class GenerateOptions:
         check_depth(self.depth)
         check_int("seed", self.seed, 0, MAX_SEED)
         object.__setattr__(self, "epsilon", check_float("epsilon", self.epsilon, 0.0, 1.0))
-        check_int("max_plies", self.max_plies, 1)
+        check_int("max_plies", self.max_plies, 1, MAX_PLIES_LIMIT)
         check_int("first_game", self.first_game, 0)
         if self.first_game + self.games > MAX_GAME_ID + 1:
             raise ValueError(

@@ -249,3 +249,14 @@ def test_a_bad_value_target_is_quoted_as_given():
         GenerateOptions(value_target="zz")
     with pytest.raises(ValueError, match=r"got 'td:0\.5'"):  # a target of training, not of generated data
         GenerateOptions(value_target="td:0.5")
+
+
+def test_sizes_that_could_not_be_allocated_are_refused_when_the_options_are_made():
+    from rgou.selfplay import MAX_PLIES_LIMIT, GenerateOptions
+    from rgou.train.options import TrainOptions
+
+    with pytest.raises(ValueError, match=f"max_plies must be in 1..{MAX_PLIES_LIMIT}"):
+        GenerateOptions(max_plies=2**40)  # was a MemoryError of 16 TiB when generating
+    with pytest.raises(ValueError, match=r"hidden_sizes \(1000000, 1000000\): a net of 1,000,159,000,007 parameters"):
+        TrainOptions(hidden_sizes=(10**6, 10**6))
+    assert TrainOptions(hidden_sizes=(512, 256, 128, 64)).hidden_sizes == (512, 256, 128, 64)

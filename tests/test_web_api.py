@@ -361,6 +361,14 @@ def test_what_a_flood_or_a_slow_client_cannot_do(server):
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall("POST /api/games HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: \u00b2\r\n\r\n".encode("latin-1"))
         assert sock.makefile("rb").read().startswith(b"HTTP/1.1 400")
+    for headers, answer in [
+        ("Host: 127.0.0.1\r\nContent-Length: 2\r\nContent-Length: 50", b"HTTP/1.1 400"),  # which body?
+        ("Host: 127.0.0.1\r\nHost: evil.com\r\nContent-Length: 2", b"HTTP/1.1 400"),
+        ("Host: localhost:80@evil.com\r\nContent-Length: 2", b"HTTP/1.1 403"),  # not a port: not this machine
+    ]:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(f"POST /api/games HTTP/1.1\r\n{headers}\r\n\r\n{{}}".encode())
+            assert sock.makefile("rb").read().startswith(answer), headers
     idle = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(MAX_CONNECTIONS)]
     try:
         time.sleep(0.5)  # every idle connection holds a request slot, waiting for its request line

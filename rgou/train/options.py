@@ -15,8 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from rgou._validate import check_float, check_int
-from rgou.nn.contract import DEFAULT_DROPOUT_RATE, DEFAULT_LEARNING_RATE, MAX_SIBLING_WEIGHT, POLICY_LOSSES
-from rgou.nn.layout import DEFAULT_HIDDEN_SIZES, NUM_POLICY_OUTPUTS
+from rgou.nn.contract import (
+    DEFAULT_DROPOUT_RATE,
+    DEFAULT_LEARNING_RATE,
+    MAX_NET_PARAMS,
+    MAX_SIBLING_WEIGHT,
+    POLICY_LOSSES,
+    net_params,
+)
+from rgou.nn.layout import DEFAULT_HIDDEN_SIZES, NUM_FEATURES, NUM_POLICY_OUTPUTS, NetConfig
 from rgou.selfplay import GenerateOptions
 from rgou.targets import ValueTarget
 
@@ -74,6 +81,12 @@ class TrainOptions:
             isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden_sizes
         ):
             raise ValueError(f"hidden_sizes must be positive integers, got {self.hidden_sizes!r}")
+        largest = net_params(NetConfig(NUM_FEATURES, self.hidden_sizes, NUM_POLICY_OUTPUTS))  # the policy net's
+        if largest > MAX_NET_PARAMS:
+            raise ValueError(
+                f"hidden_sizes {self.hidden_sizes!r}: a net of {largest:,} parameters, more than the "
+                f"{MAX_NET_PARAMS:,} a weight file or checkpoint may hold"
+            )
 
     @property
     def target(self) -> ValueTarget:
@@ -163,8 +176,6 @@ def load_config(path: str | Path | None = None) -> dict[str, Any]:
 
 def _check_architecture(architecture: Any, name: str) -> None:
     """An old config's "architecture": its hidden sizes are read; the other sizes must be the nets' own."""
-    from rgou.features import NUM_FEATURES
-
     if architecture is None:
         return
     fixed = {**ARCHITECTURE_SIZES, "input_size": NUM_FEATURES}

@@ -53,6 +53,7 @@ STATIC = {  # file -> content type: the only files served
 }
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 CONTENT_LENGTH = re.compile(r"[0-9]{1,12}")  # ASCII digits only ('²'.isdigit() is True)
+PORT = re.compile(r"[0-9]{1,5}")
 MAX_CONNECTIONS = 64  # requests served at once; more are refused with a 503 (a slow client holds one)
 FIXED_ROUTES = {"/api/info": "GET", "/api/games": "POST", "/api/games/load": "POST"}  # path -> its one method
 GAME_ROUTE = re.compile(r"/api/games/([^/]+)(?:/(roll|move|undo|hint|record|review))?")
@@ -158,6 +159,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         try:
             path = urlsplit(self.path).path
+            for header in ("Host", "Content-Length"):  # two of either: which one is meant is anyone's guess
+                if len(self.headers.get_all(header, [])) > 1:
+                    self.close_connection = True  # where its body ends is unknown too
+                    raise GameError(400, f"the request has more than one {header} header")
             if self.local_only and _host_name(self.headers.get("Host", "")) not in LOCAL_HOSTS:
                 raise GameError(403, "this server answers requests to this machine only (Host: localhost)")
             if not path.startswith("/api/"):
@@ -239,10 +244,17 @@ def _is_loopback(host: str) -> bool:
 
 
 def _host_name(header: str) -> str:
-    """The host of a Host header, without its port: 'localhost:8000' -> 'localhost', '[::1]:80' -> '[::1]'."""
+    """The host of a Host header, without its port: 'localhost:8000' -> 'localhost', '[::1]:80' -> '[::1]';
+    '' when what follows the host is not a port ('localhost:80@evil.com')."""
     if header.startswith("["):
-        return header[: header.find("]") + 1]
-    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+        host, _, port = header.partition("]")
+        host += "]"
+        port = port.removeprefix(":") if port.startswith(":") else port
+    elif header.count(":") == 1:
+        host, port = header.split(":")
+    else:
+        host, port = header, ""
+    return host if port == "" or PORT.fullmatch(port) else ""
 
 
 class Server(http.server.ThreadingHTTPServer):
