@@ -257,6 +257,7 @@ def test_sizes_that_could_not_be_allocated_are_refused_when_the_options_are_made
 
     with pytest.raises(ValueError, match=f"max_plies must be in 1..{MAX_PLIES_LIMIT}"):
         GenerateOptions(max_plies=2**40)  # was a MemoryError of 16 TiB when generating
-    with pytest.raises(ValueError, match=r"hidden_sizes \(1000000, 1000000\): a net of 1,000,159,000,007 parameters"):
+    too_large = r"hidden_sizes \(1000000, 1000000\): the policy net has 1,000,159,000,007 parameters"
+    with pytest.raises(ValueError, match=too_large):
         TrainOptions(hidden_sizes=(10**6, 10**6))
     assert TrainOptions(hidden_sizes=(512, 256, 128, 64)).hidden_sizes == (512, 256, 128, 64)

@@ -98,11 +98,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name, cfg in (("value", self.value_cfg), ("policy", self.policy_cfg)):
-            if net_params(cfg) > MAX_NET_PARAMS:
-                raise ValueError(
-                    f"the {name} net has {net_params(cfg):,} parameters, more than the {MAX_NET_PARAMS:,} "
-                    "a weight file or checkpoint may hold"
-                )
+            check_net_params(cfg, f"the {name} net")
         if self.value_cfg.input_size != self.policy_cfg.input_size:
             raise ValueError(
                 f"nets must share the input size, got {self.value_cfg.input_size} and {self.policy_cfg.input_size}"
@@ -203,6 +199,15 @@ def concat_batches(batches: list[Batch]) -> Batch:
     fields = list(zip(*batches))
     group = None if any(g is None for g in fields[6]) else np.concatenate(fields[6])
     return Batch(*(np.concatenate(f) for f in fields[:6]), group)
+
+
+def check_net_params(cfg: NetConfig, what: str) -> None:
+    """ValueError naming `what` when a net of `cfg` has more parameters than a weight file or checkpoint holds."""
+    if net_params(cfg) > MAX_NET_PARAMS:
+        raise ValueError(
+            f"{what} has {net_params(cfg):,} parameters, more than the {MAX_NET_PARAMS:,} "
+            "a weight file or checkpoint may hold"
+        )
 
 
 def net_params(cfg: NetConfig) -> int:

@@ -18,10 +18,9 @@ from rgou._validate import check_float, check_int
 from rgou.nn.contract import (
     DEFAULT_DROPOUT_RATE,
     DEFAULT_LEARNING_RATE,
-    MAX_NET_PARAMS,
     MAX_SIBLING_WEIGHT,
     POLICY_LOSSES,
-    net_params,
+    check_net_params,
 )
 from rgou.nn.layout import DEFAULT_HIDDEN_SIZES, NUM_FEATURES, NUM_POLICY_OUTPUTS, NetConfig
 from rgou.selfplay import GenerateOptions
@@ -81,12 +80,8 @@ class TrainOptions:
             isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden_sizes
         ):
             raise ValueError(f"hidden_sizes must be positive integers, got {self.hidden_sizes!r}")
-        largest = net_params(NetConfig(NUM_FEATURES, self.hidden_sizes, NUM_POLICY_OUTPUTS))  # the policy net's
-        if largest > MAX_NET_PARAMS:
-            raise ValueError(
-                f"hidden_sizes {self.hidden_sizes!r}: a net of {largest:,} parameters, more than the "
-                f"{MAX_NET_PARAMS:,} a weight file or checkpoint may hold"
-            )
+        policy = NetConfig(NUM_FEATURES, self.hidden_sizes, NUM_POLICY_OUTPUTS)  # the larger of the two nets
+        check_net_params(policy, f"hidden_sizes {self.hidden_sizes!r}: the policy net")
 
     @property
     def target(self) -> ValueTarget:
