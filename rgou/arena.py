@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from rgou._validate import check_int
+from rgou._validate import check_int, shown
 from rgou.agents import Agent, make_agent
 from rgou.game import engine
 from rgou.playout import NO_SAMPLE_MOVE
@@ -86,6 +86,7 @@ def match(
 ) -> PairResult:
     """Play `games` games of a against b with paired dice and alternating colours (under the agents' rule set)."""
     games = check_int("games", games, 1)
+    _check_agents(a=a, b=b)
     rec = _game_loop(a, b)(
         a.data,
         b.data,
@@ -101,6 +102,13 @@ def match(
     return summarize(a.name, b.name, rec.winners, rec.first_agent, rec.plies, rec.time_ns, rec.decisions)
 
 
+def _check_agents(**agents: object) -> None:
+    """TypeError naming the first argument that is not an Agent (a spec is made one by `make_agent`)."""
+    for name, agent in agents.items():
+        if not isinstance(agent, Agent):
+            raise TypeError(f"{name} must be an Agent (make_agent(spec) makes one from a spec), got {shown(agent)}")
+
+
 def _game_loop(a: Agent, b: Agent) -> Callable:
     """`rgou.playout.play_games` for the agents' rule set (both must play the same one)."""
     if a.rules != b.rules:
@@ -113,6 +121,7 @@ def match_records(
 ) -> list[GameRecord]:
     """The first `games` games of `match(a, b, ..., seed)`, the same games, as game records (every turn kept)."""
     games = check_int("games", games, 1)
+    _check_agents(a=a, b=b)
     max_plies = check_int("max_plies", max_plies, 1, MAX_TURNS)
     loop, kernels = _game_loop(a, b), engine(a.rules)
     out = []
@@ -193,6 +202,8 @@ def tournament(
     `threads` local workers); the results are the same as on one machine.
     `rules`: the rule set every game is played under.
     """
+    if not isinstance(specs, (list, tuple)) or not all(isinstance(spec, str) for spec in specs):
+        raise TypeError(f"specs must be a list of agent specs, such as ['heuristic', 'emm-2'], got {shown(specs)}")
     if len(specs) < 2:
         raise ValueError(f"an arena needs at least two agents, got {len(specs)}")
     agents = [make_agent(spec, seed=seed, rules=rules) for spec in specs]  # bad specs fail before any game

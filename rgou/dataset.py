@@ -44,6 +44,7 @@ import numpy as np
 
 from rgou._io import atomic_write
 from rgou._numba import njit
+from rgou._validate import shown
 from rgou.features import NUM_FEATURES, feature_kernels
 from rgou.game import STATE_SIZE, engine
 from rgou.rules import DEFAULT_RULES, MAX_PIECES, RULE_SETS, rule_set
@@ -179,6 +180,8 @@ class Dataset:
 
     def __post_init__(self) -> None:
         n = None
+        if not isinstance(self.meta, dict):
+            raise TypeError(f"dataset meta must be a dict (its 'rules' and description), got {shown(self.meta)}")
         state_size = engine(data_rules(self.meta)).STATE_SIZE
         if isinstance(self.features, StateFeatures) and (
             self.features.state is not self.state or self.features.rules != self.rules
@@ -211,6 +214,8 @@ class Dataset:
                 row = int(np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1))[0])
                 raise ValueError(f"dataset array {name!r} has a non-finite value in row {row}")
         _check_targets(self.value_target, self.policy_target)
+        if self.meta.get("format") != "json":  # a JSON export holds no positions: zeros, every slot legal
+            _check_positions(self.state, self.legal_mask, self.policy_target, self.rules)
         if not np.isin(self.outcome, (-1, 0, 1)).all():
             row = int(np.flatnonzero(~np.isin(self.outcome, (-1, 0, 1)))[0])
             raise ValueError(f"dataset array 'outcome' must hold -1, 0 or 1, got {self.outcome[row]} in row {row}")
@@ -318,6 +323,8 @@ class Dataset:
         for key in MIXABLE_META:  # the parts differ: none of their descriptions is the whole's
             if len({json.dumps(p.meta.get(key)) for p in parts}) > 1:
                 meta[key] = MIXED
+        if any(p.meta.get("format") == "json" for p in parts):  # some samples hold no positions: none can be stored
+            meta["format"] = "json"
         return cls(**arrays, meta=meta, decision=decision)
 
     def save(self, path: str | Path) -> Path:
@@ -364,8 +371,7 @@ class Dataset:
             raise ValueError(f"{path}: cannot read dataset ({type(e).__name__}: {e})") from e
         try:
             if fmt == 1:
-                engine(data_rules(meta)).check_states(arrays["state"], "dataset array 'state'")
-                return _checked_format_1(cls(**arrays, meta=meta))
+                return cls(**arrays, meta=meta)
             return cls.from_samples(**arrays, meta=meta)
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from e
@@ -464,18 +470,25 @@ def _first_bad_sample(items: list) -> None:
                 )
 
 
-def _checked_format_1(data: Dataset) -> Dataset:
-    """A format 1 dataset whose stored legal masks are its states' and whose policy targets are on legal slots."""
-    masks = _check_moves_legal(data.state, data.move, data.rules)
-    bad = (masks != data.legal_mask).any(axis=1) | ((data.policy_target > 0) & ~masks).any(axis=1)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        legal = np.flatnonzero(masks[row]).tolist()
-        raise ValueError(
-            f"dataset row {row}: 'legal_mask' (slots {np.flatnonzero(data.legal_mask[row]).tolist()}) or "
-            f"'policy_target' {data.policy_target[row].tolist()} is not what its state allows (slots {legal})"
-        )
-    return data
+def _check_positions(state: np.ndarray, legal_mask: np.ndarray, policy: np.ndarray, rules: str) -> None:
+    """States that are positions of `rules`, masks that are their legal slots, policy targets on legal slots only.
+
+    state int8 [N, STATE_SIZE], legal_mask bool [N, 7], policy float32 [N, 7],
+    of their checked dtypes and shapes; else ValueError naming the row.
+    """
+    engine(rules).check_states(state, "dataset array 'state'")
+    kernels = feature_kernels(rules)
+    row = int(kernels.first_bad_mask(np.ascontiguousarray(state), legal_mask, policy))
+    if row < 0:
+        return
+    legal = np.flatnonzero(kernels.legal_masks(state[row : row + 1])[0]).tolist()
+    given = np.flatnonzero(legal_mask[row]).tolist()
+    if given != legal:
+        raise ValueError(f"dataset row {row}: 'legal_mask' (slots {given}) is not its state's legal slots {legal}")
+    raise ValueError(
+        f"dataset row {row}: 'policy_target' {policy[row].tolist()} weighs a slot that is not legal in its state "
+        f"(legal slots {legal})"
+    )
 
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # every member's timestamp: the same data gives the same bytes

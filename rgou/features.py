@@ -297,3 +297,19 @@ def _legal_masks(states, out):
 def legal_masks(states: np.ndarray) -> np.ndarray:
     """The policy's legal-slot masks, bool [N, 7], of rolled states int8 [N, STATE_SIZE] (past the pieces: False)."""
     return _batch(_legal_masks, states, MAX_PIECES, np.bool_, np.zeros)  # slots past the pieces stay False
+
+
+@njit
+def first_bad_mask(states, masks, policy):
+    """The first row whose mask is not its state's legal slots, or whose policy target weighs an illegal slot; -1.
+
+    states: valid int8 [N, STATE_SIZE]; masks: bool [N, 7] (past the pieces:
+    False); policy: float32 [N, 7]. One pass, no array of masks made.
+    """
+    legal = np.zeros(MAX_PIECES, dtype=np.bool_)
+    for i in range(states.shape[0]):
+        legal_mask(states[i], legal)
+        for slot in range(MAX_PIECES):
+            if masks[i, slot] != legal[slot] or (policy[i, slot] != 0.0 and not legal[slot]):
+                return i
+    return -1

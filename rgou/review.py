@@ -1,6 +1,6 @@
 """Game review: how well each player played a recorded game, move by move.
 
-`review_game(record, chances)` judges every decision of a `GameRecord` with
+`review_game(record, chances=None)` judges every decision of a `GameRecord` with
 `rgou.chances.WinChances` (exact with a solved table, else estimated) and
 returns a `GameReview`:
 
@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from rgou._validate import shown
 from rgou.chances import WinChances, p1_chance
 from rgou.record import GameRecord
 from rgou.rules import DEFAULT_RULES, P1, P2
@@ -117,8 +118,18 @@ class GameReview:
         }
 
 
-def review_game(record: GameRecord, chances: WinChances) -> GameReview:
-    """Judge every decision of a recorded game (see the module docstring)."""
+def review_game(record: GameRecord, chances: WinChances | None = None) -> GameReview:
+    """Judge every decision of a recorded game (see the module docstring).
+
+    `chances` defaults to `WinChances(rules=record.rules)`: the cache folder's
+    solved table of the rule set, else the shipped model's estimates (Finkel).
+    """
+    if not isinstance(record, GameRecord):
+        raise TypeError(f"record must be a GameRecord (rgou.record.read_record(path)), got {shown(record)}")
+    if chances is None:
+        chances = WinChances(rules=record.rules)
+    elif not (callable(getattr(chances, "moves", None)) and callable(getattr(chances, "position", None))):
+        raise TypeError(f"chances must be a WinChances (or None for the default), got {shown(chances)}")
     judges = getattr(chances, "rules", DEFAULT_RULES)  # a judge that names no rule set judges Finkel games
     if record.rules != judges:
         raise ValueError(f"a game of the {record.rules} rules: these chances judge {judges} games")

@@ -34,12 +34,13 @@ from numba import types
 from numba.experimental import structref
 
 from rgou._numba import njit
-from rgou._validate import check_int
+from rgou._validate import check_int, shown
 from rgou.features import NUM_FEATURES
 from rgou.game import (
     DICE,
     STATE_SIZE,
     TO_MOVE,
+    Position,
     apply_move_inplace,
     copy_state_into,
     distinct_moves,
@@ -70,7 +71,7 @@ from rgou.leaves import (
     won_value,
 )
 from rgou.nn.inference import INFERENCE_WORK_ROWS
-from rgou.rules import DEFAULT_RULES, MAX_ROLL, NUM_PIECES, OFF_BOARD, P2, ROLL_PROBS, RULES_NAME
+from rgou.rules import DEFAULT_RULES, MAX_ROLL, NUM_PIECES, OFF_BOARD, P2, ROLL_PROBS
 from rgou.specialise import specialise
 
 MAX_DEPTH = 6  # about 0.25 s per decision with the heuristic; each ply costs ~25x more
@@ -429,13 +430,22 @@ def check_depth(depth: int, low: int = 1) -> int:
     return check_int("depth", depth, low, MAX_DEPTH)
 
 
-def _kernels_for(position, leaf: Leaf | None):
+def _kernels_for(position: Position, leaf: Leaf | None, params: HeuristicParams):
     """This module compiled for the position's rule set; other rule sets search on their heuristic here.
 
-    A leaf cannot say its rule set (a net leaf's model is the caller's): a
+    The arguments' types are checked here, before any kernel sees them. A
+    leaf cannot say its rule set (a net leaf's model is the caller's): a
     model of another rule set searches through its agent (`MLAgent(weights)`).
     """
-    rules = getattr(position, "rules", RULES_NAME)
+    if not isinstance(position, Position):
+        raise TypeError(
+            f"position must be a rgou.Position (Position.from_array(state) wraps a state array), got {shown(position)}"
+        )
+    if leaf is not None and not isinstance(leaf, Leaf):
+        raise TypeError(f"leaf must be a Leaf (heuristic_leaf, net_leaf, table_leaf) or None, got {shown(leaf)}")
+    if not isinstance(params, HeuristicParams):
+        raise TypeError(f"params must be a HeuristicParams (HeuristicParams.load(path)), got {shown(params)}")
+    rules = position.rules
     if leaf is not None and rules != DEFAULT_RULES:
         raise ValueError(
             f"leaf: the {rules} rules are searched on their own heuristic (leave leaf out); "
@@ -449,7 +459,7 @@ def expected_value(
 ) -> float:
     """Value of a `Position` before its player rolls (P2's point of view): the mean over the five rolls."""
     depth = check_depth(depth)
-    kernels = _kernels_for(position, leaf)
+    kernels = _kernels_for(position, leaf, params)
     leaf = kernels.heuristic_leaf(params) if leaf is None else leaf
     work = kernels.leaf_work(depth, leaf)
     return float(kernels.chance_value_into(position.to_array(), np.int64(depth), leaf, work, None))
@@ -465,7 +475,7 @@ def expectiminimax(
     `leaf` defaults to the heuristic with `params`.
     """
     depth = check_depth(depth)
-    kernels = _kernels_for(position, leaf)
+    kernels = _kernels_for(position, leaf, params)
     leaf = kernels.heuristic_leaf(params) if leaf is None else leaf
     scores = np.empty(kernels.NUM_PIECES, dtype=np.float64)
     work = kernels.leaf_work(depth, leaf)

@@ -37,7 +37,7 @@ from numba import prange
 
 from rgou._numba import njit, numba_threads
 from rgou._random import seed_rng
-from rgou._validate import check_float, check_int
+from rgou._validate import check_float, check_int, shown
 from rgou._version import __version__
 from rgou.agents import AGENT_RANDOM, search_agent_data
 from rgou.dataset import DATASET_FORMAT, Dataset, features_of, one_hot, run_starts
@@ -409,6 +409,10 @@ def generate_files(
     from rgou.agents import spec_inputs
     from rgou.dataset import write_json
 
+    if not isinstance(options, GenerateOptions):
+        raise TypeError(f"options must be a GenerateOptions (GenerateOptions(games, depth=...)), got {shown(options)}")
+    if shards is not None:
+        shards = check_int("shards", shards, 1)
     inputs = [*inputs, ("--table", options.table if isinstance(options.table, (str, Path)) else None)]
     inputs += [("--agent", path) for path in (spec_inputs(options.agent) if options.agent else [])]
     if shards:

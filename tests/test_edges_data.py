@@ -114,15 +114,15 @@ def test_a_format_1_dataset_checks_its_states_and_policy_targets(tmp_path, data)
     policy[6] = 0
     policy[6, np.argmin(legal)] = 1
     err = _load_error(_write_npz(tmp_path / "i.npz", {**arrays, "policy_target": policy}, {"format": 1}))
-    assert f"row 6: move {np.argmin(legal)} is not legal in its state" in err
+    assert "row 6: 'policy_target'" in err and "weighs a slot that is not legal in its state" in err
     policy[6, np.argmax(legal)] = 3  # the most probable move legal, a quarter on an illegal slot
     policy[6] /= 4
     err = _load_error(_write_npz(tmp_path / "j.npz", {**arrays, "policy_target": policy}, {"format": 1}))
-    assert "row 6: 'legal_mask'" in err and "is not what its state allows" in err
+    assert "row 6: 'policy_target'" in err and "weighs a slot that is not legal in its state" in err
     mask = data.legal_mask.copy()
     mask[9] = True
     err = _load_error(_write_npz(tmp_path / "m.npz", {**arrays, "legal_mask": mask}, {"format": 1}))
-    assert "row 9: 'legal_mask' (slots [0, 1, 2, 3, 4, 5, 6])" in err
+    assert "row 9: 'legal_mask' (slots [0, 1, 2, 3, 4, 5, 6]) is not its state's legal slots" in err
     assert len(Dataset.load(_write_npz(tmp_path / "ok.npz", arrays, {"format": 1}))) == len(data)
 
 

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from rgou._validate import shown
 from rgou.dataset import Dataset
 from rgou.nn.contract import TrainConfig
 from rgou.nn.layout import init_params
@@ -92,6 +93,10 @@ def train(
     """
     from rgou.shards import ShardedData
 
+    if not isinstance(data, (Dataset, ShardedData)):
+        raise TypeError(f"data must be a Dataset or a ShardedData, got {shown(data)}")
+    if not isinstance(options, TrainOptions):
+        raise TypeError(f"options must be a TrainOptions (TrainOptions(epochs=...)), got {shown(options)}")
     start = time.perf_counter()
     if isinstance(data, ShardedData):
         source = _ShardSource(data, options, options.shuffle_buffer)

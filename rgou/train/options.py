@@ -10,11 +10,12 @@ The defaults live in the dataclasses only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from rgou._validate import check_float, check_int
+from rgou._validate import check_float, check_int, shown
 from rgou.nn.contract import (
     DEFAULT_DROPOUT_RATE,
     DEFAULT_LEARNING_RATE,
@@ -189,6 +190,8 @@ def resolve_options(
     Names are flat (FLAT_NAMES): ``games`` and ``depth`` go to generation,
     ``epochs`` to training, ``seed`` and ``table`` to both.
     """
+    if not isinstance(overrides, Mapping):
+        raise TypeError(f"overrides must be a dict of option names to values ({{}} for none), got {shown(overrides)}")
     config = load_config() if config is None else config
     values: dict[str, Any] = dict(config.get("defaults", {}))
     hidden = config.get("architecture", {}).get("hidden_sizes")
