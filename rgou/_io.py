@@ -29,11 +29,22 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
+from rgou._validate import shown
+
 PathLike = str | os.PathLike[str]
 PACKAGE_DIR = Path(__file__).resolve().parent  # the installed package: its data folder holds the shipped models
 TABLE_PARTS = (".table", ".table.partial")  # a solved table in the cache folder, and an unfinished solve's folder
 TEMP_MARK = ".rgou-"  # in every temporary file's name: .NAME.rgou-HOST-PID-XXXX.tmp
 TEMP_SUFFIX = ".tmp"
+
+
+def path_list(name: str, value: object) -> list[str]:
+    """File names given as one (a str or path) or several (a list or tuple), as a list of str; else TypeError."""
+    if isinstance(value, (str, os.PathLike)):
+        return [os.fspath(value)]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (str, os.PathLike)) for v in value):
+        return [os.fspath(v) for v in value]
+    raise TypeError(f"{name} must be a file name or a list of file names, got {shown(value)}")
 
 
 def _read_umask() -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import numbers
 
+import numpy as np
+
 
 def check_int(name: str, value: object, low: int | None = None, high: int | None = None) -> int:
     """`value` as an int within [low, high] (bools rejected), else ValueError naming `name`."""
@@ -30,6 +32,24 @@ def check_float(name: str, value: object, low: float, high: float) -> float:
     if not low <= value <= high:  # also rejects NaN
         raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
     return value
+
+
+def check_bool(name: str, value: object, none: bool = False) -> bool | None:
+    """`value` as a bool (True, False or a NumPy bool; None too with `none`), else ValueError naming `name`.
+
+    A string is refused: "no" would be true.
+    """
+    if value is None and none:
+        return None
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False{' (or None)' if none else ''}, got {shown(value)}")
+    return bool(value)
+
+
+def check_callback(name: str, value: object) -> None:
+    """None or a function, else TypeError naming `name`: checked before the work it would report on."""
+    if value is not None and not callable(value):
+        raise TypeError(f"{name} must be a function (or None), got {shown(value)}")
 
 
 MAX_SHOWN = 60  # characters of a bad value quoted in an error message

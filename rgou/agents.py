@@ -42,7 +42,7 @@ import numpy as np
 
 from rgou._numba import njit
 from rgou._random import next_u64, seed_rng
-from rgou._validate import check_float, check_int
+from rgou._validate import check_bool, check_float, check_int, shown
 from rgou.features import NUM_FEATURES, features_into
 from rgou.game import STATE_SIZE, TO_MOVE, check_state, count_legal_moves, is_position, legal_moves
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
@@ -64,6 +64,7 @@ from rgou.rules import DEFAULT_RULES, MAX_PIECES, NUM_PIECES, P2, rule_set
 from rgou.search import DEFAULT_DEPTH, MAX_DEPTH, NO_MOVE, Work, check_depth, deepen_close_calls, make_work, search_into
 from rgou.specialise import specialise
 from rgou.targets import ValueTarget
+from rgou.weights import Weights
 
 AGENT_RANDOM = 0
 AGENT_SEARCH = 1
@@ -338,6 +339,8 @@ class ExpectiminimaxAgent(Agent):
 
 
 def _check_weights(weights) -> None:
+    if not isinstance(weights, Weights):
+        raise TypeError(f"weights must be a Weights, a weight file or a packaged model's name, got {shown(weights)}")
     if weights.value_config.input_size != NUM_FEATURES or weights.policy_config.input_size != NUM_FEATURES:
         raise ValueError(f"ML agent needs networks with {NUM_FEATURES} inputs")
     if weights.policy_config.output_size != MAX_PIECES or weights.value_config.output_size != 1:
@@ -399,6 +402,10 @@ class MLAgent(Agent):
         if isinstance(weights, (str, os.PathLike)):  # a weight file, or a packaged model's name
             weights = load_model(weights)
         _check_weights(weights)
+        exact_passes = check_bool("exact_passes", exact_passes)
+        unrolled, mirrored = check_bool("unrolled", unrolled, none=True), check_bool("mirrored", mirrored, none=True)
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"name must be a string (or None), got {shown(name)}")
         self.depth = check_int("ML search depth", depth, 0, MAX_ML_DEPTH)
         self.weights = weights
         self.mode = mode
@@ -476,7 +483,7 @@ def _parse_ml(spec: str) -> tuple[int, bool, str, str]:
     depth = 0
     if head != "ml":
         digits = head[len("ml-") :]
-        if not head.startswith("ml-") or not digits.isdigit():
+        if not head.startswith("ml-") or not (digits.isascii() and digits.isdigit()):
             raise ValueError(f"bad agent spec {spec!r}: expected ml[-D][+][:MODEL][:MODE], e.g. ml-2:model.json.gz")
         depth = int(digits)
     mode = DEFAULT_ML_MODE
@@ -522,6 +529,8 @@ def make_agent(
     """
     if not isinstance(spec, str):
         raise ValueError(f"agent spec must be a string, got {spec!r}")
+    if not isinstance(params, HeuristicParams):
+        raise TypeError(f"params must be a HeuristicParams (HeuristicParams.load(path)), got {shown(params)}")
     rules = rule_set(rules, "rules").name
     if spec == "random":
         agent: Agent = RandomAgent(seed, rules)
@@ -529,7 +538,7 @@ def make_agent(
         agent = HeuristicAgent(params, rules)
     elif spec.startswith(("expectiminimax-", "emm-")):
         depth = spec.split("-", 1)[1]
-        if not depth.isdigit():
+        if not (depth.isascii() and depth.isdigit()):  # '²' and '١' are digits to isdigit, not to int
             raise ValueError(f"bad agent spec {spec!r}: expected expectiminimax-N or emm-N with a depth N")
         agent = ExpectiminimaxAgent(int(depth), params, rules)
     elif spec in ("ml", "ml+") or spec.startswith(("ml:", "ml-", "ml+:")):

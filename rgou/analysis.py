@@ -30,12 +30,13 @@ bound on a line's length, for `analyze_lines`.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
-from rgou._validate import json_int, shown, strict_json
+from rgou._validate import check_bool, json_int, shown, strict_json
 from rgou.agents import MLAgent
 from rgou.features import NUM_FEATURES, feature_kernels
 from rgou.game import Position, engine
@@ -78,8 +79,12 @@ def read_lines(stream, limit: int = MAX_LINE) -> Iterator[bytes | str]:
         yield line
 
 
-def _position_object(line: str | bytes) -> dict:
-    """The JSON object of one position line, with every key of POSITION_KEYS; ValueError says what is wrong."""
+def _position_object(line: Line) -> dict:
+    """The JSON object of one position line (or the object itself), with every key of POSITION_KEYS; else ValueError."""
+    if isinstance(line, dict):
+        return _with_keys(line)
+    if not isinstance(line, (str, bytes)):
+        raise ValueError(f"a position line must be text (str or bytes) or a dict, got {_shown(line)}")
     if len(line) > MAX_LINE:
         unit = "bytes" if isinstance(line, bytes) else "characters"
         raise ValueError(f"line too long: over {MAX_LINE:,} {unit} (a position takes about 100)")
@@ -94,6 +99,10 @@ def _position_object(line: str | bytes) -> dict:
     data = strict_json(line)
     if not isinstance(data, dict):
         raise ValueError("expected a JSON object with p1, p2, to_move, dice")
+    return _with_keys(data)
+
+
+def _with_keys(data: dict) -> dict:
     missing = [k for k in POSITION_KEYS if k not in data]
     if missing:
         raise ValueError(f"missing {', '.join(missing)}")
@@ -114,7 +123,7 @@ def position_fields(line: Line, n_pieces: int = NUM_PIECES) -> tuple[list[int], 
     such as 12.0 are refused); ValueError names the field. The rules (tracks,
     two pieces on a square) are checked by `Position` and `make_state`.
     """
-    data = line if isinstance(line, dict) else _position_object(line)
+    data = _position_object(line)
     squares = {}
     for key in ("p1", "p2"):
         value = data[key]
@@ -131,7 +140,7 @@ def position_fields(line: Line, n_pieces: int = NUM_PIECES) -> tuple[list[int], 
 def parse_position(line: Line, rules: str = DEFAULT_RULES) -> Position:
     """A `Position` of `rules` from one JSON line (str, or bytes read as UTF-8); ValueError says what is wrong."""
     rules = rule_set(rules, "rules").name
-    data = line if isinstance(line, dict) else _position_object(line)
+    data = _position_object(line)
     _check_line_rules(data, rules)
     return Position(*position_fields(data, RULE_SETS[rules].pieces), rules)
 
@@ -163,10 +172,18 @@ class Analyzer:
         table=None,
         rules: str = DEFAULT_RULES,
     ):
-        """table: a solved `rgou.solve.Table` of the rule set (or None) for the exact fields."""
+        """table: a solved `rgou.solve.Table` of the rule set, or its file (or None), for the exact fields."""
         from rgou.models import load_model
+        from rgou.solve import Table, load_table
 
         self.rules = rule_set(rules, "rules").name
+        if not isinstance(params, HeuristicParams):
+            raise TypeError(f"params must be a HeuristicParams (HeuristicParams.load(path)), got {shown(params)}")
+        features = check_bool("features", features)
+        if isinstance(table, (str, os.PathLike)):
+            table = load_table(table, rules=self.rules)
+        elif table is not None and not isinstance(table, Table):
+            raise TypeError(f"table must be a solved Table or its file (or None), got {shown(table)}")
         weights = None if model is None else load_model(model)
         if weights is not None and weights.rules != self.rules:
             raise ValueError(f"the model ({model}) plays the {weights.rules} rules, not {self.rules}")
@@ -197,6 +214,9 @@ class Analyzer:
         return self.analyze(parse_position(data, self.rules))
 
     def analyze(self, pos: Position) -> dict:
+        """The report of one `Position` of the analyzer's rule set, as a dict of JSON values."""
+        if not isinstance(pos, Position):
+            raise TypeError(f"pos must be a rgou.Position (Position.from_array(state)), got {shown(pos)}")
         if pos.rules != self.rules:
             raise ValueError(f"a position of the {pos.rules} rules: this analyzer plays {self.rules}")
         game = self._game

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from rgou._validate import check_int, shown
+from rgou._validate import check_callback, check_int, shown
 from rgou.agents import Agent, make_agent
 from rgou.game import engine
 from rgou.playout import NO_SAMPLE_MOVE
@@ -87,6 +87,7 @@ def match(
     """Play `games` games of a against b with paired dice and alternating colours (under the agents' rule set)."""
     games = check_int("games", games, 1)
     _check_agents(a=a, b=b)
+    check_callback("progress", progress)
     rec = _game_loop(a, b)(
         a.data,
         b.data,
@@ -151,7 +152,28 @@ def summarize(
     time_ns: np.ndarray,
     decisions: np.ndarray,
 ) -> PairResult:
-    """A PairResult from per-game arrays of the game loop (agent 0 is a)."""
+    """A PairResult from per-game arrays of the game loop (agent 0 is a).
+
+    winners int [G] (0 unfinished, 1 or 2), first_agent int [G] (0: a moved
+    first), plies int [G], time_ns and decisions int [G, 2] (per agent), >= 0.
+    """
+    winners, first_agent, plies = np.asarray(winners), np.asarray(first_agent), np.asarray(plies)
+    time_ns, decisions = np.asarray(time_ns), np.asarray(decisions)
+    g = winners.shape[0] if winners.ndim == 1 else -1
+    for name, array, shape in (
+        ("winners", winners, (g,)),
+        ("first_agent", first_agent, (g,)),
+        ("plies", plies, (g,)),
+        ("time_ns", time_ns, (g, 2)),
+        ("decisions", decisions, (g, 2)),
+    ):
+        if array.shape != shape or array.dtype.kind not in "iu":
+            what = "[G]" if len(shape) == 1 else "[G, 2]"
+            raise ValueError(f"{name} must be integers {what} (G: the games), got {array.dtype} {array.shape}")
+        if array.size and array.min() < 0:
+            raise ValueError(f"{name} must be >= 0, got {array.min()}")
+    if not (np.isin(winners, (0, 1, 2)).all() and np.isin(first_agent, (0, 1)).all()):
+        raise ValueError("winners must be 0, 1 or 2 and first_agent 0 or 1")
     decided = winners != 0
     a_is_p1 = first_agent == 0
     a_won = decided & (winners == np.where(a_is_p1, 1, 2))
@@ -206,6 +228,7 @@ def tournament(
         raise TypeError(f"specs must be a list of agent specs, such as ['heuristic', 'emm-2'], got {shown(specs)}")
     if len(specs) < 2:
         raise ValueError(f"an arena needs at least two agents, got {len(specs)}")
+    check_callback("progress", progress)
     agents = [make_agent(spec, seed=seed, rules=rules) for spec in specs]  # bad specs fail before any game
     pairs = list(itertools.combinations(range(len(agents)), 2))
 

@@ -72,7 +72,7 @@ class WinChances:
         self.rules = rule_set(rules, "rules").name
         weights = None if model is None else load_model(model, self.rules)  # another rule set's: refused
         game, search = specialise("rgou.game", self.rules), specialise("rgou.search", self.rules)
-        self._to_move, self._distinct_moves = game.TO_MOVE, game.distinct_moves
+        self._to_move, self._distinct_moves, self._check_state = game.TO_MOVE, game.distinct_moves, game.check_state
         self._search_into, self._chance_value_into = search.search_into, search.chance_value_into
         pieces = RULE_SETS[self.rules].pieces
         if table is None and find_table and perfect_table_path(self.rules).exists():
@@ -110,8 +110,8 @@ class WinChances:
         return "exact" if self.exact else "estimated"
 
     def moves(self, state: np.ndarray) -> MoveChances:
-        """The mover's chances in a rolled position (int8[16], dice 1..4) with at least one legal move."""
-        state = np.ascontiguousarray(state, np.int8)
+        """The mover's chances in a rolled position (integers [STATE_SIZE], checked; dice 1..4) with a legal move."""
+        state = self._check_state(state)
         mover = int(state[self._to_move])
         with self._lock:
             value, best = self._search_into(state, np.int64(self._plies), self._leaf, self._work, self._scores, None)
@@ -128,8 +128,8 @@ class WinChances:
         return MoveChances(mover, mine(float(value)), int(best), after, choices)
 
     def position(self, state: np.ndarray) -> float:
-        """Player 1's chance in an unrolled position (int8[16]; its dice entry is ignored)."""
-        state = np.ascontiguousarray(state, np.int8)
+        """Player 1's chance in an unrolled position (integers [STATE_SIZE], checked; its dice entry is ignored)."""
+        state = self._check_state(state)
         with self._lock:
             value = self._chance_value_into(state, np.int64(self._plies - 1), self._leaf, self._work, None)
         return 1.0 - _p2_chance(float(value))

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from rgou._io import atomic_write
-from rgou._validate import check_int
+from rgou._validate import check_callback, check_int, shown
 from rgou.rules import DEFAULT_RULES
 from rgou.selfplay import DATA_FIELDS, GenerateOptions
 
@@ -109,6 +109,7 @@ def shard_plan(games: int, shards: int, first_game: int = 0) -> list[tuple[int, 
     """(first game, games) of each shard: contiguous ranges whose sizes differ by at most one."""
     games = check_int("games", games, 1)
     shards = check_int("shards", shards, 1, games)
+    first_game = check_int("first_game", first_game, 0)
     base, extra = divmod(games, shards)
     plan, start = [], first_game
     for i in range(shards):
@@ -359,6 +360,9 @@ def generate_shards(
     from rgou.heuristic import DEFAULT_PARAMS
     from rgou.solve import require_table_file
 
+    if not isinstance(options, GenerateOptions):
+        raise TypeError(f"options must be a GenerateOptions, got {shown(options)}")
+    check_callback("progress", progress)
     if options.params != DEFAULT_PARAMS:
         raise ValueError("--params: sharded runs use the default heuristic parameters")
     if options.table is not None and not isinstance(options.table, (str, Path)):
@@ -464,6 +468,13 @@ def match_sharded(
     from rgou.arena import summarize
 
     games = check_int("games", games, 1)
+    seed = check_int("seed", seed, 0, 2**64 - 1)
+    max_plies = check_int("max_plies", max_plies, 1)
+    if chunks is not None:
+        chunks = check_int("chunks", chunks, 1)
+    if workers is not None:
+        workers = check_int("workers", workers, 1)
+    check_callback("progress", progress)
     make_agent(spec_a, rules=rules)  # fail on a bad spec or rule set before starting a cluster
     make_agent(spec_b, rules=rules)
     pairs = (games + 1) // 2

@@ -294,7 +294,16 @@ class Dataset:
         return np.repeat(np.arange(len(starts), dtype=np.int32), np.diff(np.r_[starts, len(self)]))
 
     def subset(self, rows: np.ndarray) -> Dataset:
-        """The samples at `rows` (indices or a boolean mask), in that order."""
+        """The samples at `rows` (integer indices in -N..N-1, or a boolean mask [N]), in that order."""
+        rows = np.asarray(rows)
+        n = len(self)
+        if rows.dtype == np.bool_:
+            if rows.shape != (n,):
+                raise ValueError(f"rows: a boolean mask must have one flag a sample, [{n}], got shape {rows.shape}")
+        elif rows.ndim != 1 or rows.dtype.kind not in "iu":
+            raise ValueError(f"rows must be integer indices [K] or a boolean mask [{n}], got {rows.dtype} {rows.shape}")
+        elif rows.size and not (-n <= rows.min() and rows.max() < n):
+            raise ValueError(f"rows: indices must be in -{n}..{n - 1}, got {rows.min()}..{rows.max()}")
         decision = None if self.decision is None else self.decision[rows]
         arrays = {name: getattr(self, name)[rows] for name, _, _ in self.ARRAYS if name != "features"}
         features = self.features
@@ -304,6 +313,10 @@ class Dataset:
     @classmethod
     def concatenate(cls, parts: list[Dataset], meta: dict | None = None) -> Dataset:
         """The samples of several datasets, one after another."""
+        if not isinstance(parts, (list, tuple)) or not all(isinstance(p, Dataset) for p in parts):
+            raise TypeError(f"parts must be a list of Datasets, got {shown(parts)}")
+        if meta is not None and not isinstance(meta, dict):
+            raise TypeError(f"meta must be a dict (or None: the first part's), got {shown(meta)}")
         if not parts:
             raise ValueError("no datasets to concatenate")
         found = sorted({p.rules for p in parts})

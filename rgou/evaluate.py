@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rgou.agents import Agent
+from rgou._validate import check_callback, check_int, shown
+from rgou.agents import Agent, PerfectAgent
 from rgou.arena import summarize
 from rgou.rules import DEFAULT_RULES, P1, P2
 from rgou.specialise import specialise
@@ -70,6 +71,12 @@ def evaluate_agent(
 
     Games are played in chunks of paired games, so memory stays bounded.
     """
+    if not isinstance(agent, Agent):
+        raise TypeError(f"agent must be an Agent (make_agent(spec)), got {shown(agent)}")
+    if not isinstance(perfect, PerfectAgent):
+        raise TypeError(f"perfect must be a PerfectAgent (make_agent('perfect')), got {shown(perfect)}")
+    games = check_int("games", games, 1)
+    check_callback("progress", progress)
     if agent.rules != perfect.rules:
         raise ValueError(f"{agent.name} plays the {agent.rules} rules, {perfect.name} the {perfect.rules} rules")
     play_games = specialise("rgou.playout", agent.rules).play_games

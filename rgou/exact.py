@@ -20,9 +20,11 @@ from __future__ import annotations
 import numpy as np
 
 from rgou._numba import njit
-from rgou.game import TO_MOVE, legal_moves, pass_turn_inplace
-from rgou.rules import NUM_PIECES, P2
+from rgou._validate import shown
+from rgou.game import TO_MOVE, check_states, legal_moves, pass_turn_inplace
+from rgou.rules import NUM_PIECES, P2, RULES_NAME
 from rgou.solve.lookup import p2_win_after_moves, p2_win_probability
+from rgou.solve.table import Table
 
 
 @njit
@@ -84,7 +86,13 @@ def label_exactly(table, states: np.ndarray, unrolled: bool = False) -> tuple[np
     """(values float32 [N] in [-1, 1], P2's point of view; perfect moves int8 [N], -1 when passing).
 
     The values are the rolled positions' or, with `unrolled`, their pieces' before the roll.
+    `table`: the solved table of this rule set's real game; `states`: integers
+    [N, STATE_SIZE], checked as positions before the int8 cast.
     """
+    if not isinstance(table, Table) or table.rules != RULES_NAME or table.n_pieces != NUM_PIECES:
+        got = f"a {table.n_pieces}-piece {table.rules} table" if isinstance(table, Table) else shown(table)
+        raise ValueError(f"table: exact labels of {RULES_NAME} need its {NUM_PIECES}-piece solved Table, got {got}")
+    check_states(states, "states")
     states = np.ascontiguousarray(states, dtype=np.int8)
     values = np.empty(len(states), np.float64)
     moves = np.empty(len(states), np.int8)
@@ -104,6 +112,8 @@ def relabel_exactly(
     keeps move -1; None: every sample may have one (afterstates, whose passing
     positions get -1 from `label_exactly`).
     """
+    if has_policy is not None and np.shape(has_policy) != (len(states),):
+        raise ValueError(f"has_policy: expected one flag a state, [{len(states)}], got shape {np.shape(has_policy)}")
     values, moves = label_exactly(table, states, unrolled)
     if has_policy is not None:
         moves = np.where(has_policy, moves, -1).astype(np.int8)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from rgou._numba import njit
+from rgou._validate import shown
 from rgou.game import P1_OFFSET, P2_OFFSET, check_state
 from rgou.rules import (
     CENTER_FIRST,
@@ -88,7 +89,7 @@ class HeuristicParams:
     def from_dict(cls, data: dict) -> HeuristicParams:
         if not isinstance(data, dict):
             raise ValueError(f"heuristic parameters must be a JSON object, got {type(data).__name__}")
-        unknown = sorted(set(data) - set(PARAM_NAMES))
+        unknown = [key if isinstance(key, str) else shown(key) for key in data if key not in PARAM_NAMES]
         if unknown:
             raise ValueError(f"unknown heuristic parameters: {', '.join(unknown)}")
         return cls(**data)
@@ -179,6 +180,8 @@ def heuristic_score(state, params):
 
 def heuristic_score_of(position, params: HeuristicParams = DEFAULT_PARAMS) -> int:
     """`heuristic_score()` of a `Position` under its rule set (or of an int8[16] Finkel state)."""
+    if not isinstance(params, HeuristicParams):
+        raise TypeError(f"params must be a HeuristicParams (HeuristicParams.load(path)), got {shown(params)}")
     if not hasattr(position, "to_array"):
         return int(heuristic_score(check_state(position), params.to_array()))
     kernels = specialise(__name__, position.rules)

@@ -43,8 +43,11 @@ def load_model(name_or_path: str | Path, rules: str | None = None):
     rules: the rule set the model must be trained for (None: any); another is
     refused (`ModelRulesError`, a ValueError) naming the model and both rule sets.
     """
+    from rgou.rules import rule_set
     from rgou.weights import load_weights
 
+    if rules is not None:
+        rules = rule_set(rules, "rules").name  # "Finkel" is finkel; an unknown name is refused as one
     with model_file(name_or_path) as path:
         weights = load_weights(path)
     if rules is not None and weights.rules != rules:

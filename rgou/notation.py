@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rgou.game import DICE, TO_MOVE, _target_square, distinct_moves
+from rgou._validate import shown
+from rgou.game import DICE, TO_MOVE, _target_square, check_state, distinct_moves, legal_move_list
 from rgou.rules import (
     BOARD_ROWS,
     CAPTURE_AGAIN,
@@ -47,7 +48,11 @@ def _border(row: tuple) -> str:
 
 
 def render_board(state: np.ndarray) -> str:
-    """The board as text: square numbers, X (player 1) and O (player 2) on their squares, * rosettes."""
+    """The board as text: square numbers, X (player 1) and O (player 2) on their squares, * rosettes.
+
+    state: integers [STATE_SIZE], checked (a ValueError names the field).
+    """
+    state = check_state(state)
     occupant: dict[int, str] = {}
     for player, base in ((P1, 0), (P2, NUM_PIECES)):
         for sq in state[base : base + NUM_PIECES]:
@@ -83,7 +88,11 @@ def render_board(state: np.ndarray) -> str:
 
 
 def describe_move(state: np.ndarray, slot: int) -> str:
-    """A legal move in words, e.g. 'piece 3: 6 -> 7, rosette: roll again' (state rolled, move legal)."""
+    """A legal move in words, e.g. 'piece 3: 6 -> 7, rosette: roll again' (state rolled, move legal; both checked)."""
+    state = check_state(state)
+    legal = legal_move_list(state)
+    if isinstance(slot, bool) or not isinstance(slot, (int, np.integer)) or slot not in legal:
+        raise ValueError(f"slot {shown(slot)} is not a legal move of the state (legal: {legal})")
     player = int(state[TO_MOVE])
     base = 0 if player == P1 else NUM_PIECES
     square = int(state[base + slot])
@@ -107,6 +116,10 @@ def describe_move(state: np.ndarray, slot: int) -> str:
 
 
 def person_moves(state: np.ndarray) -> list[int]:
-    """The rolled position's moves as a person sees them (slots): one entering move however many pieces wait."""
+    """The rolled position's moves as a person sees them (slots): one entering move however many pieces wait.
+
+    state: integers [STATE_SIZE], checked.
+    """
+    state = check_state(state)
     out = np.empty(NUM_PIECES, np.int8)
     return [int(m) for m in out[: distinct_moves(state, out)]]

@@ -33,7 +33,7 @@ import numpy as np
 from rgou._clock import clock_ns
 from rgou._numba import njit
 from rgou._random import next_float, seed_rng
-from rgou._validate import check_int
+from rgou._validate import check_callback, check_int, shown
 from rgou.agents import AGENT_RANDOM, AgentData, agent_scratch, decide_into
 from rgou.game import (
     DICE,
@@ -192,15 +192,23 @@ def play_games(
     thread count or task size. record_samples: at most this many samples per
     game (0: none). progress(games_done, games) is called as tasks of
     `task_games` games finish (default: about 32 tasks per thread).
+    agent0, agent1: `Agent.data` of agents of this module's rule set (the
+    data does not say its rule set: `rgou.arena.match` checks the agents').
     """
+    for name, data in (("agent0", agent0), ("agent1", agent1)):
+        if not isinstance(data, AgentData):
+            raise TypeError(f"{name} must be an agent's AgentData (make_agent(spec).data), got {shown(data)}")
     games = check_int("games", games, 1, MAX_MATCH_GAMES)
     seed = check_int("seed", seed, 0, 2**64 - 1)
     first_game = check_int("first_game", first_game, 0, 2**63 - 1)
     max_plies = check_int("max_plies", max_plies, 1)
     record_samples = check_int("record_samples", record_samples, 0)
     n_threads = check_threads(threads)
-    size = task_games or max(1, min(64, games // (32 * n_threads)))
-    size = check_int("task_games", size, 1)
+    check_callback("progress", progress)
+    if task_games is None:
+        size = max(1, min(64, games // (32 * n_threads)))
+    else:
+        size = check_int("task_games", task_games, 1)
     rec = GameRecords(
         winners=np.zeros(games, np.int8),
         plies=np.zeros(games, np.int32),

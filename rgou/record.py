@@ -97,7 +97,12 @@ class GameRecord:
         self.stream = json_int("stream", self.stream, 0, MAX_SEED)
         self.rules = rule_set(self.rules, "rules").name
         self._engine = engine(self.rules)
+        if not isinstance(self.turns, (list, tuple)):
+            raise ValueError(f"turns must be a list of Turn, got {shown(self.turns)}")
         turns, self.turns = list(self.turns), []
+        bad = next((k for k, turn in enumerate(turns, start=1) if not isinstance(turn, Turn)), None)
+        if bad is not None:
+            raise ValueError(f"turn {bad}: expected a Turn(player, roll, move), got {shown(turns[bad - 1])}")
         self.state = self._engine.new_state()
         self._rng = None if self.seed is None else seed_rng(np.uint64(self.seed), np.uint64(self.stream))
         for number, turn in enumerate(turns, start=1):
@@ -280,5 +285,7 @@ def record_text(record: GameRecord) -> str:
 
 def write_record(record: GameRecord, path: str | Path) -> None:
     """Write a record atomically (a temporary file, then a rename)."""
+    if not isinstance(record, GameRecord):
+        raise TypeError(f"record must be a GameRecord, got {shown(record)}")
     with atomic_write(path, "w") as fh:
         fh.write(record_text(record))

@@ -7,10 +7,11 @@ packaged one, with errors that name the file.
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from rgou._validate import strict_json
 
 HEURISTIC_PARAMS_FILE = "heuristic_params.json"
 TRAINING_CONFIG_FILE = "training.json"
@@ -35,6 +36,6 @@ def read_json(path: str | Path | None, packaged: str, what: str) -> tuple[str, A
         except (OSError, UnicodeDecodeError) as e:
             raise ValueError(f"{name}: cannot read {what} ({e})") from e
     try:
-        return name, json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as e:
-        raise ValueError(f"{name}: not valid JSON ({e})") from e
+        return name, strict_json(text)  # a key given twice or a NaN is refused, not read as the last or a float
+    except ValueError as e:
+        raise ValueError(f"{name}: {e}") from e

@@ -37,7 +37,7 @@ from numba import prange
 
 from rgou._numba import njit, numba_threads
 from rgou._random import seed_rng
-from rgou._validate import check_float, check_int, shown
+from rgou._validate import check_callback, check_float, check_int, shown
 from rgou._version import __version__
 from rgou.agents import AGENT_RANDOM, search_agent_data
 from rgou.dataset import DATASET_FORMAT, Dataset, features_of, one_hot, run_starts
@@ -203,12 +203,13 @@ class GenerateOptions:
         if RULE_SETS.get(rules.name) != rules:
             raise ValueError(f"rules: data is generated under the built-in rule sets only ({', '.join(RULE_SETS)})")
         object.__setattr__(self, "rules", rules.name)
-        check_int("games", self.games, 1, MAX_GAME_ID + 1)
-        check_depth(self.depth)
-        check_int("seed", self.seed, 0, MAX_SEED)
+        # Python ints from here on (a NumPy int32 would overflow the sum below, and is no JSON)
+        object.__setattr__(self, "games", check_int("games", self.games, 1, MAX_GAME_ID + 1))
+        object.__setattr__(self, "depth", check_depth(self.depth))
+        object.__setattr__(self, "seed", check_int("seed", self.seed, 0, MAX_SEED))
         object.__setattr__(self, "epsilon", check_float("epsilon", self.epsilon, 0.0, 1.0))
-        check_int("max_plies", self.max_plies, 1, MAX_PLIES_LIMIT)
-        check_int("first_game", self.first_game, 0)
+        object.__setattr__(self, "max_plies", check_int("max_plies", self.max_plies, 1, MAX_PLIES_LIMIT))
+        object.__setattr__(self, "first_game", check_int("first_game", self.first_game, 0))
         if self.first_game + self.games > MAX_GAME_ID + 1:
             raise ValueError(
                 f"first_game + games (--first-game + --games) must be at most {MAX_GAME_ID + 1:,} (game ids are 32-bit)"
@@ -261,6 +262,7 @@ def generate(
     else:
         options = GenerateOptions(options, **fields)
     o = options
+    check_callback("progress", progress)
     if o.rules != RULES_NAME:  # this module compiled for the rule set plays its games
         return specialise(__name__, o.rules).generate(o, threads=threads, chunk_games=chunk_games, progress=progress)
     target = o.target
@@ -413,6 +415,8 @@ def generate_files(
         raise TypeError(f"options must be a GenerateOptions (GenerateOptions(games, depth=...)), got {shown(options)}")
     if shards is not None:
         shards = check_int("shards", shards, 1)
+    check_callback("progress", progress)
+    check_callback("message", message)
     inputs = [*inputs, ("--table", options.table if isinstance(options.table, (str, Path)) else None)]
     inputs += [("--agent", path) for path in (spec_inputs(options.agent) if options.agent else [])]
     if shards:

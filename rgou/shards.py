@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rgou._io import path_list
 from rgou.dataset import (
     MIXABLE_META,
     MIXED,
@@ -59,6 +60,9 @@ def shard_files(sources: list[str], allow_incomplete: bool = False) -> list[Path
     """
     from rgou.cluster import MANIFEST, manifest_shards, verify_run_files
 
+    sources = path_list("--data", sources)
+    if not sources:
+        raise ValueError("--data: no files given")
     paths: list[Path] = []
     singles: list[Path] = []
     for source in sources:
@@ -113,8 +117,14 @@ class ShardedData:
 
     @classmethod
     def open(cls, paths: list[Path]) -> ShardedData:
+        paths = [Path(p) for p in path_list("paths", paths)]
         if not paths:
             raise ValueError("no shards given")
+        seen: set[Path] = set()
+        for path in paths:
+            if path.resolve() in seen:
+                raise ValueError(f"the shard {path} is given twice (its games would count twice)")
+            seen.add(path.resolve())
         games, counts = [], []
         shared: dict[str, set] = {key: set() for key in MIXABLE_META}  # JSON texts of each shard's value
         rules: dict[str, Path] = {}  # a shard of each rule set found

@@ -95,8 +95,15 @@ class Weights:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.value = np.ascontiguousarray(self.value, dtype=np.float32)
-        self.policy = np.ascontiguousarray(self.policy, dtype=np.float32)
+        """What a weight file must hold, checked however the weights were made: no model reaches a net unchecked."""
+        for name in ("value_config", "policy_config"):
+            if not isinstance(getattr(self, name), NetConfig):
+                raise TypeError(f"{name} must be a NetConfig, got {shown(getattr(self, name))}")
+        if not isinstance(self.metadata, dict):
+            raise TypeError(f"metadata must be a dict, got {shown(self.metadata)}")
+        check_metadata(self.metadata, aliases=True)
+        self.value = _finite_vector("value", self.value)
+        self.policy = _finite_vector("policy", self.policy)
         for name, vec, cfg in (("value", self.value, self.value_config), ("policy", self.policy, self.policy_config)):
             if vec.ndim != 1 or vec.shape[0] != num_params(cfg):
                 raise ValueError(f"expected {name} vector of {num_params(cfg)} floats for {cfg}, got shape {vec.shape}")
@@ -113,6 +120,45 @@ class Weights:
         if not isinstance(name, str) or name not in RULE_SETS:
             raise WeightsFormatError(f"metadata.rules must be one of {', '.join(RULE_SETS)}, got {shown(name)}")
         return name
+
+
+def _finite_vector(name: str, values: object) -> np.ndarray:
+    """`values` as contiguous float32, refusing what is not a real number or not finite once float32."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "iuf":  # complex, bool, object, strings: not weights
+        raise WeightsFormatError(f"{name} weights must be real numbers, got dtype {array.dtype}")
+    with np.errstate(over="ignore"):
+        vec = np.ascontiguousarray(array, dtype=np.float32)
+    finite = np.isfinite(vec)
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite.ravel())[0])
+        raise WeightsFormatError(f"{name}[{bad}] = {float(array.ravel()[bad])!r} is not a finite float32")
+    return vec
+
+
+def check_metadata(metadata: dict, aliases: bool = False) -> None:
+    """A weight file's metadata: string keys, format_version 1..FORMAT_VERSION, a known rule set and layout.
+
+    `aliases`: the layout may be written "rgou" or "torch" (a file names it in full).
+    """
+    keys = [key for key in metadata if not isinstance(key, str)]
+    if keys:
+        raise WeightsFormatError(f"metadata keys must be strings, got {shown(keys[0])}")
+    version = metadata.get("format_version", FORMAT_VERSION)
+    if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1:
+        raise WeightsFormatError(f"metadata.format_version must be a positive integer, got {shown(version)}")
+    if version > FORMAT_VERSION:
+        raise WeightsFormatError(
+            f"metadata.format_version {version}: this rgou reads weight files up to version {FORMAT_VERSION} "
+            "(a newer rgou?)"
+        )
+    rules = metadata.get("rules", DEFAULT_RULES)
+    if not isinstance(rules, str) or rules not in RULE_SETS:
+        raise WeightsFormatError(f"metadata.rules must be one of {', '.join(RULE_SETS)}, got {shown(rules)}")
+    declared = metadata.get("layout")
+    known = (*LAYOUTS, *LAYOUT_ALIASES) if aliases else LAYOUTS
+    if declared is not None and (not isinstance(declared, str) or declared not in known):
+        raise WeightsFormatError(f"unknown metadata.layout {shown(declared)}: expected one of {LAYOUTS}")
 
 
 # Layout conversion.
@@ -150,6 +196,8 @@ def _layout_name(layout: str) -> str:
 
 def convert_weights(weights: Weights, from_layout: str, to_layout: str) -> Weights:
     """The same model with its vectors re-stored from one layout ("rgou"/"torch" or full name) to another."""
+    if not isinstance(weights, Weights):
+        raise TypeError(f"weights must be a Weights, got {shown(weights)}")
     src, dst = _layout_name(from_layout), _layout_name(to_layout)
     value, policy = weights.value.copy(), weights.policy.copy()
     if src != dst:
@@ -196,6 +244,8 @@ def save_weights(path: str | os.PathLike[str], weights: Weights) -> None:
 
     Raises WeightsFormatError for non-finite values (the target is left untouched).
     """
+    if not isinstance(weights, Weights):
+        raise TypeError(f"weights must be a Weights, got {shown(weights)}")
     path = Path(path)
     for name, cfg in (("value", weights.value_config), ("policy", weights.policy_config)):
         if net_params(cfg) > MAX_NET_PARAMS:
@@ -405,23 +455,11 @@ def _parse(document: dict[str, Any]) -> tuple[Weights, str | None]:
     metadata = document.get("metadata", {})
     if not isinstance(metadata, dict):
         raise WeightsFormatError(f"metadata must be an object, got {type(metadata).__name__}")
-    version = metadata.get("format_version", FORMAT_VERSION)
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise WeightsFormatError(f"metadata.format_version must be a positive integer, got {shown(version)}")
-    if version > FORMAT_VERSION:
-        raise WeightsFormatError(
-            f"metadata.format_version {version}: this rgou reads weight files up to version {FORMAT_VERSION} "
-            "(a newer rgou?)"
-        )
+    check_metadata(metadata)  # its format_version first: a newer rgou's file says so
     found = _first_non_finite(document, skip=("value_weights", "policy_weights"))  # those say their index
     if found is not None:
         raise WeightsFormatError(f"{found[0]} is {found[1]!r}: weight files hold finite numbers only")
-    rules = metadata.get("rules", DEFAULT_RULES)
-    if not isinstance(rules, str) or rules not in RULE_SETS:
-        raise WeightsFormatError(f"metadata.rules must be one of {', '.join(RULE_SETS)}, got {shown(rules)}")
     declared = metadata.get("layout")
-    if declared is not None and declared not in LAYOUTS:
-        raise WeightsFormatError(f"unknown metadata.layout {shown(declared)}: expected one of {LAYOUTS}")
     value_cfg, policy_cfg = _configs(document)
     if value_cfg.input_size != policy_cfg.input_size:
         raise WeightsFormatError(

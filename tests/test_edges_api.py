@@ -112,3 +112,315 @@ def test_a_concatenation_with_samples_of_a_json_export_holds_no_positions(tmp_pa
     with pytest.raises(ValueError, match="has no positions to store"):
         both.save(tmp_path / "both.npz")
     assert not (tmp_path / "both.npz").exists()
+
+
+# A review probed the library with about 850 bad arguments; each test below is one of its findings.
+
+
+@pytest.fixture(scope="module")
+def two_piece():
+    from rgou.solve import solve
+
+    return solve(2)
+
+
+def test_a_table_is_checked_when_made_so_no_lookup_reads_past_its_values(two_piece):
+    from rgou.solve import Table, make_state
+    from rgou.solve.table import load_perfect_table
+
+    values = two_piece.values
+    for args, message in (
+        ((7, values, 0.0, 0.0), r"the 7-piece finkel table needs float32 \[137870097\] .* got float32 \(12869,\)"),
+        ((2, np.zeros(3), 0.0, 0.0), r"needs float32 \[12869\] .* got float64 \(3,\)"),
+        ((2, values.astype(np.int64), 0.0, 0.0), r"got int64 \(12869,\)"),
+        ((2, None, 0.0, 0.0), "got None"),
+        ((0, values, 0.0, 0.0), "n_pieces must be in 1..7, got 0"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            Table(*args)
+    with pytest.raises(ValueError, match="unknown rule set 'bogus'"):
+        Table(2, values, 0.0, 0.0, rules="bogus")
+    assert Table(2, values, 0.0, 0.0, rules="FINKEL").rules == "finkel"
+    state = make_state([13, 12], [15, 14], 1, 0)
+    assert Table(2, values, 0.0, 0.0).win_probability(state) == two_piece.win_probability(state)
+    with pytest.raises(ValueError, match="needs its 7-piece table, got a 2-piece finkel one"):
+        load_perfect_table(two_piece)
+
+
+def test_exact_labels_check_the_table_and_the_states(two_piece, table):
+    from rgou.exact import label_exactly, relabel_exactly
+
+    start = np.asarray(Position.initial(dice=2).to_array())[None]
+    with pytest.raises(ValueError, match="need its 7-piece solved Table, got a 2-piece finkel table"):
+        label_exactly(two_piece, start)
+    with pytest.raises(ValueError, match="got None"):
+        label_exactly(None, start)
+    with pytest.raises(ValueError, match=r"states: row 0: two pieces on square 0"):
+        label_exactly(table, np.zeros((1, 16), np.int8))
+    wide = start.astype(np.int64)
+    wide[0, 0] = 300  # an int8 cast would make it 44
+    with pytest.raises(ValueError, match="p1\\[0\\] = 300 is out of range"):
+        label_exactly(table, wide)
+    with pytest.raises(ValueError, match=r"has_policy: expected one flag a state, \[1\], got shape \(3,\)"):
+        relabel_exactly(table, start, has_policy=np.array([True, False, True]))
+    values, moves = label_exactly(table, start)
+    assert moves.shape == (1,) and -1 <= values[0] <= 1
+
+
+def test_winning_chances_check_the_state():
+    from rgou.chances import WinChances
+
+    chances = WinChances(find_table=False)
+    start = Position.initial(dice=2).to_array()
+    bad = start.astype(np.int16)
+    bad[0] = 300
+    for state, message in (
+        (np.array([100] * 7 + [-1] * 7 + [1, 0], np.int8), r"p1\[0\] = 100 is out of range"),
+        (bad, r"p1\[0\] = 300 is out of range"),
+        (start[:5], r"expected shape \(16,\), got \(5,\)"),
+        (None, r"expected shape \(16,\), got \(\)"),
+        (start.astype(float), "expected integers"),
+    ):
+        for ask in (chances.moves, chances.position):
+            with pytest.raises(ValueError, match=message):
+                ask(state)
+    over = start.copy()
+    over[14] = 3  # to_move
+    with pytest.raises(ValueError, match="to_move"):
+        chances.moves(over)
+    assert 0 < chances.position(start) < 1
+
+
+def test_notation_checks_the_state_and_the_move():
+    from rgou.notation import describe_move, person_moves, render_board
+
+    start = Position.initial(dice=2).to_array()
+    for call in (lambda: person_moves(start[:3]), lambda: render_board([0] * 16), lambda: person_moves(None)):
+        with pytest.raises(ValueError, match="state"):
+            call()
+    for slot in (-1, 7, 99, 1.0, True):
+        with pytest.raises(ValueError, match=r"is not a legal move of the state \(legal: \[0, 1, 2, 3, 4, 5, 6\]\)"):
+            describe_move(start, slot)
+    assert describe_move(start, 0) == "piece 0: enters at 2" and person_moves(list(start)) == [0]
+
+
+def test_weights_are_checked_when_made():
+    from rgou import Weights, WeightsFormatError
+    from rgou.agents import MLAgent
+    from rgou.models import load_model
+
+    shipped = load_model("default")
+    good = shipped.value
+    for value, message in (
+        (np.where(np.arange(good.size) == 3, np.nan, good), r"value\[3\] = nan is not a finite float32"),
+        (np.where(np.arange(good.size) == 4, 1e300, good.astype(np.float64)), r"value\[4\] = 1e\+300 is not a finite"),
+        (good.astype(np.complex64), "value weights must be real numbers, got dtype complex64"),
+    ):
+        with pytest.raises(WeightsFormatError, match=message):
+            Weights(value, shipped.policy, shipped.value_config, shipped.policy_config)
+    for metadata, message in (
+        ({"layout": "bogus"}, "unknown metadata.layout 'bogus'"),
+        ({"rules": "bogus"}, "metadata.rules must be one of"),
+        ({"format_version": 99}, "a newer rgou"),
+        ({"format_version": "x"}, "format_version must be a positive integer"),
+        ({5: 1, "5": 2}, "metadata keys must be strings, got 5"),
+    ):
+        with pytest.raises(WeightsFormatError, match=message):
+            Weights(good, shipped.policy, shipped.value_config, shipped.policy_config, metadata)
+    with pytest.raises(TypeError, match="metadata must be a dict"):
+        Weights(good, shipped.policy, shipped.value_config, shipped.policy_config, None)
+    assert (
+        Weights(good, shipped.policy, shipped.value_config, shipped.policy_config, {"layout": "rgou"}).layout == "rgou"
+    )
+    for weights in (None, 5, {}):
+        with pytest.raises(TypeError, match="weights must be a Weights, a weight file or a packaged model's name"):
+            MLAgent(weights)
+
+
+def test_numpy_integers_become_python_ints_and_the_game_id_range_holds():
+    import json
+
+    from rgou.selfplay import GenerateOptions
+
+    with pytest.raises(ValueError, match="first_game \\+ games"):
+        GenerateOptions(games=np.int32(2), first_game=np.int32(2**31 - 1), depth=1)
+    options = GenerateOptions(games=np.int32(2), seed=np.uint64(7), depth=np.int8(1))
+    assert type(options.games) is int and type(options.seed) is int and type(options.depth) is int
+    train = TrainOptions(
+        seed=np.uint32(5), epochs=np.int64(2), learning_rate=np.float32(0.5), hidden_sizes=[np.int64(8)]
+    )
+    assert json.loads(json.dumps(train.to_json()))["seed"] == 5 and train.hidden_sizes == (8,)
+    for field, value in (("init", 5), ("table", 5), ("hidden_sizes", None), ("hidden_sizes", "8")):
+        with pytest.raises(ValueError, match=field):
+            TrainOptions(**{field: value})
+
+
+def test_callbacks_are_checked_before_any_work(tmp_path, data):
+    from rgou.solve import solve
+    from rgou.train import train_model
+
+    options = resolve_options("quick", {"epochs": 1, "games": 2, "eval_games": 0})
+    for name in ("on_epoch", "progress", "message"):
+        with pytest.raises(TypeError, match=f"{name} must be a function \\(or None\\), got 5"):
+            train_model(options, out=tmp_path / "m.json", **{name: 5})
+    assert not list(tmp_path.iterdir())  # no checkpoint, no model
+    with pytest.raises(TypeError, match="progress must be a function"):
+        generate(games=2, depth=1, progress=5)
+    with pytest.raises(TypeError, match="progress must be a function"):
+        solve(1, progress=5)
+    with pytest.raises(TypeError, match="on_epoch must be a function"):
+        train(data, TrainOptions(epochs=1), on_epoch="x")
+    with pytest.raises(TypeError, match="options must be a PipelineOptions or a preset's name"):
+        train_model(5)
+
+
+def test_states_for_the_solver_are_integers():
+    from rgou.solve import make_state, position_count
+
+    for p1, message in (
+        ([1.7, -1], r"p1\[0\] must be a small integer, got 1\.7"),
+        (["a", -1], "got 'a'"),
+        ([2**70, -1], "got 1180591620717411303424"),
+        (None, "p1 must be a list of squares"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            make_state(p1, [-1, -1], 1, 0)
+    with pytest.raises(ValueError, match=r"to_move must be a small integer, got 1\.9"):
+        make_state([1, -1], [-1, -1], 1.9, 2)
+    with pytest.raises(ValueError, match="as many pieces"):
+        make_state([1, -1], [-1], 1, 2)
+    for n in (2.5, None, 0):
+        with pytest.raises(ValueError, match="n_pieces must be"):
+            position_count(n)
+
+
+def test_validation_split_arguments():
+    from rgou.train import split_by_game
+
+    games = np.repeat(np.arange(10), 3)
+    for args, message in (((2.0, 0), "fraction must be in"), ((-1, 0), "fraction"), ((float("nan"), 0), "fraction"),
+                          ((0.5, None), "seed must be an integer")):  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            split_by_game(games, *args)
+    with pytest.raises(ValueError, match="game_id must be integers"):
+        split_by_game(None, 0.5, 0)
+    train_rows, val_rows = split_by_game(games, 0.2, 3)
+    assert len(val_rows) == 6 and np.array_equal(np.sort(np.r_[train_rows, val_rows]), np.arange(30))
+
+
+def test_a_single_file_name_is_one_file_and_a_shard_named_twice_is_refused(tmp_path, data):
+    from rgou.shards import ShardedData
+    from rgou.train import read_data
+
+    path = tmp_path / "d.npz"
+    data.save(path)
+    assert len(read_data(str(path))) == len(read_data([str(path)])) == len(data)
+    assert len(read_data(path)) == len(data)
+    with pytest.raises(ValueError, match="given twice"):
+        ShardedData.open([path, tmp_path / "." / "d.npz"])
+    with pytest.raises(TypeError, match="must be a file name or a list of file names"):
+        read_data(5)
+    with pytest.raises(ValueError, match="no files given"):
+        read_data([])
+
+
+def test_flags_are_booleans_and_names_strings():
+    from rgou.agents import MLAgent
+    from rgou.analysis import Analyzer
+
+    for name in ("unrolled", "mirrored", "exact_passes"):
+        with pytest.raises(ValueError, match=f"{name} must be True or False"):
+            MLAgent("default", **{name: "no"})
+    with pytest.raises(ValueError, match="name must be a string"):
+        MLAgent("default", name=5)
+    with pytest.raises(ValueError, match="features must be True or False"):
+        Analyzer(features="no")
+    assert MLAgent("default", unrolled=np.bool_(False)).unrolled is False
+
+
+def test_game_loop_arrays_and_plans_are_checked():
+    from rgou.arena import summarize
+    from rgou.cluster import shard_plan
+    from rgou.playout import play_games
+
+    ones = np.ones(3, np.int64)
+    times = np.ones((3, 2), np.int64)
+    with pytest.raises(ValueError, match="winners must be 0, 1 or 2"):
+        summarize("a", "b", np.array([5, 7, 9]), ones, ones, times, times)
+    with pytest.raises(ValueError, match="time_ns must be >= 0"):
+        summarize("a", "b", ones, ones, ones, -times, times)
+    with pytest.raises(ValueError, match=r"time_ns must be integers \[G, 2\]"):
+        summarize("a", "b", ones, ones, ones, ones, times)
+    with pytest.raises(ValueError, match="first_game must be >= 0"):
+        shard_plan(5, 2, first_game=-3)
+    heuristic = make_agent("heuristic").data
+    with pytest.raises(ValueError, match="task_games must be >= 1, got 0"):
+        play_games(heuristic, heuristic, 2, 0, task_games=0)
+    with pytest.raises(TypeError, match="agent0 must be an agent's AgentData"):
+        play_games(None, heuristic, 2, 0)
+
+
+def test_rule_set_names_specs_and_parameter_files(tmp_path):
+    from rgou import HeuristicParams
+    from rgou.models import load_model
+
+    assert load_model("default", rules="Finkel").rules == "finkel"
+    with pytest.raises(ValueError, match="unknown rule set 'bogus'"):
+        load_model("default", rules="bogus")
+    path = tmp_path / "p.json"
+    path.write_text('{"win_score": 5000, "win_score": 10000}')
+    with pytest.raises(ValueError, match="key 'win_score' given twice"):
+        HeuristicParams.load(path)
+    with pytest.raises(ValueError, match="unknown heuristic parameters: 5"):
+        HeuristicParams.from_dict({5: 1})
+    for spec in ("emm-²", "expectiminimax-١", "ml-²"):
+        with pytest.raises(ValueError, match="bad agent spec"):
+            make_agent(spec)
+    with pytest.raises(TypeError, match="params must be a HeuristicParams"):
+        make_agent("heuristic", params=None)
+
+
+def test_rows_parts_records_and_paths_are_named(data, tmp_path):
+    from rgou.analysis import Analyzer, analyze_lines, parse_position
+    from rgou.evaluate import evaluate_agent
+    from rgou.record import write_record
+    from rgou.solve import save_table
+    from rgou.train import checkpoint_path
+
+    for rows, message in (
+        (None, "rows must be integer indices"),
+        (5, "rows must be integer indices"),
+        (np.array([10**6]), "indices must be in"),
+        (np.ones(3, bool), "a boolean mask must"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            data.subset(rows)
+    assert len(data.subset(np.array([-1, 0]))) == 2
+    with pytest.raises(TypeError, match="parts must be a list of Datasets"):
+        Dataset.concatenate([data, None])
+    with pytest.raises(TypeError, match="meta must be a dict"):
+        Dataset.concatenate([data], meta=5)
+    with pytest.raises(ValueError, match="missing dice"):
+        parse_position({"p1": [-1] * 7, "p2": [-1] * 7, "to_move": 1})
+    with pytest.raises(ValueError, match="a position line must be text"):
+        parse_position(None)
+    good = '{"p1": [-1, -1, -1, -1, -1, -1, -1], "p2": [-1, -1, -1, -1, -1, -1, -1], "to_move": 1, "dice": 2}'
+    out = list(analyze_lines([good, None, good], Analyzer(features=False)))
+    assert [m is None for _, m in out] == [True, False, True] and "line 2: a position line must be text" in out[1][1]
+    with pytest.raises(TypeError, match=r"pos must be a rgou\.Position"):
+        Analyzer().analyze(None)
+    with pytest.raises(ValueError, match=r"turn 1: expected a Turn\(player, roll, move\), got 5"):
+        GameRecord(("a", "b"), turns=[5])
+    with pytest.raises(ValueError, match="turns must be a list of Turn"):
+        GameRecord(("a", "b"), turns="ab")
+    with pytest.raises(TypeError, match="record must be a GameRecord"):
+        write_record(None, tmp_path / "r.json")
+    with pytest.raises(TypeError, match="table must be a Table"):
+        save_table(None, tmp_path / "t.table")
+    for name in ("", "dir/", "."):
+        with pytest.raises(ValueError, match="names no file"):
+            checkpoint_path(name)
+    agent = make_agent("random")
+    with pytest.raises(TypeError, match="perfect must be a PerfectAgent"):
+        evaluate_agent(agent, make_agent("heuristic"), 2)
+    assert not list(tmp_path.iterdir())

@@ -341,8 +341,12 @@ def test_failed_save_leaves_target_untouched(tmp_path, bad):
     before = target.read_bytes()
     broken = p.copy()
     broken[5] = bad
+    with pytest.raises(WeightsFormatError, match=r"policy\[5\] = .* is not a finite float32"):
+        _small_weights(v, broken)  # refused when made
+    weights = _small_weights(v, p.copy())
+    weights.policy[5] = bad  # or changed in place afterwards
     with pytest.raises(WeightsFormatError, match=r"policy_weights\[5\]"):
-        save_weights(target, _small_weights(v, broken))
+        save_weights(target, weights)
     assert target.read_bytes() == before
     with pytest.raises(WeightsFormatError, match="metadata"):
         save_weights(target, _small_weights(v, p, note=object()))

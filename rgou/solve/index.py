@@ -53,6 +53,7 @@ from math import comb
 import numpy as np
 
 from rgou._numba import njit
+from rgou._validate import check_int
 from rgou.rules import FINKEL, RuleSet, rule_set
 from rgou.solve import rules as solve_rules
 from rgou.solve.rules import (
@@ -340,8 +341,7 @@ del _T
 
 def position_count(n_pieces: int, rules: str | RuleSet | None = None) -> int:
     """Number of indexed (non-final, mover-relative) positions of the N-piece game of `rules` (None: Finkel)."""
-    if not 1 <= n_pieces <= MAX_PIECES:
-        raise ValueError(f"n_pieces must be in 1..{MAX_PIECES}, got {n_pieces!r}")
+    n_pieces = check_int("n_pieces", n_pieces, 1, MAX_PIECES)
     rules = RULES if rules is None else rule_set(rules, "rules")
     if rules != RULES:
         return specialise(__name__, rules).position_count(n_pieces, rules)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from rgou._numba import njit
+from rgou._validate import check_int, shown
 from rgou.game import position_problem
 from rgou.rules import P1, P2, RuleSet, rule_set
 from rgou.solve.index import derived_constants as index_constants
@@ -165,9 +166,18 @@ def best_move(values, state):
 
 def make_state(p1, p2, to_move: int = P1, dice: int = 0, rules: str | RuleSet | None = None) -> np.ndarray:
     """Validated int8[2N + 2] state from N squares per player (rgou numbering), for N = 1..7 (rules None: Finkel)."""
-    p1 = [int(s) for s in p1]
-    p2 = [int(s) for s in p2]
-    state = np.array(p1 + p2 + [int(to_move), int(dice)], dtype=np.int64)
+    fields = []
+    for name, values in (("p1", p1), ("p2", p2), ("to_move", [to_move]), ("dice", [dice])):
+        if not isinstance(values, (list, tuple, np.ndarray)):
+            raise ValueError(f"{name} must be a list of squares, got {shown(values)}")
+        for k, v in enumerate(values):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not -128 <= v <= 127:
+                where = f"{name}[{k}]" if name in ("p1", "p2") else name
+                raise ValueError(f"{where} must be a small integer, got {shown(v)}")
+        fields += [int(v) for v in values]
+    if len(p1) != len(p2):
+        raise ValueError(f"p1 and p2 must list as many pieces, got {len(p1)} and {len(p2)}")
+    state = np.array(fields, dtype=np.int64)
     return check_state(state, len(p1), rules)
 
 
@@ -176,8 +186,7 @@ def check_state(state, n_pieces: int, rules: str | RuleSet | None = None) -> np.
     rules = RULES if rules is None else rule_set(rules, "rules")
     if rules != RULES:
         return specialise(__name__, rules).check_state(state, n_pieces, rules)
-    if not 1 <= n_pieces <= MAX_PIECES:
-        raise ValueError(f"n_pieces must be in 1..{MAX_PIECES}, got {n_pieces!r}")
+    n_pieces = check_int("n_pieces", n_pieces, 1, MAX_PIECES)
     arr = np.asarray(state)
     size = 2 * n_pieces + 2
     if arr.shape != (size,):

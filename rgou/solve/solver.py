@@ -76,7 +76,7 @@ import numpy as np
 from numba import prange
 
 from rgou._numba import njit, numba_threads, prefetch, prefetch_span, warm_up
-from rgou._validate import check_int
+from rgou._validate import check_callback, check_int
 from rgou.rules import FINKEL, RULE_SETS, RuleSet, rule_set
 from rgou.solve.checkpoint import checkpoint_dir, load_group, save_group
 from rgou.solve.index import (
@@ -862,6 +862,7 @@ def solve(
     tolerance = float(tolerance)
     if threads is not None:
         threads = check_int("threads", threads, 1, numba.config.NUMBA_NUM_THREADS)
+    check_callback("progress", progress)
     out = None if out is None else check_table_path(out)
     folder = None if out is None else checkpoint_dir(out)
 

@@ -88,6 +88,25 @@ class Table:
     groups: tuple = field(default=(), repr=False)
     rules: str = RULES_NAME
 
+    def __post_init__(self) -> None:
+        """The rule set, piece count and values' dtype and length: what the look-up kernels index by.
+
+        The values' range is checked where they are read (`load_table`) and
+        written (`save_table`), not here: a memory-mapped table is read lazily.
+        """
+        rules = rule_set(self.rules, "rules")
+        if isinstance(self.rules, str):
+            object.__setattr__(self, "rules", rules.name)
+        n = check_int("n_pieces", self.n_pieces, 1, MAX_PIECES)
+        object.__setattr__(self, "n_pieces", n)
+        values, expected = self.values, position_count(n, rules)
+        if not isinstance(values, np.ndarray) or values.dtype != np.float32 or values.shape != (expected,):
+            got = f"{values.dtype} {values.shape}" if isinstance(values, np.ndarray) else shown(values)
+            raise ValueError(
+                f"table values: the {n}-piece {rules.name} table needs float32 [{expected}] (one value a position), "
+                f"got {got}"
+            )
+
     @property
     def kernels(self):
         """`rgou.solve.lookup` compiled for this table's rule set (its Numba kernels take `values`)."""
@@ -337,6 +356,8 @@ def save_table(table: Table, path: str | os.PathLike, dtype: str = "float32") ->
     outside [0, 1] (NaN included), a tolerance or residual outside [0, 1],
     groups that are not statistics objects. Returns the path written.
     """
+    if not isinstance(table, Table):
+        raise TypeError(f"table must be a Table, got {shown(table)}")
     path = check_table_path(path)
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")

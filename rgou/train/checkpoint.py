@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,10 @@ OLD_FORMATS = (1,)  # one best epoch for both nets (the lowest value + policy lo
 
 
 def checkpoint_path(output: str | Path) -> Path:
-    """Where the checkpoint of a run writing `output` lives: beside it, NAME.ckpt.npz."""
+    """Where the checkpoint of a run writing `output` (a weight file's name) lives: beside it, NAME.ckpt.npz."""
+    text = os.fspath(output)
+    if not text.strip() or text.endswith(("/", os.sep)) or Path(text).name in ("", ".", ".."):
+        raise ValueError(f"the weight file's name {text!r} names no file (a checkpoint is named for its file)")
     output = Path(output)
     name = output.name
     for suffix in (".gz", ".json"):

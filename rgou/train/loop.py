@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from rgou._validate import shown
+from rgou._validate import check_callback, shown
 from rgou.dataset import Dataset
 from rgou.nn.contract import TrainConfig
 from rgou.nn.layout import init_params
@@ -97,6 +97,7 @@ def train(
         raise TypeError(f"data must be a Dataset or a ShardedData, got {shown(data)}")
     if not isinstance(options, TrainOptions):
         raise TypeError(f"options must be a TrainOptions (TrainOptions(epochs=...)), got {shown(options)}")
+    check_callback("on_epoch", on_epoch)
     start = time.perf_counter()
     if isinstance(data, ShardedData):
         source = _ShardSource(data, options, options.shuffle_buffer)

@@ -10,10 +10,13 @@ The defaults live in the dataclasses only.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from rgou._validate import check_float, check_int, shown
 from rgou.nn.contract import (
@@ -31,6 +34,7 @@ BACKENDS = ("numba", "jax")
 DEFAULT_SEED = 42
 DEFAULT_EVAL_GAMES = 200
 MAX_TRAIN_SEED = 2**32 - 1
+MAX_VALIDATION_SPLIT = 0.9  # at least a tenth of the games train
 ARCHITECTURE_SIZES = {"input_size": None, "value_output_size": 1, "policy_output_size": NUM_POLICY_OUTPUTS}
 
 
@@ -57,30 +61,44 @@ class TrainOptions:
     shuffle_buffer: int = 1 << 20  # samples in the shuffle buffer when training from shards
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
-        check_int("epochs", self.epochs, 1)
-        check_int("batch_size", self.batch_size, 1)
-        check_int("patience", self.patience, 1)
-        check_int("seed", self.seed, 0, MAX_TRAIN_SEED)
-        check_int("td_warmup", self.td_warmup, 0)
-        check_int("shuffle_buffer", self.shuffle_buffer, 1)
-        check_float("validation_split", self.validation_split, 0.0, 0.9)
-        check_float("dropout", self.dropout, 0.0, 0.95)
-        check_float("lr_decay", self.lr_decay, 0.01, 1.0)
-        check_float("sibling_weight", self.sibling_weight, 0.0, MAX_SIBLING_WEIGHT)
-        if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float)):
+        # Stored as the checks return them: Python ints and floats (a NumPy scalar is no JSON for the checkpoint)
+        for name, low, high in (
+            ("epochs", 1, None),
+            ("batch_size", 1, None),
+            ("patience", 1, None),
+            ("seed", 0, MAX_TRAIN_SEED),
+            ("td_warmup", 0, None),
+            ("shuffle_buffer", 1, None),
+        ):
+            object.__setattr__(self, name, check_int(name, getattr(self, name), low, high))
+        for name, low, high in (
+            ("validation_split", 0.0, MAX_VALIDATION_SPLIT),
+            ("dropout", 0.0, 0.95),
+            ("lr_decay", 0.01, 1.0),
+            ("sibling_weight", 0.0, MAX_SIBLING_WEIGHT),
+            ("learning_rate", 0.0, 1.0),
+        ):
+            object.__setattr__(self, name, check_float(name, getattr(self, name), low, high))
+        if not 0.0 < self.learning_rate < 1.0:
             raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate!r}")
-        if not 0.0 < float(self.learning_rate) < 1.0:
-            raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate!r}")
+        for name in ("init", "table"):
+            path = getattr(self, name)
+            if path is not None and not isinstance(path, (str, os.PathLike)):
+                raise ValueError(f"{name} must be a file name (or None), got {shown(path)}")
+            object.__setattr__(self, name, None if path is None else os.fspath(path))
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.policy_loss not in POLICY_LOSSES:
             raise ValueError(f"policy_loss must be one of {', '.join(POLICY_LOSSES)}, got {self.policy_loss!r}")
         ValueTarget.parse(self.value_target)
-        if not self.hidden_sizes or any(
-            isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.hidden_sizes
+        sizes = self.hidden_sizes
+        if (
+            not isinstance(sizes, (list, tuple))
+            or not sizes
+            or any(isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1 for h in sizes)
         ):
-            raise ValueError(f"hidden_sizes must be positive integers, got {self.hidden_sizes!r}")
+            raise ValueError(f"hidden_sizes must be positive integers, got {shown(sizes)}")
+        object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in sizes))
         policy = NetConfig(NUM_FEATURES, self.hidden_sizes, NUM_POLICY_OUTPUTS)  # the larger of the two nets
         check_net_params(policy, f"hidden_sizes {self.hidden_sizes!r}: the policy net")
 
@@ -120,12 +138,18 @@ class PipelineOptions:
     eval_games: int = DEFAULT_EVAL_GAMES
 
     def __post_init__(self) -> None:
-        check_int("eval_games", self.eval_games, 0)
+        if not isinstance(self.generation, GenerateOptions):
+            raise TypeError(f"generation must be a GenerateOptions, got {shown(self.generation)}")
+        if not isinstance(self.training, TrainOptions):
+            raise TypeError(f"training must be a TrainOptions, got {shown(self.training)}")
+        object.__setattr__(self, "eval_games", check_int("eval_games", self.eval_games, 0))
 
     @classmethod
     def from_flat(cls, values: dict[str, Any]) -> PipelineOptions:
         """Options from flat names (FLAT_NAMES, as presets and the CLI give them); missing ones are defaults."""
-        unknown = sorted(set(values) - set(FLAT_NAMES))
+        if not isinstance(values, Mapping):
+            raise TypeError(f"values must be a dict of option names to values, got {shown(values)}")
+        unknown = sorted(str(k) for k in set(values) - set(FLAT_NAMES))
         if unknown:
             raise ValueError(f"unknown option(s) {', '.join(unknown)}; valid: {', '.join(FLAT_NAMES)}")
         training = TrainOptions(**{k: v for k, v in values.items() if k in OPTION_NAMES})

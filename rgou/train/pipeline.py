@@ -18,7 +18,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from rgou._io import path_list
 from rgou._numba import warm_up
+from rgou._validate import check_callback, shown
 from rgou.nn.contract import DEFAULT_DROPOUT_RATE
 from rgou.rules import DEFAULT_RULES, RULE_SETS
 from rgou.train.checkpoint import checkpoint_path, finite_or_none
@@ -154,6 +156,11 @@ def train_model(
 
     if isinstance(options, str):
         preset, options = options, resolve_options(options, {})
+    if not isinstance(options, PipelineOptions):
+        raise TypeError(f"options must be a PipelineOptions or a preset's name, got {shown(options)}")
+    for name, callback in (("on_epoch", on_epoch), ("progress", progress), ("message", message)):
+        check_callback(name, callback)
+    data = None if data is None else path_list("data", data)
     o = options
     if data and o.generation.afterstates:
         raise ValueError(

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from rgou._io import path_list
+from rgou._validate import check_float, check_int
 from rgou.dataset import MIXED, Dataset, StateFeatures, feature_blocks, load_dataset
 from rgou.nn.contract import Batch, TrainState, shuffle_groups, shuffle_order
 from rgou.targets import ValueTarget, lambda_returns, targets_of
-from rgou.train.options import TrainOptions, epoch_learning_rate
+from rgou.train.options import MAX_VALIDATION_SPLIT, TrainOptions, epoch_learning_rate
 from rgou.train.runners import gather_rows
 
 VALIDATION_CHUNK = 65536  # rows per validation pass (data in memory, or streamed from shards)
@@ -40,6 +42,7 @@ def read_data(sources: list[str], in_memory: bool = False, allow_incomplete: boo
     """
     from rgou.shards import ShardedData, shard_files
 
+    sources = path_list("--data", sources)
     paths = shard_files(sources, allow_incomplete)
     sharded = len(paths) > 1 or any(Path(s).name == "manifest.json" or Path(s).is_dir() for s in sources)
     if sharded and not in_memory:
@@ -70,7 +73,15 @@ def data_identity(data: Dataset) -> str:
 
 
 def split_by_game(game_id: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(training rows, validation rows), int64: a seeded `fraction` of the games goes to validation."""
+    """(training rows, validation rows), int64: a seeded `fraction` of the games goes to validation.
+
+    game_id: integers [N]; fraction: in [0, 0.9], as `TrainOptions.validation_split`; seed: an int >= 0.
+    """
+    game_id = np.asarray(game_id)
+    if game_id.ndim != 1 or game_id.dtype.kind not in "iu":
+        raise ValueError(f"game_id must be integers [N], got {game_id.dtype} {game_id.shape}")
+    fraction = check_float("fraction", fraction, 0.0, MAX_VALIDATION_SPLIT)
+    seed = check_int("seed", seed, 0)
     is_val = np.isin(game_id, validation_games(np.unique(game_id), fraction, seed))
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 
