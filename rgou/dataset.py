@@ -219,11 +219,16 @@ class Dataset:
         if not np.isin(self.outcome, (-1, 0, 1)).all():
             row = int(np.flatnonzero(~np.isin(self.outcome, (-1, 0, 1)))[0])
             raise ValueError(f"dataset array 'outcome' must hold -1, 0 or 1, got {self.outcome[row]} in row {row}")
+        if len(self.game_id) and self.game_id.min() < 0:  # what `save` writes, `load` must read
+            row = int(np.argmax(self.game_id < 0))
+            raise ValueError(f"dataset array 'game_id' must be >= 0, got {self.game_id[row]} in row {row}")
         if self.decision is not None:
             d = self.decision
             if not isinstance(d, np.ndarray) or d.dtype != np.int32 or d.shape != (len(self.value_target),):
                 got = f"{d.dtype} {d.shape}" if isinstance(d, np.ndarray) else type(d).__name__
                 raise ValueError(f"dataset array 'decision': expected int32 [{len(self.value_target)}], got {got}")
+            if len(d) and d.min() < 0:
+                raise ValueError("dataset array 'decision' must hold decision numbers in [0, 2**31)")
 
     @classmethod
     def from_samples(

@@ -102,6 +102,8 @@ def test_a_dataset_built_directly_is_checked_like_a_loaded_one(data):
     policy[row, np.argmin(data.legal_mask[row])] = 1
     with pytest.raises(ValueError, match=rf"dataset row {row}: 'policy_target' .* not legal in its state"):
         Dataset(**{**arrays, "policy_target": policy})
+    with pytest.raises(ValueError, match=r"dataset array 'game_id' must be >= 0, got -\d+ in row 0"):
+        Dataset(**{**arrays, "game_id": data.game_id - 10**9})
     assert len(Dataset(**arrays, meta=dict(data.meta))) == len(data)  # the arrays as made pass
 
 
