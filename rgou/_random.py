@@ -9,6 +9,7 @@ import numpy as np
 
 from rgou._numba import njit
 
+MAX_SEED = 2**64 - 1  # seeds and streams are uint64
 GOLDEN_GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)

@@ -41,11 +41,11 @@ import numba
 import numpy as np
 
 from rgou._numba import njit
-from rgou._random import next_u64, seed_rng
+from rgou._random import MAX_SEED, next_u64, seed_rng
 from rgou._validate import check_bool, check_float, check_int, shown
 from rgou.features import NUM_FEATURES, features_into
 from rgou.game import STATE_SIZE, TO_MOVE, check_state, count_legal_moves, is_position, legal_moves
-from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
+from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, check_params
 from rgou.leaves import (
     LEAF_HEURISTIC,
     LEAF_NET,
@@ -273,7 +273,7 @@ class Agent:
         _check_data_rules(name, data, self.rules, model_rules)
         self._kernels = kernels = specialise(__name__, self.rules)
         self._scratch = kernels.agent_scratch(data)
-        self._rng = seed_rng(np.uint64(check_int("seed", seed, 0, 2**64 - 1)), np.uint64(0))
+        self._rng = seed_rng(np.uint64(check_int("seed", seed, 0, MAX_SEED)), np.uint64(0))
         # The compiled checked_decide_into for these argument types, called directly: Numba's dispatch would
         # type the AgentData tuple on every call (about 150 us, ten times an ML agent's decision).
         args = (data, np.zeros(kernels.STATE_SIZE, np.int8), self._rng, self._scratch)
@@ -518,6 +518,14 @@ def ml_spec(spec: str, model: str | None) -> str:
     return f"{spec}:{model}" if spec in ML_AGENTS and model is not None else spec
 
 
+def check_agent(name: str, agent: object, kind: type | None = None) -> None:
+    """TypeError naming the argument `name` when `agent` is not an Agent (of `kind`, when given)."""
+    kind = Agent if kind is None else kind
+    if not isinstance(agent, kind):
+        what = "an Agent (make_agent(spec) makes one from a spec)" if kind is Agent else f"a {kind.__name__}"
+        raise TypeError(f"{name} must be {what}, got {shown(agent)}")
+
+
 def make_agent(
     spec: str, seed: int = 0, params: HeuristicParams = DEFAULT_PARAMS, table=None, rules: str = DEFAULT_RULES
 ) -> Agent:
@@ -529,8 +537,7 @@ def make_agent(
     """
     if not isinstance(spec, str):
         raise ValueError(f"agent spec must be a string, got {spec!r}")
-    if not isinstance(params, HeuristicParams):
-        raise TypeError(f"params must be a HeuristicParams (HeuristicParams.load(path)), got {shown(params)}")
+    check_params(params)
     rules = rule_set(rules, "rules").name
     if spec == "random":
         agent: Agent = RandomAgent(seed, rules)

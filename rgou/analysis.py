@@ -40,7 +40,7 @@ from rgou._validate import check_bool, json_int, shown, strict_json
 from rgou.agents import MLAgent
 from rgou.features import NUM_FEATURES, feature_kernels
 from rgou.game import Position, engine
-from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
+from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, check_params
 from rgou.rules import DEFAULT_RULES, FINISHED, MAX_ROLL, NUM_PIECES, OFF_BOARD, P1, P2, RULE_SETS, rule_set
 from rgou.search import NO_MOVE, check_depth
 from rgou.specialise import specialise
@@ -177,8 +177,7 @@ class Analyzer:
         from rgou.solve import Table, load_table
 
         self.rules = rule_set(rules, "rules").name
-        if not isinstance(params, HeuristicParams):
-            raise TypeError(f"params must be a HeuristicParams (HeuristicParams.load(path)), got {shown(params)}")
+        check_params(params)
         features = check_bool("features", features)
         if isinstance(table, (str, os.PathLike)):
             table = load_table(table, rules=self.rules)

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from rgou._validate import check_callback, check_int, shown
-from rgou.agents import Agent, make_agent
+from rgou.agents import Agent, check_agent, make_agent
 from rgou.game import engine
 from rgou.playout import NO_SAMPLE_MOVE
 from rgou.record import MAX_TURNS, GameRecord, Turn
@@ -86,7 +86,8 @@ def match(
 ) -> PairResult:
     """Play `games` games of a against b with paired dice and alternating colours (under the agents' rule set)."""
     games = check_int("games", games, 1)
-    _check_agents(a=a, b=b)
+    check_agent("a", a)
+    check_agent("b", b)
     check_callback("progress", progress)
     rec = _game_loop(a, b)(
         a.data,
@@ -103,13 +104,6 @@ def match(
     return summarize(a.name, b.name, rec.winners, rec.first_agent, rec.plies, rec.time_ns, rec.decisions)
 
 
-def _check_agents(**agents: object) -> None:
-    """TypeError naming the first argument that is not an Agent (a spec is made one by `make_agent`)."""
-    for name, agent in agents.items():
-        if not isinstance(agent, Agent):
-            raise TypeError(f"{name} must be an Agent (make_agent(spec) makes one from a spec), got {shown(agent)}")
-
-
 def _game_loop(a: Agent, b: Agent) -> Callable:
     """`rgou.playout.play_games` for the agents' rule set (both must play the same one)."""
     if a.rules != b.rules:
@@ -122,7 +116,8 @@ def match_records(
 ) -> list[GameRecord]:
     """The first `games` games of `match(a, b, ..., seed)`, the same games, as game records (every turn kept)."""
     games = check_int("games", games, 1)
-    _check_agents(a=a, b=b)
+    check_agent("a", a)
+    check_agent("b", b)
     max_plies = check_int("max_plies", max_plies, 1, MAX_TURNS)
     loop, kernels = _game_loop(a, b), engine(a.rules)
     out = []

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from rgou._io import atomic_write
+from rgou._random import MAX_SEED
 from rgou._validate import check_callback, check_int, shown
 from rgou.rules import DEFAULT_RULES
 from rgou.selfplay import DATA_FIELDS, GenerateOptions
@@ -155,7 +156,7 @@ def _generate_shard(index: int, folder: str, first_game: int, games: int, option
     data = generate(shard, threads=1)
     # The file holds no timing, so a shard made twice (a task rerun when its worker dies) is the same bytes
     # whichever copy lands last, and the manifest's SHA-256 matches it.
-    data = replace(data, meta={k: v for k, v in data.meta.items() if k != "seconds"})
+    data = replace(data, meta={k: v for k, v in data.meta.items() if k != "seconds"}, _positions_checked=True)
     path = Path(folder) / f"shard-{index:05d}.npz"
     data.save(path)
     return asdict(Shard(index, path.name, first_game, games, len(data), file_sha256(path)))
@@ -468,7 +469,7 @@ def match_sharded(
     from rgou.arena import summarize
 
     games = check_int("games", games, 1)
-    seed = check_int("seed", seed, 0, 2**64 - 1)
+    seed = check_int("seed", seed, 0, MAX_SEED)
     max_plies = check_int("max_plies", max_plies, 1)
     if chunks is not None:
         chunks = check_int("chunks", chunks, 1)

@@ -37,7 +37,7 @@ import struct
 import tokenize
 import zipfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -167,6 +167,9 @@ class Dataset:
     game_id: np.ndarray  # int32 [N]
     meta: dict = field(default_factory=dict)
     decision: np.ndarray | None = None  # int32 [N]: the decision of its game a sample follows (afterstates)
+    # True only where the rows are known good: the states checked and the masks and moves derived from them
+    # (a loader after `check_stored`, generation, rows of checked datasets); skips the pass over every position.
+    _positions_checked: InitVar[bool] = False
 
     ARRAYS = (
         ("features", np.float32, (NUM_FEATURES,)),
@@ -178,7 +181,7 @@ class Dataset:
         ("game_id", np.int32, ()),
     )
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, _positions_checked: bool) -> None:
         n = None
         if not isinstance(self.meta, dict):
             raise TypeError(f"dataset meta must be a dict (its 'rules' and description), got {shown(self.meta)}")
@@ -214,7 +217,10 @@ class Dataset:
                 row = int(np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1))[0])
                 raise ValueError(f"dataset array {name!r} has a non-finite value in row {row}")
         _check_targets(self.value_target, self.policy_target)
-        if self.meta.get("format") != "json":  # a JSON export holds no positions: zeros, every slot legal
+        if self.meta.get("format") == "json":  # a JSON export holds no positions: zeros, every slot legal
+            if isinstance(self.features, StateFeatures):
+                raise ValueError("a dataset of JSON-export samples holds its own features (it has no positions)")
+        elif not _positions_checked:
             _check_positions(self.state, self.legal_mask, self.policy_target, self.rules)
         if not np.isin(self.outcome, (-1, 0, 1)).all():
             row = int(np.flatnonzero(~np.isin(self.outcome, (-1, 0, 1)))[0])
@@ -261,6 +267,7 @@ class Dataset:
             game_id=checked["game_id"],
             meta=dict(meta or {}),
             decision=None if decision is None else _decision_ids(decision, len(state)),
+            _positions_checked=True,  # check_stored checked the states and derived the masks and moves' legality
         )
 
     def __len__(self) -> int:
@@ -299,9 +306,11 @@ class Dataset:
         return np.repeat(np.arange(len(starts), dtype=np.int32), np.diff(np.r_[starts, len(self)]))
 
     def subset(self, rows: np.ndarray) -> Dataset:
-        """The samples at `rows` (integer indices in -N..N-1, or a boolean mask [N]), in that order."""
-        rows = np.asarray(rows)
+        """The samples at `rows` (integer indices in -N..N-1, a boolean mask [N], or a slice), in that order."""
         n = len(self)
+        rows = np.arange(n)[rows] if isinstance(rows, slice) else np.asarray(rows)
+        if rows.size == 0:
+            rows = rows.astype(np.int64)  # [] is float64 to NumPy: no rows
         if rows.dtype == np.bool_:
             if rows.shape != (n,):
                 raise ValueError(f"rows: a boolean mask must have one flag a sample, [{n}], got shape {rows.shape}")
@@ -313,7 +322,7 @@ class Dataset:
         arrays = {name: getattr(self, name)[rows] for name, _, _ in self.ARRAYS if name != "features"}
         features = self.features
         features = StateFeatures(arrays["state"], self.rules) if isinstance(features, StateFeatures) else features[rows]
-        return Dataset(features, **arrays, meta=dict(self.meta), decision=decision)
+        return Dataset(features, **arrays, meta=dict(self.meta), decision=decision, _positions_checked=True)
 
     @classmethod
     def concatenate(cls, parts: list[Dataset], meta: dict | None = None) -> Dataset:
@@ -343,7 +352,7 @@ class Dataset:
                 meta[key] = MIXED
         if any(p.meta.get("format") == "json" for p in parts):  # some samples hold no positions: none can be stored
             meta["format"] = "json"
-        return cls(**arrays, meta=meta, decision=decision)
+        return cls(**arrays, meta=meta, decision=decision, _positions_checked=True)  # rows of checked datasets
 
     def save(self, path: str | Path) -> Path:
         """Write the dataset (format 2, uncompressed .npz) atomically: temporary file, then rename."""
@@ -531,7 +540,7 @@ def _check_moves_legal(state: np.ndarray, move: np.ndarray, rules: str) -> np.nd
 
 
 def check_stored(arrays: dict[str, np.ndarray], rules: str = DEFAULT_RULES) -> dict[str, np.ndarray]:
-    """The stored arrays present (a shard is read a few at a time), checked: the one check of every loader.
+    """The stored arrays present (a shard is read a few at a time), checked: the check of every format 2 loader.
 
     They come back in the dtypes `save` writes, the kernels' types, with
     "legal_mask" (bool [N, 7]) added when states and moves were both given.

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rgou._validate import check_callback, check_int, shown
-from rgou.agents import Agent, PerfectAgent
+from rgou._validate import check_callback, check_int
+from rgou.agents import Agent, PerfectAgent, check_agent
 from rgou.arena import summarize
 from rgou.rules import DEFAULT_RULES, P1, P2
 from rgou.specialise import specialise
@@ -71,10 +71,8 @@ def evaluate_agent(
 
     Games are played in chunks of paired games, so memory stays bounded.
     """
-    if not isinstance(agent, Agent):
-        raise TypeError(f"agent must be an Agent (make_agent(spec)), got {shown(agent)}")
-    if not isinstance(perfect, PerfectAgent):
-        raise TypeError(f"perfect must be a PerfectAgent (make_agent('perfect')), got {shown(perfect)}")
+    check_agent("agent", agent)
+    check_agent("perfect", perfect, PerfectAgent)
     games = check_int("games", games, 1)
     check_callback("progress", progress)
     if agent.rules != perfect.rules:

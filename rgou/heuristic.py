@@ -109,6 +109,13 @@ class HeuristicParams:
 DEFAULT_PARAMS = HeuristicParams()
 
 
+def check_params(params: object) -> HeuristicParams:
+    """`params` if it is a HeuristicParams, else TypeError naming the argument (the one check of every caller)."""
+    if not isinstance(params, HeuristicParams):
+        raise TypeError(f"params must be a HeuristicParams (HeuristicParams.load(path)), got {shown(params)}")
+    return params
+
+
 @njit(no_alloc=True)
 def trunc_div(a, b):
     """Integer division truncated toward zero (Python's // floors)."""
@@ -180,8 +187,7 @@ def heuristic_score(state, params):
 
 def heuristic_score_of(position, params: HeuristicParams = DEFAULT_PARAMS) -> int:
     """`heuristic_score()` of a `Position` under its rule set (or of an int8[16] Finkel state)."""
-    if not isinstance(params, HeuristicParams):
-        raise TypeError(f"params must be a HeuristicParams (HeuristicParams.load(path)), got {shown(params)}")
+    check_params(params)
     if not hasattr(position, "to_array"):
         return int(heuristic_score(check_state(position), params.to_array()))
     kernels = specialise(__name__, position.rules)

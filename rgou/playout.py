@@ -32,7 +32,7 @@ import numpy as np
 
 from rgou._clock import clock_ns
 from rgou._numba import njit
-from rgou._random import next_float, seed_rng
+from rgou._random import MAX_SEED, next_float, seed_rng
 from rgou._validate import check_callback, check_int, shown
 from rgou.agents import AGENT_RANDOM, AgentData, agent_scratch, decide_into
 from rgou.game import (
@@ -199,7 +199,7 @@ def play_games(
         if not isinstance(data, AgentData):
             raise TypeError(f"{name} must be an agent's AgentData (make_agent(spec).data), got {shown(data)}")
     games = check_int("games", games, 1, MAX_MATCH_GAMES)
-    seed = check_int("seed", seed, 0, 2**64 - 1)
+    seed = check_int("seed", seed, 0, MAX_SEED)
     first_game = check_int("first_game", first_game, 0, 2**63 - 1)
     max_plies = check_int("max_plies", max_plies, 1)
     record_samples = check_int("record_samples", record_samples, 0)

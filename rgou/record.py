@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from rgou._io import atomic_write
-from rgou._random import seed_rng
+from rgou._random import MAX_SEED, seed_rng
 from rgou._validate import json_int, shown, strict_json
 from rgou.game import engine, roll_dice
 from rgou.rules import DEFAULT_RULES, MAX_ROLL, P1, P2, RULE_SETS, rule_set
@@ -57,7 +57,6 @@ TURN_KEYS = ("player", "roll", "move")
 MAX_TURNS = 10_000  # turns of one game, passes included: the arena's cap, which no real game reaches
 MAX_RECORD_BYTES = 4 << 20  # a record of MAX_TURNS turns takes about 400 kB
 MAX_PLAYER_NAME = 200  # characters of a player: "human" or an agent spec
-MAX_SEED = 2**64 - 1
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ from rgou.game import (
 from rgou.heuristic import (
     DEFAULT_PARAMS,
     HeuristicParams,
+    check_params,
     heuristic_score_from_table,
 )
 from rgou.leaves import (
@@ -443,8 +444,7 @@ def _kernels_for(position: Position, leaf: Leaf | None, params: HeuristicParams)
         )
     if leaf is not None and not isinstance(leaf, Leaf):
         raise TypeError(f"leaf must be a Leaf (heuristic_leaf, net_leaf, table_leaf) or None, got {shown(leaf)}")
-    if not isinstance(params, HeuristicParams):
-        raise TypeError(f"params must be a HeuristicParams (HeuristicParams.load(path)), got {shown(params)}")
+    check_params(params)
     rules = position.rules
     if leaf is not None and rules != DEFAULT_RULES:
         raise ValueError(

@@ -36,7 +36,7 @@ import numpy as np
 from numba import prange
 
 from rgou._numba import njit, numba_threads
-from rgou._random import seed_rng
+from rgou._random import MAX_SEED, seed_rng
 from rgou._validate import check_callback, check_float, check_int, shown
 from rgou._version import __version__
 from rgou.agents import AGENT_RANDOM, search_agent_data
@@ -52,7 +52,7 @@ from rgou.game import (
     roll_dice,
     winner,
 )
-from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams
+from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, check_params
 from rgou.leaves import heuristic_leaf
 from rgou.playout import check_threads, play_games
 from rgou.rules import DEFAULT_RULES, MAX_ROLL, NUM_PIECES, P1, P2, RULE_SETS, RULES_NAME, rule_set
@@ -62,7 +62,6 @@ from rgou.targets import ValueTarget, check_generated
 
 MAX_PLIES = 1000  # a game is cut after this many turns, passes included (see docs: practically none are)
 MAX_PLIES_LIMIT = 100 * MAX_PLIES  # the most max_plies may ask: arrays of games x max_plies are allocated
-MAX_SEED = 2**64 - 1  # seeds are uint64
 MAX_GAME_ID = 2**31 - 1  # game ids are int32 in the dataset
 CHUNK_GAMES_PER_THREAD = 512  # games per thread in one game-loop call (record arrays: ~20 KB a game)
 AFTERSTATE_SALT = np.uint64(0x8EBC6AF09C88C6E3)  # separates the afterstates' rolls from the games' dice
@@ -219,8 +218,7 @@ class GenerateOptions:
         if self.agent is not None and not isinstance(self.agent, str):
             raise ValueError(f"agent must be an agent spec (a string) or None, got {self.agent!r}")
         check_generated(self.value_target, self.afterstates)
-        if not isinstance(self.params, HeuristicParams):
-            raise ValueError(f"params must be HeuristicParams, got {type(self.params).__name__}")
+        check_params(self.params)
 
     @property
     def target(self) -> ValueTarget:
@@ -366,6 +364,7 @@ def generate(
         game_id=game_id,
         meta=meta,
         decision=decision,
+        _positions_checked=True,  # the games' own positions, masks and moves
     )
 
 

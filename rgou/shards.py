@@ -60,7 +60,7 @@ def shard_files(sources: list[str], allow_incomplete: bool = False) -> list[Path
     """
     from rgou.cluster import MANIFEST, manifest_shards, verify_run_files
 
-    sources = path_list("--data", sources)
+    sources = path_list("sources", sources)
     if not sources:
         raise ValueError("--data: no files given")
     paths: list[Path] = []
@@ -76,12 +76,17 @@ def shard_files(sources: list[str], allow_incomplete: bool = False) -> list[Path
                 singles.append(match)
                 paths.append(match)
     verify_run_files(singles, allow_incomplete)
+    _refuse_twice(paths, "--data names")
+    return paths
+
+
+def _refuse_twice(paths: list[Path], what: str) -> None:
+    """ValueError when two of `paths` are one file: its games would count twice."""
     seen: set[Path] = set()
     for path in paths:
         if path.resolve() in seen:
-            raise ValueError(f"--data names {path} twice (its games would count twice)")
+            raise ValueError(f"{what} {path} twice (its games would count twice)")
         seen.add(path.resolve())
-    return paths
 
 
 def _read(path: Path, names: tuple[str, ...]) -> dict:
@@ -120,11 +125,7 @@ class ShardedData:
         paths = [Path(p) for p in path_list("paths", paths)]
         if not paths:
             raise ValueError("no shards given")
-        seen: set[Path] = set()
-        for path in paths:
-            if path.resolve() in seen:
-                raise ValueError(f"the shard {path} is given twice (its games would count twice)")
-            seen.add(path.resolve())
+        _refuse_twice(paths, "paths names")
         games, counts = [], []
         shared: dict[str, set] = {key: set() for key in MIXABLE_META}  # JSON texts of each shard's value
         rules: dict[str, Path] = {}  # a shard of each rule set found

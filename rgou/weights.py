@@ -99,6 +99,9 @@ class Weights:
         for name in ("value_config", "policy_config"):
             if not isinstance(getattr(self, name), NetConfig):
                 raise TypeError(f"{name} must be a NetConfig, got {shown(getattr(self, name))}")
+        sizes = self.value_config.input_size, self.policy_config.input_size
+        if sizes[0] != sizes[1]:
+            raise WeightsFormatError(f"value and policy input sizes differ: {sizes[0]} vs {sizes[1]}")
         if not isinstance(self.metadata, dict):
             raise TypeError(f"metadata must be a dict, got {shown(self.metadata)}")
         check_metadata(self.metadata, aliases=True)
@@ -461,10 +464,6 @@ def _parse(document: dict[str, Any]) -> tuple[Weights, str | None]:
         raise WeightsFormatError(f"{found[0]} is {found[1]!r}: weight files hold finite numbers only")
     declared = metadata.get("layout")
     value_cfg, policy_cfg = _configs(document)
-    if value_cfg.input_size != policy_cfg.input_size:
-        raise WeightsFormatError(
-            f"value and policy input sizes differ: {value_cfg.input_size} vs {policy_cfg.input_size}"
-        )
     weights = Weights(
         _vector(document, "value_weights", value_cfg),
         _vector(document, "policy_weights", policy_cfg),

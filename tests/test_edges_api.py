@@ -283,7 +283,7 @@ def test_states_for_the_solver_are_integers():
         ([1.7, -1], r"p1\[0\] must be a small integer, got 1\.7"),
         (["a", -1], "got 'a'"),
         ([2**70, -1], "got 1180591620717411303424"),
-        (None, "p1 must be a list of squares"),
+        (None, "p1 and p2 must be lists of squares"),
     ):
         with pytest.raises(ValueError, match=message):
             make_state(p1, [-1, -1], 1, 0)
@@ -318,7 +318,7 @@ def test_a_single_file_name_is_one_file_and_a_shard_named_twice_is_refused(tmp_p
     data.save(path)
     assert len(read_data(str(path))) == len(read_data([str(path)])) == len(data)
     assert len(read_data(path)) == len(data)
-    with pytest.raises(ValueError, match="given twice"):
+    with pytest.raises(ValueError, match=r"paths names .* twice"):
         ShardedData.open([path, tmp_path / "." / "d.npz"])
     with pytest.raises(TypeError, match="must be a file name or a list of file names"):
         read_data(5)
@@ -426,3 +426,22 @@ def test_rows_parts_records_and_paths_are_named(data, tmp_path):
     with pytest.raises(TypeError, match="perfect must be a PerfectAgent"):
         evaluate_agent(agent, make_agent("heuristic"), 2)
     assert not list(tmp_path.iterdir())
+
+
+def test_what_a_review_of_the_checks_found(data, two_piece):
+    from rgou import Weights, WeightsFormatError
+    from rgou.dataset import StateFeatures
+    from rgou.nn.layout import NetConfig
+    from rgou.rules import FINKEL
+    from rgou.solve import Table, make_state
+
+    bad = np.zeros((2, 16), np.int8)
+    bad[:, 0] = 100  # squares no kernel may read
+    arrays = {name: getattr(data, name)[:2] for name, _, _ in Dataset.ARRAYS}
+    with pytest.raises(ValueError, match="holds its own features"):  # the JSON mark is no way past the check
+        Dataset(**{**arrays, "features": StateFeatures(bad, "finkel"), "state": bad}, meta={"format": "json"})
+    assert make_state(range(-1, 1), iter([-1, -1]), 1, 2).tolist() == [-1, 0, -1, -1, 1, 2]
+    assert len(data.subset([])) == 0 and len(data.subset(slice(0, 5))) == 5
+    with pytest.raises(WeightsFormatError, match="value and policy input sizes differ: 150 vs 100"):
+        Weights(np.zeros(1217, np.float32), np.zeros(871, np.float32), NetConfig(150, (8,), 1), NetConfig(100, (8,), 7))
+    assert Table(2, two_piece.values, 0.0, 0.0, rules=FINKEL).rules == "finkel"

@@ -25,6 +25,7 @@ from rgou.playout import MAX_MATCH_GAMES
 from rgou.rules import DEFAULT_RULES, RULE_SETS
 from rgou.search import MAX_DEPTH
 from rgou.targets import GENERATED
+from rgou.train.options import MAX_DROPOUT
 
 
 def _int_type(low: int | None = None, high: int | None = None, what: str = "an integer") -> Callable[[str], int]:
@@ -263,7 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=POSITIVE_INT,
         help="stop after this many epochs in which neither network's validation loss improved",
     )
-    tr.add_argument("--dropout", type=_float_type(0.0, 0.95, "a dropout rate in [0, 0.95]"), help="dropout rate")
+    tr.add_argument(
+        "--dropout", type=_float_type(0.0, MAX_DROPOUT, f"a dropout rate in [0, {MAX_DROPOUT}]"), help="dropout rate"
+    )
     tr.add_argument("--value-target", help="outcome | search | blend:A | td:L | exact | exact-unrolled")
     tr.add_argument("--policy-loss", choices=("full", "legal"), help="softmax over all slots or the legal ones")
     tr.add_argument("--seed", type=_int_type(0, 2**32 - 1, what="a seed in 0..2**32-1"), help="seed of everything")

@@ -17,6 +17,8 @@ from many threads at once. They do not validate; `check_state` does.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from rgou._numba import njit
@@ -167,11 +169,13 @@ def best_move(values, state):
 def make_state(p1, p2, to_move: int = P1, dice: int = 0, rules: str | RuleSet | None = None) -> np.ndarray:
     """Validated int8[2N + 2] state from N squares per player (rgou numbering), for N = 1..7 (rules None: Finkel)."""
     fields = []
+    small = np.iinfo(np.int8)  # the state's dtype: what lies outside it is out of range whatever the field
+    if not isinstance(p1, Iterable) or not isinstance(p2, Iterable) or isinstance(p1, (str, bytes)):
+        raise ValueError(f"p1 and p2 must be lists of squares, got {shown(p1)} and {shown(p2)}")
+    p1, p2 = list(p1), list(p2)
     for name, values in (("p1", p1), ("p2", p2), ("to_move", [to_move]), ("dice", [dice])):
-        if not isinstance(values, (list, tuple, np.ndarray)):
-            raise ValueError(f"{name} must be a list of squares, got {shown(values)}")
         for k, v in enumerate(values):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not -128 <= v <= 127:
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not small.min <= v <= small.max:
                 where = f"{name}[{k}]" if name in ("p1", "p2") else name
                 raise ValueError(f"{where} must be a small integer, got {shown(v)}")
         fields += [int(v) for v in values]

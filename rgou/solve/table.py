@@ -95,7 +95,7 @@ class Table:
         written (`save_table`), not here: a memory-mapped table is read lazily.
         """
         rules = rule_set(self.rules, "rules")
-        if isinstance(self.rules, str):
+        if rules.name in RULE_SETS:  # a built-in rule set by its name, as tables are compared by name
             object.__setattr__(self, "rules", rules.name)
         n = check_int("n_pieces", self.n_pieces, 1, MAX_PIECES)
         object.__setattr__(self, "n_pieces", n)

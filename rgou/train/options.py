@@ -35,6 +35,8 @@ DEFAULT_SEED = 42
 DEFAULT_EVAL_GAMES = 200
 MAX_TRAIN_SEED = 2**32 - 1
 MAX_VALIDATION_SPLIT = 0.9  # at least a tenth of the games train
+MAX_DROPOUT = 0.95  # a unit kept at least one step in twenty
+MIN_LR_DECAY = 0.01  # the rate's factor an epoch
 ARCHITECTURE_SIZES = {"input_size": None, "value_output_size": 1, "policy_output_size": NUM_POLICY_OUTPUTS}
 
 
@@ -73,8 +75,8 @@ class TrainOptions:
             object.__setattr__(self, name, check_int(name, getattr(self, name), low, high))
         for name, low, high in (
             ("validation_split", 0.0, MAX_VALIDATION_SPLIT),
-            ("dropout", 0.0, 0.95),
-            ("lr_decay", 0.01, 1.0),
+            ("dropout", 0.0, MAX_DROPOUT),
+            ("lr_decay", MIN_LR_DECAY, 1.0),
             ("sibling_weight", 0.0, MAX_SIBLING_WEIGHT),
             ("learning_rate", 0.0, 1.0),
         ):

@@ -395,7 +395,7 @@ def _warm_train(o: PipelineOptions) -> None:
         after = specialise("rgou.selfplay", g.rules).positions_after_moves
         after(data.state[data.has_policy], data.game_id[data.has_policy], 0, g.include_passes)
     if o.training.sibling_weight > 0:  # every row its own decision: the kernels of the sibling term compile
-        data = replace(data, decision=decision_numbers(data.game_id))
+        data = replace(data, decision=decision_numbers(data.game_id), _positions_checked=True)
     result = train(data, o.training)
     if o.eval_games:
         from rgou.agents import MLAgent, make_agent

@@ -42,7 +42,7 @@ def read_data(sources: list[str], in_memory: bool = False, allow_incomplete: boo
     """
     from rgou.shards import ShardedData, shard_files
 
-    sources = path_list("--data", sources)
+    sources = path_list("sources", sources)
     paths = shard_files(sources, allow_incomplete)
     sharded = len(paths) > 1 or any(Path(s).name == "manifest.json" or Path(s).is_dir() for s in sources)
     if sharded and not in_memory:
@@ -123,6 +123,7 @@ def with_exact_targets(data: Dataset, table_path: str | None, unrolled: bool = F
         data.game_id,
         {**data.meta, "value_target": target.describe()},
         data.decision,
+        _positions_checked=True,  # the dataset's checked states; the perfect moves are legal ones
     )
 
 

@@ -28,11 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
+from rgou._random import MAX_SEED
 from rgou.agents import ML_AGENTS, Agent, make_agent, ml_spec
 from rgou.chances import WinChances
 from rgou.game import engine
 from rgou.models import load_model
-from rgou.record import HUMAN, MAX_SEED, GameRecord, parse_record
+from rgou.record import HUMAN, GameRecord, parse_record
 from rgou.review import CATEGORY_NAMES, review_game
 from rgou.rules import DEFAULT_RULES, FINISHED, MAX_ROLL, OFF_BOARD, OTHER_RULES_DEPTH, P1, P2, rule_set
 from rgou.specialise import specialise
