@@ -445,3 +445,17 @@ def test_what_a_review_of_the_checks_found(data, two_piece):
     with pytest.raises(WeightsFormatError, match="value and policy input sizes differ: 150 vs 100"):
         Weights(np.zeros(1217, np.float32), np.zeros(871, np.float32), NetConfig(150, (8,), 1), NetConfig(100, (8,), 7))
     assert Table(2, two_piece.values, 0.0, 0.0, rules=FINKEL).rules == "finkel"
+
+
+def test_a_folder_is_no_table_and_inputs_are_pairs(tmp_path):
+    from rgou.solve import load_table
+    from rgou.train import train_model
+
+    with pytest.raises(ValueError, match="a folder, not a file"):
+        load_table(tmp_path)
+    with pytest.raises(ValueError, match="no such file"):
+        load_table(tmp_path / "t.table")
+    for inputs in (5, ("--config", "c.json"), [("--config",)]):
+        with pytest.raises(TypeError, match=r"inputs must be \(option, path\) pairs"):
+            train_model("quick", out=tmp_path / "m.json", inputs=inputs)
+    assert not list(tmp_path.iterdir())

@@ -256,7 +256,7 @@ def read_array_file(
     """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{path}: no such file")
+        raise ValueError(f"{path}: {'a folder, not a file' if path.is_dir() else 'no such file'}")
     size = path.stat().st_size
     with open(path, "rb") as handle:
         prefix = handle.read(PREFIX_SIZE)

@@ -161,6 +161,8 @@ def train_model(
     for name, callback in (("on_epoch", on_epoch), ("progress", progress), ("message", message)):
         check_callback(name, callback)
     data = None if data is None else path_list("data", data)
+    if not isinstance(inputs, (list, tuple)) or not all(isinstance(i, (list, tuple)) and len(i) == 2 for i in inputs):
+        raise TypeError(f"inputs must be (option, path) pairs, such as (('--config', 'c.json'),), got {shown(inputs)}")
     o = options
     if data and o.generation.afterstates:
         raise ValueError(
