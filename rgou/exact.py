@@ -89,11 +89,15 @@ def label_exactly(table, states: np.ndarray, unrolled: bool = False) -> tuple[np
     `table`: the solved table of this rule set's real game; `states`: integers
     [N, STATE_SIZE], checked as positions before the int8 cast.
     """
+    check_states(states, "states")
+    return _labels(table, np.ascontiguousarray(states, dtype=np.int8), unrolled)
+
+
+def _labels(table, states: np.ndarray, unrolled: bool) -> tuple[np.ndarray, np.ndarray]:
+    """`label_exactly` of valid states int8 [N, STATE_SIZE]; the table is checked (cheap), the states are not."""
     if not isinstance(table, Table) or table.rules != RULES_NAME or table.n_pieces != NUM_PIECES:
         got = f"a {table.n_pieces}-piece {table.rules} table" if isinstance(table, Table) else shown(table)
         raise ValueError(f"table: exact labels of {RULES_NAME} need its {NUM_PIECES}-piece solved Table, got {got}")
-    check_states(states, "states")
-    states = np.ascontiguousarray(states, dtype=np.int8)
     values = np.empty(len(states), np.float64)
     moves = np.empty(len(states), np.int8)
     if len(states):
@@ -110,11 +114,14 @@ def relabel_exactly(
 
     A sample without a policy target (`has_policy` False, a passing position)
     keeps move -1; None: every sample may have one (afterstates, whose passing
-    positions get -1 from `label_exactly`).
+    positions get -1 from `label_exactly`). `states` are a dataset's or a
+    shard's rows, int8 [N, STATE_SIZE], checked when they were made or read:
+    a shard stream relabels every minibatch, so they are not checked again
+    (`label_exactly` checks the states it is given).
     """
     if has_policy is not None and np.shape(has_policy) != (len(states),):
         raise ValueError(f"has_policy: expected one flag a state, [{len(states)}], got shape {np.shape(has_policy)}")
-    values, moves = label_exactly(table, states, unrolled)
+    values, moves = _labels(table, np.ascontiguousarray(states, dtype=np.int8), unrolled)
     if has_policy is not None:
         moves = np.where(has_policy, moves, -1).astype(np.int8)
     return values, moves

@@ -118,11 +118,11 @@ class Weights:
 
     @property
     def rules(self) -> str:
-        """The rule set the model was trained for: metadata['rules'], Finkel when absent (the upstream's files)."""
-        name = self.metadata.get("rules", DEFAULT_RULES)
-        if not isinstance(name, str) or name not in RULE_SETS:
-            raise WeightsFormatError(f"metadata.rules must be one of {', '.join(RULE_SETS)}, got {shown(name)}")
-        return name
+        """The rule set the model was trained for: metadata['rules'], Finkel when absent (the upstream's files).
+
+        Checked with the rest of the metadata when the weights were made (`check_metadata`).
+        """
+        return self.metadata.get("rules", DEFAULT_RULES)
 
 
 def _finite_vector(name: str, values: object) -> np.ndarray:

@@ -249,7 +249,7 @@ def _host_name(header: str) -> str:
     if header.startswith("["):
         host, _, port = header.partition("]")
         host += "]"
-        port = port.removeprefix(":") if port.startswith(":") else port
+        port = port.removeprefix(":")
     elif header.count(":") == 1:
         host, port = header.split(":")
     else:
