@@ -38,6 +38,13 @@ TEMP_MARK = ".rgou-"  # in every temporary file's name: .NAME.rgou-HOST-PID-XXXX
 TEMP_SUFFIX = ".tmp"
 
 
+def file_path(name: str, value: object) -> Path:
+    """A file name given as a str or path, as a Path; else a TypeError naming the argument."""
+    if isinstance(value, (str, os.PathLike)):
+        return Path(value)
+    raise TypeError(f"{name} must be a file name (a str or path), got {shown(value)}")
+
+
 def path_list(name: str, value: object) -> list[str]:
     """File names given as one (a str or path) or several (a list or tuple), as a list of str; else TypeError."""
     if isinstance(value, (str, os.PathLike)):
@@ -229,7 +236,7 @@ def atomic_write(path: PathLike, mode: str = "wb") -> Iterator[IO]:
 
     `path` must be absent or a regular file: a device or FIFO is never replaced.
     """
-    path = Path(path)
+    path = file_path("path", path)
     if os.fspath(path) in ("", "."):
         raise ValueError("an output file needs a name")
     _check_regular(path, "output")

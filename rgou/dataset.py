@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rgou._io import atomic_write
+from rgou._io import atomic_write, file_path
 from rgou._numba import njit
 from rgou._validate import shown
 from rgou.features import NUM_FEATURES, feature_kernels
@@ -356,7 +356,7 @@ class Dataset:
 
     def save(self, path: str | Path) -> Path:
         """Write the dataset (format 2, uncompressed .npz) atomically: temporary file, then rename."""
-        path = Path(path)
+        path = file_path("path", path)
         with atomic_write(path) as fh:
             self.write_npz(fh)
         return path
@@ -375,7 +375,7 @@ class Dataset:
     @classmethod
     def load(cls, path: str | Path) -> Dataset:
         """Read and validate a dataset written by `save` (format 2, or format 1 of rgou 0.1)."""
-        path = Path(path)
+        path = file_path("path", path)
         try:
             with np.load(path, allow_pickle=False) as data:
                 names = set(data.files)
@@ -405,7 +405,7 @@ class Dataset:
 
     def to_json(self, path: str | Path) -> Path:
         """Export as a JSON list of {"features", "value_target", "policy_target", "outcome", "game_id"} (atomic)."""
-        path = Path(path)
+        path = file_path("path", path)
         with atomic_write(path, "w") as fh:
             write_json(self, fh)
         return path
@@ -416,7 +416,7 @@ class Dataset:
 
         It holds no positions: states are zeros and legal masks all True.
         """
-        path = Path(path)
+        path = file_path("path", path)
         try:
             text = Path(path).read_text()
             items = json.loads(text)
@@ -661,7 +661,7 @@ def write_json(data: Dataset, fh) -> None:
 
 def load_dataset(path: str | Path) -> Dataset:
     """A dataset file: rgou's .npz, or the JSON export (.json)."""
-    path = Path(path)
+    path = file_path("path", path)
     if not path.exists():
         raise ValueError(f"{path}: no such dataset file")
     if path.suffix == ".json":

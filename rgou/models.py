@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
+from rgou._io import file_path
 from rgou.resources import data_file
 
 PACKAGED_MODELS = {
@@ -24,13 +25,17 @@ PACKAGED_MODELS = {
 
 @contextmanager
 def model_file(name_or_path: str | Path) -> Iterator[Path]:
-    """A readable path for a packaged model name (`PACKAGED_MODELS`) or a weight file's path."""
+    """A readable path for a packaged model name (`PACKAGED_MODELS`) or a weight file's path.
+
+    A file of the same name as a packaged model wins; a folder does not.
+    """
+    path = file_path("name_or_path", name_or_path)
     text = str(name_or_path)
-    if text in PACKAGED_MODELS and not Path(text).exists():
+    if text in PACKAGED_MODELS and not path.is_file():
         with resources.as_file(data_file(PACKAGED_MODELS[text])) as path:
             yield path
         return
-    yield Path(name_or_path)
+    yield path
 
 
 class ModelRulesError(ValueError):

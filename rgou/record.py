@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rgou._io import atomic_write
+from rgou._io import atomic_write, file_path
 from rgou._random import MAX_SEED, seed_rng
 from rgou._validate import json_int, shown, strict_json
 from rgou.game import engine, roll_dice
@@ -257,7 +257,7 @@ def parse_record(data: object) -> GameRecord:
 
 def read_record(path: str | Path) -> GameRecord:
     """A game record file, checked; ValueError names the file and what is wrong in it (the turn, for a move)."""
-    path = Path(path)
+    path = file_path("path", path)
     try:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_RECORD_BYTES + 1)

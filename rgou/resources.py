@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from rgou._io import file_path
 from rgou._validate import strict_json
 
 HEURISTIC_PARAMS_FILE = "heuristic_params.json"
@@ -30,7 +31,7 @@ def read_json(path: str | Path | None, packaged: str, what: str) -> tuple[str, A
     if path is None:
         name, text = f"{packaged} (packaged)", data_file(packaged).read_text()
     else:
-        name = str(path)
+        name = str(file_path("path", path))
         try:
             text = Path(path).read_text()
         except (OSError, UnicodeDecodeError) as e:

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from rgou._io import atomic_write
+from rgou._io import atomic_write, file_path
 from rgou._validate import shown
 from rgou.nn.contract import MAX_NET_PARAMS, net_params
 from rgou.nn.layout import (
@@ -249,7 +249,7 @@ def save_weights(path: str | os.PathLike[str], weights: Weights) -> None:
     """
     if not isinstance(weights, Weights):
         raise TypeError(f"weights must be a Weights, got {shown(weights)}")
-    path = Path(path)
+    path = file_path("path", path)
     for name, cfg in (("value", weights.value_config), ("policy", weights.policy_config)):
         if net_params(cfg) > MAX_NET_PARAMS:
             raise WeightsFormatError(
@@ -445,12 +445,7 @@ def _vector(document: dict[str, Any], key: str, cfg: NetConfig) -> np.ndarray:
         vec64 = np.array(values, dtype=np.float64)
     except OverflowError:  # an integer beyond float64, e.g. 10**400
         raise WeightsFormatError(f"{key} holds an integer too large for a float") from None
-    with np.errstate(over="ignore"):
-        vec = vec64.astype(np.float32)
-    if not np.all(np.isfinite(vec)):
-        bad = int(np.flatnonzero(~np.isfinite(vec))[0])
-        raise WeightsFormatError(f"{key}[{bad}] = {values[bad]!r} is not a finite float32")
-    return vec
+    return _finite_vector(key, vec64)
 
 
 def _parse(document: dict[str, Any]) -> tuple[Weights, str | None]:
@@ -492,7 +487,7 @@ def load_weights(path: str | os.PathLike[str], *, as_layout: str | None = LAYOUT
     in_out_row_major). None returns the vectors as stored.
     Raises WeightsFormatError naming the problem.
     """
-    weights, _ = _parse_file(Path(path))
+    weights, _ = _parse_file(file_path("path", path))
     if as_layout is None:
         return weights
     return convert_weights(weights, weights.layout, as_layout)
@@ -505,10 +500,11 @@ def convert_file(src: str | os.PathLike[str], dst: str | os.PathLike[str], from_
     declares a different layout raises WeightsFormatError. dst is written
     atomically and may not be src.
     """
+    src, dst = file_path("src", src), file_path("dst", dst)
     src_name, dst_name = _layout_name(from_layout), _layout_name(to_layout)
-    if Path(src).resolve() == Path(dst).resolve():
+    if src.resolve() == dst.resolve():
         raise ValueError(f"convert_file writes a new file: source and destination are both {src}")
-    stored, declared = _parse_file(Path(src))
+    stored, declared = _parse_file(src)
     if declared is not None and declared != src_name:
         raise WeightsFormatError(f"{src} declares layout {declared!r}, not {src_name!r}")
     stored.metadata["layout"] = src_name

@@ -5,7 +5,7 @@ import pytest
 
 from rgou import Position, expectiminimax, generate, make_agent
 from rgou.arena import match, match_records, tournament
-from rgou.dataset import Dataset
+from rgou.dataset import Dataset, load_dataset
 from rgou.record import GameRecord
 from rgou.review import review_game
 from rgou.search import expected_value
@@ -459,3 +459,41 @@ def test_a_folder_is_no_table_and_inputs_are_pairs(tmp_path):
         with pytest.raises(TypeError, match=r"inputs must be \(option, path\) pairs"):
             train_model("quick", out=tmp_path / "m.json", inputs=inputs)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("bad", [None, 5, ["m.json"]])
+def test_a_file_argument_that_is_no_name_is_named(tmp_path, data, bad):
+    from rgou import convert_file, load_weights, save_weights
+    from rgou.models import load_model
+    from rgou.record import read_record
+    from rgou.solve import load_table
+    from rgou.train.checkpoint import checkpoint_weights
+
+    weights = load_model("strong")
+    calls = [
+        ("path", lambda: load_weights(bad)),
+        ("path", lambda: save_weights(bad, weights)),
+        ("src", lambda: convert_file(bad, tmp_path / "b.json", "rgou", "torch")),
+        ("dst", lambda: convert_file(tmp_path / "a.json", bad, "rgou", "torch")),
+        ("path", lambda: load_dataset(bad)),
+        ("path", lambda: Dataset.load(bad)),
+        ("path", lambda: data.save(bad)),
+        ("path", lambda: data.to_json(bad)),
+        ("path", lambda: read_record(bad)),
+        ("path", lambda: checkpoint_weights(bad)),
+        ("name_or_path", lambda: load_model(bad)),
+    ]
+    if bad is not None:  # load_table(None) reads the default table
+        calls.append(("path", lambda: load_table(bad)))
+    for name, call in calls:
+        with pytest.raises(TypeError, match=rf"^{name} must be a file name \(a str or path\), got "):
+            call()
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_folder_named_like_a_packaged_model_does_not_hide_it(tmp_path, monkeypatch):
+    from rgou.models import load_model
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "strong").mkdir()
+    assert load_model("strong").value.size > 0

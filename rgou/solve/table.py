@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rgou._io import atomic_write, cache_dir
+from rgou._io import atomic_write, cache_dir, file_path
 from rgou._validate import check_int, shown
 from rgou.rules import FINKEL, RULE_SETS, RuleSet, rule_set
 from rgou.solve.index import position_count, solve_order
@@ -344,9 +344,10 @@ def _from_uint16(data: np.ndarray) -> np.ndarray:
 
 def check_table_path(path: str | os.PathLike) -> Path:
     """`path` as a Path, or a ValueError for an empty name (Path("") would mean the current folder)."""
+    checked = file_path("path", path)
     if os.fspath(path).strip() == "":
         raise ValueError("the table file name is empty; give a file name")
-    return Path(path)
+    return checked
 
 
 def save_table(table: Table, path: str | os.PathLike, dtype: str = "float32") -> Path:
@@ -439,9 +440,10 @@ def load_table(
         if n_pieces is None:
             raise ValueError("load_table needs a path or n_pieces")
         path = default_table_path(n_pieces, rules)
+    checked = file_path("path", path)
     if os.fspath(path).strip() == "":
         raise ValueError("the table file name is empty; give a table file")
-    path = Path(path)
+    path = checked
     header, data = read_array_file(path, "table", mmap=mmap, verify=verify, rules=rules.name)
     n = header["n_pieces"]  # an integer in 1..MAX_PIECES (read_array_file checked)
     if n_pieces is not None and n != n_pieces:
