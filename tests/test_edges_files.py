@@ -558,7 +558,7 @@ def _check_weights_round_trip(tmp: Path):
 
 
 def _check_resume(result) -> None:
-    state, best, progress = result
+    state, best, progress, _ = result
     sizes = {"value": num_params(NetConfig(150, HIDDEN, 1)), "policy": num_params(NetConfig(150, HIDDEN, 7))}
     for name in STATE_ARRAYS:
         array = getattr(state, name)

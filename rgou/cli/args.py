@@ -42,13 +42,15 @@ def _int_type(low: int | None = None, high: int | None = None, what: str = "an i
     return parse
 
 
-def _float_type(low: float, high: float, what: str) -> Callable[[str], float]:
+def _float_type(low: float, high: float, what: str, below_high: bool = False) -> Callable[[str], float]:
+    """A parser of a float in [low, high] (in [low, high) with `below_high`)."""
+
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if not low <= value <= high:
+        if not low <= value <= high or (below_high and value == high):
             raise argparse.ArgumentTypeError(f"expected {what}, got {text}")
         return value
 
@@ -245,6 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--lr-decay",
         type=_float_type(0.01, 1.0, "a factor in [0.01, 1]"),
         help="multiply the learning rate by this after every epoch (default 1: constant)",
+    )
+    tr.add_argument(
+        "--average-decay",
+        type=_float_type(0.0, 1.0, "a decay in [0, 1)", below_high=True),
+        metavar="D",
+        help="validate, keep and write a moving average of the weights, decaying by D a step "
+        "(e.g. 0.9999; default 0: the weights themselves)",
     )
     tr.add_argument(
         "--sibling-weight",

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from rgou._io import atomic_write
+from rgou._io import atomic_write, file_path
 from rgou._version import __version__
 from rgou.dataset import NPZ_DAMAGE
 from rgou.nn.contract import STATE_ARRAYS, TrainState
@@ -27,6 +27,7 @@ from rgou.train.options import OPTION_NAMES, TRAINING_FIELDS, TrainOptions
 from rgou.weights import Weights
 
 CHECKPOINT_FORMAT = 2
+AVERAGE_ARRAYS = ("average_value", "average_policy")  # with average_decay > 0 (rgou.train.average)
 OLD_FORMATS = (1,)  # one best epoch for both nets (the lowest value + policy loss): read as each net's best
 
 
@@ -123,7 +124,10 @@ def save_checkpoint(
     counts: dict[str, int],
     depth: int,
     rules: str = DEFAULT_RULES,
+    average: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> None:
+    """Write a run's state atomically: the trainer's state, each net's best weights, the progress, the average
+    of the weights when the run keeps one (`rgou.train.average`)."""
     meta = {
         "format": CHECKPOINT_FORMAT,
         "version": __version__,
@@ -137,6 +141,8 @@ def save_checkpoint(
     }
     arrays = {name: np.asarray(getattr(state, name)) for name in STATE_ARRAYS}
     arrays["best_value"], arrays["best_policy"] = best
+    if average is not None:
+        arrays["average_value"], arrays["average_policy"] = average
     arrays["meta"] = np.array(json.dumps(meta))
     with atomic_write(path) as fh:
         np.savez(fh, **arrays)
@@ -194,7 +200,8 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     try:
         with zipfile.ZipFile(path) as archive:
             meta_text = str(member(archive, "meta", "U", meta_bytes)[()])
-            names = (*STATE_ARRAYS, "best_value", "best_policy")
+            stored = set(archive.namelist())
+            names = (*STATE_ARRAYS, "best_value", "best_policy", *(n for n in AVERAGE_ARRAYS if f"{n}.npy" in stored))
             arrays = {name: member(archive, name, "f", 4 * MAX_NET_PARAMS) for name in names}
         meta = json.loads(meta_text)
     except RecursionError:
@@ -292,16 +299,20 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         if meta[key] >= 1 and not all(math.isfinite(scores[k]) for k in which):
             raise bad(key, "an epoch whose record in the history holds a finite loss", meta[key])
 
+    averaged = [name for name in AVERAGE_ARRAYS if name in arrays]
+    if len(averaged) not in (0, len(AVERAGE_ARRAYS)) or bool(averaged) != (options.average_decay > 0):
+        kept = "both averages" if options.average_decay > 0 else "no average"
+        raise bad("arrays", f"{kept} of the weights (options.average_decay {options.average_decay})", averaged)
     value_cfg, policy_cfg = net_configs(options.hidden_sizes)
     for name, array in arrays.items():
-        cfg = value_cfg if name in ("value", "value_m", "value_v", "best_value") else policy_cfg
+        cfg = value_cfg if name in ("value", "value_m", "value_v", "best_value", "average_value") else policy_cfg
         expected = net_params(cfg)
         if array.shape != (expected,):
             raise ValueError(
                 f"{path}: array {name} holds {array.size} values; the options' nets (hidden layers "
                 f"{list(options.hidden_sizes)}) have {expected}"
             )
-    for name in ("best_value", "best_policy"):
+    for name in ("best_value", "best_policy", *averaged):
         bad_values = ~np.isfinite(arrays[name])
         if bad_values.any():
             index = int(np.flatnonzero(bad_values)[0])
@@ -310,7 +321,8 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 
 
 def load_checkpoint(path: Path, options: TrainOptions, identity: str, rules: str = DEFAULT_RULES):
-    """(state as NumPy, best weights, progress) of a checkpoint made with the same options and data (of `rules`)."""
+    """(state as NumPy, best weights, progress, the average of the weights or None) of a checkpoint made with the
+    same options and data (of `rules`)."""
     meta, arrays = read_checkpoint(path)
     if meta.get("rules", DEFAULT_RULES) != rules:
         raise ValueError(
@@ -339,7 +351,8 @@ def load_checkpoint(path: Path, options: TrainOptions, identity: str, rules: str
             )
     state = TrainState(*(arrays[name] for name in STATE_ARRAYS), meta["step"])
     progress = Progress.from_meta(meta)
-    return state, (arrays["best_value"], arrays["best_policy"]), progress
+    average = (arrays["average_value"], arrays["average_policy"]) if options.average_decay > 0 else None
+    return state, (arrays["best_value"], arrays["best_policy"]), progress, average
 
 
 def checkpoint_weights(path: str | Path) -> Weights:
@@ -350,7 +363,7 @@ def checkpoint_weights(path: str | Path) -> Weights:
     The metadata says `interrupted`. Checkpoints written before they held the
     sample counts and the depth give None for those fields.
     """
-    path = Path(path)
+    path = file_path("path", path)
     meta, arrays = read_checkpoint(path)  # validated: options, progress, arrays of the options' nets
     options = TrainOptions(**{k: v for k, v in meta["options"].items() if k in OPTION_NAMES})
     progress = Progress.from_meta(meta)

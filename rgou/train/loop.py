@@ -38,6 +38,7 @@ from rgou._validate import check_callback, shown
 from rgou.dataset import Dataset
 from rgou.nn.contract import TrainConfig
 from rgou.nn.layout import init_params
+from rgou.train.average import AveragingRunner, WeightAverage
 from rgou.train.checkpoint import (
     Progress,
     epoch_record,
@@ -132,8 +133,9 @@ def train(
         v0, p0 = init_params(value_cfg, options.seed), init_params(policy_cfg, options.seed + 1)
 
     ckpt = Path(checkpoint) if checkpoint is not None else None
+    averaged = (v0, p0)
     if resume and ckpt is not None and ckpt.exists():
-        state_np, best, progress = load_checkpoint(ckpt, options, source.identity, rules)
+        state_np, best, progress, averaged = load_checkpoint(ckpt, options, source.identity, rules)
         state = runner.restore(state_np)
     else:
         if resume and ckpt is not None:
@@ -141,6 +143,9 @@ def train(
         state = runner.init(v0, p0)
         best = (np.array(v0, np.float32), np.array(p0, np.float32))
         progress = Progress()
+    average = WeightAverage(options.average_decay, *averaged) if options.average_decay > 0 else None
+    if average is not None:
+        runner = AveragingRunner(runner, average)
 
     interrupted = False
     try:
@@ -153,17 +158,21 @@ def train(
                 "train_value_loss": float(losses[:, 0].mean()),
                 "train_policy_loss": float(losses[:, 1].mean()),
             }
-            validation = source.validate(runner, state)
+            validation = source.validate(runner, state if average is None else average.state_of(state))
             if validation is not None:
                 record.update(validation)
             scores = epoch_scores(record)
             record["seconds"] = round(time.perf_counter() - t0, 3)
             better = [score < so_far - IMPROVEMENT for score, so_far in zip(scores, progress.best_losses())]
             snapshot = runner.to_numpy(state) if ckpt is not None or any(better) else None  # one copy an epoch
-            best = _kept_weights(snapshot, best, better)
+            kept = snapshot if average is None or snapshot is None else average.state_of(snapshot)
+            best = _kept_weights(kept, best, better)
             progress.record_epoch(record, better, scores)  # next to the weights it names: Ctrl-C's window is small
             if ckpt is not None:
-                save_checkpoint(ckpt, snapshot, best, progress, options, source.identity, counts, depth, rules)
+                averages = None if average is None else (average.value, average.policy)
+                save_checkpoint(
+                    ckpt, snapshot, best, progress, options, source.identity, counts, depth, rules, averages
+                )
             if on_epoch is not None:
                 on_epoch(record)
     except KeyboardInterrupt:

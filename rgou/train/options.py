@@ -61,6 +61,7 @@ class TrainOptions:
     sibling_weight: float = 0.0  # beta of the value loss's sibling term (afterstate data; rgou.nn.contract)
     table: str | None = None  # the rule set's solved table of exact targets (None: the cache folder's)
     shuffle_buffer: int = 1 << 20  # samples in the shuffle buffer when training from shards
+    average_decay: float = 0.0  # validate, keep and write a moving average of the weights (rgou.train.average)
 
     def __post_init__(self) -> None:
         # Stored as the checks return them: Python ints and floats (a NumPy scalar is no JSON for the checkpoint)
@@ -79,10 +80,13 @@ class TrainOptions:
             ("lr_decay", MIN_LR_DECAY, 1.0),
             ("sibling_weight", 0.0, MAX_SIBLING_WEIGHT),
             ("learning_rate", 0.0, 1.0),
+            ("average_decay", 0.0, 1.0),
         ):
             object.__setattr__(self, name, check_float(name, getattr(self, name), low, high))
         if not 0.0 < self.learning_rate < 1.0:
             raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate!r}")
+        if self.average_decay == 1.0:
+            raise ValueError("average_decay must be in [0, 1) (0: no average; 1 would never move), got 1.0")
         for name in ("init", "table"):
             path = getattr(self, name)
             if path is not None and not isinstance(path, (str, os.PathLike)):
