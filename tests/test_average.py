@@ -86,8 +86,9 @@ def test_the_average_is_the_documented_one_and_training_is_unchanged(tmp_path, m
     )
     _, reference = _plain_run_with_reference(monkeypatch, data, options, tmp_path / "plain.ckpt.npz")
     averaged = train(data, options, checkpoint=tmp_path / "avg.ckpt.npz")
+    train(data, dataclasses.replace(options, average_decay=0.0), checkpoint=tmp_path / "alone.ckpt.npz")
     plain_arrays, arrays = (
-        read_checkpoint(tmp_path / "plain.ckpt.npz")[1],
+        read_checkpoint(tmp_path / "alone.ckpt.npz")[1],  # a plain run as it runs alone: 1,024 steps a call
         read_checkpoint(tmp_path / "avg.ckpt.npz")[1],
     )
     steps = len(data) * 0.8 // 4
@@ -129,11 +130,16 @@ def test_resume_with_an_average_equals_an_uninterrupted_run(tmp_path, data, back
         train(data, dataclasses.replace(options, average_decay=0.9), checkpoint=ckpt, resume=True)
 
 
-def test_both_trainers_keep_the_same_average(data):
+def test_both_trainers_keep_the_same_average(tmp_path, data):
     pytest.importorskip("jax")
     options = TrainOptions(epochs=2, batch_size=4, hidden_sizes=(16, 8), dropout=0.1, seed=3, average_decay=0.99)
     numba = train(data, options)
-    jax = train(data, dataclasses.replace(options, backend="jax"))
+    jax = train(data, dataclasses.replace(options, backend="jax"), checkpoint=tmp_path / "avg.ckpt.npz")
+    plain = dataclasses.replace(options, backend="jax", average_decay=0.0)
+    train(data, plain, checkpoint=tmp_path / "plain.ckpt.npz")
+    trained = [read_checkpoint(tmp_path / f"{name}.ckpt.npz")[1] for name in ("avg", "plain")]
+    for name in ("value", "policy", "value_m", "policy_v"):
+        np.testing.assert_array_equal(trained[0][name], trained[1][name])  # the JAX run does not see it either
     for a, b in ((numba.weights.value, jax.weights.value), (numba.weights.policy, jax.weights.policy)):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-4 * np.abs(a).max())
     assert abs(numba.best_value_loss - jax.best_value_loss) < 1e-4 * numba.best_value_loss
@@ -175,7 +181,10 @@ def test_a_checkpoint_without_its_average_is_refused(tmp_path, data):
         for item in source.infolist():
             if item.filename != "average_policy.npy":
                 target.writestr(item, source.read(item))
-    with pytest.raises(
-        ValueError, match=r"damaged\.ckpt\.npz: damaged checkpoint metadata: arrays must be both averages"
-    ):
+    expected = (
+        r"damaged\.ckpt\.npz: damaged checkpoint: format 3, options\.average_decay 0\.9, "
+        r"but the arrays of the average of the weights are \['average_value'\]"
+    )
+    with pytest.raises(ValueError, match=expected):
         read_checkpoint(damaged)
+    assert read_checkpoint(ckpt)[0]["format"] == 3  # an rgou that keeps no average refuses to resume it

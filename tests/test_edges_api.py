@@ -483,11 +483,17 @@ def test_a_file_argument_that_is_no_name_is_named(tmp_path, data, bad):
         ("path", lambda: checkpoint_weights(bad)),
         ("name_or_path", lambda: load_model(bad)),
     ]
-    if bad is not None:  # load_table(None) reads the default table
+    if bad is not None:  # None: the default table, no checkpoint
         calls.append(("path", lambda: load_table(bad)))
+        calls.append(("checkpoint", lambda: train(data, TrainOptions(epochs=1, batch_size=16), checkpoint=bad)))
     for name, call in calls:
         with pytest.raises(TypeError, match=rf"^{name} must be a file name \(a str or path\), got "):
             call()
+    if bad is not None:
+        from rgou.solve import load_perfect_table
+
+        with pytest.raises(TypeError, match="table must be a Table, a file name or None"):
+            load_perfect_table(bad)
     assert not list(tmp_path.iterdir())
 
 

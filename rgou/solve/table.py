@@ -489,6 +489,8 @@ def load_perfect_table(table=None, rules: str | RuleSet = FINKEL) -> Table:
                 f"got a {table.n_pieces}-piece {table.rules} one"
             )
         return table
+    if table is not None and not isinstance(table, (str, os.PathLike)):
+        raise TypeError(f"table must be a Table, a file name or None (the default file), got {shown(table)}")
     path = perfect_table_path(rules) if table is None else table
     require_table_file(path, rules)
     return load_table(path, rules.pieces, rules=rules)

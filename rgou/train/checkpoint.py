@@ -27,6 +27,7 @@ from rgou.train.options import OPTION_NAMES, TRAINING_FIELDS, TrainOptions
 from rgou.weights import Weights
 
 CHECKPOINT_FORMAT = 2
+AVERAGED_FORMAT = 3  # format 2 and the average of the weights: an rgou that does not keep one cannot resume it
 AVERAGE_ARRAYS = ("average_value", "average_policy")  # with average_decay > 0 (rgou.train.average)
 OLD_FORMATS = (1,)  # one best epoch for both nets (the lowest value + policy loss): read as each net's best
 
@@ -129,7 +130,7 @@ def save_checkpoint(
     """Write a run's state atomically: the trainer's state, each net's best weights, the progress, the average
     of the weights when the run keeps one (`rgou.train.average`)."""
     meta = {
-        "format": CHECKPOINT_FORMAT,
+        "format": CHECKPOINT_FORMAT if average is None else AVERAGED_FORMAT,
         "version": __version__,
         "options": options.to_json(),
         "data": identity,
@@ -208,7 +209,7 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         raise ValueError(f"{path}: not a readable rgou checkpoint (metadata nested too deep)") from None
     except damaged as e:
         raise ValueError(f"{path}: not a readable rgou checkpoint ({type(e).__name__}: {str(e)[:200]})") from e
-    formats = (*OLD_FORMATS, CHECKPOINT_FORMAT)
+    formats = (*OLD_FORMATS, CHECKPOINT_FORMAT, AVERAGED_FORMAT)
     if not isinstance(meta, dict) or type(meta.get("format")) is not int or meta["format"] not in formats:
         found = meta.get("format") if isinstance(meta, dict) else None
         raise ValueError(f"{path}: checkpoint format {shown(found)}, expected one of {', '.join(map(str, formats))}")
@@ -300,9 +301,13 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             raise bad(key, "an epoch whose record in the history holds a finite loss", meta[key])
 
     averaged = [name for name in AVERAGE_ARRAYS if name in arrays]
-    if len(averaged) not in (0, len(AVERAGE_ARRAYS)) or bool(averaged) != (options.average_decay > 0):
-        kept = "both averages" if options.average_decay > 0 else "no average"
-        raise bad("arrays", f"{kept} of the weights (options.average_decay {options.average_decay})", averaged)
+    expected = list(AVERAGE_ARRAYS) if meta["format"] == AVERAGED_FORMAT else []
+    if averaged != expected or bool(expected) != (options.average_decay > 0):
+        raise ValueError(
+            f"{path}: damaged checkpoint: format {meta['format']}, options.average_decay {options.average_decay}, "
+            f"but the arrays of the average of the weights are {averaged or 'absent'} "
+            "(format 3 and a decay above 0 hold both, format 2 and a decay of 0 neither)"
+        )
     value_cfg, policy_cfg = net_configs(options.hidden_sizes)
     for name, array in arrays.items():
         cfg = value_cfg if name in ("value", "value_m", "value_v", "best_value", "average_value") else policy_cfg

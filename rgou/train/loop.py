@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from rgou._io import file_path
 from rgou._validate import check_callback, shown
 from rgou.dataset import Dataset
 from rgou.nn.contract import TrainConfig
@@ -132,7 +133,7 @@ def train(
     else:
         v0, p0 = init_params(value_cfg, options.seed), init_params(policy_cfg, options.seed + 1)
 
-    ckpt = Path(checkpoint) if checkpoint is not None else None
+    ckpt = file_path("checkpoint", checkpoint) if checkpoint is not None else None
     averaged = (v0, p0)
     if resume and ckpt is not None and ckpt.exists():
         state_np, best, progress, averaged = load_checkpoint(ckpt, options, source.identity, rules)

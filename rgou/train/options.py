@@ -10,6 +10,7 @@ The defaults live in the dataclasses only.
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
@@ -80,13 +81,14 @@ class TrainOptions:
             ("lr_decay", MIN_LR_DECAY, 1.0),
             ("sibling_weight", 0.0, MAX_SIBLING_WEIGHT),
             ("learning_rate", 0.0, 1.0),
-            ("average_decay", 0.0, 1.0),
         ):
             object.__setattr__(self, name, check_float(name, getattr(self, name), low, high))
         if not 0.0 < self.learning_rate < 1.0:
             raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate!r}")
-        if self.average_decay == 1.0:
-            raise ValueError("average_decay must be in [0, 1) (0: no average; 1 would never move), got 1.0")
+        decay = self.average_decay
+        if isinstance(decay, bool) or not isinstance(decay, numbers.Real) or not 0.0 <= float(decay) < 1.0:
+            raise ValueError(f"average_decay must be a number in [0, 1) (0: no average), got {decay!r}")
+        object.__setattr__(self, "average_decay", float(decay))
         for name in ("init", "table"):
             path = getattr(self, name)
             if path is not None and not isinstance(path, (str, os.PathLike)):
