@@ -188,3 +188,25 @@ def test_a_checkpoint_without_its_average_is_refused(tmp_path, data):
     with pytest.raises(ValueError, match=expected):
         read_checkpoint(damaged)
     assert read_checkpoint(ckpt)[0]["format"] == 3  # an rgou that keeps no average refuses to resume it
+
+
+@pytest.mark.parametrize("backend", ["numba", "jax"])
+def test_blocks_of_features_computed_when_read_do_not_move_the_training(tmp_path, monkeypatch, backend):
+    """Features computed when read are gathered GATHERED_ROWS rows a block; with 300 of them at batch 4 a
+    runner's blocks are 75 steps, which the average's 256 cut into 75, 75, 75, 31: the same training."""
+    if backend == "jax":
+        pytest.importorskip("jax")
+    import rgou.dataset
+    import rgou.train.runners
+    from rgou.dataset import StateFeatures
+
+    monkeypatch.setattr(rgou.dataset, "FEATURES_IN_MEMORY_BYTES", 0)
+    monkeypatch.setattr(rgou.train.runners, "GATHERED_ROWS", 300)
+    lazy = generate(10, depth=1, seed=3)
+    assert isinstance(lazy.features, StateFeatures)
+    options = TrainOptions(epochs=1, batch_size=4, hidden_sizes=(16, 8), dropout=0.1, seed=4, backend=backend)
+    train(lazy, options, checkpoint=tmp_path / "plain.ckpt.npz")
+    train(lazy, dataclasses.replace(options, average_decay=0.99), checkpoint=tmp_path / "avg.ckpt.npz")
+    plain, averaged = (read_checkpoint(tmp_path / f"{name}.ckpt.npz")[1] for name in ("plain", "avg"))
+    for name in ("value", "policy", "value_m", "policy_v"):
+        np.testing.assert_array_equal(averaged[name], plain[name])
