@@ -16,6 +16,7 @@ import argparse
 
 import numpy as np
 
+from rgou._io import check_outputs
 from rgou.dataset import load_dataset
 from rgou.game import P2_OFFSET, TO_MOVE
 
@@ -50,6 +51,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
+    check_outputs({"out": args.out}, [("data", args.data)], force=True)
     data = load_dataset(args.data)
     starts, sizes, gaps = decision_gaps(data.game_id, data.decision, data.state, data.value_target)
     rng = np.random.default_rng(args.seed)

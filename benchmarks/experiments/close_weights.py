@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 import rgou.train.sources as sources
-from rgou.train import TrainOptions, train
+from rgou._io import check_outputs
+from rgou.train import resolve_options, train
 from rgou.train.sources import read_data
 from rgou.weights import save_weights
 
@@ -40,6 +41,7 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
+    check_outputs({"--out": args.out}, [("data", args.data)], force=True)
     data = read_data([args.data])
     _, sizes, gaps = _decision_gaps()(data.game_id, data.decision, data.state, data.value_target)
     sample_weight = np.repeat(np.where(gaps < args.gap, 1.0, args.rest), sizes).astype(np.float32)
@@ -52,16 +54,7 @@ def main() -> None:
         return (targets, weights * sample_weight) if len(calls) == 1 else (targets, weights)
 
     sources.value_targets = weighted
-    options = TrainOptions(
-        epochs=args.epochs,
-        batch_size=256,
-        learning_rate=0.001,
-        lr_decay=args.lr_decay,
-        dropout=0.0,
-        validation_split=0.05,
-        value_target="exact-unrolled",
-        seed=42,
-    )
+    options = resolve_options("strong", {"epochs": args.epochs, "lr_decay": args.lr_decay}).training
     result = train(data, options, on_epoch=lambda r: print(r, flush=True))
     save_weights(args.out, result.weights)
     print(f"wrote {args.out}: close decisions {float((gaps < args.gap).mean()):.1%}, calls {calls}")

@@ -23,7 +23,7 @@ import numpy as np
 from rgou._numba import njit
 from rgou.agents import make_agent
 from rgou.exact import decision_losses
-from rgou.game import DICE, NUM_PIECES, TO_MOVE, legal_moves
+from rgou.game import DICE, NUM_PIECES, TO_MOVE
 from rgou.playout import play_games
 from rgou.rules import FINISHED, P1, P2
 from rgou.solve.lookup import p2_win_after_moves
@@ -37,14 +37,10 @@ CHANCE_EDGES = (0.0, 0.1, 0.3, 0.7, 0.9, 1.0001)  # the mover's winning chance
 def describe(values, states, gaps, chances, stages):
     """Per decision: the gap between the two best distinct moves, the mover's best chance, the pieces off."""
     after = np.empty(NUM_PIECES, np.float64)
-    legal = np.empty(NUM_PIECES, np.int8)
     for i in range(states.shape[0]):
-        state = states[i]
-        count = p2_win_after_moves(values, state, after)
-        legal_moves(state, legal)
-        sign = 1.0 if state[TO_MOVE] == P2 else -1.0
-        best = -np.inf
-        second = -np.inf
+        count = p2_win_after_moves(values, states[i], after)
+        sign = 1.0 if states[i, TO_MOVE] == P2 else -1.0
+        best = second = -np.inf
         for k in range(count):
             v = sign * after[k]
             if v > best + 1e-12:
@@ -53,10 +49,7 @@ def describe(values, states, gaps, chances, stages):
                 second = v
         gaps[i] = best - second if second > -np.inf else np.inf
         chances[i] = best if sign > 0 else 1.0 + best
-        off = 0
-        for slot in range(2 * NUM_PIECES):
-            off += state[slot] == FINISHED
-        stages[i] = off
+        stages[i] = np.sum(states[i, : 2 * NUM_PIECES] == FINISHED)
 
 
 def table(name, key, edges, losses, fmt):

@@ -19,11 +19,11 @@ import time
 
 import numpy as np
 
-from rgou.nn.contract import TrainConfig
+from rgou._io import check_outputs
 from rgou.nn.layout import init_params
-from rgou.train import TrainOptions
+from rgou.train import resolve_options
 from rgou.train.average import AveragingRunner, WeightAverage
-from rgou.train.checkpoint import net_configs
+from rgou.train.loop import train_config
 from rgou.train.runners import NumbaRunner
 from rgou.train.sources import _MemorySource, read_data
 
@@ -41,21 +41,15 @@ def main() -> None:
     parser.add_argument("--out", help="write each average's best weights (each net's best epoch) to OUT-DECAY.json.gz")
     args = parser.parse_args()
 
-    options = TrainOptions(
-        epochs=args.epochs,
-        learning_rate=args.learning_rate,
-        lr_decay=args.lr_decay,
-        batch_size=args.batch_size,
-        validation_split=0.05,
-        dropout=0.0,
-        value_target="exact-unrolled",
-        seed=42,
-    )
+    overrides = {"epochs": args.epochs, "learning_rate": args.learning_rate, "lr_decay": args.lr_decay}
+    options = resolve_options("strong", {**overrides, "batch_size": args.batch_size}).training
+    outputs = {"--json": args.json} | {f"--out ({decay})": f"{args.out}-{decay}.json.gz" for decay in args.decays}
+    check_outputs(outputs if args.out else {"--json": args.json}, [("data", args.data)], force=True)
     data = read_data([args.data])
     source = _MemorySource(data, options)
-    value_cfg, policy_cfg = net_configs(options.hidden_sizes)
-    config = TrainConfig(value_cfg, policy_cfg, options.learning_rate, "adam", 0.0, 42, args.batch_size, "full", 0.0)
-    start = init_params(value_cfg, 42), init_params(policy_cfg, 43)
+    config = train_config(options)
+    value_cfg, policy_cfg = config.value_cfg, config.policy_cfg
+    start = init_params(value_cfg, options.seed), init_params(policy_cfg, options.seed + 1)
     runner = NumbaRunner(config, source.runner_data())
     averages = [WeightAverage(decay, *start) for decay in args.decays]
     for average in averages:  # each wrapper cuts the same blocks of AVERAGE_STEPS minibatches

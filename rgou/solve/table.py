@@ -440,10 +440,7 @@ def load_table(
         if n_pieces is None:
             raise ValueError("load_table needs a path or n_pieces")
         path = default_table_path(n_pieces, rules)
-    checked = file_path("path", path)
-    if os.fspath(path).strip() == "":
-        raise ValueError("the table file name is empty; give a table file")
-    path = checked
+    path = check_table_path(path)
     header, data = read_array_file(path, "table", mmap=mmap, verify=verify, rules=rules.name)
     n = header["n_pieces"]  # an integer in 1..MAX_PIECES (read_array_file checked)
     if n_pieces is not None and n != n_pieces:

@@ -110,18 +110,8 @@ def train(
     rules = data.rules
     if counts["train_samples"] < options.batch_size:
         raise ValueError(f"{counts['train_samples']} training samples are fewer than one batch of {options.batch_size}")
-    value_cfg, policy_cfg = net_configs(options.hidden_sizes)
-    config = TrainConfig(
-        value_cfg,
-        policy_cfg,
-        float(options.learning_rate),
-        "adam",
-        float(options.dropout),
-        int(options.seed),
-        int(options.batch_size),
-        options.policy_loss,
-        float(options.sibling_weight),
-    )
+    config = train_config(options)
+    value_cfg, policy_cfg = config.value_cfg, config.policy_cfg
     runner = make_runner(config, options.backend, source.runner_data())
     if options.init is not None:
         from rgou.models import load_model
@@ -197,6 +187,22 @@ def train(
         epochs_run=progress.epoch,
         seconds=time.perf_counter() - start,
         interrupted=interrupted,
+    )
+
+
+def train_config(options: TrainOptions) -> TrainConfig:
+    """The trainers' configuration of `options`: both nets, Adam, and what a step depends on."""
+    value_cfg, policy_cfg = net_configs(options.hidden_sizes)
+    return TrainConfig(
+        value_cfg,
+        policy_cfg,
+        float(options.learning_rate),
+        "adam",
+        float(options.dropout),
+        int(options.seed),
+        int(options.batch_size),
+        options.policy_loss,
+        float(options.sibling_weight),
     )
 
 
