@@ -231,7 +231,7 @@ def _legal(state: np.ndarray) -> np.ndarray:
     return moves[:n]
 
 
-def _check_data_rules(name: str, data: AgentData, rules: str, model_rules: str) -> None:
+def check_data_rules(name: str, data: AgentData, rules: str, model_rules: str) -> None:
     """Refuse agent data built for another rule set: a heuristic or exact leaf built with another rule set's
     heuristic table, a solved table of another size, or nets of a model of another rule set (`model_rules`:
     a net cannot tell its rule set, `MLAgent` says its model's). Blitz and Aseb tables have one size; their
@@ -270,7 +270,7 @@ class Agent:
         self.data = data
         self.rules = rule_set(rules, "rules").name
         self.model_rules = model_rules
-        _check_data_rules(name, data, self.rules, model_rules)
+        check_data_rules(name, data, self.rules, model_rules)
         self._kernels = kernels = specialise(__name__, self.rules)
         self._scratch = kernels.agent_scratch(data)
         self._rng = seed_rng(np.uint64(check_int("seed", seed, 0, MAX_SEED)), np.uint64(0))

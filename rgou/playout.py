@@ -34,7 +34,7 @@ from rgou._clock import clock_ns
 from rgou._numba import njit
 from rgou._random import MAX_SEED, next_float, seed_rng
 from rgou._validate import check_callback, check_int, shown
-from rgou.agents import AGENT_RANDOM, AgentData, agent_scratch, decide_into
+from rgou.agents import AGENT_RANDOM, AgentData, agent_scratch, check_data_rules, decide_into
 from rgou.game import (
     DICE,
     STATE_SIZE,
@@ -48,7 +48,7 @@ from rgou.game import (
     winner,
 )
 from rgou.leaves import thread_copy
-from rgou.rules import NUM_PIECES, P1
+from rgou.rules import NUM_PIECES, P1, RULES_NAME
 from rgou.search import search_into
 
 MAX_MATCH_GAMES = 100_000_000  # games in one call: their records take 34 bytes a game (3.4 GB here)
@@ -192,12 +192,16 @@ def play_games(
     thread count or task size. record_samples: at most this many samples per
     game (0: none). progress(games_done, games) is called as tasks of
     `task_games` games finish (default: about 32 tasks per thread).
-    agent0, agent1: `Agent.data` of agents of this module's rule set (the
-    data does not say its rule set: `rgou.arena.match` checks the agents').
+    agent0, agent1: `Agent.data` of agents of this module's rule set
+    (`specialise("rgou.playout", rules).play_games` plays another's). Data
+    built for another rule set is refused where it can tell (heuristic and
+    solved-table leaves); nets cannot tell theirs: `rgou.arena.match` checks
+    the agents' own rule sets.
     """
     for name, data in (("agent0", agent0), ("agent1", agent1)):
         if not isinstance(data, AgentData):
             raise TypeError(f"{name} must be an agent's AgentData (make_agent(spec).data), got {shown(data)}")
+        check_data_rules(name, data, RULES_NAME, RULES_NAME)
     games = check_int("games", games, 1, MAX_MATCH_GAMES)
     seed = check_int("seed", seed, 0, MAX_SEED)
     first_game = check_int("first_game", first_game, 0, 2**63 - 1)

@@ -500,6 +500,18 @@ def test_rule_sets_and_the_data_built_for_them_are_never_mixed(tmp_path, capsys,
         Agent("perfect", search_agent_data(1, table_leaf(np.zeros(position_count(7), np.float32))), rules="aseb")
     with pytest.raises(ValueError, match="agent 'ml': its nets are a finkel model's, not masters's"):
         Agent("ml", make_agent("ml").data, rules="masters")
+    from rgou.playout import play_games
+
+    blitz_games = specialise("rgou.playout", "blitz").play_games
+    assert blitz_games(blitz.data, blitz.data, 2, 1, threads=1).winners.all()  # the rule set's own loop plays
+    with pytest.raises(ValueError, match="agent 'agent1': its heuristic leaf was built for another rule set than fink"):
+        play_games(finkel.data, blitz.data, 2, 1, threads=1)
+    with pytest.raises(ValueError, match="'agent0': its heuristic leaf was built for another rule set than blitz"):
+        blitz_games(finkel.data, blitz.data, 2, 1, threads=1)
+    aseb_leaf = specialise("rgou.leaves", "aseb").table_leaf(np.zeros(position_count(5, "aseb"), np.float32))
+    small = search_agent_data(1, aseb_leaf)
+    with pytest.raises(ValueError, match="agent 'agent0': its solved table is not one of the 7-piece finkel game"):
+        play_games(small, finkel.data, 2, 1, threads=1)
     line = '{"p1": [-1, -1, -1, -1, -1], "p2": [-1, -1, -1, -1, -1], "to_move": 1, "dice": 2, "rules": "Blitz"}'
     assert Analyzer(features=False, rules="blitz").analyze_line(line)["legal_moves"] == [0, 1, 2, 3, 4]
     with pytest.raises(ValueError, match="the line is a position of 'Blitz', this analysis plays finkel"):
