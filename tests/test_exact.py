@@ -378,6 +378,21 @@ def test_a_missing_table_is_a_clear_error(tmp_path, capsys):
     assert "rgou solve --pieces 7" in capsys.readouterr().err
 
 
+def test_a_conversion_notes_a_tolerance_only_where_one_was_given(tmp_path, capsys):
+    out = tmp_path / "t1.table"
+    assert main(["solve", "--pieces", "1", "--out", str(out), "--tolerance", "1e-9", "--quiet"]) == 0
+    assert "solved to 1e-09" in capsys.readouterr().out
+    assert main(["solve", "--pieces", "1", "--out", str(out), "--compact", str(tmp_path / "a.table")]) == 0
+    assert "note:" not in capsys.readouterr().err
+    assert (
+        main(
+            ["solve", "--pieces", "1", "--out", str(out), "--compact", str(tmp_path / "b.table"), "--tolerance", "1e-7"]
+        )
+        == 0
+    )
+    assert f"note: {out} was solved to 1e-09; --tolerance does not apply to a conversion" in capsys.readouterr().err
+
+
 def test_rgou_solve_and_analyze_with_a_small_table(tmp_path, capsys):
     out = tmp_path / "t2.table"
     assert main(["solve", "--pieces", "2", "--out", str(out), "--quiet"]) == 0

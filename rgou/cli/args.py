@@ -405,7 +405,6 @@ def build_parser() -> argparse.ArgumentParser:
     so.add_argument(
         "--tolerance",
         type=_float_type(1e-12, 1e-3, "a tolerance in [1e-12, 1e-3]"),
-        default=1e-7,
         help="sweep each group until no value changes by this much (default 1e-7)",
     )
     so.add_argument("--threads", type=POSITIVE_INT, help="threads (default: all cores)")

@@ -418,7 +418,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
-    from rgou.solve import default_table_path, load_table, make_state, save_table, solve, warm_up_solver
+    from rgou.solve import (
+        DEFAULT_TOLERANCE,
+        default_table_path,
+        load_table,
+        make_state,
+        save_table,
+        solve,
+        warm_up_solver,
+    )
     from rgou.solve.checkpoint import interrupted_note
 
     rules = RULE_SETS[args.rules]
@@ -437,7 +445,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
             table = load_table(out, pieces, rules=rules)  # validated: rules, N, checksum
         except ValueError as e:
             raise ValueError(f"--out {e} (--pieces {pieces}, --rules {rules.name})") from None
-        if table.tolerance != args.tolerance:
+        if args.tolerance is not None and table.tolerance != args.tolerance:
             print(f"note: {out} was solved to {table.tolerance:g}; --tolerance does not apply to a conversion",
                   file=sys.stderr)  # fmt: skip
         save_table(table, compact, dtype="uint16")
@@ -462,14 +470,15 @@ def cmd_solve(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         warm_up_solver(rules, _say(show))
-        table = solve(pieces, tolerance=args.tolerance, out=out, progress=progress, threads=args.threads, rules=rules)
+        tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
+        table = solve(pieces, tolerance=tolerance, out=out, progress=progress, threads=args.threads, rules=rules)
     except KeyboardInterrupt:
         kept = interrupted_note(out, "rerun the same command to resume from them")
         print(f"rgou solve: interrupted; {kept}", file=sys.stderr)
         return EXIT_INTERRUPTED
     opening = table.win_probability(make_state([-1] * pieces, [-1] * pieces, rules=rules))
     print(
-        f"wrote {out}: {len(table.values):,} positions of the {game} game solved to {args.tolerance:g} "
+        f"wrote {out}: {len(table.values):,} positions of the {game} game solved to {tolerance:g} "
         f"(residual {table.residual:.1e}) in {time.perf_counter() - start:,.1f} s; "
         f"the first player wins {100 * opening:.2f}% (opening value {opening:.7f})"
     )
