@@ -280,11 +280,13 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     ):
         raise bad("counts", "an object of sample and game counts (games, train_samples, ...)", counts)
     history = meta.get("history")
-    if not isinstance(history, list) or len(history) > meta["epoch"]:
-        raise bad("history", f"a list of at most {meta['epoch']} epoch records", history)
+    if not isinstance(history, list):
+        raise bad("history", "a list of epoch records", history)
+    if len(history) != meta["epoch"]:  # one record an epoch, so the history counts the epochs done
+        raise bad("epoch", f"the number of epoch records in the history ({len(history)})", meta["epoch"])
     for k, record in enumerate(history):
-        if not isinstance(record, dict) or not count(record.get("epoch"), 1) or record["epoch"] > meta["epoch"]:
-            raise bad(f"history[{k}]", f"an epoch record with an epoch in 1..{meta['epoch']}", record)
+        if not isinstance(record, dict) or record.get("epoch") != k + 1 or type(record["epoch"]) is not int:
+            raise bad(f"history[{k}]", f"the record of epoch {k + 1}", record)
         for key, value in record.items():
             if key == "best":
                 ok = type(value) is bool
