@@ -487,6 +487,19 @@ def test_bad_config_and_bad_data_are_refused(tmp_path, capsys, data):
     config.write_text(json.dumps({"presets": {"x": {"gamez": 3}}}))
     assert main(["train", "--config", str(config), "--preset", "x", "--out", str(tmp_path / "m.json.gz")]) == 2
     assert "unknown option(s) gamez in presets.x" in capsys.readouterr().err
+    for presets, where, message in [
+        ({"x": {"epochs": -1}}, "presets.x", "epochs must be >= 1, got -1"),
+        ({"x": {"games": "5", "numba": {"depth": 2}}}, "presets.x", "games must be an integer, got '5'"),
+        ({"x": {"games": 5, "jax": {"depth": 60}}}, "presets.x.jax", "depth must be in 1..6, got 60"),
+        ({"x": {"backend": "foo"}}, "presets.x", "backend must be one of numba, jax, got 'foo'"),
+        ({"y": {}, "x": {"afterstates": True}}, "presets.x", "afterstates: the positions after each move"),
+    ]:
+        config.write_text(json.dumps({"presets": presets}))
+        assert main(["train", "--config", str(config), "--preset", "x", "--out", str(tmp_path / "m.json.gz")]) == 2
+        assert f"{config}: {where}: {message}" in capsys.readouterr().err
+    config.write_text(json.dumps({"defaults": {"include_passes": "no"}, "presets": {"x": {}}}))
+    with pytest.raises(ValueError, match="defaults: include_passes and afterstates must be true or false"):
+        resolve_options("x", {}, load_config(config))
     bad = tmp_path / "bad.json"
     data.to_json(bad)
     items = json.loads(bad.read_text())

@@ -199,7 +199,26 @@ def load_config(path: str | Path | None = None) -> dict[str, Any]:
                 f"{name}: unknown option(s) {', '.join(unknown)} in {where}; valid: {', '.join(FLAT_NAMES)}"
             )
     _check_architecture(config.get("architecture"), name)
+    _check_presets(config, name)
     return config
+
+
+def _check_presets(config: dict[str, Any], name: str) -> None:
+    """Each preset (and the defaults) as it resolves without the command line's options, then with each backend
+    section it has: a bad value is named with its file and section, not only by its option."""
+    plain = {
+        **config,
+        "presets": {p: {k: v for k, v in s.items() if k not in BACKENDS} for p, s in config["presets"].items()},
+    }
+    checks = [(None, {}, plain, "defaults")]
+    for preset, section in config["presets"].items():
+        checks.append((preset, {}, plain, f"presets.{preset}"))
+        checks += [(preset, {"backend": b}, config, f"presets.{preset}.{b}") for b in BACKENDS if b in section]
+    for preset, overrides, source, where in checks:
+        try:
+            resolve_options(preset, overrides, source)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{name}: {where}: {e}") from None
 
 
 def _check_architecture(architecture: Any, name: str) -> None:
