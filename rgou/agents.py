@@ -477,7 +477,7 @@ class PerfectAgent(Agent):
 
 def _parse_ml(spec: str) -> tuple[int, bool, str, str]:
     """(depth, close calls deepened, model, mode) of ml[-D][+][:MODEL][:MODE]."""
-    head, _, rest = spec.partition(":")
+    head, colon, rest = spec.partition(":")
     close = head.endswith("+")
     head = head.removesuffix("+")
     depth = 0
@@ -486,6 +486,8 @@ def _parse_ml(spec: str) -> tuple[int, bool, str, str]:
         if not head.startswith("ml-") or not (digits.isascii() and digits.isdigit()):
             raise ValueError(f"bad agent spec {spec!r}: expected ml[-D][+][:MODEL][:MODE], e.g. ml-2:model.json.gz")
         depth = int(digits)
+    if colon and (not rest or rest.startswith(":")):  # "ml:" or "ml::value": a colon, then no model
+        raise ValueError(f"bad agent spec {spec!r}: empty MODEL; expected ml[-D][+][:MODEL][:MODE], e.g. ml:value")
     mode = DEFAULT_ML_MODE
     model, _, last = rest.rpartition(":")
     if last in ML_MODES:
@@ -547,6 +549,10 @@ def make_agent(
         depth = spec.split("-", 1)[1]
         if not (depth.isascii() and depth.isdigit()):  # '²' and '١' are digits to isdigit, not to int
             raise ValueError(f"bad agent spec {spec!r}: expected expectiminimax-N or emm-N with a depth N")
+        try:
+            check_depth(int(depth))
+        except ValueError as e:
+            raise ValueError(f"bad agent spec {spec!r}: {e}") from None
         agent = ExpectiminimaxAgent(int(depth), params, rules)
     elif spec in ("ml", "ml+") or spec.startswith(("ml:", "ml-", "ml+:")):
         depth, close, model, mode = _parse_ml(spec)
@@ -558,6 +564,8 @@ def make_agent(
             raise ValueError(f"agent {spec!r}: {e} and play ml:FILE") from None
         agent = MLAgent(weights, mode, depth, close_gap=CLOSE_GAP if close else 0.0)
     elif spec == "perfect" or spec.startswith("perfect:"):
+        if spec == "perfect:":
+            raise ValueError(f"bad agent spec {spec!r}: empty FILE; expected perfect or perfect:FILE")
         agent = PerfectAgent(spec.partition(":")[2] or table, rules=rules)
     else:
         raise ValueError(f"unknown agent {spec!r}; expected one of: {AGENT_SPECS}")

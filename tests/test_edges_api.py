@@ -1,5 +1,7 @@
 """Wrong arguments to the library's functions: an error naming the argument before any work, never deep inside."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -378,6 +380,16 @@ def test_rule_set_names_specs_and_parameter_files(tmp_path):
     for spec in ("emm-²", "expectiminimax-١", "ml-²"):
         with pytest.raises(ValueError, match="bad agent spec"):
             make_agent(spec)
+    for spec, message in [  # an empty model or table played the default one; a depth's error named no spec
+        ("ml:", "empty MODEL"),
+        ("ml+:", "empty MODEL"),
+        ("ml::value", "empty MODEL"),
+        ("perfect:", "empty FILE"),
+        ("emm-99", r"depth must be in 1..6, got 99"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(f"bad agent spec {spec!r}: ") + message):
+            make_agent(spec)
+    assert make_agent("ml:value").mode == "value"  # a mode alone still names the shipped model
     with pytest.raises(TypeError, match="params must be a HeuristicParams"):
         make_agent("heuristic", params=None)
 

@@ -461,6 +461,7 @@ def test_presets_and_overrides():
         (["--preset", "huge"], "unknown preset 'huge'; choose one of quick, standard, production"),
         (["--value-target", "blend:2"], "value target must be one of outcome, search, blend:A, td:L"),
         (["--epochs", "0"], "argument --epochs: expected a positive integer, got 0"),
+        (["--threads", "1000"], "argument --threads: expected a thread count in 1.."),  # was accepted silently
         (["--lr", "x"], "argument --learning-rate/--lr: expected a learning rate in (0, 1), got 'x'"),
         (["--data", "nowhere-*.npz"], "--data nowhere-*.npz: no file matches"),
         (["--afterstates"], "afterstates: the positions after each move have only exact values"),

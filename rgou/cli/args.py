@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+import numba
+
 from rgou._version import __version__
 from rgou.arena import MAX_SAVED_GAMES
 from rgou.cli.commands import (
@@ -64,6 +66,7 @@ DEPTH = _int_type(1, MAX_DEPTH, what=f"a depth in 1..{MAX_DEPTH}")
 PROBABILITY = _float_type(0.0, 1.0, "a probability in [0, 1]")
 GENERATED_GAMES = _int_type(1, 2**31, what="a number of games in 1..2**31")  # game ids are int32
 MATCH_GAMES = _int_type(1, MAX_MATCH_GAMES, what=f"a number of games in 1..{MAX_MATCH_GAMES:,}")
+THREADS = _int_type(1, numba.config.NUMBA_NUM_THREADS, what=f"a thread count in 1..{numba.config.NUMBA_NUM_THREADS}")
 
 
 def _add_rules(parser: argparse.ArgumentParser, what: str, *, agents: bool = True) -> None:
@@ -139,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, help="output .npz dataset (a folder with --shards)")
     gen.add_argument("--json", help="also export the samples as JSON (written together with --out)")
     gen.add_argument("--force", action="store_true", help="overwrite existing output files")
-    gen.add_argument("--threads", type=POSITIVE_INT, help="threads (default: all cores)")
+    gen.add_argument("--threads", type=THREADS, help="threads (default: all cores)")
     gen.add_argument(
         "--first-game",
         type=_int_type(0, what="a game index >= 0"),
@@ -301,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="games per opponent in the strength check",
     )
     tr.add_argument("--no-eval", action="store_true", help="skip the strength check")
-    tr.add_argument("--threads", type=POSITIVE_INT, help="threads for generation and the strength check")
+    tr.add_argument("--threads", type=THREADS, help="threads for generation and the strength check")
     tr.add_argument("--plot", metavar="FILE.png", help="save loss and accuracy curves (needs matplotlib)")
     tr.add_argument("--json", metavar="FILE", help="also write the summary as JSON")
     _add_progress(tr)
@@ -318,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     ar.add_argument("--games", type=MATCH_GAMES, default=1000, help="games per pair (default 1000)")
     _add_rules(ar, "every agent plays every rule set; an ml agent's model must be one of the rule set")
     ar.add_argument("--seed", type=SEED, default=0, help="dice seed (default 0)")
-    ar.add_argument("--threads", type=POSITIVE_INT, help="threads (default: all cores)")
+    ar.add_argument("--threads", type=THREADS, help="threads (default: all cores)")
     ar.add_argument("--json", metavar="FILE", help="write the results as JSON")
     ar.add_argument("--force", action="store_true", help="overwrite an existing --json file")
     ar.add_argument("--scheduler", help="play the games as Dask tasks: 'local' or a scheduler's address")
@@ -407,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_float_type(1e-12, 1e-3, "a tolerance in [1e-12, 1e-3]"),
         help="sweep each group until no value changes by this much (default 1e-7)",
     )
-    so.add_argument("--threads", type=POSITIVE_INT, help="threads (default: all cores)")
+    so.add_argument("--threads", type=THREADS, help="threads (default: all cores)")
     so.add_argument("--force", action="store_true", help="solve again over an existing table")
     so.add_argument(
         "--compact",
@@ -424,7 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--table", help="solved table of the rule set's real game (default: the cache folder's)")
     _add_rules(ev, "the agent and the perfect agent play it, from its solved table", agents=False)
     ev.add_argument("--seed", type=SEED, default=0, help="dice seed (default 0)")
-    ev.add_argument("--threads", type=POSITIVE_INT, help="threads (default: all cores)")
+    ev.add_argument("--threads", type=THREADS, help="threads (default: all cores)")
     ev.add_argument("--json", metavar="FILE", help="write the report as JSON")
     ev.add_argument("--force", action="store_true", help="overwrite an existing --json file")
     _add_progress(ev)
