@@ -61,6 +61,8 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
         (["convert", "m.json", "m.json", "--from", "rgou", "--to", "torch", "--force"], "OUT m.json is also the input"),
         (["evaluate", "ml:m.json", "--json", "m.json", "--force"], "also the input AGENT"),
         (["solve", "--pieces", "1", "--out", "t.table", "--compact", "t.table"], "same file t.table"),
+        (["generate", "--games", "2", "--out", "x.json"], "--out x.json: the dataset is written as .npz but would"),
+        (["generate", "--games", "2", "--out", "x.npz", "--json", "y.npz"], "--json y.npz: the JSON export would"),
     ],
 )
 def test_an_output_that_is_an_input_or_another_output_is_refused_force_or_not(work, capsys, argv, message):
