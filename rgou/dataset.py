@@ -435,9 +435,9 @@ class Dataset:
             outcome = _json_field(items, "outcome", (), "i", default=0)
             game_id = _json_field(items, "game_id", (), "i", default=None)
             return cls(
-                features.astype(np.float32),
+                _float32("features", features),
                 _column("value_target", value, n, np.float32, -1.0, 1.0),
-                policy.astype(np.float32),
+                _float32("policy_target", policy),
                 np.ones((n, MAX_PIECES), np.bool_),
                 np.zeros((n, STATE_SIZE), np.int8),
                 _column("outcome", outcome, n, np.int8, -1, 1),
@@ -571,6 +571,15 @@ def check_stored(arrays: dict[str, np.ndarray], rules: str = DEFAULT_RULES) -> d
         if name in arrays:
             checked[name] = _column(name, arrays[name], n, dtype, low, high)
     return checked
+
+
+def _float32(name: str, values: np.ndarray) -> np.ndarray:
+    """values (float64 [N, ...]) as float32, refusing a finite value beyond float32's range (it would be inf)."""
+    big = np.abs(values) > np.finfo(np.float32).max
+    if big.any():
+        row = int(np.flatnonzero(big.reshape(len(big), -1).any(axis=1))[0])
+        raise ValueError(f"dataset array {name!r} has a value beyond float32's range in row {row}")
+    return values.astype(np.float32)
 
 
 def _column(name: str, values, n: int, dtype, low: float, high: float) -> np.ndarray:

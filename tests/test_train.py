@@ -5,6 +5,7 @@ import json
 import math
 import os
 import subprocess
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -509,6 +510,12 @@ def test_bad_config_and_bad_data_are_refused(tmp_path, capsys, data):
     out = tmp_path / "m.json.gz"
     assert main(["train", "--data", str(bad), *TINY, "--out", str(out)]) == 2
     assert "non-finite value in sample 3" in capsys.readouterr().err and not out.exists()
+    items[3]["features"][5] = 1e300  # finite, but infinite as float32 (and numpy's overflow warning leaked)
+    bad.write_text(json.dumps(items))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert main(["train", "--data", str(bad), *TINY, "--out", str(out)]) == 2
+    assert "'features' has a value beyond float32's range in sample 3" in capsys.readouterr().err
 
 
 def test_training_reads_npz_shards_and_the_json_export(tmp_path, data):

@@ -287,7 +287,7 @@ def test_requests_for_another_host_are_refused(server):
     assert status == 403 and b"this machine only" in data
     assert Client(port).raw("GET", "/api/info", headers={"Host": "localhost"})[0] == 200
     for host in ("", "  "):  # '' bound every interface, and the address printed was http://:PORT/
-        with pytest.raises(ValueError, match="--host .* is empty; give an address"):
+        with pytest.raises(ValueError, match=r"--host .* is empty; give an address"):
             make_server(host, 0, find_table=False)
 
 
