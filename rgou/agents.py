@@ -550,10 +550,9 @@ def make_agent(
         if not (depth.isascii() and depth.isdigit()):  # '²' and '١' are digits to isdigit, not to int
             raise ValueError(f"bad agent spec {spec!r}: expected expectiminimax-N or emm-N with a depth N")
         try:
-            check_depth(int(depth))
+            agent = ExpectiminimaxAgent(int(depth), params, rules)
         except ValueError as e:
             raise ValueError(f"bad agent spec {spec!r}: {e}") from None
-        agent = ExpectiminimaxAgent(int(depth), params, rules)
     elif spec in ("ml", "ml+") or spec.startswith(("ml:", "ml-", "ml+:")):
         depth, close, model, mode = _parse_ml(spec)
         if depth > MAX_ML_DEPTH:
@@ -565,7 +564,7 @@ def make_agent(
         agent = MLAgent(weights, mode, depth, close_gap=CLOSE_GAP if close else 0.0)
     elif spec == "perfect" or spec.startswith("perfect:"):
         if spec == "perfect:":
-            raise ValueError(f"bad agent spec {spec!r}: empty FILE; expected perfect or perfect:FILE")
+            raise ValueError(f"bad agent spec {spec!r}: empty TABLE; expected perfect or perfect:TABLE")
         agent = PerfectAgent(spec.partition(":")[2] or table, rules=rules)
     else:
         raise ValueError(f"unknown agent {spec!r}; expected one of: {AGENT_SPECS}")

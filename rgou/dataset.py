@@ -575,11 +575,13 @@ def check_stored(arrays: dict[str, np.ndarray], rules: str = DEFAULT_RULES) -> d
 
 def _float32(name: str, values: np.ndarray) -> np.ndarray:
     """values (float64 [N, ...]) as float32, refusing a finite value beyond float32's range (it would be inf)."""
-    big = np.abs(values) > np.finfo(np.float32).max
+    with np.errstate(over="ignore"):
+        out = values.astype(np.float32)
+    big = np.isinf(out) & np.isfinite(values)
     if big.any():
         row = int(np.flatnonzero(big.reshape(len(big), -1).any(axis=1))[0])
         raise ValueError(f"dataset array {name!r} has a value beyond float32's range in row {row}")
-    return values.astype(np.float32)
+    return out
 
 
 def _column(name: str, values, n: int, dtype, low: float, high: float) -> np.ndarray:

@@ -443,7 +443,7 @@ def generate_files(
     if Path(out).suffix == ".json":  # a dataset is read by its name: .json as the JSON export, else as .npz
         raise ValueError(f"--out {out}: the dataset is written as .npz but would be read as JSON by its name; "
                          "name it FILE.npz (--json FILE.json writes the JSON export)")  # fmt: skip
-    if json and Path(json).suffix == ".npz":
+    if json and Path(json).suffix != ".json":
         raise ValueError(f"--json {json}: the JSON export would be read as .npz by its name; name it FILE.json")
     warm_up(lambda: _warm_generate(options), message)
     dataset = generate(options, threads=threads, progress=progress)

@@ -156,3 +156,13 @@ def test_generate_json_pair_is_both_new_or_both_old_after_ctrl_c(tmp_path, monke
                  "--quiet", "--force"]) == 130  # fmt: skip
     assert (out.read_bytes(), js.read_bytes()) == old
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.json", "d.npz"]
+
+
+@pytest.mark.parametrize("command", ["play", "serve", "review", "analyze"])
+def test_an_empty_model_is_refused_by_the_option_that_names_it(command, capsys):
+    """--model '' played the shipped model (or read the folder '.'), and the error named the spec 'ml:'."""
+    argv = [command, *(["game.json"] if command == "review" else []), "--model", ""]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert "argument --model" in capsys.readouterr().err

@@ -384,7 +384,7 @@ def test_rule_set_names_specs_and_parameter_files(tmp_path):
         ("ml:", "empty MODEL"),
         ("ml+:", "empty MODEL"),
         ("ml::value", "empty MODEL"),
-        ("perfect:", "empty FILE"),
+        ("perfect:", "empty TABLE"),
         ("emm-99", r"depth must be in 1..6, got 99"),
     ]:
         with pytest.raises(ValueError, match=re.escape(f"bad agent spec {spec!r}: ") + message):

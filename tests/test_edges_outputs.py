@@ -61,13 +61,27 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
         (["convert", "m.json", "m.json", "--from", "rgou", "--to", "torch", "--force"], "OUT m.json is also the input"),
         (["evaluate", "ml:m.json", "--json", "m.json", "--force"], "also the input AGENT"),
         (["solve", "--pieces", "1", "--out", "t.table", "--compact", "t.table"], "same file t.table"),
-        (["generate", "--games", "2", "--out", "x.json"], "--out x.json: the dataset is written as .npz but would"),
-        (["generate", "--games", "2", "--out", "x.npz", "--json", "y.npz"], "--json y.npz: the JSON export would"),
     ],
 )
 def test_an_output_that_is_an_input_or_another_output_is_refused_force_or_not(work, capsys, argv, message):
     before = _snapshot(work)
     assert main(argv) == 2
+    assert message in capsys.readouterr().err
+    assert _snapshot(work) == before
+
+
+@pytest.mark.parametrize(
+    "outputs, message",
+    [
+        (["--out", "x.json"], "--out x.json: the dataset is written as .npz but would be read as JSON"),
+        (["--out", "x.npz", "--json", "y.npz"], "--json y.npz: the JSON export would be read as .npz"),
+        (["--out", "x.npz", "--json", "y.txt"], "--json y.txt: the JSON export would be read as .npz"),
+    ],
+)
+def test_generate_names_its_outputs_as_they_are_read(work, capsys, outputs, message):
+    """A dataset is read by its name (.json: the JSON export, else .npz): generate wrote ones train could not read."""
+    before = _snapshot(work)
+    assert main(["generate", "--games", "2", *outputs]) == 2
     assert message in capsys.readouterr().err
     assert _snapshot(work) == before
 

@@ -462,7 +462,7 @@ def test_presets_and_overrides():
         (["--preset", "huge"], "unknown preset 'huge'; choose one of quick, standard, production"),
         (["--value-target", "blend:2"], "value target must be one of outcome, search, blend:A, td:L"),
         (["--epochs", "0"], "argument --epochs: expected a positive integer, got 0"),
-        (["--threads", "1000"], "argument --threads: expected a thread count in 1.."),  # was accepted silently
+        (["--threads", "1000"], "threads must be 1.."),  # was accepted silently where no games are played
         (["--lr", "x"], "argument --learning-rate/--lr: expected a learning rate in (0, 1), got 'x'"),
         (["--data", "nowhere-*.npz"], "--data nowhere-*.npz: no file matches"),
         (["--afterstates"], "afterstates: the positions after each move have only exact values"),
@@ -491,17 +491,28 @@ def test_bad_config_and_bad_data_are_refused(tmp_path, capsys, data):
     assert "unknown option(s) gamez in presets.x" in capsys.readouterr().err
     for presets, where, message in [
         ({"x": {"epochs": -1}}, "presets.x", "epochs must be >= 1, got -1"),
-        ({"x": {"games": "5", "numba": {"depth": 2}}}, "presets.x", "games must be an integer, got '5'"),
-        ({"x": {"games": 5, "jax": {"depth": 60}}}, "presets.x.jax", "depth must be in 1..6, got 60"),
+        (
+            {"x": {"games": "5", "numba": {"depth": 2}}},
+            "presets.x with its numba section",
+            "games must be an integer, got '5'",
+        ),
+        ({"x": {"games": 5, "jax": {"depth": 60}}}, "presets.x with its jax section", "depth must be in 1..6, got 60"),
+        ({"x": {"jax": 3}}, "presets.x.jax must be an object", ""),
         ({"x": {"backend": "foo"}}, "presets.x", "backend must be one of numba, jax, got 'foo'"),
         ({"y": {}, "x": {"afterstates": True}}, "presets.x", "afterstates: the positions after each move"),
     ]:
         config.write_text(json.dumps({"presets": presets}))
         assert main(["train", "--config", str(config), "--preset", "x", "--out", str(tmp_path / "m.json.gz")]) == 2
-        assert f"{config}: {where}: {message}" in capsys.readouterr().err
+        assert f"{config}: {where}" + (f": {message}" if message else "") in capsys.readouterr().err
+    both = {"x": {"afterstates": True, "numba": {"value_target": "exact"}, "jax": {"value_target": "exact"}}}
+    config.write_text(json.dumps({"presets": both}))  # valid as every backend resolves it
+    assert resolve_options("x", {}, load_config(config)).generation.afterstates
+    config.write_text(json.dumps({"architecture": {"hidden_sizes": 5}, "presets": {"x": {}}}))
+    with pytest.raises(ValueError, match="architecture: hidden_sizes must be a list of positive integers, got 5"):
+        load_config(config)
     config.write_text(json.dumps({"defaults": {"include_passes": "no"}, "presets": {"x": {}}}))
     with pytest.raises(ValueError, match="defaults: include_passes and afterstates must be true or false"):
-        resolve_options("x", {}, load_config(config))
+        load_config(config)
     bad = tmp_path / "bad.json"
     data.to_json(bad)
     items = json.loads(bad.read_text())
@@ -516,6 +527,14 @@ def test_bad_config_and_bad_data_are_refused(tmp_path, capsys, data):
         warnings.simplefilter("error")
         assert main(["train", "--data", str(bad), *TINY, "--out", str(out)]) == 2
     assert "'features' has a value beyond float32's range in sample 3" in capsys.readouterr().err
+    for value, message in ((float("inf"), "non-finite value in sample 3"), (-3.4028235e38, None)):
+        items[3]["features"][5] = value  # Infinity is not finite; float32's largest is in range
+        bad.write_text(json.dumps(items))
+        if message is None:
+            assert Dataset.from_json(bad).features[3, 5] == np.float32(value)
+            continue
+        with pytest.raises(ValueError, match=message):
+            Dataset.from_json(bad)
 
 
 def test_training_reads_npz_shards_and_the_json_export(tmp_path, data):

@@ -289,6 +289,8 @@ def test_requests_for_another_host_are_refused(server):
     for host in ("", "  "):  # '' bound every interface, and the address printed was http://:PORT/
         with pytest.raises(ValueError, match=r"--host .* is empty; give an address"):
             make_server(host, 0, find_table=False)
+    with pytest.raises(TypeError, match="host must be an address"):
+        make_server(None, 0, find_table=False)
 
 
 def test_games_are_isolated_and_bounded_per_browser(server):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-import numba
-
 from rgou._version import __version__
 from rgou.arena import MAX_SAVED_GAMES
 from rgou.cli.commands import (
@@ -60,13 +58,19 @@ def _float_type(low: float, high: float, what: str, below_high: bool = False) ->
     return parse
 
 
+def _model(text: str) -> str:
+    """A --model: a weight file or a packaged model's name, never empty (that would name the shipped model)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a weight file or a packaged model's name, got ''")
+    return text
+
+
 POSITIVE_INT = _int_type(1, what="a positive integer")
 SEED = _int_type(0, 2**64 - 1, what="a seed in 0..2**64-1")
 DEPTH = _int_type(1, MAX_DEPTH, what=f"a depth in 1..{MAX_DEPTH}")
 PROBABILITY = _float_type(0.0, 1.0, "a probability in [0, 1]")
 GENERATED_GAMES = _int_type(1, 2**31, what="a number of games in 1..2**31")  # game ids are int32
 MATCH_GAMES = _int_type(1, MAX_MATCH_GAMES, what=f"a number of games in 1..{MAX_MATCH_GAMES:,}")
-THREADS = _int_type(1, numba.config.NUMBA_NUM_THREADS, what=f"a thread count in 1..{numba.config.NUMBA_NUM_THREADS}")
 
 
 def _add_rules(parser: argparse.ArgumentParser, what: str, *, agents: bool = True) -> None:
@@ -142,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--out", required=True, help="output .npz dataset (a folder with --shards)")
     gen.add_argument("--json", help="also export the samples as JSON (written together with --out)")
     gen.add_argument("--force", action="store_true", help="overwrite existing output files")
-    gen.add_argument("--threads", type=THREADS, help="threads (default: all cores)")
+    gen.add_argument("--threads", type=POSITIVE_INT, help="threads (default: all cores)")
     gen.add_argument(
         "--first-game",
         type=_int_type(0, what="a game index >= 0"),
@@ -178,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--model",
         "--weights",
         dest="model",
+        type=_model,
         help="weight file or packaged model name (default, upstream): value, policy, ml_scores, ml_move",
     )
     ana.add_argument(
@@ -304,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="games per opponent in the strength check",
     )
     tr.add_argument("--no-eval", action="store_true", help="skip the strength check")
-    tr.add_argument("--threads", type=THREADS, help="threads for generation and the strength check")
+    tr.add_argument("--threads", type=POSITIVE_INT, help="threads for generation and the strength check")
     tr.add_argument("--plot", metavar="FILE.png", help="save loss and accuracy curves (needs matplotlib)")
     tr.add_argument("--json", metavar="FILE", help="also write the summary as JSON")
     _add_progress(tr)
@@ -321,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     ar.add_argument("--games", type=MATCH_GAMES, default=1000, help="games per pair (default 1000)")
     _add_rules(ar, "every agent plays every rule set; an ml agent's model must be one of the rule set")
     ar.add_argument("--seed", type=SEED, default=0, help="dice seed (default 0)")
-    ar.add_argument("--threads", type=THREADS, help="threads (default: all cores)")
+    ar.add_argument("--threads", type=POSITIVE_INT, help="threads (default: all cores)")
     ar.add_argument("--json", metavar="FILE", help="write the results as JSON")
     ar.add_argument("--force", action="store_true", help="overwrite an existing --json file")
     ar.add_argument("--scheduler", help="play the games as Dask tasks: 'local' or a scheduler's address")
@@ -360,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--table", help="the rule set's solved table for exact hints (default: the cache folder's, if any)")
     pl.add_argument(
         "--model",
+        type=_model,
         help="weight file or packaged model name, trained for --rules: the ml agents play it (default opponent ml+) "
         "and, without a solved table, it estimates the hints (default: the shipped model, finkel's)",
     )
@@ -373,9 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rv.add_argument("--table", help="solved table of the game's rule set (default: the cache folder's; "
                     "without one, a model's estimates: --model, or the shipped model for finkel)")  # fmt: skip
-    rv.add_argument("--model", help="weight file or packaged model name: without a solved table, the model whose "
-                    "estimates judge the game (default: the shipped model, finkel's; other rule sets need one "
-                    "trained for them)")  # fmt: skip
+    rv.add_argument("--model", type=_model, help="weight file or packaged model name: without a solved table, the "
+                    "model whose estimates judge the game (default: the shipped model, finkel's; other rule sets "
+                    "need one trained for them)")  # fmt: skip
     rv.add_argument("--plot", metavar="FILE.png", help="draw player 1's winning chance through the game (matplotlib)")
     rv.add_argument("--json", metavar="FILE", help="write the whole review as JSON ('-': standard output)")
     rv.add_argument("--force", action="store_true", help="overwrite existing --plot or --json files")
@@ -388,9 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--table", help="solved table of the rule set's game: the perfect agent, exact hints and "
                     "reviews (default: the cache folder's, if any)")  # fmt: skip
     _add_rules(sv, "random, heuristic, emm-N and perfect under the other rule sets, and with --model the ml agents")
-    sv.add_argument("--model", help="weight file or packaged model name, trained for --rules: the ml agents play it "
-                    "and, without a solved table, it estimates hints and reviews (default: the shipped model, "
-                    "finkel's)")  # fmt: skip
+    sv.add_argument("--model", type=_model, help="weight file or packaged model name, trained for --rules: the ml "
+                    "agents play it and, without a solved table, it estimates hints and reviews (default: the "
+                    "shipped model, finkel's)")  # fmt: skip
     sv.set_defaults(func=cmd_serve)
 
     so = sub.add_parser("solve", help="solve the game exactly: every position's chance of winning under perfect play")
@@ -410,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_float_type(1e-12, 1e-3, "a tolerance in [1e-12, 1e-3]"),
         help="sweep each group until no value changes by this much (default 1e-7)",
     )
-    so.add_argument("--threads", type=THREADS, help="threads (default: all cores)")
+    so.add_argument("--threads", type=POSITIVE_INT, help="threads (default: all cores)")
     so.add_argument("--force", action="store_true", help="solve again over an existing table")
     so.add_argument(
         "--compact",
@@ -427,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--table", help="solved table of the rule set's real game (default: the cache folder's)")
     _add_rules(ev, "the agent and the perfect agent play it, from its solved table", agents=False)
     ev.add_argument("--seed", type=SEED, default=0, help="dice seed (default 0)")
-    ev.add_argument("--threads", type=THREADS, help="threads (default: all cores)")
+    ev.add_argument("--threads", type=POSITIVE_INT, help="threads (default: all cores)")
     ev.add_argument("--json", metavar="FILE", help="write the report as JSON")
     ev.add_argument("--force", action="store_true", help="overwrite an existing --json file")
     _add_progress(ev)

@@ -194,6 +194,9 @@ def load_config(path: str | Path | None = None) -> dict[str, Any]:
         if not isinstance(section, dict):
             raise ValueError(f"{name}: {where} must be an object")
         unknown = sorted(set(section) - set(FLAT_NAMES) - set(BACKENDS))
+        for backend in BACKENDS:
+            if not isinstance(section.get(backend, {}), dict):
+                raise ValueError(f"{name}: {where}.{backend} must be an object")
         if unknown:
             raise ValueError(
                 f"{name}: unknown option(s) {', '.join(unknown)} in {where}; valid: {', '.join(FLAT_NAMES)}"
@@ -204,20 +207,20 @@ def load_config(path: str | Path | None = None) -> dict[str, Any]:
 
 
 def _check_presets(config: dict[str, Any], name: str) -> None:
-    """Each preset (and the defaults) as it resolves without the command line's options, then with each backend
-    section it has: a bad value is named with its file and section, not only by its option."""
-    plain = {
-        **config,
-        "presets": {p: {k: v for k, v in s.items() if k not in BACKENDS} for p, s in config["presets"].items()},
-    }
-    checks = [(None, {}, plain, "defaults")]
+    """Resolve the defaults and each preset as `rgou train` would without other options: once with each backend
+    section the preset has, and with its default backend when it has no section for it. A bad value is then
+    named with the file and where it is, not only by its option."""
+    defaults = config.get("defaults", {})
+    checks = [(None, None, "defaults")]
     for preset, section in config["presets"].items():
-        checks.append((preset, {}, plain, f"presets.{preset}"))
-        checks += [(preset, {"backend": b}, config, f"presets.{preset}.{b}") for b in BACKENDS if b in section]
-    for preset, overrides, source, where in checks:
+        backends = [b for b in BACKENDS if b in section]
+        if section.get("backend", defaults.get("backend", "numba")) not in backends:
+            checks.append((preset, None, f"presets.{preset}"))
+        checks += [(preset, b, f"presets.{preset} with its {b} section") for b in backends]
+    for preset, backend, where in checks:
         try:
-            resolve_options(preset, overrides, source)
-        except (TypeError, ValueError) as e:
+            resolve_options(preset, {} if backend is None else {"backend": backend}, config)
+        except ValueError as e:
             raise ValueError(f"{name}: {where}: {e}") from None
 
 
@@ -231,6 +234,9 @@ def _check_architecture(architecture: Any, name: str) -> None:
             f"{name}: architecture: the nets have {NUM_FEATURES} inputs and 1 and {NUM_POLICY_OUTPUTS} outputs; "
             "only hidden_sizes can change (give it in defaults or a preset)"
         )
+    hidden = architecture.get("hidden_sizes", [])
+    if not isinstance(hidden, list) or not all(type(h) is int and h > 0 for h in hidden):
+        raise ValueError(f"{name}: architecture: hidden_sizes must be a list of positive integers, got {hidden!r:.60}")
 
 
 def resolve_options(

@@ -22,6 +22,7 @@ from rgou._io import path_list
 from rgou._numba import warm_up
 from rgou._validate import check_callback, shown
 from rgou.nn.contract import DEFAULT_DROPOUT_RATE
+from rgou.playout import check_threads
 from rgou.rules import DEFAULT_RULES, RULE_SETS
 from rgou.train.checkpoint import checkpoint_path, finite_or_none
 from rgou.train.loop import EpochFn, TrainResult, train
@@ -160,6 +161,8 @@ def train_model(
         raise TypeError(f"options must be a PipelineOptions or a preset's name, got {shown(options)}")
     for name, callback in (("on_epoch", on_epoch), ("progress", progress), ("message", message)):
         check_callback(name, callback)
+    if threads is not None:
+        check_threads(threads)  # before any work, even where no games are played
     data = None if data is None else path_list("data", data)
     if not isinstance(inputs, (list, tuple)) or not all(isinstance(i, (list, tuple)) and len(i) == 2 for i in inputs):
         raise TypeError(f"inputs must be (option, path) pairs, such as (('--config', 'c.json'),), got {shown(inputs)}")

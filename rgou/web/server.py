@@ -301,7 +301,9 @@ def make_server(
     play and, without a table, that estimates hints and reviews (trained for
     `rules`; None: the shipped model, Finkel's). See `rgou.web.games.Lobby`.
     """
-    if not isinstance(host, str) or not host.strip():  # '' binds every interface: say it (0.0.0.0), never by accident
+    if not isinstance(host, str):
+        raise TypeError(f"host must be an address (a str), got {host!r:.40}")
+    if not host.strip():  # '' binds every interface: say so (0.0.0.0), never by accident
         raise ValueError(f"--host {host!r} is empty; give an address (127.0.0.1: this machine only; 0.0.0.0: all)")
     lobby = Lobby(table, find_table, rules, model)
     local = _is_loopback(host)
