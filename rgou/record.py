@@ -282,9 +282,23 @@ def record_text(record: GameRecord) -> str:
     return f'{head}, "turns": [\n{lines}\n]}}\n' if turns else f'{head}, "turns": []}}\n'
 
 
-def write_record(record: GameRecord, path: str | Path) -> None:
-    """Write a record atomically (a temporary file, then a rename)."""
+def checked_record(record: GameRecord) -> GameRecord:
+    """`record` replayed from its fields: its turns, players, seed and rules checked again.
+
+    A GameRecord's fields can be changed after `add` checked them (its turns
+    are a list); a record is checked this way before it is written or
+    reviewed, so that nothing is written that `read_record` refuses.
+    """
     if not isinstance(record, GameRecord):
         raise TypeError(f"record must be a GameRecord, got {shown(record)}")
+    try:
+        return GameRecord(record.players, record.seed, record.stream, record.turns, record.rules)
+    except ValueError as e:
+        raise ValueError(f"record: {e}") from None
+
+
+def write_record(record: GameRecord, path: str | Path) -> None:
+    """Write a record atomically (a temporary file, then a rename), after checking it again (`checked_record`)."""
+    record = checked_record(record)
     with atomic_write(path, "w") as fh:
         fh.write(record_text(record))

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 
 from rgou._validate import shown
 from rgou.chances import WinChances, p1_chance
-from rgou.record import GameRecord
+from rgou.record import GameRecord, checked_record
 from rgou.rules import DEFAULT_RULES, P1, P2
 from rgou.specialise import specialise
 
@@ -126,6 +126,7 @@ def review_game(record: GameRecord, chances: WinChances | None = None) -> GameRe
     """
     if not isinstance(record, GameRecord):
         raise TypeError(f"record must be a GameRecord (rgou.record.read_record(path)), got {shown(record)}")
+    record = checked_record(record)  # its turns may have been changed since they were checked
     if chances is None:
         chances = WinChances(rules=record.rules)
     elif not (callable(getattr(chances, "moves", None)) and callable(getattr(chances, "position", None))):

@@ -1,6 +1,7 @@
 """Game records: written by every way of playing, read back checked to the turn that is wrong."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -183,3 +184,23 @@ def test_a_json_error_says_where_once():
 
     with pytest.raises(ValueError, match=r"\(Invalid control character at column 8\)"):
         strict_json('{"a": "\x00"}')
+
+
+def test_a_record_changed_after_its_turns_were_checked_is_neither_written_nor_reviewed(tmp_path):
+    """GameRecord's turns are a list: an appended illegal turn was written (and then refused by read_record)
+    and reviewed; a string among the turns ended the review in an AttributeError."""
+    from rgou.review import review_game
+
+    for change, message in [
+        (lambda r: r.turns.append(Turn(2, 3, 1)), "record: turn 1: player 2 moved, but it is player 1's turn"),
+        (lambda r: r.turns.append("garbage"), "record: turn 1: expected a Turn(player, roll, move), got 'garbage'"),
+        (lambda r: setattr(r, "seed", -5), "record: seed = -5 is out of range"),
+        (lambda r: setattr(r, "players", ("human", "\x1b[2J")), "record: players must be two names"),
+    ]:
+        record = GameRecord(("human", "heuristic"))
+        change(record)
+        with pytest.raises(ValueError, match=re.escape(message)):
+            write_record(record, tmp_path / "g.json")
+        with pytest.raises(ValueError, match=re.escape(message)):
+            review_game(record)
+        assert not (tmp_path / "g.json").exists()
