@@ -27,9 +27,9 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from rgou._validate import shown
+from rgou._validate import check_bool, shown
 
 PathLike = str | os.PathLike[str]
 PACKAGE_DIR = Path(__file__).resolve().parent  # the installed package: its data folder holds the shipped models
@@ -43,6 +43,13 @@ def file_path(name: str, value: object) -> Path:
     if isinstance(value, (str, os.PathLike)):
         return Path(value)
     raise TypeError(f"{name} must be a file name (a str or path), got {shown(value)}")
+
+
+def check_inputs(inputs: object) -> list[tuple[str, Any]]:
+    """(option, path) pairs a run reads and no output may overwrite, as a list; else a TypeError."""
+    if not isinstance(inputs, (list, tuple)) or not all(isinstance(i, (list, tuple)) and len(i) == 2 for i in inputs):
+        raise TypeError(f"inputs must be (option, path) pairs, such as (('--config', 'c.json'),), got {shown(inputs)}")
+    return [tuple(pair) for pair in inputs]
 
 
 def path_list(name: str, value: object) -> list[str]:
@@ -194,14 +201,16 @@ def check_outputs(
     option is in `tables` (the options that write solved tables). Stale
     temporary files of earlier writes into it are removed.
     """
+    force = check_bool("force", force)
     checked: dict[str, Path] = {}
-    inputs = [(name, Path(p)) for name, p in inputs if p is not None and str(p) != ""]
+    inputs = [(name, file_path(name, p)) for name, p in check_inputs(inputs) if p is not None and str(p) != ""]
     allowed = set(may_exist)
     table_options = set(tables)
     for option, raw in outputs.items():
         if raw is None:
             continue
-        text = os.fspath(raw)
+        file_path(option, raw)  # a str or path, else a TypeError naming the option
+        text = os.fspath(raw)  # as given: Path("") would be "."
         if text.strip() == "":
             raise ValueError(f"{option} is empty; give a file name")
         if text.endswith(("/", "\\")):

@@ -369,7 +369,11 @@ class Dataset:
         arrays["move"] = self.move
         if self.decision is not None:
             arrays["decision"] = self.decision
-        arrays["meta"] = np.array(json.dumps({**self.meta, "format": DATASET_FORMAT}, sort_keys=True))
+        try:
+            meta = json.dumps({**self.meta, "format": DATASET_FORMAT}, sort_keys=True)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"meta cannot be written as JSON: {e}") from None
+        arrays["meta"] = np.array(meta)
         _savez_reproducible(fh, arrays)
 
     @classmethod

@@ -37,7 +37,7 @@ from numba import prange
 
 from rgou._numba import njit, numba_threads
 from rgou._random import MAX_SEED, seed_rng
-from rgou._validate import check_callback, check_float, check_int, shown
+from rgou._validate import check_bool, check_callback, check_float, check_int, shown
 from rgou._version import __version__
 from rgou.agents import AGENT_RANDOM, search_agent_data
 from rgou.dataset import DATASET_FORMAT, Dataset, features_of, one_hot, run_starts
@@ -405,18 +405,20 @@ def generate_files(
     file needs `force`, and no output may be an input (the table, the
     players' files, and `inputs`: more (option, path) pairs).
     """
-    from rgou._io import atomic_write_many, check_outputs
+    from rgou._io import atomic_write_many, check_inputs, check_outputs, file_path
     from rgou._numba import warm_up
     from rgou.agents import spec_inputs
     from rgou.dataset import write_json
 
     if not isinstance(options, GenerateOptions):
         raise TypeError(f"options must be a GenerateOptions (GenerateOptions(games, depth=...)), got {shown(options)}")
+    file_path("out", out)  # a str or path, else a TypeError naming it (kept as given: Path("") is ".")
+    force = check_bool("force", force)
     if shards is not None:
         shards = check_int("shards", shards, 1)
     check_callback("progress", progress)
     check_callback("message", message)
-    inputs = [*inputs, ("--table", options.table if isinstance(options.table, (str, Path)) else None)]
+    inputs = [*check_inputs(inputs), ("--table", options.table if isinstance(options.table, (str, Path)) else None)]
     inputs += [("--agent", path) for path in (spec_inputs(options.agent) if options.agent else [])]
     if shards:
         if not str(out).strip():

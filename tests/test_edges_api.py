@@ -515,3 +515,61 @@ def test_a_folder_named_like_a_packaged_model_does_not_hide_it(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     (tmp_path / "strong").mkdir()
     assert load_model("strong").value.size > 0
+
+
+def test_the_pipeline_names_flags_paths_configs_and_its_init(data, tmp_path):
+    """A second review's findings: each was a raw Python error, a flag read as true, or an error naming nothing."""
+    from rgou.train.pipeline import train_model
+    from rgou.train.sources import read_data
+
+    data.save(tmp_path / "d.npz")
+    options = resolve_options("quick", {"epochs": 1, "eval_games": 0})
+    out = tmp_path / "m.json.gz"
+    out.write_text("keep")
+    for kwargs, error, message in [
+        ({"force": "no"}, ValueError, "force must be True or False, got 'no'"),  # "no" overwrote the file
+        ({"resume": "no"}, ValueError, "resume must be True or False"),
+        ({"in_memory": "no"}, ValueError, "in_memory must be True or False"),
+        ({"data": []}, ValueError, "--data: no files given"),  # it generated games instead
+        ({"summary": 5}, TypeError, "--json must be a file name (a str or path), got 5"),
+        ({"inputs": 5}, TypeError, "inputs must be (option, path) pairs"),
+    ]:
+        kwargs.setdefault("data", [str(tmp_path / "d.npz")])
+        with pytest.raises(error, match=re.escape(message)):
+            train_model(options, out, **kwargs)
+    assert out.read_text() == "keep"
+    (tmp_path / "runs").write_text("a file")
+    with pytest.raises(ValueError, match=r"runs .* is a file; give a folder for the run folders"):
+        train_model(options, None, data=[str(tmp_path / "d.npz")], runs=tmp_path / "runs")
+    with pytest.raises(ValueError, match="resume must be True or False"):
+        train(data, TrainOptions(epochs=1), resume="no")
+    with pytest.raises(ValueError, match=re.escape("--init default: its nets have hidden layers [256, 128, 64, 32]")):
+        train(data, TrainOptions(epochs=1, hidden_sizes=(8,), init="default"))
+    generation = GenerateOptions(games=2, depth=1)
+    (tmp_path / "g.npz").write_text("keep")
+    for args, kwargs, error, message in [
+        ((5,), {}, TypeError, "out must be a file name (a str or path), got 5"),
+        ((None,), {}, TypeError, "out must be a file name (a str or path), got None"),
+        ((tmp_path / "x.npz",), {"json": 5}, TypeError, "--json must be a file name"),
+        ((tmp_path / "x.npz",), {"inputs": 5}, TypeError, "inputs must be (option, path) pairs"),
+        ((tmp_path / "g.npz",), {"force": "no"}, ValueError, "force must be True or False, got 'no'"),
+    ]:
+        with pytest.raises(error, match=re.escape(message)):
+            generate_files(generation, *args, **kwargs)
+    assert (tmp_path / "g.npz").read_text() == "keep" and not (tmp_path / "x.npz").exists()
+    for preset, config, error, message in [
+        ("quick", [], ValueError, "config: expected a JSON object with a 'presets' object"),
+        ("quick", {}, ValueError, "config: expected a JSON object with a 'presets' object"),
+        ("quick", {"presets": {"quick": [1]}}, ValueError, "config: presets.quick must be an object"),
+        ("quick", {"presets": {}, "architecture": 5}, ValueError, "config: architecture: the nets have 150 inputs"),
+        (["quick"], None, TypeError, "preset must be a preset's name (a str) or None"),
+    ]:
+        with pytest.raises(error, match=re.escape(message)):
+            resolve_options(preset, {}, config)
+    data.to_json(tmp_path / "d.json")
+    with pytest.raises(ValueError, match=r"d\.json: a JSON export is read into memory, alone or with --in-memory"):
+        read_data([str(tmp_path / "d.npz"), str(tmp_path / "d.json")])  # it said the file held pickled data
+    odd = Dataset(**{**{k: getattr(data, k) for k in Dataset.__dataclass_fields__}, "meta": {"x": object()}})
+    with pytest.raises(ValueError, match="meta cannot be written as JSON"):
+        odd.save(tmp_path / "odd.npz")
+    assert not (tmp_path / "odd.npz").exists()

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from rgou._io import file_path
-from rgou._validate import check_callback, shown
+from rgou._validate import check_bool, check_callback, shown
 from rgou.dataset import Dataset
 from rgou.nn.contract import TrainConfig
 from rgou.nn.layout import init_params
@@ -100,6 +100,7 @@ def train(
     if not isinstance(options, TrainOptions):
         raise TypeError(f"options must be a TrainOptions (TrainOptions(epochs=...)), got {shown(options)}")
     check_callback("on_epoch", on_epoch)
+    resume = check_bool("resume", resume)
     start = time.perf_counter()
     if isinstance(data, ShardedData):
         source = _ShardSource(data, options, options.shuffle_buffer)
@@ -119,6 +120,11 @@ def train(
         start_weights = load_model(options.init)
         if start_weights.rules != rules:
             raise ValueError(f"--init {options.init}: a model of the {start_weights.rules} rules, the data {rules}'s")
+        if (start_weights.value_config, start_weights.policy_config) != (value_cfg, policy_cfg):
+            raise ValueError(
+                f"--init {options.init}: its nets have hidden layers {list(start_weights.value_config.hidden_sizes)}, "
+                f"the options' hidden_sizes are {list(options.hidden_sizes)}"
+            )
         v0, p0 = start_weights.value, start_weights.policy
     else:
         v0, p0 = init_params(value_cfg, options.seed), init_params(policy_cfg, options.seed + 1)

@@ -187,6 +187,13 @@ def load_config(path: str | Path | None = None) -> dict[str, Any]:
     from rgou.resources import TRAINING_CONFIG_FILE, read_json
 
     name, config = read_json(path, TRAINING_CONFIG_FILE, "the training config")
+    _check_sections(config, name)
+    _check_presets(config, name)
+    return config
+
+
+def _check_sections(config: Any, name: str) -> None:
+    """The config's shape: a 'presets' object, sections of known options, backend sections of objects."""
     if not isinstance(config, dict) or not isinstance(config.get("presets"), dict):
         raise ValueError(f"{name}: expected a JSON object with a 'presets' object")
     for where in ("defaults", *(f"presets.{p}" for p in config["presets"])):
@@ -202,8 +209,6 @@ def load_config(path: str | Path | None = None) -> dict[str, Any]:
                 f"{name}: unknown option(s) {', '.join(unknown)} in {where}; valid: {', '.join(FLAT_NAMES)}"
             )
     _check_architecture(config.get("architecture"), name)
-    _check_presets(config, name)
-    return config
 
 
 def _check_presets(config: dict[str, Any], name: str) -> None:
@@ -249,7 +254,12 @@ def resolve_options(
     """
     if not isinstance(overrides, Mapping):
         raise TypeError(f"overrides must be a dict of option names to values ({{}} for none), got {shown(overrides)}")
-    config = load_config() if config is None else config
+    if preset is not None and not isinstance(preset, str):
+        raise TypeError(f"preset must be a preset's name (a str) or None, got {shown(preset)}")
+    if config is None:
+        config = load_config()
+    else:
+        _check_sections(config, "config")
     values: dict[str, Any] = dict(config.get("defaults", {}))
     hidden = config.get("architecture", {}).get("hidden_sizes")
     if hidden is not None:

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from rgou._io import path_list
+from rgou._io import check_inputs, file_path, path_list
 from rgou._numba import warm_up
-from rgou._validate import check_callback, shown
+from rgou._validate import check_bool, check_callback, shown
 from rgou.nn.contract import DEFAULT_DROPOUT_RATE
 from rgou.playout import check_threads
 from rgou.rules import DEFAULT_RULES, RULE_SETS
@@ -163,9 +163,15 @@ def train_model(
         check_callback(name, callback)
     if threads is not None:
         check_threads(threads)  # before any work, even where no games are played
+    resume, force, in_memory, allow_incomplete = (
+        check_bool(name, value)
+        for name, value in (("resume", resume), ("force", force), ("in_memory", in_memory),
+                            ("allow_incomplete", allow_incomplete))
+    )  # fmt: skip
     data = None if data is None else path_list("data", data)
-    if not isinstance(inputs, (list, tuple)) or not all(isinstance(i, (list, tuple)) and len(i) == 2 for i in inputs):
-        raise TypeError(f"inputs must be (option, path) pairs, such as (('--config', 'c.json'),), got {shown(inputs)}")
+    if data == []:
+        raise ValueError("--data: no files given")
+    inputs = check_inputs(inputs)
     o = options
     if data and o.generation.afterstates:
         raise ValueError(
@@ -179,6 +185,9 @@ def train_model(
     if out is not None and not str(out).strip():
         raise ValueError("--out is empty; give a file name")
     name = preset or "model"
+    runs = file_path("runs", runs)
+    if out is None and runs.exists() and not runs.is_dir():
+        raise ValueError(f"runs {runs} is a file; give a folder for the run folders (or --out FILE)")
     fresh_folder = out is None and not resume  # made once the data is there: a failed run leaves no folder
     folder = latest_run_folder(runs, name) if out is None and resume else None
     out = Path(out) if out is not None else (folder or Path(runs)) / WEIGHTS_NAME

@@ -46,6 +46,10 @@ def read_data(sources: list[str], in_memory: bool = False, allow_incomplete: boo
     paths = shard_files(sources, allow_incomplete)
     sharded = len(paths) > 1 or any(Path(s).name == "manifest.json" or Path(s).is_dir() for s in sources)
     if sharded and not in_memory:
+        exported = next((p for p in paths if Path(p).suffix == ".json"), None)
+        if exported is not None:  # it would be opened as an .npz shard, and say it holds pickled data
+            raise ValueError(f"--data {exported}: a JSON export is read into memory, alone or with --in-memory; "
+                             "it cannot be streamed with other files")  # fmt: skip
         return ShardedData.open(paths)
     parts = [load_dataset(p) for p in paths]
     found = {part.rules: path for part, path in zip(parts, paths, strict=True)}
