@@ -44,7 +44,7 @@ from rgou._numba import njit
 from rgou._random import MAX_SEED, next_u64, seed_rng
 from rgou._validate import check_bool, check_float, check_int, shown
 from rgou.features import NUM_FEATURES, features_into
-from rgou.game import STATE_SIZE, TO_MOVE, check_state, count_legal_moves, is_position, legal_moves
+from rgou.game import STATE_SIZE, TO_MOVE, check_state, count_legal_moves, is_over, is_position, legal_moves, winner
 from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, check_params
 from rgou.leaves import (
     LEAF_HEURISTIC,
@@ -220,6 +220,8 @@ def _decision(found: tuple, state: np.ndarray) -> tuple:
     """The compiled entry's (move, value), or a ValueError naming what is wrong with `state`."""
     if found[0] == NOT_A_POSITION:
         check_state(state)  # raises, naming the field
+    if is_over(state):  # the kernels find moves in any position; a finished game has none to choose
+        raise ValueError(f"the game is over (player {winner(state)} won): there is no move to choose")
     return found
 
 

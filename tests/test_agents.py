@@ -130,6 +130,11 @@ def test_agents_reject_positions_without_moves_and_bad_specs(weights):
                 agent.choose_move(state)
             with pytest.raises(ValueError, match="no legal move"):
                 agent.decide(state)
+        # a finished game: its position still has moves to the kernels (decide gave NaN scores and move -1)
+        over = np.array([20] * 7 + [-1] * 7 + [2, 2], dtype=np.int8)
+        for act in (agent.choose_move, agent.decide):
+            with pytest.raises(ValueError, match=r"the game is over \(player 1 won\): there is no move to choose"):
+                act(over)
     for spec in ("minimax", "expectiminimax-x", "emm-0"):
         with pytest.raises(ValueError):
             make_agent(spec)
