@@ -335,8 +335,16 @@ def test_a_bug_is_a_500_without_a_traceback_and_the_server_goes_on(server, monke
 def test_manual_dice_take_the_roll_typed_in(server):
     port, _ = server
     client = Client(port)
+    for body, message in [  # each was accepted: a misspelt field played its default, a seed was dropped
+        ({"opponnent": "heuristic"}, "unknown field 'opponnent': this request takes 'opponent', 'human'"),
+        ({"dice": "manual", "seed": 5}, "field 'seed' seeds the server's dice; with dice 'manual'"),
+    ]:
+        status, doc = client.call("POST", "/api/games", body)
+        assert status == 400 and message in doc["error"], doc
     game = client.ok("POST", "/api/games", {"opponent": "heuristic", "dice": "manual"})
     assert game["seed"] is None
+    status, doc = client.call("POST", f"/api/games/{game['id']}/roll", {"rol": 3})
+    assert status == 400 and "unknown field 'rol': this request takes 'roll'" in doc["error"]
     status, doc = client.call("POST", f"/api/games/{game['id']}/roll", {})
     assert status == 400 and "typed in" in doc["error"]
     status, doc = client.call("POST", f"/api/games/{game['id']}/roll", {"roll": 5})

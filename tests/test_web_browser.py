@@ -105,7 +105,10 @@ def _start(page, site, opponent="random", seed=1, side="1", dice="auto"):
     page.select_option("[data-testid=opponent]", opponent)
     page.select_option("[data-testid=side]", side)
     page.select_option("[data-testid=dice-mode]", dice)
-    page.fill("[data-testid=seed]", str(seed))
+    if dice == "auto":
+        page.fill("[data-testid=seed]", str(seed))
+    else:  # typed-in dice have no seed
+        assert page.is_disabled("[data-testid=seed]")
     page.click("[data-testid=start]")
     # the new game, not the one the page opened with: its seed and opponent, and nothing under way
     seeded = f"game.seed === {seed}" if dice == "auto" else "game.seed === null"  # typed-in dice have no seed

@@ -77,6 +77,14 @@ class GameError(Exception):
         self.message = message
 
 
+def _only(body: dict, names: tuple[str, ...]) -> None:
+    """GameError 400 for a field the request does not take: a misspelt one would be its default silently."""
+    unknown = [key for key in body if key not in names]
+    if unknown:
+        takes = f"takes {', '.join(repr(n) for n in names)}" if names else "takes no fields"
+        raise GameError(400, f"unknown field {unknown[0]!r}: this request {takes}"[:200])
+
+
 def _field(body: dict, name: str, kind, default=None, required: bool = False):
     """body[name] of a JSON type (bool refused for int), or the default; GameError 400 naming the field."""
     if name not in body or body[name] is None:
@@ -228,6 +236,7 @@ class Lobby:
         }
 
     def create(self, session: str, body: dict) -> dict:
+        _only(body, ("opponent", "human", "dice", "seed"))
         opponent = _field(body, "opponent", str, self.default_opponent)
         human = _field(body, "human", int, P1)
         if human not in (P1, P2):
@@ -238,6 +247,8 @@ class Lobby:
         seed = _field(body, "seed", int, None)
         if seed is not None and not 0 <= seed <= MAX_SEED:
             raise GameError(400, f"field 'seed' must be in 0..2**64-1, got {seed}")
+        if dice == "manual" and seed is not None:
+            raise GameError(400, "field 'seed' seeds the server's dice; with dice 'manual' you type the rolls in")
         if dice == "auto" and seed is None:
             seed = secrets.randbits(RANDOM_SEED_BITS)
         agent = (
@@ -286,6 +297,7 @@ class Lobby:
                 raise GameError(409, f"already rolled {game.roll}: play a move first")
             if len(game.record.turns) >= WEB_MAX_TURNS:
                 raise GameError(409, f"the game has reached {WEB_MAX_TURNS:,} turns, all this server keeps")
+            _only(body, ("roll",))
             value = _field(body, "roll", int, None)
             if game.dice == "auto":
                 if value is not None:
@@ -303,6 +315,7 @@ class Lobby:
     def move(self, game: WebGame, body: dict) -> dict:
         with game.lock:
             self._can_play(game)
+            _only(body, ("move",))
             slot = _field(body, "move", int, required=True)
             if game.roll is None:
                 raise GameError(409, "roll first")

@@ -465,9 +465,11 @@ async function start() {
     select.appendChild(option);
   }
   $("new-game").addEventListener("click", openSetup);
+  // the seed seeds the server's dice: typed-in dice have none
+  $("dice-mode").addEventListener("change", () => { $("seed").disabled = $("dice-mode").value === "manual"; });
   $("setup-form").addEventListener("submit", (event) => {
     if (event.submitter && event.submitter.value !== "start") return;
-    const seed = $("seed").value.trim();
+    const seed = $("seed").disabled ? "" : $("seed").value.trim();
     if (seed !== "" && !(Number.isSafeInteger(Number(seed)) && Number(seed) >= 0)) {
       showError(`seed ${seed}: give a whole number from 0 to ${Number.MAX_SAFE_INTEGER} (or none)`);
       return;
