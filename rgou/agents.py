@@ -177,11 +177,13 @@ def decide_into(data, state, rng, scratch):
 
 @njit
 def checked_decide_into(data, state, rng, scratch):
-    """decide_into, or (NO_MOVE, NaN) when the roll has no legal move, or (NOT_A_POSITION, NaN) for a state
-    that is not a position: the entry point for Python, one compiled call per decision (separate checks
-    would cost more dispatches than the decision)."""
+    """decide_into, or (NO_MOVE, NaN) when the roll has no legal move, (NOT_A_POSITION, NaN) for a state
+    that is not a position, (GAME_OVER, NaN) for a finished game: the entry point for Python, one compiled
+    call per decision (separate checks would cost more dispatches than the decision)."""
     if not is_position(state):
         return NOT_A_POSITION, np.nan
+    if is_over(state):  # its pieces may still have moves to the engine
+        return GAME_OVER, np.nan
     if count_legal_moves(state) == 0:
         return NO_MOVE, np.nan
     return decide_into(data, state, rng, scratch)
@@ -199,6 +201,7 @@ class Decision:
 
 
 NOT_A_POSITION = -2  # checked_decide_into's move for a state that is not a position (NO_MOVE is -1)
+GAME_OVER = -3  # ... and for a finished game
 NO_LEGAL_MOVE = "the position has no legal move (roll 0 or blocked): the turn passes"
 
 
@@ -220,7 +223,7 @@ def _decision(found: tuple, state: np.ndarray) -> tuple:
     """The compiled entry's (move, value), or a ValueError naming what is wrong with `state`."""
     if found[0] == NOT_A_POSITION:
         check_state(state)  # raises, naming the field
-    if is_over(state):  # the kernels find moves in any position; a finished game has none to choose
+    if found[0] == GAME_OVER:
         raise ValueError(f"the game is over (player {winner(state)} won): there is no move to choose")
     return found
 
