@@ -224,6 +224,8 @@ def tournament(
     if len(specs) < 2:
         raise ValueError(f"an arena needs at least two agents, got {len(specs)}")
     check_callback("progress", progress)
+    if scheduler is not None and not (isinstance(scheduler, str) and scheduler.strip()):
+        raise TypeError(f'scheduler must be "local" or a Dask scheduler\'s address (a str), got {shown(scheduler)}')
     agents = [make_agent(spec, seed=seed, rules=rules) for spec in specs]  # bad specs fail before any game
     pairs = list(itertools.combinations(range(len(agents)), 2))
 

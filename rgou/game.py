@@ -336,6 +336,8 @@ def position_problem(p1: Sequence[int], p2: Sequence[int], to_move: int, dice: i
 
 def _check_pieces(name: str, squares) -> tuple[int, ...]:
     """NUM_PIECES integer squares (their ranges and tracks are `position_problem`'s to check)."""
+    if isinstance(squares, (str, bytes)) or not hasattr(squares, "__iter__"):
+        raise ValueError(f"{name} must list {NUM_PIECES} piece squares, got {squares!r:.40}")
     squares = tuple(squares)
     if len(squares) != NUM_PIECES:
         raise ValueError(f"{name} must list {NUM_PIECES} piece squares, got {len(squares)}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from rgou._validate import shown
-from rgou.game import DICE, TO_MOVE, _target_square, check_state, distinct_moves, legal_move_list
+from rgou.game import DICE, TO_MOVE, _target_square, check_state, distinct_moves, is_over, legal_move_list, winner
 from rgou.rules import (
     BOARD_ROWS,
     CAPTURE_AGAIN,
@@ -90,6 +90,8 @@ def render_board(state: np.ndarray) -> str:
 def describe_move(state: np.ndarray, slot: int) -> str:
     """A legal move in words, e.g. 'piece 3: 6 -> 7, rosette: roll again' (state rolled, move legal; both checked)."""
     state = check_state(state)
+    if is_over(state):  # the engine still finds the loser's moves there
+        raise ValueError(f"the game is over (player {winner(state)} won): there is no move to describe")
     legal = legal_move_list(state)
     if isinstance(slot, bool) or not isinstance(slot, (int, np.integer)) or slot not in legal:
         raise ValueError(f"slot {shown(slot)} is not a legal move of the state (legal: {legal})")

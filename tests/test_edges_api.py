@@ -63,6 +63,13 @@ def test_a_tournament_needs_a_list_of_specs(specs):
         tournament(specs, 2)
 
 
+@pytest.mark.parametrize("scheduler", [5, "", ["local"]])
+def test_a_tournament_names_a_scheduler_that_is_not_an_address(scheduler):
+    """scheduler=5 reached Dask, whose message named no argument."""
+    with pytest.raises(TypeError, match='scheduler must be "local" or a Dask scheduler\'s address'):
+        tournament(["heuristic", "random"], 2, scheduler=scheduler)
+
+
 def test_a_review_names_its_arguments_and_judges_with_the_default_chances():
     with pytest.raises(TypeError, match=r"record must be a GameRecord .* got \{'turns': \[\]\}"):
         review_game({"turns": []})
@@ -573,3 +580,15 @@ def test_the_pipeline_names_flags_paths_configs_and_its_init(data, tmp_path):
     with pytest.raises(ValueError, match="meta cannot be written as JSON"):
         odd.save(tmp_path / "odd.npz")
     assert not (tmp_path / "odd.npz").exists()
+
+
+def test_positions_and_move_texts_name_what_is_wrong():
+    """Position(None, ...) raised Python's 'NoneType' object is not iterable; a finished game's move was described."""
+    from rgou.notation import describe_move
+
+    for p1, p2, message in [(None, [-1] * 7, "p1 must list 7 piece squares, got None"), ([-1] * 7, 5, "p2 must list")]:
+        with pytest.raises(ValueError, match=message):
+            Position(p1, p2)
+    over = np.array([20] * 7 + [-1] * 7 + [2, 2], dtype=np.int8)  # player 1 has won; player 2 could still enter
+    with pytest.raises(ValueError, match=r"the game is over \(player 1 won\): there is no move to describe"):
+        describe_move(over, 0)

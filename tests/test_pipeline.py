@@ -293,3 +293,19 @@ def test_a_run_without_a_solved_table_solves_it_first(tmp_path, monkeypatch, cap
     table.parent.mkdir(parents=True, exist_ok=True)
     table.write_bytes(b"")  # there (its contents are checked when it is read): nothing to solve
     assert not pipeline.needs_solved_table(strong)
+
+
+def test_ctrl_c_in_the_strength_check_still_writes_the_summary_without_strength(tmp_path, monkeypatch):
+    """The training is whole when the strength check starts: its summary was lost with a Ctrl-C there."""
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("rgou.train.pipeline.strength_check", interrupted)
+    generate(GenerateOptions(games=6, depth=1, seed=2)).save(tmp_path / "d.npz")
+    options = resolve_options("quick", {"epochs": 1, "eval_games": 2})
+    run = train_model(options, tmp_path / "m.json.gz", data=[str(tmp_path / "d.npz")], summary=tmp_path / "s.json")
+    assert run.interrupted == f"interrupted in the strength check; the trained model is in {tmp_path / 'm.json.gz'}"
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["interrupted"] == run.interrupted and summary["strength"] == [] and summary["epochs_run"] == 1
+    assert load_weights(tmp_path / "m.json.gz").metadata["epochs"] == 1

@@ -211,6 +211,8 @@ def test_bad_input_gets_a_clear_4xx_and_the_server_goes_on(server):
         (("GET", "/api/nothing", None), 404, "no such API route"),
         (("DELETE", f"/api/games/{gid}", None), 405, "not allowed"),
         (("PUT", "/api/games", None), 405, "not allowed on /api/games: use POST"),
+        (("PATCH", "/api/games", None), 405, "not allowed on /api/games: use POST"),  # PATCH and OPTIONS were 501
+        (("OPTIONS", "/api/info", None), 405, "not allowed on /api/info: use GET"),
         (("POST", "/api/info", {}), 405, "not allowed on /api/info: use GET"),
         (("GET", "/api/games/load", None), 405, "use POST"),
         (("POST", "/api/games/load", {"record": {"format": "rgou-game"}}), 400, "not a valid game record"),

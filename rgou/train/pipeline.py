@@ -82,6 +82,7 @@ class TrainingRun:
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "strength": [s.to_json() for s in self.strength],
             "history": finite_or_none(r.history),
+            "interrupted": self.interrupted,  # None, or what Ctrl-C in the strength check left (no strength)
         }
 
     def render(self) -> str:
@@ -265,10 +266,10 @@ def train_model(
         start = time.perf_counter()
         try:
             run.strength = strength_check(result.weights, o.eval_games, o.training.seed, threads, progress)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # the training is whole: its summary and curves are written, with no strength
             run.interrupted = f"interrupted in the strength check; the trained model is in {out}"
-            return run
-        seconds["evaluate"] = time.perf_counter() - start
+        else:
+            seconds["evaluate"] = time.perf_counter() - start
     _write_reports(run, plot, summary)
     return run
 

@@ -234,6 +234,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._handle("DELETE")
 
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_OPTIONS(self) -> None:
+        self._handle("OPTIONS")
+
 
 def _is_loopback(host: str) -> bool:
     """Whether a --host binds this machine only (127.0.0.0/8, ::1, localhost): then requests must name it."""
