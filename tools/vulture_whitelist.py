@@ -32,6 +32,8 @@ used.do_HEAD
 used.do_POST
 used.do_PUT
 used.do_DELETE
+used.do_PATCH
+used.do_OPTIONS
 used.daemon_threads  # socketserver.ThreadingMixIn's settings
 used.request_queue_size
 used.send_error  # http.server.BaseHTTPRequestHandler's error hook (rgou.web.server.Handler)
