@@ -220,6 +220,11 @@ class Analyzer:
             raise ValueError(f"a position of the {pos.rules} rules: this analyzer plays {self.rules}")
         game = self._game
         n = game.NUM_PIECES
+        if self.table is not None and self.table.n_pieces != n:
+            raise ValueError(
+                f"the analyzer's table is of the {self.table.n_pieces}-piece game and a Position has {n} pieces: "
+                "give positions of the table's size as JSON lines (analyze_line)"
+            )
         state = pos.to_array()
         moves = pos.legal_moves()
         over = int(game.winner(state))

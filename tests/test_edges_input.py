@@ -386,3 +386,11 @@ def test_fuzz_a_play_session_on_raw_bytes(lines, manual):
     )
     result = session.run()
     assert "Traceback" not in out.getvalue() and result.winner in (0, 1, 2)
+
+
+def test_a_position_of_another_size_than_the_table_names_both(small_table):
+    """Analyzer(table=2-piece).analyze(a 7-piece Position) said only 'state must have shape (6,) ...'."""
+    from rgou.game import Position
+
+    with pytest.raises(ValueError, match="the analyzer's table is of the 2-piece game and a Position has 7 pieces"):
+        Analyzer(table=small_table).analyze(Position.initial(2))
