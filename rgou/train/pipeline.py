@@ -164,11 +164,10 @@ def train_model(
         check_callback(name, callback)
     if threads is not None:
         check_threads(threads)  # before any work, even where no games are played
-    resume, force, in_memory, allow_incomplete = (
-        check_bool(name, value)
-        for name, value in (("resume", resume), ("force", force), ("in_memory", in_memory),
-                            ("allow_incomplete", allow_incomplete))
-    )  # fmt: skip
+    resume = check_bool("resume", resume)
+    force = check_bool("force", force)
+    in_memory = check_bool("in_memory", in_memory)
+    allow_incomplete = check_bool("allow_incomplete", allow_incomplete)
     data = None if data is None else path_list("data", data)
     if data == []:
         raise ValueError("--data: no files given")
