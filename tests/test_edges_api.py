@@ -538,7 +538,7 @@ def test_the_pipeline_names_flags_paths_configs_and_its_init(data, tmp_path):
         ({"resume": "no"}, ValueError, "resume must be True or False"),
         ({"in_memory": "no"}, ValueError, "in_memory must be True or False"),
         ({"data": []}, ValueError, "--data: no files given"),  # it generated games instead
-        ({"summary": 5}, TypeError, "--json must be a file name (a str or path), got 5"),
+        ({"summary": 5}, TypeError, "--json (summary) must be a file name (a str or path), got 5"),
         ({"inputs": 5}, TypeError, "inputs must be (option, path) pairs"),
     ]:
         kwargs.setdefault("data", [str(tmp_path / "d.npz")])

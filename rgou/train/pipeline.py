@@ -192,7 +192,7 @@ def train_model(
     folder = latest_run_folder(runs, name) if out is None and resume else None
     out = Path(out) if out is not None else (folder or Path(runs)) / WEIGHTS_NAME
     ckpt = checkpoint_path(out)
-    outputs = {"--json": summary, "--plot": plot}
+    outputs = {"--json (summary)": summary, "--plot": plot}
     if not fresh_folder:
         if ckpt.exists() and not (force or resume):
             raise ValueError(
