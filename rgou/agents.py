@@ -35,7 +35,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numba
 import numpy as np
@@ -59,12 +59,15 @@ from rgou.leaves import (
 )
 from rgou.models import PACKAGED_MODELS, ModelRulesError, load_model
 from rgou.nn.inference import forward_one_into, softmax_into
-from rgou.nn.layout import LAYOUT_IN_OUT, layer_sizes
+from rgou.nn.layout import LAYOUT_IN_OUT, layer_sizes, num_params_from_sizes
 from rgou.rules import DEFAULT_RULES, MAX_PIECES, NUM_PIECES, P2, rule_set
 from rgou.search import DEFAULT_DEPTH, MAX_DEPTH, NO_MOVE, Work, check_depth, deepen_close_calls, make_work, search_into
 from rgou.specialise import specialise
 from rgou.targets import ValueTarget
 from rgou.weights import Weights
+
+if TYPE_CHECKING:
+    from rgou.solve.table import Table
 
 AGENT_RANDOM = 0
 AGENT_SEARCH = 1
@@ -236,6 +239,50 @@ def _legal(state: np.ndarray) -> np.ndarray:
     return moves[:n]
 
 
+def check_agent_data(name: str, data: object) -> AgentData:
+    """`data` checked field by field, as the game loop reads it unguarded; its numbers as Python's.
+
+    A search agent looks 1..MAX_DEPTH plies ahead (one fewer with close calls, which search one deeper); a
+    policy net, when weighted, has NUM_FEATURES inputs, MAX_PIECES outputs and finite float32 parameters.
+    """
+    if not isinstance(data, AgentData):
+        raise TypeError(f"agent {name!r}: data must be an AgentData, got {shown(data)}")
+    if isinstance(data.kind, bool) or data.kind not in (AGENT_RANDOM, AGENT_SEARCH):
+        raise ValueError(f"agent {name!r}: kind must be AGENT_RANDOM or AGENT_SEARCH, got {shown(data.kind)}")
+    if not isinstance(data.leaf, Leaf):
+        raise TypeError(f"agent {name!r}: leaf must be a Leaf, got {shown(data.leaf)}")
+    gap = check_float("close_gap", data.close_gap, 0.0, MAX_CLOSE_GAP)
+    if data.kind == AGENT_SEARCH:
+        plies = check_int("plies", data.plies, 1, MAX_DEPTH - (1 if gap else 0))
+    else:
+        plies = check_int("plies", data.plies, 0, 0)
+    value_weight = check_float("value_weight", data.value_weight, -MAX_MODE_WEIGHT, MAX_MODE_WEIGHT)
+    policy_weight = check_float("policy_weight", data.policy_weight, -MAX_MODE_WEIGHT, MAX_MODE_WEIGHT)
+    policy, sizes = data.policy, data.policy_sizes
+    if not (isinstance(policy, np.ndarray) and policy.dtype == np.float32 and policy.ndim == 1):
+        raise ValueError(f"agent {name!r}: policy must be float32 [P], got {shown(policy)}")
+    if not (isinstance(sizes, np.ndarray) and sizes.dtype == np.int64 and sizes.ndim == 1 and len(sizes) >= 2):
+        raise ValueError(f"agent {name!r}: policy_sizes must be int64 [L+1], got {shown(sizes)}")
+    if policy_weight != 0.0:
+        widths = sizes.tolist()
+        if widths[0] != NUM_FEATURES or widths[-1] != MAX_PIECES or min(widths) < 1:
+            raise ValueError(
+                f"agent {name!r}: a policy net has widths [{NUM_FEATURES}, ..., {MAX_PIECES}], got {widths}"
+            )
+        if len(policy) != num_params_from_sizes(sizes) or not np.isfinite(policy).all():
+            raise ValueError(f"agent {name!r}: its policy net needs {num_params_from_sizes(sizes)} finite parameters")
+    return data._replace(
+        kind=int(data.kind),
+        plies=plies,
+        epsilon=check_float("epsilon", data.epsilon, 0.0, 1.0),
+        value_weight=value_weight,
+        policy_weight=policy_weight,
+        policy=np.ascontiguousarray(policy),
+        policy_sizes=np.ascontiguousarray(sizes),
+        close_gap=gap,
+    )
+
+
 def check_data_rules(name: str, data: AgentData, rules: str, model_rules: str) -> None:
     """Refuse agent data built for another rule set: a heuristic or exact leaf built with another rule set's
     heuristic table, a solved table of another size, or nets of a model of another rule set (`model_rules`:
@@ -272,7 +319,7 @@ class Agent:
         self, name: str, data: AgentData, seed: int = 0, rules: str = DEFAULT_RULES, model_rules: str = DEFAULT_RULES
     ):
         self.name = name
-        self.data = data
+        self.data = data = check_agent_data(name, data)
         self.rules = rule_set(rules, "rules").name
         self.model_rules = model_rules
         check_data_rules(name, data, self.rules, model_rules)
@@ -346,6 +393,7 @@ class ExpectiminimaxAgent(Agent):
 def _check_weights(weights) -> None:
     if not isinstance(weights, Weights):
         raise TypeError(f"weights must be a Weights, a weight file or a packaged model's name, got {shown(weights)}")
+    weights.check()  # again: a Weights' fields may have been changed since it was made
     if weights.value_config.input_size != NUM_FEATURES or weights.policy_config.input_size != NUM_FEATURES:
         raise ValueError(f"ML agent needs networks with {NUM_FEATURES} inputs")
     if weights.policy_config.output_size != MAX_PIECES or weights.value_config.output_size != 1:
@@ -426,7 +474,7 @@ class MLAgent(Agent):
         )
         vw = 0.0 if mode == "policy" else check_float("value_weight", value_weight, -MAX_MODE_WEIGHT, MAX_MODE_WEIGHT)
         pw = 0.0 if mode == "value" else check_float("policy_weight", policy_weight, -MAX_MODE_WEIGHT, MAX_MODE_WEIGHT)
-        policy = np.ascontiguousarray(weights.policy, np.float32)  # held once: `net_values` reads it too
+        policy = np.array(weights.policy, np.float32)  # a copy, held once (`net_values` reads it too)
         policy_sizes = layer_sizes(weights.policy_config)
         if self.close_gap and (mode == "policy" or self.depth == MAX_ML_DEPTH):
             raise ValueError(
@@ -472,7 +520,9 @@ class PerfectAgent(Agent):
     on the exact leaf.
     """
 
-    def __init__(self, table=None, name: str = "perfect", rules: str = DEFAULT_RULES):
+    def __init__(
+        self, table: Table | str | os.PathLike | None = None, name: str = "perfect", rules: str = DEFAULT_RULES
+    ):
         from rgou.solve import load_perfect_table
 
         self.table = load_perfect_table(table, rules)
@@ -534,7 +584,11 @@ def check_agent(name: str, agent: object, kind: type | None = None) -> None:
 
 
 def make_agent(
-    spec: str, seed: int = 0, params: HeuristicParams = DEFAULT_PARAMS, table=None, rules: str = DEFAULT_RULES
+    spec: str,
+    seed: int = 0,
+    params: HeuristicParams = DEFAULT_PARAMS,
+    table: Table | str | os.PathLike | None = None,
+    rules: str = DEFAULT_RULES,
 ) -> Agent:
     """Build an agent from a spec (see the module docstring) for a rule set; its name is the spec as given.
 

@@ -33,6 +33,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -44,6 +45,10 @@ from rgou.heuristic import DEFAULT_PARAMS, HeuristicParams, check_params
 from rgou.rules import DEFAULT_RULES, FINISHED, MAX_ROLL, NUM_PIECES, OFF_BOARD, P1, P2, RULE_SETS, rule_set
 from rgou.search import NO_MOVE, check_depth
 from rgou.specialise import specialise
+from rgou.weights import Weights
+
+if TYPE_CHECKING:
+    from rgou.solve.table import Table
 
 POSITION_KEYS = ("p1", "p2", "to_move", "dice")
 
@@ -156,7 +161,7 @@ class Analyzer:
     """Everything `rgou analyze` reports about one position.
 
     depth: also search the heuristic to this depth (None: no search);
-    model: a weight file or packaged model name for the ML fields (None: none);
+    model: a weight file, packaged model name or `Weights` for the ML fields (None: none);
     ml_depth: the ML agent's search depth; features: include the 150 features;
     rules: the rule set of the positions (the features are the rule set's;
     the model and the table must be of it).
@@ -166,10 +171,10 @@ class Analyzer:
         self,
         depth: int | None = None,
         params: HeuristicParams = DEFAULT_PARAMS,
-        model: str | Path | None = None,
+        model: str | Path | Weights | None = None,
         features: bool = True,
         ml_depth: int = 0,
-        table=None,
+        table: Table | str | os.PathLike | None = None,
         rules: str = DEFAULT_RULES,
     ):
         """table: a solved `rgou.solve.Table` of the rule set, or its file (or None), for the exact fields."""
@@ -183,7 +188,9 @@ class Analyzer:
             table = load_table(table, rules=self.rules)
         elif table is not None and not isinstance(table, Table):
             raise TypeError(f"table must be a solved Table or its file (or None), got {shown(table)}")
-        weights = None if model is None else load_model(model)
+        if model is not None and not isinstance(model, (str, os.PathLike, Weights)):
+            raise TypeError(f"model must be a weight file, a packaged model's name or a Weights, got {shown(model)}")
+        weights = model if model is None or isinstance(model, Weights) else load_model(model)
         if weights is not None and weights.rules != self.rules:
             raise ValueError(f"the model ({model}) plays the {weights.rules} rules, not {self.rules}")
         if table is not None and table.rules != self.rules:
@@ -202,7 +209,7 @@ class Analyzer:
         self._features = np.empty(NUM_FEATURES, dtype=np.float32)
         self._scores = np.empty(self._game.NUM_PIECES, dtype=np.float64)
         self.agent = None if weights is None else MLAgent(weights, depth=ml_depth)
-        self._model = model
+        self._model = "given" if isinstance(model, Weights) else model
 
     def analyze_line(self, line: str | bytes) -> dict:
         """The report of one JSON line (a position of the rule set's game, or an N-piece one with an N-piece table)."""

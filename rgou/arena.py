@@ -39,6 +39,8 @@ Z_95 = 1.959963984540054  # two-sided 95% normal quantile
 
 def wilson_interval(wins: int, games: int, z: float = Z_95) -> tuple[float, float]:
     """The Wilson score interval of a win rate wins / games (0..1); (0, 1) for no games."""
+    games = check_int("games", games, 0)
+    wins = check_int("wins", wins, 0, games)
     if games == 0:
         return 0.0, 1.0
     p = wins / games

@@ -18,14 +18,19 @@ player 1's on the way out, as each function says.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rgou.leaves import NET_WIN
 from rgou.rules import DEFAULT_RULES, P1, P2, RULE_SETS, rule_set
 from rgou.specialise import specialise
+
+if TYPE_CHECKING:
+    from rgou.solve.table import Table
 
 ESTIMATE_DEPTH = 1  # the model searched one ply deeper than `ml`
 ESTIMATE_AGENT = f"ml-{ESTIMATE_DEPTH}"  # its agent spec
@@ -64,7 +69,13 @@ class WinChances:
     between threads (one search at a time).
     """
 
-    def __init__(self, table=None, find_table: bool = True, rules: str = DEFAULT_RULES, model: str | None = None):
+    def __init__(
+        self,
+        table: Table | str | os.PathLike | None = None,
+        find_table: bool = True,
+        rules: str = DEFAULT_RULES,
+        model: str | None = None,
+    ):
         from rgou.agents import MLAgent, make_agent
         from rgou.models import load_model
         from rgou.solve import load_perfect_table, perfect_table_path
@@ -73,6 +84,7 @@ class WinChances:
         weights = None if model is None else load_model(model, self.rules)  # another rule set's: refused
         game, search = specialise("rgou.game", self.rules), specialise("rgou.search", self.rules)
         self._to_move, self._distinct_moves, self._check_state = game.TO_MOVE, game.distinct_moves, game.check_state
+        self._is_over = game.is_over
         self._search_into, self._chance_value_into = search.search_into, search.chance_value_into
         pieces = RULE_SETS[self.rules].pieces
         if table is None and find_table and perfect_table_path(self.rules).exists():
@@ -118,7 +130,8 @@ class WinChances:
             choices = int(self._distinct_moves(state, self._distinct))
             scores = self._scores.copy()
         if best < 0:
-            raise ValueError("the position has no legal move: the turn passes")
+            over = self._is_over(state)
+            raise ValueError("the game is over" if over else "the position has no legal move: the turn passes")
 
         def mine(v: float) -> float:
             p2 = _p2_chance(v)

@@ -12,20 +12,27 @@ rates: every decision is measured, not only the game's end.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rgou._validate import check_callback, check_int
 from rgou.agents import Agent, PerfectAgent, check_agent
-from rgou.arena import summarize
+from rgou.arena import ProgressFn, summarize
+from rgou.record import MAX_TURNS
 from rgou.rules import DEFAULT_RULES, P1, P2
 from rgou.specialise import specialise
+
+if TYPE_CHECKING:
+    from rgou.solve.table import Table
 
 OPTIMAL = 1e-7  # a move within this of the best is optimal (the table's tolerance)
 CHUNK_GAMES = 512  # games per chunk (an even number: paired games stay together)
 EVAL_MAX_PLIES = 1000  # no measured game came near (the longest of 6,000 expert games took 374 turns)
 BOOTSTRAP = 2000
+BOOTSTRAP_VALUES = 4_000_000  # picks drawn at once (32 MB of indices, and as much for each array they gather)
 
 
 @dataclass
@@ -60,11 +67,11 @@ class Evaluation:
 
 def evaluate_agent(
     agent: Agent,
-    perfect,
+    perfect: PerfectAgent,
     games: int,
     seed: int = 0,
     threads: int | None = None,
-    progress=None,
+    progress: ProgressFn | None = None,
     max_plies: int = EVAL_MAX_PLIES,
 ) -> Evaluation:
     """Play `games` games against `perfect` (a PerfectAgent of the agent's rule set) and measure every decision.
@@ -74,6 +81,7 @@ def evaluate_agent(
     check_agent("agent", agent)
     check_agent("perfect", perfect, PerfectAgent)
     games = check_int("games", games, 1)
+    max_plies = check_int("max_plies", max_plies, 1, MAX_TURNS)  # record arrays of CHUNK_GAMES x max_plies
     check_callback("progress", progress)
     if agent.rules != perfect.rules:
         raise ValueError(f"{agent.name} plays the {agent.rules} rules, {perfect.name} the {perfect.rules} rules")
@@ -116,11 +124,7 @@ def evaluate_agent(
             per_game_count[start + g] = len(losses)
     rec = type("Games", (), {k: np.concatenate(v) for k, v in arrays.items()})
     result = summarize(agent.name, perfect.name, rec.winners, rec.first_agent, rec.plies, rec.time_ns, rec.decisions)
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, games, size=(BOOTSTRAP, games))
-    counts = per_game_count[picks].sum(axis=1)
-    loss_boot = per_game_loss[picks].sum(axis=1) / counts
-    optimal_boot = per_game_optimal[picks].sum(axis=1) / counts
+    loss_boot, optimal_boot = _bootstrap(per_game_loss, per_game_optimal, per_game_count, seed)
     total = per_game_count.sum()
     return Evaluation(
         agent=agent.name,
@@ -135,13 +139,32 @@ def evaluate_agent(
     )
 
 
+def _bootstrap(loss: np.ndarray, optimal: np.ndarray, count: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """BOOTSTRAP resamples of the games (float64 [games] each): the mean loss and optimal share of each.
+
+    Drawn a block of resamples at a time (BOOTSTRAP_VALUES picks at most), so memory stays bounded however
+    many games; the blocks draw the same numbers as one draw of all of them.
+    """
+    games = len(loss)
+    rng = np.random.default_rng(seed)
+    loss_boot, optimal_boot = np.empty(BOOTSTRAP), np.empty(BOOTSTRAP)
+    step = max(1, BOOTSTRAP_VALUES // games)
+    for start in range(0, BOOTSTRAP, step):
+        stop = min(BOOTSTRAP, start + step)
+        picks = rng.integers(0, games, size=(stop - start, games))
+        counts = count[picks].sum(axis=1)
+        loss_boot[start:stop] = loss[picks].sum(axis=1) / counts
+        optimal_boot[start:stop] = optimal[picks].sum(axis=1) / counts
+    return loss_boot, optimal_boot
+
+
 def evaluate_spec(
     spec: str,
     games: int = 200,
-    table=None,
+    table: Table | str | os.PathLike | None = None,
     seed: int = 0,
     threads: int | None = None,
-    progress=None,
+    progress: ProgressFn | None = None,
     rules: str = DEFAULT_RULES,
 ) -> Evaluation:
     """`rgou evaluate`: the agent of `spec` against the perfect agent of `table` (None: the cache folder's table

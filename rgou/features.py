@@ -23,6 +23,7 @@ from rgou.game import (
     P1_OFFSET,
     P2_OFFSET,
     TO_MOVE,
+    Position,
     check_state,
     check_states,
     count_legal_moves,
@@ -244,14 +245,14 @@ def single_features(state):
     return out
 
 
-def extract_features(state) -> np.ndarray:
+def extract_features(state: Position | np.ndarray) -> np.ndarray:
     """The 150 features of one rolled position, float32[150].
 
     state: a `Position` (features of its own rule set), or integers
     [STATE_SIZE] of this module's rule set, checked first: a square, player or
     roll that is not a position is a ValueError, never a read past the state.
     """
-    if hasattr(state, "to_array") and hasattr(state, "rules"):
+    if isinstance(state, Position):
         return specialise(__name__, state.rules).single_features(state.to_array())
     return single_features(check_state(state))
 

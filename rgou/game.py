@@ -25,6 +25,7 @@ import numpy as np
 
 from rgou._numba import njit
 from rgou._random import next_u64
+from rgou._validate import shown
 from rgou.rules import (
     CAPTURE_AGAIN,
     DEFAULT_RULES,
@@ -300,9 +301,10 @@ def roll_dice(rng):
 
 
 def legal_move_list(state: np.ndarray) -> list[int]:
-    """The legal slots of a rolled state (int8[STATE_SIZE]), ascending, as Python ints (empty: the turn passes)."""
+    """The legal slots of a rolled state (integers [STATE_SIZE], checked first), ascending, as Python ints (empty:
+    the turn passes)."""
     out = np.empty(NUM_PIECES, dtype=np.int8)
-    return [int(m) for m in out[: legal_moves(state, out)]]
+    return [int(m) for m in out[: legal_moves(check_state(state), out)]]
 
 
 def position_problem(p1: Sequence[int], p2: Sequence[int], to_move: int, dice: int) -> str | None:
@@ -433,15 +435,18 @@ def check_states(states: np.ndarray, what: str = "state") -> None:
         raise ValueError(f"{what}: row {row}: {_state_problem(states[row])}")
 
 
-def check_state(state) -> np.ndarray:
+def check_state(state: np.ndarray | Sequence[int]) -> np.ndarray:
     """One state, integers [STATE_SIZE] checked as `check_states` checks a row, as a contiguous int8 array."""
     array = np.asarray(state)
+    if array.ndim == 0:  # not an array: a Position, None, a number
+        raise ValueError(f"state: expected integers [{STATE_SIZE}] (a Position's to_array()), got {shown(state)}")
     if array.shape != (STATE_SIZE,):
         raise ValueError(f"state: expected shape ({STATE_SIZE},), got {array.shape}")
     _check_integers(array, "state")
     if _first_bad_row(array[None]) >= 0:
         raise ValueError(f"state: {_state_problem(array)}")
-    return np.ascontiguousarray(array, dtype=np.int8)
+    state = np.ascontiguousarray(array, dtype=np.int8)
+    return state if state.flags.writeable else state.copy()  # a read-only array would compile the kernels again
 
 
 def _check_integers(states: np.ndarray, what: str) -> None:

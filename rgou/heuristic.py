@@ -14,7 +14,7 @@ import numpy as np
 
 from rgou._numba import njit
 from rgou._validate import shown
-from rgou.game import P1_OFFSET, P2_OFFSET, check_state
+from rgou.game import P1_OFFSET, P2_OFFSET, Position, check_state
 from rgou.rules import (
     CENTER_FIRST,
     CENTER_LAST,
@@ -185,10 +185,10 @@ def heuristic_score(state, params):
     return heuristic_score_from_table(state, heuristic_table(params), params)
 
 
-def heuristic_score_of(position, params: HeuristicParams = DEFAULT_PARAMS) -> int:
+def heuristic_score_of(position: Position | np.ndarray, params: HeuristicParams = DEFAULT_PARAMS) -> int:
     """`heuristic_score()` of a `Position` under its rule set (or of an int8[16] Finkel state)."""
     check_params(params)
-    if not hasattr(position, "to_array"):
+    if not isinstance(position, Position):
         return int(heuristic_score(check_state(position), params.to_array()))
     kernels = specialise(__name__, position.rules)
     return int(kernels.heuristic_score(position.to_array(), params.to_array()))

@@ -29,6 +29,7 @@ from numba import types
 from numba.experimental import structref
 
 from rgou._numba import njit
+from rgou._validate import shown
 from rgou.features import FEATURE_BLOCKS, NUM_FEATURES, features_into
 from rgou.game import (
     DICE,
@@ -56,7 +57,7 @@ from rgou.heuristic import (
     trunc_div,
 )
 from rgou.nn.inference import dense_into, forward_one_from_into, forward_one_into
-from rgou.nn.layout import weight_row_offset
+from rgou.nn.layout import num_params_from_sizes, weight_row_offset
 from rgou.rules import FINISHED, MAX_ROLL, NUM_PIECES, NUM_ROLLS, P1, P2, ROLL_PROBS, RULES_NAME
 from rgou.solve.lookup import p2_win_probability
 
@@ -148,9 +149,8 @@ def net_leaf(
     position (`rgou.game.swap_colours_inplace`): twice the work, a smaller error.
     """
     p = DEFAULT_PARAMS.to_array()  # unused by a net's leaf; one Leaf type holds them
-    sizes = np.ascontiguousarray(sizes, dtype=np.int64)
-    if len(sizes) < 3 or sizes[0] != NUM_FEATURES or sizes[-1] != 1:
-        raise ValueError(f"a value-net leaf needs widths [{NUM_FEATURES}, hidden..., 1], got {sizes.tolist()}")
+    sizes = _net_sizes(sizes)
+    value = _net_vector(value, sizes)
     if exact_passes and unrolled:
         raise ValueError("a value-net leaf is unrolled or solves passes exactly, not both: unrolled asks no roll")
     return _new_leaf(
@@ -158,13 +158,42 @@ def net_leaf(
         p,
         heuristic_table(p),
         NET_WIN,
-        np.ascontiguousarray(value, dtype=np.float32),
+        value,
         sizes,
         _NO_EXACT,
         bool(exact_passes),
         bool(unrolled),
         bool(mirrored),
     )
+
+
+def _net_sizes(sizes: object) -> np.ndarray:
+    """A value net's layer widths as int64 [L+1]: NUM_FEATURES, positive hidden widths, 1."""
+    array = np.asarray(sizes)
+    if array.ndim != 1 or array.dtype.kind not in "iu":
+        expected = f"integer widths [{NUM_FEATURES}, hidden..., 1]"
+        raise ValueError(f"sizes: a value-net leaf needs {expected}, got {shown(array)}")
+    listed = array.tolist()
+    if len(listed) < 3 or listed[0] != NUM_FEATURES or listed[-1] != 1 or min(listed) < 1:
+        raise ValueError(f"sizes: a value-net leaf needs widths [{NUM_FEATURES}, hidden..., 1], got {listed}")
+    return np.array(listed, dtype=np.int64)
+
+
+def _net_vector(value: object, sizes: np.ndarray) -> np.ndarray:
+    """A copy of the flat value net as float32, checked: real, finite and as long as `sizes` needs."""
+    array = np.asarray(value)
+    expected = int(num_params_from_sizes(sizes))
+    if array.ndim != 1 or array.dtype.kind not in "iuf" or array.shape[0] != expected:
+        raise ValueError(
+            f"value: the net of widths {sizes.tolist()} needs {expected} float32 parameters, "
+            f"got {array.dtype} {array.shape}"
+        )
+    with np.errstate(over="ignore"):
+        vector = np.array(array, dtype=np.float32)  # a copy: the leaf does not change with the caller's array
+    if not np.isfinite(vector).all():
+        bad = int(np.flatnonzero(~np.isfinite(vector))[0])
+        raise ValueError(f"value[{bad}] = {float(array[bad])!r} is not a finite float32")
+    return vector
 
 
 def leaf_heuristic(leaf: Leaf) -> tuple[int, np.ndarray, np.ndarray]:

@@ -42,6 +42,7 @@ from rgou.game import (
     TO_MOVE,
     Position,
     apply_move_inplace,
+    check_state,
     copy_state_into,
     distinct_moves,
     is_over,
@@ -455,7 +456,7 @@ def _kernels_for(position: Position, leaf: Leaf | None, params: HeuristicParams)
 
 
 def expected_value(
-    position, depth: int = DEFAULT_DEPTH, params: HeuristicParams = DEFAULT_PARAMS, leaf: Leaf | None = None
+    position: Position, depth: int = DEFAULT_DEPTH, params: HeuristicParams = DEFAULT_PARAMS, leaf: Leaf | None = None
 ) -> float:
     """Value of a `Position` before its player rolls (P2's point of view): the mean over the five rolls."""
     depth = check_depth(depth)
@@ -466,7 +467,7 @@ def expected_value(
 
 
 def expectiminimax(
-    position, depth: int = DEFAULT_DEPTH, params: HeuristicParams = DEFAULT_PARAMS, leaf: Leaf | None = None
+    position: Position, depth: int = DEFAULT_DEPTH, params: HeuristicParams = DEFAULT_PARAMS, leaf: Leaf | None = None
 ) -> SearchResult:
     """Search a rolled `Position` to `depth` move plies (1..MAX_DEPTH).
 
@@ -485,11 +486,16 @@ def expectiminimax(
 
 
 def count_nodes(state: np.ndarray, depth: int, leaf: Leaf | None = None) -> tuple[float, np.ndarray]:
-    """The search's value of a rolled state and what it did: int64[3] (generated, leaves, chance nodes)."""
+    """The search's value of a rolled state and what it did: int64[3] (generated, leaves, chance nodes).
+
+    state: integers [STATE_SIZE] (a Finkel position, `Position.to_array()`),
+    checked first; depth 1..MAX_DEPTH; leaf: the heuristic's when None.
+    """
+    state, depth = check_state(state), check_depth(depth)
+    if leaf is not None and not isinstance(leaf, Leaf):
+        raise TypeError(f"leaf must be a Leaf (heuristic_leaf, net_leaf, table_leaf) or None, got {shown(leaf)}")
     leaf = heuristic_leaf() if leaf is None else leaf
     counts = np.zeros(3, dtype=np.int64)
     work = leaf_work(depth, leaf)
-    value, _ = search_into(
-        np.ascontiguousarray(state, np.int8), np.int64(depth), leaf, work, np.empty(NUM_PIECES), counts
-    )
+    value, _ = search_into(state, np.int64(depth), leaf, work, np.empty(NUM_PIECES), counts)
     return float(value), counts

@@ -213,8 +213,8 @@ class GenerateOptions:
             raise ValueError(
                 f"first_game + games (--first-game + --games) must be at most {MAX_GAME_ID + 1:,} (game ids are 32-bit)"
             )
-        if not isinstance(self.include_passes, bool) or not isinstance(self.afterstates, bool):
-            raise ValueError("include_passes and afterstates must be true or false")
+        for name in ("include_passes", "afterstates"):
+            object.__setattr__(self, name, check_bool(name, getattr(self, name)))
         if self.agent is not None and not isinstance(self.agent, str):
             raise ValueError(f"agent must be an agent spec (a string) or None, got {self.agent!r}")
         check_generated(self.value_target, self.afterstates)

@@ -105,6 +105,17 @@ class Weights:
         if not isinstance(self.metadata, dict):
             raise TypeError(f"metadata must be a dict, got {shown(self.metadata)}")
         check_metadata(self.metadata, aliases=True)
+        self.check()
+
+    def check(self) -> None:
+        """The vectors against the configs: finite float32 of the configs' lengths.
+
+        Run when the weights are made, and again by what hands them to a
+        kernel (`MLAgent`): the dataclass's fields may have been changed since.
+        """
+        for name in ("value_config", "policy_config"):
+            if not isinstance(getattr(self, name), NetConfig):
+                raise TypeError(f"{name} must be a NetConfig, got {shown(getattr(self, name))}")
         self.value = _finite_vector("value", self.value)
         self.policy = _finite_vector("policy", self.policy)
         for name, vec, cfg in (("value", self.value, self.value_config), ("policy", self.policy, self.policy_config)):

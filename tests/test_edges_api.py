@@ -189,7 +189,7 @@ def test_winning_chances_check_the_state():
         (np.array([100] * 7 + [-1] * 7 + [1, 0], np.int8), r"p1\[0\] = 100 is out of range"),
         (bad, r"p1\[0\] = 300 is out of range"),
         (start[:5], r"expected shape \(16,\), got \(5,\)"),
-        (None, r"expected shape \(16,\), got \(\)"),
+        (None, re.escape("expected integers [16] (a Position's to_array()), got None")),
         (start.astype(float), "expected integers"),
     ):
         for ask in (chances.moves, chances.position):
@@ -458,7 +458,13 @@ def test_what_a_review_of_the_checks_found(data, two_piece):
     bad[:, 0] = 100  # squares no kernel may read
     arrays = {name: getattr(data, name)[:2] for name, _, _ in Dataset.ARRAYS}
     with pytest.raises(ValueError, match="holds its own features"):  # the JSON mark is no way past the check
-        Dataset(**{**arrays, "features": StateFeatures(bad, "finkel"), "state": bad}, meta={"format": "json"})
+        Dataset(
+            **{**arrays, "features": StateFeatures(bad, "finkel", checked=True), "state": bad}, meta={"format": "json"}
+        )
+    with pytest.raises(
+        ValueError, match=re.escape("state: row 0: p1[0] = 100 is out of range -1..20")
+    ):  # made from Python: checked
+        StateFeatures(bad, "finkel")
     assert make_state(range(-1, 1), iter([-1, -1]), 1, 2).tolist() == [-1, 0, -1, -1, 1, 2]
     assert len(data.subset([])) == 0 and len(data.subset(slice(0, 5))) == 5
     with pytest.raises(WeightsFormatError, match="value and policy input sizes differ: 150 vs 100"):
@@ -592,3 +598,155 @@ def test_positions_and_move_texts_name_what_is_wrong():
     over = np.array([20] * 7 + [-1] * 7 + [2, 2], dtype=np.int8)  # player 1 has won; player 2 could still enter
     with pytest.raises(ValueError, match=r"the game is over \(player 1 won\): there is no move to describe"):
         describe_move(over, 0)
+
+
+def test_what_reaches_the_kernels_is_checked_however_it_was_made(two_piece):
+    """A review of the arrays the public API hands to compiled kernels: each of these read or wrote outside
+    an array (two crashed the process) or returned a wrong answer without an error."""
+    from rgou.agents import Agent, MLAgent, search_agent_data
+    from rgou.arena import wilson_interval
+    from rgou.dataset import StateFeatures
+    from rgou.features import extract_features
+    from rgou.game import check_state, legal_move_list
+    from rgou.heuristic import heuristic_score_of
+    from rgou.leaves import heuristic_leaf, net_leaf
+    from rgou.nn.inference import predict_value
+    from rgou.nn.layout import NetConfig, init_params
+    from rgou.search import count_nodes
+    from rgou.solve import Table
+    from rgou.weights import Weights
+
+    value_cfg, policy_cfg = NetConfig(150, (8,), 1), NetConfig(150, (8,), 7)
+
+    def weights():
+        return Weights(init_params(value_cfg, 0), init_params(policy_cfg, 1), value_cfg, policy_cfg)
+
+    start = Position.initial(dice=2).to_array()
+    changed = weights()
+    changed.value_config = NetConfig(150, (200_000,), 1)  # a segmentation fault
+    with pytest.raises(ValueError, match="expected value vector of 30400001 floats"):
+        MLAgent(changed)
+    changed = weights()
+    changed.policy = changed.policy[:10]  # read past the policy net
+    with pytest.raises(ValueError, match="expected policy vector of 1271 floats"):
+        MLAgent(changed)
+    changed = weights()
+    changed.value[3] = np.nan  # a NaN value and move 0
+    with pytest.raises(ValueError, match=re.escape("value[3] = nan is not a finite float32")):
+        MLAgent(changed)
+    held = weights()
+    agent = MLAgent(held)
+    before = agent.decide(start)
+    held.value[:] = 0.0  # the agent holds copies
+    held.policy[:] = 0.0
+    after = agent.decide(start)
+    assert after.scores == before.scores and after.policy == before.policy
+
+    flat = init_params(value_cfg, 0)
+    for value, sizes, message in [
+        (np.zeros(10, np.float32), [150, 3_000_000, 1], "needs 456000001 float32 parameters"),  # a crash
+        (np.zeros(10, np.float32), [150, 8, 1], "needs 1217 float32 parameters"),  # scores of 1.0
+        (flat, [150, -5, 1], "got [150, -5, 1]"),
+        (flat, [150.0, 8.0, 1.0], "integer widths"),
+        (np.where(np.arange(len(flat)) == 7, np.nan, flat), [150, 8, 1], "value[7] = nan is not a finite float32"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            net_leaf(value, sizes)
+    leaf = net_leaf(flat, np.array([150, 8, 1]))
+    flat[:] = 0.0  # the leaf holds a copy
+    assert (
+        expectiminimax(Position.initial(dice=2), 1, leaf=leaf).scores
+        == expectiminimax(Position.initial(dice=2), 1, leaf=net_leaf(init_params(value_cfg, 0), [150, 8, 1])).scores
+    )
+
+    far = start.copy()
+    far[0] = 100
+    for call, error, message in [
+        (lambda: count_nodes(start, -1), ValueError, "depth must be in 1..6, got -1"),  # wrote past its stack
+        (lambda: count_nodes(start, 20), ValueError, "depth must be in 1..6, got 20"),  # would not end
+        (lambda: count_nodes(far, 2), ValueError, "p1[0] = 100 is out of range"),
+        (lambda: count_nodes(start.astype(float) + 0.5, 2), ValueError, "expected integers"),  # truncated
+        (lambda: count_nodes(start, 2, leaf="x"), TypeError, "leaf must be a Leaf"),
+        (lambda: legal_move_list(far), ValueError, "p1[0] = 100 is out of range"),  # [0..6]
+        (lambda: legal_move_list(start[:4]), ValueError, "expected shape (16,), got (4,)"),
+    ]:
+        with pytest.raises(error, match=re.escape(message)):
+            call()
+    value, counts = count_nodes(start, 2)
+    assert value == expectiminimax(Position.initial(dice=2), 2).value and counts.min() > 0
+    assert legal_move_list(start) == list(range(7))
+
+    class LooksLikeAPosition:  # passed the Position test by its attributes alone
+        rules = "finkel"
+
+        def to_array(self):
+            return far
+
+    for call in (extract_features, heuristic_score_of):
+        with pytest.raises(ValueError, match=re.escape("expected integers [16] (a Position's to_array())")):
+            call(LooksLikeAPosition())
+    read_only = start.copy()
+    read_only.flags.writeable = False  # a read-only state compiled the kernels again
+    assert check_state(read_only).flags.writeable and np.array_equal(check_state(read_only), start)
+
+    for flat_net, inputs, message in [
+        (init_params(value_cfg, 0).astype(np.int32), np.zeros((1, 150)), "must be float32 or float64, got dtype int32"),
+        (init_params(value_cfg, 0), np.full((1, 150), np.nan), "X[0, 0] = nan is not finite"),
+        (np.full(1217, np.inf, np.float32), np.zeros((1, 150)), "flat[0] = inf is not finite"),
+        (init_params(value_cfg, 0), np.zeros((1, 150), bool), "inputs must be real numbers, got dtype bool"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            predict_value(flat_net, inputs, value_cfg)
+
+    with pytest.raises(ValueError, match=re.escape("state: row 1: p1[0] = 100 is out of range -1..20")):
+        StateFeatures(np.stack([start, far]), "finkel")  # features of squares past the board
+    with pytest.raises(ValueError, match="state: expected shape"):
+        StateFeatures(start, "finkel")
+
+    leaf = heuristic_leaf()
+    for data, error, message in [
+        (search_agent_data(-3, leaf), ValueError, "plies must be in 1..6, got -3"),
+        (search_agent_data(7, leaf), ValueError, "plies must be in 1..6, got 7"),
+        (search_agent_data(2, leaf, 5.0), ValueError, "epsilon must be in [0.0, 1.0], got 5.0"),
+        (search_agent_data(2, leaf, float("nan")), ValueError, "epsilon must be in [0.0, 1.0], got nan"),
+        (search_agent_data(2, leaf)._replace(kind=5), ValueError, "kind must be AGENT_RANDOM or AGENT_SEARCH"),
+        (search_agent_data(2, leaf)._replace(leaf=None), TypeError, "leaf must be a Leaf"),
+        (search_agent_data(2, leaf)._replace(policy_weight=1.0), ValueError, "a policy net has widths [150, ..., 7]"),
+        ((2, leaf), TypeError, "data must be an AgentData"),
+    ]:
+        with pytest.raises(error, match=re.escape(message)):
+            Agent("x", data)
+    assert Agent("x", search_agent_data(np.int64(2), leaf)).data.plies == 2
+
+    values = two_piece.values.copy()
+    values[5] = 5.0  # a "probability" the look-ups returned as it was
+    for kwargs, message in [
+        ({"values": values}, "table values: value[5] = 5.0 is not a probability in [0, 1]"),
+        ({"residual": "x"}, "table: residual must be a number in [0, 1] (or NaN: unknown), got 'x'"),
+        ({"tolerance": 2.0}, "table: tolerance must be a number in [0, 1] (or NaN: unknown), got 2.0"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            Table(**{"n_pieces": 2, "values": two_piece.values.copy(), "tolerance": 1e-7, "residual": 0.0, **kwargs})
+    with pytest.raises(ValueError, match=re.escape("wins must be in 0..3, got 5")):  # a math domain error
+        wilson_interval(5, 3)
+
+
+def test_small_findings_of_the_kernels_review():
+    """Flags as NumPy booleans, a finished game's chances, and a model given to the Analyzer as weights."""
+    from rgou.analysis import Analyzer
+    from rgou.chances import WinChances
+    from rgou.models import load_model
+
+    assert GenerateOptions(games=2, include_passes=np.bool_(True)).include_passes is True  # was refused
+    with pytest.raises(ValueError, match="afterstates must be True or False, got 'x'"):
+        GenerateOptions(games=2, afterstates="x")
+    over = Position.initial(dice=2).to_array()
+    over[:7] = 20  # P1 has borne off every piece
+    with pytest.raises(ValueError, match=r"^the game is over$"):  # it said the turn passes
+        WinChances(find_table=False).moves(over)
+    weights = load_model("default")
+    by_weights = Analyzer(model=weights, features=False).analyze(Position.initial(dice=2))
+    by_name = Analyzer(model="default", features=False).analyze(Position.initial(dice=2))
+    assert by_weights == by_name
+    with pytest.raises(TypeError, match="model must be a weight file, a packaged model's name or a Weights, got 5"):
+        Analyzer(model=5)  # it named name_or_path

@@ -86,6 +86,10 @@ def test_evaluate_agent_measures_every_decision_and_chunks_without_changing_anyt
     monkeypatch.setattr(evaluate, "CHUNK_GAMES", 512)
     whole = evaluate.evaluate_agent(agent, perfect, games, seed=3)
     assert chunked == whole
+    monkeypatch.setattr(evaluate, "BOOTSTRAP_VALUES", 25)  # resamples drawn two at a time: the same draws
+    assert evaluate.evaluate_agent(agent, perfect, games, seed=3) == whole
+    with pytest.raises(ValueError, match=r"max_plies must be in 1\.\.10000"):  # arrays of games x max_plies
+        evaluate.evaluate_agent(agent, perfect, games, max_plies=10**9)
     assert whole.decisions == len(losses) == rec.decisions[:, 0].sum()
     assert whole.mean_loss == pytest.approx(losses.mean(), abs=1e-12)
     assert whole.optimal_share == pytest.approx(np.mean(losses <= evaluate.OPTIMAL))

@@ -511,7 +511,7 @@ def test_bad_config_and_bad_data_are_refused(tmp_path, capsys, data):
     with pytest.raises(ValueError, match="architecture: hidden_sizes must be a list of positive integers, got 5"):
         load_config(config)
     config.write_text(json.dumps({"defaults": {"include_passes": "no"}, "presets": {"x": {}}}))
-    with pytest.raises(ValueError, match="defaults: include_passes and afterstates must be true or false"):
+    with pytest.raises(ValueError, match="defaults: include_passes must be True or False, got 'no'"):
         load_config(config)
     bad = tmp_path / "bad.json"
     data.to_json(bad)

@@ -196,18 +196,32 @@ def make_inference_work(*cfgs: NetConfig, dtype: Any = np.float32) -> np.ndarray
 
 
 def _as_batch(X: Any, cfg: NetConfig, dtype: Any) -> np.ndarray:
+    X = np.asarray(X)
+    if X.dtype.kind not in "iuf":
+        raise ValueError(f"X: inputs must be real numbers, got dtype {X.dtype}")
     X = np.ascontiguousarray(X, dtype=dtype)
     if X.ndim == 1:
         X = X[None, :]
     if X.ndim != 2 or X.shape[1] != cfg.input_size:
         raise ValueError(f"expected inputs of shape (N, {cfg.input_size}), got {X.shape}")
+    _check_finite("X", X)
     return X
 
 
+def _check_finite(name: str, array: np.ndarray) -> None:
+    if not np.isfinite(array).all():
+        bad = np.argwhere(~np.isfinite(array))[0]
+        raise ValueError(f"{name}{bad.tolist()} = {float(array[tuple(bad)])!r} is not finite")
+
+
 def predict_logits(flat: np.ndarray, X: np.ndarray, cfg: NetConfig) -> np.ndarray:
-    """Raw outputs [N, cfg.output_size] of the net ``flat`` for inputs X [N, in] (dtype of flat)."""
+    """Raw outputs [N, cfg.output_size] of the net ``flat`` (float32 or float64 [num_params(cfg)]) for inputs
+    X [N, in] (real numbers, cast to flat's dtype), both finite."""
     check_flat(flat, cfg)
     flat = np.ascontiguousarray(flat)
+    if flat.dtype not in (np.float32, np.float64):
+        raise ValueError(f"flat: the net's parameters must be float32 or float64, got dtype {flat.dtype}")
+    _check_finite("flat", flat)
     X = _as_batch(X, cfg, flat.dtype)
     out = np.empty((X.shape[0], cfg.output_size), dtype=flat.dtype)
     forward_logits_into(flat, layer_sizes(cfg), X, out, make_inference_work(cfg, dtype=flat.dtype))

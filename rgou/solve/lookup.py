@@ -166,7 +166,9 @@ def best_move(values, state):
 # The validating edge.
 
 
-def make_state(p1, p2, to_move: int = P1, dice: int = 0, rules: str | RuleSet | None = None) -> np.ndarray:
+def make_state(
+    p1: Iterable[int], p2: Iterable[int], to_move: int = P1, dice: int = 0, rules: str | RuleSet | None = None
+) -> np.ndarray:
     """Validated int8[2N + 2] state from N squares per player (rgou numbering), for N = 1..7 (rules None: Finkel)."""
     fields = []
     small = np.iinfo(np.int8)  # the state's dtype: what lies outside it is out of range whatever the field
@@ -185,7 +187,7 @@ def make_state(p1, p2, to_move: int = P1, dice: int = 0, rules: str | RuleSet | 
     return check_state(state, len(p1), rules)
 
 
-def check_state(state, n_pieces: int, rules: str | RuleSet | None = None) -> np.ndarray:
+def check_state(state: np.ndarray | Iterable[int], n_pieces: int, rules: str | RuleSet | None = None) -> np.ndarray:
     """`state` as a contiguous int8[2N + 2] array for N = n_pieces under `rules` (None: Finkel), or a ValueError."""
     rules = RULES if rules is None else rule_set(rules, "rules")
     if rules != RULES:

@@ -91,8 +91,11 @@ class Table:
     def __post_init__(self) -> None:
         """The rule set, piece count and values' dtype and length: what the look-up kernels index by.
 
-        The values' range is checked where they are read (`load_table`) and
-        written (`save_table`), not here: a memory-mapped table is read lazily.
+        Values in memory (a writable array: a solve's, or made by the caller)
+        must be probabilities in [0, 1], checked here in one pass; read-only
+        values are `load_table`'s, which checked them as it read them unless
+        asked not to (a memory-mapped table, read lazily, with verify=False).
+        The tolerance and residual are numbers in [0, 1], or NaN (unknown).
         """
         rules = rule_set(self.rules, "rules")
         if rules.name in RULE_SETS:  # a built-in rule set by its name, as tables are compared by name
@@ -106,6 +109,10 @@ class Table:
                 f"table values: the {n}-piece {rules.name} table needs float32 [{expected}] (one value a position), "
                 f"got {got}"
             )
+        if values.flags.writeable:
+            check_values(values, "table values")
+        for name in ("tolerance", "residual"):
+            object.__setattr__(self, name, _check_fraction("table", name, getattr(self, name)))
 
     @property
     def kernels(self):
@@ -115,17 +122,17 @@ class Table:
     def _state(self, state) -> np.ndarray:
         return self.kernels.check_state(state, self.n_pieces)
 
-    def win_probability(self, state) -> float:
+    def win_probability(self, state: np.ndarray) -> float:
         """P(player to move wins) before rolling, for an rgou-style int8[2N + 2] state (dice ignored)."""
         return float(self.kernels.win_probability(self.values, self._state(state)))
 
-    def p2_win_after_moves(self, state) -> np.ndarray:
+    def p2_win_after_moves(self, state: np.ndarray) -> np.ndarray:
         """float64[k]: P(Player 2 wins) after each of the k legal moves of a rolled state (rgou's order)."""
         out = np.empty(self.n_pieces, dtype=np.float64)
         count = self.kernels.p2_win_after_moves(self.values, self._state(state), out)
         return out[:count].copy()
 
-    def best_move(self, state) -> int:
+    def best_move(self, state: np.ndarray) -> int:
         """Slot of a best move for the player to move of a rolled state; -1 if there is none."""
         return int(self.kernels.best_move(self.values, self._state(state)))
 
@@ -453,6 +460,7 @@ def load_table(
     _check_table_fields(f"{path}: damaged header", header)
     if header["dtype"] == "uint16":
         data = _from_uint16(data)
+    data.flags.writeable = False  # checked as read (see read_array_file): the Table does not check it again
     return Table(
         rules=rules.name,
         n_pieces=n,
@@ -473,7 +481,7 @@ def perfect_table_path(rules: str | RuleSet = FINKEL) -> Path:
     return default_table_path(rules.pieces, rules)
 
 
-def load_perfect_table(table=None, rules: str | RuleSet = FINKEL) -> Table:
+def load_perfect_table(table: Table | str | os.PathLike | None = None, rules: str | RuleSet = FINKEL) -> Table:
     """The solved table of the real game of `rules` (its own piece count): the given one, a path, or the default file.
 
     A clear error if the default file is absent, or if the table is of another rule set or piece count.
