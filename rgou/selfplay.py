@@ -39,7 +39,7 @@ from rgou._numba import njit, numba_threads
 from rgou._random import MAX_SEED, seed_rng
 from rgou._validate import check_bool, check_callback, check_float, check_int, shown
 from rgou._version import __version__
-from rgou.agents import AGENT_RANDOM, search_agent_data
+from rgou.agents import AGENT_RANDOM, AgentData, search_agent_data
 from rgou.dataset import DATASET_FORMAT, Dataset, features_of, one_hot, run_starts
 from rgou.features import legal_masks
 from rgou.game import (
@@ -264,29 +264,12 @@ def generate(
     if o.rules != RULES_NAME:  # this module compiled for the rule set plays its games
         return specialise(__name__, o.rules).generate(o, threads=threads, chunk_games=chunk_games, progress=progress)
     target = o.target
-    exact_table = None
-    if target.is_exact:
-        from rgou.solve import load_perfect_table
-
-        exact_table = load_perfect_table(o.table, RULES_NAME)
     n_threads = check_threads(threads)
     if chunk_games is not None:
         check_int("chunk_games", chunk_games, 1)
     chunk = chunk_games or CHUNK_GAMES_PER_THREAD * n_threads
     games, seed, first_game, max_plies, include_passes = o.games, o.seed, o.first_game, o.max_plies, o.include_passes
-    if o.agent is None:
-        expert = search_agent_data(o.depth, heuristic_leaf(o.params), o.epsilon)
-    else:
-        from rgou.agents import make_agent
-
-        players_table = exact_table if exact_table is not None else o.table  # the one table, loaded once
-        expert = make_agent(o.agent, seed=seed, params=o.params, table=players_table, rules=RULES_NAME).data
-        expert = expert._replace(epsilon=o.epsilon)
-        if exact_table is None and (expert.kind == AGENT_RANDOM or expert.value_weight == 0.0):
-            raise ValueError(
-                f"--agent {o.agent}: its moves come without a search value to store as the value target; "
-                "use an agent that searches (emm-N, ml, perfect) or exact targets (--value-target exact)"
-            )
+    exact_table, expert = _players(o)
     parts = []
     start = time.perf_counter()
     done = 0
@@ -420,6 +403,7 @@ def generate_files(
     check_callback("message", message)
     inputs = [*check_inputs(inputs), ("--table", options.table if isinstance(options.table, (str, Path)) else None)]
     inputs += [("--agent", path) for path in (spec_inputs(options.agent) if options.agent else [])]
+    _check_table(options)
     if shards:
         if not str(out).strip():
             raise ValueError("--out is empty; give a folder for the shards")
@@ -429,6 +413,7 @@ def generate_files(
             raise ValueError(f"--out {out} is a file; with --shards it is a folder for the shards")
         from rgou.cluster import generate_shards
 
+        _players(options)  # the player and its files, checked here: a worker's error comes with Dask's reports
         start = time.perf_counter()
         manifest = generate_shards(out, options, shards, scheduler=scheduler, workers=threads, progress=progress)
         return GenerationRun(
@@ -464,6 +449,47 @@ def generate_files(
         dataset.meta["unfinished_games"],
         paths.get("--json"),
     )
+
+
+def reads_table(options: GenerateOptions) -> bool:
+    """Whether generating reads a solved table: for exact value targets, or for the agent `perfect`."""
+    return options.target.is_exact or options.agent == "perfect"
+
+
+def _players(o: GenerateOptions) -> tuple[Any, AgentData]:
+    """The solved table of exact targets (None without them) and the player's data, loaded and checked."""
+    if o.rules != RULES_NAME:
+        return specialise(__name__, o.rules)._players(o)
+    exact_table = None
+    if o.target.is_exact:
+        from rgou.solve import load_perfect_table
+
+        exact_table = load_perfect_table(o.table, RULES_NAME)
+    if o.agent is None:
+        return exact_table, search_agent_data(o.depth, heuristic_leaf(o.params), o.epsilon)
+    from rgou.agents import make_agent
+
+    players_table = exact_table if exact_table is not None else o.table  # the one table, loaded once
+    expert = make_agent(o.agent, seed=o.seed, params=o.params, table=players_table, rules=RULES_NAME).data
+    if exact_table is None and (expert.kind == AGENT_RANDOM or expert.value_weight == 0.0):
+        raise ValueError(
+            f"--agent {o.agent}: its moves come without a search value to store as the value target; "
+            "use an agent that searches (emm-N, ml, perfect) or exact targets (--value-target exact)"
+        )
+    return exact_table, expert._replace(epsilon=o.epsilon)
+
+
+def _check_table(o: GenerateOptions) -> None:
+    """Refuse, before any kernel is compiled, a table nothing reads or one that is not the rule set's game's."""
+    if o.table is not None and not reads_table(o):
+        raise ValueError(
+            "--table: nothing reads it; a solved table serves exact value targets (--value-target exact) "
+            "and the agent perfect"
+        )
+    if reads_table(o) and o.agent in (None, "perfect"):  # perfect:FILE names its own table
+        from rgou.solve import load_perfect_table
+
+        load_perfect_table(o.table, o.rules)
 
 
 def _warm_generate(options: GenerateOptions) -> None:

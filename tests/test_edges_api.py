@@ -544,7 +544,7 @@ def test_the_pipeline_names_flags_paths_configs_and_its_init(data, tmp_path):
         ({"resume": "no"}, ValueError, "resume must be True or False"),
         ({"in_memory": "no"}, ValueError, "in_memory must be True or False"),
         ({"data": []}, ValueError, "--data: no files given"),  # it generated games instead
-        ({"summary": 5}, TypeError, "--json (summary) must be a file name (a str or path), got 5"),
+        ({"summary": 5}, TypeError, "summary must be a file name (a str or path), got 5"),
         ({"inputs": 5}, TypeError, "inputs must be (option, path) pairs"),
     ]:
         kwargs.setdefault("data", [str(tmp_path / "d.npz")])
@@ -750,3 +750,35 @@ def test_small_findings_of_the_kernels_review():
     assert by_weights == by_name
     with pytest.raises(TypeError, match="model must be a weight file, a packaged model's name or a Weights, got 5"):
         Analyzer(model=5)  # it named name_or_path
+
+
+def test_a_table_is_checked_before_any_kernel_and_refused_where_nothing_reads_it(two_piece, tmp_path, monkeypatch):
+    """A review of the rule sets: an unread --table was recorded in the model; a wrong one was found after the
+    kernels compiled (42 s on a cold cache), or inside the Dask workers with --shards."""
+    import rgou._numba
+    import rgou.cluster
+    from rgou.solve import save_table
+    from rgou.train.pipeline import train_model
+
+    path = save_table(two_piece, tmp_path / "two.table")
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the work began before the table was checked")
+
+    monkeypatch.setattr(rgou._numba, "warm_up", no_work)
+    monkeypatch.setattr(rgou.cluster, "generate_shards", no_work)
+    unread = "--table: nothing reads it; a solved table serves exact value targets"
+    with pytest.raises(ValueError, match=re.escape(unread)):
+        generate_files(GenerateOptions(games=2, depth=1, table=str(path)), tmp_path / "d.npz")
+    with pytest.raises(ValueError, match=re.escape(unread)):
+        train_model(resolve_options("quick", {"games": 2, "table": str(path)}), tmp_path / "m.json.gz")
+    with pytest.raises(ValueError, match="table is for 2 pieces, expected 7"):
+        train_model(resolve_options("quick", {"games": 2, "value_target": "exact", "table": str(path)}), None)
+    wrong = GenerateOptions(games=2, depth=1, value_target="exact", table=str(path))
+    for shards in (None, 2):
+        with pytest.raises(ValueError, match="table is for 2 pieces, expected 7"):
+            generate_files(wrong, tmp_path / "s", shards=shards)
+    perfect = GenerateOptions(games=2, depth=1, agent=f"perfect:{path}")  # the agent's own table, read by the agent
+    with pytest.raises(ValueError, match="table is for 2 pieces, expected 7"):
+        generate_files(perfect, tmp_path / "s", shards=2)
+    assert not (tmp_path / "d.npz").exists() and not (tmp_path / "s").exists() and not (tmp_path / "m.json.gz").exists()

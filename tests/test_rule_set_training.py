@@ -358,7 +358,7 @@ def test_the_default_ml_agent_mirrors_its_rule_sets_positions(aseb_model):
     assert checked > 40
 
 
-def test_checkpoints_and_exports_keep_to_their_rule_set(tmp_path):
+def test_checkpoints_and_exports_keep_to_their_rule_set(tmp_path, monkeypatch):
     from rgou.train.checkpoint import checkpoint_weights
     from rgou.train.loop import train
     from rgou.train.options import TrainOptions
@@ -371,6 +371,19 @@ def test_checkpoints_and_exports_keep_to_their_rule_set(tmp_path):
     finkel = generate(10, depth=1, seed=6)
     with pytest.raises(ValueError, match=r"run.ckpt.npz: checkpoint of a run under the aseb rules, the data finkel.s"):
         train(finkel, replace(options, epochs=2), checkpoint=ckpt, resume=True)
+    from rgou.train import checkpoint as checkpoints
+
+    read = checkpoints.read_checkpoint
+
+    def before_rule_sets(path):  # a checkpoint written before rule sets: no "rules", so Finkel's
+        meta, arrays = read(path)
+        return {k: v for k, v in meta.items() if k != "rules"}, arrays
+
+    finkel_ckpt = tmp_path / "finkel.ckpt.npz"
+    train(finkel, options, checkpoint=finkel_ckpt)
+    monkeypatch.setattr(checkpoints, "read_checkpoint", before_rule_sets)
+    with pytest.raises(ValueError, match=r"checkpoint of a run under the finkel rules, the data aseb.s"):  # KeyError
+        train(data, replace(options, epochs=2), checkpoint=finkel_ckpt, resume=True)
     with pytest.raises(ValueError, match="--json: the JSON export is the upstream trainer's format, which plays"):
         data.to_json(tmp_path / "aseb.json")
     assert not (tmp_path / "aseb.json").exists()

@@ -331,9 +331,10 @@ def load_checkpoint(path: Path, options: TrainOptions, identity: str, rules: str
     """(state as NumPy, best weights, progress, the average of the weights or None) of a checkpoint made with the
     same options and data (of `rules`)."""
     meta, arrays = read_checkpoint(path)
-    if meta.get("rules", DEFAULT_RULES) != rules:
+    theirs = meta.get("rules", DEFAULT_RULES)  # a checkpoint of before rule sets: Finkel's
+    if theirs != rules:
         raise ValueError(
-            f"{path}: checkpoint of a run under the {meta['rules']} rules, the data {rules}'s: rerun without --resume"
+            f"{path}: checkpoint of a run under the {theirs} rules, the data {rules}'s: rerun without --resume"
         )
     saved = meta["options"]
     mine = options.to_json()

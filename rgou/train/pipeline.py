@@ -173,6 +173,15 @@ def train_model(
         raise ValueError("--data: no files given")
     inputs = check_inputs(inputs)
     o = options
+    if o.training.table is not None and not reads_table(o):
+        raise ValueError(
+            "--table: nothing reads it; a solved table serves exact value targets (--value-target exact) "
+            "and the agent perfect"
+        )
+    if o.training.table is not None:  # checked before any kernel compiles
+        from rgou.solve import load_perfect_table
+
+        load_perfect_table(o.training.table, o.generation.rules)
     if data and o.generation.afterstates:
         raise ValueError(
             "--afterstates shapes the data rgou train generates; with --data the samples are the files' "
@@ -192,7 +201,9 @@ def train_model(
     folder = latest_run_folder(runs, name) if out is None and resume else None
     out = Path(out) if out is not None else (folder or Path(runs)) / WEIGHTS_NAME
     ckpt = checkpoint_path(out)
-    outputs = {"--json (summary)": summary, "--plot": plot}
+    if summary is not None:
+        file_path("summary", summary)  # named as the argument; the checks of the file name it as the option
+    outputs = {"--json": summary, "--plot": plot}
     if not fresh_folder:
         if ckpt.exists() and not (force or resume):
             raise ValueError(
@@ -281,11 +292,17 @@ def needs_solved_table(o: PipelineOptions) -> bool:
     cache folder's, `rgou.solve.perfect_table_path(rules)`.
     """
     from rgou.solve import perfect_table_path
+
+    return reads_table(o) and o.training.table is None and not perfect_table_path(o.generation.rules).exists()
+
+
+def reads_table(o: PipelineOptions) -> bool:
+    """Whether a run reads a solved table: exact targets, in the data it generates or in training, or the
+    agent perfect."""
+    from rgou.selfplay import reads_table as generation_reads
     from rgou.targets import ValueTarget
 
-    g = o.generation
-    reads = g.target.is_exact or ValueTarget(o.training.value_target).is_exact or g.agent == "perfect"
-    return reads and o.training.table is None and not perfect_table_path(g.rules).exists()
+    return generation_reads(o.generation) or ValueTarget(o.training.value_target).is_exact
 
 
 def solve_default_table(say: MessageFn, progress: ProgressFn | None = None, rules: str = DEFAULT_RULES) -> float:
