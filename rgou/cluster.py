@@ -270,6 +270,14 @@ def manifest_shards(manifest_path: Path, allow_incomplete: bool = False) -> list
     for entry in shards:
         if entry["index"] not in good:
             _refuse_shard(folder / entry["file"], manifest_path)
+    from rgou.shards import shard_rules
+
+    rules = manifest.get("rules", DEFAULT_RULES)
+    for entry in shards:
+        found = shard_rules(folder / entry["file"])
+        if found != rules:
+            shard = entry["file"]
+            raise ValueError(f"{manifest_path}: rules is {rules!r}, but its shard {shard} holds {found} positions")
     return [folder / entry["file"] for entry in shards]
 
 

@@ -99,6 +99,7 @@ class GameReview:
     decisions: list[Decision]
     summaries: tuple[PlayerSummary, PlayerSummary]
     p1_chances: list[float]  # before the first turn and after each turn
+    rules: str = DEFAULT_RULES  # the game's rule set (the record's)
 
     def decision(self, turn: int) -> Decision:
         return next(d for d in self.decisions if d.turn == turn)
@@ -106,6 +107,7 @@ class GameReview:
     def to_json(self) -> dict:
         return {
             "players": list(self.players),
+            "rules": self.rules,
             "winner": self.winner,
             "turns": self.turns,
             "exact": self.exact,
@@ -166,7 +168,15 @@ def review_game(record: GameRecord, chances: WinChances | None = None) -> GameRe
         graph.append(float(won == P1) if won else p1_chance(turn.player, chance))
     summaries = tuple(_summary(player, record.players[player - 1], decisions) for player in (P1, P2))
     return GameReview(
-        record.players, record.winner, len(record.turns), chances.exact, chances.source, decisions, summaries, graph
+        record.players,
+        record.winner,
+        len(record.turns),
+        chances.exact,
+        chances.source,
+        decisions,
+        summaries,
+        graph,
+        record.rules,
     )
 
 
@@ -187,6 +197,7 @@ def render_review(review: GameReview, title: str = "the game") -> str:
     """The review as text, as `rgou review` prints it: a summary per player, then every decision."""
     p1, p2 = review.players
     result = f"player {review.winner} won" if review.winner else "not finished"
+    title += "" if review.rules == DEFAULT_RULES else f" ({review.rules} rules)"
     lines = [
         f"Review of {title}: {p1} (X, player 1) against {p2} (O, player 2); {result} after {review.turns} turns.",
         "Winning chances: " + ("exact, from " if review.exact else "ESTIMATES, not exact: ") + review.source + ".",

@@ -89,6 +89,18 @@ def _refuse_twice(paths: list[Path], what: str) -> None:
         seen.add(path.resolve())
 
 
+def shard_rules(path: Path) -> str:
+    """The rule set a shard's meta records (its arrays are not read)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            meta = json.loads(str(f["meta"]))
+    except NPZ_DAMAGE as e:
+        raise ValueError(f"{path}: cannot read shard ({type(e).__name__}: {e})") from e
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: cannot read shard (meta is not a JSON object)")
+    return data_rules(meta, str(path))
+
+
 def _read(path: Path, names: tuple[str, ...]) -> dict:
     """The arrays `names` of a shard, checked as `from_samples` checks them, in `save`'s dtypes; "meta": its meta."""
     try:

@@ -245,6 +245,7 @@ class PlaySession:
     def _stop(self, why: str) -> PlayResult:
         self.say("")
         before = "" if self._rolled else f", before player {self.record.to_move}'s roll"
-        self.say(f"{why}; the position so far{before} (for rgou analyze):")
+        command = "rgou analyze" + ("" if self.rules == DEFAULT_RULES else f" --rules {self.rules}")
+        self.say(f"{why}; the position so far{before} (for {command}):")
         self.say(self.position_line())
         return PlayResult(0, self.state.copy(), len(self.record.turns), self.record)

@@ -287,6 +287,16 @@ def test_a_tampered_manifest_names_the_field(tmp_path, six_games, change, messag
         read_data([str(folder)])
 
 
+def test_a_manifest_of_another_rule_set_than_its_shards_is_refused(tmp_path, six_games):
+    """A review of the rule sets: the manifest's rules were never compared with its shards'."""
+    folder = _shard_folder(tmp_path, six_games)
+    manifest = json.loads((folder / MANIFEST).read_text())
+    manifest["rules"] = "aseb"  # the shards hold Finkel positions
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match=r"manifest.json: rules is 'aseb', but its shard shard-00000.npz holds finkel"):
+        read_data([str(folder)])
+
+
 @pytest.mark.parametrize("text", ["", "{", "null", "[]", '{"format": 1}'])
 def test_an_empty_or_invalid_manifest_says_what_it_is(tmp_path, six_games, text):
     folder = _shard_folder(tmp_path, six_games)

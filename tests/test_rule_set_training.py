@@ -511,6 +511,9 @@ def test_play_and_review_a_rule_sets_game_with_its_model(aseb_model, tmp_path, c
     assert main(["review", str(game), "--model", str(path)]) == 0
     out = capsys.readouterr().out
     assert f"ESTIMATES, not exact: no solved table (rgou solve makes one), so the model {path} searched" in out
+    assert f"Review of {game} (aseb rules): human (X, player 1)" in out  # it did not say the rule set
+    assert main(["review", str(game), "--model", str(path), "--json", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["rules"] == "aseb"
     assert main(["review", str(game)]) == 2
     assert "need its solved table (`rgou solve --rules aseb`" in capsys.readouterr().err
     assert main(["review", str(game), "--model", "default"]) == 2
@@ -523,6 +526,7 @@ def test_play_and_review_a_rule_sets_game_with_its_model(aseb_model, tmp_path, c
         monkeypatch.setattr("sys.stdin", io.StringIO("quit\n"))
         assert main(args + (["--opponent", opponent] if opponent else [])) == 0
         assert read_record(game).players == ("human", spec)
+        assert "(for rgou analyze --rules aseb):" in capsys.readouterr().out  # the line is an Aseb position
     assert main(["play", "--rules", "aseb", "--model", str(path), "--save", str(path), "--force"]) == 2
     assert "--save" in capsys.readouterr().err and path.stat().st_size > 0
     from rgou.agents import make_agent
