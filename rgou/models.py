@@ -48,7 +48,7 @@ def load_model(name_or_path: str | Path, rules: str | None = None):
     rules: the rule set the model must be trained for (None: any); another is
     refused (`ModelRulesError`, a ValueError) naming the model and both rule sets.
     """
-    from rgou.rules import rule_set
+    from rgou.rules import DEFAULT_RULES, rule_set
     from rgou.weights import load_weights
 
     if rules is not None:
@@ -58,6 +58,10 @@ def load_model(name_or_path: str | Path, rules: str | None = None):
     if rules is not None and weights.rules != rules:
         raise ModelRulesError(
             f"the model {name_or_path} plays the {weights.rules} rules, not {rules}; "
-            f"train a model for {rules} with `rgou train --rules {rules} --preset strong`"
+            + (
+                "play the shipped model (ml:default) or one trained for them"
+                if rules == DEFAULT_RULES
+                else f"train a model for {rules} with `rgou train --rules {rules} --preset strong`"
+            )
         )
     return weights

@@ -535,3 +535,13 @@ def test_play_and_review_a_rule_sets_game_with_its_model(aseb_model, tmp_path, c
 
     with pytest.raises(ValueError, match="chances: they judge aseb games, the agent plays blitz"):
         PlaySession(make_agent("random", rules="blitz"), chances=WinChances(rules="aseb", model=str(path)))
+
+
+def test_a_model_of_another_rule_set_is_refused_with_advice_that_fits(aseb_model):
+    from rgou.models import ModelRulesError, load_model
+
+    path, _ = aseb_model
+    with pytest.raises(ModelRulesError, match=r"aseb rules, not finkel; play the shipped model \(ml:default\)"):
+        load_model(path, "finkel")  # it advised training a Finkel model with --rules finkel
+    with pytest.raises(ModelRulesError, match="not blitz; train a model for blitz with `rgou train --rules blitz"):
+        load_model(path, "blitz")

@@ -332,6 +332,8 @@ def serve(
     if lobby.chances is None:
         print(f"rules: {lobby.rules} (no hints or reviews: {OTHER_RULES_NOTE.format(rules=lobby.rules)})")
     else:
+        if lobby.rules != DEFAULT_RULES:
+            print(f"rules: {lobby.rules}")
         print(f"winning chances: {'exact' if lobby.chances.exact else 'estimated'} ({lobby.chances.source})")
     print(f"opponents: {', '.join(lobby.agents)}", flush=True)
     try:
