@@ -619,7 +619,8 @@ def make_agent(
         try:
             weights = load_model(Path(model) if Path(model).exists() else model, rules)
         except ModelRulesError as e:
-            raise ValueError(f"agent {spec!r}: {e} and play ml:FILE") from None
+            then = "" if rules == DEFAULT_RULES else " and play ml:FILE"  # after "train a model for RULES ..."
+            raise ValueError(f"agent {spec!r}: {e}{then}") from None
         agent = MLAgent(weights, mode, depth, close_gap=CLOSE_GAP if close else 0.0)
     elif spec == "perfect" or spec.startswith("perfect:"):
         if spec == "perfect:":

@@ -192,7 +192,8 @@ class Analyzer:
             raise TypeError(f"model must be a weight file, a packaged model's name or a Weights, got {shown(model)}")
         weights = model if model is None or isinstance(model, Weights) else load_model(model)
         if weights is not None and weights.rules != self.rules:
-            raise ValueError(f"the model ({model}) plays the {weights.rules} rules, not {self.rules}")
+            shown_model = "given" if isinstance(model, Weights) else model
+            raise ValueError(f"the model ({shown_model}) plays the {weights.rules} rules, not {self.rules}")
         if table is not None and table.rules != self.rules:
             raise ValueError(f"the exact fields of {self.rules} positions read its table, not a {table.rules} one")
         self._features_into = feature_kernels(self.rules).features_into

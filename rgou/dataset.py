@@ -106,18 +106,26 @@ class StateFeatures:
     It stands in for a large dataset's feature matrix: `features[rows]` computes those rows (an index array,
     a mask, a slice or one row), `blocks()` computes all of them a block at a time, and NumPy functions given
     it compute the whole matrix (`__array__`). The states must have been checked (`check_stored`): the
-    feature kernels read them unguarded. Made from Python (`checked=False`, the default), the states are
-    checked first, as a dataset's are; rgou's own readers pass `checked=True` for states they checked.
+    feature kernels read them unguarded. Made from Python, the states are checked first, as a dataset's are;
+    rgou's own readers make it of states they checked (`_of_checked`).
     """
 
     dtype = np.dtype(np.float32)
     ndim = 2
 
-    def __init__(self, state: np.ndarray, rules: str, checked: bool = False):
+    def __init__(self, state: np.ndarray, rules: str):
         rules = rule_set(rules, "rules").name
-        if not checked:
-            engine(rules).check_states(state, "state")
-            state = np.ascontiguousarray(state, dtype=np.int8)
+        engine(rules).check_states(state, "state")
+        self._set(np.ascontiguousarray(state, dtype=np.int8), rules)
+
+    @classmethod
+    def _of_checked(cls, state: np.ndarray, rules: str) -> StateFeatures:
+        """Of states already checked (int8 [N, STATE_SIZE] of the rule set `rules`): no second pass."""
+        features = cls.__new__(cls)
+        features._set(state, rules)
+        return features
+
+    def _set(self, state: np.ndarray, rules: str) -> None:
         self.state = state
         self.rules = rules
         self.shape = (len(state), NUM_FEATURES)
@@ -155,7 +163,7 @@ def _features_too_large(n: int) -> bool:
 def features_of(state: np.ndarray, rules: str) -> np.ndarray | StateFeatures:
     """The features of checked states: computed now up to FEATURES_IN_MEMORY_BYTES, else when read."""
     if _features_too_large(len(state)):
-        return StateFeatures(state, rules, checked=True)
+        return StateFeatures._of_checked(state, rules)
     return feature_kernels(rules).features_batch(state)
 
 
@@ -327,7 +335,7 @@ class Dataset:
         arrays = {name: getattr(self, name)[rows] for name, _, _ in self.ARRAYS if name != "features"}
         features = self.features
         features = (
-            StateFeatures(arrays["state"], self.rules, checked=True)
+            StateFeatures._of_checked(arrays["state"], self.rules)
             if isinstance(features, StateFeatures)
             else features[rows]
         )
@@ -350,7 +358,7 @@ class Dataset:
         # computed again; a JSON export's or a format 1 file's are the file's own, and are kept.
         own = all(isinstance(p.features, StateFeatures) or p.meta.get("format") == DATASET_FORMAT for p in parts)
         if own and _features_too_large(len(arrays["state"])):
-            arrays["features"] = StateFeatures(arrays["state"], found[0], checked=True)
+            arrays["features"] = StateFeatures._of_checked(arrays["state"], found[0])
         else:
             arrays["features"] = np.concatenate([np.asarray(p.features) for p in parts])
         decisions = [p.decision for p in parts]

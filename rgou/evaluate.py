@@ -140,7 +140,8 @@ def evaluate_agent(
 
 
 def _bootstrap(loss: np.ndarray, optimal: np.ndarray, count: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """BOOTSTRAP resamples of the games (float64 [games] each): the mean loss and optimal share of each.
+    """BOOTSTRAP resamples of the games (loss, optimal, count: float64 [games]): the mean loss and the optimal
+    share of each resample, float64 [BOOTSTRAP] each.
 
     Drawn a block of resamples at a time (BOOTSTRAP_VALUES picks at most), so memory stays bounded however
     many games; the blocks draw the same numbers as one draw of all of them.

@@ -60,6 +60,7 @@ from rgou.nn.inference import dense_into, forward_one_from_into, forward_one_int
 from rgou.nn.layout import num_params_from_sizes, weight_row_offset
 from rgou.rules import FINISHED, MAX_ROLL, NUM_PIECES, NUM_ROLLS, P1, P2, ROLL_PROBS, RULES_NAME
 from rgou.solve.lookup import p2_win_probability
+from rgou.weights import finite_vector
 
 LEAF_HEURISTIC = 0
 LEAF_NET = 1
@@ -188,12 +189,8 @@ def _net_vector(value: object, sizes: np.ndarray) -> np.ndarray:
             f"value: the net of widths {sizes.tolist()} needs {expected} float32 parameters, "
             f"got {array.dtype} {array.shape}"
         )
-    with np.errstate(over="ignore"):
-        vector = np.array(array, dtype=np.float32)  # a copy: the leaf does not change with the caller's array
-    if not np.isfinite(vector).all():
-        bad = int(np.flatnonzero(~np.isfinite(vector))[0])
-        raise ValueError(f"value[{bad}] = {float(array[bad])!r} is not a finite float32")
-    return vector
+    vector = finite_vector("value", array)
+    return vector.copy() if np.shares_memory(vector, array) else vector  # the leaf keeps its own copy
 
 
 def leaf_heuristic(leaf: Leaf) -> tuple[int, np.ndarray, np.ndarray]:

@@ -34,7 +34,7 @@ from rgou._clock import clock_ns
 from rgou._numba import njit
 from rgou._random import MAX_SEED, next_float, seed_rng
 from rgou._validate import check_callback, check_int, shown
-from rgou.agents import AGENT_RANDOM, AgentData, agent_scratch, check_data_rules, decide_into
+from rgou.agents import AGENT_RANDOM, AgentData, agent_scratch, check_agent_data, check_data_rules, decide_into
 from rgou.game import (
     DICE,
     STATE_SIZE,
@@ -198,10 +198,13 @@ def play_games(
     solved-table leaves); nets cannot tell theirs: `rgou.arena.match` checks
     the agents' own rule sets.
     """
+    checked = []
     for name, data in (("agent0", agent0), ("agent1", agent1)):
         if not isinstance(data, AgentData):
             raise TypeError(f"{name} must be an agent's AgentData (make_agent(spec).data), got {shown(data)}")
+        checked.append(check_agent_data(name, data))  # field by field: the game loop reads them unguarded
         check_data_rules(name, data, RULES_NAME, RULES_NAME)
+    agent0, agent1 = checked
     games = check_int("games", games, 1, MAX_MATCH_GAMES)
     seed = check_int("seed", seed, 0, MAX_SEED)
     first_game = check_int("first_game", first_game, 0, 2**63 - 1)

@@ -479,17 +479,20 @@ def _players(o: GenerateOptions) -> tuple[Any, AgentData]:
     return exact_table, expert._replace(epsilon=o.epsilon)
 
 
+UNREAD_TABLE = (
+    "--table: nothing reads it; a solved table serves exact value targets (--value-target exact) and the agent perfect"
+)
+
+
 def _check_table(o: GenerateOptions) -> None:
     """Refuse, before any kernel is compiled, a table nothing reads or one that is not the rule set's game's."""
-    if o.table is not None and not reads_table(o):
-        raise ValueError(
-            "--table: nothing reads it; a solved table serves exact value targets (--value-target exact) "
-            "and the agent perfect"
-        )
-    if reads_table(o) and o.agent in (None, "perfect"):  # perfect:FILE names its own table
-        from rgou.solve import load_perfect_table
+    if not reads_table(o):
+        if o.table is not None:
+            raise ValueError(UNREAD_TABLE)
+        return
+    from rgou.solve import load_perfect_table
 
-        load_perfect_table(o.table, o.rules)
+    load_perfect_table(o.table, o.rules)
 
 
 def _warm_generate(options: GenerateOptions) -> None:

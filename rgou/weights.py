@@ -96,19 +96,14 @@ class Weights:
 
     def __post_init__(self) -> None:
         """What a weight file must hold, checked however the weights were made: no model reaches a net unchecked."""
-        for name in ("value_config", "policy_config"):
-            if not isinstance(getattr(self, name), NetConfig):
-                raise TypeError(f"{name} must be a NetConfig, got {shown(getattr(self, name))}")
-        sizes = self.value_config.input_size, self.policy_config.input_size
-        if sizes[0] != sizes[1]:
-            raise WeightsFormatError(f"value and policy input sizes differ: {sizes[0]} vs {sizes[1]}")
+        self.check()
         if not isinstance(self.metadata, dict):
             raise TypeError(f"metadata must be a dict, got {shown(self.metadata)}")
         check_metadata(self.metadata, aliases=True)
-        self.check()
 
     def check(self) -> None:
-        """The vectors against the configs: finite float32 of the configs' lengths.
+        """The nets: two NetConfigs of one input size, and vectors of their lengths, finite (stored as contiguous
+        float32 [num_params(config)], the form the kernels read).
 
         Run when the weights are made, and again by what hands them to a
         kernel (`MLAgent`): the dataclass's fields may have been changed since.
@@ -116,8 +111,11 @@ class Weights:
         for name in ("value_config", "policy_config"):
             if not isinstance(getattr(self, name), NetConfig):
                 raise TypeError(f"{name} must be a NetConfig, got {shown(getattr(self, name))}")
-        self.value = _finite_vector("value", self.value)
-        self.policy = _finite_vector("policy", self.policy)
+        sizes = self.value_config.input_size, self.policy_config.input_size
+        if sizes[0] != sizes[1]:
+            raise WeightsFormatError(f"value and policy input sizes differ: {sizes[0]} vs {sizes[1]}")
+        self.value = finite_vector("value", self.value)
+        self.policy = finite_vector("policy", self.policy)
         for name, vec, cfg in (("value", self.value, self.value_config), ("policy", self.policy, self.policy_config)):
             if vec.ndim != 1 or vec.shape[0] != num_params(cfg):
                 raise ValueError(f"expected {name} vector of {num_params(cfg)} floats for {cfg}, got shape {vec.shape}")
@@ -136,7 +134,7 @@ class Weights:
         return self.metadata.get("rules", DEFAULT_RULES)
 
 
-def _finite_vector(name: str, values: object) -> np.ndarray:
+def finite_vector(name: str, values: object) -> np.ndarray:
     """`values` as contiguous float32, refusing what is not a real number or not finite once float32."""
     array = np.asarray(values)
     if array.dtype.kind not in "iuf":  # complex, bool, object, strings: not weights
@@ -456,7 +454,7 @@ def _vector(document: dict[str, Any], key: str, cfg: NetConfig) -> np.ndarray:
         vec64 = np.array(values, dtype=np.float64)
     except OverflowError:  # an integer beyond float64, e.g. 10**400
         raise WeightsFormatError(f"{key} holds an integer too large for a float") from None
-    return _finite_vector(key, vec64)
+    return finite_vector(key, vec64)
 
 
 def _parse(document: dict[str, Any]) -> tuple[Weights, str | None]:

@@ -459,7 +459,7 @@ def test_what_a_review_of_the_checks_found(data, two_piece):
     arrays = {name: getattr(data, name)[:2] for name, _, _ in Dataset.ARRAYS}
     with pytest.raises(ValueError, match="holds its own features"):  # the JSON mark is no way past the check
         Dataset(
-            **{**arrays, "features": StateFeatures(bad, "finkel", checked=True), "state": bad}, meta={"format": "json"}
+            **{**arrays, "features": StateFeatures._of_checked(bad, "finkel"), "state": bad}, meta={"format": "json"}
         )
     with pytest.raises(
         ValueError, match=re.escape("state: row 0: p1[0] = 100 is out of range -1..20")
@@ -727,8 +727,21 @@ def test_what_reaches_the_kernels_is_checked_however_it_was_made(two_piece):
     ]:
         with pytest.raises(ValueError, match=re.escape(message)):
             Table(**{"n_pieces": 2, "values": two_piece.values.copy(), "tolerance": 1e-7, "residual": 0.0, **kwargs})
+    values.flags.writeable = False  # read-only is no pass
+    with pytest.raises(ValueError, match=re.escape("table values: value[5] = 5.0 is not a probability")):
+        Table(2, values, 1e-7, 0.0)
+    assert Table(2, two_piece.values.copy(), np.float32(1e-7), 0.0).tolerance == pytest.approx(1e-7)
     with pytest.raises(ValueError, match=re.escape("wins must be in 0..3, got 5")):  # a math domain error
         wilson_interval(5, 3)
+    from rgou.playout import play_games
+
+    for data, message in [  # the game loop checks what it is given as the agents do
+        (search_agent_data(-3, leaf), "plies must be in 1..6, got -3"),
+        (search_agent_data(2, leaf, 5.0), "epsilon must be in [0.0, 1.0], got 5.0"),
+        (search_agent_data(2, leaf)._replace(policy_weight=1.0), "a policy net has widths [150, ..., 7]"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            play_games(data, make_agent("random").data, 2, 0, threads=1)
 
 
 def test_small_findings_of_the_kernels_review():
@@ -757,10 +770,11 @@ def test_a_table_is_checked_before_any_kernel_and_refused_where_nothing_reads_it
     kernels compiled (42 s on a cold cache), or inside the Dask workers with --shards."""
     import rgou._numba
     import rgou.cluster
-    from rgou.solve import save_table
+    from rgou.solve import load_table, save_table
     from rgou.train.pipeline import train_model
 
     path = save_table(two_piece, tmp_path / "two.table")
+    assert not load_table(path, mmap=False).values.flags.writeable  # a loaded table is read, never written
 
     def no_work(*args, **kwargs):
         raise AssertionError("the work began before the table was checked")
@@ -774,10 +788,11 @@ def test_a_table_is_checked_before_any_kernel_and_refused_where_nothing_reads_it
         train_model(resolve_options("quick", {"games": 2, "table": str(path)}), tmp_path / "m.json.gz")
     with pytest.raises(ValueError, match="table is for 2 pieces, expected 7"):
         train_model(resolve_options("quick", {"games": 2, "value_target": "exact", "table": str(path)}), None)
-    wrong = GenerateOptions(games=2, depth=1, value_target="exact", table=str(path))
-    for shards in (None, 2):
-        with pytest.raises(ValueError, match="table is for 2 pieces, expected 7"):
-            generate_files(wrong, tmp_path / "s", shards=shards)
+    for agent in (None, "emm-1", "random"):  # the exact labels' table, whoever plays
+        wrong = GenerateOptions(games=2, depth=1, value_target="exact", table=str(path), agent=agent)
+        for shards in (None, 2):
+            with pytest.raises(ValueError, match="table is for 2 pieces, expected 7"):
+                generate_files(wrong, tmp_path / "s", shards=shards)
     perfect = GenerateOptions(games=2, depth=1, agent=f"perfect:{path}")  # the agent's own table, read by the agent
     with pytest.raises(ValueError, match="table is for 2 pieces, expected 7"):
         generate_files(perfect, tmp_path / "s", shards=2)

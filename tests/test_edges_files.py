@@ -168,12 +168,15 @@ def test_check_values_finds_the_first_bad_index_across_chunks(monkeypatch):
 def test_save_table_refuses_values_load_table_would_refuse(solved1, tmp_path):
     values = solved1.values.copy()
     values[5] = np.nan
+    with pytest.raises(ValueError, match=r"table values: value\[5\] = nan is not a probability"):
+        Table(1, values, 1e-7, 0.0)  # refused when made, as a loaded one would be
+    with pytest.raises(ValueError, match=r"table: tolerance must be a number in \[0, 1\]"):
+        Table(1, solved1.values, math.inf, 0.0)
     for table in (
-        Table(1, values, 1e-7, 0.0),
-        Table(1, solved1.values, math.inf, 0.0),
+        Table(1, values, 1e-7, 0.0, _checked=True),  # as if read unchecked (memory-mapped, verify=False)
         Table(1, solved1.values, 1e-7, 0.0, groups=(5,)),
     ):
-        with pytest.raises(ValueError, match=r"table\.values: value\[5\] = nan|tolerance|groups\[0\]"):
+        with pytest.raises(ValueError, match=r"table\.values: value\[5\] = nan|groups\[0\]"):
             save_table(table, tmp_path / "t.table")
     assert list(tmp_path.iterdir()) == []
     unknown = Table(1, solved1.values, math.nan, math.nan)  # a table loaded from a file without them

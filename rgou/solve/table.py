@@ -30,9 +30,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 import os
 import struct
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +74,7 @@ class Table:
 
     values: float32[position_count(n_pieces, rules)], values[i] = probability that
         the player to move in position i wins, before rolling (read-only
-        when memory-mapped from a file).
+        when loaded from a file).
     tolerance: the requested tolerance; residual: the largest change of the
         last sweep of any group (below the tolerance).
     path: the file it was loaded from or saved to, if any.
@@ -87,15 +88,16 @@ class Table:
     path: Path | None = None
     groups: tuple = field(default=(), repr=False)
     rules: str = RULES_NAME
+    _checked: InitVar[bool] = False  # load_table's: the values were checked as they were read
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, _checked: bool) -> None:
         """The rule set, piece count and values' dtype and length: what the look-up kernels index by.
 
-        Values in memory (a writable array: a solve's, or made by the caller)
-        must be probabilities in [0, 1], checked here in one pass; read-only
-        values are `load_table`'s, which checked them as it read them unless
-        asked not to (a memory-mapped table, read lazily, with verify=False).
-        The tolerance and residual are numbers in [0, 1], or NaN (unknown).
+        The values must be probabilities in [0, 1], checked here in one pass
+        (0.02 s for the 7-piece table), except for `load_table`'s, which
+        checked them as it read them unless asked not to (a memory-mapped
+        table, read lazily, with verify=False). The tolerance and residual
+        are numbers in [0, 1], or NaN (unknown).
         """
         rules = rule_set(self.rules, "rules")
         if rules.name in RULE_SETS:  # a built-in rule set by its name, as tables are compared by name
@@ -109,7 +111,7 @@ class Table:
                 f"table values: the {n}-piece {rules.name} table needs float32 [{expected}] (one value a position), "
                 f"got {got}"
             )
-        if values.flags.writeable:
+        if not _checked:
             check_values(values, "table values")
         for name in ("tolerance", "residual"):
             object.__setattr__(self, name, _check_fraction("table", name, getattr(self, name)))
@@ -173,7 +175,7 @@ def _is_int(value: object) -> bool:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def _bad_field(where: str, name: str, expected: str, value: object) -> ValueError:
@@ -460,7 +462,7 @@ def load_table(
     _check_table_fields(f"{path}: damaged header", header)
     if header["dtype"] == "uint16":
         data = _from_uint16(data)
-    data.flags.writeable = False  # checked as read (see read_array_file): the Table does not check it again
+    data.flags.writeable = False  # a table is read, never written: its values are read-only however loaded
     return Table(
         rules=rules.name,
         n_pieces=n,
@@ -469,6 +471,7 @@ def load_table(
         residual=float(header.get("residual", math.nan)),
         path=path,
         groups=tuple(header.get("groups", ())),
+        _checked=True,  # as read (read_array_file): not again
     )
 
 

@@ -173,11 +173,10 @@ def train_model(
         raise ValueError("--data: no files given")
     inputs = check_inputs(inputs)
     o = options
-    if o.training.table is not None and not reads_table(o):
-        raise ValueError(
-            "--table: nothing reads it; a solved table serves exact value targets (--value-target exact) "
-            "and the agent perfect"
-        )
+    if o.training.table is not None and not run_reads_table(o):
+        from rgou.selfplay import UNREAD_TABLE
+
+        raise ValueError(UNREAD_TABLE)
     if o.training.table is not None:  # checked before any kernel compiles
         from rgou.solve import load_perfect_table
 
@@ -293,10 +292,10 @@ def needs_solved_table(o: PipelineOptions) -> bool:
     """
     from rgou.solve import perfect_table_path
 
-    return reads_table(o) and o.training.table is None and not perfect_table_path(o.generation.rules).exists()
+    return run_reads_table(o) and o.training.table is None and not perfect_table_path(o.generation.rules).exists()
 
 
-def reads_table(o: PipelineOptions) -> bool:
+def run_reads_table(o: PipelineOptions) -> bool:
     """Whether a run reads a solved table: exact targets, in the data it generates or in training, or the
     agent perfect."""
     from rgou.selfplay import reads_table as generation_reads

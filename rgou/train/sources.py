@@ -156,7 +156,7 @@ def _batch(
     take = (lambda a: a) if rows is None else (lambda a: a[rows])
     computed = isinstance(data.features, StateFeatures)
     if computed:
-        x = data.features if rows is None else StateFeatures(data.state[rows], data.rules, checked=True)
+        x = data.features if rows is None else StateFeatures._of_checked(data.state[rows], data.rules)
     else:
         x = np.ascontiguousarray(take(data.features))
     mask = (lambda a: a) if computed else (lambda a: a.astype(np.float32))
