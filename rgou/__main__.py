@@ -1,7 +1,5 @@
 """`python -m rgou ...` is `rgou ...`."""
 
-import sys
+from rgou.cli import run
 
-from rgou.cli import main
-
-sys.exit(main())
+run()

@@ -276,16 +276,18 @@ def atomic_write(path: PathLike, mode: str = "wb") -> Iterator[IO]:
 
 @contextmanager
 def deferred_interrupts() -> Iterator[None]:
-    """Hold back Ctrl-C (SIGINT) during a block and raise it after (main thread only)."""
+    """Hold back Ctrl-C (SIGINT) and SIGTERM during a block and raise KeyboardInterrupt after (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = [signal.signal(signum, lambda signum, frame: caught.append(signum)) for signum in held]
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in zip(held, previous, strict=True):
+            signal.signal(signum, handler)
     if caught:
         raise KeyboardInterrupt
 

@@ -257,6 +257,10 @@ def play_games(
             if progress is not None:
                 progress(min(begin + size, games), games)
         return rec
+    # Compiled (or loaded from the cache) here, where Ctrl-C is heard: in a pool thread, a first compile (a
+    # minute) held the interrupt until it ended, the main thread waiting for the pool.
+    first = ((agent0, agent1), *fixed, np.int64(0), np.int64(0), *outputs)
+    play_games_kernel.compile(tuple(numba.typeof(a) for a in first))
     pool = ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="rgou-games")
     try:
         done = 0

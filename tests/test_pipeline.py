@@ -309,3 +309,25 @@ def test_ctrl_c_in_the_strength_check_still_writes_the_summary_without_strength(
     summary = json.loads((tmp_path / "s.json").read_text())
     assert summary["interrupted"] == run.interrupted and summary["strength"] == [] and summary["epochs_run"] == 1
     assert load_weights(tmp_path / "m.json.gz").metadata["epochs"] == 1
+
+
+def test_ctrl_c_while_the_reports_are_written_is_held_until_both_are(tmp_path, monkeypatch):
+    """A review: a signal between the summary and the curves left a run with only its weights."""
+    import os
+    import signal
+
+    from rgou.train import pipeline
+
+    write = pipeline._write_reports
+
+    def interrupted(run, plot, summary):
+        os.kill(os.getpid(), signal.SIGINT)  # as the reports begin
+        write(run, plot, summary)
+
+    monkeypatch.setattr(pipeline, "_write_reports", interrupted)
+    generate(GenerateOptions(games=6, depth=1, seed=2)).save(tmp_path / "d.npz")
+    options = resolve_options("quick", {"epochs": 1, "eval_games": 0})
+    run = train_model(options, tmp_path / "m.json.gz", data=[str(tmp_path / "d.npz")], summary=tmp_path / "s.json")
+    out = tmp_path / "m.json.gz"
+    assert run.interrupted == f"interrupted at the end; the model ({out}), its summary and curves are written"
+    assert json.loads((tmp_path / "s.json").read_text())["epochs_run"] == 1

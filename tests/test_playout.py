@@ -122,3 +122,30 @@ def test_bad_arguments_raise():
     ):
         with pytest.raises(ValueError, match=message):
             play_games(a, a, **{"seed": 0, **kwargs})
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two Numba threads for the pool")
+def test_the_game_kernel_is_compiled_in_the_main_thread_before_the_pool(monkeypatch):
+    """A review: a first compile in a pool thread held Ctrl-C for as long as it took (a minute), the main thread
+    waiting for the pool to shut down."""
+    import threading
+
+    import rgou.playout
+
+    kernel = rgou.playout.play_games_kernel
+    calls = []
+
+    class Watched:
+        def compile(self, signature):
+            calls.append(("compile", threading.current_thread() is threading.main_thread()))
+            return kernel.compile(signature)
+
+        def __call__(self, *args):
+            calls.append(("play", threading.current_thread() is threading.main_thread()))
+            return kernel(*args)
+
+    monkeypatch.setattr(rgou.playout, "play_games_kernel", Watched())
+    a = HeuristicAgent().data
+    rec = play_games(a, a, 8, 1, threads=2, task_games=2)
+    assert calls[0] == ("compile", True) and {call for call in calls[1:]} == {("play", False)}
+    assert rec.winners.min() > 0

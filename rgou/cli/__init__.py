@@ -20,7 +20,7 @@ from rgou.cli.commands import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader closed the pipe
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "run"]
 
 
 @contextmanager
@@ -68,5 +68,18 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+def run() -> None:
+    """The `rgou` command: `main`, then exit with its status.
+
+    Once the command has returned, its files are written and its status is
+    known: a Ctrl-C or SIGTERM during the interpreter's exit would only turn a
+    finished run's status into a signal's, so they are ignored from then on.
+    """
+    status = main()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

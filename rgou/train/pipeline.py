@@ -279,7 +279,14 @@ def train_model(
             run.interrupted = f"interrupted in the strength check; the trained model is in {out}"
         else:
             seconds["evaluate"] = time.perf_counter() - start
-    _write_reports(run, plot, summary)
+    from rgou._io import deferred_interrupts
+
+    try:
+        with deferred_interrupts():  # the summary and the curves are written whole, together
+            _write_reports(run, plot, summary)
+    except KeyboardInterrupt:
+        written = f"interrupted at the end; the model ({out}), its summary and curves are written"
+        run.interrupted = run.interrupted or written
     return run
 
 
