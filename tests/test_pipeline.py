@@ -247,6 +247,27 @@ def test_an_interrupted_solve_says_how_to_resume(tmp_path, monkeypatch, capsys):
     assert f"kept in {tmp_path / 't.table.partial'}: rerun the same command to resume" in err
 
 
+def test_a_solve_interrupted_as_it_writes_its_table_writes_it_whole_and_says_so(tmp_path, monkeypatch, capsys):
+    """A review: a signal while the checkpoint folder was removed left half of it, and the message said to
+    resume a solve whose table was complete."""
+    import os
+    import signal
+
+    from rgou.solve import load_table, solver
+
+    save = solver.save_table
+
+    def interrupted(table, path):
+        os.kill(os.getpid(), signal.SIGINT)  # as the table is written
+        return save(table, path)
+
+    monkeypatch.setattr(solver, "save_table", interrupted)
+    out = tmp_path / "t.table"
+    assert main(["solve", "--pieces", "2", "--out", str(out)]) == 130
+    assert f"rgou solve: interrupted; the table is written whole: {out}" in capsys.readouterr().err
+    assert load_table(out).n_pieces == 2 and not (tmp_path / "t.table.partial").exists()
+
+
 def test_a_run_without_a_solved_table_solves_it_first(tmp_path, monkeypatch, capsys):
     # Exact targets or perfect play on a machine with no table: `rgou train` solves the 7-piece game into the
     # cache folder first, with progress. The solve itself is tested in test_solve; here it is intercepted.
@@ -331,3 +352,23 @@ def test_ctrl_c_while_the_reports_are_written_is_held_until_both_are(tmp_path, m
     out = tmp_path / "m.json.gz"
     assert run.interrupted == f"interrupted at the end; the model ({out}), its summary and curves are written"
     assert json.loads((tmp_path / "s.json").read_text())["epochs_run"] == 1
+
+
+def test_arena_interrupted_as_it_writes_writes_its_summary_and_games_together(tmp_path, monkeypatch, capsys):
+    """A review: a Ctrl-C after the matches wrote the summary and some of the games."""
+    import os
+    import signal
+
+    from rgou.cli import commands
+
+    write = commands._write_json
+
+    def interrupted(path, doc):
+        os.kill(os.getpid(), signal.SIGINT)  # as the summary is written, before the games
+        write(path, doc)
+
+    monkeypatch.setattr(commands, "_write_json", interrupted)
+    argv = ["arena", "heuristic", "random", "--games", "4", "--json", str(tmp_path / "a.json")]
+    assert main([*argv, "--save-games", str(tmp_path / "g"), "--save-count", "3"]) == 130
+    assert "rgou arena: interrupted" in capsys.readouterr().err
+    assert "pairs" in json.loads((tmp_path / "a.json").read_text()) and len(list((tmp_path / "g").iterdir())) == 3

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rgou._io import deferred_interrupts
 from rgou.rules import DEFAULT_RULES, OTHER_RULES_DEPTH, RULE_SETS
 
 OTHER_RULES_OPPONENT = f"expectiminimax-{OTHER_RULES_DEPTH}"  # rgou play's default opponent off Finkel
@@ -308,10 +309,11 @@ def cmd_arena(args: argparse.Namespace) -> int:
         for spec, row in zip(args.agents, matrix):
             cells = ["-" if v is None else _pct(v) for v in row]
             print(f"{spec:<{width}}  " + "  ".join(f"{c:>{max(width, 6)}}" for c in cells))
-    if args.json:
-        _write_json(args.json, tournament_json(results, args.games, args.seed, args.rules))
-    if saved:
-        _save_games(args, saved)
+    records = _saved_records(args, saved)  # played again before any write: a Ctrl-C here writes nothing
+    with deferred_interrupts():  # the summary and the games, all of them or none
+        if args.json:
+            _write_json(args.json, tournament_json(results, args.games, args.seed, args.rules))
+        _write_records(args, records)
     return 0
 
 
@@ -337,17 +339,26 @@ def _saved_game_files(args: argparse.Namespace) -> dict[tuple[int, int], list[Pa
     return files
 
 
-def _save_games(args: argparse.Namespace, files: dict[tuple[int, int], list[Path]]) -> None:
+def _saved_records(args: argparse.Namespace, files: dict[tuple[int, int], list[Path]]) -> list[tuple[Any, Path]]:
+    """(GameRecord, file) of the games `--save-games` keeps: the first games of each pair, played again."""
     from rgou.agents import make_agent
     from rgou.arena import match_records
-    from rgou.record import write_record
 
+    records = []
     for (i, j), paths in files.items():
         a, b = (make_agent(args.agents[k], seed=args.seed, rules=args.rules) for k in (i, j))
-        for record, path in zip(match_records(a, b, len(paths), args.seed, threads=args.threads), paths):
-            write_record(record, path)
-    count = sum(len(p) for p in files.values())
-    print(f"wrote {count} game records to {args.save_games} (rgou review reads them)")
+        records += zip(match_records(a, b, len(paths), args.seed, threads=args.threads), paths)
+    return records
+
+
+def _write_records(args: argparse.Namespace, records: list[tuple[Any, Path]]) -> None:
+    from rgou.record import write_record
+
+    if not records:
+        return
+    for record, path in records:
+        write_record(record, path)
+    print(f"wrote {len(records)} game records to {args.save_games} (rgou review reads them)")
 
 
 def cmd_play(args: argparse.Namespace) -> int:
@@ -374,7 +385,8 @@ def cmd_play(args: argparse.Namespace) -> int:
     human = 2 if args.second else 1
     result = PlaySession(agent, human=human, seed=args.seed, dice=args.dice, chances=chances).run()
     if args.save:
-        write_record(result.record, args.save)
+        with deferred_interrupts():  # a second Ctrl-C after the one that ended the game: the record is written
+            write_record(result.record, args.save)
         print(f"wrote {args.save}: the game record ({len(result.record.turns)} turns; rgou review reads it)")
     return 0 if result.winner or not args.strict else 1
 
@@ -403,10 +415,11 @@ def cmd_review(args: argparse.Namespace) -> int:
         print(json.dumps(review.to_json(), indent=2))
     else:
         print(render_review(review, args.game))
-    if args.json and not to_stdout:
-        _write_json(args.json, review.to_json())
-    if args.plot:
-        plot_review(review, args.plot)
+    with deferred_interrupts():  # the JSON and the plot of one review, both or none
+        if args.json and not to_stdout:
+            _write_json(args.json, review.to_json())
+        if args.plot:
+            plot_review(review, args.plot)
     return 0
 
 
@@ -472,8 +485,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
         warm_up_solver(rules, _say(show))
         tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
         table = solve(pieces, tolerance=tolerance, out=out, progress=progress, threads=args.threads, rules=rules)
-    except KeyboardInterrupt:
-        kept = interrupted_note(out, "rerun the same command to resume from them")
+    except KeyboardInterrupt as e:  # its message: what was written after all, where the solve had finished
+        kept = str(e) or interrupted_note(out, "rerun the same command to resume from them")
         print(f"rgou solve: interrupted; {kept}", file=sys.stderr)
         return EXIT_INTERRUPTED
     opening = table.win_probability(make_state([-1] * pieces, [-1] * pieces, rules=rules))
@@ -483,7 +496,11 @@ def cmd_solve(args: argparse.Namespace) -> int:
         f"the first player wins {100 * opening:.2f}% (opening value {opening:.7f})"
     )
     if compact is not None:
-        save_table(table, compact, dtype="uint16")
+        try:
+            save_table(table, compact, dtype="uint16")
+        except KeyboardInterrupt:
+            print(f"rgou solve: interrupted; the table is written ({out}), its 16-bit copy is not", file=sys.stderr)
+            return EXIT_INTERRUPTED
         print(f"wrote {compact}: its 16-bit copy ({compact.stat().st_size:,} bytes)")
     return 0
 

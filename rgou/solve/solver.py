@@ -878,8 +878,14 @@ def solve(
         groups=tuple(stats),
     )
     if out is not None:
-        save_table(result, out)
-        shutil.rmtree(folder, ignore_errors=True)
+        from rgou._io import deferred_interrupts
+
+        try:
+            with deferred_interrupts():  # the table, then its checkpoint folder gone: never beside half a folder
+                save_table(result, out)
+                shutil.rmtree(folder, ignore_errors=True)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(f"the table is written whole: {out}") from None
     return result
 
 
