@@ -372,3 +372,15 @@ def test_arena_interrupted_as_it_writes_writes_its_summary_and_games_together(tm
     assert main([*argv, "--save-games", str(tmp_path / "g"), "--save-count", "3"]) == 130
     assert "rgou arena: interrupted" in capsys.readouterr().err
     assert "pairs" in json.loads((tmp_path / "a.json").read_text()) and len(list((tmp_path / "g").iterdir())) == 3
+
+
+def test_resume_without_a_checkpoint_is_refused_before_the_games(tmp_path, monkeypatch):
+    """A review: `rgou train --resume` with no checkpoint generated the data first, then refused."""
+    import rgou.selfplay
+
+    def no_games(*args, **kwargs):
+        raise AssertionError("the games were played before the checkpoint was looked for")
+
+    monkeypatch.setattr(rgou.selfplay, "generate", no_games)
+    with pytest.raises(ValueError, match=r"--resume: no checkpoint .*m.ckpt.npz to resume from"):
+        train_model(resolve_options("quick", {"games": 2}), tmp_path / "m.json.gz", resume=True)

@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from rgou._io import atomic_write, check_outputs
+from rgou._io import atomic_write, check_outputs, deferred_interrupts
 from rgou.bench.engine import bench_engine, bench_features, bench_search, bench_selfplay
 from rgou.bench.nn import bench_nn
 from rgou.bench.plots import PLOT_INSTALL, plot_report
@@ -133,12 +133,13 @@ def main(argv: list[str] | None = None) -> dict:
     report = run(names, ctx)
     report["argv"] = list(sys.argv[1:] if argv is None else argv)
     sys.stdout.write(render_text(report))
-    if args.json:
-        with atomic_write(args.json, "w") as fh:
-            fh.write(json.dumps(report, indent=2) + "\n")
-    if args.markdown:
-        with atomic_write(args.markdown, "w") as fh:
-            fh.write(render_markdown(report))
+    with deferred_interrupts():  # the JSON and the Markdown of one run, both or neither
+        if args.json:
+            with atomic_write(args.json, "w") as fh:
+                fh.write(json.dumps(report, indent=2) + "\n")
+        if args.markdown:
+            with atomic_write(args.markdown, "w") as fh:
+                fh.write(render_markdown(report))
     if args.plot:
         written = plot_report(report, args.plot)
         for path in written:

@@ -215,6 +215,8 @@ def train_model(
         kept += ("the run's summary", "the run's curves")
     named_inputs = [*_data_inputs(data), *inputs, *_option_inputs(o)]
     check_outputs(outputs, named_inputs, force=force, may_exist=kept if resume else ())
+    if resume and not ckpt.exists():  # before the data is read or generated
+        raise ValueError(f"--resume: no checkpoint {ckpt} to resume from")
     if plot is not None:
         _require_matplotlib("--plot")
     say = message or (lambda text: None)
