@@ -384,3 +384,14 @@ def test_resume_without_a_checkpoint_is_refused_before_the_games(tmp_path, monke
     monkeypatch.setattr(rgou.selfplay, "generate", no_games)
     with pytest.raises(ValueError, match=r"--resume: no checkpoint .*m.ckpt.npz to resume from"):
         train_model(resolve_options("quick", {"games": 2}), tmp_path / "m.json.gz", resume=True)
+
+
+def test_a_progress_bar_opens_at_the_works_first_report(capsys):
+    """A review: the bar opened before the kernels loaded, on the line of their note, its rate counting the load."""
+    from rgou.cli.commands import Progress
+
+    bar = Progress(10, "games", True, desc="generate")
+    assert capsys.readouterr().err == ""  # nothing yet: the kernels may still be loading
+    bar(4, 10)
+    bar.close()
+    assert "generate:  40%" in capsys.readouterr().err

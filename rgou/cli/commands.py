@@ -48,16 +48,23 @@ def _progress_enabled(args: argparse.Namespace) -> bool:
 
 
 class Progress:
-    """A tqdm bar on stderr (games/s, ETA), or nothing when disabled."""
+    """A tqdm bar on stderr (games/s, ETA), or nothing when disabled.
+
+    The bar opens at the first report of the work itself: not before the kernels load (its line would run
+    into their note, and its rate would count the load).
+    """
 
     def __init__(self, total: int, unit: str, enabled: bool, desc: str | None = None):
         self.bar = None
-        if enabled:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, unit=unit, desc=desc, file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+        self.enabled, self.unit, self.desc = enabled, unit, desc
 
     def __call__(self, done: int, total: int) -> None:
+        if self.enabled and self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=total, unit=self.unit, desc=self.desc, file=sys.stderr, dynamic_ncols=True, smoothing=0.1
+            )
         if self.bar is not None:
             self.bar.update(done - self.bar.n)
 
