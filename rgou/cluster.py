@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -447,11 +448,25 @@ def generate_shards(
         return write(complete=len(done) == len(plan))
 
 
+CLOSE_TIMEOUT = 10  # seconds to close a client and its cluster while an error (a Ctrl-C) is on its way
+
+
 def close_client(client) -> None:
+    """Close a client and its local cluster.
+
+    Called while an exception is on its way (a Ctrl-C in `finally`), closing
+    waits at most CLOSE_TIMEOUT and its own errors are dropped: a timeout while
+    closing turned a Ctrl-C into "timed out after 60 s" and exit status 2.
+    """
+    unwinding = sys.exc_info()[1] is not None
     cluster = client.cluster
-    client.close()
-    if cluster is not None:
-        cluster.close()
+    try:
+        client.close(**({"timeout": CLOSE_TIMEOUT} if unwinding else {}))
+        if cluster is not None:
+            cluster.close(**({"timeout": CLOSE_TIMEOUT} if unwinding else {}))
+    except Exception:
+        if not unwinding:
+            raise
 
 
 def _play_chunk(spec_a: str, spec_b: str, seed: int, first_stream: int, games: int, max_plies: int, rules: str) -> dict:

@@ -108,3 +108,25 @@ def test_the_command_ignores_signals_once_it_has_returned(monkeypatch):
     finally:
         for signum, handler in before.items():
             signal.signal(signum, handler)
+
+
+def test_closing_a_cluster_after_ctrl_c_keeps_the_ctrl_c():
+    """A review: closing the client timed out after a Ctrl-C, and the run ended in "timed out", status 2."""
+    from rgou.cluster import CLOSE_TIMEOUT, close_client
+
+    class SlowToClose:
+        cluster = None
+
+        def close(self, **kwargs):
+            self.kwargs = kwargs
+            raise TimeoutError("timed out after 60 s")
+
+    client = SlowToClose()
+    with pytest.raises(KeyboardInterrupt):
+        try:
+            raise KeyboardInterrupt
+        finally:
+            close_client(client)
+    assert client.kwargs == {"timeout": CLOSE_TIMEOUT}
+    with pytest.raises(TimeoutError):  # with nothing on its way, closing says what went wrong
+        close_client(SlowToClose())
