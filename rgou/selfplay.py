@@ -403,7 +403,7 @@ def generate_files(
     check_callback("message", message)
     inputs = [*check_inputs(inputs), ("--table", options.table if isinstance(options.table, (str, Path)) else None)]
     inputs += [("--agent", path) for path in (spec_inputs(options.agent) if options.agent else [])]
-    _check_table(options)
+    check_table(options.table, reads_table(options), options.rules)
     if shards:
         if not str(out).strip():
             raise ValueError("--out is empty; give a folder for the shards")
@@ -484,15 +484,17 @@ UNREAD_TABLE = (
 )
 
 
-def _check_table(o: GenerateOptions) -> None:
-    """Refuse, before any kernel is compiled, a table nothing reads or one that is not the rule set's game's."""
-    if not reads_table(o):
-        if o.table is not None:
+def check_table(table: Any, reads: bool, rules: str) -> None:
+    """Refuse, before any kernel compiles, a `table` that nothing `reads`, or one that is not the solved
+    table of the real game of `rules` (None: the cache folder's). Its header alone: the run's own load
+    verifies the data."""
+    if not reads:
+        if table is not None:
             raise ValueError(UNREAD_TABLE)
         return
     from rgou.solve import load_perfect_table
 
-    load_perfect_table(o.table, o.rules)
+    load_perfect_table(table, rules, verify=False)
 
 
 def _warm_generate(options: GenerateOptions) -> None:

@@ -101,7 +101,7 @@ def test_exact_training_targets(table, tmp_path, monkeypatch):
     from rgou.train import TrainOptions, with_exact_targets
 
     data = generate(2, depth=1, seed=11)
-    monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None, rules="finkel": table)
+    monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None, rules="finkel", **_: table)
     exact = with_exact_targets(data, "any")
     values, moves = label_exactly(table, data.state)
     np.testing.assert_array_equal(exact.value_target, values)
@@ -127,7 +127,7 @@ def test_exact_unrolled_targets_are_the_tables_values_before_the_roll(table, mon
     from rgou.train import TrainOptions, with_exact_targets
     from rgou.train.sources import _MemorySource, _ShardSource
 
-    monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None, rules="finkel": table)
+    monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None, rules="finkel", **_: table)
     data = generate(3, depth=1, seed=11, value_target="exact", afterstates=True)
     values, moves = label_exactly(table, data.state, unrolled=True)
     np.testing.assert_array_equal(values, _unrolled_values(table, data.state))
@@ -145,7 +145,7 @@ def test_exact_unrolled_targets_are_the_tables_values_before_the_roll(table, mon
     np.testing.assert_array_equal(generated.value_target, values)
     assert generated.meta["value_target"] == unrolled.meta["value_target"]
 
-    def refuse(table_path=None, rules="finkel"):
+    def refuse(table_path=None, rules="finkel", **_):
         raise AssertionError("the table was loaded")
 
     monkeypatch.setattr("rgou.solve.load_perfect_table", refuse)
@@ -161,7 +161,7 @@ def test_exact_unrolled_targets_are_the_tables_values_before_the_roll(table, mon
     options = TrainOptions(value_target="exact-unrolled", batch_size=4)
     rows = {name: getattr(data, name) for name in ("state", "move", "value_target", "outcome", "game_id")}
     assert _ShardSource(ShardedData.open([tmp_path / "unrolled.npz"]), options, 64)._table is None
-    monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None, rules="finkel": table)
+    monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None, rules="finkel", **_: table)
     batch = _ShardSource(ShardedData.open([tmp_path / "rolled.npz"]), options, 64)._to_batch(rows)
     np.testing.assert_array_equal(batch.value_target, values)
 
@@ -174,13 +174,13 @@ def test_exactly_labelled_data_is_not_labelled_again(table, tmp_path, monkeypatc
     from rgou.train import TrainOptions, with_exact_targets
     from rgou.train.sources import _ShardSource
 
-    monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None, rules="finkel": table)
+    monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None, rules="finkel", **_: table)
     exact = generate(3, depth=1, seed=11, value_target="exact", afterstates=True)
     search = generate(2, depth=1, seed=12, first_game=3)
     assert ValueTarget("exact").labels(exact.meta) and not ValueTarget("exact").labels(search.meta)
     assert ValueTarget.of_meta(search.meta) == ValueTarget("search")
 
-    def refuse(table_path=None, rules="finkel"):
+    def refuse(table_path=None, rules="finkel", **_):
         raise AssertionError("the table was loaded")
 
     monkeypatch.setattr("rgou.solve.load_perfect_table", refuse)
@@ -207,7 +207,7 @@ def test_exactly_labelled_data_is_not_labelled_again(table, tmp_path, monkeypatc
 def test_afterstate_samples_carry_exact_labels_and_their_games(table, monkeypatch):
     from rgou.selfplay import positions_after_moves
 
-    monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None, rules="finkel": table)
+    monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None, rules="finkel", **_: table)
     games = generate(3, depth=1, seed=11)
     data = generate(3, depth=1, seed=11, value_target="exact", afterstates=True, include_passes=True)
     states, parents = positions_after_moves(games.state, games.game_id, 11, include_passes=True)
@@ -231,7 +231,7 @@ def test_afterstate_samples_carry_exact_labels_and_their_games(table, monkeypatc
 def test_the_table_option_also_serves_the_perfect_players(table, monkeypatch):
     loads = []
 
-    def load(table_path=None, rules="finkel"):
+    def load(table_path=None, rules="finkel", **_):
         loads.append(table_path)
         if table_path is None or isinstance(table_path, Table):
             return table if table_path is None else table_path
@@ -259,7 +259,7 @@ def test_sharded_perfect_play_with_exact_afterstates_equals_one_run(table, tmp_p
     from rgou.dataset import Dataset
     from rgou.shards import shard_files
 
-    monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None, rules="finkel": table)
+    monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None, rules="finkel", **_: table)
     given = tmp_path / "given.table"
     given.write_bytes(b"")  # the workers are threads of this process: the patched loader serves it
     options = dict(seed=3, epsilon=0.2, agent="perfect", value_target="exact", afterstates=True)
@@ -278,7 +278,7 @@ def test_sharded_perfect_play_with_exact_afterstates_equals_one_run(table, tmp_p
 def test_rgou_train_generates_afterstates(table, tmp_path, monkeypatch, capsys):
     import gzip
 
-    monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None, rules="finkel": table)
+    monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None, rules="finkel", **_: table)
     out, summary, given = tmp_path / "m.json.gz", tmp_path / "s.json", tmp_path / "given.table"
     given.write_bytes(b"")  # the patched loader serves it (without --table a missing cache table is solved first)
     argv = ["train", "--games", "3", "--depth", "1", "--seed", "5", "--afterstates", "--value-target", "exact"]
@@ -294,7 +294,7 @@ def test_rgou_train_generates_afterstates(table, tmp_path, monkeypatch, capsys):
 
 
 def _afterstate_data(table, monkeypatch, games=6):
-    monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None, rules="finkel": table)
+    monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None, rules="finkel", **_: table)
     return generate(games, depth=1, seed=5, value_target="exact", afterstates=True)
 
 

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from rgou._io import atomic_write, cache_dir, file_path
-from rgou._validate import check_int, shown
+from rgou._validate import check_bool, check_int, shown
 from rgou.rules import FINKEL, RULE_SETS, RuleSet, rule_set
 from rgou.solve.index import position_count, solve_order
 from rgou.solve.rules import MAX_PIECES, RULES_NAME
@@ -484,10 +484,14 @@ def perfect_table_path(rules: str | RuleSet = FINKEL) -> Path:
     return default_table_path(rules.pieces, rules)
 
 
-def load_perfect_table(table: Table | str | os.PathLike | None = None, rules: str | RuleSet = FINKEL) -> Table:
+def load_perfect_table(
+    table: Table | str | os.PathLike | None = None, rules: str | RuleSet = FINKEL, *, verify: bool = True
+) -> Table:
     """The solved table of the real game of `rules` (its own piece count): the given one, a path, or the default file.
 
     A clear error if the default file is absent, or if the table is of another rule set or piece count.
+    verify=False reads the header alone (memory-mapped, no checksum): a check before the work, whose own
+    load verifies the data.
     """
     rules = rule_set(rules, "rules")
     if isinstance(table, Table):
@@ -501,7 +505,7 @@ def load_perfect_table(table: Table | str | os.PathLike | None = None, rules: st
         raise TypeError(f"table must be a Table, a file name or None (the default file), got {shown(table)}")
     path = perfect_table_path(rules) if table is None else table
     require_table_file(path, rules)
-    return load_table(path, rules.pieces, rules=rules)
+    return load_table(path, rules.pieces, rules=rules, verify=check_bool("verify", verify))
 
 
 def require_table_file(path, rules: str | RuleSet = FINKEL) -> None:

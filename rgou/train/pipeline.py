@@ -173,14 +173,10 @@ def train_model(
         raise ValueError("--data: no files given")
     inputs = check_inputs(inputs)
     o = options
-    if o.training.table is not None and not run_reads_table(o):
-        from rgou.selfplay import UNREAD_TABLE
+    if o.training.table is not None:  # without one, the cache folder's, which the run may solve first
+        from rgou.selfplay import check_table
 
-        raise ValueError(UNREAD_TABLE)
-    if o.training.table is not None:  # checked before any kernel compiles
-        from rgou.solve import load_perfect_table
-
-        load_perfect_table(o.training.table, o.generation.rules)
+        check_table(o.training.table, run_reads_table(o), o.generation.rules)
     if data and o.generation.afterstates:
         raise ValueError(
             "--afterstates shapes the data rgou train generates; with --data the samples are the files' "
