@@ -492,9 +492,9 @@ def check_table(table: Any, reads: bool, rules: str) -> None:
         if table is not None:
             raise ValueError(UNREAD_TABLE)
         return
-    from rgou.solve import load_perfect_table
+    from rgou.solve import check_perfect_table
 
-    load_perfect_table(table, rules, verify=False)
+    check_perfect_table(table, rules)
 
 
 def _warm_generate(options: GenerateOptions) -> None:

@@ -1,5 +1,6 @@
 """Wrong arguments to the library's functions: an error naming the argument before any work, never deep inside."""
 
+import os
 import re
 
 import numpy as np
@@ -797,3 +798,37 @@ def test_a_table_is_checked_before_any_kernel_and_refused_where_nothing_reads_it
     with pytest.raises(ValueError, match="table is for 2 pieces, expected 7"):
         generate_files(perfect, tmp_path / "s", shards=2)
     assert not (tmp_path / "d.npz").exists() and not (tmp_path / "s").exists() and not (tmp_path / "m.json.gz").exists()
+
+
+def test_checking_a_perfect_table_before_the_work_reads_its_header_alone(tmp_path, monkeypatch):
+    """The check before a run read a compact (uint16) 7-piece table's data too: 551 MB of float32 values decoded
+    only to be dropped. A file whose header promises the 7-piece table, its data a sparse file of zeros."""
+    import tracemalloc
+
+    import rgou.solve.table
+    from rgou.solve import check_perfect_table, load_perfect_table, position_count
+    from rgou.solve.table import write_array_file
+
+    path = tmp_path / "compact.table"
+    count = position_count(7)
+    header = {"kind": "table", "rules": "finkel", "index": rgou.solve.table.INDEX_NAME, "n_pieces": 7,
+              "count": count, "dtype": "uint16", "tolerance": 1e-7, "residual": 0.0, "groups": []}  # fmt: skip
+    write_array_file(path, header, np.zeros(1, np.uint16))  # the checksum of one value, not of `count`
+    offset = path.stat().st_size - 2
+    os.truncate(path, offset + 2 * count)  # the size the header promises, holes read as zeros
+
+    def decoded(data):
+        raise AssertionError("the check decoded the values")
+
+    monkeypatch.setattr(rgou.solve.table, "_from_uint16", decoded)
+    tracemalloc.start()
+    check_perfect_table(str(path))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2**20, f"{peak} bytes allocated by the header check"
+    os.truncate(path, offset + 2 * count - 2)
+    with pytest.raises(ValueError, match="truncated file"):  # what the header shows is still checked
+        check_perfect_table(path)
+    os.truncate(path, offset + 2 * count)
+    with pytest.raises(ValueError, match=re.escape("checksum mismatch")):  # the load verifies the data
+        load_perfect_table(path)

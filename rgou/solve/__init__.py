@@ -9,6 +9,7 @@ See docs/solver.md. `rules` is a rule set's name or `rgou.rules.RuleSet`.
     warm_up_solver(rules, message): compile the kernels in a separate process first (peak memory)
     load_table(path, n_pieces, rules=...) -> Table;  save_table(table, path, dtype)
     load_perfect_table(table_or_path, rules) -> the Table of the rule set's real game
+    check_perfect_table(table_or_path, rules): its errors that the header shows, reading nothing else
     default_table_path(n_pieces, rules) -> Path
     win_probability(values, state), p2_win_probability(values, state),
     p2_win_after_moves(values, state, out),
@@ -34,6 +35,7 @@ from rgou.solve.table import (
     PERFECT_PIECES,
     Table,
     cache_dir,
+    check_perfect_table,
     default_table_path,
     load_perfect_table,
     load_table,
@@ -50,6 +52,7 @@ __all__ = [
     "Table",
     "best_move",
     "cache_dir",
+    "check_perfect_table",
     "check_state",
     "decode",
     "default_table_path",

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from rgou._io import atomic_write, cache_dir, file_path
-from rgou._validate import check_bool, check_int, shown
+from rgou._validate import check_int, shown
 from rgou.rules import FINKEL, RULE_SETS, RuleSet, rule_set
 from rgou.solve.index import position_count, solve_order
 from rgou.solve.rules import MAX_PIECES, RULES_NAME
@@ -450,16 +450,8 @@ def load_table(
             raise ValueError("load_table needs a path or n_pieces")
         path = default_table_path(n_pieces, rules)
     path = check_table_path(path)
-    header, data = read_array_file(path, "table", mmap=mmap, verify=verify, rules=rules.name)
-    n = header["n_pieces"]  # an integer in 1..MAX_PIECES (read_array_file checked)
-    if n_pieces is not None and n != n_pieces:
-        raise ValueError(f"{path}: table is for {n} pieces, expected {n_pieces}")
-    expected = position_count(n, rules)
-    if header["count"] != expected:
-        raise ValueError(f"{path}: wrong position count {header['count']} for {n} pieces (expected {expected})")
-    if header.get("index") != INDEX_NAME:
-        raise ValueError(f"{path}: unknown index layout {shown(header.get('index'))} (expected {INDEX_NAME!r})")
-    _check_table_fields(f"{path}: damaged header", header)
+    header, data = _read_table(path, n_pieces, rules, mmap=mmap, verify=verify)
+    n = header["n_pieces"]
     if header["dtype"] == "uint16":
         data = _from_uint16(data)
     data.flags.writeable = False  # a table is read, never written: its values are read-only however loaded
@@ -475,6 +467,23 @@ def load_table(
     )
 
 
+def _read_table(
+    path: Path, n_pieces: int | None, rules: RuleSet, *, mmap: bool, verify: bool
+) -> tuple[dict, np.ndarray]:
+    """(header, data as stored) of a table file of `rules`, every header field checked (`load_table`)."""
+    header, data = read_array_file(path, "table", mmap=mmap, verify=verify, rules=rules.name)
+    n = header["n_pieces"]  # an integer in 1..MAX_PIECES (read_array_file checked)
+    if n_pieces is not None and n != n_pieces:
+        raise ValueError(f"{path}: table is for {n} pieces, expected {n_pieces}")
+    expected = position_count(n, rules)
+    if header["count"] != expected:
+        raise ValueError(f"{path}: wrong position count {header['count']} for {n} pieces (expected {expected})")
+    if header.get("index") != INDEX_NAME:
+        raise ValueError(f"{path}: unknown index layout {shown(header.get('index'))} (expected {INDEX_NAME!r})")
+    _check_table_fields(f"{path}: damaged header", header)
+    return header, data
+
+
 PERFECT_PIECES = 7  # the real Finkel game: perfect play, exact targets and exact analysis read its table
 
 
@@ -484,28 +493,39 @@ def perfect_table_path(rules: str | RuleSet = FINKEL) -> Path:
     return default_table_path(rules.pieces, rules)
 
 
-def load_perfect_table(
-    table: Table | str | os.PathLike | None = None, rules: str | RuleSet = FINKEL, *, verify: bool = True
-) -> Table:
+def load_perfect_table(table: Table | str | os.PathLike | None = None, rules: str | RuleSet = FINKEL) -> Table:
     """The solved table of the real game of `rules` (its own piece count): the given one, a path, or the default file.
 
     A clear error if the default file is absent, or if the table is of another rule set or piece count.
-    verify=False reads the header alone (memory-mapped, no checksum): a check before the work, whose own
-    load verifies the data.
     """
     rules = rule_set(rules, "rules")
+    path = _perfect_table_file(table, rules)
+    return table if path is None else load_table(path, rules.pieces, rules=rules)
+
+
+def check_perfect_table(table: Table | str | os.PathLike | None = None, rules: str | RuleSet = FINKEL) -> None:
+    """The errors of `load_perfect_table(table, rules)` that its header shows, reading nothing else: a check
+    before long work whose own load then verifies the data (the 7-piece table is 551 MB)."""
+    rules = rule_set(rules, "rules")
+    path = _perfect_table_file(table, rules)
+    if path is not None:
+        _read_table(check_table_path(path), rules.pieces, rules, mmap=True, verify=False)
+
+
+def _perfect_table_file(table: Table | str | os.PathLike | None, rules: RuleSet) -> str | os.PathLike | None:
+    """The file that holds the perfect table of `rules` (None: `table` is a Table of that game), or a clear error."""
     if isinstance(table, Table):
         if table.rules != rules.name or table.n_pieces != rules.pieces:
             raise ValueError(
                 f"perfect play under {rules.name} needs its {rules.pieces}-piece table, "
                 f"got a {table.n_pieces}-piece {table.rules} one"
             )
-        return table
+        return None
     if table is not None and not isinstance(table, (str, os.PathLike)):
         raise TypeError(f"table must be a Table, a file name or None (the default file), got {shown(table)}")
     path = perfect_table_path(rules) if table is None else table
     require_table_file(path, rules)
-    return load_table(path, rules.pieces, rules=rules, verify=check_bool("verify", verify))
+    return path
 
 
 def require_table_file(path, rules: str | RuleSet = FINKEL) -> None:
