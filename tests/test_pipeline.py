@@ -266,6 +266,11 @@ def test_a_solve_interrupted_as_it_writes_its_table_writes_it_whole_and_says_so(
     assert main(["solve", "--pieces", "2", "--out", str(out)]) == 130
     assert f"rgou solve: interrupted; the table is written whole: {out}" in capsys.readouterr().err
     assert load_table(out).n_pieces == 2 and not (tmp_path / "t.table.partial").exists()
+    for rules in ("finkel", "blitz"):  # from Python: the error says which file is whole, whatever the rule set
+        with pytest.raises(solver.InterruptedAfterWriting) as caught:
+            solver.solve(1, out=tmp_path / f"{rules}.table", rules=rules)
+        assert caught.value.path == tmp_path / f"{rules}.table"
+        assert load_table(caught.value.path, rules=rules).n_pieces == 1
 
 
 def test_a_run_without_a_solved_table_solves_it_first(tmp_path, monkeypatch, capsys):

@@ -440,6 +440,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_solve(args: argparse.Namespace) -> int:
     from rgou.solve import (
         DEFAULT_TOLERANCE,
+        InterruptedAfterWriting,
         default_table_path,
         load_table,
         make_state,
@@ -492,8 +493,11 @@ def cmd_solve(args: argparse.Namespace) -> int:
         warm_up_solver(rules, _say(show))
         tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
         table = solve(pieces, tolerance=tolerance, out=out, progress=progress, threads=args.threads, rules=rules)
-    except KeyboardInterrupt as e:  # its message: what was written after all, where the solve had finished
-        kept = str(e) or interrupted_note(out, "rerun the same command to resume from them")
+    except InterruptedAfterWriting as e:
+        print(f"rgou solve: interrupted; {e}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        kept = interrupted_note(out, "rerun the same command to resume from them")
         print(f"rgou solve: interrupted; {kept}", file=sys.stderr)
         return EXIT_INTERRUPTED
     opening = table.win_probability(make_state([-1] * pieces, [-1] * pieces, rules=rules))

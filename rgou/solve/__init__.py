@@ -30,7 +30,7 @@ from rgou.solve.lookup import (
     win_probability,
 )
 from rgou.solve.rules import RULES_NAME
-from rgou.solve.solver import DEFAULT_TOLERANCE, SolveProgress, solve, warm_up_solver
+from rgou.solve.solver import DEFAULT_TOLERANCE, InterruptedAfterWriting, SolveProgress, solve, warm_up_solver
 from rgou.solve.table import (
     PERFECT_PIECES,
     Table,
@@ -48,6 +48,7 @@ __all__ = [
     "DEFAULT_TOLERANCE",
     "PERFECT_PIECES",
     "RULES_NAME",
+    "InterruptedAfterWriting",
     "SolveProgress",
     "Table",
     "best_move",

@@ -885,8 +885,17 @@ def solve(
                 save_table(result, out)
                 shutil.rmtree(folder, ignore_errors=True)
         except KeyboardInterrupt:
-            raise KeyboardInterrupt(f"the table is written whole: {out}") from None
+            raise InterruptedAfterWriting(out) from None
     return result
+
+
+class InterruptedAfterWriting(KeyboardInterrupt):
+    """A Ctrl-C or SIGTERM that came while `solve` wrote its table: the table at `path` is whole, its
+    checkpoint folder gone (both happen with signals held), so a caller need not solve again."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"the table is written whole: {path}")
+        self.path = path
 
 
 def warm_up_solver(rules: str | RuleSet | None = None, message: Callable[[str], None] | None = None) -> float:
