@@ -8,8 +8,8 @@ models and settings, the cache folder's solved tables, unless the output is
 a table), an existing file without `--force`, a folder that cannot be
 written to. `atomic_write` then writes through a temporary file beside
 the target: a failed or interrupted write leaves the target as it was and
-removes the temporary file; `atomic_write_many` replaces several files
-together. Temporary files are named ``.NAME.rgou-HOST-PID-XXXX.tmp``: one
+removes the temporary file; `atomic_write_many` and `write_together` replace
+several files together, all or none. Temporary files are named ``.NAME.rgou-HOST-PID-XXXX.tmp``: one
 left by a killed run (SIGKILL, a machine taken away) is removed by the next
 run into the same output once its process is gone. Files get the usual
 permissions (0666 less the umask), not mkstemp's private 0600; a symlinked
@@ -18,6 +18,7 @@ target is written through the link.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
@@ -74,8 +75,14 @@ def _host() -> str:
     return "".join(c if c.isalnum() else "_" for c in socket.gethostname())[:32] or "host"
 
 
+NAME_KEPT = 96  # of a long output name in its temporary files' names: a name's 255 bytes must hold the rest too
+
+
 def _temp_prefix(target: Path) -> str:
-    return f".{target.name}{TEMP_MARK}{_host()}-"
+    name = target.name
+    if len(name.encode()) > NAME_KEPT + 32:  # a legal name, too long with the temporary file's marks around it
+        name = f"{name.encode()[:NAME_KEPT].decode(errors='ignore')}~{hashlib.sha1(name.encode()).hexdigest()[:8]}"
+    return f".{name}{TEMP_MARK}{_host()}-"
 
 
 def _mkstemp(target: Path) -> tuple[int, str]:
@@ -167,20 +174,30 @@ def _default_input(path: Path, table_output: bool) -> str | None:
 
 def _probe_writable(path: Path, what: str) -> None:
     """Create and remove a file in `path`'s folder (or a folder in its nearest existing ancestor)."""
-    parent = path.parent
+    _probe_folder(path.parent, f"{what} {path}", f"{_temp_prefix(path)}{os.getpid()}-")
+
+
+def check_writable_folder(folder: PathLike, what: str) -> None:
+    """Refuse, before any work, a folder that cannot be made or written to (`what` names it in the error)."""
+    _probe_folder(Path(folder), f"{what} {folder}")
+
+
+def _probe_folder(folder: Path, named: str, file_prefix: str | None = None) -> None:
+    """Create and remove a file (file_prefix) in `folder`, or a folder in its nearest existing ancestor."""
+    parent = folder
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
-        raise ValueError(f"{what} {path}: {parent} is not a directory")
+        raise ValueError(f"{named}: {parent} is not a directory")
     try:
-        if parent == path.parent:
-            fd, probe = tempfile.mkstemp(prefix=f"{_temp_prefix(path)}{os.getpid()}-", suffix=TEMP_SUFFIX, dir=parent)
+        if parent == folder and file_prefix is not None:
+            fd, probe = tempfile.mkstemp(prefix=file_prefix, suffix=TEMP_SUFFIX, dir=parent)
             os.close(fd)
             os.unlink(probe)
         else:
             os.rmdir(tempfile.mkdtemp(prefix=".rgou-probe-", dir=parent))
     except OSError as e:
-        raise ValueError(f"{what} {path}: cannot write in {parent} ({e.strerror})") from None
+        raise ValueError(f"{named}: cannot write in {parent} ({e.strerror})") from None
 
 
 def check_outputs(
@@ -299,11 +316,7 @@ def atomic_write_many(paths: list[PathLike], modes: list[str]) -> Iterator[list[
     Either every target is new or every target is as it was: the renames run
     with Ctrl-C held back, and a failed rename puts the old files back.
     """
-    for p in paths:
-        _check_regular(Path(p), "output")
-    targets = [Path(p).resolve() for p in paths]
-    if len(set(targets)) != len(targets):
-        raise ValueError(f"the output files must differ, got {', '.join(map(str, paths))}")
+    targets = _distinct_targets(paths)
     temps: list[str] = []
     handles: list[IO] = []
     try:
@@ -327,8 +340,57 @@ def atomic_write_many(paths: list[PathLike], modes: list[str]) -> Iterator[list[
             with suppress(FileNotFoundError):
                 os.unlink(tmp)
         if isinstance(e, OSError):
-            raise _named(e, ", ".join(map(str, paths))) from e
+            raise _named(e, _group_name(paths)) from e
         raise
+
+
+def write_together(contents: Mapping[PathLike, str | bytes]) -> None:
+    """Write every file of `contents` (path -> its text or bytes) whole, or none of them.
+
+    Each is written to a temporary file beside it first, one at a time (any
+    number of files, one open at once); then all are renamed together with
+    signals held. A failure (a full disk, a folder that cannot be written)
+    removes the temporary files and leaves every target as it was, naming the
+    file it was writing.
+    """
+    targets = _distinct_targets(list(contents))
+    temps: list[str] = []
+    target = None
+    try:
+        for target, content in zip(targets, contents.values()):
+            fd, tmp = _mkstemp(target)
+            temps.append(tmp)
+            with os.fdopen(fd, "w" if isinstance(content, str) else "wb") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o666 & ~_UMASK)
+        target = None
+        with deferred_interrupts():
+            _replace_all(temps, targets)
+    except BaseException as e:
+        for tmp in temps:
+            with suppress(FileNotFoundError):
+                os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise _named(e, target if target is not None else _group_name(list(contents))) from e
+        raise
+
+
+def _group_name(paths: list[PathLike]) -> str:
+    """A group of outputs in an error: every file of a few, the first and a count of many."""
+    names = [os.fspath(p) for p in paths]
+    return ", ".join(names) if len(names) <= 3 else f"{names[0]} and {len(names) - 1} other files"
+
+
+def _distinct_targets(paths: list[PathLike]) -> list[Path]:
+    """The resolved targets of a group of outputs: regular files or absent, no two the same."""
+    for p in paths:
+        _check_regular(Path(p), "output")
+    targets = [Path(p).resolve() for p in paths]
+    if len(set(targets)) != len(targets):
+        raise ValueError(f"the output files must differ, got {', '.join(map(str, paths))}")
+    return targets
 
 
 def _replace_all(temps: list[str], targets: list[Path]) -> None:
@@ -338,8 +400,11 @@ def _replace_all(temps: list[str], targets: list[Path]) -> None:
         for tmp, target in zip(temps, targets):
             backup = None
             if target.exists():
-                backup = f"{tmp}.old"
-                os.link(target, backup)  # the old file stays reachable until all renames succeeded
+                backup = f"{tmp.removesuffix(TEMP_SUFFIX)}-old{TEMP_SUFFIX}"  # a stale one is removed as temps are
+                try:
+                    os.link(target, backup)  # the old file stays reachable until all renames succeeded
+                except OSError:  # a file system without hard links (FAT, many network and FUSE ones)
+                    os.replace(target, backup)
             backups.append((target, backup))
             os.replace(tmp, target)
     except BaseException:

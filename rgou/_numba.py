@@ -49,7 +49,9 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,7 +59,7 @@ from pathlib import Path
 import numba
 from llvmlite import ir
 from numba import types
-from numba.core import cgutils
+from numba.core import caching, cgutils
 from numba.core.cpu import CPUTargetOptions
 from numba.extending import intrinsic
 
@@ -78,9 +80,26 @@ def _sources_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def unusable_cache_dir() -> str | None:
+    """NUMBA_CACHE_DIR where it is set but not a folder this process can write, else None.
+
+    Numba then caches beside rgou's sources, as if it were unset (or, where it
+    cannot write there either, compiles in every run), and says nothing.
+    """
+    folder = os.environ.get("NUMBA_CACHE_DIR")
+    if not folder:
+        return None
+    try:
+        os.makedirs(folder, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()  # Numba's own test of a cache folder
+    except OSError:
+        return folder
+    return None
+
+
 def _drop_stale_cache() -> None:
     """Delete rgou's cached kernels if any rgou source changed since they were cached."""
-    if os.environ.get("NUMBA_CACHE_DIR"):
+    if os.environ.get("NUMBA_CACHE_DIR") and unusable_cache_dir() is None:
         return  # a private cache folder (e.g. the boundscheck test) manages itself
     try:
         stamp = _PACKAGE / "__pycache__" / _STAMP_NAME
@@ -137,7 +156,47 @@ def prefetch(typingctx, array, index):
     return types.void(array, index), codegen
 
 
+class _SafeCacheFile(caching.IndexDataCacheFile):
+    """Numba's cache files, where a damaged file is a miss and a failed save a warning.
+
+    Numba counts only a missing file as a miss: an index or data file cut short
+    (a full disk, a copy) raised UnpicklingError or EOFError in every later run,
+    and a save that failed (a full disk under the cache folder) ended the run
+    after its compile, naming no file. A cache only saves time, so rgou then
+    compiles, and the next save replaces the damaged file.
+    """
+
+    def _load_index(self):
+        try:
+            return super()._load_index()
+        except Exception:  # any damage (Numba's own misses return {} already)
+            return {}
+
+    def _load_data(self, name):
+        try:
+            return super()._load_data(name)
+        except OSError:
+            raise
+        except Exception as error:  # `load` counts an OSError as a miss
+            raise OSError(f"damaged cache file {name}") from error
+
+    def save(self, key, data):
+        try:
+            super().save(key, data)
+        except OSError as error:
+            warnings.warn(
+                f"cannot save compiled kernels in {self._cache_path} ({error.strerror or error}); "
+                "the next run compiles them again",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
+
 def _registered(dispatcher):
+    """Count `dispatcher` among rgou's kernels, its cache files read and written by `_SafeCacheFile`."""
+    cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
+    if type(cache_file) is caching.IndexDataCacheFile:  # a future Numba's other layout keeps its own
+        cache_file.__class__ = _SafeCacheFile
     _KERNELS.append(dispatcher)
     return dispatcher
 
@@ -183,6 +242,10 @@ def warm_up(
     compiles keeps 0.3 to 0.5 GB of the compiler's records for its whole life; one that loads does not.
     """
     say = message or (lambda text: None)
+    unusable = unusable_cache_dir()
+    if unusable is not None:
+        say(f"NUMBA_CACHE_DIR={unusable} is not a folder this process can write: the kernels are cached beside "
+            "rgou's sources instead, or compiled in every run where those cannot be written")  # fmt: skip
     before = compilations()
     start = time.perf_counter()
     in_child = 0

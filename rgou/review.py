@@ -234,8 +234,16 @@ def render_review(review: GameReview, title: str = "the game") -> str:
 
 
 def plot_review(review: GameReview, path: str) -> None:
-    """Draw player 1's winning chance through the game into a PNG (needs matplotlib: pip install 'rgou[plot]')."""
-    from rgou._io import atomic_write
+    """Draw player 1's winning chance through the game into a PNG file, atomically (`review_png`)."""
+    from rgou._io import write_together
+
+    write_together({path: review_png(review)})
+
+
+def review_png(review: GameReview) -> bytes:
+    """Player 1's winning chance through the game, mistakes and blunders marked, as PNG bytes (needs
+    matplotlib: pip install 'rgou[plot]')."""
+    import io
 
     try:
         import matplotlib
@@ -259,6 +267,7 @@ def plot_review(review: GameReview, path: str) -> None:
     ax.set_ylabel("player 1's chance (%)")
     ax.set_title(f"{review.players[0]} vs {review.players[1]}" + ("" if review.exact else " (estimated)"))
     fig.tight_layout()
-    with atomic_write(path, "wb") as fh:
-        fig.savefig(fh, format="png", dpi=100)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
     plt.close(fig)
+    return png.getvalue()

@@ -22,8 +22,9 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from rgou._io import atomic_write, check_outputs, deferred_interrupts
+from rgou._io import check_outputs, write_together
 from rgou.bench.engine import bench_engine, bench_features, bench_search, bench_selfplay
 from rgou.bench.nn import bench_nn
 from rgou.bench.plots import PLOT_INSTALL, plot_report
@@ -33,6 +34,7 @@ from rgou.bench.scale import bench_memory, bench_scaling
 from rgou.bench.timing import BENCH_SEED, CONTENDED_CORES, BenchContext, LoadMeter
 from rgou.bench.train import bench_train
 from rgou.bench.web import bench_web
+from rgou.cli.commands import EXIT_BAD_INPUT
 
 SECTIONS: dict[str, Callable[[BenchContext], SectionResult]] = {
     "engine": bench_engine,
@@ -128,20 +130,21 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(str(e))
     if args.plot and importlib.util.find_spec("matplotlib") is None:  # before the run, not after it
         parser.error(f"--plot needs matplotlib, which is not installed: {PLOT_INSTALL} (or run without --plot)")
+    if args.plot and Path(args.plot).exists() and not Path(args.plot).is_dir():
+        parser.error(f"--plot {args.plot} is a file; give a folder for the figures")
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     ctx = BenchContext(quick=args.quick, seed=args.seed, repeats=args.repeats, log=log)
     report = run(names, ctx)
     report["argv"] = list(sys.argv[1:] if argv is None else argv)
     sys.stdout.write(render_text(report))
-    with deferred_interrupts():  # the JSON and the Markdown of one run, both or neither
-        if args.json:
-            with atomic_write(args.json, "w") as fh:
-                fh.write(json.dumps(report, indent=2) + "\n")
-        if args.markdown:
-            with atomic_write(args.markdown, "w") as fh:
-                fh.write(render_markdown(report))
+    files = {args.json: json.dumps(report, indent=2) + "\n", args.markdown: render_markdown(report)}
+    try:
+        write_together({path: text for path, text in files.items() if path})  # both or neither
+        written = plot_report(report, args.plot) if args.plot else []
+    except OSError as e:  # a full disk after a run of minutes: the report above is on stdout
+        print(f"python -m rgou.bench: error: {e}", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT) from None
     if args.plot:
-        written = plot_report(report, args.plot)
         for path in written:
             log(f"wrote {path}")
         if not written:

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from rgou.cli.args import build_parser
 from rgou.cli.commands import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 
+EXIT_OUT_OF_MEMORY = 1  # what Python itself returns for an uncaught MemoryError
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader closed the pipe
 
 __all__ = ["build_parser", "main", "run"]
@@ -51,21 +52,76 @@ def _silence_stdout() -> None:
         pass
 
 
+class _BestEffort:
+    """stderr while a command runs: notes, progress, warnings and errors are best effort.
+
+    A write that fails (a full disk under a log, `2>&-`) is dropped: it ended the
+    run before its work, printing nothing, where the files and the exit status
+    are what a caller reads.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except (OSError, ValueError, AttributeError):  # a full disk, a closed stream, none at all
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def isatty(self) -> bool:
+        try:
+            return self._stream.isatty()
+        except (OSError, ValueError, AttributeError):
+            return False
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def _one_line_warning(message, category, filename, lineno, line=None) -> str:
+    return f"rgou: warning: {message}\n"
+
+
+@contextmanager
+def _quiet_failures() -> Iterator[None]:
+    """stderr as `_BestEffort`, warnings on one line each (the command's own output, not a traceback's)."""
+    import warnings
+
+    stderr, formatwarning = sys.stderr, warnings.formatwarning
+    sys.stderr, warnings.formatwarning = _BestEffort(stderr), _one_line_warning
+    try:
+        yield
+    finally:
+        sys.stderr, warnings.formatwarning = stderr, formatwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        with _terminate_as_interrupt():
-            return args.func(args)
-    except BrokenPipeError:  # the reader went away (`rgou analyze ... | head`): stop quietly, as other tools do
-        _silence_stdout()
-        return EXIT_BROKEN_PIPE
-    except (ValueError, OSError, OverflowError) as e:
-        print(f"rgou {args.command}: error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print(f"rgou {args.command}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    with _quiet_failures():
+        try:
+            with _terminate_as_interrupt():
+                return args.func(args)
+        except BrokenPipeError:  # the reader went away (`rgou analyze ... | head`): stop quietly, as other tools do
+            _silence_stdout()
+            return EXIT_BROKEN_PIPE
+        except (ValueError, OSError, OverflowError) as e:
+            print(f"rgou {args.command}: error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except MemoryError as e:
+            detail = f" ({e})" if str(e) else ""
+            print(f"rgou {args.command}: error: out of memory{detail}; ask for less work at once", file=sys.stderr)
+            return EXIT_OUT_OF_MEMORY
+        except KeyboardInterrupt:
+            print(f"rgou {args.command}: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
 
 
 def run() -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rgou._io import deferred_interrupts
+from rgou._io import deferred_interrupts, write_together
 from rgou.rules import DEFAULT_RULES, OTHER_RULES_DEPTH, RULE_SETS
 
 OTHER_RULES_OPPONENT = f"expectiminimax-{OTHER_RULES_DEPTH}"  # rgou play's default opponent off Finkel
@@ -226,7 +226,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from rgou.train import load_config, resolve_options, train_model
     from rgou.train.options import FLAT_NAMES
-    from rgou.train.pipeline import epoch_line
+    from rgou.train.pipeline import ReportsNotWritten, epoch_line
 
     overrides = {name: getattr(args, name) for name in FLAT_NAMES if hasattr(args, name)}
     if args.no_eval:
@@ -261,6 +261,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             progress=stages,
             message=_say(not args.quiet),  # kernels compiling: said even when output goes to a file
         )
+    except ReportsNotWritten as e:  # what the run did, then the error
+        print(e.run.render())
+        raise
     finally:
         stages.close()
     if run.interrupted:
@@ -271,13 +274,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _write_json(path: str, doc: dict) -> None:
+    write_together({path: _json_text(doc)})
+
+
+def _json_text(doc: dict) -> str:
     import json
 
-    from rgou._io import atomic_write
-
-    with atomic_write(path, "w") as fh:
-        json.dump(doc, fh, indent=2)
-        fh.write("\n")
+    return json.dumps(doc, indent=2) + "\n"
 
 
 def cmd_arena(args: argparse.Namespace) -> int:
@@ -317,10 +320,10 @@ def cmd_arena(args: argparse.Namespace) -> int:
             cells = ["-" if v is None else _pct(v) for v in row]
             print(f"{spec:<{width}}  " + "  ".join(f"{c:>{max(width, 6)}}" for c in cells))
     records = _saved_records(args, saved)  # played again before any write: a Ctrl-C here writes nothing
-    with deferred_interrupts():  # the summary and the games, all of them or none
-        if args.json:
-            _write_json(args.json, tournament_json(results, args.games, args.seed, args.rules))
-        _write_records(args, records)
+    summary = {args.json: _json_text(tournament_json(results, args.games, args.seed, args.rules))} if args.json else {}
+    write_together({**summary, **records})  # the summary and the games, all of them or none
+    if records:
+        print(f"wrote {len(records)} game records to {args.save_games} (rgou review reads them)")
     return 0
 
 
@@ -346,26 +349,18 @@ def _saved_game_files(args: argparse.Namespace) -> dict[tuple[int, int], list[Pa
     return files
 
 
-def _saved_records(args: argparse.Namespace, files: dict[tuple[int, int], list[Path]]) -> list[tuple[Any, Path]]:
-    """(GameRecord, file) of the games `--save-games` keeps: the first games of each pair, played again."""
+def _saved_records(args: argparse.Namespace, files: dict[tuple[int, int], list[Path]]) -> dict[Path, str]:
+    """{file: its JSON text} of the games `--save-games` keeps: the first games of each pair, played again."""
     from rgou.agents import make_agent
     from rgou.arena import match_records
+    from rgou.record import checked_record, record_text
 
-    records = []
+    records = {}
     for (i, j), paths in files.items():
         a, b = (make_agent(args.agents[k], seed=args.seed, rules=args.rules) for k in (i, j))
-        records += zip(match_records(a, b, len(paths), args.seed, threads=args.threads), paths)
+        games = match_records(a, b, len(paths), args.seed, threads=args.threads)
+        records.update({path: record_text(checked_record(game)) for game, path in zip(games, paths, strict=True)})
     return records
-
-
-def _write_records(args: argparse.Namespace, records: list[tuple[Any, Path]]) -> None:
-    from rgou.record import write_record
-
-    if not records:
-        return
-    for record, path in records:
-        write_record(record, path)
-    print(f"wrote {len(records)} game records to {args.save_games} (rgou review reads them)")
 
 
 def cmd_play(args: argparse.Namespace) -> int:
@@ -404,7 +399,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     from rgou.chances import WinChances
     from rgou.models import ModelRulesError
     from rgou.record import read_record
-    from rgou.review import plot_review, render_review, review_game
+    from rgou.review import render_review, review_game, review_png
 
     to_stdout = args.json == "-"
     outputs = {"--plot": args.plot, "--json": None if to_stdout else args.json}
@@ -422,11 +417,12 @@ def cmd_review(args: argparse.Namespace) -> int:
         print(json.dumps(review.to_json(), indent=2))
     else:
         print(render_review(review, args.game))
-    with deferred_interrupts():  # the JSON and the plot of one review, both or none
-        if args.json and not to_stdout:
-            _write_json(args.json, review.to_json())
-        if args.plot:
-            plot_review(review, args.plot)
+    files: dict[str, str | bytes] = {}
+    if args.json and not to_stdout:
+        files[args.json] = _json_text(review.to_json())
+    if args.plot:
+        files[args.plot] = review_png(review)
+    write_together(files)  # the JSON and the plot of one review, both or none
     return 0
 
 
@@ -454,13 +450,18 @@ def cmd_solve(args: argparse.Namespace) -> int:
     pieces = rules.pieces if args.pieces is None else args.pieces
     game = f"{pieces}-piece {rules.name}" if rules.name != DEFAULT_RULES else f"{pieces}-piece"
     out = Path(args.out) if args.out is not None else default_table_path(pieces, rules)
-    outputs = {"--out": args.out if args.out is not None else out, "--compact": args.compact}
-    _check_outputs(args, outputs, [], may_exist=("--out",), tables=("--out", "--compact"))
+    out_name = "--out" if args.out is not None else "the table's file (the cache folder's, without --out)"
+    outputs = {out_name: out, "--compact": args.compact}
+    _check_outputs(args, outputs, [], may_exist=(out_name,), tables=(out_name, "--compact"))
     compact = Path(args.compact) if args.compact is not None else None
     if out.exists() and not args.force:
         if compact is None:
+            try:
+                load_table(out, pieces, rules=rules, mmap=True, verify=False)
+            except ValueError as e:
+                raise ValueError(f"{out_name}: {e}; pass --force to solve again and replace it") from None
             raise ValueError(
-                f"--out {out} exists; pass --force to solve again (an interrupted solve resumes by itself)"
+                f"{out} is solved already; pass --force to solve again (an interrupted solve resumes by itself)"
             )
         try:
             table = load_table(out, pieces, rules=rules)  # validated: rules, N, checksum

@@ -167,9 +167,18 @@ def train(
             progress.record_epoch(record, better, scores)  # next to the weights it names: Ctrl-C's window is small
             if ckpt is not None:
                 averages = None if average is None else (average.value, average.policy)
-                save_checkpoint(
-                    ckpt, snapshot, best, progress, options, source.identity, counts, depth, rules, averages
-                )
+                try:
+                    save_checkpoint(
+                        ckpt, snapshot, best, progress, options, source.identity, counts, depth, rules, averages
+                    )
+                except OSError as e:  # a full disk: say what the last checkpoint still holds
+                    kept = (
+                        f"the checkpoint of epoch {progress.epoch - 1} is as it was: resume the run (--resume) "
+                        "to continue from there"
+                        if progress.epoch > 1  # an epoch's checkpoint before this one (this run's or resumed)
+                        else "no checkpoint of this run was written"
+                    )
+                    raise OSError(e.errno, f"{e.strerror or e}; {kept}") from e
             if on_epoch is not None:
                 on_epoch(record)
     except KeyboardInterrupt:

@@ -154,7 +154,7 @@ def train_model(
     7-piece game into the cache folder (`solve_default_table`). Ctrl-C ends the run cleanly: the returned
     run's `interrupted` says what is true of the files.
     """
-    from rgou._io import check_outputs
+    from rgou._io import check_outputs, check_writable_folder
 
     if isinstance(options, str):
         preset, options = options, resolve_options(options, {})
@@ -211,6 +211,8 @@ def train_model(
         kept += ("the run's summary", "the run's curves")
     named_inputs = [*_data_inputs(data), *inputs, *_option_inputs(o)]
     check_outputs(outputs, named_inputs, force=force, may_exist=kept if resume else ())
+    if fresh_folder:
+        check_writable_folder(runs, "the run folders' folder")
     if resume and not ckpt.exists():  # before the data is read or generated
         raise ValueError(f"--resume: no checkpoint {ckpt} to resume from")
     if plot is not None:
@@ -335,22 +337,34 @@ def solve_default_table(say: MessageFn, progress: ProgressFn | None = None, rule
     return time.perf_counter() - start
 
 
-def _write_reports(run: TrainingRun, plot: str | Path | None, summary: str | Path | None) -> None:
-    """The summary JSON and the curves: where asked, and into the run's folder."""
-    from rgou._io import atomic_write
+class ReportsNotWritten(OSError):
+    """The model is written, a report of the run is not (a full disk under `--json` or `--plot`): `run` holds
+    what the run did, to print; the run folder's own summary and curves are written first, together."""
 
-    summaries = [Path(p) for p in (summary, run.folder and run.folder / SUMMARY_NAME) if p]
-    curves = [Path(plot)] if plot else []
-    if run.folder is not None and _has_matplotlib():
-        curves.append(run.folder / CURVES_NAME)
-    for path in curves:
-        plot_curves(run, path)
-        run.files["curves"] = path
-    for path in summaries:
-        run.files["summary"] = path
-        with atomic_write(path, "w") as fh:
-            json.dump(run.to_json(), fh, indent=2, allow_nan=False)
-            fh.write("\n")
+    def __init__(self, run: TrainingRun, error: OSError) -> None:
+        super().__init__(f"the model is written ({run.output}), not every report: {error.strerror or error}")
+        self.run = run
+
+
+def _write_reports(run: TrainingRun, plot: str | Path | None, summary: str | Path | None) -> None:
+    """The run folder's summary and curves, then the --json and --plot asked for: each pair whole or not at all."""
+    from rgou._io import write_together
+
+    doc = json.dumps(run.to_json(), indent=2, allow_nan=False) + "\n"
+    folder_curves = run.folder is not None and _has_matplotlib()
+    png = curves_png(run) if plot or folder_curves else b""
+    content = {"summary": doc, "curves": png}
+    own = [] if run.folder is None else [("summary", run.folder / SUMMARY_NAME)]
+    if folder_curves:
+        own.append(("curves", run.folder / CURVES_NAME))
+    asked = [(kind, Path(path)) for kind, path in (("summary", summary), ("curves", plot)) if path]
+    try:
+        for group in (own, asked):
+            write_together({path: content[kind] for kind, path in group})
+            for kind, path in group:
+                run.files.setdefault(kind, path)  # the run folder's, where there is one
+    except OSError as error:
+        raise ReportsNotWritten(run, error) from error
 
 
 def _option_inputs(o: PipelineOptions) -> list[tuple[str, Any]]:
@@ -502,14 +516,21 @@ def _require_matplotlib(option: str) -> None:
 
 
 def plot_curves(run: TrainingRun, path: str | Path) -> None:
-    """Loss and agreement curves of a run, each net's best epoch and the early stop marked, titled (PNG)."""
+    """Write a run's curves (`curves_png`) into a PNG file, atomically."""
+    from rgou._io import write_together
+
+    write_together({path: curves_png(run)})
+
+
+def curves_png(run: TrainingRun) -> bytes:
+    """Loss and agreement curves of a run, each net's best epoch and the early stop marked, titled (PNG bytes)."""
     _require_matplotlib("--plot")
+    import io
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from rgou._io import atomic_write
 
     history, r, o = run.result.history, run.result, run.options
     epochs = [h["epoch"] for h in history]
@@ -547,9 +568,10 @@ def plot_curves(run: TrainingRun, path: str | Path) -> None:
         f"value target {o.training.value_target}"
     )
     fig.tight_layout()
-    with atomic_write(path) as fh:
-        fig.savefig(fh, format="png", dpi=100)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
     plt.close(fig)
+    return png.getvalue()
 
 
 def _pct(x: float | None) -> str:
