@@ -364,15 +364,15 @@ def test_arena_interrupted_as_it_writes_writes_its_summary_and_games_together(tm
     import os
     import signal
 
-    from rgou.cli import commands
+    from rgou import _io
 
-    write = commands._write_json
+    replace = _io._replace_all
 
-    def interrupted(path, doc):
-        os.kill(os.getpid(), signal.SIGINT)  # as the summary is written, before the games
-        write(path, doc)
+    def interrupted(temps, targets):
+        os.kill(os.getpid(), signal.SIGINT)  # as the files are renamed into place, the summary first
+        replace(temps, targets)
 
-    monkeypatch.setattr(commands, "_write_json", interrupted)
+    monkeypatch.setattr(_io, "_replace_all", interrupted)
     argv = ["arena", "heuristic", "random", "--games", "4", "--json", str(tmp_path / "a.json")]
     assert main([*argv, "--save-games", str(tmp_path / "g"), "--save-count", "3"]) == 130
     assert "rgou arena: interrupted" in capsys.readouterr().err
