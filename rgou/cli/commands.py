@@ -451,7 +451,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     game = f"{pieces}-piece {rules.name}" if rules.name != DEFAULT_RULES else f"{pieces}-piece"
     out = Path(args.out) if args.out is not None else default_table_path(pieces, rules)
     out_name = "--out" if args.out is not None else "the table's file (the cache folder's, without --out)"
-    outputs = {out_name: out, "--compact": args.compact}
+    outputs = {out_name: args.out if args.out is not None else out, "--compact": args.compact}  # "" as given
     _check_outputs(args, outputs, [], may_exist=(out_name,), tables=(out_name, "--compact"))
     compact = Path(args.compact) if args.compact is not None else None
     if out.exists() and not args.force:
