@@ -4,6 +4,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import subprocess
 import warnings
 from pathlib import Path
@@ -103,6 +104,33 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path, data
     assert [h["val_value_loss"] for h in second.history] == [h["val_value_loss"] for h in whole.history]
     assert [h["best"] for h in second.history] == [h["best"] for h in whole.history]
     assert (second.best_value_epoch, second.best_policy_epoch) == (whole.best_value_epoch, whole.best_policy_epoch)
+
+
+@pytest.mark.parametrize(("first", "then"), [("numba", "jax"), ("jax", "numba")])
+def test_a_run_started_on_one_backend_resumes_on_the_other(tmp_path, data, first, then):
+    """The docs promised it; the checkpoint's options were compared backend included, so it was always refused.
+    The two trainers agree to float32 rounding, so the resumed run ends near the uninterrupted one."""
+    pytest.importorskip("jax")
+    options = TrainOptions(epochs=4, batch_size=16, dropout=0.1, backend=first, seed=5, hidden_sizes=(16, 8))
+    whole = train(data, options)
+    ckpt = tmp_path / "run.ckpt.npz"
+    assert train(data, options, checkpoint=ckpt, on_epoch=_interrupt_after(2)).interrupted
+    second = train(data, dataclasses.replace(options, backend=then), checkpoint=ckpt, resume=True)
+    assert not second.interrupted and second.epochs_run == 4 and second.weights.metadata["epochs"] == 4
+    for mine, theirs in ((second.weights.value, whole.weights.value), (second.weights.policy, whole.weights.policy)):
+        np.testing.assert_allclose(mine, theirs, atol=1e-4)
+    with pytest.raises(ValueError, match=re.escape("checkpoint of other options (seed: 5 there, 6 now)")):
+        train(data, dataclasses.replace(options, backend=then, seed=6), checkpoint=ckpt, resume=True)
+
+
+def test_a_run_whose_held_out_games_carry_no_value_weight_writes_its_model(tmp_path, capsys):
+    """Validation losses of NaN (every held-out game cut by max_plies before a weighted sample) went into the
+    model's metadata, which JSON cannot hold: the run trained, then could not write its model, ever."""
+    out = tmp_path / "x.json.gz"
+    argv = ["train", "--games", "5", "--depth", "1", "--max-plies", "20", "--epochs", "1", "--batch-size", "8"]
+    assert main([*argv, "--no-eval", "--quiet", "--out", str(out)]) == 0
+    metadata = load_weights(out).metadata
+    assert metadata["best_validation_value_loss"] is None and metadata["best_validation_policy_loss"] > 0
 
 
 def _lazy(monkeypatch, rows: int | None = None) -> None:

@@ -439,8 +439,8 @@ def training_metadata(
         "best_validation_loss": float(progress.best_loss) if math.isfinite(progress.best_loss) else None,
         "best_value_epoch": int(progress.best_value_epoch),
         "best_policy_epoch": int(progress.best_policy_epoch),
-        "best_validation_value_loss": value.get("val_value_loss"),
-        "best_validation_policy_loss": policy.get("val_policy_loss"),
+        "best_validation_value_loss": finite_or_none(value.get("val_value_loss")),  # NaN: no weighted sample
+        "best_validation_policy_loss": finite_or_none(policy.get("val_policy_loss")),
         "value_target": options.value_target,
         "policy_loss": options.policy_loss,
         "dropout": float(options.dropout),

@@ -121,7 +121,9 @@ class TrainOptions:
 
 
 OPTION_NAMES = tuple(f.name for f in fields(TrainOptions))
-TRAINING_FIELDS = OPTION_NAMES  # what a checkpoint must agree on (the data's identity covers the rest)
+# What a checkpoint must agree on (the data's identity covers the rest): every option but the backend, since the
+# trainers run the same steps on one parameter layout and a run started on one resumes on the other.
+TRAINING_FIELDS = tuple(name for name in OPTION_NAMES if name != "backend")
 GENERATION_FIELDS = ("games", "depth", "epsilon", "max_plies", "include_passes", "afterstates", "agent", "rules")
 PIPELINE_FIELDS = ("eval_games",)
 FLAT_NAMES = (*GENERATION_FIELDS, *OPTION_NAMES, *PIPELINE_FIELDS)  # the names presets and the CLI use
