@@ -832,3 +832,55 @@ def test_checking_a_perfect_table_before_the_work_reads_its_header_alone(tmp_pat
     os.truncate(path, offset + 2 * count)
     with pytest.raises(ValueError, match=re.escape("checksum mismatch")):  # the load verifies the data
         load_perfect_table(path)
+
+
+@pytest.mark.parametrize("backend", ["numba", "jax"])
+def test_a_trainers_arrays_are_checked_against_the_batch_and_the_nets(backend):
+    """A review of the trainers' library API: a short target or weight was read past its end (a loss of NaN, or
+    a plausible one), moments of length 0 were written past theirs, and JAX read rows out of range as zeros."""
+    from rgou.nn.contract import TrainConfig, make_batch
+    from rgou.nn.layout import NetConfig, init_params
+
+    if backend == "jax":
+        pytest.importorskip("jax")
+        from rgou.nn.jax_trainer import JaxTrainer as Trainer
+    else:
+        from rgou.nn.numba_trainer import NumbaTrainer as Trainer
+    vc, pc = NetConfig(150, (8,), 1), NetConfig(150, (8,), 7)
+    trainer = Trainer(TrainConfig(value_cfg=vc, policy_cfg=pc, max_batch=32))
+    state = trainer.init(init_params(vc, 1), init_params(pc, 2))
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(32, 150)).astype(np.float32)
+    batch = make_batch(x, np.tanh(x[:, 0]), np.eye(7, dtype=np.float32)[rng.integers(0, 7, 32)])
+    for bad, message in (
+        (batch._replace(value_target=batch.value_target[:1]), "batch.value_target has shape (1,), expected (32,)"),
+        (batch._replace(policy_target=batch.policy_target[:, :5]), "batch.policy_target has shape (32, 5)"),
+        (batch._replace(value_weight=batch.value_weight[:2]), "batch.value_weight has shape (2,), expected (32,)"),
+        (batch._replace(legal_mask=batch.legal_mask[:31]), "batch.legal_mask has shape (31, 7), expected (32, 7)"),
+        (batch._replace(x=x[:, :10]), "expected features of shape (B>0, 150), got (32, 10)"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            trainer.step(state, bad)
+        with pytest.raises(ValueError, match=re.escape(message)):
+            trainer.losses(state, bad)
+    as_numpy = trainer.to_numpy(state) if backend == "jax" else state
+    for bad, message in (
+        (as_numpy._replace(value_m=np.zeros(0, np.float32)), "state.value_m has shape (0,), expected (1217,)"),
+        (as_numpy._replace(policy=as_numpy.policy[:100]), "state.policy has shape (100,), expected (1271,)"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            trainer.step(trainer.from_numpy(bad) if backend == "jax" else bad, batch)
+    if backend == "jax":
+        data = trainer.device_batch(batch)
+        for order in ([0, 99], [-1, 3]):
+            with pytest.raises(ValueError, match=re.escape("order must lie in [0, 32)")):
+                trainer.run(state, data, np.array(order * 8, np.int32), 16)
+    else:
+        with pytest.raises(ValueError, match=re.escape("expected features of shape (N, 150), got (32, 10)")):
+            trainer.outputs(state, x[:, :10], "value")
+        with pytest.raises(ValueError, match=re.escape("state.value is read-only")):
+            frozen = state.value.copy()
+            frozen.flags.writeable = False
+            trainer.step(state._replace(value=frozen), batch)
+    value_loss, _ = trainer.losses(state, batch)  # the good batch still trains and evaluates
+    assert np.isfinite(value_loss) and np.isfinite(trainer.step(state, batch)[1][0])

@@ -216,6 +216,40 @@ def net_params(cfg: NetConfig) -> int:
     return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
+def check_batch(batch: Batch, config: TrainConfig) -> int:
+    """The rows B of a batch whose every array has B rows and its net's width; else a ValueError naming it.
+
+    A target or weight of another length was read past its end by the kernels
+    (a loss of NaN, or a plausible one), so both trainers check before any.
+    """
+    n_in, n_out = config.value_cfg.input_size, config.policy_cfg.output_size
+    x = np.shape(batch.x)
+    if len(x) != 2 or x[1] != n_in or x[0] == 0:
+        raise ValueError(f"expected features of shape (B>0, {n_in}), got {x}")
+    rows = x[0]
+    for name, shapes in (
+        ("value_target", ((rows,), (rows, 1))),
+        ("policy_target", ((rows, n_out),)),
+        ("value_weight", ((rows,), (rows, 1))),
+        ("policy_weight", ((rows,), (rows, 1))),
+        ("legal_mask", ((rows, n_out),)),
+    ):
+        if np.shape(getattr(batch, name)) not in shapes:
+            raise ValueError(f"batch.{name} has shape {np.shape(getattr(batch, name))}, expected {shapes[0]}")
+    return rows
+
+
+def check_train_state(state: TrainState, config: TrainConfig) -> None:
+    """Each net's parameters, and with Adam its two moments, hold `num_params` values; else a ValueError naming the
+    field (a short vector was read and written past its end)."""
+    for net, cfg in (("value", config.value_cfg), ("policy", config.policy_cfg)):
+        names = (net, f"{net}_m", f"{net}_v") if config.optimizer == "adam" else (net,)
+        for name in names:
+            shape = np.shape(getattr(state, name))
+            if shape != (net_params(cfg),):
+                raise ValueError(f"state.{name} has shape {shape}, expected ({net_params(cfg)},) for the {net} net")
+
+
 def check_group(group: Any, n: int) -> np.ndarray | None:
     """Sibling ids as int32 [n] (C-contiguous), or None; refuses another shape or non-integers."""
     if group is None:

@@ -45,8 +45,10 @@ from rgou.nn.contract import (
     TrainConfig,
     TrainState,
     adam_scalars,
+    check_batch,
     check_group,
     check_sibling,
+    check_train_state,
     dropout_run_key,
     dropout_threshold,
     map_batch,
@@ -324,7 +326,7 @@ class JaxTrainer:
 
     def device_batch(self, batch: Batch) -> Batch:
         """A batch as device arrays of the trainer's dtype (sibling ids int32)."""
-        n = len(batch.x)
+        n = check_batch(batch, self.config)
         group = None if batch.group is None else jnp.asarray(check_group(batch.group, n))
         return Batch(*(jnp.asarray(a, dtype=self.dtype) for a in batch[:6]), group)
 
@@ -333,6 +335,7 @@ class JaxTrainer:
 
         lr: this step's learning rate (default: the config's).
         """
+        check_train_state(state, self.config)
         bc = self._step_constants(int(state.step), 1, lr)[0]
         return self._step(state, self.device_batch(batch), bc)
 
@@ -345,9 +348,18 @@ class JaxTrainer:
         int32 row indices into it; lr: the steps' learning rate (default: the
         config's). Returns the new state and the losses f32 [steps, 2].
         """
+        check_train_state(state, self.config)
+        rows = check_batch(data, self.config)
+        if int(batch_size) < 1:
+            raise ValueError(f"expected a batch size >= 1, got {batch_size}")
+        if len(np.shape(order)) != 1:
+            raise ValueError(f"order must be 1-d row indices, got shape {np.shape(order)}")
         steps = int(order.shape[0]) // int(batch_size)
         if steps == 0:
             return state, jnp.zeros((0, 2), self.dtype)
+        low, high = int(jnp.min(order)), int(jnp.max(order))  # an index out of range was read as a row of zeros
+        if low < 0 or high >= rows:
+            raise ValueError(f"order must lie in [0, {rows}), got [{low}, {high}]")
         bc = self._step_constants(int(state.step), steps, lr)
         return self._run(state, data, jnp.asarray(order, jnp.int32), bc, batch_size=int(batch_size))
 

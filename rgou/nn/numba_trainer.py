@@ -47,8 +47,10 @@ from rgou.nn.contract import (
     TrainConfig,
     TrainState,
     adam_scalars,
+    check_batch,
     check_group,
     check_sibling,
+    check_train_state,
     dropout_run_key,
 )
 from rgou.nn.layout import NetConfig, bias_offset, check_flat, layer_sizes, num_params, weight_offset
@@ -728,11 +730,20 @@ class NumbaTrainer:
         return TrainState(value, policy, *moments, 0)
 
     def _coerce(self, batch: Batch) -> Batch:
+        rows = check_batch(batch, self.config)
         cast = [np.ascontiguousarray(a, dtype=self.dtype) for a in batch[:6]]
-        x = cast[0]
-        if x.ndim != 2 or x.shape[1] != self.config.value_cfg.input_size or x.shape[0] == 0:
-            raise ValueError(f"expected features of shape (B>0, {self.config.value_cfg.input_size}), got {x.shape}")
-        return Batch(*cast, check_group(batch.group, x.shape[0]))
+        return Batch(*cast, check_group(batch.group, rows))
+
+    def _check_state(self, state: TrainState, written: bool) -> None:
+        """The kernels read (and, `written`, update in place) the state's vectors: their lengths, dtype, layout."""
+        check_train_state(state, self.config)
+        names = ("value", "policy", *(("value_m", "value_v", "policy_m", "policy_v") if self._use_adam else ()))
+        for name in names:
+            a = getattr(state, name)
+            if not (isinstance(a, np.ndarray) and a.dtype == self.dtype and a.flags.c_contiguous):
+                raise ValueError(f"state.{name} must be a C-contiguous {self.dtype} NumPy array (`init` makes one)")
+            if written and not a.flags.writeable:
+                raise ValueError(f"state.{name} is read-only; a step updates it in place")
 
     def _net_scratch(self, cfg: NetConfig, b: int) -> tuple:
         """One net's preallocated (sizes, grad, acts, delta, (xbuf, tbuf, wbuf, mbuf)) for minibatches of b rows."""
@@ -768,6 +779,7 @@ class NumbaTrainer:
         config's sibling_weight > 0, data.group must hold the sibling ids.
         """
         d = self._coerce(data)
+        self._check_state(state, written=True)
         check_sibling(self._beta, d.group, "tanh_mse")
         rows = np.ascontiguousarray(rows, dtype=np.int64)
         batch_size = int(batch_size)
@@ -825,6 +837,7 @@ class NumbaTrainer:
         outputs on the way (validation needs them: no second forward pass).
         """
         b = self._coerce(batch)
+        self._check_state(state, written=False)
         n_policy = int(self.policy_sizes[-1])
         if policy_logits is not None and policy_logits.shape != (b.x.shape[0], n_policy):
             raise ValueError(f"policy_logits has shape {policy_logits.shape}, expected {(b.x.shape[0], n_policy)}")
@@ -869,8 +882,13 @@ class NumbaTrainer:
 
     def outputs(self, state: TrainState, x: np.ndarray, net: str) -> np.ndarray:
         """Raw outputs of one net ("value" or "policy") for rows x [N, 150]: float [N, out], no dropout."""
+        if net not in ("value", "policy"):
+            raise ValueError(f"net must be 'value' or 'policy', got {net!r}")
+        self._check_state(state, written=False)
         flat, sizes = (state.value, self.value_sizes) if net == "value" else (state.policy, self.policy_sizes)
         x = np.ascontiguousarray(x, dtype=self.dtype)
+        if x.ndim != 2 or x.shape[1] != sizes[0]:
+            raise ValueError(f"expected features of shape (N, {sizes[0]}), got {x.shape}")
         acts, _ = self._eval_scratch()
         out = np.empty((x.shape[0], int(sizes[-1])), self.dtype)
         with single_threaded_blas() if _BLAS_LIMIT_DEPTH == 0 else nullcontext():
