@@ -566,6 +566,16 @@ def spec_inputs(spec: str) -> list[Path]:
     return []
 
 
+def absolute_spec(spec: str | None) -> str | None:
+    """`spec` with the file it reads (spec_inputs) as an absolute path: what another process (a Dask worker,
+    started in another folder) reads as this one does. A spec that reads no file is returned as it is."""
+    files = spec_inputs(spec) if spec is not None else []
+    if not files or files[0].is_absolute():
+        return spec
+    head, colon, rest = spec.partition(":")  # the file follows the first colon (ml...:FILE[:MODE], perfect:FILE)
+    return f"{head}{colon}{rest.replace(str(files[0]), str(files[0].resolve()), 1)}"
+
+
 ML_AGENTS = ("ml", "ml-1", "ml-2", "ml+")  # the ML specs a model file completes (`ml_spec`)
 AGENT_SPECS = "random, heuristic, expectiminimax-N (emm-N), ml[-D][+][:MODEL][:MODE], perfect[:TABLE]"
 

@@ -58,6 +58,24 @@ def _dask():
     return Client, LocalCluster, as_completed
 
 
+class ClusterError(OSError):
+    """The Dask cluster failed under a run (its scheduler lost, a worker killed again and again), not the input."""
+
+
+def _result(future: Any, kept: str) -> Any:
+    """`future.result()`, with the cluster's own failures as one ClusterError that says what is `kept`: they
+    ended a run in a traceback of Dask's (a scheduler that went away cancels every task)."""
+    from concurrent.futures import CancelledError  # Dask's FutureCancelledError is one
+
+    from distributed.comm.core import CommClosedError
+    from distributed.scheduler import KilledWorker
+
+    try:
+        return future.result()
+    except (CancelledError, KilledWorker, CommClosedError) as e:
+        raise ClusterError(f"the Dask cluster failed ({type(e).__name__}: {e}); {kept}") from None
+
+
 @contextmanager
 def _sigint_held() -> Iterator[None]:
     """Start processes that never see the terminal's Ctrl-C; a Ctrl-C meanwhile is raised once the block ends.
@@ -373,6 +391,7 @@ def generate_shards(
     share one copy. Sharded runs use the default heuristic parameters.
     """
     from rgou._version import __version__
+    from rgou.agents import absolute_spec
     from rgou.heuristic import DEFAULT_PARAMS
     from rgou.solve import require_table_file
 
@@ -419,6 +438,7 @@ def generate_shards(
             try:
                 _, _, as_completed = _dask()
                 task = {**run, "heuristic_params": header["heuristic_params"], "table": table}
+                task["agent"] = absolute_spec(task["agent"])  # a worker started elsewhere reads the same file
                 # Keys name the run (seed and folder): two runs on one scheduler never share a task.
                 run_key = hashlib.sha256(f"{seed} {folder.resolve()}".encode()).hexdigest()[:16]
                 futures = [
@@ -435,8 +455,9 @@ def generate_shards(
                     )
                     for i in todo
                 ]
+                kept = f"the finished shards are kept in {folder}: run the same command again to resume"
                 for future in as_completed(futures):
-                    entry = future.result()
+                    entry = _result(future, kept)
                     done[entry["index"]] = entry
                     write(complete=False)
                     finished += entry["games"]
@@ -494,7 +515,7 @@ def match_sharded(
     rules: str = DEFAULT_RULES,
 ):
     """`rgou.arena.match` of two agent specs under `rules`, its games played as Dask tasks of paired games."""
-    from rgou.agents import make_agent
+    from rgou.agents import absolute_spec, make_agent
     from rgou.arena import summarize
 
     games = check_int("games", games, 1)
@@ -507,6 +528,7 @@ def match_sharded(
     check_callback("progress", progress)
     make_agent(spec_a, rules=rules)  # fail on a bad spec or rule set before starting a cluster
     make_agent(spec_b, rules=rules)
+    worker_a, worker_b = absolute_spec(spec_a), absolute_spec(spec_b)  # as a worker started elsewhere reads them
     pairs = (games + 1) // 2
     chunks = min(chunks or max(1, pairs // 50), pairs)
     plan = shard_plan(pairs, chunks)
@@ -520,8 +542,8 @@ def match_sharded(
             futures[
                 client.submit(
                     _play_chunk,
-                    spec_a,
-                    spec_b,
+                    worker_a,
+                    worker_b,
                     seed,
                     first_pair,
                     n_games,
@@ -534,7 +556,7 @@ def match_sharded(
         parts: dict[int, dict] = {}
         done = 0
         for future in as_completed(list(futures)):
-            parts[futures[future]] = future.result()
+            parts[futures[future]] = _result(future, "no games of this match are kept")
             done += len(parts[futures[future]]["winners"])
             if progress is not None:
                 progress(done, games)

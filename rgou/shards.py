@@ -89,6 +89,26 @@ def _refuse_twice(paths: list[Path], what: str) -> None:
         seen.add(path.resolve())
 
 
+def refuse_shared_games(paths: list[Path], games: list[np.ndarray]) -> None:
+    """ValueError when two files hold games of the same id (games[i]: file i's unique ids).
+
+    The shards of one run hold disjoint games (`--first-game`); two runs that both
+    started at game 0 would be counted and split as one run's games (the split
+    by game put game k of both files on one side), and a copy counts its games twice.
+    """
+    ids = np.concatenate(games)
+    owner = np.repeat(np.arange(len(games)), [len(g) for g in games])
+    order = np.argsort(ids, kind="stable")
+    twice = np.flatnonzero(ids[order][1:] == ids[order][:-1])
+    if twice.size:
+        first, second = owner[order[twice[0]]], owner[order[twice[0] + 1]]
+        raise ValueError(
+            f"--data: {paths[first]} and {paths[second]} both hold game {int(ids[order[twice[0]]])} "
+            f"({twice.size:,} game ids are in two files): the files of one run hold disjoint games; generate "
+            "another run's games with --first-game past the first run's (a copy of a file counts its games twice)"
+        )
+
+
 def shard_rules(path: Path) -> str:
     """The rule set a shard's meta records (its arrays are not read)."""
     try:
@@ -155,6 +175,7 @@ class ShardedData:
             found = ", ".join(f"{name} ({path})" for name, path in rules.items())
             raise ValueError(f"the shards are of different rule sets: {found}; train one rule set at a time")
         meta["rules"] = next(iter(rules))
+        refuse_shared_games(paths, games)
         return cls(list(paths), np.array([c.sum() for c in counts], np.int64), games, counts, meta)
 
     def __len__(self) -> int:

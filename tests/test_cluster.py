@@ -105,6 +105,45 @@ def test_a_worker_killed_mid_run_loses_no_shard(tmp_path, client):
         time.sleep(0.5)
 
 
+def test_a_cluster_that_cancels_the_work_is_one_error_that_says_the_shards_are_kept(tmp_path, client):
+    """A review: a scheduler that went away (which cancels every task) ended `rgou generate --shards` and `rgou
+    arena --scheduler` in Dask's traceback, exit 1. Here the tasks are cancelled after the first shard."""
+    from distributed import Future
+
+    from rgou.cluster import ClusterError
+
+    folder = tmp_path / "shards"
+
+    def cancel_the_rest(done, total):
+        if done:
+            client.cancel([Future(key, client) for key in list(client.futures) if "rgou-shard" in str(key)])
+
+    options = GenerateOptions(24, depth=2, seed=9)
+    with pytest.raises(ClusterError, match=r"the Dask cluster failed \(FutureCancelledError") as error:
+        generate_shards(folder, options, 8, client=client, progress=cancel_the_rest)
+    assert f"the finished shards are kept in {folder}: run the same command again to resume" in str(error.value)
+    kept = read_manifest(folder)
+    assert not kept["complete"] and 1 <= len(kept["shards"]) < 8
+    manifest = generate_shards(folder, options, 8, client=client)  # resumes
+    assert manifest["complete"] and len(manifest["shards"]) == 8
+    _same(_union(folder), generate(24, depth=2, seed=9))
+
+
+def test_workers_read_an_agents_file_named_relative_to_this_folder(tmp_path, client, monkeypatch):
+    """A review: `ml:m.json` went to the workers as given, and a worker started in another folder did not find
+    it (here the workers stay in the folder they started in, and this process moves)."""
+    from rgou.agents import absolute_spec
+    from rgou.models import load_model
+    from rgou.weights import save_weights
+
+    monkeypatch.chdir(tmp_path)
+    save_weights("m.json", load_model("default"))
+    assert absolute_spec("ml-1+:m.json:value") == f"ml-1+:{tmp_path / 'm.json'}:value"
+    assert absolute_spec("perfect:t.table") == f"perfect:{tmp_path / 't.table'}" and absolute_spec("ml+") == "ml+"
+    result = match_sharded("ml:m.json", "random", 8, seed=3, chunks=2, client=client)
+    assert result.a == "ml:m.json" and result.games == 8
+
+
 def test_sharded_match_equals_the_single_machine_match(client):
     from rgou.agents import make_agent
     from rgou.arena import match

@@ -884,3 +884,54 @@ def test_a_trainers_arrays_are_checked_against_the_batch_and_the_nets(backend):
             trainer.step(state._replace(value=frozen), batch)
     value_loss, _ = trainer.losses(state, batch)  # the good batch still trains and evaluates
     assert np.isfinite(value_loss) and np.isfinite(trainer.step(state, batch)[1][0])
+
+
+def test_jax_missing_or_without_a_device_is_said_before_any_work(monkeypatch):
+    """A review: a missing JAX was found after the table's solve (minutes), and a JAX whose backend did not
+    start (JAX_PLATFORMS=cuda on a CPU build) ended in a traceback from inside JAX."""
+    import sys
+
+    import rgou.train.pipeline as pipeline
+    from rgou.train import resolve_options, train_model
+    from rgou.train.runners import jax_device, require_jax
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the work began")
+
+    monkeypatch.setattr(pipeline, "solve_default_table", no_work)
+    monkeypatch.setattr(pipeline, "needs_solved_table", lambda o: True)
+    options = resolve_options("quick", {"backend": "jax", "value_target": "exact", "games": 4})
+    monkeypatch.setitem(sys.modules, "rgou.nn.jax_trainer", None)  # as if JAX were not installed
+    with pytest.raises(ValueError, match=re.escape("--backend jax needs JAX: pip install 'rgou[jax]'")):
+        train_model(options)
+    assert jax_device().startswith("--backend jax needs JAX")
+    monkeypatch.undo()
+    jax_trainer = pytest.importorskip("rgou.nn.jax_trainer")
+
+    def no_backend():
+        raise AssertionError
+
+    monkeypatch.setattr(jax_trainer, "jax_device_description", no_backend)
+    monkeypatch.setenv("JAX_PLATFORMS", "cuda")
+    with pytest.raises(ValueError, match=re.escape("JAX found no device to run on (JAX_PLATFORMS=cuda) (Assertion")):
+        require_jax()
+
+
+def test_files_of_two_runs_that_share_game_ids_are_refused(tmp_path):
+    """A review: files of two runs that both began at game 0 were read as one run's games (5 games, not 9; the
+    split by game put game k of both on one side), and a copy of a file was read as new games."""
+    import shutil
+
+    from rgou.train.sources import read_data
+
+    first, second = tmp_path / "a.npz", tmp_path / "b.npz"
+    generate(games=5, depth=1, seed=1).save(first)
+    generate(games=4, depth=1, seed=2).save(second)
+    shutil.copy(first, tmp_path / "copy.npz")
+    for files in ([first, second], [first, tmp_path / "copy.npz"]):
+        for in_memory in (False, True):
+            with pytest.raises(ValueError, match=re.escape(f"--data: {first} and {files[1]} both hold game 0 (")):
+                read_data([str(f) for f in files], in_memory=in_memory)
+    generate_files(GenerateOptions(games=4, depth=1, seed=2, first_game=5), second, force=True)
+    for in_memory in (False, True):
+        assert read_data([str(first), str(second)], in_memory=in_memory).num_games == 9

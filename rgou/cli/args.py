@@ -168,8 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument(
         "--scheduler",
-        default="local",
-        help="with --shards: 'local' (a LocalCluster on this machine) or a scheduler's address",
+        help="with --shards: 'local' (a LocalCluster on this machine; the default) or a scheduler's address",
     )
     _add_progress(gen)
     gen.set_defaults(func=cmd_generate)

@@ -132,6 +132,8 @@ def _generate_options(args: argparse.Namespace):
 def cmd_generate(args: argparse.Namespace) -> int:
     from rgou.selfplay import generate_files
 
+    if args.scheduler is not None and not args.shards:  # it was run here, the address unused, without a word
+        raise ValueError("--scheduler needs --shards: the games are split into shards to run on the scheduler")
     options = _generate_options(args)
     show = _progress_enabled(args)
     bar = Progress(args.games, "games", show, desc="shards" if args.shards else "generate")
@@ -141,7 +143,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             args.out,
             json=args.json,
             shards=args.shards,
-            scheduler=args.scheduler,
+            scheduler=args.scheduler or "local",
             threads=args.threads,
             force=args.force,
             progress=bar,

@@ -217,6 +217,10 @@ def train_model(
         raise ValueError(f"--resume: no checkpoint {ckpt} to resume from")
     if plot is not None:
         _require_matplotlib("--plot")
+    if o.training.backend == "jax":  # before a solve or the games: found missing after them, they were spent
+        from rgou.train.runners import require_jax
+
+        require_jax()
     say = message or (lambda text: None)
     seconds: dict[str, float] = {}
     if data:

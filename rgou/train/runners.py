@@ -14,6 +14,7 @@ order, so the same run, bit for bit, with memory for one block of features.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import numpy as np
@@ -109,12 +110,9 @@ class JaxRunner:
     """Epochs on the JAX trainer: the training rows live on the device; one dispatch per block of steps."""
 
     def __init__(self, config: TrainConfig, train: Batch | None):
-        try:
-            from rgou.nn.jax_trainer import JaxTrainer
-        except ImportError as e:
-            raise ValueError(
-                f"--backend jax needs JAX: pip install 'rgou[jax]' (or jax[cuda12] for a GPU) ({e})"
-            ) from e
+        require_jax()
+        from rgou.nn.jax_trainer import JaxTrainer
+
         self.trainer = JaxTrainer(config)
         self.host = train  # None when training from shards: batches arrive through steps()
         # None too when the features are computed when read: each block's rows go to the device in turn
@@ -190,9 +188,24 @@ def make_runner(config: TrainConfig, backend: str, train: Batch | None):
 
 
 def jax_device() -> str:
-    """Which device the JAX trainer would use (e.g. 'gpu: NVIDIA H100 (1 device)'), or what to install."""
+    """Which device the JAX trainer would use (e.g. 'gpu: NVIDIA H100 (1 device)'), or what is wrong."""
+    try:
+        return require_jax()
+    except ValueError as e:
+        return str(e)
+
+
+def require_jax() -> str:
+    """The device the JAX trainer would use, or a ValueError saying what to install or set: JAX missing, or a
+    backend that does not start (JAX_PLATFORMS=cuda on a CPU build raised inside JAX, a traceback)."""
     try:
         from rgou.nn.jax_trainer import jax_device_description
     except ImportError as e:
-        return f"JAX is not installed ({e}): pip install 'rgou[jax]', or a CUDA build of jax for a GPU"
-    return jax_device_description()
+        raise ValueError(f"--backend jax needs JAX: pip install 'rgou[jax]' (or jax[cuda12] for a GPU) ({e})") from e
+    try:
+        return jax_device_description()
+    except Exception as e:  # JAX's own error, of whatever type its backend raises
+        platforms = os.environ.get("JAX_PLATFORMS")
+        setting = f" (JAX_PLATFORMS={platforms})" if platforms else ""
+        detail = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        raise ValueError(f"--backend jax: JAX found no device to run on{setting} ({detail})") from e

@@ -40,7 +40,7 @@ def read_data(sources: list[str], in_memory: bool = False, allow_incomplete: boo
     checksums, and a run that did not finish is refused unless
     `allow_incomplete`.
     """
-    from rgou.shards import ShardedData, shard_files
+    from rgou.shards import ShardedData, refuse_shared_games, shard_files
 
     sources = path_list("sources", sources)
     paths = shard_files(sources, allow_incomplete)
@@ -56,6 +56,7 @@ def read_data(sources: list[str], in_memory: bool = False, allow_incomplete: boo
     if len(found) > 1:
         named = ", ".join(f"{rules} ({path})" for rules, path in found.items())
         raise ValueError(f"--data: the files are of different rule sets: {named}; train one rule set at a time")
+    refuse_shared_games(paths, [np.unique(part.game_id) for part in parts])
     if len(parts) == 1:
         return parts[0]
     meta = {**parts[0].meta, "sources": [str(p) for p in paths], "games": sum(p.num_games for p in parts)}
