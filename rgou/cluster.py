@@ -117,12 +117,47 @@ def connect(scheduler: str, workers: int | None = None):
                 cluster.close()
             raise
         return client
-    try:
-        return Client(scheduler, timeout="20s")
-    except OSError as e:
-        raise ValueError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({e})") from None
-    except ValueError as e:  # an address Dask cannot parse: no port, an unknown protocol
-        raise ValueError(f"--scheduler {scheduler}: not a scheduler address, e.g. tcp://HOST:8786 ({e})") from None
+    return _remote_client(Client, scheduler)
+
+
+CONNECT_SECONDS = 20  # for a scheduler to answer: Dask's own timeout bounds the connection, not its handshake
+
+
+def _remote_client(client_type: Any, scheduler: str):
+    """A client of the scheduler at `scheduler`, or a ValueError naming the option within CONNECT_SECONDS.
+
+    Dask's timeout covers reaching the port; a server there that is not a Dask
+    scheduler held the handshake for good (a web server), or answered bytes
+    read as a message length of exabytes (a MemoryError). So the client is
+    made in a thread (a daemon: one that never answers is left behind) and
+    waited for.
+    """
+    made: dict[str, Any] = {}
+
+    def attempt() -> None:
+        try:
+            made["client"] = client_type(scheduler, timeout=f"{CONNECT_SECONDS}s")
+        except BaseException as e:  # handed to the caller's thread
+            made["error"] = e
+
+    thread = threading.Thread(target=attempt, name="rgou-connect", daemon=True)
+    thread.start()
+    thread.join(CONNECT_SECONDS + 5)
+    if thread.is_alive():
+        raise ValueError(
+            f"--scheduler {scheduler}: nothing answered as a Dask scheduler within {CONNECT_SECONDS} s "
+            "(is the address a Dask scheduler's, e.g. tcp://HOST:8786?)"
+        )
+    error = made.get("error")
+    if error is None:
+        return made["client"]
+    if isinstance(error, OSError):
+        raise ValueError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({error})") from None
+    if isinstance(error, ValueError):  # an address Dask cannot parse: no port, an unknown protocol
+        raise ValueError(f"--scheduler {scheduler}: not a scheduler address, e.g. tcp://HOST:8786 ({error})") from None
+    if isinstance(error, (MemoryError, TypeError, KeyError)):  # bytes that were not Dask's messages
+        raise ValueError(f"--scheduler {scheduler}: what answered there is not a Dask scheduler") from None
+    raise error
 
 
 def shard_plan(games: int, shards: int, first_game: int = 0) -> list[tuple[int, int]]:

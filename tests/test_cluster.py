@@ -206,3 +206,40 @@ def test_a_bad_scheduler_address_names_the_option(address, message):
 
     with pytest.raises(ValueError, match=message):
         connect(address)
+
+
+@pytest.mark.parametrize("reply", [b"", b"HTTP/1.0 400 Bad Request\r\n\r\n" * 4])
+def test_an_address_that_is_no_dask_scheduler_is_named_in_bounded_time(monkeypatch, reply):
+    """A review: a web server's port held `rgou generate --scheduler` for good (Dask's timeout does not bound
+    its handshake), and one that answered was read as a message of exabytes ("out of memory")."""
+    import socket
+    import threading
+
+    import rgou.cluster
+    from rgou.cluster import connect
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    held = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            held.append(conn)
+            if reply:
+                conn.sendall(reply)
+
+    threading.Thread(target=serve, daemon=True).start()
+    monkeypatch.setattr(rgou.cluster, "CONNECT_SECONDS", 3)
+    start = time.perf_counter()
+    try:
+        with pytest.raises(ValueError, match=rf"--scheduler tcp://127.0.0.1:{port}: (nothing answered|what answered)"):
+            connect(f"tcp://127.0.0.1:{port}")
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+    assert time.perf_counter() - start < 30
