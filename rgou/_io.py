@@ -37,6 +37,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent  # the installed package: its data
 TABLE_PARTS = (".table", ".table.partial")  # a solved table in the cache folder, and an unfinished solve's folder
 TEMP_MARK = ".rgou-"  # in every temporary file's name: .NAME.rgou-HOST-PID-XXXX.tmp
 TEMP_SUFFIX = ".tmp"
+OLD_SUFFIX = f"-old{TEMP_SUFFIX}"  # the old file, kept aside while files written together are renamed into place
 
 
 def file_path(name: str, value: object) -> Path:
@@ -117,7 +118,10 @@ def remove_stale_temps(target: PathLike) -> int:
         pid = name[len(prefix) :].split("-", 1)[0]
         if pid.isdecimal() and not _process_alive(int(pid)):
             with suppress(OSError):
-                os.unlink(target.parent / name)
+                if name.endswith(OLD_SUFFIX) and not os.path.lexists(target):  # killed between its two renames
+                    os.replace(target.parent / name, target)  # the old file, put back
+                else:
+                    os.unlink(target.parent / name)
                 removed += 1
     return removed
 
@@ -291,12 +295,29 @@ def atomic_write(path: PathLike, mode: str = "wb") -> Iterator[IO]:
             os.close(folder)
 
 
+_HELD = threading.local()  # how deep in deferred_interrupts this thread is
+
+
 @contextmanager
 def deferred_interrupts() -> Iterator[None]:
-    """Hold back Ctrl-C (SIGINT) and SIGTERM during a block and raise KeyboardInterrupt after (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
+    """Hold back Ctrl-C (SIGINT) and SIGTERM during a block and raise KeyboardInterrupt after (main thread only).
+
+    Nested blocks hold them until the outermost one ends (an inner one raising at its own end let a signal
+    cut the outer block short: `rgou train` wrote its run folder's reports, then skipped --json).
+    """
+    if threading.current_thread() is not threading.main_thread() or getattr(_HELD, "depth", 0):
         yield
         return
+    _HELD.depth = 1
+    try:
+        with _held_signals():
+            yield
+    finally:
+        _HELD.depth = 0
+
+
+@contextmanager
+def _held_signals() -> Iterator[None]:
     caught: list[int] = []
     held = (signal.SIGINT, signal.SIGTERM)
     previous = [signal.signal(signum, lambda signum, frame: caught.append(signum)) for signum in held]
@@ -400,7 +421,7 @@ def _replace_all(temps: list[str], targets: list[Path]) -> None:
         for tmp, target in zip(temps, targets):
             backup = None
             if target.exists():
-                backup = f"{tmp.removesuffix(TEMP_SUFFIX)}-old{TEMP_SUFFIX}"  # a stale one is removed as temps are
+                backup = f"{tmp.removesuffix(TEMP_SUFFIX)}{OLD_SUFFIX}"  # a stale one is removed as temps are
                 try:
                     os.link(target, backup)  # the old file stays reachable until all renames succeeded
                 except OSError:  # a file system without hard links (FAT, many network and FUSE ones)

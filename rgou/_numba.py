@@ -157,13 +157,13 @@ def prefetch(typingctx, array, index):
 
 
 class _SafeCacheFile(caching.IndexDataCacheFile):
-    """Numba's cache files, where a damaged file is a miss and a failed save a warning.
+    """Numba's cache files, where a damaged file is a miss.
 
     Numba counts only a missing file as a miss: an index or data file cut short
     (a full disk, a copy) raised UnpicklingError or EOFError in every later run,
     and a save that failed (a full disk under the cache folder) ended the run
     after its compile, naming no file. A cache only saves time, so rgou then
-    compiles, and the next save replaces the damaged file.
+    compiles (`_SafeFunctionCache`), and the next save replaces the damaged file.
     """
 
     def _load_index(self):
@@ -180,9 +180,20 @@ class _SafeCacheFile(caching.IndexDataCacheFile):
         except Exception as error:  # `load` counts an OSError as a miss
             raise OSError(f"damaged cache file {name}") from error
 
-    def save(self, key, data):
+
+class _SafeFunctionCache(caching.FunctionCache):
+    """Numba's cache of one kernel, where a save that fails (a full disk, a cache folder removed meanwhile) is
+    a warning and a load that fails is a miss: the kernel is compiled, as without a cache."""
+
+    def load_overload(self, sig, target_context):
         try:
-            super().save(key, data)
+            return super().load_overload(sig, target_context)
+        except Exception:  # what a damaged entry raises as it is rebuilt
+            return None
+
+    def save_overload(self, sig, data):
+        try:
+            super().save_overload(sig, data)
         except OSError as error:
             warnings.warn(
                 f"cannot save compiled kernels in {self._cache_path} ({error.strerror or error}); "
@@ -193,10 +204,11 @@ class _SafeCacheFile(caching.IndexDataCacheFile):
 
 
 def _registered(dispatcher):
-    """Count `dispatcher` among rgou's kernels, its cache files read and written by `_SafeCacheFile`."""
-    cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
-    if type(cache_file) is caching.IndexDataCacheFile:  # a future Numba's other layout keeps its own
-        cache_file.__class__ = _SafeCacheFile
+    """Count `dispatcher` among rgou's kernels, its cache read and written by `_SafeFunctionCache`."""
+    cache = getattr(dispatcher, "_cache", None)
+    if type(cache) is caching.FunctionCache and type(getattr(cache, "_cache_file", None)) is caching.IndexDataCacheFile:
+        cache.__class__ = _SafeFunctionCache  # a future Numba's other layout keeps its own
+        cache._cache_file.__class__ = _SafeCacheFile
     _KERNELS.append(dispatcher)
     return dispatcher
 

@@ -569,11 +569,11 @@ def spec_inputs(spec: str) -> list[Path]:
 def absolute_spec(spec: str | None) -> str | None:
     """`spec` with the file it reads (spec_inputs) as an absolute path: what another process (a Dask worker,
     started in another folder) reads as this one does. A spec that reads no file is returned as it is."""
-    files = spec_inputs(spec) if spec is not None else []
-    if not files or files[0].is_absolute():
+    if spec is None or not spec_inputs(spec):
         return spec
-    head, colon, rest = spec.partition(":")  # the file follows the first colon (ml...:FILE[:MODE], perfect:FILE)
-    return f"{head}{colon}{rest.replace(str(files[0]), str(files[0].resolve()), 1)}"
+    head, _, rest = spec.partition(":")  # the file follows the first colon: ml...:FILE[:MODE], perfect:FILE
+    written = rest if head == "perfect" else _parse_ml(spec)[2]  # as written: Path("./m.json") is "m.json"
+    return f"{head}:{os.path.abspath(written)}{rest[len(written) :]}"
 
 
 ML_AGENTS = ("ml", "ml-1", "ml-2", "ml+")  # the ML specs a model file completes (`ml_spec`)

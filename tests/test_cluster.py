@@ -124,9 +124,11 @@ def test_a_cluster_that_cancels_the_work_is_one_error_that_says_the_shards_are_k
     assert f"the finished shards are kept in {folder}: run the same command again to resume" in str(error.value)
     kept = read_manifest(folder)
     assert not kept["complete"] and 1 <= len(kept["shards"]) < 8
-    manifest = generate_shards(folder, options, 8, client=client)  # resumes
+    moved = tmp_path / "moved"  # its tasks' keys are new (they name the folder): the cancelled ones are not reused
+    folder.rename(moved)
+    manifest = generate_shards(moved, options, 8, client=client)  # resumes from the kept shards
     assert manifest["complete"] and len(manifest["shards"]) == 8
-    _same(_union(folder), generate(24, depth=2, seed=9))
+    _same(_union(moved), generate(24, depth=2, seed=9))
 
 
 def test_workers_read_an_agents_file_named_relative_to_this_folder(tmp_path, client, monkeypatch):
@@ -140,8 +142,10 @@ def test_workers_read_an_agents_file_named_relative_to_this_folder(tmp_path, cli
     save_weights("m.json", load_model("default"))
     assert absolute_spec("ml-1+:m.json:value") == f"ml-1+:{tmp_path / 'm.json'}:value"
     assert absolute_spec("perfect:t.table") == f"perfect:{tmp_path / 't.table'}" and absolute_spec("ml+") == "ml+"
-    result = match_sharded("ml:m.json", "random", 8, seed=3, chunks=2, client=client)
-    assert result.a == "ml:m.json" and result.games == 8
+    assert absolute_spec("ml-2:./sub/./m.json:policy") == f"ml-2:{tmp_path / 'sub' / 'm.json'}:policy"  # as written
+    assert absolute_spec("perfect:.//t.table") == f"perfect:{tmp_path / 't.table'}"
+    result = match_sharded("ml:./m.json", "random", 8, seed=3, chunks=2, client=client)
+    assert result.a == "ml:./m.json" and result.games == 8
 
 
 def test_sharded_match_equals_the_single_machine_match(client):

@@ -294,3 +294,40 @@ def test_the_bench_says_a_failed_write_in_one_line_and_writes_both_or_neither(tm
     with pytest.raises(SystemExit) as exit_info:
         bench.main(["--only", "engine", "--plot", str(tmp_path / "plots")])
     assert exit_info.value.code == 2 and "is a file; give a folder for the figures" in capsys.readouterr().err
+
+
+def test_files_written_together_inside_a_held_block_are_all_written_before_the_signal(tmp_path, monkeypatch):
+    """A diff review: a signal during the first group's renames was raised at that group's end, so a second
+    group written in the same held block (`rgou train`'s --json and --plot) was skipped."""
+    import signal
+
+    from rgou._io import deferred_interrupts
+
+    real, calls = _io._replace_all, []
+
+    def signalled(temps, targets):
+        calls.append(1)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(temps, targets)
+
+    monkeypatch.setattr(_io, "_replace_all", signalled)
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_interrupts():
+            write_together({tmp_path / "a": "a"})
+            write_together({tmp_path / "b": "b"})
+    assert (tmp_path / "a").read_text() == "a" and (tmp_path / "b").read_text() == "b"
+
+
+def test_an_old_file_renamed_aside_by_a_killed_run_is_put_back(tmp_path):
+    """Without hard links the old file is renamed aside while the new ones go into place; a run killed between
+    the two renames left the target missing, and the next run removed its only copy as a stale temporary."""
+    from rgou._io import OLD_SUFFIX, _temp_prefix, remove_stale_temps
+
+    target = tmp_path / "d.json"
+    dead = 2**22 + 12345  # above Linux's default pid_max: no such process
+    aside = tmp_path / f"{_temp_prefix(target)}{dead}-abc{OLD_SUFFIX}"
+    aside.write_text("old")
+    assert remove_stale_temps(target) == 1 and target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
+    aside.write_text("older")  # beside a target that is there: a stale copy, removed
+    assert remove_stale_temps(target) == 1 and target.read_text() == "old" and list(tmp_path.iterdir()) == [target]

@@ -279,6 +279,7 @@ def test_rgou_train_generates_afterstates(table, tmp_path, monkeypatch, capsys):
     import gzip
 
     monkeypatch.setattr("rgou.solve.load_perfect_table", lambda table_path=None, rules="finkel", **_: table)
+    monkeypatch.setattr("rgou.solve.check_perfect_table", lambda table_path=None, rules="finkel": None)
     out, summary, given = tmp_path / "m.json.gz", tmp_path / "s.json", tmp_path / "given.table"
     given.write_bytes(b"")  # the patched loader serves it (without --table a missing cache table is solved first)
     argv = ["train", "--games", "3", "--depth", "1", "--seed", "5", "--afterstates", "--value-target", "exact"]

@@ -439,6 +439,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     from rgou.solve import (
         DEFAULT_TOLERANCE,
         InterruptedAfterWriting,
+        check_table_file,
         default_table_path,
         load_table,
         make_state,
@@ -459,7 +460,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         if compact is None:
             try:
-                load_table(out, pieces, rules=rules, mmap=True, verify=False)
+                check_table_file(out, pieces, rules)  # its header: a compact table is not decoded
             except ValueError as e:
                 raise ValueError(f"{out_name}: {e}; pass --force to solve again and replace it") from None
             raise ValueError(
@@ -468,7 +469,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
         try:
             table = load_table(out, pieces, rules=rules)  # validated: rules, N, checksum
         except ValueError as e:
-            raise ValueError(f"--out {e} (--pieces {pieces}, --rules {rules.name})") from None
+            raise ValueError(f"{out_name}: {e} (--pieces {pieces}, --rules {rules.name})") from None
         if args.tolerance is not None and table.tolerance != args.tolerance:
             print(f"note: {out} was solved to {table.tolerance:g}; --tolerance does not apply to a conversion",
                   file=sys.stderr)  # fmt: skip

@@ -54,6 +54,7 @@ stable sort of 32-bit hashes, computable on a GPU as on the CPU.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -242,12 +243,21 @@ def check_batch(batch: Batch, config: TrainConfig) -> int:
 def check_train_state(state: TrainState, config: TrainConfig) -> None:
     """Each net's parameters, and with Adam its two moments, hold `num_params` values; else a ValueError naming the
     field (a short vector was read and written past its end)."""
-    for net, cfg in (("value", config.value_cfg), ("policy", config.policy_cfg)):
-        names = (net, f"{net}_m", f"{net}_v") if config.optimizer == "adam" else (net,)
+    for net, names, size in _state_vectors(config):
         for name in names:
             shape = np.shape(getattr(state, name))
-            if shape != (net_params(cfg),):
-                raise ValueError(f"state.{name} has shape {shape}, expected ({net_params(cfg)},) for the {net} net")
+            if shape != (size,):
+                raise ValueError(f"state.{name} has shape {shape}, expected ({size},) for the {net} net")
+
+
+@functools.lru_cache(maxsize=16)
+def _state_vectors(config: TrainConfig) -> tuple[tuple[str, tuple[str, ...], int], ...]:
+    """(net, the state's vectors of that net, their length) of a config (a step checks them: computed once)."""
+    out = []
+    for net, cfg in (("value", config.value_cfg), ("policy", config.policy_cfg)):
+        names = (net, f"{net}_m", f"{net}_v") if config.optimizer == "adam" else (net,)
+        out.append((net, names, net_params(cfg)))
+    return tuple(out)
 
 
 def check_group(group: Any, n: int) -> np.ndarray | None:

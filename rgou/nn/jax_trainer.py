@@ -357,7 +357,8 @@ class JaxTrainer:
         steps = int(order.shape[0]) // int(batch_size)
         if steps == 0:
             return state, jnp.zeros((0, 2), self.dtype)
-        low, high = int(jnp.min(order)), int(jnp.max(order))  # an index out of range was read as a row of zeros
+        low, high = (int(v) for v in np.asarray(jnp.stack([jnp.min(order), jnp.max(order)])))  # one transfer
+        # (an index out of range was read as a row of zeros)
         if low < 0 or high >= rows:
             raise ValueError(f"order must lie in [0, {rows}), got [{low}, {high}]")
         bc = self._step_constants(int(state.step), steps, lr)

@@ -9,7 +9,8 @@ See docs/solver.md. `rules` is a rule set's name or `rgou.rules.RuleSet`.
     warm_up_solver(rules, message): compile the kernels in a separate process first (peak memory)
     load_table(path, n_pieces, rules=...) -> Table;  save_table(table, path, dtype)
     load_perfect_table(table_or_path, rules) -> the Table of the rule set's real game
-    check_perfect_table(table_or_path, rules): its errors that the header shows, reading nothing else
+    check_perfect_table(table_or_path, rules), check_table_file(path, n_pieces, rules): the errors
+        of loading them that the header shows, reading nothing else
     default_table_path(n_pieces, rules) -> Path
     win_probability(values, state), p2_win_probability(values, state),
     p2_win_after_moves(values, state, out),
@@ -36,6 +37,7 @@ from rgou.solve.table import (
     Table,
     cache_dir,
     check_perfect_table,
+    check_table_file,
     default_table_path,
     load_perfect_table,
     load_table,
@@ -55,6 +57,7 @@ __all__ = [
     "cache_dir",
     "check_perfect_table",
     "check_state",
+    "check_table_file",
     "decode",
     "default_table_path",
     "encode",

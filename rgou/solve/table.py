@@ -509,7 +509,13 @@ def check_perfect_table(table: Table | str | os.PathLike | None = None, rules: s
     rules = rule_set(rules, "rules")
     path = _perfect_table_file(table, rules)
     if path is not None:
-        _read_table(check_table_path(path), rules.pieces, rules, mmap=True, verify=False)
+        check_table_file(path, rules.pieces, rules)
+
+
+def check_table_file(path: str | os.PathLike, n_pieces: int | None = None, rules: str | RuleSet = FINKEL) -> None:
+    """The errors of `load_table(path, n_pieces, rules=rules)` that the file's header and size show, reading
+    nothing else (no checksum, no values; a compact table is not decoded)."""
+    _read_table(check_table_path(path), n_pieces, rule_set(rules, "rules"), mmap=True, verify=False)
 
 
 def _perfect_table_file(table: Table | str | os.PathLike | None, rules: RuleSet) -> str | os.PathLike | None:

@@ -322,7 +322,7 @@ def solve_default_table(say: MessageFn, progress: ProgressFn | None = None, rule
     interrupted solve keeps its finished groups beside the table
     (<table>.partial) and the next call resumes from them.
     """
-    from rgou.solve import perfect_table_path, solve, warm_up_solver
+    from rgou.solve import InterruptedAfterWriting, perfect_table_path, solve, warm_up_solver
     from rgou.solve.checkpoint import interrupted_note
 
     path = perfect_table_path(rules)
@@ -335,6 +335,9 @@ def solve_default_table(say: MessageFn, progress: ProgressFn | None = None, rule
     try:
         warm_up_solver(rules, say)
         solve(pieces, out=path, progress=report, rules=rules)
+    except InterruptedAfterWriting:
+        say(f"the solved table is written ({path}); the next run reads it")
+        raise
     except KeyboardInterrupt:
         say(interrupted_note(path, "the next run resumes from them"))
         raise
