@@ -376,9 +376,10 @@ def write_together(contents: Mapping[PathLike, str | bytes]) -> None:
     """
     targets = _distinct_targets(list(contents))
     temps: list[str] = []
-    target = None
+    writing = None  # the output being written, as given (an error names it)
     try:
-        for target, content in zip(targets, contents.values()):
+        for given, target, content in zip(contents, targets, contents.values()):
+            writing = given
             fd, tmp = _mkstemp(target)
             temps.append(tmp)
             with os.fdopen(fd, "w" if isinstance(content, str) else "wb") as handle:
@@ -386,7 +387,7 @@ def write_together(contents: Mapping[PathLike, str | bytes]) -> None:
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(tmp, 0o666 & ~_UMASK)
-        target = None
+        writing = None
         with deferred_interrupts():
             _replace_all(temps, targets)
     except BaseException as e:
@@ -394,7 +395,7 @@ def write_together(contents: Mapping[PathLike, str | bytes]) -> None:
             with suppress(FileNotFoundError):
                 os.unlink(tmp)
         if isinstance(e, OSError):
-            raise _named(e, target if target is not None else _group_name(list(contents))) from e
+            raise _named(e, writing if writing is not None else _group_name(list(contents))) from e
         raise
 
 

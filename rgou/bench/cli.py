@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from rgou._io import check_outputs, write_together
+from rgou._io import check_outputs, check_writable_folder, write_together
 from rgou.bench.engine import bench_engine, bench_features, bench_search, bench_selfplay
 from rgou.bench.nn import bench_nn
 from rgou.bench.plots import PLOT_INSTALL, plot_report
@@ -132,6 +132,11 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(f"--plot needs matplotlib, which is not installed: {PLOT_INSTALL} (or run without --plot)")
     if args.plot and Path(args.plot).exists() and not Path(args.plot).is_dir():
         parser.error(f"--plot {args.plot} is a file; give a folder for the figures")
+    if args.plot:
+        try:
+            check_writable_folder(args.plot, "--plot")
+        except ValueError as e:
+            parser.error(str(e))
     log = (lambda msg: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     ctx = BenchContext(quick=args.quick, seed=args.seed, repeats=args.repeats, log=log)
     report = run(names, ctx)

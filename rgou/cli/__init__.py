@@ -86,7 +86,8 @@ class _BestEffort:
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
-    return f"rgou: warning: {message}\n"
+    kind = "" if category in (UserWarning, RuntimeWarning) else f"{category.__name__}: "  # rgou's own: plain
+    return f"rgou: warning: {kind}{message}\n"
 
 
 @contextmanager
