@@ -89,23 +89,26 @@ def _refuse_twice(paths: list[Path], what: str) -> None:
         seen.add(path.resolve())
 
 
-def refuse_shared_games(paths: list[Path], games: list[np.ndarray]) -> None:
-    """ValueError when two files hold games of the same id (games[i]: file i's unique ids).
+def refuse_shared_games(paths: list[Path], games: list[np.ndarray], ends: list[tuple[int, int]]) -> None:
+    """ValueError when two files hold games of the same id, but for one game that goes on into the next file.
 
-    The shards of one run hold disjoint games (`--first-game`); two runs that both
-    started at game 0 would be counted and split as one run's games (the split
-    by game put game k of both files on one side), and a copy counts its games twice.
+    games[i]: file i's unique game ids; ends[i]: the ids of its first and last rows. The shards of one run
+    hold disjoint games (`--first-game`), and a file split by rows continues its last game in the next; two
+    runs that both began at game 0 were counted and split as one run's games (game k of both files on one
+    side of the split by game), and a copy of a file counts its games twice.
     """
     ids = np.concatenate(games)
     owner = np.repeat(np.arange(len(games)), [len(g) for g in games])
-    order = np.argsort(ids, kind="stable")
-    twice = np.flatnonzero(ids[order][1:] == ids[order][:-1])
-    if twice.size:
-        first, second = owner[order[twice[0]]], owner[order[twice[0] + 1]]
+    order = np.argsort(ids, kind="stable")  # equal ids in file order
+    ids, owner = ids[order], owner[order]
+    for k in np.flatnonzero(ids[1:] == ids[:-1]):
+        game, first, second = int(ids[k]), int(owner[k]), int(owner[k + 1])
+        if second == first + 1 and ends[first][1] == game == ends[second][0]:
+            continue  # the last game of a file goes on at the start of the next
         raise ValueError(
-            f"--data: {paths[first]} and {paths[second]} both hold game {int(ids[order[twice[0]]])} "
-            f"({twice.size:,} game ids are in two files): the files of one run hold disjoint games; generate "
-            "another run's games with --first-game past the first run's (a copy of a file counts its games twice)"
+            f"--data: {paths[first]} and {paths[second]} both hold game {game}: the files of one run hold "
+            "different games; generate another run's games with --first-game past the first run's (a copy "
+            "of a file would count its games twice)"
         )
 
 
@@ -161,9 +164,11 @@ class ShardedData:
         games, counts = [], []
         shared: dict[str, set] = {key: set() for key in MIXABLE_META}  # JSON texts of each shard's value
         rules: dict[str, Path] = {}  # a shard of each rule set found
+        ends = []  # the game ids of each shard's first and last rows
         for path in paths:
             stored = _read(path, ("game_id",))
             rules.setdefault(data_rules(stored["meta"], str(path)), path)
+            ends.append((int(stored["game_id"][0]), int(stored["game_id"][-1])) if len(stored["game_id"]) else (-1, -1))
             ids, n = np.unique(stored["game_id"], return_counts=True)
             games.append(ids)
             counts.append(n.astype(np.int64))
@@ -175,7 +180,7 @@ class ShardedData:
             found = ", ".join(f"{name} ({path})" for name, path in rules.items())
             raise ValueError(f"the shards are of different rule sets: {found}; train one rule set at a time")
         meta["rules"] = next(iter(rules))
-        refuse_shared_games(paths, games)
+        refuse_shared_games(paths, games, ends)
         return cls(list(paths), np.array([c.sum() for c in counts], np.int64), games, counts, meta)
 
     def __len__(self) -> int:

@@ -930,8 +930,17 @@ def test_files_of_two_runs_that_share_game_ids_are_refused(tmp_path):
     shutil.copy(first, tmp_path / "copy.npz")
     for files in ([first, second], [first, tmp_path / "copy.npz"]):
         for in_memory in (False, True):
-            with pytest.raises(ValueError, match=re.escape(f"--data: {first} and {files[1]} both hold game 0 (")):
+            with pytest.raises(ValueError, match=re.escape(f"--data: {first} and {files[1]} both hold game 0: ")):
                 read_data([str(f) for f in files], in_memory=in_memory)
     generate_files(GenerateOptions(games=4, depth=1, seed=2, first_game=5), second, force=True)
     for in_memory in (False, True):
         assert read_data([str(first), str(second)], in_memory=in_memory).num_games == 9
+    data = load_dataset(first)
+    middle = int(np.flatnonzero(data.game_id == 2)[3])  # a file split by rows within game 2: it goes on
+    for k, rows in enumerate((slice(0, middle), slice(middle, None))):
+        data.subset(rows).save(tmp_path / f"part-{k}.npz")
+    parts = [str(tmp_path / "part-0.npz"), str(tmp_path / "part-1.npz")]
+    for in_memory in (False, True):
+        assert read_data(parts, in_memory=in_memory).num_games == 5
+    with pytest.raises(ValueError, match=re.escape("part-1.npz and ") + ".*" + re.escape("part-0.npz both hold")):
+        read_data(parts[::-1])  # in the other order it is a game in two places

@@ -399,7 +399,8 @@ def test_shards_come_in_the_kernels_dtypes(tmp_path, six_games):
     wide = {"state": arrays["state"].astype(np.int64), "move": arrays["move"].astype(np.int32),
             "value_target": arrays["value_target"].astype(np.float64), "outcome": arrays["outcome"].astype(np.int64),
             "game_id": arrays["game_id"].astype(np.int64)}  # fmt: skip
-    paths = [_write_npz(tmp_path / "a.npz", wide), _write_npz(tmp_path / "b.npz", arrays)]
+    later = {**arrays, "game_id": arrays["game_id"] + 6}  # the same games, as another run's: other ids
+    paths = [_write_npz(tmp_path / "a.npz", wide), _write_npz(tmp_path / "b.npz", later)]
     read = ShardedData.open(paths).read(0)
     assert {name: a.dtype for name, a in read.items()} == {name: a.dtype for name, a in arrays.items()}
     assert all(np.array_equal(read[name], arrays[name]) for name in STORED)

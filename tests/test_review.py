@@ -119,6 +119,10 @@ def test_rgou_review_prints_writes_json_and_a_plot(game, tmp_path, capsys, monke
     assert doc["exact"] is False and len(doc["decisions"]) == sum(t.move is not None for t in game.turns)
     assert doc["thresholds"] == {name: (None if top > 100 else top) for name, top in DOCUMENTED}
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from rgou.review import plot_review, review_game
+
+    plot_review(review_game(game), tmp_path / "library.png")  # the library's writer of the same figure
+    assert (tmp_path / "library.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["review", str(path), "--json", "-"]) == 0
     assert json.loads(capsys.readouterr().out)["turns"] == len(game.turns)
 
