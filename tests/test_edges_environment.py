@@ -213,10 +213,10 @@ KERNEL = textwrap.dedent(
 )
 
 
-def _kernel_run(folder: Path, cache: Path, **kwargs) -> subprocess.CompletedProcess:
+def _kernel_run(folder: Path, cache: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "NUMBA_CACHE_DIR": str(cache)}
     return subprocess.run([sys.executable, str(folder / "kernel.py")], cwd=folder, env=env, capture_output=True,
-                          text=True, timeout=300, **kwargs)  # fmt: skip
+                          text=True, timeout=300)  # fmt: skip
 
 
 def test_a_damaged_kernel_cache_is_compiled_again_and_repaired(tmp_path):
@@ -242,12 +242,10 @@ def test_a_damaged_kernel_cache_is_compiled_again_and_repaired(tmp_path):
 def test_a_kernel_cache_that_cannot_be_saved_is_a_warning(tmp_path):
     """A full disk under the cache folder ended the run after its compile, naming no file."""
     (tmp_path / "kernel.py").write_text(KERNEL)
-    limit = resource.getrlimit(resource.RLIMIT_FSIZE)
-
-    def small_files():
-        resource.setrlimit(resource.RLIMIT_FSIZE, (64, limit[1]))
-
-    run = _kernel_run(tmp_path, tmp_path / "cache", preexec_fn=small_files)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    small_files = ["bash", "-c", 'ulimit -f 1 && exec "$@"', "_"]  # files of at most 1 KiB: the kernel's is larger
+    run = subprocess.run([*small_files, sys.executable, str(tmp_path / "kernel.py")], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
     assert run.returncode == 0 and run.stdout.split() == ["42", "1"]
     assert f"cannot save compiled kernels in {tmp_path / 'cache'}" in run.stderr
     assert "the next run compiles them again" in run.stderr
