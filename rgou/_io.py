@@ -324,8 +324,12 @@ def _held_signals() -> Iterator[None]:
     try:
         yield
     finally:
-        for signum, handler in zip(held, previous, strict=True):
-            signal.signal(signum, handler)
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, held)  # a signal now would find one handler put back
+        try:
+            for signum, handler in zip(held, previous, strict=True):
+                signal.signal(signum, handler)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # one that came meanwhile goes to its own handler
     if caught:
         raise KeyboardInterrupt
 

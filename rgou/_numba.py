@@ -47,6 +47,7 @@ trainer for the next minibatch's rows.
 import hashlib
 import json
 import os
+import pickle
 import subprocess
 import sys
 import tempfile
@@ -181,6 +182,15 @@ class _SafeCacheFile(caching.IndexDataCacheFile):
             raise OSError(f"damaged cache file {name}") from error
 
 
+# What unpickling and rebuilding a damaged cache entry raises (a MemoryError or RecursionError is not caught).
+DAMAGED_ENTRY = (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError, TypeError,
+                 IndexError, KeyError)  # fmt: skip
+
+
+class KernelCacheWarning(RuntimeWarning):
+    """rgou's kernel cache could not be saved: the run goes on, the next one compiles again."""
+
+
 class _SafeFunctionCache(caching.FunctionCache):
     """Numba's cache of one kernel, where a save that fails (a full disk, a cache folder removed meanwhile) is
     a warning and a load that fails is a miss: the kernel is compiled, as without a cache."""
@@ -188,7 +198,7 @@ class _SafeFunctionCache(caching.FunctionCache):
     def load_overload(self, sig, target_context):
         try:
             return super().load_overload(sig, target_context)
-        except Exception:  # what a damaged entry raises as it is rebuilt
+        except DAMAGED_ENTRY:  # a damaged entry, as it is unpickled and rebuilt
             return None
 
     def save_overload(self, sig, data):
@@ -198,7 +208,7 @@ class _SafeFunctionCache(caching.FunctionCache):
             warnings.warn(
                 f"cannot save compiled kernels in {self._cache_path} ({error.strerror or error}); "
                 "the next run compiles them again",
-                RuntimeWarning,
+                KernelCacheWarning,
                 stacklevel=2,
             )
 

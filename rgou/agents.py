@@ -572,8 +572,10 @@ def absolute_spec(spec: str | None) -> str | None:
     if spec is None or not spec_inputs(spec):
         return spec
     head, _, rest = spec.partition(":")  # the file follows the first colon: ml...:FILE[:MODE], perfect:FILE
-    written = rest if head == "perfect" else _parse_ml(spec)[2]  # as written: Path("./m.json") is "m.json"
-    return f"{head}:{os.path.abspath(written)}{rest[len(written) :]}"
+    if head == "perfect":
+        return f"perfect:{os.path.join(os.getcwd(), rest)}"
+    _, _, model, mode = _parse_ml(spec)  # the file as written (Path("./m.json") is "m.json"); the mode always
+    return f"{head}:{os.path.join(os.getcwd(), model)}:{mode}"  # joined, not normalised: a/link/.. stays
 
 
 ML_AGENTS = ("ml", "ml-1", "ml-2", "ml+")  # the ML specs a model file completes (`ml_spec`)

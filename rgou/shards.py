@@ -89,25 +89,35 @@ def _refuse_twice(paths: list[Path], what: str) -> None:
         seen.add(path.resolve())
 
 
-def refuse_shared_games(paths: list[Path], games: list[np.ndarray], ends: list[tuple[int, int]]) -> None:
+RUN_KEYS = ("seed", "first_game", "games", "rules")  # what one run's files share in their meta (a split by rows)
+
+
+def refuse_shared_games(
+    paths: list[Path], games: list[np.ndarray], ends: list[tuple[int, int]], metas: list[dict]
+) -> None:
     """ValueError when two files hold games of the same id, but for one game that goes on into the next file.
 
-    games[i]: file i's unique game ids; ends[i]: the ids of its first and last rows. The shards of one run
-    hold disjoint games (`--first-game`), and a file split by rows continues its last game in the next; two
-    runs that both began at game 0 were counted and split as one run's games (game k of both files on one
-    side of the split by game), and a copy of a file counts its games twice.
+    games[i]: file i's unique game ids; ends[i]: the ids of its first and last rows; metas[i]: its meta. The
+    shards of one run hold disjoint games (`--first-game`). A file of one run split by rows (the same run's
+    meta) continues its last game at the start of the next non-empty file, in the order given. Two runs that
+    both began at game 0 were counted and split as one run's games (game k of both files on one side of the
+    split by game), and a copy of a file counts its games twice.
     """
+    filled = [i for i in range(len(games)) if len(games[i])]
+    following = dict(zip(filled, filled[1:]))
     ids = np.concatenate(games)
     owner = np.repeat(np.arange(len(games)), [len(g) for g in games])
     order = np.argsort(ids, kind="stable")  # equal ids in file order
     ids, owner = ids[order], owner[order]
     for k in np.flatnonzero(ids[1:] == ids[:-1]):
         game, first, second = int(ids[k]), int(owner[k]), int(owner[k + 1])
-        if second == first + 1 and ends[first][1] == game == ends[second][0]:
-            continue  # the last game of a file goes on at the start of the next
+        one_run = all(metas[first].get(key) == metas[second].get(key) is not None for key in RUN_KEYS)
+        if following.get(first) == second and one_run and ends[first][1] == game == ends[second][0]:
+            continue  # the last game of a file goes on at the start of the next, in one run's files
         raise ValueError(
             f"--data: {paths[first]} and {paths[second]} both hold game {game}: the files of one run hold "
-            "different games; generate another run's games with --first-game past the first run's (a copy "
+            "different games, and a game may go on only from the end of one file into the start of the next "
+            "(in the order given); generate another run's games with --first-game past the first run's (a copy "
             "of a file would count its games twice)"
         )
 
@@ -164,11 +174,12 @@ class ShardedData:
         games, counts = [], []
         shared: dict[str, set] = {key: set() for key in MIXABLE_META}  # JSON texts of each shard's value
         rules: dict[str, Path] = {}  # a shard of each rule set found
-        ends = []  # the game ids of each shard's first and last rows
+        ends, metas = [], []  # the game ids of each shard's first and last rows, and its meta
         for path in paths:
             stored = _read(path, ("game_id",))
             rules.setdefault(data_rules(stored["meta"], str(path)), path)
             ends.append((int(stored["game_id"][0]), int(stored["game_id"][-1])) if len(stored["game_id"]) else (-1, -1))
+            metas.append(stored["meta"])
             ids, n = np.unique(stored["game_id"], return_counts=True)
             games.append(ids)
             counts.append(n.astype(np.int64))
@@ -180,7 +191,7 @@ class ShardedData:
             found = ", ".join(f"{name} ({path})" for name, path in rules.items())
             raise ValueError(f"the shards are of different rule sets: {found}; train one rule set at a time")
         meta["rules"] = next(iter(rules))
-        refuse_shared_games(paths, games, ends)
+        refuse_shared_games(paths, games, ends, metas)
         return cls(list(paths), np.array([c.sum() for c in counts], np.int64), games, counts, meta)
 
     def __len__(self) -> int:

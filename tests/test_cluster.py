@@ -142,8 +142,11 @@ def test_workers_read_an_agents_file_named_relative_to_this_folder(tmp_path, cli
     save_weights("m.json", load_model("default"))
     assert absolute_spec("ml-1+:m.json:value") == f"ml-1+:{tmp_path / 'm.json'}:value"
     assert absolute_spec("perfect:t.table") == f"perfect:{tmp_path / 't.table'}" and absolute_spec("ml+") == "ml+"
-    assert absolute_spec("ml-2:./sub/./m.json:policy") == f"ml-2:{tmp_path / 'sub' / 'm.json'}:policy"  # as written
-    assert absolute_spec("perfect:.//t.table") == f"perfect:{tmp_path / 't.table'}"
+    assert absolute_spec("ml-2:./sub/./m.json:policy") == f"ml-2:{tmp_path}/./sub/./m.json:policy"  # as written
+    assert absolute_spec("perfect:.//t.table") == f"perfect:{tmp_path}/.//t.table"
+    assert absolute_spec("ml+:m.json") == f"ml+:{tmp_path / 'm.json'}:value"  # the mode, written out
+    (tmp_path / "default").write_text("")  # a file named as the shipped model is the file, read here and there
+    assert absolute_spec("ml:policy") == f"ml:{tmp_path / 'default'}:policy"
     result = match_sharded("ml:./m.json", "random", 8, seed=3, chunks=2, client=client)
     assert result.a == "ml:./m.json" and result.games == 8
 

@@ -329,3 +329,26 @@ def test_an_old_file_renamed_aside_by_a_killed_run_is_put_back(tmp_path):
     assert remove_stale_temps(target) == 1 and target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
     aside.write_text("older")  # beside a target that is there: a stale copy, removed
     assert remove_stale_temps(target) == 1 and target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
+
+
+def test_a_signal_while_the_held_signals_are_put_back_leaves_both_handlers_back(monkeypatch):
+    """A diff review: a Ctrl-C between putting back SIGINT's handler and SIGTERM's left SIGTERM caught by the
+    held block's handler for good (a later SIGTERM did nothing)."""
+    import signal
+
+    from rgou._io import deferred_interrupts
+
+    before = signal.getsignal(signal.SIGTERM)
+    real = signal.signal
+
+    def then_ctrl_c(signum, handler):
+        previous = real(signum, handler)
+        if signum == signal.SIGINT and handler is signal.default_int_handler:  # SIGINT's handler put back
+            os.kill(os.getpid(), signal.SIGINT)
+        return previous
+
+    monkeypatch.setattr(signal, "signal", then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_interrupts():
+            pass
+    assert signal.getsignal(signal.SIGTERM) is before

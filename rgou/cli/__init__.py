@@ -86,7 +86,7 @@ class _BestEffort:
 
 
 def _one_line_warning(message, category, filename, lineno, line=None) -> str:
-    kind = "" if category in (UserWarning, RuntimeWarning) else f"{category.__name__}: "  # rgou's own: plain
+    kind = "" if category.__module__.startswith("rgou") else f"{category.__name__}: "  # rgou's own: plain
     return f"rgou: warning: {kind}{message}\n"
 
 

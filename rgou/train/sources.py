@@ -56,12 +56,12 @@ def read_data(sources: list[str], in_memory: bool = False, allow_incomplete: boo
     if len(found) > 1:
         named = ", ".join(f"{rules} ({path})" for rules, path in found.items())
         raise ValueError(f"--data: the files are of different rule sets: {named}; train one rule set at a time")
-    if len(parts) > 1:
-        ends = [(int(p.game_id[0]), int(p.game_id[-1])) if len(p.game_id) else (-1, -1) for p in parts]
-        refuse_shared_games(paths, [np.unique(part.game_id) for part in parts], ends)
     if len(parts) == 1:
         return parts[0]
-    meta = {**parts[0].meta, "sources": [str(p) for p in paths], "games": sum(p.num_games for p in parts)}
+    ends = [(int(p.game_id[0]), int(p.game_id[-1])) if len(p.game_id) else (-1, -1) for p in parts]
+    refuse_shared_games(paths, [np.unique(part.game_id) for part in parts], ends, [part.meta for part in parts])
+    games = len(np.unique(np.concatenate([part.game_id for part in parts])))  # a game split by rows: once
+    meta = {**parts[0].meta, "sources": [str(p) for p in paths], "games": games}
     return Dataset.concatenate(parts, meta)
 
 
