@@ -9,8 +9,8 @@ a table), an existing file without `--force`, a folder that cannot be
 written to. `atomic_write` then writes through a temporary file beside
 the target: a failed or interrupted write leaves the target as it was and
 removes the temporary file; `atomic_write_many` and `write_together` replace
-several files together, all or none. Temporary files are named ``.NAME.rgou-HOST-PID-XXXX.tmp``: one
-left by a killed run (SIGKILL, a machine taken away) is removed by the next
+several files together, all or none. Temporary files are named
+``.NAME.rgou-HOST-PID-XXXX.tmp``: one left by a killed run (SIGKILL, a machine taken away) is removed by the next
 run into the same output once its process is gone. Files get the usual
 permissions (0666 less the umask), not mkstemp's private 0600; a symlinked
 target is written through the link.
@@ -275,17 +275,12 @@ def atomic_write(path: PathLike, mode: str = "wb") -> Iterator[IO]:
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)
+            _seal(handle, tmp)
         os.replace(tmp, path)
-    except OSError as e:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise _named(e, path) from e
-    except BaseException:
-        with suppress(FileNotFoundError):
-            os.unlink(tmp)
+    except BaseException as e:
+        _discard([tmp])
+        if isinstance(e, OSError):
+            raise _named(e, path) from e
         raise
     with suppress(OSError):  # make the rename itself durable
         folder = os.open(path.parent, os.O_RDONLY)
@@ -324,12 +319,10 @@ def _held_signals() -> Iterator[None]:
     try:
         yield
     finally:
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, held)  # a signal now would find one handler put back
-        try:
-            for signum, handler in zip(held, previous, strict=True):
-                signal.signal(signum, handler)
+        try:  # a signal that comes once SIGINT's handler is back raises here: SIGTERM's is put back all the same
+            signal.signal(signal.SIGINT, previous[0])
         finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # one that came meanwhile goes to its own handler
+            signal.signal(signal.SIGTERM, previous[1])
     if caught:
         raise KeyboardInterrupt
 
@@ -351,19 +344,14 @@ def atomic_write_many(paths: list[PathLike], modes: list[str]) -> Iterator[list[
             handles.append(os.fdopen(fd, mode))
         yield handles
         for handle, tmp in zip(handles, temps):
-            handle.flush()
-            os.fsync(handle.fileno())
-            handle.close()
-            os.chmod(tmp, 0o666 & ~_UMASK)
+            _seal(handle, tmp)
         with deferred_interrupts():
             _replace_all(temps, targets)
     except BaseException as e:
         for handle in handles:
             with suppress(OSError):
                 handle.close()
-        for tmp in temps:
-            with suppress(FileNotFoundError):
-                os.unlink(tmp)
+        _discard(temps)
         if isinstance(e, OSError):
             raise _named(e, _group_name(paths)) from e
         raise
@@ -388,19 +376,30 @@ def write_together(contents: Mapping[PathLike, str | bytes]) -> None:
             temps.append(tmp)
             with os.fdopen(fd, "w" if isinstance(content, str) else "wb") as handle:
                 handle.write(content)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o666 & ~_UMASK)
+                _seal(handle, tmp)
         writing = None
         with deferred_interrupts():
             _replace_all(temps, targets)
     except BaseException as e:
-        for tmp in temps:
-            with suppress(FileNotFoundError):
-                os.unlink(tmp)
+        _discard(temps)
         if isinstance(e, OSError):
             raise _named(e, writing if writing is not None else _group_name(list(contents))) from e
         raise
+
+
+def _seal(handle: IO, tmp: str) -> None:
+    """Flush a temporary file to disk and close it, with the usual permissions (0666 less the umask)."""
+    handle.flush()
+    os.fsync(handle.fileno())
+    handle.close()
+    os.chmod(tmp, 0o666 & ~_UMASK)
+
+
+def _discard(temps: list[str]) -> None:
+    """Remove the temporary files of a write that failed or was interrupted."""
+    for tmp in temps:
+        with suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def _group_name(paths: list[PathLike]) -> str:

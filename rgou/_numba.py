@@ -157,34 +157,27 @@ def prefetch(typingctx, array, index):
     return types.void(array, index), codegen
 
 
+# What unpickling and rebuilding a damaged cache entry raises (a MemoryError or RecursionError is not caught).
+DAMAGED_ENTRY = (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError, TypeError,
+                 IndexError, KeyError)  # fmt: skip
+
+
 class _SafeCacheFile(caching.IndexDataCacheFile):
-    """Numba's cache files, where a damaged file is a miss.
+    """Numba's cache files, where a damaged index is an empty one.
 
     Numba counts only a missing file as a miss: an index or data file cut short
     (a full disk, a copy) raised UnpicklingError or EOFError in every later run,
     and a save that failed (a full disk under the cache folder) ended the run
-    after its compile, naming no file. A cache only saves time, so rgou then
-    compiles (`_SafeFunctionCache`), and the next save replaces the damaged file.
+    after its compile, naming no file. A load that fails is a miss
+    (`_SafeFunctionCache`); a save reads the index first, so a damaged one
+    reads as empty here, and the save replaces it.
     """
 
     def _load_index(self):
         try:
             return super()._load_index()
-        except Exception:  # any damage (Numba's own misses return {} already)
+        except DAMAGED_ENTRY:
             return {}
-
-    def _load_data(self, name):
-        try:
-            return super()._load_data(name)
-        except OSError:
-            raise
-        except Exception as error:  # `load` counts an OSError as a miss
-            raise OSError(f"damaged cache file {name}") from error
-
-
-# What unpickling and rebuilding a damaged cache entry raises (a MemoryError or RecursionError is not caught).
-DAMAGED_ENTRY = (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError, TypeError,
-                 IndexError, KeyError)  # fmt: skip
 
 
 class KernelCacheWarning(RuntimeWarning):

@@ -338,17 +338,21 @@ def test_a_signal_while_the_held_signals_are_put_back_leaves_both_handlers_back(
 
     from rgou._io import deferred_interrupts
 
-    before = signal.getsignal(signal.SIGTERM)
-    real = signal.signal
+    before, real, calls = signal.getsignal(signal.SIGTERM), signal.signal, []
+    ctrl_c = real(signal.SIGINT, signal.default_int_handler)  # whatever an earlier test left: Python's own
 
     def then_ctrl_c(signum, handler):
         previous = real(signum, handler)
-        if signum == signal.SIGINT and handler is signal.default_int_handler:  # SIGINT's handler put back
+        calls.append(signum)
+        if calls.count(signal.SIGINT) == 2:  # SIGINT's handler put back, SIGTERM's not yet
             os.kill(os.getpid(), signal.SIGINT)
         return previous
 
     monkeypatch.setattr(signal, "signal", then_ctrl_c)
-    with pytest.raises(KeyboardInterrupt):
-        with deferred_interrupts():
-            pass
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with deferred_interrupts():
+                pass
+    finally:
+        real(signal.SIGINT, ctrl_c)
     assert signal.getsignal(signal.SIGTERM) is before

@@ -130,9 +130,9 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(str(e))
     if args.plot and importlib.util.find_spec("matplotlib") is None:  # before the run, not after it
         parser.error(f"--plot needs matplotlib, which is not installed: {PLOT_INSTALL} (or run without --plot)")
-    if args.plot and Path(args.plot).exists() and not Path(args.plot).is_dir():
-        parser.error(f"--plot {args.plot} is a file; give a folder for the figures")
     if args.plot:
+        if Path(args.plot).exists() and not Path(args.plot).is_dir():
+            parser.error(f"--plot {args.plot} is a file; give a folder for the figures")
         try:
             check_writable_folder(args.plot, "--plot")
         except ValueError as e:
