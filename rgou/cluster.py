@@ -26,6 +26,7 @@ import os
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
@@ -78,11 +79,13 @@ def _result(future: Any, kept: str) -> Any:
 
 @contextmanager
 def _sigint_held() -> Iterator[None]:
-    """Start processes that never see the terminal's Ctrl-C; a Ctrl-C meanwhile is raised once the block ends.
+    """Start processes that never see the terminal's Ctrl-C.
 
-    SIGINT is ignored during the block (processes started then inherit that,
-    across exec) and blocked in this thread, so that a press stays pending
-    instead of being discarded; it is delivered when the block ends.
+    SIGINT is ignored during the block: processes started then inherit that,
+    across exec. It is also blocked in this thread, which keeps a press
+    pending only if the kernel picks this thread for it; Dask's threads and
+    workers do not inherit the mask (measured), so a press while they start
+    is most often lost (the docs ask for a second press).
     """
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
         yield
@@ -121,6 +124,7 @@ def connect(scheduler: str, workers: int | None = None):
 
 
 CONNECT_SECONDS = 20  # for a scheduler to answer: Dask's own timeout bounds the connection, not its handshake
+CONNECT_GRACE = 5  # seconds past Dask's own timeout before the wait gives up
 
 
 def _remote_client(client_type: Any, scheduler: str):
@@ -130,20 +134,39 @@ def _remote_client(client_type: Any, scheduler: str):
     scheduler held the handshake for good (a web server), or answered bytes
     read as a message length of exabytes (a MemoryError). So the client is
     made in a thread (a daemon: one that never answers is left behind) and
-    waited for.
+    waited for; a client made after the wait is closed by that thread.
     """
     made: dict[str, Any] = {}
+    lock, answered = threading.Lock(), threading.Event()
 
     def attempt() -> None:
         try:
-            made["client"] = client_type(scheduler, timeout=f"{CONNECT_SECONDS}s")
+            client = client_type(scheduler, timeout=f"{CONNECT_SECONDS}s")
         except BaseException as e:  # handed to the caller's thread
-            made["error"] = e
+            with lock:
+                made["error"] = e
+            answered.set()
+            # The half-made client goes now, in this thread: its __del__ may wait 40 s on Dask's loop, and
+            # held by the traceback it went wherever garbage was next collected (the next attempt, measured).
+            traceback.clear_frames(e.__traceback__)
+            return
+        with lock:
+            late = made.setdefault("client", client) is not client
+        answered.set()
+        if late:  # the caller gave up waiting: no one else will close it
+            try:
+                close_client(client)
+            except Exception:  # nothing to report it to
+                pass
 
     thread = threading.Thread(target=attempt, name="rgou-connect", daemon=True)
     thread.start()
-    thread.join(CONNECT_SECONDS + 5)
-    if thread.is_alive():
+    answered.wait(CONNECT_SECONDS + CONNECT_GRACE)
+    with lock:
+        gave_up = not made
+        if gave_up:
+            made["client"] = None  # taken: a client made from now on is closed by its thread
+    if gave_up:
         raise ValueError(
             f"--scheduler {scheduler}: nothing answered as a Dask scheduler within {CONNECT_SECONDS} s "
             "(is the address a Dask scheduler's, e.g. tcp://HOST:8786?)"

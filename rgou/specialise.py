@@ -48,6 +48,7 @@ RULE_AWARE = (
     "rgou.solve.index",
     "rgou.solve.lookup",
     "rgou.solve.units",
+    "rgou.solve.sweep",
     "rgou.solve.solver",
 )
 

@@ -250,3 +250,28 @@ def test_an_address_that_is_no_dask_scheduler_is_named_in_bounded_time(monkeypat
         for conn in held:
             conn.close()
     assert time.perf_counter() - start < 30
+
+
+def test_a_client_made_after_the_wait_is_closed(monkeypatch):
+    """A review: a scheduler that answered after the wait gave up left a connected client behind, unclosed."""
+    import threading
+
+    import rgou.cluster
+
+    monkeypatch.setattr(rgou.cluster, "CONNECT_SECONDS", 0)
+    monkeypatch.setattr(rgou.cluster, "CONNECT_GRACE", 0.2)
+    answer, closed = threading.Event(), threading.Event()
+
+    class LateClient:
+        cluster = None
+
+        def __init__(self, address, timeout):
+            answer.wait(30)
+
+        def close(self, **kwargs):
+            closed.set()
+
+    with pytest.raises(ValueError, match="nothing answered as a Dask scheduler"):
+        rgou.cluster._remote_client(LateClient, "tcp://127.0.0.1:8786")
+    answer.set()
+    assert closed.wait(30)

@@ -110,6 +110,30 @@ def test_the_command_ignores_signals_once_it_has_returned(monkeypatch):
             signal.signal(signum, handler)
 
 
+CTRL_C_DURING_IMPORTS = """
+import builtins, os, signal, sys
+real = builtins.__import__
+def importing(name, *args, **kwargs):
+    if name == "numpy":  # the command's libraries load: press Ctrl-C
+        os.kill(os.getpid(), signal.SIGINT)
+    return real(name, *args, **kwargs)
+from rgou.cli import run
+assert "numpy" not in sys.modules  # the command's own handling starts before its libraries load
+builtins.__import__ = importing
+sys.argv = ["rgou", "--help"]
+run()
+"""
+
+
+def test_ctrl_c_while_the_command_loads_is_one_line():
+    """A review: a Ctrl-C in the command's first second (Numba and NumPy loading) printed a traceback."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", CTRL_C_DURING_IMPORTS], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "rgou: interrupted\n")
+
+
 def test_closing_a_cluster_after_ctrl_c_keeps_the_ctrl_c():
     """A review: closing the client timed out after a Ctrl-C, and the run ended in "timed out", status 2."""
     from rgou.cluster import CLOSE_TIMEOUT, close_client

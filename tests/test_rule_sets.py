@@ -564,7 +564,7 @@ def test_each_rule_sets_table_is_the_reference_solve(name, n):
     indices = np.array([kernels.state_index(s) for s in states])
     count = position_count(n, name)
     assert np.array_equal(np.bincount(indices, minlength=count), np.full(count, 2))
-    assert specialise("rgou.solve.solver", name).bellman_residual(n, table.values) < 1e-7  # float32 storage
+    assert specialise("rgou.solve.sweep", name).bellman_residual(n, table.values) < 1e-7  # float32 storage
     assert table.rules == name and table.values.shape == (count,)
 
 

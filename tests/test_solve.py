@@ -33,9 +33,10 @@ from rgou.solve import (
     win_probability,
 )
 from rgou.solve import solver as solver_module
+from rgou.solve import sweep as sweep_module
 from rgou.solve import table as table_module
 from rgou.solve.index import COUNT
-from rgou.solve.solver import bellman_residual
+from rgou.solve.sweep import bellman_residual
 from rgou.solve.table import write_array_file
 from rgou.specialise import specialise
 
@@ -530,13 +531,13 @@ def test_a_move_lowers_the_unit_level_by_at_most_its_capture_drop(name):
     assert attained > 0  # the bound is tight: some capture lowers the level by exactly the drop
 
 
-def _check_unit_spans(s, u, n, hi, lo, units):
+def _check_unit_spans(s, u, ix, n, hi, lo, units):
     """Each unit's span (`unit_span`) holds its positions as `encode` numbers them, its twin's their colour swaps,
     and pair r's colour swap is at twin + SWAP_RANK[cm, co, r] (where `sweep_unit` finds it).
 
     Returns the group-local indices the units and their twins cover.
     """
-    group_start, _ = s.group_range(n, hi, lo)
+    group_start, _ = ix.group_range(n, hi, lo)
     covered = set()
     for unit in units:
         lane_m, lane_o, em, eo, pieces = u.unit_fields(unit)
@@ -560,17 +561,17 @@ def test_a_units_span_and_its_twins_are_where_encode_puts_its_positions_and_thei
     # request_unit prefetches the span of the colour swaps:
     # both against `encode`, for every unit of the 3-piece game, and for units of the smallest game in which the
     # private squares cannot hold every piece off the lane (their caps bind).
-    s, u = specialise("rgou.solve.solver", name), specialise("rgou.solve.units", name)
-    for hi, lo in s.solve_order(3):
+    s, u, ix = (specialise(f"rgou.solve.{module}", name) for module in ("sweep", "units", "index"))
+    for hi, lo in ix.solve_order(3):
         units, _, _ = u.group_units(3, hi, lo)
-        start, stop = s.group_range(3, hi, lo)
-        assert _check_unit_spans(s, u, 3, hi, lo, units) == set(range(stop - start))  # the group, no more
+        start, stop = ix.group_range(3, hi, lo)
+        assert _check_unit_spans(s, u, ix, 3, hi, lo, units) == set(range(stop - start))  # the group, no more
     n = s.PRIVATE_SIZE + 1
     units, _, _ = u.group_units(n, 0, 0)
     sample = units[np.random.default_rng(1).choice(units.size, 300, replace=False)]
     capped = [k for k in sample if u.LANE_POPCOUNT[u.unit_fields(k)[0]] == 0]  # every mover's piece off the lane
     assert capped
-    _check_unit_spans(s, u, n, 0, 0, sample)
+    _check_unit_spans(s, u, ix, n, 0, 0, sample)
 
 
 def _legal_moves(s, n, mover, opponent, fm):
@@ -585,7 +586,7 @@ def _legal_moves(s, n, mover, opponent, fm):
             yield (source, roll, *s.move_outcome(mover, opponent, source, roll))
 
 
-def _check_successor_blocks(s, n, indices):
+def _check_successor_blocks(s, ix, n, indices):
     """Every legal move of the positions at `indices` (visited in that order, one cache for all): the successor's
     index as `choices` computes it from its cached `successor_block` is the one `encode` gives, and so is the kind.
 
@@ -595,7 +596,7 @@ def _check_successor_blocks(s, n, indices):
     checked = 0
     for index in indices:
         mover, opponent, fm, fo = s.decode(n, int(index))
-        group_start = s.group_range(n, max(fm, fo), min(fm, fo))[0]
+        group_start = ix.group_range(n, max(fm, fo), min(fm, fo))[0]
         s.successor_blocks(mover, opponent, fm, fo, blocks)
         pm, po = s.private_bits(mover), s.private_bits(opponent)
         for source, roll, kind, m2, o2 in _legal_moves(s, n, mover, opponent, fm):
@@ -630,20 +631,20 @@ def test_a_moves_cached_successor_block_gives_the_index_encode_gives(name):
     # (`successor_blocks`): every move of the 2-piece game, and runs of consecutive positions of the smallest
     # game in which the caps on the private squares bind, one cache throughout (so it is emptied when the
     # lanes change, and reused while they stay).
-    s = specialise("rgou.solve.solver", name)
-    assert _check_successor_blocks(s, 2, range(int(s.COUNT[2]))) > 10_000
+    s, ix = specialise("rgou.solve.sweep", name), specialise("rgou.solve.index", name)
+    assert _check_successor_blocks(s, ix, 2, range(int(s.COUNT[2]))) > 10_000
     n = s.PRIVATE_SIZE + 1
     starts = np.random.default_rng(2).integers(0, s.COUNT[n] - 100, 12)
-    assert _check_successor_blocks(s, n, [i for start in starts for i in range(start, start + 100)]) > 1_000
+    assert _check_successor_blocks(s, ix, n, [i for start in starts for i in range(start, start + 100)]) > 1_000
 
 
-def _check_unit_drift_bound(s, u, n, hi, lo, rng):
+def _check_unit_drift_bound(s, u, ix, n, hi, lo, rng):
     """For random drifts of the units of group {hi, lo}: each unit's `unit_drift_bound`, from either side, is at
     least the drift of the unit that sweeps each successor in the group of each move of each of its positions.
 
     Returns (moves checked, units whose bound is below the largest drift of the group).
     """
-    start, _ = s.group_range(n, hi, lo)
+    start, _ = ix.group_range(n, hi, lo)
     units, _, _ = u.group_units(n, hi, lo)
     unit_of = u.unit_map(hi, lo, units)
     drift = rng.random(units.size)
@@ -681,10 +682,10 @@ def test_a_units_drift_bound_covers_the_units_of_every_move_of_its_positions(nam
     # A full sweep lets a position follow its recorded moves while its margin exceeds how far the values they
     # may read moved: bounded by the changes of the units its moves lead to (`unit_drift_bound`), checked
     # against every legal move of every position of the 3-piece game's groups.
-    s, u = specialise("rgou.solve.solver", name), specialise("rgou.solve.units", name)
+    s, u, ix = (specialise(f"rgou.solve.{module}", name) for module in ("sweep", "units", "index"))
     rng = np.random.default_rng(3)
     for hi, lo in ((0, 0), (1, 0), (2, 1)):
-        checked, below = _check_unit_drift_bound(s, u, 3, hi, lo, rng)
+        checked, below = _check_unit_drift_bound(s, u, ix, 3, hi, lo, rng)
         assert checked > 1_000
         assert below > 0  # a bound by unit, not the group's largest
 
@@ -707,19 +708,19 @@ def test_swap_rank_is_the_rank_of_the_pair_with_the_players_private_squares_exch
 @example(float(np.nextafter(2.0, 0.0)))
 @example(float(np.finfo(np.float32).max) * (1 + 2.0**-24))  # float32 rounds it up to inf
 def test_a_margin_is_stored_as_a_lower_bound(h):
-    code = solver_module.margin_code(h)
-    assert 0 <= code <= solver_module.NO_CHOICE
-    stored = solver_module.margin_value(np.uint16(code))  # as the solver reads it from its uint16 array
-    assert stored == solver_module.margin_value(code)
+    code = sweep_module.margin_code(h)
+    assert 0 <= code <= sweep_module.NO_CHOICE
+    stored = sweep_module.margin_value(np.uint16(code))  # as the solver reads it from its uint16 array
+    assert stored == sweep_module.margin_value(code)
     mantissa_bits = np.finfo(np.float32).nmant
     if not h > 0.0:  # 0, negative, NaN: no margin, and a position without one is never followed
-        assert code == solver_module.NO_MARGIN and stored == 0.0
+        assert code == sweep_module.NO_MARGIN and stored == 0.0
     elif h == np.inf:
-        assert code == solver_module.NO_CHOICE and stored == np.inf
+        assert code == sweep_module.NO_CHOICE and stored == np.inf
     elif h >= float(np.finfo(np.float32).max):
-        assert code < solver_module.NO_CHOICE and 0.0 < stored <= h
+        assert code < sweep_module.NO_CHOICE and 0.0 < stored <= h
     elif h >= float(np.finfo(np.float32).tiny):  # normal float32: the float32 at or below h, 7 bits of mantissa kept
-        kept = 2.0 ** (solver_module.MARGIN_SHIFT - mantissa_bits)
+        kept = 2.0 ** (sweep_module.MARGIN_SHIFT - mantissa_bits)
         assert h * (1 - kept) * (1 - 2.0**-mantissa_bits) <= stored <= h
     else:
         assert 0.0 <= stored <= h
@@ -727,11 +728,11 @@ def test_a_margin_is_stored_as_a_lower_bound(h):
 
 def test_every_margin_code_is_the_largest_whose_value_is_at_most_its_margin():
     # The codes are ordered as their values, and a margin just below a code's value gets the code below it.
-    codes = np.arange(1, solver_module.NO_CHOICE + 1)
-    values = np.array([solver_module.margin_value(c) for c in codes])
+    codes = np.arange(1, sweep_module.NO_CHOICE + 1)
+    values = np.array([sweep_module.margin_value(c) for c in codes])
     assert np.all(np.diff(values) > 0)
-    assert [solver_module.margin_code(v) for v in values] == list(codes)
-    below = [solver_module.margin_code(float(np.nextafter(v, 0.0))) for v in values]
+    assert [sweep_module.margin_code(v) for v in values] == list(codes)
+    below = [sweep_module.margin_code(float(np.nextafter(v, 0.0))) for v in values]
     assert below == list(codes - 1)
 
 

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from rgou.agents import make_agent
-from rgou.cli import build_parser, main
+from rgou.cli import main
+from rgou.cli.args import build_parser
 from rgou.dataset import Dataset
 from rgou.nn.layout import init_params
 from rgou.selfplay import generate

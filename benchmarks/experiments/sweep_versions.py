@@ -1,15 +1,16 @@
 """Sweeps of one group of the 7-piece game, two or more versions of the solver side by side in one process.
 
     git show 1627961:rgou/solve/solver.py > /tmp/solver_before.py
-    python benchmarks/experiments/sweep_versions.py /tmp/solver_before.py rgou/solve/solver.py [--threads 1]
+    python benchmarks/experiments/sweep_versions.py /tmp/solver_before.py rgou/solve/sweep.py [--threads 1]
 
-Each file is loaded as a module of its own (it imports the installed rgou's index and rules). From the solved
-values of the group ({1, 0} unless --group says otherwise; the table from `rgou solve --pieces 7` in the cache
-folder), each version records its best moves with one full sweep, then the versions' following sweeps
-alternate, their order reversed every round. Prints each version's ns a position per sweep and their median, and
-whether all versions left the same values. No unit is skipped as settled. --sweep full times full sweeps
-instead, with no drift since the last: each position follows its recorded moves where its margin allows, as in a
-group's last full sweeps; --sweep generating times full sweeps that generate every position's moves, as in a
+The files hold the `sweep` kernel: rgou/solve/solver.py before 2026-12-07, rgou/solve/sweep.py since (the solver's
+driver stayed in solver.py). Each file is loaded as a module of its own (it imports the installed rgou's index and
+rules). From the solved values of the group ({1, 0} unless --group says otherwise; the table from `rgou solve
+--pieces 7` in the cache folder), each version records its best moves with one full sweep, then the versions'
+following sweeps alternate, their order reversed every round. Prints each version's ns a position per sweep and
+their median, and whether all versions left the same values. No unit is skipped as settled. --sweep full times full
+sweeps instead, with no drift since the last: each position follows its recorded moves where its margin allows, as
+in a group's last full sweeps; --sweep generating times full sweeps that generate every position's moves, as in a
 group's first full sweeps.
 """
 
@@ -26,6 +27,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from rgou.solve import units as units_module
 from rgou.solve.index import group_range
 from rgou.solve.table import default_table_path, load_table
 
@@ -48,7 +50,7 @@ def load(path: str, k: int, folder: Path):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("solvers", nargs="+", help="solver.py files to compare")
+    parser.add_argument("solvers", nargs="+", help="files of the sweep kernel (solver.py before 2026-12-07)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--group", type=int, nargs=2, default=(1, 0), metavar=("HI", "LO"))
     parser.add_argument("--rounds", type=int, default=6)
@@ -66,15 +68,15 @@ def compare(args: argparse.Namespace, folder: Path) -> None:
     runs = []
     for k, path in enumerate(args.solvers):
         s = load(path, k, folder)
-        units, level_start, level_value = s.group_units(n, hi, lo)
+        units, level_start, level_value = getattr(s, "group_units", units_module.group_units)(n, hi, lo)
         levels = int(level_value.max()) + 1
         work = table[start:stop].astype(np.float64)
         sweep = [n, hi, lo, units, level_start, level_value, table, work, start]
         sweep += [np.full(4 * (stop - start), s.NO_MOVE, dtype=np.int32), True, np.full(units.size, np.inf), 0.0]
         sweep += [np.full(stop - start, s.NO_MARGIN, dtype=np.uint16), np.full(levels, np.inf)]
         sweep += [np.zeros(level_value.size)]
-        if hasattr(s, "unit_map"):  # the drift bound by unit (2026-12-06 on)
-            sweep += [s.unit_map(hi, lo, units), np.zeros(units.size)]
+        if hasattr(s, "unit_drift_bound"):  # the drift bound by unit (2026-12-06 on)
+            sweep += [units_module.unit_map(hi, lo, units), np.zeros(units.size)]
         s.sweep(*sweep)  # records the best moves (every position's generated)
         if args.sweep != "generating":  # then follow them (or sweep in full, with no drift)
             sweep[10], sweep[14] = args.sweep == "full", np.zeros(levels)

@@ -34,7 +34,7 @@ from rgou.bench.scale import bench_memory, bench_scaling
 from rgou.bench.timing import BENCH_SEED, CONTENDED_CORES, BenchContext, LoadMeter
 from rgou.bench.train import bench_train
 from rgou.bench.web import bench_web
-from rgou.cli.commands import EXIT_BAD_INPUT
+from rgou.cli import EXIT_BAD_INPUT
 
 SECTIONS: dict[str, Callable[[BenchContext], SectionResult]] = {
     "engine": bench_engine,

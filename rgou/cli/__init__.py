@@ -15,13 +15,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from rgou.cli.args import build_parser
-from rgou.cli.commands import EXIT_BAD_INPUT, EXIT_INTERRUPTED
-
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_OUT_OF_MEMORY = 1  # what Python itself returns for an uncaught MemoryError
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader closed the pipe
 
-__all__ = ["build_parser", "main", "run"]
+__all__ = ["main", "run"]
 
 
 @contextmanager
@@ -104,6 +103,8 @@ def _quiet_failures() -> Iterator[None]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from rgou.cli.args import build_parser  # NumPy and Numba load here, within `run`'s handling of Ctrl-C
+
     parser = build_parser()
     args = parser.parse_args(argv)
     with _quiet_failures():
@@ -128,11 +129,17 @@ def main(argv: list[str] | None = None) -> int:
 def run() -> None:
     """The `rgou` command: `main`, then exit with its status.
 
+    A Ctrl-C before the command begins (while its libraries load, most of a
+    second) has nothing to keep: one line, status 130, as during the command.
     Once the command has returned, its files are written and its status is
     known: a Ctrl-C or SIGTERM during the interpreter's exit would only turn a
     finished run's status into a signal's, so they are ignored from then on.
     """
-    status = main()
+    try:
+        status = main()
+    except KeyboardInterrupt:
+        print("rgou: interrupted", file=sys.stderr)
+        status = EXIT_INTERRUPTED
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, signal.SIG_IGN)
     sys.exit(status)

@@ -10,12 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from rgou._io import deferred_interrupts, write_together
+from rgou.cli import EXIT_INTERRUPTED
 from rgou.rules import DEFAULT_RULES, OTHER_RULES_DEPTH, RULE_SETS
 
 OTHER_RULES_OPPONENT = f"expectiminimax-{OTHER_RULES_DEPTH}"  # rgou play's default opponent off Finkel
-
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
 
 
 # Output helpers.

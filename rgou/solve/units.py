@@ -4,7 +4,7 @@ A unit (`rgou.solve.index`) is a run of at most 70 consecutive indices: the
 positions of one subgroup (the mover's and the opponent's finished counts)
 with the same lane pattern, the same end squares of each player and the
 same number of the mover's pieces on start squares. The solver sweeps a
-group unit by unit (`rgou.solve.solver`), each unit with its colour swaps,
+group unit by unit (`rgou.solve.sweep`), each unit with its colour swaps,
 units of higher level (more progress) first. This module holds what the
 solver knows about units without sweeping them:
 
