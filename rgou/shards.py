@@ -26,7 +26,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,15 +93,20 @@ RUN_KEYS = ("seed", "first_game", "games", "rules")  # what one run's files shar
 
 
 def refuse_shared_games(
-    paths: list[Path], games: list[np.ndarray], ends: list[tuple[int, int]], metas: list[dict]
+    paths: list[Path],
+    games: list[np.ndarray],
+    ends: list[tuple[int, int]],
+    metas: list[dict],
+    rows: Callable[[int], tuple[np.ndarray, np.ndarray]],
 ) -> None:
     """ValueError when two files hold games of the same id, but for one game that goes on into the next file.
 
-    games[i]: file i's unique game ids; ends[i]: the ids of its first and last rows; metas[i]: its meta. The
-    shards of one run hold disjoint games (`--first-game`). A file of one run split by rows (the same run's
-    meta) continues its last game at the start of the next non-empty file, in the order given. Two runs that
-    both began at game 0 were counted and split as one run's games (game k of both files on one side of the
-    split by game), and a copy of a file counts its games twice.
+    games[i]: file i's unique game ids; ends[i]: the ids of its first and last rows; metas[i]: its meta;
+    rows(i): its (state, game_id) arrays, read only for a game that may go on. The shards of one run hold
+    disjoint games (`--first-game`). A file of one run split by rows (the same run's meta) continues its last
+    game at the start of the next non-empty file, in the order given, with other positions of that game. Two
+    runs that both began at game 0 were counted and split as one run's games (game k of both files on one side
+    of the split by game), and a copy of a file counts its games twice.
     """
     filled = [i for i in range(len(games)) if len(games[i])]
     following = dict(zip(filled, filled[1:]))
@@ -113,13 +118,21 @@ def refuse_shared_games(
         game, first, second = int(ids[k]), int(owner[k]), int(owner[k + 1])
         one_run = all(metas[first].get(key) == metas[second].get(key) is not None for key in RUN_KEYS)
         if following.get(first) == second and one_run and ends[first][1] == game == ends[second][0]:
-            continue  # the last game of a file goes on at the start of the next, in one run's files
+            if not _same_rows(rows(first), rows(second), game):
+                continue  # the last game of a file goes on at the start of the next, in one run's files
         raise ValueError(
             f"--data: {paths[first]} and {paths[second]} both hold game {game}: the files of one run hold "
             "different games, and a game may go on only from the end of one file into the start of the next "
             "(in the order given); generate another run's games with --first-game past the first run's (a copy "
             "of a file would count its games twice)"
         )
+
+
+def _same_rows(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], game: int) -> bool:
+    """Whether two files' (state, game_id) hold the same positions of `game`: a copy, not a game split by rows
+    (whose parts are different plies; a game never replays a run of positions with the same rolls)."""
+    (state_a, ids_a), (state_b, ids_b) = a, b
+    return np.array_equal(state_a[ids_a == game], state_b[ids_b == game])
 
 
 def shard_rules(path: Path) -> str:
@@ -148,6 +161,11 @@ def _read(path: Path, names: tuple[str, ...]) -> dict:
     except NPZ_DAMAGE as e:
         raise ValueError(f"{path}: cannot read shard ({type(e).__name__}: {e})") from e
     return {"meta": meta, **arrays}
+
+
+def _state_rows(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    stored = _read(path, ("state", "game_id"))
+    return stored["state"], stored["game_id"]
 
 
 @dataclass
@@ -191,7 +209,7 @@ class ShardedData:
             found = ", ".join(f"{name} ({path})" for name, path in rules.items())
             raise ValueError(f"the shards are of different rule sets: {found}; train one rule set at a time")
         meta["rules"] = next(iter(rules))
-        refuse_shared_games(paths, games, ends, metas)
+        refuse_shared_games(paths, games, ends, metas, lambda i: _state_rows(paths[i]))
         return cls(list(paths), np.array([c.sum() for c in counts], np.int64), games, counts, meta)
 
     def __len__(self) -> int:

@@ -944,6 +944,12 @@ def test_files_of_two_runs_that_share_game_ids_are_refused(tmp_path):
         assert read_data(parts, in_memory=in_memory).num_games == 5
     with pytest.raises(ValueError, match=re.escape("part-1.npz and ") + ".*" + re.escape("part-0.npz both hold")):
         read_data(parts[::-1])  # in the other order it is a game in two places
+    single = tmp_path / "one-game.npz"  # a copy of a one-game file looked like its game going on
+    generate_files(GenerateOptions(games=1, depth=1, seed=2), single)
+    shutil.copy(single, tmp_path / "one-game-copy.npz")
+    for in_memory in (False, True):
+        with pytest.raises(ValueError, match=re.escape(f"--data: {single} and {tmp_path / 'one-game-copy.npz'} both")):
+            read_data([str(single), str(tmp_path / "one-game-copy.npz")], in_memory=in_memory)
     generate_files(GenerateOptions(games=4, depth=1, seed=2, first_game=4), second, force=True)  # one id apart
     for in_memory in (False, True):  # another run's game 4 at the start of b: not a/s game 4 going on
         with pytest.raises(ValueError, match=re.escape(f"--data: {first} and {second} both hold game 4: ")):

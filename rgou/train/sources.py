@@ -59,7 +59,8 @@ def read_data(sources: list[str], in_memory: bool = False, allow_incomplete: boo
     if len(parts) == 1:
         return parts[0]
     ends = [(int(p.game_id[0]), int(p.game_id[-1])) if len(p.game_id) else (-1, -1) for p in parts]
-    refuse_shared_games(paths, [np.unique(part.game_id) for part in parts], ends, [part.meta for part in parts])
+    ids, metas = [np.unique(part.game_id) for part in parts], [part.meta for part in parts]
+    refuse_shared_games(paths, ids, ends, metas, lambda i: (parts[i].state, parts[i].game_id))
     games = len(np.unique(np.concatenate([part.game_id for part in parts])))  # a game split by rows: once
     meta = {**parts[0].meta, "sources": [str(p) for p in paths], "games": games}
     return Dataset.concatenate(parts, meta)
