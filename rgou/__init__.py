@@ -8,7 +8,6 @@ imported here: `rgou.nn.jax_trainer` is the only module that does.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 from rgou._version import __version__
@@ -77,10 +76,12 @@ def __getattr__(name: str):
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'rgou' has no attribute {name!r}")
+    import importlib
+
     value = getattr(importlib.import_module(home), name)
     globals()[name] = value  # found once
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_HOMES))
+    return sorted(__all__)

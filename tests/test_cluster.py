@@ -259,7 +259,7 @@ def test_a_client_made_after_the_wait_is_closed(monkeypatch):
     import rgou.cluster
 
     monkeypatch.setattr(rgou.cluster, "CONNECT_SECONDS", 0)
-    monkeypatch.setattr(rgou.cluster, "CONNECT_GRACE", 0.2)
+    monkeypatch.setattr(rgou.cluster, "CONNECT_GRACE", 0.2, raising=False)  # the code before waited 5 s more
     answer, closed = threading.Event(), threading.Event()
 
     class LateClient:
@@ -275,3 +275,58 @@ def test_a_client_made_after_the_wait_is_closed(monkeypatch):
         rgou.cluster._remote_client(LateClient, "tcp://127.0.0.1:8786")
     answer.set()
     assert closed.wait(30)
+
+
+def test_a_ctrl_c_while_waiting_for_a_scheduler_keeps_no_client(monkeypatch):
+    """A review: a Ctrl-C during the wait left the client made after it connected, and never closed."""
+    import _thread
+    import threading
+
+    import rgou.cluster
+
+    answer, closed = threading.Event(), threading.Event()
+
+    class LateClient:
+        cluster = None
+
+        def __init__(self, address, timeout):
+            answer.wait(30)
+
+        def close(self, **kwargs):
+            closed.set()
+
+    threading.Timer(0.3, _thread.interrupt_main).start()
+    with pytest.raises(KeyboardInterrupt):
+        rgou.cluster._remote_client(LateClient, "tcp://127.0.0.1:8786")
+    answer.set()
+    assert closed.wait(30)
+
+
+def test_a_failed_attempts_half_made_client_goes_in_its_own_thread():
+    """A review: a failed attempt's half-made client (in a reference cycle, as Dask's is) was freed by whichever
+    thread next collected garbage, and its __del__ may wait on Dask's loop (a second attempt took 25 s)."""
+    import gc
+    import threading
+
+    import rgou.cluster
+
+    freed = []
+
+    class HalfMade:
+        def __init__(self, address, timeout):
+            self.me = self
+            raise OSError("connection refused")
+
+        def __del__(self):
+            freed.append(threading.current_thread().name)
+
+    gc.disable()  # only the attempt's own collection frees it
+    try:
+        with pytest.raises(ValueError, match="cannot reach a Dask scheduler there"):
+            rgou.cluster._remote_client(HalfMade, "tcp://127.0.0.1:8786")
+        deadline = time.perf_counter() + 30
+        while not freed and time.perf_counter() < deadline:
+            time.sleep(0.01)
+    finally:
+        gc.enable()
+    assert freed == ["rgou-connect"]

@@ -111,11 +111,11 @@ def test_the_command_ignores_signals_once_it_has_returned(monkeypatch):
 
 
 CTRL_C_DURING_IMPORTS = """
-import builtins, os, signal, sys
-real = builtins.__import__
+import builtins, os, sys
+real, signum = builtins.__import__, int(sys.argv[1])
 def importing(name, *args, **kwargs):
-    if name == "numpy":  # the command's libraries load: press Ctrl-C
-        os.kill(os.getpid(), signal.SIGINT)
+    if name == "numpy":  # the command's libraries load: press Ctrl-C (or kill the command)
+        os.kill(os.getpid(), signum)
     return real(name, *args, **kwargs)
 from rgou.cli import run
 assert "numpy" not in sys.modules  # the command's own handling starts before its libraries load
@@ -125,12 +125,15 @@ run()
 """
 
 
-def test_ctrl_c_while_the_command_loads_is_one_line():
-    """A review: a Ctrl-C in the command's first second (Numba and NumPy loading) printed a traceback."""
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_while_the_command_loads_is_one_line(signum):
+    """A review: a Ctrl-C in the command's first second (Numba and NumPy loading) printed a traceback, and a
+    SIGTERM ended it with no word and status 143."""
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", CTRL_C_DURING_IMPORTS], capture_output=True, text=True, timeout=120)
+    command = [sys.executable, "-c", CTRL_C_DURING_IMPORTS, str(int(signum))]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout, done.stderr) == (130, "", "rgou: interrupted\n")
 
 

@@ -68,6 +68,8 @@ def compare(args: argparse.Namespace, folder: Path) -> None:
     runs = []
     for k, path in enumerate(args.solvers):
         s = load(path, k, folder)
+        if not hasattr(s, "sweep_unit"):  # the driver since the split
+            raise SystemExit(f"{path} holds no sweep kernel: since 2026-12-07 it is rgou/solve/sweep.py")
         units, level_start, level_value = getattr(s, "group_units", units_module.group_units)(n, hi, lo)
         levels = int(level_value.max()) + 1
         work = table[start:stop].astype(np.float64)

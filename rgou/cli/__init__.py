@@ -129,14 +129,16 @@ def main(argv: list[str] | None = None) -> int:
 def run() -> None:
     """The `rgou` command: `main`, then exit with its status.
 
-    A Ctrl-C before the command begins (while its libraries load, most of a
-    second) has nothing to keep: one line, status 130, as during the command.
+    A Ctrl-C or SIGTERM before the command begins (while its libraries load,
+    most of a second) has nothing to keep: one line, status 130, as during
+    the command.
     Once the command has returned, its files are written and its status is
     known: a Ctrl-C or SIGTERM during the interpreter's exit would only turn a
     finished run's status into a signal's, so they are ignored from then on.
     """
     try:
-        status = main()
+        with _terminate_as_interrupt():  # from here: SIGTERM while the libraries load is a Ctrl-C too
+            status = main()
     except KeyboardInterrupt:
         print("rgou: interrupted", file=sys.stderr)
         status = EXIT_INTERRUPTED
