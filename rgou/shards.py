@@ -129,8 +129,8 @@ def refuse_shared_games(
 
 
 def _same_rows(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray], game: int) -> bool:
-    """Whether two files' (state, game_id) hold the same positions of `game`: a copy, not a game split by rows
-    (whose parts are different plies; a game never replays a run of positions with the same rolls)."""
+    """Whether two files' (state, game_id) hold the same positions of `game`, in the same order: a copy, not a
+    game split by rows (its parts are different plies of it)."""
     (state_a, ids_a), (state_b, ids_b) = a, b
     return np.array_equal(state_a[ids_a == game], state_b[ids_b == game])
 

@@ -279,7 +279,6 @@ def test_a_client_made_after_the_wait_is_closed(monkeypatch):
 
 def test_a_ctrl_c_while_waiting_for_a_scheduler_keeps_no_client(monkeypatch):
     """A review: a Ctrl-C during the wait left the client made after it connected, and never closed."""
-    import _thread
     import threading
 
     import rgou.cluster
@@ -295,9 +294,12 @@ def test_a_ctrl_c_while_waiting_for_a_scheduler_keeps_no_client(monkeypatch):
         def close(self, **kwargs):
             closed.set()
 
-    threading.Timer(0.3, _thread.interrupt_main).start()
+    # A real Ctrl-C, to this thread: it wakes the wait (interrupt_main's flag is read only when the wait ends)
+    threading.Timer(0.3, signal.pthread_kill, (threading.get_ident(), signal.SIGINT)).start()
+    started = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):
         rgou.cluster._remote_client(LateClient, "tcp://127.0.0.1:8786")
+    assert time.perf_counter() - started < rgou.cluster.CONNECT_SECONDS  # at the Ctrl-C, not the wait's end
     answer.set()
     assert closed.wait(30)
 
