@@ -112,3 +112,24 @@ def test_openmp_threads_wait_passively_unless_the_environment_says(given, expect
     code = "import os, rgou.solve; print(os.environ['OMP_WAIT_POLICY'])"  # the solver: parallel kernels
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == expected
+
+
+def test_the_curated_api_loads_on_first_use():
+    # `import rgou` loads no library (the command handles Ctrl-C while they load); each name of __all__ is its
+    # home module's object, and dir() lists the API.
+    import importlib
+    import subprocess
+    import sys
+
+    import rgou
+
+    code = "import sys, rgou; print(sorted({'numpy', 'numba'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    for name in rgou.__all__:
+        if name != "__version__":
+            assert getattr(rgou, name) is getattr(importlib.import_module(rgou._HOMES[name]), name)
+    assert set(rgou._HOMES) | {"__version__"} == set(rgou.__all__)
+    assert dir(rgou) == sorted(rgou.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        rgou.nothing  # noqa: B018

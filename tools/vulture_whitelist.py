@@ -1,7 +1,7 @@
 """Names vulture reports as unused that are used: `python -m vulture rgou tests benchmarks tools/vulture_whitelist.py`.
 
 Each is read by something vulture does not follow: Numba's and signal's calling
-conventions, dataclass fields read through to_array, pytest hooks, a manifest
+conventions, a module's attribute hooks, dataclass fields read through to_array, pytest hooks, a manifest
 field written through asdict, and a function the docs call from a shell snippet.
 """
 
@@ -20,6 +20,8 @@ used.advancement_bonus
 used.center_lane_bonus
 used.preprocess_fields  # Numba's structref hook (rgou.search)
 used.jax_device  # docs/training.md: python -c "from rgou.train.runners import jax_device; ..."
+used.__getattr__  # rgou/__init__.py: module attribute hooks (PEP 562), called by Python
+used.__dir__
 used.pytest_configure  # pytest hooks in tests/conftest.py
 used.pytest_collection_finish
 used.pytest_sessionfinish
