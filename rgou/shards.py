@@ -45,6 +45,7 @@ from rgou.dataset import (
     one_hot,
 )
 from rgou.features import NUM_FEATURES, feature_kernels
+from rgou.manifest import MANIFEST, manifest_shards, verify_run_files
 from rgou.nn.contract import Batch, shuffle_order
 
 DEFAULT_BUFFER = 1 << 20  # samples in the shuffle buffer (about 30 MB)
@@ -58,7 +59,6 @@ def shard_files(sources: list[str], allow_incomplete: bool = False) -> list[Path
     `allow_incomplete`; a file named twice is refused (its games would count
     twice).
     """
-    from rgou.cluster import MANIFEST, manifest_shards, verify_run_files
 
     sources = path_list("sources", sources)
     if not sources:
@@ -133,18 +133,6 @@ def _same_rows(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray
     game split by rows (its parts are different plies of it)."""
     (state_a, ids_a), (state_b, ids_b) = a, b
     return np.array_equal(state_a[ids_a == game], state_b[ids_b == game])
-
-
-def shard_rules(path: Path) -> str:
-    """The rule set a shard's meta records (its arrays are not read)."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            meta = json.loads(str(f["meta"]))
-    except NPZ_DAMAGE as e:
-        raise ValueError(f"{path}: cannot read shard ({type(e).__name__}: {e})") from e
-    if not isinstance(meta, dict):
-        raise ValueError(f"{path}: cannot read shard (meta is not a JSON object)")
-    return data_rules(meta, str(path))
 
 
 def _read(path: Path, names: tuple[str, ...]) -> dict:

@@ -10,8 +10,9 @@ import pytest
 
 pytest.importorskip("dask.distributed")
 
-from rgou.cluster import generate_shards, match_sharded, read_manifest, shard_plan
+from rgou.cluster import generate_shards, match_sharded, shard_plan
 from rgou.dataset import Dataset
+from rgou.manifest import read_manifest
 from rgou.selfplay import GenerateOptions, generate
 from rgou.shards import ShardedData, shard_files
 

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rgou.cli import main
-from rgou.cluster import MANIFEST, MANIFEST_FORMAT, file_sha256
 from rgou.dataset import MIXED, Dataset, legal_masks
 from rgou.game import Position, check_states
+from rgou.manifest import MANIFEST, MANIFEST_FORMAT, file_sha256
 from rgou.selfplay import GenerateOptions, generate
 from rgou.shards import ShardedData, shard_files
 from rgou.testing import random_states

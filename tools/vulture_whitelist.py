@@ -12,7 +12,7 @@ used.typingctx  # rgou._clock: a Numba intrinsic's arguments (typingctx), its co
 used.context
 used.signature
 used.frame  # signal handlers' (signum, frame)
-used.file  # rgou.cluster.Shard.file: a manifest field, written through dataclasses.asdict
+used.file  # rgou.manifest.Shard.file: a manifest field, written through dataclasses.asdict
 used.finished_piece_value  # rgou.heuristic.HeuristicParams fields, read through to_array
 used.position_weight
 used.rosette_control_bonus
