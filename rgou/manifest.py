@@ -28,6 +28,7 @@ MANIFEST_FORMAT = 1
 
 
 def file_sha256(path: Path) -> str:
+    """A file's SHA-256 as 64 hex digits, read a MiB at a time."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
