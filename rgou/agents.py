@@ -566,6 +566,14 @@ def spec_inputs(spec: str) -> list[Path]:
     return []
 
 
+def spec_table(spec: str | None) -> str | None:
+    """The solved table a `perfect:FILE` spec names (None for any other spec): a run's table when no other
+    is given, so that its exact targets read the file its agent plays from."""
+    if isinstance(spec, str) and spec.startswith("perfect:") and spec != "perfect:":
+        return spec.partition(":")[2]
+    return None
+
+
 def absolute_spec(spec: str | None) -> str | None:
     """`spec` with the file it reads (spec_inputs) as an absolute path: what another process (a Dask worker,
     started in another folder) reads as this one does. A spec that reads no file is returned as it is."""

@@ -217,6 +217,10 @@ class GenerateOptions:
             object.__setattr__(self, name, check_bool(name, getattr(self, name)))
         if self.agent is not None and not isinstance(self.agent, str):
             raise ValueError(f"agent must be an agent spec (a string) or None, got {self.agent!r}")
+        if self.table is None:  # perfect:FILE: its file is the run's table (exact targets read it too)
+            from rgou.agents import spec_table
+
+            object.__setattr__(self, "table", spec_table(self.agent))
         check_generated(self.value_target, self.afterstates)
         check_params(self.params)
 
@@ -453,7 +457,7 @@ def generate_files(
 
 def reads_table(options: GenerateOptions) -> bool:
     """Whether generating reads a solved table: for exact value targets, or for the agent `perfect`."""
-    return options.target.is_exact or options.agent == "perfect"
+    return options.target.is_exact or options.agent == "perfect" or str(options.agent).startswith("perfect:")
 
 
 def _players(o: GenerateOptions) -> tuple[Any, AgentData]:

@@ -797,6 +797,10 @@ def test_a_table_is_checked_before_any_kernel_and_refused_where_nothing_reads_it
     perfect = GenerateOptions(games=2, depth=1, agent=f"perfect:{path}")  # the agent's own table, read by the agent
     with pytest.raises(ValueError, match="table is for 2 pieces, expected 7"):
         generate_files(perfect, tmp_path / "s", shards=2)
+    exact = GenerateOptions(games=2, depth=1, agent=f"perfect:{path}", value_target="exact")  # its targets too
+    for shards in (None, 2):  # an outside review: the targets read the cache folder's table, or said it was missing
+        with pytest.raises(ValueError, match="table is for 2 pieces, expected 7"):
+            generate_files(exact, tmp_path / "s", shards=shards)
     assert not (tmp_path / "d.npz").exists() and not (tmp_path / "s").exists() and not (tmp_path / "m.json.gz").exists()
 
 

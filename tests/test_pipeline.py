@@ -324,6 +324,10 @@ def test_a_run_without_a_solved_table_solves_it_first(tmp_path, monkeypatch, cap
     assert pipeline.needs_solved_table(resolve_options("quick", {"agent": "perfect"}))
     assert not pipeline.needs_solved_table(resolve_options("quick", {}))
     assert not pipeline.needs_solved_table(resolve_options("quick", {"agent": f"perfect:{tmp_path / 't.table'}"}))
+    # An outside review: with exact targets, perfect:FILE's file serves them too (a 7-piece solve started)
+    own = resolve_options("quick", {"agent": f"perfect:{tmp_path / 't.table'}", "value_target": "exact"})
+    assert not pipeline.needs_solved_table(own)
+    assert own.training.table == own.generation.table == str(tmp_path / "t.table")
     assert not pipeline.needs_solved_table(resolve_options("strong", {"table": str(tmp_path / "t.table")}))
     table.parent.mkdir(parents=True, exist_ok=True)
     table.write_bytes(b"")  # there (its contents are checked when it is read): nothing to solve

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numbers
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +152,11 @@ class PipelineOptions:
             raise TypeError(f"generation must be a GenerateOptions, got {shown(self.generation)}")
         if not isinstance(self.training, TrainOptions):
             raise TypeError(f"training must be a TrainOptions, got {shown(self.training)}")
+        from rgou.agents import spec_table
+
+        table = spec_table(self.generation.agent)
+        if self.training.table is None and table is not None:  # one table: perfect:FILE's, for exact targets too
+            object.__setattr__(self, "training", replace(self.training, table=table))
         object.__setattr__(self, "eval_games", check_int("eval_games", self.eval_games, 0))
 
     @classmethod
