@@ -234,6 +234,8 @@ def check_outputs(
         text = os.fspath(raw)  # as given: Path("") would be "."
         if text.strip() == "":
             raise ValueError(f"{option} is empty; give a file name")
+        if text == "-":  # a file named "-" is never what was meant (`rgou review --json -` prints instead)
+            raise ValueError(f"{option} -: standard output is not an output of this option; give a file name")
         if text.endswith(("/", "\\")):
             raise ValueError(f"{option} {text} is a directory; give a file name")
         path = Path(text)

@@ -229,6 +229,10 @@ def test_an_unwritable_folder_fails_before_the_work(work, capsys, monkeypatch):
         (["generate", "--games", "2", "--out", "  ", "--shards", "2"], "--out is empty"),
         (["train", "--data", "d.npz", "--out", "", *TINY], "--out is empty"),
         (["convert", "m.json", "", "--from", "rgou", "--to", "torch"], "OUT is empty"),
+        # an outside review: "-" wrote a file named "-" (only rgou review prints its --json there)
+        (["arena", "random", "random", "--games", "2", "--json", "-"], "--json -: standard output is not an output"),
+        (["evaluate", "random", "--games", "2", "--json", "-"], "--json -: standard output is not an output"),
+        (["train", "--data", "d.npz", "--out", "-", *TINY], "--out -: standard output is not an output"),
     ],
 )
 def test_an_empty_output_name_is_refused(work, capsys, argv, message):
