@@ -34,6 +34,7 @@ RECORD_CHUNK = (
     16  # games recorded at a time (even: a chunk holds whole pairs): 16 x MAX_TURNS x 16 bytes of positions (2.6 MB)
 )
 MAX_SAVED_GAMES = 100_000  # game records saved per pair
+DEFAULT_SAVED_GAMES = 10  # ... unless --save-count says
 Z_95 = 1.959963984540054  # two-sided 95% normal quantile
 
 

@@ -1,5 +1,6 @@
 """The command line: generate, analyze (incl. bad lines), python -m rgou."""
 
+import io
 import json
 import subprocess
 import sys
@@ -166,3 +167,20 @@ def test_an_empty_model_is_refused_by_the_option_that_names_it(command, capsys):
         main(argv)
     assert exit_info.value.code == 2
     assert "argument --model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["analyze", "--ml-depth", "2"], "--ml-depth is the search depth of the ML agent's scores: give --model too"),
+        (["analyze", "--exact", "--table", "t.table"], "--exact reads the cache folder's solved table and --table"),
+        (["arena", "random", "random", "--games", "2", "--save-count", "3"], "give --save-games DIR too"),
+    ],
+)
+def test_options_that_would_be_ignored_are_refused(tmp_path, monkeypatch, capsys, argv, message):
+    """An outside review: each was accepted and did nothing (--exact with --table read the table)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"p1": [-1], "p2": [-1], "to_move": 1, "dice": 1}\n'))
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert message in err and out == "" and list(tmp_path.iterdir()) == []

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Callable
 
 from rgou._version import __version__
-from rgou.arena import MAX_SAVED_GAMES
+from rgou.arena import DEFAULT_SAVED_GAMES, MAX_SAVED_GAMES
 from rgou.cli.commands import (
     OTHER_RULES_OPPONENT,
     cmd_analyze,
@@ -187,8 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     ana.add_argument(
         "--ml-depth",
         type=_int_type(0, MAX_DEPTH - 1, what=f"a depth in 0..{MAX_DEPTH - 1}"),
-        default=0,
-        help="search depth of the ML agent's scores (default 0)",
+        help="search depth of the ML agent's scores, with --model (default 0)",
     )
     ana.add_argument("--no-features", action="store_true", help="leave out the 150 features")
     ana.add_argument(
@@ -337,8 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     ar.add_argument(
         "--save-count",
         type=_int_type(1, MAX_SAVED_GAMES, what=f"a number of games in 1..{MAX_SAVED_GAMES}"),
-        default=10,
-        help="games saved per pair with --save-games (default 10)",
+        help=f"games saved per pair with --save-games (default {DEFAULT_SAVED_GAMES})",
     )
     _add_progress(ar)
     ar.set_defaults(func=cmd_arena)

@@ -174,6 +174,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
     from rgou.analysis import Analyzer, analyze_lines, read_lines
 
+    if args.ml_depth is not None and args.model is None:
+        raise ValueError("--ml-depth is the search depth of the ML agent's scores: give --model too")
+    if args.exact and args.table:
+        raise ValueError("--exact reads the cache folder's solved table and --table names one: give one of them")
     from_stdin = args.input in (None, "-")
     if from_stdin and sys.stdin is None:  # started with standard input closed
         raise ValueError("standard input is closed: give FILE")
@@ -191,7 +195,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         if table is not None and table.n_pieces != RULE_SETS[args.rules].pieces and (args.depth or args.model):
             raise ValueError(f"a {table.n_pieces}-piece table gives the exact fields only: drop --depth and --model")
         analyzer = Analyzer(args.depth, _params(args.params), args.model, features=not args.no_features,
-                            ml_depth=args.ml_depth, table=table, rules=args.rules)  # fmt: skip
+                            ml_depth=args.ml_depth or 0, table=table, rules=args.rules)  # fmt: skip
         for result, error in analyze_lines(read_lines(source), analyzer):
             if error is not None:
                 errors += 1
@@ -332,12 +336,16 @@ def _saved_game_files(args: argparse.Namespace) -> dict[tuple[int, int], list[Pa
     import itertools
     import re
 
+    from rgou.arena import DEFAULT_SAVED_GAMES
+
     if not args.save_games:
+        if args.save_count is not None:
+            raise ValueError("--save-count counts the games --save-games writes: give --save-games DIR too")
         return {}
     folder = Path(args.save_games)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"--save-games {folder}: not a folder")
-    count = min(args.save_count, args.games)
+    count = min(args.save_count or DEFAULT_SAVED_GAMES, args.games)
     safe = [re.sub(r"[^A-Za-z0-9+.=-]", "_", spec) for spec in args.agents]
     files = {
         (i, j): [folder / f"{safe[i]}-vs-{safe[j]}-{k:04d}.json" for k in range(1, count + 1)]
