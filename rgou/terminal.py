@@ -18,7 +18,7 @@ rgou can advise on a game played on a physical board; ``quit`` and
 ``board`` work at that prompt too. Bad input is refused with a hint and the
 game goes on; ``quit``, end of input or Ctrl-C stops it cleanly, printing
 the position so far as a line that `rgou analyze` reads (its "dice" the
-roll, or left out before one). `record` holds the game (`rgou.record`), for
+roll; before a roll it has none, and says to add the roll to analyse). `record` holds the game (`rgou.record`), for
 `rgou play --save`.
 """
 
@@ -246,6 +246,8 @@ class PlaySession:
         self.say("")
         before = "" if self._rolled else f", before player {self.record.to_move}'s roll"
         command = "rgou analyze" + ("" if self.rules == DEFAULT_RULES else f" --rules {self.rules}")
+        if not self._rolled:  # analyze reads a rolled position: the roll to analyse is the user's to add
+            command += ', with "dice" added'
         self.say(f"{why}; the position so far{before} (for {command}):")
         self.say(self.position_line())
         return PlayResult(0, self.state.copy(), len(self.record.turns), self.record)

@@ -65,7 +65,7 @@ def test_pieces_waiting_to_enter_are_one_move():
 def test_quit_at_the_manual_roll_prompt_stops_before_the_roll():
     session, text = _session("board\nquit\n", dice="manual")
     assert "roll for you (0-4, board, quit): " in text and text.count("P1 |") == 2  # board shown again
-    assert "you quit; the position so far, before player 1's roll (for rgou analyze):" in text
+    assert 'you quit; the position so far, before player 1\'s roll (for rgou analyze, with "dice" added):' in text
     assert json.loads(text.strip().splitlines()[-1]) == {"p1": [-1] * 7, "p2": [-1] * 7, "to_move": 1}  # no dice
     assert session.result.turns == 0 and session.record.turns == []
 
