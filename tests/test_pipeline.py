@@ -1,6 +1,7 @@
 """The library's pipeline: train_model is rgou train, run folders, options objects, value targets, messages."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -413,3 +414,15 @@ def test_a_progress_bar_opens_at_the_works_first_report(capsys):
     bar(4, 10)
     bar.close()
     assert "generate:  40%" in capsys.readouterr().err
+
+
+def test_resume_without_a_run_of_that_preset_names_the_runs_there(tmp_path):
+    """An outside review: `rgou train --resume` without the preset said only "no run folder runs/model-N"."""
+    from rgou.train.pipeline import latest_run_folder
+
+    (tmp_path / "quick-3").mkdir()
+    with pytest.raises(ValueError, match=re.escape("(found quick-3: resume a preset's run with the same --preset)")):
+        latest_run_folder(tmp_path, "model")
+    assert latest_run_folder(tmp_path, "quick") == tmp_path / "quick-3"
+    with pytest.raises(ValueError, match=re.escape("no run folder") + ".*" + re.escape("; or give the run's weight")):
+        latest_run_folder(tmp_path / "none", "model")

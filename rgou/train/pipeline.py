@@ -114,7 +114,11 @@ def latest_run_folder(runs: str | Path, name: str) -> Path:
         if (m := re.fullmatch(re.escape(name) + r"-(\d+)", p.name)) and p.is_dir()
     ]
     if not found:
-        raise ValueError(f"--resume: no run folder {runs}/{name}-N to resume; give the run's weight file with --out")
+        others = sorted(p.name for p in (runs.iterdir() if runs.is_dir() else []) if re.fullmatch(r".+-\d+", p.name))
+        hint = f" (found {', '.join(others[-3:])}: resume a preset's run with the same --preset)" if others else ""
+        raise ValueError(
+            f"--resume: no run folder {runs}/{name}-N to resume{hint}; or give the run's weight file with --out"
+        )
     return max(found)[1]
 
 
