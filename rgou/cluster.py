@@ -61,7 +61,7 @@ def _dask():
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError as e:
-        raise ValueError(f"sharded runs need Dask: pip install 'rgou[cluster]' ({e})") from None
+        raise ValueError(f"--scheduler and --shards need Dask: pip install 'rgou[cluster]' ({e})") from None
     return Client, LocalCluster, as_completed
 
 

@@ -59,7 +59,8 @@ def load_model(name_or_path: str | Path, rules: str | None = None):
         raise ModelRulesError(
             f"the model {name_or_path} plays the {weights.rules} rules, not {rules}; "
             + (
-                "play the shipped model (ml) or a model file trained for them (ml:FILE)"
+                f"play it under its own rules (--rules {weights.rules}), or play the shipped model (ml) or a "
+                "model file trained for them (ml:FILE)"
                 if rules == DEFAULT_RULES
                 else f"train a model for {rules} with `rgou train --rules {rules} --preset strong`"
             )

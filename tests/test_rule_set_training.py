@@ -544,7 +544,7 @@ def test_a_model_of_another_rule_set_is_refused_with_advice_that_fits(aseb_model
     from rgou.models import ModelRulesError, load_model
 
     path, _ = aseb_model
-    advice = "aseb rules, not finkel; play the shipped model (ml) or a model file trained for them (ml:FILE)"
+    advice = "aseb rules, not finkel; play it under its own rules (--rules aseb), or play the shipped model (ml)"
     with pytest.raises(ModelRulesError, match=re.escape(advice)):
         load_model(path, "finkel")  # it advised training a Finkel model with --rules finkel
     with pytest.raises(ModelRulesError, match="not blitz; train a model for blitz with `rgou train --rules blitz"):

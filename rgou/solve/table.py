@@ -541,5 +541,6 @@ def require_table_file(path, rules: str | RuleSet = FINKEL) -> None:
         command = "rgou solve" + (f" --rules {rules.name}" if rules != FINKEL else f" --pieces {PERFECT_PIECES}")
         raise ValueError(
             f"no solved table at {path}: run `{command}` first (it writes it there), "
-            "or give a table file (--table FILE; in an agent spec, perfect:FILE)"
+            "or name a table file (in an agent spec perfect:FILE; --table FILE where the command has it; "
+            "table= from Python)"
         )
