@@ -217,16 +217,20 @@ class GenerateOptions:
             object.__setattr__(self, name, check_bool(name, getattr(self, name)))
         if self.agent is not None and not isinstance(self.agent, str):
             raise ValueError(f"agent must be an agent spec (a string) or None, got {self.agent!r}")
-        if self.table is None:  # perfect:FILE: its file is the run's table (exact targets read it too)
-            from rgou.agents import spec_table
-
-            object.__setattr__(self, "table", spec_table(self.agent))
         check_generated(self.value_target, self.afterstates)
         check_params(self.params)
 
     @property
     def target(self) -> ValueTarget:
         return ValueTarget.parse(self.value_target)
+
+    @property
+    def run_table(self) -> Any:
+        """The table generating reads: `table`, else the file of a `perfect:FILE` agent (its exact targets read
+        it too), else None (the cache folder's). Resolved here, not stored: `replace` keeps no stale one."""
+        from rgou.agents import spec_table
+
+        return self.table if self.table is not None else spec_table(self.agent)
 
     @property
     def players(self) -> str:
@@ -407,10 +411,12 @@ def generate_files(
     check_callback("message", message)
     inputs = [*check_inputs(inputs), ("--table", options.table if isinstance(options.table, (str, Path)) else None)]
     inputs += [("--agent", path) for path in (spec_inputs(options.agent) if options.agent else [])]
-    check_table(options.table, reads_table(options), options.rules)
+    check_table(options.run_table, reads_table(options), options.rules)
     if shards:
         if not str(out).strip():
             raise ValueError("--out is empty; give a folder for the shards")
+        if str(out) == "-":
+            raise ValueError("--out -: standard output is not a folder; give a folder for the shards")
         if json:
             raise ValueError("--json exports one file; with --shards, export shards one by one (Dataset.to_json)")
         if Path(out).exists() and not Path(out).is_dir():
@@ -468,7 +474,7 @@ def _players(o: GenerateOptions) -> tuple[Any, AgentData]:
     if o.target.is_exact:
         from rgou.solve import load_perfect_table
 
-        exact_table = load_perfect_table(o.table, RULES_NAME)
+        exact_table = load_perfect_table(o.run_table, RULES_NAME)
     if o.agent is None:
         return exact_table, search_agent_data(o.depth, heuristic_leaf(o.params), o.epsilon)
     from rgou.agents import make_agent

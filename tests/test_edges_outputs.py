@@ -233,6 +233,8 @@ def test_an_unwritable_folder_fails_before_the_work(work, capsys, monkeypatch):
         (["arena", "random", "random", "--games", "2", "--json", "-"], "--json -: standard output is not an output"),
         (["evaluate", "random", "--games", "2", "--json", "-"], "--json -: standard output is not an output"),
         (["train", "--data", "d.npz", "--out", "-", *TINY], "--out -: standard output is not an output"),
+        (["generate", "--games", "2", "--out", "-", "--shards", "2"], "--out -: standard output is not a folder"),
+        (["arena", "random", "random", "--games", "2", "--save-games", "-"], "--save-games -: standard output"),
     ],
 )
 def test_an_empty_output_name_is_refused(work, capsys, argv, message):

@@ -4,6 +4,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -328,7 +329,11 @@ def test_a_run_without_a_solved_table_solves_it_first(tmp_path, monkeypatch, cap
     # An outside review: with exact targets, perfect:FILE's file serves them too (a 7-piece solve started)
     own = resolve_options("quick", {"agent": f"perfect:{tmp_path / 't.table'}", "value_target": "exact"})
     assert not pipeline.needs_solved_table(own)
-    assert own.training.table == own.generation.table == str(tmp_path / "t.table")
+    assert own.training.table == own.generation.run_table == str(tmp_path / "t.table") and own.generation.table is None
+    # a diff review: not stored where nothing needs it (a checkpoint compares the table), nor kept by replace
+    outcome = resolve_options("quick", {"agent": f"perfect:{tmp_path / 't.table'}"})
+    assert outcome.training.table is None and outcome.generation.run_table == str(tmp_path / "t.table")
+    assert replace(own.generation, agent="emm-1").run_table is None
     assert not pipeline.needs_solved_table(resolve_options("strong", {"table": str(tmp_path / "t.table")}))
     table.parent.mkdir(parents=True, exist_ok=True)
     table.write_bytes(b"")  # there (its contents are checked when it is read): nothing to solve

@@ -127,7 +127,8 @@ def _add_generation_options(parser: argparse.ArgumentParser, for_train: bool) ->
     )
     parser.add_argument(
         "--table",
-        help="the rule set's solved table of exact targets and of --agent perfect (default: the cache folder's)",
+        help="the rule set's solved table of exact targets and of --agent perfect "
+        "(default: the file of --agent perfect:FILE, else the cache folder's)",
     )
     parser.add_argument(
         "--rules",

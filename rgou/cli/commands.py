@@ -342,6 +342,8 @@ def _saved_game_files(args: argparse.Namespace) -> dict[tuple[int, int], list[Pa
         if args.save_count is not None:
             raise ValueError("--save-count counts the games --save-games writes: give --save-games DIR too")
         return {}
+    if args.save_games == "-":
+        raise ValueError("--save-games -: standard output is not a folder; give a folder name")
     folder = Path(args.save_games)
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"--save-games {folder}: not a folder")

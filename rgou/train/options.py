@@ -152,11 +152,10 @@ class PipelineOptions:
             raise TypeError(f"generation must be a GenerateOptions, got {shown(self.generation)}")
         if not isinstance(self.training, TrainOptions):
             raise TypeError(f"training must be a TrainOptions, got {shown(self.training)}")
-        from rgou.agents import spec_table
-
-        table = spec_table(self.generation.agent)
-        if self.training.table is None and table is not None:  # one table: perfect:FILE's, for exact targets too
-            object.__setattr__(self, "training", replace(self.training, table=table))
+        table = self.generation.run_table
+        if self.training.table is None and self.training.target.is_exact and isinstance(table, (str, os.PathLike)):
+            # one table: generation's (a perfect:FILE agent's file) serves the training's exact targets too
+            object.__setattr__(self, "training", replace(self.training, table=os.fspath(table)))
         object.__setattr__(self, "eval_games", check_int("eval_games", self.eval_games, 0))
 
     @classmethod

@@ -114,7 +114,9 @@ def latest_run_folder(runs: str | Path, name: str) -> Path:
         if (m := re.fullmatch(re.escape(name) + r"-(\d+)", p.name)) and p.is_dir()
     ]
     if not found:
-        others = sorted(p.name for p in (runs.iterdir() if runs.is_dir() else []) if re.fullmatch(r".+-\d+", p.name))
+        found_runs = (p for p in (runs.iterdir() if runs.is_dir() else []) if p.is_dir())
+        others = [p.name for p in found_runs if re.fullmatch(r".+-\d+", p.name)]
+        others.sort(key=lambda n: (n.rpartition("-")[0], int(n.rpartition("-")[2])))  # quick-9 before quick-10
         hint = f" (found {', '.join(others[-3:])}: resume a preset's run with the same --preset)" if others else ""
         raise ValueError(
             f"--resume: no run folder {runs}/{name}-N to resume{hint}; or give the run's weight file with --out"
@@ -307,7 +309,8 @@ def needs_solved_table(o: PipelineOptions) -> bool:
     """
     from rgou.solve import perfect_table_path
 
-    return run_reads_table(o) and o.training.table is None and not perfect_table_path(o.generation.rules).exists()
+    table = o.training.table if o.training.table is not None else o.generation.run_table
+    return run_reads_table(o) and table is None and not perfect_table_path(o.generation.rules).exists()
 
 
 def run_reads_table(o: PipelineOptions) -> bool:
