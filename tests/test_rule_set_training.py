@@ -233,7 +233,7 @@ def test_the_ml_agent_plays_its_models_rule_set_as_the_reference_computes(aseb_m
     assert checked > 100
     assert make_agent(f"ml:{path}", rules="aseb").rules == "aseb"
     with pytest.raises(
-        ValueError, match=r"the model .*aseb.json.gz plays the aseb rules, not finkel; play the shipped model"
+        ValueError, match=r"the model .*aseb.json.gz plays the aseb rules, not finkel; play it under its own rules"
     ):
         make_agent(f"ml:{path}")
     with pytest.raises(ValueError, match=r"agent 'ml': the model default plays the finkel rules, not blitz"):
