@@ -18,8 +18,8 @@ rgou can advise on a game played on a physical board; ``quit`` and
 ``board`` work at that prompt too. Bad input is refused with a hint and the
 game goes on; ``quit``, end of input or Ctrl-C stops it cleanly, printing
 the position so far as a line that `rgou analyze` reads (its "dice" the
-roll; before a roll it has none, and says to add the roll to analyse). `record` holds the game (`rgou.record`), for
-`rgou play --save`.
+roll; before a roll it has none, and says to add the roll to analyse).
+`record` holds the game (`rgou.record`), for `rgou play --save`.
 """
 
 from __future__ import annotations
