@@ -463,7 +463,9 @@ def generate_files(
 
 def reads_table(options: GenerateOptions) -> bool:
     """Whether generating reads a solved table: for exact value targets, or for the agent `perfect`."""
-    return options.target.is_exact or options.agent == "perfect" or str(options.agent).startswith("perfect:")
+    from rgou.agents import spec_table
+
+    return options.target.is_exact or options.agent == "perfect" or spec_table(options.agent) is not None
 
 
 def _players(o: GenerateOptions) -> tuple[Any, AgentData]:

@@ -253,14 +253,10 @@ def test_an_address_that_is_no_dask_scheduler_is_named_in_bounded_time(monkeypat
     assert time.perf_counter() - start < 30
 
 
-def test_a_client_made_after_the_wait_is_closed(monkeypatch):
-    """A review: a scheduler that answered after the wait gave up left a connected client behind, unclosed."""
+def _late_client():
+    """A client class whose scheduler answers once `answer` is set, and `closed`, set when it is closed."""
     import threading
 
-    import rgou.cluster
-
-    monkeypatch.setattr(rgou.cluster, "CONNECT_SECONDS", 0)
-    monkeypatch.setattr(rgou.cluster, "CONNECT_GRACE", 0.2, raising=False)  # the code before waited 5 s more
     answer, closed = threading.Event(), threading.Event()
 
     class LateClient:
@@ -272,6 +268,16 @@ def test_a_client_made_after_the_wait_is_closed(monkeypatch):
         def close(self, **kwargs):
             closed.set()
 
+    return LateClient, answer, closed
+
+
+def test_a_client_made_after_the_wait_is_closed(monkeypatch):
+    """A review: a scheduler that answered after the wait gave up left a connected client behind, unclosed."""
+    import rgou.cluster
+
+    monkeypatch.setattr(rgou.cluster, "CONNECT_SECONDS", 0)
+    monkeypatch.setattr(rgou.cluster, "CONNECT_GRACE", 0.2, raising=False)  # the code before waited 5 s more
+    LateClient, answer, closed = _late_client()
     with pytest.raises(ValueError, match="nothing answered as a Dask scheduler"):
         rgou.cluster._remote_client(LateClient, "tcp://127.0.0.1:8786")
     answer.set()
@@ -284,17 +290,7 @@ def test_a_ctrl_c_while_waiting_for_a_scheduler_keeps_no_client(monkeypatch):
 
     import rgou.cluster
 
-    answer, closed = threading.Event(), threading.Event()
-
-    class LateClient:
-        cluster = None
-
-        def __init__(self, address, timeout):
-            answer.wait(30)
-
-        def close(self, **kwargs):
-            closed.set()
-
+    LateClient, answer, closed = _late_client()
     # A real Ctrl-C, to this thread: it wakes the wait (interrupt_main's flag is read only when the wait ends)
     threading.Timer(0.3, signal.pthread_kill, (threading.get_ident(), signal.SIGINT)).start()
     started = time.perf_counter()
