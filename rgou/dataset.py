@@ -84,6 +84,23 @@ def legal_masks(states: np.ndarray, rules: str = DEFAULT_RULES) -> np.ndarray:
     return feature_kernels(rules).legal_masks(states)
 
 
+META_TYPES = {"value_target": (str,), "agent": (str, type(None)), "depth": (int, type(None))}  # read by rgou
+
+
+def check_meta(meta: object) -> dict:
+    """A dataset's meta, refused unless a JSON object whose fields rgou reads (META_TYPES, "rules") have their
+    types; a field that differed between concatenated datasets reads MIXED."""
+    if not isinstance(meta, dict):
+        raise ValueError("meta is not a JSON object")
+    for key, types in META_TYPES.items():
+        value = meta.get(key)
+        if key in meta and value != MIXED and (not isinstance(value, types) or isinstance(value, bool)):
+            expected = " or ".join({str: "a string", int: "an integer"}.get(t, "null") for t in types)
+            raise ValueError(f"meta {key!r} must be {expected}, got {value!r:.40}")
+    data_rules(meta)
+    return meta
+
+
 def data_rules(meta: dict, what: str = "dataset") -> str:
     """The rule set a dataset's meta names ("rules"; Finkel when absent), checked."""
     name = meta.get("rules", DEFAULT_RULES)
@@ -402,9 +419,7 @@ class Dataset:
                 names = set(data.files)
                 if "meta" not in names:
                     raise ValueError("not an rgou dataset (no meta)")
-                meta = json.loads(str(data["meta"]))
-                if not isinstance(meta, dict):
-                    raise ValueError("meta is not a JSON object")
+                meta = check_meta(json.loads(str(data["meta"])))
                 fmt = meta.get("format", 1)
                 if fmt not in READABLE_FORMATS:
                     raise ValueError(f"dataset format {fmt!r} is not one of {READABLE_FORMATS} (a newer rgou?)")
@@ -567,6 +582,9 @@ def check_stored(arrays: dict[str, np.ndarray], rules: str = DEFAULT_RULES) -> d
     "legal_mask" (bool [N, 7]) added when states and moves were both given.
     States and moves are positions and slots of the rule set `rules`.
     """
+    for name, value in arrays.items():
+        if np.ndim(value) == 0:
+            raise ValueError(f"dataset array {name!r} holds one value, not one per sample")
     n = len(np.asarray(next(iter(arrays.values())))) if arrays else 0
     checked = {}
     pieces = rule_set(rules, "rules").pieces

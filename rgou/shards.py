@@ -39,6 +39,7 @@ from rgou.dataset import (
     NPZ_DAMAGE,
     READABLE_FORMATS,
     STORED_ARRAYS,
+    check_meta,
     check_stored,
     data_rules,
     legal_masks,
@@ -139,9 +140,7 @@ def _read(path: Path, names: tuple[str, ...]) -> dict:
     """The arrays `names` of a shard, checked as `from_samples` checks them, in `save`'s dtypes; "meta": its meta."""
     try:
         with np.load(path, allow_pickle=False) as f:
-            meta = json.loads(str(f["meta"]))
-            if not isinstance(meta, dict):
-                raise ValueError("meta is not a JSON object")
+            meta = check_meta(json.loads(str(f["meta"])))
             if meta.get("format", 1) not in READABLE_FORMATS or meta.get("format") == 1:
                 raise ValueError("sharded training reads format 2 datasets only (rgou 0.2 and later)")
             arrays = check_stored({name: f[name] for name in names}, data_rules(meta))

@@ -3,6 +3,7 @@ formats, the JSON export, shards) are range-checked before any cast; shard manif
 the complete flag, files inside the folder) and damaged ones name the file and the field."""
 
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -97,6 +98,36 @@ def test_targets_and_ids_out_of_range_are_refused(tmp_path, data, name, value, m
     column = arrays[name].astype(np.float64 if name == "value_target" else np.int64)
     column[4] = value
     assert message in _load_error(_write_npz(tmp_path / "d.npz", {**arrays, name: column}))
+
+
+@pytest.mark.parametrize("name", STORED)
+def test_an_array_of_one_value_is_refused(tmp_path, data, name):
+    arrays = {**_stored(data), name: np.array(5, np.int8)}
+    message = f"dataset array {name!r} holds one value, not one per sample"
+    assert message in _load_error(_write_npz(tmp_path / "d.npz", arrays))
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("value_target", ["exact"], "meta 'value_target' must be a string, got ['exact']"),
+        ("value_target", {"x": 1}, "meta 'value_target' must be a string, got {'x': 1}"),
+        ("agent", 3, "meta 'agent' must be a string or null, got 3"),
+        ("depth", "deep", "meta 'depth' must be an integer or null, got 'deep'"),
+        ("depth", True, "meta 'depth' must be an integer or null, got True"),
+    ],
+)
+def test_a_meta_field_of_the_wrong_type_is_refused_in_a_file_and_a_shard(tmp_path, data, field, value, message):
+    meta = {"format": 2, "depth": 1, field: value}
+    assert message in _load_error(_write_npz(tmp_path / "d.npz", _stored(data), meta))
+    shard = _write_npz(tmp_path / "s.npz", _stored(data), meta)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ShardedData.open([shard]).read(0)
+
+
+def test_a_meta_field_of_concatenated_datasets_may_read_mixed(tmp_path, data):
+    meta = {"format": 2, "depth": MIXED, "agent": MIXED, "value_target": MIXED}
+    assert Dataset.load(_write_npz(tmp_path / "d.npz", _stored(data), meta)).meta["depth"] == MIXED
 
 
 def test_a_format_1_dataset_checks_its_states_and_policy_targets(tmp_path, data):

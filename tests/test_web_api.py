@@ -108,6 +108,28 @@ def test_undo_takes_back_the_persons_move_and_the_same_roll_comes_again(server):
     assert again["roll"] == roll_at
 
 
+def test_a_review_after_an_undo_and_another_move_is_of_the_game_as_it_is(server):
+    port, _ = server
+    client = Client(port)
+    game = client.ok("POST", "/api/games", {"opponent": "human", "seed": 3})
+    path = f"/api/games/{game['id']}"
+    while True:  # a roll with two moves or more, so that a different move can follow the undo
+        game = client.ok("POST", f"{path}/roll", {})
+        if game["roll"] is not None and len(game["moves"]) > 1:
+            break
+        if game["roll"] is not None:
+            client.ok("POST", f"{path}/move", {"move": game["moves"][0]["move"]})
+    first, other = game["moves"][0]["move"], game["moves"][1]["move"]
+    client.ok("POST", f"{path}/move", {"move": first})
+    assert client.ok("GET", f"{path}/review")["decisions"][-1]["move"] == first
+    client.ok("POST", f"{path}/undo", {})
+    client.ok("POST", f"{path}/roll", {})
+    game = client.ok("POST", f"{path}/move", {"move": other})
+    review = client.ok("GET", f"{path}/review")
+    assert review["turns"] == game["turns"] and review["decisions"][-1]["move"] == other
+    assert review["log"] == game["log"]
+
+
 def test_a_hint_is_the_shipped_model_one_ply_deeper(server):
     port, _ = server
     client = Client(port)

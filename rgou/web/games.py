@@ -112,7 +112,8 @@ class WebGame:
     roll: int | None = None  # the roll of the turn under way, once rolled
     log: list[dict] = field(default_factory=list)  # every turn as the page shows it (`_turn_json`)
     played: int = 0  # turns played by the last request
-    review: tuple[int, dict] | None = None  # (turns, the review of the game at that many turns)
+    changes: int = 0  # moves and undos so far: what the cached review is of
+    review: tuple[int, dict] | None = None  # (changes, the review of the game after that many changes)
     lock: threading.Lock = field(default_factory=threading.Lock)
     note: str = ""
 
@@ -343,6 +344,7 @@ class Lobby:
             del game.log[mine[-1] :]
             game.roll = None
             game.played = 0
+            game.changes += 1
             return self.state(game)
 
     def hint(self, game: WebGame) -> dict:
@@ -374,17 +376,17 @@ class Lobby:
     def review(self, game: WebGame) -> dict:
         self._need_chances()
         with game.lock:
-            turns = len(game.record.turns)
-            if game.review is not None and game.review[0] == turns:
-                return game.review[1]  # the same game: judged once
-            record = game.record.truncated(turns)
+            changes = game.changes
+            if game.review is not None and game.review[0] == changes:
+                return game.review[1]  # the same game: judged once (an undo is a change, as a move is)
+            record = game.record.truncated(len(game.record.turns))
             log = list(game.log)
         out = review_game(record, self.chances).to_json()
         out["positions"] = [self._pieces(s) for s in record.positions()] + [self._pieces(record.state)]
         out["log"] = log
         out["category_names"] = list(CATEGORY_NAMES)
         with game.lock:
-            game.review = (turns, out)
+            game.review = (changes, out)
         return out
 
     def read_state(self, game: WebGame) -> dict:
@@ -413,6 +415,7 @@ class Lobby:
         game.roll = None
         game.log.append(turn)
         game.played += 1
+        game.changes += 1
         self._play_on(game)
 
     def _play_on(self, game: WebGame) -> None:
