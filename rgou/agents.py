@@ -57,9 +57,9 @@ from rgou.leaves import (
     net_leaf,
     no_leaf,
 )
-from rgou.models import PACKAGED_MODELS, ModelRulesError, load_model
+from rgou.models import PACKAGED_MODELS, ModelError, ModelRulesError, check_agent_weights, load_model
 from rgou.nn.inference import forward_one_into, softmax_into
-from rgou.nn.layout import LAYOUT_IN_OUT, layer_sizes, num_params_from_sizes
+from rgou.nn.layout import layer_sizes, num_params_from_sizes
 from rgou.rules import DEFAULT_RULES, MAX_PIECES, NUM_PIECES, P2, rule_set
 from rgou.search import DEFAULT_DEPTH, MAX_DEPTH, NO_MOVE, Work, check_depth, deepen_close_calls, make_work, search_into
 from rgou.specialise import specialise
@@ -394,17 +394,7 @@ def _check_weights(weights) -> None:
     if not isinstance(weights, Weights):
         raise TypeError(f"weights must be a Weights, a weight file or a packaged model's name, got {shown(weights)}")
     weights.check()  # again: a Weights' fields may have been changed since it was made
-    if weights.value_config.input_size != NUM_FEATURES or weights.policy_config.input_size != NUM_FEATURES:
-        raise ValueError(f"ML agent needs networks with {NUM_FEATURES} inputs")
-    if weights.policy_config.output_size != MAX_PIECES or weights.value_config.output_size != 1:
-        raise ValueError(f"ML agent needs a value net with 1 output and a policy net with {MAX_PIECES}")
-    if weights.layout != LAYOUT_IN_OUT:
-        raise ValueError(
-            f"ML agent needs weights in the {LAYOUT_IN_OUT} layout, got {weights.layout} "
-            f"(convert them: rgou.weights.convert_weights or rgou convert)"
-        )
-    if not weights.value_config.hidden_sizes:
-        raise ValueError("ML agent needs a value net with at least one hidden layer")
+    check_agent_weights(weights)
 
 
 def trained_unrolled(weights) -> bool:
@@ -637,9 +627,10 @@ def make_agent(
         if depth > MAX_ML_DEPTH:
             raise ValueError(f"bad agent spec {spec!r}: ML search depth must be 0..{MAX_ML_DEPTH}")
         try:
-            weights = load_model(Path(model) if Path(model).exists() else model, rules)
-        except ModelRulesError as e:
-            then = "" if rules == DEFAULT_RULES else " and play ml:FILE"  # after "train a model for RULES ..."
+            weights = load_model(Path(model) if Path(model).exists() else model, rules, for_agent=True)
+        except ModelError as e:
+            # after "train a model for RULES ...":
+            then = " and play ml:FILE" if isinstance(e, ModelRulesError) and rules != DEFAULT_RULES else ""
             raise ValueError(f"agent {spec!r}: {e}{then}") from None
         agent = MLAgent(weights, mode, depth, close_gap=CLOSE_GAP if close else 0.0)
     elif spec == "perfect" or spec.startswith("perfect:"):

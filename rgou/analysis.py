@@ -190,7 +190,7 @@ class Analyzer:
             raise TypeError(f"table must be a solved Table or its file (or None), got {shown(table)}")
         if model is not None and not isinstance(model, (str, os.PathLike, Weights)):
             raise TypeError(f"model must be a weight file, a packaged model's name or a Weights, got {shown(model)}")
-        weights = model if model is None or isinstance(model, Weights) else load_model(model)
+        weights = model if model is None or isinstance(model, Weights) else load_model(model, for_agent=True)
         if weights is not None and weights.rules != self.rules:
             shown_model = "given" if isinstance(model, Weights) else model
             raise ValueError(f"the model ({shown_model}) plays the {weights.rules} rules, not {self.rules}")

@@ -81,7 +81,7 @@ class WinChances:
         from rgou.solve import load_perfect_table, perfect_table_path
 
         self.rules = rule_set(rules, "rules").name
-        weights = None if model is None else load_model(model, self.rules)  # another rule set's: refused
+        weights = None if model is None else load_model(model, self.rules, for_agent=True)  # others refused
         game, search = specialise("rgou.game", self.rules), specialise("rgou.search", self.rules)
         self._to_move, self._distinct_moves, self._check_state = game.TO_MOVE, game.distinct_moves, game.check_state
         self._is_over = game.is_over

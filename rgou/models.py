@@ -38,15 +38,41 @@ def model_file(name_or_path: str | Path) -> Iterator[Path]:
     yield path
 
 
-class ModelRulesError(ValueError):
+class ModelError(ValueError):
+    """A model that cannot serve where it was asked for; the message names the model."""
+
+
+class ModelRulesError(ModelError):
     """A model trained for another rule set than the one asked for; the message names both."""
 
 
-def load_model(name_or_path: str | Path, rules: str | None = None):
+def check_agent_weights(weights) -> None:
+    """ValueError unless `weights` (a checked `rgou.weights.Weights`) are nets an ML agent can play with: 150
+    inputs, a value net of 1 output and at least one hidden layer, a policy net of 7, the in_out layout."""
+    from rgou.features import NUM_FEATURES
+    from rgou.nn.layout import LAYOUT_IN_OUT
+    from rgou.rules import MAX_PIECES
+
+    if weights.value_config.input_size != NUM_FEATURES or weights.policy_config.input_size != NUM_FEATURES:
+        raise ValueError(f"ML agent needs networks with {NUM_FEATURES} inputs")
+    if weights.policy_config.output_size != MAX_PIECES or weights.value_config.output_size != 1:
+        raise ValueError(f"ML agent needs a value net with 1 output and a policy net with {MAX_PIECES}")
+    if weights.layout != LAYOUT_IN_OUT:
+        raise ValueError(
+            f"ML agent needs weights in the {LAYOUT_IN_OUT} layout, got {weights.layout} "
+            f"(convert them: rgou.weights.convert_weights or rgou convert)"
+        )
+    if not weights.value_config.hidden_sizes:
+        raise ValueError("ML agent needs a value net with at least one hidden layer")
+
+
+def load_model(name_or_path: str | Path, rules: str | None = None, for_agent: bool = False):
     """`Weights` of a packaged model name or a weight file (see `rgou.weights.load_weights`).
 
     rules: the rule set the model must be trained for (None: any); another is
     refused (`ModelRulesError`, a ValueError) naming the model and both rule sets.
+    for_agent: refuse nets an ML agent cannot play with (`check_agent_weights`;
+    `ModelError`, naming the model).
     """
     from rgou.rules import DEFAULT_RULES, rule_set
     from rgou.weights import load_weights
@@ -55,6 +81,11 @@ def load_model(name_or_path: str | Path, rules: str | None = None):
         rules = rule_set(rules, "rules").name  # "Finkel" is finkel; an unknown name is refused as one
     with model_file(name_or_path) as path:
         weights = load_weights(path)
+    if for_agent:
+        try:
+            check_agent_weights(weights)
+        except ValueError as e:
+            raise ModelError(f"the model {name_or_path}: {e}") from None
     if rules is not None and weights.rules != rules:
         raise ModelRulesError(
             f"the model {name_or_path} plays the {weights.rules} rules, not {rules}; "

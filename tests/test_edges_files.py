@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from rgou.cli import main
 from rgou.nn.contract import STATE_ARRAYS, TrainConfig, TrainState
 from rgou.nn.layout import NetConfig, init_params, num_params
+from rgou.record import GameRecord, write_record
 from rgou.solve import Table, load_table, save_table, solve
 from rgou.solve.table import read_array_file, write_array_file
 from rgou.train import TrainOptions, checkpoint_weights
@@ -414,6 +415,36 @@ def test_network_configs_beyond_int64_or_the_largest_net_are_refused(weight_file
     path.write_text(json.dumps({**document, "network_config": config}))
     with pytest.raises(WeightsFormatError, match=re.escape(str(path)) + ": network_config"):
         load_weights(path)
+
+
+@pytest.mark.parametrize(
+    "value, policy, message",
+    [
+        (NetConfig(149, (4,), 1), NetConfig(149, (4,), 7), "ML agent needs networks with 150 inputs"),
+        (
+            NetConfig(150, (4,), 2),
+            NetConfig(150, (4,), 7),
+            "ML agent needs a value net with 1 output and a policy net with 7",
+        ),
+        (NetConfig(150, (), 1), NetConfig(150, (4,), 7), "ML agent needs a value net with at least one hidden layer"),
+    ],
+)
+def test_a_model_no_agent_can_play_is_refused_naming_the_file_and_the_option(tmp_path, capsys, value, policy, message):
+    model = tmp_path / "odd.json"
+    save_weights(model, Weights(init_params(value, 1), init_params(policy, 2), value, policy, {}))
+    game = tmp_path / "game.json"
+    record = GameRecord(("random", "random"), seed=1)
+    roll = record.seeded_roll()
+    record.add(roll, (record.legal_moves(roll) or [None])[0])
+    write_record(record, game)
+    named = f"the model {model}: {message}"
+    for argv, option in (
+        (["arena", f"ml:{model}", "random", "--games", "2"], f"agent 'ml:{model}': "),
+        (["analyze", "--model", str(model)], "--model: "),
+        (["review", str(game), "--model", str(model)], "--model: "),
+    ):
+        assert main(argv) == 2, argv
+        assert f"{option}{named}" in capsys.readouterr().err, argv
 
 
 def test_weight_json_nested_too_deep_or_with_a_huge_integer(tmp_path):

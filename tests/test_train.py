@@ -528,6 +528,8 @@ def test_bad_config_and_bad_data_are_refused(tmp_path, capsys, data):
         ({"x": {"games": 5, "jax": {"depth": 60}}}, "presets.x with its jax section", "depth must be in 1..6, got 60"),
         ({"x": {"jax": 3}}, "presets.x.jax must be an object", ""),
         ({"x": {"backend": "foo"}}, "presets.x", "backend must be one of numba, jax, got 'foo'"),
+        ({"x": {"backend": ["numba"]}}, "presets.x", "backend must be one of numba, jax, got ['numba']"),
+        ({"x": {"backend": {}, "numba": {}}}, "presets.x", "backend must be one of numba, jax, got {}"),
         ({"y": {}, "x": {"afterstates": True}}, "presets.x", "afterstates: the positions after each move"),
     ]:
         config.write_text(json.dumps({"presets": presets}))
@@ -536,6 +538,8 @@ def test_bad_config_and_bad_data_are_refused(tmp_path, capsys, data):
     both = {"x": {"afterstates": True, "numba": {"value_target": "exact"}, "jax": {"value_target": "exact"}}}
     config.write_text(json.dumps({"presets": both}))  # valid as every backend resolves it
     assert resolve_options("x", {}, load_config(config)).generation.afterstates
+    config.write_text(json.dumps({"architecture": None, "presets": {"x": {"games": 2}}}))  # null: none given
+    assert resolve_options("x", {}, load_config(config)).generation.games == 2
     config.write_text(json.dumps({"architecture": {"hidden_sizes": 5}, "presets": {"x": {}}}))
     with pytest.raises(ValueError, match="architecture: hidden_sizes must be a list of positive integers, got 5"):
         load_config(config)

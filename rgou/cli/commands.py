@@ -173,6 +173,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     import json
 
     from rgou.analysis import Analyzer, analyze_lines, read_lines
+    from rgou.models import ModelError
 
     if args.ml_depth is not None and args.model is None:
         raise ValueError("--ml-depth is the search depth of the ML agent's scores: give --model too")
@@ -194,8 +195,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             table = load_table(args.table, rules=args.rules) if args.table else load_perfect_table(rules=args.rules)
         if table is not None and table.n_pieces != RULE_SETS[args.rules].pieces and (args.depth or args.model):
             raise ValueError(f"a {table.n_pieces}-piece table gives the exact fields only: drop --depth and --model")
-        analyzer = Analyzer(args.depth, _params(args.params), args.model, features=not args.no_features,
-                            ml_depth=args.ml_depth or 0, table=table, rules=args.rules)  # fmt: skip
+        try:
+            analyzer = Analyzer(args.depth, _params(args.params), args.model, features=not args.no_features,
+                                ml_depth=args.ml_depth or 0, table=table, rules=args.rules)  # fmt: skip
+        except ModelError as e:
+            raise ValueError(f"--model: {e}") from None
         for result, error in analyze_lines(read_lines(source), analyzer):
             if error is not None:
                 errors += 1
@@ -376,7 +380,7 @@ def _saved_records(args: argparse.Namespace, files: dict[tuple[int, int], list[P
 def cmd_play(args: argparse.Namespace) -> int:
     from rgou.agents import make_agent, ml_spec
     from rgou.chances import WinChances
-    from rgou.models import ModelRulesError
+    from rgou.models import ModelError
     from rgou.record import write_record
     from rgou.terminal import PlaySession
 
@@ -389,7 +393,7 @@ def cmd_play(args: argparse.Namespace) -> int:
     if args.table is not None or args.model is not None:
         try:
             chances = WinChances(args.table, rules=args.rules, model=args.model)  # checks --model first
-        except ModelRulesError as e:
+        except ModelError as e:
             raise ValueError(f"--model: {e}") from None
         except ValueError as e:
             raise ValueError(f"--table: {e}" if args.table is not None else str(e)) from None
@@ -407,7 +411,7 @@ def cmd_review(args: argparse.Namespace) -> int:
     import json
 
     from rgou.chances import WinChances
-    from rgou.models import ModelRulesError
+    from rgou.models import ModelError, ModelRulesError
     from rgou.record import read_record
     from rgou.review import render_review, review_game, review_png
 
@@ -419,9 +423,12 @@ def cmd_review(args: argparse.Namespace) -> int:
     record = read_record(args.game)
     try:
         chances = WinChances(args.table, rules=record.rules, model=args.model)  # the record's rule set: its table
+    except ModelRulesError as e:  # the record's rule set is what the model must play
+        raise ValueError(f"{args.game}: a game of the {record.rules} rules: --model: {e}") from None
+    except ModelError as e:
+        raise ValueError(f"--model: {e}") from None
     except ValueError as e:
-        option = "--model: " if isinstance(e, ModelRulesError) else ""
-        raise ValueError(f"{args.game}: a game of the {record.rules} rules: {option}{e}") from None
+        raise ValueError(f"{args.game}: a game of the {record.rules} rules: {e}") from None
     review = review_game(record, chances)
     if to_stdout:
         print(json.dumps(review.to_json(), indent=2))

@@ -267,7 +267,7 @@ def resolve_options(
     else:
         _check_sections(config, "config")
     values: dict[str, Any] = dict(config.get("defaults", {}))
-    hidden = config.get("architecture", {}).get("hidden_sizes")
+    hidden = (config.get("architecture") or {}).get("hidden_sizes")  # null: no architecture
     if hidden is not None:
         values["hidden_sizes"] = tuple(hidden)
     chosen = {k: v for k, v in overrides.items() if v is not None}
@@ -278,6 +278,8 @@ def resolve_options(
         section = presets[preset]
         values.update({k: v for k, v in section.items() if k not in BACKENDS})
         backend = chosen.get("backend", values.get("backend", "numba"))
+        if backend not in BACKENDS:  # before it picks a section: a list or an object there cannot
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r:.40}")
         values.update(section.get(backend, {}))
     values.update(chosen)
     return PipelineOptions.from_flat(values)
