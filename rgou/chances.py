@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -98,16 +99,12 @@ class WinChances:
         if table is not None:
             self.table = load_perfect_table(table, self.rules)
             self.exact = True
-            self.source = f"the solved table {self.table.path}" if self.table.path else "a solved table"
+            self._judge = ("the solved table ", self.table.path) if self.table.path else ("a solved table", None)
             self._leaf, self._plies = specialise("rgou.leaves", self.rules).table_leaf(self.table.values), 1
         else:
             self.table = None
             self.exact = False
-            judge = "the shipped model" if model is None else f"the model {model}"
-            self.source = (
-                f"no solved table (rgou solve makes one), so {judge} searched one ply deeper "
-                f"({ESTIMATE_AGENT}) judged every move"
-            )
+            self._judge = ("the shipped model", None) if model is None else ("the model ", model)
             agent = make_agent(ESTIMATE_AGENT) if weights is None else MLAgent(weights, depth=ESTIMATE_DEPTH)
             data = agent.data
             self._leaf, self._plies = data.leaf, int(data.plies)
@@ -115,6 +112,19 @@ class WinChances:
         self._scores = np.empty(pieces, np.float64)
         self._distinct = np.empty(pieces, np.int8)
         self._lock = threading.Lock()
+        self.source = self.describe()
+
+    def describe(self, full_paths: bool = True) -> str:
+        """What judges the chances, as `source` says it; full_paths=False names files without their folders
+        (a page served to others shows the names, not the server's folders)."""
+        text, path = self._judge
+        if path is not None:
+            text += str(path) if full_paths else Path(path).name
+        if self.exact:
+            return text
+        solve = "rgou solve" if self.rules == DEFAULT_RULES else f"rgou solve --rules {self.rules}"
+        judged = f"{text} searched one ply deeper ({ESTIMATE_AGENT}) judged every move"
+        return f"no solved table ({solve} makes one), so {judged}"
 
     @property
     def label(self) -> str:

@@ -16,7 +16,7 @@ from rgou.models import load_model
 from rgou.notation import BOARD_ROWS
 from rgou.record import GameRecord, parse_record
 from rgou.rules import NUM_PIECES, ROSETTE_SQUARES
-from rgou.web.games import MAX_GAMES_PER_SESSION, MAX_SESSIONS, WEB_MAX_TURNS
+from rgou.web.games import MAX_GAMES_PER_SESSION, MAX_SESSIONS, OTHER_RULES_NOTE, WEB_MAX_TURNS
 from rgou.web.server import MAX_BODY, MAX_CONNECTIONS, make_server
 
 
@@ -213,6 +213,10 @@ def test_a_server_of_another_rule_set_plays_it_and_says_what_it_cannot_do():
             )
         status, doc = client.call("POST", "/api/games", {"opponent": "ml"})
         assert status == 400 and "unknown opponent 'ml'" in doc["error"]
+        agents = GameRecord(("random", "heuristic"), seed=1, rules="blitz")  # no review here: the note says why
+        loaded = client.ok("POST", "/api/games/load", {"record": agents.to_json()})
+        assert loaded["opponent"] is None and "review only" not in loaded["note"]
+        assert loaded["note"].endswith(OTHER_RULES_NOTE.format(rules="blitz")) and "(the log)" in loaded["note"]
 
 
 def test_bad_input_gets_a_clear_4xx_and_the_server_goes_on(server):
@@ -238,6 +242,8 @@ def test_bad_input_gets_a_clear_4xx_and_the_server_goes_on(server):
         (("POST", "/api/info", {}), 405, "not allowed on /api/info: use GET"),
         (("GET", "/api/games/load", None), 405, "use POST"),
         (("POST", "/api/games/load", {"record": {"format": "rgou-game"}}), 400, "not a valid game record"),
+        (("POST", "/api/games/load", {}), 400, "missing field 'record'"),
+        (("POST", "/api/games/load", {"record": {}, "bogus": 1}), 400, "unknown field 'bogus': this request takes"),
     ]
     for (method, path, body), status, text in cases:
         got, doc = client.call(method, path, body)
@@ -442,6 +448,30 @@ def test_the_standard_librarys_own_errors_are_json_too(server):
     assert "BREW" in json.loads(body)["error"]
     # a line that is no HTTP request: the standard library answers it as HTTP/0.9, a body alone, JSON here too
     assert "Bad request syntax" in json.loads(answer(b"GARBAGE\r\n\r\n"))["error"]
+
+
+def test_hints_and_reviews_name_the_model_without_the_servers_folders(tmp_path):
+    from dataclasses import replace
+
+    from rgou.weights import save_weights
+
+    shipped = load_model("default")
+    model = tmp_path / "private" / "models" / "mine.json.gz"
+    model.parent.mkdir(parents=True)
+    save_weights(model, replace(shipped, metadata={**shipped.metadata, "rules": "blitz"}))
+    expected = (
+        "no solved table (rgou solve --rules blitz makes one), so the model mine.json.gz searched one ply deeper "
+        f"({ESTIMATE_AGENT}) judged every move"
+    )
+    with running_server(rules="blitz", model=str(model)) as (_, port, _server):
+        client = Client(port)
+        assert client.ok("GET", "/api/info")["source"] == expected
+        game = client.ok("POST", "/api/games", {"seed": 6, "opponent": "human"})
+        while game["roll"] is None or not game["moves"]:
+            game = client.ok("POST", f"/api/games/{game['id']}/roll", {})
+        assert client.ok("GET", f"/api/games/{game['id']}/hint")["source"] == expected
+        client.ok("POST", f"/api/games/{game['id']}/move", {"move": game["moves"][0]["move"]})
+        assert client.ok("GET", f"/api/games/{game['id']}/review")["source"] == expected
 
 
 def test_a_server_of_another_rule_set_offers_perfect_play_from_its_table(tmp_path):

@@ -215,6 +215,33 @@ def test_hint_undo_and_save(page, site, tmp_path):
     assert record.players == ("human", "heuristic") and len(record.turns) == state["turns"] and record.seed == 8
 
 
+def test_the_agent_rolls_after_a_hint_that_was_under_way_when_its_turn_came(browser, site):
+    held = []
+    with _new_page(browser) as page:
+        page.clock.install()  # the agent's pause (400 ms without ?fast) runs when the test says
+        page.route(
+            "**/hint", lambda route: held.append(route)
+        )  # the hint's answer waits until the test lets it through
+        page.goto(site[0])
+        page.wait_for_function("!busy && game !== null")
+        page.click("[data-testid=new-game]")
+        page.select_option("[data-testid=opponent]", "random")
+        page.fill("[data-testid=seed]", "4")
+        page.click("[data-testid=start]")
+        page.wait_for_function("!busy && game.seed === 4 && game.opponent === 'random'")
+        _until_movable(page)
+        page.click(".movable .piece >> nth=0")
+        page.wait_for_function("!busy && !game.persons_turn && game.roll === null")
+        page.click("[data-testid=hint]")  # under way when the agent's pause ends
+        page.wait_for_function("busy")
+        page.clock.run_for(1000)
+        assert page.evaluate("!game.persons_turn && game.roll === null")  # the agent waited
+        held[0].continue_()
+        page.wait_for_function("!busy")
+        page.clock.run_for(1000)
+        page.wait_for_function("!busy && (game.persons_turn || game.over)")
+
+
 def test_load_a_record_and_review_it(page, site, tmp_path):
     # a game of two agents: loaded for review only
     record = match_records(make_agent("heuristic"), make_agent("ml"), 1, seed=2**60 + 3)[0]  # beyond 2**53
@@ -243,6 +270,19 @@ def test_load_a_record_and_review_it(page, site, tmp_path):
     assert page.evaluate("game.turns") == len(record.turns)
 
 
+def test_enter_in_the_new_game_dialog_starts_the_game_and_cancel_keeps_the_old_one(page, site):
+    _start(page, site, opponent="random", seed=2)
+    page.click("[data-testid=new-game]")
+    page.select_option("[data-testid=opponent]", "heuristic")
+    page.fill("[data-testid=seed]", "77")
+    page.click("[data-testid=cancel-setup]")
+    assert page.is_hidden("[data-testid=setup]") and page.evaluate("game.seed === 2 && game.opponent === 'random'")
+    page.click("[data-testid=new-game]")
+    page.fill("[data-testid=seed]", "77")
+    page.press("[data-testid=seed]", "Enter")
+    page.wait_for_function("!busy && game.seed === 77 && game.opponent === 'heuristic'")
+
+
 def test_the_keyboard_plays_too(page, site):
     _start(page, site, opponent="random", seed=2)
     page.keyboard.press("r")
@@ -255,6 +295,24 @@ def test_the_keyboard_plays_too(page, site):
     page.wait_for_function("!busy && game.can_undo && game.persons_turn")
     page.keyboard.press("u")
     page.wait_for_function("!busy && game.turns === 0")
+
+
+def test_the_keyboard_reaches_load_leaves_the_browsers_shortcuts_and_a_phone_scrolls_no_page(browser, site):
+    with _new_page(browser) as page:
+        _start(page, site, opponent="random", seed=3)
+        page.keyboard.press("Control+r")  # the browser's reload, not a roll
+        page.keyboard.press("Alt+r")
+        page.wait_for_timeout(200)
+        assert page.evaluate("!busy && game.roll === null && game.turns === 0")
+        page.focus("[data-testid=load]")
+        with page.expect_file_chooser() as chooser:
+            page.keyboard.press("Enter")
+        assert not chooser.value.is_multiple()
+        page.set_viewport_size({"width": 360, "height": 740})
+        _play_to_the_end(page)
+        page.click("[data-testid=review]")
+        page.wait_for_selector("[data-testid=review-panel]:not([hidden])")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360  # the summary table scrolls in its box
 
 
 def test_manual_dice_advise_on_a_real_board(page, site):
@@ -296,6 +354,8 @@ def test_a_whole_game_of_another_rule_set_by_clicking(browser):
         assert page.is_disabled("[data-testid=hint]")
         state = _play_to_the_end(page)
         assert state["over"] and len(state["p1"]) == 5 and page.is_disabled("[data-testid=review]")
+        status = page.inner_text("[data-testid=status]")
+        assert re.search(r"(You win|wins)!$", status) and "review" not in status  # no review to open here
         record = _record(page)
         assert record["rules"] == "aseb" and record["winner"] == state["winner"]
 

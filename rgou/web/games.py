@@ -60,6 +60,7 @@ OTHER_RULES_NOTE = (
 )
 DICE_MODES = ("auto", "manual")
 REVIEW_ONLY = "loaded for review only: its players are not a person and an agent this server offers"
+READ_ONLY = "loaded for its moves only (the log): its players are not a person and an agent this server offers, and "
 MAX_GAMES_PER_SESSION = 16  # a browser's games kept; the least recently used goes first
 MAX_SESSIONS = 64  # browsers remembered; the least recently used goes first
 WEB_MAX_TURNS = 1000  # turns of a game played or loaded here (the longest of 25,000 agent games: 330)
@@ -218,6 +219,10 @@ class Lobby:
 
     # requests
 
+    def _source(self) -> str:
+        """What judges hints and reviews, its files named without the server's folders."""
+        return self.chances.describe(full_paths=False)
+
     def info(self) -> dict:
         return {
             "rules": self.rules,
@@ -226,7 +231,7 @@ class Lobby:
             "default_opponent": self.default_opponent,
             "hints": self.chances is not None,
             "exact": self.chances is not None and self.chances.exact,
-            "source": self.chances.source if self.chances else OTHER_RULES_NOTE.format(rules=self.rules),
+            "source": self._source() if self.chances else OTHER_RULES_NOTE.format(rules=self.rules),
             "board": {
                 "rows": [list(row) for row in self._notation.BOARD_ROWS],
                 "rosettes": [int(s) for s in np.flatnonzero(self._game.IS_ROSETTE)],
@@ -265,8 +270,11 @@ class Lobby:
 
     def load(self, session: str, body: dict) -> dict:
         """A game from a record: playable on against its agent (or by two people), else for review only."""
+        _only(body, ("record",))
+        if "record" not in body:
+            raise GameError(400, "missing field 'record': the game record to load")
         try:
-            record = parse_record(body.get("record"))
+            record = parse_record(body["record"])
         except ValueError as e:
             raise GameError(400, f"not a valid game record: {e}"[:500]) from None
         if record.rules != self.rules:
@@ -281,8 +289,10 @@ class Lobby:
             opponent, human, note = HUMAN, P1, ""
         elif HUMAN in (a, b) and (b if a == HUMAN else a) in self.agents:
             opponent, human, note = (b if a == HUMAN else a), (P1 if a == HUMAN else P2), ""
-        else:
+        elif self.chances is not None:
             opponent, human, note = None, P1, REVIEW_ONLY
+        else:  # no review either
+            opponent, human, note = None, P1, READ_ONLY + OTHER_RULES_NOTE.format(rules=self.rules)
         dice = "auto" if record.seed is not None else "manual"
         seed = secrets.randbits(RANDOM_SEED_BITS) if record.seed is None else record.seed
         agent = self._agent(opponent, seed) if opponent not in (None, HUMAN) else None
@@ -354,7 +364,7 @@ class Lobby:
             state = record.state.copy()
             out = {
                 "exact": self.chances.exact,
-                "source": self.chances.source,
+                "source": self._source(),
                 "to_move": int(state[self._game.TO_MOVE]),
             }
             out["p1_before_roll"] = self.chances.position(state) if not record.over else float(record.winner == P1)
@@ -382,6 +392,7 @@ class Lobby:
             record = game.record.truncated(len(game.record.turns))
             log = list(game.log)
         out = review_game(record, self.chances).to_json()
+        out["source"] = self._source()
         out["positions"] = [self._pieces(s) for s in record.positions()] + [self._pieces(record.state)]
         out["log"] = log
         out["category_names"] = list(CATEGORY_NAMES)

@@ -182,7 +182,8 @@ function statusText() {
   if (game.opponent === null) return game.note;
   if (game.over) {
     const who = playerName(game.winner);
-    return `${who === "you" ? "You win" : `${who} wins`}! Open the review to see how the game went.`;
+    const then = info.hints ? " Open the review to see how the game went." : "";  // no review without hints
+    return `${who === "you" ? "You win" : `${who} wins`}!${then}`;
   }
   const who = playerName(game.to_move);
   const last = game.played ? game.log.slice(-game.played) : [];  // the turns the last request played
@@ -281,7 +282,9 @@ function scheduleAgent() {
   clearTimeout(agentTimer);
   if (!game || review !== null || game.over || game.opponent === null || game.opponent === "human") return;
   if (!game.persons_turn && game.roll === null && game.dice === "auto") {
-    agentTimer = setTimeout(() => update("POST", `/api/games/${game.id}/roll`, {}), AGENT_DELAY_MS);
+    // a request under way (a hint, a save) would refuse the roll: wait for it, then look again
+    agentTimer = setTimeout(() => (busy ? scheduleAgent() : update("POST", `/api/games/${game.id}/roll`, {})),
+                            AGENT_DELAY_MS);
   }
 }
 
@@ -465,10 +468,11 @@ async function start() {
     select.appendChild(option);
   }
   $("new-game").addEventListener("click", openSetup);
+  // not a submit button: Enter in the dialog submits with the first one, which must be Start
+  $("cancel-setup").addEventListener("click", () => $("setup").close());
   // the seed seeds the server's dice: typed-in dice have none
   $("dice-mode").addEventListener("change", () => { $("seed").disabled = $("dice-mode").value === "manual"; });
   $("setup-form").addEventListener("submit", (event) => {
-    if (event.submitter && event.submitter.value !== "start") return;
     const seed = $("seed").disabled ? "" : $("seed").value.trim();
     if (seed !== "" && !(Number.isSafeInteger(Number(seed)) && Number(seed) >= 0)) {
       showError(`seed ${seed}: give a whole number from 0 to ${Number.MAX_SAFE_INTEGER} (or none)`);
@@ -496,6 +500,12 @@ async function start() {
   $("step-forward").addEventListener("click", () => setStep(step + 1));
   document.addEventListener("keydown", (event) => {
     if (event.target.tagName === "INPUT" || event.target.tagName === "SELECT" || $("setup").open) return;
+    if (event.ctrlKey || event.altKey || event.metaKey) return;  // the browser's shortcuts (Ctrl+R reloads)
+    if (event.target.id === "load" && (event.key === "Enter" || event.key === " ")) {
+      event.preventDefault();  // the Load label, focused: open the file chooser as a button would
+      $("load-file").click();
+      return;
+    }
     if (review !== null) {
       if (event.key === "ArrowLeft") setStep(step - 1);
       if (event.key === "ArrowRight") setStep(step + 1);
