@@ -76,18 +76,19 @@ def shown(value: object, limit: int = MAX_SHOWN) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-class _GivenTwice(ValueError):
+class KeyGivenTwice(ValueError):
     """A JSON object with a key given twice (json.loads would keep the last value silently)."""
 
 
-def _unique_keys(pairs: list) -> dict:
-    """A JSON object's dict; _GivenTwice if a key repeats, since which value counts would be a guess."""
+def unique_keys(pairs: list) -> dict:
+    """A JSON object's dict (json.loads' object_pairs_hook); KeyGivenTwice if a key repeats, since which value
+    counts would be a guess."""
     out = dict(pairs)
     if len(out) < len(pairs):
         seen = set()
         for key, _ in pairs:
             if key in seen:
-                raise _GivenTwice(f"key {shown(key)} given twice")
+                raise KeyGivenTwice(f"key {shown(key)} given twice")
             seen.add(key)
     return out
 
@@ -103,11 +104,11 @@ def strict_json(text: str) -> object:
     JSON (...)", "key 'x' given twice"), never a RecursionError.
     """
     try:
-        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as e:
         where = f"column {e.colno}" if e.lineno == 1 else f"line {e.lineno} column {e.colno}"
         raise ValueError(f"not valid JSON ({e.msg.removesuffix(' at')} at {where})") from None  # "...character at"
-    except _GivenTwice as e:
+    except KeyGivenTwice as e:
         raise ValueError(str(e)) from None
     except RecursionError:
         raise ValueError("not valid JSON (nested too deep)") from None

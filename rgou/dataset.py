@@ -690,7 +690,7 @@ def write_json(data: Dataset, fh) -> None:
     """Write the JSON export of `data` to an open text file (Finkel's samples: the upstream's format has no rules)."""
     if data.rules != DEFAULT_RULES:
         raise ValueError(
-            f"--json: the JSON export is the upstream trainer's format, which plays {DEFAULT_RULES} only and records "
+            f"the JSON export is the upstream trainer's format, which plays {DEFAULT_RULES} only and records "
             f"no rule set; keep the {data.rules} samples in the .npz dataset"
         )
     fh.write("[")

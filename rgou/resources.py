@@ -16,6 +16,7 @@ from rgou._validate import strict_json
 
 HEURISTIC_PARAMS_FILE = "heuristic_params.json"
 TRAINING_CONFIG_FILE = "training.json"
+MAX_JSON_BYTES = 1 << 20  # a settings file is a few kB; the packaged ones are under 2 kB
 
 
 def data_file(name: str) -> resources.abc.Traversable:
@@ -33,7 +34,11 @@ def read_json(path: str | Path | None, packaged: str, what: str) -> tuple[str, A
     else:
         name = str(file_path("path", path))
         try:
-            text = Path(path).read_text()
+            with open(path, "rb") as fh:
+                raw = fh.read(MAX_JSON_BYTES + 1)  # /dev/zero or a FIFO that never ends is not read to the end
+            if len(raw) > MAX_JSON_BYTES:
+                raise ValueError(f"{name}: more than {MAX_JSON_BYTES:,} bytes, too large for {what}; not read further")
+            text = raw.decode("utf-8")
         except (OSError, UnicodeDecodeError) as e:
             raise ValueError(f"{name}: cannot read {what} ({e})") from e
     try:

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from rgou._io import atomic_write, file_path
-from rgou._validate import shown
+from rgou._validate import KeyGivenTwice, shown, unique_keys
 from rgou.nn.contract import MAX_NET_PARAMS, net_params
 from rgou.nn.layout import (
     LAYOUT_IN_OUT,
@@ -335,7 +335,9 @@ def _read_document(path: Path) -> dict[str, Any]:
             except OSError as exc:
                 raise WeightsFormatError(f"cannot read weight file {path}: {exc}") from exc
     try:
-        document = json.loads(raw.decode("utf-8"), parse_constant=_Constant)
+        document = json.loads(raw.decode("utf-8"), parse_constant=_Constant, object_pairs_hook=unique_keys)
+    except KeyGivenTwice as exc:  # which value counts would be a guess
+        raise WeightsFormatError(f"{path}: {exc}") from None
     except UnicodeDecodeError as exc:
         raise WeightsFormatError(f"{path}: not UTF-8 JSON ({exc})") from exc
     except json.JSONDecodeError as exc:

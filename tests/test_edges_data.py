@@ -424,6 +424,12 @@ def test_a_file_named_twice_is_refused(tmp_path, six_games):
     assert len(read_data([str(tmp_path / "shard[s]")])) == len(six_games)  # a glob of the folder: its manifest
 
 
+@pytest.mark.parametrize("sources", [[""], ["  "], []])
+def test_an_empty_data_name_is_refused_not_read_as_the_current_folder(sources):
+    with pytest.raises(ValueError, match=r"^--data: give files, globs or shard folders, got"):
+        read_data(sources)
+
+
 def test_shards_come_in_the_kernels_dtypes(tmp_path, six_games):
     """Valid values stored in wider types are checked as given, then cast: no kernel sees an int64 state."""
     arrays = _stored(six_games)

@@ -417,6 +417,21 @@ def test_network_configs_beyond_int64_or_the_largest_net_are_refused(weight_file
         load_weights(path)
 
 
+def test_a_weight_file_with_a_key_given_twice_is_refused(weight_files, tmp_path):
+    text = weight_files[".json"][1].decode()
+    path = tmp_path / "w.json"
+    path.write_text(text.replace("{", '{"metadata": {}, ', 1))  # the first object's own key comes again after it
+    with pytest.raises(WeightsFormatError, match=re.escape(f"{path}: key 'metadata' given twice")):
+        load_weights(path)
+
+
+@pytest.mark.parametrize("option", ["--config", "--params"])
+def test_a_settings_file_that_never_ends_is_not_read_to_its_end(tmp_path, capsys, option):
+    argv = ["train", "--preset", "quick"] if option == "--config" else ["generate", "--games", "1"]
+    assert main([*argv, option, "/dev/zero", "--out", str(tmp_path / "o.npz")]) == 2
+    assert "/dev/zero: more than 1,048,576 bytes, too large for" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "value, policy, message",
     [
