@@ -434,7 +434,7 @@ def test_the_commands_take_a_rule_set(tmp_path, capsys, monkeypatch):
         main(["arena", "heuristic", "random", "--rules", "ur"])
     assert "argument --rules: invalid choice: 'ur'" in capsys.readouterr().err
     monkeypatch.setattr("sys.stdin", io.StringIO("quit\n"))
-    assert main(["play", "--rules", "masters", "--seed", "1"]) == 0
+    assert main(["play", "--rules", "Masters", "--seed", "1"]) == 0  # a name typed in any case
     text = capsys.readouterr().out
     assert "against expectiminimax-3" in text and "Rules: masters" in text and '"rules": "masters"' in text
 

@@ -77,6 +77,7 @@ def _add_rules(parser: argparse.ArgumentParser, what: str, *, agents: bool = Tru
     """--rules; `what` says what it changes (with agents=True: which agents play the other rule sets)."""
     parser.add_argument(
         "--rules",
+        type=str.lower,  # a name typed in any case, as rgou.rules.rule_set takes it
         choices=tuple(RULE_SETS),
         default=DEFAULT_RULES,
         help=f"the rule set (default {DEFAULT_RULES}; docs/rules.md)" + (": " if agents else "; ") + what,
@@ -132,6 +133,7 @@ def _add_generation_options(parser: argparse.ArgumentParser, for_train: bool) ->
     )
     parser.add_argument(
         "--rules",
+        type=str.lower,
         choices=tuple(RULE_SETS),
         **given("rules", "the rule set of the games (docs/rules.md); the data and the model record it"),
     )
