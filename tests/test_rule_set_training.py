@@ -513,7 +513,8 @@ def test_play_and_review_a_rule_sets_game_with_its_model(aseb_model, tmp_path, c
     assert record.rules == "aseb" and record.players == ("human", f"ml:{path}") and record.winner
     assert main(["review", str(game), "--model", str(path)]) == 0
     out = capsys.readouterr().out
-    assert f"ESTIMATES, not exact: no solved table (rgou solve --rules aseb makes one), so the model {path} searched" in out
+    estimates = "ESTIMATES, not exact: no solved table (rgou solve --rules aseb makes one)"
+    assert f"{estimates}, so the model {path} searched" in out
     assert f"Review of {game} (aseb rules): human (X, player 1)" in out  # it did not say the rule set
     assert main(["review", str(game), "--model", str(path), "--json", "-"]) == 0
     assert json.loads(capsys.readouterr().out)["rules"] == "aseb"
