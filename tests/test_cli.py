@@ -48,6 +48,16 @@ def test_generate_rejects_bad_arguments_naming_the_option(tmp_path, capsys, argv
     assert not (tmp_path / "x.npz").exists()
 
 
+@pytest.mark.parametrize("argv", [["train", "--bogus"], ["--bogus", "train"], ["arena", "ml", "--bogus", "x"]])
+def test_an_unknown_option_is_refused_by_its_command(capsys, argv):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    command = next(a for a in argv if not a.startswith("-"))
+    assert exit_info.value.code == 2 and f"rgou {command}: error: unrecognized arguments: " in err
+    assert err.startswith(f"usage: rgou {command} ")
+
+
 def test_generate_refuses_afterstates_without_exact_targets(tmp_path, capsys):
     out = tmp_path / "x.npz"
     assert main(["generate", "--games", "2", "--afterstates", "--out", str(out), "--quiet"]) == 2

@@ -70,6 +70,16 @@ def test_an_output_that_is_an_input_or_another_output_is_refused_force_or_not(wo
     assert _snapshot(work) == before
 
 
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_data_named_as_the_runs_checkpoint_is_refused_as_an_input_not_as_an_earlier_run(work, capsys, force):
+    (work / "n.ckpt.npz").write_bytes((work / "d.npz").read_bytes())
+    before = _snapshot(work)
+    assert main(["train", "--data", "n.ckpt.npz", "--out", "n.json", *TINY, *force]) == 2
+    err = capsys.readouterr().err
+    assert "the checkpoint n.ckpt.npz is also the input --data" in err and "--force starts anew" not in err
+    assert _snapshot(work) == before
+
+
 @pytest.mark.parametrize(
     "outputs, message",
     [

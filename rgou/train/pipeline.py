@@ -11,6 +11,7 @@ installed, the curves (curves.png).
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Callable
@@ -205,8 +206,10 @@ def train_model(
     if summary is not None:
         file_path("summary", summary)  # named as the argument; the checks of the file name it as the option
     outputs = {"--json": summary, "--plot": plot}
+    named_inputs = [*_data_inputs(data), *inputs, *_option_inputs(o)]
+    read = {Path(path).resolve() for _, path in named_inputs if isinstance(path, (str, os.PathLike))}
     if not fresh_folder:
-        if ckpt.exists() and not (force or resume):
+        if ckpt.exists() and not (force or resume) and ckpt.resolve() not in read:  # an input: check_outputs says
             raise ValueError(
                 f"the checkpoint {ckpt} of an earlier run exists: --resume continues that run, --force starts anew"
             )
@@ -215,7 +218,6 @@ def train_model(
     if folder is not None:  # resuming a run folder: its summary and curves are written again at the end
         outputs.update({"the run's summary": folder / SUMMARY_NAME, "the run's curves": folder / CURVES_NAME})
         kept += ("the run's summary", "the run's curves")
-    named_inputs = [*_data_inputs(data), *inputs, *_option_inputs(o)]
     check_outputs(outputs, named_inputs, force=force, may_exist=kept if resume else ())
     if fresh_folder:
         check_writable_folder(runs, "the run folders' folder")
