@@ -424,9 +424,9 @@ def test_a_file_named_twice_is_refused(tmp_path, six_games):
     assert len(read_data([str(tmp_path / "shard[s]")])) == len(six_games)  # a glob of the folder: its manifest
 
 
-@pytest.mark.parametrize("sources", [[""], ["  "], []])
+@pytest.mark.parametrize("sources", [[""], ["  "], ["d.npz", ""]])
 def test_an_empty_data_name_is_refused_not_read_as_the_current_folder(sources):
-    with pytest.raises(ValueError, match=r"^--data: give files, globs or shard folders, got"):
+    with pytest.raises(ValueError, match=r"^--data: an empty name; give files, globs or shard folders, got"):
         read_data(sources)
 
 

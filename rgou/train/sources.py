@@ -43,8 +43,8 @@ def read_data(sources: list[str], in_memory: bool = False, allow_incomplete: boo
     from rgou.shards import ShardedData, refuse_shared_games, shard_files
 
     sources = path_list("sources", sources)
-    if not sources or any(not source.strip() for source in sources):  # '' would be read as the current folder
-        raise ValueError(f"--data: give files, globs or shard folders, got {sources!r:.80}")
+    if any(not source.strip() for source in sources):  # '' would be read as the current folder
+        raise ValueError(f"--data: an empty name; give files, globs or shard folders, got {sources!r:.80}")
     paths = shard_files(sources, allow_incomplete)
     sharded = len(paths) > 1 or any(Path(s).name == "manifest.json" or Path(s).is_dir() for s in sources)
     if sharded and not in_memory:
