@@ -88,10 +88,13 @@ META_TYPES = {"value_target": (str,), "agent": (str, type(None)), "depth": (int,
 
 
 def check_meta(meta: object) -> dict:
-    """A dataset's meta, refused unless a JSON object whose fields rgou reads (META_TYPES, "rules") have their
-    types; a field that differed between concatenated datasets reads MIXED."""
+    """A dataset's meta, refused unless a JSON object of a format rgou reads whose fields rgou reads
+    (META_TYPES, "rules") have their types; a field that differed between concatenated datasets reads MIXED."""
     if not isinstance(meta, dict):
         raise ValueError("meta is not a JSON object")
+    fmt = meta.get("format", 1)
+    if fmt not in READABLE_FORMATS:  # first: a newer format may hold other fields
+        raise ValueError(f"dataset format {fmt!r} is not one of {READABLE_FORMATS} (a newer rgou?)")
     for key, types in META_TYPES.items():
         value = meta.get(key)
         if key in meta and value != MIXED and (not isinstance(value, types) or isinstance(value, bool)):
@@ -421,8 +424,6 @@ class Dataset:
                     raise ValueError("not an rgou dataset (no meta)")
                 meta = check_meta(json.loads(str(data["meta"])))
                 fmt = meta.get("format", 1)
-                if fmt not in READABLE_FORMATS:
-                    raise ValueError(f"dataset format {fmt!r} is not one of {READABLE_FORMATS} (a newer rgou?)")
                 wanted = STORED_ARRAYS if fmt == 2 else [name for name, _, _ in cls.ARRAYS]
                 missing = [name for name in wanted if name not in names]
                 if missing:

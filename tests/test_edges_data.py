@@ -125,6 +125,13 @@ def test_a_meta_field_of_the_wrong_type_is_refused_in_a_file_and_a_shard(tmp_pat
         ShardedData.open([shard]).read(0)
 
 
+def test_a_newer_format_is_named_before_its_fields(tmp_path, data):
+    meta = {"format": 3, "rules": "ur", "value_target": ["a newer kind"]}
+    assert "dataset format 3 is not one of (1, 2) (a newer rgou?)" in _load_error(
+        _write_npz(tmp_path / "d.npz", _stored(data), meta)
+    )
+
+
 def test_a_meta_field_of_concatenated_datasets_may_read_mixed(tmp_path, data):
     meta = {"format": 2, "depth": MIXED, "agent": MIXED, "value_target": MIXED}
     assert Dataset.load(_write_npz(tmp_path / "d.npz", _stored(data), meta)).meta["depth"] == MIXED
@@ -425,9 +432,13 @@ def test_a_file_named_twice_is_refused(tmp_path, six_games):
 
 
 @pytest.mark.parametrize("sources", [[""], ["  "], ["d.npz", ""]])
-def test_an_empty_data_name_is_refused_not_read_as_the_current_folder(sources):
+def test_an_empty_data_name_is_refused_not_read_as_the_current_folder(sources, tmp_path, monkeypatch, capsys):
     with pytest.raises(ValueError, match=r"^--data: an empty name; give files, globs or shard folders, got"):
         read_data(sources)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.json").write_text("{}")  # in the current folder: not an input of --data ''
+    assert main(["train", *(a for s in sources for a in ("--data", s)), "--out", "m.json", "--force"]) == 2
+    assert "--data: an empty name" in capsys.readouterr().err
 
 
 def test_shards_come_in_the_kernels_dtypes(tmp_path, six_games):

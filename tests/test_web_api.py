@@ -1,6 +1,7 @@
 """The web app's JSON API (`rgou serve`) over real HTTP on loopback: play, undo, hints, records, review, bad input."""
 
 import json
+import re
 import socket
 import threading
 import time
@@ -472,6 +473,19 @@ def test_hints_and_reviews_name_the_model_without_the_servers_folders(tmp_path):
         assert client.ok("GET", f"/api/games/{game['id']}/hint")["source"] == expected
         client.ok("POST", f"/api/games/{game['id']}/move", {"move": game["moves"][0]["move"]})
         assert client.ok("GET", f"/api/games/{game['id']}/review")["source"] == expected
+
+
+@pytest.mark.parametrize("with_table", [False, True])
+def test_a_model_no_agent_can_play_is_refused_as_the_model(tmp_path, with_table):
+    from rgou.nn.layout import NetConfig, init_params
+    from rgou.weights import Weights, save_weights
+
+    odd = tmp_path / "odd.json"
+    value, policy = NetConfig(149, (4,), 1), NetConfig(149, (4,), 7)
+    save_weights(odd, Weights(init_params(value, 1), init_params(policy, 2), value, policy, {}))
+    table = tmp_path / "missing.table" if with_table else None  # the model is checked first
+    with pytest.raises(ValueError, match=re.escape(f"--model: the model {odd}: ML agent needs networks with 150")):
+        make_server("127.0.0.1", 0, quiet=True, find_table=False, model=str(odd), table=table)
 
 
 def test_a_server_of_another_rule_set_offers_perfect_play_from_its_table(tmp_path):

@@ -103,15 +103,12 @@ def _quiet_failures() -> Iterator[None]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-
     from rgou.cli.args import build_parser  # NumPy and Numba load here, within `run`'s handling of Ctrl-C
 
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # said by the command's own parser: its usage line, and "rgou train: error:"
-        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        commands.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+        args.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     with _quiet_failures():
         try:
             with _terminate_as_interrupt():

@@ -143,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rgou", description="Royal Game of Ur engine, expert and trainers.")
     parser.add_argument("--version", action="version", version=f"rgou {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    parser.set_defaults(commands=sub.choices)  # each command's own parser, for its errors (`rgou.cli.main`)
 
     gen = sub.add_parser("generate", help="self-play training data from the expectiminimax expert")
     _add_generation_options(gen, for_train=False)

@@ -178,6 +178,10 @@ def train_model(
     data = None if data is None else path_list("data", data)
     if data == []:
         raise ValueError("--data: no files given")
+    if data:  # before the outputs are checked against them
+        from rgou.train.sources import check_data_names
+
+        check_data_names(data)
     inputs = check_inputs(inputs)
     o = options
     if o.training.table is not None:  # without one, the cache folder's, which the run may solve first

@@ -42,9 +42,7 @@ def read_data(sources: list[str], in_memory: bool = False, allow_incomplete: boo
     """
     from rgou.shards import ShardedData, refuse_shared_games, shard_files
 
-    sources = path_list("sources", sources)
-    if any(not source.strip() for source in sources):  # '' would be read as the current folder
-        raise ValueError(f"--data: an empty name; give files, globs or shard folders, got {sources!r:.80}")
+    sources = check_data_names(path_list("sources", sources))
     paths = shard_files(sources, allow_incomplete)
     sharded = len(paths) > 1 or any(Path(s).name == "manifest.json" or Path(s).is_dir() for s in sources)
     if sharded and not in_memory:
@@ -66,6 +64,13 @@ def read_data(sources: list[str], in_memory: bool = False, allow_incomplete: boo
     games = len(np.unique(np.concatenate([part.game_id for part in parts])))  # a game split by rows: once
     meta = {**parts[0].meta, "sources": [str(p) for p in paths], "games": games}
     return Dataset.concatenate(parts, meta)
+
+
+def check_data_names(sources: list[str]) -> list[str]:
+    """The names of --data, refused where one is empty ('' would be read as the current folder)."""
+    if any(not source.strip() for source in sources):
+        raise ValueError(f"--data: an empty name; give files, globs or shard folders, got {sources!r:.80}")
+    return sources
 
 
 def data_identity(data: Dataset) -> str:

@@ -155,7 +155,7 @@ class Lobby:
         self.model = model
         if model is not None:
             try:
-                load_model(model, self.rules)  # refused now, not at the first game, table or not
+                load_model(model, self.rules, for_agent=True)  # refused now, not at the first game, table or not
             except ValueError as e:
                 raise ValueError(f"--model: {e}") from None
         self._game = engine(self.rules)
