@@ -37,7 +37,6 @@ from rgou.dataset import (
     MIXABLE_META,
     MIXED,
     NPZ_DAMAGE,
-    READABLE_FORMATS,
     STORED_ARRAYS,
     check_meta,
     check_stored,
@@ -140,8 +139,8 @@ def _read(path: Path, names: tuple[str, ...]) -> dict:
     """The arrays `names` of a shard, checked as `from_samples` checks them, in `save`'s dtypes; "meta": its meta."""
     try:
         with np.load(path, allow_pickle=False) as f:
-            meta = check_meta(json.loads(str(f["meta"])))
-            if meta.get("format", 1) not in READABLE_FORMATS or meta.get("format") == 1:
+            meta = check_meta(json.loads(str(f["meta"])))  # a format rgou reads, fields of their types
+            if meta.get("format") == 1:
                 raise ValueError("sharded training reads format 2 datasets only (rgou 0.2 and later)")
             arrays = check_stored({name: f[name] for name in names}, data_rules(meta))
             arrays.pop("legal_mask", None)  # recomputed per minibatch, with the features
