@@ -11,9 +11,12 @@ models=${2:-models}
 shift $(( $# > 2 ? 2 : $# ))
 rule_sets=${*:-blitz aseb masters}
 mkdir -p "$out" "$models"
-# The recorded runs: the preset for Blitz; fewer epochs where the runs had to share two cores (Masters also
-# with a faster learning-rate decay, to anneal within its 20 epochs).
-declare -A EPOCHS=([blitz]="--epochs 60" [aseb]="--epochs 40" [masters]="--epochs 20 --lr-decay 0.9")
+# The recorded runs: the preset as it was then (60 epochs decayed by 0.95, inputs as they are) for Blitz; fewer
+# epochs where the runs had to share two cores (Masters also with a faster learning-rate decay, to anneal within
+# its 20 epochs).
+declare -A EPOCHS=([blitz]="--epochs 60 --lr-decay 0.95 --input-scaling none"
+                   [aseb]="--epochs 40 --lr-decay 0.95 --input-scaling none"
+                   [masters]="--epochs 20 --lr-decay 0.9 --input-scaling none")
 # Each run ends with --json FILE; a run whose FILE exists is skipped, so the script resumes.
 arena() { [[ -e ${*: -1} ]] || rgou arena "$@" --progress; }
 evaluate() { [[ -e ${*: -1} ]] || rgou evaluate "$@" --progress; }

@@ -80,11 +80,13 @@ def _interrupt_after(epochs: int):
     return on_epoch
 
 
-@pytest.mark.parametrize("backend", ["numba", "jax"])
-def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path, data, backend):
+@pytest.mark.parametrize(("backend", "scaling"), [("numba", "none"), ("jax", "none"), ("numba", "standard"),
+                                                   ("jax", "standard")])  # fmt: skip
+def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path, data, backend, scaling):
     if backend == "jax":
         pytest.importorskip("jax")
     options = TrainOptions(
+        input_scaling=scaling,
         epochs=4,
         batch_size=16,
         dropout=0.2,

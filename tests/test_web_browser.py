@@ -215,11 +215,12 @@ def test_hint_undo_and_save(page, site, tmp_path):
     assert record.players == ("human", "heuristic") and len(record.turns) == state["turns"] and record.seed == 8
 
 
-def test_the_agent_rolls_after_a_hint_that_was_under_way_when_its_turn_came(browser, site):
+@pytest.mark.parametrize("query", ["", "?fast"])  # the agent's pause: 400 ms, or none
+def test_the_agent_rolls_after_a_hint_that_was_under_way_when_its_turn_came(browser, site, query):
     held = []
     with _new_page(browser) as page:
         page.route("**/hint", lambda route: held.append(route))  # its answer waits until the test lets it through
-        page.goto(site[0])  # not ?fast: the agent rolls after a pause of 400 ms
+        page.goto(site[0] + query)
         page.wait_for_function("!busy && game !== null")
         page.click("[data-testid=new-game]")
         page.select_option("[data-testid=opponent]", "random")
@@ -234,8 +235,11 @@ def test_the_agent_rolls_after_a_hint_that_was_under_way_when_its_turn_came(brow
         page.evaluate("api('POST', `/api/games/${game.id}/move`, {move: game.moves[0].move})"
                       ".then((state) => { game = state; scheduleAgent(); })")  # fmt: skip
         page.wait_for_function("!game.persons_turn && game.roll === null")
+        page.evaluate("window.armed = 0; const arm = window.setTimeout;"
+                      "window.setTimeout = (...args) => { window.armed += 1; return arm(...args); }")  # fmt: skip
         page.wait_for_timeout(1000)
         assert page.evaluate("!game.persons_turn && game.roll === null")  # the agent waited for the hint
+        assert page.evaluate("window.armed") <= 1000 / 50 + 2  # looking again every 50 ms at most, not every 4
         held[0].continue_()
         page.wait_for_function("!busy && (game.persons_turn || game.over)")  # then rolled and moved
 

@@ -107,8 +107,11 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
-    if unknown:  # said by the command's own parser: its usage line, and "rgou train: error:"
-        args.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    if unknown:  # said by the parser they were given to: "rgou train: error:" and its usage line, or rgou's
+        given = list(sys.argv[1:] if argv is None else argv)
+        before = given[: given.index(args.command)] if args.command in given else given
+        owner = parser if any(word in before for word in unknown) else args.commands[args.command]
+        owner.error(f"unrecognized arguments: {' '.join(unknown)}")
     with _quiet_failures():
         try:
             with _terminate_as_interrupt():

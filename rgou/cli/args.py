@@ -25,7 +25,7 @@ from rgou.playout import MAX_MATCH_GAMES
 from rgou.rules import DEFAULT_RULES, RULE_SETS
 from rgou.search import MAX_DEPTH
 from rgou.targets import GENERATED
-from rgou.train.options import MAX_DROPOUT
+from rgou.train.options import INPUT_SCALINGS, MAX_DROPOUT
 
 
 def _int_type(low: int | None = None, high: int | None = None, what: str = "an integer") -> Callable[[str], int]:
@@ -288,6 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.add_argument("--value-target", help="outcome | search | blend:A | td:L | exact | exact-unrolled")
     tr.add_argument("--policy-loss", choices=("full", "legal"), help="softmax over all slots or the legal ones")
+    tr.add_argument(
+        "--input-scaling",
+        choices=INPUT_SCALINGS,
+        help="standard: train the first layer as if every feature had mean 0 and variance 1 over the training rows "
+        "(the model still reads the features as they are); default none",
+    )
     tr.add_argument("--seed", type=_int_type(0, 2**32 - 1, what="a seed in 0..2**32-1"), help="seed of everything")
     tr.add_argument("--init", metavar="MODEL", help="start from this model (file or packaged name)")
     tr.add_argument(

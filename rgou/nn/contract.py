@@ -48,8 +48,22 @@ Adam (beta1 0.9, beta2 0.999, eps 1e-8) updates p -= a * m / (sqrt(v) * s + eps)
 with the step's scalars a = lr / (1 - beta1^t) and s = 1 / sqrt(1 - beta2^t)
 computed in float64 and rounded to the parameters' dtype (`adam_scalars`):
 one division and one square root per parameter, and the two trainers'
-updates agree to float32 rounding on equal gradients. `shuffle_order(n, seed, epoch)` is the minibatch order both use: a
-stable sort of 32-bit hashes, computable on a GPU as on the CPU.
+updates agree to float32 rounding on equal gradients.
+`shuffle_order(n, seed, epoch)` is the minibatch order both use: a stable
+sort of 32-bit hashes, computable on a GPU as on the CPU.
+
+Standardised inputs (``input_shift`` mu and ``input_scale`` sigma, one value
+per input): Adam runs on the first layer as if the net read (x - mu) / sigma,
+while the parameters stay those of a net that reads x, so every model reader
+is unchanged. With the stored first layer W (inputs x outputs) and b, the
+scaled net's are V[i] = sigma_i W[i] and c = b + sum_i mu_i W[i]; its
+gradient is g_V[i] = (g_W[i] - mu_i g_b) / sigma_i and g_c = g_b. Adam turns
+(g_V, g_c) into steps (d_V, d_c) with the moments it keeps in the scaled
+coordinates, and they are mapped back: W[i] -= d_V[i] / sigma_i and
+b -= d_c - sum_i mu_i d_V[i] / sigma_i. Features of very different ranges
+(counts up to 7 beside fractions) then learn at one pace, which trains the
+strong preset's nets two to three times as fast an epoch; the update is
+exactly that of training on the scaled features, up to float32 rounding.
 """
 
 from __future__ import annotations
@@ -96,6 +110,8 @@ class TrainConfig:
     max_batch: int = 1024  # the Numba trainer preallocates its scratch for this many rows
     policy_loss: str = "full"
     sibling_weight: float = 0.0  # beta of the sibling term of the value loss (needs Batch.group)
+    input_shift: tuple[float, ...] = ()  # mu of the standardised inputs (empty: none; see the module docstring)
+    input_scale: tuple[float, ...] = ()  # sigma, each > 0
 
     def __post_init__(self) -> None:
         for name, cfg in (("value", self.value_cfg), ("policy", self.policy_cfg)):
@@ -115,6 +131,28 @@ class TrainConfig:
             raise ValueError(f"learning rate must be positive, got {self.learning_rate!r}")
         if isinstance(self.max_batch, bool) or not isinstance(self.max_batch, (int, np.integer)) or self.max_batch < 1:
             raise ValueError(f"max_batch must be a positive integer, got {self.max_batch!r}")
+        self._check_scaling()
+
+    def _check_scaling(self) -> None:
+        """Shift and scale are both empty, or hold one finite value per input (the scales > 0), with Adam."""
+        shift = tuple(float(v) for v in self.input_shift)
+        scale = tuple(float(v) for v in self.input_scale)
+        object.__setattr__(self, "input_shift", shift)
+        object.__setattr__(self, "input_scale", scale)
+        if not shift and not scale:
+            return
+        n = self.value_cfg.input_size
+        if len(shift) != n or len(scale) != n:
+            raise ValueError(f"input_shift and input_scale need {n} values each, got {len(shift)} and {len(scale)}")
+        if not all(math.isfinite(v) for v in shift) or not all(math.isfinite(v) and v > 0.0 for v in scale):
+            raise ValueError("input_shift must be finite and input_scale finite and > 0")
+        if self.optimizer != "adam":
+            raise ValueError("standardised inputs (input_shift, input_scale) need the adam optimizer")
+
+    @property
+    def scaled_inputs(self) -> bool:
+        """Whether the first layer trains on standardised inputs."""
+        return bool(self.input_scale)
 
 
 class TrainState(NamedTuple):

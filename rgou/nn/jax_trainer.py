@@ -18,7 +18,8 @@ Adam (bias corrections computed in float64 on the host, as the Numba trainer
 does) and dropout match ``rgou.nn.numba_trainer``: the masks are the
 contract's 32-bit hash of (seed, step, net, layer, row, unit), computed on
 the device, so one seed trains one model on either backend (up to float32
-rounding) and a checkpoint of one resumes on the other.
+rounding) and a checkpoint of one resumes on the other. Standardised
+inputs step the first layer as the Numba trainer does (`_adam_scaled_inputs`).
 
 JAX places arrays on its default device: a GPU when jax sees one, else the
 CPU. Float64 needs ``jax.enable_x64`` (tests only); this module never turns it on.
@@ -210,6 +211,30 @@ def _adam(params: Array, grad: Array, m: Array, v: Array, a: Array, s: Array):
     return params - a * m / (jnp.sqrt(v) * s + ADAM_EPS), m, v
 
 
+def _adam_scaled_inputs(
+    params: Array, grad: Array, m: Array, v: Array, a: Array, s: Array, cfg: NetConfig, shift: Array, inv_scale: Array
+):
+    """`_adam` whose first layer steps in the coordinates of standardised inputs (`rgou.nn.contract`), in the
+    Numba trainer's order of operations: the gradient mapped to them, Adam's steps computed from zero, mapped back."""
+    n_in, units = cfg.input_size, (cfg.hidden_sizes or (cfg.output_size,))[0]
+    n_w = n_in * units
+    gw = grad[:n_w].reshape(n_in, units)
+    gb = grad[n_w : n_w + units]
+    gw = (gw - shift[:, None] * gb[None, :]) * inv_scale[:, None]
+    grad = jnp.concatenate([gw.reshape(-1), grad[n_w:]])
+    first = n_w + units
+    step, m_first, v_first = _adam(jnp.zeros(first, params.dtype), grad[:first], m[:first], v[:first], a, s)
+    rest, m_rest, v_rest = _adam(params[first:], grad[first:], m[first:], v[first:], a, s)
+    d = step[:n_w].reshape(n_in, units) * inv_scale[:, None]
+    w = params[:n_w] + d.reshape(-1)
+    b = params[n_w:first] + (step[n_w:first] - jnp.sum(shift[:, None] * d, axis=0))
+    return (
+        jnp.concatenate([w, b, rest]),
+        jnp.concatenate([m_first, m_rest]),
+        jnp.concatenate([v_first, v_rest]),
+    )
+
+
 def shuffle_order_on_device(n: int, seed: int, epoch: int) -> Array:
     """`rgou.nn.contract.shuffle_order` computed by JAX (uint32 arithmetic wraps), int32 [n]."""
     key = jnp.uint32(shuffle_key(seed, epoch))
@@ -236,6 +261,11 @@ class JaxTrainer:
         self._legal = config.policy_loss == "legal"
         self._use_adam = config.optimizer == "adam"
         self._run_key = dropout_run_key(config.seed)
+        # standardised inputs: shift and 1 / scale in the trainer's dtype (None: none)
+        self._scaling = None
+        if config.scaled_inputs:
+            inv_scale = (1.0 / np.array(config.input_scale, np.float64)).astype(np.float32)
+            self._scaling = (np.array(config.input_shift, np.float32), inv_scale)
         self._step = jax.jit(self._step_impl)
         self._run = jax.jit(self._run_impl, static_argnames=("batch_size",))
         self._evaluate = jax.jit(self._evaluate_impl)
@@ -295,7 +325,16 @@ class JaxTrainer:
 
     def _apply(self, state: TrainState, grads, a: Array, s: Array, lr: Array) -> TrainState:
         vgrad, pgrad = grads
-        if self._use_adam:
+        cfg = self.config
+        if self._scaling is not None:
+            shift, inv_scale = (jnp.asarray(x, self.dtype) for x in self._scaling)
+            value, vm, vv = _adam_scaled_inputs(
+                state.value, vgrad, state.value_m, state.value_v, a, s, cfg.value_cfg, shift, inv_scale
+            )
+            policy, pm, pv = _adam_scaled_inputs(
+                state.policy, pgrad, state.policy_m, state.policy_v, a, s, cfg.policy_cfg, shift, inv_scale
+            )
+        elif self._use_adam:
             value, vm, vv = _adam(state.value, vgrad, state.value_m, state.value_v, a, s)
             policy, pm, pv = _adam(state.policy, pgrad, state.policy_m, state.policy_v, a, s)
         else:

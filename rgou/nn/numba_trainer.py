@@ -22,7 +22,10 @@ no value. Hidden layers use
 inverted dropout: a unit is kept when a counter-based 32-bit hash of (seed,
 step, net, layer, row, unit) reaches a threshold (the rule of
 `rgou.nn.contract`, which the JAX trainer computes too), so masks never
-depend on threads, call order or backend. Every kernel also compiles for float64 (the gradient checks use it).
+depend on threads, call order or backend. With standardised inputs
+(`TrainConfig.input_shift`, `input_scale`), Adam steps the first layer in
+the scaled coordinates and maps each step back (`_adam_scaled_inputs`): one
+more pass over that layer a step. Every kernel also compiles for float64 (the gradient checks use it).
 """
 
 from __future__ import annotations
@@ -389,6 +392,75 @@ def _adam_range(params, grad, m, v, c, inv_sqrt_bc2):
 
 
 @njit
+def _adam_constants(params, step_size, tiny):
+    """`_adam_range`'s scalars in the parameters' dtype: beta1, 1 - beta1, beta2, 1 - beta2, a, eps, tiny."""
+    c = np.empty(7, dtype=params.dtype)
+    c[0] = ADAM_BETA1
+    c[1] = 1.0 - ADAM_BETA1
+    c[2] = ADAM_BETA2
+    c[3] = 1.0 - ADAM_BETA2
+    c[4] = step_size
+    c[5] = ADAM_EPS
+    c[6] = tiny
+    return c
+
+
+@njit
+def _adam_scaled_inputs(flat, grad, m, v, sizes, step_size, inv_sqrt_bc2, tiny, live, scaling):
+    """One Adam update whose first layer steps in the coordinates of standardised inputs (`rgou.nn.contract`).
+
+    scaling: (shift [in], inv_scale [in], buf [>= (in + 2) * units]). The
+    first layer's gradient is mapped to the scaled coordinates, Adam's steps
+    there are computed into buf (from zero: buf then holds minus each step)
+    and mapped back onto the stored weights. Inputs at or past `live` have a
+    zero gradient, zero moments and a zero shift (`_live_inputs`): skipped.
+    """
+    shift, inv_scale, buf = scaling
+    c = _adam_constants(flat, step_size, tiny)
+    units = sizes[1]
+    w_off = weight_offset(sizes, 0)
+    b_off = bias_offset(sizes, 0)
+    n_w = live * units
+    gw = grad[w_off : w_off + n_w]
+    gb = grad[b_off : b_off + units]
+    for i in range(live):
+        mu, r = shift[i], inv_scale[i]
+        row = gw[i * units : (i + 1) * units]
+        for j in range(units):
+            row[j] = (row[j] - mu * gb[j]) * r
+    step_w = buf[:n_w]
+    step_b = buf[n_w : n_w + units]
+    back = buf[n_w + units : n_w + 2 * units]  # sum_i mu_i * step_w[i] / sigma_i
+    step_w[:] = 0.0
+    step_b[:] = 0.0
+    back[:] = 0.0
+    _adam_range(step_w, gw, m[w_off : w_off + n_w], v[w_off : w_off + n_w], c, inv_sqrt_bc2)
+    _adam_range(step_b, gb, m[b_off : b_off + units], v[b_off : b_off + units], c, inv_sqrt_bc2)
+    w = flat[w_off : w_off + n_w]
+    for i in range(live):
+        mu, r = shift[i], inv_scale[i]
+        for j in range(units):
+            d = step_w[i * units + j] * r
+            w[i * units + j] += d
+            back[j] += mu * d
+    b = flat[b_off : b_off + units]
+    for j in range(units):
+        b[j] += step_b[j] - back[j]
+    rest = b_off + units
+    _adam_range(flat[rest:], grad[rest:], m[rest:], v[rest:], c, inv_sqrt_bc2)
+
+
+@njit
+def _shifted_inputs(shift):
+    """1 + the last input with a nonzero shift (0 if none): with standardised inputs, the inputs below it get a
+    gradient even from a minibatch where they are all zero."""
+    for i in range(shift.shape[0] - 1, -1, -1):
+        if shift[i] != 0.0:
+            return i + 1
+    return 0
+
+
+@njit
 def _adam_kernel(params, grad, m, v, step_size, inv_sqrt_bc2, tiny, idle_lo=0, idle_hi=0):
     """One Adam update in the parameters' precision with the step's scalars of `adam_scalars`.
 
@@ -398,14 +470,7 @@ def _adam_kernel(params, grad, m, v, step_size, inv_sqrt_bc2, tiny, idle_lo=0, i
     [idle_lo, idle_hi) are skipped: the caller knows that their gradient and
     both moments are zero, where Adam would leave all three unchanged.
     """
-    c = np.empty(7, dtype=params.dtype)  # the scalars, rounded to the parameters' dtype
-    c[0] = ADAM_BETA1
-    c[1] = 1.0 - ADAM_BETA1
-    c[2] = ADAM_BETA2
-    c[3] = 1.0 - ADAM_BETA2
-    c[4] = step_size
-    c[5] = ADAM_EPS
-    c[6] = tiny
+    c = _adam_constants(params, step_size, tiny)
     n = params.shape[0]
     lo = min(max(idle_lo, 0), n)
     hi = min(max(idle_hi, lo), n)
@@ -420,21 +485,24 @@ def _sgd_kernel(params, grad, lr):
 
 
 @njit
-def _train_net(net, batch, step, update):
+def _train_net(net, batch, step, update, scaling):
     """Loss, gradient and one optimizer update of one net; returns the loss.
 
     net: (flat, sizes, grad, m, v, acts, delta); batch: (X, T, W, M, G), the
     minibatch; step: (head, legal, rate, seed, beta); update: (lr, a, s, tiny,
     use_adam, live): SGD's lr, or Adam's scalars a and s. live: the first
     layer's inputs at or past it have a zero gradient and zero Adam moments
-    (see `_live_inputs`): Adam skips their weights.
+    (see `_live_inputs`): Adam skips their weights. scaling: (shift, inv_scale,
+    buf) of standardised inputs (`_adam_scaled_inputs`; an empty shift: none).
     """
     flat, sizes, grad, m, v, acts, delta = net
     X, T, W, M, G = batch
     head, legal, rate, seed, beta = step
     lr, a, s, tiny, use_adam, live = update
     loss = _loss_and_grad_kernel(flat, sizes, X, T, W, M, head, legal, rate, seed, acts, delta, grad, True, G, beta)
-    if use_adam:
+    if use_adam and scaling[0].shape[0] > 0:
+        _adam_scaled_inputs(flat, grad, m, v, sizes, a, s, tiny, live, scaling)
+    elif use_adam:
         w_off = weight_offset(sizes, 0)
         _adam_kernel(flat, grad, m, v, a, s, tiny, w_off + live * sizes[1], w_off + sizes[0] * sizes[1])
     else:
@@ -513,23 +581,26 @@ def _gather_rows(src, rows, dst):
 
 
 @njit
-def _train_net_steps(net, scratch, data, rows, batch, task, hyper, first_step, scalars, losses, gbuf):
+def _train_net_steps(net, scratch, data, rows, batch, task, hyper, first_step, scalars, losses, gbuf, scaling):
     """Steps of one net: step s trains on the rows rows[s*batch:(s+1)*batch] of data (X, T, W, M, G).
 
     net: (flat, sizes, grad, m, v, acts, delta); scratch: (xbuf [>= batch * in],
     tbuf [>= batch, out], wbuf [>= batch, 1], mbuf [>= batch, out]) for the
-    gathered minibatch; task: (head, legal, stream, col): the net's loss, its
+    gathered minibatch, and sbuf for the steps of standardised inputs;
+    scaling: (shift [in], inv_scale [in]) of standardised inputs, or two
+    empty arrays; task: (head, legal, stream, col): the net's loss, its
     dropout stream and its column of losses; hyper: (rate, run_key, lr, tiny,
     use_adam, beta); scalars [steps, 2] each step's Adam scalars
     (`adam_scalars`); losses[s, col] receives step s's loss. G [N] sibling
     ids, gathered into gbuf [>= batch] when beta > 0.
     """
     sizes, m, v = net[1], net[3], net[4]
-    xbuf, tbuf, wbuf, mbuf = scratch
+    xbuf, tbuf, wbuf, mbuf, sbuf = scratch
     X, T, W, M, G = data
     head, legal, stream, col = task
     rate, run_key, lr, tiny, use_adam, beta = hyper
-    live = _live_inputs(sizes, m, v) if use_adam else sizes[0]
+    shift, inv_scale = scaling
+    live = max(_live_inputs(sizes, m, v), _shifted_inputs(shift)) if use_adam else sizes[0]
     n_steps = rows.shape[0] // batch
     for s in range(n_steps):
         r = rows[s * batch : (s + 1) * batch]
@@ -547,11 +618,11 @@ def _train_net_steps(net, scratch, data, rows, batch, task, hyper, first_step, s
                 Gb[k] = G[r[k]]
         step = (head, legal, rate, _step_key(run_key, first_step + s, stream), beta)
         update = (lr, scalars[s, 0], scalars[s, 1], tiny, use_adam, live)
-        losses[s, col] = _train_net(net, (Xa, Tb, Wb, Mb, Gb), step, update)
+        losses[s, col] = _train_net(net, (Xa, Tb, Wb, Mb, Gb), step, update, (shift, inv_scale, sbuf))
 
 
 @njit(parallel=True)
-def _train_steps_kernel(value, policy, data, rows, batch, legal, hyper, first_step, scalars, losses, gbuf):
+def _train_steps_kernel(value, policy, data, rows, batch, legal, hyper, first_step, scalars, losses, gbuf, scaling):
     """Steps of both nets on the same minibatches, one net per thread for the whole block.
 
     value, policy: each net's ((flat, sizes, grad, m, v, acts, delta), gather
@@ -560,25 +631,27 @@ def _train_steps_kernel(value, policy, data, rows, batch, legal, hyper, first_st
     lr, tiny, use_adam, beta), run_key `contract.dropout_run_key` of the seed,
     beta the value net's sibling term. The nets share
     nothing but the read-only data, so the threads meet once per block
-    instead of once per step.
+    instead of once per step. scaling: (shift, inv_scale) of standardised
+    inputs (two empty arrays: none).
     """
     # A parallel loop takes arrays and scalars, not tuples of arrays: unpack here, pack again inside.
-    (vflat, vsizes, vgrad, vm, vv, vacts, vdelta), (vx, vt, vw, vmask) = value
-    (pflat, psizes, pgrad, pm, pv, pacts, pdelta), (px, pt, pw, pmask) = policy
+    (vflat, vsizes, vgrad, vm, vv, vacts, vdelta), (vx, vt, vw, vmask, vsbuf) = value
+    (pflat, psizes, pgrad, pm, pv, pacts, pdelta), (px, pt, pw, pmask, psbuf) = policy
+    shift, inv_scale = scaling
     X, VT, PT, VW, PW, M, G = data
     rate, run_key, lr, tiny, use_adam, beta = hyper
     for net in prange(2):
         if net == 0:
             _train_net_steps(
-                (vflat, vsizes, vgrad, vm, vv, vacts, vdelta), (vx, vt, vw, vmask), (X, VT, VW, M, G), rows, batch,
-                (HEAD_TANH_MSE, False, STREAM_VALUE, 0), (rate, run_key, lr, tiny, use_adam, beta), first_step,
-                scalars, losses, gbuf,
+                (vflat, vsizes, vgrad, vm, vv, vacts, vdelta), (vx, vt, vw, vmask, vsbuf), (X, VT, VW, M, G), rows,
+                batch, (HEAD_TANH_MSE, False, STREAM_VALUE, 0), (rate, run_key, lr, tiny, use_adam, beta), first_step,
+                scalars, losses, gbuf, (shift, inv_scale),
             )  # fmt: skip
         else:
             _train_net_steps(
-                (pflat, psizes, pgrad, pm, pv, pacts, pdelta), (px, pt, pw, pmask), (X, PT, PW, M, G), rows, batch,
-                (HEAD_SOFTMAX_CE, legal, STREAM_POLICY, 1), (rate, run_key, lr, tiny, use_adam, 0.0), first_step,
-                scalars, losses, gbuf[:0],
+                (pflat, psizes, pgrad, pm, pv, pacts, pdelta), (px, pt, pw, pmask, psbuf), (X, PT, PW, M, G), rows,
+                batch, (HEAD_SOFTMAX_CE, legal, STREAM_POLICY, 1), (rate, run_key, lr, tiny, use_adam, 0.0), first_step,
+                scalars, losses, gbuf[:0], (shift, inv_scale),
             )  # fmt: skip
 
 
@@ -716,6 +789,11 @@ class NumbaTrainer:
         self._run_key = np.uint64(dropout_run_key(config.seed))  # the dropout hash's key of this seed
         self._gbuf = np.empty(b, np.int32)
         self._eval: tuple[np.ndarray, np.ndarray] | None = None
+        # standardised inputs: shift and 1 / scale in the parameters' dtype (empty: none)
+        self._scaling = (
+            np.array(config.input_shift, self.dtype),
+            (1.0 / np.array(config.input_scale, np.float64)).astype(self.dtype),
+        )
 
     def init(self, value_params: np.ndarray, policy_params: np.ndarray) -> TrainState:
         """A fresh state owning copies of the two flat vectors (zero moments, step 0)."""
@@ -746,15 +824,18 @@ class NumbaTrainer:
                 raise ValueError(f"state.{name} is read-only; a step updates it in place")
 
     def _net_scratch(self, cfg: NetConfig, b: int) -> tuple:
-        """One net's preallocated (sizes, grad, acts, delta, (xbuf, tbuf, wbuf, mbuf)) for minibatches of b rows."""
+        """One net's preallocated (sizes, grad, acts, delta, (xbuf, tbuf, wbuf, mbuf, sbuf)) for minibatches of b
+        rows; sbuf holds the first layer's steps of standardised inputs (empty without them)."""
         sizes = layer_sizes(cfg)
         acts, delta = _scratch(sizes, b, self.dtype)
         out = cfg.output_size
+        steps = (cfg.input_size + 2) * int(sizes[1]) if self.config.scaled_inputs else 0
         gathered = (
             np.empty(b * cfg.input_size, self.dtype),
             np.empty((b, out), self.dtype),
             np.empty((b, 1), self.dtype),
             np.empty((b, out), self.dtype),
+            np.empty(steps, self.dtype),
         )
         return sizes, np.empty(num_params(cfg), self.dtype), acts, delta, gathered
 
@@ -818,6 +899,7 @@ class NumbaTrainer:
                 scalars.reshape(n_steps, 2),
                 losses,
                 self._gbuf,
+                self._scaling,
             )
         return state._replace(step=first + n_steps), losses
 

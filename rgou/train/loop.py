@@ -15,7 +15,9 @@ held-out policy agreement. In order:
    after each: validation losses, the policy's top-1 agreement with the
    expert on held-out positions (among legal moves), a checkpoint; early
    stopping after `patience` epochs in which neither net's validation loss
-   improved. The nets share no parameters, so each keeps the weights of its
+   improved. With ``input_scaling="standard"`` the first layers train on
+   standardised inputs, measured over training rows at the start
+   (`rgou.nn.scaling`; the same rows again on a resume). The nets share no parameters, so each keeps the weights of its
    own best epoch: a value net that overfits its noisy outcome targets
    after a few epochs is kept from before, while the policy net trains on.
 
@@ -39,6 +41,7 @@ from rgou._validate import check_bool, check_callback, shown
 from rgou.dataset import Dataset
 from rgou.nn.contract import TrainConfig
 from rgou.nn.layout import init_params
+from rgou.nn.scaling import fold
 from rgou.train.average import AveragingRunner, WeightAverage
 from rgou.train.checkpoint import (
     Progress,
@@ -111,7 +114,8 @@ def train(
     rules = data.rules
     if counts["train_samples"] < options.batch_size:
         raise ValueError(f"{counts['train_samples']} training samples are fewer than one batch of {options.batch_size}")
-    config = train_config(options)
+    scaling = source.input_statistics() if options.input_scaling == "standard" else None
+    config = train_config(options, scaling)
     value_cfg, policy_cfg = config.value_cfg, config.policy_cfg
     runner = make_runner(config, options.backend, source.runner_data())
     if options.init is not None:
@@ -128,6 +132,8 @@ def train(
         v0, p0 = start_weights.value, start_weights.policy
     else:
         v0, p0 = init_params(value_cfg, options.seed), init_params(policy_cfg, options.seed + 1)
+        if scaling is not None:  # drawn for the standardised inputs, stored for the features as they are
+            v0, p0 = fold(v0, value_cfg, *scaling), fold(p0, policy_cfg, *scaling)
 
     ckpt = file_path("checkpoint", checkpoint) if checkpoint is not None else None
     averaged = (v0, p0)
@@ -205,9 +211,13 @@ def train(
     )
 
 
-def train_config(options: TrainOptions) -> TrainConfig:
-    """The trainers' configuration of `options`: both nets, Adam, and what a step depends on."""
+def train_config(options: TrainOptions, scaling: tuple[np.ndarray, np.ndarray] | None = None) -> TrainConfig:
+    """The trainers' configuration of `options`: both nets, Adam, and what a step depends on.
+
+    scaling: (mu, sigma) [150] of standardised inputs (`rgou.nn.scaling.input_statistics`), or None.
+    """
     value_cfg, policy_cfg = net_configs(options.hidden_sizes)
+    shift, scale = ((), ()) if scaling is None else (tuple(scaling[0]), tuple(scaling[1]))
     return TrainConfig(
         value_cfg,
         policy_cfg,
@@ -218,6 +228,8 @@ def train_config(options: TrainOptions) -> TrainConfig:
         int(options.batch_size),
         options.policy_loss,
         float(options.sibling_weight),
+        shift,
+        scale,
     )
 
 

@@ -32,6 +32,7 @@ from rgou.selfplay import GenerateOptions
 from rgou.targets import ValueTarget
 
 BACKENDS = ("numba", "jax")
+INPUT_SCALINGS = ("none", "standard")  # standard: the first layer trains on standardised inputs (rgou.nn.scaling)
 DEFAULT_SEED = 42
 DEFAULT_EVAL_GAMES = 200
 MAX_TRAIN_SEED = 2**32 - 1
@@ -63,6 +64,7 @@ class TrainOptions:
     table: str | None = None  # the rule set's solved table of exact targets (None: the cache folder's)
     shuffle_buffer: int = 1 << 20  # samples in the shuffle buffer when training from shards
     average_decay: float = 0.0  # validate, keep and write a moving average of the weights (rgou.train.average)
+    input_scaling: str = "none"  # "standard": train the first layer as if each feature had mean 0 and variance 1
 
     def __post_init__(self) -> None:
         # Stored as the checks return them: Python ints and floats (a NumPy scalar is no JSON for the checkpoint)
@@ -98,6 +100,9 @@ class TrainOptions:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.policy_loss not in POLICY_LOSSES:
             raise ValueError(f"policy_loss must be one of {', '.join(POLICY_LOSSES)}, got {self.policy_loss!r}")
+        if self.input_scaling not in INPUT_SCALINGS:
+            choices = ", ".join(INPUT_SCALINGS)
+            raise ValueError(f"input_scaling must be one of {choices}, got {shown(self.input_scaling)}")
         ValueTarget.parse(self.value_target)
         sizes = self.hidden_sizes
         if (

@@ -645,7 +645,8 @@ def render_summary(s: dict, files: dict[str, str] | None = None) -> str:
         f"batch {o['batch_size']}, "
         f"learning rate {o['learning_rate']}, value target {o['value_target']}, policy loss {o['policy_loss']}"
         + (f", sibling weight {o['sibling_weight']:g}" if o.get("sibling_weight") else "")
-        + (f", weights averaged (decay {o['average_decay']:g} a step)" if o.get("average_decay") else ""),
+        + (f", weights averaged (decay {o['average_decay']:g} a step)" if o.get("average_decay") else "")
+        + (", standardised inputs" if o.get("input_scaling", "none") != "none" else ""),
         (
             f"  validation value loss {_loss(s['best_validation_value_loss'])}, policy loss "
             f"{_loss(s['best_validation_policy_loss'])}, policy top-1 agreement with the expert "

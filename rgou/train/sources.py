@@ -19,6 +19,7 @@ from rgou._io import path_list
 from rgou._validate import check_float, check_int
 from rgou.dataset import MIXED, Dataset, StateFeatures, feature_blocks, load_dataset
 from rgou.nn.contract import Batch, TrainState, shuffle_groups, shuffle_order
+from rgou.nn.scaling import STATISTICS_ROWS, input_statistics
 from rgou.targets import ValueTarget, lambda_returns, targets_of
 from rgou.train.options import MAX_VALIDATION_SPLIT, TrainOptions, epoch_learning_rate
 from rgou.train.runners import gather_rows
@@ -255,6 +256,15 @@ class _MemorySource:
     def runner_data(self) -> Batch:
         return self.train
 
+    def input_statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mu, sigma) of the features over at most STATISTICS_ROWS training rows, drawn with the seed."""
+        rows = self.train_rows
+        if len(rows) > STATISTICS_ROWS:
+            rng = np.random.default_rng(self.options.seed)
+            rows = np.sort(rng.choice(rows, size=STATISTICS_ROWS, replace=False))
+        x = self.train.x
+        return input_statistics(x[rows[k : k + VALIDATION_CHUNK]] for k in range(0, len(rows), VALIDATION_CHUNK))
+
     def epoch(self, runner, state: TrainState, epoch: int) -> tuple[TrainState, np.ndarray]:
         o = self.options
         if self.target.changes_per_epoch and epoch >= o.td_warmup:
@@ -322,6 +332,12 @@ class _ShardSource:
 
     def runner_data(self) -> None:
         return None
+
+    def input_statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mu, sigma) of the features over the first STATISTICS_ROWS rows of the first epoch's stream."""
+        batches = self._batches(False, 0, VALIDATION_CHUNK, True)
+        blocks = (batch.x for _, batch in zip(range(-(-STATISTICS_ROWS // VALIDATION_CHUNK)), batches))
+        return input_statistics(blocks)
 
     def _batches(self, validation: bool, epoch: int, size: int, shuffle: bool) -> Iterator[Batch]:
         """Minibatches of `size` rows of the validation (or training) games."""

@@ -7,6 +7,7 @@ const PIECE_R = 24;
 const WAITING_COL = 4;     // the gap in each player's row holds the pieces waiting to enter...
 const FINISHED_COL = 5;    // ...and those borne off
 const AGENT_DELAY_MS = new URLSearchParams(location.search).has("fast") ? 0 : 400;
+const BUSY_RETRY_MS = Math.max(AGENT_DELAY_MS, 50);  // the agent's next look while a request is under way
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 let info = null;      // /api/info
@@ -278,13 +279,13 @@ async function update(method, path, body) {
   if (state !== null) scheduleAgent();  // after an error the page waits for the person, not a retry loop
 }
 
-function scheduleAgent() {
+function scheduleAgent(delay = AGENT_DELAY_MS) {
   clearTimeout(agentTimer);
   if (!game || review !== null || game.over || game.opponent === null || game.opponent === "human") return;
   if (!game.persons_turn && game.roll === null && game.dice === "auto") {
     // a request under way (a hint, a save) would refuse the roll: wait for it, then look again
-    agentTimer = setTimeout(() => (busy ? scheduleAgent() : update("POST", `/api/games/${game.id}/roll`, {})),
-                            AGENT_DELAY_MS);
+    agentTimer = setTimeout(
+      () => (busy ? scheduleAgent(BUSY_RETRY_MS) : update("POST", `/api/games/${game.id}/roll`, {})), delay);
   }
 }
 
