@@ -607,7 +607,8 @@ def _check_weights_round_trip(tmp: Path):
 
 
 def _check_resume(result) -> None:
-    state, best, progress, _ = result
+    state, best, progress, _, scaling = result
+    assert scaling is None  # a run of the inputs as they are
     sizes = {"value": num_params(NetConfig(150, HIDDEN, 1)), "policy": num_params(NetConfig(150, HIDDEN, 7))}
     for name in STATE_ARRAYS:
         array = getattr(state, name)

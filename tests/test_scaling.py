@@ -14,7 +14,7 @@ from rgou.nn.layout import NetConfig, init_params, unflatten
 from rgou.nn.numba_trainer import NumbaTrainer
 from rgou.nn.scaling import CONSTANT_STD, fold, input_statistics, unfold
 from rgou.selfplay import generate
-from rgou.train import TrainOptions
+from rgou.train import TrainOptions, train
 from rgou.train.sources import _MemorySource
 from rgou.weights import load_weights
 
@@ -183,3 +183,109 @@ def test_rgou_train_input_scaling_says_so_and_records_it(tmp_path, capsys):
     assert "--input-scaling: invalid choice: 'max'" in capsys.readouterr().err
     with pytest.raises(ValueError, match="input_scaling must be one of none, standard, got 'max'"):
         TrainOptions(input_scaling="max")
+
+
+def _float32_statistics(data, options):
+    """The statistics a run of `options` on `data` trains with: its training rows', rounded to float32."""
+    return tuple(np.asarray(a, np.float32) for a in _MemorySource(data, options).input_statistics())
+
+
+def test_rgou_train_with_standardised_inputs_is_plain_training_on_standardised_features():
+    """The whole run, not only the step: statistics, the folded start, the trainer's config and validation."""
+    data = generate(10, depth=1, seed=3)
+    options = TrainOptions(epochs=2, batch_size=16, dropout=0.1, seed=5, hidden_sizes=(16, 8), input_scaling="standard")
+    scaled = train(data, options)
+    mu, sigma = (a.astype(np.float64) for a in _float32_statistics(data, options))
+    features = ((np.asarray(data.features, np.float64) - mu) / sigma).astype(np.float32)
+    plain = train(dataclasses.replace(data, features=features), dataclasses.replace(options, input_scaling="none"))
+    start = init_params(scaled.weights.value_config, options.seed), init_params(scaled.weights.policy_config, 6)
+    for k, (mine, theirs) in enumerate(((scaled.weights.value, plain.weights.value),
+                                        (scaled.weights.policy, plain.weights.policy))):  # fmt: skip
+        cfg = (scaled.weights.value_config, scaled.weights.policy_config)[k]
+        assert _share_of_change(unfold(mine, cfg, mu, sigma), theirs, start[k]) < 1e-3
+    for key in ("val_value_loss", "val_policy_loss"):
+        assert [h[key] for h in scaled.history] == pytest.approx([h[key] for h in plain.history], rel=1e-4)
+
+
+def _shards(tmp_path, data):
+    from rgou.train.sources import read_data
+
+    data.subset(np.flatnonzero(data.game_id < 5)).save(tmp_path / "shard-0.npz")
+    data.subset(np.flatnonzero(data.game_id >= 5)).save(tmp_path / "shard-1.npz")
+    return read_data([str(tmp_path / "shard-*.npz")])
+
+
+def test_shards_measure_their_training_rows_and_resume_with_the_checkpoints_statistics(tmp_path, monkeypatch):
+    """Fewer rows than a chunk of the stream (all of them measured, as in memory); every k-th row when there are
+    more than STATISTICS_ROWS; a resume reads the statistics from the checkpoint, not the data."""
+    import rgou.train.sources
+    from rgou.train.sources import _ShardSource
+
+    data = generate(10, depth=1, seed=3)
+    streamed = _shards(tmp_path, data)
+    options = TrainOptions(epochs=3, batch_size=16, seed=5, hidden_sizes=(16, 8), input_scaling="standard")
+    source = _ShardSource(streamed, options, options.shuffle_buffer)
+    mu, sigma = source.input_statistics()
+    want_mu, want_sigma = _MemorySource(data, options).input_statistics()
+    np.testing.assert_allclose(mu, want_mu, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(sigma, want_sigma, rtol=1e-9)
+    rows = source.counts()["train_samples"]
+    monkeypatch.setattr(rgou.train.sources, "STATISTICS_ROWS", rows // 3)  # a stride of 4
+    train_x = np.concatenate([np.asarray(data.subset(np.flatnonzero(data.game_id < 5)).features),
+                              np.asarray(data.subset(np.flatnonzero(data.game_id >= 5)).features)])  # fmt: skip
+    games = np.concatenate([data.game_id[data.game_id < 5], data.game_id[data.game_id >= 5]])
+    train_x = train_x[~np.isin(games, source.val_games)][::4].astype(np.float64)
+    strided, _ = source.input_statistics()
+    live = train_x.std(axis=0) >= CONSTANT_STD
+    np.testing.assert_allclose(strided[live], train_x.mean(axis=0)[live], rtol=1e-9)
+    monkeypatch.undo()
+
+    whole = train(streamed, options)
+    ckpt = tmp_path / "run.ckpt.npz"
+    assert train(streamed, options, checkpoint=ckpt, on_epoch=_stop_after(1)).interrupted
+
+    def refuse(self):
+        raise AssertionError("a resume measured the data again")
+
+    monkeypatch.setattr(_ShardSource, "input_statistics", refuse)
+    second = train(streamed, options, checkpoint=ckpt, resume=True)
+    assert np.array_equal(second.weights.value, whole.weights.value)
+    assert np.array_equal(second.weights.policy, whole.weights.policy)
+
+
+def _stop_after(epochs: int):
+    def on_epoch(record: dict) -> None:
+        if record["epoch"] == epochs:
+            raise KeyboardInterrupt
+
+    return on_epoch
+
+
+def test_a_checkpoint_of_standardised_inputs_is_format_4_and_holds_its_statistics(tmp_path):
+    """An rgou without the option reads formats 1 to 3 only, so it refuses this one instead of resuming the
+    moments of the scaled coordinates as plain ones; a damaged or missing statistic is refused by name."""
+    from rgou.train.checkpoint import SCALED_FORMAT, read_checkpoint
+
+    data = generate(6, depth=1, seed=4)
+    ckpt = tmp_path / "run.ckpt.npz"
+    for decay in (0.0, 0.99):
+        options = TrainOptions(epochs=1, batch_size=16, seed=5, hidden_sizes=(8,), input_scaling="standard",
+                               average_decay=decay)  # fmt: skip
+        train(data, options, checkpoint=ckpt)
+        meta, arrays = read_checkpoint(ckpt)
+        assert meta["format"] == SCALED_FORMAT and ("average_value" in arrays) == (decay > 0)
+        mu, sigma = _float32_statistics(data, options)
+        assert np.array_equal(arrays["input_shift"], mu) and np.array_equal(arrays["input_scale"], sigma)
+    stored = dict(np.load(ckpt))
+    for change, message in (
+        ({"input_scale": np.zeros(150, np.float32)}, "input_scale must be above 0"),
+        ({"input_shift": np.zeros(149, np.float32)}, "input_shift must hold 150 finite values"),
+        ({"input_shift": None}, "it holds average_value, average_policy, input_scale (format 2 holds neither"),
+    ):
+        arrays = {k: v for k, v in {**stored, **change}.items() if v is not None}
+        bad = tmp_path / "bad.ckpt.npz"
+        np.savez(bad, **arrays)
+        with pytest.raises(ValueError, match=re.escape(message)):
+            train(data, options, checkpoint=bad, resume=True)
+    with pytest.raises(ValueError, match=re.escape("(input_scaling: 'standard' there, 'none' now)")):
+        train(data, dataclasses.replace(options, input_scaling="none"), checkpoint=ckpt, resume=True)

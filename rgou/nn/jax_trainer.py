@@ -264,8 +264,7 @@ class JaxTrainer:
         # standardised inputs: shift and 1 / scale in the trainer's dtype (None: none)
         self._scaling = None
         if config.scaled_inputs:
-            inv_scale = (1.0 / np.array(config.input_scale, np.float64)).astype(np.float32)
-            self._scaling = (np.array(config.input_shift, np.float32), inv_scale)
+            self._scaling = (np.array(config.input_shift), 1.0 / np.array(config.input_scale))  # float64
         self._step = jax.jit(self._step_impl)
         self._run = jax.jit(self._run_impl, static_argnames=("batch_size",))
         self._evaluate = jax.jit(self._evaluate_impl)

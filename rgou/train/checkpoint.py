@@ -28,7 +28,9 @@ from rgou.weights import Weights
 
 CHECKPOINT_FORMAT = 2
 AVERAGED_FORMAT = 3  # format 2 and the average of the weights: an rgou that does not keep one cannot resume it
+SCALED_FORMAT = 4  # the statistics of standardised inputs (and the average when the run keeps one): likewise
 AVERAGE_ARRAYS = ("average_value", "average_policy")  # with average_decay > 0 (rgou.train.average)
+SCALING_ARRAYS = ("input_shift", "input_scale")  # with input_scaling "standard" (rgou.nn.scaling), float32 [150]
 OLD_FORMATS = (1,)  # one best epoch for both nets (the lowest value + policy loss): read as each net's best
 
 
@@ -126,11 +128,13 @@ def save_checkpoint(
     depth: int,
     rules: str = DEFAULT_RULES,
     average: tuple[np.ndarray, np.ndarray] | None = None,
+    scaling: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> None:
     """Write a run's state atomically: the trainer's state, each net's best weights, the progress, the average
-    of the weights when the run keeps one (`rgou.train.average`)."""
+    of the weights when the run keeps one (`rgou.train.average`), the statistics of standardised inputs when it
+    trains on them (float32: a run's statistics are rounded to float32 from the start)."""
     meta = {
-        "format": CHECKPOINT_FORMAT if average is None else AVERAGED_FORMAT,
+        "format": checkpoint_format(average is not None, scaling is not None),
         "version": __version__,
         "options": options.to_json(),
         "data": identity,
@@ -144,9 +148,16 @@ def save_checkpoint(
     arrays["best_value"], arrays["best_policy"] = best
     if average is not None:
         arrays["average_value"], arrays["average_policy"] = average
+    if scaling is not None:
+        arrays["input_shift"], arrays["input_scale"] = (np.asarray(a, np.float32) for a in scaling)
     arrays["meta"] = np.array(json.dumps(meta))
     with atomic_write(path) as fh:
         np.savez(fh, **arrays)
+
+
+def checkpoint_format(averaged: bool, scaled: bool) -> int:
+    """The format of a run's checkpoint: 2, 3 with the average of the weights, 4 with standardised inputs."""
+    return SCALED_FORMAT if scaled else AVERAGED_FORMAT if averaged else CHECKPOINT_FORMAT
 
 
 def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -202,14 +213,15 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         with zipfile.ZipFile(path) as archive:
             meta_text = str(member(archive, "meta", "U", meta_bytes)[()])
             stored = set(archive.namelist())
-            names = (*STATE_ARRAYS, "best_value", "best_policy", *(n for n in AVERAGE_ARRAYS if f"{n}.npy" in stored))
+            optional = (n for n in (*AVERAGE_ARRAYS, *SCALING_ARRAYS) if f"{n}.npy" in stored)
+            names = (*STATE_ARRAYS, "best_value", "best_policy", *optional)
             arrays = {name: member(archive, name, "f", 4 * MAX_NET_PARAMS) for name in names}
         meta = json.loads(meta_text)
     except RecursionError:
         raise ValueError(f"{path}: not a readable rgou checkpoint (metadata nested too deep)") from None
     except damaged as e:
         raise ValueError(f"{path}: not a readable rgou checkpoint ({type(e).__name__}: {str(e)[:200]})") from e
-    formats = (*OLD_FORMATS, CHECKPOINT_FORMAT, AVERAGED_FORMAT)
+    formats = (*OLD_FORMATS, CHECKPOINT_FORMAT, AVERAGED_FORMAT, SCALED_FORMAT)
     if not isinstance(meta, dict) or type(meta.get("format")) is not int or meta["format"] not in formats:
         found = meta.get("format") if isinstance(meta, dict) else None
         raise ValueError(f"{path}: checkpoint format {shown(found)}, expected one of {', '.join(map(str, formats))}")
@@ -303,15 +315,30 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             raise bad(key, "an epoch whose record in the history holds a finite loss", meta[key])
 
     averaged = [name for name in AVERAGE_ARRAYS if name in arrays]
-    expected = list(AVERAGE_ARRAYS) if meta["format"] == AVERAGED_FORMAT else []
-    if averaged != expected or bool(expected) != (options.average_decay > 0):
+    scaled = [name for name in SCALING_ARRAYS if name in arrays]
+    wants_average, wants_scaling = options.average_decay > 0, options.input_scaling != "none"
+    fmt = meta["format"]
+    agrees = fmt == checkpoint_format(wants_average, wants_scaling) or (
+        fmt in OLD_FORMATS and not wants_average and not wants_scaling
+    )
+    if not agrees or averaged != list(AVERAGE_ARRAYS) * wants_average or scaled != list(SCALING_ARRAYS) * wants_scaling:
+        held = ", ".join(averaged + scaled) or "neither"
         raise ValueError(
-            f"{path}: damaged checkpoint: format {meta['format']}, options.average_decay {options.average_decay}, "
-            f"but the arrays of the average of the weights are {averaged or 'absent'} "
-            "(format 3 and a decay above 0 hold both, format 2 and a decay of 0 neither)"
+            f"{path}: damaged checkpoint: format {fmt}, options.average_decay {options.average_decay}, "
+            f"options.input_scaling {options.input_scaling!r}, but of the average of the weights and the statistics "
+            f"of standardised inputs it holds {held} (format 2 holds neither, 3 the average, 4 the statistics, "
+            "and the average when the decay is above 0)"
         )
     value_cfg, policy_cfg = net_configs(options.hidden_sizes)
+    for name in scaled:
+        array = arrays[name]
+        if array.shape != (value_cfg.input_size,) or not np.isfinite(array).all():
+            raise ValueError(f"{path}: array {name} must hold {value_cfg.input_size} finite values")
+        if name == "input_scale" and not (array > 0).all():
+            raise ValueError(f"{path}: array input_scale must be above 0 (a standard deviation)")
     for name, array in arrays.items():
+        if name in SCALING_ARRAYS:
+            continue
         cfg = value_cfg if name in ("value", "value_m", "value_v", "best_value", "average_value") else policy_cfg
         expected = net_params(cfg)
         if array.shape != (expected,):
@@ -328,8 +355,8 @@ def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
 
 
 def load_checkpoint(path: Path, options: TrainOptions, identity: str, rules: str = DEFAULT_RULES):
-    """(state as NumPy, best weights, progress, the average of the weights or None) of a checkpoint made with the
-    same options and data (of `rules`)."""
+    """(state as NumPy, best weights, progress, the average of the weights or None, the statistics of
+    standardised inputs (mu, sigma) or None) of a checkpoint made with the same options and data (of `rules`)."""
     meta, arrays = read_checkpoint(path)
     theirs = meta.get("rules", DEFAULT_RULES)  # a checkpoint of before rule sets: Finkel's
     if theirs != rules:
@@ -360,7 +387,8 @@ def load_checkpoint(path: Path, options: TrainOptions, identity: str, rules: str
     state = TrainState(*(arrays[name] for name in STATE_ARRAYS), meta["step"])
     progress = Progress.from_meta(meta)
     average = (arrays["average_value"], arrays["average_policy"]) if options.average_decay > 0 else None
-    return state, (arrays["best_value"], arrays["best_policy"]), progress, average
+    scaling = (arrays["input_shift"], arrays["input_scale"]) if options.input_scaling != "none" else None
+    return state, (arrays["best_value"], arrays["best_policy"]), progress, average, scaling
 
 
 def checkpoint_weights(path: str | Path) -> Weights:

@@ -17,7 +17,7 @@ held-out policy agreement. In order:
    stopping after `patience` epochs in which neither net's validation loss
    improved. With ``input_scaling="standard"`` the first layers train on
    standardised inputs, measured over training rows at the start
-   (`rgou.nn.scaling`; the same rows again on a resume). The nets share no parameters, so each keeps the weights of its
+   (`rgou.nn.scaling`) and kept in the checkpoint. The nets share no parameters, so each keeps the weights of its
    own best epoch: a value net that overfits its noisy outcome targets
    after a few epochs is kept from before, while the policy net trains on.
 
@@ -114,7 +114,17 @@ def train(
     rules = data.rules
     if counts["train_samples"] < options.batch_size:
         raise ValueError(f"{counts['train_samples']} training samples are fewer than one batch of {options.batch_size}")
-    scaling = source.input_statistics() if options.input_scaling == "standard" else None
+    ckpt = file_path("checkpoint", checkpoint) if checkpoint is not None else None
+    loaded = None
+    if resume and ckpt is not None and ckpt.exists():
+        loaded = load_checkpoint(ckpt, options, source.identity, rules)
+    elif resume and ckpt is not None:
+        raise ValueError(f"--resume: no checkpoint {ckpt} to resume from")
+    scaling = None  # the statistics of standardised inputs, float32 (what a checkpoint keeps): a resume reads them
+    if loaded is not None:
+        scaling = loaded[4]
+    elif options.input_scaling == "standard":
+        scaling = tuple(np.asarray(a, np.float32) for a in source.input_statistics())
     config = train_config(options, scaling)
     value_cfg, policy_cfg = config.value_cfg, config.policy_cfg
     runner = make_runner(config, options.backend, source.runner_data())
@@ -135,14 +145,11 @@ def train(
         if scaling is not None:  # drawn for the standardised inputs, stored for the features as they are
             v0, p0 = fold(v0, value_cfg, *scaling), fold(p0, policy_cfg, *scaling)
 
-    ckpt = file_path("checkpoint", checkpoint) if checkpoint is not None else None
     averaged = (v0, p0)
-    if resume and ckpt is not None and ckpt.exists():
-        state_np, best, progress, averaged = load_checkpoint(ckpt, options, source.identity, rules)
+    if loaded is not None:
+        state_np, best, progress, averaged, _ = loaded
         state = runner.restore(state_np)
     else:
-        if resume and ckpt is not None:
-            raise ValueError(f"--resume: no checkpoint {ckpt} to resume from")
         state = runner.init(v0, p0)
         best = (np.array(v0, np.float32), np.array(p0, np.float32))
         progress = Progress()
@@ -175,8 +182,9 @@ def train(
                 averages = None if average is None else (average.value, average.policy)
                 try:
                     save_checkpoint(
-                        ckpt, snapshot, best, progress, options, source.identity, counts, depth, rules, averages
-                    )
+                        ckpt, snapshot, best, progress, options, source.identity, counts, depth, rules, averages,
+                        scaling,
+                    )  # fmt: skip
                 except OSError as e:  # a full disk: say what the last checkpoint still holds
                     kept = (
                         f"the checkpoint of epoch {progress.epoch - 1} is as it was: resume the run (--resume) "

@@ -334,10 +334,27 @@ class _ShardSource:
         return None
 
     def input_statistics(self) -> tuple[np.ndarray, np.ndarray]:
-        """(mu, sigma) of the features over the first STATISTICS_ROWS rows of the first epoch's stream."""
-        batches = self._batches(False, 0, VALIDATION_CHUNK, True)
-        blocks = (batch.x for _, batch in zip(range(-(-STATISTICS_ROWS // VALIDATION_CHUNK)), batches))
-        return input_statistics(blocks)
+        """(mu, sigma) of the features over at most STATISTICS_ROWS training rows: every k-th row of the shards
+        in their order (all rows when there are no more), so that every shard is measured; one pass of reading."""
+        from rgou.features import feature_kernels
+        from rgou.shards import feature_buffer
+
+        stride = max(1, -(-self.counts()["train_samples"] // STATISTICS_ROWS))
+        kernels = feature_kernels(self.shards.rules)
+        x = feature_buffer(VALIDATION_CHUNK)
+
+        def blocks() -> Iterator[np.ndarray]:
+            seen = 0
+            chunks = self.shards.iter_rows(self.val_games, False, self.options.seed, 0, VALIDATION_CHUNK, False)
+            for chunk in chunks:
+                states = chunk["state"][(-seen) % stride :: stride]
+                seen += len(chunk["state"])
+                for start in range(0, len(states), VALIDATION_CHUNK):
+                    part = np.ascontiguousarray(states[start : start + VALIDATION_CHUNK])
+                    kernels.features_batch_into(part, x[: len(part)])
+                    yield x[: len(part)]
+
+        return input_statistics(blocks())
 
     def _batches(self, validation: bool, epoch: int, size: int, shuffle: bool) -> Iterator[Batch]:
         """Minibatches of `size` rows of the validation (or training) games."""
