@@ -15,11 +15,12 @@ held-out policy agreement. In order:
    after each: validation losses, the policy's top-1 agreement with the
    expert on held-out positions (among legal moves), a checkpoint; early
    stopping after `patience` epochs in which neither net's validation loss
-   improved. With ``input_scaling="standard"`` the first layers train on
-   standardised inputs, measured over training rows at the start
-   (`rgou.nn.scaling`) and kept in the checkpoint. The nets share no parameters, so each keeps the weights of its
+   improved. The nets share no parameters, so each keeps the weights of its
    own best epoch: a value net that overfits its noisy outcome targets
    after a few epochs is kept from before, while the policy net trains on.
+   With ``input_scaling="standard"`` the first layers train on standardised
+   inputs, measured over training rows at the start (`rgou.nn.scaling`) and
+   kept in the checkpoint.
 
 A checkpoint resumes a run bit for bit: shuffles depend on (seed, epoch),
 dropout on (seed, step), targets on the state.
