@@ -24,28 +24,17 @@ import numpy as np
 from rgou._io import check_outputs
 from rgou.dataset import feature_blocks
 from rgou.nn.contract import Batch
-from rgou.nn.layout import init_params, unflatten
+from rgou.nn.layout import init_params
+from rgou.nn.scaling import fold
 from rgou.train import resolve_options
 from rgou.train.loop import train_config
 from rgou.train.runners import NumbaRunner, gather_rows
 from rgou.train.sources import _MemorySource, read_data
 
-ROWS_FOR_STATISTICS = 1 << 20  # training rows the means and scales are measured on (all when fewer)
-
 
 def dense_features(features) -> np.ndarray:
     """All rows' features as one float32 [N, 150] matrix (computed when read: gathered block by block)."""
     return np.concatenate([np.asarray(block, dtype=np.float32) for block in feature_blocks(features)])
-
-
-def column_scaling(x: np.ndarray, rows: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, scale) float64 [150] of the training rows; columns that never vary keep mean 0 and scale 1."""
-    rng = np.random.default_rng(seed)
-    picked = np.sort(rng.choice(rows, size=min(len(rows), ROWS_FOR_STATISTICS), replace=False))
-    sample = x[picked].astype(np.float64)
-    mean, std = sample.mean(axis=0), sample.std(axis=0)
-    varies = std > 1e-6
-    return np.where(varies, mean, 0.0), np.where(varies, std, 1.0)
 
 
 def scaled(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -56,15 +45,6 @@ def scaled(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
         block -= m
         block *= s
     return x
-
-
-def folded(flat: np.ndarray, cfg, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """A copy of flat whose first layer reads unscaled inputs as flat's reads the scaled ones."""
-    out = flat.astype(np.float64)
-    (w, b), *_ = unflatten(out, cfg)
-    w /= scale[:, None]
-    b -= mean @ w
-    return out.astype(np.float32)
 
 
 def main() -> None:
@@ -87,7 +67,7 @@ def main() -> None:
     if args.scaling == "standard":
         t0 = time.perf_counter()
         x = dense_features(source.train.x)
-        mean, scale = column_scaling(x, source.train_rows, options.seed)
+        mean, scale = source.input_statistics()  # `rgou train --input-scaling standard`'s: 2**20 rows, seeded
         source.train = source.train._replace(x=scaled(x, mean, scale))
         val = gather_rows(source.val, slice(None))
         source.val = Batch(scaled(val.x.copy(), mean, scale), *val[1:])
@@ -114,8 +94,8 @@ def main() -> None:
     if args.out:
         from rgou.weights import Weights, save_weights
 
-        value = folded(best[0][1], value_cfg, mean, scale)
-        policy = folded(best[1][1], policy_cfg, mean, scale)
+        value = fold(best[0][1], value_cfg, mean, scale)
+        policy = fold(best[1][1], policy_cfg, mean, scale)
         metadata = {"value_target": "exact-unrolled", "scaling": args.scaling, "best_validation_value_loss": best[0][0]}
         save_weights(args.out, Weights(value, policy, value_cfg, policy_cfg, metadata))
     if args.json:
