@@ -58,7 +58,7 @@ from rgou.leaves import (
     no_leaf,
 )
 from rgou.models import PACKAGED_MODELS, ModelError, ModelRulesError, check_agent_weights, load_model
-from rgou.nn.inference import forward_one_into, softmax_into
+from rgou.nn.inference import check_bounded, forward_one_into, softmax_into
 from rgou.nn.layout import layer_sizes, num_params_from_sizes
 from rgou.rules import DEFAULT_RULES, MAX_PIECES, NUM_PIECES, P2, rule_set
 from rgou.search import DEFAULT_DEPTH, MAX_DEPTH, NO_MOVE, Work, check_depth, deepen_close_calls, make_work, search_into
@@ -243,7 +243,8 @@ def check_agent_data(name: str, data: object) -> AgentData:
     """`data` checked field by field, as the game loop reads it unguarded; its numbers as Python's.
 
     A search agent looks 1..MAX_DEPTH plies ahead (one fewer with close calls, which search one deeper); a
-    policy net, when weighted, has NUM_FEATURES inputs, MAX_PIECES outputs and finite float32 parameters.
+    policy net, when weighted, has NUM_FEATURES inputs, MAX_PIECES outputs and finite float32 parameters whose
+    sums stay within float32 (`check_bounded`).
     """
     if not isinstance(data, AgentData):
         raise TypeError(f"agent {name!r}: data must be an AgentData, got {shown(data)}")
@@ -271,6 +272,7 @@ def check_agent_data(name: str, data: object) -> AgentData:
             )
         if len(policy) != num_params_from_sizes(sizes) or not np.isfinite(policy).all():
             raise ValueError(f"agent {name!r}: its policy net needs {num_params_from_sizes(sizes)} finite parameters")
+        check_bounded(policy, sizes, f"agent {name!r}: its policy net")
     return data._replace(
         kind=int(data.kind),
         plies=plies,

@@ -56,7 +56,7 @@ from rgou.heuristic import (
     heuristic_table,
     trunc_div,
 )
-from rgou.nn.inference import dense_into, forward_one_from_into, forward_one_into
+from rgou.nn.inference import check_bounded, dense_into, forward_one_from_into, forward_one_into
 from rgou.nn.layout import num_params_from_sizes, weight_row_offset
 from rgou.rules import FINISHED, MAX_ROLL, NUM_PIECES, NUM_ROLLS, P1, P2, ROLL_PROBS, RULES_NAME
 from rgou.solve.lookup import p2_win_probability
@@ -181,7 +181,8 @@ def _net_sizes(sizes: object) -> np.ndarray:
 
 
 def _net_vector(value: object, sizes: np.ndarray) -> np.ndarray:
-    """A copy of the flat value net as float32, checked: real, finite and as long as `sizes` needs."""
+    """A copy of the flat value net as float32, checked: real, finite, as long as `sizes` needs, and with sums
+    that stay within float32 on every position (`check_bounded`)."""
     array = np.asarray(value)
     expected = int(num_params_from_sizes(sizes))
     if array.ndim != 1 or array.dtype.kind not in "iuf" or array.shape[0] != expected:
@@ -190,6 +191,7 @@ def _net_vector(value: object, sizes: np.ndarray) -> np.ndarray:
             f"got {array.dtype} {array.shape}"
         )
     vector = finite_vector("value", array)
+    check_bounded(vector, sizes, "value")
     return vector.copy() if np.shares_memory(vector, array) else vector  # the leaf keeps its own copy
 
 

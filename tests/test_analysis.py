@@ -1,6 +1,7 @@
 """`rgou analyze` and rgou.analysis: one output line per input line, fields and their units."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -83,17 +84,17 @@ def test_a_finished_game_has_no_moves_in_any_field():
         assert small["exact"] == {"p2_win": p2_win, "moves": [], "loss": []}
 
 
-def test_a_model_whose_outputs_overflow_is_named_not_the_line(tmp_path):
+def test_a_model_whose_outputs_overflow_is_refused_naming_it(tmp_path):
     from dataclasses import replace
 
-    from rgou.models import load_model
+    from rgou.models import ModelError, load_model
     from rgou.weights import save_weights
 
     model = load_model("default")
 
     def huge(size):  # finite float32 weights whose sums overflow: inf - inf, NaN
-        return np.where(np.arange(size) % 3 == 0, -3e38, 3e38)
+        return np.where(np.arange(size) % 3 == 0, -3e38, 3e38).astype(np.float32)
 
     save_weights(tmp_path / "huge.json", replace(model, value=huge(model.value.size), policy=huge(model.policy.size)))
-    out = list(analyze_lines([START], Analyzer(model=tmp_path / "huge.json", features=False)))
-    assert out[0][1].startswith("line 1: the model") and "huge.json" in out[0][1] and "not finite" in out[0][1]
+    with pytest.raises(ModelError, match=re.escape("huge.json: the value net: its layer 1 can reach sums of 4.5e+41")):
+        Analyzer(model=tmp_path / "huge.json", features=False)

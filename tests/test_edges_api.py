@@ -2,6 +2,7 @@
 
 import os
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -559,6 +560,13 @@ def test_the_pipeline_names_flags_paths_configs_and_its_init(data, tmp_path):
         train(data, TrainOptions(epochs=1), resume="no")
     with pytest.raises(ValueError, match=re.escape("--init default: its nets have hidden layers [256, 128, 64, 32]")):
         train(data, TrainOptions(epochs=1, hidden_sizes=(8,), init="default"))
+    from rgou.models import load_model
+    from rgou.weights import save_weights
+
+    shipped = load_model("default")
+    save_weights(tmp_path / "huge.json", replace(shipped, policy=shipped.policy * np.float32(1e30)))
+    with pytest.raises(ValueError, match=re.escape(f"--init {tmp_path / 'huge.json'}: the policy net: its layer 2")):
+        train(data, TrainOptions(epochs=1, init=str(tmp_path / "huge.json")))  # trained nothing, wrote a model
     generation = GenerateOptions(games=2, depth=1)
     (tmp_path / "g.npz").write_text("keep")
     for args, kwargs, error, message in [
@@ -612,7 +620,7 @@ def test_what_reaches_the_kernels_is_checked_however_it_was_made(two_piece):
     from rgou.heuristic import heuristic_score_of
     from rgou.leaves import heuristic_leaf, net_leaf
     from rgou.nn.inference import predict_value
-    from rgou.nn.layout import NetConfig, init_params
+    from rgou.nn.layout import POLICY_CONFIG, NetConfig, init_params, layer_sizes
     from rgou.search import count_nodes
     from rgou.solve import Table
     from rgou.weights import Weights
@@ -650,6 +658,7 @@ def test_what_reaches_the_kernels_is_checked_however_it_was_made(two_piece):
         (flat, [150, -5, 1], "got [150, -5, 1]"),
         (flat, [150.0, 8.0, 1.0], "integer widths"),
         (np.where(np.arange(len(flat)) == 7, np.nan, flat), [150, 8, 1], "value[7] = nan is not a finite float32"),
+        (flat * np.float32(1e37), [150, 8, 1], "value: its layer 1 can reach sums of"),  # inf and NaN scores
     ]:
         with pytest.raises(ValueError, match=re.escape(message)):
             net_leaf(value, sizes)
@@ -705,6 +714,7 @@ def test_what_reaches_the_kernels_is_checked_however_it_was_made(two_piece):
         StateFeatures(start, "finkel")
 
     leaf = heuristic_leaf()
+    policy_sizes = layer_sizes(POLICY_CONFIG)
     for data, error, message in [
         (search_agent_data(-3, leaf), ValueError, "plies must be in 1..6, got -3"),
         (search_agent_data(7, leaf), ValueError, "plies must be in 1..6, got 7"),
@@ -713,6 +723,13 @@ def test_what_reaches_the_kernels_is_checked_however_it_was_made(two_piece):
         (search_agent_data(2, leaf)._replace(kind=5), ValueError, "kind must be AGENT_RANDOM or AGENT_SEARCH"),
         (search_agent_data(2, leaf)._replace(leaf=None), TypeError, "leaf must be a Leaf"),
         (search_agent_data(2, leaf)._replace(policy_weight=1.0), ValueError, "a policy net has widths [150, ..., 7]"),
+        (
+            search_agent_data(2, leaf)._replace(
+                policy_weight=1.0, policy=init_params(POLICY_CONFIG, 1) * np.float32(1e30), policy_sizes=policy_sizes
+            ),
+            ValueError,
+            "agent 'x': its policy net: its layer 2 can reach sums of",
+        ),
         ((2, leaf), TypeError, "data must be an AgentData"),
     ]:
         with pytest.raises(error, match=re.escape(message)):

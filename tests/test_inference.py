@@ -9,7 +9,7 @@ from test_numba_trainer import numpy_logits
 
 from rgou._numba import njit
 from rgou.nn import inference as inf
-from rgou.nn.layout import POLICY_CONFIG, VALUE_CONFIG, NetConfig, init_params, layer_sizes, unflatten
+from rgou.nn.layout import POLICY_CONFIG, VALUE_CONFIG, NetConfig, init_params, layer_sizes, unflatten, weight_offset
 
 
 @settings(max_examples=25, deadline=None)
@@ -97,6 +97,40 @@ def test_forward_from_any_layer_matches_numpy(problem):
                     rest = np.maximum(rest, 0.0)
             np.testing.assert_allclose(out, rest, rtol=1e-12, atol=1e-12)
             h = np.maximum(h @ W + b, 0.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(problems(), st.floats(0.5, 20.0), st.integers(0, 2**31))
+def test_activation_bounds_bound_every_pre_activation_and_are_reached(problem, input_bound, seed):
+    """Inputs anywhere in the box |x_i| <= bound, its corners among them, stay within each layer's bound (a plain
+    float64 forward); inputs that follow the signs of a one-layer net's weights reach it."""
+    cfg, flat, _, _, _ = problem
+    rng = np.random.default_rng(seed)
+    bounds = inf.activation_bounds(flat, layer_sizes(cfg), input_bound)
+    X = np.concatenate([rng.uniform(-1, 1, (64, cfg.input_size)), rng.choice([-1.0, 1.0], (64, cfg.input_size))])
+    h = X * input_bound
+    for k, (W, b) in enumerate(unflatten(flat, cfg)):
+        z = h @ W + b
+        assert np.abs(z).max() <= bounds[k] * (1 + 1e-12), k
+        h = np.maximum(z, 0.0)
+    W, b = unflatten(flat, cfg)[0]
+    j = int(np.argmax(np.abs(W).sum(axis=0) * input_bound + np.abs(b)))
+    corner = np.sign(W[:, j]) * np.sign(b[j] if b[j] else 1.0) * input_bound
+    assert abs(corner @ W[:, j] + b[j]) == pytest.approx(bounds[0], rel=1e-12)
+
+
+def test_check_bounded_names_the_net_and_its_first_layer_past_float32():
+    sizes = layer_sizes(VALUE_CONFIG)
+    flat = init_params(VALUE_CONFIG, 1).astype(np.float64)
+    inf.check_bounded(flat, sizes, "the value net")  # a fresh net: bounds of a few million at most
+    assert inf.activation_bounds(flat, sizes)[-1] < 1e8
+    w1 = slice(weight_offset(sizes, 1), weight_offset(sizes, 2))
+    flat[w1] *= 1e36  # finite in float32, but summed over 256 inputs past its range
+    assert np.isfinite(flat.astype(np.float32)).all()
+    with pytest.raises(ValueError, match=r"^the value net: its layer 2 can reach sums of \S+ on features within"):
+        inf.check_bounded(flat.astype(np.float32), sizes, "the value net")
+    flat[w1] = np.where(np.arange(w1.stop - w1.start) % 2, np.inf, 0.0)  # inf * 0 in the bound: NaN, past it
+    assert np.isinf(inf.activation_bounds(flat, sizes)[1:]).all()
 
 
 NO_REFCOUNT_SCRIPT = """

@@ -20,7 +20,9 @@ njit kernels (callable from other njit code, allocation-free)::
     softmax_into(logits, out)                         stable softmax of a 1-D vector.
 
 Python: ``make_inference_work(*cfgs)``, ``predict_logits``, ``predict_value``
-(f32 [N]) and ``predict_policy`` (f32 [N, 7]).
+(f32 [N]) and ``predict_policy`` (f32 [N, 7]); ``activation_bounds`` and
+``check_bounded``: whether a net's sums can overflow float32 on features
+(finite weights that large would play with inf and NaN scores).
 
 The single-position kernel lists the nonzero inputs first (branch-free), then
 accumulates ``y += x[i] * W[i, :]`` over their rows of the ``[in][out]``
@@ -37,10 +39,20 @@ from typing import Any
 import numpy as np
 
 from rgou._numba import njit
-from rgou.nn.layout import POLICY_CONFIG, VALUE_CONFIG, NetConfig, check_flat, layer_sizes, weight_offset
+from rgou.features import FEATURE_CLAMP
+from rgou.nn.layout import (
+    POLICY_CONFIG,
+    VALUE_CONFIG,
+    NetConfig,
+    bias_offset,
+    check_flat,
+    layer_sizes,
+    weight_offset,
+)
 
 INFERENCE_WORK_ROWS = 4  # two ping-pong rows for hidden layers, one for a net's output, one for input indices
 INDEX_ROW = 3  # the work row whose bits hold the nonzero inputs' indices (int32)
+SUM_LIMIT = float(np.finfo(np.float32).max) / 2  # a net's sums stay below this: float32 with room for rounding
 
 
 @njit(no_alloc=True)
@@ -193,6 +205,42 @@ def make_inference_work(*cfgs: NetConfig, dtype: Any = np.float32) -> np.ndarray
         cfgs = (VALUE_CONFIG, POLICY_CONFIG)
     width = max(int(layer_sizes(cfg).max()) for cfg in cfgs)
     return np.zeros((INFERENCE_WORK_ROWS, width), dtype=dtype)
+
+
+def activation_bounds(flat: np.ndarray, sizes: np.ndarray, input_bound: float = FEATURE_CLAMP) -> np.ndarray:
+    """float64 [L]: for each layer, the largest |pre-activation| (or partial sum of one) it can reach for any
+    inputs with |x_i| <= input_bound (inf past float64).
+
+    Interval arithmetic, unit by unit: |z_j| <= sum_i |W_ij| h_i + |b_j| where h bounds the layer's inputs, and
+    a ReLU keeps a unit's bound. The features lie within +-FEATURE_CLAMP, so a net whose bounds stay below
+    SUM_LIMIT computes finite values on every position.
+    """
+    flat = np.asarray(flat, dtype=np.float64)
+    h = np.full(int(sizes[0]), float(input_bound))
+    bounds = np.empty(len(sizes) - 1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(len(sizes) - 1):
+            n_in, n_out = int(sizes[k]), int(sizes[k + 1])
+            w_off, b_off = weight_offset(sizes, k), bias_offset(sizes, k)
+            W = np.abs(flat[w_off : w_off + n_in * n_out].reshape(n_in, n_out))
+            h = h @ W + np.abs(flat[b_off : b_off + n_out])
+            h[np.isnan(h)] = np.inf  # inf * 0: past every bound
+            bounds[k] = h.max()
+    return bounds
+
+
+def check_bounded(flat: np.ndarray, sizes: np.ndarray, what: str) -> None:
+    """ValueError naming `what` (e.g. "the value net") and its first layer whose sums can pass SUM_LIMIT on
+    features (`activation_bounds`)."""
+    bounds = activation_bounds(flat, sizes)
+    past = np.flatnonzero(~(bounds < SUM_LIMIT))
+    if len(past):
+        layer = int(past[0])
+        raise ValueError(
+            f"{what}: its layer {layer + 1} can reach sums of {bounds[layer]:.3g} on features within "
+            f"+-{FEATURE_CLAMP:g}, past float32's range ({SUM_LIMIT:.3g} with room for rounding): weights this "
+            "large would play with infinite and NaN scores"
+        )
 
 
 def _as_batch(X: Any, cfg: NetConfig, dtype: Any) -> np.ndarray:
