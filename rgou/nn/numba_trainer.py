@@ -622,11 +622,14 @@ def _train_net_steps(net, scratch, data, rows, batch, task, hyper, first_step, s
 
 
 @njit(parallel=True)
-def _train_steps_kernel(value, policy, data, rows, batch, legal, hyper, first_step, scalars, losses, gbuf, scaling):
+def _train_steps_kernel(value, policy, data, rows, batch, tasks, hyper, first_step, scalars, losses, gbuf, scaling):
     """Steps of both nets on the same minibatches, one net per thread for the whole block.
 
     value, policy: each net's ((flat, sizes, grad, m, v, acts, delta), gather
-    scratch (x, t, w, mask)); data: (X, value targets, policy targets, value
+    scratch (x, t, w, mask)); tasks: `_train_net_steps`'s task of the value
+    net, then of the policy net (8 values from Python: constants written here
+    would be typed as literals, and each net's would compile its own copy of
+    every kernel below); data: (X, value targets, policy targets, value
     weights, policy weights, legal mask, sibling ids); hyper: (rate, run_key,
     lr, tiny, use_adam, beta), run_key `contract.dropout_run_key` of the seed,
     beta the value net's sibling term. The nets share
@@ -640,17 +643,18 @@ def _train_steps_kernel(value, policy, data, rows, batch, legal, hyper, first_st
     shift, inv_scale = scaling
     X, VT, PT, VW, PW, M, G = data
     rate, run_key, lr, tiny, use_adam, beta = hyper
+    vhead, vlegal, vstream, vcol, phead, plegal, pstream, pcol = tasks
     for net in prange(2):
         if net == 0:
             _train_net_steps(
                 (vflat, vsizes, vgrad, vm, vv, vacts, vdelta), (vx, vt, vw, vmask, vsbuf), (X, VT, VW, M, G), rows,
-                batch, (HEAD_TANH_MSE, False, STREAM_VALUE, 0), (rate, run_key, lr, tiny, use_adam, beta), first_step,
+                batch, (vhead, vlegal, vstream, vcol), (rate, run_key, lr, tiny, use_adam, beta), first_step,
                 scalars, losses, gbuf, (shift, inv_scale),
             )  # fmt: skip
         else:
             _train_net_steps(
                 (pflat, psizes, pgrad, pm, pv, pacts, pdelta), (px, pt, pw, pmask, psbuf), (X, PT, PW, M, G), rows,
-                batch, (HEAD_SOFTMAX_CE, legal, STREAM_POLICY, 1), (rate, run_key, lr, tiny, use_adam, 0.0), first_step,
+                batch, (phead, plegal, pstream, pcol), (rate, run_key, lr, tiny, use_adam, 0.0), first_step,
                 scalars, losses, gbuf[:0], (shift, inv_scale),
             )  # fmt: skip
 
@@ -893,7 +897,7 @@ class NumbaTrainer:
                 ),
                 rows,
                 batch_size,
-                self._legal,
+                (HEAD_TANH_MSE, False, STREAM_VALUE, 0, HEAD_SOFTMAX_CE, self._legal, STREAM_POLICY, 1),
                 (float(cfg.dropout_rate), self._run_key, lr, self._tiny, self._use_adam, self._beta),
                 first,
                 scalars.reshape(n_steps, 2),
