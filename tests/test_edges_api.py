@@ -566,7 +566,7 @@ def test_the_pipeline_names_flags_paths_configs_and_its_init(data, tmp_path):
     shipped = load_model("default")
     save_weights(tmp_path / "huge.json", replace(shipped, policy=shipped.policy * np.float32(1e30)))
     with pytest.raises(ValueError, match=re.escape(f"--init {tmp_path / 'huge.json'}: the policy net: its layer 2")):
-        train(data, TrainOptions(epochs=1, init=str(tmp_path / "huge.json")))  # trained nothing, wrote a model
+        train(data, TrainOptions(epochs=1, init=str(tmp_path / "huge.json")))  # it trained nothing, wrote a bad model
     generation = GenerateOptions(games=2, depth=1)
     (tmp_path / "g.npz").write_text("keep")
     for args, kwargs, error, message in [
