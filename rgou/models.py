@@ -49,10 +49,9 @@ class ModelRulesError(ModelError):
 def check_agent_weights(weights) -> None:
     """ValueError unless `weights` (a checked `rgou.weights.Weights`) are nets an ML agent can play with: 150
     inputs, a value net of 1 output and at least one hidden layer, a policy net of 7, the in_out layout, and
-    weights whose sums stay within float32 on every position (`rgou.nn.inference.check_bounded`)."""
+    weights whose sums stay within float32 on every position (`check_bounded_nets`)."""
     from rgou.features import NUM_FEATURES
-    from rgou.nn.inference import check_bounded
-    from rgou.nn.layout import LAYOUT_IN_OUT, layer_sizes
+    from rgou.nn.layout import LAYOUT_IN_OUT
     from rgou.rules import MAX_PIECES
 
     if weights.value_config.input_size != NUM_FEATURES or weights.policy_config.input_size != NUM_FEATURES:
@@ -66,6 +65,15 @@ def check_agent_weights(weights) -> None:
         )
     if not weights.value_config.hidden_sizes:
         raise ValueError("ML agent needs a value net with at least one hidden layer")
+    check_bounded_nets(weights)
+
+
+def check_bounded_nets(weights) -> None:
+    """ValueError naming the net and its layer unless both nets' sums stay within float32 on every position
+    (`rgou.nn.inference.check_bounded`): finite weights past that play with inf and NaN scores and train nothing."""
+    from rgou.nn.inference import check_bounded
+    from rgou.nn.layout import layer_sizes
+
     check_bounded(weights.value, layer_sizes(weights.value_config), "the value net")
     check_bounded(weights.policy, layer_sizes(weights.policy_config), "the policy net")
 

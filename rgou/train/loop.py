@@ -41,7 +41,7 @@ from rgou._io import file_path
 from rgou._validate import check_bool, check_callback, shown
 from rgou.dataset import Dataset
 from rgou.nn.contract import TrainConfig
-from rgou.nn.layout import init_params, layer_sizes
+from rgou.nn.layout import init_params
 from rgou.nn.scaling import fold
 from rgou.train.average import AveragingRunner, WeightAverage
 from rgou.train.checkpoint import (
@@ -130,8 +130,7 @@ def train(
     value_cfg, policy_cfg = config.value_cfg, config.policy_cfg
     runner = make_runner(config, options.backend, source.runner_data())
     if options.init is not None:
-        from rgou.models import load_model
-        from rgou.nn.inference import check_bounded
+        from rgou.models import check_bounded_nets, load_model
 
         start_weights = load_model(options.init)
         if start_weights.rules != rules:
@@ -141,12 +140,11 @@ def train(
                 f"--init {options.init}: its nets have hidden layers {list(start_weights.value_config.hidden_sizes)}, "
                 f"the options' hidden_sizes are {list(options.hidden_sizes)}"
             )
+        try:
+            check_bounded_nets(start_weights)
+        except ValueError as e:
+            raise ValueError(f"--init {options.init}: {e}") from None
         v0, p0 = start_weights.value, start_weights.policy
-        for name, flat, cfg in (("value", v0, value_cfg), ("policy", p0, policy_cfg)):
-            try:  # a start whose sums overflow trains nothing (its outputs saturate) and plays with NaN scores
-                check_bounded(flat, layer_sizes(cfg), f"the {name} net")
-            except ValueError as e:
-                raise ValueError(f"--init {options.init}: {e}") from None
     else:
         v0, p0 = init_params(value_cfg, options.seed), init_params(policy_cfg, options.seed + 1)
         if scaling is not None:  # drawn for the standardised inputs, stored for the features as they are
